@@ -1,0 +1,307 @@
+package input
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net/url"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/Jeffail/checkpoint"
+	"github.com/redpanda-data/benthos/v4/public/service"
+)
+
+const (
+	// storeWriteTimeout bounds one cache write of the background writer, so a
+	// hung cache delays checkpoints but never wedges the writer for good.
+	storeWriteTimeout = 10 * time.Second
+	// storeRetryDelay is the pause after a failed cache write before the
+	// writer tries again with whatever is newest by then.
+	storeRetryDelay = time.Second
+	// noPosition marks a tracked batch that carries no replay id and follows no
+	// batch that did: resolving it moves no checkpoint.
+	noPosition int64 = -1 << 63
+)
+
+// replayStore persists one replay id per channel. cacheStore is the real one;
+// tests use fakes that count or block writes.
+type replayStore interface {
+	// Load returns the stored replay id of channel; ok is false when none is stored.
+	Load(ctx context.Context, channel string) (id int64, ok bool, err error)
+	Store(ctx context.Context, channel string, id int64) error
+}
+
+// cacheStore keeps each channel's replay id under its own key of a cache
+// resource, as decimal text: `<prefix>:<url.PathEscape(channel)>`. Escaping
+// keeps `/` out of keys, which the file cache would read as directories.
+type cacheStore struct {
+	res    *service.Resources
+	cache  string
+	prefix string
+}
+
+func (s cacheStore) key(channel string) string {
+	return s.prefix + ":" + url.PathEscape(channelBase(channel))
+}
+
+func (s cacheStore) Load(ctx context.Context, channel string) (int64, bool, error) {
+	key := s.key(channel)
+	var value []byte
+	var getErr error
+	if err := s.res.AccessCache(ctx, s.cache, func(c service.Cache) {
+		value, getErr = c.Get(ctx, key)
+	}); err != nil {
+		return 0, false, fmt.Errorf("accessing checkpoint_cache %q: %w", s.cache, err)
+	}
+	switch {
+	case errors.Is(getErr, service.ErrKeyNotFound), errors.Is(getErr, fs.ErrNotExist):
+		return 0, false, nil
+	case getErr != nil:
+		return 0, false, fmt.Errorf("reading checkpoint %q from checkpoint_cache %q: %w", key, s.cache, getErr)
+	}
+	id, err := strconv.ParseInt(strings.TrimSpace(string(value)), 10, 64)
+	if err != nil {
+		shown := string(value)
+		if len(shown) > 40 {
+			shown = shown[:40] + "..."
+		}
+		return 0, false, fmt.Errorf("checkpoint %q in checkpoint_cache %q holds %q, which is not a replay id: "+
+			"fix or delete that key (deleting it restarts %s from initial_replay_ids or replay_preset)", key, s.cache, shown, channelBase(channel))
+	}
+	return id, true, nil
+}
+
+func (s cacheStore) Store(ctx context.Context, channel string, id int64) error {
+	key := s.key(channel)
+	var setErr error
+	if err := s.res.AccessCache(ctx, s.cache, func(c service.Cache) {
+		setErr = c.Set(ctx, key, strconv.AppendInt(nil, id, 10), nil)
+	}); err != nil {
+		return fmt.Errorf("accessing checkpoint_cache %q: %w", s.cache, err)
+	}
+	if setErr != nil {
+		return fmt.Errorf("writing checkpoint %q to checkpoint_cache %q: %w", key, s.cache, setErr)
+	}
+	return nil
+}
+
+// channelTrack is the in-flight state of one channel.
+type channelTrack struct {
+	capped *checkpoint.Capped[int64]
+	// last is the replay id of the last tracked event that had one; a batch
+	// without replay ids is tracked at this position.
+	last int64
+}
+
+// checkpointer tracks in-flight batches per channel and persists the highest
+// contiguously acknowledged replay id of each channel.
+//
+// Acks never wait for the cache: they raise an in-memory high-water mark
+// (under mu, so it only ever grows whatever order concurrent acks land in) and
+// wake a single writer goroutine, which writes the newest value of every
+// channel that changed since its last write. While one write is in progress
+// any number of acks coalesce into the next, so the cache's latency limits the
+// write rate, never the message rate, and a write never goes backwards.
+type checkpointer struct {
+	store replayStore
+	limit int64
+	log   *service.Logger
+	lag   func(channel string, pending int64)
+
+	mu       sync.Mutex
+	tracks   map[string]*channelTrack
+	acked    map[string]int64 // highest contiguously acked replay id; only grows
+	dirty    map[string]bool  // acked but not yet written
+	started  bool
+	stopped  bool
+	finalCtx context.Context // deadline of the final flush, set by Close
+
+	wake chan struct{} // capacity 1: a pending wake-up absorbs further ones
+	stop chan struct{}
+	done chan struct{}
+}
+
+func newCheckpointer(store replayStore, limit int, log *service.Logger, lag func(string, int64)) *checkpointer {
+	if lag == nil {
+		lag = func(string, int64) {}
+	}
+	return &checkpointer{
+		store:  store,
+		limit:  int64(limit),
+		log:    log,
+		lag:    lag,
+		tracks: map[string]*channelTrack{},
+		acked:  map[string]int64{},
+		dirty:  map[string]bool{},
+		wake:   make(chan struct{}, 1),
+		stop:   make(chan struct{}),
+		done:   make(chan struct{}),
+	}
+}
+
+// start launches the writer goroutine once; Close stops it.
+func (c *checkpointer) start() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.started || c.stopped {
+		return
+	}
+	c.started = true
+	go c.run()
+}
+
+// Highest returns the highest acknowledged replay id of channel seen by this
+// process (written or not).
+func (c *checkpointer) Highest(channel string) (int64, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	id, ok := c.acked[channelBase(channel)]
+	return id, ok
+}
+
+// Track registers a batch of n messages of channel whose last replay id is
+// lastID (hasID false: the batch carries none). It blocks while the channel
+// has checkpoint_limit messages in flight. The returned func is the batch's
+// acknowledgement: call it exactly once, whatever the outcome.
+func (c *checkpointer) Track(ctx context.Context, channel string, lastID int64, hasID bool, n int) (func(), error) {
+	channel = channelBase(channel)
+	c.mu.Lock()
+	t, ok := c.tracks[channel]
+	if !ok {
+		t = &channelTrack{capped: checkpoint.NewCapped[int64](c.limit), last: noPosition}
+		c.tracks[channel] = t
+	}
+	if hasID {
+		t.last = lastID
+	}
+	position := t.last
+	c.mu.Unlock()
+
+	resolve, err := t.capped.Track(ctx, position, int64(n))
+	if err != nil {
+		return nil, err
+	}
+	c.lag(channel, t.capped.Pending())
+	return func() {
+		if highest := resolve(); highest != nil && *highest != noPosition {
+			c.advance(channel, *highest)
+		}
+		c.lag(channel, t.capped.Pending())
+	}, nil
+}
+
+// advance raises channel's acked mark to id and wakes the writer.
+func (c *checkpointer) advance(channel string, id int64) {
+	c.mu.Lock()
+	if cur, ok := c.acked[channel]; ok && id <= cur {
+		c.mu.Unlock()
+		return
+	}
+	c.acked[channel] = id
+	c.dirty[channel] = true
+	c.mu.Unlock()
+	c.signal()
+}
+
+func (c *checkpointer) signal() {
+	select {
+	case c.wake <- struct{}{}:
+	default:
+	}
+}
+
+func (c *checkpointer) run() {
+	defer close(c.done)
+	for {
+		select {
+		case <-c.wake:
+		case <-c.stop:
+			c.finalFlush()
+			return
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), storeWriteTimeout)
+		err := c.flush(ctx)
+		cancel()
+		if err == nil {
+			continue
+		}
+		c.log.Errorf("Persisting acknowledged replay ids failed, retrying in %v (until then a restart replays more events): %v", storeRetryDelay, err)
+		select {
+		case <-time.After(storeRetryDelay):
+			c.signal()
+		case <-c.stop:
+			c.finalFlush()
+			return
+		}
+	}
+}
+
+func (c *checkpointer) finalFlush() {
+	c.mu.Lock()
+	ctx := c.finalCtx
+	c.mu.Unlock()
+	if err := c.flush(ctx); err != nil {
+		c.log.Errorf("Persisting the last acknowledged replay ids at shutdown failed (the next start replays the events after the last stored ids): %v", err)
+	}
+}
+
+// flush writes the newest acked id of every dirty channel. A failed channel
+// is marked dirty again so that a later flush retries it.
+func (c *checkpointer) flush(ctx context.Context) error {
+	c.mu.Lock()
+	batch := make(map[string]int64, len(c.dirty))
+	for ch := range c.dirty {
+		batch[ch] = c.acked[ch]
+	}
+	clear(c.dirty)
+	c.mu.Unlock()
+
+	var errs []error
+	for ch, id := range batch {
+		if err := c.store.Store(ctx, ch, id); err != nil {
+			errs = append(errs, err)
+			c.mu.Lock()
+			c.dirty[ch] = true
+			c.mu.Unlock()
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// Close stops the writer after a final flush bounded by ctx. It is idempotent.
+func (c *checkpointer) Close(ctx context.Context) error {
+	c.mu.Lock()
+	if c.stopped {
+		c.mu.Unlock()
+		return c.waitDone(ctx)
+	}
+	c.stopped = true
+	started := c.started
+	c.finalCtx = ctx
+	c.mu.Unlock()
+	if !started {
+		// No Connect ever happened, so no ack did either: nothing to flush.
+		return nil
+	}
+	close(c.stop)
+	return c.waitDone(ctx)
+}
+
+func (c *checkpointer) waitDone(ctx context.Context) error {
+	c.mu.Lock()
+	started := c.started
+	c.mu.Unlock()
+	if !started {
+		return nil
+	}
+	select {
+	case <-c.done:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("flushing replay ids at shutdown: %w", ctx.Err())
+	}
+}

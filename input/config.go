@@ -1,0 +1,313 @@
+package input
+
+import (
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net/url"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/redpanda-data/benthos/v4/public/service"
+)
+
+// Replay presets as the Streaming API writes them in a subscribe's replay map.
+const (
+	replayLatest   int64 = -1
+	replayEarliest int64 = -2
+)
+
+// invalidReplayPolicy is on_invalid_replay_id; input.go maps it to bayeux's.
+type invalidReplayPolicy string
+
+// authConfig is the auth object. PrivateKeyPEM holds the key from
+// private_key_file or private_key; the file is read when the input is built.
+type authConfig struct {
+	GrantType     string
+	ClientID      string
+	ClientSecret  string
+	Username      string
+	Password      string
+	RefreshToken  string
+	PrivateKeyPEM []byte
+	Audience      string
+}
+
+// ssiConfig is the input's configuration, parsed and validated once.
+type ssiConfig struct {
+	OrgURL     string
+	APIVersion string
+	Auth       authConfig
+
+	// Channels as configured (a PushTopic may carry a ?filter).
+	Channels []string
+	// ReplayPreset is the start of a channel with neither a checkpoint nor an
+	// initial replay id: replayLatest or replayEarliest.
+	ReplayPreset int64
+	// InitialReplayIDs is keyed by channel name without filter.
+	InitialReplayIDs  map[string]int64
+	OnInvalidReplayID invalidReplayPolicy
+
+	CheckpointCache string
+	CheckpointKey   string
+	CheckpointLimit int
+
+	TLS         *tls.Config // nil: Go's defaults
+	ProxyURL    *url.URL    // nil: proxy from the environment
+	MaxBuffered int
+
+	BackoffInitial time.Duration
+	BackoffMax     time.Duration
+	BackoffLong    time.Duration
+}
+
+// channelRE accepts what lint.go's channel rule accepts: a known prefix, a
+// name (generic streaming names may have segments, /u/notifications/X), and a
+// filter on PushTopics only.
+var (
+	channelRE       = regexp.MustCompile(`^/(topic|u|event|data)/[A-Za-z0-9_]+(/[A-Za-z0-9_]+)*(\?.*)?$`)
+	topicFilterRE   = regexp.MustCompile(`^/topic/[^?]+\?[^=&]+=[^&]*(&[^=&]+=[^&]*)*$`)
+	apiVersionRE    = regexp.MustCompile(`^([0-9]+)\.0$`)
+	orgURLPrefixRE  = regexp.MustCompile(`^https?://[^/?#\s]+`)
+	grantFieldNames = map[string][]string{
+		grantClientCredentials: {ssiFieldClientID, ssiFieldClientSecret},
+		grantJWTBearer:         {ssiFieldClientID, ssiFieldUsername},
+		grantRefreshToken:      {ssiFieldClientID, ssiFieldRefreshToken},
+		grantPassword:          {ssiFieldClientID, ssiFieldClientSecret, ssiFieldUsername, ssiFieldPassword},
+	}
+)
+
+// channelBase is a channel without its PushTopic filter: the key of replay
+// ids, checkpoints and metadata, and what Salesforce puts on delivered events.
+func channelBase(channel string) string {
+	base, _, _ := strings.Cut(channel, "?")
+	return base
+}
+
+// configFromParsed reads and validates the whole config. Every problem is
+// reported at once, each naming its field and the fix, like the lint rule.
+// fsys reads private_key_file.
+func configFromParsed(pConf *service.ParsedConfig, fsys fs.FS) (conf ssiConfig, err error) {
+	var errs []error
+	str := func(path ...string) string {
+		v, ferr := pConf.FieldString(path...)
+		if ferr != nil {
+			errs = append(errs, ferr)
+		}
+		return strings.TrimSpace(v)
+	}
+
+	conf.OrgURL = strings.TrimRight(str(ssiFieldOrgURL), "/")
+	switch {
+	case conf.OrgURL == "":
+		errs = append(errs, errors.New("org_url is required: set the org's My Domain URL, e.g. https://acme.my.salesforce.com"))
+	case !orgURLPrefixRE.MatchString(conf.OrgURL):
+		errs = append(errs, fmt.Errorf("org_url %q must be an http(s) URL, e.g. https://acme.my.salesforce.com", conf.OrgURL))
+	case strings.Contains(conf.OrgURL, "/services/"):
+		errs = append(errs, fmt.Errorf("org_url %q must be the base URL without a path like /services/oauth2/token", conf.OrgURL))
+	}
+
+	conf.APIVersion = str(ssiFieldAPIVersion)
+	if m := apiVersionRE.FindStringSubmatch(conf.APIVersion); m == nil {
+		errs = append(errs, fmt.Errorf("api_version %q is not a Salesforce API version: write it like \"64.0\"", conf.APIVersion))
+	} else if major, _ := strconv.Atoi(m[1]); major < minAPIVersion {
+		errs = append(errs, fmt.Errorf("api_version %s is below 37.0, which has no durable replay: use \"64.0\" or later", conf.APIVersion))
+	}
+
+	errs = append(errs, parseAuth(pConf, fsys, &conf.Auth)...)
+	errs = append(errs, parseChannels(pConf, &conf)...)
+
+	switch preset := str(ssiFieldReplayPreset); preset {
+	case presetLatest:
+		conf.ReplayPreset = replayLatest
+	case presetEarliest:
+		conf.ReplayPreset = replayEarliest
+	default:
+		errs = append(errs, fmt.Errorf("replay_preset %q is not supported: use latest or earliest", preset))
+	}
+
+	switch p := invalidReplayPolicy(str(ssiFieldOnInvalidReplayID)); p {
+	case onInvalidEarliest, onInvalidLatest, onInvalidFail:
+		conf.OnInvalidReplayID = p
+	default:
+		errs = append(errs, fmt.Errorf("on_invalid_replay_id %q is not supported: use earliest, latest or fail", p))
+	}
+
+	if conf.CheckpointCache = str(ssiFieldCheckpointCache); conf.CheckpointCache == "" {
+		errs = append(errs, errors.New("checkpoint_cache is required: name a cache resource (file or redis) that keeps acknowledged replay ids"))
+	}
+	if conf.CheckpointKey = str(ssiFieldCheckpointKey); conf.CheckpointKey == "" {
+		errs = append(errs, errors.New("checkpoint_cache_key must not be empty: use a name unique to this input, e.g. orders"))
+	}
+	conf.CheckpointLimit = positiveInt(pConf, ssiFieldCheckpointLimit, "1024", &errs)
+	conf.MaxBuffered = positiveInt(pConf, ssiFieldMaxBuffered, "10000", &errs)
+
+	tlsConf, tlsEnabled, terr := pConf.FieldTLSToggled(ssiFieldTLS)
+	if terr != nil {
+		errs = append(errs, fmt.Errorf("tls: %w", terr))
+	} else if tlsEnabled {
+		conf.TLS = tlsConf
+	}
+
+	if proxy := str(ssiFieldProxyURL); proxy != "" {
+		u, perr := url.Parse(proxy)
+		if perr != nil || u.Scheme == "" || u.Host == "" {
+			// The URL may embed proxy credentials: name the field, not the value.
+			errs = append(errs, errors.New("proxy_url is not a valid URL: write it like http://proxy.internal:3128"))
+		} else {
+			conf.ProxyURL = u
+		}
+	}
+
+	boff := pConf.Namespace(ssiFieldBackoff)
+	durationsOK := true
+	for _, d := range []struct {
+		name string
+		dst  *time.Duration
+	}{
+		{ssiFieldBackoffInitial, &conf.BackoffInitial},
+		{ssiFieldBackoffMax, &conf.BackoffMax},
+		{ssiFieldBackoffLong, &conf.BackoffLong},
+	} {
+		v, derr := boff.FieldDuration(d.name)
+		if derr != nil || v <= 0 {
+			durationsOK = false
+			errs = append(errs, fmt.Errorf("backoff.%s must be a positive duration, e.g. %s", d.name, map[string]string{
+				ssiFieldBackoffInitial: defaultBackoffInitial, ssiFieldBackoffMax: defaultBackoffMax, ssiFieldBackoffLong: defaultBackoffLong,
+			}[d.name]))
+			continue
+		}
+		*d.dst = v
+	}
+	if durationsOK && conf.BackoffMax < conf.BackoffInitial {
+		errs = append(errs, errors.New("backoff.max_interval must not be below backoff.initial_interval"))
+	}
+
+	return conf, errors.Join(errs...)
+}
+
+func positiveInt(pConf *service.ParsedConfig, field, example string, errs *[]error) int {
+	v, err := pConf.FieldInt(field)
+	if err != nil {
+		*errs = append(*errs, err)
+		return 0
+	}
+	if v < 1 {
+		*errs = append(*errs, fmt.Errorf("%s %d must be at least 1, e.g. %s", field, v, example))
+	}
+	return v
+}
+
+// parseAuth reads the auth object and checks that the grant has its fields.
+// Error messages never include a field's value: most of them are secrets.
+func parseAuth(pConf *service.ParsedConfig, fsys fs.FS, a *authConfig) (errs []error) {
+	ns := pConf.Namespace(ssiFieldAuth)
+	values := map[string]*string{
+		ssiFieldGrantType:    &a.GrantType,
+		ssiFieldClientID:     &a.ClientID,
+		ssiFieldClientSecret: &a.ClientSecret,
+		ssiFieldUsername:     &a.Username,
+		ssiFieldPassword:     &a.Password,
+		ssiFieldRefreshToken: &a.RefreshToken,
+		ssiFieldAudience:     &a.Audience,
+	}
+	for name, dst := range values {
+		v, err := ns.FieldString(name)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		*dst = strings.TrimSpace(v)
+	}
+	keyFile, err := ns.FieldString(ssiFieldPrivateKeyFile)
+	if err != nil {
+		errs = append(errs, err)
+	}
+	keyInline, err := ns.FieldString(ssiFieldPrivateKey)
+	if err != nil {
+		errs = append(errs, err)
+	}
+	keyFile, keyInline = strings.TrimSpace(keyFile), strings.TrimSpace(keyInline)
+
+	required, known := grantFieldNames[a.GrantType]
+	if !known {
+		return append(errs, fmt.Errorf("auth.grant_type %q is not a supported grant: use one of client_credentials, jwt_bearer, refresh_token, password", a.GrantType))
+	}
+	for _, name := range required {
+		if *values[name] == "" {
+			errs = append(errs, fmt.Errorf("auth.%s is required for auth.grant_type %s: set it, e.g. auth.%s: ${SF_%s}",
+				name, a.GrantType, name, strings.ToUpper(name)))
+		}
+	}
+	if a.GrantType != grantJWTBearer {
+		return errs
+	}
+	switch {
+	case keyFile == "" && keyInline == "":
+		errs = append(errs, errors.New("auth.private_key_file or auth.private_key is required for auth.grant_type jwt_bearer: set one to the RSA key whose certificate is uploaded to the connected app"))
+	case keyFile != "" && keyInline != "":
+		errs = append(errs, errors.New("auth.private_key_file and auth.private_key are both set: keep only one"))
+	case keyFile != "":
+		pem, rerr := fs.ReadFile(fsys, keyFile)
+		if rerr != nil {
+			errs = append(errs, fmt.Errorf("reading auth.private_key_file: %w", rerr))
+		}
+		a.PrivateKeyPEM = pem
+	default:
+		// Environment variables cannot hold newlines in a YAML config, so a
+		// key pasted with literal \n sequences is accepted too.
+		a.PrivateKeyPEM = []byte(strings.ReplaceAll(keyInline, `\n`, "\n"))
+	}
+	return errs
+}
+
+// parseChannels reads channels and initial_replay_ids.
+func parseChannels(pConf *service.ParsedConfig, conf *ssiConfig) (errs []error) {
+	channels, err := pConf.FieldStringList(ssiFieldChannels)
+	if err != nil {
+		return append(errs, err)
+	}
+	if len(channels) == 0 {
+		errs = append(errs, errors.New("channels must list at least one channel, e.g. [/event/Order__e]"))
+	}
+	seen := map[string]bool{}
+	for _, ch := range channels {
+		ch = strings.TrimSpace(ch)
+		switch {
+		case !channelRE.MatchString(ch):
+			errs = append(errs, fmt.Errorf("channels: %q is not a channel: a channel starts with /topic/, /u/, /event/ or /data/ followed by a name, e.g. /event/Order__e or /topic/Invoices?Status__c=Open", ch))
+			continue
+		case strings.Contains(ch, "?") && !topicFilterRE.MatchString(ch):
+			errs = append(errs, fmt.Errorf("channels: %q has a filter, which only PushTopic channels accept, written /topic/Name?Field=Value", ch))
+			continue
+		}
+		base := channelBase(ch)
+		if seen[base] {
+			errs = append(errs, fmt.Errorf("channels: %s is listed more than once (filters not counted): subscribe to each channel once per input", base))
+			continue
+		}
+		seen[base] = true
+		conf.Channels = append(conf.Channels, ch)
+	}
+
+	initial, err := pConf.FieldIntMap(ssiFieldInitialReplayIDs)
+	if err != nil {
+		return append(errs, err)
+	}
+	conf.InitialReplayIDs = make(map[string]int64, len(initial))
+	for ch, id := range initial {
+		base := channelBase(strings.TrimSpace(ch))
+		switch {
+		case !seen[base]:
+			errs = append(errs, fmt.Errorf("initial_replay_ids: %q is not in channels: list it in channels or remove the entry", ch))
+		case id < int(replayEarliest):
+			errs = append(errs, fmt.Errorf("initial_replay_ids: %d is not a replay id: use an event's replay id, -1 (latest) or -2 (earliest)", id))
+		default:
+			conf.InitialReplayIDs[base] = int64(id)
+		}
+	}
+	return errs
+}

@@ -1,0 +1,396 @@
+package input
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/redpanda-data/benthos/v4/public/service"
+
+	"github.com/salesforce-streaming/salesforce_streaming/internal/bayeux"
+	"github.com/salesforce-streaming/salesforce_streaming/internal/sfauth"
+)
+
+const (
+	// closeTimeout bounds Close whatever its context: the framework passes
+	// context.Background().
+	closeTimeout = 5 * time.Second
+	// dropTimeout bounds closing a client that ended or is abandoned.
+	dropTimeout = 2 * time.Second
+)
+
+func init() {
+	service.MustRegisterBatchInput("salesforce_streaming", spec(),
+		func(conf *service.ParsedConfig, mgr *service.Resources) (service.BatchInput, error) {
+			in, err := newInput(conf, mgr)
+			if err != nil {
+				return nil, err
+			}
+			return service.AutoRetryNacksBatchedToggled(conf, in)
+		})
+}
+
+// ssiInput is the salesforce_streaming BatchInput. Connect starts a bayeux
+// client from the acknowledged positions, ReadBatch hands out its batches,
+// Close ends it. A client that dies is dropped and the framework calls
+// Connect again, which starts a fresh one from what was acknowledged.
+type ssiInput struct {
+	conf    ssiConfig
+	log     *service.Logger
+	auth    *sfauth.Source
+	http    *http.Client
+	store   replayStore
+	cp      *checkpointer
+	metrics *ssiMetrics
+
+	mu       sync.Mutex
+	client   *bayeux.Client // nil when not connected
+	closed   bool
+	failures int  // consecutive failed Connects, for the back-off
+	hinted   bool // the permanent-failure hint was logged in this streak
+
+	closeOnce sync.Once
+	closeErr  error
+}
+
+func newInput(pConf *service.ParsedConfig, mgr *service.Resources) (*ssiInput, error) {
+	conf, err := configFromParsed(pConf, mgr.FS())
+	if err != nil {
+		return nil, err
+	}
+	if !mgr.HasCache(conf.CheckpointCache) {
+		return nil, fmt.Errorf("checkpoint_cache: there is no cache resource named %q: add one under cache_resources (a file or redis cache), or fix the name", conf.CheckpointCache)
+	}
+
+	httpClient := newHTTPClient(conf)
+	src, err := sfauth.NewSource(sfauth.Config{
+		OrgURL:        conf.OrgURL,
+		GrantType:     sfauth.GrantType(conf.Auth.GrantType),
+		ClientID:      conf.Auth.ClientID,
+		ClientSecret:  conf.Auth.ClientSecret,
+		Username:      conf.Auth.Username,
+		Password:      conf.Auth.Password,
+		RefreshToken:  conf.Auth.RefreshToken,
+		PrivateKeyPEM: conf.Auth.PrivateKeyPEM,
+		Audience:      conf.Auth.Audience,
+		HTTPClient:    httpClient,
+	})
+	if err != nil {
+		return nil, err
+	}
+
+	metrics := newMetrics(mgr.Metrics())
+	store := cacheStore{res: mgr, cache: conf.CheckpointCache, prefix: conf.CheckpointKey}
+	return &ssiInput{
+		conf:    conf,
+		log:     mgr.Logger(),
+		auth:    src,
+		http:    httpClient,
+		store:   store,
+		cp:      newCheckpointer(store, conf.CheckpointLimit, mgr.Logger(), metrics.checkpointLag),
+		metrics: metrics,
+	}, nil
+}
+
+// newHTTPClient is the base client of token and CometD requests: Go's default
+// transport with the configured TLS and proxy. bayeux adds its cookie jar and
+// per-request timeouts to copies of it.
+func newHTTPClient(conf ssiConfig) *http.Client {
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	if conf.TLS != nil {
+		tr.TLSClientConfig = conf.TLS
+	}
+	if conf.ProxyURL != nil {
+		tr.Proxy = http.ProxyURL(conf.ProxyURL)
+	}
+	return &http.Client{Transport: tr}
+}
+
+// Connect starts a session: it loads each channel's start position, then
+// authenticates, handshakes and subscribes. Failures come back wrapped in a
+// back-off, long for failures that retrying cannot fix soon.
+func (i *ssiInput) Connect(ctx context.Context) error {
+	i.mu.Lock()
+	if i.closed {
+		i.mu.Unlock()
+		return service.ErrEndOfInput
+	}
+	if i.client != nil {
+		i.mu.Unlock()
+		return nil
+	}
+	i.mu.Unlock()
+
+	i.cp.start()
+	replayIDs, err := i.startPositions(ctx)
+	if err != nil {
+		return i.connectFailed(err)
+	}
+	client, err := bayeux.New(bayeux.Config{
+		Auth:              authAdapter{i.auth},
+		APIVersion:        i.conf.APIVersion,
+		HTTPClient:        i.http,
+		Channels:          i.conf.Channels,
+		ReplayIDs:         replayIDs,
+		OnInvalidReplayID: replayPolicy(i.conf.OnInvalidReplayID),
+		MaxBufferedEvents: i.conf.MaxBuffered,
+		Logger:            i.log,
+		Observer:          i.metrics,
+		Backoff: bayeux.BackoffConfig{
+			Initial: i.conf.BackoffInitial,
+			Max:     i.conf.BackoffMax,
+			Long:    i.conf.BackoffLong,
+		},
+	})
+	if err != nil {
+		return fmt.Errorf("creating the Streaming API client: %w", err)
+	}
+	if err := client.Start(ctx); err != nil {
+		closeClient(client)
+		return i.connectFailed(fmt.Errorf("connecting to Salesforce: %w", err))
+	}
+
+	i.mu.Lock()
+	defer i.mu.Unlock()
+	if i.closed { // Close ran meanwhile and could not see this client
+		closeClient(client)
+		return service.ErrEndOfInput
+	}
+	i.client = client
+	i.failures, i.hinted = 0, false
+	return nil
+}
+
+// startPositions resolves where each channel starts: after its acknowledged
+// replay id (stored, or acked by this process and not yet written), else after
+// its initial_replay_ids entry, else at replay_preset. The map is keyed by
+// channel without filter, as bayeux expects.
+func (i *ssiInput) startPositions(ctx context.Context) (map[string]int64, error) {
+	ids := make(map[string]int64, len(i.conf.Channels))
+	for _, ch := range i.conf.Channels {
+		base := channelBase(ch)
+		stored, haveStored, err := i.store.Load(ctx, base)
+		if err != nil {
+			return nil, fmt.Errorf("loading the checkpoint of %s: %w", base, err)
+		}
+		acked, haveAcked := i.cp.Highest(base)
+		var from string
+		switch {
+		case haveStored || haveAcked:
+			ids[base], from = stored, "its last acknowledged event"
+			if !haveStored || (haveAcked && acked > stored) {
+				ids[base] = acked
+			}
+		case hasKey(i.conf.InitialReplayIDs, base):
+			ids[base], from = i.conf.InitialReplayIDs[base], "initial_replay_ids"
+		default:
+			ids[base], from = i.conf.ReplayPreset, "replay_preset"
+		}
+		i.log.Infof("Subscribing to %s from replay id %d (%s)", ch, ids[base], from)
+	}
+	return ids, nil
+}
+
+func hasKey[K comparable, V any](m map[K]V, k K) bool {
+	_, exists := m[k]
+	return exists
+}
+
+// connectFailed logs what the framework's own "Failed to connect" line does
+// not say (that the cause will not go away by itself) and wraps err in the
+// back-off the framework waits before the next Connect.
+func (i *ssiInput) connectFailed(err error) error {
+	i.mu.Lock()
+	i.failures++
+	failures := i.failures
+	hint := !i.hinted
+	i.mu.Unlock()
+
+	var invalid *bayeux.InvalidReplayError
+	if errors.As(err, &invalid) {
+		// on_invalid_replay_id is fail: say so every time (bayeux counts it
+		// through the Observer).
+		i.log.Errorf("Not consuming: %v; on_invalid_replay_id is fail, so the input stops here until the checkpoint %q is fixed or deleted, or on_invalid_replay_id is changed",
+			err, cacheStore{prefix: i.conf.CheckpointKey}.key(invalid.Channel))
+		return service.NewErrBackOff(err, i.conf.BackoffLong)
+	}
+	if permanent(err) {
+		if hint {
+			i.mu.Lock()
+			i.hinted = true
+			i.mu.Unlock()
+			i.log.Errorf("Salesforce refused the input's configuration or credentials: %v. This does not fix itself: check org_url, auth and the user's permissions (API Enabled, Streaming API, access to the channels). Retrying every %v.", err, i.conf.BackoffLong)
+		}
+		return service.NewErrBackOff(err, i.conf.BackoffLong)
+	}
+	var limit *bayeux.LimitError
+	if errors.As(err, &limit) {
+		return service.NewErrBackOff(err, i.conf.BackoffLong)
+	}
+	return service.NewErrBackOff(err, backoffDelay(i.conf.BackoffInitial, i.conf.BackoffMax, failures))
+}
+
+// permanent reports failures that retrying with the same configuration cannot
+// fix: rejected credentials and refused subscriptions.
+func permanent(err error) bool {
+	var perm *bayeux.PermissionError
+	return sfauth.IsPermanent(err) || errors.As(err, &perm)
+}
+
+// backoffDelay doubles from initial up to maxDelay with jitter in [d/2, d).
+func backoffDelay(initial, maxDelay time.Duration, attempt int) time.Duration {
+	d := initial
+	for n := 1; n < attempt && d < maxDelay; n++ {
+		d *= 2
+	}
+	d = min(d, maxDelay)
+	return d/2 + rand.N(d/2+1)
+}
+
+// ReadBatch returns the next batch of one channel. A batch is tracked before
+// it is returned; its ack func resolves the tracking, which lets the
+// checkpointer persist the channel's highest contiguously acknowledged id.
+func (i *ssiInput) ReadBatch(ctx context.Context) (service.MessageBatch, service.AckFunc, error) {
+	i.mu.Lock()
+	client := i.client
+	i.mu.Unlock()
+	if client == nil {
+		return nil, nil, service.ErrNotConnected
+	}
+
+	for {
+		batch, err := client.Next(ctx)
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil, nil, ctx.Err()
+			}
+			i.drop(client, err)
+			return nil, nil, service.ErrNotConnected
+		}
+		if len(batch.Events) == 0 {
+			continue // never hand the framework an empty batch
+		}
+
+		last, hasID := lastReplayID(batch.Events)
+		ack, err := i.cp.Track(ctx, batch.Channel, last, hasID, len(batch.Events))
+		if err != nil {
+			// The batch left the client but never reaches the pipeline. The
+			// client must not carry on past it, so a new one resumes from
+			// what was acknowledged.
+			i.drop(client, fmt.Errorf("abandoning a batch of %s: %w", batch.Channel, err))
+			if ctx.Err() != nil {
+				return nil, nil, ctx.Err()
+			}
+			return nil, nil, service.ErrNotConnected
+		}
+
+		msgs := make(service.MessageBatch, len(batch.Events))
+		for k := range batch.Events {
+			msgs[k] = eventMessage(&batch.Events[k])
+		}
+		// The error is ignored on purpose: with auto_replay_nacks (default) the
+		// framework redelivers a nacked batch and calls this only after it
+		// went through; with auto_replay_nacks false a nack is a documented
+		// drop, so the checkpoint moves past it either way.
+		return msgs, func(context.Context, error) error {
+			ack()
+			return nil
+		}, nil
+	}
+}
+
+// lastReplayID is the replay id of the last event of events that has one.
+func lastReplayID(events []bayeux.Event) (int64, bool) {
+	for k := len(events) - 1; k >= 0; k-- {
+		if events[k].HasReplayID {
+			return events[k].ReplayID, true
+		}
+	}
+	return 0, false
+}
+
+// drop forgets a client that ended (or is abandoned) and closes it; the next
+// Connect starts a new one from the acknowledged positions. Events the old
+// client handed out but that were not acknowledged yet are delivered again.
+func (i *ssiInput) drop(client *bayeux.Client, cause error) {
+	i.mu.Lock()
+	if i.client == client {
+		i.client = nil
+	}
+	closed := i.closed
+	i.mu.Unlock()
+	closeClient(client)
+	if closed || errors.Is(cause, bayeux.ErrClosed) {
+		return
+	}
+	var invalid *bayeux.InvalidReplayError
+	if errors.As(cause, &invalid) {
+		// Counted and explained by connectFailed when Connect meets it again.
+		i.log.Errorf("Salesforce session ended: %v", cause)
+		return
+	}
+	i.log.Warnf("Salesforce session ended, reconnecting from the last acknowledged replay ids: %v", cause)
+}
+
+func closeClient(client *bayeux.Client) {
+	ctx, cancel := context.WithTimeout(context.Background(), dropTimeout)
+	defer cancel()
+	_ = client.Close(ctx)
+}
+
+// Close ends the session (sending /meta/disconnect, which frees the org's
+// concurrent-client slot) and flushes the acknowledged replay ids. It returns
+// within closeTimeout whatever ctx says, and is idempotent.
+func (i *ssiInput) Close(ctx context.Context) error {
+	i.closeOnce.Do(func() {
+		ctx, cancel := context.WithTimeout(ctx, closeTimeout)
+		defer cancel()
+
+		i.mu.Lock()
+		i.closed = true
+		client := i.client
+		i.client = nil
+		i.mu.Unlock()
+
+		var errs []error
+		if client != nil {
+			if err := client.Close(ctx); err != nil && !errors.Is(err, bayeux.ErrClosed) {
+				errs = append(errs, fmt.Errorf("closing the Salesforce session: %w", err))
+			}
+		}
+		if err := i.cp.Close(ctx); err != nil {
+			errs = append(errs, err)
+		}
+		i.closeErr = errors.Join(errs...)
+	})
+	return i.closeErr
+}
+
+// replayPolicy maps on_invalid_replay_id to bayeux's policy.
+func replayPolicy(p invalidReplayPolicy) bayeux.InvalidReplayPolicy {
+	switch p {
+	case onInvalidLatest:
+		return bayeux.ReplayFallbackLatest
+	case onInvalidFail:
+		return bayeux.ReplayFallbackFail
+	default:
+		return bayeux.ReplayFallbackEarliest
+	}
+}
+
+// authAdapter lets bayeux obtain tokens from an sfauth.Source.
+type authAdapter struct{ src *sfauth.Source }
+
+func (a authAdapter) Token(ctx context.Context) (string, string, error) {
+	tok, err := a.src.Token(ctx)
+	return tok.AccessToken, tok.InstanceURL, err
+}
+
+func (a authAdapter) Refresh(ctx context.Context, stale string) (string, string, error) {
+	tok, err := a.src.Refresh(ctx, sfauth.Token{AccessToken: stale})
+	return tok.AccessToken, tok.InstanceURL, err
+}

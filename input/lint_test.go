@@ -1,0 +1,184 @@
+package input
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/redpanda-data/benthos/v4/public/service"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// lintInput lints a salesforce_streaming input block (fields indented by
+// four spaces under `salesforce_streaming:`) and returns the lint messages.
+func lintInput(t *testing.T, fields string) []string {
+	t.Helper()
+	var b strings.Builder
+	b.WriteString("salesforce_streaming:\n")
+	for _, line := range strings.Split(strings.Trim(fields, "\n"), "\n") {
+		b.WriteString("  " + line + "\n")
+	}
+	lints, err := service.NewEnvironment().NewComponentConfigLinter().LintInputYAML([]byte(b.String()))
+	require.NoError(t, err)
+	msgs := make([]string, len(lints))
+	for k, l := range lints {
+		msgs[k] = l.What
+	}
+	return msgs
+}
+
+func TestLintValid(t *testing.T) {
+	tests := []struct {
+		name string
+		yaml string
+	}{
+		{"minimal client credentials", validYAML},
+		{"unquoted api version", validYAML + "api_version: 64.0\n"},
+		{"quoted api version 37", validYAML + `api_version: "37.0"` + "\n"},
+		{"every option", validYAML + `
+replay_preset: earliest
+initial_replay_ids: { "/topic/Invoices?Status__c=Open": 12, /u/Alerts: -2 }
+on_invalid_replay_id: fail
+checkpoint_cache_key: orders
+checkpoint_limit: 1
+max_buffered_events: 1
+auto_replay_nacks: false
+proxy_url: http://proxy:3128
+tls: { enabled: true }
+backoff: { initial_interval: 1s, max_interval: 1m, long_interval: 5m }
+`},
+		{"jwt with key file", `
+org_url: https://login.salesforce.com
+auth: { grant_type: jwt_bearer, client_id: cid, username: u, private_key_file: ./server.key }
+channels: [ /data/ChangeEvents, /data/Order__ChangeEvent, /event/LoginEventStream, /u/notifications/X ]
+checkpoint_cache: c
+`},
+		{"jwt with inline key", `
+org_url: https://login.salesforce.com
+auth: { grant_type: jwt_bearer, client_id: cid, username: u, private_key: "${SF_KEY:x}" }
+channels: [ /event/Order__e ]
+checkpoint_cache: c
+`},
+		{"refresh token", `
+org_url: http://127.0.0.1:7357
+auth: { grant_type: refresh_token, client_id: cid, refresh_token: rt }
+channels: [ "/topic/A?X__c=1&Y__c=2" ]
+checkpoint_cache: c
+`},
+		{"password with env defaults", `
+org_url: ${SF_ORG_URL:http://127.0.0.1:7357}
+auth:
+  grant_type: password
+  client_id: ${SF_CLIENT_ID:sfemu-client-id}
+  client_secret: ${SF_CLIENT_SECRET:sfemu-client-secret}
+  username: ${SF_USERNAME:sfemu@example.com}
+  password: ${SF_PASSWORD:sfemu-password}
+channels: [ /event/Order__e ]
+checkpoint_cache: c
+`},
+	}
+	for _, test := range tests {
+		t.Run(test.name, func(t *testing.T) {
+			assert.Empty(t, lintInput(t, test.yaml))
+		})
+	}
+}
+
+func TestLintErrors(t *testing.T) {
+	withAuth := func(auth string) string {
+		return "org_url: https://acme.my.salesforce.com\nauth: " + auth + "\nchannels: [ /event/Order__e ]\ncheckpoint_cache: c\n"
+	}
+	withChannels := func(channels string) string {
+		return "org_url: https://acme.my.salesforce.com\nauth: { client_id: cid, client_secret: cs }\nchannels: " + channels + "\ncheckpoint_cache: c\n"
+	}
+
+	tests := []struct {
+		name string
+		yaml string
+		want []string // each must be a substring of some lint
+	}{
+		{"client credentials without secret", withAuth(`{ client_id: cid }`),
+			[]string{"auth.client_secret is required for auth.grant_type client_credentials: set it, e.g. auth.client_secret: ${SF_CLIENT_SECRET}"}},
+		{"client secret empty", withAuth(`{ client_id: cid, client_secret: "  " }`),
+			[]string{"auth.client_secret is required"}},
+		{"password grant without fields", withAuth(`{ grant_type: password }`),
+			[]string{"auth.client_id is required for auth.grant_type password", "auth.client_secret is required", "auth.username is required", "auth.password is required"}},
+		{"refresh token grant without token", withAuth(`{ grant_type: refresh_token, client_id: x }`),
+			[]string{"auth.refresh_token is required for auth.grant_type refresh_token"}},
+		{"jwt without username and key", withAuth(`{ grant_type: jwt_bearer, client_id: x }`),
+			[]string{"auth.username is required for auth.grant_type jwt_bearer", "auth.private_key_file or auth.private_key is required"}},
+		{"jwt with both keys", withAuth(`{ grant_type: jwt_bearer, client_id: x, username: u, private_key: k, private_key_file: f }`),
+			[]string{"auth.private_key_file and auth.private_key are both set: keep only one"}},
+		{"unknown grant", withAuth(`{ grant_type: oauth, client_id: x }`),
+			[]string{`auth.grant_type "oauth" is not a supported grant: use one of client_credentials, jwt_bearer, refresh_token, password`}},
+		{"api version below 37", validYAML + `api_version: "36.0"`,
+			[]string{"api_version 36.0 is below 37.0, which has no durable replay"}},
+		{"unquoted api version below 37", validYAML + `api_version: 30.0`,
+			[]string{"api_version 30.0 is below 37.0"}},
+		{"api version malformed", validYAML + `api_version: "64"`,
+			[]string{`api_version "64" is not a Salesforce API version: write it like "64.0"`}},
+		{"api version with letters", validYAML + `api_version: v64.0`,
+			[]string{`api_version "v64.0" is not a Salesforce API version`}},
+		{"org url missing", strings.Replace(validYAML, "org_url: https://acme.my.salesforce.com", "", 1),
+			[]string{"org_url"}},
+		{"org url without scheme", strings.Replace(validYAML, "https://acme.my.salesforce.com", "acme.my.salesforce.com", 1),
+			[]string{`org_url "acme.my.salesforce.com" must be an http(s) URL`}},
+		{"org url with token path", strings.Replace(validYAML, "https://acme.my.salesforce.com", "https://acme.my.salesforce.com/services/oauth2/token", 1),
+			[]string{"must be the base URL without a path like /services/oauth2/token"}},
+		{"empty channels", withChannels(`[]`),
+			[]string{"channels must list at least one channel, e.g. [/event/Order__e]"}},
+		{"unknown channel prefix", withChannels(`[ /events/Order__e ]`),
+			[]string{`channels: "/events/Order__e" is not a channel: a channel starts with /topic/, /u/, /event/ or /data/ followed by a name`}},
+		{"channel without name", withChannels(`[ /topic/ ]`),
+			[]string{`channels: "/topic/" is not a channel`}},
+		{"channel with wildcard", withChannels(`[ /event/** ]`),
+			[]string{`channels: "/event/**" is not a channel`}},
+		{"filter on a non topic", withChannels(`[ "/data/ChangeEvents?x=1" ]`),
+			[]string{"has a filter, which only PushTopic channels accept"}},
+		{"duplicate channel", withChannels(`[ /event/A__e, /event/A__e ]`),
+			[]string{"channels: /event/A__e is listed more than once"}},
+		{"initial replay id for unknown channel", validYAML + `initial_replay_ids: { /event/B__e: 3 }`,
+			[]string{`initial_replay_ids: "/event/B__e" is not in channels`}},
+		{"initial replay id below -2", validYAML + `initial_replay_ids: { /event/Order__e: -5 }`,
+			[]string{"initial_replay_ids: -5 is not a replay id"}},
+		{"unknown preset", validYAML + `replay_preset: all`,
+			[]string{`replay_preset "all" is not supported: use latest or earliest`}},
+		{"unknown invalid replay policy", validYAML + `on_invalid_replay_id: skip`,
+			[]string{`on_invalid_replay_id "skip" is not supported: use earliest, latest or fail`}},
+		{"empty cache", strings.Replace(validYAML, "checkpoint_cache: replay_ids", `checkpoint_cache: ""`, 1),
+			[]string{"checkpoint_cache is required"}},
+		{"missing cache", strings.Replace(validYAML, "checkpoint_cache: replay_ids", "", 1),
+			[]string{"checkpoint_cache is required"}},
+		{"empty cache key", validYAML + `checkpoint_cache_key: ""`,
+			[]string{"checkpoint_cache_key must not be empty"}},
+		{"checkpoint limit zero", validYAML + `checkpoint_limit: 0`,
+			[]string{"checkpoint_limit 0 must be at least 1"}},
+		{"max buffered zero", validYAML + `max_buffered_events: 0`,
+			[]string{"max_buffered_events 0 must be at least 1"}},
+	}
+	for _, test := range tests {
+		t.Run(test.name, func(t *testing.T) {
+			lints := lintInput(t, test.yaml)
+			require.NotEmpty(t, lints)
+			joined := strings.Join(lints, "\n")
+			for _, want := range test.want {
+				assert.Contains(t, joined, want)
+			}
+		})
+	}
+}
+
+// TestLintAgreesWithConfig checks that configs lint rejects are rejected by
+// the constructor too, for configs that were never linted.
+func TestLintAgreesWithConfig(t *testing.T) {
+	for _, yamlStr := range []string{
+		validYAML + `api_version: "36.0"`,
+		strings.Replace(validYAML, "client_secret: csecret", "", 1),
+		strings.Replace(validYAML, "/u/Alerts", "/x/Alerts", 1),
+		validYAML + `initial_replay_ids: { /event/B__e: 3 }`,
+	} {
+		require.NotEmpty(t, lintInput(t, yamlStr), yamlStr)
+		_, err := newTestInput(t, yamlStr)
+		assert.Error(t, err, yamlStr)
+	}
+}

@@ -1,0 +1,50 @@
+package input
+
+import (
+	"github.com/redpanda-data/benthos/v4/public/service"
+
+	"github.com/salesforce-streaming/salesforce_streaming/internal/bayeux"
+)
+
+// Metric names (README "Metrics").
+const (
+	metricEventsReceived  = "salesforce_streaming_events_received"
+	metricReconnects      = "salesforce_streaming_reconnects"
+	metricTokenRefreshes  = "salesforce_streaming_token_refreshes"
+	metricReplayFallbacks = "salesforce_streaming_replay_fallbacks"
+	metricCheckpointLag   = "salesforce_streaming_checkpoint_lag"
+)
+
+// ssiMetrics holds the input's metrics. It is the bayeux client's Observer,
+// so the counters see what happens inside a session (reconnects, token
+// refreshes, replay fallbacks) as it happens.
+type ssiMetrics struct {
+	events          *service.MetricCounter
+	reconnects      *service.MetricCounter
+	tokenRefreshes  *service.MetricCounter
+	replayFallbacks *service.MetricCounter
+	lag             *service.MetricGauge
+}
+
+func newMetrics(m *service.Metrics) *ssiMetrics {
+	return &ssiMetrics{
+		events:          m.NewCounter(metricEventsReceived, "channel"),
+		reconnects:      m.NewCounter(metricReconnects, "reason"),
+		tokenRefreshes:  m.NewCounter(metricTokenRefreshes),
+		replayFallbacks: m.NewCounter(metricReplayFallbacks, "channel"),
+		lag:             m.NewGauge(metricCheckpointLag, "channel"),
+	}
+}
+
+func (m *ssiMetrics) Reconnect(reason string) { m.reconnects.Incr(1, reason) }
+
+func (m *ssiMetrics) TokenRefresh() { m.tokenRefreshes.Incr(1) }
+
+func (m *ssiMetrics) ReplayFallback(channel string, _ bayeux.InvalidReplayPolicy) {
+	m.replayFallbacks.Incr(1, channelBase(channel))
+}
+
+func (m *ssiMetrics) Events(channel string, n int) { m.events.Incr(int64(n), channelBase(channel)) }
+
+// checkpointLag records the messages of channel received but not yet acknowledged.
+func (m *ssiMetrics) checkpointLag(channel string, pending int64) { m.lag.Set(pending, channel) }

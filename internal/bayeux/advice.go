@@ -1,0 +1,68 @@
+package bayeux
+
+import (
+	"time"
+
+	"github.com/valyala/fastjson"
+)
+
+// Reconnect advice values (Bayeux 1.0).
+const (
+	reconnectRetry     = "retry"
+	reconnectHandshake = "handshake"
+	reconnectNone      = "none"
+)
+
+// defaultConnectTimeout is the long-poll hold assumed before the server advises one (Salesforce: 110 s).
+const defaultConnectTimeout = 110 * time.Second
+
+// advice is the server's reconnect advice. Salesforce sends it on the first connect after a handshake and on
+// failures only, so the client keeps the last known value and merges each new one into it.
+type advice struct {
+	Reconnect   string
+	Interval    time.Duration // advice.interval, milliseconds on the wire
+	Timeout     time.Duration // advice.timeout, milliseconds on the wire
+	hasInterval bool
+	hasTimeout  bool
+}
+
+func parseAdvice(v *fastjson.Value) advice {
+	var a advice
+	if r := v.Get("reconnect"); r != nil && r.Type() == fastjson.TypeString {
+		a.Reconnect = string(r.GetStringBytes())
+	}
+	if n := v.Get("interval"); n != nil && n.Type() == fastjson.TypeNumber {
+		if ms, err := n.Int64(); err == nil && ms >= 0 {
+			a.Interval, a.hasInterval = time.Duration(ms)*time.Millisecond, true
+		}
+	}
+	if n := v.Get("timeout"); n != nil && n.Type() == fastjson.TypeNumber {
+		if ms, err := n.Int64(); err == nil && ms >= 0 {
+			a.Timeout, a.hasTimeout = time.Duration(ms)*time.Millisecond, true
+		}
+	}
+	return a
+}
+
+// merge overlays the members b carries.
+func (a *advice) merge(b advice) {
+	if b.Reconnect != "" {
+		a.Reconnect = b.Reconnect
+	}
+	if b.hasInterval {
+		a.Interval, a.hasInterval = b.Interval, true
+	}
+	if b.hasTimeout {
+		a.Timeout, a.hasTimeout = b.Timeout, true
+	}
+}
+
+// connectTimeout is the HTTP timeout of a long poll: the advised hold plus a margin for the network, so the
+// client never gives up on a poll the server is still entitled to hold (protocol.md 1.4).
+func (a advice) connectTimeout(margin time.Duration) time.Duration {
+	hold := defaultConnectTimeout
+	if a.hasTimeout {
+		hold = a.Timeout
+	}
+	return hold + margin
+}

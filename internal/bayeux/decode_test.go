@@ -1,0 +1,274 @@
+package bayeux
+
+import (
+	"encoding/json"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// Samples from protocol.md 2.7 (Salesforce documentation examples).
+const (
+	pushTopicData = `{"event":{"createdDate":"2016-03-29T16:40:08.208Z","replayId":13,"type":"created"},"sobject":{"Name":"INV-0001","Id":"a00D0000008o6y8IAA","Status__c":"Open"}}`
+	genericData   = `{"event":{"createdDate":"2016-03-29T19:05:28.334Z","replayId":55},"payload":"This is a message."}`
+	platformData  = `{"schema":"dffQ2QLzDNHqwB8_sHMxdA","payload":{"CreatedDate":"2023-04-09T18:31:40.517Z","CreatedById":"005D0000001cSZs","Printer_Model__c":"XZO-5","Serial_Number__c":"12345","Ink_Percentage__c":0.2},"event":{"EventUuid":"2ec0e371-1395-457f-9275-be1b527a72f7","replayId":2112}}`
+	cdcData       = `{"schema":"IeRuaY6cbI_HsV8Rv1Mc5g","payload":{"ChangeEventHeader":{"entityName":"Account","recordIds":["001xx000003DGb2AAG","001xx000003DGb3AAG"],"changeType":"CREATE","changeOrigin":"com.salesforce.core","transactionKey":"001b7375-0086-250e-e6ca-b99bc3a8b69f","sequenceNumber":1,"isTransactionEnd":true,"commitTimestamp":1501010206653,"commitNumber":92847272780,"commitUser":"005xx000001SvAVAA0"},"Name":"Acme","CreatedDate":"2017-07-25T19:16:44Z"},"event":{"replayId":6421}}`
+)
+
+func msg(channel, data string) string {
+	return `{"channel":"` + channel + `","data":` + data + `}`
+}
+
+func TestDecodeMetadataPerEventKind(t *testing.T) {
+	tests := []struct {
+		name    string
+		channel string
+		data    string
+		replay  int64
+		meta    Metadata
+	}{
+		{"pushtopic", "/topic/Invoices", pushTopicData, 13, Metadata{
+			CreatedDate: "2016-03-29T16:40:08.208Z", EventType: "created"}},
+		{"generic", "/u/Alerts", genericData, 55, Metadata{CreatedDate: "2016-03-29T19:05:28.334Z"}},
+		{"platform event", "/event/Low_Ink__e", platformData, 2112, Metadata{
+			CreatedDate: "2023-04-09T18:31:40.517Z", EventUUID: "2ec0e371-1395-457f-9275-be1b527a72f7",
+			Schema: "dffQ2QLzDNHqwB8_sHMxdA"}},
+		{"cdc", "/data/ChangeEvents", cdcData, 6421, Metadata{
+			CreatedDate: "2017-07-25T19:16:46.653Z", Schema: "IeRuaY6cbI_HsV8Rv1Mc5g", ChangeType: "CREATE",
+			EntityName: "Account", TransactionKey: "001b7375-0086-250e-e6ca-b99bc3a8b69f",
+			CommitUser: "005xx000001SvAVAA0", RecordIDs: []string{"001xx000003DGb2AAG", "001xx000003DGb3AAG"},
+			CommitTimestamp: "2017-07-25T19:16:46.653Z"}},
+		{"legacy +0000 offset rewritten", "/topic/Old",
+			`{"event":{"createdDate":"2014-03-29T16:40:08.208+0000","replayId":1}}`, 1,
+			Metadata{CreatedDate: "2014-03-29T16:40:08.208Z"}},
+		{"payload date with offset kept", "/event/E__e",
+			`{"payload":{"CreatedDate":"2023-04-09T20:31:40+02:00"},"event":{"replayId":"77"}}`, 77,
+			Metadata{CreatedDate: "2023-04-09T20:31:40+02:00"}},
+		{"unreadable date kept verbatim", "/event/E__e",
+			`{"payload":{"CreatedDate":"yesterday"},"event":{"replayId":3}}`, 3, Metadata{CreatedDate: "yesterday"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			body := []byte(`[` + msg(tt.channel, tt.data) + `,{"channel":"/meta/connect","id":"4","successful":true}]`)
+			ans, err := newDecoder(nil).decode(body)
+			require.NoError(t, err)
+			require.Len(t, ans.batches, 1)
+			require.Len(t, ans.batches[0].Events, 1)
+			ev := ans.batches[0].Events[0]
+			assert.Equal(t, tt.channel, ev.Channel)
+			assert.Equal(t, tt.replay, ev.ReplayID)
+			assert.True(t, ev.HasReplayID)
+			assert.Equal(t, tt.data, string(ev.Data), "data must be handed on byte for byte")
+			assert.Equal(t, tt.meta, ev.Meta)
+			require.Len(t, ans.replies, 1)
+			assert.True(t, ans.replies[0].Successful)
+		})
+	}
+}
+
+func TestDecodeCDCTimesAreInstants(t *testing.T) {
+	ans, err := newDecoder(nil).decode([]byte(`[` + msg("/data/ChangeEvents", cdcData) + `]`))
+	require.NoError(t, err)
+	ts, err := time.Parse(time.RFC3339, ans.batches[0].Events[0].Meta.CommitTimestamp)
+	require.NoError(t, err)
+	assert.Equal(t, int64(1501010206653), ts.UnixMilli())
+}
+
+func TestDecodeSplitsPerChannelInOrder(t *testing.T) {
+	channelOf := map[string]string{"/topic/Invoices": "/topic/Invoices?Status__c=Open", "/event/A__e": "/event/A__e"}
+	body := `[
+	  {"channel":"/topic/Invoices","data":{"event":{"replayId":1}}},
+	  {"channel":"/event/A__e","data":{"event":{"replayId":10}}},
+	  {"channel":"/topic/Invoices","data":{"event":{"replayId":2}}},
+	  {"channel":"/meta/connect","clientId":"c1","id":"9","successful":true},
+	  {"channel":"/event/A__e","data":{"event":{"replayId":11}}},
+	  {"channel":"/u/Other","data":{"event":{"replayId":7}}}
+	]`
+	ans, err := newDecoder(channelOf).decode([]byte(body))
+	require.NoError(t, err)
+	assert.Equal(t, 5, ans.events)
+	require.Len(t, ans.batches, 3)
+	ids := func(b Batch) (out []int64) {
+		for _, e := range b.Events {
+			assert.Equal(t, b.Channel, e.Channel)
+			out = append(out, e.ReplayID)
+		}
+		return out
+	}
+	assert.Equal(t, "/topic/Invoices?Status__c=Open", ans.batches[0].Channel, "configured name, query included")
+	assert.Equal(t, []int64{1, 2}, ids(ans.batches[0]))
+	assert.Equal(t, "/event/A__e", ans.batches[1].Channel)
+	assert.Equal(t, []int64{10, 11}, ids(ans.batches[1]))
+	assert.Equal(t, "/u/Other", ans.batches[2].Channel, "unconfigured channel as received")
+	assert.Equal(t, []int64{7}, ids(ans.batches[2]))
+}
+
+func TestDecodeDataIsIsolatedPerEvent(t *testing.T) {
+	body := []byte(`[{"channel":"/u/A","data":{"x":1}},{"channel":"/u/A","data":{"y":2}}]`)
+	ans, err := newDecoder(nil).decode(body)
+	require.NoError(t, err)
+	evs := ans.batches[0].Events
+	first := append(evs[0].Data, ` trailing`...)
+	assert.Equal(t, `{"x":1} trailing`, string(first))
+	assert.Equal(t, `{"y":2}`, string(evs[1].Data), "appending to one event's data must not overwrite the next")
+}
+
+func TestDecodeReplies(t *testing.T) {
+	tests := []struct {
+		name  string
+		body  string
+		check func(t *testing.T, ans answer)
+	}{
+		{"handshake success with replay ext", `[{"ext":{"replay":true,"payload.format":true},"minimumVersion":"1.0","clientId":"1cyu4thyxh3fgv1nqwcvebt3o9x","supportedConnectionTypes":["long-polling"],"channel":"/meta/handshake","id":"1","version":"1.0","successful":true}]`,
+			func(t *testing.T, ans answer) {
+				r, ok := findReply(ans.replies, channelHandshake, "1")
+				require.True(t, ok)
+				assert.True(t, r.Successful)
+				assert.True(t, r.ExtReplay)
+				assert.Equal(t, "1cyu4thyxh3fgv1nqwcvebt3o9x", r.ClientID)
+			}},
+		{"handshake denied 401", `[{"ext":{"sfdc":{"failureReason":"401::Authentication invalid"},"replay":true,"payload.format":true},"advice":{"reconnect":"none"},"channel":"/meta/handshake","id":"2x","error":"403::Handshake denied","successful":false}]`,
+			func(t *testing.T, ans answer) {
+				r, ok := findReply(ans.replies, channelHandshake, "2x")
+				require.True(t, ok)
+				assert.False(t, r.Successful)
+				assert.Equal(t, "none", r.Advice.Reconnect)
+				err := classify(r, channelHandshake, "", 0)
+				var ae *AuthError
+				require.ErrorAs(t, err, &ae)
+				assert.Contains(t, err.Error(), "403::Handshake denied (401::Authentication invalid)")
+			}},
+		{"revoked token: server disconnect then 401", `[{"channel":"/meta/disconnect"},{"clientId":"qzyabiswk9lddtqmjz","advice":{"interval":0,"reconnect":"none"},"channel":"/meta/connect","id":"1j3","error":"401::Authentication invalid","successful":false}]`,
+			func(t *testing.T, ans answer) {
+				assert.True(t, ans.disconnect)
+				r, ok := findReply(ans.replies, channelConnect, "1j3")
+				require.True(t, ok)
+				assert.Equal(t, kindAuth, kindOf(classify(r, channelConnect, "", 0)))
+			}},
+		{"unknown client without channel and id", `[{"advice":{"interval":0,"reconnect":"handshake"},"error":"403::Unknown client","successful":false}]`,
+			func(t *testing.T, ans answer) {
+				r, ok := findReply(ans.replies, channelConnect, "5")
+				require.True(t, ok)
+				assert.ErrorIs(t, classify(r, channelConnect, "", 0), ErrUnknownClient)
+				assert.Equal(t, "handshake", r.Advice.Reconnect)
+				assert.True(t, r.Advice.hasInterval)
+			}},
+		{"first connect advice", `[{"clientId":"c","advice":{"interval":0,"timeout":110000,"reconnect":"retry"},"channel":"/meta/connect","id":"4","successful":true}]`,
+			func(t *testing.T, ans answer) {
+				r, _ := findReply(ans.replies, channelConnect, "4")
+				assert.Equal(t, 110*time.Second, r.Advice.Timeout)
+				assert.Equal(t, time.Duration(0), r.Advice.Interval)
+				assert.Equal(t, "retry", r.Advice.Reconnect)
+			}},
+		{"numeric id and escaped channel", `[{"channel":"\/meta\/connect","id":7,"successful":true}]`,
+			func(t *testing.T, ans answer) {
+				_, ok := findReply(ans.replies, channelConnect, "7")
+				assert.True(t, ok)
+			}},
+		{"single object, not an array", `{"channel":"/meta/subscribe","id":"3","subscription":"/topic/X","successful":true}`,
+			func(t *testing.T, ans answer) {
+				r, ok := findReply(ans.replies, channelSubscribe, "3")
+				require.True(t, ok)
+				assert.Equal(t, "/topic/X", r.Subscription)
+			}},
+		{"service reply and data-less broadcast ignored", `[{"channel":"/service/x","successful":true},{"channel":"/u/A","id":"1"}]`,
+			func(t *testing.T, ans answer) {
+				assert.Empty(t, ans.replies)
+				assert.Zero(t, ans.events)
+			}},
+		{"empty array", `[ ]`, func(t *testing.T, ans answer) { assert.Zero(t, ans.events) }},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ans, err := newDecoder(nil).decode([]byte(tt.body))
+			require.NoError(t, err)
+			tt.check(t, ans)
+		})
+	}
+}
+
+func TestDecodeReplayIDShapes(t *testing.T) {
+	tests := []struct {
+		data    string
+		id      int64
+		has     bool
+		wantErr bool
+	}{
+		{`{"event":{"replayId":42}}`, 42, true, false},
+		{`{"event":{"replayId":"42"}}`, 42, true, false},
+		{`{"event":{"replayId":null}}`, 0, false, false},
+		{`{"event":{}}`, 0, false, false},
+		{`{"payload":"no event member"}`, 0, false, false},
+		{`"a string as data"`, 0, false, false},
+		{`{"event":{"replayId":1.5}}`, 0, false, true},
+		{`{"event":{"replayId":"abc"}}`, 0, false, true},
+		{`{"event":{"replayId":true}}`, 0, false, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.data, func(t *testing.T) {
+			ans, err := newDecoder(nil).decode([]byte(`[` + msg("/u/A", tt.data) + `]`))
+			if tt.wantErr {
+				require.Error(t, err)
+				assert.Zero(t, ans.events, "a malformed answer hands on nothing")
+				return
+			}
+			require.NoError(t, err)
+			ev := ans.batches[0].Events[0]
+			assert.Equal(t, tt.id, ev.ReplayID)
+			assert.Equal(t, tt.has, ev.HasReplayID)
+		})
+	}
+}
+
+func TestDecodeMalformedAnswers(t *testing.T) {
+	for _, body := range []string{
+		``, `   `, `null`, `"x"`, `[`, `[{`, `[{"channel":"/u/A","data":{"a":1}}`, `[{"channel":"/u/A","data":{"a":1}]`,
+		`[{"channel":"/u/A","data":{"a":}}]`, `[{"channel":1}]`, `[1]`, `[{"channel":"/u/A"}}`, `[]x`,
+		`<html>503 Service Unavailable</html>`, `[{"channel":"/meta/connect","successful":tru}]`,
+		`[{"channel":"/u/A","data":{"event":{"replayId":1}}},{"channel":"/u/A","data":{"event":{"replayId":2}]`,
+		`[{"channel":"/u/A" "data":1}]`, `[{"channel":"/u/A","data":"unterminated}]`,
+	} {
+		t.Run(body, func(t *testing.T) {
+			ans, err := newDecoder(nil).decode([]byte(body))
+			require.Error(t, err)
+			assert.Zero(t, ans.events)
+			assert.Empty(t, ans.batches)
+		})
+	}
+}
+
+func TestDecodeMatchesEncodingJSON(t *testing.T) {
+	body := []byte("[\n " + msg("/u/A", pushTopicData) + " ,\t" + msg("/event/B__e", platformData) + "\r\n]")
+	ans, err := newDecoder(nil).decode(body)
+	require.NoError(t, err)
+	var ref []struct {
+		Channel string          `json:"channel"`
+		Data    json.RawMessage `json:"data"`
+	}
+	require.NoError(t, json.Unmarshal(body, &ref))
+	var got []string
+	for _, b := range ans.batches {
+		for _, e := range b.Events {
+			got = append(got, string(e.Data))
+		}
+	}
+	assert.Equal(t, []string{string(ref[0].Data), string(ref[1].Data)}, got)
+}
+
+func TestLooksRFC3339(t *testing.T) {
+	for s, want := range map[string]bool{
+		"2016-03-29T16:40:08.208Z":      true,
+		"2016-03-29T16:40:08Z":          true,
+		"2016-03-29T16:40:08.2+02:00":   true,
+		"2016-03-29T16:40:08.208+0000":  false,
+		"2016-03-29 16:40:08Z":          false,
+		"2016-03-29T16:40:08.Z":         false,
+		"2016-03-29":                    false,
+		"2016-03-29T16:40:08.208Zjunk":  false,
+		"2016-03-29T16:40:08.208+02:0x": false,
+	} {
+		assert.Equal(t, want, looksRFC3339([]byte(s)), s)
+	}
+}

@@ -1,0 +1,234 @@
+package bayeux
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+)
+
+// ErrClosed is returned by Next and Start after Close.
+var ErrClosed = errors.New("bayeux client closed")
+
+// ErrUnknownClient is matched (errors.Is) by a ServerError saying the server no longer knows the client
+// ("403::Unknown client" on Salesforce, "402::Unknown client" on standard CometD). The client recovers from it
+// by itself; it is exported so callers and tests can recognise it.
+var ErrUnknownClient = errors.New("unknown client")
+
+// ServerError is an unsuccessful Bayeux reply, carrying Salesforce's texts verbatim.
+type ServerError struct {
+	Channel       string // the meta channel of the request: /meta/handshake, /meta/subscribe, /meta/connect
+	Subscription  string // for /meta/subscribe
+	Text          string // the `error` member, e.g. "403::Handshake denied"
+	FailureReason string // ext.sfdc.failureReason, e.g. "401::Authentication invalid"
+}
+
+func (e *ServerError) Error() string {
+	msg := e.Text
+	if msg == "" {
+		msg = "unsuccessful reply without an error text"
+	}
+	if e.FailureReason != "" && e.FailureReason != e.Text {
+		msg += " (" + e.FailureReason + ")"
+	}
+	return msg
+}
+
+// Is makes errors.Is(err, ErrUnknownClient) work.
+func (e *ServerError) Is(target error) bool {
+	return target == ErrUnknownClient && e.kind() == kindUnknownClient
+}
+
+// Code is the numeric code of the failure reason if present, else of the error text; 0 when neither has one.
+func (e *ServerError) Code() int {
+	if c := errorCode(e.FailureReason); c != 0 {
+		return c
+	}
+	return errorCode(e.Text)
+}
+
+// errorCode parses the "<code>" of "<code>:<args>:<message>" (three digits), 0 if absent.
+func errorCode(s string) int {
+	if len(s) < 3 {
+		return 0
+	}
+	n := 0
+	for _, c := range []byte(s[:3]) {
+		if c < '0' || c > '9' {
+			return 0
+		}
+		n = n*10 + int(c-'0')
+	}
+	if len(s) > 3 && s[3] != ':' {
+		return 0
+	}
+	return n
+}
+
+// errorMessage is the <message> part of "<code>:<args>:<message>", or the whole text when it has another shape.
+func errorMessage(s string) string {
+	parts := strings.SplitN(s, ":", 3)
+	if len(parts) == 3 && errorCode(s) != 0 {
+		return parts[2]
+	}
+	return s
+}
+
+// AuthError means Salesforce refused the access token (401) or the token source failed.
+type AuthError struct{ Err error }
+
+func (e *AuthError) Error() string { return "authentication failed: " + e.Err.Error() }
+func (e *AuthError) Unwrap() error { return e.Err }
+
+// PermissionError is a permanent refusal to subscribe a channel: restricted channel, user without streaming
+// permission or without View All Data, no access to the entity, channel that does not exist.
+type PermissionError struct {
+	Channel string
+	Err     *ServerError
+}
+
+func (e *PermissionError) Error() string {
+	return fmt.Sprintf("Salesforce refused the subscription to %s: %s", e.Channel, e.Err)
+}
+func (e *PermissionError) Unwrap() error { return e.Err }
+
+// LimitError is an org or server limit: concurrent clients, simultaneous connections, daily events, a topic's
+// subscriptions, or a busy server (503). The client waits Backoff.Long before trying again.
+type LimitError struct {
+	Busy bool // 503 Server is too busy
+	Err  *ServerError
+}
+
+func (e *LimitError) Error() string {
+	if e.Busy {
+		return "Salesforce is too busy: " + e.Err.Error()
+	}
+	return "Salesforce limit reached: " + e.Err.Error()
+}
+func (e *LimitError) Unwrap() error { return e.Err }
+
+// InvalidReplayError is a subscribe refused because the replay id is no longer retained (or never existed).
+type InvalidReplayError struct {
+	Channel  string
+	ReplayID int64
+	Err      *ServerError
+}
+
+func (e *InvalidReplayError) Error() string {
+	return fmt.Sprintf("replay id %d of %s is not valid any more: %s", e.ReplayID, e.Channel, e.Err)
+}
+func (e *InvalidReplayError) Unwrap() error { return e.Err }
+
+// HTTPError is a CometD answer with an HTTP status other than 200 (load balancer errors, 413, ...).
+type HTTPError struct {
+	Status int
+	Body   string // first bytes of the body, for the log
+}
+
+func (e *HTTPError) Error() string {
+	if e.Body == "" {
+		return fmt.Sprintf("HTTP status %d", e.Status)
+	}
+	return fmt.Sprintf("HTTP status %d: %s", e.Status, e.Body)
+}
+
+// errKind is how the session reacts to a failure.
+type errKind int
+
+const (
+	kindOther errKind = iota
+	kindUnknownClient
+	kindAuth
+	kindBusy
+	kindLimit
+	kindPermission
+	kindInvalidReplay
+)
+
+func (e *ServerError) kind() errKind {
+	both := e.Text + "\n" + e.FailureReason
+	lower := strings.ToLower(both)
+	switch {
+	// The documented 503 sample has error "401::Authentication invalid" next to failureReason 503: the reason wins.
+	case errorCode(e.FailureReason) == 503 || errorCode(e.Text) == 503 || strings.Contains(lower, "too busy"):
+		return kindBusy
+	case strings.Contains(lower, "unknown client"):
+		return kindUnknownClient
+	case errorCode(e.FailureReason) == 401 || errorCode(e.Text) == 401 ||
+		strings.Contains(lower, "requires authentication") || strings.Contains(lower, "authentication invalid"):
+		return kindAuth
+	case containsAny(lower, "concurrent user limit", "simultaneous connections", "daily limit",
+		"subscription limit exceeded", "maximum channel limit", "limit exceeded"):
+		return kindLimit
+	case strings.Contains(lower, "replayid") && strings.Contains(lower, "invalid"):
+		return kindInvalidReplay
+	case containsAny(lower, "restricted channel", "not enabled for streaming", "view all data",
+		"does not have access", "no access on channel", "t exist", "unknown channel",
+		"must start with a leading", "channel name not specified", "may not vary only by case"):
+		return kindPermission
+	}
+	return kindOther
+}
+
+func containsAny(s string, subs ...string) bool {
+	for _, sub := range subs {
+		if strings.Contains(s, sub) {
+			return true
+		}
+	}
+	return false
+}
+
+// classify turns an unsuccessful reply to a request on channel into the error callers see.
+func classify(r reply, channel, subscription string, replayID int64) error {
+	se := &ServerError{Channel: channel, Subscription: subscription, Text: r.Error, FailureReason: r.FailureReason}
+	switch se.kind() {
+	case kindAuth:
+		return &AuthError{Err: se}
+	case kindBusy:
+		return &LimitError{Busy: true, Err: se}
+	case kindLimit:
+		return &LimitError{Err: se}
+	case kindPermission:
+		if channel == channelSubscribe {
+			return &PermissionError{Channel: subscription, Err: se}
+		}
+	case kindInvalidReplay:
+		if channel == channelSubscribe {
+			return &InvalidReplayError{Channel: subscription, ReplayID: replayID, Err: se}
+		}
+	}
+	return se
+}
+
+// kindOf tells how the session must react to err.
+func kindOf(err error) errKind {
+	var (
+		ae *AuthError
+		le *LimitError
+		pe *PermissionError
+		ie *InvalidReplayError
+		se *ServerError
+		he *HTTPError
+	)
+	switch {
+	case errors.As(err, &ae):
+		return kindAuth
+	case errors.As(err, &le):
+		if le.Busy {
+			return kindBusy
+		}
+		return kindLimit
+	case errors.As(err, &pe):
+		return kindPermission
+	case errors.As(err, &ie):
+		return kindInvalidReplay
+	case errors.As(err, &he):
+		if he.Status == 401 {
+			return kindAuth
+		}
+		return kindOther // including a load balancer's 503: ordinary backoff, not Salesforce's "too busy"
+	case errors.As(err, &se):
+		return se.kind()
+	}
+	return kindOther
+}

@@ -1,0 +1,232 @@
+package bayeux
+
+import (
+	"errors"
+	"time"
+
+	"github.com/valyala/fastjson"
+)
+
+// rfc3339Millis is the layout of every timestamp the client rewrites (CDC epoch ms, "+0000" offsets).
+const rfc3339Millis = "2006-01-02T15:04:05.000Z07:00"
+
+// appendRFC3339Millis appends t (UTC) in the rfc3339Millis layout; it is Time.AppendFormat without the layout
+// interpretation, which showed in the decode profile. Years outside 0..9999 take the general path.
+func appendRFC3339Millis(dst []byte, t time.Time) []byte {
+	year, month, day := t.Date()
+	if year < 0 || year > 9999 {
+		return t.AppendFormat(dst, rfc3339Millis)
+	}
+	hour, minute, sec := t.Clock()
+	ms := t.Nanosecond() / 1e6
+	dst = appendDigits(dst, year, 4)
+	dst = append(dst, '-')
+	dst = appendDigits(dst, int(month), 2)
+	dst = append(dst, '-')
+	dst = appendDigits(dst, day, 2)
+	dst = append(dst, 'T')
+	dst = appendDigits(dst, hour, 2)
+	dst = append(dst, ':')
+	dst = appendDigits(dst, minute, 2)
+	dst = append(dst, ':')
+	dst = appendDigits(dst, sec, 2)
+	dst = append(dst, '.')
+	dst = appendDigits(dst, ms, 3)
+	return append(dst, 'Z')
+}
+
+func appendDigits(dst []byte, v, width int) []byte {
+	var buf [4]byte
+	for i := width - 1; i >= 0; i-- {
+		buf[i] = byte('0' + v%10)
+		v /= 10
+	}
+	return append(dst, buf[:width]...)
+}
+
+// extract reads the replay id and the metadata of protocol.md 1.11 from a parsed `data` value into pe, copying
+// strings into the answer's arena (the parser's memory is reused by the next message).
+func (d *decoder) extract(v *fastjson.Value, pe *pendingEvent) error {
+	if v.Type() != fastjson.TypeObject {
+		return nil // a broadcast whose data is not an object: delivered as is, no metadata
+	}
+	if ev := v.Get("event"); ev != nil && ev.Type() == fastjson.TypeObject {
+		if rid := ev.Get("replayId"); rid != nil {
+			id, ok, err := replayIDValue(rid)
+			if err != nil {
+				return err
+			}
+			pe.replayID, pe.hasReplay = id, ok
+		}
+		if s := ev.Get("createdDate"); s != nil && s.Type() == fastjson.TypeString {
+			pe.created = d.addTime(s.GetStringBytes())
+		}
+		pe.eventType = d.addString(ev, "type")
+		pe.uuid = d.addString(ev, "EventUuid")
+	}
+	pe.schema = d.addString(v, "schema")
+	payload := v.Get("payload")
+	if payload == nil || payload.Type() != fastjson.TypeObject {
+		return nil // generic events carry a string payload
+	}
+	if hdr := payload.Get("ChangeEventHeader"); hdr != nil && hdr.Type() == fastjson.TypeObject {
+		pe.changeType = d.addString(hdr, "changeType")
+		pe.entity = d.addString(hdr, "entityName")
+		pe.txKey = d.addString(hdr, "transactionKey")
+		pe.user = d.addString(hdr, "commitUser")
+		if ids := hdr.Get("recordIds"); ids != nil && ids.Type() == fastjson.TypeArray {
+			arr, _ := ids.Array()
+			pe.recFirst = len(d.recIDs)
+			for _, id := range arr {
+				if b, err := id.StringBytes(); err == nil {
+					d.recIDs = append(d.recIDs, d.addBytes(b))
+				}
+			}
+			pe.recLast = len(d.recIDs)
+		}
+		if ts := hdr.Get("commitTimestamp"); ts != nil && ts.Type() == fastjson.TypeNumber {
+			if ms, err := ts.Int64(); err == nil {
+				start := len(d.arena)
+				d.arena = appendRFC3339Millis(d.arena, time.UnixMilli(ms).UTC())
+				pe.commitTime = span{start, len(d.arena)}
+			}
+		}
+	}
+	// CDC payloads may carry the record's CreatedDate (on CREATE only); the change happened at commitTimestamp,
+	// so for CDC the commit time wins over the payload's CreatedDate.
+	if !pe.created.ok() {
+		if pe.commitTime.ok() {
+			pe.created = pe.commitTime
+		} else if s := payload.Get("CreatedDate"); s != nil && s.Type() == fastjson.TypeString {
+			pe.created = d.addTime(s.GetStringBytes())
+		}
+	}
+	return nil
+}
+
+// replayIDValue accepts a JSON integer or a string holding one. null means absent.
+func replayIDValue(v *fastjson.Value) (int64, bool, error) {
+	switch v.Type() {
+	case fastjson.TypeNumber:
+		id, err := v.Int64()
+		if err != nil {
+			return 0, false, errors.New("replayId is not an integer")
+		}
+		return id, true, nil
+	case fastjson.TypeString:
+		id, ok := parseInt64(v.GetStringBytes())
+		if !ok {
+			return 0, false, errors.New("replayId is not an integer")
+		}
+		return id, true, nil
+	case fastjson.TypeNull:
+		return 0, false, nil
+	default:
+		return 0, false, errors.New("replayId is neither a number nor a string")
+	}
+}
+
+func parseInt64(b []byte) (int64, bool) {
+	neg := false
+	if len(b) > 0 && (b[0] == '-' || b[0] == '+') {
+		neg = b[0] == '-'
+		b = b[1:]
+	}
+	if len(b) == 0 || len(b) > 19 {
+		return 0, false
+	}
+	var n uint64
+	for _, c := range b {
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		n = n*10 + uint64(c-'0')
+	}
+	if neg {
+		if n > 1<<63 {
+			return 0, false
+		}
+		return -int64(n), true
+	}
+	if n > 1<<63-1 {
+		return 0, false
+	}
+	return int64(n), true
+}
+
+func (d *decoder) addString(v *fastjson.Value, key string) span {
+	s := v.Get(key)
+	if s == nil || s.Type() != fastjson.TypeString {
+		return span{}
+	}
+	return d.addBytes(s.GetStringBytes())
+}
+
+func (d *decoder) addBytes(b []byte) span {
+	start := len(d.arena)
+	d.arena = append(d.arena, b...)
+	return span{start, len(d.arena)}
+}
+
+// addTime stores an RFC 3339 timestamp as is, and rewrites Salesforce's other shapes ("+0000" offsets) to UTC.
+// A value it cannot read is kept verbatim rather than dropped.
+func (d *decoder) addTime(b []byte) span {
+	if looksRFC3339(b) {
+		return d.addBytes(b)
+	}
+	// time.Parse accepts fractional seconds after the seconds field even when the layout has none.
+	if t, err := time.Parse("2006-01-02T15:04:05-0700", string(b)); err == nil {
+		start := len(d.arena)
+		d.arena = appendRFC3339Millis(d.arena, t.UTC())
+		return span{start, len(d.arena)}
+	}
+	return d.addBytes(b)
+}
+
+// looksRFC3339 checks the shape YYYY-MM-DDTHH:MM:SS[.frac](Z|±HH:MM) without allocating.
+func looksRFC3339(b []byte) bool {
+	if len(b) < 20 {
+		return false
+	}
+	for i, c := range b[:19] {
+		switch i {
+		case 4, 7:
+			if c != '-' {
+				return false
+			}
+		case 10:
+			if c != 'T' && c != 't' {
+				return false
+			}
+		case 13, 16:
+			if c != ':' {
+				return false
+			}
+		default:
+			if c < '0' || c > '9' {
+				return false
+			}
+		}
+	}
+	rest := b[19:]
+	if rest[0] == '.' {
+		n := 1
+		for n < len(rest) && rest[n] >= '0' && rest[n] <= '9' {
+			n++
+		}
+		if n == 1 {
+			return false
+		}
+		rest = rest[n:]
+	}
+	switch {
+	case len(rest) == 1:
+		return rest[0] == 'Z' || rest[0] == 'z'
+	case len(rest) == 6:
+		return (rest[0] == '+' || rest[0] == '-') && isDigit(rest[1]) && isDigit(rest[2]) && rest[3] == ':' &&
+			isDigit(rest[4]) && isDigit(rest[5])
+	}
+	return false
+}
+
+func isDigit(c byte) bool { return c >= '0' && c <= '9' }

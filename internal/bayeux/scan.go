@@ -1,0 +1,208 @@
+package bayeux
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+)
+
+// The splitter below walks a server answer once, finding each message's top-level `channel` and `data` values
+// without decoding them. It exists because fastjson gives values but not their byte spans, and the product
+// hands on `data` byte for byte. Nested values are skipped structurally (strings jumped with IndexByte,
+// brackets matched); the `data` spans it selects are then fully parsed by fastjson, which validates them.
+
+// maxScanDepth bounds bracket nesting (fastjson's own limit is 300).
+const maxScanDepth = 256
+
+var errUnexpectedEnd = errors.New("unexpected end of JSON")
+
+func skipWS(b []byte, i int) int {
+	for i < len(b) {
+		switch b[i] {
+		case ' ', '\t', '\n', '\r':
+			i++
+		default:
+			return i
+		}
+	}
+	return i
+}
+
+// skipString returns the index after the closing quote of a string whose opening quote is at b[i-1], and whether
+// it contains an escape. Most strings in event payloads are short keys, so the first bytes are scanned inline
+// and only longer strings go to bytes.IndexByte (whose call overhead dominates on short strings).
+func skipString(b []byte, i int) (int, bool, error) {
+	start := i
+	escaped := false
+	for end := min(i+32, len(b)); i < end; i++ {
+		switch b[i] {
+		case '"':
+			return i + 1, escaped, nil
+		case '\\':
+			escaped = true
+			i++ // skip the escaped byte
+		}
+	}
+	if i > len(b) {
+		return 0, false, errUnexpectedEnd
+	}
+	for {
+		j := bytes.IndexByte(b[i:], '"')
+		if j < 0 {
+			return 0, false, errUnexpectedEnd
+		}
+		end := i + j
+		n := 0
+		for k := end - 1; k >= start && b[k] == '\\'; k-- {
+			n++
+		}
+		if n%2 == 0 {
+			if !escaped {
+				escaped = bytes.IndexByte(b[start:end], '\\') >= 0
+			}
+			return end + 1, escaped, nil
+		}
+		escaped = true
+		i = end + 1
+	}
+}
+
+// skipValue returns the index after the JSON value starting at b[i] (no leading whitespace).
+func skipValue(b []byte, i int) (int, error) {
+	if i >= len(b) {
+		return 0, errUnexpectedEnd
+	}
+	switch c := b[i]; {
+	case c == '"':
+		end, _, err := skipString(b, i+1)
+		return end, err
+	case c == '{' || c == '[':
+		return skipContainer(b, i)
+	case c == 't':
+		return skipLiteral(b, i, "true")
+	case c == 'f':
+		return skipLiteral(b, i, "false")
+	case c == 'n':
+		return skipLiteral(b, i, "null")
+	case c == '-' || (c >= '0' && c <= '9'):
+		j := i + 1
+		for j < len(b) && isNumberByte(b[j]) {
+			j++
+		}
+		return j, nil
+	default:
+		return 0, fmt.Errorf("unexpected character %q at offset %d", c, i)
+	}
+}
+
+func isNumberByte(c byte) bool {
+	return (c >= '0' && c <= '9') || c == '.' || c == '-' || c == '+' || c == 'e' || c == 'E'
+}
+
+func skipLiteral(b []byte, i int, lit string) (int, error) {
+	if len(b)-i < len(lit) || string(b[i:i+len(lit)]) != lit {
+		return 0, fmt.Errorf("invalid literal at offset %d", i)
+	}
+	return i + len(lit), nil
+}
+
+// skipContainer matches brackets, jumping over strings. It does not check commas and colons: values it skips
+// are either ignored or parsed afterwards by fastjson.
+func skipContainer(b []byte, i int) (int, error) {
+	var stack [maxScanDepth]byte
+	depth := 0
+	for i < len(b) {
+		switch c := b[i]; c {
+		case '"':
+			end, _, err := skipString(b, i+1)
+			if err != nil {
+				return 0, err
+			}
+			i = end
+			continue
+		case '{', '[':
+			if depth == maxScanDepth {
+				return 0, fmt.Errorf("JSON nested deeper than %d", maxScanDepth)
+			}
+			stack[depth] = c + 2 // '{'+2 == '}', '['+2 == ']'
+			depth++
+		case '}', ']':
+			if depth == 0 || stack[depth-1] != c {
+				return 0, fmt.Errorf("mismatched %q at offset %d", c, i)
+			}
+			depth--
+			if depth == 0 {
+				return i + 1, nil
+			}
+		}
+		i++
+	}
+	return 0, errUnexpectedEnd
+}
+
+// span is a half-open byte range; end == 0 means absent.
+type span struct{ start, end int }
+
+func (s span) ok() bool { return s.end > s.start }
+
+// element is one message of an answer: its whole span and the spans of the top-level members we route on.
+type element struct {
+	all, channel, data span
+	channelEscaped     bool
+}
+
+// scanElement reads the object starting at b[i] == '{' and returns it with the index after it. A repeated member
+// keeps its last value, as encoding/json does.
+func scanElement(b []byte, i int) (element, int, error) {
+	el := element{all: span{start: i}}
+	i = skipWS(b, i+1)
+	if i < len(b) && b[i] == '}' {
+		el.all.end = i + 1
+		return el, i + 1, nil
+	}
+	for {
+		if i >= len(b) || b[i] != '"' {
+			return el, 0, fmt.Errorf("expected a member name at offset %d", i)
+		}
+		keyEnd, keyEscaped, err := skipString(b, i+1)
+		if err != nil {
+			return el, 0, err
+		}
+		key := b[i+1 : keyEnd-1]
+		if keyEscaped {
+			key = unescapeJSON(key)
+		}
+		i = skipWS(b, keyEnd)
+		if i >= len(b) || b[i] != ':' {
+			return el, 0, fmt.Errorf("expected ':' at offset %d", i)
+		}
+		i = skipWS(b, i+1)
+		valEnd, err := skipValue(b, i)
+		if err != nil {
+			return el, 0, err
+		}
+		switch string(key) {
+		case "channel":
+			if b[i] != '"' {
+				return el, 0, fmt.Errorf("channel is not a string at offset %d", i)
+			}
+			el.channel = span{i + 1, valEnd - 1}
+			el.channelEscaped = bytes.IndexByte(b[i+1:valEnd-1], '\\') >= 0
+		case "data":
+			el.data = span{i, valEnd}
+		}
+		i = skipWS(b, valEnd)
+		if i >= len(b) {
+			return el, 0, errUnexpectedEnd
+		}
+		switch b[i] {
+		case ',':
+			i = skipWS(b, i+1)
+		case '}':
+			el.all.end = i + 1
+			return el, i + 1, nil
+		default:
+			return el, 0, fmt.Errorf("expected ',' or '}' at offset %d", i)
+		}
+	}
+}

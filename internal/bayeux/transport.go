@@ -1,0 +1,107 @@
+package bayeux
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/cookiejar"
+	"net/url"
+	"strings"
+	"time"
+)
+
+// maxAnswerBytes bounds one answer held in memory (Salesforce batches reach tens of MB; this is a guard
+// against a runaway body, not a tuning knob).
+const maxAnswerBytes = 512 << 20
+
+// transport POSTs one Bayeux message array at a time. It owns the session's single cookie jar: Salesforce
+// sets BAYEUX_BROWSER on the handshake and may rotate its load-balancer cookie (sfdc-stream) on any answer,
+// including a 403::Unknown client, and rejects requests that do not send them back.
+type transport struct {
+	hc *http.Client
+}
+
+func newTransport(base *http.Client) (*transport, error) {
+	jar, err := cookiejar.New(nil)
+	if err != nil {
+		return nil, fmt.Errorf("creating the cookie jar: %w", err)
+	}
+	hc := &http.Client{}
+	if base != nil {
+		*hc = *base // keep the caller's transport (TLS, proxy) and redirect policy
+	}
+	hc.Jar = jar
+	hc.Timeout = 0 // per request, from the context: long polls need advice.timeout + margin
+	return &transport{hc: hc}, nil
+}
+
+// post sends body to endpoint and returns the answer's bytes, freshly allocated (decoded events keep
+// sub-slices of them). timeout bounds the whole exchange; ctx cancels it (Close uses this to abort a long poll).
+func (t *transport) post(ctx context.Context, endpoint, token string, body []byte, timeout time.Duration) ([]byte, error) {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, endpoint, bytes.NewReader(body))
+	if err != nil {
+		return nil, fmt.Errorf("building the request: %w", err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Accept", "application/json")
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err := t.hc.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("posting to %s: %w", endpoint, scrubURLError(err))
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		snippet, _ := io.ReadAll(io.LimitReader(resp.Body, 256))
+		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10)) // let the connection be reused
+		return nil, &HTTPError{Status: resp.StatusCode, Body: oneLine(snippet)}
+	}
+	out, err := readBody(resp)
+	if err != nil {
+		return nil, fmt.Errorf("reading the answer from %s: %w", endpoint, err)
+	}
+	return out, nil
+}
+
+func readBody(resp *http.Response) ([]byte, error) {
+	if n := resp.ContentLength; n > 0 {
+		if n > maxAnswerBytes {
+			return nil, fmt.Errorf("answer of %d bytes exceeds %d", n, maxAnswerBytes)
+		}
+		buf := make([]byte, n)
+		if _, err := io.ReadFull(resp.Body, buf); err != nil {
+			return nil, err
+		}
+		return buf, nil
+	}
+	buf, err := io.ReadAll(io.LimitReader(resp.Body, maxAnswerBytes+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(buf) > maxAnswerBytes {
+		return nil, fmt.Errorf("answer exceeds %d bytes", maxAnswerBytes)
+	}
+	return buf, nil
+}
+
+// scrubURLError keeps the cause of a *url.Error; the URL is added by the caller (it never holds secrets, but
+// a proxy URL in the chain might).
+func scrubURLError(err error) error {
+	var ue *url.Error
+	if errors.As(err, &ue) && ue.Err != nil {
+		return ue.Err
+	}
+	return err
+}
+
+func oneLine(b []byte) string {
+	s := strings.Join(strings.Fields(string(b)), " ")
+	if len(s) > 200 {
+		s = s[:200] + "..."
+	}
+	return s
+}

@@ -1,0 +1,217 @@
+package sfemu
+
+import (
+	"fmt"
+	"net/url"
+	"sort"
+	"strings"
+	"time"
+)
+
+// Kind is a channel's event type; it decides payload shape and retention.
+type Kind int
+
+// Channel kinds.
+const (
+	KindUnknown       Kind = iota
+	KindPushTopic          // /topic/Name (optionally ?Field=Value filters)
+	KindGeneric            // /u/Name
+	KindPlatformEvent      // /event/Name__e (and standard events, __chn channels)
+	KindCDC                // /data/ChangeEvents, /data/<Object>ChangeEvent, /data/<Ch>__chn
+)
+
+func (k Kind) String() string {
+	switch k {
+	case KindPushTopic:
+		return "pushtopic"
+	case KindGeneric:
+		return "generic"
+	case KindPlatformEvent:
+		return "platform_event"
+	case KindCDC:
+		return "cdc"
+	}
+	return "unknown"
+}
+
+// channelKind classifies a channel name without its ?query.
+func channelKind(name string) Kind {
+	hasName := func(prefix string) bool {
+		rest, ok := strings.CutPrefix(name, prefix)
+		return ok && rest != "" && !strings.ContainsAny(rest, "/?*")
+	}
+	switch {
+	case hasName("/topic/"):
+		return KindPushTopic
+	case hasName("/u/"):
+		return KindGeneric
+	case hasName("/event/"):
+		return KindPlatformEvent
+	case hasName("/data/"):
+		return KindCDC
+	}
+	return KindUnknown
+}
+
+// splitChannel splits "/topic/X?A=1&B=2" into the replay key "/topic/X" and its filters.
+func splitChannel(full string) (key string, filters []filter, err error) {
+	key, query, hasQuery := strings.Cut(full, "?")
+	if !hasQuery {
+		return key, nil, nil
+	}
+	vals, err := url.ParseQuery(query)
+	if err != nil {
+		return "", nil, fmt.Errorf("parsing filter %q: %w", query, err)
+	}
+	for k, vs := range vals {
+		for _, v := range vs {
+			filters = append(filters, filter{field: k, value: v})
+		}
+	}
+	sort.Slice(filters, func(i, j int) bool { return filters[i].field < filters[j].field })
+	return key, filters, nil
+}
+
+type filter struct{ field, value string }
+
+// storedEvent is one retained event. msg is the complete Bayeux message, encoded once at publish; every delivery
+// copies these bytes.
+type storedEvent struct {
+	id      int64
+	at      time.Time
+	msg     []byte            // {"channel":"...","data":{...}}
+	dataOff int               // msg[dataOff:] is `,"data":{...}}`, for re-labelling the channel of filtered subscriptions
+	fields  map[string]string // PushTopic sobject scalars, for filters
+}
+
+type channel struct {
+	name      string
+	kind      Kind
+	retention time.Duration
+	schema    string
+	events    []storedEvent // ascending ids; events[head:] are retained
+	head      int
+	lastID    int64 // newest id ever assigned; 0 before the first event
+	subs      map[*client]int
+	published int64
+}
+
+func (s *Server) retentionFor(k Kind) time.Duration {
+	switch k {
+	case KindPushTopic:
+		return s.cfg.TopicRetention
+	case KindGeneric:
+		return s.cfg.GenericRetention
+	case KindPlatformEvent:
+		return s.cfg.PlatformEventRetention
+	default:
+		return s.cfg.CDCRetention
+	}
+}
+
+// channelLocked returns the channel for a replay key, creating it.
+func (s *Server) channelLocked(name string) (*channel, error) {
+	if ch, ok := s.channels[name]; ok {
+		return ch, nil
+	}
+	k := channelKind(name)
+	if k == KindUnknown {
+		return nil, fmt.Errorf("channel %q is not a PushTopic (/topic/), generic (/u/), platform event (/event/) or change data capture (/data/) channel", name)
+	}
+	ch := &channel{name: name, kind: k, retention: s.retentionFor(k), schema: schemaID(name), subs: make(map[*client]int)}
+	s.channels[name] = ch
+	return ch, nil
+}
+
+func (ch *channel) retained() []storedEvent { return ch.events[ch.head:] }
+
+// pruneLocked drops events older than the retention and above the per-channel cap.
+func (s *Server) pruneLocked(ch *channel, now time.Time) {
+	cutoff := now.Add(-ch.retention)
+	for ch.head < len(ch.events) && !ch.events[ch.head].at.After(cutoff) {
+		ch.events[ch.head] = storedEvent{}
+		ch.head++
+	}
+	if max := s.cfg.MaxRetainedEvents; max > 0 {
+		for len(ch.events)-ch.head > max {
+			ch.events[ch.head] = storedEvent{}
+			ch.head++
+		}
+	}
+	ch.compact()
+}
+
+// compact reclaims the dropped prefix once it is at least half the slice, keeping memory bounded by retention.
+func (ch *channel) compact() {
+	if ch.head == 0 || ch.head < len(ch.events)/2 {
+		return
+	}
+	n := copy(ch.events, ch.events[ch.head:])
+	clear(ch.events[n:])
+	ch.events = ch.events[:n]
+	ch.head = 0
+	if cap(ch.events) > 1024 && n < cap(ch.events)/4 {
+		ch.events = append(make([]storedEvent, 0, 2*n+16), ch.events...)
+	}
+}
+
+// purgeLocked drops retained events with id <= through (all when through < 0) and returns how many.
+func (ch *channel) purgeLocked(through int64) int {
+	n := 0
+	for ch.head < len(ch.events) && (through < 0 || ch.events[ch.head].id <= through) {
+		ch.events[ch.head] = storedEvent{}
+		ch.head++
+		n++
+	}
+	ch.compact()
+	return n
+}
+
+// indexAfter returns the index in retained() of the first event with id > after.
+func (ch *channel) indexAfter(after int64) int {
+	r := ch.retained()
+	return sort.Search(len(r), func(i int) bool { return r[i].id > after })
+}
+
+// replayValid reports whether a concrete replay id may be used to subscribe.
+func (s *Server) replayValid(ch *channel, id int64) bool {
+	r := ch.retained()
+	if len(r) == 0 {
+		return false
+	}
+	if s.cfg.AcceptReplayInRange {
+		return id >= r[0].id && id <= r[len(r)-1].id
+	}
+	i := sort.Search(len(r), func(i int) bool { return r[i].id >= id })
+	return i < len(r) && r[i].id == id
+}
+
+// nextIDLocked assigns the next replay id: increasing, with gaps, never reused.
+func (s *Server) nextIDLocked(ch *channel, gap int) int64 {
+	if ch.lastID == 0 {
+		ch.lastID = 1000 + int64(s.rng.IntN(9000))
+		return ch.lastID
+	}
+	step := int64(1)
+	switch {
+	case gap > 0:
+		step = int64(gap)
+	case s.cfg.MaxReplayGap > 0:
+		step += int64(s.rng.IntN(s.cfg.MaxReplayGap + 1))
+	}
+	ch.lastID += step
+	return ch.lastID
+}
+
+// appendLocked stores one encoded event and wakes the channel's subscribers' long polls.
+func (s *Server) appendLocked(ch *channel, ev storedEvent) {
+	ch.events = append(ch.events, ev)
+	ch.published++
+	s.counters.eventsPublished.Add(1)
+}
+
+func (s *Server) wakeSubscribersLocked(ch *channel) {
+	for c := range ch.subs {
+		c.notify()
+	}
+}

@@ -1,0 +1,231 @@
+package sfemu
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"sort"
+	"sync/atomic"
+	"time"
+)
+
+// The control API (/emulator/*) drives the emulator from tests and demos (design.md, "Emulator contract").
+
+type counters struct {
+	tokenGrants, tokenFailures                atomic.Int64
+	cometdRequests                            atomic.Int64
+	handshakes, handshakesDenied              atomic.Int64
+	connects, subscribes, subscribesFailed    atomic.Int64
+	unsubscribes, disconnects                 atomic.Int64
+	eventsPublished, eventsDelivered          atomic.Int64
+	unknownClient, expired, serverDisconnects atomic.Int64
+	dropped, faults                           atomic.Int64
+}
+
+func (c *counters) snapshot() map[string]int64 {
+	return map[string]int64{
+		"token_grants":           c.tokenGrants.Load(),
+		"token_failures":         c.tokenFailures.Load(),
+		"cometd_requests":        c.cometdRequests.Load(),
+		"handshakes":             c.handshakes.Load(),
+		"handshakes_denied":      c.handshakesDenied.Load(),
+		"connects":               c.connects.Load(),
+		"subscribes":             c.subscribes.Load(),
+		"subscribes_failed":      c.subscribesFailed.Load(),
+		"unsubscribes":           c.unsubscribes.Load(),
+		"disconnects":            c.disconnects.Load(),
+		"events_published":       c.eventsPublished.Load(),
+		"events_delivered":       c.eventsDelivered.Load(),
+		"unknown_client_replies": c.unknownClient.Load(),
+		"clients_expired":        c.expired.Load(),
+		"server_disconnects":     c.serverDisconnects.Load(),
+		"connections_dropped":    c.dropped.Load(),
+		"faults_injected":        c.faults.Load(),
+	}
+}
+
+// PublishRequest is the body of POST /emulator/publish.
+type PublishRequest struct {
+	Channel  string            `json:"channel"`
+	Count    int               `json:"count,omitempty"`
+	Payloads []json.RawMessage `json:"payloads,omitempty"`
+	Gap      int               `json:"gap,omitempty"` // fixed replay id step instead of random gaps
+}
+
+// PublishResponse is the answer of POST /emulator/publish.
+type PublishResponse struct {
+	Channel       string `json:"channel"`
+	FirstReplayID int64  `json:"first_replay_id"`
+	LastReplayID  int64  `json:"last_replay_id"`
+}
+
+// PurgeRequest is the body of POST /emulator/purge.
+type PurgeRequest struct {
+	Channel         string `json:"channel"`
+	ThroughReplayID *int64 `json:"through_replay_id,omitempty"`
+}
+
+// ChannelState is one channel in GET /emulator/state.
+type ChannelState struct {
+	Kind          string `json:"kind"`
+	FirstReplayID int64  `json:"first_replay_id"` // oldest retained; 0 when none
+	LastReplayID  int64  `json:"last_replay_id"`  // newest ever assigned
+	Retained      int    `json:"retained"`
+	Published     int64  `json:"published"`
+	Subscribers   int    `json:"subscribers"`
+}
+
+// ClientState is one client in GET /emulator/state.
+type ClientState struct {
+	ClientID       string           `json:"client_id"`
+	Subscriptions  []string         `json:"subscriptions"`
+	ReplayCursors  map[string]int64 `json:"replay_cursors"`  // last replay id delivered (or skipped) per subscription
+	Connected      bool             `json:"connected"`       // has had its first /meta/connect
+	ConnectPending bool             `json:"connect_pending"` // a long poll is held now
+	EventsSent     int64            `json:"events_sent"`
+	LastSeen       time.Time        `json:"last_seen"`
+}
+
+// State is the answer of GET /emulator/state.
+type State struct {
+	Now      time.Time               `json:"now"`
+	Clients  []ClientState           `json:"clients"`
+	Channels map[string]ChannelState `json:"channels"`
+	Counters map[string]int64        `json:"counters"`
+	Faults   faultState              `json:"faults"`
+}
+
+// State returns what GET /emulator/state shows.
+func (s *Server) State() State {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	now := s.clock.Now()
+	s.sweepLocked(now)
+	st := State{Now: now, Clients: []ClientState{}, Channels: map[string]ChannelState{}, Counters: s.counters.snapshot(), Faults: s.faults}
+	for _, c := range s.clients {
+		cs := ClientState{ClientID: c.id, Subscriptions: []string{}, ReplayCursors: map[string]int64{}, Connected: c.connected,
+			ConnectPending: c.holding > 0, EventsSent: c.sent, LastSeen: c.lastSeen}
+		for _, sub := range c.subs {
+			cs.Subscriptions = append(cs.Subscriptions, sub.name)
+			cs.ReplayCursors[sub.name] = sub.cursor
+		}
+		st.Clients = append(st.Clients, cs)
+	}
+	sort.Slice(st.Clients, func(i, j int) bool { return st.Clients[i].ClientID < st.Clients[j].ClientID })
+	for name, ch := range s.channels {
+		s.pruneLocked(ch, now)
+		r := ch.retained()
+		cs := ChannelState{Kind: ch.kind.String(), LastReplayID: ch.lastID, Retained: len(r), Published: ch.published, Subscribers: len(ch.subs)}
+		if len(r) > 0 {
+			cs.FirstReplayID = r[0].id
+		}
+		st.Channels[name] = cs
+	}
+	return st
+}
+
+// Purge drops retained events of a channel through a replay id (all when through is nil) and returns how many.
+func (s *Server) Purge(channel string, through *int64) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	ch, ok := s.channels[channel]
+	if !ok {
+		if channelKind(channel) == KindUnknown {
+			return 0, fmt.Errorf("purging: unknown channel %q", channel)
+		}
+		return 0, nil
+	}
+	t := int64(-1)
+	if through != nil {
+		if *through < 0 {
+			return 0, fmt.Errorf("purging %s: through_replay_id %d is negative", channel, *through)
+		}
+		t = *through
+	}
+	return ch.purgeLocked(t), nil
+}
+
+func (s *Server) serveControl(w http.ResponseWriter, r *http.Request) {
+	route := map[string]string{
+		"/emulator/publish": http.MethodPost,
+		"/emulator/faults":  http.MethodPost,
+		"/emulator/purge":   http.MethodPost,
+		"/emulator/state":   http.MethodGet,
+	}
+	method, ok := route[r.URL.Path]
+	if !ok {
+		writeJSONError(w, http.StatusNotFound, "unknown control endpoint "+r.URL.Path+"; use /emulator/publish, /emulator/faults, /emulator/purge or /emulator/state")
+		return
+	}
+	if r.Method != method {
+		w.Header().Set("Allow", method)
+		writeJSONError(w, http.StatusMethodNotAllowed, r.URL.Path+" takes "+method)
+		return
+	}
+	switch r.URL.Path {
+	case "/emulator/state":
+		writeJSON(w, http.StatusOK, s.State())
+	case "/emulator/publish":
+		var req PublishRequest
+		if !decodeControl(w, r, &req) {
+			return
+		}
+		if req.Count < 0 {
+			writeJSONError(w, http.StatusBadRequest, "count must not be negative")
+			return
+		}
+		first, last, err := s.publish(req.Channel, req.Count, req.Payloads, req.Gap)
+		if err != nil {
+			writeJSONError(w, http.StatusBadRequest, err.Error())
+			return
+		}
+		writeJSON(w, http.StatusOK, PublishResponse{Channel: req.Channel, FirstReplayID: first, LastReplayID: last})
+	case "/emulator/faults":
+		var req FaultRequest
+		if !decodeControl(w, r, &req) {
+			return
+		}
+		if err := s.InjectFault(req); err != nil {
+			writeJSONError(w, http.StatusBadRequest, fmt.Sprintf("injecting fault: %v", err))
+			return
+		}
+		s.mu.Lock()
+		f := s.faults
+		s.mu.Unlock()
+		writeJSON(w, http.StatusOK, map[string]any{"fault": req.Fault, "pending": f})
+	case "/emulator/purge":
+		var req PurgeRequest
+		if !decodeControl(w, r, &req) {
+			return
+		}
+		n, err := s.Purge(req.Channel, req.ThroughReplayID)
+		if err != nil {
+			writeJSONError(w, http.StatusBadRequest, err.Error())
+			return
+		}
+		st := s.State().Channels[req.Channel]
+		writeJSON(w, http.StatusOK, map[string]any{"channel": req.Channel, "purged": n, "first_replay_id": st.FirstReplayID,
+			"last_replay_id": st.LastReplayID, "retained": st.Retained})
+	}
+}
+
+// decodeControl reads a strict JSON body (unknown fields are typos, so they are errors) or answers 400.
+func decodeControl(w http.ResponseWriter, r *http.Request, v any) bool {
+	body, err := readLimited(r.Body, 64<<20)
+	if err != nil {
+		writeJSONError(w, http.StatusBadRequest, "reading body: "+err.Error())
+		return false
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		writeJSONError(w, http.StatusBadRequest, "decoding JSON body: "+err.Error())
+		return false
+	}
+	if dec.More() {
+		writeJSONError(w, http.StatusBadRequest, "decoding JSON body: trailing data after the object")
+		return false
+	}
+	return true
+}

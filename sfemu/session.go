@@ -1,0 +1,206 @@
+package sfemu
+
+import (
+	"time"
+)
+
+// client is one Bayeux session: created by a handshake, kept alive by requests, expired when it sends nothing
+// for the reconnect window after an answer. It holds no queued events: each subscription is a cursor into its
+// channel's retained log, so a client that never connects costs no memory beyond retention.
+type client struct {
+	id        string
+	created   time.Time
+	lastSeen  time.Time
+	connected bool // has had its first /meta/connect (which gets advice)
+	holding   int  // long polls currently held
+	subs      []*subscription
+	wake      chan struct{} // capacity 1: new events on a subscribed channel
+	kick      chan struct{} // closed when a newer connect or a destroy should end the held long poll
+	gone      string        // non-empty once destroyed: why ("disconnect", "expired", "revoked", ...)
+	sent      int64         // events delivered
+}
+
+type subscription struct {
+	name    string // as subscribed, with ?filters
+	ch      *channel
+	filters []filter
+	cursor  int64  // the replay id after which events are due
+	label   []byte // `{"channel":"<name>"` when name differs from the channel (filtered PushTopic), else nil
+}
+
+func (c *client) notify() {
+	select {
+	case c.wake <- struct{}{}:
+	default:
+	}
+}
+
+// kickLocked ends a held long poll of c now.
+func (c *client) kickLocked() {
+	close(c.kick)
+	c.kick = make(chan struct{})
+}
+
+func (s *Server) newClientLocked(now time.Time) *client {
+	id := ""
+	for id == "" || s.clients[id] != nil {
+		id = s.clientID()
+	}
+	c := &client{id: id, created: now, lastSeen: now, wake: make(chan struct{}, 1), kick: make(chan struct{})}
+	s.clients[id] = c
+	return c
+}
+
+// clientID looks like Salesforce's: 27 lowercase alphanumerics.
+func (s *Server) clientID() string {
+	const alphabet = "abcdefghijklmnopqrstuvwxyz0123456789"
+	b := make([]byte, 27)
+	for i := range b {
+		b[i] = alphabet[s.rng.IntN(len(alphabet))]
+	}
+	return string(b)
+}
+
+// liveClientLocked returns the unexpired client with this id, destroying it first when its reconnect window has
+// passed.
+func (s *Server) liveClientLocked(id string, now time.Time) *client {
+	c := s.clients[id]
+	if c == nil {
+		return nil
+	}
+	if s.expiredLocked(c, now) {
+		s.destroyLocked(c, "expired")
+		return nil
+	}
+	return c
+}
+
+func (s *Server) expiredLocked(c *client, now time.Time) bool {
+	return c.holding == 0 && now.Sub(c.lastSeen) > s.cfg.ReconnectWindow
+}
+
+// sweepLocked destroys every expired client; it keeps the concurrent-client count honest.
+func (s *Server) sweepLocked(now time.Time) {
+	for _, c := range s.clients {
+		if s.expiredLocked(c, now) {
+			s.destroyLocked(c, "expired")
+		}
+	}
+}
+
+// destroyLocked removes a client and its subscriptions and ends its held long poll.
+func (s *Server) destroyLocked(c *client, why string) {
+	if c.gone != "" {
+		return
+	}
+	c.gone = why
+	delete(s.clients, c.id)
+	for _, sub := range c.subs {
+		delete(sub.ch.subs, c)
+	}
+	c.subs = nil
+	c.kickLocked()
+	if why == "expired" {
+		s.counters.expired.Add(1)
+	}
+}
+
+func (s *Server) subscribeLocked(c *client, sub *subscription) {
+	for i, old := range c.subs {
+		if old.name == sub.name {
+			c.subs[i] = sub
+			c.notify()
+			return
+		}
+	}
+	c.subs = append(c.subs, sub)
+	sub.ch.subs[c]++
+	c.notify()
+}
+
+func (s *Server) unsubscribeLocked(c *client, name string) {
+	for i, old := range c.subs {
+		if old.name != name {
+			continue
+		}
+		c.subs = append(c.subs[:i], c.subs[i+1:]...)
+		if sub := old.ch.subs[c] - 1; sub > 0 {
+			old.ch.subs[c] = sub
+		} else {
+			delete(old.ch.subs, c)
+		}
+		return
+	}
+}
+
+func (s *Server) dropSubscriptionsLocked(c *client) {
+	for _, sub := range c.subs {
+		delete(sub.ch.subs, c)
+	}
+	c.subs = nil
+}
+
+// collectLocked takes the events due to c, at most MaxBatch (and MaxResponseBytes), advancing the cursors.
+// It returns the stored message bytes to send.
+func (s *Server) collectLocked(c *client, now time.Time, pieces []part) ([]part, int) {
+	maxN, maxBytes := s.cfg.MaxBatch, s.cfg.MaxResponseBytes
+	n, size := 0, 0
+	for _, sub := range c.subs {
+		if n >= maxN {
+			break
+		}
+		ch := sub.ch
+		s.pruneLocked(ch, now)
+		r := ch.retained()
+		for i := ch.indexAfter(sub.cursor); i < len(r) && n < maxN; i++ {
+			ev := &r[i]
+			if !matches(ev, sub.filters) {
+				sub.cursor = ev.id
+				continue
+			}
+			evSize := len(ev.msg) + 1
+			if sub.label != nil {
+				evSize = len(sub.label) + len(ev.msg) - ev.dataOff + 1
+			}
+			if maxBytes > 0 && n > 0 && size+evSize > maxBytes {
+				return pieces, n
+			}
+			if sub.label != nil {
+				pieces = append(pieces, part{sub.label, ev.msg[ev.dataOff:]})
+			} else {
+				pieces = append(pieces, part{a: ev.msg})
+			}
+			sub.cursor = ev.id
+			size += evSize
+			n++
+		}
+	}
+	return pieces, n
+}
+
+// pendingLocked reports whether c has an event due.
+func (s *Server) pendingLocked(c *client) bool {
+	for _, sub := range c.subs {
+		r := sub.ch.retained()
+		for i := sub.ch.indexAfter(sub.cursor); i < len(r); i++ {
+			if matches(&r[i], sub.filters) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// part is one message of an answer: a, then b (b is set when a filtered subscription re-labels the channel).
+type part struct{ a, b []byte }
+
+func (p part) size() int { return len(p.a) + len(p.b) }
+
+func matches(ev *storedEvent, filters []filter) bool {
+	for _, f := range filters {
+		if ev.fields[f.field] != f.value {
+			return false
+		}
+	}
+	return true
+}
