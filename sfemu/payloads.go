@@ -250,13 +250,13 @@ func (s *Server) cdcData(b []byte, ch *channel, id int64, now time.Time, custom 
 			raw("AnnualRevenue", strconv.AppendInt(nil, int64(s.rng.IntN(90000000)+1000000), 10)).
 			raw("NumberOfEmployees", strconv.AppendInt(nil, int64(s.rng.IntN(20000)+10), 10)).
 			str("Phone", fmt.Sprintf("(415) 555-%04d", n%10000)).
-			str("Website", "https://www.acme-industrial.example.com").
+			str("Website", "www.acme.example.com").
 			str("BillingStreet", "415 Mission Street, Floor 3").
 			str("BillingCity", "San Francisco").
 			str("BillingState", "CA").
 			str("BillingPostalCode", "94105").
 			str("BillingCountry", "United States").
-			str("Description", "Key account in the western region; renewal negotiations scheduled for next quarter with procurement and legal.").
+			str("Description", "Key account in the western region; renewal due next quarter.").
 			str("OwnerId", s.cfg.UserID).
 			str("CreatedDate", created).
 			str("CreatedById", s.cfg.UserID).

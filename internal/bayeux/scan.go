@@ -2,6 +2,7 @@ package bayeux
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"fmt"
 )
@@ -29,42 +30,46 @@ func skipWS(b []byte, i int) int {
 }
 
 // skipString returns the index after the closing quote of a string whose opening quote is at b[i-1], and whether
-// it contains an escape. Most strings in event payloads are short keys, so the first bytes are scanned inline
-// and only longer strings go to bytes.IndexByte (whose call overhead dominates on short strings).
+// it contains an escape.
 func skipString(b []byte, i int) (int, bool, error) {
-	start := i
 	escaped := false
-	for end := min(i+32, len(b)); i < end; i++ {
-		switch b[i] {
-		case '"':
-			return i + 1, escaped, nil
-		case '\\':
-			escaped = true
-			i++ // skip the escaped byte
-		}
-	}
-	if i > len(b) {
-		return 0, false, errUnexpectedEnd
-	}
 	for {
-		j := bytes.IndexByte(b[i:], '"')
-		if j < 0 {
+		i = nextQuoteOrBackslash(b, i)
+		if i >= len(b) {
 			return 0, false, errUnexpectedEnd
 		}
-		end := i + j
-		n := 0
-		for k := end - 1; k >= start && b[k] == '\\'; k-- {
-			n++
-		}
-		if n%2 == 0 {
-			if !escaped {
-				escaped = bytes.IndexByte(b[start:end], '\\') >= 0
-			}
-			return end + 1, escaped, nil
+		if b[i] == '"' {
+			return i + 1, escaped, nil
 		}
 		escaped = true
-		i = end + 1
+		i += 2 // the backslash and the byte it escapes
 	}
+}
+
+const (
+	swarOnes  = 0x0101010101010101
+	swarHighs = 0x8080808080808080
+	swarQuote = swarOnes * '"'
+	swarBack  = swarOnes * '\\'
+)
+
+// nextQuoteOrBackslash returns the index of the first '"' or '\\' at or after i, or len(b). It tests eight bytes
+// per step (SWAR), which is what makes the splitter cheap on the long strings of event payloads.
+func nextQuoteOrBackslash(b []byte, i int) int {
+	for ; i+8 <= len(b); i += 8 {
+		x := binary.LittleEndian.Uint64(b[i:])
+		q := x ^ swarQuote
+		s := x ^ swarBack
+		if ((q-swarOnes)&^q|(s-swarOnes)&^s)&swarHighs != 0 {
+			break
+		}
+	}
+	for ; i < len(b); i++ {
+		if c := b[i]; c == '"' || c == '\\' {
+			return i
+		}
+	}
+	return i
 }
 
 // skipValue returns the index after the JSON value starting at b[i] (no leading whitespace).
@@ -114,12 +119,15 @@ func skipContainer(b []byte, i int) (int, error) {
 	for i < len(b) {
 		switch c := b[i]; c {
 		case '"':
-			end, _, err := skipString(b, i+1)
-			if err != nil {
-				return 0, err
+			for i++; ; i += 2 { // string body, inlined: most of a payload is strings
+				i = nextQuoteOrBackslash(b, i)
+				if i >= len(b) {
+					return 0, errUnexpectedEnd
+				}
+				if b[i] == '"' {
+					break
+				}
 			}
-			i = end
-			continue
 		case '{', '[':
 			if depth == maxScanDepth {
 				return 0, fmt.Errorf("JSON nested deeper than %d", maxScanDepth)

@@ -30,13 +30,17 @@ func TestRedaction(t *testing.T) {
 	jwtSrc := newTestSource(t, Config{OrgURL: cfg.OrgURL, GrantType: GrantJWTBearer, ClientID: "cid", Username: "u", PrivateKeyPEM: pkcs8PEM(t)})
 
 	values := map[string]any{
-		"Config":          cfg,
-		"*Config":         &cfg,
-		"Token":           tok,
-		"*Token":          &tok,
-		"Source":          src,
-		"jwt Source":      jwtSrc,
-		"struct of them":  struct{ C Config; T Token; S *Source }{cfg, tok, src},
+		"Config":     cfg,
+		"*Config":    &cfg,
+		"Token":      tok,
+		"*Token":     &tok,
+		"Source":     src,
+		"jwt Source": jwtSrc,
+		"struct of them": struct {
+			C Config
+			T Token
+			S *Source
+		}{cfg, tok, src},
 		"slice of tokens": []Token{tok},
 	}
 	for name, v := range values {

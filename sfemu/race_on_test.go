@@ -1,0 +1,5 @@
+//go:build race
+
+package sfemu
+
+const raceEnabled = true
