@@ -116,9 +116,15 @@ type checkpointer struct {
 	tracks   map[string]*channelTrack
 	acked    map[string]int64 // highest contiguously acked replay id; only grows
 	dirty    map[string]bool  // acked but not yet written
+	loaded   map[string]bool  // the stored id was read (and folded into acked)
 	started  bool
 	stopped  bool
 	finalCtx context.Context // deadline of the final flush, set by Close
+
+	// storeMu serialises the writer's Stores with Resume's Loads: a cache
+	// such as file truncates before it writes, and a Load in between would
+	// read an empty value.
+	storeMu sync.Mutex
 
 	wake chan struct{} // capacity 1: a pending wake-up absorbs further ones
 	stop chan struct{}
@@ -137,6 +143,7 @@ func newCheckpointer(store replayStore, limit int, log *service.Logger, lag func
 		tracks: map[string]*channelTrack{},
 		acked:  map[string]int64{},
 		dirty:  map[string]bool{},
+		loaded: map[string]bool{},
 		wake:   make(chan struct{}, 1),
 		stop:   make(chan struct{}),
 		done:   make(chan struct{}),
@@ -154,8 +161,35 @@ func (c *checkpointer) start() {
 	go c.run()
 }
 
-// Highest returns the highest acknowledged replay id of channel seen by this
-// process (written or not).
+// Resume returns the replay id channel resumes after: the highest
+// acknowledged one, whether acknowledged in an earlier run (read from the
+// store the first time) or by this process (written yet or not). ok is false
+// when the channel has never been acknowledged.
+func (c *checkpointer) Resume(ctx context.Context, channel string) (int64, bool, error) {
+	channel = channelBase(channel)
+	c.mu.Lock()
+	loaded := c.loaded[channel]
+	c.mu.Unlock()
+	if !loaded {
+		c.storeMu.Lock()
+		stored, ok, err := c.store.Load(ctx, channel)
+		c.storeMu.Unlock()
+		if err != nil {
+			return 0, false, err
+		}
+		c.mu.Lock()
+		if cur, have := c.acked[channel]; ok && (!have || stored > cur) {
+			c.acked[channel] = stored
+		}
+		c.loaded[channel] = true
+		c.mu.Unlock()
+	}
+	id, ok := c.Highest(channel)
+	return id, ok, nil
+}
+
+// Highest returns the highest acknowledged replay id of channel known to this
+// process.
 func (c *checkpointer) Highest(channel string) (int64, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -260,6 +294,8 @@ func (c *checkpointer) flush(ctx context.Context) error {
 	clear(c.dirty)
 	c.mu.Unlock()
 
+	c.storeMu.Lock()
+	defer c.storeMu.Unlock()
 	var errs []error
 	for ch, id := range batch {
 		if err := c.store.Store(ctx, ch, id); err != nil {

@@ -43,7 +43,6 @@ type ssiInput struct {
 	log     *service.Logger
 	auth    *sfauth.Source
 	http    *http.Client
-	store   replayStore
 	cp      *checkpointer
 	metrics *ssiMetrics
 
@@ -90,7 +89,6 @@ func newInput(pConf *service.ParsedConfig, mgr *service.Resources) (*ssiInput, e
 		log:     mgr.Logger(),
 		auth:    src,
 		http:    httpClient,
-		store:   store,
 		cp:      newCheckpointer(store, conf.CheckpointLimit, mgr.Logger(), metrics.checkpointLag),
 		metrics: metrics,
 	}, nil
@@ -166,25 +164,21 @@ func (i *ssiInput) Connect(ctx context.Context) error {
 }
 
 // startPositions resolves where each channel starts: after its acknowledged
-// replay id (stored, or acked by this process and not yet written), else after
-// its initial_replay_ids entry, else at replay_preset. The map is keyed by
-// channel without filter, as bayeux expects.
+// replay id (stored by an earlier run, or acked by this process, written or
+// not), else after its initial_replay_ids entry, else at replay_preset. The
+// map is keyed by channel without filter, as bayeux expects.
 func (i *ssiInput) startPositions(ctx context.Context) (map[string]int64, error) {
 	ids := make(map[string]int64, len(i.conf.Channels))
 	for _, ch := range i.conf.Channels {
 		base := channelBase(ch)
-		stored, haveStored, err := i.store.Load(ctx, base)
+		acked, haveAcked, err := i.cp.Resume(ctx, base)
 		if err != nil {
 			return nil, fmt.Errorf("loading the checkpoint of %s: %w", base, err)
 		}
-		acked, haveAcked := i.cp.Highest(base)
 		var from string
 		switch {
-		case haveStored || haveAcked:
-			ids[base], from = stored, "its last acknowledged event"
-			if !haveStored || (haveAcked && acked > stored) {
-				ids[base] = acked
-			}
+		case haveAcked:
+			ids[base], from = acked, "its last acknowledged event"
 		case hasKey(i.conf.InitialReplayIDs, base):
 			ids[base], from = i.conf.InitialReplayIDs[base], "initial_replay_ids"
 		default:

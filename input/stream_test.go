@@ -2,6 +2,7 @@ package input
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http/httptest"
@@ -143,6 +144,9 @@ salesforce_streaming:
 
 	rs := &runningStream{stream: stream, done: make(chan error, 1)}
 	go func() { rs.done <- stream.Run(context.Background()) }()
+	// A failing test must not leave a long poll open: the emulator's Close
+	// (an earlier cleanup, so it runs later) would wait for it.
+	t.Cleanup(func() { _ = stream.StopWithin(waitTimeout) })
 	return rs
 }
 
@@ -178,7 +182,7 @@ func TestStreamResumesFromAcked(t *testing.T) {
 	channels := []string{"/event/Order__e", "/data/AccountChangeEvent", "/topic/Invoices", "/u/Alerts"}
 	firstRun := map[string][2]int64{}
 	for _, ch := range channels {
-		first, last, err := emu.PublishN(ch, 30)
+		first, last, err := publish(emu, ch, 30)
 		require.NoError(t, err)
 		firstRun[ch] = [2]int64{first, last}
 	}
@@ -198,7 +202,7 @@ func TestStreamResumesFromAcked(t *testing.T) {
 
 	secondRun := map[string][2]int64{}
 	for _, ch := range channels {
-		first, last, err := emu.PublishN(ch, 12)
+		first, last, err := publish(emu, ch, 12)
 		require.NoError(t, err)
 		secondRun[ch] = [2]int64{first, last}
 	}
@@ -225,6 +229,19 @@ func TestStreamResumesFromAcked(t *testing.T) {
 		}
 		assert.Equal(t, secondRun[ch][1], storedID(t, dir, "salesforce_streaming:"+url2key(ch)), ch)
 	}
+}
+
+// publish publishes n events; PushTopic records match the test's filter
+// Status__c=Open, which the emulator applies like Salesforce.
+func publish(emu *sfemu.Server, channel string, n int) (first, last int64, err error) {
+	if channel != "/topic/Invoices" {
+		return emu.PublishN(channel, n)
+	}
+	payloads := make([]json.RawMessage, n)
+	for k := range payloads {
+		payloads[k] = json.RawMessage(fmt.Sprintf(`{"Name":"INV-%04d","Status__c":"Open"}`, k))
+	}
+	return emu.Publish(channel, payloads...)
 }
 
 func url2key(channel string) string {

@@ -34,6 +34,9 @@ func (k Kind) String() string {
 	return "unknown"
 }
 
+// KindOf classifies a channel name (without ?filters); KindUnknown means the emulator cannot serve it.
+func KindOf(channel string) Kind { return channelKind(channel) }
+
 // channelKind classifies a channel name without its ?query.
 func channelKind(name string) Kind {
 	hasName := func(prefix string) bool {

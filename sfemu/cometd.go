@@ -498,9 +498,9 @@ func (s *Server) disconnect(rc *reqCtx, m *inMsg) []byte {
 func (s *Server) connect(rc *reqCtx, m *inMsg, canHold bool, answer []part) []part {
 	s.counters.connects.Add(1)
 	hold := s.cfg.Hold
-	if m.Advice != nil && m.Advice.Timeout != nil && *m.Advice.Timeout >= 0 {
-		if d := time.Duration(*m.Advice.Timeout * float64(time.Millisecond)); d < hold {
-			hold = d
+	if m.Advice != nil && m.Advice.Timeout != nil {
+		if ms := *m.Advice.Timeout; ms >= 0 && ms < float64(hold.Milliseconds()) { // a client may ask for less, never more
+			hold = time.Duration(ms * float64(time.Millisecond))
 		}
 	}
 	s.mu.Lock()

@@ -1,6 +1,7 @@
 package sfemu
 
 import (
+	"slices"
 	"time"
 )
 
@@ -145,12 +146,17 @@ func (s *Server) dropSubscriptionsLocked(c *client) {
 func (s *Server) collectLocked(c *client, now time.Time, pieces []part) ([]part, int) {
 	maxN, maxBytes := s.cfg.MaxBatch, s.cfg.MaxResponseBytes
 	n, size := 0, 0
+	due := 0
+	for _, sub := range c.subs {
+		s.pruneLocked(sub.ch, now)
+		due += len(sub.ch.retained()) - sub.ch.indexAfter(sub.cursor)
+	}
+	pieces = slices.Grow(pieces, min(due, maxN)+2) // one allocation per answer, room for the connect reply
 	for _, sub := range c.subs {
 		if n >= maxN {
 			break
 		}
 		ch := sub.ch
-		s.pruneLocked(ch, now)
 		r := ch.retained()
 		for i := ch.indexAfter(sub.cursor); i < len(r) && n < maxN; i++ {
 			ev := &r[i]

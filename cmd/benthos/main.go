@@ -13,6 +13,9 @@ import (
 	_ "github.com/redpanda-data/benthos/v4/public/components/io"
 	_ "github.com/redpanda-data/benthos/v4/public/components/pure"
 
+	// The salesforce_streaming input.
+	_ "github.com/salesforce-streaming/salesforce_streaming/input"
+
 	// Destinations users route Salesforce events into.
 	_ "github.com/redpanda-data/connect/v4/public/components/amqp09"
 	_ "github.com/redpanda-data/connect/v4/public/components/aws"

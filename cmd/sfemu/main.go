@@ -145,8 +145,13 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	for _, p := range cfg.Preload {
-		if p.Count > 0 && strings.Contains(p.Channel, "?") {
-			return fmt.Errorf("-preload %s: publish to the channel without ?filter", p.Channel)
+		if sfemu.KindOf(p.Channel) == sfemu.KindUnknown {
+			return fmt.Errorf("-preload %s: not a /topic/, /u/, /event/ or /data/ channel (without ?filter)", p.Channel)
+		}
+	}
+	for _, g := range cfg.Generate {
+		if sfemu.KindOf(g.Channel) == sfemu.KindUnknown {
+			return fmt.Errorf("-generate %s: not a /topic/, /u/, /event/ or /data/ channel (without ?filter)", g.Channel)
 		}
 	}
 	ln, err := net.Listen("tcp", o.addr)

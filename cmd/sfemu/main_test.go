@@ -148,6 +148,8 @@ func TestBadFlags(t *testing.T) {
 		{"-preload", "/event/X__e"},
 		{"-preload", "/event/X__e=abc"},
 		{"-generate", "/event/X__e=0"},
+		{"-preload", "/foo/X=3"},
+		{"-generate", "/topic/T?A=1=5"},
 		{"-addr", "256.0.0.1:bad"},
 		{"-nosuchflag"},
 		{"extra"},

@@ -11,7 +11,8 @@
 //   COUNT      exit 0 after this many events
 // Every argument may also come from the environment (SFEMU_URL, SFEMU_CHANNEL, SFEMU_REPLAY_ID, SFEMU_COUNT).
 // The token is read from the environment only, so that it never shows in a process listing.
-// Other environment: SFEMU_TIMEOUT_MS (default 20000), SFEMU_TRACE=1 (every Bayeux message to stderr).
+// Other environment: SFEMU_TIMEOUT_MS (default 20000); SFEMU_TRACE=1 writes every Bayeux message to stderr,
+// SFEMU_TRACE=2 also the CometD client's debug log (transport, HTTP, advice).
 //
 // Output (stdout, one JSON object per line):
 //   {"subscribed":"/event/Order__e"}                  once the subscription is confirmed
@@ -54,7 +55,8 @@ if (!token) {
 }
 const apiVersion = process.env.SFEMU_API_VERSION || "64.0";
 const timeoutMs = int("SFEMU_TIMEOUT_MS", process.env.SFEMU_TIMEOUT_MS || "20000");
-const trace = process.env.SFEMU_TRACE === "1";
+const traceLevel = Number(process.env.SFEMU_TRACE || "0");
+const trace = traceLevel >= 1;
 
 function out(obj) {
     process.stdout.write(JSON.stringify(obj) + "\n");
@@ -129,7 +131,7 @@ cometd.configure({
     url: `${baseURL}/cometd/${apiVersion}`,
     requestHeaders: {Authorization: `Bearer ${token}`},
     appendMessageTypeToURL: false,
-    logLevel: trace ? "debug" : "warn",
+    logLevel: traceLevel >= 2 ? "debug" : "warn",
 });
 // Registered first so that it sees outgoing messages after, and incoming ones before, the replay extension.
 cometd.registerExtension("trace", new TraceExtension());

@@ -1,5 +1,0 @@
-//go:build race
-
-package sfemu
-
-const raceEnabled = true
