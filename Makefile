@@ -10,7 +10,7 @@ SFEMU_ADDR ?= 127.0.0.1:7357
 
 export SALESFORCE_STREAMING_DATA_DIR := $(abspath $(DATA_DIR))
 
-.PHONY: help build run test unit e2e fuzz lint vet bench chaos chaos-long clean
+.PHONY: help build run test unit e2e fuzz lint vet bench chaos chaos-long clean node-deps
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -44,7 +44,10 @@ unit: ## unit and emulator tests (no binaries needed)
 fuzz: ## a short run of each fuzz target
 	$(GO) test -run '^$$' -fuzz '^FuzzDecodeAnswer$$' -fuzztime 20s ./internal/bayeux/
 
-test: build $(DATA_DIR) vet ## the full suite: vet, unit, emulator scenarios, pipeline and restart tests, short fuzz and chaos runs
+node-deps: ## install the pinned Node packages of the CometD JavaScript client test
+	npm ci --prefix sfemu/testdata/cometdjs --no-audit --no-fund
+
+test: build $(DATA_DIR) vet node-deps ## the full suite: vet, unit, emulator scenarios, pipeline and restart tests, short fuzz and chaos runs
 	SALESFORCE_STREAMING_BIN=$(abspath $(BIN)) $(GO) test -count=1 -timeout 20m ./...
 	$(MAKE) --no-print-directory fuzz
 

@@ -3,6 +3,7 @@ package input
 import (
 	"context"
 	"fmt"
+	"net"
 	"strings"
 	"sync"
 	"testing"
@@ -260,8 +261,11 @@ func TestInputAuthFailure(t *testing.T) {
 }
 
 func TestInputConnectionRefused(t *testing.T) {
-	_, url := startEmulator(t, sfemu.Config{})
-	h := newHarness(t, t.TempDir(), strings.Replace(url, "127.0.0.1:", "127.0.0.1:1", 1)+"0", "channels: [ /event/A__e ]\n")
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	url := "http://" + l.Addr().String()
+	require.NoError(t, l.Close()) // nothing listens there any more
+	h := newHarness(t, t.TempDir(), url, "channels: [ /event/A__e ]\n")
 	for attempt := 1; attempt <= 3; attempt++ {
 		err := h.in.Connect(t.Context())
 		require.Error(t, err)

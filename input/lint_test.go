@@ -7,6 +7,7 @@ import (
 	"github.com/redpanda-data/benthos/v4/public/service"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"gopkg.in/yaml.v3"
 )
 
 // lintInput lints a salesforce_streaming input block (fields indented by
@@ -180,5 +181,42 @@ func TestLintAgreesWithConfig(t *testing.T) {
 		require.NotEmpty(t, lintInput(t, yamlStr), yamlStr)
 		_, err := newTestInput(t, yamlStr)
 		assert.Error(t, err, yamlStr)
+	}
+}
+
+// TestSpecExamplesLint lints the input block of every documented example and
+// checks each example declares the cache it names.
+func TestSpecExamplesLint(t *testing.T) {
+	env := service.NewEnvironment()
+	var examples []service.TemplatDataPluginExample
+	env.WalkInputs(func(name string, cv *service.ConfigView) {
+		if name != "salesforce_streaming" {
+			return
+		}
+		data, err := cv.TemplateData()
+		require.NoError(t, err)
+		examples = data.Examples
+	})
+	require.Len(t, examples, 3)
+
+	linter := env.NewComponentConfigLinter().SetSkipEnvVarCheck(true)
+	for _, ex := range examples {
+		t.Run(ex.Title, func(t *testing.T) {
+			var conf struct {
+				Input          map[string]any   `yaml:"input"`
+				CacheResources []map[string]any `yaml:"cache_resources"`
+			}
+			require.NoError(t, yaml.Unmarshal([]byte(ex.Config), &conf))
+			inputYAML, err := yaml.Marshal(conf.Input)
+			require.NoError(t, err)
+
+			lints, err := linter.LintInputYAML(inputYAML)
+			require.NoError(t, err)
+			assert.Empty(t, lints)
+
+			require.Len(t, conf.CacheResources, 1)
+			ssi := conf.Input["salesforce_streaming"].(map[string]any)
+			assert.Equal(t, ssi["checkpoint_cache"], conf.CacheResources[0]["label"])
+		})
 	}
 }

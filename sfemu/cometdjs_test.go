@@ -70,7 +70,8 @@ func TestCometDJSStreamsFromEmulator(t *testing.T) {
 			got := run.collect(t, len(wantReplayed), true)
 			require.Equal(t, wantReplayed, got, "replayed events")
 
-			// Live path: events published while the client's long poll is held reach it on that poll.
+			// Live path: events published while the client's long poll is held reach it (on that poll, or on the
+			// next one when the 2 s hold ends first), after the replayed ones and nothing else in between.
 			emu.waitHeldPoll(t)
 			var wantLive []int64
 			for range live {

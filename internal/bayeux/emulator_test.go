@@ -2,6 +2,7 @@ package bayeux
 
 import (
 	"context"
+	"fmt"
 	"testing"
 	"time"
 
@@ -266,3 +267,227 @@ func (f *flakyRefresh) Refresh(ctx context.Context, stale string) (string, strin
 }
 
 func itoa(n int64) string { return fmtInt(n) }
+
+// Scenario 6: 503 Server is too busy on connect, handshake and subscribe: a long wait each time, with an error
+// line naming Salesforce's text, and no tight loop.
+func TestEmulatorServerBusy(t *testing.T) {
+	t.Run("at start", func(t *testing.T) {
+		e := startEmu(t, sfemu.Config{})
+		e.fault(sfemu.FaultServerBusy)
+		h, _ := emuClient(t, e, Config{})
+		err := h.c.Start(context.Background())
+		var le *LimitError
+		require.ErrorAs(t, err, &le)
+		assert.True(t, le.Busy)
+		assert.Contains(t, err.Error(), "503::Server is too busy")
+	})
+	for _, count := range []int{1, 3} { // 1: the connect; 3: connect, then handshake, then subscribe
+		t.Run(fmt.Sprintf("%d busy answers in the loop", count), func(t *testing.T) {
+			e := startEmu(t, sfemu.Config{})
+			h, _ := emuClient(t, e, Config{})
+			h.start()
+			f1, l1 := e.publish("/event/Order__e", 1)
+			h.collect(1, 5*time.Second)
+			began := time.Now()
+			e.fault(sfemu.FaultServerBusy, "count", count)
+			eventually(t, 10*time.Second, func() bool {
+				st := e.state()
+				return st.Faults.ServerBusy == 0 && len(st.Clients) == 1 && st.Clients[0].Connected
+			}, "no recovery")
+			_, l2 := e.publish("/event/Order__e", 1)
+			evs := h.collect(1, 5*time.Second)
+			assert.Equal(t, l2, evs[0].ReplayID)
+			elapsed := time.Since(began)
+			assert.GreaterOrEqual(t, elapsed, time.Duration(count)*fastBackoff.Long/2, "each busy answer waits Backoff.Long")
+			assert.True(t, h.log.has("ERROR", "503::Server is too busy"))
+			assert.Equal(t, []string{"server_busy"}, h.obs.reasons())
+			assert.LessOrEqual(t, e.counter("handshakes")+e.counter("handshakes_denied"), int64(1+count))
+			assert.Equal(t, itoa(l1), e.rec.subscribeReplays("/event/Order__e")[len(e.rec.subscribeReplays("/event/Order__e"))-1])
+			_ = f1
+		})
+	}
+}
+
+// Scenario 7: the daily delivery limit: long waits, no handshake storm, no leaked client; delivery resumes
+// where it stopped once the limit clears. The concurrent-client limit refuses a second client until the first
+// one's Close frees its slot.
+func TestEmulatorDailyLimit(t *testing.T) {
+	e := startEmu(t, sfemu.Config{})
+	h, _ := emuClient(t, e, Config{})
+	h.start()
+	_, l1 := e.publish("/event/Order__e", 2)
+	h.collect(2, 5*time.Second)
+	before := e.counter("handshakes")
+	e.fault(sfemu.FaultDailyLimit)
+	const window = 1200 * time.Millisecond
+	time.Sleep(window) // the limit lasts this long; the client must wait, not storm
+	st := e.state()
+	handshakes := st.Counters["handshakes"] - before
+	assert.LessOrEqual(t, handshakes, int64(window/(fastBackoff.Long/2))+1, "handshake storm")
+	assert.GreaterOrEqual(t, handshakes, int64(1), "the client keeps trying")
+	assert.LessOrEqual(t, len(st.Clients), 1, "no leaked client slots")
+	assert.True(t, h.log.has("ERROR", "403::Organization total events daily limit exceeded"))
+
+	e.fault(sfemu.FaultClear)
+	f2, l2 := e.publish("/event/Order__e", 3)
+	assertSequence(t, replayIDs(h.collect(3, 5*time.Second)), f2, l2, 3)
+	replays := e.rec.subscribeReplays("/event/Order__e")
+	assert.Equal(t, itoa(l1), replays[len(replays)-1])
+}
+
+func TestEmulatorConcurrentClientLimit(t *testing.T) {
+	e := startEmu(t, sfemu.Config{MaxClients: 1})
+	a, _ := emuClient(t, e, Config{})
+	a.start()
+	b, _ := emuClient(t, e, Config{})
+	err := b.c.Start(context.Background())
+	var le *LimitError
+	require.ErrorAs(t, err, &le)
+	assert.Contains(t, err.Error(), "403::Organization concurrent user limit exceeded")
+
+	require.NoError(t, a.c.Close(context.Background()))
+	require.NoError(t, b.c.Start(context.Background()), "Close freed the slot; a failed Start can be retried")
+	f, l := e.publish("/event/Order__e", 2)
+	assertSequence(t, replayIDs(b.collect(2, 5*time.Second)), f, l, 2)
+}
+
+// Scenario 9: batches above 1 MiB in one connect answer.
+func TestEmulatorLargeBatch(t *testing.T) {
+	e := startEmu(t, sfemu.Config{MaxBatch: 5000})
+	const n = 3000
+	f, l := e.publish("/data/ChangeEvents", n)
+	h, _ := emuClient(t, e, Config{Channels: []string{"/data/ChangeEvents"},
+		ReplayIDs: map[string]int64{"/data/ChangeEvents": ReplayEarliest}})
+	h.start()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	var evs []Event
+	biggest := 0
+	for len(evs) < n {
+		b, err := h.c.Next(ctx)
+		require.NoError(t, err)
+		size := 0
+		for _, ev := range b.Events {
+			size += len(ev.Data)
+		}
+		biggest = max(biggest, size)
+		evs = append(evs, b.Events...)
+	}
+	assertSequence(t, replayIDs(evs), f, l, n)
+	assert.Greater(t, biggest, 1<<20, "one answer above 1 MiB")
+	for _, ev := range evs[:3] {
+		assert.NotEmpty(t, ev.Meta.ChangeType)
+		assert.NotEmpty(t, ev.Meta.RecordIDs)
+		assert.NotEmpty(t, ev.Meta.CommitTimestamp)
+		assert.Equal(t, ev.Meta.CommitTimestamp, ev.Meta.CreatedDate)
+	}
+}
+
+// Scenario 10: idle long polls end without events and are renewed, without any reconnect; a pipeline slower
+// than Salesforce fills the buffer, the client disconnects cleanly (well past the 40 s window, emulated by a
+// short one) and resumes from the last queued replay id without loss or duplicates.
+func TestEmulatorIdleHolds(t *testing.T) {
+	e := startEmu(t, sfemu.Config{Hold: 150 * time.Millisecond})
+	h, _ := emuClient(t, e, Config{})
+	h.start()
+	h.quiet(800 * time.Millisecond)
+	assert.GreaterOrEqual(t, e.counter("connects"), int64(4))
+	assert.Equal(t, int64(1), e.counter("handshakes"))
+	assert.Empty(t, h.obs.reasons())
+}
+
+func TestEmulatorBackpressure(t *testing.T) {
+	e := startEmu(t, sfemu.Config{MaxBatch: 10, ReconnectWindow: 300 * time.Millisecond})
+	h, _ := emuClient(t, e, Config{MaxBufferedEvents: 20})
+	h.start()
+	f, l := e.publish("/event/Order__e", 100)
+	var st sfemu.State
+	eventually(t, 5*time.Second, func() bool {
+		st = e.state()
+		return len(st.Clients) == 0 && st.Counters["disconnects"] == 1
+	}, "the client should disconnect while its buffer is full: %+v", &st)
+	queued := h.c.ReplayIDs()["/event/Order__e"]
+	time.Sleep(500 * time.Millisecond) // longer than the reconnect window: nothing may depend on the old session
+	assert.Equal(t, []string{"backpressure"}, h.obs.reasons())
+	assert.True(t, h.log.has("INFO", "max_buffered_events 20"))
+
+	evs := h.collect(100, 10*time.Second)
+	assertSequence(t, replayIDs(evs), f, l, 100)
+	replays := e.rec.subscribeReplays("/event/Order__e")
+	require.GreaterOrEqual(t, len(replays), 2)
+	assert.Equal(t, itoa(queued), replays[1], "resumes from the last queued id")
+}
+
+// Scenario 11: several channels of every kind on one session, a filtered PushTopic whose replay key has no
+// query, events split per channel in order with their metadata.
+func TestEmulatorMultipleChannels(t *testing.T) {
+	e := startEmu(t, sfemu.Config{})
+	channels := []string{"/topic/Invoices?Status__c=Open", "/event/Order__e", "/data/AccountChangeEvent", "/u/Alerts"}
+	h, _ := emuClient(t, e, Config{Channels: channels})
+	h.start()
+	e.publishPayloads("/topic/Invoices", `{"Id":"a1","Status__c":"Open"}`, `{"Id":"a2","Status__c":"Closed"}`,
+		`{"Id":"a3","Status__c":"Open"}`)
+	e.publish("/event/Order__e", 3)
+	e.publish("/data/AccountChangeEvent", 3)
+	e.publish("/u/Alerts", 3)
+	evs := h.collect(11, 5*time.Second)
+
+	per := map[string][]Event{}
+	for _, ev := range evs {
+		per[ev.Channel] = append(per[ev.Channel], ev)
+	}
+	require.Len(t, per, 4, "channels: %v", per)
+	require.Len(t, per["/topic/Invoices?Status__c=Open"], 2, "the filter is the server's")
+	for ch, list := range per {
+		for i, ev := range list {
+			assert.NotEmpty(t, ev.Meta.CreatedDate, ch)
+			if i > 0 {
+				assert.Greater(t, ev.ReplayID, list[i-1].ReplayID, ch)
+			}
+		}
+	}
+	assert.Equal(t, "created", per["/topic/Invoices?Status__c=Open"][0].Meta.EventType)
+	cdc := per["/data/AccountChangeEvent"][0].Meta
+	assert.Equal(t, "Account", cdc.EntityName)
+	assert.NotEmpty(t, cdc.ChangeType)
+	assert.NotEmpty(t, cdc.RecordIDs)
+	assert.NotEmpty(t, cdc.Schema)
+	assert.NotEmpty(t, per["/event/Order__e"][0].Meta.EventUUID)
+
+	// Scenario 3: every subscribe carries a replay map with exactly its own key (never empty, never the query).
+	for _, ch := range channels {
+		assert.Equal(t, []string{"-1"}, e.rec.subscribeReplays(ch), ch)
+	}
+	ids := h.c.ReplayIDs()
+	assert.Equal(t, per["/topic/Invoices?Status__c=Open"][1].ReplayID, ids["/topic/Invoices"])
+}
+
+// Scenario 12: a dropped connection, HTTP errors from the load balancer and a malformed answer mid-stream: the
+// client reconnects after a backoff, never loses an event and never storms.
+func TestEmulatorTransportFaults(t *testing.T) {
+	tests := []struct {
+		fault  string
+		extra  []any
+		reason string
+	}{
+		{sfemu.FaultDropConnection, nil, "connection_error"},
+		{sfemu.FaultHTTPError, []any{"count", 2, "status", 502}, "connection_error"},
+		{sfemu.FaultMalformedResponse, nil, "connection_error"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.fault, func(t *testing.T) {
+			e := startEmu(t, sfemu.Config{})
+			h, _ := emuClient(t, e, Config{})
+			h.start()
+			f1, _ := e.publish("/event/Order__e", 2)
+			evs := h.collect(2, 5*time.Second)
+			e.fault(tt.fault, tt.extra...)
+			_, l2 := e.publish("/event/Order__e", 3) // likely inside the broken answer
+			evs = append(evs, h.collect(3, 5*time.Second)...)
+			assertSequence(t, replayIDs(evs), f1, l2, 5)
+			assert.Contains(t, h.obs.reasons(), tt.reason)
+			assert.LessOrEqual(t, e.counter("handshakes"), int64(4), "no handshake storm")
+			assert.True(t, h.log.has("WARN"), "the failure is logged")
+		})
+	}
+}
