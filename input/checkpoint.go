@@ -95,6 +95,15 @@ type channelTrack struct {
 	// last is the replay id of the last tracked event that had one; a batch
 	// without replay ids is tracked at this position.
 	last int64
+	// lagMu makes reading Pending and reporting it one step, so that
+	// concurrent acks cannot leave a stale value in the gauge.
+	lagMu sync.Mutex
+}
+
+func (t *channelTrack) reportLag(channel string, lag func(string, int64)) {
+	t.lagMu.Lock()
+	defer t.lagMu.Unlock()
+	lag(channel, t.capped.Pending())
 }
 
 // checkpointer tracks in-flight batches per channel and persists the highest
@@ -219,12 +228,12 @@ func (c *checkpointer) Track(ctx context.Context, channel string, lastID int64, 
 	if err != nil {
 		return nil, err
 	}
-	c.lag(channel, t.capped.Pending())
+	t.reportLag(channel, c.lag)
 	return func() {
 		if highest := resolve(); highest != nil && *highest != noPosition {
 			c.advance(channel, *highest)
 		}
-		c.lag(channel, t.capped.Pending())
+		t.reportLag(channel, c.lag)
 	}, nil
 }
 

@@ -205,8 +205,12 @@ func positiveInt(pConf *service.ParsedConfig, field, example string, errs *[]err
 // Error messages never include a field's value: most of them are secrets.
 func parseAuth(pConf *service.ParsedConfig, fsys fs.FS, a *authConfig) (errs []error) {
 	ns := pConf.Namespace(ssiFieldAuth)
+	grant, err := ns.FieldString(ssiFieldGrantType)
+	if err != nil {
+		errs = append(errs, err)
+	}
+	a.GrantType = strings.TrimSpace(grant)
 	values := map[string]*string{
-		ssiFieldGrantType:    &a.GrantType,
 		ssiFieldClientID:     &a.ClientID,
 		ssiFieldClientSecret: &a.ClientSecret,
 		ssiFieldUsername:     &a.Username,
@@ -214,23 +218,23 @@ func parseAuth(pConf *service.ParsedConfig, fsys fs.FS, a *authConfig) (errs []e
 		ssiFieldRefreshToken: &a.RefreshToken,
 		ssiFieldAudience:     &a.Audience,
 	}
-	for name, dst := range values {
+	// Every field but grant_type is optional (which ones a grant needs is
+	// checked below), so that lint can tell an absent field from one set
+	// through an environment variable that is empty where lint runs.
+	optional := func(name string) string {
+		if !ns.Contains(name) {
+			return ""
+		}
 		v, err := ns.FieldString(name)
 		if err != nil {
 			errs = append(errs, err)
-			continue
 		}
-		*dst = strings.TrimSpace(v)
+		return strings.TrimSpace(v)
 	}
-	keyFile, err := ns.FieldString(ssiFieldPrivateKeyFile)
-	if err != nil {
-		errs = append(errs, err)
+	for name, dst := range values {
+		*dst = optional(name)
 	}
-	keyInline, err := ns.FieldString(ssiFieldPrivateKey)
-	if err != nil {
-		errs = append(errs, err)
-	}
-	keyFile, keyInline = strings.TrimSpace(keyFile), strings.TrimSpace(keyInline)
+	keyFile, keyInline := optional(ssiFieldPrivateKeyFile), optional(ssiFieldPrivateKey)
 
 	required, known := grantFieldNames[a.GrantType]
 	if !known {

@@ -330,3 +330,23 @@ func TestInputCloseIsBoundedAndIdempotent(t *testing.T) {
 	_, _, err := h.in.ReadBatch(t.Context())
 	assert.ErrorIs(t, err, service.ErrNotConnected)
 }
+
+// TestInputSlowPipelineBackpressure leaves events unread until the client's
+// buffer (max_buffered_events) fills and it disconnects, then reads on: every
+// event arrives once, in order.
+func TestInputSlowPipelineBackpressure(t *testing.T) {
+	emu, url := startEmulator(t, sfemu.Config{MaxBatch: 5})
+	h := newHarness(t, t.TempDir(), url, "channels: [ /event/A__e ]\nreplay_preset: earliest\nmax_buffered_events: 10\n")
+	ids := publishIDs(t, emu, "/event/A__e", 60)
+	require.NoError(t, h.in.Connect(t.Context()))
+
+	require.Eventually(t, func() bool { return h.metrics.get(metricReconnects, "backpressure") > 0 },
+		waitTimeout, 10*time.Millisecond, "a full buffer disconnects the client")
+	got := h.readN(t, 60, true)
+	require.Len(t, got, 60)
+	assert.Equal(t, ids[0], got[0])
+	assert.Equal(t, ids[1], got[59])
+	for k := 1; k < len(got); k++ {
+		require.Greater(t, got[k], got[k-1])
+	}
+}

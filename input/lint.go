@@ -1,17 +1,25 @@
 package input
 
 // lintRule is the spec-level Bloblang lint of the whole input config. `this` is
-// the config as written (defaults not applied, environment variables already
-// substituted), so every field is read with .or(default). Each message names
-// the field and says how to fix it. The same checks run again in Go when the
-// input is built (config.go), for configs that were never linted.
+// the config after environment variable substitution, with defaults filled in
+// for fields that have one (the auth fields have none, so that an absent one
+// shows); fields are still read with .or(default) to be safe. Each message
+// names the field and says how to fix it. The same checks run again in Go when
+// the input is built (config.go), for configs that were never linted.
 //
 // Enum fields also get Benthos' own "not a valid option" lint; the messages
 // here add the field name and the valid values.
 const lintRule = `
 let auth = this.auth.or({})
 let grant = $auth.grant_type.or("client_credentials").string()
-let unset = $auth.without("grant_type").map_each(kv -> kv.value.or("").string().trim() == "")
+# A grant field is unset when absent. An empty value is not reported here:
+# lint sees configs after environment variable substitution, so
+# "client_secret: ${SF_CLIENT_SECRET}" reads as empty when the variable is
+# not set where lint runs (Benthos reports the missing variable itself), and
+# the input rejects an empty value, naming the field, when it starts.
+let unset = ["client_id", "client_secret", "username", "password", "private_key_file", "private_key", "refresh_token"].fold({}, acc -> acc.tally.merge({
+  (acc.value): !$auth.exists(acc.value) || $auth.get(acc.value) == null
+}))
 
 let grant_fields = match $grant {
   "client_credentials" => ["client_id", "client_secret"],
@@ -21,12 +29,12 @@ let grant_fields = match $grant {
   _ => [],
 }
 let grant_errs = if ["client_credentials", "jwt_bearer", "refresh_token", "password"].contains($grant) {
-  $grant_fields.filter(f -> $unset.get(f).or(true)).map_each(f -> "auth.%s is required for auth.grant_type %s: set it, e.g. auth.%s: ${SF_%s}".format(f, $grant, f, f.uppercase()))
+  $grant_fields.filter(f -> $unset.get(f)).map_each(f -> "auth.%s is required for auth.grant_type %s: set it, e.g. auth.%s: ${SF_%s}".format(f, $grant, f, f.uppercase()))
 } else {
   ["auth.grant_type %q is not a supported grant: use one of client_credentials, jwt_bearer, refresh_token, password".format($grant)]
 }
-let key_file_set = !$unset.get("private_key_file").or(true)
-let key_set = !$unset.get("private_key").or(true)
+let key_file_set = !$unset.get("private_key_file")
+let key_set = !$unset.get("private_key")
 let key_errs = if $grant != "jwt_bearer" { [] } else if !$key_file_set && !$key_set {
   ["auth.private_key_file or auth.private_key is required for auth.grant_type jwt_bearer: set one to the RSA key whose certificate is uploaded to the connected app"]
 } else if $key_file_set && $key_set {
@@ -34,9 +42,9 @@ let key_errs = if $grant != "jwt_bearer" { [] } else if !$key_file_set && !$key_
 } else { [] }
 
 let org = this.org_url.or("").string().trim()
-let org_errs = if $org == "" {
+let org_errs = if !this.exists("org_url") {
   ["org_url is required: set the org's My Domain URL, e.g. https://acme.my.salesforce.com"]
-} else if !$org.re_match("^https?://[^/?#\\s]+") {
+} else if $org == "" { [] } else if !$org.re_match("^https?://[^/?#\\s]+") {
   ["org_url %q must be an http(s) URL, e.g. https://acme.my.salesforce.com".format($org)]
 } else if $org.contains("/services/") {
   ["org_url %q must be the base URL without a path like /services/oauth2/token, e.g. https://acme.my.salesforce.com".format($org)]
@@ -77,7 +85,7 @@ let on_invalid_errs = if ["earliest", "latest", "fail"].contains($on_invalid) { 
   ["on_invalid_replay_id %q is not supported: use earliest, latest or fail".format($on_invalid)]
 }
 
-let cache_errs = if this.checkpoint_cache.or("").string().trim() == "" {
+let cache_errs = if !this.exists("checkpoint_cache") {
   ["checkpoint_cache is required: name a cache resource (file or redis) that keeps acknowledged replay ids"]
 } else { [] }
 let key_prefix_errs = if this.checkpoint_cache_key.or("salesforce_streaming").string().trim() == "" {

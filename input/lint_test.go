@@ -19,7 +19,7 @@ func lintInput(t *testing.T, fields string) []string {
 	for _, line := range strings.Split(strings.Trim(fields, "\n"), "\n") {
 		b.WriteString("  " + line + "\n")
 	}
-	lints, err := service.NewEnvironment().NewComponentConfigLinter().LintInputYAML([]byte(b.String()))
+	lints, err := service.NewEnvironment().NewComponentConfigLinter().SetSkipEnvVarCheck(true).LintInputYAML([]byte(b.String()))
 	require.NoError(t, err)
 	msgs := make([]string, len(lints))
 	for k, l := range lints {
@@ -66,6 +66,12 @@ auth: { grant_type: refresh_token, client_id: cid, refresh_token: rt }
 channels: [ "/topic/A?X__c=1&Y__c=2" ]
 checkpoint_cache: c
 `},
+		{"secrets from unset environment variables", `
+org_url: https://acme.my.salesforce.com
+auth: { grant_type: password, client_id: "${SSI_TEST_UNSET_1}", client_secret: "${SSI_TEST_UNSET_2}", username: u, password: "${SSI_TEST_UNSET_3}" }
+channels: [ /event/Order__e ]
+checkpoint_cache: c
+`},
 		{"password with env defaults", `
 org_url: ${SF_ORG_URL:http://127.0.0.1:7357}
 auth:
@@ -100,8 +106,6 @@ func TestLintErrors(t *testing.T) {
 	}{
 		{"client credentials without secret", withAuth(`{ client_id: cid }`),
 			[]string{"auth.client_secret is required for auth.grant_type client_credentials: set it, e.g. auth.client_secret: ${SF_CLIENT_SECRET}"}},
-		{"client secret empty", withAuth(`{ client_id: cid, client_secret: "  " }`),
-			[]string{"auth.client_secret is required"}},
 		{"password grant without fields", withAuth(`{ grant_type: password }`),
 			[]string{"auth.client_id is required for auth.grant_type password", "auth.client_secret is required", "auth.username is required", "auth.password is required"}},
 		{"refresh token grant without token", withAuth(`{ grant_type: refresh_token, client_id: x }`),
@@ -146,8 +150,6 @@ func TestLintErrors(t *testing.T) {
 			[]string{`replay_preset "all" is not supported: use latest or earliest`}},
 		{"unknown invalid replay policy", validYAML + `on_invalid_replay_id: skip`,
 			[]string{`on_invalid_replay_id "skip" is not supported: use earliest, latest or fail`}},
-		{"empty cache", strings.Replace(validYAML, "checkpoint_cache: replay_ids", `checkpoint_cache: ""`, 1),
-			[]string{"checkpoint_cache is required"}},
 		{"missing cache", strings.Replace(validYAML, "checkpoint_cache: replay_ids", "", 1),
 			[]string{"checkpoint_cache is required"}},
 		{"empty cache key", validYAML + `checkpoint_cache_key: ""`,
@@ -218,5 +220,30 @@ func TestSpecExamplesLint(t *testing.T) {
 			ssi := conf.Input["salesforce_streaming"].(map[string]any)
 			assert.Equal(t, ssi["checkpoint_cache"], conf.CacheResources[0]["label"])
 		})
+	}
+}
+
+func TestSpecDocsSections(t *testing.T) {
+	var data service.TemplateDataPlugin
+	service.NewEnvironment().WalkInputs(func(name string, cv *service.ConfigView) {
+		if name == "salesforce_streaming" {
+			var err error
+			data, err = cv.TemplateData()
+			require.NoError(t, err)
+		}
+	})
+	assert.NotEmpty(t, data.Summary)
+	for _, section := range []string{"== Authentication", "== Delivery guarantees", "== Metadata", "== Scaling", "== Metrics"} {
+		assert.Contains(t, data.Description, section)
+	}
+	for _, grant := range []string{"client_credentials", "jwt_bearer", "refresh_token", "password"} {
+		assert.Contains(t, data.Description, "`"+grant+"`")
+	}
+	for _, key := range []string{metaChannel, metaReplayID, metaCreatedDate, metaEventType, metaEventUUID, metaSchema,
+		metaChangeType, metaEntityName, metaRecordIDs, metaCommitTimestamp, metaTransactionKey, metaCommitUser} {
+		assert.Contains(t, data.Description, "`"+key+"`")
+	}
+	for _, metric := range []string{metricEventsReceived, metricReconnects, metricTokenRefreshes, metricReplayFallbacks, metricCheckpointLag} {
+		assert.Contains(t, data.Description, "`"+metric+"`")
 	}
 }

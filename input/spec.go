@@ -65,7 +65,6 @@ func spec() *service.ConfigSpec {
 	return service.NewConfigSpec().
 		Beta().
 		Categories("Services").
-		Version("4.77.0").
 		Summary("Consumes Salesforce Streaming API channels (PushTopic, generic streaming, platform events and Change Data Capture) over CometD, with at-least-once delivery backed by replay ids stored in a cache resource.").
 		Description(specDescription).
 		Fields(
@@ -81,28 +80,28 @@ func spec() *service.ConfigSpec {
 					Default(grantClientCredentials),
 				service.NewStringField(ssiFieldClientID).
 					Description("Consumer key of the connected app (every grant).").
-					Default(""),
+					Optional(),
 				service.NewStringField(ssiFieldClientSecret).
 					Description("Consumer secret of the connected app (`client_credentials`, `password`; optional for `refresh_token`).").
-					Default("").Secret(),
+					Optional().Secret(),
 				service.NewStringField(ssiFieldUsername).
 					Description("Salesforce user name: the subject of `jwt_bearer`, the login of `password`.").
-					Default(""),
+					Optional(),
 				service.NewStringField(ssiFieldPassword).
 					Description("Password of the `password` grant, followed directly by the user's security token when the org requires one.").
-					Default("").Secret(),
+					Optional().Secret(),
 				service.NewStringField(ssiFieldPrivateKeyFile).
 					Description("Path of the PEM RSA private key (PKCS#1 or PKCS#8, unencrypted) that signs `jwt_bearer` assertions. Set this or `private_key`.").
-					Default(""),
+					Optional(),
 				service.NewStringField(ssiFieldPrivateKey).
 					Description("The PEM RSA private key of `jwt_bearer` inline, usually from an environment variable. Set this or `private_key_file`.").
-					Default("").Secret(),
+					Optional().Secret(),
 				service.NewStringField(ssiFieldRefreshToken).
 					Description("Refresh token of the `refresh_token` grant.").
-					Default("").Secret(),
+					Optional().Secret(),
 				service.NewStringField(ssiFieldAudience).
 					Description("The `aud` claim of `jwt_bearer` assertions. Empty derives it from `org_url`: `https://login.salesforce.com` for production hosts, `https://test.salesforce.com` for sandboxes, the URL itself for a community.").
-					Default("").Advanced(),
+					Optional().Advanced(),
 			).Description("How the input obtains OAuth 2.0 access tokens. Tokens are re-obtained automatically when Salesforce rejects one (`401::Authentication invalid`)."),
 			service.NewStringListField(ssiFieldChannels).
 				Description("Channels to subscribe to, each at most once per input: PushTopic `/topic/Name` (optionally filtered, `/topic/Name?Field__c=Value`), generic streaming `/u/Name`, platform events `/event/Name__e` and Change Data Capture `/data/ChangeEvents` or `/data/NameChangeEvent`.").
@@ -247,6 +246,10 @@ events. With ` + "`auto_replay_nacks: false`" + ` a message rejected by the outp
 Salesforce retains events for 24 hours (PushTopic, generic) or 72 hours (platform events, CDC). A stored replay id
 older than that is rejected; ` + "`on_invalid_replay_id`" + ` decides what follows, always with an error log and a metric.
 Use a durable cache: a ` + "`memory`" + ` cache loses replay ids on restart and expires them after 5 minutes by default.
+
+Reading pauses while a channel has ` + "`checkpoint_limit`" + ` messages unacknowledged, which pauses every channel of the
+input. An output batching policy must therefore flush before that many messages pile up: keep its ` + "`count`" + `
+below ` + "`checkpoint_limit`" + ` or give it a ` + "`period`" + `.
 
 A slow pipeline never stalls the long poll: the client buffers up to ` + "`max_buffered_events`" + ` events, then
 disconnects cleanly and resubscribes later from the last event it queued. Shutdown sends ` + "`/meta/disconnect`" + `

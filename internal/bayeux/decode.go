@@ -1,6 +1,7 @@
 package bayeux
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -163,7 +164,7 @@ func (d *decoder) handle(body []byte, el element, ans *answer) error {
 // channelIndex interns the channel name events carry for this answer.
 func (d *decoder) channelIndex(received []byte) int {
 	key := received
-	if q := indexByte(key, '?'); q >= 0 {
+	if q := bytes.IndexByte(key, '?'); q >= 0 {
 		key = key[:q]
 	}
 	name, ok := d.channelOf[string(key)]
@@ -177,15 +178,6 @@ func (d *decoder) channelIndex(received []byte) int {
 	}
 	d.chans = append(d.chans, name)
 	return len(d.chans) - 1
-}
-
-func indexByte(b []byte, c byte) int {
-	for i := range b {
-		if b[i] == c {
-			return i
-		}
-	}
-	return -1
 }
 
 // finish materialises the pending events: one string for all metadata, one slice for all record ids, one

@@ -149,7 +149,7 @@ func TestEmulatorInvalidReplayOnResubscribe(t *testing.T) {
 			h.start()
 			_, l1 := e.publish("/event/Order__e", 3)
 			h.collect(3, 5*time.Second)
-			e.purge("/event/Order__e", l1) // the last queued id expires...
+			e.purge("/event/Order__e", l1)    // the last queued id expires...
 			e.fault(sfemu.FaultUnknownClient) // ...and then the session is lost
 			if policy == ReplayFallbackFail {
 				ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
@@ -482,12 +482,40 @@ func TestEmulatorTransportFaults(t *testing.T) {
 			f1, _ := e.publish("/event/Order__e", 2)
 			evs := h.collect(2, 5*time.Second)
 			e.fault(tt.fault, tt.extra...)
-			_, l2 := e.publish("/event/Order__e", 3) // likely inside the broken answer
+			e.publish("/event/Order__e", 3) // the held poll may deliver these before the fault hits the next request
 			evs = append(evs, h.collect(3, 5*time.Second)...)
-			assertSequence(t, replayIDs(evs), f1, l2, 5)
-			assert.Contains(t, h.obs.reasons(), tt.reason)
+			eventually(t, 5*time.Second, func() bool {
+				for _, r := range h.obs.reasons() {
+					if r == tt.reason {
+						return true
+					}
+				}
+				return false
+			}, "the fault never reached the client")
+			_, l2 := e.publish("/event/Order__e", 2)
+			evs = append(evs, h.collect(2, 5*time.Second)...)
+			assertSequence(t, replayIDs(evs), f1, l2, 7)
 			assert.LessOrEqual(t, e.counter("handshakes"), int64(4), "no handshake storm")
 			assert.True(t, h.log.has("WARN"), "the failure is logged")
 		})
 	}
+}
+
+// Scenario 8 of protocol.md section 1 (API >= 64.0, Hyperforce): the server sends its own /meta/disconnect; the
+// client handshakes again and resubscribes from the last queued replay id.
+func TestEmulatorServerDisconnect(t *testing.T) {
+	e := startEmu(t, sfemu.Config{})
+	h, auth := emuClient(t, e, Config{})
+	h.start()
+	f1, l1 := e.publish("/event/Order__e", 2)
+	evs := h.collect(2, 5*time.Second)
+	e.fault(sfemu.FaultServerDisconnect)
+	_, l2 := e.publish("/event/Order__e", 2)
+	evs = append(evs, h.collect(2, 5*time.Second)...)
+	assertSequence(t, replayIDs(evs), f1, l2, 4)
+	eventually(t, 2*time.Second, func() bool { return e.counter("handshakes") == 2 }, "no new handshake")
+	assert.Equal(t, []string{"server_disconnect"}, h.obs.reasons())
+	assert.Equal(t, []string{"-1", itoa(l1)}, e.rec.subscribeReplays("/event/Order__e"))
+	assert.Zero(t, auth.refreshs.Load())
+	assert.Equal(t, int64(1), e.counter("token_grants"))
 }

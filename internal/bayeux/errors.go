@@ -46,6 +46,15 @@ func (e *ServerError) Code() int {
 	return errorCode(e.Text)
 }
 
+// Message is the <message> part of Salesforce's "<code>:<args>:<message>" (of the failure reason when present),
+// e.g. "Organization concurrent user limit exceeded".
+func (e *ServerError) Message() string {
+	if e.FailureReason != "" {
+		return errorMessage(e.FailureReason)
+	}
+	return errorMessage(e.Text)
+}
+
 // errorCode parses the "<code>" of "<code>:<args>:<message>" (three digits), 0 if absent.
 func errorCode(s string) int {
 	if len(s) < 3 {

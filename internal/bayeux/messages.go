@@ -9,11 +9,10 @@ import (
 
 // Bayeux meta channels.
 const (
-	channelHandshake   = "/meta/handshake"
-	channelConnect     = "/meta/connect"
-	channelSubscribe   = "/meta/subscribe"
-	channelUnsubscribe = "/meta/unsubscribe"
-	channelDisconnect  = "/meta/disconnect"
+	channelHandshake  = "/meta/handshake"
+	channelConnect    = "/meta/connect"
+	channelSubscribe  = "/meta/subscribe"
+	channelDisconnect = "/meta/disconnect"
 )
 
 // request is one outgoing Bayeux message (protocol.md 2.4). Every request is sent alone in its array: Salesforce

@@ -208,7 +208,7 @@ func (c *Client) run() {
 			continue
 		}
 		if c.bufferFull() {
-			tr = &trouble{reason: "backpressure"}
+			tr = &trouble{reason: "backpressure", disconnectOld: true}
 			continue
 		}
 		tr = c.poll(ctx)
@@ -241,10 +241,11 @@ func (c *Client) poll(ctx context.Context) *trouble {
 		case kindAuth:
 			// Salesforce answers a revoked token with a server /meta/disconnect plus 401 and advice none.
 			return &trouble{reason: "auth", err: err, refresh: true}
+		// The refused client may still hold one of the org's client slots until it expires: free it.
 		case kindBusy:
-			return &trouble{reason: "server_busy", err: err, long: true}
+			return &trouble{reason: "server_busy", err: err, long: true, disconnectOld: true}
 		case kindLimit:
-			return &trouble{reason: "limit", err: err, long: true}
+			return &trouble{reason: "limit", err: err, long: true, disconnectOld: true}
 		}
 		switch c.adv.Reconnect {
 		case reconnectRetry:

@@ -1,0 +1,308 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/salesforce-streaming/salesforce_streaming/internal/harness"
+)
+
+// checkpointKey is the checkpoint_cache_key of the benchmark pipelines.
+const checkpointKey = "sfbench"
+
+// drainPipeline is bin/benthos draining the backlog: every retained event from the start (replay_preset
+// earliest), nothing done with them (output drop), replay ids checkpointed to the file cache of
+// resources/replay_ids_file.yaml. Placeholders: HTTP address, debug endpoints, org URL, channel.
+const drainPipeline = `# sfbench: drain the emulator's backlog (written by cmd/sfbench)
+http:
+  address: %s
+  debug_endpoints: %t
+logger:
+  level: warn
+input:
+  salesforce_streaming:
+    org_url: %s
+    auth:
+      grant_type: client_credentials
+      client_id: ` + harness.EmulatorClientID + `
+      client_secret: ` + harness.EmulatorClientSecret + `
+    channels: [ %s ]
+    replay_preset: earliest
+    checkpoint_cache: replay_ids
+    checkpoint_cache_key: ` + checkpointKey + `
+output:
+  drop: {}
+`
+
+// backlog preloads the emulator and drains it with bin/benthos, the Node peers and the floor, in that order,
+// against the same emulator process, and adds their rows.
+func (b *bench) backlog(ctx context.Context, logf func(string, ...any)) error {
+	o := b.opts
+	dir := filepath.Join(b.dir, "backlog")
+	if err := os.RemoveAll(dir); err != nil {
+		return fmt.Errorf("clearing %s: %w", dir, err)
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("creating %s: %w", dir, err)
+	}
+	ecfg := harness.EmulatorConfig{Dir: dir, Seed: 1, MaxBatch: o.maxBatch, Preload: map[string]int{o.channel: o.events},
+		ReadyTimeout: o.timeout}
+	logf("preloading %d events on %s", o.events, o.channel)
+	start := time.Now()
+	emu, err := harness.StartEmulator(ctx, ecfg)
+	if err != nil {
+		return err
+	}
+	defer emu.Close()
+	preload := time.Since(start)
+	st, err := emu.State(ctx)
+	if err != nil {
+		return err
+	}
+	chState := st.Channels[o.channel]
+	if chState.Retained != o.events {
+		return fmt.Errorf("the emulator retains %d events on %s, want %d", chState.Retained, o.channel, o.events)
+	}
+	last := chState.LastReplayID
+	emuCmd := fmt.Sprintf("bin/sfemu -addr 127.0.0.1:0 -seed 1 -preload %s=%d", o.channel, o.events)
+	if o.maxBatch > 0 {
+		emuCmd += fmt.Sprintf(" -max-batch %d", o.maxBatch)
+	}
+
+	logf("draining with bin/benthos")
+	ours, err := b.drainBenthos(ctx, emu, last, "drain", 0)
+	if err != nil {
+		return err
+	}
+	logf("bin/benthos: %.0f events/s", ours.rate())
+
+	var peers []drainResult
+	if o.peers {
+		token, err := fetchToken(ctx, emu.URL)
+		if err != nil {
+			return err
+		}
+		for _, name := range []string{"jsforce", "cometd"} {
+			peerDir := filepath.Join(b.root, "bench", "peers", name)
+			if err := ensurePeer(ctx, peerDir, logf); err != nil {
+				return err
+			}
+			logf("draining with the %s peer", name)
+			r, err := b.drainExternal(ctx, emu, token, name, "node",
+				[]string{filepath.Join(peerDir, "drain.js"), emu.URL, o.channel, strconv.Itoa(o.events)}, last)
+			if err != nil {
+				return err
+			}
+			r.command = fmt.Sprintf("node bench/peers/%s/drain.js $SFEMU_URL %s %d", name, o.channel, o.events)
+			logf("%s: %.0f events/s", name, r.rate())
+			peers = append(peers, r)
+		}
+	}
+	var floor *drainResult
+	if o.floor {
+		token, err := fetchToken(ctx, emu.URL)
+		if err != nil {
+			return err
+		}
+		bin, err := floorBinary()
+		if err != nil {
+			return err
+		}
+		logf("draining with the floor")
+		r, err := b.drainExternal(ctx, emu, token, "floor", bin, []string{emu.URL, o.channel, strconv.Itoa(o.events)}, last)
+		if err != nil {
+			return err
+		}
+		r.command = fmt.Sprintf("bin/sfbench-floor $SFEMU_URL %s %d", o.channel, o.events)
+		logf("floor: %.0f events/s", r.rate())
+		floor = &r
+	}
+	emuStat, err := harness.ReadProcStat(emu.Proc.PID())
+	if err != nil {
+		return err
+	}
+	if o.pprofOut != "" {
+		if err := b.profileDrain(ctx, emu, last, ours.wall, logf); err != nil {
+			return err
+		}
+	}
+	b.backlogRows(emuCmd, preload, emuStat, ours, peers, floor)
+	return nil
+}
+
+// floorBinary locates bin/sfbench-floor next to bin/benthos.
+func floorBinary() (string, error) {
+	dir, err := harness.BinDir()
+	if err != nil {
+		return "", err
+	}
+	path := filepath.Join(dir, "sfbench-floor")
+	if _, err := os.Stat(path); err != nil {
+		return "", fmt.Errorf("the floor program is not built (go build -o bin/sfbench-floor ./cmd/sfbench/floor, or make bench): %w", err)
+	}
+	return path, nil
+}
+
+// drainBenthos runs bin/benthos on the backlog until the checkpoint of the channel reaches last, the replay id
+// of the last retained event. With profile > 0 it saves a CPU profile of that length, taken from the start of
+// the drain, to b.opts.pprofOut.
+func (b *bench) drainBenthos(ctx context.Context, emu *harness.Emulator, last int64, name string, profile time.Duration) (drainResult, error) {
+	o := b.opts
+	dir := filepath.Join(b.dir, "backlog")
+	dataDir := filepath.Join(dir, name+"-data")
+	if err := os.RemoveAll(dataDir); err != nil {
+		return drainResult{}, fmt.Errorf("clearing %s: %w", dataDir, err)
+	}
+	if err := os.MkdirAll(filepath.Join(dataDir, "replay_ids"), 0o755); err != nil {
+		return drainResult{}, fmt.Errorf("creating %s: %w", dataDir, err)
+	}
+	resources, err := os.ReadFile(filepath.Join(b.root, "resources", "replay_ids_file.yaml"))
+	if err != nil {
+		return drainResult{}, fmt.Errorf("reading the file cache resource: %w", err)
+	}
+	addr, err := harness.FreeAddr()
+	if err != nil {
+		return drainResult{}, err
+	}
+	pipeline := fmt.Sprintf(drainPipeline, addr, profile > 0, emu.URL, strconv.Quote(o.channel))
+	checkpoint := filepath.Join(dataDir, "replay_ids", checkpointKey+":"+url.PathEscape(o.channel))
+
+	emuBefore, err := harness.ReadProcStat(emu.Proc.PID())
+	if err != nil {
+		return drainResult{}, err
+	}
+	start := time.Now()
+	p, err := harness.StartBenthos(harness.BenthosConfig{Dir: dir, Name: name, Pipeline: pipeline,
+		Resources: []string{string(resources)}, Env: []string{"SALESFORCE_STREAMING_DATA_DIR=" + dataDir}})
+	if err != nil {
+		return drainResult{}, err
+	}
+	defer p.Close()
+	res := drainResult{name: "bin/benthos", events: o.events,
+		command: fmt.Sprintf("SALESFORCE_STREAMING_DATA_DIR=%s bin/benthos -r %s -c %s", b.rel(dataDir),
+			b.rel(filepath.Join(dir, name+".resources-1.yaml")), b.rel(filepath.Join(dir, name+".pipeline.yaml")))}
+
+	ctx, cancel := context.WithTimeout(ctx, o.timeout)
+	defer cancel()
+	profDone := make(chan error, 1)
+	if profile > 0 {
+		go func() { profDone <- saveProfile(ctx, "http://"+addr, profile, o.pprofOut) }()
+	}
+	if err := waitCheckpoint(ctx, p, checkpoint, last); err != nil {
+		return res, err
+	}
+	res.wall = time.Since(start)
+	ps, err := harness.ReadProcStat(p.PID())
+	if err != nil {
+		return res, err
+	}
+	emuAfter, err := harness.ReadProcStat(emu.Proc.PID())
+	if err != nil {
+		return res, err
+	}
+	res.cpu, res.peakRSS, res.emuCPU = ps.CPU, ps.PeakRSS, emuAfter.CPU-emuBefore.CPU
+	if profile > 0 {
+		if err := <-profDone; err != nil {
+			return res, err
+		}
+	}
+	if err := p.Stop(harness.DefaultStopTimeout); err != nil {
+		return res, fmt.Errorf("stopping bin/benthos after the drain: %w\n%s", err, p.Tail(20))
+	}
+	return res, nil
+}
+
+// waitCheckpoint polls the file cache's checkpoint of the channel until it holds last.
+func waitCheckpoint(ctx context.Context, p *harness.Process, path string, last int64) error {
+	tick := time.NewTicker(pollEvery)
+	defer tick.Stop()
+	var seen int64
+	for {
+		if id, ok := readCheckpoint(path); ok {
+			seen = id
+			if id >= last {
+				return nil
+			}
+		}
+		if p.Exited() {
+			return fmt.Errorf("bin/benthos exited before checkpointing replay id %d (last checkpoint %d): %v\n%s", last, seen, p.ExitErr(), p.Tail(30))
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("waiting for the checkpoint %s to reach %d (at %d): %w\n%s", path, last, seen, ctx.Err(), p.Tail(30))
+		case <-tick.C:
+		}
+	}
+}
+
+// readCheckpoint reads a replay id the file cache wrote; a missing or half-written file is not one yet.
+func readCheckpoint(path string) (int64, bool) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return 0, false
+	}
+	id, err := strconv.ParseInt(strings.TrimSpace(string(b)), 10, 64)
+	return id, err == nil
+}
+
+// profileDrain drains once more with Benthos' debug endpoints on and a CPU profile running: a separate run, so
+// that the profiler's overhead stays out of the table's figures.
+func (b *bench) profileDrain(ctx context.Context, emu *harness.Emulator, last int64, measured time.Duration, logf func(string, ...any)) error {
+	length := measured + 2*time.Second
+	logf("draining again for a %v CPU profile of bin/benthos (%s)", length.Round(time.Second), b.opts.pprofOut)
+	r, err := b.drainBenthos(ctx, emu, last, "profile", length)
+	if err != nil {
+		return err
+	}
+	logf("profiled drain: %.0f events/s; inspect with: go tool pprof -top %s", r.rate(), b.opts.pprofOut)
+	return nil
+}
+
+// saveProfile waits for Benthos' HTTP server and saves /debug/pprof/profile?seconds=N to out.
+func saveProfile(ctx context.Context, base string, length time.Duration, out string) error {
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, base+"/ping", nil)
+		resp, err := http.DefaultClient.Do(req)
+		if err == nil {
+			resp.Body.Close()
+			break
+		}
+		if time.Now().After(deadline) || ctx.Err() != nil {
+			return fmt.Errorf("waiting for bin/benthos' HTTP server at %s: %w", base, errors.Join(err, ctx.Err()))
+		}
+		time.Sleep(pollEvery)
+	}
+	secs := int(length.Seconds() + 0.999)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, fmt.Sprintf("%s/debug/pprof/profile?seconds=%d", base, secs), nil)
+	if err != nil {
+		return err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return fmt.Errorf("profiling bin/benthos: %w", err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		body, _ := io.ReadAll(io.LimitReader(resp.Body, 500))
+		return fmt.Errorf("profiling bin/benthos: HTTP %d: %s", resp.StatusCode, body)
+	}
+	f, err := os.Create(out)
+	if err != nil {
+		return fmt.Errorf("saving the profile: %w", err)
+	}
+	if _, err := io.Copy(f, resp.Body); err != nil {
+		f.Close()
+		return fmt.Errorf("saving the profile: %w", err)
+	}
+	return f.Close()
+}

@@ -1,0 +1,149 @@
+// Command sfbench is the benchmark harness behind `make bench`. Against bin/sfemu on this machine it measures
+// bin/benthos draining a preloaded backlog (events/s, CPU per event, peak memory), the same backlog drained by
+// two Node.js peers (jsforce and the CometD JavaScript client) and by a floor program that only reads the
+// emulator's answers, the publish-to-output latency of a live stream, and the Go benchmarks of the hot path. It
+// prints one markdown table: every figure with its target and the command that produced it.
+//
+// Usage: go run ./cmd/sfbench [-events 500000] [-live-duration 60s] ...   (flags: sfbench -h)
+// It expects bin/benthos, bin/sfemu and bin/sfbench-floor (`make bench` builds them) and installs the Node peers
+// with `npm ci` when their node_modules are missing.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/salesforce-streaming/salesforce_streaming/internal/harness"
+)
+
+// options are sfbench's flags.
+type options struct {
+	events       int
+	channel      string
+	maxBatch     int
+	liveRate     float64
+	liveDuration time.Duration
+	dir          string
+	peers        bool
+	floor        bool
+	live         bool
+	goBench      bool
+	goBenchPkgs  string
+	benchtime    string
+	pprofOut     string
+	timeout      time.Duration
+}
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.Stdout, os.Stderr); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			os.Exit(0)
+		}
+		fmt.Fprintln(os.Stderr, "sfbench:", err)
+		os.Exit(1)
+	}
+}
+
+func parseFlags(args []string, stderr io.Writer) (options, error) {
+	var o options
+	fs := flag.NewFlagSet("sfbench", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.IntVar(&o.events, "events", 500000, "events preloaded in the emulator and drained by every client")
+	fs.StringVar(&o.channel, "channel", "/data/AccountChangeEvent", "channel of the backlog and of the live stream (a CDC channel: ~1 KB events)")
+	fs.IntVar(&o.maxBatch, "max-batch", 0, "sfemu -max-batch: events per connect answer (0: the emulator's default)")
+	fs.Float64Var(&o.liveRate, "live-rate", 2000, "events per second generated for the live latency measure")
+	fs.DurationVar(&o.liveDuration, "live-duration", 60*time.Second, "length of the live latency measure")
+	fs.StringVar(&o.dir, "dir", "bench/out", "directory for configs, logs and data of the runs (relative to the repository root)")
+	fs.BoolVar(&o.peers, "peers", true, "drain the backlog with the Node.js peers (jsforce, CometD JS) too")
+	fs.BoolVar(&o.floor, "floor", true, "drain the backlog with the floor program too")
+	fs.BoolVar(&o.live, "live", true, "measure live latency")
+	fs.BoolVar(&o.goBench, "gobench", true, "run the Go benchmarks of the hot path")
+	fs.StringVar(&o.goBenchPkgs, "gobench-pkgs", "./internal/bayeux/ ./input/ ./sfemu/", "packages whose Go benchmarks run (space separated)")
+	fs.StringVar(&o.benchtime, "benchtime", "1s", "go test -benchtime")
+	fs.StringVar(&o.pprofOut, "pprof", "", "after the measured drain, drain again with Benthos' debug endpoints on and save a CPU profile of bin/benthos here")
+	fs.DurationVar(&o.timeout, "timeout", 10*time.Minute, "bound of each drain and of the Go benchmarks")
+	if err := fs.Parse(args); err != nil {
+		return o, err
+	}
+	if fs.NArg() > 0 {
+		return o, fmt.Errorf("unexpected arguments: %v", fs.Args())
+	}
+	if o.events < 1 {
+		return o, fmt.Errorf("-events must be positive, got %d", o.events)
+	}
+	if o.liveRate <= 0 || o.liveDuration <= 0 {
+		return o, errors.New("-live-rate and -live-duration must be positive")
+	}
+	return o, nil
+}
+
+// bench is one run of the harness: where it works and what it measured.
+type bench struct {
+	opts  options
+	root  string // repository root
+	dir   string // absolute work directory
+	table table
+	notes []string
+}
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	o, err := parseFlags(args, stderr)
+	if err != nil {
+		return err
+	}
+	root, err := harness.RepoRoot()
+	if err != nil {
+		return err
+	}
+	dir := o.dir
+	if !filepath.IsAbs(dir) {
+		dir = filepath.Join(root, dir)
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("creating the work directory: %w", err)
+	}
+	b := &bench{opts: o, root: root, dir: dir}
+	logf := func(format string, a ...any) { fmt.Fprintf(stderr, "sfbench: "+format+"\n", a...) }
+
+	m := readMachine(ctx)
+	logf("machine: %s", m)
+	if err := b.backlog(ctx, logf); err != nil {
+		return err
+	}
+	if o.live {
+		if err := b.liveLatency(ctx, logf); err != nil {
+			return err
+		}
+	}
+	if o.goBench {
+		if err := b.goBenchmarks(ctx, logf); err != nil {
+			return err
+		}
+	}
+	fmt.Fprintf(stdout, "\n%s\n\n", m.markdown())
+	b.table.write(stdout)
+	for _, n := range b.notes {
+		fmt.Fprintf(stdout, "\n%s", n)
+	}
+	fmt.Fprintf(stdout, "\n\nConfigs and logs of this run: %s\n", b.rel(b.dir))
+	return nil
+}
+
+// rel renders a path relative to the repository root, the way the table's commands are run.
+func (b *bench) rel(path string) string {
+	if r, err := filepath.Rel(b.root, path); err == nil && !strings.HasPrefix(r, "..") {
+		return r
+	}
+	return path
+}

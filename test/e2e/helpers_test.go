@@ -1,0 +1,279 @@
+// Package e2e runs the real bin/benthos against the real bin/sfemu over
+// loopback: the acceptance tests of the salesforce_streaming input (resume
+// after kill -9, nacks and slow outputs, invalid replay ids, Redis
+// checkpoints, streams mode, initial replay ids) and of the shipped configs
+// and CLI (lint, unit tests, echo, list).
+package e2e
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/salesforce-streaming/salesforce_streaming/internal/harness"
+)
+
+// Timings shared by the scenarios: short enough that the package runs in a
+// few minutes, long enough for a 2-core machine under load.
+const (
+	emulatorHold = 2 * time.Second  // long-poll hold: sessions cycle often
+	testTimeout  = 90 * time.Second // one scenario, start to end
+	deliverWait  = 60 * time.Second // all published events in the output
+	stopTimeout  = 15 * time.Second // graceful stop of bin/benthos
+	logTailLines = 60
+)
+
+// requireBinaries fails when the built binaries are missing, or skips when
+// nothing asked for them (SALESFORCE_STREAMING_BIN unset, e.g. `go test ./...`
+// before `make build`).
+func requireBinaries(t *testing.T) {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("end-to-end tests run the built binaries; skipped in -short mode")
+	}
+	for _, name := range []string{harness.BenthosBinary, harness.EmulatorBinary} {
+		_, err := harness.Binary(name)
+		if errors.Is(err, harness.ErrBinaryMissing) && os.Getenv(harness.BinEnv) == "" {
+			t.Skipf("end-to-end tests need the binaries: %v", err)
+		}
+		require.NoError(t, err)
+	}
+}
+
+// env is one scenario's world: a temp dir, a running emulator and the
+// processes started in it, all ended and (on failure) logged at cleanup.
+type env struct {
+	t   *testing.T
+	ctx context.Context
+	dir string
+	emu *harness.Emulator
+}
+
+// newEnv starts bin/sfemu with cfg (Dir, Hold defaulted) for one test.
+func newEnv(t *testing.T, cfg harness.EmulatorConfig) *env {
+	t.Helper()
+	requireBinaries(t)
+	ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
+	t.Cleanup(cancel)
+	e := &env{t: t, ctx: ctx, dir: t.TempDir()}
+	if cfg.Dir == "" {
+		cfg.Dir = e.dir
+	}
+	if cfg.Hold == 0 {
+		cfg.Hold = emulatorHold
+	}
+	emu, err := harness.StartEmulator(ctx, cfg)
+	require.NoError(t, err)
+	e.emu = emu
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("emulator at %s:\n%s", emu.URL, emu.Proc.Tail(logTailLines))
+		}
+		_ = emu.Close()
+	})
+	return e
+}
+
+// path returns a file name inside the scenario's dir.
+func (e *env) path(name string) string { return filepath.Join(e.dir, name) }
+
+// startBenthos starts bin/benthos on a pipeline config (a JSON object, which
+// is YAML) with the given resources; cleanup kills it and logs its output when
+// the test failed.
+func (e *env) startBenthos(name string, pipeline map[string]any, resources ...string) *harness.Process {
+	e.t.Helper()
+	proc, err := harness.StartBenthos(harness.BenthosConfig{
+		Dir:       e.dir,
+		Name:      name,
+		Pipeline:  toYAML(e.t, pipeline),
+		Resources: resources,
+	})
+	require.NoError(e.t, err)
+	e.cleanupProcess(proc)
+	return proc
+}
+
+func (e *env) cleanupProcess(proc *harness.Process) {
+	e.t.Cleanup(func() {
+		if e.t.Failed() {
+			e.t.Logf("%s:\n%s", proc.Name(), proc.Tail(logTailLines))
+		}
+		_ = proc.Close()
+	})
+}
+
+// stop stops a benthos gracefully and requires a clean exit.
+func (e *env) stop(proc *harness.Process) {
+	e.t.Helper()
+	require.NoError(e.t, proc.Stop(stopTimeout), "graceful stop of %s\n%s", proc.Name(), proc.Tail(logTailLines))
+}
+
+// fileCache returns cache resources holding replay ids in files under the
+// scenario's dir (the resources/replay_ids_file.yaml pattern), and creates
+// that directory, which the file cache needs.
+func (e *env) fileCache() string {
+	e.t.Helper()
+	dir := e.path("replay_ids")
+	require.NoError(e.t, os.MkdirAll(dir, 0o755))
+	return toYAML(e.t, map[string]any{
+		"cache_resources": []any{map[string]any{"label": "replay_ids", "file": map[string]any{"directory": dir}}},
+	})
+}
+
+// fileCheckpoint reads the stored replay id of a channel from the file cache
+// (key layout per contracts.md: <key>:<url.PathEscape(channel)>).
+func (e *env) fileCheckpoint(key, channel string) (string, bool) {
+	e.t.Helper()
+	b, err := os.ReadFile(filepath.Join(e.path("replay_ids"), checkpointKey(key, channel)))
+	if errors.Is(err, os.ErrNotExist) {
+		return "", false
+	}
+	require.NoError(e.t, err)
+	return strings.TrimSpace(string(b)), true
+}
+
+func checkpointKey(prefix, channel string) string {
+	return prefix + ":" + url.PathEscape(channel)
+}
+
+// inputOpts are the knobs of the salesforce_streaming input the scenarios
+// turn; zero values keep the input's defaults.
+type inputOpts struct {
+	channels        []string
+	preset          string // replay_preset
+	onInvalid       string // on_invalid_replay_id
+	initial         map[string]int64
+	key             string // checkpoint_cache_key
+	checkpointLimit int
+	maxBuffered     int
+	autoReplayNacks *bool
+}
+
+// input returns a salesforce_streaming input on the emulator with the
+// documented default credentials and the client_credentials grant.
+func (e *env) input(o inputOpts) map[string]any {
+	conf := map[string]any{
+		"org_url":     e.emu.URL,
+		"api_version": "64.0",
+		"auth": map[string]any{
+			"grant_type":    "client_credentials",
+			"client_id":     harness.EmulatorClientID,
+			"client_secret": harness.EmulatorClientSecret,
+		},
+		"channels":         o.channels,
+		"checkpoint_cache": "replay_ids",
+		// Failed reconnects retry soon: a test has no minutes to wait.
+		"backoff": map[string]any{"initial_interval": "100ms", "max_interval": "1s", "long_interval": "2s"},
+	}
+	set := func(k string, v any, ok bool) {
+		if ok {
+			conf[k] = v
+		}
+	}
+	set("replay_preset", o.preset, o.preset != "")
+	set("on_invalid_replay_id", o.onInvalid, o.onInvalid != "")
+	set("initial_replay_ids", o.initial, o.initial != nil)
+	set("checkpoint_cache_key", o.key, o.key != "")
+	set("checkpoint_limit", o.checkpointLimit, o.checkpointLimit > 0)
+	set("max_buffered_events", o.maxBuffered, o.maxBuffered > 0)
+	if o.autoReplayNacks != nil {
+		conf["auto_replay_nacks"] = *o.autoReplayNacks
+	}
+	return map[string]any{"salesforce_streaming": conf}
+}
+
+// recordPipeline is a whole config: the input, a mapping to Record lines and
+// the given output, processed by one thread, with the HTTP server off (parallel runs would fight over
+// :4195) and logs in logfmt on stdout.
+func recordPipeline(input, output map[string]any, extra map[string]any) map[string]any {
+	conf := map[string]any{
+		"http":             map[string]any{"enabled": false},
+		"logger":           map[string]any{"level": "info", "format": "logfmt"},
+		"shutdown_timeout": "10s",
+		"input":            input,
+		// One processing thread: with several, Benthos reorders batches
+		// (the default is one per CPU), and order is what these tests check.
+		"pipeline": map[string]any{
+			"threads":    1,
+			"processors": []any{map[string]any{"mapping": harness.RecordMapping}},
+		},
+		"output": output,
+	}
+	for k, v := range extra {
+		conf[k] = v
+	}
+	return conf
+}
+
+// fileOutput writes one Record line per message to path.
+func fileOutput(path string) map[string]any {
+	return map[string]any{"file": map[string]any{"path": path, "codec": "lines"}}
+}
+
+// toYAML renders a config. JSON is YAML, and the generated files stay
+// readable for rerunning a failed scenario by hand.
+func toYAML(t *testing.T, v any) string {
+	t.Helper()
+	b, err := json.MarshalIndent(v, "", "  ")
+	require.NoError(t, err)
+	return string(b) + "\n"
+}
+
+// waitComplete waits until the runs' records (the last one still growing)
+// hold every published id and returns the final report.
+func waitComplete(ctx context.Context, t *testing.T, published harness.Published, done [][]harness.Record, growing string) ([]harness.Record, harness.Report) {
+	t.Helper()
+	wctx, cancel := context.WithTimeout(ctx, deliverWait)
+	defer cancel()
+	recs, err := harness.WaitRecords(wctx, growing, func(recs []harness.Record) bool {
+		return harness.Check(published, append(slices.Clone(done), recs)...).Complete()
+	})
+	report := harness.Check(published, append(slices.Clone(done), recs)...)
+	require.NoError(t, err, "waiting for every published event: %s", report)
+	return recs, report
+}
+
+// logLines returns the lines of a process' output at a level that contain
+// every one of words.
+func logLines(proc *harness.Process, level string, words ...string) []string {
+	var out []string
+	for _, line := range strings.Split(proc.Output(), "\n") {
+		if !strings.Contains(line, "level="+level) {
+			continue
+		}
+		all := true
+		for _, w := range words {
+			all = all && strings.Contains(line, w)
+		}
+		if all {
+			out = append(out, line)
+		}
+	}
+	return out
+}
+
+func idText(id int64) string { return strconv.FormatInt(id, 10) }
+
+func ptr[T any](v T) *T { return &v }
+
+// describe names a published set for messages.
+func describe(p harness.Published) string {
+	var parts []string
+	for ch, ids := range p {
+		if len(ids) > 0 {
+			parts = append(parts, fmt.Sprintf("%s: %d ids %d..%d", ch, len(ids), ids[0], ids[len(ids)-1]))
+		}
+	}
+	return strings.Join(parts, "; ")
+}

@@ -1,0 +1,153 @@
+package e2e
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/salesforce-streaming/salesforce_streaming/internal/harness"
+)
+
+// The resume scenario: 10,000 events over one channel of every kind, the
+// pipeline killed with SIGKILL while events flow, then restarted.
+const (
+	resumeKey           = "resume"
+	resumeBacklog       = 1500 // per channel, published before the first start
+	resumeLivePerRound  = 25   // per channel and round, published while running
+	resumeRounds        = 40   // 1500 + 25*40 = 2500 per channel, 10,000 in all
+	resumeRoundInterval = 40 * time.Millisecond
+	// The kill lands while the 6,000-event backlog drains: the pipeline is
+	// busy, with batches in flight, not idle between live rounds.
+	resumeKillAfter       = 2500
+	resumeCheckpointLimit = 200
+	resumeMaxBatch        = 50 // events per connect answer, below checkpoint_limit
+)
+
+// resumeChannels are one channel of each kind, each with its own replay id
+// step so that ids are not contiguous, as on Salesforce.
+var resumeChannels = map[string]int{
+	"/event/Resume__e":        1,
+	"/data/ResumeChangeEvent": 2,
+	"/topic/ResumeInvoices":   3,
+	"/u/ResumeAlerts":         5,
+}
+
+// checkpointStore is where a scenario's replay ids live: the cache resources
+// handed to bin/benthos and a way to read a stored id.
+type checkpointStore struct {
+	resources string
+	read      func(key, channel string) (string, bool)
+}
+
+// TestResumeAfterKill is acceptance criterion (a): every replay id is
+// delivered, per channel in order within each run, and the only duplicates
+// are the in-flight window of the killed run, bounded by checkpoint_limit.
+func TestResumeAfterKill(t *testing.T) {
+	e := newEnv(t, harness.EmulatorConfig{MaxBatch: resumeMaxBatch})
+	runResume(t, e, checkpointStore{resources: e.fileCache(), read: e.fileCheckpoint})
+}
+
+// TestResumeAfterKillRedis is acceptance criterion (d): the same scenario
+// with replay ids in a real redis-server (the resources/replay_ids_redis.yaml
+// pattern).
+func TestResumeAfterKillRedis(t *testing.T) {
+	requireBinaries(t)
+	ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
+	defer cancel()
+	redisDir := t.TempDir()
+	redis, err := harness.StartRedis(ctx, redisDir)
+	if errors.Is(err, harness.ErrRedisNotInstalled) {
+		t.Skip(err.Error())
+	}
+	require.NoError(t, err)
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("redis at %s:\n%s", redis.Addr, redis.Proc.Tail(20))
+		}
+		_ = redis.Close()
+	})
+
+	e := newEnv(t, harness.EmulatorConfig{MaxBatch: resumeMaxBatch})
+	resources := toYAML(t, map[string]any{
+		"cache_resources": []any{map[string]any{"label": "replay_ids", "redis": map[string]any{"url": redis.URL}}},
+	})
+	runResume(t, e, checkpointStore{resources: resources, read: func(key, channel string) (string, bool) {
+		v, ok, err := redis.Get(e.ctx, checkpointKey(key, channel))
+		require.NoError(t, err)
+		return v, ok
+	}})
+}
+
+func runResume(t *testing.T, e *env, store checkpointStore) {
+	ledger := harness.NewLedger()
+	channels := make([]string, 0, len(resumeChannels))
+	for ch, gap := range resumeChannels {
+		channels = append(channels, ch)
+		ids, err := e.emu.PublishIDs(e.ctx, ch, resumeBacklog, gap)
+		require.NoError(t, err)
+		ledger.Add(ch, ids...)
+	}
+	pipeline := func(out string) map[string]any {
+		return recordPipeline(e.input(inputOpts{
+			channels:        channels,
+			preset:          "earliest",
+			key:             resumeKey,
+			checkpointLimit: resumeCheckpointLimit,
+		}), fileOutput(out), nil)
+	}
+
+	run1Path, run2Path := e.path("run1.jsonl"), e.path("run2.jsonl")
+	run1 := e.startBenthos("run1", pipeline(run1Path), store.resources)
+
+	// Publish the rest while the pipeline runs, so that the kill lands in a
+	// live stream, not after a drained backlog.
+	published := make(chan error, 1)
+	go func() {
+		published <- e.emu.PublishRounds(e.ctx, ledger, harness.Rounds{
+			Channels: channels, Gaps: resumeChannels,
+			PerRound: resumeLivePerRound, Rounds: resumeRounds, Interval: resumeRoundInterval,
+		})
+	}()
+
+	killCtx, cancel := context.WithTimeout(e.ctx, deliverWait)
+	_, err := harness.WaitRecords(killCtx, run1Path, func(recs []harness.Record) bool { return len(recs) >= resumeKillAfter })
+	cancel()
+	require.NoError(t, err, "the first run never reached %d records", resumeKillAfter)
+	require.NoError(t, run1.Kill())
+	first, err := harness.ReadRecords(run1Path)
+	require.NoError(t, err)
+
+	run2 := e.startBenthos("run2", pipeline(run2Path), store.resources)
+	require.NoError(t, <-published)
+	want := ledger.Published()
+	require.Equal(t, len(resumeChannels)*(resumeBacklog+resumeLivePerRound*resumeRounds), want.Total())
+	atKill := harness.Check(want, first)
+	require.False(t, atKill.Complete(), "the kill must land mid-stream; the first run already had everything: %s", atKill)
+
+	waitComplete(e.ctx, t, want, [][]harness.Record{first}, run2Path)
+	e.stop(run2)
+	second, err := harness.ReadRecords(run2Path) // with what arrived until the stop
+	require.NoError(t, err)
+	report := harness.Check(want, first, second)
+	t.Logf("killed after %d records; %s", len(first), report)
+
+	assert.Empty(t, report.Missing, "every replay id is delivered")
+	assert.Empty(t, report.Unexpected, "only published replay ids are delivered")
+	assert.Empty(t, report.Order, "per channel in replay order within each run")
+	assert.Empty(t, report.DuplicatesWithinRun, "no redelivery inside a run")
+	for ch, dups := range report.Duplicates {
+		assert.LessOrEqual(t, dups, resumeCheckpointLimit,
+			"%s: duplicates after the kill are the in-flight window, at most checkpoint_limit", ch)
+	}
+	for _, ch := range channels {
+		last, _ := ledger.Last(ch)
+		stored, ok := store.read(resumeKey, ch)
+		if assert.True(t, ok, "%s: a checkpoint is stored", ch) {
+			assert.Equal(t, idText(last), stored, "%s: after a graceful stop the checkpoint is the last delivered replay id", ch)
+		}
+	}
+}
