@@ -51,8 +51,12 @@ test: build $(DATA_DIR) vet node-deps ## the full suite: vet, unit, emulator sce
 	SALESFORCE_STREAMING_BIN=$(abspath $(BIN)) $(GO) test -count=1 -timeout 20m ./...
 	$(MAKE) --no-print-directory fuzz
 
-bench: build ## the benchmark harness (see README "Performance")
-	@echo "make bench: not implemented yet (issue: performance harness)"
+bench: build ## the benchmark harness: backlog drain vs Node peers and a floor, live latency, Go benchmarks (README "Performance"); BENCH_FLAGS='-events 20000 -live-duration 5s' for a quick run
+	$(GO) build -trimpath -o $(BIN)/sfbench-floor ./cmd/sfbench/floor
+	$(GO) build -trimpath -o $(BIN)/sfbench ./cmd/sfbench
+	npm ci --prefix bench/peers/jsforce --no-audit --no-fund --loglevel=error
+	npm ci --prefix bench/peers/cometd --no-audit --no-fund --loglevel=error
+	$(BIN)/sfbench $(BENCH_FLAGS)
 
 chaos: build ## a short chaos soak against bin/benthos and the emulator
 	@echo "make chaos: not implemented yet (issue: chaos soak)"

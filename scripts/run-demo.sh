@@ -7,9 +7,14 @@ cd "$(dirname "$0")/.."
 
 addr="${1:-127.0.0.1:7357}"
 ready="$(mktemp)"
-trap 'kill "${emu_pid:-0}" 2>/dev/null || true; rm -f "$ready"' EXIT INT TERM
+cleanup() { kill "${emu_pid:-0}" 2>/dev/null || true; wait 2>/dev/null || true; rm -f "$ready"; }
+trap cleanup EXIT
+# Ctrl-C reaches the foreground process group: bin/benthos stops first (it
+# flushes its checkpoints); the emulator, in its own session, is stopped by
+# the EXIT trap after that.
+trap ':' INT TERM
 
-bin/sfemu -addr "$addr" \
+setsid bin/sfemu -addr "$addr" \
 	-generate /event/Order__e=5 \
 	-generate /data/AccountChangeEvent=5 \
 	-generate /topic/InvoiceUpdates=2 \

@@ -1,0 +1,144 @@
+package main
+
+import (
+	"bytes"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func TestParseGoBench(t *testing.T) {
+	out := `goos: linux
+pkg: github.com/salesforce-streaming/salesforce_streaming/internal/bayeux
+cpu: Intel(R) Xeon(R) Processor
+BenchmarkDecodeConnectAnswer-2   	      50	   5392922 ns/op	 215.44 MB/s	      5393 ns/event	  414065 B/op	       8 allocs/op
+PASS
+pkg: github.com/salesforce-streaming/salesforce_streaming/sfemu
+BenchmarkServeBacklog-2           	    1514	    148119 ns/op	   61316 B/op	      46 allocs/op
+BenchmarkBroken-2 --- FAIL
+ok  	github.com/salesforce-streaming/salesforce_streaming/sfemu	0.503s
+`
+	got := parseGoBench(out)
+	require.Len(t, got, 2)
+	assert.Equal(t, goBenchResult{
+		name:  "bayeux.BenchmarkDecodeConnectAnswer-2",
+		value: "5392922 ns/op, 215.44 MB/s, 5393 ns/event, 414065 B/op, 8 allocs/op",
+	}, got[0])
+	assert.Equal(t, "sfemu.BenchmarkServeBacklog-2", got[1].name)
+	assert.Equal(t, "148119 ns/op, 61316 B/op, 46 allocs/op", got[1].value)
+}
+
+func TestSummarize(t *testing.T) {
+	var lats []time.Duration
+	for i := 100; i >= 1; i-- { // unsorted on purpose
+		lats = append(lats, time.Duration(i)*time.Millisecond)
+	}
+	s := summarize(lats)
+	assert.Equal(t, 50*time.Millisecond, s.p50)
+	assert.Equal(t, 99*time.Millisecond, s.p99)
+	assert.Equal(t, 100*time.Millisecond, s.max)
+	assert.Equal(t, 100*time.Millisecond, lats[0], "the input is not reordered")
+
+	one := summarize([]time.Duration{7})
+	assert.Equal(t, latencySummary{p50: 7, p99: 7, max: 7}, one)
+	assert.Equal(t, latencySummary{}, summarize(nil))
+}
+
+func TestReadLatenciesWindow(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "latency.jsonl")
+	lines := `{"lat_us":1500.5,"pub_ms":999}
+{"lat_us":2000,"pub_ms":1000}
+{"lat_us":3000,"pub_ms":1999}
+{"lat_us":4000,"pub_ms":2000}
+`
+	require.NoError(t, os.WriteFile(path, []byte(lines), 0o600))
+	got, err := readLatencies(path, 1000, 2000)
+	require.NoError(t, err)
+	assert.Equal(t, []time.Duration{2 * time.Millisecond, 3 * time.Millisecond}, got)
+
+	require.NoError(t, os.WriteFile(path, []byte("not json\n"), 0o600))
+	_, err = readLatencies(path, 0, 1)
+	assert.Error(t, err)
+}
+
+func TestReadCheckpoint(t *testing.T) {
+	dir := t.TempDir()
+	tests := []struct {
+		name    string
+		content *string
+		want    int64
+		ok      bool
+	}{
+		{name: "missing", content: nil},
+		{name: "empty (being written)", content: ptr("")},
+		{name: "replay id", content: ptr("1250432"), want: 1250432, ok: true},
+		{name: "trailing newline", content: ptr("42\n"), want: 42, ok: true},
+	}
+	for i, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			path := filepath.Join(dir, strings.Repeat("x", i+1))
+			if tc.content != nil {
+				require.NoError(t, os.WriteFile(path, []byte(*tc.content), 0o600))
+			}
+			id, ok := readCheckpoint(path)
+			assert.Equal(t, tc.ok, ok)
+			assert.Equal(t, tc.want, id)
+		})
+	}
+}
+
+func ptr(s string) *string { return &s }
+
+func TestTableWrite(t *testing.T) {
+	var tb table
+	tb.check("rate", "120,000 events/s", "≥ 100,000 events/s", true, "bin/benthos -c a|b.yaml")
+	tb.check("p99", "70 ms", "< 50 ms", false, "cmd")
+	tb.info("note", "x | y", "")
+	var buf bytes.Buffer
+	tb.write(&buf)
+	want := "| measure | value | target | met? | command |\n" +
+		"|---|---|---|---|---|\n" +
+		"| rate | 120,000 events/s | ≥ 100,000 events/s | yes | `bin/benthos -c a\\|b.yaml` |\n" +
+		"| p99 | 70 ms | < 50 ms | no | `cmd` |\n" +
+		"| note | x \\| y | — | — |  |\n"
+	assert.Equal(t, want, buf.String())
+}
+
+func TestFormatting(t *testing.T) {
+	tests := []struct {
+		n    int64
+		want string
+	}{{0, "0"}, {999, "999"}, {1000, "1,000"}, {500000, "500,000"}, {1234567, "1,234,567"}, {-1500, "-1,500"}}
+	for _, tc := range tests {
+		assert.Equal(t, tc.want, thousands(tc.n))
+	}
+	assert.Equal(t, "200 MB", mb(200e6))
+	assert.InDelta(t, 100000.0, rate(500000, 5), 1e-9)
+	assert.Zero(t, rate(10, 0))
+	assert.InDelta(t, 2.5, perEventMicros(5*time.Second, 2000000), 1e-9)
+}
+
+func TestCPUModel(t *testing.T) {
+	info := []byte("processor\t: 0\nvendor_id\t: GenuineIntel\nmodel name\t: Intel(R) Xeon(R) Processor\nprocessor\t: 1\nmodel name\t: other\n")
+	assert.Equal(t, "Intel(R) Xeon(R) Processor", cpuModel(info))
+	assert.Equal(t, "unknown", cpuModel([]byte("processor : 0\n")))
+}
+
+func TestParseFlags(t *testing.T) {
+	o, err := parseFlags([]string{"-events", "20000", "-live-duration", "5s"}, io.Discard)
+	require.NoError(t, err)
+	assert.Equal(t, 20000, o.events)
+	assert.Equal(t, 5*time.Second, o.liveDuration)
+	assert.Equal(t, "/data/AccountChangeEvent", o.channel)
+
+	for _, bad := range [][]string{{"-events", "0"}, {"-live-rate", "-1"}, {"extra"}} {
+		_, err := parseFlags(bad, io.Discard)
+		assert.Error(t, err, "%v", bad)
+	}
+}
