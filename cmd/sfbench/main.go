@@ -133,12 +133,20 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	fmt.Fprintf(stdout, "\n%s\n\n", m.markdown())
 	b.table.write(stdout)
+	fmt.Fprintf(stdout, "\n%s\n", methodNote)
 	for _, n := range b.notes {
 		fmt.Fprintf(stdout, "\n%s", n)
 	}
 	fmt.Fprintf(stdout, "\n\nConfigs and logs of this run: %s\n", b.rel(b.dir))
 	return nil
 }
+
+// methodNote says what the drain figures include.
+const methodNote = "Drain times run from starting the client process to the harness seeing the end: for bin/benthos the file cache's " +
+	"checkpoint holding the last preloaded replay id (polled every 20 ms), for the peers and the floor their result line after the " +
+	"last event. They include process start-up; \"from its handshake\" is the client's own count without it. CPU per event is the " +
+	"process' utime+stime up to that moment (start-up included) over the events; peak RSS is VmHWM read before the process is stopped. " +
+	"Every client drains the same emulator process, one after the other."
 
 // rel renders a path relative to the repository root, the way the table's commands are run.
 func (b *bench) rel(path string) string {

@@ -28,6 +28,10 @@ type pipelineParams struct {
 // recovers in seconds, a mapping to {channel, replay_id} records, and an
 // http_client output to the sink.
 //
+// Per-channel order needs one processing thread and one output request in
+// flight: Benthos runs batches through parallel threads (the default is one
+// per CPU) and parallel requests without keeping their order.
+//
 // The output sends one request per batch (the batch archived as lines) with
 // max_in_flight 1, and retries a failing request itself until the sink takes
 // it: while the sink fails, the pipeline backs up to the input (checkpoint
@@ -63,6 +67,7 @@ func pipelineConfig(p pipelineParams) (string, error) {
 			},
 		},
 		"pipeline": map[string]any{
+			"threads":    1, // more threads process batches in parallel and may reorder them
 			"processors": []any{map[string]any{"mapping": harness.RecordMapping}},
 		},
 		"output": map[string]any{

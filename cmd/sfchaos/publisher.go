@@ -44,6 +44,9 @@ func parseChannels(list string) ([]channelSpec, error) {
 			continue
 		}
 		base, query, hasQuery := strings.Cut(raw, "?")
+		if !streamingChannel(base) {
+			return nil, fmt.Errorf("parsing -channels: %s is not a PushTopic (/topic/X), generic (/u/X), platform event (/event/X__e) or change data capture (/data/X) channel", raw)
+		}
 		if seen[base] {
 			return nil, fmt.Errorf("parsing -channels: %s appears twice (a channel's replay id is kept per name without ?filter)", base)
 		}
@@ -68,6 +71,17 @@ func parseChannels(list string) ([]channelSpec, error) {
 		return nil, fmt.Errorf("parsing -channels: no channel in %q", list)
 	}
 	return out, nil
+}
+
+// streamingChannel reports whether name (without ?query) is a channel of one
+// of the Streaming API's kinds.
+func streamingChannel(name string) bool {
+	for _, prefix := range []string{"/topic/", "/u/", "/event/", "/data/"} {
+		if rest, ok := strings.CutPrefix(name, prefix); ok {
+			return rest != "" && !strings.ContainsAny(rest, "/*")
+		}
+	}
+	return false
 }
 
 // publisher publishes steadily to every channel through the control API and

@@ -31,6 +31,9 @@ type recovery struct {
 	incident
 	After     time.Duration
 	Recovered bool
+	// Measurable is false when nothing was published after the incident (it
+	// came as publishing stopped): there is nothing to recover with.
+	Measurable bool
 }
 
 // measureRecoveries computes each incident's time to recover: from the
@@ -51,6 +54,7 @@ func measureRecoveries(incidents []incident, pubs pubTimes, deliveries []deliver
 			if i == len(ps) {
 				continue
 			}
+			r.Measurable = true
 			firstID := ps[i].ID
 			ds := byChannel[ch]
 			j := sort.Search(len(ds), func(j int) bool { return !ds[j].At.Before(inc.At) })
@@ -78,12 +82,17 @@ type recoveryStats struct {
 }
 
 // summarizeRecoveries returns the stats per kind, sorted by kind, and over
-// all incidents.
+// all incidents, leaving out those that are not measurable.
 func summarizeRecoveries(rs []recovery) (perKind []recoveryStats, all recoveryStats) {
 	times := map[string][]time.Duration{}
 	counts := map[string]int{}
 	var allTimes []time.Duration
+	n := 0
 	for _, r := range rs {
+		if !r.Measurable {
+			continue
+		}
+		n++
 		counts[r.Kind]++
 		if r.Recovered {
 			times[r.Kind] = append(times[r.Kind], r.After)
@@ -102,7 +111,7 @@ func summarizeRecoveries(rs []recovery) (perKind []recoveryStats, all recoverySt
 		}
 		return 0
 	})
-	return perKind, stats("all", len(rs), allTimes)
+	return perKind, stats("all", n, allTimes)
 }
 
 func stats(kind string, n int, ds []time.Duration) recoveryStats {

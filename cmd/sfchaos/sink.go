@@ -39,6 +39,7 @@ type sinkLine struct {
 	Channel  string `json:"channel"`
 	ReplayID int64  `json:"replay_id"`
 	Run      int    `json:"run"`
+	At       string `json:"at"` // when the sink accepted it, for post-mortems
 }
 
 // sink is the pipeline's output: an HTTP endpoint that bin/benthos'
@@ -139,7 +140,7 @@ func (s *sink) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	var buf bytes.Buffer
 	at := s.now()
 	for _, rec := range recs {
-		line, _ := json.Marshal(sinkLine{Channel: rec.Channel, ReplayID: rec.ReplayID, Run: run})
+		line, _ := json.Marshal(sinkLine{Channel: rec.Channel, ReplayID: rec.ReplayID, Run: run, At: at.Format(time.RFC3339Nano)})
 		buf.Write(line)
 		buf.WriteByte('\n')
 	}
@@ -228,4 +229,11 @@ func splitRuns(ds []delivery) [][]harness.Record {
 		runs[d.Run-1] = append(runs[d.Run-1], harness.Record{Channel: d.Channel, ReplayID: d.ReplayID})
 	}
 	return runs
+}
+
+// isFailing reports whether the sink answers 503.
+func (s *sink) isFailing() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.failing
 }

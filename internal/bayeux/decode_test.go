@@ -2,6 +2,8 @@ package bayeux
 
 import (
 	"encoding/json"
+	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -270,5 +272,23 @@ func TestLooksRFC3339(t *testing.T) {
 		"2016-03-29T16:40:08.208+02:0x": false,
 	} {
 		assert.Equal(t, want, looksRFC3339([]byte(s)), s)
+	}
+}
+
+// The splitter skips strings eight bytes at a time: escaped quotes and backslash runs at every offset must not
+// end a string early or late.
+func TestDecodeEscapesAtEveryOffset(t *testing.T) {
+	for pad := range 20 {
+		for _, tricky := range []string{`\"`, `\\`, `\\\"`, `\\\\`, `\u0022`, `\/`} {
+			value := strings.Repeat("x", pad) + tricky + `}]{,:` + strings.Repeat("y", pad)
+			data := `{"s":"` + value + `","event":{"replayId":` + fmt.Sprint(pad+1) + `}}`
+			body := []byte(`[` + msg("/u/A", data) + `,{"channel":"/meta/connect","id":"1","successful":true}]`)
+			ans, err := newDecoder(nil).decode(body)
+			require.NoError(t, err, "%s", body)
+			require.Equal(t, 1, ans.events)
+			assert.Equal(t, data, string(ans.batches[0].Events[0].Data))
+			assert.Equal(t, int64(pad+1), ans.batches[0].Events[0].ReplayID)
+			require.Len(t, ans.replies, 1)
+		}
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"sort"
+	"strings"
 	"syscall"
 	"time"
 )
@@ -41,6 +42,10 @@ func StartBenthos(cfg BenthosConfig) (*Process, error) {
 	}
 	if cfg.Dir == "" {
 		return nil, errors.New("starting benthos: BenthosConfig.Dir is required")
+	}
+	if strings.Contains(cfg.Dir, ",") {
+		// Benthos reads -r and -c values as comma-separated lists.
+		return nil, fmt.Errorf("starting benthos: config directory %q holds a comma, which benthos takes as a path separator", cfg.Dir)
 	}
 	name := cfg.Name
 	if name == "" {

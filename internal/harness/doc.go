@@ -1,10 +1,11 @@
 // Package harness runs the real binaries of this repository as processes and
-// checks what they delivered: it locates bin/sfemu and bin/benthos, starts the
+// checks what they delivered. It locates bin/sfemu and bin/benthos, starts the
 // emulator and drives it through its control API, starts Benthos pipelines
 // (single config or streams mode) with their logs captured to files, starts a
-// throwaway redis-server, and compares the replay ids a pipeline wrote to a
-// file output against what was published (missing ids, order violations
-// within a run, duplicates).
+// throwaway redis-server and an HTTP sink that fails requests on purpose,
+// publishes steady streams of events, and compares the replay ids a pipeline
+// wrote against what was published (missing ids, order violations within a
+// run, duplicates).
 //
 // It serves the end-to-end tests (test/e2e) as well as long-running programs
 // such as a chaos soak or a benchmark, so it never depends on package testing:

@@ -81,8 +81,26 @@ func newEnv(t *testing.T, cfg harness.EmulatorConfig) *env {
 			t.Logf("emulator at %s:\n%s", emu.URL, emu.Proc.Tail(logTailLines))
 		}
 		_ = emu.Close()
+		e.keepOnFailure()
 	})
 	return e
+}
+
+// keepEnv names a directory into which a failed scenario's dir (configs,
+// logs, outputs, checkpoints) is copied, to rerun or inspect it by hand.
+const keepEnv = "E2E_KEEP_DIR"
+
+func (e *env) keepOnFailure() {
+	root := os.Getenv(keepEnv)
+	if root == "" || !e.t.Failed() {
+		return
+	}
+	dst := filepath.Join(root, strings.NewReplacer("/", "_", " ", "_").Replace(e.t.Name()))
+	if err := os.CopyFS(dst, os.DirFS(e.dir)); err != nil {
+		e.t.Logf("keeping the scenario dir: %v", err)
+		return
+	}
+	e.t.Logf("scenario dir kept in %s", dst)
 }
 
 // path returns a file name inside the scenario's dir.
@@ -231,24 +249,50 @@ func toYAML(t *testing.T, v any) string {
 }
 
 // waitComplete waits until the runs' records (the last one still growing)
-// hold every published id and returns the final report.
-func waitComplete(ctx context.Context, t *testing.T, published harness.Published, done [][]harness.Record, growing string) ([]harness.Record, harness.Report) {
+// hold every published id and returns the final report. It gives up early
+// when a watched process exits or keeps failing to connect: no fault is
+// injected in these scenarios, so waiting out the timeout would only hide
+// the cause.
+func waitComplete(ctx context.Context, t *testing.T, published harness.Published, done [][]harness.Record, growing string, watch ...*harness.Process) ([]harness.Record, harness.Report) {
 	t.Helper()
 	wctx, cancel := context.WithTimeout(ctx, deliverWait)
 	defer cancel()
+	var abort string
 	recs, err := harness.WaitRecords(wctx, growing, func(recs []harness.Record) bool {
-		return harness.Check(published, append(slices.Clone(done), recs)...).Complete()
+		if harness.Check(published, append(slices.Clone(done), recs)...).Complete() {
+			return true
+		}
+		abort = stuck(watch)
+		return abort != ""
 	})
 	report := harness.Check(published, append(slices.Clone(done), recs)...)
 	require.NoError(t, err, "waiting for every published event: %s", report)
+	require.Empty(t, abort, "waiting for every published event: %s", report)
 	return recs, report
 }
 
-// logLines returns the lines of a process' output at a level that contain
-// every one of words.
-func logLines(proc *harness.Process, level string, words ...string) []string {
+// connectFailureLimit is how many failed connects of the input a scenario
+// without injected faults tolerates before it counts as stuck.
+const connectFailureLimit = 3
+
+// stuck says why one of procs can no longer deliver, or "".
+func stuck(procs []*harness.Process) string {
+	for _, p := range procs {
+		if p.Exited() {
+			return fmt.Sprintf("%s exited: %v", p.Name(), p.ExitErr())
+		}
+		if fails := logLines(p.Output(), "error", "Failed to connect to salesforce_streaming"); len(fails) >= connectFailureLimit {
+			return fmt.Sprintf("%s failed to connect %d times, last: %s", p.Name(), len(fails), fails[len(fails)-1])
+		}
+	}
+	return ""
+}
+
+// logLines returns the lines of a logfmt log at a level that contain every
+// one of words.
+func logLines(log, level string, words ...string) []string {
 	var out []string
-	for _, line := range strings.Split(proc.Output(), "\n") {
+	for _, line := range strings.Split(log, "\n") {
 		if !strings.Contains(line, "level="+level) {
 			continue
 		}
@@ -276,4 +320,14 @@ func describe(p harness.Published) string {
 		}
 	}
 	return strings.Join(parts, "; ")
+}
+
+// stateWait is a bounded wait on the emulator's state inside a scenario.
+func (e *env) stateWait(what string, cond func(harness.State) bool) harness.State {
+	e.t.Helper()
+	ctx, cancel := context.WithTimeout(e.ctx, 30*time.Second)
+	defer cancel()
+	st, err := e.emu.WaitState(ctx, what, cond)
+	require.NoError(e.t, err)
+	return st
 }

@@ -1,0 +1,36 @@
+// Command refdoc rewrites the configuration reference in README.md (or the
+// file named by -readme) from the salesforce_streaming input's spec.
+package main
+
+import (
+	"flag"
+	"fmt"
+	"os"
+
+	"github.com/salesforce-streaming/salesforce_streaming/internal/refdoc"
+)
+
+func main() {
+	readme := flag.String("readme", "README.md", "the Markdown file holding the reference markers")
+	flag.Parse()
+	if err := run(*readme); err != nil {
+		fmt.Fprintln(os.Stderr, "refdoc:", err)
+		os.Exit(1)
+	}
+}
+
+func run(path string) error {
+	doc, err := os.ReadFile(path)
+	if err != nil {
+		return fmt.Errorf("reading %s: %w", path, err)
+	}
+	ref, err := refdoc.Markdown()
+	if err != nil {
+		return err
+	}
+	out, err := refdoc.Splice(doc, ref)
+	if err != nil {
+		return fmt.Errorf("updating %s: %w", path, err)
+	}
+	return os.WriteFile(path, out, 0o644)
+}

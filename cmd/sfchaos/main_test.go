@@ -1,0 +1,38 @@
+package main
+
+import (
+	"io"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func TestParseFlags(t *testing.T) {
+	o, err := parseFlags(nil, io.Discard)
+	require.NoError(t, err)
+	assert.Equal(t, 2*time.Minute, o.duration)
+	assert.Equal(t, 50, o.minFaults)
+	assert.Equal(t, 5, o.minRestarts)
+	assert.NotZero(t, o.seed, "a random seed is drawn (and printed)")
+
+	o, err = parseFlags([]string{"-duration", "35m", "-seed", "12", "-min-faults", "1000", "-min-restarts", "50", "-rate", "5"}, io.Discard)
+	require.NoError(t, err)
+	assert.Equal(t, options{
+		duration: 35 * time.Minute, seed: 12, channels: defaultChannels, rate: 5, minFaults: 1000, minRestarts: 50,
+		faultEvery: 1500 * time.Millisecond, restartEvery: 15 * time.Second, outageEvery: 40 * time.Second,
+		drainTimeout: time.Minute,
+	}, o)
+
+	for _, bad := range [][]string{
+		{"-duration", "1s"}, {"-rate", "0"}, {"-fault-every", "0s"}, {"-drain-timeout", "0s"}, {"extra"}, {"-nope"},
+	} {
+		_, err := parseFlags(bad, io.Discard)
+		assert.Error(t, err, "%q", bad)
+	}
+}
+
+func TestRunRejectsBadChannelsBeforeStartingAnything(t *testing.T) {
+	assert.Equal(t, 2, run([]string{"-channels", "/nope/X"}, io.Discard, io.Discard))
+}

@@ -1,0 +1,468 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/url"
+	"path/filepath"
+	"time"
+
+	"github.com/salesforce-streaming/salesforce_streaming/internal/harness"
+)
+
+// Timings of the soak around the plan.
+const (
+	emulatorHold     = 2 * time.Second  // long polls cycle often
+	reconnectWindow  = 3 * time.Second  // a client silent this long is expired: backoff waits cross it
+	warmup           = 3 * time.Second  // calm start after the first subscription
+	subscribeTimeout = 60 * time.Second // the first run subscribes every channel
+	stopTimeout      = 10 * time.Second // a graceful stop, before it is a kill
+	redisStopTimeout = 10 * time.Second
+	controlTick      = 100 * time.Millisecond
+	progressEvery    = 10 * time.Second
+	controlTimeout   = 15 * time.Second // one control action
+	checkpointLimit  = 200              // small bounds: an outage backs the pipeline up into the client
+	maxBuffered      = 300
+)
+
+// soak is one chaos run: the processes, the sink, the publisher and what
+// happened to them.
+type soak struct {
+	opts     options
+	channels []channelSpec
+	dir      string
+	log      io.Writer // the action log (chaos.log and, with -v, stdout)
+	out      io.Writer // progress lines
+
+	emu     *harness.Emulator
+	redis   *harness.Redis
+	redisUp bool
+	sink    *sink
+	pub     *publisher
+	benthos *benthosRunner
+
+	start       time.Time
+	incidents   []incident
+	faults      map[string]int
+	kills       int
+	graceful    int
+	unplanned   int
+	outages     int
+	outageFrom  time.Time
+	outageTotal time.Duration
+	redisDowns  int
+	problems    []string
+}
+
+// run performs the soak and returns its result. An error means the soak
+// itself could not run (a process would not start, the control API failed),
+// not that the pipeline misbehaved, which the result tells.
+func (s *soak) run(ctx context.Context) (res result, err error) {
+	s.faults = map[string]int{}
+	defer s.close()
+
+	s.emu, err = harness.StartEmulator(ctx, harness.EmulatorConfig{
+		Dir: s.dir, Hold: emulatorHold, ReconnectWindow: reconnectWindow, Seed: s.opts.seed,
+	})
+	if err != nil {
+		return res, err
+	}
+	s.redis, err = harness.StartRedis(ctx, s.dir)
+	if err != nil {
+		return res, err
+	}
+	s.redisUp = true
+	s.sink, err = newSink(filepath.Join(s.dir, "records.jsonl"))
+	if err != nil {
+		return res, err
+	}
+	sinkURL, err := s.sink.start()
+	if err != nil {
+		return res, err
+	}
+	configured := make([]string, len(s.channels))
+	for i, ch := range s.channels {
+		configured[i] = ch.Configured
+	}
+	pipeline, err := pipelineConfig(pipelineParams{
+		EmulatorURL: s.emu.URL, SinkURL: sinkURL, Channels: configured,
+		CheckpointLimit: checkpointLimit, MaxBuffered: maxBuffered,
+	})
+	if err != nil {
+		return res, err
+	}
+	s.benthos = &benthosRunner{dir: s.dir, pipeline: pipeline, resources: redisResources(s.redis.URL)}
+
+	s.pub = newPublisher(s.emu.Client, s.channels, s.opts.rate, s.opts.seed)
+	stopPub := make(chan struct{})
+	pubErr := make(chan error, 1)
+	go func() { pubErr <- s.pub.run(stopPub) }()
+	pubStopped := false
+	stopPublishing := func() error {
+		if pubStopped {
+			return nil
+		}
+		pubStopped = true
+		close(stopPub)
+		return <-pubErr
+	}
+	defer func() { _ = stopPublishing() }()
+
+	if err := s.benthos.start(); err != nil {
+		return res, err
+	}
+	subCtx, cancel := context.WithTimeout(ctx, subscribeTimeout)
+	_, err = s.emu.WaitSubscribed(subCtx, configured...)
+	cancel()
+	if err != nil {
+		return res, fmt.Errorf("waiting for the first run to subscribe: %w\n%s", err, s.benthos.proc.Tail(40))
+	}
+
+	plan := newPlan(s.opts.seed, planConfig{
+		Duration: s.opts.duration, Warmup: warmup,
+		FaultEvery: s.opts.faultEvery, RestartEvery: s.opts.restartEvery, OutageEvery: s.opts.outageEvery,
+		MinFaults: s.opts.minFaults, MinRestarts: s.opts.minRestarts,
+	})
+	s.logf("plan: %d actions (seed %d)", len(plan), s.opts.seed)
+	s.start = time.Now()
+	if err := s.chaos(ctx, plan, pubErr); err != nil {
+		return res, err
+	}
+
+	// The drain: no more publishing nor faults; everything published must
+	// arrive within the bound.
+	if err := stopPublishing(); err != nil {
+		return res, fmt.Errorf("publishing: %w", err)
+	}
+	drainStart := time.Now()
+	drained, err := s.drain(ctx)
+	if err != nil {
+		return res, err
+	}
+	drainTime := time.Since(drainStart)
+
+	// A last graceful stop: it must be prompt and leave every channel's
+	// checkpoint at its last delivered event.
+	checkpoints := map[string]string{}
+	if _, took, err := s.benthos.stop(stopTimeout); err != nil {
+		s.problem("final %v", err)
+	} else {
+		s.logf("final graceful stop took %v", took.Round(time.Millisecond))
+	}
+	expected, times, filtered, lastPublished := s.pub.ledger()
+	for _, ch := range s.channels {
+		v, ok, err := s.redis.Get(ctx, checkpointKey+":"+url.PathEscape(ch.Base))
+		switch {
+		case err != nil:
+			s.problem("reading the checkpoint of %s: %v", ch.Base, err)
+		case !ok:
+			checkpoints[ch.Base] = "(none)"
+		default:
+			checkpoints[ch.Base] = v
+		}
+	}
+	stCtx, cancel := context.WithTimeout(ctx, controlTimeout)
+	state, err := s.emu.State(stCtx)
+	cancel()
+	if err != nil {
+		return res, err
+	}
+	firstRetained := map[string]int64{}
+	for _, ch := range s.channels {
+		cs, ok := state.Channels[ch.Base]
+		if !ok {
+			s.problem("the emulator has no channel %s", ch.Base)
+			continue
+		}
+		firstRetained[ch.Base] = cs.FirstReplayID
+		if cs.LastReplayID != lastPublished[ch.Base] {
+			s.problem("ledger of %s ends at %d but the emulator's last replay id is %d", ch.Base, lastPublished[ch.Base], cs.LastReplayID)
+		}
+	}
+
+	deliveries, bad, rejected := s.sink.snapshot()
+	for _, b := range bad {
+		s.problem("the sink refused a request: %s", b)
+	}
+	report := harness.Check(expected, splitRuns(deliveries)...)
+	lastExpected := map[string]int64{}
+	for ch, ids := range expected {
+		if len(ids) > 0 {
+			lastExpected[ch] = ids[len(ids)-1]
+		}
+	}
+	recoveries := measureRecoveries(s.incidents, times, deliveries)
+	s.logRecoveries(recoveries)
+	return result{
+		opts:          s.opts,
+		channels:      s.channels,
+		dir:           s.dir,
+		report:        report,
+		records:       len(deliveries),
+		filteredOut:   filtered,
+		firstRetained: firstRetained,
+		lastExpected:  lastExpected,
+		checkpoints:   checkpoints,
+		faults:        s.faults,
+		kills:         s.kills,
+		graceful:      s.graceful,
+		unplanned:     s.unplanned,
+		runs:          s.benthos.run,
+		outages:       s.outages,
+		outageTotal:   s.outageTotal,
+		rejected:      rejected,
+		redisRestarts: s.redisDowns,
+		recoveries:    recoveries,
+		drained:       drained,
+		drainTime:     drainTime,
+		problems:      s.problems,
+	}, nil
+}
+
+// chaos runs the plan until its last action and the end of the duration,
+// watching for unplanned exits of bin/benthos and publish errors.
+func (s *soak) chaos(ctx context.Context, plan []action, pubErr <-chan error) error {
+	ticker := time.NewTicker(controlTick)
+	defer ticker.Stop()
+	nextProgress := s.start.Add(progressEvery)
+	next := 0
+	for next < len(plan) || time.Since(s.start) < s.opts.duration {
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("chaos interrupted: %w", ctx.Err())
+		case err := <-pubErr:
+			return fmt.Errorf("publishing: %w", err)
+		case <-ticker.C:
+		}
+		if err := s.watchBenthos(); err != nil {
+			return err
+		}
+		for next < len(plan) && time.Since(s.start) >= plan[next].At {
+			if err := s.do(ctx, plan[next]); err != nil {
+				return err
+			}
+			next++
+		}
+		if now := time.Now(); !now.Before(nextProgress) {
+			nextProgress = nextProgress.Add(progressEvery)
+			s.progress()
+		}
+	}
+	return nil
+}
+
+// do performs one action of the plan.
+func (s *soak) do(ctx context.Context, a action) error {
+	ctx, cancel := context.WithTimeout(ctx, controlTimeout)
+	defer cancel()
+	s.logf("%s", a)
+	now := time.Now()
+	switch a.Kind {
+	case actFault:
+		if err := s.emu.Fault(ctx, a.Fault); err != nil {
+			return err
+		}
+		s.faults[a.Fault.Fault]++
+		if a.Fault.Fault != "daily_limit" { // that one ends at its clear
+			s.incidents = append(s.incidents, incident{Kind: a.Fault.Fault, At: now})
+		}
+	case actClear:
+		if err := s.emu.Fault(ctx, a.Fault); err != nil {
+			return err
+		}
+		s.incidents = append(s.incidents, incident{Kind: "daily_limit", At: now})
+	case actStop:
+		// A graceful stop waits for the output; while it cannot write (sink
+		// failing, redis down) the stop would only wait for its timeout.
+		if !s.sink.isFailing() && s.redisUp {
+			if ok, took, err := s.benthos.stop(stopTimeout); ok {
+				s.graceful++
+				s.incidents = append(s.incidents, incident{Kind: "graceful restart", At: now})
+				s.logf("  run %d stopped in %v", s.benthos.run, took.Round(time.Millisecond))
+				if err != nil {
+					s.problem("%v", err)
+				}
+			}
+			return nil
+		}
+		s.logf("  output blocked: kill -9 instead")
+		fallthrough
+	case actKill:
+		ok, err := s.benthos.kill()
+		if err != nil {
+			return err
+		}
+		if ok {
+			s.kills++
+			s.incidents = append(s.incidents, incident{Kind: "kill -9", At: now})
+		}
+	case actStart:
+		if err := s.benthos.start(); err != nil {
+			return err
+		}
+		s.logf("  run %d started", s.benthos.run)
+	case actOutageStart:
+		s.sink.setFailing(true)
+		s.outages++
+		s.outageFrom = now
+	case actOutageEnd:
+		s.endOutage(now)
+	case actRedisDown:
+		if err := s.redis.ShutdownSave(ctx, redisStopTimeout); err != nil {
+			return err
+		}
+		s.redisUp = false
+		s.redisDowns++
+	case actRedisUp:
+		if err := s.redisBack(ctx); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (s *soak) endOutage(now time.Time) {
+	if !s.sink.isFailing() {
+		return
+	}
+	s.sink.setFailing(false)
+	s.outageTotal += now.Sub(s.outageFrom)
+	s.incidents = append(s.incidents, incident{Kind: "output outage", At: now})
+}
+
+func (s *soak) redisBack(ctx context.Context) error {
+	if s.redisUp {
+		return nil
+	}
+	r, err := harness.StartRedisAt(ctx, s.dir, s.redis.Addr)
+	if err != nil {
+		return err
+	}
+	s.redis, s.redisUp = r, true
+	s.incidents = append(s.incidents, incident{Kind: "redis restart", At: time.Now()})
+	return nil
+}
+
+// watchBenthos restarts a bin/benthos that exited on its own and records it.
+func (s *soak) watchBenthos() error {
+	proc := s.benthos.unplannedExit()
+	if proc == nil {
+		return nil
+	}
+	s.unplanned++
+	s.problem("benthos run %d exited on its own (%v)\n%s", s.benthos.run, proc.ExitErr(), proc.Tail(30))
+	s.incidents = append(s.incidents, incident{Kind: "unplanned exit", At: time.Now()})
+	return s.benthos.start()
+}
+
+// drain ends every disturbance, lets the pipeline catch up and reports
+// whether every channel's last event arrived within the drain timeout.
+func (s *soak) drain(ctx context.Context) (bool, error) {
+	s.logf("drain: clearing faults, the sink accepts, redis and benthos up")
+	cctx, cancel := context.WithTimeout(ctx, controlTimeout)
+	err := s.emu.Fault(cctx, harness.FaultRequest{Fault: faultClear})
+	if err == nil {
+		err = s.redisBack(cctx)
+	}
+	cancel()
+	if err != nil {
+		return false, err
+	}
+	s.endOutage(time.Now())
+	if err := s.benthos.start(); err != nil {
+		return false, err
+	}
+	expected, _, _, _ := s.pub.ledger()
+	deadline := time.Now().Add(s.opts.drainTimeout)
+	ticker := time.NewTicker(controlTick)
+	defer ticker.Stop()
+	for {
+		if err := s.watchBenthos(); err != nil {
+			return false, err
+		}
+		done := true
+		for ch, ids := range expected {
+			if len(ids) > 0 && !s.sink.has(ch, ids[len(ids)-1]) {
+				done = false
+				break
+			}
+		}
+		if done {
+			s.logf("drain: every channel's last event arrived")
+			return true, nil
+		}
+		if time.Now().After(deadline) {
+			s.logf("drain: timed out after %v", s.opts.drainTimeout)
+			return false, nil
+		}
+		select {
+		case <-ctx.Done():
+			return false, fmt.Errorf("drain interrupted: %w", ctx.Err())
+		case <-ticker.C:
+		}
+	}
+}
+
+// logRecoveries writes each incident's time to recover to the action log.
+func (s *soak) logRecoveries(rs []recovery) {
+	for _, r := range rs {
+		at := r.At.Sub(s.start).Seconds()
+		switch {
+		case !r.Measurable:
+			s.logf("recovery: %-18s at %8.3fs: nothing published after it", r.Kind, at)
+		case !r.Recovered:
+			s.logf("recovery: %-18s at %8.3fs: NOT RECOVERED", r.Kind, at)
+		default:
+			s.logf("recovery: %-18s at %8.3fs: %v", r.Kind, at, r.After.Round(time.Millisecond))
+		}
+	}
+}
+
+func (s *soak) progress() {
+	fmt.Fprintf(s.out, "[%5.0fs] published %d, delivered %d records, runs %d, faults %d, restarts %d, outages %d\n",
+		time.Since(s.start).Seconds(), s.pub.published(), s.sink.count(), s.benthos.run, sum(s.faults), s.kills+s.graceful, s.outages)
+}
+
+func (s *soak) problem(format string, args ...any) {
+	msg := fmt.Sprintf(format, args...)
+	s.problems = append(s.problems, msg)
+	s.logf("PROBLEM: %s", msg)
+}
+
+func (s *soak) logf(format string, args ...any) {
+	at := 0.0
+	if !s.start.IsZero() {
+		at = time.Since(s.start).Seconds()
+	}
+	fmt.Fprintf(s.log, "[%8.3fs] %s\n", at, fmt.Sprintf(format, args...))
+}
+
+// close ends every process and the sink, whatever happened.
+func (s *soak) close() {
+	if s.benthos != nil {
+		s.benthos.Close()
+	}
+	var errs []error
+	if s.emu != nil {
+		errs = append(errs, s.emu.Close())
+	}
+	if s.redis != nil {
+		errs = append(errs, s.redis.Close())
+	}
+	if s.sink != nil {
+		errs = append(errs, s.sink.Close())
+	}
+	if err := errors.Join(errs...); err != nil {
+		s.logf("closing: %v", err)
+	}
+}
+
+func sum(m map[string]int) int {
+	n := 0
+	for _, v := range m {
+		n += v
+	}
+	return n
+}

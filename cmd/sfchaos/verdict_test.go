@@ -1,0 +1,145 @@
+package main
+
+import (
+	"bytes"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+
+	"github.com/salesforce-streaming/salesforce_streaming/internal/harness"
+)
+
+// passingResult is a soak in which everything went right.
+func passingResult() result {
+	published := harness.Published{"/u/A": {1, 2, 3}, "/topic/T": {5, 9}}
+	runs := [][]harness.Record{
+		{rec("/u/A", 1), rec("/u/A", 2), rec("/topic/T", 5)},
+		{rec("/u/A", 2), rec("/u/A", 3), rec("/topic/T", 9)},
+	}
+	return result{
+		opts:          options{minFaults: 3, minRestarts: 1, drainTimeout: time.Minute, seed: 5, duration: time.Minute, rate: 1},
+		channels:      []channelSpec{{Configured: "/u/A", Base: "/u/A"}, {Configured: "/topic/T?S=x", Base: "/topic/T"}},
+		report:        harness.Check(published, runs...),
+		records:       6,
+		firstRetained: map[string]int64{"/u/A": 1, "/topic/T": 5},
+		lastExpected:  map[string]int64{"/u/A": 3, "/topic/T": 9},
+		checkpoints:   map[string]string{"/u/A": "3", "/topic/T": "9"},
+		faults:        map[string]int{"unknown_client": 2, "daily_limit": 1},
+		kills:         1,
+		runs:          2,
+		drained:       true,
+	}
+}
+
+func TestJudge(t *testing.T) {
+	tests := []struct {
+		name        string
+		change      func(r *result)
+		wantFailure string // "" passes
+		wantLost    int
+	}{
+		{name: "passes", change: func(*result) {}},
+		{
+			name: "a retained event never delivered is lost",
+			change: func(r *result) {
+				r.report = harness.Check(harness.Published{"/u/A": {1, 2, 3, 4}}, []harness.Record{rec("/u/A", 1), rec("/u/A", 2), rec("/u/A", 3)})
+				r.lastExpected = map[string]int64{"/u/A": 4}
+				r.checkpoints = map[string]string{"/u/A": "4"}
+			},
+			wantFailure: "lost 1 retained events: /u/A [4]", wantLost: 1,
+		},
+		{
+			name: "an event no longer retained is not lost",
+			change: func(r *result) {
+				r.report = harness.Check(harness.Published{"/u/A": {1, 2, 3}}, []harness.Record{rec("/u/A", 2), rec("/u/A", 3)})
+				r.firstRetained = map[string]int64{"/u/A": 2}
+				r.lastExpected = map[string]int64{"/u/A": 3}
+			},
+		},
+		{
+			name: "disorder within a run fails",
+			change: func(r *result) {
+				r.report = harness.Check(harness.Published{"/u/A": {1, 2, 3}}, []harness.Record{rec("/u/A", 1), rec("/u/A", 3), rec("/u/A", 2)})
+				r.lastExpected = map[string]int64{"/u/A": 3}
+			},
+			wantFailure: "1 events out of replay order within a run: run 1 /u/A: 2 after 3",
+		},
+		{
+			name: "an event excluded by the filter must not arrive",
+			change: func(r *result) {
+				r.report = harness.Check(harness.Published{"/u/A": {1}}, []harness.Record{rec("/u/A", 1), rec("/u/A", 2)})
+				r.lastExpected = map[string]int64{"/u/A": 1}
+				r.checkpoints = map[string]string{"/u/A": "1"}
+			},
+			wantFailure: "1 records of events never published or excluded by the filter: /u/A [2]",
+		},
+		{
+			name:        "too few faults",
+			change:      func(r *result) { r.faults = map[string]int{"unknown_client": 2} },
+			wantFailure: "only 2 faults injected, want at least 3",
+		},
+		{
+			name:        "too few restarts",
+			change:      func(r *result) { r.kills = 0 },
+			wantFailure: "only 0 restarts, want at least 1",
+		},
+		{
+			name: "drain incomplete",
+			change: func(r *result) {
+				r.drained = false
+				r.report = harness.Check(harness.Published{"/u/A": {1, 2}}, []harness.Record{rec("/u/A", 1)})
+			},
+			wantFailure: "the drain did not complete within 1m0s: /u/A [2]", wantLost: 1,
+		},
+		{
+			name:        "checkpoint behind after the final stop",
+			change:      func(r *result) { r.checkpoints["/u/A"] = "2" },
+			wantFailure: "checkpoint of /u/A after the final graceful stop is 2, want 3 (its last event)",
+		},
+		{
+			name:        "an unplanned exit fails",
+			change:      func(r *result) { r.unplanned = 1 },
+			wantFailure: "bin/benthos exited on its own 1 times",
+		},
+		{
+			name:        "problems fail with their first line",
+			change:      func(r *result) { r.problems = []string{"the sink refused a request: x\nlog lines"} },
+			wantFailure: "the sink refused a request: x",
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := passingResult()
+			tt.change(&r)
+			v := r.judge()
+			assert.Equal(t, tt.wantLost, harness.Count(v.Lost))
+			if tt.wantFailure == "" {
+				assert.True(t, v.OK(), "failures: %v", v.Failures)
+				return
+			}
+			assert.False(t, v.OK())
+			assert.Contains(t, v.Failures, tt.wantFailure)
+		})
+	}
+}
+
+func TestSummaryShowsTheFigures(t *testing.T) {
+	r := passingResult()
+	r.recoveries = []recovery{{incident: incident{Kind: "unknown_client"}, After: 1500 * time.Millisecond, Recovered: true, Measurable: true}}
+	var out bytes.Buffer
+	r.writeSummary(&out, r.judge())
+	s := out.String()
+	for _, want := range []string{
+		"seed 5", "events published  5", "lost              0", "duplicates        1",
+		"restarts          1", "p50 1.50s", "unknown_client", "revoke_tokens", "PASS",
+	} {
+		assert.Contains(t, s, want)
+	}
+
+	r.checkpoints["/u/A"] = "1"
+	out.Reset()
+	r.writeSummary(&out, r.judge())
+	assert.True(t, strings.Contains(out.String(), "FAIL\n  - checkpoint of /u/A"), out.String())
+}
