@@ -13,6 +13,7 @@ const (
 	metricTokenRefreshes  = "salesforce_streaming_token_refreshes"
 	metricReplayFallbacks = "salesforce_streaming_replay_fallbacks"
 	metricCheckpointLag   = "salesforce_streaming_checkpoint_lag"
+	metricEventsDropped   = "salesforce_streaming_events_dropped"
 )
 
 // ssiMetrics holds the input's metrics. It is the bayeux client's Observer,
@@ -23,6 +24,7 @@ type ssiMetrics struct {
 	reconnects      *service.MetricCounter
 	tokenRefreshes  *service.MetricCounter
 	replayFallbacks *service.MetricCounter
+	dropped         *service.MetricCounter
 	lag             *service.MetricGauge
 }
 
@@ -32,6 +34,7 @@ func newMetrics(m *service.Metrics) *ssiMetrics {
 		reconnects:      m.NewCounter(metricReconnects, "reason"),
 		tokenRefreshes:  m.NewCounter(metricTokenRefreshes),
 		replayFallbacks: m.NewCounter(metricReplayFallbacks, "channel"),
+		dropped:         m.NewCounter(metricEventsDropped, "channel", "reason"),
 		lag:             m.NewGauge(metricCheckpointLag, "channel"),
 	}
 }
@@ -46,5 +49,17 @@ func (m *ssiMetrics) ReplayFallback(channel string, _ bayeux.InvalidReplayPolicy
 
 func (m *ssiMetrics) Events(channel string, n int) { m.events.Incr(int64(n), channelBase(channel)) }
 
+// Dropped counts events the client refused to hand on (bayeux.DropObserver).
+// The channel label is empty for events on channels that are not
+// subscribed: their names come from the server and must not mint series.
+func (m *ssiMetrics) Dropped(channel, reason string, n int) {
+	if reason == bayeux.DropUnknownChannel || reason == bayeux.DropMissingChannel {
+		channel = ""
+	}
+	m.dropped.Incr(int64(n), channelBase(channel), reason)
+}
+
 // checkpointLag records the messages of channel received but not yet acknowledged.
 func (m *ssiMetrics) checkpointLag(channel string, pending int64) { m.lag.Set(pending, channel) }
+
+var _ bayeux.DropObserver = (*ssiMetrics)(nil)

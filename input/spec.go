@@ -285,4 +285,7 @@ which counts against the org's concurrent-client limit.
 - ` + "`salesforce_streaming_token_refreshes`" + `: access tokens re-obtained after a rejection.
 - ` + "`salesforce_streaming_replay_fallbacks`" + ` (label ` + "`channel`" + `): start replay ids rejected as invalid.
 - ` + "`salesforce_streaming_checkpoint_lag`" + ` (gauge, label ` + "`channel`" + `): messages received but not yet acknowledged.
+- ` + "`salesforce_streaming_events_dropped`" + ` (labels ` + "`channel`" + `, ` + "`reason`" + `): events received but not handed on because the
+  server sent them malformed: ` + "`replay_id_not_increasing`" + ` (a repeat or a step back within the channel),
+  ` + "`invalid_replay_id`" + `, ` + "`unknown_channel`" + ` or ` + "`missing_channel`" + ` (channel label empty). Each is also logged as a warning.
 `

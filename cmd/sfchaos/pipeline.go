@@ -61,7 +61,7 @@ func pipelineConfig(p pipelineParams) (string, error) {
 				"max_buffered_events":  p.MaxBuffered,
 				"backoff": map[string]any{
 					"initial_interval": "100ms",
-					"max_interval":     "2s",
+					"max_interval":     "1s",
 					"long_interval":    "2s",
 				},
 			},

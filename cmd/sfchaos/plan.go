@@ -98,7 +98,7 @@ type planConfig struct {
 // Bounds of the random parts of the plan. Short, so that the input (with its
 // short backoff) recovers in seconds and the faults keep coming.
 const (
-	maxFaultCount    = 3                       // counted faults: 1..3 answers
+	maxFaultCount    = 2                       // counted faults: 1..2 answers
 	slowDelayMin     = 500 * time.Millisecond  // slow_response delay
 	slowDelayMax     = 3 * time.Second         //
 	dailyLimitMin    = 2 * time.Second         // daily_limit lasts until its clear

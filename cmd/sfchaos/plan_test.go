@@ -103,14 +103,14 @@ func TestPlanFaultParametersStayInBounds(t *testing.T) {
 		switch a.Fault.Fault {
 		case "http_error":
 			assert.Contains(t, httpErrorStatuses, a.Fault.Status)
-			assert.InDelta(t, 2, a.Fault.Count, 1)
+			assert.True(t, a.Fault.Count >= 1 && a.Fault.Count <= maxFaultCount, "count %d", a.Fault.Count)
 		case "slow_response":
 			d, err := time.ParseDuration(a.Fault.Delay)
 			require.NoError(t, err)
 			assert.GreaterOrEqual(t, d, slowDelayMin)
 			assert.LessOrEqual(t, d, slowDelayMax)
 		case "server_busy", "server_disconnect", "drop_connection", "malformed_response":
-			assert.InDelta(t, 2, a.Fault.Count, 1)
+			assert.True(t, a.Fault.Count >= 1 && a.Fault.Count <= maxFaultCount, "count %d", a.Fault.Count)
 		default:
 			assert.Zero(t, a.Fault.Count, "%s takes no count", a.Fault.Fault)
 		}

@@ -43,6 +43,11 @@ type Config struct {
 	// the server's advice.timeout plus ConnectTimeoutMargin (default 15 s).
 	RequestTimeout       time.Duration
 	ConnectTimeoutMargin time.Duration
+
+	// MaxAnswerBytes bounds one server answer (default DefaultMaxAnswerBytes, 64 MiB). A larger answer is not
+	// read: the client logs an error, disconnects and resubscribes from the last queued replay ids, like after a
+	// dropped connection. Reading and decoding an answer allocates about its size plus up to 1 KB per event.
+	MaxAnswerBytes int64
 }
 
 const (
@@ -115,6 +120,9 @@ func New(cfg Config) (*Client, error) {
 	if cfg.ConnectTimeoutMargin <= 0 {
 		cfg.ConnectTimeoutMargin = defaultConnectMargin
 	}
+	if cfg.MaxAnswerBytes <= 0 {
+		cfg.MaxAnswerBytes = DefaultMaxAnswerBytes
+	}
 	switch cfg.OnInvalidReplayID {
 	case ReplayFallbackEarliest, ReplayFallbackLatest, ReplayFallbackFail:
 	default:
@@ -143,7 +151,7 @@ func New(cfg Config) (*Client, error) {
 		replay.set(key, id)
 	}
 
-	tr, err := newTransport(cfg.HTTPClient)
+	tr, err := newTransport(cfg.HTTPClient, cfg.MaxAnswerBytes)
 	if err != nil {
 		return nil, err
 	}

@@ -16,8 +16,29 @@ type answer struct {
 	replies    []reply
 	batches    []Batch
 	events     int
-	disconnect bool // a server-initiated /meta/disconnect (no `successful` member)
+	disconnect bool      // a server-initiated /meta/disconnect (no `successful` member)
+	dropped    []dropped // data messages not handed on, per channel and reason
 }
+
+// dropped counts the data messages of one answer the decoder did not turn into events.
+type dropped struct {
+	channel string // the configured channel; empty for DropUnknownChannel and DropMissingChannel
+	reason  string // a Drop* constant
+	n       int
+	example string // the first offending value, for the log: a channel name or a replayId
+}
+
+// maxReplies bounds the meta messages of one answer. The client sends one request per answer, so a real server
+// sends one reply (and maybe a /meta/disconnect); a flood of small objects would otherwise cost ~200 bytes of
+// memory per 3 bytes of answer.
+const maxReplies = 64
+
+// Scratch buffers grown above these sizes by one large answer are released afterwards, so a burst does not
+// pin its peak memory for the life of the session.
+const (
+	maxKeptPending = 1 << 14
+	maxKeptArena   = 1 << 20
+)
 
 // decoder turns answers into replies and events in one pass per message: the splitter (scan.go) finds each
 // message's channel and data spans, then one fastjson parse of `data` yields the replay id and metadata. Its
@@ -26,6 +47,8 @@ type decoder struct {
 	p fastjson.Parser
 
 	// channelOf maps a broadcast channel without ?query to the channel name events carry (the configured one).
+	// Data messages on other channels are dropped. A nil map accepts every channel under its received name
+	// (tests of the splitter use that).
 	channelOf map[string]string
 
 	// Per-answer scratch, reused.
@@ -33,6 +56,7 @@ type decoder struct {
 	arena   []byte // every metadata string of the answer, materialised as one string at the end
 	recIDs  []span // record ids, as arena spans
 	chans   []string
+	drops   []dropped
 }
 
 // pendingEvent is an event whose strings still live in the arena.
@@ -48,21 +72,22 @@ type pendingEvent struct {
 }
 
 func newDecoder(channelOf map[string]string) *decoder {
-	if channelOf == nil {
-		channelOf = map[string]string{}
-	}
 	return &decoder{channelOf: channelOf}
 }
 
 // decode parses body, which must not be modified or reused afterwards: events' Data are sub-slices of it
 // (capacity-limited, so appending to one never writes into another). A malformed answer yields an error and
-// nothing else, so the caller never hands on part of an answer it then replays.
+// nothing else, so the caller never hands on part of an answer it then replays. A well-formed message the client
+// cannot use (a data message on a channel not subscribed or without a channel, a replayId that is not an
+// integer) is dropped and counted in answer.dropped; the rest of the answer is kept.
 func (d *decoder) decode(body []byte) (answer, error) {
 	var ans answer
 	d.pending = d.pending[:0]
 	d.arena = d.arena[:0]
 	d.recIDs = d.recIDs[:0]
 	d.chans = d.chans[:0]
+	d.drops = d.drops[:0]
+	defer d.release()
 
 	i := skipWS(body, 0)
 	if i >= len(body) {
@@ -117,7 +142,38 @@ func (d *decoder) decode(body []byte) (answer, error) {
 		return ans, fmt.Errorf("decoding answer: expected a JSON array, got %q", body[i])
 	}
 	d.finish(body, &ans)
+	if len(d.drops) > 0 {
+		ans.dropped = append([]dropped(nil), d.drops...)
+	}
 	return ans, nil
+}
+
+// release lets go of scratch buffers that one large answer grew beyond what is worth keeping.
+func (d *decoder) release() {
+	if cap(d.pending) > maxKeptPending {
+		d.pending = nil
+	}
+	if cap(d.recIDs) > maxKeptPending {
+		d.recIDs = nil
+	}
+	if cap(d.arena) > maxKeptArena {
+		d.arena = nil
+	}
+}
+
+// drop counts a data message that is not handed on.
+func (d *decoder) drop(channel, reason string, example []byte) {
+	for i := range d.drops {
+		if d.drops[i].channel == channel && d.drops[i].reason == reason {
+			d.drops[i].n++
+			return
+		}
+	}
+	const maxExample = 100
+	if len(example) > maxExample {
+		example = example[:maxExample]
+	}
+	d.drops = append(d.drops, dropped{channel: channel, reason: reason, n: 1, example: string(example)})
 }
 
 // handle routes one message: data messages to pending events, everything else with a channel under /meta/ (or
@@ -131,8 +187,15 @@ func (d *decoder) handle(body []byte, el element, ans *answer) error {
 			channel = unescapeJSON(channel)
 		}
 	}
+	if len(channel) == 0 && el.data.ok() {
+		d.drop("", DropMissingChannel, nil)
+		return nil
+	}
 	isMeta := len(channel) == 0 || strings.HasPrefix(string(channel), "/meta/")
 	if isMeta {
+		if len(ans.replies) == maxReplies {
+			return fmt.Errorf("decoding answer: more than %d meta messages", maxReplies)
+		}
 		v, err := d.p.ParseBytes(body[el.all.start:el.all.end])
 		if err != nil {
 			return fmt.Errorf("decoding a meta message: %w", err)
@@ -148,36 +211,53 @@ func (d *decoder) handle(body []byte, el element, ans *answer) error {
 	if !el.data.ok() {
 		return nil
 	}
+	ch, known := d.channelIndex(channel)
+	if !known {
+		d.drop("", DropUnknownChannel, channel)
+		return nil
+	}
 	raw := body[el.data.start:el.data.end:el.data.end]
 	v, err := d.p.ParseBytes(raw)
 	if err != nil {
 		return fmt.Errorf("decoding the data of a message on %s: %w", channel, err)
 	}
-	pe := pendingEvent{ch: d.channelIndex(channel), data: el.data}
+	pe := pendingEvent{ch: ch, data: el.data}
 	if err := d.extract(v, &pe); err != nil {
-		return fmt.Errorf("decoding the data of a message on %s: %w", channel, err)
+		// Only the replay id fails extraction: an event that cannot be placed in its channel's replay order is
+		// dropped rather than handed on with a made-up position (or stalling every channel behind it).
+		d.drop(d.chans[ch], DropInvalidReplayID, v.Get("event", "replayId").MarshalTo(nil))
+		return nil
+	}
+	if len(d.pending) == cap(d.pending) {
+		// Doubling, where append grows large slices by 1.25x: an answer of n events then allocates 2n pending
+		// entries in all instead of about 5n.
+		d.pending = append(make([]pendingEvent, 0, max(2*cap(d.pending), 64)), d.pending...)
 	}
 	d.pending = append(d.pending, pe)
 	return nil
 }
 
-// channelIndex interns the channel name events carry for this answer.
-func (d *decoder) channelIndex(received []byte) int {
+// channelIndex interns the channel name events carry for this answer. known is false for a channel that is not
+// configured (when the decoder has configured channels).
+func (d *decoder) channelIndex(received []byte) (i int, known bool) {
 	key := received
 	if q := bytes.IndexByte(key, '?'); q >= 0 {
 		key = key[:q]
 	}
 	name, ok := d.channelOf[string(key)]
+	if !ok && d.channelOf != nil {
+		return 0, false
+	}
 	for i, c := range d.chans {
 		if ok && c == name || !ok && c == string(received) {
-			return i
+			return i, true
 		}
 	}
 	if !ok {
 		name = string(received)
 	}
 	d.chans = append(d.chans, name)
-	return len(d.chans) - 1
+	return len(d.chans) - 1, true
 }
 
 // finish materialises the pending events: one string for all metadata, one slice for all record ids, one
@@ -200,9 +280,14 @@ func (d *decoder) finish(body []byte, ans *answer) {
 	for i := range d.pending {
 		counts[d.pending[i].ch]++
 	}
-	ans.batches = make([]Batch, len(d.chans))
+	// A channel whose every event was dropped gets no (empty) batch: batch[k] of channel i is at slot[i].
+	slot := make([]int, len(d.chans))
+	ans.batches = make([]Batch, 0, len(d.chans))
 	for i, name := range d.chans {
-		ans.batches[i] = Batch{Channel: name, Events: make([]Event, 0, counts[i])}
+		slot[i] = len(ans.batches)
+		if counts[i] > 0 {
+			ans.batches = append(ans.batches, Batch{Channel: name, Events: make([]Event, 0, counts[i])})
+		}
 	}
 	for i := range d.pending {
 		pe := &d.pending[i]
@@ -226,7 +311,7 @@ func (d *decoder) finish(body []byte, ans *answer) {
 		if pe.recLast > pe.recFirst {
 			ev.Meta.RecordIDs = recs[pe.recFirst:pe.recLast:pe.recLast]
 		}
-		b := &ans.batches[pe.ch]
+		b := &ans.batches[slot[pe.ch]]
 		b.Events = append(b.Events, ev)
 	}
 }

@@ -90,8 +90,8 @@ func TestDecodeSplitsPerChannelInOrder(t *testing.T) {
 	]`
 	ans, err := newDecoder(channelOf).decode([]byte(body))
 	require.NoError(t, err)
-	assert.Equal(t, 5, ans.events)
-	require.Len(t, ans.batches, 3)
+	assert.Equal(t, 4, ans.events)
+	require.Len(t, ans.batches, 2)
 	ids := func(b Batch) (out []int64) {
 		for _, e := range b.Events {
 			assert.Equal(t, b.Channel, e.Channel)
@@ -103,8 +103,8 @@ func TestDecodeSplitsPerChannelInOrder(t *testing.T) {
 	assert.Equal(t, []int64{1, 2}, ids(ans.batches[0]))
 	assert.Equal(t, "/event/A__e", ans.batches[1].Channel)
 	assert.Equal(t, []int64{10, 11}, ids(ans.batches[1]))
-	assert.Equal(t, "/u/Other", ans.batches[2].Channel, "unconfigured channel as received")
-	assert.Equal(t, []int64{7}, ids(ans.batches[2]))
+	assert.Equal(t, []dropped{{reason: DropUnknownChannel, n: 1, example: "/u/Other"}}, ans.dropped,
+		"a channel that is not subscribed is dropped")
 }
 
 func TestDecodeDataIsIsolatedPerEvent(t *testing.T) {
@@ -191,35 +191,100 @@ func TestDecodeReplies(t *testing.T) {
 	}
 }
 
+// Hostile or broken servers: every shape of replayId and data. An event whose replayId cannot be placed in the
+// channel's order is dropped (and reported) while the rest of the answer is kept; data that is not an object is
+// handed on as is, without a replay id.
 func TestDecodeReplayIDShapes(t *testing.T) {
 	tests := []struct {
 		data    string
 		id      int64
 		has     bool
-		wantErr bool
+		dropped string // the replayId as reported when the event is dropped
 	}{
-		{`{"event":{"replayId":42}}`, 42, true, false},
-		{`{"event":{"replayId":"42"}}`, 42, true, false},
-		{`{"event":{"replayId":null}}`, 0, false, false},
-		{`{"event":{}}`, 0, false, false},
-		{`{"payload":"no event member"}`, 0, false, false},
-		{`"a string as data"`, 0, false, false},
-		{`{"event":{"replayId":1.5}}`, 0, false, true},
-		{`{"event":{"replayId":"abc"}}`, 0, false, true},
-		{`{"event":{"replayId":true}}`, 0, false, true},
+		{data: `{"event":{"replayId":42}}`, id: 42, has: true},
+		{data: `{"event":{"replayId":"42"}}`, id: 42, has: true},
+		{data: `{"event":{"replayId":0}}`, id: 0, has: true},
+		{data: `{"event":{"replayId":null}}`},
+		{data: `{"event":{}}`},
+		{data: `{"event":"not an object"}`},
+		{data: `{"payload":"no event member"}`},
+		{data: `"a string as data"`},
+		{data: `["an","array","as","data"]`},
+		{data: `12`},
+		{data: `null`},
+		{data: `{"event":{"replayId":1.5}}`, dropped: `1.5`},
+		{data: `{"event":{"replayId":1e3}}`, dropped: `1e3`},
+		{data: `{"event":{"replayId":"abc"}}`, dropped: `"abc"`},
+		{data: `{"event":{"replayId":""}}`, dropped: `""`},
+		{data: `{"event":{"replayId":true}}`, dropped: `true`},
+		{data: `{"event":{"replayId":{"id":1}}}`, dropped: `{"id":1}`},
+		{data: `{"event":{"replayId":[1]}}`, dropped: `[1]`},
+		{data: `{"event":{"replayId":-1}}`, dropped: `-1`},
+		{data: `{"event":{"replayId":"-2"}}`, dropped: `"-2"`},
+		{data: `{"event":{"replayId":99999999999999999999}}`, dropped: `99999999999999999999`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.data, func(t *testing.T) {
-			ans, err := newDecoder(nil).decode([]byte(`[` + msg("/u/A", tt.data) + `]`))
-			if tt.wantErr {
+			body := `[` + msg("/u/A", tt.data) + `,` + msg("/u/A", `{"event":{"replayId":100}}`) +
+				`,{"channel":"/meta/connect","id":"1","successful":true}]`
+			ans, err := newDecoder(map[string]string{"/u/A": "/u/A"}).decode([]byte(body))
+			require.NoError(t, err, "one bad event does not make the answer malformed")
+			require.Len(t, ans.replies, 1)
+			require.Len(t, ans.batches, 1)
+			evs := ans.batches[0].Events
+			if tt.dropped != "" {
+				assert.Equal(t, []dropped{{channel: "/u/A", reason: DropInvalidReplayID, n: 1, example: tt.dropped}}, ans.dropped)
+				require.Len(t, evs, 1)
+				assert.Equal(t, int64(100), evs[0].ReplayID, "the rest of the answer is kept")
+				assert.Equal(t, 1, ans.events)
+				return
+			}
+			assert.Empty(t, ans.dropped)
+			require.Len(t, evs, 2)
+			assert.Equal(t, tt.data, string(evs[0].Data))
+			assert.Equal(t, tt.id, evs[0].ReplayID)
+			assert.Equal(t, tt.has, evs[0].HasReplayID)
+		})
+	}
+}
+
+// Messages the client cannot route are dropped and reported, the rest of the answer is kept; a flood of meta
+// messages (which would cost far more memory than the answer) is a malformed answer.
+func TestDecodeHostileMessages(t *testing.T) {
+	channelOf := map[string]string{"/event/A__e": "/event/A__e"}
+	good := msg("/event/A__e", `{"event":{"replayId":5}}`)
+	tests := []struct {
+		name    string
+		body    string
+		events  int
+		dropped []dropped
+		wantErr string
+	}{
+		{"data without channel", `[{"data":{"event":{"replayId":1}}},` + good + `]`, 1,
+			[]dropped{{reason: DropMissingChannel, n: 1}}, ""},
+		{"data with an empty channel", `[{"channel":"","data":{}},` + good + `]`, 1,
+			[]dropped{{reason: DropMissingChannel, n: 1}}, ""},
+		{"unknown channels counted together", `[` + msg("/event/B__e", `{}`) + `,` + good + `,` + msg("/service/x", `{}`) + `]`, 1,
+			[]dropped{{reason: DropUnknownChannel, n: 2, example: "/event/B__e"}}, ""},
+		{"long unknown channel name shortened", `[` + msg("/u/"+strings.Repeat("x", 500), `{}`) + `]`, 0,
+			[]dropped{{reason: DropUnknownChannel, n: 1, example: "/u/" + strings.Repeat("x", 97)}}, ""},
+		{"channel as a number", `[{"channel":7,"data":{}}]`, 0, nil, "channel is not a string"},
+		{"channel as an object", `[{"channel":{"a":1},"data":{}}]`, 0, nil, "channel is not a string"},
+		{"data truncated", `[{"channel":"/event/A__e","data":{"event":{"replayId":5}`, 0, nil, "unexpected end"},
+		{"too many meta messages", `[` + strings.Repeat(`{},`, maxReplies) + `{}]`, 0, nil, "more than 64 meta messages"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ans, err := newDecoder(channelOf).decode([]byte(tt.body))
+			if tt.wantErr != "" {
 				require.Error(t, err)
-				assert.Zero(t, ans.events, "a malformed answer hands on nothing")
+				assert.Contains(t, err.Error(), tt.wantErr)
+				assert.Zero(t, ans.events)
 				return
 			}
 			require.NoError(t, err)
-			ev := ans.batches[0].Events[0]
-			assert.Equal(t, tt.id, ev.ReplayID)
-			assert.Equal(t, tt.has, ev.HasReplayID)
+			assert.Equal(t, tt.events, ans.events)
+			assert.Equal(t, tt.dropped, ans.dropped)
 		})
 	}
 }

@@ -25,6 +25,25 @@
 // A failure streak ends when a session survives a full long poll, so a server that drops every new session
 // meets growing waits, never a handshake storm.
 //
+// # Hostile answers
+//
+// Nothing a server sends can crash the client, make it hand on an event out of order, or grow its memory without
+// bound (tests: hostile_test.go, decode_test.go, FuzzDecodeAnswer):
+//
+//   - an answer that is not well-formed JSON (truncated, cut mid-body, HTML, empty, more than 64 meta messages):
+//     nothing of it is handed on; the session reconnects as after a dropped connection, resubscribing from the
+//     last replay id handed on, so the server replays what it held.
+//   - an answer above Config.MaxAnswerBytes (64 MiB): not read further (rejected up front when Content-Length
+//     says so); error log, reason "answer_too_large", reconnect. Reading and decoding an answer allocates about
+//     its size plus up to 1 KB per event.
+//   - per message, the unusable is dropped and the rest of the answer kept, each with a warning and a
+//     DropObserver count: data on a channel not subscribed, data without a channel, a replayId that is not a
+//     non-negative integer (object, array, bool, fraction, text), and a replay id not above the last one handed
+//     on for its channel (a repeat or a step back; presets -1/-2 accept any first id). So the ids a caller sees
+//     on a channel strictly increase across answers and reconnects of one Client (until an invalid replay id
+//     makes OnInvalidReplayID restart the channel from a preset, which is logged as an error).
+//   - data that is not an object (text, array) is handed on as received, without replay id or metadata.
+//
 // # Decoding
 //
 // An answer is split in one pass (scan.go: strings skipped eight bytes at a time, brackets matched) into its

@@ -22,11 +22,12 @@ type Metadata struct {
 
 // Event is one data message.
 type Event struct {
-	// Channel is the channel as configured (with its ?filter query, if any) when the broadcast channel matches
-	// one configured channel; otherwise the channel as received.
+	// Channel is the channel as configured (with its ?filter query, if any) whose key matches the broadcast
+	// channel. Data messages on other channels are dropped, never handed on.
 	Channel string
-	// ReplayID is data.event.replayId. Zero when the message has none (generic Bayeux servers): such an event
-	// is delivered but does not move the channel's replay position.
+	// ReplayID is data.event.replayId: a non-negative integer, above the previous one handed on for the
+	// channel. Zero when the message has none (generic Bayeux servers): such an event is delivered but does not
+	// move the channel's replay position.
 	ReplayID int64
 	// HasReplayID tells a real replay id 0 from an absent one.
 	HasReplayID bool

@@ -7,6 +7,8 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -31,9 +33,33 @@ type genericServer struct {
 	connectErrors []string
 	// handshakeAdvice is sent with every successful handshake reply (raw JSON), if set.
 	handshakeAdvice string
+	// raw are answered, in order, to the next connects instead of polling: hostile or broken answers.
+	raw []rawAnswer
 
 	handshakes, subscribes, connects, disconnects int
 	subscribeExts                                 []json.RawMessage
+}
+
+// rawAnswer is a connect answer written byte for byte. In body, {{ID}} becomes the connect's id.
+type rawAnswer struct {
+	body    string
+	chunked bool // no Content-Length (the client cannot size its buffer up front)
+	cutAt   int  // when > 0: declare the full length, send only this many bytes, then close the connection
+}
+
+// connectOK is the successful connect reply to append to a raw answer's messages.
+const connectOK = `{"channel":"/meta/connect","id":"{{ID}}","successful":true,"advice":{"reconnect":"retry","interval":0}}`
+
+// rawEvents is a raw answer body: the messages (JSON objects) followed by connectOK.
+func rawEvents(msgs ...string) string {
+	return "[" + strings.Join(append(msgs, connectOK), ",") + "]"
+}
+
+// event is a data message of channel with replay id and a payload of about size bytes.
+func event(channel string, replayID any, size int) string {
+	id, _ := json.Marshal(replayID)
+	return fmt.Sprintf(`{"channel":%q,"data":{"event":{"replayId":%s},"payload":{"Text__c":%q}}}`, channel, id,
+		strings.Repeat("x", max(size-60, 1)))
 }
 
 type genericSession struct {
@@ -116,12 +142,47 @@ func (g *genericServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "bad request", http.StatusBadRequest)
 		return
 	}
+	if len(msgs) == 1 && msgs[0].Channel == channelConnect && g.writeRaw(w, msgs[0]) {
+		return
+	}
 	var out []any
 	for _, m := range msgs {
 		out = append(out, g.handle(r.Context(), m)...)
 	}
 	w.Header().Set("Content-Type", "application/json")
 	_ = json.NewEncoder(w).Encode(out)
+}
+
+// writeRaw answers a connect with the next raw answer, if one is queued.
+func (g *genericServer) writeRaw(w http.ResponseWriter, m genericMsg) bool {
+	g.mu.Lock()
+	if len(g.raw) == 0 {
+		g.mu.Unlock()
+		return false
+	}
+	a := g.raw[0]
+	g.raw = g.raw[1:]
+	g.connects++
+	g.mu.Unlock()
+	body := []byte(strings.ReplaceAll(a.body, `"{{ID}}"`, string(m.ID)))
+	w.Header().Set("Content-Type", "application/json")
+	switch {
+	case a.cutAt > 0:
+		w.Header().Set("Content-Length", strconv.Itoa(len(body)))
+		_, _ = w.Write(body[:a.cutAt])
+		panic(http.ErrAbortHandler) // closes the connection mid-answer
+	case a.chunked:
+		for len(body) > 0 { // several writes, flushed: Transfer-Encoding chunked
+			n := min(len(body), 64<<10)
+			_, _ = w.Write(body[:n])
+			w.(http.Flusher).Flush()
+			body = body[n:]
+		}
+	default:
+		w.Header().Set("Content-Length", strconv.Itoa(len(body)))
+		_, _ = w.Write(body)
+	}
+	return true
 }
 
 func (g *genericServer) handle(ctx context.Context, m genericMsg) []any {

@@ -76,6 +76,26 @@ type testObserver struct {
 	refreshes  int
 	fallbacks  []string
 	events     int
+	drops      map[string]int // "reason channel" -> events dropped
+}
+
+func (o *testObserver) Dropped(channel, reason string, n int) {
+	o.mu.Lock()
+	if o.drops == nil {
+		o.drops = map[string]int{}
+	}
+	o.drops[strings.TrimSpace(reason+" "+channel)] += n
+	o.mu.Unlock()
+}
+
+func (o *testObserver) dropped() map[string]int {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	out := map[string]int{}
+	for k, v := range o.drops {
+		out[k] = v
+	}
+	return out
 }
 
 func (o *testObserver) Reconnect(reason string) {

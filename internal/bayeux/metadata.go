@@ -104,7 +104,8 @@ func (d *decoder) extract(v *fastjson.Value, pe *pendingEvent) error {
 	return nil
 }
 
-// replayIDValue accepts a JSON integer or a string holding one. null means absent.
+// replayIDValue accepts a non-negative JSON integer or a string holding one (Salesforce's replay ids are positive;
+// -1 and -2 are presets of the subscribe request, never ids of events). null means absent.
 func replayIDValue(v *fastjson.Value) (int64, bool, error) {
 	switch v.Type() {
 	case fastjson.TypeNumber:
@@ -112,11 +113,17 @@ func replayIDValue(v *fastjson.Value) (int64, bool, error) {
 		if err != nil {
 			return 0, false, errors.New("replayId is not an integer")
 		}
+		if id < 0 {
+			return 0, false, errors.New("replayId is negative")
+		}
 		return id, true, nil
 	case fastjson.TypeString:
 		id, ok := parseInt64(v.GetStringBytes())
 		if !ok {
 			return 0, false, errors.New("replayId is not an integer")
+		}
+		if id < 0 {
+			return 0, false, errors.New("replayId is negative")
 		}
 		return id, true, nil
 	case fastjson.TypeNull:

@@ -77,6 +77,7 @@ func (c *Client) exchange(ctx context.Context, req request, timeout time.Duratio
 	if err != nil {
 		return answer{}, err
 	}
+	c.admit(&ans)
 	c.enqueue(ans.batches, ans.events)
 	return ans, nil
 }
@@ -226,6 +227,9 @@ func (c *Client) poll(ctx context.Context) *trouble {
 		if kindOf(err) == kindAuth {
 			return &trouble{reason: "auth", err: err, refresh: true}
 		}
+		if errors.Is(err, ErrAnswerTooLarge) {
+			return &trouble{reason: "answer_too_large", err: err, disconnectOld: true}
+		}
 		return &trouble{reason: "connection_error", err: err, disconnectOld: true}
 	}
 	r, ok := findReply(ans.replies, channelConnect, req.ID)
@@ -364,6 +368,9 @@ func (c *Client) logTrouble(tr *trouble) {
 	case "unknown_client", "server_disconnect", "advice_handshake":
 		c.log.Infof("Salesforce streaming session ended (%v); handshaking again and resubscribing %d channel(s)",
 			tr.err, len(c.channels))
+	case "answer_too_large":
+		c.log.Errorf("Salesforce streaming: %v; the answer was discarded and the channels are resubscribed from the "+
+			"last queued replay ids (raise MaxAnswerBytes if the server's batches are legitimately this large)", tr.err)
 	case "server_busy", "limit":
 		c.log.Errorf("Salesforce streaming: %v; waiting about %s before handshaking again", tr.err, c.cfg.Backoff.Long)
 	case "auth":

@@ -13,18 +13,23 @@ import (
 	"time"
 )
 
-// maxAnswerBytes bounds one answer held in memory (Salesforce batches reach tens of MB; this is a guard
-// against a runaway body, not a tuning knob).
-const maxAnswerBytes = 512 << 20
+// DefaultMaxAnswerBytes is the default of Config.MaxAnswerBytes: 64 MiB. Salesforce's largest connect answers
+// (thousands of CDC events of up to 1 MB each are possible in principle, a few MB in practice) stay below it.
+const DefaultMaxAnswerBytes = 64 << 20
+
+// ErrAnswerTooLarge is matched (errors.Is) by the error of an answer above Config.MaxAnswerBytes. The answer is
+// not read further; the session reconnects as after a dropped connection.
+var ErrAnswerTooLarge = errors.New("answer too large")
 
 // transport POSTs one Bayeux message array at a time. It owns the session's single cookie jar: Salesforce
 // sets BAYEUX_BROWSER on the handshake and may rotate its load-balancer cookie (sfdc-stream) on any answer,
 // including a 403::Unknown client, and rejects requests that do not send them back.
 type transport struct {
-	hc *http.Client
+	hc       *http.Client
+	maxBytes int64 // bound of one answer body
 }
 
-func newTransport(base *http.Client) (*transport, error) {
+func newTransport(base *http.Client, maxBytes int64) (*transport, error) {
 	jar, err := cookiejar.New(nil)
 	if err != nil {
 		return nil, fmt.Errorf("creating the cookie jar: %w", err)
@@ -35,7 +40,7 @@ func newTransport(base *http.Client) (*transport, error) {
 	}
 	hc.Jar = jar
 	hc.Timeout = 0 // per request, from the context: long polls need advice.timeout + margin
-	return &transport{hc: hc}, nil
+	return &transport{hc: hc, maxBytes: maxBytes}, nil
 }
 
 // post sends body to endpoint and returns the answer's bytes, freshly allocated (decoded events keep
@@ -60,17 +65,19 @@ func (t *transport) post(ctx context.Context, endpoint, token string, body []byt
 		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10)) // let the connection be reused
 		return nil, &HTTPError{Status: resp.StatusCode, Body: oneLine(snippet)}
 	}
-	out, err := readBody(resp)
+	out, err := readBody(resp, t.maxBytes)
 	if err != nil {
 		return nil, fmt.Errorf("reading the answer from %s: %w", endpoint, err)
 	}
 	return out, nil
 }
 
-func readBody(resp *http.Response) ([]byte, error) {
+// readBody reads the whole answer into one fresh slice: exactly Content-Length bytes when the server sent it
+// (the common case, and the one that allocates once), else growing up to maxBytes.
+func readBody(resp *http.Response, maxBytes int64) ([]byte, error) {
 	if n := resp.ContentLength; n > 0 {
-		if n > maxAnswerBytes {
-			return nil, fmt.Errorf("answer of %d bytes exceeds %d", n, maxAnswerBytes)
+		if n > maxBytes {
+			return nil, fmt.Errorf("%w: Content-Length %d exceeds the limit of %d bytes", ErrAnswerTooLarge, n, maxBytes)
 		}
 		buf := make([]byte, n)
 		if _, err := io.ReadFull(resp.Body, buf); err != nil {
@@ -78,12 +85,12 @@ func readBody(resp *http.Response) ([]byte, error) {
 		}
 		return buf, nil
 	}
-	buf, err := io.ReadAll(io.LimitReader(resp.Body, maxAnswerBytes+1))
+	buf, err := io.ReadAll(io.LimitReader(resp.Body, maxBytes+1))
 	if err != nil {
 		return nil, err
 	}
-	if len(buf) > maxAnswerBytes {
-		return nil, fmt.Errorf("answer exceeds %d bytes", maxAnswerBytes)
+	if int64(len(buf)) > maxBytes {
+		return nil, fmt.Errorf("%w: more than the limit of %d bytes", ErrAnswerTooLarge, maxBytes)
 	}
 	return buf, nil
 }
