@@ -38,11 +38,21 @@ type replayStore interface {
 // cacheStore keeps each channel's replay id under its own key of a cache
 // resource, as decimal text: `<prefix>:<url.PathEscape(channel)>`. Escaping
 // keeps `/` out of keys, which the file cache would read as directories.
+//
+// Every write goes to a shadow key (`<key>.shadow`) first and to the key
+// second, and a read takes the higher valid value of the two. Caches are not
+// required to write atomically (Benthos' file cache truncates, then writes),
+// so a crash mid-write can leave one key empty or short; it can never tear
+// both, and the other then still holds a replay id no older than the last one
+// fully written.
 type cacheStore struct {
 	res    *service.Resources
 	cache  string
 	prefix string
+	log    *service.Logger
 }
+
+const shadowSuffix = ".shadow"
 
 func (s cacheStore) key(channel string) string {
 	return s.prefix + ":" + url.PathEscape(channelBase(channel))
@@ -50,41 +60,89 @@ func (s cacheStore) key(channel string) string {
 
 func (s cacheStore) Load(ctx context.Context, channel string) (int64, bool, error) {
 	key := s.key(channel)
+	primary, err := s.get(ctx, key)
+	if err != nil {
+		return 0, false, err
+	}
+	shadow, err := s.get(ctx, key+shadowSuffix)
+	if err != nil {
+		return 0, false, err
+	}
+	pID, pErr := parseReplayID(primary)
+	sID, sErr := parseReplayID(shadow)
+	switch {
+	case primary == nil && shadow == nil:
+		return 0, false, nil
+	case pErr == nil && sErr == nil:
+		return max(pID, sID), true, nil
+	case pErr == nil && shadow == nil:
+		return pID, true, nil
+	case sErr == nil:
+		if primary != nil && s.log != nil {
+			s.log.Warnf("Checkpoint %q in checkpoint_cache %q holds %q (a write cut short by a crash); resuming %s from its shadow copy %d",
+				key, s.cache, shorten(primary), channelBase(channel), sID)
+		}
+		return sID, true, nil
+	case pErr == nil:
+		return pID, true, nil
+	case primary == nil:
+		// The shadow is written first: a torn shadow without a key is a crash
+		// during the very first write, so no position was ever stored.
+		if s.log != nil {
+			s.log.Warnf("Checkpoint %q in checkpoint_cache %q holds %q (the first write was cut short by a crash); starting %s as if it had no checkpoint",
+				key+shadowSuffix, s.cache, shorten(shadow), channelBase(channel))
+		}
+		return 0, false, nil
+	}
+	return 0, false, fmt.Errorf("checkpoint %q in checkpoint_cache %q holds %q, which is not a replay id: "+
+		"fix or delete that key and %q (deleting them restarts %s from initial_replay_ids or replay_preset)",
+		key, s.cache, shorten(primary), key+shadowSuffix, channelBase(channel))
+}
+
+// get returns the value of key, or nil when the cache has none.
+func (s cacheStore) get(ctx context.Context, key string) ([]byte, error) {
 	var value []byte
 	var getErr error
 	if err := s.res.AccessCache(ctx, s.cache, func(c service.Cache) {
 		value, getErr = c.Get(ctx, key)
 	}); err != nil {
-		return 0, false, fmt.Errorf("accessing checkpoint_cache %q: %w", s.cache, err)
+		return nil, fmt.Errorf("accessing checkpoint_cache %q: %w", s.cache, err)
 	}
 	switch {
 	case errors.Is(getErr, service.ErrKeyNotFound), errors.Is(getErr, fs.ErrNotExist):
-		return 0, false, nil
+		return nil, nil
 	case getErr != nil:
-		return 0, false, fmt.Errorf("reading checkpoint %q from checkpoint_cache %q: %w", key, s.cache, getErr)
+		return nil, fmt.Errorf("reading checkpoint %q from checkpoint_cache %q: %w", key, s.cache, getErr)
+	case value == nil:
+		return []byte{}, nil
 	}
-	id, err := strconv.ParseInt(strings.TrimSpace(string(value)), 10, 64)
-	if err != nil {
-		shown := string(value)
-		if len(shown) > 40 {
-			shown = shown[:40] + "..."
-		}
-		return 0, false, fmt.Errorf("checkpoint %q in checkpoint_cache %q holds %q, which is not a replay id: "+
-			"fix or delete that key (deleting it restarts %s from initial_replay_ids or replay_preset)", key, s.cache, shown, channelBase(channel))
+	return value, nil
+}
+
+func parseReplayID(value []byte) (int64, error) {
+	return strconv.ParseInt(strings.TrimSpace(string(value)), 10, 64)
+}
+
+func shorten(value []byte) string {
+	if len(value) > 40 {
+		return string(value[:40]) + "..."
 	}
-	return id, true, nil
+	return string(value)
 }
 
 func (s cacheStore) Store(ctx context.Context, channel string, id int64) error {
 	key := s.key(channel)
-	var setErr error
-	if err := s.res.AccessCache(ctx, s.cache, func(c service.Cache) {
-		setErr = c.Set(ctx, key, strconv.AppendInt(nil, id, 10), nil)
-	}); err != nil {
-		return fmt.Errorf("accessing checkpoint_cache %q: %w", s.cache, err)
-	}
-	if setErr != nil {
-		return fmt.Errorf("writing checkpoint %q to checkpoint_cache %q: %w", key, s.cache, setErr)
+	value := strconv.AppendInt(nil, id, 10)
+	for _, k := range []string{key + shadowSuffix, key} {
+		var setErr error
+		if err := s.res.AccessCache(ctx, s.cache, func(c service.Cache) {
+			setErr = c.Set(ctx, k, value, nil)
+		}); err != nil {
+			return fmt.Errorf("accessing checkpoint_cache %q: %w", s.cache, err)
+		}
+		if setErr != nil {
+			return fmt.Errorf("writing checkpoint %q to checkpoint_cache %q: %w", k, s.cache, setErr)
+		}
 	}
 	return nil
 }

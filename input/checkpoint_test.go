@@ -363,6 +363,7 @@ memory: {}
 		cache   string
 		channel string
 		raw     string // written directly under the key first, "" = nothing
+		shadow  string // written directly under the shadow key first, "" = nothing
 		wantID  int64
 		wantOK  bool
 		wantErr string
@@ -375,6 +376,17 @@ memory: {}
 			wantErr: `checkpoint "salesforce_streaming:%2Fu%2FAlerts" in checkpoint_cache "replay_ids" holds "not-a-number", which is not a replay id`},
 		{name: "empty value", cache: "replay_ids", channel: "/u/Empty", raw: " ",
 			wantErr: "which is not a replay id: fix or delete that key"},
+		{name: "key torn by a crash, shadow holds the newer id", cache: "replay_ids", channel: "/u/Torn", raw: " ", shadow: "501",
+			wantID: 501, wantOK: true},
+		{name: "key cut short, shadow holds the newer id", cache: "replay_ids", channel: "/u/Short", raw: "12", shadow: "1234",
+			wantID: 1234, wantOK: true},
+		{name: "shadow torn by a crash, key holds the last full write", cache: "replay_ids", channel: "/u/ShadowTorn", raw: "400", shadow: " ",
+			wantID: 400, wantOK: true},
+		{name: "crash during the first write: only the shadow exists", cache: "replay_ids", channel: "/u/First", shadow: "9",
+			wantID: 9, wantOK: true},
+		{name: "crash during the first write of the shadow: no position stored yet", cache: "replay_ids", channel: "/u/FirstTorn", shadow: " "},
+		{name: "both torn", cache: "replay_ids", channel: "/u/BothTorn", raw: "x", shadow: " ",
+			wantErr: "which is not a replay id: fix or delete that key"},
 	}
 	for _, test := range tests {
 		t.Run(test.name, func(t *testing.T) {
@@ -382,6 +394,11 @@ memory: {}
 			if test.raw != "" {
 				require.NoError(t, res.AccessCache(t.Context(), test.cache, func(c service.Cache) {
 					require.NoError(t, c.Set(t.Context(), store.key(test.channel), []byte(test.raw), nil))
+				}))
+			}
+			if test.shadow != "" {
+				require.NoError(t, res.AccessCache(t.Context(), test.cache, func(c service.Cache) {
+					require.NoError(t, c.Set(t.Context(), store.key(test.channel)+shadowSuffix, []byte(test.shadow), nil))
 				}))
 			}
 			id, ok, err := store.Load(t.Context(), test.channel)
@@ -406,6 +423,9 @@ memory: {}
 
 		raw, err := os.ReadFile(filepath.Join(dir, "orders:%2Ftopic%2FInvoices"))
 		require.NoError(t, err, "the key is one file name: slashes are escaped")
+		assert.Equal(t, "981", string(raw))
+		raw, err = os.ReadFile(filepath.Join(dir, "orders:%2Ftopic%2FInvoices.shadow"))
+		require.NoError(t, err, "every write also goes to the shadow key")
 		assert.Equal(t, "981", string(raw))
 	})
 	t.Run("unknown cache", func(t *testing.T) {

@@ -2,6 +2,7 @@ package input
 
 import (
 	"crypto/tls"
+	"encoding/pem"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -150,6 +151,7 @@ func configFromParsed(pConf *service.ParsedConfig, fsys fs.FS) (conf ssiConfig, 
 		errs = append(errs, fmt.Errorf("tls: %w", terr))
 	} else if tlsEnabled {
 		conf.TLS = tlsConf
+		errs = append(errs, checkRootCAs(pConf.Namespace(ssiFieldTLS), fsys)...)
 	}
 
 	if proxy := str(ssiFieldProxyURL); proxy != "" {
@@ -187,6 +189,34 @@ func configFromParsed(pConf *service.ParsedConfig, fsys fs.FS) (conf ssiConfig, 
 	}
 
 	return conf, errors.Join(errs...)
+}
+
+// checkRootCAs rejects a tls.root_cas or tls.root_cas_file without any PEM
+// certificate. Benthos ignores such content and keeps an empty pool, which
+// then rejects every server with an x509 error that does not say why.
+func checkRootCAs(ns *service.ParsedConfig, fsys fs.FS) (errs []error) {
+	if inline, _ := ns.FieldString("root_cas"); strings.TrimSpace(inline) != "" && !hasPEMCertificate([]byte(inline)) {
+		errs = append(errs, errors.New("tls.root_cas holds no PEM certificate: paste the CA certificate including its -----BEGIN CERTIFICATE----- line, or use tls.root_cas_file"))
+	}
+	if path, _ := ns.FieldString("root_cas_file"); strings.TrimSpace(path) != "" {
+		if raw, err := fs.ReadFile(fsys, path); err == nil && !hasPEMCertificate(raw) {
+			errs = append(errs, fmt.Errorf("tls.root_cas_file %q holds no PEM certificate: point it to the CA certificate in PEM form", path))
+		}
+	}
+	return errs
+}
+
+func hasPEMCertificate(raw []byte) bool {
+	for {
+		var block *pem.Block
+		block, raw = pem.Decode(raw)
+		if block == nil {
+			return false
+		}
+		if block.Type == "CERTIFICATE" {
+			return true
+		}
+	}
 }
 
 func positiveInt(pConf *service.ParsedConfig, field, example string, errs *[]error) int {

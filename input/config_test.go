@@ -186,7 +186,20 @@ checkpoint_cache: replay_ids
 	}
 }
 
+// replaceLine replaces the line of yamlStr that starts with prefix.
+func replaceLine(yamlStr, prefix, line string) string {
+	lines := strings.Split(yamlStr, "\n")
+	for k, l := range lines {
+		if strings.HasPrefix(l, prefix) {
+			lines[k] = line
+		}
+	}
+	return strings.Join(lines, "\n")
+}
+
 func TestConfigErrors(t *testing.T) {
+	notPEM := filepath.Join(t.TempDir(), "ca.txt")
+	require.NoError(t, os.WriteFile(notPEM, []byte("not a certificate"), 0o600))
 	withAuth := func(auth string) string {
 		return `
 org_url: https://acme.my.salesforce.com
@@ -364,6 +377,31 @@ checkpoint_cache: replay_ids
 			yaml:        validYAML + `backoff: { initial_interval: 10s, max_interval: 1s }`,
 			errContains: []string{"backoff.max_interval must not be below backoff.initial_interval"},
 		},
+		// Wrong types and values of every field: the error names the field.
+		{name: "org url not a string", yaml: replaceLine(validYAML, "org_url:", "org_url: { host: acme }"), errContains: []string{"org_url"}},
+		{name: "api version not a string", yaml: validYAML + "api_version: [ 64 ]", errContains: []string{"api_version"}},
+		{name: "grant type not a string", yaml: replaceLine(validYAML, "  grant_type:", "  grant_type: [ password ]"), errContains: []string{"grant_type"}},
+		{name: "client id not a string", yaml: replaceLine(validYAML, "  client_id:", "  client_id: { a: 1 }"), errContains: []string{"client_id"}},
+		{name: "audience not a string", yaml: replaceLine(validYAML, "  client_id:", "  client_id: cid\n  audience: [ x ]"), errContains: []string{"audience"}},
+		{name: "channels not a list", yaml: replaceLine(validYAML, "channels:", "channels: /event/Order__e"), errContains: []string{"channels"}},
+		{name: "initial replay ids not a map", yaml: validYAML + "initial_replay_ids: [ 1 ]", errContains: []string{"initial_replay_ids"}},
+		{name: "initial replay id not a number", yaml: validYAML + "initial_replay_ids: { /event/Order__e: abc }", errContains: []string{"initial_replay_ids"}},
+		{name: "replay preset not a string", yaml: validYAML + "replay_preset: [ latest ]", errContains: []string{"replay_preset"}},
+		{name: "invalid replay policy not a string", yaml: validYAML + "on_invalid_replay_id: [ fail ]", errContains: []string{"on_invalid_replay_id"}},
+		{name: "checkpoint cache not a string", yaml: replaceLine(validYAML, "checkpoint_cache:", "checkpoint_cache: [ replay_ids ]"), errContains: []string{"checkpoint_cache"}},
+		{name: "checkpoint key not a string", yaml: validYAML + "checkpoint_cache_key: { a: 1 }", errContains: []string{"checkpoint_cache_key"}},
+		{name: "checkpoint limit not a number", yaml: validYAML + "checkpoint_limit: abc", errContains: []string{"checkpoint_limit"}},
+		{name: "max buffered not a number", yaml: validYAML + "max_buffered_events: [ 1 ]", errContains: []string{"max_buffered_events"}},
+		{name: "auto replay nacks not a bool", yaml: validYAML + "auto_replay_nacks: maybe", errContains: []string{"auto_replay_nacks"}},
+		{name: "proxy url not a string", yaml: validYAML + "proxy_url: [ http://proxy:3128 ]", errContains: []string{"proxy_url"}},
+		{name: "tls enabled not a bool", yaml: validYAML + "tls: { enabled: yes_please }", errContains: []string{"tls", "enabled"}},
+		{name: "tls root cas without a certificate", yaml: validYAML + "tls: { enabled: true, root_cas: not-a-pem }", errContains: []string{"tls.root_cas holds no PEM certificate"}},
+		{name: "tls root cas file missing", yaml: validYAML + "tls: { enabled: true, root_cas_file: /does/not/exist.pem }", errContains: []string{"tls", "/does/not/exist.pem"}},
+		{name: "tls root cas file not PEM", yaml: validYAML + "tls: { enabled: true, root_cas_file: " + notPEM + " }", errContains: []string{"tls.root_cas_file", "holds no PEM certificate"}},
+		{name: "tls client key not PEM", yaml: validYAML + "tls: { enabled: true, client_certs: [ { cert: x, key: y } ] }", errContains: []string{"tls"}},
+		{name: "backoff not a duration", yaml: validYAML + "backoff: { initial_interval: soon }", errContains: []string{"backoff.initial_interval must be a positive duration"}},
+		{name: "backoff negative", yaml: validYAML + "backoff: { long_interval: -1s }", errContains: []string{"backoff.long_interval must be a positive duration"}},
+		{name: "backoff zero", yaml: validYAML + "backoff: { max_interval: 0s }", errContains: []string{"backoff.max_interval must be a positive duration"}},
 		{
 			name:        "several problems at once",
 			yaml:        withAuth(`{ grant_type: password, client_id: cid, client_secret: cs, username: u }`) + `api_version: "30.0"`,

@@ -83,7 +83,7 @@ func newInput(pConf *service.ParsedConfig, mgr *service.Resources) (*ssiInput, e
 	}
 
 	metrics := newMetrics(mgr.Metrics())
-	store := cacheStore{res: mgr, cache: conf.CheckpointCache, prefix: conf.CheckpointKey}
+	store := cacheStore{res: mgr, cache: conf.CheckpointCache, prefix: conf.CheckpointKey, log: mgr.Logger()}
 	return &ssiInput{
 		conf:    conf,
 		log:     mgr.Logger(),

@@ -9,8 +9,12 @@ package input
 //
 // Enum fields also get Benthos' own "not a valid option" lint; the messages
 // here add the field name and the valid values.
+//
+// A rule that fails to evaluate reports nothing at all, so every expression
+// here must hold for values of any type: a comparison only runs after a type
+// check (Bloblang's || does not short-circuit errors away).
 const lintRule = `
-let auth = this.auth.or({})
+let auth = if this.auth.type() == "object" { this.auth } else { {} }
 let grant = $auth.grant_type.or("client_credentials").string()
 # A grant field is unset when absent. An empty value is not reported here:
 # lint sees configs after environment variable substitution, so
@@ -72,7 +76,7 @@ let dup_errs = $bases.filter(b -> $bases.filter(x -> x == b).length() > 1).uniqu
 let initial = this.initial_replay_ids.or({})
 let initial_errs = if $initial.type() != "object" { [] } else {
   $initial.keys().filter(k -> !$bases.contains(k.split("?").index(0))).map_each(k -> "initial_replay_ids: %q is not in channels: list it in channels or remove the entry".format(k)).merge(
-    $initial.values().filter(v -> v.type() != "number" || v < -2).map_each(v -> "initial_replay_ids: %v is not a replay id: use an event's replay id, -1 (latest) or -2 (earliest)".format(v))
+    $initial.values().filter(v -> if v.type() != "number" { true } else { v < -2 }).map_each(v -> "initial_replay_ids: %v is not a replay id: use an event's replay id, -1 (latest) or -2 (earliest)".format(v))
   )
 }
 
@@ -92,14 +96,29 @@ let key_prefix_errs = if this.checkpoint_cache_key.or("salesforce_streaming").st
   ["checkpoint_cache_key must not be empty: use a name unique to this input, e.g. orders"]
 } else { [] }
 let limit = this.checkpoint_limit.or(1024)
-let limit_errs = if $limit.type() != "number" || $limit < 1 {
+let limit_errs = if $limit.type() != "number" {
+  ["checkpoint_limit %v must be a whole number of at least 1, e.g. 1024".format($limit)]
+} else if $limit < 1 {
   ["checkpoint_limit %v must be at least 1, e.g. 1024".format($limit)]
 } else { [] }
 let buffered = this.max_buffered_events.or(10000)
-let buffered_errs = if $buffered.type() != "number" || $buffered < 1 {
+let buffered_errs = if $buffered.type() != "number" {
+  ["max_buffered_events %v must be a whole number of at least 1, e.g. 10000".format($buffered)]
+} else if $buffered < 1 {
   ["max_buffered_events %v must be at least 1, e.g. 10000".format($buffered)]
 } else { [] }
 
-let errs = [$org_errs, $api_errs, $grant_errs, $key_errs, $channel_errs, $dup_errs, $initial_errs, $preset_errs, $on_invalid_errs, $cache_errs, $key_prefix_errs, $limit_errs, $buffered_errs].flatten()
+let boff = if this.backoff.type() == "object" { this.backoff } else { {} }
+let boff_defaults = {"initial_interval": "1s", "max_interval": "60s", "long_interval": "2m"}
+let boff_ns = $boff_defaults.keys().fold({}, acc -> acc.tally.merge({
+  (acc.value): $boff.get(acc.value).or($boff_defaults.get(acc.value)).string().parse_duration().catch(0)
+}))
+let boff_errs = $boff_defaults.keys().sort().filter(f -> $boff_ns.get(f) <= 0).map_each(f -> "backoff.%s must be a positive duration, e.g. %s".format(f, $boff_defaults.get(f))).merge(
+  if $boff_ns.initial_interval > 0 && $boff_ns.max_interval > 0 && $boff_ns.max_interval < $boff_ns.initial_interval {
+    ["backoff.max_interval must not be below backoff.initial_interval"]
+  } else { [] }
+)
+
+let errs = [$org_errs, $api_errs, $grant_errs, $key_errs, $channel_errs, $dup_errs, $initial_errs, $preset_errs, $on_invalid_errs, $cache_errs, $key_prefix_errs, $limit_errs, $buffered_errs, $boff_errs].flatten()
 root = if $errs.length() > 0 { $errs }
 `

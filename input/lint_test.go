@@ -4,6 +4,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/redpanda-data/benthos/v4/public/bloblang"
 	"github.com/redpanda-data/benthos/v4/public/service"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -158,6 +159,18 @@ func TestLintErrors(t *testing.T) {
 			[]string{"checkpoint_limit 0 must be at least 1"}},
 		{"max buffered zero", validYAML + `max_buffered_events: 0`,
 			[]string{"max_buffered_events 0 must be at least 1"}},
+		// Values of the wrong type in int fields never reach the rule (Benthos skips it); the input's
+		// constructor names such a field (TestConfigErrors). The rule itself tolerates any type.
+		{"auth not an object", "org_url: https://acme.my.salesforce.com\nauth: nope\nchannels: [ /event/Order__e ]\ncheckpoint_cache: c\n",
+			[]string{"auth.client_id is required", "auth.client_secret is required"}},
+		{"backoff not a duration", validYAML + `backoff: { initial_interval: soon }`,
+			[]string{"backoff.initial_interval must be a positive duration, e.g. 1s"}},
+		{"backoff negative", validYAML + `backoff: { long_interval: -1s }`,
+			[]string{"backoff.long_interval must be a positive duration, e.g. 2m"}},
+		{"backoff zero", validYAML + `backoff: { max_interval: 0s }`,
+			[]string{"backoff.max_interval must be a positive duration, e.g. 60s"}},
+		{"backoff max below initial", validYAML + `backoff: { initial_interval: 10s, max_interval: 1s }`,
+			[]string{"backoff.max_interval must not be below backoff.initial_interval"}},
 	}
 	for _, test := range tests {
 		t.Run(test.name, func(t *testing.T) {
@@ -245,5 +258,49 @@ func TestSpecDocsSections(t *testing.T) {
 	}
 	for _, metric := range []string{metricEventsReceived, metricReconnects, metricTokenRefreshes, metricReplayFallbacks, metricCheckpointLag} {
 		assert.Contains(t, data.Description, "`"+metric+"`")
+	}
+}
+
+// TestLintRuleToleratesWrongTypes runs the rule on configs with values of
+// the wrong type: a rule that fails to evaluate reports nothing at all, so
+// one such value would hide every other problem.
+func TestLintRuleToleratesWrongTypes(t *testing.T) {
+	exe, err := bloblang.Parse(lintRule)
+	require.NoError(t, err)
+	base := func() map[string]any {
+		return map[string]any{
+			"org_url": "https://acme.my.salesforce.com", "api_version": "30.0", "channels": []any{"/event/A__e"},
+			"checkpoint_cache": "c", "auth": map[string]any{"client_id": "x", "client_secret": "y"},
+		}
+	}
+	tests := []struct {
+		field string
+		value any
+		want  string
+	}{
+		{"checkpoint_limit", "abc", "checkpoint_limit abc must be a whole number of at least 1"},
+		{"max_buffered_events", []any{1}, "max_buffered_events [1] must be a whole number of at least 1"},
+		{"initial_replay_ids", map[string]any{"/event/A__e": "abc"}, "initial_replay_ids: abc is not a replay id"},
+		{"auth", "nope", "auth.client_id is required"},
+		{"backoff", map[string]any{"initial_interval": 5}, "backoff.initial_interval must be a positive duration"},
+		{"backoff", "fast", ""},
+		{"channels", "/event/A__e", "channels must list at least one channel"},
+		{"org_url", map[string]any{"a": 1}, "must be an http(s) URL"},
+	}
+	for _, test := range tests {
+		t.Run(test.field, func(t *testing.T) {
+			conf := base()
+			conf[test.field] = test.value
+			out, err := exe.Query(conf)
+			require.NoError(t, err)
+			lints, ok := out.([]any)
+			require.True(t, ok, "lints: %v", out)
+			var joined []string
+			for _, l := range lints {
+				joined = append(joined, l.(string))
+			}
+			assert.Contains(t, strings.Join(joined, "\n"), "api_version 30.0 is below 37.0", "other problems are still reported")
+			assert.Contains(t, strings.Join(joined, "\n"), test.want)
+		})
 	}
 }

@@ -119,7 +119,7 @@ func spec() *service.ConfigSpec {
 			service.NewStringField(ssiFieldCheckpointCache).
 				Description("Name of a cache resource that stores the replay id of the last acknowledged event of each channel, so that a restart resumes there. Use a durable cache (`file`, `redis`); a `memory` cache forgets on restart and expires entries after 5 minutes by default."),
 			service.NewStringField(ssiFieldCheckpointKey).
-				Description("Key prefix of this input's replay ids in `checkpoint_cache`. Each channel is stored under `{checkpoint_cache_key}:{channel, path-escaped}` as decimal text. Give every input that shares a cache its own prefix.").
+				Description("Key prefix of this input's replay ids in `checkpoint_cache`. Each channel is stored under `{checkpoint_cache_key}:{channel, path-escaped}` as decimal text, and again under that key plus `.shadow`, written first: a cache that does not write atomically (the `file` cache) can then be cut mid-write by a crash without losing the position. Give every input that shares a cache its own prefix.").
 				Default(defaultCheckpointKey),
 			service.NewIntField(ssiFieldCheckpointLimit).
 				Description("Maximum number of messages of one channel that may be in flight (received but not yet acknowledged) at once. Reaching it pauses reading; the client keeps polling Salesforce meanwhile (see `max_buffered_events`).").

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
@@ -122,22 +123,44 @@ type runningStream struct {
 // inputFields (appended to the salesforce_streaming block), and c as output.
 func startStream(t *testing.T, url, dir, inputFields string, c *collector) *runningStream {
 	t.Helper()
-	b := service.NewStreamBuilder()
-	require.NoError(t, b.SetLoggerYAML("level: none"))
-	require.NoError(t, b.AddCacheYAML(fmt.Sprintf(`
+	return startStreamWith(t, url, inputFields, c, streamOpts{cacheYAML: fmt.Sprintf(`
 label: replay_ids
 file:
   directory: %s
-`, dir)))
+`, dir)})
+}
+
+// streamOpts varies what startStreamWith builds.
+type streamOpts struct {
+	env       *service.Environment // nil: the global one
+	cacheYAML string               // the replay_ids cache resource
+	logger    *slog.Logger         // nil: no logs
+	auth      string               // the auth block's fields; empty: the emulator's client credentials
+}
+
+func startStreamWith(t *testing.T, url, inputFields string, c *collector, o streamOpts) *runningStream {
+	t.Helper()
+	env := o.env
+	if env == nil {
+		env = service.GlobalEnvironment()
+	}
+	b := env.NewStreamBuilder()
+	if o.logger != nil {
+		b.SetLogger(o.logger)
+	} else {
+		require.NoError(t, b.SetLoggerYAML("level: none"))
+	}
+	require.NoError(t, b.AddCacheYAML(o.cacheYAML))
+	auth := o.auth
+	if auth == "" {
+		auth = "{ grant_type: client_credentials, client_id: sfemu-client-id, client_secret: sfemu-client-secret }"
+	}
 	require.NoError(t, b.AddInputYAML(fmt.Sprintf(`
 salesforce_streaming:
   org_url: %s
-  auth:
-    grant_type: client_credentials
-    client_id: sfemu-client-id
-    client_secret: sfemu-client-secret
+  auth: %s
   checkpoint_cache: replay_ids
-%s`, url, inputFields)))
+%s`, url, auth, inputFields)))
 	require.NoError(t, b.AddBatchConsumerFunc(c.consume))
 	stream, err := b.Build()
 	require.NoError(t, err)

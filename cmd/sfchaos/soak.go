@@ -125,8 +125,8 @@ func (s *soak) run(ctx context.Context) (res result, err error) {
 		FaultEvery: s.opts.faultEvery, RestartEvery: s.opts.restartEvery, OutageEvery: s.opts.outageEvery,
 		MinFaults: s.opts.minFaults, MinRestarts: s.opts.minRestarts,
 	})
-	s.logf("plan: %d actions (seed %d)", len(plan), s.opts.seed)
 	s.start = time.Now()
+	s.logf("plan: %d actions (seed %d); offsets count from %s", len(plan), s.opts.seed, s.start.UTC().Format(time.RFC3339Nano))
 	if err := s.chaos(ctx, plan, pubErr); err != nil {
 		return res, err
 	}
