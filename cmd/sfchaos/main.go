@@ -57,7 +57,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.Float64Var(&o.rate, "rate", 20, "events per second published to each channel")
 	fs.IntVar(&o.minFaults, "min-faults", 50, "fail unless at least this many faults were injected")
 	fs.IntVar(&o.minRestarts, "min-restarts", 5, "fail unless bin/benthos was restarted at least this many times")
-	fs.DurationVar(&o.faultEvery, "fault-every", 1500*time.Millisecond, "mean interval between faults")
+	fs.DurationVar(&o.faultEvery, "fault-every", 2*time.Second, "mean interval between faults")
 	fs.DurationVar(&o.restartEvery, "restart-every", 15*time.Second, "mean interval between restarts of bin/benthos")
 	fs.DurationVar(&o.outageEvery, "outage-every", 40*time.Second, "mean interval between output outages")
 	fs.DurationVar(&o.drainTimeout, "drain-timeout", 60*time.Second, "bound of the final drain")
@@ -125,6 +125,11 @@ func run(args []string, stdout, stderr io.Writer) int {
 		log = io.MultiWriter(logFile, stdout)
 	}
 
+	if err := snapshotBinaries(dir); err != nil {
+		fmt.Fprintf(stderr, "sfchaos: %v\n", err)
+		return 2
+	}
+	defer os.RemoveAll(filepath.Join(dir, "bin")) // a copy of bin/: not worth keeping
 	fmt.Fprintf(stdout, "sfchaos: seed %d, %v of chaos on %d channels at %g events/s each, work dir %s\n",
 		opts.seed, opts.duration, len(channels), opts.rate, dir)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)

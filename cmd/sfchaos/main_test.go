@@ -21,7 +21,7 @@ func TestParseFlags(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, options{
 		duration: 35 * time.Minute, seed: 12, channels: defaultChannels, rate: 5, minFaults: 1000, minRestarts: 50,
-		faultEvery: 1500 * time.Millisecond, restartEvery: 15 * time.Second, outageEvery: 40 * time.Second,
+		faultEvery: 2 * time.Second, restartEvery: 15 * time.Second, outageEvery: 40 * time.Second,
 		drainTimeout: time.Minute,
 	}, o)
 

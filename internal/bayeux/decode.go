@@ -11,13 +11,26 @@ import (
 )
 
 // answer is one decoded server answer: the meta replies it holds, the data messages split into per-channel
-// batches, and whether the server sent its own /meta/disconnect.
+// batches, and whether the server sent its own /meta/disconnect. It is built in two steps: split (the grammar,
+// the replies, where each data message is) and complete (the events), which the client runs in different
+// goroutines so that the next long poll is on its way while the events of this answer are read.
 type answer struct {
 	replies    []reply
 	batches    []Batch
-	events     int
+	events     int       // after split: the data messages to be read; after complete: the events in batches
 	disconnect bool      // a server-initiated /meta/disconnect (no `successful` member)
 	dropped    []dropped // data messages not handed on, per channel and reason
+
+	// Between split and complete.
+	body  []byte
+	raw   []rawEvent
+	chans []string // the channel names events carry, indexed by rawEvent.ch
+}
+
+// rawEvent is a data message found by split: its channel and the span of its `data` value in the body.
+type rawEvent struct {
+	ch   int
+	data span
 }
 
 // dropped counts the data messages of one answer the decoder did not turn into events.
@@ -40,23 +53,23 @@ const (
 	maxKeptArena   = 1 << 20
 )
 
-// decoder turns answers into replies and events in one pass per message: the splitter (scan.go) finds each
-// message's channel and data spans, then one fastjson parse of `data` yields the replay id and metadata. Its
-// buffers are reused across answers, so one decoder serves one goroutine.
+// decoder turns answers into replies and events. split (scan.go) walks the answer once, checking its grammar,
+// parses the meta messages with fastjson and notes where each `data` value is; complete reads each `data` once
+// (extract.go) for the replay id and metadata and builds the events. split's state (the fastjson parser) and
+// complete's scratch buffers are separate: one goroutine may split the next answer while another completes the
+// previous one, but each of the two runs in one goroutine at a time.
 type decoder struct {
-	p fastjson.Parser
+	p fastjson.Parser // split's
 
 	// channelOf maps a broadcast channel without ?query to the channel name events carry (the configured one).
 	// Data messages on other channels are dropped. A nil map accepts every channel under its received name
 	// (tests of the splitter use that).
 	channelOf map[string]string
 
-	// Per-answer scratch, reused.
+	// complete's per-answer scratch, reused.
 	pending []pendingEvent
 	arena   []byte // every metadata string of the answer, materialised as one string at the end
 	recIDs  []span // record ids, as arena spans
-	chans   []string
-	drops   []dropped
 }
 
 // pendingEvent is an event whose strings still live in the arena.
@@ -75,23 +88,26 @@ func newDecoder(channelOf map[string]string) *decoder {
 	return &decoder{channelOf: channelOf}
 }
 
-// decode parses body, which must not be modified or reused afterwards: events' Data are sub-slices of it
-// (capacity-limited, so appending to one never writes into another). A malformed answer yields an error and
-// nothing else, so the caller never hands on part of an answer it then replays. A well-formed message the client
-// cannot use (a data message on a channel not subscribed or without a channel, a replayId that is not an
-// integer) is dropped and counted in answer.dropped; the rest of the answer is kept.
+// decode is split and complete in one step.
 func (d *decoder) decode(body []byte) (answer, error) {
-	var ans answer
-	d.pending = d.pending[:0]
-	d.arena = d.arena[:0]
-	d.recIDs = d.recIDs[:0]
-	d.chans = d.chans[:0]
-	d.drops = d.drops[:0]
-	defer d.release()
+	ans, err := d.split(body)
+	if err != nil {
+		return answer{}, err
+	}
+	d.complete(&ans)
+	return ans, nil
+}
 
+// split parses body, which must not be modified or reused afterwards: events' Data will be sub-slices of it
+// (capacity-limited, so appending to one never writes into another). A malformed answer yields an error and
+// nothing else, so the caller never hands on part of an answer it then replays. A well-formed data message the
+// client cannot route (a channel not subscribed, or none) is dropped and counted in answer.dropped; the rest of
+// the answer is kept. The data messages are read by complete.
+func (d *decoder) split(body []byte) (answer, error) {
+	ans := answer{body: body}
 	i := skipWS(body, 0)
 	if i >= len(body) {
-		return ans, errors.New("decoding answer: empty body")
+		return answer{}, errors.New("decoding answer: empty body")
 	}
 	switch body[i] {
 	case '{': // a single message instead of an array: tolerated
@@ -111,7 +127,10 @@ func (d *decoder) decode(body []byte) (answer, error) {
 			i++
 		} else {
 			for {
-				if i >= len(body) || body[i] != '{' {
+				if i >= len(body) {
+					return answer{}, fmt.Errorf("decoding answer: %w", errUnexpectedEnd)
+				}
+				if body[i] != '{' {
 					return answer{}, fmt.Errorf("decoding answer: expected a message object at offset %d", i)
 				}
 				el, next, err := scanElement(body, i)
@@ -139,13 +158,40 @@ func (d *decoder) decode(body []byte) (answer, error) {
 			return answer{}, errors.New("decoding answer: data after the array")
 		}
 	default:
-		return ans, fmt.Errorf("decoding answer: expected a JSON array, got %q", body[i])
+		return answer{}, fmt.Errorf("decoding answer: expected a JSON array, got %q", body[i])
 	}
-	d.finish(body, &ans)
-	if len(d.drops) > 0 {
-		ans.dropped = append([]dropped(nil), d.drops...)
-	}
+	ans.events = len(ans.raw)
 	return ans, nil
+}
+
+// complete reads the data messages split found and turns them into per-channel batches. A message whose
+// replayId is not usable is dropped and counted; nothing else can fail here, split has checked the grammar.
+func (d *decoder) complete(ans *answer) {
+	d.pending = d.pending[:0]
+	d.arena = d.arena[:0]
+	d.recIDs = d.recIDs[:0]
+	defer d.release()
+
+	body := ans.body
+	if n := len(ans.raw); cap(d.pending) < n {
+		d.pending = make([]pendingEvent, 0, n)
+	}
+	for _, r := range ans.raw {
+		pe := pendingEvent{ch: r.ch, data: r.data}
+		arena, recs := len(d.arena), len(d.recIDs)
+		if !d.extract(body, r.data, &pe) {
+			// An event that cannot be placed in its channel's replay order is dropped rather than handed on
+			// with a made-up position (or stalling every channel behind it).
+			d.arena, d.recIDs = d.arena[:arena], d.recIDs[:recs]
+			var f dataFields
+			f.walk(body, r.data.start, inData)
+			ans.drop(ans.chans[r.ch], DropInvalidReplayID, body[f.replayID.start:f.replayID.end])
+			continue
+		}
+		d.pending = append(d.pending, pe)
+	}
+	d.finish(body, ans)
+	ans.raw = nil
 }
 
 // release lets go of scratch buffers that one large answer grew beyond what is worth keeping.
@@ -162,10 +208,10 @@ func (d *decoder) release() {
 }
 
 // drop counts a data message that is not handed on.
-func (d *decoder) drop(channel, reason string, example []byte) {
-	for i := range d.drops {
-		if d.drops[i].channel == channel && d.drops[i].reason == reason {
-			d.drops[i].n++
+func (ans *answer) drop(channel, reason string, example []byte) {
+	for i := range ans.dropped {
+		if ans.dropped[i].channel == channel && ans.dropped[i].reason == reason {
+			ans.dropped[i].n++
 			return
 		}
 	}
@@ -173,12 +219,12 @@ func (d *decoder) drop(channel, reason string, example []byte) {
 	if len(example) > maxExample {
 		example = example[:maxExample]
 	}
-	d.drops = append(d.drops, dropped{channel: channel, reason: reason, n: 1, example: string(example)})
+	ans.dropped = append(ans.dropped, dropped{channel: channel, reason: reason, n: 1, example: string(example)})
 }
 
-// handle routes one message: data messages to pending events, everything else with a channel under /meta/ (or
-// without a channel, as legacy error answers are) to the replies. Other messages (/service/ replies, broadcasts
-// without data) are ignored, as protocol.md 1.5 says.
+// handle routes one message: data messages to ans.raw, everything else with a channel under /meta/ (or without
+// a channel, as legacy error answers are) to the replies. Other messages (/service/ replies, broadcasts without
+// data) are ignored, as protocol.md 1.5 says.
 func (d *decoder) handle(body []byte, el element, ans *answer) error {
 	var channel []byte
 	if el.channel.ok() {
@@ -188,7 +234,7 @@ func (d *decoder) handle(body []byte, el element, ans *answer) error {
 		}
 	}
 	if len(channel) == 0 && el.data.ok() {
-		d.drop("", DropMissingChannel, nil)
+		ans.drop("", DropMissingChannel, nil)
 		return nil
 	}
 	isMeta := len(channel) == 0 || strings.HasPrefix(string(channel), "/meta/")
@@ -211,35 +257,22 @@ func (d *decoder) handle(body []byte, el element, ans *answer) error {
 	if !el.data.ok() {
 		return nil
 	}
-	ch, known := d.channelIndex(channel)
+	ch, known := d.channelIndex(channel, ans)
 	if !known {
-		d.drop("", DropUnknownChannel, channel)
+		ans.drop("", DropUnknownChannel, channel)
 		return nil
 	}
-	raw := body[el.data.start:el.data.end:el.data.end]
-	v, err := d.p.ParseBytes(raw)
-	if err != nil {
-		return fmt.Errorf("decoding the data of a message on %s: %w", channel, err)
+	if len(ans.raw) == cap(ans.raw) {
+		// Doubling from an estimate of one event per KB, where append grows large slices by 1.25x.
+		ans.raw = append(make([]rawEvent, 0, max(2*cap(ans.raw), len(body)>>10, 16)), ans.raw...)
 	}
-	pe := pendingEvent{ch: ch, data: el.data}
-	if err := d.extract(v, &pe); err != nil {
-		// Only the replay id fails extraction: an event that cannot be placed in its channel's replay order is
-		// dropped rather than handed on with a made-up position (or stalling every channel behind it).
-		d.drop(d.chans[ch], DropInvalidReplayID, v.Get("event", "replayId").MarshalTo(nil))
-		return nil
-	}
-	if len(d.pending) == cap(d.pending) {
-		// Doubling, where append grows large slices by 1.25x: an answer of n events then allocates 2n pending
-		// entries in all instead of about 5n.
-		d.pending = append(make([]pendingEvent, 0, max(2*cap(d.pending), 64)), d.pending...)
-	}
-	d.pending = append(d.pending, pe)
+	ans.raw = append(ans.raw, rawEvent{ch: ch, data: el.data})
 	return nil
 }
 
 // channelIndex interns the channel name events carry for this answer. known is false for a channel that is not
 // configured (when the decoder has configured channels).
-func (d *decoder) channelIndex(received []byte) (i int, known bool) {
+func (d *decoder) channelIndex(received []byte, ans *answer) (i int, known bool) {
 	key := received
 	if q := bytes.IndexByte(key, '?'); q >= 0 {
 		key = key[:q]
@@ -248,7 +281,7 @@ func (d *decoder) channelIndex(received []byte) (i int, known bool) {
 	if !ok && d.channelOf != nil {
 		return 0, false
 	}
-	for i, c := range d.chans {
+	for i, c := range ans.chans {
 		if ok && c == name || !ok && c == string(received) {
 			return i, true
 		}
@@ -256,8 +289,8 @@ func (d *decoder) channelIndex(received []byte) (i int, known bool) {
 	if !ok {
 		name = string(received)
 	}
-	d.chans = append(d.chans, name)
-	return len(d.chans) - 1, true
+	ans.chans = append(ans.chans, name)
+	return len(ans.chans) - 1, true
 }
 
 // finish materialises the pending events: one string for all metadata, one slice for all record ids, one
@@ -276,14 +309,14 @@ func (d *decoder) finish(body []byte, ans *answer) {
 			recs[i] = str(s)
 		}
 	}
-	counts := make([]int, len(d.chans))
+	counts := make([]int, len(ans.chans))
 	for i := range d.pending {
 		counts[d.pending[i].ch]++
 	}
 	// A channel whose every event was dropped gets no (empty) batch: batch[k] of channel i is at slot[i].
-	slot := make([]int, len(d.chans))
-	ans.batches = make([]Batch, 0, len(d.chans))
-	for i, name := range d.chans {
+	slot := make([]int, len(ans.chans))
+	ans.batches = make([]Batch, 0, len(ans.chans))
+	for i, name := range ans.chans {
 		slot[i] = len(ans.batches)
 		if counts[i] > 0 {
 			ans.batches = append(ans.batches, Batch{Channel: name, Events: make([]Event, 0, counts[i])})
@@ -292,7 +325,7 @@ func (d *decoder) finish(body []byte, ans *answer) {
 	for i := range d.pending {
 		pe := &d.pending[i]
 		ev := Event{
-			Channel:     d.chans[pe.ch],
+			Channel:     ans.chans[pe.ch],
 			ReplayID:    pe.replayID,
 			HasReplayID: pe.hasReplay,
 			Data:        body[pe.data.start:pe.data.end:pe.data.end],

@@ -1,10 +1,7 @@
 package bayeux
 
 import (
-	"errors"
 	"time"
-
-	"github.com/valyala/fastjson"
 )
 
 // rfc3339Millis is the layout of every timestamp the client rewrites (CDC epoch ms, "+0000" offsets).
@@ -44,95 +41,6 @@ func appendDigits(dst []byte, v, width int) []byte {
 	return append(dst, buf[:width]...)
 }
 
-// extract reads the replay id and the metadata of protocol.md 1.11 from a parsed `data` value into pe, copying
-// strings into the answer's arena (the parser's memory is reused by the next message).
-func (d *decoder) extract(v *fastjson.Value, pe *pendingEvent) error {
-	if v.Type() != fastjson.TypeObject {
-		return nil // a broadcast whose data is not an object: delivered as is, no metadata
-	}
-	if ev := v.Get("event"); ev != nil && ev.Type() == fastjson.TypeObject {
-		if rid := ev.Get("replayId"); rid != nil {
-			id, ok, err := replayIDValue(rid)
-			if err != nil {
-				return err
-			}
-			pe.replayID, pe.hasReplay = id, ok
-		}
-		if s := ev.Get("createdDate"); s != nil && s.Type() == fastjson.TypeString {
-			pe.created = d.addTime(s.GetStringBytes())
-		}
-		pe.eventType = d.addString(ev, "type")
-		pe.uuid = d.addString(ev, "EventUuid")
-	}
-	pe.schema = d.addString(v, "schema")
-	payload := v.Get("payload")
-	if payload == nil || payload.Type() != fastjson.TypeObject {
-		return nil // generic events carry a string payload
-	}
-	if hdr := payload.Get("ChangeEventHeader"); hdr != nil && hdr.Type() == fastjson.TypeObject {
-		pe.changeType = d.addString(hdr, "changeType")
-		pe.entity = d.addString(hdr, "entityName")
-		pe.txKey = d.addString(hdr, "transactionKey")
-		pe.user = d.addString(hdr, "commitUser")
-		if ids := hdr.Get("recordIds"); ids != nil && ids.Type() == fastjson.TypeArray {
-			arr, _ := ids.Array()
-			pe.recFirst = len(d.recIDs)
-			for _, id := range arr {
-				if b, err := id.StringBytes(); err == nil {
-					d.recIDs = append(d.recIDs, d.addBytes(b))
-				}
-			}
-			pe.recLast = len(d.recIDs)
-		}
-		if ts := hdr.Get("commitTimestamp"); ts != nil && ts.Type() == fastjson.TypeNumber {
-			if ms, err := ts.Int64(); err == nil {
-				start := len(d.arena)
-				d.arena = appendRFC3339Millis(d.arena, time.UnixMilli(ms).UTC())
-				pe.commitTime = span{start, len(d.arena)}
-			}
-		}
-	}
-	// CDC payloads may carry the record's CreatedDate (on CREATE only); the change happened at commitTimestamp,
-	// so for CDC the commit time wins over the payload's CreatedDate.
-	if !pe.created.ok() {
-		if pe.commitTime.ok() {
-			pe.created = pe.commitTime
-		} else if s := payload.Get("CreatedDate"); s != nil && s.Type() == fastjson.TypeString {
-			pe.created = d.addTime(s.GetStringBytes())
-		}
-	}
-	return nil
-}
-
-// replayIDValue accepts a non-negative JSON integer or a string holding one (Salesforce's replay ids are positive;
-// -1 and -2 are presets of the subscribe request, never ids of events). null means absent.
-func replayIDValue(v *fastjson.Value) (int64, bool, error) {
-	switch v.Type() {
-	case fastjson.TypeNumber:
-		id, err := v.Int64()
-		if err != nil {
-			return 0, false, errors.New("replayId is not an integer")
-		}
-		if id < 0 {
-			return 0, false, errors.New("replayId is negative")
-		}
-		return id, true, nil
-	case fastjson.TypeString:
-		id, ok := parseInt64(v.GetStringBytes())
-		if !ok {
-			return 0, false, errors.New("replayId is not an integer")
-		}
-		if id < 0 {
-			return 0, false, errors.New("replayId is negative")
-		}
-		return id, true, nil
-	case fastjson.TypeNull:
-		return 0, false, nil
-	default:
-		return 0, false, errors.New("replayId is neither a number nor a string")
-	}
-}
-
 func parseInt64(b []byte) (int64, bool) {
 	neg := false
 	if len(b) > 0 && (b[0] == '-' || b[0] == '+') {
@@ -159,14 +67,6 @@ func parseInt64(b []byte) (int64, bool) {
 		return 0, false
 	}
 	return int64(n), true
-}
-
-func (d *decoder) addString(v *fastjson.Value, key string) span {
-	s := v.Get(key)
-	if s == nil || s.Type() != fastjson.TypeString {
-		return span{}
-	}
-	return d.addBytes(s.GetStringBytes())
 }
 
 func (d *decoder) addBytes(b []byte) span {

@@ -8,9 +8,10 @@ import (
 )
 
 // The splitter below walks a server answer once, finding each message's top-level `channel` and `data` values
-// without decoding them. It exists because fastjson gives values but not their byte spans, and the product
-// hands on `data` byte for byte. Nested values are skipped structurally (strings jumped with IndexByte,
-// brackets matched); the `data` spans it selects are then fully parsed by fastjson, which validates them.
+// without decoding them, and checking the answer's grammar on the way (so a malformed answer is refused before
+// anything of it is handed on). It exists because the product hands on `data` byte for byte, which a parser
+// that builds values does not give. Strings are jumped eight bytes at a time; brackets are matched with a bit
+// stack. Meta messages are then parsed with fastjson; `data` values are read by extract.go.
 
 // maxScanDepth bounds bracket nesting (fastjson's own limit is 300).
 const maxScanDepth = 256
@@ -72,7 +73,10 @@ func nextQuoteOrBackslash(b []byte, i int) int {
 	return i
 }
 
-// skipValue returns the index after the JSON value starting at b[i] (no leading whitespace).
+// skipValue returns the index after the JSON value starting at b[i] (no leading whitespace), checking its
+// grammar: brackets match, members are "name": value pairs, commas separate, literals are spelled out. Strings are
+// only delimited (escapes are not decoded) and numbers are runs of number bytes, as fastjson reads them. An answer
+// the splitter accepts is therefore well-formed, and the extraction pass over `data` (extract.go) can trust it.
 func skipValue(b []byte, i int) (int, error) {
 	if i >= len(b) {
 		return 0, errUnexpectedEnd
@@ -83,6 +87,17 @@ func skipValue(b []byte, i int) (int, error) {
 		return end, err
 	case c == '{' || c == '[':
 		return skipContainer(b, i)
+	default:
+		return skipScalar(b, i)
+	}
+}
+
+// skipScalar skips a literal or a number at b[i].
+func skipScalar(b []byte, i int) (int, error) {
+	if i >= len(b) {
+		return 0, errUnexpectedEnd
+	}
+	switch c := b[i]; {
 	case c == 't':
 		return skipLiteral(b, i, "true")
 	case c == 'f':
@@ -106,18 +121,74 @@ func isNumberByte(c byte) bool {
 
 func skipLiteral(b []byte, i int, lit string) (int, error) {
 	if len(b)-i < len(lit) || string(b[i:i+len(lit)]) != lit {
+		if len(b)-i < len(lit) && string(b[i:]) == lit[:len(b)-i] {
+			return 0, errUnexpectedEnd
+		}
 		return 0, fmt.Errorf("invalid literal at offset %d", i)
 	}
 	return i + len(lit), nil
 }
 
-// skipContainer matches brackets, jumping over strings. It does not check commas and colons: values it skips
-// are either ignored or parsed afterwards by fastjson.
+// skipMemberName reads `"name" :` at b[i] and returns the index of the value after it.
+func skipMemberName(b []byte, i int) (int, error) {
+	if i >= len(b) {
+		return 0, errUnexpectedEnd
+	}
+	if b[i] != '"' {
+		return 0, fmt.Errorf("expected a member name at offset %d", i)
+	}
+	end, _, err := skipString(b, i+1)
+	if err != nil {
+		return 0, err
+	}
+	i = skipWS(b, end)
+	if i >= len(b) {
+		return 0, errUnexpectedEnd
+	}
+	if b[i] != ':' {
+		return 0, fmt.Errorf("expected ':' at offset %d", i)
+	}
+	return skipWS(b, i+1), nil
+}
+
+// skipContainer skips the object or array at b[i] without recursion: a bit per open bracket says whether it
+// is an object (1) or an array (0), so the stack costs 32 bytes however deep the value may go.
 func skipContainer(b []byte, i int) (int, error) {
-	var stack [maxScanDepth]byte
+	var objects [maxScanDepth / 64]uint64
 	depth := 0
-	for i < len(b) {
+	for {
+		// b[i] starts a value.
+		if i >= len(b) {
+			return 0, errUnexpectedEnd
+		}
 		switch c := b[i]; c {
+		case '{', '[':
+			if depth == maxScanDepth {
+				return 0, fmt.Errorf("JSON nested deeper than %d", maxScanDepth)
+			}
+			w, bit := depth>>6, uint64(1)<<(depth&63)
+			if c == '{' {
+				objects[w] |= bit
+			} else {
+				objects[w] &^= bit
+			}
+			depth++
+			i = skipWS(b, i+1)
+			if i >= len(b) {
+				return 0, errUnexpectedEnd
+			}
+			if b[i] == c+2 { // '{'+2 == '}', '['+2 == ']': empty
+				depth--
+				i++
+				break
+			}
+			if c == '{' {
+				var err error
+				if i, err = skipMemberName(b, i); err != nil {
+					return 0, err
+				}
+			}
+			continue
 		case '"':
 			for i++; ; i += 2 { // string body, inlined: most of a payload is strings
 				i = nextQuoteOrBackslash(b, i)
@@ -128,24 +199,42 @@ func skipContainer(b []byte, i int) (int, error) {
 					break
 				}
 			}
-		case '{', '[':
-			if depth == maxScanDepth {
-				return 0, fmt.Errorf("JSON nested deeper than %d", maxScanDepth)
-			}
-			stack[depth] = c + 2 // '{'+2 == '}', '['+2 == ']'
-			depth++
-		case '}', ']':
-			if depth == 0 || stack[depth-1] != c {
-				return 0, fmt.Errorf("mismatched %q at offset %d", c, i)
-			}
-			depth--
-			if depth == 0 {
-				return i + 1, nil
+			i++
+		default:
+			var err error
+			if i, err = skipScalar(b, i); err != nil {
+				return 0, err
 			}
 		}
-		i++
+		// After a value: close containers, or find the comma before the next value.
+		for {
+			if depth == 0 {
+				return i, nil
+			}
+			i = skipWS(b, i)
+			if i >= len(b) {
+				return 0, errUnexpectedEnd
+			}
+			c := b[i]
+			obj := objects[(depth-1)>>6]&(1<<((depth-1)&63)) != 0
+			if obj && c == '}' || !obj && c == ']' {
+				depth--
+				i++
+				continue
+			}
+			if c != ',' {
+				return 0, fmt.Errorf("expected ',' or a closing bracket at offset %d", i)
+			}
+			i = skipWS(b, i+1)
+			if obj {
+				var err error
+				if i, err = skipMemberName(b, i); err != nil {
+					return 0, err
+				}
+			}
+			break
+		}
 	}
-	return 0, errUnexpectedEnd
 }
 
 // span is a half-open byte range; end == 0 means absent.
