@@ -282,10 +282,7 @@ func (i *ssiInput) ReadBatch(ctx context.Context) (service.MessageBatch, service
 			return nil, nil, service.ErrNotConnected
 		}
 
-		msgs := make(service.MessageBatch, len(batch.Events))
-		for k := range batch.Events {
-			msgs[k] = eventMessage(&batch.Events[k])
-		}
+		msgs := batchMessages(&batch)
 		// The error is ignored on purpose: with auto_replay_nacks (default) the
 		// framework redelivers a nacked batch and calls this only after it
 		// went through; with auto_replay_nacks false a nack is a documented

@@ -22,39 +22,104 @@ const (
 	metaCommitUser      = "salesforce_commit_user"
 )
 
-// eventMessage turns one event into a message. The body is the event's data
-// bytes as received (the event owns them, so no copy is needed); metadata the
-// event does not carry is left unset. The channel is the one Salesforce
-// delivers on: without a PushTopic filter.
+// batchMessages turns the events of one batch into messages. The body of each is the event's data bytes as
+// received (the event owns them, so no copy is needed); metadata the event does not carry is left unset. The
+// channel is the one Salesforce delivers on: without a PushTopic filter.
+func batchMessages(batch *bayeux.Batch) service.MessageBatch {
+	var mb messageBuilder
+	return mb.build(batch)
+}
+
+// String metadata fields, in the order they are set.
+const (
+	fieldCreatedDate = iota
+	fieldEventType
+	fieldEventUUID
+	fieldSchema
+	fieldChangeType
+	fieldEntityName
+	fieldCommitTimestamp
+	fieldTransactionKey
+	fieldCommitUser
+	numStringFields
+)
+
+var stringFieldKeys = [numStringFields]string{
+	metaCreatedDate, metaEventType, metaEventUUID, metaSchema, metaChangeType, metaEntityName,
+	metaCommitTimestamp, metaTransactionKey, metaCommitUser,
+}
+
+// messageBuilder turns the events of a batch into messages. Storing a string in metadata (an `any`) costs an
+// allocation per value, and most values repeat from one event to the next (the channel always; schema, entity,
+// change type and commit user mostly; the transaction key within a transaction; created date and commit time
+// of a CDC event are the same instant), so it keeps the interface form of the previous value of each field and
+// reuses it when the value repeats: strings are immutable, so messages can share them.
+type messageBuilder struct {
+	last [numStringFields]struct {
+		s string
+		v any
+	}
+}
+
+func (mb *messageBuilder) value(field int, s string) any {
+	l := &mb.last[field]
+	if l.v == nil || l.s != s {
+		l.s, l.v = s, s
+	}
+	return l.v
+}
+
+func (mb *messageBuilder) build(batch *bayeux.Batch) service.MessageBatch {
+	msgs := make(service.MessageBatch, len(batch.Events))
+	// Every record id of the batch in one backing array; each message gets its own capacity-limited part, so
+	// a downstream change to one message's list cannot reach another's.
+	recs := 0
+	for k := range batch.Events {
+		recs += len(batch.Events[k].Meta.RecordIDs)
+	}
+	var recSlab []any
+	if recs > 0 {
+		recSlab = make([]any, 0, recs)
+	}
+	var channel any
+	for k := range batch.Events {
+		ev := &batch.Events[k]
+		msg := service.NewMessage(ev.Data)
+		if channel == nil || ev.Channel != batch.Channel {
+			channel = channelBase(ev.Channel)
+		}
+		msg.MetaSetMut(metaChannel, channel)
+		if ev.HasReplayID {
+			msg.MetaSetMut(metaReplayID, ev.ReplayID)
+		}
+		m := &ev.Meta
+		for f, v := range [numStringFields]string{
+			m.CreatedDate, m.EventType, m.EventUUID, m.Schema, m.ChangeType, m.EntityName, m.CommitTimestamp,
+			m.TransactionKey, m.CommitUser,
+		} {
+			if v == "" {
+				continue
+			}
+			if f == fieldCommitTimestamp && v == m.CreatedDate {
+				msg.MetaSetMut(metaCommitTimestamp, mb.last[fieldCreatedDate].v)
+				continue
+			}
+			msg.MetaSetMut(stringFieldKeys[f], mb.value(f, v))
+		}
+		if len(m.RecordIDs) > 0 {
+			// Structured metadata holds JSON-like values: []any, not []string.
+			start := len(recSlab)
+			for _, id := range m.RecordIDs {
+				recSlab = append(recSlab, id)
+			}
+			msg.MetaSetMut(metaRecordIDs, recSlab[start:len(recSlab):len(recSlab)])
+		}
+		msgs[k] = msg
+	}
+	return msgs
+}
+
+// eventMessage turns one event into a message, as batchMessages does.
 func eventMessage(ev *bayeux.Event) *service.Message {
-	msg := service.NewMessage(ev.Data)
-	msg.MetaSetMut(metaChannel, channelBase(ev.Channel))
-	if ev.HasReplayID {
-		msg.MetaSetMut(metaReplayID, ev.ReplayID)
-	}
-	m := &ev.Meta
-	for _, kv := range [...]struct{ key, value string }{
-		{metaCreatedDate, m.CreatedDate},
-		{metaEventType, m.EventType},
-		{metaEventUUID, m.EventUUID},
-		{metaSchema, m.Schema},
-		{metaChangeType, m.ChangeType},
-		{metaEntityName, m.EntityName},
-		{metaCommitTimestamp, m.CommitTimestamp},
-		{metaTransactionKey, m.TransactionKey},
-		{metaCommitUser, m.CommitUser},
-	} {
-		if kv.value != "" {
-			msg.MetaSetMut(kv.key, kv.value)
-		}
-	}
-	if len(m.RecordIDs) > 0 {
-		// Structured metadata holds JSON-like values: []any, not []string.
-		ids := make([]any, len(m.RecordIDs))
-		for i, id := range m.RecordIDs {
-			ids[i] = id
-		}
-		msg.MetaSetMut(metaRecordIDs, ids)
-	}
-	return msg
+	return batchMessages(&bayeux.Batch{Channel: ev.Channel, Events: []bayeux.Event{*ev}})[0]
 }

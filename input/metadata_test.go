@@ -121,3 +121,30 @@ func TestEventMessageStringMetadata(t *testing.T) {
 	assert.True(t, ok)
 	assert.Equal(t, `["001a"]`, ids)
 }
+
+// Messages of one batch share the interface form of repeated values, never anything mutable: each has its own
+// metadata and its own record id list.
+func TestBatchMessagesAreIndependent(t *testing.T) {
+	batch := cdcBatch(30)
+	msgs := batchMessages(&batch)
+	require.Len(t, msgs, 30)
+	for k, msg := range msgs {
+		single := eventMessage(&batch.Events[k])
+		want := map[string]any{}
+		require.NoError(t, single.MetaWalkMut(func(key string, v any) error { want[key] = v; return nil }))
+		got := map[string]any{}
+		require.NoError(t, msg.MetaWalkMut(func(key string, v any) error { got[key] = v; return nil }))
+		assert.Equal(t, want, got, "message %d", k)
+		assert.Len(t, got, 10, "every CDC key but event type and uuid")
+	}
+	ids, ok := msgs[0].MetaGetMut(metaRecordIDs)
+	require.True(t, ok)
+	list := ids.([]any)
+	list[0] = "changed"
+	_ = append(list, "grown")
+	next, _ := msgs[1].MetaGetMut(metaRecordIDs)
+	assert.Equal(t, []any{batch.Events[1].Meta.RecordIDs[0]}, next)
+	msgs[0].MetaSetMut(metaSchema, "changed")
+	schema, _ := msgs[1].MetaGetMut(metaSchema)
+	assert.Equal(t, batch.Events[1].Meta.Schema, schema)
+}

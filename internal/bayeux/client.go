@@ -93,6 +93,15 @@ type Client struct {
 	running bool // Start succeeded or is in progress
 	closed  bool
 
+	// The decode stage (stage.go): connect answers the loop has split, waiting to be completed into batches by
+	// decodeLoop, in order. staged counts the answers handed on and not yet queued, stagedEvents their data
+	// messages (which count against MaxBufferedEvents); both under mu.
+	stage        chan *answer
+	staged       int
+	stagedEvents int
+	stageIdle    chan struct{} // staged fell to zero
+	stageHook    func()        // tests: runs before each staged answer is completed
+
 	avail     chan struct{} // a batch or a fatal error is ready
 	drained   chan struct{} // the queue fell to half of MaxBufferedEvents
 	active    sync.WaitGroup
@@ -165,6 +174,8 @@ func New(cfg Config) (*Client, error) {
 		channels:  append([]string(nil), cfg.Channels...),
 		avail:     make(chan struct{}, 1),
 		drained:   make(chan struct{}, 1),
+		stage:     make(chan *answer, stageDepth-1),
+		stageIdle: make(chan struct{}, 1),
 		closeDone: make(chan struct{}),
 	}
 	if c.log == nil {
@@ -213,6 +224,8 @@ func (c *Client) Start(ctx context.Context) error {
 		}
 		return err
 	}
+	c.active.Add(1)
+	go c.decodeLoop()
 	go c.run() // inherits the active count taken above
 	return nil
 }
@@ -302,18 +315,29 @@ func (c *Client) close(ctx context.Context) {
 // id of the last event queued for Next, or the start point.
 func (c *Client) ReplayIDs() map[string]int64 { return c.replay.snapshot() }
 
-// enqueue queues the batches of one answer for Next and moves the channels' replay positions.
-func (c *Client) enqueue(batches []Batch, events int) {
-	if events == 0 {
-		return
-	}
+// enqueue queues the batches of one answer for Next and moves the channels' replay positions. staged is the
+// number of data messages the answer was counted with while in the decode stage, -1 for an answer that was not
+// staged.
+func (c *Client) enqueue(batches []Batch, events, staged int) {
 	for _, b := range batches {
 		c.replay.advance(channelKey(b.Channel), b.Events)
 	}
 	c.mu.Lock()
 	c.queue = append(c.queue, batches...)
 	c.queued += events
+	idle := false
+	if staged >= 0 {
+		c.staged--
+		c.stagedEvents -= staged
+		idle = c.staged == 0
+	}
 	c.mu.Unlock()
+	if idle {
+		signal(c.stageIdle)
+	}
+	if events == 0 {
+		return
+	}
 	for _, b := range batches {
 		c.obs.Events(b.Channel, len(b.Events))
 	}
@@ -327,17 +351,19 @@ func (c *Client) setFatal(err error) {
 	signal(c.avail)
 }
 
+// bufferFull counts the events queued and those of answers still in the decode stage.
 func (c *Client) bufferFull() bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return c.queued >= c.cfg.MaxBufferedEvents
+	return c.queued+c.stagedEvents >= c.cfg.MaxBufferedEvents
 }
 
-// waitDrained blocks until the queue holds at most half of MaxBufferedEvents, or ctx ends.
+// waitDrained blocks until the queue (with the decode stage) holds at most half of MaxBufferedEvents, or ctx
+// ends.
 func (c *Client) waitDrained(ctx context.Context) bool {
 	for {
 		c.mu.Lock()
-		ok := c.queued <= c.cfg.MaxBufferedEvents/2
+		ok := c.queued+c.stagedEvents <= c.cfg.MaxBufferedEvents/2
 		c.mu.Unlock()
 		if ok {
 			return true

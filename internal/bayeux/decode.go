@@ -23,14 +23,15 @@ type answer struct {
 
 	// Between split and complete.
 	body  []byte
-	raw   []rawEvent
-	chans []string // the channel names events carry, indexed by rawEvent.ch
+	raw   [][]rawEvent // in chunks of rawChunk: no copying as an answer's events are found
+	chans []string     // the channel names events carry, indexed by rawEvent.ch
 }
 
 // rawEvent is a data message found by split: its channel and the span of its `data` value in the body.
 type rawEvent struct {
-	ch   int
-	data span
+	ch     int32
+	data   fieldSpan
+	fields dataFields
 }
 
 // dropped counts the data messages of one answer the decoder did not turn into events.
@@ -51,7 +52,11 @@ const maxReplies = 64
 const (
 	maxKeptPending = 1 << 14
 	maxKeptArena   = 1 << 20
+	maxSpareChunks = 8 // of rawChunk events each: two answers of up to 2,048 events
 )
+
+// rawChunk is the number of events per chunk of answer.raw (about 56 KB).
+const rawChunk = 512
 
 // decoder turns answers into replies and events. split (scan.go) walks the answer once, checking its grammar,
 // parses the meta messages with fastjson and notes where each `data` value is; complete reads each `data` once
@@ -65,6 +70,9 @@ type decoder struct {
 	// Data messages on other channels are dropped. A nil map accepts every channel under its received name
 	// (tests of the splitter use that).
 	channelOf map[string]string
+
+	// spareRaw hands answer.raw chunks back from complete to split for reuse.
+	spareRaw chan []rawEvent
 
 	// complete's per-answer scratch, reused.
 	pending []pendingEvent
@@ -85,7 +93,7 @@ type pendingEvent struct {
 }
 
 func newDecoder(channelOf map[string]string) *decoder {
-	return &decoder{channelOf: channelOf}
+	return &decoder{channelOf: channelOf, spareRaw: make(chan []rawEvent, maxSpareChunks)}
 }
 
 // decode is split and complete in one step.
@@ -104,6 +112,10 @@ func (d *decoder) decode(body []byte) (answer, error) {
 // client cannot route (a channel not subscribed, or none) is dropped and counted in answer.dropped; the rest of
 // the answer is kept. The data messages are read by complete.
 func (d *decoder) split(body []byte) (answer, error) {
+	if int64(len(body)) >= 1<<32 {
+		// dataFields keeps offsets in 32 bits; MaxAnswerBytes stops such answers long before in practice.
+		return answer{}, fmt.Errorf("decoding answer: %w: %d bytes, the decoder's limit is 4 GiB", ErrAnswerTooLarge, len(body))
+	}
 	ans := answer{body: body}
 	i := skipWS(body, 0)
 	if i >= len(body) {
@@ -160,7 +172,6 @@ func (d *decoder) split(body []byte) (answer, error) {
 	default:
 		return answer{}, fmt.Errorf("decoding answer: expected a JSON array, got %q", body[i])
 	}
-	ans.events = len(ans.raw)
 	return ans, nil
 }
 
@@ -173,25 +184,28 @@ func (d *decoder) complete(ans *answer) {
 	defer d.release()
 
 	body := ans.body
-	if n := len(ans.raw); cap(d.pending) < n {
+	if n := ans.events; cap(d.pending) < n {
 		d.pending = make([]pendingEvent, 0, n)
 	}
-	for _, r := range ans.raw {
-		pe := pendingEvent{ch: r.ch, data: r.data}
-		arena, recs := len(d.arena), len(d.recIDs)
-		if !d.extract(body, r.data, &pe) {
-			// An event that cannot be placed in its channel's replay order is dropped rather than handed on
-			// with a made-up position (or stalling every channel behind it).
-			d.arena, d.recIDs = d.arena[:arena], d.recIDs[:recs]
-			var f dataFields
-			f.walk(body, r.data.start, inData)
-			ans.drop(ans.chans[r.ch], DropInvalidReplayID, body[f.replayID.start:f.replayID.end])
-			continue
+	for _, chunk := range ans.raw {
+		for k := range chunk {
+			r := &chunk[k]
+			pe := pendingEvent{ch: int(r.ch), data: r.data.span()}
+			if !d.extract(body, &r.fields, &pe) {
+				// An event that cannot be placed in its channel's replay order is dropped rather than handed on
+				// with a made-up position (or stalling every channel behind it).
+				ans.drop(ans.chans[r.ch], DropInvalidReplayID, body[r.fields.replayID.start:r.fields.replayID.end])
+				continue
+			}
+			d.pending = append(d.pending, pe)
 		}
-		d.pending = append(d.pending, pe)
+		select {
+		case d.spareRaw <- chunk[:0]:
+		default:
+		}
 	}
-	d.finish(body, ans)
 	ans.raw = nil
+	d.finish(body, ans)
 }
 
 // release lets go of scratch buffers that one large answer grew beyond what is worth keeping.
@@ -262,11 +276,20 @@ func (d *decoder) handle(body []byte, el element, ans *answer) error {
 		ans.drop("", DropUnknownChannel, channel)
 		return nil
 	}
-	if len(ans.raw) == cap(ans.raw) {
-		// Doubling from an estimate of one event per KB, where append grows large slices by 1.25x.
-		ans.raw = append(make([]rawEvent, 0, max(2*cap(ans.raw), len(body)>>10, 16)), ans.raw...)
+	last := len(ans.raw) - 1
+	if last < 0 || len(ans.raw[last]) == rawChunk {
+		var chunk []rawEvent
+		select {
+		case chunk = <-d.spareRaw:
+		default:
+			chunk = make([]rawEvent, 0, rawChunk)
+		}
+		ans.raw = append(ans.raw, chunk)
+		last++
 	}
-	ans.raw = append(ans.raw, rawEvent{ch: ch, data: el.data})
+	ans.raw[last] = append(ans.raw[last], rawEvent{ch: int32(ch),
+		data: fieldSpan{uint32(el.data.start), uint32(el.data.end)}, fields: el.fields})
+	ans.events++
 	return nil
 }
 

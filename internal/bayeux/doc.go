@@ -7,8 +7,9 @@
 //
 // Start gets a token, handshakes and subscribes each channel in order (one request per message), then starts
 // the loop; Next hands out batches (the events of one channel from one answer, in order); Close cancels the
-// pending long poll, sends /meta/disconnect and returns within about a second. The loop keeps the last advice,
-// gives each long poll advice.timeout plus a margin, keeps one cookie jar, and recovers:
+// pending long poll, sends /meta/disconnect and returns within about a second. Each connect answer's events are
+// decoded in a second goroutine while the next long poll is on its way (see Decoding). The loop keeps the last
+// advice, gives each long poll advice.timeout plus a margin, keeps one cookie jar, and recovers:
 //
 //   - 403/402::Unknown client, a server /meta/disconnect, advice handshake: handshake at once (advice interval),
 //     resubscribe every channel from the replay id of the last event queued for Next.
@@ -46,18 +47,31 @@
 //
 // # Decoding
 //
-// An answer is split in one pass (scan.go: strings skipped eight bytes at a time, brackets matched) into its
-// messages; each `data` value is parsed once with fastjson for the replay id and the metadata of protocol.md
-// 1.11, and handed on as the original bytes: a capacity-limited sub-slice of the answer, which the transport
-// allocates fresh for every answer and never reuses. Metadata strings of one answer share one allocation.
+// An answer is read in one pass (scan.go, extract.go): the splitter walks it, checking its grammar (so a
+// malformed answer is refused whole, before anything of it is handed on), parses the few meta messages with
+// fastjson, and walks each `data` object on the way, descending only into `event`, `payload` and
+// `payload.ChangeEventHeader` and noting where the replay id and the metadata of protocol.md 1.11 are; long
+// strings are skipped with bytes.IndexByte. No tree is built. complete then turns those positions into events:
+// the replay id, the metadata strings (all of one answer in one allocation) and `data` as the original bytes, a
+// capacity-limited sub-slice of the answer, which the transport allocates fresh for every answer and never
+// reuses.
 //
-// BenchmarkDecodeConnectAnswer (one connect answer of 1,000 CDC events of about 1.1 KB, Go 1.26.8, one core of
-// the shared 2-core build machine, -benchtime=200x, three runs):
+// The two steps run in different goroutines (stage.go): the connect loop splits an answer (what its state
+// machine needs: the replies, and whether the answer is well-formed), hands it to the decode stage and sends the
+// next /meta/connect at once, while the stage completes the previous answer's events and queues them for Next,
+// in order. At most two answers are in the stage; their events count against MaxBufferedEvents; and before any
+// (re)subscribe the loop waits until the stage is empty, so the replay ids it subscribes from include every event
+// of every answer received (stage_test.go).
 //
-//	2,470-2,660 ns/event   0.0074 allocs/event (7 per answer)   392 B/event   ~450 MB/s
+// BenchmarkDecodeConnectAnswer (split and complete of one connect answer of 1,000 CDC events of about 1.1 KB,
+// Go 1.26.8, one core of the shared 2-core build machine, -benchtime=200x, three runs each):
 //
-// For comparison (performance.md): encoding/json into RawMessage alone is ~5,000 ns/event, ~9,900 with a second
-// decode for the replay id; a bare fastjson parse of the whole answer with two lookups measured ~1,100 here
-// (~900 in performance.md). About a quarter of our time is the split that keeps `data` byte for byte, the rest
-// is fastjson and the full metadata.
+//	before (splitter, then a fastjson parse of each data):  2,590-2,790 ns/event  0.0074 allocs/event (7 per answer)   391 B/event  ~440 MB/s
+//	after (one pass, no tree):                               1,140-1,300 ns/event  0.0102 allocs/event (10 per answer)  391 B/event  ~900 MB/s
+//
+// (1,380-1,560 ns/event when the machine was busier.) For comparison (performance.md): encoding/json into
+// RawMessage alone is ~5,000 ns/event, ~9,900 with a second decode for the replay id; a bare fastjson parse of
+// the whole answer with two lookups ~900-1,100. The allocations per answer are the event and batch slices, the
+// metadata strings and record ids; the per-answer scratch (one 112-byte entry per event, in chunks of 512) is
+// reused. The rest of the time is the walk itself, about half of it skipping strings.
 package bayeux

@@ -2,14 +2,14 @@ package bayeux
 
 import (
 	"bytes"
+	"fmt"
 	"time"
 )
 
-// The extraction pass reads one `data` object for the replay id and the metadata of protocol.md 1.11 without
-// building a tree: it walks the members of `data`, descends only into `event`, `payload` and
-// `payload.ChangeEventHeader`, records the byte spans of the values it wants and skips everything else. The
-// splitter has already checked the answer's grammar, so this pass only delimits values; it still never reads
-// out of bounds, and gives up on the object (no metadata) if it meets something it did not expect.
+// The splitter reads each `data` object for the replay id and the metadata of protocol.md 1.11 in the same pass
+// that delimits it, without building a tree: it walks the members of `data`, descends only into `event`,
+// `payload` and `payload.ChangeEventHeader`, records the byte spans of the values wanted and skips (and checks)
+// everything else. complete then turns the spans into the event's replay id and metadata strings.
 
 // Objects the walk descends into.
 const (
@@ -22,44 +22,31 @@ const (
 // dataFields holds the spans of the values wanted from one `data` object (a zero span: absent). Each is the
 // first occurrence of its member, as fastjson's Get (used before) found it; so is each object descended into.
 type dataFields struct {
-	replayID, created, eventType, uuid, schema, payloadCreated span
-	changeType, entity, txKey, user, recordIDs, commitTime   span
+	replayID, created, eventType, uuid, schema, payloadCreated fieldSpan
+	changeType, entity, txKey, user, recordIDs, commitTime     fieldSpan
 
 	seenEvent, seenPayload, seenHeader bool
 }
 
-// walk reads the object at b[i] == '{' whose place in `data` is in, and returns the index after it, or -1.
-func (f *dataFields) walk(b []byte, i, in int) int {
-	i++
-	for {
-		i = skipWS(b, i)
-		if i < len(b) && b[i] == ',' {
-			i = skipWS(b, i+1)
-		}
-		if i >= len(b) {
-			return -1
-		}
-		if b[i] == '}' {
-			return i + 1
-		}
-		if b[i] != '"' {
-			return -1
-		}
-		nameEnd, escaped, err := skipString(b, i+1)
-		if err != nil {
-			return -1
-		}
-		name := b[i+1 : nameEnd-1]
-		if escaped {
-			name = unescapeJSON(name)
-		}
-		v := skipWS(b, nameEnd)
-		if v >= len(b) || b[v] != ':' {
-			return -1
-		}
-		v = skipWS(b, v+1)
+// fieldSpan is a span in 32 bits: an answer holds one dataFields per event until complete reads them, so their
+// size is most of the decoder's memory per event. split refuses bodies of 4 GiB or more.
+type fieldSpan struct{ start, end uint32 }
 
-		var target *span
+func (s fieldSpan) span() span { return span{int(s.start), int(s.end)} }
+
+// walk reads the object at b[i] == '{' whose place in `data` is in, checking its grammar as skipValue does, and
+// returns the index after it.
+func (f *dataFields) walk(b []byte, i, in int) (int, error) {
+	i = skipWS(b, i+1)
+	if i < len(b) && b[i] == '}' {
+		return i + 1, nil
+	}
+	for {
+		name, v, err := memberName(b, i)
+		if err != nil {
+			return 0, err
+		}
+		var target *fieldSpan
 		sub := -1
 		switch in {
 		case inData:
@@ -112,53 +99,58 @@ func (f *dataFields) walk(b []byte, i, in int) int {
 			}
 		}
 		if sub >= 0 && v < len(b) && b[v] == '{' {
-			if i = f.walk(b, v, sub); i < 0 {
-				return -1
+			i, err = f.walk(b, v, sub)
+		} else {
+			i, err = skipValue(b, v)
+			if err == nil && target != nil && target.end == 0 {
+				*target = fieldSpan{uint32(v), uint32(i)}
 			}
-			continue
 		}
-		if i, err = skipValue(b, v); err != nil {
-			return -1
+		if err != nil {
+			return 0, err
 		}
-		if target != nil && target.end == 0 {
-			*target = span{v, i}
+		i = skipWS(b, i)
+		if i >= len(b) {
+			return 0, errUnexpectedEnd
+		}
+		switch b[i] {
+		case ',':
+			i = skipWS(b, i+1)
+		case '}':
+			return i + 1, nil
+		default:
+			return 0, fmt.Errorf("expected ',' or '}' at offset %d", i)
 		}
 	}
 }
 
-// extract reads the replay id and the metadata of the `data` value at b[data] into pe, copying strings into
-// the answer's arena. It returns false when the replay id is not usable (not a non-negative integer).
-func (d *decoder) extract(b []byte, data span, pe *pendingEvent) bool {
-	if b[data.start] != '{' {
-		return true // a broadcast whose data is not an object: delivered as is, no metadata
-	}
-	var f dataFields
-	if f.walk(b, data.start, inData) < 0 {
-		return true // unreachable: the splitter checked the grammar
-	}
-	if f.replayID.ok() {
-		id, has, ok := replayIDAt(b, f.replayID)
+// extract turns what the walk of one `data` object found into pe's replay id and metadata, copying strings into
+// the answer's arena. It returns false when the replay id is not usable (not a non-negative integer). Data
+// that is not an object has no fields: it is delivered as is, without replay id or metadata.
+func (d *decoder) extract(b []byte, f *dataFields, pe *pendingEvent) bool {
+	if f.replayID.end != 0 {
+		id, has, ok := replayIDAt(b, f.replayID.span())
 		if !ok {
 			return false
 		}
 		pe.replayID, pe.hasReplay = id, has
 	}
-	if s, ok := stringAt(b, f.created); ok {
+	if s, ok := stringAt(b, f.created.span()); ok {
 		pe.created = d.addTime(s)
 	}
-	pe.eventType = d.addString(b, f.eventType)
-	pe.uuid = d.addString(b, f.uuid)
-	pe.schema = d.addString(b, f.schema)
-	pe.changeType = d.addString(b, f.changeType)
-	pe.entity = d.addString(b, f.entity)
-	pe.txKey = d.addString(b, f.txKey)
-	pe.user = d.addString(b, f.user)
-	if f.recordIDs.ok() && b[f.recordIDs.start] == '[' {
+	pe.eventType = d.addString(b, f.eventType.span())
+	pe.uuid = d.addString(b, f.uuid.span())
+	pe.schema = d.addString(b, f.schema.span())
+	pe.changeType = d.addString(b, f.changeType.span())
+	pe.entity = d.addString(b, f.entity.span())
+	pe.txKey = d.addString(b, f.txKey.span())
+	pe.user = d.addString(b, f.user.span())
+	if s := f.recordIDs.span(); s.ok() && b[s.start] == '[' {
 		pe.recFirst = len(d.recIDs)
-		d.addRecordIDs(b, f.recordIDs)
+		d.addRecordIDs(b, s)
 		pe.recLast = len(d.recIDs)
 	}
-	if s := f.commitTime; s.ok() && isNumberStart(b[s.start]) {
+	if s := f.commitTime.span(); s.ok() && isNumberStart(b[s.start]) {
 		if ms, ok := parseInt64(b[s.start:s.end]); ok {
 			start := len(d.arena)
 			d.arena = appendRFC3339Millis(d.arena, time.UnixMilli(ms).UTC())
@@ -170,7 +162,7 @@ func (d *decoder) extract(b []byte, data span, pe *pendingEvent) bool {
 	if !pe.created.ok() {
 		if pe.commitTime.ok() {
 			pe.created = pe.commitTime
-		} else if s, ok := stringAt(b, f.payloadCreated); ok {
+		} else if s, ok := stringAt(b, f.payloadCreated.span()); ok {
 			pe.created = d.addTime(s)
 		}
 	}

@@ -47,6 +47,27 @@ func skipString(b []byte, i int) (int, bool, error) {
 	}
 }
 
+// stringEnd returns the index after the closing quote of the string whose body starts at b[i]. It finds quotes
+// with bytes.IndexByte (vectorised: most of a payload is long string values) and tells an escaped quote by the
+// run of backslashes before it.
+func stringEnd(b []byte, i int) (int, error) {
+	for {
+		q := bytes.IndexByte(b[i:], '"')
+		if q < 0 {
+			return 0, errUnexpectedEnd
+		}
+		q += i
+		n := 0
+		for j := q - 1; j >= i && b[j] == '\\'; j-- {
+			n++
+		}
+		if n%2 == 0 {
+			return q + 1, nil
+		}
+		i = q + 1
+	}
+}
+
 const (
 	swarOnes  = 0x0101010101010101
 	swarHighs = 0x8080808080808080
@@ -83,8 +104,7 @@ func skipValue(b []byte, i int) (int, error) {
 	}
 	switch c := b[i]; {
 	case c == '"':
-		end, _, err := skipString(b, i+1)
-		return end, err
+		return stringEnd(b, i+1)
 	case c == '{' || c == '[':
 		return skipContainer(b, i)
 	default:
@@ -190,16 +210,10 @@ func skipContainer(b []byte, i int) (int, error) {
 			}
 			continue
 		case '"':
-			for i++; ; i += 2 { // string body, inlined: most of a payload is strings
-				i = nextQuoteOrBackslash(b, i)
-				if i >= len(b) {
-					return 0, errUnexpectedEnd
-				}
-				if b[i] == '"' {
-					break
-				}
+			var err error
+			if i, err = stringEnd(b, i+1); err != nil {
+				return 0, err
 			}
-			i++
 		default:
 			var err error
 			if i, err = skipScalar(b, i); err != nil {
@@ -242,14 +256,44 @@ type span struct{ start, end int }
 
 func (s span) ok() bool { return s.end > s.start }
 
-// element is one message of an answer: its whole span and the spans of the top-level members we route on.
+// element is one message of an answer: its whole span and the spans of the top-level members we route on, and
+// what the walk of its `data` object found (extract.go).
 type element struct {
 	all, channel, data span
 	channelEscaped     bool
+	fields             dataFields
+}
+
+// memberName reads `"name":` at b[i] and returns the name (unescaped if it has escapes) and the index of the
+// value after it.
+func memberName(b []byte, i int) ([]byte, int, error) {
+	if i >= len(b) || b[i] != '"' {
+		if i >= len(b) {
+			return nil, 0, errUnexpectedEnd
+		}
+		return nil, 0, fmt.Errorf("expected a member name at offset %d", i)
+	}
+	end, escaped, err := skipString(b, i+1)
+	if err != nil {
+		return nil, 0, err
+	}
+	name := b[i+1 : end-1]
+	if escaped {
+		name = unescapeJSON(name)
+	}
+	i = skipWS(b, end)
+	if i >= len(b) {
+		return nil, 0, errUnexpectedEnd
+	}
+	if b[i] != ':' {
+		return nil, 0, fmt.Errorf("expected ':' at offset %d", i)
+	}
+	return name, skipWS(b, i+1), nil
 }
 
 // scanElement reads the object starting at b[i] == '{' and returns it with the index after it. A repeated member
-// keeps its last value, as encoding/json does.
+// keeps its last value, as encoding/json does. A `data` object is read for its replay id and metadata on the way
+// (one pass over the bytes of every event).
 func scanElement(b []byte, i int) (element, int, error) {
 	el := element{all: span{start: i}}
 	i = skipWS(b, i+1)
@@ -258,35 +302,36 @@ func scanElement(b []byte, i int) (element, int, error) {
 		return el, i + 1, nil
 	}
 	for {
-		if i >= len(b) || b[i] != '"' {
-			return el, 0, fmt.Errorf("expected a member name at offset %d", i)
-		}
-		keyEnd, keyEscaped, err := skipString(b, i+1)
+		key, v, err := memberName(b, i)
 		if err != nil {
 			return el, 0, err
 		}
-		key := b[i+1 : keyEnd-1]
-		if keyEscaped {
-			key = unescapeJSON(key)
-		}
-		i = skipWS(b, keyEnd)
-		if i >= len(b) || b[i] != ':' {
-			return el, 0, fmt.Errorf("expected ':' at offset %d", i)
-		}
-		i = skipWS(b, i+1)
-		valEnd, err := skipValue(b, i)
-		if err != nil {
-			return el, 0, err
-		}
+		var valEnd int
 		switch string(key) {
 		case "channel":
-			if b[i] != '"' {
-				return el, 0, fmt.Errorf("channel is not a string at offset %d", i)
+			if valEnd, err = skipValue(b, v); err != nil {
+				return el, 0, err
 			}
-			el.channel = span{i + 1, valEnd - 1}
-			el.channelEscaped = bytes.IndexByte(b[i+1:valEnd-1], '\\') >= 0
+			if b[v] != '"' {
+				return el, 0, fmt.Errorf("channel is not a string at offset %d", v)
+			}
+			el.channel = span{v + 1, valEnd - 1}
+			el.channelEscaped = bytes.IndexByte(b[v+1:valEnd-1], '\\') >= 0
 		case "data":
-			el.data = span{i, valEnd}
+			el.fields = dataFields{}
+			if v < len(b) && b[v] == '{' {
+				valEnd, err = el.fields.walk(b, v, inData)
+			} else {
+				valEnd, err = skipValue(b, v)
+			}
+			if err != nil {
+				return el, 0, err
+			}
+			el.data = span{v, valEnd}
+		default:
+			if valEnd, err = skipValue(b, v); err != nil {
+				return el, 0, err
+			}
 		}
 		i = skipWS(b, valEnd)
 		if i >= len(b) {

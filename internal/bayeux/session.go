@@ -62,8 +62,10 @@ func (c *Client) nextID() string {
 	return strconv.FormatUint(c.msgID, 10)
 }
 
-// exchange sends one message and decodes the answer. Events in any answer are queued (a Bayeux server may
-// piggy-back them on any reply); a malformed answer is an error and queues nothing.
+// exchange sends one message and splits the answer: its replies, and where its data messages are. A malformed
+// answer is an error and hands on nothing. Events in any answer are queued (a Bayeux server may piggy-back them
+// on any reply): here, after everything still in the decode stage, for every request but /meta/connect, whose
+// answers poll hands to the decode stage.
 func (c *Client) exchange(ctx context.Context, req request, timeout time.Duration) (answer, error) {
 	body, err := encodeRequest(req)
 	if err != nil {
@@ -73,12 +75,17 @@ func (c *Client) exchange(ctx context.Context, req request, timeout time.Duratio
 	if err != nil {
 		return answer{}, err
 	}
-	ans, err := c.dec.decode(raw)
+	ans, err := c.dec.split(raw)
 	if err != nil {
 		return answer{}, err
 	}
-	c.admit(&ans)
-	c.enqueue(ans.batches, ans.events)
+	if req.Channel == channelConnect || !ans.hasData() {
+		return ans, nil
+	}
+	if !c.drainStage(ctx) {
+		return answer{}, ctx.Err()
+	}
+	c.deliver(&ans, -1)
 	return ans, nil
 }
 
@@ -86,6 +93,11 @@ func (c *Client) exchange(ctx context.Context, req request, timeout time.Duratio
 // new client is disconnected, so a retry does not hold two slots of the org's concurrent-client limit.
 func (c *Client) establish(ctx context.Context) error {
 	c.clientID = ""
+	// Every subscribe starts from the last queued replay ids: the events of answers still in the decode stage
+	// must be queued first.
+	if !c.drainStage(ctx) {
+		return ctx.Err()
+	}
 	if err := c.handshake(ctx); err != nil {
 		return err
 	}
@@ -222,6 +234,9 @@ func (c *Client) poll(ctx context.Context) *trouble {
 	ans, err := c.exchange(ctx, req, c.adv.connectTimeout(c.cfg.ConnectTimeoutMargin))
 	if ctx.Err() != nil {
 		return nil
+	}
+	if err == nil && !c.handOn(ctx, &ans) {
+		return nil // closing
 	}
 	if err != nil {
 		if kindOf(err) == kindAuth {
