@@ -55,6 +55,7 @@ node-deps: ## install the pinned Node packages of the CometD JavaScript client t
 test: build $(DATA_DIR) vet node-deps ## the full suite: vet, unit, emulator scenarios, pipeline and restart tests, short fuzz and chaos runs
 	SALESFORCE_STREAMING_BIN=$(abspath $(BIN)) $(GO) test -count=1 -timeout 20m ./...
 	$(MAKE) --no-print-directory fuzz
+	$(CHAOS_SHORT)
 
 bench: build ## the benchmark harness: backlog drain vs Node peers and a floor, live latency, Go benchmarks (README "Performance"); BENCH_FLAGS='-events 20000 -live-duration 5s' for a quick run
 	$(GO) build -trimpath -o $(BIN)/sfbench-floor ./cmd/sfbench/floor
@@ -63,13 +64,18 @@ bench: build ## the benchmark harness: backlog drain vs Node peers and a floor, 
 	npm ci --prefix bench/peers/cometd --no-audit --no-fund --loglevel=error
 	$(BIN)/sfbench $(BENCH_FLAGS)
 
+# The chaos soak (cmd/sfchaos) on the built binaries; CHAOS_FLAGS adds flags,
+# e.g. CHAOS_FLAGS='-seed 123' replays a run's fault plan. CHAOS_SHORT is the
+# short run, for targets that have built already (make test).
 CHAOS_FLAGS ?=
+CHAOS       := SALESFORCE_STREAMING_BIN=$(abspath $(BIN)) $(GO) run ./cmd/sfchaos
+CHAOS_SHORT := $(CHAOS) -duration 2m -min-faults 50 -min-restarts 5 $(CHAOS_FLAGS)
 
 chaos: build ## a short chaos soak (2 min): faults, kill -9s, a redis restart, output outages; lost must be 0
-	SALESFORCE_STREAMING_BIN=$(abspath $(BIN)) $(GO) run ./cmd/sfchaos -duration 2m -min-faults 50 -min-restarts 5 $(CHAOS_FLAGS)
+	$(CHAOS_SHORT)
 
 chaos-long: build ## the long chaos soak (35 min) whose figures README shows
-	SALESFORCE_STREAMING_BIN=$(abspath $(BIN)) $(GO) run ./cmd/sfchaos -duration 35m -min-faults 1000 -min-restarts 50 -keep $(CHAOS_FLAGS)
+	$(CHAOS) -duration 35m -min-faults 1000 -min-restarts 50 -keep $(CHAOS_FLAGS)
 
 clean: ## remove built binaries and local data
 	rm -rf $(BIN) $(DATA_DIR)
