@@ -12,7 +12,7 @@ import (
 
 func TestProcessOutputAndStop(t *testing.T) {
 	p, err := StartProcess(ProcessConfig{Name: "sh", Path: "/bin/sh", Dir: t.TempDir(),
-		Args: []string{"-c", `echo ready; echo oops >&2; trap 'echo bye; exit 0' INT; while :; do sleep 0.05; done`}})
+		Args: []string{"-c", `trap 'echo bye; exit 0' INT; echo ready; echo oops >&2; while :; do sleep 0.05; done`}})
 	require.NoError(t, err)
 	defer p.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)

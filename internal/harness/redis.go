@@ -57,13 +57,23 @@ func startRedisOnce(ctx context.Context, path, dir string, attempt int) (*Redis,
 	if err != nil {
 		return nil, err
 	}
-	_, port, _ := net.SplitHostPort(addr)
+	return startRedisServer(ctx, path, dir, addr, fmt.Sprintf("redis-%d", attempt))
+}
+
+// startRedisServer starts redis-server on addr with its data directory under
+// dir (loading a dump left there) and waits until it serves its data: PING
+// answers while a dump is still loading (-LOADING), DBSIZE does not.
+func startRedisServer(ctx context.Context, path, dir, addr, name string) (*Redis, error) {
+	_, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return nil, fmt.Errorf("starting redis-server at %q: %w", addr, err)
+	}
 	dataDir := filepath.Join(dir, "redis-data")
 	if err := os.MkdirAll(dataDir, 0o755); err != nil {
 		return nil, fmt.Errorf("creating %s: %w", dataDir, err)
 	}
 	proc, err := StartProcess(ProcessConfig{
-		Name: fmt.Sprintf("redis-%d", attempt),
+		Name: name,
 		Path: path,
 		Args: []string{"--port", port, "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", dataDir},
 		Dir:  dir,
@@ -77,8 +87,8 @@ func startRedisOnce(ctx context.Context, path, dir string, attempt int) (*Redis,
 	ticker := time.NewTicker(pollInterval)
 	defer ticker.Stop()
 	for {
-		reply, err := r.Do(readyCtx, "PING")
-		if err == nil && reply == "PONG" {
+		reply, err := r.Do(readyCtx, "DBSIZE")
+		if err == nil && reply != "" {
 			return r, nil
 		}
 		if proc.Exited() {
@@ -87,7 +97,7 @@ func startRedisOnce(ctx context.Context, path, dir string, attempt int) (*Redis,
 		select {
 		case <-readyCtx.Done():
 			proc.Close()
-			return nil, fmt.Errorf("starting redis-server on %s: no PONG: %w (last error %v)\n%s", addr, readyCtx.Err(), err, proc.Tail(10))
+			return nil, fmt.Errorf("starting redis-server on %s: not ready: %w (last error %v)\n%s", addr, readyCtx.Err(), err, proc.Tail(10))
 		case <-ticker.C:
 		}
 	}

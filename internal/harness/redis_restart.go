@@ -3,9 +3,7 @@ package harness
 import (
 	"context"
 	"fmt"
-	"net"
 	"os/exec"
-	"path/filepath"
 	"sync/atomic"
 	"time"
 )
@@ -44,45 +42,11 @@ func (r *Redis) exitsWithin(timeout time.Duration) bool {
 // StartRedisAt starts redis-server on addr with its data directory under dir
 // (as StartRedis does), loading the dump a ShutdownSave left there: the second
 // half of a restart on the same address, which clients configured with that
-// address reconnect to. It waits until the server answers PING.
+// address reconnect to. It waits until the server serves its data.
 func StartRedisAt(ctx context.Context, dir, addr string) (*Redis, error) {
 	path, err := exec.LookPath("redis-server")
 	if err != nil {
 		return nil, ErrRedisNotInstalled
 	}
-	_, port, err := net.SplitHostPort(addr)
-	if err != nil {
-		return nil, fmt.Errorf("starting redis-server at %q: %w", addr, err)
-	}
-	proc, err := StartProcess(ProcessConfig{
-		Name: fmt.Sprintf("redis-at-%s-%d", port, redisRestarts.Add(1)),
-		Path: path,
-		Args: []string{"--port", port, "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", filepath.Join(dir, "redis-data")},
-		Dir:  dir,
-	})
-	if err != nil {
-		return nil, err
-	}
-	r := &Redis{Addr: addr, URL: "redis://" + addr, Proc: proc}
-	readyCtx, cancel := context.WithTimeout(ctx, DefaultReadyTimeout)
-	defer cancel()
-	ticker := time.NewTicker(pollInterval)
-	defer ticker.Stop()
-	for {
-		// PING answers while the dump is still loading (-LOADING), so wait for
-		// a command that needs the data.
-		reply, err := r.Do(readyCtx, "DBSIZE")
-		if err == nil && reply != "" {
-			return r, nil
-		}
-		if proc.Exited() {
-			return nil, fmt.Errorf("starting redis-server at %s: it exited (%v)\n%s", addr, proc.ExitErr(), proc.Tail(10))
-		}
-		select {
-		case <-readyCtx.Done():
-			proc.Close()
-			return nil, fmt.Errorf("starting redis-server at %s: not ready: %w (last error %v)\n%s", addr, readyCtx.Err(), err, proc.Tail(10))
-		case <-ticker.C:
-		}
-	}
+	return startRedisServer(ctx, path, dir, addr, fmt.Sprintf("redis-restart-%d", redisRestarts.Add(1)))
 }

@@ -153,7 +153,13 @@ func (e *env) fileCache() string {
 // (key layout per contracts.md: <key>:<url.PathEscape(channel)>).
 func (e *env) fileCheckpoint(key, channel string) (string, bool) {
 	e.t.Helper()
-	b, err := os.ReadFile(filepath.Join(e.path("replay_ids"), checkpointKey(key, channel)))
+	return e.fileCacheValue(checkpointKey(key, channel))
+}
+
+// fileCacheValue reads one raw key of the file cache.
+func (e *env) fileCacheValue(cacheKey string) (string, bool) {
+	e.t.Helper()
+	b, err := os.ReadFile(filepath.Join(e.path("replay_ids"), cacheKey))
 	if errors.Is(err, os.ErrNotExist) {
 		return "", false
 	}

@@ -3,6 +3,7 @@ package e2e
 import (
 	"context"
 	"errors"
+	"strconv"
 	"testing"
 	"time"
 
@@ -26,17 +27,6 @@ const (
 	resumeKillAfter       = 2500
 	resumeCheckpointLimit = 200
 	resumeMaxBatch        = 50 // events per connect answer, below checkpoint_limit
-	// resumeDuplicateBound is what a restart may redeliver per channel: the
-	// messages unacknowledged at the kill (at most checkpoint_limit) and the
-	// acknowledged ones whose replay id was not written yet (design.md: the
-	// writer coalesces acknowledgements arriving during a cache write). At
-	// this test's rate, thousands of events per second per channel on a
-	// loaded 2-core machine, the second part has reached about 225 events
-	// (375 duplicates with checkpoint_limit 200), so the bound allows two
-	// checkpoint_limits more. A restart from where the first run began
-	// (replay_preset, no checkpoint written) redelivers everything the first
-	// run delivered on the channel, which the test checks separately.
-	resumeDuplicateBound = 3 * resumeCheckpointLimit
 )
 
 // resumeChannels are one channel of each kind, each with its own replay id
@@ -52,15 +42,39 @@ var resumeChannels = map[string]int{
 // handed to bin/benthos and a way to read a stored id.
 type checkpointStore struct {
 	resources string
-	read      func(key, channel string) (string, bool)
+	read      func(cacheKey string) (string, bool) // a raw key of the replay-id cache
+}
+
+// position is a channel's stored replay id as the input reads it back: the
+// higher valid value of its key and the key's shadow copy.
+func (s checkpointStore) position(t *testing.T, prefix, channel string) (int64, bool) {
+	t.Helper()
+	best, found := int64(0), false
+	key := checkpointKey(prefix, channel)
+	for _, k := range []string{key, key + ".shadow"} {
+		v, ok := s.read(k)
+		if !ok {
+			continue
+		}
+		id, err := strconv.ParseInt(v, 10, 64)
+		if err != nil { // a write cut short by the kill
+			continue
+		}
+		if !found || id > best {
+			best, found = id, true
+		}
+	}
+	return best, found
 }
 
 // TestResumeAfterKill is acceptance criterion (a): every replay id is
 // delivered, per channel in order within each run, and the only duplicates
-// are the in-flight window of the killed run, bounded by checkpoint_limit.
+// are the in-flight window of the killed run: exactly its events after the
+// replay id the cache held at the kill (unacknowledged ones, at most
+// checkpoint_limit, and acknowledged ones not yet written).
 func TestResumeAfterKill(t *testing.T) {
 	e := newEnv(t, harness.EmulatorConfig{MaxBatch: resumeMaxBatch})
-	runResume(t, e, checkpointStore{resources: e.fileCache(), read: e.fileCheckpoint})
+	runResume(t, e, checkpointStore{resources: e.fileCache(), read: e.fileCacheValue})
 }
 
 // TestResumeAfterKillRedis is acceptance criterion (d): the same scenario
@@ -87,8 +101,8 @@ func TestResumeAfterKillRedis(t *testing.T) {
 	resources := toYAML(t, map[string]any{
 		"cache_resources": []any{map[string]any{"label": "replay_ids", "redis": map[string]any{"url": redis.URL}}},
 	})
-	runResume(t, e, checkpointStore{resources: resources, read: func(key, channel string) (string, bool) {
-		v, ok, err := redis.Get(e.ctx, checkpointKey(key, channel))
+	runResume(t, e, checkpointStore{resources: resources, read: func(cacheKey string) (string, bool) {
+		v, ok, err := redis.Get(e.ctx, cacheKey)
 		require.NoError(t, err)
 		return v, ok
 	}})
@@ -132,13 +146,19 @@ func runResume(t *testing.T, e *env, store checkpointStore) {
 	require.NoError(t, run1.Kill())
 	first, err := harness.ReadRecords(run1Path)
 	require.NoError(t, err)
+	atKill := map[string]int64{} // where each channel's restart must resume
+	for _, ch := range channels {
+		if id, ok := store.position(t, resumeKey, ch); ok {
+			atKill[ch] = id
+		}
+	}
 
 	run2 := e.startBenthos("run2", pipeline(run2Path), store.resources)
 	require.NoError(t, <-published)
 	want := ledger.Published()
 	require.Equal(t, len(resumeChannels)*(resumeBacklog+resumeLivePerRound*resumeRounds), want.Total())
-	atKill := harness.Check(want, first)
-	require.False(t, atKill.Complete(), "the kill must land mid-stream; the first run already had everything: %s", atKill)
+	firstReport := harness.Check(want, first)
+	require.False(t, firstReport.Complete(), "the kill must land mid-stream; the first run already had everything: %s", firstReport)
 
 	waitComplete(e.ctx, t, want, [][]harness.Record{first}, run2Path, run2)
 	e.stop(run2)
@@ -151,18 +171,31 @@ func runResume(t *testing.T, e *env, store checkpointStore) {
 	assert.Empty(t, report.Unexpected, "only published replay ids are delivered")
 	assert.Empty(t, report.Order, "per channel in replay order within each run")
 	assert.Empty(t, report.DuplicatesWithinRun, "no redelivery inside a run")
-	firstPerChannel := map[string]int{}
-	for _, r := range first {
-		firstPerChannel[r.Channel]++
+	// The restart resumes exactly after what the cache held at the kill: it
+	// redelivers precisely the first run's events after that replay id (the
+	// in-flight window: unacknowledged, or acknowledged but not yet written),
+	// and nothing at or before it.
+	for _, ch := range channels {
+		cp, stored := atKill[ch]
+		inFlight := 0
+		for _, r := range first {
+			if r.Channel == ch && (!stored || r.ReplayID > cp) {
+				inFlight++
+			}
+		}
+		assert.Equal(t, inFlight, report.Duplicates[ch],
+			"%s: duplicates are exactly the first run's events after the checkpoint stored at the kill (%d, stored %v)", ch, cp, stored)
+		for _, r := range second {
+			if r.Channel == ch && stored {
+				assert.Greater(t, r.ReplayID, cp, "%s: the restart delivered an event at or before its stored checkpoint", ch)
+				break
+			}
+		}
 	}
-	for ch, dups := range report.Duplicates {
-		assert.Less(t, dups, firstPerChannel[ch], "%s: the restart resumed from a checkpoint, not from where the first run began", ch)
-		assert.LessOrEqual(t, dups, resumeDuplicateBound,
-			"%s: duplicates after the kill are the in-flight window: at most checkpoint_limit unacknowledged, plus acknowledgements not yet written", ch)
-	}
+	assert.NotEmpty(t, atKill, "at least one channel had a checkpoint stored before the kill (%d records in): the writer keeps up", len(first))
 	for _, ch := range channels {
 		last, _ := ledger.Last(ch)
-		stored, ok := store.read(resumeKey, ch)
+		stored, ok := store.read(checkpointKey(resumeKey, ch))
 		if assert.True(t, ok, "%s: a checkpoint is stored", ch) {
 			assert.Equal(t, idText(last), stored, "%s: after a graceful stop the checkpoint is the last delivered replay id", ch)
 		}
