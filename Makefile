@@ -43,8 +43,11 @@ lint: build ## go vet, and bin/benthos lint over config/ and resources/
 docs: ## regenerate README's configuration reference from the input's spec
 	$(GO) run ./cmd/refdoc -readme README.md
 
-unit: ## unit and emulator tests (no binaries needed)
-	$(GO) test -count=1 -timeout 10m ./...
+unit: ## the Go tests that need no built binaries (the end-to-end tests skip, naming `make build`)
+	$(GO) test -count=1 -short -timeout 10m ./...
+
+e2e: build $(DATA_DIR) ## the real bin/benthos and bin/sfemu end to end (test/e2e)
+	SALESFORCE_STREAMING_BIN=$(abspath $(BIN)) $(GO) test -count=1 -timeout 10m ./test/e2e/
 
 fuzz: ## a short run of each fuzz target
 	$(GO) test -run '^$$' -fuzz '^FuzzDecodeAnswer$$' -fuzztime 20s ./internal/bayeux/
