@@ -34,8 +34,11 @@ run: build $(DATA_DIR) ## start the emulator generating events and a pipeline pr
 vet: ## go vet every package
 	$(GO) vet ./...
 
-lint: build ## go vet, and bin/benthos lint over config/ and resources/
+STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.6.1
+
+lint: build ## go vet, staticcheck, bin/benthos lint of resources/ and config/, and the pipelines' unit tests
 	$(GO) vet ./...
+	$(GO) run $(STATICCHECK) ./...
 	$(BIN)/benthos lint resources/*.yaml
 	$(BIN)/benthos lint -r resources/replay_ids_file.yaml config/*.yaml
 	$(BIN)/benthos test -r resources/replay_ids_file.yaml config/*.yaml

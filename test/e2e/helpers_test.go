@@ -317,17 +317,6 @@ func idText(id int64) string { return strconv.FormatInt(id, 10) }
 
 func ptr[T any](v T) *T { return &v }
 
-// describe names a published set for messages.
-func describe(p harness.Published) string {
-	var parts []string
-	for ch, ids := range p {
-		if len(ids) > 0 {
-			parts = append(parts, fmt.Sprintf("%s: %d ids %d..%d", ch, len(ids), ids[0], ids[len(ids)-1]))
-		}
-	}
-	return strings.Join(parts, "; ")
-}
-
 // stateWait is a bounded wait on the emulator's state inside a scenario.
 func (e *env) stateWait(what string, cond func(harness.State) bool) harness.State {
 	e.t.Helper()
