@@ -6,6 +6,12 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 addr="${1:-127.0.0.1:7357}"
+data="${SALESFORCE_STREAMING_DATA_DIR:-./data}"
+
+# The emulator keeps its events in memory: a new one knows none of the replay
+# ids an earlier demo stored, and Salesforce would answer each with "replayId
+# ... was invalid". Start the demo's channels afresh instead.
+rm -f "$data/replay_ids/demo:"*
 ready="$(mktemp)"
 cleanup() { kill "${emu_pid:-0}" 2>/dev/null || true; wait 2>/dev/null || true; rm -f "$ready"; }
 trap cleanup EXIT
