@@ -29,6 +29,13 @@ const (
 	errChannelNotGiven    = "400::Channel name not specified"
 	errLeadingSlash       = "400::Channel subscriptions must start with a leading '/'"
 	errRequestTooLarge    = "413::Maximum Request Size Exceeded"
+	errRestrictedChannel  = "403::Restricted channel"
+	errNotEnabled         = "403::User not enabled for streaming"
+	errNoViewAllData      = "403::User not allowed to subscribe CDC without View All Data permissions"
+	errTopicLimit         = "403::Subscription limit exceeded for this topic"
+	errNoEntityAccess     = "403::Subscriber does not have access to the entity in this topic"
+	errNoAccess           = "403::No access on channel"
+	errUnknownChannel     = "404::Unknown channel"
 
 	adviceHandshake    = `{"interval":0,"reconnect":"handshake"}`
 	adviceNone         = `{"interval":0,"reconnect":"none"}`
@@ -397,6 +404,9 @@ func (s *Server) subscribe(rc *reqCtx, m *inMsg) []byte {
 	key, filters, err := splitChannel(name)
 	if err != nil {
 		return fail(errChannelMissing(name), "", "")
+	}
+	if errText := s.takeSubscribeErrorLocked(name, key); errText != "" {
+		return fail(errText, "", "")
 	}
 	ch, err := s.channelLocked(key)
 	if err != nil || (len(filters) > 0 && ch.kind != KindPushTopic) {

@@ -102,7 +102,7 @@ func (s *Server) State() State {
 	defer s.mu.Unlock()
 	now := s.clock.Now()
 	s.sweepLocked(now)
-	st := State{Now: now, Clients: []ClientState{}, Channels: map[string]ChannelState{}, Counters: s.counters.snapshot(), Faults: s.faults}
+	st := State{Now: now, Clients: []ClientState{}, Channels: map[string]ChannelState{}, Counters: s.counters.snapshot(), Faults: s.faults.snapshot()}
 	for _, c := range s.clients {
 		cs := ClientState{ClientID: c.id, Subscriptions: []string{}, ReplayCursors: map[string]int64{}, Connected: c.connected,
 			ConnectPending: c.holding > 0, EventsSent: c.sent, LastSeen: c.lastSeen}
@@ -191,7 +191,7 @@ func (s *Server) serveControl(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		s.mu.Lock()
-		f := s.faults
+		f := s.faults.snapshot()
 		s.mu.Unlock()
 		writeJSON(w, http.StatusOK, map[string]any{"fault": req.Fault, "pending": f})
 	case "/emulator/purge":

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -20,6 +21,7 @@ const (
 	FaultMalformedResponse = "malformed_response"
 	FaultSlowResponse      = "slow_response"
 	FaultDailyLimit        = "daily_limit"
+	FaultSubscribeError    = "subscribe_error"
 	FaultClear             = "clear"
 )
 
@@ -34,13 +36,75 @@ type faultState struct {
 	SlowResponse      int           `json:"slow_response"`
 	SlowDelay         time.Duration `json:"-"`
 	DailyLimit        bool          `json:"daily_limit"`
+	// SubscribeErrors are checked in order; the first one matching a subscribe answers it.
+	SubscribeErrors []subscribeError `json:"subscribe_error,omitempty"`
+}
+
+// snapshot copies the state for reading outside the lock: subscribes consume the subscribe errors in place.
+func (f faultState) snapshot() faultState {
+	f.SubscribeErrors = slices.Clone(f.SubscribeErrors)
+	return f
+}
+
+// subscribeError is a pending subscribe_error fault: Salesforce refusing subscriptions with one of its
+// documented subscribe errors.
+type subscribeError struct {
+	Channel string `json:"channel,omitempty"` // empty: any channel
+	Error   string `json:"error"`             // one of subscribeErrorTexts
+	Count   int    `json:"count,omitempty"`   // answers left; 0: until clear
+}
+
+// subscribeErrorTexts are the refusals subscribe_error stages (protocol.md 2.4). In errChannelMissingAny,
+// "{channel}" stands for the subscription, rendered per subscribe.
+var (
+	errChannelMissingAny = errChannelMissing("channel")
+	subscribeErrorTexts  = []string{errRestrictedChannel, errNotEnabled, errNoViewAllData, errTopicLimit, errNoEntityAccess,
+		errNoAccess, errChannelMissingAny, errUnknownChannel}
+)
+
+// matches reports whether the fault applies to a subscription (name as sent, key without ?filters). A channel given
+// without filters covers its filtered subscriptions too.
+func (e *subscribeError) matches(name, key string) bool {
+	return e.Channel == "" || e.Channel == name || e.Channel == key
+}
+
+// text is the error of the reply to a subscription to name.
+func (e *subscribeError) text(name string) string {
+	if e.Error == errChannelMissingAny {
+		return errChannelMissing(name)
+	}
+	return e.Error
+}
+
+// takeSubscribeErrorLocked consumes the first pending subscribe_error matching the subscription and returns its
+// error text ("" when none matches).
+func (s *Server) takeSubscribeErrorLocked(name, key string) string {
+	list := s.faults.SubscribeErrors
+	for i := range list {
+		e := &list[i]
+		if !e.matches(name, key) {
+			continue
+		}
+		text := e.text(name)
+		if e.Count > 0 {
+			if e.Count--; e.Count == 0 {
+				s.faults.SubscribeErrors = slices.Delete(list, i, i+1)
+			}
+		}
+		return text
+	}
+	return ""
 }
 
 // FaultRequest is the body of POST /emulator/faults.
 type FaultRequest struct {
 	Fault  string `json:"fault"`
-	Count  int    `json:"count,omitempty"`  // counted faults; default 1
+	Count  int    `json:"count,omitempty"`  // counted faults; default 1 (subscribe_error: until clear)
 	Status int    `json:"status,omitempty"` // http_error; default 503
+	// Channel and Error of subscribe_error: the subscription refused (empty: any) and Salesforce's error text,
+	// one of subscribeErrorTexts.
+	Channel string `json:"channel,omitempty"`
+	Error   string `json:"error,omitempty"`
 	// Delay of slow_response: a Go duration string ("2s") or a number of milliseconds; default 1s.
 	Delay json.RawMessage `json:"delay,omitempty"`
 }
@@ -72,6 +136,11 @@ func (s *Server) InjectFault(req FaultRequest) error {
 	}
 	if count == 0 {
 		count = 1
+	}
+	if req.Fault == FaultSubscribeError {
+		if err := checkSubscribeError(req); err != nil {
+			return err
+		}
 	}
 	delay, err := parseDelay(req.Delay)
 	if err != nil {
@@ -114,6 +183,8 @@ func (s *Server) InjectFault(req FaultRequest) error {
 		f.SlowDelay = delay
 	case FaultDailyLimit:
 		f.DailyLimit = true
+	case FaultSubscribeError:
+		f.SubscribeErrors = append(f.SubscribeErrors, subscribeError{Channel: req.Channel, Error: req.Error, Count: req.Count})
 	case FaultClear:
 		*f = faultState{}
 	case "":
@@ -131,7 +202,27 @@ func (s *Server) InjectFault(req FaultRequest) error {
 
 func faultNames() []string {
 	return []string{FaultUnknownClient, FaultRevokeTokens, FaultServerBusy, FaultServerDisconnect, FaultDropConnection,
-		FaultHTTPError, FaultMalformedResponse, FaultSlowResponse, FaultDailyLimit, FaultClear}
+		FaultHTTPError, FaultMalformedResponse, FaultSlowResponse, FaultDailyLimit, FaultSubscribeError, FaultClear}
+}
+
+// checkSubscribeError validates a subscribe_error request: a documented error text and, when given, a channel a
+// subscribe can name.
+func checkSubscribeError(req FaultRequest) error {
+	if !slices.Contains(subscribeErrorTexts, req.Error) {
+		quoted := make([]string, len(subscribeErrorTexts))
+		for i, t := range subscribeErrorTexts {
+			quoted[i] = strconv.Quote(t)
+		}
+		what := `"error" not given`
+		if req.Error != "" {
+			what = fmt.Sprintf("error %q is not a Salesforce subscribe error", req.Error)
+		}
+		return fmt.Errorf("%s: %s; one of %s", FaultSubscribeError, what, strings.Join(quoted, ", "))
+	}
+	if req.Channel != "" && !strings.HasPrefix(req.Channel, "/") {
+		return fmt.Errorf("%s: channel %q must start with '/' (omit it for any channel)", FaultSubscribeError, req.Channel)
+	}
+	return nil
 }
 
 // takeTransportFault consumes a fault that replaces the whole answer of a request. It reports whether the request
