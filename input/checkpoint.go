@@ -61,8 +61,11 @@ type cacheStore struct {
 
 const shadowSuffix = ".shadow"
 
-func (s cacheStore) key(channel string) string {
-	return s.prefix + ":" + url.PathEscape(channelBase(channel))
+func (s cacheStore) key(channel string) string { return checkpointKey(s.prefix, channel) }
+
+// checkpointKey is the cache key of channel's replay id under prefix (checkpoint_cache_key).
+func checkpointKey(prefix, channel string) string {
+	return prefix + ":" + url.PathEscape(channelBase(channel))
 }
 
 func (s cacheStore) Load(ctx context.Context, channel string) (int64, bool, error) {
@@ -323,33 +326,31 @@ func (c *checkpointer) signal() {
 	}
 }
 
+// run is the writer goroutine: it writes on each wake-up, pausing after every write (storeMinInterval, or
+// storeRetryDelay after a failure, then retrying), and ends with a final flush once stop is closed.
 func (c *checkpointer) run() {
 	defer close(c.done)
+	defer c.finalFlush()
 	for {
 		select {
 		case <-c.wake:
 		case <-c.stop:
-			c.finalFlush()
 			return
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), storeWriteTimeout)
 		err := c.flush(ctx)
 		cancel()
-		if err == nil {
-			select {
-			case <-time.After(storeMinInterval):
-			case <-c.stop:
-				c.finalFlush()
-				return
-			}
-			continue
+		pause := storeMinInterval
+		if err != nil {
+			c.log.Errorf("Persisting acknowledged replay ids failed, retrying in %v (until then a restart replays more events): %v", storeRetryDelay, err)
+			pause = storeRetryDelay
 		}
-		c.log.Errorf("Persisting acknowledged replay ids failed, retrying in %v (until then a restart replays more events): %v", storeRetryDelay, err)
 		select {
-		case <-time.After(storeRetryDelay):
-			c.signal()
+		case <-time.After(pause):
+			if err != nil {
+				c.signal()
+			}
 		case <-c.stop:
-			c.finalFlush()
 			return
 		}
 	}

@@ -13,12 +13,14 @@ import (
 	"time"
 
 	"github.com/redpanda-data/benthos/v4/public/service"
+
+	"github.com/salesforce-streaming/salesforce_streaming/internal/bayeux"
 )
 
 // Replay presets as the Streaming API writes them in a subscribe's replay map.
 const (
-	replayLatest   int64 = -1
-	replayEarliest int64 = -2
+	replayLatest   = bayeux.ReplayLatest
+	replayEarliest = bayeux.ReplayEarliest
 )
 
 // invalidReplayPolicy is on_invalid_replay_id; input.go maps it to bayeux's.
@@ -143,8 +145,8 @@ func configFromParsed(pConf *service.ParsedConfig, fsys fs.FS) (conf ssiConfig, 
 	if conf.CheckpointKey = str(ssiFieldCheckpointKey); conf.CheckpointKey == "" {
 		errs = append(errs, errors.New("checkpoint_cache_key must not be empty: use a name unique to this input, e.g. orders"))
 	}
-	conf.CheckpointLimit = positiveInt(pConf, ssiFieldCheckpointLimit, "1024", &errs)
-	conf.MaxBuffered = positiveInt(pConf, ssiFieldMaxBuffered, "10000", &errs)
+	conf.CheckpointLimit = positiveInt(pConf, ssiFieldCheckpointLimit, defaultCheckpointLimit, &errs)
+	conf.MaxBuffered = positiveInt(pConf, ssiFieldMaxBuffered, defaultMaxBufferedEvents, &errs)
 
 	tlsConf, tlsEnabled, terr := pConf.FieldTLSToggled(ssiFieldTLS)
 	if terr != nil {
@@ -167,19 +169,17 @@ func configFromParsed(pConf *service.ParsedConfig, fsys fs.FS) (conf ssiConfig, 
 	boff := pConf.Namespace(ssiFieldBackoff)
 	durationsOK := true
 	for _, d := range []struct {
-		name string
-		dst  *time.Duration
+		name, example string
+		dst           *time.Duration
 	}{
-		{ssiFieldBackoffInitial, &conf.BackoffInitial},
-		{ssiFieldBackoffMax, &conf.BackoffMax},
-		{ssiFieldBackoffLong, &conf.BackoffLong},
+		{ssiFieldBackoffInitial, defaultBackoffInitial, &conf.BackoffInitial},
+		{ssiFieldBackoffMax, defaultBackoffMax, &conf.BackoffMax},
+		{ssiFieldBackoffLong, defaultBackoffLong, &conf.BackoffLong},
 	} {
 		v, derr := boff.FieldDuration(d.name)
 		if derr != nil || v <= 0 {
 			durationsOK = false
-			errs = append(errs, fmt.Errorf("backoff.%s must be a positive duration, e.g. %s", d.name, map[string]string{
-				ssiFieldBackoffInitial: defaultBackoffInitial, ssiFieldBackoffMax: defaultBackoffMax, ssiFieldBackoffLong: defaultBackoffLong,
-			}[d.name]))
+			errs = append(errs, fmt.Errorf("backoff.%s must be a positive duration, e.g. %s", d.name, d.example))
 			continue
 		}
 		*d.dst = v
@@ -219,14 +219,15 @@ func hasPEMCertificate(raw []byte) bool {
 	}
 }
 
-func positiveInt(pConf *service.ParsedConfig, field, example string, errs *[]error) int {
+// positiveInt reads an int field that must be at least 1; example (its default) is quoted in the error.
+func positiveInt(pConf *service.ParsedConfig, field string, example int, errs *[]error) int {
 	v, err := pConf.FieldInt(field)
 	if err != nil {
 		*errs = append(*errs, err)
 		return 0
 	}
 	if v < 1 {
-		*errs = append(*errs, fmt.Errorf("%s %d must be at least 1, e.g. %s", field, v, example))
+		*errs = append(*errs, fmt.Errorf("%s %d must be at least 1, e.g. %d", field, v, example))
 	}
 	return v
 }

@@ -175,12 +175,13 @@ func (i *ssiInput) startPositions(ctx context.Context) (map[string]int64, error)
 		if err != nil {
 			return nil, fmt.Errorf("loading the checkpoint of %s: %w", base, err)
 		}
+		initial, haveInitial := i.conf.InitialReplayIDs[base]
 		var from string
 		switch {
 		case haveAcked:
 			ids[base], from = acked, "its last acknowledged event"
-		case hasKey(i.conf.InitialReplayIDs, base):
-			ids[base], from = i.conf.InitialReplayIDs[base], "initial_replay_ids"
+		case haveInitial:
+			ids[base], from = initial, "initial_replay_ids"
 		default:
 			ids[base], from = i.conf.ReplayPreset, "replay_preset"
 		}
@@ -189,19 +190,18 @@ func (i *ssiInput) startPositions(ctx context.Context) (map[string]int64, error)
 	return ids, nil
 }
 
-func hasKey[K comparable, V any](m map[K]V, k K) bool {
-	_, exists := m[k]
-	return exists
-}
-
 // connectFailed logs what the framework's own "Failed to connect" line does
 // not say (that the cause will not go away by itself) and wraps err in the
 // back-off the framework waits before the next Connect.
 func (i *ssiInput) connectFailed(err error) error {
+	isPermanent := permanent(err)
 	i.mu.Lock()
 	i.failures++
 	failures := i.failures
-	hint := !i.hinted
+	hint := isPermanent && !i.hinted // once per streak: the framework logs every failure anyway
+	if hint {
+		i.hinted = true
+	}
 	i.mu.Unlock()
 
 	var invalid *bayeux.InvalidReplayError
@@ -209,14 +209,11 @@ func (i *ssiInput) connectFailed(err error) error {
 		// on_invalid_replay_id is fail: say so every time (bayeux counts it
 		// through the Observer).
 		i.log.Errorf("Not consuming: %v; on_invalid_replay_id is fail, so the input stops here until the checkpoint %q is fixed or deleted, or on_invalid_replay_id is changed",
-			err, cacheStore{prefix: i.conf.CheckpointKey}.key(invalid.Channel))
+			err, checkpointKey(i.conf.CheckpointKey, invalid.Channel))
 		return service.NewErrBackOff(err, i.conf.BackoffLong)
 	}
-	if permanent(err) {
+	if isPermanent {
 		if hint {
-			i.mu.Lock()
-			i.hinted = true
-			i.mu.Unlock()
 			i.log.Errorf("Salesforce refused the input's configuration or credentials: %v. This does not fix itself: check org_url, auth and the user's permissions (API Enabled, Streaming API, access to the channels). Retrying every %v.", err, i.conf.BackoffLong)
 		}
 		return service.NewErrBackOff(err, i.conf.BackoffLong)
@@ -262,7 +259,7 @@ func (i *ssiInput) ReadBatch(ctx context.Context) (service.MessageBatch, service
 			if ctx.Err() != nil {
 				return nil, nil, ctx.Err()
 			}
-			i.drop(client, err)
+			i.dropClient(client, err)
 			return nil, nil, service.ErrNotConnected
 		}
 		if len(batch.Events) == 0 {
@@ -275,7 +272,7 @@ func (i *ssiInput) ReadBatch(ctx context.Context) (service.MessageBatch, service
 			// The batch left the client but never reaches the pipeline. The
 			// client must not carry on past it, so a new one resumes from
 			// what was acknowledged.
-			i.drop(client, fmt.Errorf("abandoning a batch of %s: %w", batch.Channel, err))
+			i.dropClient(client, fmt.Errorf("abandoning a batch of %s: %w", batch.Channel, err))
 			if ctx.Err() != nil {
 				return nil, nil, ctx.Err()
 			}
@@ -304,10 +301,11 @@ func lastReplayID(events []bayeux.Event) (int64, bool) {
 	return 0, false
 }
 
-// drop forgets a client that ended (or is abandoned) and closes it; the next
-// Connect starts a new one from the acknowledged positions. Events the old
-// client handed out but that were not acknowledged yet are delivered again.
-func (i *ssiInput) drop(client *bayeux.Client, cause error) {
+// dropClient forgets a client that ended (or is abandoned) and closes it; the
+// next Connect starts a new one from the acknowledged positions. Events the
+// old client handed out but that were not acknowledged yet are delivered
+// again.
+func (i *ssiInput) dropClient(client *bayeux.Client, cause error) {
 	i.mu.Lock()
 	if i.client == client {
 		i.client = nil

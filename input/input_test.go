@@ -186,7 +186,7 @@ func TestInputReconnectResumesFromAcked(t *testing.T) {
 	h.in.mu.Lock()
 	client := h.in.client
 	h.in.mu.Unlock()
-	h.in.drop(client, fmt.Errorf("simulated session loss"))
+	h.in.dropClient(client, fmt.Errorf("simulated session loss"))
 	_, _, err := h.in.ReadBatch(t.Context())
 	require.ErrorIs(t, err, service.ErrNotConnected)
 

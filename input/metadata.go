@@ -118,8 +118,3 @@ func (mb *messageBuilder) build(batch *bayeux.Batch) service.MessageBatch {
 	}
 	return msgs
 }
-
-// eventMessage turns one event into a message, as batchMessages does.
-func eventMessage(ev *bayeux.Event) *service.Message {
-	return batchMessages(&bayeux.Batch{Channel: ev.Channel, Events: []bayeux.Event{*ev}})[0]
-}

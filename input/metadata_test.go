@@ -3,11 +3,17 @@ package input
 import (
 	"testing"
 
+	"github.com/redpanda-data/benthos/v4/public/service"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/salesforce-streaming/salesforce_streaming/internal/bayeux"
 )
+
+// eventMessage turns one event into a message, as batchMessages does.
+func eventMessage(ev *bayeux.Event) *service.Message {
+	return batchMessages(&bayeux.Batch{Channel: ev.Channel, Events: []bayeux.Event{*ev}})[0]
+}
 
 // Payload samples of protocol.md 2.7, with the metadata bayeux extracts.
 func TestEventMessage(t *testing.T) {

@@ -31,17 +31,22 @@ func parseAdvice(v *fastjson.Value) advice {
 	if r := v.Get("reconnect"); r != nil && r.Type() == fastjson.TypeString {
 		a.Reconnect = string(r.GetStringBytes())
 	}
-	if n := v.Get("interval"); n != nil && n.Type() == fastjson.TypeNumber {
-		if ms, err := n.Int64(); err == nil && ms >= 0 {
-			a.Interval, a.hasInterval = time.Duration(ms)*time.Millisecond, true
-		}
-	}
-	if n := v.Get("timeout"); n != nil && n.Type() == fastjson.TypeNumber {
-		if ms, err := n.Int64(); err == nil && ms >= 0 {
-			a.Timeout, a.hasTimeout = time.Duration(ms)*time.Millisecond, true
-		}
-	}
+	a.Interval, a.hasInterval = millis(v, "interval")
+	a.Timeout, a.hasTimeout = millis(v, "timeout")
 	return a
+}
+
+// millis reads a member that holds a non-negative whole number of milliseconds; ok is false for anything else.
+func millis(v *fastjson.Value, key string) (d time.Duration, ok bool) {
+	n := v.Get(key)
+	if n == nil || n.Type() != fastjson.TypeNumber {
+		return 0, false
+	}
+	ms, err := n.Int64()
+	if err != nil || ms < 0 {
+		return 0, false
+	}
+	return time.Duration(ms) * time.Millisecond, true
 }
 
 // merge overlays the members b carries.

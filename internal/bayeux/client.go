@@ -358,12 +358,20 @@ func (c *Client) bufferFull() bool {
 	return c.queued+c.stagedEvents >= c.cfg.MaxBufferedEvents
 }
 
-// waitDrained blocks until the queue (with the decode stage) holds at most half of MaxBufferedEvents, or ctx
-// ends.
+// waitDrained blocks until the queue (with the decode stage) holds at most half of MaxBufferedEvents. It returns
+// false if ctx ended first.
 func (c *Client) waitDrained(ctx context.Context) bool {
+	return c.waitUntil(ctx, c.drained, func() bool {
+		return c.queued+c.stagedEvents <= c.cfg.MaxBufferedEvents/2
+	})
+}
+
+// waitUntil blocks until cond, evaluated under mu, holds. wake must be signalled whenever cond may have become
+// true. It returns false if ctx ended first.
+func (c *Client) waitUntil(ctx context.Context, wake <-chan struct{}, cond func() bool) bool {
 	for {
 		c.mu.Lock()
-		ok := c.queued+c.stagedEvents <= c.cfg.MaxBufferedEvents/2
+		ok := cond()
 		c.mu.Unlock()
 		if ok {
 			return true
@@ -371,7 +379,7 @@ func (c *Client) waitDrained(ctx context.Context) bool {
 		select {
 		case <-ctx.Done():
 			return false
-		case <-c.drained:
+		case <-wake:
 		}
 	}
 }

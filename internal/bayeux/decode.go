@@ -59,10 +59,11 @@ const (
 const rawChunk = 512
 
 // decoder turns answers into replies and events. split (scan.go) walks the answer once, checking its grammar,
-// parses the meta messages with fastjson and notes where each `data` value is; complete reads each `data` once
-// (extract.go) for the replay id and metadata and builds the events. split's state (the fastjson parser) and
-// complete's scratch buffers are separate: one goroutine may split the next answer while another completes the
-// previous one, but each of the two runs in one goroutine at a time.
+// parses the meta messages with fastjson and notes where each `data` value is and where, inside it, the replay
+// id and the metadata are (extract.go); complete turns those positions into events without reading `data`
+// again. split's state (the fastjson parser) and complete's scratch buffers are separate: one goroutine may
+// split the next answer while another completes the previous one, but each of the two runs in one goroutine at
+// a time.
 type decoder struct {
 	p fastjson.Parser // split's
 
@@ -94,16 +95,6 @@ type pendingEvent struct {
 
 func newDecoder(channelOf map[string]string) *decoder {
 	return &decoder{channelOf: channelOf, spareRaw: make(chan []rawEvent, maxSpareChunks)}
-}
-
-// decode is split and complete in one step.
-func (d *decoder) decode(body []byte) (answer, error) {
-	ans, err := d.split(body)
-	if err != nil {
-		return answer{}, err
-	}
-	d.complete(&ans)
-	return ans, nil
 }
 
 // split parses body, which must not be modified or reused afterwards: events' Data will be sub-slices of it
@@ -175,7 +166,8 @@ func (d *decoder) split(body []byte) (answer, error) {
 	return ans, nil
 }
 
-// complete reads the data messages split found and turns them into per-channel batches. A message whose
+// complete turns the data messages split found into per-channel batches, reading the replay id and metadata at
+// the positions split noted. A message whose
 // replayId is not usable is dropped and counted; nothing else can fail here, split has checked the grammar.
 func (d *decoder) complete(ans *answer) {
 	d.pending = d.pending[:0]

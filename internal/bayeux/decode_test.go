@@ -23,6 +23,16 @@ func msg(channel, data string) string {
 	return `{"channel":"` + channel + `","data":` + data + `}`
 }
 
+// decode is split and complete in one step, as the client runs them for an answer that is not staged.
+func (d *decoder) decode(body []byte) (answer, error) {
+	ans, err := d.split(body)
+	if err != nil {
+		return answer{}, err
+	}
+	d.complete(&ans)
+	return ans, nil
+}
+
 func TestDecodeMetadataPerEventKind(t *testing.T) {
 	tests := []struct {
 		name    string

@@ -19,8 +19,9 @@ const (
 	inHeader
 )
 
-// dataFields holds the spans of the values wanted from one `data` object (a zero span: absent). Each is the
-// first occurrence of its member, as fastjson's Get (used before) found it; so is each object descended into.
+// dataFields holds the spans of the values wanted from one `data` object (a zero span: absent). A member that
+// occurs twice keeps its first value, and only the first `event`, `payload` and `ChangeEventHeader` are
+// descended into: the semantics of fastjson's Get, which read the metadata before this walk did.
 type dataFields struct {
 	replayID, created, eventType, uuid, schema, payloadCreated fieldSpan
 	changeType, entity, txKey, user, recordIDs, commitTime     fieldSpan
@@ -235,4 +236,41 @@ func (d *decoder) addString(b []byte, s span) span {
 		return span{}
 	}
 	return d.addBytes(str)
+}
+
+// addBytes copies b into the answer's arena and returns where it lies there.
+func (d *decoder) addBytes(b []byte) span {
+	start := len(d.arena)
+	d.arena = append(d.arena, b...)
+	return span{start, len(d.arena)}
+}
+
+// parseInt64 parses a decimal integer with an optional sign without allocating; ok is false for anything else
+// and on overflow.
+func parseInt64(b []byte) (int64, bool) {
+	neg := false
+	if len(b) > 0 && (b[0] == '-' || b[0] == '+') {
+		neg = b[0] == '-'
+		b = b[1:]
+	}
+	if len(b) == 0 || len(b) > 19 {
+		return 0, false
+	}
+	var n uint64
+	for _, c := range b {
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		n = n*10 + uint64(c-'0')
+	}
+	if neg {
+		if n > 1<<63 {
+			return 0, false
+		}
+		return -int64(n), true
+	}
+	if n > 1<<63-1 {
+		return 0, false
+	}
+	return int64(n), true
 }

@@ -94,7 +94,7 @@ func parseReply(v *fastjson.Value) reply {
 		r.Advice = parseAdvice(a)
 	}
 	if ext := v.Get("ext"); ext != nil && ext.Type() == fastjson.TypeObject {
-		r.ExtReplay = ext.Get("replay") != nil && ext.Get("replay").Type() == fastjson.TypeTrue
+		r.ExtReplay = ext.GetBool("replay")
 		r.FailureReason = stringMember(ext, "sfdc", "failureReason")
 	}
 	return r

@@ -11,7 +11,8 @@ import (
 // without decoding them, and checking the answer's grammar on the way (so a malformed answer is refused before
 // anything of it is handed on). It exists because the product hands on `data` byte for byte, which a parser
 // that builds values does not give. Strings are jumped eight bytes at a time; brackets are matched with a bit
-// stack. Meta messages are then parsed with fastjson; `data` values are read by extract.go.
+// stack. Meta messages are then parsed with fastjson; each `data` object is walked on the way for its replay id
+// and metadata (extract.go).
 
 // maxScanDepth bounds bracket nesting (fastjson's own limit is 300).
 const maxScanDepth = 256
@@ -149,26 +150,37 @@ func skipLiteral(b []byte, i int, lit string) (int, error) {
 	return i + len(lit), nil
 }
 
-// skipMemberName reads `"name" :` at b[i] and returns the index of the value after it.
-func skipMemberName(b []byte, i int) (int, error) {
+// rawMemberName reads `"name" :` at b[i] and returns the name as written (escapes not decoded), whether it has
+// escapes, and the index of the value after it.
+func rawMemberName(b []byte, i int) (name []byte, escaped bool, value int, err error) {
 	if i >= len(b) {
-		return 0, errUnexpectedEnd
+		return nil, false, 0, errUnexpectedEnd
 	}
 	if b[i] != '"' {
-		return 0, fmt.Errorf("expected a member name at offset %d", i)
+		return nil, false, 0, fmt.Errorf("expected a member name at offset %d", i)
 	}
-	end, _, err := skipString(b, i+1)
+	end, escaped, err := skipString(b, i+1)
 	if err != nil {
-		return 0, err
+		return nil, false, 0, err
 	}
+	name = b[i+1 : end-1]
 	i = skipWS(b, end)
 	if i >= len(b) {
-		return 0, errUnexpectedEnd
+		return nil, false, 0, errUnexpectedEnd
 	}
 	if b[i] != ':' {
-		return 0, fmt.Errorf("expected ':' at offset %d", i)
+		return nil, false, 0, fmt.Errorf("expected ':' at offset %d", i)
 	}
-	return skipWS(b, i+1), nil
+	return name, escaped, skipWS(b, i+1), nil
+}
+
+// memberName is rawMemberName with the name unescaped, for the walks that match member names.
+func memberName(b []byte, i int) ([]byte, int, error) {
+	name, escaped, value, err := rawMemberName(b, i)
+	if escaped {
+		name = unescapeJSON(name)
+	}
+	return name, value, err
 }
 
 // skipContainer skips the object or array at b[i] without recursion: a bit per open bracket says whether it
@@ -204,7 +216,7 @@ func skipContainer(b []byte, i int) (int, error) {
 			}
 			if c == '{' {
 				var err error
-				if i, err = skipMemberName(b, i); err != nil {
+				if _, _, i, err = rawMemberName(b, i); err != nil {
 					return 0, err
 				}
 			}
@@ -242,7 +254,7 @@ func skipContainer(b []byte, i int) (int, error) {
 			i = skipWS(b, i+1)
 			if obj {
 				var err error
-				if i, err = skipMemberName(b, i); err != nil {
+				if _, _, i, err = rawMemberName(b, i); err != nil {
 					return 0, err
 				}
 			}
@@ -262,33 +274,6 @@ type element struct {
 	all, channel, data span
 	channelEscaped     bool
 	fields             dataFields
-}
-
-// memberName reads `"name":` at b[i] and returns the name (unescaped if it has escapes) and the index of the
-// value after it.
-func memberName(b []byte, i int) ([]byte, int, error) {
-	if i >= len(b) || b[i] != '"' {
-		if i >= len(b) {
-			return nil, 0, errUnexpectedEnd
-		}
-		return nil, 0, fmt.Errorf("expected a member name at offset %d", i)
-	}
-	end, escaped, err := skipString(b, i+1)
-	if err != nil {
-		return nil, 0, err
-	}
-	name := b[i+1 : end-1]
-	if escaped {
-		name = unescapeJSON(name)
-	}
-	i = skipWS(b, end)
-	if i >= len(b) {
-		return nil, 0, errUnexpectedEnd
-	}
-	if b[i] != ':' {
-		return nil, 0, fmt.Errorf("expected ':' at offset %d", i)
-	}
-	return name, skipWS(b, i+1), nil
 }
 
 // scanElement reads the object starting at b[i] == '{' and returns it with the index after it. A repeated member

@@ -253,26 +253,7 @@ func (c *Client) poll(ctx context.Context) *trouble {
 	}
 	switch {
 	case ok && !r.Successful:
-		err := fmt.Errorf("polling /meta/connect: %w", classify(r, channelConnect, "", 0))
-		switch kindOf(err) {
-		case kindUnknownClient:
-			return &trouble{reason: "unknown_client", err: err, wait: c.adv.Interval}
-		case kindAuth:
-			// Salesforce answers a revoked token with a server /meta/disconnect plus 401 and advice none.
-			return &trouble{reason: "auth", err: err, refresh: true}
-		// The refused client may still hold one of the org's client slots until it expires: free it.
-		case kindBusy:
-			return &trouble{reason: "server_busy", err: err, long: true, disconnectOld: true}
-		case kindLimit:
-			return &trouble{reason: "limit", err: err, long: true, disconnectOld: true}
-		}
-		switch c.adv.Reconnect {
-		case reconnectRetry:
-			return &trouble{reason: "connect_error", err: err, retryConnect: true}
-		case reconnectHandshake:
-			return &trouble{reason: "advice_handshake", err: err, wait: c.adv.Interval}
-		}
-		return &trouble{reason: "connect_error", err: err, disconnectOld: true}
+		return c.connectRefused(r)
 	case ans.disconnect:
 		return &trouble{reason: "server_disconnect", err: errors.New("the server sent /meta/disconnect")}
 	case !ok:
@@ -296,11 +277,36 @@ func (c *Client) poll(ctx context.Context) *trouble {
 	return nil
 }
 
-// recover brings the session back: it waits (the advice interval at the start of a failure streak, then
-// jittered exponential backoff; Backoff.Long after limits, a busy server or a refused subscription), refreshes
-// the token when Salesforce refused it, handshakes and resubscribes every channel from the last queued replay
-// id. It returns false when the client is closing or a fatal error stops it. It never gives up otherwise, and
-// every failure is logged with Salesforce's text.
+// connectRefused maps an unsuccessful /meta/connect reply to the recovery it calls for: by Salesforce's cause
+// when it names one, else by the server's reconnect advice.
+func (c *Client) connectRefused(r reply) *trouble {
+	err := fmt.Errorf("polling /meta/connect: %w", classify(r, channelConnect, "", 0))
+	switch kindOf(err) {
+	case kindUnknownClient:
+		return &trouble{reason: "unknown_client", err: err, wait: c.adv.Interval}
+	case kindAuth:
+		// Salesforce answers a revoked token with a server /meta/disconnect plus 401 and advice none.
+		return &trouble{reason: "auth", err: err, refresh: true}
+	// The refused client may still hold one of the org's client slots until it expires: free it.
+	case kindBusy:
+		return &trouble{reason: "server_busy", err: err, long: true, disconnectOld: true}
+	case kindLimit:
+		return &trouble{reason: "limit", err: err, long: true, disconnectOld: true}
+	}
+	switch c.adv.Reconnect {
+	case reconnectRetry:
+		return &trouble{reason: "connect_error", err: err, retryConnect: true}
+	case reconnectHandshake:
+		return &trouble{reason: "advice_handshake", err: err, wait: c.adv.Interval}
+	}
+	return &trouble{reason: "connect_error", err: err, disconnectOld: true}
+}
+
+// recover brings the session back after tr. It counts and logs tr and frees the old client's slot when it may
+// still hold one. On advice retry it only waits a backoff before the next poll; otherwise it waits for the
+// pipeline after backpressure, picks the first wait (the advice interval at the start of a failure streak, then
+// jittered exponential backoff; Backoff.Long after limits or a busy server) and calls reestablish. It returns
+// false when the client is closing or a fatal error stops it.
 func (c *Client) recover(ctx context.Context, tr *trouble) bool {
 	c.obs.Reconnect(tr.reason)
 	c.logTrouble(tr)
@@ -326,7 +332,15 @@ func (c *Client) recover(ctx context.Context, tr *trouble) bool {
 	case c.streak > 0:
 		wait = c.cfg.Backoff.delay(c.streak)
 	}
-	refresh := tr.refresh
+	return c.reestablish(ctx, wait, tr.refresh)
+}
+
+// reestablish waits, refreshes the token when Salesforce refused it, handshakes and resubscribes every channel
+// from the last queued replay id, until that succeeds. Between attempts it waits by the failure: backoff, one
+// immediate token refresh after a refused token, Backoff.Long after limits, a busy server or a refused
+// subscription. It returns false when the client is closing or an invalid replay id with policy fail stops it;
+// it never gives up otherwise, and every failure is logged with Salesforce's text.
+func (c *Client) reestablish(ctx context.Context, wait time.Duration, refresh bool) bool {
 	triedRefresh := false
 	for {
 		c.streak++

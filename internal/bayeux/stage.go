@@ -58,17 +58,5 @@ func (c *Client) deliver(ans *answer, staged int) {
 
 // drainStage waits until every answer handed to the decode stage is queued. It returns false if ctx ended first.
 func (c *Client) drainStage(ctx context.Context) bool {
-	for {
-		c.mu.Lock()
-		idle := c.staged == 0
-		c.mu.Unlock()
-		if idle {
-			return true
-		}
-		select {
-		case <-ctx.Done():
-			return false
-		case <-c.stageIdle:
-		}
-	}
+	return c.waitUntil(ctx, c.stageIdle, func() bool { return c.staged == 0 })
 }

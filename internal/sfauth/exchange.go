@@ -97,13 +97,13 @@ func (s *Source) exchange(ctx context.Context) (Token, error) {
 	secrets := []string{s.cfg.ClientSecret, s.cfg.Password, s.cfg.RefreshToken, assertion}
 
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		return Token{}, s.errorFrom(resp, body, secrets)
+		return Token{}, errorFrom(resp, body, secrets)
 	}
 	return s.tokenFrom(resp, body, secrets)
 }
 
 // errorFrom turns a non-2xx answer into an *Error.
-func (s *Source) errorFrom(resp *http.Response, body []byte, secrets []string) error {
+func errorFrom(resp *http.Response, body []byte, secrets []string) error {
 	e := &Error{StatusCode: resp.StatusCode}
 	var oauth errorResponse
 	if json.Unmarshal(body, &oauth) == nil && oauth.Error != "" {
@@ -165,12 +165,12 @@ func (s *Source) tokenFrom(resp *http.Response, body []byte, secrets []string) (
 	}, nil
 }
 
-// computeSignature is Salesforce's token signature: base64 of
+// signatureMAC is Salesforce's token signature before base64:
 // HMAC-SHA256(key = client secret, message = id + issued_at).
-func computeSignature(clientSecret, id, issuedAt string) string {
+func signatureMAC(clientSecret, id, issuedAt string) []byte {
 	mac := hmac.New(sha256.New, []byte(clientSecret))
 	mac.Write([]byte(id + issuedAt))
-	return base64.StdEncoding.EncodeToString(mac.Sum(nil))
+	return mac.Sum(nil)
 }
 
 // validSignature compares in constant time; a signature that is not valid
@@ -180,8 +180,7 @@ func validSignature(clientSecret, id, issuedAt, signature string) bool {
 	if err != nil {
 		return false
 	}
-	want, _ := base64.StdEncoding.DecodeString(computeSignature(clientSecret, id, issuedAt))
-	return hmac.Equal(got, want)
+	return hmac.Equal(got, signatureMAC(clientSecret, id, issuedAt))
 }
 
 // noRedirect stops the client at the first redirect; errorFrom reports it.

@@ -4,6 +4,7 @@ import (
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/x509"
+	"encoding/base64"
 	"encoding/json"
 	"encoding/pem"
 	"net/http"
@@ -178,4 +179,9 @@ func newTestSource(t *testing.T, cfg Config) *Source {
 	s, err := NewSource(cfg)
 	require.NoError(t, err)
 	return s
+}
+
+// computeSignature is the token signature as Salesforce sends it (base64), for answers the tests forge.
+func computeSignature(clientSecret, id, issuedAt string) string {
+	return base64.StdEncoding.EncodeToString(signatureMAC(clientSecret, id, issuedAt))
 }

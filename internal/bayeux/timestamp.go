@@ -41,40 +41,6 @@ func appendDigits(dst []byte, v, width int) []byte {
 	return append(dst, buf[:width]...)
 }
 
-func parseInt64(b []byte) (int64, bool) {
-	neg := false
-	if len(b) > 0 && (b[0] == '-' || b[0] == '+') {
-		neg = b[0] == '-'
-		b = b[1:]
-	}
-	if len(b) == 0 || len(b) > 19 {
-		return 0, false
-	}
-	var n uint64
-	for _, c := range b {
-		if c < '0' || c > '9' {
-			return 0, false
-		}
-		n = n*10 + uint64(c-'0')
-	}
-	if neg {
-		if n > 1<<63 {
-			return 0, false
-		}
-		return -int64(n), true
-	}
-	if n > 1<<63-1 {
-		return 0, false
-	}
-	return int64(n), true
-}
-
-func (d *decoder) addBytes(b []byte) span {
-	start := len(d.arena)
-	d.arena = append(d.arena, b...)
-	return span{start, len(d.arena)}
-}
-
 // addTime stores an RFC 3339 timestamp as is, and rewrites Salesforce's other shapes ("+0000" offsets) to UTC.
 // A value it cannot read is kept verbatim rather than dropped.
 func (d *decoder) addTime(b []byte) span {
