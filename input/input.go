@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math/rand/v2"
 	"net/http"
 	"sync"
 	"time"
@@ -222,7 +221,7 @@ func (i *ssiInput) connectFailed(err error) error {
 	if errors.As(err, &limit) {
 		return service.NewErrBackOff(err, i.conf.BackoffLong)
 	}
-	return service.NewErrBackOff(err, backoffDelay(i.conf.BackoffInitial, i.conf.BackoffMax, failures))
+	return service.NewErrBackOff(err, bayeux.BackoffConfig{Initial: i.conf.BackoffInitial, Max: i.conf.BackoffMax}.Delay(failures))
 }
 
 // permanent reports failures that retrying with the same configuration cannot
@@ -230,16 +229,6 @@ func (i *ssiInput) connectFailed(err error) error {
 func permanent(err error) bool {
 	var perm *bayeux.PermissionError
 	return sfauth.IsPermanent(err) || errors.As(err, &perm)
-}
-
-// backoffDelay doubles from initial up to maxDelay with jitter in [d/2, d).
-func backoffDelay(initial, maxDelay time.Duration, attempt int) time.Duration {
-	d := initial
-	for n := 1; n < attempt && d < maxDelay; n++ {
-		d *= 2
-	}
-	d = min(d, maxDelay)
-	return d/2 + rand.N(d/2+1)
 }
 
 // ReadBatch returns the next batch of one channel. A batch is tracked before

@@ -40,9 +40,10 @@ func (b BackoffConfig) withDefaults() BackoffConfig {
 	return b
 }
 
-// delay is the wait before retry number attempt (1-based) of a streak: Initial*2^(attempt-1) capped at Max, then
-// jittered into [d/2, d) so that many clients of one org do not retry in step. Never zero.
-func (b BackoffConfig) delay(attempt int) time.Duration {
+// Delay is the wait before retry number attempt (1-based) of a streak: Initial*2^(attempt-1) capped at Max, then
+// jittered into [d/2, d) so that many clients of one org do not retry in step. Never zero. Callers that retry
+// around the client (the input's reconnects) use it too, so that every wait follows one policy.
+func (b BackoffConfig) Delay(attempt int) time.Duration {
 	d := b.Initial
 	for i := 1; i < attempt && d < b.Max; i++ {
 		d *= 2

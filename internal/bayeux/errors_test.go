@@ -87,7 +87,7 @@ func TestBackoff(t *testing.T) {
 	for attempt, base := range map[int]time.Duration{1: 100 * time.Millisecond, 2: 200 * time.Millisecond,
 		4: 800 * time.Millisecond, 5: time.Second, 50: time.Second} {
 		for range 20 {
-			d := b.delay(attempt)
+			d := b.Delay(attempt)
 			assert.GreaterOrEqual(t, d, base/2, "attempt %d", attempt)
 			assert.Less(t, d, base, "attempt %d", attempt)
 		}

@@ -315,7 +315,7 @@ func (c *Client) recover(ctx context.Context, tr *trouble) bool {
 	}
 	if tr.retryConnect {
 		c.streak++
-		return sleep(ctx, c.cfg.Backoff.delay(c.streak))
+		return sleep(ctx, c.cfg.Backoff.Delay(c.streak))
 	}
 	c.clientID = ""
 	if tr.reason == "backpressure" {
@@ -330,7 +330,7 @@ func (c *Client) recover(ctx context.Context, tr *trouble) bool {
 	case tr.long:
 		wait = c.cfg.Backoff.long()
 	case c.streak > 0:
-		wait = c.cfg.Backoff.delay(c.streak)
+		wait = c.cfg.Backoff.Delay(c.streak)
 	}
 	return c.reestablish(ctx, wait, tr.refresh)
 }
@@ -366,7 +366,7 @@ func (c *Client) reestablish(ctx context.Context, wait time.Duration, refresh bo
 				len(c.channels))
 			return true
 		}
-		wait = c.cfg.Backoff.delay(c.streak)
+		wait = c.cfg.Backoff.Delay(c.streak)
 		refresh = false
 		switch kindOf(err) {
 		case kindAuth:
