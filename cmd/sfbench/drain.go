@@ -19,16 +19,9 @@ import (
 // checkpointKey is the checkpoint_cache_key of the benchmark pipelines.
 const checkpointKey = "sfbench"
 
-// drainPipeline is bin/benthos draining the backlog: every retained event from the start (replay_preset
-// earliest), nothing done with them (output drop), replay ids checkpointed to the file cache of
-// resources/replay_ids_file.yaml. Placeholders: HTTP address, debug endpoints, org URL, channel.
-const drainPipeline = `# sfbench: drain the emulator's backlog (written by cmd/sfbench)
-http:
-  address: %s
-  debug_endpoints: %t
-logger:
-  level: warn
-input:
+// inputBlock is the input of every benchmark pipeline: the emulator's default credentials and the file replay-id
+// store. Placeholders: org URL, channel (quoted), replay_preset.
+const inputBlock = `input:
   salesforce_streaming:
     org_url: %s
     auth:
@@ -36,10 +29,26 @@ input:
       client_id: ` + harness.EmulatorClientID + `
       client_secret: ` + harness.EmulatorClientSecret + `
     channels: [ %s ]
-    replay_preset: earliest
+    replay_preset: %s
     checkpoint_cache: replay_ids
     checkpoint_cache_key: ` + checkpointKey + `
-output:
+`
+
+// inputYAML is inputBlock for one channel.
+func inputYAML(orgURL, channel, preset string) string {
+	return fmt.Sprintf(inputBlock, orgURL, strconv.Quote(channel), preset)
+}
+
+// drainPipeline is bin/benthos draining the backlog: every retained event from the start (replay_preset
+// earliest), nothing done with them (output drop), replay ids checkpointed to the file cache of
+// resources/replay_ids_file.yaml. Placeholders: HTTP address, debug endpoints, the input (inputYAML).
+const drainPipeline = `# sfbench: drain the emulator's backlog (written by cmd/sfbench)
+http:
+  address: %s
+  debug_endpoints: %t
+logger:
+  level: warn
+%soutput:
   drop: {}
 `
 
@@ -173,7 +182,7 @@ func (b *bench) drainBenthos(ctx context.Context, emu *harness.Emulator, last in
 	if err != nil {
 		return drainResult{}, err
 	}
-	pipeline := fmt.Sprintf(drainPipeline, addr, profile > 0, emu.URL, strconv.Quote(o.channel))
+	pipeline := fmt.Sprintf(drainPipeline, addr, profile > 0, inputYAML(emu.URL, o.channel, "earliest"))
 	checkpoint := filepath.Join(dataDir, "replay_ids", checkpointKey+":"+url.PathEscape(o.channel))
 
 	emuBefore, err := harness.ReadProcStat(emu.Proc.PID())

@@ -17,24 +17,13 @@ import (
 // livePipeline is bin/benthos on a live stream. Each CDC event the emulator generates carries its publish time
 // in ChangeEventHeader.commitTimestamp (epoch ms, set when the generator publishes it); the output's mapping
 // writes that time and now minus it, in µs, for every event to a file that the harness reads afterwards.
-// Placeholders: HTTP address, org URL, channel, latency file.
+// Placeholders: HTTP address, the input (inputYAML), latency file.
 const livePipeline = `# sfbench: publish-to-output latency of a live stream (written by cmd/sfbench)
 http:
   address: %s
 logger:
   level: warn
-input:
-  salesforce_streaming:
-    org_url: %s
-    auth:
-      grant_type: client_credentials
-      client_id: ` + harness.EmulatorClientID + `
-      client_secret: ` + harness.EmulatorClientSecret + `
-    channels: [ %s ]
-    replay_preset: latest
-    checkpoint_cache: replay_ids
-    checkpoint_cache_key: ` + checkpointKey + `
-output:
+%soutput:
   processors:
     - mapping: |
         let published = this.payload.ChangeEventHeader.commitTimestamp
@@ -78,7 +67,7 @@ func (b *bench) liveLatency(ctx context.Context, logf func(string, ...any)) erro
 		return err
 	}
 	out := filepath.Join(dir, "latency.jsonl")
-	pipeline := fmt.Sprintf(livePipeline, addr, emu.URL, strconv.Quote(o.channel), strconv.Quote(out))
+	pipeline := fmt.Sprintf(livePipeline, addr, inputYAML(emu.URL, o.channel, "latest"), strconv.Quote(out))
 	p, err := harness.StartBenthos(harness.BenthosConfig{Dir: dir, Name: "live", Pipeline: pipeline,
 		Resources: []string{string(resources)}, Env: []string{"SALESFORCE_STREAMING_DATA_DIR=" + dataDir}})
 	if err != nil {
