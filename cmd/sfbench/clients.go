@@ -34,6 +34,22 @@ type drainResult struct {
 
 func (r drainResult) rate() float64 { return rate(r.events, r.wall.Seconds()) }
 
+// measureEnd records the end of a drain that began at start: the wall time, the client's CPU and peak RSS, and
+// the emulator's CPU since emuBefore. It runs before the client is stopped, while /proc still has it.
+func (r *drainResult) measureEnd(start time.Time, client *harness.Process, emu *harness.Emulator, emuBefore harness.ProcStat) error {
+	r.wall = time.Since(start)
+	ps, err := harness.ReadProcStat(client.PID())
+	if err != nil {
+		return err
+	}
+	emuAfter, err := harness.ReadProcStat(emu.Proc.PID())
+	if err != nil {
+		return err
+	}
+	r.cpu, r.peakRSS, r.emuCPU = ps.CPU, ps.PeakRSS, emuAfter.CPU-emuBefore.CPU
+	return nil
+}
+
 // clientLine is the result line the Node peers and the floor print once they received every event.
 type clientLine struct {
 	Events       int     `json:"events"`
@@ -83,13 +99,7 @@ func (b *bench) drainExternal(ctx context.Context, emu *harness.Emulator, token,
 		case <-tick.C:
 		}
 	}
-	res.wall = time.Since(start)
-	ps, err := harness.ReadProcStat(p.PID())
-	if err != nil {
-		return res, err
-	}
-	emuAfter, err := harness.ReadProcStat(emu.Proc.PID())
-	if err != nil {
+	if err := res.measureEnd(start, p, emu, emuBefore); err != nil {
 		return res, err
 	}
 	if err := p.Stop(harness.DefaultStopTimeout); err != nil {
@@ -101,7 +111,6 @@ func (b *bench) drainExternal(ctx context.Context, emu *harness.Emulator, token,
 	res.events = line.Events
 	res.self = time.Duration(line.ElapsedMS * float64(time.Millisecond))
 	res.bytes = line.Bytes
-	res.cpu, res.peakRSS, res.emuCPU = ps.CPU, ps.PeakRSS, emuAfter.CPU-emuBefore.CPU
 	return res, nil
 }
 

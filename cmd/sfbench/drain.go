@@ -209,16 +209,9 @@ func (b *bench) drainBenthos(ctx context.Context, emu *harness.Emulator, last in
 	if err := waitCheckpoint(ctx, p, checkpoint, last); err != nil {
 		return res, err
 	}
-	res.wall = time.Since(start)
-	ps, err := harness.ReadProcStat(p.PID())
-	if err != nil {
+	if err := res.measureEnd(start, p, emu, emuBefore); err != nil {
 		return res, err
 	}
-	emuAfter, err := harness.ReadProcStat(emu.Proc.PID())
-	if err != nil {
-		return res, err
-	}
-	res.cpu, res.peakRSS, res.emuCPU = ps.CPU, ps.PeakRSS, emuAfter.CPU-emuBefore.CPU
 	if profile > 0 {
 		if err := <-profDone; err != nil {
 			return res, err
