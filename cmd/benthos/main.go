@@ -1,7 +1,6 @@
 // Command benthos is a Benthos distribution with the salesforce_streaming
-// input and the outputs and caches that Salesforce events are routed into:
-// Kafka/Redpanda, NATS, AMQP, SQL databases, AWS, GCP, Elasticsearch,
-// OpenSearch and Redis, plus Benthos' pure and io components.
+// input, Benthos' own pure and io components, and components of our own for
+// where Salesforce events are routed.
 package main
 
 import (
@@ -16,22 +15,8 @@ import (
 	// The salesforce_streaming input.
 	_ "github.com/salesforce-streaming/salesforce_streaming/input"
 
-	// Destinations users route Salesforce events into.
-	_ "github.com/redpanda-data/connect/v4/public/components/amqp09"
-	_ "github.com/redpanda-data/connect/v4/public/components/aws"
-	_ "github.com/redpanda-data/connect/v4/public/components/elasticsearch/v8"
-	_ "github.com/redpanda-data/connect/v4/public/components/gcp"
-	_ "github.com/redpanda-data/connect/v4/public/components/kafka"
-	_ "github.com/redpanda-data/connect/v4/public/components/nats"
-	_ "github.com/redpanda-data/connect/v4/public/components/opensearch"
-	_ "github.com/redpanda-data/connect/v4/public/components/redis"
-
-	// SQL outputs with the Postgres and MySQL drivers only: the full sql
-	// bundle brings every vendor's driver and doubles the build.
-	_ "github.com/go-sql-driver/mysql"
-	_ "github.com/jackc/pgx/v5/stdlib"
-	_ "github.com/lib/pq"
-	_ "github.com/redpanda-data/connect/v4/public/components/sql/base"
+	// Our components: the replay-id store users share between instances.
+	_ "github.com/salesforce-streaming/salesforce_streaming/components/redis"
 )
 
 // Version and DateBuilt are set at link time by the Makefile.
