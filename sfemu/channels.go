@@ -46,7 +46,7 @@ func channelKind(name string) Kind {
 	switch {
 	case hasName("/topic/"):
 		return KindPushTopic
-	case hasName("/u/"):
+	case hasName("/u/") || isGenericPath(name):
 		return KindGeneric
 	case hasName("/event/"):
 		return KindPlatformEvent
@@ -77,6 +77,21 @@ func splitChannel(full string) (key string, filters []filter, err error) {
 
 type filter struct{ field, value string }
 
+// isGenericPath accepts generic channel names with path segments, such as Salesforce's own example
+// /u/notifications/ExampleUserChannel.
+func isGenericPath(name string) bool {
+	rest, ok := strings.CutPrefix(name, "/u/")
+	if !ok || rest == "" || strings.ContainsAny(rest, "?*") {
+		return false
+	}
+	for _, seg := range strings.Split(rest, "/") {
+		if seg == "" {
+			return false
+		}
+	}
+	return true
+}
+
 // storedEvent is one retained event. msg is the complete Bayeux message, encoded once at publish; every delivery
 // copies these bytes.
 type storedEvent struct {
@@ -97,6 +112,9 @@ type channel struct {
 	lastID    int64 // newest id ever assigned; 0 before the first event
 	subs      map[*client]int
 	published int64
+	// streamingID is the StreamingChannel record id of a generic channel, which the push resource takes.
+	streamingID string
+	migrated    bool // replay ids restarted by an org migration (they may start from 1)
 }
 
 func (s *Server) retentionFor(k Kind) time.Duration {
@@ -122,6 +140,10 @@ func (s *Server) channelLocked(name string) (*channel, error) {
 		return nil, fmt.Errorf("channel %q is not a PushTopic (/topic/), generic (/u/), platform event (/event/) or change data capture (/data/) channel", name)
 	}
 	ch := &channel{name: name, kind: k, retention: s.retentionFor(k), schema: schemaID(name), subs: make(map[*client]int)}
+	if k == KindGeneric {
+		ch.streamingID = s.recordID("0M6", uint64(len(s.streamingChannels)+1))
+		s.streamingChannels[ch.streamingID] = name
+	}
 	s.channels[name] = ch
 	return ch, nil
 }
@@ -191,7 +213,7 @@ func (s *Server) replayValid(ch *channel, id int64) bool {
 
 // nextIDLocked assigns the next replay id: increasing, with gaps, never reused.
 func (s *Server) nextIDLocked(ch *channel, gap int) int64 {
-	if ch.lastID == 0 {
+	if ch.lastID == 0 && !ch.migrated {
 		ch.lastID = 1000 + int64(s.rng.IntN(9000))
 		return ch.lastID
 	}

@@ -164,7 +164,7 @@ func (s *Server) InjectFault(req FaultRequest) error {
 		for _, c := range s.clients {
 			s.destroyLocked(c, "unknown_client")
 		}
-		s.lbCookie = s.randomToken(40) // the load balancer routes elsewhere: a new sfdc-stream cookie
+		s.lbCookie = s.lbCookieValue() // the load balancer routes elsewhere: a new sfdc-stream cookie
 	case FaultRevokeTokens:
 		clear(s.tokens)
 	case FaultServerBusy:

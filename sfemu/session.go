@@ -179,6 +179,7 @@ func (s *Server) collectLocked(c *client, now time.Time, pieces []part) ([]part,
 			sub.cursor = ev.id
 			size += evSize
 			n++
+			s.delivered[allocationOf(ch.kind)]++
 		}
 	}
 	return pieces, n
