@@ -14,7 +14,7 @@ import (
 	"time"
 )
 
-// Salesforce's Bayeux error strings (protocol.md 2.3, 2.4).
+// Salesforce's Bayeux error strings (docs/emulator.md).
 const (
 	errVersionMandatory   = "400::API version in the URI is mandatory. URI format: '/cometd/66.0'"
 	errVersionUnsupported = "400::Unsupported API version. Only API versions '37.0' and later are supported. URI format: '/cometd/66.0'"

@@ -10,7 +10,7 @@ import (
 	"time"
 )
 
-// The control API (/emulator/*) drives the emulator from tests and demos (design.md, "Emulator contract").
+// The control API (/emulator/*) drives the emulator from tests and demos (docs/emulator.md).
 
 type counters struct {
 	tokenGrants, tokenFailures                atomic.Int64

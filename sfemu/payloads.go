@@ -14,7 +14,7 @@ import (
 	"time"
 )
 
-// Event payloads as Salesforce delivers them over CometD (protocol.md 2.7). Each event is encoded once, here,
+// Event payloads as Salesforce delivers them over CometD (docs/emulator.md, "Event shapes"). Each event is encoded once, here,
 // into the complete Bayeux message; deliveries only copy the bytes.
 
 const (

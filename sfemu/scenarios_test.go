@@ -12,7 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// The scenarios of protocol.md section 2.10, staged over the wire.
+// Salesforce's documented failure scenarios, staged over the wire.
 
 // Scenario 1: 403 Unknown client mid-stream; the client re-handshakes and resubscribes from its last replay id.
 func TestScenarioUnknownClientMidStream(t *testing.T) {

@@ -11,7 +11,7 @@ import (
 	"time"
 )
 
-// The emulator's control API (design.md, "Emulator contract"), typed. The
+// The emulator's control API (docs/emulator.md), typed. The
 // types mirror the JSON, not package sfemu, so that the harness tests the
 // wire contract the way any other client of a running sfemu sees it.
 
