@@ -1,6 +1,7 @@
 package sfemu
 
 import (
+	"bytes"
 	"fmt"
 	"net/url"
 	"sort"
@@ -92,14 +93,29 @@ func isGenericPath(name string) bool {
 	return true
 }
 
-// storedEvent is one retained event. msg is the complete Bayeux message, encoded once at publish; every delivery
-// copies these bytes.
+// storedEvent is one retained event: its index entry, the message bytes living in its channel's arena. msg is
+// the complete Bayeux message, encoded once at publish; every delivery copies these bytes.
 type storedEvent struct {
-	id      int64
-	at      time.Time
-	msg     []byte            // {"channel":"...","data":{...}}
-	dataOff int               // msg[dataOff:] is `,"data":{...}}`, for re-labelling the channel of filtered subscriptions
-	fields  map[string]string // PushTopic sobject scalars, for filters
+	id  int64
+	at  int64  // publish time, Unix nanoseconds (retention)
+	msg []byte // {"channel":"...","data":{...}}, a slice of an arena chunk whose capacity also covers the fields
+	// fieldsLen is the size of a PushTopic event's sobject scalars, stored after msg (appendFilterFields).
+	fieldsLen int32
+	dataOff   int32 // msg[dataOff:] is `,"data":{...}}`, for re-labelling the channel of filtered subscriptions
+}
+
+// field returns a PushTopic event's value of an sobject field for filters ("" when absent).
+func (ev *storedEvent) field(name string) string {
+	enc := ev.msg[len(ev.msg) : len(ev.msg)+int(ev.fieldsLen)]
+	for len(enc) > 0 {
+		k, rest, _ := bytes.Cut(enc, []byte{0})
+		v, rest, _ := bytes.Cut(rest, []byte{0})
+		if string(k) == name {
+			return string(v)
+		}
+		enc = rest
+	}
+	return ""
 }
 
 type channel struct {
@@ -115,6 +131,7 @@ type channel struct {
 	// streamingID is the StreamingChannel record id of a generic channel, which the push resource takes.
 	streamingID string
 	migrated    bool // replay ids restarted by an org migration (they may start from 1)
+	arena       arena
 }
 
 func (s *Server) retentionFor(k Kind) time.Duration {
@@ -152,8 +169,8 @@ func (ch *channel) retained() []storedEvent { return ch.events[ch.head:] }
 
 // pruneLocked drops events older than the retention and above the per-channel cap.
 func (s *Server) pruneLocked(ch *channel, now time.Time) {
-	cutoff := now.Add(-ch.retention)
-	for ch.head < len(ch.events) && !ch.events[ch.head].at.After(cutoff) {
+	cutoff := now.Add(-ch.retention).UnixNano()
+	for ch.head < len(ch.events) && ch.events[ch.head].at <= cutoff {
 		ch.events[ch.head] = storedEvent{}
 		ch.head++
 	}

@@ -24,15 +24,16 @@ const (
 // buildEventLocked encodes one event of ch with replay id id. custom, when not nil, is the caller's payload:
 // the sobject (PushTopic), the payload object (platform event, CDC) or the payload text (generic).
 func (s *Server) buildEventLocked(ch *channel, id int64, now time.Time, custom json.RawMessage, t ChangeType) (storedEvent, error) {
-	b := make([]byte, 0, 1200)
+	b := s.scratch[:0] // encoded here, then copied into the channel's arena
 	b = append(b, `{"channel":`...)
 	b = appendJSONString(b, ch.name)
-	ev := storedEvent{id: id, at: now, dataOff: len(b)}
+	ev := storedEvent{id: id, at: now.UnixNano(), dataOff: int32(len(b))}
 	b = append(b, `,"data":`...)
 	var err error
+	var fields map[string]string
 	switch ch.kind {
 	case KindPushTopic:
-		b, ev.fields, err = s.pushTopicData(b, id, now, custom)
+		b, fields, err = s.pushTopicData(b, id, now, custom)
 	case KindGeneric:
 		b, err = s.genericData(b, id, now, custom)
 	case KindPlatformEvent:
@@ -45,8 +46,33 @@ func (s *Server) buildEventLocked(ch *channel, id int64, now time.Time, custom j
 	if err != nil {
 		return storedEvent{}, err
 	}
-	ev.msg = append(b, '}')
+	b = append(b, '}')
+	msgLen := len(b)
+	b = appendFilterFields(b, fields)
+	s.scratch = b
+	ev.msg = ch.arena.store(b, msgLen)
+	ev.fieldsLen = int32(len(b) - msgLen)
 	return ev, nil
+}
+
+// appendFilterFields encodes a PushTopic event's sobject scalars for filters as key NUL value NUL pairs, sorted
+// by key; they are stored right after the message, in the same arena.
+func appendFilterFields(b []byte, fields map[string]string) []byte {
+	if len(fields) == 0 {
+		return b
+	}
+	keys := make([]string, 0, len(fields))
+	for k := range fields {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		b = append(b, k...)
+		b = append(b, 0)
+		b = append(b, fields[k]...)
+		b = append(b, 0)
+	}
+	return b
 }
 
 // compactObject validates that raw is a JSON object and returns it without insignificant whitespace, plus its

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 )
 
@@ -61,6 +62,11 @@ func (s *Server) publishLocked(p publishSpec) (first, last int64, err error) {
 	now := s.clock.Now()
 	s.pruneLocked(ch, now)
 	total := n + len(p.payloads)
+	if total >= 4096 {
+		// A large publish (a preload) sizes the index once instead of doubling it, which would leave up to
+		// half of it unused.
+		ch.events = slices.Grow(ch.events, total)
+	}
 	for i := range total {
 		var custom json.RawMessage
 		if i >= n {

@@ -171,6 +171,7 @@ type Server struct {
 	lbCookie string        // current sfdc-stream value; rotated by the unknown_client fault
 	seq      uint64        // record/event id counter
 
+	scratch           []byte            // encoding buffer of buildEventLocked
 	lastEventUUID     string            // EventUuid of the newest platform event built, for the REST publish answer
 	streamingChannels map[string]string // StreamingChannel record id -> /u/ channel name
 	delivered         [allocationCount]int64
