@@ -35,7 +35,7 @@ var (
 	// Header values: "Authorization: x", "authorization=x", JSON "Authorization":["x"].
 	header = regexp.MustCompile(`(?i)((?:proxy-)?authorization|(?:set-)?cookie|x-sfdc-session)("?\s*[:=]\s*\[?\s*)("(?:[^"\\]|\\.)*"|[^\r\n]*)`)
 	// Values of form, query or JSON fields named like secrets.
-	field = regexp.MustCompile(`(?i)("?\b(?:access_token|refresh_token|id_token|client_secret|password|passwd|assertion|session_?id|sid|private_key|secret|token)"?\s*[:=]\s*)("(?:[^"\\]|\\.)*"|[^&\s,}"]*)`)
+	field = regexp.MustCompile(`(?i)("?\b(?:access_token|refresh_token|id_token|client_secret|password|passwd|assertion|session_?id|sid|private_key|secret|token)"?\s*[:=]\s*)("(?:[^"\\]|\\.)*"|[^&\s,}"<>;]*)`)
 
 	scriptStyle = regexp.MustCompile(`(?is)<(script|style)\b.*?</(script|style)\s*>`)
 	htmlTag     = regexp.MustCompile(`(?s)<[^>]*>`)

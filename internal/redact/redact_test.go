@@ -24,9 +24,11 @@ var hostileSecrets = []string{
 // encodings are written independently of forms.go, the way servers and
 // proxies produce them.
 var encodings = map[string]func(string) string{
-	"raw":        func(s string) string { return s },
-	"form":       func(s string) string { return url.Values{"v": {s}}.Encode()[2:] },
-	"query%20":   func(s string) string { return (&url.URL{RawQuery: strings.ReplaceAll(url.QueryEscape(s), "+", "%20")}).RawQuery },
+	"raw":  func(s string) string { return s },
+	"form": func(s string) string { return url.Values{"v": {s}}.Encode()[2:] },
+	"query%20": func(s string) string {
+		return (&url.URL{RawQuery: strings.ReplaceAll(url.QueryEscape(s), "+", "%20")}).RawQuery
+	},
 	"path":       func(s string) string { return (&url.URL{Path: "/" + s}).EscapedPath()[1:] },
 	"lower-hex":  func(s string) string { return strings.ToLower(url.QueryEscape(s)) },
 	"json":       func(s string) string { b, _ := json.Marshal(s); return string(b[1 : len(b)-1]) },
@@ -152,4 +154,22 @@ func assertClean(t *testing.T, got, secret string) {
 			require.NotContains(t, got, part, "a piece of the secret leaked")
 		}
 	}
+}
+
+// The shapes of body the token client used to quote.
+func TestQuoteShapes(t *testing.T) {
+	tests := []struct{ name, body, want string }{
+		{"plain", "Service Unavailable", "Service Unavailable"},
+		{"html", "<html><title>x</title><body><h1>Down</h1>\n<p>for &lt;maintenance&gt;</p></body></html>", "x Down for <maintenance>"},
+		{"script dropped", "<script type=x>var secret = 1;</script>ok", "ok"},
+		{"control characters", "a\x00b\x1bc\r\nd", "a b c d"},
+		{"invalid utf8", "a\xffb", "a?b"},
+		{"json secret field", `{"access_token":"abc","x":1}`, `{"access_token":[redacted],"x":1}`},
+		{"form secret field", `password=hunter2&user=x`, `password=[redacted]&user=x`},
+		{"token shape", "use 00D5g000004ABCD!AQ0AQ.abc_def-1 now", "use [redacted] now"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) { assert.Equal(t, tt.want, New().Quote([]byte(tt.body))) })
+	}
+	assert.Equal(t, "x [redacted] y", New("s3cr3t", "").Quote([]byte("x s3cr3t y")), "known secrets are replaced")
 }
