@@ -120,6 +120,18 @@ func (r *Redactor) String(s string, extra ...string) string {
 	return field.ReplaceAllString(s, "${1}"+Mark)
 }
 
+// Known returns s with only the known secrets and tokens (in every form)
+// replaced by Mark: no pattern is applied, so a JSON or YAML document keeps
+// its structure (a secret's JSON form is replaced inside its string).
+func (r *Redactor) Known(s string) string {
+	if r == nil {
+		return s
+	}
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	return replaceForms(s, r.forms)
+}
+
 func replaceForms(s string, forms []string) string {
 	for _, f := range forms {
 		if strings.Contains(s, f) {

@@ -173,3 +173,10 @@ func TestQuoteShapes(t *testing.T) {
 	}
 	assert.Equal(t, "x [redacted] y", New("s3cr3t", "").Quote([]byte("x s3cr3t y")), "known secrets are replaced")
 }
+
+func TestKnownKeepsDocumentsWellFormed(t *testing.T) {
+	r := New(`pa"ss&word`)
+	doc := `{"password":"pa\"ss\u0026word","other":"password: x"}`
+	got := r.Known(doc)
+	assert.Equal(t, `{"password":"[redacted]","other":"password: x"}`, got, "only the known secret goes; patterns are not applied")
+}
