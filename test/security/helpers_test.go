@@ -248,6 +248,7 @@ type run struct {
 	dir  string
 	addr string
 	out  string
+	env  []string
 	proc *harness.Process
 }
 
@@ -259,7 +260,7 @@ func startRun(t *testing.T, input map[string]any, env ...string) *run {
 	t.Cleanup(cancel)
 	addr, err := harness.FreeAddr()
 	require.NoError(t, err)
-	r := &run{t: t, ctx: ctx, dir: t.TempDir(), addr: addr}
+	r := &run{t: t, ctx: ctx, dir: t.TempDir(), addr: addr, env: env}
 	r.out = filepath.Join(r.dir, "out.jsonl")
 	r.proc, err = harness.StartBenthos(harness.BenthosConfig{
 		Dir: r.dir, Name: "attack", Pipeline: toYAML(t, pipeline(addr, input, r.out)),
@@ -300,12 +301,13 @@ func (r *run) finish(s *scanner) {
 	s.scan("stderr", r.proc.Stderr())
 	s.scanFile(r.out)
 	for _, args := range [][]string{
-		{"echo", "-r", filepath.Join(r.dir, "attack.resources-1.yaml"), "-c", filepath.Join(r.dir, "attack.pipeline.yaml")},
+		{"-r", filepath.Join(r.dir, "attack.resources-1.yaml"), "-c", filepath.Join(r.dir, "attack.pipeline.yaml"), "echo"},
 		{"lint", "-r", filepath.Join(r.dir, "attack.resources-1.yaml"), filepath.Join(r.dir, "attack.pipeline.yaml")},
 	} {
-		res, err := harness.RunBenthos(r.ctx, r.dir, nil, args...)
+		res, err := harness.RunBenthos(r.ctx, r.dir, r.env, args...)
 		require.NoError(r.t, err)
-		s.scan("benthos "+args[0], res.Output())
+		require.Zero(r.t, res.ExitCode, res.String())
+		s.scan(fmt.Sprintf("benthos %q", args), res.Output())
 	}
 	assert.Greater(r.t, s.scanned, 10, "the scan covered the answers, logs, output and CLI")
 }

@@ -90,8 +90,10 @@ func TestStreamsAPI(t *testing.T) {
 	s.scan("stdout", proc.Stdout())
 	s.scan("stderr", proc.Stderr())
 	res, err := harness.RunBenthos(ctx, dir, []string{"SEC_SF_PASSWORD=" + envPassword},
-		"echo", "-r", filepath.Join(dir, "streams.resources-1.yaml"), "-c", filepath.Join(dir, "streams.streams", "fromfile.yaml"))
+		"-r", filepath.Join(dir, "streams.resources-1.yaml"), "-c", filepath.Join(dir, "streams.streams", "fromfile.yaml"), "echo")
 	require.NoError(t, err)
+	require.Zero(t, res.ExitCode, res.String())
+	assert.Contains(t, res.Stdout, "!!!SECRET_SCRUBBED!!!", "echo scrubs the interpolated password")
 	s.scan("benthos echo", res.Output())
 }
 
