@@ -83,3 +83,17 @@ func TestEchoedRequestIsRedacted(t *testing.T) {
 	}
 	assert.NotContains(t, msg, "x%20y")
 }
+
+func TestInstanceURLWithMoreThanAHostIsRefused(t *testing.T) {
+	for _, instance := range []string{"https://u:p4ss@na1.example", "https://na1.example/?sid=00D000000000001!x", "https://na1.example/#frag"} {
+		t.Run(instance, func(t *testing.T) {
+			ep := newFakeEndpoint(t, func(w http.ResponseWriter, n int) {
+				writeJSON(w, http.StatusOK, map[string]string{"access_token": "tok", "instance_url": instance})
+			})
+			_, err := newTestSource(t, clientCredentials(ep.srv.URL)).Token(t.Context())
+			require.ErrorIs(t, err, ErrInvalidResponse)
+			assert.NotContains(t, err.Error(), "p4ss")
+			assert.NotContains(t, err.Error(), "sid=")
+		})
+	}
+}
