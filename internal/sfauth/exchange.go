@@ -154,13 +154,13 @@ func (s *Source) tokenFrom(resp *http.Response, body []byte, assertion string) (
 	if err != nil || (instance.Scheme != "https" && instance.Scheme != "http") || instance.Host == "" {
 		return Token{}, fmt.Errorf("%w: instance_url %q is not an absolute http(s) URL", ErrInvalidResponse, s.red.QuoteString(tr.InstanceURL, tr.AccessToken, assertion))
 	}
+	if err := checkNoDowngrade(s.orgURL, instance); err != nil {
+		return Token{}, err
+	}
 	if instance.User != nil || instance.RawQuery != "" || instance.Fragment != "" {
 		// Salesforce's instance_url is scheme://host; anything more would end up in logs and requests.
 		shown := url.URL{Scheme: instance.Scheme, Host: instance.Host}
 		return Token{}, fmt.Errorf("%w: instance_url of %s carries a user, query or fragment", ErrInvalidResponse, s.red.QuoteString(shown.String()))
-	}
-	if err := checkNoDowngrade(s.orgURL, instance); err != nil {
-		return Token{}, err
 	}
 	if s.cfg.ClientSecret != "" && tr.Signature != "" && !validSignature(s.cfg.ClientSecret, tr.ID, tr.IssuedAt, tr.Signature) {
 		return Token{}, fmt.Errorf("checking token response: %w (is auth.client_secret the consumer secret of this connected app?)", ErrSignatureMismatch)
