@@ -58,8 +58,7 @@ func TestHTTPOrgAcceptsHTTPInstance(t *testing.T) {
 func TestEchoedRequestIsRedacted(t *testing.T) {
 	const secret = `cs"é &x%20y+z\`
 	const password = `pw<&>"😀 ok`
-	var srv *httptest.Server
-	srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		_ = r.ParseForm()
 		raw := r.PostForm.Encode()
 		js, _ := json.Marshal(r.PostForm)
