@@ -2,6 +2,7 @@ package bayeux
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -80,4 +81,36 @@ func TestCometDRedirectNotFollowed(t *testing.T) {
 	assert.Contains(t, err.Error(), "not followed")
 	assert.NotContains(t, err.Error(), "sid=x")
 	assert.Zero(t, hits.Load(), "the redirect target got a request")
+}
+
+// A server naming an unknown channel with a token: the drop warning quotes the
+// name through the redactor.
+func TestDroppedChannelNameIsRedacted(t *testing.T) {
+	const leaky = "/topic/00D000000000001AAA!AQleakyTokenPart"
+	var connects atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var msgs []map[string]any
+		_ = json.NewDecoder(r.Body).Decode(&msgs)
+		m := msgs[0]
+		reply := map[string]any{"channel": m["channel"], "id": m["id"], "successful": true, "clientId": "c1"}
+		out := []map[string]any{reply}
+		switch m["channel"] {
+		case "/meta/handshake":
+			reply["ext"] = map[string]any{"replay": true}
+		case "/meta/subscribe":
+			reply["subscription"] = m["subscription"]
+		case "/meta/connect":
+			if connects.Add(1) == 1 {
+				out = append([]map[string]any{{"channel": leaky, "data": map[string]any{"event": map[string]any{"replayId": 1}}}}, out...)
+			} else {
+				time.Sleep(50 * time.Millisecond)
+			}
+		}
+		_ = json.NewEncoder(w).Encode(out)
+	}))
+	t.Cleanup(srv.Close)
+	h := newHarness(t, Config{Auth: &staticAuth{url: srv.URL, first: "tok"}, Channels: []string{"/topic/A"}})
+	h.start()
+	eventually(t, 5*time.Second, func() bool { return h.log.has("WARN", "dropped 1 event") }, "the drop is logged")
+	assert.NotContains(t, h.log.all(), "leakyTokenPart")
 }
