@@ -131,6 +131,7 @@ func (i *ssiInput) Connect(ctx context.Context) error {
 		Auth:              authAdapter{i.auth},
 		APIVersion:        i.conf.APIVersion,
 		HTTPClient:        i.http,
+		Redactor:          i.auth.Redactor(),
 		Channels:          i.conf.Channels,
 		ReplayIDs:         replayIDs,
 		OnInvalidReplayID: replayPolicy(i.conf.OnInvalidReplayID),

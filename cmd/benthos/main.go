@@ -26,10 +26,12 @@ var (
 )
 
 func main() {
-	service.RunCLI(
-		context.Background(),
+	opts := []service.CLIOptFunc{
 		service.CLIOptSetBinaryName("benthos"),
 		service.CLIOptSetProductName("Benthos for Salesforce streaming"),
 		service.CLIOptSetVersion(Version, DateBuilt),
-	)
+	}
+	// The HTTP API on loopback by default, and the streams API scrubbed of secrets (streamsapi.go).
+	opts = append(opts, secureAPIOptions()...)
+	service.RunCLI(context.Background(), opts...)
 }

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/salesforce-streaming/salesforce_streaming/internal/redact"
 )
 
 // Authenticator supplies access tokens. Refresh is called with the token Salesforce refused; an implementation
@@ -48,6 +50,11 @@ type Config struct {
 	// read: the client logs an error, disconnects and resubscribes from the last queued replay ids, like after a
 	// dropped connection. Reading and decoding an answer allocates about its size plus up to 1 KB per event.
 	MaxAnswerBytes int64
+
+	// Redactor removes secrets and tokens from every server text the client quotes in an error or a log (HTTP
+	// error bodies, Bayeux error texts). Optional: the client always adds the tokens Auth hands it, and a nil
+	// Redactor gets a fresh one; pass the token source's (sfauth.Source.Redactor) so configured secrets are known.
+	Redactor *redact.Redactor
 }
 
 const (
@@ -160,7 +167,10 @@ func New(cfg Config) (*Client, error) {
 		replay.set(key, id)
 	}
 
-	tr, err := newTransport(cfg.HTTPClient, cfg.MaxAnswerBytes)
+	if cfg.Redactor == nil {
+		cfg.Redactor = redact.New()
+	}
+	tr, err := newTransport(cfg.HTTPClient, cfg.MaxAnswerBytes, cfg.Redactor)
 	if err != nil {
 		return nil, err
 	}

@@ -43,6 +43,7 @@ func (c *Client) startSession(ctx context.Context) error {
 }
 
 func (c *Client) setToken(token, instanceURL string) {
+	c.cfg.Redactor.AddToken(token)
 	c.token = token
 	c.endpoint = strings.TrimRight(instanceURL, "/") + "/cometd/" + c.cfg.APIVersion
 }
@@ -125,7 +126,7 @@ func (c *Client) handshake(ctx context.Context) error {
 		return fmt.Errorf("handshaking with %s: no /meta/handshake reply in the answer", c.endpoint)
 	}
 	if !r.Successful || r.ClientID == "" {
-		return fmt.Errorf("handshaking with %s: %w", c.endpoint, classify(r, channelHandshake, "", 0))
+		return fmt.Errorf("handshaking with %s: %w", c.endpoint, classify(c.redacted(r), channelHandshake, "", 0))
 	}
 	// Salesforce handshake replies carry no advice; a generic server's may. Keep its timings, but always go on
 	// to subscribe and connect: following stale advice after a handshake was aiocometd's handshake storm.
@@ -164,7 +165,7 @@ func (c *Client) subscribe(ctx context.Context, channel string) error {
 			}
 			return nil
 		}
-		err = classify(r, channelSubscribe, channel, id)
+		err = classify(c.redacted(r), channelSubscribe, channel, id)
 		var invalid *InvalidReplayError
 		if !errors.As(err, &invalid) || fellBack {
 			return fmt.Errorf("subscribing to %s: %w", channel, err)
@@ -280,7 +281,7 @@ func (c *Client) poll(ctx context.Context) *trouble {
 // connectRefused maps an unsuccessful /meta/connect reply to the recovery it calls for: by Salesforce's cause
 // when it names one, else by the server's reconnect advice.
 func (c *Client) connectRefused(r reply) *trouble {
-	err := fmt.Errorf("polling /meta/connect: %w", classify(r, channelConnect, "", 0))
+	err := fmt.Errorf("polling /meta/connect: %w", classify(c.redacted(r), channelConnect, "", 0))
 	switch kindOf(err) {
 	case kindUnknownClient:
 		return &trouble{reason: "unknown_client", err: err, wait: c.adv.Interval}
@@ -413,4 +414,12 @@ func (c *Client) queuedEvents() int {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.queued
+}
+
+// redacted returns r with its server texts quoted through the redactor: a server or a proxy may echo the
+// Authorization header or a secret into them, and they end up in errors and logs.
+func (c *Client) redacted(r reply) reply {
+	r.Error = c.cfg.Redactor.QuoteString(r.Error)
+	r.FailureReason = c.cfg.Redactor.QuoteString(r.FailureReason)
+	return r
 }
