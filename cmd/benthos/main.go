@@ -17,6 +17,7 @@ import (
 
 	// Our components: the replay-id store users share between instances.
 	_ "github.com/salesforce-streaming/salesforce_streaming/components/redis"
+	_ "github.com/salesforce-streaming/salesforce_streaming/components/s3"
 	_ "github.com/salesforce-streaming/salesforce_streaming/components/sql"
 )
 
