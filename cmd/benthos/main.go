@@ -17,6 +17,10 @@ import (
 
 	// Our components: the replay-id store users share between instances.
 	_ "github.com/salesforce-streaming/salesforce_streaming/components/redis"
+
+	// Our outputs.
+	_ "github.com/salesforce-streaming/salesforce_streaming/components/kafka"
+	_ "github.com/salesforce-streaming/salesforce_streaming/components/nats"
 	_ "github.com/salesforce-streaming/salesforce_streaming/components/s3"
 	_ "github.com/salesforce-streaming/salesforce_streaming/components/sql"
 )

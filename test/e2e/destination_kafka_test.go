@@ -23,21 +23,23 @@ import (
 // dir, so that a stop and start is a broker restart with its data.
 func TestDestinationKafka(t *testing.T) {
 	runDestination(t, func(t *testing.T, e *env) destination {
-		return newKafkaDest(t, e.path("kafka-data"), "salesforce.events", 3)
+		return newKafkaDest(t, e.path("kafka-data"), 3, "salesforce.events")
 	})
 }
 
-// kafkaDest is a one-broker kfake cluster with one topic.
+// kafkaDest is a one-broker kfake cluster; the output writes to its first
+// topic.
 type kafkaDest struct {
 	addr       string
 	port       int
 	dataDir    string
 	topic      string
+	topics     []string // all topics, created with the cluster
 	partitions int32
 	cluster    *kfake.Cluster
 }
 
-func newKafkaDest(t *testing.T, dataDir, topic string, partitions int32) *kafkaDest {
+func newKafkaDest(t *testing.T, dataDir string, partitions int32, topics ...string) *kafkaDest {
 	t.Helper()
 	addr, err := harness.FreeAddr()
 	require.NoError(t, err)
@@ -45,7 +47,8 @@ func newKafkaDest(t *testing.T, dataDir, topic string, partitions int32) *kafkaD
 	require.NoError(t, err)
 	port, err := strconv.Atoi(portText)
 	require.NoError(t, err)
-	d := &kafkaDest{addr: addr, port: port, dataDir: dataDir, topic: topic, partitions: partitions}
+	require.NotEmpty(t, topics)
+	d := &kafkaDest{addr: addr, port: port, dataDir: dataDir, topic: topics[0], topics: topics, partitions: partitions}
 	d.start(t)
 	t.Cleanup(func() {
 		if d.cluster != nil {
@@ -94,7 +97,7 @@ func (d *kafkaDest) start(t *testing.T) {
 		kfake.Ports(d.port),
 		kfake.DataDir(d.dataDir),
 		kfake.SyncWrites(),
-		kfake.SeedTopics(d.partitions, d.topic), // only when dataDir holds no cluster yet
+		kfake.SeedTopics(d.partitions, d.topics...), // only when dataDir holds no cluster yet
 	}
 	var err error
 	// The port was free a moment ago; after a stop the old listener may

@@ -35,10 +35,10 @@ type destination interface {
 // the destination goes down and comes back.
 const (
 	destKey             = "dest"
-	destBacklog         = 300 // per channel, before the first start
-	destLivePerRound    = 10  // per channel and round, while the first run runs
+	destBacklog         = 1500 // per channel, before the first start
+	destLivePerRound    = 10   // per channel and round, while the first run runs
 	destLiveRounds      = 10
-	destKillAfter       = 250 // records in the destination when bin/benthos is killed
+	destKillAfter       = 600 // records in the destination when bin/benthos is killed
 	destCheckpointLimit = 100
 	destMaxBatch        = 50
 	destRoundInterval   = 50 * time.Millisecond
@@ -51,7 +51,8 @@ const (
 	destOutageAfter    = 30 // phase-two records in the destination before the stop
 	destOutageFor      = 2 * time.Second
 
-	destPoll = 250 * time.Millisecond
+	destPoll       = 250 * time.Millisecond
+	destEventDelay = "1ms"
 )
 
 var destChannels = map[string]int{
@@ -83,6 +84,10 @@ func runDestination(t *testing.T, newDest func(t *testing.T, e *env) destination
 	conf := recordPipeline(e.input(inputOpts{
 		channels: channels, preset: "earliest", key: destKey, checkpointLimit: destCheckpointLimit,
 	}), dest.output(t), nil)
+	// A millisecond per event keeps the 3,000-event backlog draining for a few
+	// seconds, so that the kill lands while it drains rather than after.
+	pipeline := conf["pipeline"].(map[string]any)
+	pipeline["processors"] = append(pipeline["processors"].([]any), map[string]any{"sleep": map[string]any{"duration": destEventDelay}})
 
 	// Phase one: kill -9 while the backlog drains and live rounds arrive.
 	run1 := e.startBenthos("run1", conf, store.resources)
@@ -113,6 +118,7 @@ func runDestination(t *testing.T, newDest func(t *testing.T, e *env) destination
 	}, run2)
 
 	// Phase two: the destination goes down while events flow, and comes back.
+	base := len(settledRecords(t, e, dest))
 	outage := make(chan error, 1)
 	go func() {
 		outage <- e.emu.PublishRounds(e.ctx, ledger, harness.Rounds{
@@ -120,7 +126,6 @@ func runDestination(t *testing.T, newDest func(t *testing.T, e *env) destination
 			PerRound: destOutagePerRound, Rounds: destOutageRounds, Interval: destOutageInterval,
 		})
 	}()
-	base := len(settledRecords(t, e, dest))
 	waitDestination(t, e, dest, fmt.Sprintf("%d phase-two records before the outage", destOutageAfter),
 		func(recs []harness.Record) bool { return len(recs) >= base+destOutageAfter }, run2)
 	dest.stop(t)
@@ -137,7 +142,8 @@ func runDestination(t *testing.T, newDest func(t *testing.T, e *env) destination
 	e.stop(run2)
 	all := settledRecords(t, e, dest)
 	report := harness.Check(want, all)
-	t.Logf("killed at %d records (checkpoints %v); %d records in the end; %s", len(first), atKill, len(all), report)
+	t.Logf("killed at %d records (checkpoints %v); %d records in the end; %d errors logged by the second run (the outage); %s",
+		len(first), atKill, len(all), len(logLines(run2.Output(), "error")), report)
 
 	assert.Empty(t, report.Missing, "every replay id is in the destination")
 	assert.Empty(t, report.Unexpected, "only published replay ids are in the destination")
