@@ -4,10 +4,13 @@ import (
 	"context"
 	dbsql "database/sql"
 	"errors"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	// The database/sql drivers the sql destinations read back with.
@@ -33,13 +36,35 @@ func TestDestinationPostgres(t *testing.T) {
 			}
 			_ = pg.Close()
 		})
+		// The cluster trusts loopback clients and never asks for this
+		// password; bin/benthos holds it all the same, and must not log it.
+		dsn := strings.Replace(pg.DSN, harness.PostgresUser+"@", harness.PostgresUser+":"+destPassword+"@", 1)
+		require.Contains(t, dsn, destPassword)
+		t.Cleanup(func() { assertNotLogged(t, e, destPassword) })
 		return &sqlDest{
-			driver: "postgres", readDriver: "pgx", dsn: pg.DSN,
+			driver: "postgres", readDriver: "pgx", dsn: dsn,
 			createTable: "CREATE TABLE IF NOT EXISTS salesforce_events (channel text NOT NULL, replay_id bigint NOT NULL)",
 			stopServer:  func() error { return pg.Stop(e.ctx) },
 			startServer: func() error { return pg.Start(e.ctx) },
 		}
 	})
+}
+
+// destPassword is a password in the DSN of bin/benthos that must not appear
+// in its logs, even while the database is down and every write fails.
+const destPassword = "e2e-dsn-password-7f3a"
+
+// assertNotLogged checks every log file in the scenario's dir for secret.
+func assertNotLogged(t *testing.T, e *env, secret string) {
+	t.Helper()
+	logs, err := filepath.Glob(e.path("*.log"))
+	require.NoError(t, err)
+	require.NotEmpty(t, logs)
+	for _, path := range logs {
+		b, err := os.ReadFile(path)
+		require.NoError(t, err)
+		assert.NotContains(t, string(b), secret, "%s shows a secret", filepath.Base(path))
+	}
 }
 
 // sqlDest is a table of sql_insert rows, one per message: channel and
