@@ -11,7 +11,6 @@ package sql
 import (
 	"context"
 	dbsql "database/sql"
-	"errors"
 	"fmt"
 	"sync"
 
@@ -241,7 +240,7 @@ func (o *output) Close(ctx context.Context) error {
 	}
 	err := o.db.Close()
 	o.db = nil
-	if err != nil && !errors.Is(err, dbsql.ErrConnDone) {
+	if err != nil {
 		return o.redact.scrub(fmt.Errorf("closing the %s connection pool: %w", o.driver, err))
 	}
 	return nil

@@ -3,6 +3,7 @@ package sql
 import (
 	"errors"
 	"net/url"
+	"slices"
 	"strings"
 
 	"github.com/go-sql-driver/mysql"
@@ -46,12 +47,7 @@ func newRedactor(d driver, dsn string) redactor {
 			r.secrets = append(r.secrets, s)
 		}
 	}
-	// Longest first: the DSN before the password it contains.
-	for i := 1; i < len(r.secrets); i++ {
-		for j := i; j > 0 && len(r.secrets[j]) > len(r.secrets[j-1]); j-- {
-			r.secrets[j], r.secrets[j-1] = r.secrets[j-1], r.secrets[j]
-		}
-	}
+	slices.SortFunc(r.secrets, func(a, b string) int { return len(b) - len(a) })
 	return r
 }
 

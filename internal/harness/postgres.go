@@ -137,12 +137,12 @@ func isExecutable(path string) bool {
 
 // run runs one of PostgreSQL's programs as the cluster's account.
 func (p *Postgres) run(ctx context.Context, program string, args ...string) error {
-	path, args := p.as.command(filepath.Join(p.binDir, program), args...)
-	cmd := exec.CommandContext(ctx, path, args...)
+	path, argv := p.as.command(filepath.Join(p.binDir, program), args...)
+	cmd := exec.CommandContext(ctx, path, argv...)
 	cmd.Dir = p.root
 	out, err := cmd.CombinedOutput()
 	if err != nil {
-		return fmt.Errorf("%s %s: %w\n%s%s", program, strings.Join(args[:min(len(args), 1)], " "), err, out, p.LogTail(10))
+		return fmt.Errorf("%s %s: %w\n%s%s", program, strings.Join(args, " "), err, out, p.LogTail(10))
 	}
 	return nil
 }
