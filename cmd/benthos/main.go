@@ -17,6 +17,12 @@ import (
 
 	// Our components: the replay-id store users share between instances.
 	_ "github.com/salesforce-streaming/salesforce_streaming/components/redis"
+
+	// Our outputs.
+	_ "github.com/salesforce-streaming/salesforce_streaming/components/kafka"
+	_ "github.com/salesforce-streaming/salesforce_streaming/components/nats"
+	_ "github.com/salesforce-streaming/salesforce_streaming/components/s3"
+	_ "github.com/salesforce-streaming/salesforce_streaming/components/sql"
 )
 
 // Version and DateBuilt are set at link time by the Makefile.
