@@ -324,3 +324,22 @@ func TestStreamAcksAfterPubAck(t *testing.T) {
 	require.NoError(t, stream.Stop(ctx))
 	<-runErr
 }
+
+// TestTLS: a server that requires TLS is reached with `tls` and the
+// certificate's CA, and not without them.
+func TestTLS(t *testing.T) {
+	files, err := harness.WriteSelfSignedCert(t.TempDir())
+	require.NoError(t, err)
+	srv := startServer(t, "--tls", "--tlscert", files.CertFile, "--tlskey", files.KeyFile)
+	s := jetStream(t, srv.URL, nats.RootCAs(files.CertFile))
+
+	_, err = newOutput(t, fmt.Sprintf("urls: [ %q ]\nsubject: %s\n", srv.URL, testSubject))
+	require.Error(t, err, "no TLS to a server that requires it")
+
+	o, err := newOutput(t, fmt.Sprintf("urls: [ %q ]\nsubject: %s\ntls:\n  enabled: true\n  root_cas_file: %s\n", srv.URL, testSubject, files.CertFile))
+	require.NoError(t, err)
+	require.NoError(t, write(t, o, service.MessageBatch{message("over tls", nil)}))
+	msgs := stored(t, s)
+	require.Len(t, msgs, 1)
+	assert.Equal(t, "over tls", string(msgs[0].Data))
+}
