@@ -30,9 +30,6 @@ const (
 // startServer starts a real nats-server with JetStream, or skips naming why.
 func startServer(t *testing.T, args ...string) *harness.NATS {
 	t.Helper()
-	if testing.Short() {
-		t.Skip("starts nats-server; skipped in -short mode")
-	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	dir := t.TempDir()
