@@ -2,8 +2,11 @@ package kafka
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
+	"os"
 	"sort"
 	"strings"
 	"sync"
@@ -20,6 +23,8 @@ import (
 	"github.com/twmb/franz-go/pkg/sasl"
 	"github.com/twmb/franz-go/pkg/sasl/plain"
 	"github.com/twmb/franz-go/pkg/sasl/scram"
+
+	"github.com/salesforce-streaming/salesforce_streaming/internal/harness"
 )
 
 const testTopic = "events"
@@ -37,6 +42,12 @@ func newCluster(t *testing.T, opts ...kfake.Opt) *kfake.Cluster {
 // newOutput parses a kafka_franz section and connects it.
 func newOutput(t *testing.T, yaml string) (*output, error) {
 	t.Helper()
+	return newOutputWithin(t, yaml, 10*time.Second)
+}
+
+// newOutputWithin is newOutput with a bound on connecting.
+func newOutputWithin(t *testing.T, yaml string, connectWithin time.Duration) (*output, error) {
+	t.Helper()
 	parsed, err := spec().ParseYAML(yaml, nil)
 	require.NoError(t, err)
 	c, err := parseConfig(parsed)
@@ -45,7 +56,7 @@ func newOutput(t *testing.T, yaml string) (*output, error) {
 	}
 	o := &output{conf: c, log: service.MockResources().Logger()}
 	t.Cleanup(func() { _ = o.Close(context.Background()) })
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), connectWithin)
 	defer cancel()
 	return o, o.Connect(ctx)
 }
@@ -474,4 +485,26 @@ func TestStreamAcksAfterWrite(t *testing.T) {
 	}
 	require.NoError(t, stream.Stop(ctx))
 	<-runErr
+}
+
+// TestTLS: a broker that speaks only TLS is reached with `tls` and the
+// certificate's CA, and not without them.
+func TestTLS(t *testing.T) {
+	files, err := harness.WriteSelfSignedCert(t.TempDir())
+	require.NoError(t, err)
+	cert, err := tls.LoadX509KeyPair(files.CertFile, files.KeyFile)
+	require.NoError(t, err)
+	c := newCluster(t, kfake.TLS(&tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}))
+
+	_, err = newOutputWithin(t, brokerYAML(c, "timeout: 1s\n"), 3*time.Second)
+	require.Error(t, err, "plain text to a TLS broker")
+
+	o, err := newOutput(t, brokerYAML(c, fmt.Sprintf("tls:\n  enabled: true\n  root_cas_file: %s\n", files.CertFile)))
+	require.NoError(t, err)
+	require.NoError(t, write(t, o, service.MessageBatch{message("over tls", nil)}))
+	pem, err := os.ReadFile(files.CertFile)
+	require.NoError(t, err)
+	pool := x509.NewCertPool()
+	require.True(t, pool.AppendCertsFromPEM(pem))
+	assert.Equal(t, []string{"over tls"}, values(consume(t, c, testTopic, 1, kgo.DialTLSConfig(&tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}))))
 }

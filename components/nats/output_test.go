@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/jwt/v2"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/nats-io/nkeys"
@@ -29,9 +30,6 @@ const (
 // startServer starts a real nats-server with JetStream, or skips naming why.
 func startServer(t *testing.T, args ...string) *harness.NATS {
 	t.Helper()
-	if testing.Short() {
-		t.Skip("starts nats-server; skipped in -short mode")
-	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	dir := t.TempDir()
@@ -323,4 +321,102 @@ func TestStreamAcksAfterPubAck(t *testing.T) {
 	}
 	require.NoError(t, stream.Stop(ctx))
 	<-runErr
+}
+
+// TestTLS: a server that requires TLS is reached with `tls` and the
+// certificate's CA, and not without them.
+func TestTLS(t *testing.T) {
+	files, err := harness.WriteSelfSignedCert(t.TempDir())
+	require.NoError(t, err)
+	srv := startServer(t, "--tls", "--tlscert", files.CertFile, "--tlskey", files.KeyFile)
+	s := jetStream(t, srv.URL, nats.RootCAs(files.CertFile))
+
+	_, err = newOutput(t, fmt.Sprintf("urls: [ %q ]\nsubject: %s\n", srv.URL, testSubject))
+	require.Error(t, err, "no TLS to a server that requires it")
+
+	o, err := newOutput(t, fmt.Sprintf("urls: [ %q ]\nsubject: %s\ntls:\n  enabled: true\n  root_cas_file: %s\n", srv.URL, testSubject, files.CertFile))
+	require.NoError(t, err)
+	require.NoError(t, write(t, o, service.MessageBatch{message("over tls", nil)}))
+	msgs := stored(t, s)
+	require.Len(t, msgs, 1)
+	assert.Equal(t, "over tls", string(msgs[0].Data))
+}
+
+// operatorMode writes what a nats-server in operator (decentralized JWT)
+// mode needs: an operator, one account with JetStream allowed and one user
+// of it. It returns the server's config file, the user's JWT and seed, and a
+// credentials file holding both.
+func operatorMode(t *testing.T) (serverConf, userJWT string, userSeed []byte, credsFile string) {
+	t.Helper()
+	dir := t.TempDir()
+	op, err := nkeys.CreateOperator()
+	require.NoError(t, err)
+	opPub, err := op.PublicKey()
+	require.NoError(t, err)
+	opJWT, err := jwt.NewOperatorClaims(opPub).Encode(op)
+	require.NoError(t, err)
+
+	acc, err := nkeys.CreateAccount()
+	require.NoError(t, err)
+	accPub, err := acc.PublicKey()
+	require.NoError(t, err)
+	accClaims := jwt.NewAccountClaims(accPub)
+	accClaims.Limits.JetStreamLimits = jwt.JetStreamLimits{MemoryStorage: -1, DiskStorage: -1, Streams: -1, Consumer: -1}
+	accJWT, err := accClaims.Encode(op)
+	require.NoError(t, err)
+
+	// JetStream needs a system account in operator mode.
+	sys, err := nkeys.CreateAccount()
+	require.NoError(t, err)
+	sysPub, err := sys.PublicKey()
+	require.NoError(t, err)
+	sysJWT, err := jwt.NewAccountClaims(sysPub).Encode(op)
+	require.NoError(t, err)
+
+	user, err := nkeys.CreateUser()
+	require.NoError(t, err)
+	userPub, err := user.PublicKey()
+	require.NoError(t, err)
+	userJWT, err = jwt.NewUserClaims(userPub).Encode(acc)
+	require.NoError(t, err)
+	userSeed, err = user.Seed()
+	require.NoError(t, err)
+	creds, err := jwt.FormatUserConfig(userJWT, userSeed)
+	require.NoError(t, err)
+
+	opFile := filepath.Join(dir, "operator.jwt")
+	require.NoError(t, os.WriteFile(opFile, []byte(opJWT), 0o600))
+	credsFile = filepath.Join(dir, "user.creds")
+	require.NoError(t, os.WriteFile(credsFile, creds, 0o600))
+	serverConf = filepath.Join(dir, "operator.conf")
+	require.NoError(t, os.WriteFile(serverConf, []byte(fmt.Sprintf(
+		"operator: %q\nsystem_account: %s\nresolver: MEMORY\nresolver_preload: {\n  %s: %q\n  %s: %q\n}\n",
+		opFile, sysPub, sysPub, sysJWT, accPub, accJWT)), 0o600))
+	return serverConf, userJWT, userSeed, credsFile
+}
+
+// TestJWTAuth: a server in operator mode accepts the output with a
+// credentials file, or with the user JWT and seed given inline.
+func TestJWTAuth(t *testing.T) {
+	serverConf, userJWT, userSeed, credsFile := operatorMode(t)
+	tests := []struct {
+		name, auth string
+	}{
+		{"credentials file", "user_credentials_file: " + credsFile},
+		{"user jwt and seed", fmt.Sprintf("user_jwt: %s\nuser_nkey_seed: %s", userJWT, userSeed)},
+	}
+	for _, test := range tests {
+		t.Run(test.name, func(t *testing.T) {
+			srv := startServer(t, "-c", serverConf)
+			s := jetStream(t, srv.URL, nats.UserCredentials(credsFile))
+
+			_, err := newOutput(t, fmt.Sprintf("urls: [ %q ]\nsubject: %s\n", srv.URL, testSubject))
+			require.Error(t, err, "no credentials, no connection")
+
+			o, err := newOutput(t, fmt.Sprintf("urls: [ %q ]\nsubject: %s\nauth:\n%s\n", srv.URL, testSubject, indent(test.auth)))
+			require.NoError(t, err)
+			require.NoError(t, write(t, o, service.MessageBatch{message("authenticated", nil)}))
+			assert.Len(t, stored(t, s), 1)
+		})
+	}
 }
