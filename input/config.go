@@ -57,6 +57,9 @@ type ssiConfig struct {
 	CheckpointCache string
 	CheckpointKey   string
 	CheckpointLimit int
+	// AutoReplayNacks: a nacked batch is redelivered whole (true) or dropped
+	// with its checkpoint moving past it (false).
+	AutoReplayNacks bool
 
 	TLS         *tls.Config // nil: Go's defaults
 	ProxyURL    *url.URL    // nil: proxy from the environment
@@ -144,6 +147,9 @@ func configFromParsed(pConf *service.ParsedConfig, fsys fs.FS) (conf ssiConfig, 
 	}
 	if conf.CheckpointKey = str(ssiFieldCheckpointKey); conf.CheckpointKey == "" {
 		errs = append(errs, errors.New("checkpoint_cache_key must not be empty: use a name unique to this input, e.g. orders"))
+	}
+	if conf.AutoReplayNacks, err = pConf.FieldBool(service.AutoRetryNacksToggleFieldName); err != nil {
+		errs = append(errs, err)
 	}
 	conf.CheckpointLimit = positiveInt(pConf, ssiFieldCheckpointLimit, defaultCheckpointLimit, &errs)
 	conf.MaxBuffered = positiveInt(pConf, ssiFieldMaxBuffered, defaultMaxBufferedEvents, &errs)

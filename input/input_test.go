@@ -134,7 +134,7 @@ func (h *testHarness) readN(t *testing.T, n int, ack bool) []int64 {
 
 func (h *testHarness) setCheckpoint(t *testing.T, channel string, id int64) {
 	t.Helper()
-	require.NoError(t, cacheStore{res: h.res, cache: "replay_ids", prefix: defaultCheckpointKey}.Store(t.Context(), channel, id))
+	require.NoError(t, cacheStore{res: h.res, cache: "replay_ids", prefix: defaultCheckpointKey}.Store(t.Context(), channel, position{ID: id}))
 }
 
 func publishIDs(t *testing.T, emu *sfemu.Server, channel string, n int) []int64 {

@@ -322,6 +322,7 @@ func (c *Client) enqueue(batches []Batch, events, staged int) {
 	for _, b := range batches {
 		c.replay.advance(channelKey(b.Channel), b.Events)
 	}
+	c.replay.stamp(batches)
 	c.mu.Lock()
 	c.queue = append(c.queue, batches...)
 	c.queued += events

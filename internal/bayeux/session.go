@@ -183,7 +183,7 @@ func (c *Client) subscribe(ctx context.Context, channel string) error {
 		}
 		c.log.Errorf("Salesforce refused replay id %d on %s (%s); resubscribing from %s (%d) as on_invalid_replay_id says",
 			invalid.ReplayID, channel, invalid.Err, policy, id)
-		c.replay.set(key, id)
+		c.replay.fallBack(key, id)
 		fellBack = true
 	}
 }
