@@ -227,7 +227,7 @@ func (i *ssiInput) connectFailed(err error) error {
 	}
 	if isPermanent {
 		if hint {
-			i.log.Errorf("Salesforce refused the input's configuration or credentials: %v. This does not fix itself: check org_url, auth and the user's permissions (API Enabled, Streaming API, access to the channels). Retrying every %v.", err, i.conf.BackoffLong)
+			i.log.Errorf("Salesforce refused the input's configuration or credentials: %v. This does not fix itself: check org_url, auth and the user's permissions (API Enabled, Streaming API, access to the channels). Retrying every %v.%s", err, i.conf.BackoffLong, lockoutHint(err))
 		}
 		return service.NewErrBackOff(err, i.conf.BackoffLong)
 	}
@@ -236,6 +236,16 @@ func (i *ssiInput) connectFailed(err error) error {
 		return service.NewErrBackOff(err, i.conf.BackoffLong)
 	}
 	return service.NewErrBackOff(err, bayeux.BackoffConfig{Initial: i.conf.BackoffInitial, Max: i.conf.BackoffMax}.Delay(failures))
+}
+
+// lockoutHint is said after a refused login: with a password, every refused
+// login counts toward the user's lockout.
+func lockoutHint(err error) string {
+	var rejected *bayeux.LoginRejectedError
+	if !errors.As(err, &rejected) {
+		return ""
+	}
+	return " Salesforce refused the login itself (a wrong or revoked secret, refresh token or certificate, a reset password or security token, a deactivated user): each refused login with a password counts toward the user's lockout (10 failed logins by default), so fix auth soon."
 }
 
 // permanent reports failures that retrying with the same configuration cannot
@@ -437,10 +447,20 @@ type authAdapter struct{ src *sfauth.Source }
 
 func (a authAdapter) Token(ctx context.Context) (string, string, error) {
 	tok, err := a.src.Token(ctx)
-	return tok.AccessToken, tok.InstanceURL, err
+	return tok.AccessToken, tok.InstanceURL, loginError(err)
 }
 
 func (a authAdapter) Refresh(ctx context.Context, stale string) (string, string, error) {
 	tok, err := a.src.Refresh(ctx, sfauth.Token{AccessToken: stale})
-	return tok.AccessToken, tok.InstanceURL, err
+	return tok.AccessToken, tok.InstanceURL, loginError(err)
+}
+
+// loginError marks a login Salesforce refused (invalid_grant, invalid_client,
+// ...) so that the client waits backoff.long_interval before the next one
+// mid-session too, as Connect does at start.
+func loginError(err error) error {
+	if sfauth.IsPermanent(err) {
+		return &bayeux.LoginRejectedError{Err: err}
+	}
+	return err
 }

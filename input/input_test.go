@@ -76,6 +76,7 @@ type testHarness struct {
 func newHarness(t *testing.T, dir, url, fields string) *testHarness {
 	t.Helper()
 	h := &testHarness{metrics: &testMetrics{values: map[string]int64{}}, dir: dir}
+	fastBackoff(t)
 	env := service.NewEnvironment()
 	require.NoError(t, env.RegisterMetricsExporter("test_memory", service.NewConfigSpec(),
 		func(*service.ParsedConfig, *service.Logger) (service.MetricsExporter, error) { return h.metrics, nil }))

@@ -140,6 +140,19 @@ type streamOpts struct {
 	cacheYAML string               // the replay_ids cache resource
 	logger    *slog.Logger         // nil: no logs
 	auth      string               // the auth block's fields; empty: the emulator's client credentials
+	// fast allows backoff waits below the production floors (see
+	// fastBackoff); lint, which checks the floors, is skipped.
+	fast bool
+}
+
+// fastBackoff lets the input built by this test wait less than
+// backoffFloors, so that tests of reconnects and refused logins run in
+// milliseconds. The floors themselves are tested in safety_test.go.
+func fastBackoff(t *testing.T) {
+	t.Helper()
+	saved := backoffFloors
+	backoffFloors.Initial, backoffFloors.Long = time.Millisecond, time.Millisecond
+	t.Cleanup(func() { backoffFloors = saved })
 }
 
 func startStreamWith(t *testing.T, url, inputFields string, c *collector, o streamOpts) *runningStream {
@@ -149,6 +162,10 @@ func startStreamWith(t *testing.T, url, inputFields string, c *collector, o stre
 		env = service.GlobalEnvironment()
 	}
 	b := env.NewStreamBuilder()
+	if o.fast {
+		fastBackoff(t)
+		b.DisableLinting()
+	}
 	if o.logger != nil {
 		b.SetLogger(o.logger)
 	} else {

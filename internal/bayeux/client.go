@@ -101,6 +101,7 @@ type Client struct {
 	stagedEvents int
 	stageIdle    chan struct{} // staged fell to zero
 	stageHook    func()        // tests: runs before each staged answer is completed
+	waitHook     func(time.Duration) // tests: told every wait recovery chose, before it starts
 
 	avail     chan struct{} // a batch or a fatal error is ready
 	drained   chan struct{} // the queue fell to half of MaxBufferedEvents
