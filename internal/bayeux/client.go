@@ -99,8 +99,8 @@ type Client struct {
 	stage        chan *answer
 	staged       int
 	stagedEvents int
-	stageIdle    chan struct{} // staged fell to zero
-	stageHook    func()        // tests: runs before each staged answer is completed
+	stageIdle    chan struct{}       // staged fell to zero
+	stageHook    func()              // tests: runs before each staged answer is completed
 	waitHook     func(time.Duration) // tests: told every wait recovery chose, before it starts
 
 	avail     chan struct{} // a batch or a fatal error is ready
