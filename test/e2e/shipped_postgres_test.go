@@ -84,7 +84,10 @@ func TestShippedConfigPostgres(t *testing.T) {
 	e.stop(proc)
 	first := rows(t)
 	report := harness.Check(want, first)
-	assert.True(t, report.OK(), "%s", report)
+	// Rows are read in heap order, which batches in flight side by side
+	// interleave: the table keeps each event's replay id, not its arrival order.
+	assert.Empty(t, report.Missing, "every event has its row: %s", report)
+	assert.Empty(t, report.Unexpected, "only published events have rows: %s", report)
 	assert.Empty(t, report.Duplicates, "one row per event: %s", report)
 
 	// A second run from the earliest retained event (the replay-id store is
