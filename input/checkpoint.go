@@ -29,22 +29,46 @@ const (
 	// they took about 6% of the CPU of a drain. A crash redelivers at most
 	// this much more of the stream; Close flushes at once.
 	storeMinInterval = 10 * time.Millisecond
-	// noPosition marks a tracked batch that carries no replay id and follows no
+	// noID marks a tracked batch that carries no replay id and follows no
 	// batch that did: resolving it moves no checkpoint.
-	noPosition int64 = -1 << 63
+	noID int64 = -1 << 63
 )
+
+// position is an acknowledged place in a channel: a replay id within its
+// epoch. A channel starts in epoch 0; every replay-id fallback (Salesforce
+// refused the stored id and on_invalid_replay_id resubscribed from earliest or
+// latest) starts the next epoch, whose ids may be lower than those of the one
+// before (a sandbox refresh or an org migration restarts them). Positions
+// compare by epoch first, so the first id acknowledged after a fallback
+// replaces the stored one even when it is lower, and within an epoch the
+// stored id only moves forward.
+type position struct {
+	Epoch int64
+	ID    int64
+}
+
+// after reports whether p is past q.
+func (p position) after(q position) bool {
+	return p.Epoch > q.Epoch || p.Epoch == q.Epoch && p.ID > q.ID
+}
 
 // replayStore persists one replay id per channel. cacheStore is the real one;
 // tests use fakes that count or block writes.
 type replayStore interface {
-	// Load returns the stored replay id of channel; ok is false when none is stored.
-	Load(ctx context.Context, channel string) (id int64, ok bool, err error)
-	Store(ctx context.Context, channel string, id int64) error
+	// Load returns the stored position of channel; ok is false when none is stored.
+	Load(ctx context.Context, channel string) (pos position, ok bool, err error)
+	Store(ctx context.Context, channel string, pos position) error
 }
 
 // cacheStore keeps each channel's replay id under its own key of a cache
 // resource, as decimal text: `<prefix>:<url.PathEscape(channel)>`. Escaping
-// keeps `/` out of keys, which the file cache would read as directories.
+// keeps `/` out of keys, which the file cache would read as directories; the
+// prefix is restricted to a safe alphabet when the config is read.
+//
+// Epoch 0 is written as the bare id (the format of every earlier release);
+// a later epoch as `<id>@<epoch>`. A value cut short by a crash is a prefix of
+// the full one and never compares above it, so the higher-of-two rule below
+// holds across epochs too.
 //
 // Every write goes to a shadow key (`<key>.shadow`) first and to the key
 // second, and a read takes the higher valid value of the two. Caches are not
@@ -68,33 +92,36 @@ func checkpointKey(prefix, channel string) string {
 	return prefix + ":" + url.PathEscape(channelBase(channel))
 }
 
-func (s cacheStore) Load(ctx context.Context, channel string) (int64, bool, error) {
+func (s cacheStore) Load(ctx context.Context, channel string) (position, bool, error) {
 	key := s.key(channel)
 	primary, err := s.get(ctx, key)
 	if err != nil {
-		return 0, false, err
+		return position{}, false, err
 	}
 	shadow, err := s.get(ctx, key+shadowSuffix)
 	if err != nil {
-		return 0, false, err
+		return position{}, false, err
 	}
-	pID, pErr := parseReplayID(primary)
-	sID, sErr := parseReplayID(shadow)
+	pPos, pErr := parsePosition(primary)
+	sPos, sErr := parsePosition(shadow)
 	switch {
 	case primary == nil && shadow == nil:
-		return 0, false, nil
+		return position{}, false, nil
 	case pErr == nil && sErr == nil:
-		return max(pID, sID), true, nil
+		if sPos.after(pPos) {
+			return sPos, true, nil
+		}
+		return pPos, true, nil
 	case pErr == nil && shadow == nil:
-		return pID, true, nil
+		return pPos, true, nil
 	case sErr == nil:
 		if primary != nil && s.log != nil {
 			s.log.Warnf("Checkpoint %q in checkpoint_cache %q holds %q (a write cut short by a crash); resuming %s from its shadow copy %d",
-				key, s.cache, shorten(primary), channelBase(channel), sID)
+				key, s.cache, shorten(primary), channelBase(channel), sPos.ID)
 		}
-		return sID, true, nil
+		return sPos, true, nil
 	case pErr == nil:
-		return pID, true, nil
+		return pPos, true, nil
 	case primary == nil:
 		// The shadow is written first: a torn shadow without a key is a crash
 		// during the very first write, so no position was ever stored.
@@ -102,9 +129,9 @@ func (s cacheStore) Load(ctx context.Context, channel string) (int64, bool, erro
 			s.log.Warnf("Checkpoint %q in checkpoint_cache %q holds %q (the first write was cut short by a crash); starting %s as if it had no checkpoint",
 				key+shadowSuffix, s.cache, shorten(shadow), channelBase(channel))
 		}
-		return 0, false, nil
+		return position{}, false, nil
 	}
-	return 0, false, fmt.Errorf("checkpoint %q in checkpoint_cache %q holds %q, which is not a replay id: "+
+	return position{}, false, fmt.Errorf("checkpoint %q in checkpoint_cache %q holds %q, which is not a replay id: "+
 		"fix or delete that key and %q (deleting them restarts %s from initial_replay_ids or replay_preset)",
 		key, s.cache, shorten(primary), key+shadowSuffix, channelBase(channel))
 }
@@ -129,8 +156,30 @@ func (s cacheStore) get(ctx context.Context, key string) ([]byte, error) {
 	return value, nil
 }
 
-func parseReplayID(value []byte) (int64, error) {
-	return strconv.ParseInt(strings.TrimSpace(string(value)), 10, 64)
+// parsePosition reads `<id>` (epoch 0) or `<id>@<epoch>`.
+func parsePosition(value []byte) (position, error) {
+	idText, epochText, hasEpoch := strings.Cut(strings.TrimSpace(string(value)), "@")
+	id, err := strconv.ParseInt(idText, 10, 64)
+	if err != nil {
+		return position{}, err
+	}
+	pos := position{ID: id}
+	if hasEpoch {
+		if pos.Epoch, err = strconv.ParseInt(epochText, 10, 64); err != nil || pos.Epoch < 1 {
+			return position{}, fmt.Errorf("invalid epoch %q", epochText)
+		}
+	}
+	return pos, nil
+}
+
+// formatPosition is parsePosition's inverse.
+func formatPosition(pos position) []byte {
+	value := strconv.AppendInt(nil, pos.ID, 10)
+	if pos.Epoch > 0 {
+		value = append(value, '@')
+		value = strconv.AppendInt(value, pos.Epoch, 10)
+	}
+	return value
 }
 
 func shorten(value []byte) string {
@@ -140,9 +189,9 @@ func shorten(value []byte) string {
 	return string(value)
 }
 
-func (s cacheStore) Store(ctx context.Context, channel string, id int64) error {
+func (s cacheStore) Store(ctx context.Context, channel string, pos position) error {
 	key := s.key(channel)
-	value := strconv.AppendInt(nil, id, 10)
+	value := formatPosition(pos)
 	for _, k := range []string{key + shadowSuffix, key} {
 		var setErr error
 		if err := s.res.AccessCache(ctx, s.cache, func(c service.Cache) {
@@ -159,10 +208,10 @@ func (s cacheStore) Store(ctx context.Context, channel string, id int64) error {
 
 // channelTrack is the in-flight state of one channel.
 type channelTrack struct {
-	capped *checkpoint.Capped[int64]
-	// last is the replay id of the last tracked event that had one; a batch
-	// without replay ids is tracked at this position.
-	last int64
+	capped *checkpoint.Capped[position]
+	// last is the position of the last tracked event that had a replay id; a
+	// batch without replay ids is tracked at this position.
+	last position
 	// lagMu makes reading Pending and reporting it one step, so that
 	// concurrent acks cannot leave a stale value in the gauge.
 	lagMu sync.Mutex
@@ -192,9 +241,9 @@ type checkpointer struct {
 
 	mu       sync.Mutex
 	tracks   map[string]*channelTrack
-	acked    map[string]int64 // highest contiguously acked replay id; only grows
-	dirty    map[string]bool  // acked but not yet written
-	loaded   map[string]bool  // the stored id was read (and folded into acked)
+	acked    map[string]position // highest contiguously acked position; only moves forward
+	dirty    map[string]bool     // acked but not yet written
+	loaded   map[string]bool     // the stored id was read (and folded into acked)
 	started  bool
 	stopped  bool
 	finalCtx context.Context // deadline of the final flush, set by Close
@@ -219,7 +268,7 @@ func newCheckpointer(store replayStore, limit int, log *service.Logger, lag func
 		log:    log,
 		lag:    lag,
 		tracks: map[string]*channelTrack{},
-		acked:  map[string]int64{},
+		acked:  map[string]position{},
 		dirty:  map[string]bool{},
 		loaded: map[string]bool{},
 		wake:   make(chan struct{}, 1),
@@ -256,7 +305,7 @@ func (c *checkpointer) Resume(ctx context.Context, channel string) (int64, bool,
 			return 0, false, err
 		}
 		c.mu.Lock()
-		if cur, have := c.acked[channel]; ok && (!have || stored > cur) {
+		if cur, have := c.acked[channel]; ok && (!have || stored.after(cur)) {
 			c.acked[channel] = stored
 		}
 		c.loaded[channel] = true
@@ -271,8 +320,34 @@ func (c *checkpointer) Resume(ctx context.Context, channel string) (int64, bool,
 func (c *checkpointer) Highest(channel string) (int64, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	id, ok := c.acked[channelBase(channel)]
-	return id, ok
+	pos, ok := c.acked[channelBase(channel)]
+	return pos.ID, ok
+}
+
+// NewEpoch starts the next epoch of channel: Salesforce refused its start
+// replay id and the client fell back to earliest or latest, so the ids of the
+// batches tracked from now on may be below the stored one. Batches tracked
+// before keep their epoch; their acks can no longer move the checkpoint once
+// one of the new epoch did.
+func (c *checkpointer) NewEpoch(channel string) {
+	channel = channelBase(channel)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	t := c.trackLocked(channel)
+	epoch := max(t.last.Epoch, c.acked[channel].Epoch) + 1
+	t.last = position{Epoch: epoch, ID: noID}
+}
+
+func (c *checkpointer) trackLocked(channel string) *channelTrack {
+	t, ok := c.tracks[channel]
+	if !ok {
+		t = &channelTrack{capped: checkpoint.NewCapped[position](c.limit), last: position{ID: noID}}
+		if acked, have := c.acked[channel]; have {
+			t.last.Epoch = acked.Epoch
+		}
+		c.tracks[channel] = t
+	}
+	return t
 }
 
 // Track registers a batch of n messages of channel whose last replay id is
@@ -282,38 +357,34 @@ func (c *checkpointer) Highest(channel string) (int64, bool) {
 func (c *checkpointer) Track(ctx context.Context, channel string, lastID int64, hasID bool, n int) (func(), error) {
 	channel = channelBase(channel)
 	c.mu.Lock()
-	t, ok := c.tracks[channel]
-	if !ok {
-		t = &channelTrack{capped: checkpoint.NewCapped[int64](c.limit), last: noPosition}
-		c.tracks[channel] = t
-	}
+	t := c.trackLocked(channel)
 	if hasID {
-		t.last = lastID
+		t.last.ID = lastID
 	}
-	position := t.last
+	at := t.last
 	c.mu.Unlock()
 
-	resolve, err := t.capped.Track(ctx, position, int64(n))
+	resolve, err := t.capped.Track(ctx, at, int64(n))
 	if err != nil {
 		return nil, err
 	}
 	t.reportLag(channel, c.lag)
 	return func() {
-		if highest := resolve(); highest != nil && *highest != noPosition {
+		if highest := resolve(); highest != nil && highest.ID != noID {
 			c.advance(channel, *highest)
 		}
 		t.reportLag(channel, c.lag)
 	}, nil
 }
 
-// advance raises channel's acked mark to id and wakes the writer.
-func (c *checkpointer) advance(channel string, id int64) {
+// advance moves channel's acked mark forward to pos and wakes the writer.
+func (c *checkpointer) advance(channel string, pos position) {
 	c.mu.Lock()
-	if cur, ok := c.acked[channel]; ok && id <= cur {
+	if cur, ok := c.acked[channel]; ok && !pos.after(cur) {
 		c.mu.Unlock()
 		return
 	}
-	c.acked[channel] = id
+	c.acked[channel] = pos
 	c.dirty[channel] = true
 	c.mu.Unlock()
 	c.signal()
@@ -369,7 +440,7 @@ func (c *checkpointer) finalFlush() {
 // is marked dirty again so that a later flush retries it.
 func (c *checkpointer) flush(ctx context.Context) error {
 	c.mu.Lock()
-	batch := make(map[string]int64, len(c.dirty))
+	batch := make(map[string]position, len(c.dirty))
 	for ch := range c.dirty {
 		batch[ch] = c.acked[ch]
 	}
@@ -379,8 +450,8 @@ func (c *checkpointer) flush(ctx context.Context) error {
 	c.storeMu.Lock()
 	defer c.storeMu.Unlock()
 	var errs []error
-	for ch, id := range batch {
-		if err := c.store.Store(ctx, ch, id); err != nil {
+	for ch, pos := range batch {
+		if err := c.store.Store(ctx, ch, pos); err != nil {
 			errs = append(errs, err)
 			c.mu.Lock()
 			c.dirty[ch] = true

@@ -20,6 +20,7 @@ import (
 type fakeStore struct {
 	mu      sync.Mutex
 	ids     map[string]int64
+	epochs  map[string]int64
 	writes  []int64 // every value written, in order, all channels
 	perChan map[string][]int64
 	failN   int // fail this many Stores first
@@ -28,17 +29,18 @@ type fakeStore struct {
 }
 
 func newFakeStore() *fakeStore {
-	return &fakeStore{ids: map[string]int64{}, perChan: map[string][]int64{}}
+	return &fakeStore{ids: map[string]int64{}, epochs: map[string]int64{}, perChan: map[string][]int64{}}
 }
 
-func (s *fakeStore) Load(_ context.Context, channel string) (int64, bool, error) {
+func (s *fakeStore) Load(_ context.Context, channel string) (position, bool, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	id, ok := s.ids[channel]
-	return id, ok, nil
+	return position{Epoch: s.epochs[channel], ID: id}, ok, nil
 }
 
-func (s *fakeStore) Store(ctx context.Context, channel string, id int64) error {
+func (s *fakeStore) Store(ctx context.Context, channel string, pos position) error {
+	id := pos.ID
 	if s.entered != nil {
 		select {
 		case s.entered <- struct{}{}:
@@ -59,6 +61,7 @@ func (s *fakeStore) Store(ctx context.Context, channel string, id int64) error {
 		return errors.New("cache unavailable")
 	}
 	s.ids[channel] = id
+	s.epochs[channel] = pos.Epoch
 	s.writes = append(s.writes, id)
 	s.perChan[channel] = append(s.perChan[channel], id)
 	return nil
@@ -401,7 +404,8 @@ memory: {}
 					require.NoError(t, c.Set(t.Context(), store.key(test.channel)+shadowSuffix, []byte(test.shadow), nil))
 				}))
 			}
-			id, ok, err := store.Load(t.Context(), test.channel)
+			pos, ok, err := store.Load(t.Context(), test.channel)
+			id := pos.ID
 			if test.wantErr != "" {
 				require.Error(t, err)
 				assert.Contains(t, err.Error(), test.wantErr)
@@ -415,11 +419,11 @@ memory: {}
 
 	t.Run("round trip through a flat file per channel", func(t *testing.T) {
 		store := cacheStore{res: res, cache: "replay_ids", prefix: "orders"}
-		require.NoError(t, store.Store(t.Context(), "/topic/Invoices?Status__c=Open", 981))
-		id, ok, err := store.Load(t.Context(), "/topic/Invoices")
+		require.NoError(t, store.Store(t.Context(), "/topic/Invoices?Status__c=Open", position{ID: 981}))
+		pos, ok, err := store.Load(t.Context(), "/topic/Invoices")
 		require.NoError(t, err)
 		assert.True(t, ok)
-		assert.Equal(t, int64(981), id)
+		assert.Equal(t, position{ID: 981}, pos)
 
 		raw, err := os.ReadFile(filepath.Join(dir, "orders:%2Ftopic%2FInvoices"))
 		require.NoError(t, err, "the key is one file name: slashes are escaped")

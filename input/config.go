@@ -15,6 +15,7 @@ import (
 	"github.com/redpanda-data/benthos/v4/public/service"
 
 	"github.com/salesforce-streaming/salesforce_streaming/internal/bayeux"
+	"github.com/salesforce-streaming/salesforce_streaming/internal/sfauth"
 )
 
 // Replay presets as the Streaming API writes them in a subscribe's replay map.
@@ -57,6 +58,9 @@ type ssiConfig struct {
 	CheckpointCache string
 	CheckpointKey   string
 	CheckpointLimit int
+	// AutoReplayNacks: a nacked batch is redelivered whole (true) or dropped
+	// with its checkpoint moving past it (false).
+	AutoReplayNacks bool
 
 	TLS         *tls.Config // nil: Go's defaults
 	ProxyURL    *url.URL    // nil: proxy from the environment
@@ -71,9 +75,12 @@ type ssiConfig struct {
 // name (generic streaming names may have segments, /u/notifications/X), and a
 // filter on PushTopics only.
 var (
-	channelRE       = regexp.MustCompile(`^/(topic|u|event|data)/[A-Za-z0-9_]+(/[A-Za-z0-9_]+)*(\?.*)?$`)
-	topicFilterRE   = regexp.MustCompile(`^/topic/[^?]+\?[^=&]+=[^&]*(&[^=&]+=[^&]*)*$`)
-	apiVersionRE    = regexp.MustCompile(`^([0-9]+)\.0$`)
+	channelRE     = regexp.MustCompile(`^/(topic|u|event|data)/[A-Za-z0-9_]+(/[A-Za-z0-9_]+)*(\?.*)?$`)
+	topicFilterRE = regexp.MustCompile(`^/topic/[^?]+\?[^=&]+=[^&]*(&[^=&]+=[^&]*)*$`)
+	apiVersionRE  = regexp.MustCompile(`^([0-9]+)\.0$`)
+	// keyPrefixRE is the checkpoint_cache_key alphabet: no path separator, no
+	// leading dot, nothing a cache or a file system reads specially.
+	keyPrefixRE     = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.:-]{0,99}$`)
 	orgURLPrefixRE  = regexp.MustCompile(`^https?://[^/?#\s]+`)
 	grantFieldNames = map[string][]string{
 		grantClientCredentials: {ssiFieldClientID, ssiFieldClientSecret},
@@ -82,6 +89,23 @@ var (
 		grantPassword:          {ssiFieldClientID, ssiFieldClientSecret, ssiFieldUsername, ssiFieldPassword},
 	}
 )
+
+// backoffFloors are the lowest backoff waits the input accepts; lint.go
+// checks the same numbers. Jitter halves a wait at most, so long_interval's
+// floor keeps refused logins at one a second or fewer: Salesforce allows
+// 3,600 logins per user per hour and refuses more. (Tests of this package
+// lower the floors to run fast; nothing else changes them.)
+var backoffFloors = struct{ Initial, Long time.Duration }{Initial: 100 * time.Millisecond, Long: 2 * time.Second}
+
+const (
+	floorInitialWhy = "faster retries only hammer Salesforce and the network, e.g. 1s"
+	floorLongWhy    = "it spaces logins Salesforce refused (and org limits, busy answers), and faster logins hit Salesforce's login rate limit and the user's lockout sooner, e.g. 2m"
+)
+
+// maxKeyBytes is the longest checkpoint key (with its shadow suffix): a file
+// cache stores each key as one file name, at most 255 bytes on common file
+// systems.
+const maxKeyBytes = 255
 
 // channelBase is a channel without its PushTopic filter: the key of replay
 // ids, checkpoints and metadata, and what Salesforce puts on delivered events.
@@ -142,8 +166,10 @@ func configFromParsed(pConf *service.ParsedConfig, fsys fs.FS) (conf ssiConfig, 
 	if conf.CheckpointCache = str(ssiFieldCheckpointCache); conf.CheckpointCache == "" {
 		errs = append(errs, errors.New("checkpoint_cache is required: name a cache resource (file or redis) that keeps acknowledged replay ids"))
 	}
-	if conf.CheckpointKey = str(ssiFieldCheckpointKey); conf.CheckpointKey == "" {
-		errs = append(errs, errors.New("checkpoint_cache_key must not be empty: use a name unique to this input, e.g. orders"))
+	conf.CheckpointKey = str(ssiFieldCheckpointKey)
+	errs = append(errs, checkKeyPrefix(conf.CheckpointKey, conf.Channels)...)
+	if conf.AutoReplayNacks, err = pConf.FieldBool(service.AutoRetryNacksToggleFieldName); err != nil {
+		errs = append(errs, err)
 	}
 	conf.CheckpointLimit = positiveInt(pConf, ssiFieldCheckpointLimit, defaultCheckpointLimit, &errs)
 	conf.MaxBuffered = positiveInt(pConf, ssiFieldMaxBuffered, defaultMaxBufferedEvents, &errs)
@@ -171,15 +197,22 @@ func configFromParsed(pConf *service.ParsedConfig, fsys fs.FS) (conf ssiConfig, 
 	for _, d := range []struct {
 		name, example string
 		dst           *time.Duration
+		floor         time.Duration
+		why           string
 	}{
-		{ssiFieldBackoffInitial, defaultBackoffInitial, &conf.BackoffInitial},
-		{ssiFieldBackoffMax, defaultBackoffMax, &conf.BackoffMax},
-		{ssiFieldBackoffLong, defaultBackoffLong, &conf.BackoffLong},
+		{ssiFieldBackoffInitial, defaultBackoffInitial, &conf.BackoffInitial, backoffFloors.Initial, floorInitialWhy},
+		{ssiFieldBackoffMax, defaultBackoffMax, &conf.BackoffMax, backoffFloors.Initial, floorInitialWhy},
+		{ssiFieldBackoffLong, defaultBackoffLong, &conf.BackoffLong, backoffFloors.Long, floorLongWhy},
 	} {
 		v, derr := boff.FieldDuration(d.name)
 		if derr != nil || v <= 0 {
 			durationsOK = false
 			errs = append(errs, fmt.Errorf("backoff.%s must be a positive duration, e.g. %s", d.name, d.example))
+			continue
+		}
+		if v < d.floor {
+			durationsOK = false
+			errs = append(errs, fmt.Errorf("backoff.%s %v is below its floor of %v: %s", d.name, v, d.floor, d.why))
 			continue
 		}
 		*d.dst = v
@@ -189,6 +222,27 @@ func configFromParsed(pConf *service.ParsedConfig, fsys fs.FS) (conf ssiConfig, 
 	}
 
 	return conf, errors.Join(errs...)
+}
+
+// checkKeyPrefix refuses a checkpoint_cache_key that could leave a file
+// cache's directory or break its keys (`../x`, `a/b`, an absolute path, NUL,
+// ...), and channels whose keys would exceed a file name's 255 bytes. lint.go
+// checks the prefix with the same rule.
+func checkKeyPrefix(prefix string, channels []string) (errs []error) {
+	switch {
+	case prefix == "":
+		return []error{errors.New("checkpoint_cache_key must not be empty: use a name unique to this input, e.g. orders")}
+	case !keyPrefixRE.MatchString(prefix):
+		return []error{fmt.Errorf("checkpoint_cache_key %q is not a safe key prefix: use 1 to 100 letters, digits, _ . : or -, "+
+			"starting with a letter or digit, e.g. orders (it becomes part of cache keys, and of file names in a file cache)", prefix)}
+	}
+	for _, ch := range channels {
+		if n := len(checkpointKey(prefix, ch) + shadowSuffix); n > maxKeyBytes {
+			errs = append(errs, fmt.Errorf("channels: %s makes a checkpoint key of %d bytes with checkpoint_cache_key %q, above the %d a file name may have: shorten checkpoint_cache_key",
+				channelBase(ch), n, prefix, maxKeyBytes))
+		}
+	}
+	return errs
 }
 
 // checkRootCAs rejects a tls.root_cas or tls.root_cas_file without any PEM
@@ -286,9 +340,9 @@ func parseAuth(pConf *service.ParsedConfig, fsys fs.FS, a *authConfig) (errs []e
 	case keyFile != "" && keyInline != "":
 		errs = append(errs, errors.New("auth.private_key_file and auth.private_key are both set: keep only one"))
 	case keyFile != "":
-		pem, rerr := fs.ReadFile(fsys, keyFile)
+		pem, rerr := sfauth.ReadKeyFile(fsys, keyFile, "auth."+ssiFieldPrivateKeyFile)
 		if rerr != nil {
-			errs = append(errs, fmt.Errorf("reading auth.private_key_file: %w", rerr))
+			errs = append(errs, rerr)
 		}
 		a.PrivateKeyPEM = pem
 	default:

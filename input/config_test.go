@@ -92,7 +92,7 @@ checkpoint_limit: 10
 max_buffered_events: 5
 proxy_url: http://proxy.internal:3128
 tls: { enabled: true, skip_cert_verify: true }
-backoff: { initial_interval: 10ms, max_interval: 1s, long_interval: 3s }
+backoff: { initial_interval: 100ms, max_interval: 1s, long_interval: 3s }
 `,
 			check: func(t *testing.T, c ssiConfig) {
 				assert.Equal(t, "37.0", c.APIVersion)
@@ -105,7 +105,7 @@ backoff: { initial_interval: 10ms, max_interval: 1s, long_interval: 3s }
 				assert.Equal(t, "proxy.internal:3128", c.ProxyURL.Host)
 				require.NotNil(t, c.TLS)
 				assert.True(t, c.TLS.InsecureSkipVerify)
-				assert.Equal(t, 10*time.Millisecond, c.BackoffInitial)
+				assert.Equal(t, 100*time.Millisecond, c.BackoffInitial)
 				assert.Equal(t, time.Second, c.BackoffMax)
 				assert.Equal(t, 3*time.Second, c.BackoffLong)
 			},

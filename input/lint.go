@@ -92,8 +92,11 @@ let on_invalid_errs = if ["earliest", "latest", "fail"].contains($on_invalid) { 
 let cache_errs = if !this.exists("checkpoint_cache") {
   ["checkpoint_cache is required: name a cache resource (file or redis) that keeps acknowledged replay ids"]
 } else { [] }
-let key_prefix_errs = if this.checkpoint_cache_key.or("salesforce_streaming").string().trim() == "" {
+let key_prefix = this.checkpoint_cache_key.or("salesforce_streaming").string().trim()
+let key_prefix_errs = if $key_prefix == "" {
   ["checkpoint_cache_key must not be empty: use a name unique to this input, e.g. orders"]
+} else if !$key_prefix.re_match("^[A-Za-z0-9][A-Za-z0-9_.:-]{0,99}$") {
+  ["checkpoint_cache_key %q is not a safe key prefix: use 1 to 100 letters, digits, _ . : or -, starting with a letter or digit, e.g. orders (it becomes part of cache keys, and of file names in a file cache)".format($key_prefix)]
 } else { [] }
 let limit = this.checkpoint_limit.or(1024)
 let limit_errs = if $limit.type() != "number" {
@@ -113,7 +116,14 @@ let boff_defaults = {"initial_interval": "1s", "max_interval": "60s", "long_inte
 let boff_ns = $boff_defaults.keys().fold({}, acc -> acc.tally.merge({
   (acc.value): $boff.get(acc.value).or($boff_defaults.get(acc.value)).string().parse_duration().catch(0)
 }))
+# Floors, as config.go's backoffFloors: jitter halves a wait at most, so a
+# long_interval of 2s keeps refused logins within Salesforce's 3,600 logins
+# per user per hour.
+let boff_floors = {"initial_interval": 100000000, "max_interval": 100000000, "long_interval": 2000000000}
+let boff_floor_text = {"initial_interval": "100ms", "max_interval": "100ms", "long_interval": "2s"}
 let boff_errs = $boff_defaults.keys().sort().filter(f -> $boff_ns.get(f) <= 0).map_each(f -> "backoff.%s must be a positive duration, e.g. %s".format(f, $boff_defaults.get(f))).merge(
+  $boff_defaults.keys().sort().filter(f -> $boff_ns.get(f) > 0 && $boff_ns.get(f) < $boff_floors.get(f)).map_each(f -> "backoff.%s %s is below its floor of %s: faster retries hammer Salesforce (refused logins count toward its login rate limit and the user's lockout), e.g. %s".format(f, $boff.get(f).or($boff_defaults.get(f)).string(), $boff_floor_text.get(f), $boff_defaults.get(f)))
+).merge(
   if $boff_ns.initial_interval > 0 && $boff_ns.max_interval > 0 && $boff_ns.max_interval < $boff_ns.initial_interval {
     ["backoff.max_interval must not be below backoff.initial_interval"]
   } else { [] }

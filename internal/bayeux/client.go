@@ -99,8 +99,9 @@ type Client struct {
 	stage        chan *answer
 	staged       int
 	stagedEvents int
-	stageIdle    chan struct{} // staged fell to zero
-	stageHook    func()        // tests: runs before each staged answer is completed
+	stageIdle    chan struct{}       // staged fell to zero
+	stageHook    func()              // tests: runs before each staged answer is completed
+	waitHook     func(time.Duration) // tests: told every wait recovery chose, before it starts
 
 	avail     chan struct{} // a batch or a fatal error is ready
 	drained   chan struct{} // the queue fell to half of MaxBufferedEvents
@@ -322,6 +323,7 @@ func (c *Client) enqueue(batches []Batch, events, staged int) {
 	for _, b := range batches {
 		c.replay.advance(channelKey(b.Channel), b.Events)
 	}
+	c.replay.stamp(batches)
 	c.mu.Lock()
 	c.queue = append(c.queue, batches...)
 	c.queued += events

@@ -183,7 +183,7 @@ func (c *Client) subscribe(ctx context.Context, channel string) error {
 		}
 		c.log.Errorf("Salesforce refused replay id %d on %s (%s); resubscribing from %s (%d) as on_invalid_replay_id says",
 			invalid.ReplayID, channel, invalid.Err, policy, id)
-		c.replay.set(key, id)
+		c.replay.fallBack(key, id)
 		fellBack = true
 	}
 }
@@ -315,7 +315,9 @@ func (c *Client) recover(ctx context.Context, tr *trouble) bool {
 	}
 	if tr.retryConnect {
 		c.streak++
-		return sleep(ctx, c.cfg.Backoff.Delay(c.streak))
+		wait := c.cfg.Backoff.Delay(c.streak)
+		c.noteWait(wait)
+		return sleep(ctx, wait)
 	}
 	c.clientID = ""
 	if tr.reason == "backpressure" {
@@ -344,6 +346,7 @@ func (c *Client) reestablish(ctx context.Context, wait time.Duration, refresh bo
 	triedRefresh := false
 	for {
 		c.streak++
+		c.noteWait(wait)
 		if wait > 0 {
 			c.log.Debugf("Salesforce streaming: next handshake in %s", wait.Round(time.Millisecond))
 			if !sleep(ctx, wait) {
@@ -375,6 +378,13 @@ func (c *Client) reestablish(ctx context.Context, wait time.Duration, refresh bo
 				wait = 0 // refused token: one immediate refresh, then backoff
 			}
 			c.log.Warnf("Salesforce streaming: %v; retrying with a new token in %s", err, wait.Round(time.Millisecond))
+		case kindLoginRejected:
+			refresh = true
+			wait = c.cfg.Backoff.long()
+			c.log.Errorf("Salesforce streaming: Salesforce refused the login (%v): the credentials, the connected app or "+
+				"the user changed (a revoked refresh token or app authorization, a reset password or security token, a "+
+				"deactivated user, a replaced certificate). Each refused login with a password counts toward the user's "+
+				"lockout (10 failed logins by default): fix auth soon. Logging in again in %s", err, wait.Round(time.Second))
 		case kindBusy, kindLimit, kindPermission:
 			wait = c.cfg.Backoff.long()
 			c.log.Errorf("Salesforce streaming: %v; waiting %s before trying again", err, wait.Round(time.Second))
@@ -385,6 +395,13 @@ func (c *Client) reestablish(ctx context.Context, wait time.Duration, refresh bo
 		default:
 			c.log.Warnf("Salesforce streaming: reconnecting failed: %v; retrying in %s", err, wait.Round(time.Millisecond))
 		}
+	}
+}
+
+// noteWait tells the test hook about a wait recovery chose.
+func (c *Client) noteWait(d time.Duration) {
+	if c.waitHook != nil {
+		c.waitHook(d)
 	}
 }
 
