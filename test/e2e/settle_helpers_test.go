@@ -3,6 +3,7 @@ package e2e
 import (
 	"context"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -71,4 +72,13 @@ func assertNoLoss(t *testing.T, report harness.Report) {
 	t.Helper()
 	assert.Empty(t, report.Missing, "lost: published, retained by the emulator, never delivered")
 	assert.Empty(t, report.Unexpected, "only published ids are delivered")
+}
+
+// storedID returns the replay id of a stored checkpoint value: the input
+// writes `<id>`, or `<id>@<epoch>` once a replay-id fallback started a new
+// epoch (ids of a later epoch may be lower). The input exports no parser,
+// so this follows its documented format.
+func storedID(value string) string {
+	id, _, _ := strings.Cut(value, "@")
+	return id
 }
