@@ -158,11 +158,11 @@ func (r result) writeSummary(w io.Writer, v verdict) {
 	fmt.Fprintf(tw, "  restarts\t%d\t(kill -9 %d, graceful %d; %d runs; unplanned exits %d)\n", r.kills+r.graceful, r.kills, r.graceful, r.runs, r.unplanned)
 	fmt.Fprintf(tw, "  output outages\t%d\t(%v in all)\n", r.outages, r.outageTotal.Round(100*time.Millisecond))
 	fmt.Fprintf(tw, "  nacks\t%d\t(requests refused, each a nack of whole input batches; in %d of %d runs)\n", r.rejected, len(r.refusedBy), r.runs)
-	fmt.Fprintf(tw, "  run shapes\t%s\t(replay_preset earliest for run 1, latest after)\n", r.shapeCounts())
 	fmt.Fprintf(tw, "  redis restarts\t%d\t\n", r.redisRestarts)
 	fmt.Fprintf(tw, "  time to recover\tp50 %s, max %s\t(%d of %d incidents)\n", secs(all.P50), secs(all.Max), all.Recovered, all.Count)
 	fmt.Fprintf(tw, "  final drain\t%s\t(%s)\n", secs(r.drainTime), map[bool]string{true: "complete", false: "INCOMPLETE"}[r.drained])
 	tw.Flush()
+	fmt.Fprintf(w, "  run shapes: %s; replay_preset earliest for run 1, latest after\n", r.shapeCounts())
 
 	fmt.Fprintln(w, "\n  incident            injected  recovered  p50      max")
 	for _, s := range perKind {
