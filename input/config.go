@@ -10,6 +10,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/redpanda-data/benthos/v4/public/service"
@@ -94,8 +95,27 @@ var (
 // checks the same numbers. Jitter halves a wait at most, so long_interval's
 // floor keeps refused logins at one a second or fewer: Salesforce allows
 // 3,600 logins per user per hour and refuses more. (Tests of this package
-// lower the floors to run fast; nothing else changes them.)
-var backoffFloors = struct{ Initial, Long time.Duration }{Initial: 100 * time.Millisecond, Long: 2 * time.Second}
+// lower the floors to run fast, while streams may be reading them; nothing
+// else changes them.)
+var backoffFloors = newDurationFloors(100*time.Millisecond, 2*time.Second)
+
+// durationFloors holds the backoff floors.
+type durationFloors struct{ initial, long atomic.Int64 }
+
+func newDurationFloors(initial, long time.Duration) *durationFloors {
+	f := &durationFloors{}
+	f.set(initial, long)
+	return f
+}
+
+func (f *durationFloors) get() (initial, long time.Duration) {
+	return time.Duration(f.initial.Load()), time.Duration(f.long.Load())
+}
+
+func (f *durationFloors) set(initial, long time.Duration) {
+	f.initial.Store(int64(initial))
+	f.long.Store(int64(long))
+}
 
 const (
 	floorInitialWhy = "faster retries only hammer Salesforce and the network, e.g. 1s"
@@ -193,6 +213,7 @@ func configFromParsed(pConf *service.ParsedConfig, fsys fs.FS) (conf ssiConfig, 
 	}
 
 	boff := pConf.Namespace(ssiFieldBackoff)
+	floorInitial, floorLong := backoffFloors.get()
 	durationsOK := true
 	for _, d := range []struct {
 		name, example string
@@ -200,9 +221,9 @@ func configFromParsed(pConf *service.ParsedConfig, fsys fs.FS) (conf ssiConfig, 
 		floor         time.Duration
 		why           string
 	}{
-		{ssiFieldBackoffInitial, defaultBackoffInitial, &conf.BackoffInitial, backoffFloors.Initial, floorInitialWhy},
-		{ssiFieldBackoffMax, defaultBackoffMax, &conf.BackoffMax, backoffFloors.Initial, floorInitialWhy},
-		{ssiFieldBackoffLong, defaultBackoffLong, &conf.BackoffLong, backoffFloors.Long, floorLongWhy},
+		{ssiFieldBackoffInitial, defaultBackoffInitial, &conf.BackoffInitial, floorInitial, floorInitialWhy},
+		{ssiFieldBackoffMax, defaultBackoffMax, &conf.BackoffMax, floorInitial, floorInitialWhy},
+		{ssiFieldBackoffLong, defaultBackoffLong, &conf.BackoffLong, floorLong, floorLongWhy},
 	} {
 		v, derr := boff.FieldDuration(d.name)
 		if derr != nil || v <= 0 {

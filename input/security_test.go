@@ -367,5 +367,6 @@ func TestWrongCredentialsBoundedRetries(t *testing.T) {
 	assert.Contains(t, out, "invalid_client: invalid client credentials")
 	assert.Contains(t, out, "This does not fix itself: check org_url, auth")
 	assert.Equal(t, 1, strings.Count(out, "This does not fix itself"), "the hint is given once per failure streak")
+	assert.Contains(t, out, "counts toward the user's lockout", "the hint names the lockout risk of a refused login")
 	assert.NotContains(t, out, "not-the-secret")
 }

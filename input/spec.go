@@ -119,7 +119,7 @@ func spec() *service.ConfigSpec {
 			service.NewStringField(ssiFieldCheckpointCache).
 				Description("Name of a cache resource that stores the replay id of the last acknowledged event of each channel, so that a restart resumes there. Use a durable cache (`file`, `redis`); a `memory` cache forgets on restart and expires entries after 5 minutes by default."),
 			service.NewStringField(ssiFieldCheckpointKey).
-				Description("Key prefix of this input's replay ids in `checkpoint_cache`. Each channel is stored under `{checkpoint_cache_key}:{channel, path-escaped}` as decimal text, and again under that key plus `.shadow`, written first: a cache that does not write atomically (the `file` cache) can then be cut mid-write by a crash without losing the position. Give every input that shares a cache its own prefix.").
+				Description("Key prefix of this input's replay ids in `checkpoint_cache`: 1 to 100 letters, digits, `_`, `.`, `:` or `-`, starting with a letter or digit (it becomes part of file names in a `file` cache, so nothing that could leave its directory is accepted). Each channel is stored under `{checkpoint_cache_key}:{channel, path-escaped}` as decimal text (`{id}@{epoch}` after a replay-id fallback, see Delivery guarantees), and again under that key plus `.shadow`, written first: a cache that does not write atomically (the `file` cache) can then be cut mid-write by a crash without losing the position. Give every input that shares a cache its own prefix.").
 				Default(defaultCheckpointKey),
 			service.NewIntField(ssiFieldCheckpointLimit).
 				Description("Maximum number of messages of one channel that may be in flight (received but not yet acknowledged) at once. Reaching it pauses reading; the client keeps polling Salesforce meanwhile (see `max_buffered_events`).").
@@ -134,13 +134,13 @@ func spec() *service.ConfigSpec {
 				Default(defaultMaxBufferedEvents).Advanced(),
 			service.NewObjectField(ssiFieldBackoff,
 				service.NewDurationField(ssiFieldBackoffInitial).
-					Description("First wait after a failed connection, handshake or long poll.").
+					Description("First wait after a failed connection, handshake or long poll, and of a rejected batch's redelivery. At least `100ms`.").
 					Default(defaultBackoffInitial),
 				service.NewDurationField(ssiFieldBackoffMax).
-					Description("Longest wait between reconnection attempts of a failure streak; waits double with jitter up to it.").
+					Description("Longest wait between reconnection attempts of a failure streak, and between redeliveries of a batch the output keeps rejecting; waits double with jitter up to it. At least `initial_interval`.").
 					Default(defaultBackoffMax),
 				service.NewDurationField(ssiFieldBackoffLong).
-					Description("Wait after an org limit, a busy server (503), a permission error or a rejected login: Salesforce asks for a few minutes, and hammering a limit only prolongs it.").
+					Description("Wait after an org limit, a busy server (503), a permission error or a rejected login (at start or when a token is re-obtained mid-session): Salesforce asks for a few minutes, hammering a limit only prolongs it, and every login refused for a password counts toward the user's lockout (10 failed logins by default). At least `2s`: jitter halves a wait at most, which keeps refused logins within Salesforce's 3,600 logins per user per hour.").
 					Default(defaultBackoffLong),
 			).Description("Reconnection back-off. Reconnection never gives up; every failure is logged with its cause.").Advanced(),
 		).
@@ -239,12 +239,26 @@ channel was acknowledged by the output; on start each channel resumes after its 
 ` + "`initial_replay_ids`" + ` entry, else at ` + "`replay_preset`" + `. Cache writes happen in the background and are coalesced,
 so the cache never slows the stream down; on shutdown the latest acknowledged ids are flushed.
 
-Duplicates happen only for events in flight at a crash or cut (received, not yet acknowledged, or acknowledged
-but not yet written). Deduplicate downstream by channel and replay id, or ` + "`salesforce_event_uuid`" + ` for platform
-events. With ` + "`auto_replay_nacks: false`" + ` a message rejected by the output is dropped and the checkpoint moves past it.
+A message rejected by the output (a nack) makes the input send its whole batch again, whatever processors did to
+it: a ` + "`split`" + `, ` + "`archive`" + ` or ` + "`group_by_value`" + ` may turn one input batch into many messages or many
+batches into one, and the input cannot tell which of the events behind a rejected message went through, so it
+redelivers them all, rebuilt from the events with their metadata, ahead of new data and after a back-off that grows
+with the batch's rejections (` + "`backoff.initial_interval`" + ` up to ` + "`backoff.max_interval`" + `). The checkpoint of a batch
+moves only once every message derived from it was acknowledged without error.
+
+Duplicates happen for events in flight at a crash or cut (received, not yet acknowledged, or acknowledged but
+not yet written), and for the other events of a batch one of whose messages was rejected: each rejection may
+deliver up to one input batch again (at most the server's batch size, a few hundred events). Deduplicate downstream
+by channel and replay id, or ` + "`salesforce_event_uuid`" + ` for platform events. With ` + "`auto_replay_nacks: false`" + ` a
+rejected batch is dropped instead (Benthos' documented opt-in) and the checkpoint moves past it.
 
 Salesforce retains events for 24 hours (PushTopic, generic) or 72 hours (platform events, CDC). A stored replay id
 older than that is rejected; ` + "`on_invalid_replay_id`" + ` decides what follows, always with an error log and a metric.
+A fallback to ` + "`earliest`" + ` or ` + "`latest`" + ` starts a new checkpoint epoch for the channel: the ids Salesforce serves
+then may be lower than the refused one (a sandbox refresh, an org migration), so the first id acknowledged after
+the fallback replaces the stored one, stored as ` + "`{id}@{epoch}`" + `; within an epoch the stored id only moves forward.
+A restart after it resumes after the last acknowledged event. A crash before that first write only repeats the
+fallback.
 Use a durable cache: a ` + "`memory`" + ` cache loses replay ids on restart and expires them after 5 minutes by default.
 
 Reading pauses while a channel has ` + "`checkpoint_limit`" + ` messages unacknowledged, which pauses every channel of the

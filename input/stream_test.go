@@ -150,9 +150,9 @@ type streamOpts struct {
 // milliseconds. The floors themselves are tested in safety_test.go.
 func fastBackoff(t *testing.T) {
 	t.Helper()
-	saved := backoffFloors
-	backoffFloors.Initial, backoffFloors.Long = time.Millisecond, time.Millisecond
-	t.Cleanup(func() { backoffFloors = saved })
+	initial, long := backoffFloors.get()
+	backoffFloors.set(time.Millisecond, time.Millisecond)
+	t.Cleanup(func() { backoffFloors.set(initial, long) })
 }
 
 func startStreamWith(t *testing.T, url, inputFields string, c *collector, o streamOpts) *runningStream {
