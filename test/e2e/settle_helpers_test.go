@@ -77,7 +77,7 @@ func assertNoLoss(t *testing.T, report harness.Report) {
 // storedID returns the replay id of a stored checkpoint value: the input
 // writes `<id>`, or `<id>@<epoch>` once a replay-id fallback started a new
 // epoch (ids of a later epoch may be lower). The input exports no parser,
-// so this follows its documented format.
+// so this follows the format docs/guarantees.md states.
 func storedID(value string) string {
 	id, _, _ := strings.Cut(value, "@")
 	return id
