@@ -22,13 +22,13 @@ const settleQuiet = 3 * time.Second
 // until settled holds and no record arrived for settleQuiet (the pipeline is
 // done: whatever is still missing is lost), or until deliverWait passes or
 // proc exits. Unlike waitComplete it does not fail when ids are missing: the
-// caller's assertions count them.
-func waitSettled(ctx context.Context, t *testing.T, want harness.Published, path string, proc *harness.Process, settled func([]harness.Record) bool) []harness.Record {
+// caller reads the records and its assertions count them.
+func waitSettled(ctx context.Context, t *testing.T, want harness.Published, path string, proc *harness.Process, settled func([]harness.Record) bool) {
 	t.Helper()
 	wctx, cancel := context.WithTimeout(ctx, deliverWait)
 	defer cancel()
 	count, changed := -1, time.Now()
-	recs, err := harness.WaitRecords(wctx, path, func(recs []harness.Record) bool {
+	_, err := harness.WaitRecords(wctx, path, func(recs []harness.Record) bool {
 		if harness.Check(want, recs).Complete() || proc.Exited() {
 			return true
 		}
@@ -44,7 +44,6 @@ func waitSettled(ctx context.Context, t *testing.T, want harness.Published, path
 	if proc.Exited() {
 		require.Failf(t, "the pipeline exited", "%s exited: %v", proc.Name(), proc.ExitErr())
 	}
-	return recs
 }
 
 // delivered reports whether recs hold id on channel.
