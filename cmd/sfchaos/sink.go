@@ -219,6 +219,20 @@ func (s *sink) has(channel string, id int64) bool {
 	return s.seen[channel][id]
 }
 
+// hasAll reports whether every id of expected was delivered.
+func (s *sink) hasAll(expected harness.Published) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for ch, ids := range expected {
+		for _, id := range ids {
+			if !s.seen[ch][id] {
+				return false
+			}
+		}
+	}
+	return true
+}
+
 // snapshot returns what the sink accepted so far, in order, plus the bad
 // requests and the 503s it answered on purpose, in all and per run.
 func (s *sink) snapshot() (deliveries []delivery, bad []string, rejected int, refusedBy map[int]int) {

@@ -154,3 +154,11 @@ func TestSinkRefusesAtRandomOnlyInRefusingRuns(t *testing.T) {
 	assert.Equal(t, refused["2"], rejected)
 	assert.Equal(t, map[int]int{2: refused["2"]}, refusedBy)
 }
+
+func TestSinkHasAll(t *testing.T) {
+	s, url, _ := newTestSink(t)
+	assert.Equal(t, http.StatusOK, post(t, url, "1", `{"channel":"/u/B","replay_id":7}`+"\n"+`{"channel":"/u/B","replay_id":9}`))
+	assert.True(t, s.hasAll(harness.Published{"/u/B": {7, 9}}))
+	assert.False(t, s.hasAll(harness.Published{"/u/B": {7, 8, 9}}), "8 never arrived")
+	assert.False(t, s.hasAll(harness.Published{"/u/C": {1}}))
+}

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/url"
 	"path/filepath"
+	"strconv"
 	"time"
 
 	"github.com/salesforce-streaming/salesforce_streaming/internal/harness"
@@ -396,7 +397,7 @@ func (s *soak) watchBenthos() error {
 }
 
 // drain ends every disturbance, lets the pipeline catch up and reports
-// whether every channel's last event arrived within the drain timeout.
+// whether it did within the drain timeout.
 func (s *soak) drain(ctx context.Context) (bool, error) {
 	s.logf("drain: clearing faults, the sink accepts, redis and benthos up")
 	cctx, cancel := context.WithTimeout(ctx, controlTimeout)
@@ -420,15 +421,9 @@ func (s *soak) drain(ctx context.Context) (bool, error) {
 		if err := s.watchBenthos(); err != nil {
 			return false, err
 		}
-		done := true
-		for ch, ids := range expected {
-			if len(ids) > 0 && !s.sink.has(ch, ids[len(ids)-1]) {
-				done = false
-				break
-			}
-		}
+		done, why := s.drained(ctx, expected)
 		if done {
-			s.logf("drain: every channel's last event arrived")
+			s.logf("drain: %s", why)
 			return true, nil
 		}
 		if time.Now().After(deadline) {
@@ -441,6 +436,33 @@ func (s *soak) drain(ctx context.Context) (bool, error) {
 		case <-ticker.C:
 		}
 	}
+}
+
+// drained reports whether the pipeline has caught up, and how: every
+// expected event arrived, or every channel's last event arrived and every
+// checkpoint stands at it. Waiting for the last events alone would stop the
+// pipeline while a nacked batch read before them may still be on its way
+// back; once the checkpoints reached the last events, nothing is on its way,
+// and an event still missing is lost.
+func (s *soak) drained(ctx context.Context, expected harness.Published) (bool, string) {
+	for ch, ids := range expected {
+		if len(ids) > 0 && !s.sink.has(ch, ids[len(ids)-1]) {
+			return false, ""
+		}
+	}
+	if s.sink.hasAll(expected) {
+		return true, "every event arrived"
+	}
+	for ch, ids := range expected {
+		if len(ids) == 0 {
+			continue
+		}
+		v, ok, err := s.redis.Get(ctx, checkpointKey+":"+url.PathEscape(ch))
+		if err != nil || !ok || storedID(v) != strconv.FormatInt(ids[len(ids)-1], 10) {
+			return false, ""
+		}
+	}
+	return true, "every channel's last event arrived and is checkpointed, yet events are missing"
 }
 
 // logRecoveries writes each incident's time to recover to the action log.
