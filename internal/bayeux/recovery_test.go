@@ -166,8 +166,12 @@ func TestAdviceOnASuccessfulConnect(t *testing.T) {
 			if test.disconnects {
 				assert.Positive(t, g.count(func(g *genericServer) int { return g.disconnects }), "the old client is freed")
 			}
+			// The new session subscribes, then receives what is published.
+			eventually(t, 10*time.Second, func() bool { return g.count(func(g *genericServer) int { return g.subscribes }) >= 2 },
+				"the client did not resubscribe")
 			g.publish("/chat/a", `{"n":1}`)
 			h.collect(1, 10*time.Second)
+			assert.Equal(t, 2, g.count(func(g *genericServer) int { return g.handshakes }), "one handshake per advice")
 		})
 	}
 }
