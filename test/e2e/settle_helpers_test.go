@@ -3,6 +3,7 @@ package e2e
 import (
 	"context"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -80,4 +81,43 @@ func assertNoLoss(t *testing.T, report harness.Report) {
 func storedID(value string) string {
 	id, _, _ := strings.Cut(value, "@")
 	return id
+}
+
+// parseStored reads a stored checkpoint value as (epoch, replay id).
+func parseStored(value string) (epoch, id int64, ok bool) {
+	idText, epochText, hasEpoch := strings.Cut(value, "@")
+	id, err := strconv.ParseInt(idText, 10, 64)
+	if err != nil {
+		return 0, 0, false
+	}
+	if hasEpoch {
+		if epoch, err = strconv.ParseInt(epochText, 10, 64); err != nil {
+			return 0, 0, false
+		}
+	}
+	return epoch, id, true
+}
+
+// storedPosition returns the replay id the input resumes channel from with
+// the file cache: of the key and its shadow copy, the higher (epoch, id)
+// that parses (a kill may cut a write short).
+func (e *env) storedPosition(prefix, channel string) (int64, bool) {
+	e.t.Helper()
+	var bestEpoch, bestID int64
+	found := false
+	key := checkpointKey(prefix, channel)
+	for _, k := range []string{key, key + ".shadow"} {
+		v, ok := e.fileCacheValue(k)
+		if !ok {
+			continue
+		}
+		epoch, id, ok := parseStored(v)
+		if !ok {
+			continue
+		}
+		if !found || epoch > bestEpoch || epoch == bestEpoch && id > bestID {
+			bestEpoch, bestID, found = epoch, id, true
+		}
+	}
+	return bestID, found
 }
