@@ -53,8 +53,9 @@ func delivered(recs []harness.Record, channel string, id int64) bool {
 }
 
 // requireRetained checks that the emulator still retains exactly what
-// the ledger says was published to channel: the retention window is the
-// reference a lost event is counted against.
+// the ledger says was published to channel (as many events, the same first
+// and last ids; with ids stepping by 1 that is every id): the retention
+// window is the reference a lost event is counted against.
 func (e *env) requireRetained(channel string, published []int64) {
 	e.t.Helper()
 	st, err := e.emu.State(e.ctx)
@@ -66,8 +67,8 @@ func (e *env) requireRetained(channel string, published []int64) {
 	require.Equal(e.t, published[len(published)-1], cs.LastReplayID, "%s: last retained id", channel)
 }
 
-// assertNoLoss asserts the ids of want are all in report, and that nothing
-// else was delivered.
+// assertNoLoss asserts that the report misses no published id and holds
+// nothing else.
 func assertNoLoss(t *testing.T, report harness.Report) {
 	t.Helper()
 	assert.Empty(t, report.Missing, "lost: published, retained by the emulator, never delivered")
