@@ -45,10 +45,20 @@ const (
 type pubsubState struct {
 	schemas  *schemaRegistry
 	watchers map[*channel]map[chan struct{}]struct{} // guarded by Server.mu
+	reset    chan struct{}                           // closed (and replaced) by ResetPubSubStreams; Server.mu
 }
 
 func newPubSubState() pubsubState {
-	return pubsubState{schemas: newSchemaRegistry(), watchers: map[*channel]map[chan struct{}]struct{}{}}
+	return pubsubState{schemas: newSchemaRegistry(), watchers: map[*channel]map[chan struct{}]struct{}{}, reset: make(chan struct{})}
+}
+
+// ResetPubSubStreams ends every open Subscribe stream with UNAVAILABLE, as a dropped connection or a server
+// restart on Salesforce's side would; clients resubscribe.
+func (s *Server) ResetPubSubStreams() {
+	s.mu.Lock()
+	close(s.pubsub.reset)
+	s.pubsub.reset = make(chan struct{})
+	s.mu.Unlock()
 }
 
 // wakeLocked tells the channel's subscriptions that events arrived; the event store calls it on publish.

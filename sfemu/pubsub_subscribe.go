@@ -108,18 +108,28 @@ func (p *pubsubService) Subscribe(stream eventbusv1.PubSub_SubscribeServer) erro
 
 		s.mu.Lock()
 		_, tokenValid := s.tokens[tokenOf(ctx)]
+		limited := s.dailyLimitLocked()
 		s.pruneLocked(ch, s.clock.Now())
 		r := ch.retained()
 		i := ch.indexAfter(cursor)
 		n := min(int(owed), len(r)-i, maxEventsPerResponse)
+		if limited {
+			n = 0
+		}
 		batch := make([]storedEvent, n)
 		copy(batch, r[i:i+n])
+		// Pub/Sub deliveries count against the same daily allocation as CometD's.
+		s.delivered[allocationOf(kind)] += int64(n)
 		caughtUp := i+n == len(r)
 		tip := ch.lastID
-		faults := s.faultCh
+		faults, reset := s.faultCh, s.pubsub.reset
 		s.mu.Unlock()
-		if !tokenValid {
+		switch {
+		case !tokenValid:
 			return s.rpcError(stream.SetTrailer, codes.Unauthenticated, errCodeAuth, "The session ID or OAuth token used has expired or is invalid.")
+		case limited:
+			return s.rpcError(stream.SetTrailer, codes.ResourceExhausted, errCodeLimitExceeded,
+				"The daily event delivery allocation of the org is used up.")
 		}
 
 		if n > 0 {
@@ -150,6 +160,8 @@ func (p *pubsubService) Subscribe(stream eventbusv1.PubSub_SubscribeServer) erro
 		case <-wake:
 		case <-more:
 		case <-faults:
+		case <-reset:
+			return status.Error(codes.Unavailable, "the connection was reset")
 		case err := <-recvErr:
 			if errors.Is(err, io.EOF) {
 				return nil

@@ -399,3 +399,34 @@ func TestUserInfo(t *testing.T) {
 	req.Header.Set("Authorization", "Bearer forged")
 	assert.Equal(t, http.StatusUnauthorized, e.do(req, nil).status)
 }
+
+// TestPubSubStreamFaults: the daily_limit fault and a reset end open subscriptions with the errors a client
+// must react to; deliveries count against the daily allocation CometD shares.
+func TestPubSubStreamFaults(t *testing.T) {
+	e := startPubSubEmu(t, Config{}, false)
+	e.publish("/event/Order_Event__e", 2)
+	ctx := e.ctx(t)
+	open := func() eventbusv1.PubSub_SubscribeClient {
+		stream, err := e.client.Subscribe(ctx)
+		require.NoError(t, err)
+		require.NoError(t, stream.Send(&eventbusv1.FetchRequest{TopicName: "/event/Order_Event__e", ReplayPreset: eventbusv1.ReplayPreset_EARLIEST, NumRequested: 2}))
+		recvN(t, stream, 2)
+		return stream
+	}
+
+	stream := open()
+	e.srv.ResetPubSubStreams()
+	_, err := stream.Recv()
+	assert.Equal(t, codes.Unavailable, status.Code(err))
+
+	e.srv.mu.Lock()
+	delivered := e.srv.delivered[allocPlatformEvents]
+	e.srv.mu.Unlock()
+	assert.Equal(t, int64(2), delivered)
+
+	stream = open()
+	e.fault(`{"fault":"daily_limit"}`)
+	_, err = stream.Recv()
+	assert.Equal(t, codes.ResourceExhausted, status.Code(err))
+	assert.Equal(t, []string{"sfdc.platform.eventbus.grpc.subscription.limit.exceeded"}, stream.Trailer().Get("error-code"))
+}

@@ -5,8 +5,10 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net"
 	"net/http/httptest"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -59,11 +61,39 @@ type testEnv struct {
 	clock  *sfemu.FakeClock
 	client *Client
 	rec    *recorder
+	log    *testLogger
+}
+
+// testLogger keeps the client's log lines.
+type testLogger struct {
+	mu    sync.Mutex
+	lines []string
+}
+
+func (l *testLogger) add(level, format string, args ...any) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.lines = append(l.lines, level+" "+fmt.Sprintf(format, args...))
+}
+func (l *testLogger) Debugf(f string, a ...any) { l.add("DEBUG", f, a...) }
+func (l *testLogger) Infof(f string, a ...any)  { l.add("INFO", f, a...) }
+func (l *testLogger) Warnf(f string, a ...any)  { l.add("WARN", f, a...) }
+func (l *testLogger) Errorf(f string, a ...any) { l.add("ERROR", f, a...) }
+
+func (l *testLogger) contains(sub string) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for _, line := range l.lines {
+		if strings.Contains(line, sub) {
+			return true
+		}
+	}
+	return false
 }
 
 func startEnv(t *testing.T, cfg sfemu.Config, fake bool) *testEnv {
 	t.Helper()
-	env := &testEnv{rec: &recorder{}}
+	env := &testEnv{rec: &recorder{}, log: &testLogger{}}
 	if fake {
 		env.clock = sfemu.NewFakeClock(time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC))
 		cfg.Clock = env.clock
@@ -80,7 +110,7 @@ func startEnv(t *testing.T, cfg sfemu.Config, fake bool) *testEnv {
 		ClientID: sfemu.DefaultClientID, ClientSecret: sfemu.DefaultClientSecret})
 	require.NoError(t, err)
 	rec := env.rec
-	env.client, err = New(Config{Auth: src, Endpoint: lis.Addr().String(), Plaintext: true,
+	env.client, err = New(Config{Auth: src, Endpoint: lis.Addr().String(), Plaintext: true, Logger: env.log,
 		Backoff: bayeux.BackoffConfig{Initial: 5 * time.Millisecond, Max: 20 * time.Millisecond, Long: 20 * time.Millisecond},
 		DialOptions: []grpc.DialOption{
 			grpc.WithStreamInterceptor(func(ctx context.Context, desc *grpc.StreamDesc, cc *grpc.ClientConn, method string, streamer grpc.Streamer, opts ...grpc.CallOption) (grpc.ClientStream, error) {
@@ -193,6 +223,10 @@ func TestResubscribeAfterRevokedToken(t *testing.T) {
 	require.Len(t, all, 10)
 	distinctInOrder(t, all)
 	assert.Greater(t, env.emu.State().Counters["token_grants"], grantsBefore, "a new token was requested")
+	assert.True(t, env.log.contains("token refused"), "the refusal is logged")
+	tok, err := env.client.currentToken(ctx)
+	require.NoError(t, err)
+	assert.False(t, env.log.contains(tok.AccessToken), "no token in the log")
 }
 
 // TestInvalidReplayPolicies: a replay id no longer retained falls back as configured, or fails.
@@ -285,4 +319,29 @@ func TestTenantID(t *testing.T) {
 		require.NoError(t, err)
 		assert.Equal(t, tc.want, got)
 	}
+}
+
+// TestResubscribeAfterResetAndLimit: a reset stream resubscribes at once, a limit after Backoff.Long; both
+// continue after the last event handed on.
+func TestResubscribeAfterResetAndLimit(t *testing.T) {
+	env := startEnv(t, sfemu.Config{Preload: []sfemu.ChannelCount{{Channel: "/data/AccountChangeEvent", Count: 12}}}, false)
+	ctx := testCtx(t)
+	sub, err := env.client.Subscribe(ctx, SubscribeConfig{Topic: "/data/AccountChangeEvent", Preset: ReplayEarliest, MaxInFlight: 4})
+	require.NoError(t, err)
+	defer sub.Close()
+
+	all := collect(t, ctx, sub, 4, false)
+	env.emu.ResetPubSubStreams()
+	sub.Release(4)
+	all = append(all, collect(t, ctx, sub, 4, false)...)
+
+	require.NoError(t, env.emu.InjectFault(sfemu.FaultRequest{Fault: sfemu.FaultDailyLimit}))
+	sub.Release(4)
+	// The limit refuses the next stream(s); lifting it lets the retried subscription continue.
+	require.Eventually(t, func() bool { return env.log.contains("ERROR pubsub /data/AccountChangeEvent: Salesforce limit reached") },
+		10*time.Second, time.Millisecond)
+	require.NoError(t, env.emu.InjectFault(sfemu.FaultRequest{Fault: sfemu.FaultClear}))
+	all = append(all, collect(t, ctx, sub, 4, true)...)
+	require.Len(t, all, 12)
+	distinctInOrder(t, all)
 }
