@@ -138,7 +138,7 @@ func (s *Server) authenticate(ctx context.Context, setTrailer func(metadata.MD))
 	case token == "" || !valid:
 		s.logf("pubsub: refused a call with a missing or invalid access token")
 		return s.rpcError(setTrailer, codes.Unauthenticated, errCodeAuth, "The session ID or OAuth token used has expired or is invalid.")
-	case tenant != org && tenant != org[:15]:
+	case tenant != org && (len(org) < 15 || tenant != org[:15]):
 		return s.rpcError(setTrailer, codes.Unauthenticated, errCodeAuth, fmt.Sprintf("The tenant ID %q does not match the org of the access token.", tenant))
 	}
 	return nil

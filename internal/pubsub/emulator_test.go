@@ -347,3 +347,20 @@ func TestResubscribeAfterResetAndLimit(t *testing.T) {
 	require.Len(t, all, 12)
 	distinctInOrder(t, all)
 }
+
+// TestCloseEndsSubscriptions: closing the Client ends its subscriptions (Next returns ErrClosed); Close is
+// idempotent on both.
+func TestCloseEndsSubscriptions(t *testing.T) {
+	env := startEnv(t, sfemu.Config{}, false)
+	ctx := testCtx(t)
+	sub, err := env.client.Subscribe(ctx, SubscribeConfig{Topic: "/event/Order_Event__e"})
+	require.NoError(t, err)
+	require.NoError(t, env.client.Close())
+	require.NoError(t, env.client.Close())
+	_, err = sub.Next(ctx)
+	assert.ErrorIs(t, err, ErrClosed)
+	require.NoError(t, sub.Close())
+	require.NoError(t, sub.Close())
+	_, err = env.client.GetTopic(ctx, "/event/Order_Event__e")
+	assert.ErrorIs(t, err, ErrClosed)
+}

@@ -262,7 +262,10 @@ func (s *Subscription) run(ctx context.Context) {
 			streak++
 			c.log.Warnf("pubsub %s: stream ended: %v; resubscribing in %s", s.cfg.Topic, wrapped, wait.Round(time.Millisecond))
 		}
-		if !sleep(ctx, wait) {
+		if !sleep(ctx, c.closed, wait) {
+			if ctx.Err() == nil {
+				s.fail(ErrClosed) // the Client was closed during the wait
+			}
 			return
 		}
 	}
@@ -432,17 +435,16 @@ func longWait(b bayeux.BackoffConfig) time.Duration {
 	return half + rand.N(half)
 }
 
-// sleep waits d or until ctx ends; it reports whether the full wait elapsed.
-func sleep(ctx context.Context, d time.Duration) bool {
-	if d <= 0 {
-		return ctx.Err() == nil
-	}
-	t := time.NewTimer(d)
+// sleep waits d or until ctx ends or closed is closed; it reports whether the full wait elapsed.
+func sleep(ctx context.Context, closed <-chan struct{}, d time.Duration) bool {
+	t := time.NewTimer(max(d, 0))
 	defer t.Stop()
 	select {
 	case <-t.C:
-		return true
+		return ctx.Err() == nil
 	case <-ctx.Done():
+		return false
+	case <-closed:
 		return false
 	}
 }
