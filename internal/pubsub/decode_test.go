@@ -1,9 +1,11 @@
 package pubsub
 
 import (
+	"encoding/json"
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/hamba/avro/v2"
 	"github.com/stretchr/testify/assert"
@@ -175,4 +177,54 @@ func TestDecodePlatformEvent(t *testing.T) {
 
 	_, err = DecodePayload(schema, payload[:3])
 	assert.Error(t, err, "a truncated payload is an error")
+}
+
+// TestDecodeTypes: every Avro type a schema may use, and payloads that are not what the schema says.
+func TestDecodeTypes(t *testing.T) {
+	s, err := avro.Parse(`{"type":"record","name":"All","fields":[
+	 {"name":"b","type":"boolean"},{"name":"i","type":"int"},{"name":"l","type":"long"},{"name":"f","type":"float"},
+	 {"name":"d","type":"double"},{"name":"s","type":"string"},{"name":"by","type":"bytes"},
+	 {"name":"fx","type":{"type":"fixed","name":"F2","size":2}},{"name":"e","type":{"type":"enum","name":"E","symbols":["A","B"]}},
+	 {"name":"a","type":{"type":"array","items":["null","long"]}},{"name":"m","type":{"type":"map","values":"string"}},
+	 {"name":"day","type":{"type":"int","logicalType":"date"}},{"name":"ts","type":{"type":"long","logicalType":"timestamp-millis"}},
+	 {"name":"u","type":["null","string","long"]},{"name":"n","type":"null"}]}`)
+	require.NoError(t, err)
+	schema := s.(*avro.RecordSchema)
+	payload, err := avro.Marshal(schema, map[string]any{"b": true, "i": -3, "l": int64(1) << 40, "f": float32(1.5), "d": -0.25,
+		"s": "quote \" slash \\ tab \t é \x01", "by": []byte{0, 255}, "fx": [2]byte{1, 2}, "e": "B", "a": []any{int64(1), nil},
+		"m": map[string]any{"k": "v"}, "day": time.Date(2024, 4, 27, 0, 0, 0, 0, time.UTC),
+		"ts": time.UnixMilli(1714172795123).UTC(), "u": map[string]any{"long": int64(7)}, "n": nil})
+	require.NoError(t, err)
+	got, err := DecodePayload(schema, payload)
+	require.NoError(t, err)
+	assert.Equal(t, `{"b":true,"i":-3,"l":1099511627776,"f":1.5,"d":-0.25,"s":"quote \" slash \\ tab \t é \u0001",`+
+		`"by":"AP8=","fx":"AQI=","e":"B","a":[1,null],"m":{"k":"v"},"day":"2024-04-27","ts":"2024-04-26T23:06:35.123Z","u":7,"n":null}`, string(got))
+	var v map[string]any
+	require.NoError(t, json.Unmarshal(got, &v), "valid JSON")
+
+	bad := []struct {
+		name    string
+		payload []byte
+		want    string
+	}{
+		{"trailing bytes", append(append([]byte{}, payload...), 0), "bytes left"},
+		{"truncated", payload[:len(payload)-1], "ends early"},
+		{"empty", nil, "ends early"},
+	}
+	for _, tc := range bad {
+		_, err := DecodePayload(schema, tc.payload)
+		require.Error(t, err, tc.name)
+		assert.Contains(t, err.Error(), tc.want, tc.name)
+	}
+
+	u, err := avro.Parse(`{"type":"record","name":"U","fields":[{"name":"u","type":["null","string"]},{"name":"e","type":{"type":"enum","name":"E2","symbols":["A"]}}]}`)
+	require.NoError(t, err)
+	_, err = DecodePayload(u.(*avro.RecordSchema), []byte{4, 0})
+	assert.ErrorContains(t, err, "union branch 2 of 2")
+	_, err = DecodePayload(u.(*avro.RecordSchema), []byte{0, 2})
+	assert.ErrorContains(t, err, "enum index 1 of 1")
+	arr, err := avro.Parse(`{"type":"record","name":"A","fields":[{"name":"a","type":{"type":"array","items":"null"}}]}`)
+	require.NoError(t, err)
+	_, err = DecodePayload(arr.(*avro.RecordSchema), []byte{0xfe, 0xff, 0xff, 0xff, 0x0f})
+	assert.ErrorContains(t, err, "block of", "a corrupt count cannot make the decoder loop for ever")
 }
