@@ -10,7 +10,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"time"
 
 	"github.com/hamba/avro/v2"
 )
@@ -208,100 +207,11 @@ func inferField(name string, v json.RawMessage) (avroField, bool) {
 	return avroField{}, false // arrays: no emulated field has one
 }
 
-// withFieldsOf returns the schema extended by the fields of payload it lacks (ts itself when none).
-func (r *schemaRegistry) withFieldsOf(ts *topicSchema, payload map[string]json.RawMessage) (*topicSchema, error) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if cur := r.current[ts.name]; cur != nil {
-		ts = cur
-	}
-	known := map[string]bool{"ChangeEventHeader": true}
-	for _, f := range ts.fields {
-		known[f.name] = true
-	}
-	var added []avroField
-	for _, k := range sortedKeys(payload) {
-		if known[k] {
-			continue
-		}
-		if f, ok := inferField(k, payload[k]); ok {
-			added = append(added, f)
-		}
-	}
-	if len(added) == 0 {
-		return ts, nil
-	}
-	return r.registerLocked(ts.name, ts.header, append(append([]avroField(nil), ts.fields...), added...))
-}
-
 func (r *schemaRegistry) byIDLookup(id string) (*topicSchema, bool) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	ts, ok := r.byID[id]
 	return ts, ok
-}
-
-// avroValue turns a JSON value into what hamba/avro encodes for field f; a named (record) branch of a union is
-// wrapped in {fullName: value}.
-func (ts *topicSchema) avroValue(f avroField, raw json.RawMessage, owner string) (any, error) {
-	if len(raw) == 0 || string(raw) == "null" {
-		return nil, nil
-	}
-	switch f.kind {
-	case avroString:
-		var s string
-		if err := json.Unmarshal(raw, &s); err != nil {
-			return string(raw), nil // a number or boolean where text was first seen: keep its JSON text
-		}
-		return s, nil
-	case avroDouble:
-		var d float64
-		if err := json.Unmarshal(raw, &d); err != nil {
-			return nil, fmt.Errorf("field %s: %s is not a number", f.name, raw)
-		}
-		return d, nil
-	case avroInt:
-		var d float64
-		if err := json.Unmarshal(raw, &d); err != nil {
-			return nil, fmt.Errorf("field %s: %s is not a number", f.name, raw)
-		}
-		return int(d), nil
-	case avroBoolean:
-		var b bool
-		if err := json.Unmarshal(raw, &b); err != nil {
-			return nil, fmt.Errorf("field %s: %s is not a boolean", f.name, raw)
-		}
-		return b, nil
-	case avroDateTime:
-		var s string
-		if err := json.Unmarshal(raw, &s); err != nil {
-			var ms int64
-			if err := json.Unmarshal(raw, &ms); err != nil {
-				return nil, fmt.Errorf("field %s: %s is not a date-time", f.name, raw)
-			}
-			return ms, nil
-		}
-		t, err := time.Parse(time.RFC3339Nano, s)
-		if err != nil {
-			return nil, fmt.Errorf("field %s: %q is not a date-time", f.name, s)
-		}
-		return t.UnixMilli(), nil
-	case avroRecord:
-		var obj map[string]json.RawMessage
-		if err := json.Unmarshal(raw, &obj); err != nil {
-			return nil, fmt.Errorf("field %s: %s is not an object", f.name, raw)
-		}
-		rec := map[string]any{}
-		for _, n := range f.nested {
-			v, err := ts.avroValue(n, obj[n.name], owner+"_"+f.name)
-			if err != nil {
-				return nil, err
-			}
-			rec[n.name] = v
-		}
-		return map[string]any{avroNamespace + "." + owner + "_" + f.name: rec}, nil
-	}
-	return nil, fmt.Errorf("field %s: unknown kind", f.name)
 }
 
 // bitmapOf encodes field names (top-level, or Parent.Child) as Salesforce's bitmap array: the top-level
