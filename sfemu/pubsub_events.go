@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/hamba/avro/v2"
-
 )
 
 // replayBytes is the Pub/Sub form of a replay id: 8 bytes, big-endian, the form Salesforce's Go example shows.
