@@ -381,8 +381,10 @@ func (s *Subscription) stream(ctx context.Context) (delivered bool, err error) {
 			}
 			delivered = true
 			idle.Reset(c.cfg.StreamIdleTimeout)
-			// The server's count of what it still owes is the truth (it caps requests at 100).
-			outstanding = int(r.resp.GetPendingNumRequested())
+			// What the stream still owes: our count less the events received, or the server's
+			// pending_num_requested when that is lower (it may have dropped part of a request), never the higher
+			// of the two, so that a server miscounting upwards cannot push events past MaxInFlight.
+			outstanding = max(min(outstanding-len(r.resp.GetEvents()), int(r.resp.GetPendingNumRequested())), 0)
 			b, err := s.batch(ctx, r.resp)
 			if err != nil {
 				return delivered, err
