@@ -196,12 +196,12 @@ func TestPubSubErrors(t *testing.T) {
 	first, _ := e.publish("/event/Order_Event__e", 3)
 	good := e.ctx(t)
 
-	subscribeErr := func(ctx context.Context, req *eventbusv1.FetchRequest) (error, metadata.MD) {
+	subscribeErr := func(ctx context.Context, req *eventbusv1.FetchRequest) (metadata.MD, error) {
 		stream, err := e.client.Subscribe(ctx)
 		require.NoError(t, err)
 		require.NoError(t, stream.Send(req))
 		_, err = stream.Recv()
-		return err, stream.Trailer()
+		return stream.Trailer(), err
 	}
 	tests := []struct {
 		name      string
@@ -222,7 +222,7 @@ func TestPubSubErrors(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			err, trailer := subscribeErr(tc.ctx, tc.req)
+			trailer, err := subscribeErr(tc.ctx, tc.req)
 			require.Error(t, err)
 			st := status.Convert(err)
 			assert.Equal(t, tc.code, st.Code())
@@ -238,7 +238,7 @@ func TestPubSubErrors(t *testing.T) {
 	t.Run("expired replay id", func(t *testing.T) {
 		_, err := e.srv.Purge("/event/Order_Event__e", &first)
 		require.NoError(t, err)
-		err, trailer := subscribeErr(good, &eventbusv1.FetchRequest{TopicName: "/event/Order_Event__e", ReplayPreset: eventbusv1.ReplayPreset_CUSTOM, ReplayId: replayBytes(first), NumRequested: 1})
+		trailer, err := subscribeErr(good, &eventbusv1.FetchRequest{TopicName: "/event/Order_Event__e", ReplayPreset: eventbusv1.ReplayPreset_CUSTOM, ReplayId: replayBytes(first), NumRequested: 1})
 		assert.Equal(t, codes.InvalidArgument, status.Code(err))
 		assert.Equal(t, []string{"sfdc.platform.eventbus.grpc.subscription.fetch.replayid.corrupted"}, trailer.Get("error-code"))
 	})

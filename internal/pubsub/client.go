@@ -192,7 +192,7 @@ func (c *Client) unary(ctx context.Context, call func(ctx context.Context, opts 
 		if err == nil {
 			return nil
 		}
-		wrapped, kind := classify(err, "", nil)
+		kind, wrapped := classify(err, "", nil)
 		if kind != kindAuth || attempt > 0 {
 			return wrapped
 		}

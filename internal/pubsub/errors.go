@@ -117,30 +117,30 @@ func (k errKind) String() string {
 }
 
 // classify wraps a call's failure into the error callers see and tells the reaction.
-func classify(err error, topic string, replayID []byte) (error, errKind) {
+func classify(err error, topic string, replayID []byte) (errKind, error) {
 	var (
 		ae *bayeux.AuthError
 		se *StatusError
 	)
 	switch {
 	case errors.Is(err, ErrClosed) || errors.Is(err, context.Canceled):
-		return err, kindClosed
+		return kindClosed, err
 	case errors.As(err, &ae):
-		return err, kindAuth
+		return kindAuth, err
 	case !errors.As(err, &se):
-		return err, kindRetryable
+		return kindRetryable, err
 	}
 	switch {
 	case se.Code == codes.Unauthenticated || se.ErrorCode == ErrorCodeAuth || se.ErrorCode == ErrorCodeAuthRefresh:
-		return &bayeux.AuthError{Err: se}, kindAuth
+		return kindAuth, &bayeux.AuthError{Err: se}
 	case se.ErrorCode == ErrorCodeReplayCorrupt ||
 		(se.Code == codes.InvalidArgument && strings.Contains(strings.ToLower(se.Message), "replay")):
-		return &InvalidReplayError{Topic: topic, ReplayID: replayID, Err: se}, kindInvalidReplay
+		return kindInvalidReplay, &InvalidReplayError{Topic: topic, ReplayID: replayID, Err: se}
 	case se.Code == codes.ResourceExhausted || strings.Contains(se.ErrorCode, "limit.exceeded"):
-		return &LimitError{Err: se}, kindLimit
+		return kindLimit, &LimitError{Err: se}
 	case se.Code == codes.PermissionDenied || se.Code == codes.NotFound || se.Code == codes.InvalidArgument ||
 		se.Code == codes.Unimplemented || se.Code == codes.FailedPrecondition:
-		return &PermissionError{Topic: topic, Err: se}, kindPermanent
+		return kindPermanent, &PermissionError{Topic: topic, Err: se}
 	}
-	return se, kindRetryable
+	return kindRetryable, se
 }

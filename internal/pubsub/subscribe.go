@@ -92,7 +92,7 @@ func (c *Client) Subscribe(ctx context.Context, cfg SubscribeConfig) (*Subscript
 	if err != nil {
 		var se *StatusError
 		if errors.As(err, &se) {
-			if wrapped, kind := classify(se, cfg.Topic, cfg.ReplayID); kind == kindPermanent {
+			if kind, wrapped := classify(se, cfg.Topic, cfg.ReplayID); kind == kindPermanent {
 				return nil, wrapped
 			}
 		}
@@ -213,7 +213,7 @@ func (s *Subscription) run(ctx context.Context) {
 		s.mu.Lock()
 		pos := s.position
 		s.mu.Unlock()
-		wrapped, kind := classify(err, s.cfg.Topic, pos)
+		kind, wrapped := classify(err, s.cfg.Topic, pos)
 		var wait time.Duration
 		switch kind {
 		case kindAuth:
