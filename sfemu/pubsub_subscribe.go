@@ -1,10 +1,12 @@
 package sfemu
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
 	"sync"
+	"time"
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -41,6 +43,10 @@ func (p *pubsubService) Subscribe(stream eventbusv1.PubSub_SubscribeServer) erro
 	if err != nil {
 		s.mu.Unlock()
 		return s.topicNotFound(stream.SetTrailer, topic)
+	}
+	if code, errorCode, msg, refused := s.subscribeRefusalLocked(topic); refused {
+		s.mu.Unlock()
+		return s.rpcError(stream.SetTrailer, code, errorCode, msg)
 	}
 	s.pruneLocked(ch, s.clock.Now())
 	var cursor int64 // the subscription delivers events with ids above it
@@ -123,8 +129,11 @@ func (p *pubsubService) Subscribe(stream eventbusv1.PubSub_SubscribeServer) erro
 		caughtUp := i+n == len(r)
 		tip := ch.lastID
 		faults, reset := s.faultCh, s.pubsub.reset
+		drop, delay := s.takeStreamFaultLocked(n > 0)
 		s.mu.Unlock()
 		switch {
+		case drop:
+			return status.Error(codes.Unavailable, "the connection was reset")
 		case !tokenValid:
 			return s.rpcError(stream.SetTrailer, codes.Unauthenticated, errCodeAuth, "The session ID or OAuth token used has expired or is invalid.")
 		case limited:
@@ -133,6 +142,9 @@ func (p *pubsubService) Subscribe(stream eventbusv1.PubSub_SubscribeServer) erro
 		}
 
 		if n > 0 {
+			if delay > 0 && !s.wait(ctx, delay) {
+				return status.Error(codes.Unavailable, "the emulator is shutting down")
+			}
 			resp := &eventbusv1.FetchResponse{RpcId: s.rpcID()}
 			for _, ev := range batch {
 				ce, err := s.consumerEvent(topic, kind, ev.msg, ev.id)
@@ -187,5 +199,20 @@ func (p *pubsubService) Subscribe(stream eventbusv1.PubSub_SubscribeServer) erro
 		case <-s.closed:
 			return status.Error(codes.Unavailable, "the emulator is shutting down")
 		}
+	}
+}
+
+// wait sleeps d of wall-clock time (a slow network, as the CometD fault); false when the stream or the server
+// ended first.
+func (s *Server) wait(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
+	case <-s.closed:
+		return false
 	}
 }

@@ -430,3 +430,50 @@ func TestPubSubStreamFaults(t *testing.T) {
 	assert.Equal(t, codes.ResourceExhausted, status.Code(err))
 	assert.Equal(t, []string{"sfdc.platform.eventbus.grpc.subscription.limit.exceeded"}, stream.Trailer().Get("error-code"))
 }
+
+// TestPubSubControlFaults: the control API's subscribe_error, drop_connection and slow_response faults apply to
+// Pub/Sub streams too.
+func TestPubSubControlFaults(t *testing.T) {
+	e := startPubSubEmu(t, Config{}, false)
+	e.publish("/event/Order_Event__e", 3)
+	ctx := e.ctx(t)
+	// Each stream ends with the test step that opened it, so a counted fault reaches the stream meant.
+	subscribe := func(n int32) eventbusv1.PubSub_SubscribeClient {
+		sctx, cancel := context.WithCancel(ctx)
+		t.Cleanup(cancel)
+		stream, err := e.client.Subscribe(sctx)
+		require.NoError(t, err)
+		require.NoError(t, stream.Send(&eventbusv1.FetchRequest{TopicName: "/event/Order_Event__e", ReplayPreset: eventbusv1.ReplayPreset_EARLIEST, NumRequested: n}))
+		return stream
+	}
+
+	refusals := []struct {
+		text string
+		code codes.Code
+	}{
+		{"403::Restricted channel", codes.PermissionDenied},
+		{"403::Subscription limit exceeded for this topic", codes.ResourceExhausted},
+		{"404::Unknown channel", codes.NotFound},
+		{"400::The channel you requested to subscribe to doesn’t exist {channel}", codes.NotFound},
+	}
+	for _, r := range refusals {
+		e.fault(`{"fault":"subscribe_error","channel":"/event/Order_Event__e","count":1,"error":"` + r.text + `"}`)
+		_, err := subscribe(1).Recv()
+		assert.Equal(t, r.code, status.Code(err), r.text)
+	}
+	ok := subscribe(3)
+	recvN(t, ok, 3) // each fault was consumed once
+	require.NoError(t, ok.CloseSend())
+	_, err := ok.Recv()
+	require.Error(t, err, "the stream ended")
+
+	stream := subscribe(1)
+	recvN(t, stream, 1)
+	e.fault(`{"fault":"drop_connection"}`)
+	_, err = stream.Recv()
+	assert.Equal(t, codes.Unavailable, status.Code(err))
+
+	e.fault(`{"fault":"slow_response","delay":"10ms"}`)
+	recvN(t, subscribe(3), 3)
+	assert.Zero(t, e.state().Faults.SlowResponse, "the delay was spent on the stream")
+}
