@@ -364,3 +364,20 @@ func TestCloseEndsSubscriptions(t *testing.T) {
 	_, err = env.client.GetTopic(ctx, "/event/Order_Event__e")
 	assert.ErrorIs(t, err, ErrClosed)
 }
+
+// TestUnaryRefreshesRefusedToken: GetTopic and Schema retry once with a refreshed token after UNAUTHENTICATED.
+func TestUnaryRefreshesRefusedToken(t *testing.T) {
+	env := startEnv(t, sfemu.Config{}, false)
+	ctx := testCtx(t)
+	info, err := env.client.GetTopic(ctx, "/event/Order_Event__e")
+	require.NoError(t, err)
+	require.NoError(t, env.emu.InjectFault(sfemu.FaultRequest{Fault: sfemu.FaultRevokeTokens}))
+	grants := env.emu.State().Counters["token_grants"]
+	_, err = env.client.Schema(ctx, info.GetSchemaId())
+	require.NoError(t, err, "the refused token was replaced")
+	assert.Equal(t, grants+1, env.emu.State().Counters["token_grants"])
+
+	_, err = env.client.GetTopic(ctx, "/topic/Nope")
+	var pe *PermissionError
+	assert.ErrorAs(t, err, &pe, "an unknown topic is not retried")
+}
