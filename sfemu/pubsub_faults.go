@@ -13,6 +13,7 @@ import (
 //     for that kind of refusal (a topic limit is RESOURCE_EXHAUSTED, a missing channel NOT_FOUND, the rest
 //     PERMISSION_DENIED) and the CometD text as the message;
 //   - drop_connection ends one open stream with UNAVAILABLE, as a cut connection does;
+//   - server_disconnect ends one open stream cleanly (status OK): the server closing its side;
 //   - slow_response delays the next response of a stream (wall-clock time, like the CometD fault);
 //   - revoke_tokens and daily_limit end streams at their next step (pubsub_subscribe.go).
 //
@@ -40,18 +41,30 @@ func (s *Server) subscribeRefusalLocked(topic string) (code codes.Code, errorCod
 	return codes.PermissionDenied, "", msg, true
 }
 
-// takeStreamFaultLocked consumes a transport fault for a stream: drop (end it), or a delay when it is about to
-// send.
-func (s *Server) takeStreamFaultLocked(sending bool) (drop bool, delay time.Duration) {
+// streamFault is what a transport fault does to a stream.
+type streamFault int
+
+const (
+	streamOK    streamFault = iota
+	streamDrop              // end with UNAVAILABLE
+	streamClose             // end cleanly
+	streamSlow              // delay the response about to go out
+)
+
+// takeStreamFaultLocked consumes a transport fault for a stream; a delay only when it is about to send.
+func (s *Server) takeStreamFaultLocked(sending bool) (streamFault, time.Duration) {
 	f := &s.faults
 	switch {
 	case f.DropConnection > 0:
 		f.DropConnection--
 		s.counters.dropped.Add(1)
-		return true, 0
+		return streamDrop, 0
+	case f.ServerDisconnect > 0:
+		f.ServerDisconnect--
+		return streamClose, 0
 	case sending && f.SlowResponse > 0:
 		f.SlowResponse--
-		return false, f.SlowDelay
+		return streamSlow, f.SlowDelay
 	}
-	return false, 0
+	return streamOK, 0
 }

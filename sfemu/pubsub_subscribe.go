@@ -129,11 +129,13 @@ func (p *pubsubService) Subscribe(stream eventbusv1.PubSub_SubscribeServer) erro
 		caughtUp := i+n == len(r)
 		tip := ch.lastID
 		faults, reset := s.faultCh, s.pubsub.reset
-		drop, delay := s.takeStreamFaultLocked(n > 0)
+		fault, delay := s.takeStreamFaultLocked(n > 0)
 		s.mu.Unlock()
 		switch {
-		case drop:
+		case fault == streamDrop:
 			return status.Error(codes.Unavailable, "the connection was reset")
+		case fault == streamClose:
+			return nil
 		case !tokenValid:
 			return s.rpcError(stream.SetTrailer, codes.Unauthenticated, errCodeAuth, "The session ID or OAuth token used has expired or is invalid.")
 		case limited:
@@ -142,7 +144,7 @@ func (p *pubsubService) Subscribe(stream eventbusv1.PubSub_SubscribeServer) erro
 		}
 
 		if n > 0 {
-			if delay > 0 && !s.wait(ctx, delay) {
+			if fault == streamSlow && !s.wait(ctx, delay) {
 				return status.Error(codes.Unavailable, "the emulator is shutting down")
 			}
 			resp := &eventbusv1.FetchResponse{RpcId: s.rpcID()}

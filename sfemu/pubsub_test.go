@@ -3,6 +3,7 @@ package sfemu
 import (
 	"context"
 	"encoding/json"
+	"io"
 	"net"
 	"net/http"
 	"sort"
@@ -472,6 +473,12 @@ func TestPubSubControlFaults(t *testing.T) {
 	e.fault(`{"fault":"drop_connection"}`)
 	_, err = stream.Recv()
 	assert.Equal(t, codes.Unavailable, status.Code(err))
+
+	stream = subscribe(1)
+	recvN(t, stream, 1)
+	e.fault(`{"fault":"server_disconnect"}`)
+	_, err = stream.Recv()
+	assert.ErrorIs(t, err, io.EOF, "a clean end of the stream")
 
 	e.fault(`{"fault":"slow_response","delay":"10ms"}`)
 	recvN(t, subscribe(3), 3)

@@ -321,29 +321,32 @@ func TestTenantID(t *testing.T) {
 	}
 }
 
-// TestResubscribeAfterResetAndLimit: a reset stream resubscribes at once, a limit after Backoff.Long; both
-// continue after the last event handed on.
+// TestResubscribeAfterResetAndLimit: a reset or closed stream resubscribes at once, a limit after Backoff.Long;
+// all continue after the last event handed on. MaxInFlight 2 keeps every batch at two events or fewer.
 func TestResubscribeAfterResetAndLimit(t *testing.T) {
 	env := startEnv(t, sfemu.Config{Preload: []sfemu.ChannelCount{{Channel: "/data/AccountChangeEvent", Count: 12}}}, false)
 	ctx := testCtx(t)
-	sub, err := env.client.Subscribe(ctx, SubscribeConfig{Topic: "/data/AccountChangeEvent", Preset: ReplayEarliest, MaxInFlight: 4})
+	sub, err := env.client.Subscribe(ctx, SubscribeConfig{Topic: "/data/AccountChangeEvent", Preset: ReplayEarliest, MaxInFlight: 2})
 	require.NoError(t, err)
 	defer sub.Close()
 
-	all := collect(t, ctx, sub, 4, false)
+	all := collect(t, ctx, sub, 2, false)
 	env.emu.ResetPubSubStreams()
-	sub.Release(4)
-	all = append(all, collect(t, ctx, sub, 4, false)...)
+	sub.Release(2)
+	all = append(all, collect(t, ctx, sub, 2, false)...)
+
+	// A clean end of the stream (the server closing its side) is recovered from the same way.
+	require.NoError(t, env.emu.InjectFault(sfemu.FaultRequest{Fault: sfemu.FaultServerDisconnect}))
+	sub.Release(2)
+	all = append(all, collect(t, ctx, sub, 2, false)...)
 
 	require.NoError(t, env.emu.InjectFault(sfemu.FaultRequest{Fault: sfemu.FaultDailyLimit}))
-	sub.Release(4)
+	sub.Release(2)
 	// The limit refuses the next stream(s); lifting it lets the retried subscription continue.
-	require.Eventually(t, func() bool {
-		return env.log.contains("ERROR pubsub /data/AccountChangeEvent: Salesforce limit reached")
-	},
+	require.Eventually(t, func() bool { return env.log.contains("ERROR pubsub /data/AccountChangeEvent: Salesforce limit reached") },
 		10*time.Second, time.Millisecond)
 	require.NoError(t, env.emu.InjectFault(sfemu.FaultRequest{Fault: sfemu.FaultClear}))
-	all = append(all, collect(t, ctx, sub, 4, true)...)
+	all = append(all, collect(t, ctx, sub, 6, true)...)
 	require.Len(t, all, 12)
 	distinctInOrder(t, all)
 }
