@@ -343,7 +343,9 @@ func TestResubscribeAfterResetAndLimit(t *testing.T) {
 	require.NoError(t, env.emu.InjectFault(sfemu.FaultRequest{Fault: sfemu.FaultDailyLimit}))
 	sub.Release(2)
 	// The limit refuses the next stream(s); lifting it lets the retried subscription continue.
-	require.Eventually(t, func() bool { return env.log.contains("ERROR pubsub /data/AccountChangeEvent: Salesforce limit reached") },
+	require.Eventually(t, func() bool {
+		return env.log.contains("ERROR pubsub /data/AccountChangeEvent: Salesforce limit reached")
+	},
 		10*time.Second, time.Millisecond)
 	require.NoError(t, env.emu.InjectFault(sfemu.FaultRequest{Fault: sfemu.FaultClear}))
 	all = append(all, collect(t, ctx, sub, 6, true)...)
