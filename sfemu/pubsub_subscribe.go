@@ -14,8 +14,12 @@ import (
 	eventbusv1 "github.com/salesforce-streaming/salesforce_streaming/internal/pubsub/proto"
 )
 
-// maxEventsPerResponse bounds the events of one FetchResponse.
-const maxEventsPerResponse = 100
+// maxEventsPerResponse and maxResponsePayloadBytes bound one FetchResponse (a response always carries at least
+// one owed event): gRPC clients refuse messages above 4 MB by default, and a Pub/Sub event may be up to 1 MB.
+const (
+	maxEventsPerResponse    = 100
+	maxResponsePayloadBytes = 3 << 20
+)
 
 // Subscribe serves one subscription. The first FetchRequest names the topic and the start (LATEST: after the
 // newest event, EARLIEST: the oldest retained, CUSTOM: after a retained replay id); each FetchRequest adds its
@@ -124,8 +128,6 @@ func (p *pubsubService) Subscribe(stream eventbusv1.PubSub_SubscribeServer) erro
 		}
 		batch := make([]storedEvent, n)
 		copy(batch, r[i:i+n])
-		// Pub/Sub deliveries count against the same daily allocation as CometD's.
-		s.delivered[allocationOf(kind)] += int64(n)
 		caughtUp := i+n == len(r)
 		tip := ch.lastID
 		faults, reset := s.faultCh, s.pubsub.reset
@@ -148,14 +150,19 @@ func (p *pubsubService) Subscribe(stream eventbusv1.PubSub_SubscribeServer) erro
 				return status.Error(codes.Unavailable, "the emulator is shutting down")
 			}
 			resp := &eventbusv1.FetchResponse{RpcId: s.rpcID()}
+			size := 0
 			for _, ev := range batch {
 				ce, err := s.consumerEvent(topic, kind, ev.msg, ev.id)
 				if err != nil {
 					s.logf("pubsub: %v", err)
 					return status.Error(codes.Internal, "encoding an event failed")
 				}
+				if size += len(ce.GetEvent().GetPayload()); size > maxResponsePayloadBytes && len(resp.Events) > 0 {
+					break // the rest goes in the next response; gRPC clients refuse messages above 4 MB
+				}
 				resp.Events = append(resp.Events, ce)
 			}
+			n = len(resp.Events)
 			cursor = batch[n-1].id
 			mu.Lock()
 			pending -= int32(n)
@@ -165,6 +172,9 @@ func (p *pubsubService) Subscribe(stream eventbusv1.PubSub_SubscribeServer) erro
 			if err := stream.Send(resp); err != nil {
 				return err
 			}
+			s.mu.Lock()
+			s.delivered[allocationOf(kind)] += int64(n) // the daily allocation CometD deliveries count against too
+			s.mu.Unlock()
 			keepalive.Stop()
 			keepalive = s.clock.NewTimer(PubSubKeepalive)
 			continue

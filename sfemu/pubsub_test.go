@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"sort"
+	"strings"
 	"testing"
 	"time"
 
@@ -483,4 +484,19 @@ func TestPubSubControlFaults(t *testing.T) {
 	e.fault(`{"fault":"slow_response","delay":"10ms"}`)
 	recvN(t, subscribe(3), 3)
 	assert.Zero(t, e.state().Faults.SlowResponse, "the delay was spent on the stream")
+}
+
+// TestPubSubLargeEventsSplitResponses: responses stay under the 4 MB a gRPC client accepts by default, however
+// many large events are owed.
+func TestPubSubLargeEventsSplitResponses(t *testing.T) {
+	e := startPubSubEmu(t, Config{}, false)
+	big := json.RawMessage(`{"Note__c":"` + strings.Repeat("x", 900_000) + `"}`)
+	_, _, err := e.srv.Publish("/event/Big__e", big, big, big, big, big)
+	require.NoError(t, err)
+	ctx := e.ctx(t)
+	stream, err := e.client.Subscribe(ctx)
+	require.NoError(t, err)
+	require.NoError(t, stream.Send(&eventbusv1.FetchRequest{TopicName: "/event/Big__e", ReplayPreset: eventbusv1.ReplayPreset_EARLIEST, NumRequested: 5}))
+	resps := recvN(t, stream, 5)
+	assert.GreaterOrEqual(t, len(resps), 2, "split into several responses")
 }
