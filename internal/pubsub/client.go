@@ -27,6 +27,11 @@ const DefaultEndpoint = "api.pubsub.salesforce.com:7443"
 // MaxNumRequested is Salesforce's maximum num_requested, across all outstanding FetchRequests of a stream.
 const MaxNumRequested = 100
 
+// MaxResponseBytes is the largest message the client accepts, above gRPC's default of 4 MB: a FetchResponse may
+// carry up to 100 events of up to 1 MB each, and refusing one would fail every resubscribe at the same event.
+// The events a subscription holds stay bounded by MaxInFlight.
+const MaxResponseBytes = 128 << 20
+
 // DefaultStreamIdleTimeout is how long a subscription waits for any FetchResponse before it treats the stream as
 // dead and resubscribes: Salesforce sends a keepalive within 270 s, so silence beyond that and a margin means a
 // half-open connection.
@@ -92,7 +97,8 @@ func New(cfg Config) (*Client, error) {
 		}
 		creds = credentials.NewTLS(tc)
 	}
-	opts := append([]grpc.DialOption{grpc.WithTransportCredentials(creds)}, cfg.DialOptions...)
+	opts := append([]grpc.DialOption{grpc.WithTransportCredentials(creds),
+		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(MaxResponseBytes))}, cfg.DialOptions...)
 	conn, err := grpc.NewClient(cfg.Endpoint, opts...)
 	if err != nil {
 		return nil, fmt.Errorf("pubsub: connecting to %s: %w", cfg.Endpoint, err)
