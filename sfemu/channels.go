@@ -256,4 +256,5 @@ func (s *Server) wakeSubscribersLocked(ch *channel) {
 	for c := range ch.subs {
 		c.notify()
 	}
+	s.pubsub.wakeLocked(ch)
 }

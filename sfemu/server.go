@@ -177,6 +177,7 @@ type Server struct {
 	delivered         [allocationCount]int64
 
 	counters counters
+	pubsub   pubsubState // the Pub/Sub API's schemas and subscriptions (pubsub.go)
 
 	closed    chan struct{}
 	closeOnce sync.Once
@@ -200,6 +201,7 @@ func New(cfg Config) *Server {
 		streamingChannels: make(map[string]string),
 		faultCh:           make(chan struct{}),
 		closed:            make(chan struct{}),
+		pubsub:            newPubSubState(),
 	}
 	s.lbCookie = s.lbCookieValue()
 	for _, p := range cfg.Preload {
@@ -244,6 +246,8 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case p == "/services/oauth2/token":
 		s.serveToken(w, r)
+	case p == "/services/oauth2/userinfo":
+		s.serveUserInfo(w, r)
 	case p == "/cometd" || strings.HasPrefix(p, "/cometd/"):
 		s.serveCometD(w, r)
 	case strings.HasPrefix(p, "/emulator/"):

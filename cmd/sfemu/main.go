@@ -51,6 +51,7 @@ func (l *listFlag) Set(v string) error { *l = append(*l, v); return nil }
 
 type options struct {
 	addr, certOut, jwtKeyFile, jwtKeyOut string
+	pubsubAddr                           string
 	tls, verbose                         bool
 	preload, generate                    listFlag
 }
@@ -61,7 +62,8 @@ func parseFlags(args []string, stderr io.Writer) (sfemu.Config, options, error) 
 	fs := flag.NewFlagSet("sfemu", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.StringVar(&o.addr, "addr", "127.0.0.1:7357", "listen address HOST:PORT (port 0 picks a free one)")
-	fs.BoolVar(&o.tls, "tls", false, "serve HTTPS with a self-signed certificate")
+	fs.BoolVar(&o.tls, "tls", false, "serve HTTPS with a self-signed certificate (and the Pub/Sub API over TLS with it)")
+	fs.StringVar(&o.pubsubAddr, "pubsub-addr", "", "also serve the Pub/Sub API (gRPC) on HOST:PORT (port 0 picks a free one); its address goes to stderr")
 	fs.StringVar(&o.certOut, "tls-cert-out", "", "with -tls: write the certificate (PEM) to this file")
 	fs.StringVar(&cfg.ClientID, "client-id", cfg.ClientID, "connected app consumer key")
 	fs.StringVar(&cfg.ClientSecret, "client-secret", cfg.ClientSecret, "connected app consumer secret")
@@ -163,8 +165,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return fmt.Errorf("listening on %s: %w", o.addr, err)
 	}
 	scheme := "http"
+	var cert tls.Certificate
 	if o.tls {
-		cert, err := selfSignedCert(ln.Addr().(*net.TCPAddr), o.certOut)
+		cert, err = selfSignedCert(ln.Addr().(*net.TCPAddr), o.certOut)
 		if err != nil {
 			ln.Close()
 			return err
@@ -173,6 +176,13 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		scheme = "https"
 	}
 	emu := newEmulator(cfg)
+	stopPubSub, err := servePubSub(emu, o, cert, stderr)
+	if err != nil {
+		ln.Close()
+		emu.Close()
+		return err
+	}
+	defer stopPubSub()
 	srv := &http.Server{Handler: emu, ReadHeaderTimeout: 10 * time.Second, ErrorLog: log.New(stderr, "sfemu http: ", 0)}
 	done := make(chan error, 1)
 	go func() { done <- srv.Serve(ln) }()
