@@ -15,6 +15,7 @@ import (
 
 	"github.com/redpanda-data/benthos/v4/public/service"
 
+	"github.com/salesforce-streaming/salesforce_streaming/input/checkpointfmt"
 	"github.com/salesforce-streaming/salesforce_streaming/internal/bayeux"
 	"github.com/salesforce-streaming/salesforce_streaming/internal/sfauth"
 )
@@ -257,7 +258,7 @@ func checkKeyPrefix(prefix string, channels []string) (errs []error) {
 			"starting with a letter or digit, e.g. orders (it becomes part of cache keys, and of file names in a file cache)", prefix)}
 	}
 	for _, ch := range channels {
-		if n := len(checkpointKey(prefix, ch) + shadowSuffix); n > maxKeyBytes {
+		if n := len(checkpointfmt.CheckpointKey(prefix, ch) + checkpointfmt.ShadowSuffix); n > maxKeyBytes {
 			errs = append(errs, fmt.Errorf("channels: %s makes a checkpoint key of %d bytes with checkpoint_cache_key %q, above the %d a file name may have: shorten checkpoint_cache_key",
 				channelBase(ch), n, prefix, maxKeyBytes))
 		}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/redpanda-data/benthos/v4/public/service"
 
+	"github.com/salesforce-streaming/salesforce_streaming/input/checkpointfmt"
 	"github.com/salesforce-streaming/salesforce_streaming/internal/bayeux"
 	"github.com/salesforce-streaming/salesforce_streaming/internal/sfauth"
 )
@@ -126,7 +127,6 @@ func (i *ssiInput) Connect(ctx context.Context) error {
 	}
 	i.mu.Unlock()
 
-	i.cp.start()
 	replayIDs, err := i.startPositions(ctx)
 	if err != nil {
 		return i.connectFailed(err)
@@ -209,7 +209,7 @@ func (i *ssiInput) connectFailed(err error) error {
 		// on_invalid_replay_id is fail: say so every time (bayeux counts it
 		// through the Observer).
 		i.log.Errorf("Not consuming: %v; on_invalid_replay_id is fail, so the input stops here until the checkpoint %q is fixed or deleted, or on_invalid_replay_id is changed",
-			err, checkpointKey(i.conf.CheckpointKey, invalid.Channel))
+			err, checkpointfmt.CheckpointKey(i.conf.CheckpointKey, invalid.Channel))
 		return service.NewErrBackOff(err, i.conf.Backoff.Long)
 	}
 	if isPermanent {

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/salesforce-streaming/salesforce_streaming/input/checkpointfmt"
 	"github.com/salesforce-streaming/salesforce_streaming/internal/sfauth"
 )
 
@@ -78,7 +79,7 @@ func lintRule() string {
 		"{{BACKOFF_FLOORS}}", blobl(floors),
 		"{{BACKOFF_FLOOR_TEXT}}", blobl(floorText),
 		"{{BACKOFF_FLOOR_WHY}}", blobl(floorWhy),
-		"{{SHADOW_LEN}}", strconv.Itoa(len(shadowSuffix)),
+		"{{SHADOW_LEN}}", strconv.Itoa(len(checkpointfmt.ShadowSuffix)),
 		"{{MAX_KEY_BYTES}}", strconv.Itoa(maxKeyBytes),
 		"{{PROXY_RE}}", blobl(proxyURLRE.String()),
 	).Replace(lintRuleTemplate)
