@@ -48,6 +48,7 @@ var badConfigs = []struct {
 	{"jwt_bearer without username", "auth.username", set("  grant_type:", "  grant_type: jwt_bearer\n  private_key: k")},
 	{"jwt_bearer without key", "auth.private_key_file", set("  grant_type:", "  grant_type: jwt_bearer\n  username: u")},
 	{"jwt_bearer with both keys", "auth.private_key_file", set("  grant_type:", "  grant_type: jwt_bearer\n  username: u\n  private_key: k\n  private_key_file: /k.pem")},
+	{"jwt_bearer with a directory as key file", "auth.private_key_file", set("  grant_type:", "  grant_type: jwt_bearer\n  username: u\n  private_key_file: /")},
 	{"no channels", "channels", set("channels:", "channels: []")},
 	{"unknown channel kind", "channels", set("channels:", "channels: [ /foo/Bar ]")},
 	{"channel without name", "channels", set("channels:", "channels: [ /event/ ]")},

@@ -21,8 +21,16 @@ import (
 // that an absent one shows); fields are still read with .or(default) to be
 // safe. Each message names the field and says how to fix it. The same checks
 // run again in Go when the input is built (config.go), for configs that were
-// never linted, and there they can go further: read private_key_file, parse
-// the TLS settings, check that the cache resource exists.
+// never linted. Only the constructor can check:
+//   - an empty value of a set field (auth fields, checkpoint_cache): lint sees
+//     "${VAR}" as empty where the variable is not set, so it reports only
+//     absent fields;
+//   - that the checkpoint_cache resource exists;
+//   - private_key_file's file (exists, a small regular file, a PEM key) and
+//     private_key's PEM; lint only sees which is set and a path ending in /;
+//   - the TLS settings Benthos parses (client certificates, root_cas_file);
+//   - values of the wrong type in int fields, which make Benthos skip the
+//     rule altogether.
 //
 // Enum fields also get Benthos' own "not a valid option" lint; the messages
 // here add the field name and the valid values.
@@ -130,6 +138,8 @@ let key_errs = if $grant != "jwt_bearer" { [] } else if !$key_file_set && !$key_
   ["auth.private_key_file or auth.private_key is required for auth.grant_type jwt_bearer: set one to the RSA key whose certificate is uploaded to the connected app"]
 } else if $key_file_set && $key_set {
   ["auth.private_key_file and auth.private_key are both set: keep only one"]
+} else if $key_file_set && $auth.private_key_file.string().trim().has_suffix("/") {
+  ["auth.private_key_file %q is a directory: point it to the PEM key file".format($auth.private_key_file.string().trim())]
 } else { [] }
 
 let org = this.org_url.or("").string().trim()
