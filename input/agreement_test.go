@@ -87,6 +87,7 @@ var badConfigs = []struct {
 // refuse each config and name its field.
 func TestLintAndConstructorAgree(t *testing.T) {
 	require.GreaterOrEqual(t, len(badConfigs), 30)
+	require.NotContains(t, lintRule(), "{{", "every placeholder of the rule is filled from Go")
 	require.Empty(t, lintInput(t, agreementBase), "the base config is valid")
 	_, err := newTestInput(t, agreementBase)
 	require.NoError(t, err, "the base config is valid")

@@ -96,11 +96,13 @@ func lintRule() string {
 // blobl writes v as a Bloblang literal: JSON strings, numbers, arrays and
 // objects are Bloblang literals too.
 func blobl(v any) string {
-	raw, err := json.Marshal(v)
-	if err != nil {
+	var b strings.Builder
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false) // keep & and < readable in patterns
+	if err := enc.Encode(v); err != nil {
 		panic(err) // only called with strings, numbers and their maps and slices
 	}
-	return string(raw)
+	return strings.TrimSuffix(b.String(), "\n")
 }
 
 // orgURLUserRE and orgURLHostRE give lint what sfauth.CheckOrgURL refuses
