@@ -4,10 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io/fs"
-	"net/url"
-	"strconv"
-	"strings"
 	"sync"
 	"time"
 
@@ -33,178 +29,6 @@ const (
 	// batch that did: resolving it moves no checkpoint.
 	noID int64 = -1 << 63
 )
-
-// position is an acknowledged place in a channel: a replay id within its
-// epoch. A channel starts in epoch 0; every replay-id fallback (Salesforce
-// refused the stored id and on_invalid_replay_id resubscribed from earliest or
-// latest) starts the next epoch, whose ids may be lower than those of the one
-// before (a sandbox refresh or an org migration restarts them). Positions
-// compare by epoch first, so the first id acknowledged after a fallback
-// replaces the stored one even when it is lower, and within an epoch the
-// stored id only moves forward.
-type position struct {
-	Epoch int64
-	ID    int64
-}
-
-// after reports whether p is past q.
-func (p position) after(q position) bool {
-	return p.Epoch > q.Epoch || p.Epoch == q.Epoch && p.ID > q.ID
-}
-
-// replayStore persists one replay id per channel. cacheStore is the real one;
-// tests use fakes that count or block writes.
-type replayStore interface {
-	// Load returns the stored position of channel; ok is false when none is stored.
-	Load(ctx context.Context, channel string) (pos position, ok bool, err error)
-	Store(ctx context.Context, channel string, pos position) error
-}
-
-// cacheStore keeps each channel's replay id under its own key of a cache
-// resource, as decimal text: `<prefix>:<url.PathEscape(channel)>`. Escaping
-// keeps `/` out of keys, which the file cache would read as directories; the
-// prefix is restricted to a safe alphabet when the config is read.
-//
-// Epoch 0 is written as the bare id (the format of every earlier release);
-// a later epoch as `<id>@<epoch>`. A value cut short by a crash is a prefix of
-// the full one and never compares above it, so the higher-of-two rule below
-// holds across epochs too.
-//
-// Every write goes to a shadow key (`<key>.shadow`) first and to the key
-// second, and a read takes the higher valid value of the two. Caches are not
-// required to write atomically (Benthos' file cache truncates, then writes),
-// so a crash mid-write can leave one key empty or short; it can never tear
-// both, and the other then still holds a replay id no older than the last one
-// fully written.
-type cacheStore struct {
-	res    *service.Resources
-	cache  string
-	prefix string
-	log    *service.Logger
-}
-
-const shadowSuffix = ".shadow"
-
-func (s cacheStore) key(channel string) string { return checkpointKey(s.prefix, channel) }
-
-// checkpointKey is the cache key of channel's replay id under prefix (checkpoint_cache_key).
-func checkpointKey(prefix, channel string) string {
-	return prefix + ":" + url.PathEscape(channelBase(channel))
-}
-
-func (s cacheStore) Load(ctx context.Context, channel string) (position, bool, error) {
-	key := s.key(channel)
-	primary, err := s.get(ctx, key)
-	if err != nil {
-		return position{}, false, err
-	}
-	shadow, err := s.get(ctx, key+shadowSuffix)
-	if err != nil {
-		return position{}, false, err
-	}
-	pPos, pErr := parsePosition(primary)
-	sPos, sErr := parsePosition(shadow)
-	switch {
-	case primary == nil && shadow == nil:
-		return position{}, false, nil
-	case pErr == nil && sErr == nil:
-		if sPos.after(pPos) {
-			return sPos, true, nil
-		}
-		return pPos, true, nil
-	case pErr == nil && shadow == nil:
-		return pPos, true, nil
-	case sErr == nil:
-		if primary != nil && s.log != nil {
-			s.log.Warnf("Checkpoint %q in checkpoint_cache %q holds %q (a write cut short by a crash); resuming %s from its shadow copy %d",
-				key, s.cache, shorten(primary), channelBase(channel), sPos.ID)
-		}
-		return sPos, true, nil
-	case pErr == nil:
-		return pPos, true, nil
-	case primary == nil:
-		// The shadow is written first: a torn shadow without a key is a crash
-		// during the very first write, so no position was ever stored.
-		if s.log != nil {
-			s.log.Warnf("Checkpoint %q in checkpoint_cache %q holds %q (the first write was cut short by a crash); starting %s as if it had no checkpoint",
-				key+shadowSuffix, s.cache, shorten(shadow), channelBase(channel))
-		}
-		return position{}, false, nil
-	}
-	return position{}, false, fmt.Errorf("checkpoint %q in checkpoint_cache %q holds %q, which is not a replay id: "+
-		"fix or delete that key and %q (deleting them restarts %s from initial_replay_ids or replay_preset)",
-		key, s.cache, shorten(primary), key+shadowSuffix, channelBase(channel))
-}
-
-// get returns the value of key, or nil when the cache has none.
-func (s cacheStore) get(ctx context.Context, key string) ([]byte, error) {
-	var value []byte
-	var getErr error
-	if err := s.res.AccessCache(ctx, s.cache, func(c service.Cache) {
-		value, getErr = c.Get(ctx, key)
-	}); err != nil {
-		return nil, fmt.Errorf("accessing checkpoint_cache %q: %w", s.cache, err)
-	}
-	switch {
-	case errors.Is(getErr, service.ErrKeyNotFound), errors.Is(getErr, fs.ErrNotExist):
-		return nil, nil
-	case getErr != nil:
-		return nil, fmt.Errorf("reading checkpoint %q from checkpoint_cache %q: %w", key, s.cache, getErr)
-	case value == nil:
-		return []byte{}, nil
-	}
-	return value, nil
-}
-
-// parsePosition reads `<id>` (epoch 0) or `<id>@<epoch>`.
-func parsePosition(value []byte) (position, error) {
-	idText, epochText, hasEpoch := strings.Cut(strings.TrimSpace(string(value)), "@")
-	id, err := strconv.ParseInt(idText, 10, 64)
-	if err != nil {
-		return position{}, err
-	}
-	pos := position{ID: id}
-	if hasEpoch {
-		if pos.Epoch, err = strconv.ParseInt(epochText, 10, 64); err != nil || pos.Epoch < 1 {
-			return position{}, fmt.Errorf("invalid epoch %q", epochText)
-		}
-	}
-	return pos, nil
-}
-
-// formatPosition is parsePosition's inverse.
-func formatPosition(pos position) []byte {
-	value := strconv.AppendInt(nil, pos.ID, 10)
-	if pos.Epoch > 0 {
-		value = append(value, '@')
-		value = strconv.AppendInt(value, pos.Epoch, 10)
-	}
-	return value
-}
-
-func shorten(value []byte) string {
-	if len(value) > 40 {
-		return string(value[:40]) + "..."
-	}
-	return string(value)
-}
-
-func (s cacheStore) Store(ctx context.Context, channel string, pos position) error {
-	key := s.key(channel)
-	value := formatPosition(pos)
-	for _, k := range []string{key + shadowSuffix, key} {
-		var setErr error
-		if err := s.res.AccessCache(ctx, s.cache, func(c service.Cache) {
-			setErr = c.Set(ctx, k, value, nil)
-		}); err != nil {
-			return fmt.Errorf("accessing checkpoint_cache %q: %w", s.cache, err)
-		}
-		if setErr != nil {
-			return fmt.Errorf("writing checkpoint %q to checkpoint_cache %q: %w", k, s.cache, setErr)
-		}
-	}
-	return nil
-}
 
 // channelTrack is the in-flight state of one channel.
 type channelTrack struct {
@@ -239,14 +63,12 @@ type checkpointer struct {
 	log   *service.Logger
 	lag   func(channel string, pending int64)
 
-	mu       sync.Mutex
-	tracks   map[string]*channelTrack
-	acked    map[string]position // highest contiguously acked position; only moves forward
-	dirty    map[string]bool     // acked but not yet written
-	loaded   map[string]bool     // the stored id was read (and folded into acked)
-	started  bool
-	stopped  bool
-	finalCtx context.Context // deadline of the final flush, set by Close
+	mu      sync.Mutex
+	tracks  map[string]*channelTrack
+	acked   map[string]position // highest contiguously acked position; only moves forward
+	dirty   map[string]bool     // acked but not yet written
+	loaded  map[string]bool     // the stored id was read (and folded into acked)
+	stopped bool
 
 	// storeMu serialises the writer's Stores with Resume's Loads: a cache
 	// such as file truncates before it writes, and a Load in between would
@@ -254,15 +76,18 @@ type checkpointer struct {
 	storeMu sync.Mutex
 
 	wake chan struct{} // capacity 1: a pending wake-up absorbs further ones
-	stop chan struct{}
+	// stop hands the writer the context of Close, which bounds the final
+	// flush; capacity 1, sent once.
+	stop chan context.Context
 	done chan struct{}
 }
 
+// newCheckpointer starts the writer goroutine; Close stops it.
 func newCheckpointer(store replayStore, limit int, log *service.Logger, lag func(string, int64)) *checkpointer {
 	if lag == nil {
 		lag = func(string, int64) {}
 	}
-	return &checkpointer{
+	c := &checkpointer{
 		store:  store,
 		limit:  int64(limit),
 		log:    log,
@@ -272,20 +97,11 @@ func newCheckpointer(store replayStore, limit int, log *service.Logger, lag func
 		dirty:  map[string]bool{},
 		loaded: map[string]bool{},
 		wake:   make(chan struct{}, 1),
-		stop:   make(chan struct{}),
+		stop:   make(chan context.Context, 1),
 		done:   make(chan struct{}),
 	}
-}
-
-// start launches the writer goroutine once; Close stops it.
-func (c *checkpointer) start() {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.started || c.stopped {
-		return
-	}
-	c.started = true
 	go c.run()
+	return c
 }
 
 // Resume returns the replay id channel resumes after: the highest
@@ -305,7 +121,7 @@ func (c *checkpointer) Resume(ctx context.Context, channel string) (int64, bool,
 			return 0, false, err
 		}
 		c.mu.Lock()
-		if cur, have := c.acked[channel]; ok && (!have || stored.after(cur)) {
+		if cur, have := c.acked[channel]; ok && (!have || stored.After(cur)) {
 			c.acked[channel] = stored
 		}
 		c.loaded[channel] = true
@@ -380,7 +196,7 @@ func (c *checkpointer) Track(ctx context.Context, channel string, lastID int64, 
 // advance moves channel's acked mark forward to pos and wakes the writer.
 func (c *checkpointer) advance(channel string, pos position) {
 	c.mu.Lock()
-	if cur, ok := c.acked[channel]; ok && !pos.after(cur) {
+	if cur, ok := c.acked[channel]; ok && !pos.After(cur) {
 		c.mu.Unlock()
 		return
 	}
@@ -398,14 +214,15 @@ func (c *checkpointer) signal() {
 }
 
 // run is the writer goroutine: it writes on each wake-up, pausing after every write (storeMinInterval, or
-// storeRetryDelay after a failure, then retrying), and ends with a final flush once stop is closed.
+// storeRetryDelay after a failure, then retrying), and ends with a final flush bounded by the context Close
+// sends on stop.
 func (c *checkpointer) run() {
 	defer close(c.done)
-	defer c.finalFlush()
 	for {
 		select {
 		case <-c.wake:
-		case <-c.stop:
+		case ctx := <-c.stop:
+			c.finalFlush(ctx)
 			return
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), storeWriteTimeout)
@@ -421,16 +238,14 @@ func (c *checkpointer) run() {
 			if err != nil {
 				c.signal()
 			}
-		case <-c.stop:
+		case ctx := <-c.stop:
+			c.finalFlush(ctx)
 			return
 		}
 	}
 }
 
-func (c *checkpointer) finalFlush() {
-	c.mu.Lock()
-	ctx := c.finalCtx
-	c.mu.Unlock()
+func (c *checkpointer) finalFlush(ctx context.Context) {
 	if err := c.flush(ctx); err != nil {
 		c.log.Errorf("Persisting the last acknowledged replay ids at shutdown failed (the next start replays the events after the last stored ids): %v", err)
 	}
@@ -464,28 +279,11 @@ func (c *checkpointer) flush(ctx context.Context) error {
 // Close stops the writer after a final flush bounded by ctx. It is idempotent.
 func (c *checkpointer) Close(ctx context.Context) error {
 	c.mu.Lock()
-	if c.stopped {
-		c.mu.Unlock()
-		return c.waitDone(ctx)
-	}
+	first := !c.stopped
 	c.stopped = true
-	started := c.started
-	c.finalCtx = ctx
 	c.mu.Unlock()
-	if !started {
-		// No Connect ever happened, so no ack did either: nothing to flush.
-		return nil
-	}
-	close(c.stop)
-	return c.waitDone(ctx)
-}
-
-func (c *checkpointer) waitDone(ctx context.Context) error {
-	c.mu.Lock()
-	started := c.started
-	c.mu.Unlock()
-	if !started {
-		return nil
+	if first {
+		c.stop <- ctx
 	}
 	select {
 	case <-c.done:

@@ -13,6 +13,8 @@ import (
 	"github.com/redpanda-data/benthos/v4/public/service"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/salesforce-streaming/salesforce_streaming/input/checkpointfmt"
 )
 
 // fakeStore records writes. When gate is non-nil every Store waits for a
@@ -218,7 +220,6 @@ func TestCheckpointLimitBlocksTrack(t *testing.T) {
 func TestCheckpointConcurrentAcksMonotonic(t *testing.T) {
 	store := newFakeStore()
 	c := newCheckpointer(store, 100000, service.MockResources().Logger(), nil)
-	c.start()
 
 	const batches = 2000
 	channels := []string{"/event/A__e", "/data/ChangeEvents"}
@@ -267,7 +268,6 @@ func TestCheckpointWritesCoalesce(t *testing.T) {
 	store.gate = make(chan struct{})
 	store.entered = make(chan struct{}, 1)
 	c := newCheckpointer(store, 10000, service.MockResources().Logger(), nil)
-	c.start()
 
 	ack, err := c.Track(t.Context(), "/event/A__e", 1, true, 1)
 	require.NoError(t, err)
@@ -296,7 +296,6 @@ func TestCheckpointRetriesFailedWrites(t *testing.T) {
 	store := newFakeStore()
 	store.failN = 1
 	c := newCheckpointer(store, 10, service.MockResources().Logger(), nil)
-	c.start()
 	ack, err := c.Track(t.Context(), "/event/A__e", 42, true, 1)
 	require.NoError(t, err)
 	ack()
@@ -313,7 +312,6 @@ func TestCheckpointCloseFlushesAndIsBounded(t *testing.T) {
 		store := newFakeStore()
 		store.gate = make(chan struct{})
 		c := newCheckpointer(store, 10, service.MockResources().Logger(), nil)
-		c.start()
 		ack, err := c.Track(t.Context(), "/event/A__e", 7, true, 1)
 		require.NoError(t, err)
 		ack()
@@ -328,7 +326,6 @@ func TestCheckpointCloseFlushesAndIsBounded(t *testing.T) {
 		store := newFakeStore()
 		store.gate = make(chan struct{}) // never opened
 		c := newCheckpointer(store, 10, service.MockResources().Logger(), nil)
-		c.start()
 		ack, err := c.Track(t.Context(), "/event/A__e", 7, true, 1)
 		require.NoError(t, err)
 		ack()
@@ -401,7 +398,7 @@ memory: {}
 			}
 			if test.shadow != "" {
 				require.NoError(t, res.AccessCache(t.Context(), test.cache, func(c service.Cache) {
-					require.NoError(t, c.Set(t.Context(), store.key(test.channel)+shadowSuffix, []byte(test.shadow), nil))
+					require.NoError(t, c.Set(t.Context(), store.key(test.channel)+checkpointfmt.ShadowSuffix, []byte(test.shadow), nil))
 				}))
 			}
 			pos, ok, err := store.Load(t.Context(), test.channel)

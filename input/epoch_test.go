@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/salesforce-streaming/salesforce_streaming/input/checkpointfmt"
 	"github.com/salesforce-streaming/salesforce_streaming/sfemu"
 )
 
@@ -22,7 +23,6 @@ func TestCheckpointEpochs(t *testing.T) {
 	store := newFakeStore()
 	store.ids["/event/A__e"] = 500
 	c := newCheckpointer(store, 100, service.MockResources().Logger(), nil)
-	c.start()
 	ctx := t.Context()
 
 	id, ok, err := c.Resume(ctx, "/event/A__e")
@@ -51,7 +51,6 @@ func TestCheckpointEpochs(t *testing.T) {
 	// A restart reads the new epoch and resumes after 20; within it the id
 	// never moves back.
 	c = newCheckpointer(store, 100, service.MockResources().Logger(), nil)
-	c.start()
 	id, _, err = c.Resume(ctx, "/event/A__e")
 	require.NoError(t, err)
 	assert.Equal(t, int64(20), id)
@@ -71,7 +70,6 @@ func TestCheckpointNeverMovesBack(t *testing.T) {
 	store := newFakeStore()
 	store.ids["/u/A"] = 300
 	c := newCheckpointer(store, 100, service.MockResources().Logger(), nil)
-	c.start()
 	_, _, err := c.Resume(t.Context(), "/u/A")
 	require.NoError(t, err)
 	// A reconnect redelivers from an older position: these ids are below
@@ -118,7 +116,7 @@ func TestCacheStoreEpochFormat(t *testing.T) {
 			channel := "/u/C" + string(rune('a'+k))
 			require.NoError(t, os.WriteFile(filepath.Join(dir, store.key(channel)), []byte(test.key), 0o600))
 			if test.shadow != "" {
-				require.NoError(t, os.WriteFile(filepath.Join(dir, store.key(channel)+shadowSuffix), []byte(test.shadow), 0o600))
+				require.NoError(t, os.WriteFile(filepath.Join(dir, store.key(channel)+checkpointfmt.ShadowSuffix), []byte(test.shadow), 0o600))
 			}
 			pos, ok, err := store.Load(t.Context(), channel)
 			if test.wantErr {
@@ -181,7 +179,7 @@ func TestStreamFallbackEpochResumes(t *testing.T) {
 				last = downtime[len(downtime)-1]
 				raw, err := os.ReadFile(filepath.Join(dir, key))
 				require.NoError(t, err)
-				pos, err := parsePosition(raw)
+				pos, err := checkpointfmt.ParsePosition(raw)
 				require.NoError(t, err)
 				assert.Equal(t, position{Epoch: 1, ID: last}, pos)
 			}

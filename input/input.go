@@ -10,6 +10,7 @@ import (
 
 	"github.com/redpanda-data/benthos/v4/public/service"
 
+	"github.com/salesforce-streaming/salesforce_streaming/input/checkpointfmt"
 	"github.com/salesforce-streaming/salesforce_streaming/internal/bayeux"
 	"github.com/salesforce-streaming/salesforce_streaming/internal/sfauth"
 )
@@ -78,18 +79,8 @@ func newInput(pConf *service.ParsedConfig, mgr *service.Resources) (*ssiInput, e
 	}
 
 	httpClient := newHTTPClient(conf)
-	src, err := sfauth.NewSource(sfauth.Config{
-		OrgURL:        conf.OrgURL,
-		GrantType:     sfauth.GrantType(conf.Auth.GrantType),
-		ClientID:      conf.Auth.ClientID,
-		ClientSecret:  conf.Auth.ClientSecret,
-		Username:      conf.Auth.Username,
-		Password:      conf.Auth.Password,
-		RefreshToken:  conf.Auth.RefreshToken,
-		PrivateKeyPEM: conf.Auth.PrivateKeyPEM,
-		Audience:      conf.Auth.Audience,
-		HTTPClient:    httpClient,
-	})
+	conf.Auth.HTTPClient = httpClient
+	src, err := sfauth.NewSource(conf.Auth)
 	if err != nil {
 		return nil, err
 	}
@@ -136,7 +127,6 @@ func (i *ssiInput) Connect(ctx context.Context) error {
 	}
 	i.mu.Unlock()
 
-	i.cp.start()
 	replayIDs, err := i.startPositions(ctx)
 	if err != nil {
 		return i.connectFailed(err)
@@ -152,11 +142,7 @@ func (i *ssiInput) Connect(ctx context.Context) error {
 		MaxBufferedEvents: i.conf.MaxBuffered,
 		Logger:            i.log,
 		Observer:          i.metrics,
-		Backoff: bayeux.BackoffConfig{
-			Initial: i.conf.BackoffInitial,
-			Max:     i.conf.BackoffMax,
-			Long:    i.conf.BackoffLong,
-		},
+		Backoff:           i.conf.Backoff,
 	})
 	if err != nil {
 		return fmt.Errorf("creating the Streaming API client: %w", err)
@@ -223,20 +209,20 @@ func (i *ssiInput) connectFailed(err error) error {
 		// on_invalid_replay_id is fail: say so every time (bayeux counts it
 		// through the Observer).
 		i.log.Errorf("Not consuming: %v; on_invalid_replay_id is fail, so the input stops here until the checkpoint %q is fixed or deleted, or on_invalid_replay_id is changed",
-			err, checkpointKey(i.conf.CheckpointKey, invalid.Channel))
-		return service.NewErrBackOff(err, i.conf.BackoffLong)
+			err, checkpointfmt.CheckpointKey(i.conf.CheckpointKey, invalid.Channel))
+		return service.NewErrBackOff(err, i.conf.Backoff.Long)
 	}
 	if isPermanent {
 		if hint {
-			i.log.Errorf("Salesforce refused the input's configuration or credentials: %v. This does not fix itself: check org_url, auth and the user's permissions (API Enabled, Streaming API, access to the channels). Retrying every %v.%s", err, i.conf.BackoffLong, lockoutHint(err))
+			i.log.Errorf("Salesforce refused the input's configuration or credentials: %v. This does not fix itself: check org_url, auth and the user's permissions (API Enabled, Streaming API, access to the channels). Retrying every %v.%s", err, i.conf.Backoff.Long, lockoutHint(err))
 		}
-		return service.NewErrBackOff(err, i.conf.BackoffLong)
+		return service.NewErrBackOff(err, i.conf.Backoff.Long)
 	}
 	var limit *bayeux.LimitError
 	if errors.As(err, &limit) {
-		return service.NewErrBackOff(err, i.conf.BackoffLong)
+		return service.NewErrBackOff(err, i.conf.Backoff.Long)
 	}
-	return service.NewErrBackOff(err, bayeux.BackoffConfig{Initial: i.conf.BackoffInitial, Max: i.conf.BackoffMax}.Delay(failures))
+	return service.NewErrBackOff(err, bayeux.BackoffConfig{Initial: i.conf.Backoff.Initial, Max: i.conf.Backoff.Max}.Delay(failures))
 }
 
 // lockoutHint is said after a refused login: with a password, every refused
@@ -428,7 +414,7 @@ func (i *ssiInput) Close(ctx context.Context) error {
 // nackBackoff is the back-off of redeliveries: the reconnect one, without
 // its long wait.
 func (i *ssiInput) nackBackoff() bayeux.BackoffConfig {
-	return bayeux.BackoffConfig{Initial: i.conf.BackoffInitial, Max: i.conf.BackoffMax}
+	return bayeux.BackoffConfig{Initial: i.conf.Backoff.Initial, Max: i.conf.Backoff.Max}
 }
 
 // replayPolicy maps on_invalid_replay_id to bayeux's policy.

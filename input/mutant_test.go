@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/salesforce-streaming/salesforce_streaming/input/checkpointfmt"
 	"github.com/salesforce-streaming/salesforce_streaming/sfemu"
 )
 
@@ -69,7 +70,7 @@ func TestStoreWritesTheShadowFirst(t *testing.T) {
 	require.NoError(t, store.Store(t.Context(), "/u/A", position{ID: 5}))
 	require.NoError(t, store.Store(t.Context(), "/u/A", position{Epoch: 1, ID: 2}))
 	key := store.key("/u/A")
-	assert.Equal(t, []string{key + shadowSuffix, key, key + shadowSuffix, key}, cache.sets)
+	assert.Equal(t, []string{key + checkpointfmt.ShadowSuffix, key, key + checkpointfmt.ShadowSuffix, key}, cache.sets)
 }
 
 // TestHeldBatchIsDeliveredNext: a batch taken from the client while

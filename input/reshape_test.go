@@ -17,6 +17,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/salesforce-streaming/salesforce_streaming/input/checkpointfmt"
 	"github.com/salesforce-streaming/salesforce_streaming/sfemu"
 )
 
@@ -118,7 +119,7 @@ func (o *reshapeOutput) checkCheckpoint() {
 	if err != nil {
 		return
 	}
-	pos, err := parsePosition(raw)
+	pos, err := checkpointfmt.ParsePosition(raw)
 	if err != nil {
 		return
 	}

@@ -10,6 +10,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/salesforce-streaming/salesforce_streaming/input/checkpointfmt"
 )
 
 // TestUnsafeCheckpointKeyRefused: a checkpoint_cache_key that could leave a
@@ -57,7 +59,7 @@ func TestAcceptedKeysStayInTheCacheDirectory(t *testing.T) {
 		}
 		accepted++
 		for _, ch := range channels {
-			for _, key := range []string{checkpointKey(prefix, ch), checkpointKey(prefix, ch) + shadowSuffix} {
+			for _, key := range []string{checkpointfmt.CheckpointKey(prefix, ch), checkpointfmt.CheckpointKey(prefix, ch) + checkpointfmt.ShadowSuffix} {
 				assert.True(t, filepath.IsLocal(key), "%q is not a local path", key)
 				assert.NotContains(t, key, "/")
 				assert.NotContains(t, key, "\x00")

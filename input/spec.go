@@ -1,11 +1,17 @@
 package input
 
 import (
+	"fmt"
+	"time"
+
 	"github.com/redpanda-data/benthos/v4/public/service"
+
+	"github.com/salesforce-streaming/salesforce_streaming/internal/bayeux"
+	"github.com/salesforce-streaming/salesforce_streaming/internal/sfauth"
 )
 
-// Field names of the input's configuration. They are a contract (design.md,
-// "The input's configuration"): users' YAML, docs and lint messages use them.
+// Field names of the input's configuration. They are a contract: users' YAML,
+// docs and lint messages use them.
 const (
 	ssiFieldOrgURL            = "org_url"
 	ssiFieldAPIVersion        = "api_version"
@@ -35,12 +41,13 @@ const (
 	ssiFieldBackoffLong       = "long_interval"
 )
 
-// Enum values and defaults.
+// Enum values and defaults. Grants and the defaults of what the client and the
+// token source do are theirs: the spec documents the values they use.
 const (
-	grantClientCredentials = "client_credentials"
-	grantJWTBearer         = "jwt_bearer"
-	grantRefreshToken      = "refresh_token"
-	grantPassword          = "password"
+	grantClientCredentials = sfauth.GrantClientCredentials
+	grantJWTBearer         = sfauth.GrantJWTBearer
+	grantRefreshToken      = sfauth.GrantRefreshToken
+	grantPassword          = sfauth.GrantPassword
 
 	presetLatest   = "latest"
 	presetEarliest = "earliest"
@@ -49,15 +56,31 @@ const (
 	onInvalidLatest   = "latest"
 	onInvalidFail     = "fail"
 
-	defaultAPIVersion        = "64.0"
+	defaultAPIVersion        = bayeux.DefaultAPIVersion
 	minAPIVersion            = 37 // first version with durable replay at /cometd/<v>
 	defaultCheckpointKey     = "salesforce_streaming"
 	defaultCheckpointLimit   = 1024
-	defaultMaxBufferedEvents = 10000
-	defaultBackoffInitial    = "1s"
-	defaultBackoffMax        = "60s"
-	defaultBackoffLong       = "2m"
+	defaultMaxBufferedEvents = bayeux.DefaultMaxBufferedEvents
 )
+
+// The backoff defaults as the spec and messages write them.
+var (
+	defaultBackoffInitial = durationText(bayeux.DefaultBackoffInitial)
+	defaultBackoffMax     = durationText(bayeux.DefaultBackoffMax)
+	defaultBackoffLong    = durationText(bayeux.DefaultBackoffLong)
+)
+
+// durationText writes d the way a user would: whole minutes from two minutes
+// up ("2m"), else whole seconds ("60s"), else Go's notation ("100ms").
+func durationText(d time.Duration) string {
+	switch {
+	case d >= 2*time.Minute && d%time.Minute == 0:
+		return fmt.Sprintf("%dm", d/time.Minute)
+	case d >= time.Second && d%time.Second == 0:
+		return fmt.Sprintf("%ds", d/time.Second)
+	}
+	return d.String()
+}
 
 // spec is the input's configuration spec: fields, docs, examples and the
 // lint rules that catch at `benthos lint` time what can be caught.
@@ -75,9 +98,9 @@ func spec() *service.ConfigSpec {
 				Description("Salesforce API version of the CometD endpoint, written like `\"64.0\"` (quoted, so YAML keeps it a string). Durable replay needs 37.0 or later. The version changes some payload fields, e.g. `EventUuid` of platform events.").
 				Default(defaultAPIVersion),
 			service.NewObjectField(ssiFieldAuth,
-				service.NewStringEnumField(ssiFieldGrantType, grantClientCredentials, grantJWTBearer, grantRefreshToken, grantPassword).
+				service.NewStringEnumField(ssiFieldGrantType, grantNameList()...).
 					Description("The OAuth 2.0 flow used to obtain access tokens; see the Authentication section for the fields each grant needs.").
-					Default(grantClientCredentials),
+					Default(string(grantClientCredentials)),
 				service.NewStringField(ssiFieldClientID).
 					Description("Consumer key of the connected app (every grant).").
 					Optional(),
@@ -134,17 +157,17 @@ func spec() *service.ConfigSpec {
 				Default(defaultMaxBufferedEvents).Advanced(),
 			service.NewObjectField(ssiFieldBackoff,
 				service.NewDurationField(ssiFieldBackoffInitial).
-					Description("First wait after a failed connection, handshake or long poll, and of a rejected batch's redelivery. At least `100ms`.").
+					Description("First wait after a failed connection, handshake or long poll, and of a rejected batch's redelivery. At least `"+durationText(floorInitial)+"`.").
 					Default(defaultBackoffInitial),
 				service.NewDurationField(ssiFieldBackoffMax).
 					Description("Longest wait between reconnection attempts of a failure streak, and between redeliveries of a batch the output keeps rejecting; waits double with jitter up to it. At least `initial_interval`.").
 					Default(defaultBackoffMax),
 				service.NewDurationField(ssiFieldBackoffLong).
-					Description("Wait after an org limit, a busy server (503), a permission error or a rejected login (at start or when a token is re-obtained mid-session): Salesforce asks for a few minutes, hammering a limit only prolongs it, and every login refused for a password counts toward the user's lockout (10 failed logins by default). At least `2s`: jitter halves a wait at most, which keeps refused logins within Salesforce's 3,600 logins per user per hour.").
+					Description("Wait after an org limit, a busy server (503), a permission error or a rejected login (at start or when a token is re-obtained mid-session): Salesforce asks for a few minutes, hammering a limit only prolongs it, and every login refused for a password counts toward the user's lockout (10 failed logins by default). At least `"+durationText(floorLong)+"`: jitter halves a wait at most, which keeps refused logins within Salesforce's 3,600 logins per user per hour.").
 					Default(defaultBackoffLong),
 			).Description("Reconnection back-off. Reconnection never gives up; every failure is logged with its cause.").Advanced(),
 		).
-		LintRule(lintRule).
+		LintRule(lintRule()).
 		Example("Platform events with client credentials",
 			"Consume a platform event and a CDC channel with the client credentials flow, keeping replay ids in a file cache so that restarts resume where they stopped.",
 			`
@@ -206,6 +229,15 @@ cache_resources:
     file:
       directory: ./replay_ids
 `)
+}
+
+// grantNameList is sfauth's grants as enum options.
+func grantNameList() []string {
+	var names []string
+	for _, g := range sfauth.Grants() {
+		names = append(names, string(g))
+	}
+	return names
 }
 
 // specDescription is the long documentation of the input.

@@ -154,7 +154,8 @@ func runKillsFromLatest(t *testing.T, e *env, store checkpointStore) {
 		}
 		assert.LessOrEqual(t, report.Duplicates[ch], window, "%s: duplicates are at most the killed runs' in-flight windows", ch)
 		last, _ := ledger.Last(ch)
-		stored, ok := store.read(checkpointKey(latestKey, ch))
+		pos, ok := readCheckpoint(t, store.read, latestKey, ch)
+		stored := string(pos.Format())
 		if assert.True(t, ok, "%s: a checkpoint is stored", ch) {
 			assert.Equal(t, idText(last), stored, "%s: after a graceful stop the checkpoint is the last event", ch)
 		}

@@ -3,8 +3,6 @@ package e2e
 import (
 	"context"
 	"slices"
-	"strconv"
-	"strings"
 	"testing"
 	"time"
 
@@ -75,50 +73,11 @@ func assertNoLoss(t *testing.T, report harness.Report) {
 	assert.Empty(t, report.Unexpected, "only published ids are delivered")
 }
 
-// storedID returns the replay id of a stored checkpoint value: the input
-// writes `<id>`, or `<id>@<epoch>` once a replay-id fallback started a new
-// epoch (ids of a later epoch may be lower). The input exports no parser,
-// so this follows the format docs/guarantees.md states.
-func storedID(value string) string {
-	id, _, _ := strings.Cut(value, "@")
-	return id
-}
-
-// parseStored reads a stored checkpoint value as (epoch, replay id).
-func parseStored(value string) (epoch, id int64, ok bool) {
-	idText, epochText, hasEpoch := strings.Cut(value, "@")
-	id, err := strconv.ParseInt(idText, 10, 64)
-	if err != nil {
-		return 0, 0, false
-	}
-	if hasEpoch {
-		if epoch, err = strconv.ParseInt(epochText, 10, 64); err != nil {
-			return 0, 0, false
-		}
-	}
-	return epoch, id, true
-}
-
 // storedPosition returns the replay id the input resumes channel from with
-// the file cache: of the key and its shadow copy, the higher (epoch, id)
-// that parses (a kill may cut a write short).
+// the file cache: checkpointfmt reads the key and its shadow copy (a kill may
+// cut a write short) and compares epochs (ids of a later epoch may be lower).
 func (e *env) storedPosition(prefix, channel string) (int64, bool) {
 	e.t.Helper()
-	var bestEpoch, bestID int64
-	found := false
-	key := checkpointKey(prefix, channel)
-	for _, k := range []string{key, key + ".shadow"} {
-		v, ok := e.fileCacheValue(k)
-		if !ok {
-			continue
-		}
-		epoch, id, ok := parseStored(v)
-		if !ok {
-			continue
-		}
-		if !found || epoch > bestEpoch || epoch == bestEpoch && id > bestID {
-			bestEpoch, bestID, found = epoch, id, true
-		}
-	}
-	return bestID, found
+	pos, ok := readCheckpoint(e.t, e.fileCacheValue, prefix, channel)
+	return pos.ID, ok
 }
