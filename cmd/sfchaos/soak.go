@@ -5,11 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net/url"
 	"path/filepath"
-	"strconv"
 	"time"
 
+	"github.com/salesforce-streaming/salesforce_streaming/input/checkpointfmt"
 	"github.com/salesforce-streaming/salesforce_streaming/internal/harness"
 )
 
@@ -166,14 +165,14 @@ func (s *soak) run(ctx context.Context) (res result, err error) {
 	}
 	expected, times, filtered, lastPublished := s.pub.ledger()
 	for _, ch := range s.channels {
-		v, ok, err := s.redis.Get(ctx, checkpointKey+":"+url.PathEscape(ch.Base))
+		pos, ok, err := s.checkpoint(ctx, ch.Base)
 		switch {
 		case err != nil:
 			s.problem("reading the checkpoint of %s: %v", ch.Base, err)
 		case !ok:
 			checkpoints[ch.Base] = "(none)"
 		default:
-			checkpoints[ch.Base] = v
+			checkpoints[ch.Base] = string(pos.Format())
 		}
 	}
 	stCtx, cancel := context.WithTimeout(ctx, controlTimeout)
@@ -457,8 +456,8 @@ func (s *soak) drained(ctx context.Context, expected harness.Published) (bool, s
 		if len(ids) == 0 {
 			continue
 		}
-		v, ok, err := s.redis.Get(ctx, checkpointKey+":"+url.PathEscape(ch))
-		if err != nil || !ok || storedID(v) != strconv.FormatInt(ids[len(ids)-1], 10) {
+		pos, ok, err := s.checkpoint(ctx, ch)
+		if err != nil || !ok || pos.ID != ids[len(ids)-1] {
 			return false, ""
 		}
 	}
@@ -525,4 +524,14 @@ func sum(m map[string]int) int {
 		n += v
 	}
 	return n
+}
+
+// checkpoint reads channel's stored position the way the input does: key and
+// shadow, the higher of the two.
+func (s *soak) checkpoint(ctx context.Context, channel string) (checkpointfmt.Position, bool, error) {
+	get := func(ctx context.Context, key string) ([]byte, bool, error) {
+		v, ok, err := s.redis.Get(ctx, key)
+		return []byte(v), ok, err
+	}
+	return checkpointfmt.ReadPosition(ctx, get, checkpointKey, channel)
 }
