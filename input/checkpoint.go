@@ -13,6 +13,8 @@ import (
 
 	"github.com/Jeffail/checkpoint"
 	"github.com/redpanda-data/benthos/v4/public/service"
+
+	"github.com/salesforce-streaming/salesforce_streaming/internal/bayeux/wire"
 )
 
 const (
@@ -89,7 +91,7 @@ func (s cacheStore) key(channel string) string { return checkpointKey(s.prefix, 
 
 // checkpointKey is the cache key of channel's replay id under prefix (checkpoint_cache_key).
 func checkpointKey(prefix, channel string) string {
-	return prefix + ":" + url.PathEscape(channelBase(channel))
+	return prefix + ":" + url.PathEscape(wire.ChannelKey(channel))
 }
 
 func (s cacheStore) Load(ctx context.Context, channel string) (position, bool, error) {
@@ -117,7 +119,7 @@ func (s cacheStore) Load(ctx context.Context, channel string) (position, bool, e
 	case sErr == nil:
 		if primary != nil && s.log != nil {
 			s.log.Warnf("Checkpoint %q in checkpoint_cache %q holds %q (a write cut short by a crash); resuming %s from its shadow copy %d",
-				key, s.cache, shorten(primary), channelBase(channel), sPos.ID)
+				key, s.cache, shorten(primary), wire.ChannelKey(channel), sPos.ID)
 		}
 		return sPos, true, nil
 	case pErr == nil:
@@ -127,13 +129,13 @@ func (s cacheStore) Load(ctx context.Context, channel string) (position, bool, e
 		// during the very first write, so no position was ever stored.
 		if s.log != nil {
 			s.log.Warnf("Checkpoint %q in checkpoint_cache %q holds %q (the first write was cut short by a crash); starting %s as if it had no checkpoint",
-				key+shadowSuffix, s.cache, shorten(shadow), channelBase(channel))
+				key+shadowSuffix, s.cache, shorten(shadow), wire.ChannelKey(channel))
 		}
 		return position{}, false, nil
 	}
 	return position{}, false, fmt.Errorf("checkpoint %q in checkpoint_cache %q holds %q, which is not a replay id: "+
 		"fix or delete that key and %q (deleting them restarts %s from initial_replay_ids or replay_preset)",
-		key, s.cache, shorten(primary), key+shadowSuffix, channelBase(channel))
+		key, s.cache, shorten(primary), key+shadowSuffix, wire.ChannelKey(channel))
 }
 
 // get returns the value of key, or nil when the cache has none.
@@ -293,7 +295,7 @@ func (c *checkpointer) start() {
 // store the first time) or by this process (written yet or not). ok is false
 // when the channel has never been acknowledged.
 func (c *checkpointer) Resume(ctx context.Context, channel string) (int64, bool, error) {
-	channel = channelBase(channel)
+	channel = wire.ChannelKey(channel)
 	c.mu.Lock()
 	loaded := c.loaded[channel]
 	c.mu.Unlock()
@@ -320,7 +322,7 @@ func (c *checkpointer) Resume(ctx context.Context, channel string) (int64, bool,
 func (c *checkpointer) Highest(channel string) (int64, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	pos, ok := c.acked[channelBase(channel)]
+	pos, ok := c.acked[wire.ChannelKey(channel)]
 	return pos.ID, ok
 }
 
@@ -330,7 +332,7 @@ func (c *checkpointer) Highest(channel string) (int64, bool) {
 // before keep their epoch; their acks can no longer move the checkpoint once
 // one of the new epoch did.
 func (c *checkpointer) NewEpoch(channel string) {
-	channel = channelBase(channel)
+	channel = wire.ChannelKey(channel)
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	t := c.trackLocked(channel)
@@ -355,7 +357,7 @@ func (c *checkpointer) trackLocked(channel string) *channelTrack {
 // has checkpoint_limit messages in flight. The returned func is the batch's
 // acknowledgement: call it exactly once, whatever the outcome.
 func (c *checkpointer) Track(ctx context.Context, channel string, lastID int64, hasID bool, n int) (func(), error) {
-	channel = channelBase(channel)
+	channel = wire.ChannelKey(channel)
 	c.mu.Lock()
 	t := c.trackLocked(channel)
 	if hasID {

@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/salesforce-streaming/salesforce_streaming/internal/bayeux/wire"
 	"github.com/salesforce-streaming/salesforce_streaming/internal/harness"
 )
 
@@ -183,7 +184,7 @@ func (b *bench) drainBenthos(ctx context.Context, emu *harness.Emulator, last in
 		return drainResult{}, err
 	}
 	pipeline := fmt.Sprintf(drainPipeline, addr, profile > 0, inputYAML(emu.URL, o.channel, "earliest"))
-	checkpoint := filepath.Join(dataDir, "replay_ids", checkpointKey+":"+url.PathEscape(o.channel))
+	checkpoint := filepath.Join(dataDir, "replay_ids", checkpointKey+":"+url.PathEscape(wire.ChannelKey(o.channel)))
 
 	emuBefore, err := harness.ReadProcStat(emu.Proc.PID())
 	if err != nil {

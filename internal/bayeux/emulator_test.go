@@ -9,6 +9,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/salesforce-streaming/salesforce_streaming/internal/bayeux/wire"
 	"github.com/salesforce-streaming/salesforce_streaming/sfemu"
 )
 
@@ -38,7 +39,7 @@ func TestEmulatorStartNextClose(t *testing.T) {
 		assert.NotEmpty(t, ev.Meta.EventUUID)
 		assert.Equal(t, byte('{'), ev.Data[0])
 	}
-	assert.Equal(t, map[string]int64{"/event/Order__e": last}, h.c.ReplayIDs())
+	assert.Equal(t, map[string]int64{"/event/Order__e": last}, h.c.replayIDs())
 	assert.Equal(t, int32(1), auth.tokens.Load())
 	assert.Zero(t, auth.refreshs.Load())
 	assert.Equal(t, []string{"-1"}, e.rec.subscribeReplays("/event/Order__e"))
@@ -86,13 +87,13 @@ func TestEmulatorUnknownClient(t *testing.T) {
 
 	// Cookies: every request after a handshake carries BAYEUX_BROWSER, and the requests after the unknown
 	// client reply carry the rotated sfdc-stream cookie.
-	hs := e.rec.messages(channelHandshake)
+	hs := e.rec.messages(wire.ChannelHandshake)
 	require.Len(t, hs, 2)
-	for _, m := range append(e.rec.messages(channelSubscribe), e.rec.messages(channelConnect)...) {
+	for _, m := range append(e.rec.messages(wire.ChannelSubscribe), e.rec.messages(wire.ChannelConnect)...) {
 		assert.NotEmpty(t, m.Cookies["BAYEUX_BROWSER"], "%s without BAYEUX_BROWSER", m.Channel)
 	}
 	assert.NotEmpty(t, hs[1].Cookies["sfdc-stream"])
-	assert.NotEqual(t, hs[1].Cookies["sfdc-stream"], e.rec.messages(channelSubscribe)[0].Cookies["sfdc-stream"],
+	assert.NotEqual(t, hs[1].Cookies["sfdc-stream"], e.rec.messages(wire.ChannelSubscribe)[0].Cookies["sfdc-stream"],
 		"the rotated load-balancer cookie must be sent back")
 }
 
@@ -361,7 +362,7 @@ func TestEmulatorLargeBatch(t *testing.T) {
 	h.start()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	var evs []Event
+	var evs []wire.Event
 	biggest := 0
 	for len(evs) < n {
 		b, err := h.c.Next(ctx)
@@ -406,7 +407,7 @@ func TestEmulatorBackpressure(t *testing.T) {
 		st = e.state()
 		return len(st.Clients) == 0 && st.Counters["disconnects"] == 1
 	}, "the client should disconnect while its buffer is full: %+v", &st)
-	queued := h.c.ReplayIDs()["/event/Order__e"]
+	queued := h.c.replayIDs()["/event/Order__e"]
 	time.Sleep(500 * time.Millisecond) // longer than the reconnect window: nothing may depend on the old session
 	assert.Equal(t, []string{"backpressure"}, h.obs.reasons())
 	assert.True(t, h.log.has("INFO", "max_buffered_events 20"))
@@ -432,7 +433,7 @@ func TestEmulatorMultipleChannels(t *testing.T) {
 	e.publish("/u/Alerts", 3)
 	evs := h.collect(11, 5*time.Second)
 
-	per := map[string][]Event{}
+	per := map[string][]wire.Event{}
 	for _, ev := range evs {
 		per[ev.Channel] = append(per[ev.Channel], ev)
 	}
@@ -458,7 +459,7 @@ func TestEmulatorMultipleChannels(t *testing.T) {
 	for _, ch := range channels {
 		assert.Equal(t, []string{"-1"}, e.rec.subscribeReplays(ch), ch)
 	}
-	ids := h.c.ReplayIDs()
+	ids := h.c.replayIDs()
 	assert.Equal(t, per["/topic/Invoices?Status__c=Open"][1].ReplayID, ids["/topic/Invoices"])
 }
 
