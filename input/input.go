@@ -38,7 +38,7 @@ func init() {
 // client from the acknowledged positions, ReadBatch hands out its batches,
 // Close ends it. A client that dies is dropped and the framework calls
 // Connect again, which starts a fresh one from what was acknowledged (or,
-// after a terminal error, returns that error once: recovery.go).
+// after a terminal error, returns that error once: see recovery).
 type ssiInput struct {
 	conf    ssiConfig
 	log     *service.Logger
@@ -48,16 +48,12 @@ type ssiInput struct {
 	metrics *ssiMetrics
 
 	redeliver redeliveries
+	recovery  *recovery
 	done      chan struct{} // closed by Close
 
-	mu       sync.Mutex
-	client   *bayeux.Client // nil when not connected
-	closed   bool
-	failures int  // consecutive failed Connects, for the back-off
-	hinted   bool // the permanent-failure hint was logged in this streak
-	// terminal is the error that stopped the last client for good; the next
-	// Connect returns it (with the long back-off) instead of starting a client.
-	terminal error
+	mu     sync.Mutex
+	client *bayeux.Client // nil when not connected
+	closed bool
 	// held is a batch taken from client whose tracking was interrupted (by a
 	// redelivery to send first, or by ReadBatch's context): the next
 	// ReadBatch tracks and returns it, unless client was replaced meanwhile
@@ -108,7 +104,13 @@ func newInput(pConf *service.ParsedConfig, mgr *service.Resources) (*ssiInput, e
 		http:    httpClient,
 		cp:      newCheckpointer(store, conf.CheckpointLimit, mgr.Logger(), metrics.checkpointLag),
 		metrics: metrics,
-		done:    make(chan struct{}),
+		recovery: &recovery{
+			log:           mgr.Logger(),
+			backoff:       bayeux.BackoffConfig{Initial: conf.BackoffInitial, Max: conf.BackoffMax},
+			long:          conf.BackoffLong,
+			checkpointKey: conf.CheckpointKey,
+		},
+		done: make(chan struct{}),
 	}, nil
 }
 
@@ -139,17 +141,15 @@ func (i *ssiInput) Connect(ctx context.Context) error {
 		i.mu.Unlock()
 		return nil
 	}
-	terminal := i.terminal
-	i.terminal = nil
 	i.mu.Unlock()
-	if terminal != nil {
-		return i.connectFailed(fmt.Errorf("connecting to Salesforce: %w", terminal))
+	if terminal := i.recovery.takeTerminal(); terminal != nil {
+		return i.recovery.connectFailed(fmt.Errorf("connecting to Salesforce: %w", terminal))
 	}
 
 	i.cp.start()
 	replayIDs, err := i.startPositions(ctx)
 	if err != nil {
-		return i.connectFailed(err)
+		return i.recovery.connectFailed(err)
 	}
 	client, err := bayeux.New(bayeux.Config{
 		Auth:              authAdapter{i.auth},
@@ -173,7 +173,7 @@ func (i *ssiInput) Connect(ctx context.Context) error {
 	}
 	if err := client.Start(ctx); err != nil {
 		closeClient(client)
-		return i.connectFailed(fmt.Errorf("connecting to Salesforce: %w", err))
+		return i.recovery.connectFailed(fmt.Errorf("connecting to Salesforce: %w", err))
 	}
 
 	i.mu.Lock()
@@ -183,7 +183,7 @@ func (i *ssiInput) Connect(ctx context.Context) error {
 		return service.ErrEndOfInput
 	}
 	i.client = client
-	i.failures, i.hinted = 0, false
+	i.recovery.connected()
 	return nil
 }
 
@@ -322,6 +322,30 @@ func lastReplayID(events []wire.Event) (int64, bool) {
 		}
 	}
 	return 0, false
+}
+
+// dropClient forgets a client that ended (or is abandoned) and closes it; the
+// next Connect starts a new one from the acknowledged positions. Events the
+// old client handed out but that were not acknowledged yet are delivered
+// again.
+func (i *ssiInput) dropClient(client *bayeux.Client, cause error) {
+	i.mu.Lock()
+	if i.client == client {
+		i.client = nil
+	}
+	closed := i.closed
+	i.mu.Unlock()
+	closeClient(client)
+	if closed || errors.Is(cause, bayeux.ErrClosed) {
+		return
+	}
+	i.recovery.clientEnded(client, cause)
+}
+
+func closeClient(client *bayeux.Client) {
+	ctx, cancel := context.WithTimeout(context.Background(), dropTimeout)
+	defer cancel()
+	_ = client.Close(ctx)
 }
 
 // Close ends the session (sending /meta/disconnect, which frees the org's

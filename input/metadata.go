@@ -6,7 +6,8 @@ import (
 	"github.com/salesforce-streaming/salesforce_streaming/internal/bayeux/wire"
 )
 
-// Metadata keys (design.md, "Messages").
+// Metadata keys of every message, documented for users in the README: a
+// contract with their pipelines, never renamed.
 const (
 	metaChannel         = "salesforce_channel"
 	metaReplayID        = "salesforce_replay_id"

@@ -15,7 +15,8 @@ func eventMessage(ev *wire.Event) *service.Message {
 	return batchMessages(&wire.Batch{Channel: ev.Channel, Events: []wire.Event{*ev}})[0]
 }
 
-// Payload samples of protocol.md 2.7, with the metadata bayeux extracts.
+// Payload samples from Salesforce's documentation (PushTopic, platform event, CDC), with the metadata the decoder
+// extracts.
 func TestEventMessage(t *testing.T) {
 	tests := []struct {
 		name  string

@@ -12,7 +12,7 @@ import (
 	"github.com/salesforce-streaming/salesforce_streaming/sfemu"
 )
 
-// Subscribe-time permission and channel errors (protocol.md 1.6, 2.4), staged with the emulator's
+// Subscribe-time permission and channel errors (Salesforce's documented subscribe failures), staged with the emulator's
 // subscribe_error fault.
 
 // At Start a refused subscription is returned as a PermissionError naming the channel and Salesforce's text, and

@@ -13,9 +13,9 @@ import (
 	"github.com/salesforce-streaming/salesforce_streaming/sfemu"
 )
 
-// Scenario tests against the emulator over loopback TCP, one per scenario of protocol.md 2.10, asserting what a
-// user sees: events in order without loss, the replay ids on resubscribe, token requests and handshakes, and
-// recovery time.
+// Scenario tests against the emulator over loopback TCP, one per failure Salesforce is known to produce (see the
+// package documentation and docs/emulator.md), asserting what a user sees: events in order without loss, the
+// replay ids on resubscribe, token requests and handshakes, and recovery time.
 
 func emuClient(t *testing.T, e *emu, cfg Config) (*harness, *sfauthAdapter) {
 	auth := newSfauth(t, e.url)
@@ -172,6 +172,28 @@ func TestEmulatorInvalidReplayOnResubscribe(t *testing.T) {
 			assertSequence(t, replayIDs(h.collect(2, 5*time.Second)), f2, l2, 2)
 		})
 	}
+}
+
+// The terminal error of policy fail is exposed by Err as soon as the session stops, and by Next once the queue is
+// drained; before that Err is nil.
+func TestEmulatorTerminalErrorExposedByErr(t *testing.T) {
+	e := startEmu(t, sfemu.Config{})
+	h, _ := emuClient(t, e, Config{OnInvalidReplayID: ReplayFallbackFail})
+	h.start()
+	_, l1 := e.publish("/event/Order__e", 3)
+	h.collect(3, 5*time.Second)
+	require.NoError(t, h.c.Err(), "no terminal error while the session runs")
+	e.purge("/event/Order__e", l1)
+	e.fault(sfemu.FaultUnknownClient)
+	eventually(t, 5*time.Second, func() bool { return h.c.Err() != nil }, "the session stopped")
+	var ie *InvalidReplayError
+	require.ErrorAs(t, h.c.Err(), &ie)
+	assert.Equal(t, l1, ie.ReplayID)
+	assert.Equal(t, Permanent, Classify(h.c.Err()))
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	_, err := h.c.Next(ctx)
+	assert.Equal(t, h.c.Err(), err, "Next returns the same error")
 }
 
 // Scenario 4: the token is revoked. Salesforce answers the poll with its own /meta/disconnect and 401, advice
@@ -502,7 +524,7 @@ func TestEmulatorTransportFaults(t *testing.T) {
 	}
 }
 
-// Scenario 8 of protocol.md section 1 (API >= 64.0, Hyperforce): the server sends its own /meta/disconnect; the
+// Salesforce on API 64.0 and later (Hyperforce) may send its own /meta/disconnect in a connect answer; the
 // client handshakes again and resubscribes from the last queued replay id.
 func TestEmulatorServerDisconnect(t *testing.T) {
 	e := startEmu(t, sfemu.Config{})

@@ -2,6 +2,7 @@ package bayeux
 
 import (
 	"errors"
+	"fmt"
 	"testing"
 	"time"
 
@@ -128,4 +129,29 @@ func TestClassifyDocumentedReplies(t *testing.T) {
 			wire.ChannelConnect, "5")
 		assert.ErrorIs(t, classify(r, wire.ChannelConnect, "", 0), ErrUnknownClient)
 	})
+}
+
+// Classify puts every failure in the class both the client and the input wait by.
+func TestClassify(t *testing.T) {
+	se := func(text string) *ServerError { return &ServerError{Text: text} }
+	tests := []struct {
+		name string
+		err  error
+		want Class
+	}{
+		{"dropped connection", errors.New("EOF"), Retryable},
+		{"load balancer 503", &HTTPError{Status: 503}, Retryable},
+		{"refused token", &AuthError{Err: se("401::Authentication invalid")}, Retryable},
+		{"unknown client", se("403::Unknown client"), Retryable},
+		{"busy", &LimitError{Busy: true, Err: se("503::Server is too busy")}, Limit},
+		{"limit", fmt.Errorf("handshaking: %w", &LimitError{Err: se("403::Organization concurrent user limit exceeded")}), Limit},
+		{"refused login", &AuthError{Err: &LoginRejectedError{Err: errors.New("invalid_grant")}}, Permanent},
+		{"refused subscription", &PermissionError{Channel: "/topic/X", Err: se("403::Restricted channel")}, Permanent},
+		{"invalid replay id", fmt.Errorf("subscribing: %w", &InvalidReplayError{Channel: "/e/E", ReplayID: 5, Err: se("400::The replayId {5} you provided was invalid.")}), Permanent},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			assert.Equal(t, tt.want, Classify(tt.err))
+		})
+	}
 }
