@@ -220,7 +220,7 @@ func inputConfig(org, caFile, proxy, pw string) map[string]any {
 			"grant_type": "password", "client_id": clientID, "client_secret": clientSecret,
 			"username": username, "password": pw,
 		},
-		"backoff": map[string]any{"initial_interval": "100ms", "max_interval": "500ms", "long_interval": "1s"},
+		"backoff": map[string]any{"initial_interval": "100ms", "max_interval": "500ms", "long_interval": "2s"},
 	}
 	if caFile != "" {
 		conf["tls"] = map[string]any{"enabled": true, "root_cas_file": caFile}

@@ -41,7 +41,7 @@ func (d *Splitter) Assembler() *Assembler { return &Assembler{spare: d.spare} }
 // the answer is kept. The data messages are read by Assembler.Complete.
 func (d *Splitter) Split(body []byte) (Answer, error) {
 	if int64(len(body)) >= 1<<32 {
-		// dataFields keeps offsets in 32 bits; MaxAnswerBytes stops such answers long before in practice.
+		// dataFields keeps offsets in 32 bits; the client's MaxAnswerBytes stops such answers long before.
 		return Answer{}, fmt.Errorf("decoding answer: %w: %d bytes, the decoder's limit is 4 GiB", ErrAnswerTooLarge, len(body))
 	}
 	ans := Answer{body: body}
