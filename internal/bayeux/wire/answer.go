@@ -1,9 +1,6 @@
 package wire
 
-import (
-	"errors"
-	"strings"
-)
+import "errors"
 
 // DefaultMaxAnswerBytes is the default bound of one server answer: 64 MiB. Salesforce's largest connect answers
 // (thousands of CDC events of up to 1 MB each are possible in principle, a few MB in practice) stay below it.
@@ -23,11 +20,16 @@ const (
 
 // ChannelKey is a channel without its PushTopic ?filter query: the key of the replay map in a subscribe request,
 // of replay positions and of checkpoints, and the name Salesforce puts on delivered events.
-func ChannelKey(channel string) string {
-	if i := strings.IndexByte(channel, '?'); i >= 0 {
-		return channel[:i]
+func ChannelKey(channel string) string { return channel[:keyLen(channel)] }
+
+// keyLen is the length of the channel key at the start of a channel name, as text or as the bytes of an answer.
+func keyLen[T ~string | ~[]byte](channel T) int {
+	for i := 0; i < len(channel); i++ {
+		if channel[i] == '?' {
+			return i
+		}
 	}
-	return channel
+	return len(channel)
 }
 
 // Answer is one decoded server answer: the meta replies it holds, the data messages split into per-channel

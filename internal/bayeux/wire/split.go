@@ -163,11 +163,7 @@ func (d *Splitter) handle(body []byte, el element, ans *Answer) error {
 // channelIndex interns the channel name events carry for this answer. known is false for a channel that is not
 // configured (when the decoder has configured channels).
 func (d *Splitter) channelIndex(received []byte, ans *Answer) (i int, known bool) {
-	key := received
-	if q := bytes.IndexByte(key, '?'); q >= 0 {
-		key = key[:q]
-	}
-	name, ok := d.channelOf[string(key)]
+	name, ok := d.channelOf[string(received[:keyLen(received)])]
 	if !ok && d.channelOf != nil {
 		return 0, false
 	}
