@@ -1,6 +1,8 @@
 package input
 
 import (
+	"github.com/salesforce-streaming/salesforce_streaming/internal/bayeux/wire"
+
 	"context"
 	"errors"
 	"fmt"
@@ -109,7 +111,7 @@ func newCheckpointer(store replayStore, limit int, log *service.Logger, lag func
 // store the first time) or by this process (written yet or not). ok is false
 // when the channel has never been acknowledged.
 func (c *checkpointer) Resume(ctx context.Context, channel string) (int64, bool, error) {
-	channel = channelBase(channel)
+	channel = wire.ChannelKey(channel)
 	c.mu.Lock()
 	loaded := c.loaded[channel]
 	c.mu.Unlock()
@@ -136,7 +138,7 @@ func (c *checkpointer) Resume(ctx context.Context, channel string) (int64, bool,
 func (c *checkpointer) Highest(channel string) (int64, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	pos, ok := c.acked[channelBase(channel)]
+	pos, ok := c.acked[wire.ChannelKey(channel)]
 	return pos.ID, ok
 }
 
@@ -146,7 +148,7 @@ func (c *checkpointer) Highest(channel string) (int64, bool) {
 // before keep their epoch; their acks can no longer move the checkpoint once
 // one of the new epoch did.
 func (c *checkpointer) NewEpoch(channel string) {
-	channel = channelBase(channel)
+	channel = wire.ChannelKey(channel)
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	t := c.trackLocked(channel)
@@ -171,7 +173,7 @@ func (c *checkpointer) trackLocked(channel string) *channelTrack {
 // has checkpoint_limit messages in flight. The returned func is the batch's
 // acknowledgement: call it exactly once, whatever the outcome.
 func (c *checkpointer) Track(ctx context.Context, channel string, lastID int64, hasID bool, n int) (func(), error) {
-	channel = channelBase(channel)
+	channel = wire.ChannelKey(channel)
 	c.mu.Lock()
 	t := c.trackLocked(channel)
 	if hasID {

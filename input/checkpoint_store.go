@@ -1,6 +1,8 @@
 package input
 
 import (
+	"github.com/salesforce-streaming/salesforce_streaming/internal/bayeux/wire"
+
 	"context"
 	"errors"
 	"fmt"
@@ -43,16 +45,16 @@ func (s cacheStore) Load(ctx context.Context, channel string) (position, bool, e
 	case errors.As(err, &corrupt):
 		return position{}, false, fmt.Errorf("checkpoint %q in checkpoint_cache %q holds %q, which is not a replay id: "+
 			"fix or delete that key and %q (deleting them restarts %s from initial_replay_ids or replay_preset)",
-			key, s.cache, shorten(corrupt.Value), key+checkpointfmt.ShadowSuffix, channelBase(channel))
+			key, s.cache, shorten(corrupt.Value), key+checkpointfmt.ShadowSuffix, wire.ChannelKey(channel))
 	case err != nil:
 		return position{}, false, err
 	case s.log == nil:
 	case stored.Found && stored.TornKey == key:
 		s.log.Warnf("Checkpoint %q in checkpoint_cache %q holds %q (a write cut short by a crash); resuming %s from its shadow copy %d",
-			key, s.cache, shorten(stored.TornValue), channelBase(channel), stored.Pos.ID)
+			key, s.cache, shorten(stored.TornValue), wire.ChannelKey(channel), stored.Pos.ID)
 	case !stored.Found && stored.TornKey != "":
 		s.log.Warnf("Checkpoint %q in checkpoint_cache %q holds %q (the first write was cut short by a crash); starting %s as if it had no checkpoint",
-			stored.TornKey, s.cache, shorten(stored.TornValue), channelBase(channel))
+			stored.TornKey, s.cache, shorten(stored.TornValue), wire.ChannelKey(channel))
 	}
 	return stored.Pos, stored.Found, nil
 }

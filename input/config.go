@@ -17,6 +17,7 @@ import (
 
 	"github.com/salesforce-streaming/salesforce_streaming/input/checkpointfmt"
 	"github.com/salesforce-streaming/salesforce_streaming/internal/bayeux"
+	"github.com/salesforce-streaming/salesforce_streaming/internal/bayeux/wire"
 	"github.com/salesforce-streaming/salesforce_streaming/internal/sfauth"
 )
 
@@ -115,13 +116,6 @@ const (
 // cache stores each key as one file name, at most 255 bytes on common file
 // systems.
 const maxKeyBytes = 255
-
-// channelBase is a channel without its PushTopic filter: the key of replay
-// ids, checkpoints and metadata, and what Salesforce puts on delivered events.
-func channelBase(channel string) string {
-	base, _, _ := strings.Cut(channel, "?")
-	return base
-}
 
 // configFromParsed reads and validates the whole config. Every problem is
 // reported at once, each naming its field and the fix, like the lint rule.
@@ -260,7 +254,7 @@ func checkKeyPrefix(prefix string, channels []string) (errs []error) {
 	for _, ch := range channels {
 		if n := len(checkpointfmt.CheckpointKey(prefix, ch) + checkpointfmt.ShadowSuffix); n > maxKeyBytes {
 			errs = append(errs, fmt.Errorf("channels: %s makes a checkpoint key of %d bytes with checkpoint_cache_key %q, above the %d a file name may have: shorten checkpoint_cache_key",
-				channelBase(ch), n, prefix, maxKeyBytes))
+				wire.ChannelKey(ch), n, prefix, maxKeyBytes))
 		}
 	}
 	return errs
@@ -398,7 +392,7 @@ func parseChannels(pConf *service.ParsedConfig, conf *ssiConfig) (errs []error) 
 			errs = append(errs, fmt.Errorf("channels: %q has a filter, which only PushTopic channels accept, written /topic/Name?Field=Value", ch))
 			continue
 		}
-		base := channelBase(ch)
+		base := wire.ChannelKey(ch)
 		if seen[base] {
 			errs = append(errs, fmt.Errorf("channels: %s is listed more than once (filters not counted): subscribe to each channel once per input", base))
 			continue
@@ -413,7 +407,7 @@ func parseChannels(pConf *service.ParsedConfig, conf *ssiConfig) (errs []error) 
 	}
 	conf.InitialReplayIDs = make(map[string]int64, len(initial))
 	for ch, id := range initial {
-		base := channelBase(strings.TrimSpace(ch))
+		base := wire.ChannelKey(strings.TrimSpace(ch))
 		switch {
 		case !seen[base]:
 			errs = append(errs, fmt.Errorf("initial_replay_ids: %q is not in channels: list it in channels or remove the entry", ch))

@@ -10,8 +10,8 @@ import (
 
 	"github.com/redpanda-data/benthos/v4/public/service"
 
-	"github.com/salesforce-streaming/salesforce_streaming/input/checkpointfmt"
 	"github.com/salesforce-streaming/salesforce_streaming/internal/bayeux"
+	"github.com/salesforce-streaming/salesforce_streaming/internal/bayeux/wire"
 	"github.com/salesforce-streaming/salesforce_streaming/internal/sfauth"
 )
 
@@ -37,7 +37,8 @@ func init() {
 // ssiInput is the salesforce_streaming BatchInput. Connect starts a bayeux
 // client from the acknowledged positions, ReadBatch hands out its batches,
 // Close ends it. A client that dies is dropped and the framework calls
-// Connect again, which starts a fresh one from what was acknowledged.
+// Connect again, which starts a fresh one from what was acknowledged (or,
+// after a terminal error, returns that error once: see recovery).
 type ssiInput struct {
 	conf    ssiConfig
 	log     *service.Logger
@@ -47,18 +48,17 @@ type ssiInput struct {
 	metrics *ssiMetrics
 
 	redeliver redeliveries
+	recovery  *recovery
 	done      chan struct{} // closed by Close
 
-	mu       sync.Mutex
-	client   *bayeux.Client // nil when not connected
-	closed   bool
-	failures int  // consecutive failed Connects, for the back-off
-	hinted   bool // the permanent-failure hint was logged in this streak
+	mu     sync.Mutex
+	client *bayeux.Client // nil when not connected
+	closed bool
 	// held is a batch taken from client whose tracking was interrupted (by a
 	// redelivery to send first, or by ReadBatch's context): the next
 	// ReadBatch tracks and returns it, unless client was replaced meanwhile
 	// (the new one starts from what was acknowledged, so it comes again).
-	held       *bayeux.Batch
+	held       *wire.Batch
 	heldClient *bayeux.Client
 	// fallbacks is the Fallbacks count last seen per channel on
 	// fallbackClient's batches: when it grows, a new checkpoint epoch starts.
@@ -94,7 +94,13 @@ func newInput(pConf *service.ParsedConfig, mgr *service.Resources) (*ssiInput, e
 		http:    httpClient,
 		cp:      newCheckpointer(store, conf.CheckpointLimit, mgr.Logger(), metrics.checkpointLag),
 		metrics: metrics,
-		done:    make(chan struct{}),
+		recovery: &recovery{
+			log:           mgr.Logger(),
+			backoff:       bayeux.BackoffConfig{Initial: conf.Backoff.Initial, Max: conf.Backoff.Max},
+			long:          conf.Backoff.Long,
+			checkpointKey: conf.CheckpointKey,
+		},
+		done: make(chan struct{}),
 	}, nil
 }
 
@@ -126,10 +132,13 @@ func (i *ssiInput) Connect(ctx context.Context) error {
 		return nil
 	}
 	i.mu.Unlock()
+	if terminal := i.recovery.takeTerminal(); terminal != nil {
+		return i.recovery.connectFailed(fmt.Errorf("connecting to Salesforce: %w", terminal))
+	}
 
 	replayIDs, err := i.startPositions(ctx)
 	if err != nil {
-		return i.connectFailed(err)
+		return i.recovery.connectFailed(err)
 	}
 	client, err := bayeux.New(bayeux.Config{
 		Auth:              authAdapter{i.auth},
@@ -149,7 +158,7 @@ func (i *ssiInput) Connect(ctx context.Context) error {
 	}
 	if err := client.Start(ctx); err != nil {
 		closeClient(client)
-		return i.connectFailed(fmt.Errorf("connecting to Salesforce: %w", err))
+		return i.recovery.connectFailed(fmt.Errorf("connecting to Salesforce: %w", err))
 	}
 
 	i.mu.Lock()
@@ -159,7 +168,7 @@ func (i *ssiInput) Connect(ctx context.Context) error {
 		return service.ErrEndOfInput
 	}
 	i.client = client
-	i.failures, i.hinted = 0, false
+	i.recovery.connected()
 	return nil
 }
 
@@ -170,7 +179,7 @@ func (i *ssiInput) Connect(ctx context.Context) error {
 func (i *ssiInput) startPositions(ctx context.Context) (map[string]int64, error) {
 	ids := make(map[string]int64, len(i.conf.Channels))
 	for _, ch := range i.conf.Channels {
-		base := channelBase(ch)
+		base := wire.ChannelKey(ch)
 		acked, haveAcked, err := i.cp.Resume(ctx, base)
 		if err != nil {
 			return nil, fmt.Errorf("loading the checkpoint of %s: %w", base, err)
@@ -188,58 +197,6 @@ func (i *ssiInput) startPositions(ctx context.Context) (map[string]int64, error)
 		i.log.Infof("Subscribing to %s from replay id %d (%s)", ch, ids[base], from)
 	}
 	return ids, nil
-}
-
-// connectFailed logs what the framework's own "Failed to connect" line does
-// not say (that the cause will not go away by itself) and wraps err in the
-// back-off the framework waits before the next Connect.
-func (i *ssiInput) connectFailed(err error) error {
-	isPermanent := permanent(err)
-	i.mu.Lock()
-	i.failures++
-	failures := i.failures
-	hint := isPermanent && !i.hinted // once per streak: the framework logs every failure anyway
-	if hint {
-		i.hinted = true
-	}
-	i.mu.Unlock()
-
-	var invalid *bayeux.InvalidReplayError
-	if errors.As(err, &invalid) {
-		// on_invalid_replay_id is fail: say so every time (bayeux counts it
-		// through the Observer).
-		i.log.Errorf("Not consuming: %v; on_invalid_replay_id is fail, so the input stops here until the checkpoint %q is fixed or deleted, or on_invalid_replay_id is changed",
-			err, checkpointfmt.CheckpointKey(i.conf.CheckpointKey, invalid.Channel))
-		return service.NewErrBackOff(err, i.conf.Backoff.Long)
-	}
-	if isPermanent {
-		if hint {
-			i.log.Errorf("Salesforce refused the input's configuration or credentials: %v. This does not fix itself: check org_url, auth and the user's permissions (API Enabled, Streaming API, access to the channels). Retrying every %v.%s", err, i.conf.Backoff.Long, lockoutHint(err))
-		}
-		return service.NewErrBackOff(err, i.conf.Backoff.Long)
-	}
-	var limit *bayeux.LimitError
-	if errors.As(err, &limit) {
-		return service.NewErrBackOff(err, i.conf.Backoff.Long)
-	}
-	return service.NewErrBackOff(err, bayeux.BackoffConfig{Initial: i.conf.Backoff.Initial, Max: i.conf.Backoff.Max}.Delay(failures))
-}
-
-// lockoutHint is said after a refused login: with a password, every refused
-// login counts toward the user's lockout.
-func lockoutHint(err error) string {
-	var rejected *bayeux.LoginRejectedError
-	if !errors.As(err, &rejected) {
-		return ""
-	}
-	return " Salesforce refused the login itself (a wrong or revoked secret, refresh token or certificate, a reset password or security token, a deactivated user): each refused login with a password counts toward the user's lockout (10 failed logins by default), so fix auth soon."
-}
-
-// permanent reports failures that retrying with the same configuration cannot
-// fix: rejected credentials and refused subscriptions.
-func permanent(err error) bool {
-	var perm *bayeux.PermissionError
-	return sfauth.IsPermanent(err) || errors.As(err, &perm)
 }
 
 // ReadBatch returns the next batch: a nacked batch due for redelivery first,
@@ -314,11 +271,11 @@ func (i *ssiInput) readNew(ctx context.Context) (*delivery, error) {
 }
 
 // takeHeldLocked returns the held batch when it came from client.
-func (i *ssiInput) takeHeldLocked(client *bayeux.Client) (bayeux.Batch, bool) {
+func (i *ssiInput) takeHeldLocked(client *bayeux.Client) (wire.Batch, bool) {
 	held, from := i.held, i.heldClient
 	i.held, i.heldClient = nil, nil
 	if held == nil || from != client || client == nil {
-		return bayeux.Batch{}, false
+		return wire.Batch{}, false
 	}
 	return *held, true
 }
@@ -327,12 +284,12 @@ func (i *ssiInput) takeHeldLocked(client *bayeux.Client) (bayeux.Batch, bool) {
 // the client fell back from a refused replay id since its previous batch of
 // that channel (see checkpointer.NewEpoch). Every batch the client queued
 // before the fallback comes before it.
-func (i *ssiInput) noteFallbacks(client *bayeux.Client, batch bayeux.Batch) {
+func (i *ssiInput) noteFallbacks(client *bayeux.Client, batch wire.Batch) {
 	i.mu.Lock()
 	if i.fallbackClient != client {
 		i.fallbackClient, i.fallbacks = client, map[string]int{}
 	}
-	base := channelBase(batch.Channel)
+	base := wire.ChannelKey(batch.Channel)
 	grew := batch.Fallbacks > i.fallbacks[base]
 	i.fallbacks[base] = batch.Fallbacks
 	i.mu.Unlock()
@@ -343,7 +300,7 @@ func (i *ssiInput) noteFallbacks(client *bayeux.Client, batch bayeux.Batch) {
 }
 
 // lastReplayID is the replay id of the last event of events that has one.
-func lastReplayID(events []bayeux.Event) (int64, bool) {
+func lastReplayID(events []wire.Event) (int64, bool) {
 	for k := len(events) - 1; k >= 0; k-- {
 		if events[k].HasReplayID {
 			return events[k].ReplayID, true
@@ -367,13 +324,7 @@ func (i *ssiInput) dropClient(client *bayeux.Client, cause error) {
 	if closed || errors.Is(cause, bayeux.ErrClosed) {
 		return
 	}
-	var invalid *bayeux.InvalidReplayError
-	if errors.As(cause, &invalid) {
-		// Counted and explained by connectFailed when Connect meets it again.
-		i.log.Errorf("Salesforce session ended: %v", cause)
-		return
-	}
-	i.log.Warnf("Salesforce session ended, reconnecting from the last acknowledged replay ids: %v", cause)
+	i.recovery.clientEnded(client, cause)
 }
 
 func closeClient(client *bayeux.Client) {

@@ -3,10 +3,11 @@ package input
 import (
 	"github.com/redpanda-data/benthos/v4/public/service"
 
-	"github.com/salesforce-streaming/salesforce_streaming/internal/bayeux"
+	"github.com/salesforce-streaming/salesforce_streaming/internal/bayeux/wire"
 )
 
-// Metadata keys (design.md, "Messages").
+// Metadata keys of every message, documented for users in the README: a
+// contract with their pipelines, never renamed.
 const (
 	metaChannel         = "salesforce_channel"
 	metaReplayID        = "salesforce_replay_id"
@@ -25,7 +26,7 @@ const (
 // batchMessages turns the events of one batch into messages. The body of each is the event's data bytes as
 // received (the event owns them, so no copy is needed); metadata the event does not carry is left unset. The
 // channel is the one Salesforce delivers on: without a PushTopic filter.
-func batchMessages(batch *bayeux.Batch) service.MessageBatch {
+func batchMessages(batch *wire.Batch) service.MessageBatch {
 	var mb messageBuilder
 	return mb.build(batch)
 }
@@ -69,7 +70,7 @@ func (mb *messageBuilder) value(field int, s string) any {
 	return l.v
 }
 
-func (mb *messageBuilder) build(batch *bayeux.Batch) service.MessageBatch {
+func (mb *messageBuilder) build(batch *wire.Batch) service.MessageBatch {
 	msgs := make(service.MessageBatch, len(batch.Events))
 	// Every record id of the batch in one backing array; each message gets its own capacity-limited part, so
 	// a downstream change to one message's list cannot reach another's.
@@ -86,7 +87,7 @@ func (mb *messageBuilder) build(batch *bayeux.Batch) service.MessageBatch {
 		ev := &batch.Events[k]
 		msg := service.NewMessage(ev.Data)
 		if channel == nil || ev.Channel != batch.Channel {
-			channel = channelBase(ev.Channel)
+			channel = wire.ChannelKey(ev.Channel)
 		}
 		msg.MetaSetMut(metaChannel, channel)
 		if ev.HasReplayID {

@@ -4,6 +4,7 @@ import (
 	"github.com/redpanda-data/benthos/v4/public/service"
 
 	"github.com/salesforce-streaming/salesforce_streaming/internal/bayeux"
+	"github.com/salesforce-streaming/salesforce_streaming/internal/bayeux/wire"
 )
 
 // Metric names (README "Metrics").
@@ -39,24 +40,24 @@ func newMetrics(m *service.Metrics) *ssiMetrics {
 	}
 }
 
-func (m *ssiMetrics) Reconnect(reason string) { m.reconnects.Incr(1, reason) }
+func (m *ssiMetrics) Reconnect(reason bayeux.ReconnectReason) { m.reconnects.Incr(1, string(reason)) }
 
 func (m *ssiMetrics) TokenRefresh() { m.tokenRefreshes.Incr(1) }
 
 func (m *ssiMetrics) ReplayFallback(channel string, _ bayeux.InvalidReplayPolicy) {
-	m.replayFallbacks.Incr(1, channelBase(channel))
+	m.replayFallbacks.Incr(1, wire.ChannelKey(channel))
 }
 
-func (m *ssiMetrics) Events(channel string, n int) { m.events.Incr(int64(n), channelBase(channel)) }
+func (m *ssiMetrics) Events(channel string, n int) { m.events.Incr(int64(n), wire.ChannelKey(channel)) }
 
 // Dropped counts events the client refused to hand on (bayeux.DropObserver).
 // The channel label is empty for events on channels that are not
 // subscribed: their names come from the server and must not mint series.
 func (m *ssiMetrics) Dropped(channel, reason string, n int) {
-	if reason == bayeux.DropUnknownChannel || reason == bayeux.DropMissingChannel {
+	if reason == wire.DropUnknownChannel || reason == wire.DropMissingChannel {
 		channel = ""
 	}
-	m.dropped.Incr(int64(n), channelBase(channel), reason)
+	m.dropped.Incr(int64(n), wire.ChannelKey(channel), reason)
 }
 
 // checkpointLag records the messages of channel received but not yet acknowledged.

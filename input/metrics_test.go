@@ -6,6 +6,7 @@ import (
 	"github.com/stretchr/testify/assert"
 
 	"github.com/salesforce-streaming/salesforce_streaming/internal/bayeux"
+	"github.com/salesforce-streaming/salesforce_streaming/internal/bayeux/wire"
 )
 
 // TestDroppedEventsMetric checks the labels of events the client refused:
@@ -17,11 +18,11 @@ func TestDroppedEventsMetric(t *testing.T) {
 	var obs bayeux.Observer = h.in.metrics
 	drops, ok := obs.(bayeux.DropObserver)
 	assert.True(t, ok, "the input's metrics see dropped events")
-	drops.Dropped("/topic/Invoices?Status__c=Open", bayeux.DropReplayIDNotIncreasing, 2)
-	drops.Dropped("/topic/Invoices?Status__c=Open", bayeux.DropReplayIDNotIncreasing, 1)
-	drops.Dropped("/event/Evil__e", bayeux.DropUnknownChannel, 4)
-	drops.Dropped("", bayeux.DropMissingChannel, 1)
-	assert.Equal(t, int64(3), tm.get(metricEventsDropped, "/topic/Invoices", bayeux.DropReplayIDNotIncreasing))
-	assert.Equal(t, int64(4), tm.get(metricEventsDropped, "", bayeux.DropUnknownChannel))
-	assert.Equal(t, int64(1), tm.get(metricEventsDropped, "", bayeux.DropMissingChannel))
+	drops.Dropped("/topic/Invoices?Status__c=Open", wire.DropReplayIDNotIncreasing, 2)
+	drops.Dropped("/topic/Invoices?Status__c=Open", wire.DropReplayIDNotIncreasing, 1)
+	drops.Dropped("/event/Evil__e", wire.DropUnknownChannel, 4)
+	drops.Dropped("", wire.DropMissingChannel, 1)
+	assert.Equal(t, int64(3), tm.get(metricEventsDropped, "/topic/Invoices", wire.DropReplayIDNotIncreasing))
+	assert.Equal(t, int64(4), tm.get(metricEventsDropped, "", wire.DropUnknownChannel))
+	assert.Equal(t, int64(1), tm.get(metricEventsDropped, "", wire.DropMissingChannel))
 }

@@ -7,7 +7,7 @@ import (
 
 	"github.com/redpanda-data/benthos/v4/public/service"
 
-	"github.com/salesforce-streaming/salesforce_streaming/internal/bayeux"
+	"github.com/salesforce-streaming/salesforce_streaming/internal/bayeux/wire"
 )
 
 // delivery is one batch of the input from the moment it is tracked until an
@@ -17,7 +17,7 @@ import (
 // nack of any message derived from the batch makes the whole batch go out
 // again, rebuilt from the events with their metadata.
 type delivery struct {
-	batch   bayeux.Batch
+	batch   wire.Batch
 	resolve func()
 	nacks   int       // nacks so far: the back-off of the next redelivery grows with it
 	due     time.Time // when a queued redelivery may go out

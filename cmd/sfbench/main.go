@@ -69,7 +69,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.BoolVar(&o.floor, "floor", true, "drain the backlog with the floor program too")
 	fs.BoolVar(&o.live, "live", true, "measure live latency")
 	fs.BoolVar(&o.goBench, "gobench", true, "run the Go benchmarks of the hot path")
-	fs.StringVar(&o.goBenchPkgs, "gobench-pkgs", "./internal/bayeux/ ./input/ ./sfemu/", "packages whose Go benchmarks run (space separated)")
+	fs.StringVar(&o.goBenchPkgs, "gobench-pkgs", "./internal/bayeux/wire/ ./input/ ./sfemu/", "packages whose Go benchmarks run (space separated)")
 	fs.StringVar(&o.benchtime, "benchtime", "1s", "go test -benchtime")
 	fs.StringVar(&o.pprofOut, "pprof", "", "after the measured drain, drain again with Benthos' debug endpoints on and save a CPU profile of bin/benthos here")
 	fs.DurationVar(&o.timeout, "timeout", 10*time.Minute, "bound of each drain and of the Go benchmarks")

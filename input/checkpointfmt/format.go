@@ -33,6 +33,8 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+
+	"github.com/salesforce-streaming/salesforce_streaming/internal/bayeux/wire"
 )
 
 // ShadowSuffix makes a checkpoint key's shadow key.
@@ -42,8 +44,7 @@ const ShadowSuffix = ".shadow"
 // input's checkpoint_cache_key): `<prefix>:<url.PathEscape(channel)>`, the
 // channel without its PushTopic filter.
 func CheckpointKey(prefix, channel string) string {
-	base, _, _ := strings.Cut(channel, "?")
-	return prefix + ":" + url.PathEscape(base)
+	return prefix + ":" + url.PathEscape(wire.ChannelKey(channel))
 }
 
 // WriteOrder lists the keys a write of key's position goes to, in order: the

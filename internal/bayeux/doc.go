@@ -1,7 +1,24 @@
 // Package bayeux is a CometD (Bayeux 1.0) long-polling client for Salesforce's Streaming API: handshake with
 // the replay extension, one subscribe per channel from its replay id, a /meta/connect loop in its own
-// goroutine, and recovery by itself from every failure Salesforce is known to produce (protocol.md sections 1
-// and 3). It also works with a standard Bayeux server without the replay extension ("402::Unknown client").
+// goroutine, and recovery by itself from every failure Salesforce is known to produce (see docs/guarantees.md and
+// Salesforce's Streaming API Developer Guide,
+// https://developer.salesforce.com/docs/atlas.en-us.api_streaming.meta/api_streaming/). It also works with a
+// standard Bayeux server without the replay extension ("402::Unknown client"). The wire format (messages, advice,
+// the answer decoder, events and their metadata) is package wire.
+//
+// # Parts
+//
+// A Client is three parts with one owner each:
+//
+//   - the session (session.go, recover.go): token, client id, advice, the connect loop and its recovery, with an
+//     explicit state (sessionState), typed reconnect reasons (ReconnectReason, the input's metric labels) and an
+//     explicit next action for each trouble. One goroutine at a time drives it: Start, then the loop, then Close.
+//   - the decode stage (stage.go): one goroutine that completes split answers into batches.
+//   - the buffer (buffer.go, admit.go): the batches queued for Next, the replay positions, the terminal error, and
+//     admission, backpressure and drop accounting, behind its own lock. It is the only state the goroutines share.
+//
+// Failures are classified once (Classify: Retryable, Limit, Permanent); the client and the input choose their
+// waits by that class.
 //
 // # Session
 //
@@ -19,8 +36,8 @@
 //     Handshake denied with failureReason 401: one immediate refresh, then backoff between refreshes.
 //   - 503 too busy, concurrent-client, simultaneous-connection and daily limits, and permission errors on a
 //     resubscribe: Backoff.Long with an error line quoting Salesforce.
-//   - an invalid replay id on (re)subscribe: OnInvalidReplayID (earliest -2, latest -1, or fail: Next returns
-//     the error once the queue is drained).
+//   - an invalid replay id on (re)subscribe: OnInvalidReplayID (earliest -2, latest -1, or fail: a terminal error,
+//     which Err reports and Next returns once the queue is drained).
 //   - a full buffer (MaxBufferedEvents): /meta/disconnect, wait until Next took half, handshake and resubscribe.
 //
 // A failure streak ends when a session survives a full long poll, so a server that drops every new session
@@ -29,7 +46,7 @@
 // # Hostile answers
 //
 // Nothing a server sends can crash the client, make it hand on an event out of order, or grow its memory without
-// bound (tests: hostile_test.go, decode_test.go, FuzzDecodeAnswer):
+// bound (tests: hostile_test.go here, decode_test.go and FuzzDecodeAnswer in package wire):
 //
 //   - an answer that is not well-formed JSON (truncated, cut mid-body, HTML, empty, more than 64 meta messages):
 //     nothing of it is handed on; the session reconnects as after a dropped connection, resubscribing from the
@@ -47,31 +64,10 @@
 //
 // # Decoding
 //
-// An answer is read in one pass (scan.go, extract.go): the splitter walks it, checking its grammar (so a
-// malformed answer is refused whole, before anything of it is handed on), parses the few meta messages with
-// fastjson, and walks each `data` object on the way, descending only into `event`, `payload` and
-// `payload.ChangeEventHeader` and noting where the replay id and the metadata of protocol.md 1.11 are; long
-// strings are skipped with bytes.IndexByte. No tree is built. complete then turns those positions into events:
-// the replay id, the metadata strings (all of one answer in one allocation) and `data` as the original bytes, a
-// capacity-limited sub-slice of the answer, which the transport allocates fresh for every answer and never
-// reuses.
-//
-// The two steps run in different goroutines (stage.go): the connect loop splits an answer (what its state
-// machine needs: the replies, and whether the answer is well-formed), hands it to the decode stage and sends the
-// next /meta/connect at once, while the stage completes the previous answer's events and queues them for Next,
-// in order. At most two answers are in the stage; their events count against MaxBufferedEvents; and before any
-// (re)subscribe the loop waits until the stage is empty, so the replay ids it subscribes from include every event
-// of every answer received (stage_test.go).
-//
-// BenchmarkDecodeConnectAnswer (split and complete of one connect answer of 1,000 CDC events of about 1.1 KB,
-// Go 1.26.8, one core of the shared 2-core build machine, -benchtime=200x, three runs each):
-//
-//	before (splitter, then a fastjson parse of each data):  2,590-2,790 ns/event  0.0074 allocs/event (7 per answer)   391 B/event  ~440 MB/s
-//	after (one pass, no tree):                               1,140-1,300 ns/event  0.0102 allocs/event (10 per answer)  391 B/event  ~900 MB/s
-//
-// (1,380-1,560 ns/event when the machine was busier.) For comparison (performance.md): encoding/json into
-// RawMessage alone is ~5,000 ns/event, ~9,900 with a second decode for the replay id; a bare fastjson parse of
-// the whole answer with two lookups ~900-1,100. The allocations per answer are the event and batch slices, the
-// metadata strings and record ids; the per-answer scratch (one 112-byte entry per event, in chunks of 512) is
-// reused. The rest of the time is the walk itself, about half of it skipping strings.
+// An answer is read in one pass by package wire: the session splits it (its grammar, its replies, where its data
+// messages are: what the session's state machine needs), hands its data messages to the decode stage and sends
+// the next /meta/connect at once, while the stage completes the previous answer's events and queues them for
+// Next, in order. At most two answers are in the stage; their events count against MaxBufferedEvents; and before
+// any (re)subscribe the session waits until the stage is empty, so the replay ids it subscribes from include every
+// event of every answer received (stage_test.go). How the decoder works and what it costs: docs/decoder.md.
 package bayeux

@@ -8,10 +8,11 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/salesforce-streaming/salesforce_streaming/internal/bayeux/wire"
 	"github.com/salesforce-streaming/salesforce_streaming/sfemu"
 )
 
-// Subscribe-time permission and channel errors (protocol.md 1.6, 2.4), staged with the emulator's
+// Subscribe-time permission and channel errors (Salesforce's documented subscribe failures), staged with the emulator's
 // subscribe_error fault.
 
 // At Start a refused subscription is returned as a PermissionError naming the channel and Salesforce's text, and
@@ -29,7 +30,7 @@ func TestEmulatorSubscribeRestrictedAtStart(t *testing.T) {
 	assert.Equal(t, "/topic/X", pe.Channel)
 	require.NotNil(t, pe.Err)
 	assert.Equal(t, "403::Restricted channel", pe.Err.Text)
-	assert.Equal(t, channelSubscribe, pe.Err.Channel)
+	assert.Equal(t, wire.ChannelSubscribe, pe.Err.Channel)
 	assert.Contains(t, err.Error(), "/topic/X")
 	assert.Contains(t, err.Error(), "403::Restricted channel")
 	st := e.state()
@@ -46,7 +47,7 @@ func TestEmulatorSubscribeRefusedOnResubscribe(t *testing.T) {
 	backoff := BackoffConfig{Initial: 20 * time.Millisecond, Max: 200 * time.Millisecond, Long: 250 * time.Millisecond}
 	h, _ := emuClient(t, e, Config{Channels: []string{"/event/Order__e", "/u/Alerts"}, Backoff: backoff})
 	waits := &waitLog{}
-	h.c.waitHook = waits.hook
+	h.c.sess.waitHook = waits.hook
 	h.start()
 	_, l1 := e.publish("/event/Order__e", 2)
 	_, a0 := e.publish("/u/Alerts", 1) // a queued id: a channel still at -1 would resume with new events only

@@ -9,12 +9,13 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/salesforce-streaming/salesforce_streaming/internal/bayeux/wire"
 	"github.com/salesforce-streaming/salesforce_streaming/sfemu"
 )
 
-// Scenario tests against the emulator over loopback TCP, one per scenario of protocol.md 2.10, asserting what a
-// user sees: events in order without loss, the replay ids on resubscribe, token requests and handshakes, and
-// recovery time.
+// Scenario tests against the emulator over loopback TCP, one per failure Salesforce is known to produce (see the
+// package documentation and docs/emulator.md), asserting what a user sees: events in order without loss, the
+// replay ids on resubscribe, token requests and handshakes, and recovery time.
 
 func emuClient(t *testing.T, e *emu, cfg Config) (*harness, *sfauthAdapter) {
 	auth := newSfauth(t, e.url)
@@ -38,7 +39,7 @@ func TestEmulatorStartNextClose(t *testing.T) {
 		assert.NotEmpty(t, ev.Meta.EventUUID)
 		assert.Equal(t, byte('{'), ev.Data[0])
 	}
-	assert.Equal(t, map[string]int64{"/event/Order__e": last}, h.c.ReplayIDs())
+	assert.Equal(t, map[string]int64{"/event/Order__e": last}, h.c.replayIDs())
 	assert.Equal(t, int32(1), auth.tokens.Load())
 	assert.Zero(t, auth.refreshs.Load())
 	assert.Equal(t, []string{"-1"}, e.rec.subscribeReplays("/event/Order__e"))
@@ -86,13 +87,13 @@ func TestEmulatorUnknownClient(t *testing.T) {
 
 	// Cookies: every request after a handshake carries BAYEUX_BROWSER, and the requests after the unknown
 	// client reply carry the rotated sfdc-stream cookie.
-	hs := e.rec.messages(channelHandshake)
+	hs := e.rec.messages(wire.ChannelHandshake)
 	require.Len(t, hs, 2)
-	for _, m := range append(e.rec.messages(channelSubscribe), e.rec.messages(channelConnect)...) {
+	for _, m := range append(e.rec.messages(wire.ChannelSubscribe), e.rec.messages(wire.ChannelConnect)...) {
 		assert.NotEmpty(t, m.Cookies["BAYEUX_BROWSER"], "%s without BAYEUX_BROWSER", m.Channel)
 	}
 	assert.NotEmpty(t, hs[1].Cookies["sfdc-stream"])
-	assert.NotEqual(t, hs[1].Cookies["sfdc-stream"], e.rec.messages(channelSubscribe)[0].Cookies["sfdc-stream"],
+	assert.NotEqual(t, hs[1].Cookies["sfdc-stream"], e.rec.messages(wire.ChannelSubscribe)[0].Cookies["sfdc-stream"],
 		"the rotated load-balancer cookie must be sent back")
 }
 
@@ -171,6 +172,28 @@ func TestEmulatorInvalidReplayOnResubscribe(t *testing.T) {
 			assertSequence(t, replayIDs(h.collect(2, 5*time.Second)), f2, l2, 2)
 		})
 	}
+}
+
+// The terminal error of policy fail is exposed by Err as soon as the session stops, and by Next once the queue is
+// drained; before that Err is nil.
+func TestEmulatorTerminalErrorExposedByErr(t *testing.T) {
+	e := startEmu(t, sfemu.Config{})
+	h, _ := emuClient(t, e, Config{OnInvalidReplayID: ReplayFallbackFail})
+	h.start()
+	_, l1 := e.publish("/event/Order__e", 3)
+	h.collect(3, 5*time.Second)
+	require.NoError(t, h.c.Err(), "no terminal error while the session runs")
+	e.purge("/event/Order__e", l1)
+	e.fault(sfemu.FaultUnknownClient)
+	eventually(t, 5*time.Second, func() bool { return h.c.Err() != nil }, "the session stopped")
+	var ie *InvalidReplayError
+	require.ErrorAs(t, h.c.Err(), &ie)
+	assert.Equal(t, l1, ie.ReplayID)
+	assert.Equal(t, Permanent, Classify(h.c.Err()))
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	_, err := h.c.Next(ctx)
+	assert.Equal(t, h.c.Err(), err, "Next returns the same error")
 }
 
 // Scenario 4: the token is revoked. Salesforce answers the poll with its own /meta/disconnect and 401, advice
@@ -361,7 +384,7 @@ func TestEmulatorLargeBatch(t *testing.T) {
 	h.start()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	var evs []Event
+	var evs []wire.Event
 	biggest := 0
 	for len(evs) < n {
 		b, err := h.c.Next(ctx)
@@ -406,7 +429,7 @@ func TestEmulatorBackpressure(t *testing.T) {
 		st = e.state()
 		return len(st.Clients) == 0 && st.Counters["disconnects"] == 1
 	}, "the client should disconnect while its buffer is full: %+v", &st)
-	queued := h.c.ReplayIDs()["/event/Order__e"]
+	queued := h.c.replayIDs()["/event/Order__e"]
 	time.Sleep(500 * time.Millisecond) // longer than the reconnect window: nothing may depend on the old session
 	assert.Equal(t, []string{"backpressure"}, h.obs.reasons())
 	assert.True(t, h.log.has("INFO", "max_buffered_events 20"))
@@ -432,7 +455,7 @@ func TestEmulatorMultipleChannels(t *testing.T) {
 	e.publish("/u/Alerts", 3)
 	evs := h.collect(11, 5*time.Second)
 
-	per := map[string][]Event{}
+	per := map[string][]wire.Event{}
 	for _, ev := range evs {
 		per[ev.Channel] = append(per[ev.Channel], ev)
 	}
@@ -458,7 +481,7 @@ func TestEmulatorMultipleChannels(t *testing.T) {
 	for _, ch := range channels {
 		assert.Equal(t, []string{"-1"}, e.rec.subscribeReplays(ch), ch)
 	}
-	ids := h.c.ReplayIDs()
+	ids := h.c.replayIDs()
 	assert.Equal(t, per["/topic/Invoices?Status__c=Open"][1].ReplayID, ids["/topic/Invoices"])
 }
 
@@ -501,7 +524,7 @@ func TestEmulatorTransportFaults(t *testing.T) {
 	}
 }
 
-// Scenario 8 of protocol.md section 1 (API >= 64.0, Hyperforce): the server sends its own /meta/disconnect; the
+// Salesforce on API 64.0 and later (Hyperforce) may send its own /meta/disconnect in a connect answer; the
 // client handshakes again and resubscribes from the last queued replay id.
 func TestEmulatorServerDisconnect(t *testing.T) {
 	e := startEmu(t, sfemu.Config{})

@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+
+	"github.com/salesforce-streaming/salesforce_streaming/internal/bayeux/wire"
 )
 
 // ErrClosed is returned by Next and Start after Close.
@@ -38,23 +40,6 @@ func (e *ServerError) Is(target error) bool {
 	return target == ErrUnknownClient && e.kind() == kindUnknownClient
 }
 
-// Code is the numeric code of the failure reason if present, else of the error text; 0 when neither has one.
-func (e *ServerError) Code() int {
-	if c := errorCode(e.FailureReason); c != 0 {
-		return c
-	}
-	return errorCode(e.Text)
-}
-
-// Message is the <message> part of Salesforce's "<code>:<args>:<message>" (of the failure reason when present),
-// e.g. "Organization concurrent user limit exceeded".
-func (e *ServerError) Message() string {
-	if e.FailureReason != "" {
-		return errorMessage(e.FailureReason)
-	}
-	return errorMessage(e.Text)
-}
-
 // errorCode parses the "<code>" of "<code>:<args>:<message>" (three digits), 0 if absent.
 func errorCode(s string) int {
 	if len(s) < 3 {
@@ -71,15 +56,6 @@ func errorCode(s string) int {
 		return 0
 	}
 	return n
-}
-
-// errorMessage is the <message> part of "<code>:<args>:<message>", or the whole text when it has another shape.
-func errorMessage(s string) string {
-	parts := strings.SplitN(s, ":", 3)
-	if len(parts) == 3 && errorCode(s) != 0 {
-		return parts[2]
-	}
-	return s
 }
 
 // AuthError means Salesforce refused the access token (401) or the token source failed.
@@ -197,7 +173,7 @@ func containsAny(s string, subs ...string) bool {
 }
 
 // classify turns an unsuccessful reply to a request on channel into the error callers see.
-func classify(r reply, channel, subscription string, replayID int64) error {
+func classify(r wire.Reply, channel, subscription string, replayID int64) error {
 	se := &ServerError{Channel: channel, Subscription: subscription, Text: r.Error, FailureReason: r.FailureReason}
 	switch se.kind() {
 	case kindAuth:
@@ -207,18 +183,43 @@ func classify(r reply, channel, subscription string, replayID int64) error {
 	case kindLimit:
 		return &LimitError{Err: se}
 	case kindPermission:
-		if channel == channelSubscribe {
+		if channel == wire.ChannelSubscribe {
 			return &PermissionError{Channel: subscription, Err: se}
 		}
 	case kindInvalidReplay:
-		if channel == channelSubscribe {
+		if channel == wire.ChannelSubscribe {
 			return &InvalidReplayError{Channel: subscription, ReplayID: replayID, Err: se}
 		}
 	}
 	return se
 }
 
-// kindOf tells how the session must react to err.
+// Class is what retrying can do about a failure; the client and the input choose their waits by it.
+type Class int
+
+const (
+	// Retryable failures may pass by themselves: dropped connections, HTTP errors, a refused token (a new one is
+	// requested), an unknown client. Wait the ordinary backoff.
+	Retryable Class = iota
+	// Limit failures pass in minutes: an org or server limit, a busy server. Wait Backoff.Long.
+	Limit
+	// Permanent failures do not pass without a change of configuration, credentials, permissions or checkpoint:
+	// a refused login, a refused subscription, an invalid replay id with policy fail. Wait Backoff.Long and say so.
+	Permanent
+)
+
+// Classify tells the class of err.
+func Classify(err error) Class {
+	switch kindOf(err) {
+	case kindBusy, kindLimit:
+		return Limit
+	case kindLoginRejected, kindPermission, kindInvalidReplay:
+		return Permanent
+	}
+	return Retryable
+}
+
+// kindOf tells how the session must react to err: finer than Class, for the session's own recovery.
 func kindOf(err error) errKind {
 	var (
 		lr *LoginRejectedError

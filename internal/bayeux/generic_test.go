@@ -37,7 +37,7 @@ func TestGenericServerWithoutReplay(t *testing.T) {
 		}
 	}
 	assert.Equal(t, []string{`{"n":1}`, `{"n":3}`}, a, "order per channel")
-	assert.Equal(t, int64(42), h.c.ReplayIDs()["/chat/a"], "events without replay id do not move the position")
+	assert.Equal(t, int64(42), h.c.replayIDs()["/chat/a"], "events without replay id do not move the position")
 
 	// 402::Unknown client (standard CometD) is recognised: new handshake, every channel resubscribed.
 	g.forget()

@@ -12,6 +12,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/salesforce-streaming/salesforce_streaming/internal/bayeux/wire"
 )
 
 // genericServer is a minimal standard CometD server (Bayeux 1.0 long polling) as found outside Salesforce: no
@@ -142,7 +144,7 @@ func (g *genericServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "bad request", http.StatusBadRequest)
 		return
 	}
-	if len(msgs) == 1 && msgs[0].Channel == channelConnect && g.writeRaw(w, msgs[0]) {
+	if len(msgs) == 1 && msgs[0].Channel == wire.ChannelConnect && g.writeRaw(w, msgs[0]) {
 		return
 	}
 	var out []any
@@ -191,7 +193,7 @@ func (g *genericServer) handle(ctx context.Context, m genericMsg) []any {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	switch m.Channel {
-	case channelHandshake:
+	case wire.ChannelHandshake:
 		g.handshakes++
 		g.nextID++
 		id := fmt.Sprintf("generic%d", g.nextID)
@@ -205,7 +207,7 @@ func (g *genericServer) handle(ctx context.Context, m genericMsg) []any {
 			reply["advice"] = json.RawMessage(g.handshakeAdvice)
 		}
 		return []any{reply}
-	case channelSubscribe:
+	case wire.ChannelSubscribe:
 		c := g.clients[m.ClientID]
 		if c == nil {
 			return []any{unknown}
@@ -219,11 +221,11 @@ func (g *genericServer) handle(ctx context.Context, m genericMsg) []any {
 		c.subs[m.Subscription] = true
 		return []any{map[string]any{"channel": m.Channel, "id": m.ID, "clientId": m.ClientID,
 			"subscription": m.Subscription, "successful": true}}
-	case channelDisconnect:
+	case wire.ChannelDisconnect:
 		g.disconnects++
 		delete(g.clients, m.ClientID)
 		return []any{map[string]any{"channel": m.Channel, "id": m.ID, "successful": true}}
-	case channelConnect:
+	case wire.ChannelConnect:
 		g.connects++
 		if len(g.connectErrors) > 0 {
 			text := g.connectErrors[0]

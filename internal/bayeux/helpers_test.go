@@ -16,6 +16,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/salesforce-streaming/salesforce_streaming/internal/bayeux/wire"
 	"github.com/salesforce-streaming/salesforce_streaming/internal/sfauth"
 	"github.com/salesforce-streaming/salesforce_streaming/sfemu"
 )
@@ -98,9 +99,9 @@ func (o *testObserver) dropped() map[string]int {
 	return out
 }
 
-func (o *testObserver) Reconnect(reason string) {
+func (o *testObserver) Reconnect(reason ReconnectReason) {
 	o.mu.Lock()
-	o.reconnects = append(o.reconnects, reason)
+	o.reconnects = append(o.reconnects, string(reason))
 	o.mu.Unlock()
 }
 
@@ -336,7 +337,7 @@ func (r *recorder) messages(channel string) []recorded {
 // subscribeReplays lists, in order, the replay id each subscribe to channel carried (absent: "none").
 func (r *recorder) subscribeReplays(channel string) []string {
 	var out []string
-	for _, m := range r.messages(channelSubscribe) {
+	for _, m := range r.messages(wire.ChannelSubscribe) {
 		if m.Subscription != channel {
 			continue
 		}
@@ -344,7 +345,7 @@ func (r *recorder) subscribeReplays(channel string) []string {
 			out = append(out, "none")
 			continue
 		}
-		id, ok := m.Replay[channelKey(channel)]
+		id, ok := m.Replay[wire.ChannelKey(channel)]
 		if !ok || len(m.Replay) != 1 {
 			out = append(out, fmt.Sprintf("bad map %v", m.Replay))
 			continue
@@ -399,11 +400,11 @@ func (h *harness) start() {
 }
 
 // collect takes batches until n events arrived, failing after timeout.
-func (h *harness) collect(n int, timeout time.Duration) []Event {
+func (h *harness) collect(n int, timeout time.Duration) []wire.Event {
 	h.t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
-	var out []Event
+	var out []wire.Event
 	for len(out) < n {
 		b, err := h.c.Next(ctx)
 		require.NoError(h.t, err, "got %d of %d events", len(out), n)
@@ -426,7 +427,7 @@ func (h *harness) quiet(d time.Duration) {
 }
 
 // replayIDs lists the events' replay ids.
-func replayIDs(evs []Event) []int64 {
+func replayIDs(evs []wire.Event) []int64 {
 	out := make([]int64, len(evs))
 	for i, e := range evs {
 		out[i] = e.ReplayID

@@ -15,6 +15,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/salesforce-streaming/salesforce_streaming/internal/bayeux/wire"
 	"github.com/salesforce-streaming/salesforce_streaming/internal/redact"
 )
 
@@ -77,33 +78,33 @@ func TestHostileReplayIDsNotIncreasing(t *testing.T) {
 			name:    "repeated and backwards within one answer",
 			answers: [][]string{{event(chA, 10, 100), event(chA, 11, 100), event(chA, 11, 100), event(chA, 9, 100), event(chA, 12, 100)}},
 			want:    map[string][]int64{chA: {10, 11, 12}},
-			drops:   map[string]int{DropReplayIDNotIncreasing + " " + chA: 2},
+			drops:   map[string]int{wire.DropReplayIDNotIncreasing + " " + chA: 2},
 		},
 		{
 			name:    "repeated and backwards across answers",
 			answers: [][]string{{event(chA, 10, 100), event(chA, 11, 100)}, {event(chA, 11, 100), event(chA, 5, 100), event(chA, 12, 100)}},
 			want:    map[string][]int64{chA: {10, 11, 12}},
-			drops:   map[string]int{DropReplayIDNotIncreasing + " " + chA: 2},
+			drops:   map[string]int{wire.DropReplayIDNotIncreasing + " " + chA: 2},
 		},
 		{
 			name:    "at or below the stored start point",
 			start:   map[string]int64{chA: 50},
 			answers: [][]string{{event(chA, 49, 100), event(chA, 50, 100), event(chA, 51, 100)}},
 			want:    map[string][]int64{chA: {51}},
-			drops:   map[string]int{DropReplayIDNotIncreasing + " " + chA: 2},
+			drops:   map[string]int{wire.DropReplayIDNotIncreasing + " " + chA: 2},
 		},
 		{
 			name:    "channels are independent",
 			answers: [][]string{{event(chA, 10, 100), event(chB, 3, 100), event(chA, 10, 100), event(chB, 2, 100), event(chB, "4", 100)}},
 			want:    map[string][]int64{chA: {10}, chB: {3, 4}},
-			drops:   map[string]int{DropReplayIDNotIncreasing + " " + chA: 1, DropReplayIDNotIncreasing + " " + chB: 1},
+			drops:   map[string]int{wire.DropReplayIDNotIncreasing + " " + chA: 1, wire.DropReplayIDNotIncreasing + " " + chB: 1},
 		},
 		{
 			name:    "a preset start accepts any first id",
 			start:   map[string]int64{chA: ReplayEarliest},
 			answers: [][]string{{event(chA, 3, 100), event(chA, 1, 100), event(chA, 4, 100)}},
 			want:    map[string][]int64{chA: {3, 4}},
-			drops:   map[string]int{DropReplayIDNotIncreasing + " " + chA: 1},
+			drops:   map[string]int{wire.DropReplayIDNotIncreasing + " " + chA: 1},
 		},
 	}
 	for _, tt := range tests {
@@ -122,7 +123,7 @@ func TestHostileReplayIDsNotIncreasing(t *testing.T) {
 			h.quiet(100 * time.Millisecond)
 			assert.Equal(t, tt.drops, h.obs.dropped())
 			for ch, ids := range tt.want {
-				assert.Equal(t, ids[len(ids)-1], h.c.ReplayIDs()[ch], "the position is the last id handed on")
+				assert.Equal(t, ids[len(ids)-1], h.c.replayIDs()[ch], "the position is the last id handed on")
 			}
 			assert.True(t, h.log.has("WARN", "dropped", "not above the last one handed on"), "the drop is logged")
 			assert.Empty(t, h.obs.reasons(), "dropping needs no reconnect")
@@ -144,14 +145,14 @@ func TestHostileMessageShapes(t *testing.T) {
 			name:  "data on a channel not subscribed",
 			msgs:  []string{event("/event/Evil__e", 1, 50), `{"channel":"/service/x","data":{"a":1}}`, `{"channel":"/event/A__e","data":{"event":{"replayId":7}}}`},
 			want:  []string{`{"event":{"replayId":7}}`},
-			drops: map[string]int{DropUnknownChannel: 2},
+			drops: map[string]int{wire.DropUnknownChannel: 2},
 			log:   `did not subscribe to (first: "/event/Evil__e")`,
 		},
 		{
 			name:  "data without a channel",
 			msgs:  []string{`{"data":{"event":{"replayId":3}}}`, `{"channel":"/event/A__e","data":{"event":{"replayId":7}}}`},
 			want:  []string{`{"event":{"replayId":7}}`},
-			drops: map[string]int{DropMissingChannel: 1},
+			drops: map[string]int{wire.DropMissingChannel: 1},
 			log:   "without a channel",
 		},
 		{
@@ -164,7 +165,7 @@ func TestHostileMessageShapes(t *testing.T) {
 				`{"channel":"/event/A__e","data":{"event":{"replayId":"8"}}}`,
 			},
 			want:  []string{`{"event":{"replayId":"8"}}`},
-			drops: map[string]int{DropInvalidReplayID + " " + chA: 4},
+			drops: map[string]int{wire.DropInvalidReplayID + " " + chA: 4},
 			log:   `whose replayId is not a non-negative integer (first: {"id":1})`,
 		},
 		{
@@ -285,7 +286,7 @@ func TestAnswerTooLarge(t *testing.T) {
 
 // Peak memory while reading and decoding a large answer stays within its size plus a fixed cost per event. The
 // bound is checked on the bytes allocated (runtime.MemStats.TotalAlloc), which bounds the heap's growth from
-// above.
+// above. (That the decoder lets go of scratch grown by a large answer is checked in package wire.)
 func TestAnswerMemoryBound(t *testing.T) {
 	tests := []struct {
 		name          string
@@ -312,13 +313,21 @@ func TestAnswerMemoryBound(t *testing.T) {
 				_, _ = w.Write(b)
 			}))
 			t.Cleanup(srv.Close)
-			tr, err := newTransport(nil, DefaultMaxAnswerBytes, redact.New())
+			tr, err := newTransport(nil, wire.DefaultMaxAnswerBytes, redact.New())
 			require.NoError(t, err)
-			dec := newDecoder(map[string]string{chA: chA})
+			split := wire.NewSplitter(map[string]string{chA: chA})
+			asm := split.Assembler()
+			decode := func(raw []byte) (wire.Answer, error) {
+				ans, err := split.Split(raw)
+				if err == nil {
+					asm.Complete(&ans)
+				}
+				return ans, err
+			}
 			// Warm up the connection and the decoder on a small answer.
 			raw, err := tr.post(context.Background(), srv.URL+"/warmup", "t", []byte("[]"), 5*time.Second)
 			require.NoError(t, err)
-			_, err = dec.decode(raw)
+			_, err = decode(raw)
 			require.NoError(t, err)
 
 			var before, after runtime.MemStats
@@ -326,10 +335,10 @@ func TestAnswerMemoryBound(t *testing.T) {
 			runtime.ReadMemStats(&before)
 			raw, err = tr.post(context.Background(), srv.URL, "t", []byte("[]"), 10*time.Second)
 			require.NoError(t, err)
-			ans, err := dec.decode(raw)
+			ans, err := decode(raw)
 			require.NoError(t, err)
 			runtime.ReadMemStats(&after)
-			require.Equal(t, tt.events, ans.events)
+			require.Equal(t, tt.events, ans.Events)
 
 			alloc := float64(after.TotalAlloc - before.TotalAlloc)
 			ratio := alloc / float64(len(body))
@@ -337,7 +346,6 @@ func TestAnswerMemoryBound(t *testing.T) {
 				len(body), tt.events, alloc, ratio, (alloc-float64(len(body)))/float64(tt.events))
 			assert.Less(t, ratio, tt.maxAllocRatio)
 			assert.Less(t, (alloc-float64(len(body)))/float64(tt.events), 1000.0, "per-event overhead")
-			assert.LessOrEqual(t, cap(dec.pending), maxKeptPending, "the decoder lets go of scratch grown by a large answer")
 			runtime.KeepAlive(ans)
 		})
 	}

@@ -88,7 +88,7 @@ func TestBackoffGrowsInsideTheReconnectLoop(t *testing.T) {
 			down.Store(false) // the next handshake succeeds
 		}
 	}}
-	h.c.waitHook = waits.hook
+	h.c.sess.waitHook = waits.hook
 	h.start()
 	down.Store(true) // the next poll (each is held 20 ms) fails, and so do the handshakes after it
 	eventually(t, 10*time.Second, func() bool { return waits.len() >= attempts && !down.Load() }, "recovery did not retry")
@@ -117,7 +117,7 @@ func TestBackoffResetsAfterAHealthySession(t *testing.T) {
 	boff := BackoffConfig{Initial: 4 * time.Millisecond, Max: time.Second, Long: time.Second}
 	h := genericClient(t, g, Config{Backoff: boff, Channels: []string{"/chat/a"}})
 	waits := &waitLog{}
-	h.c.waitHook = waits.hook
+	h.c.sess.waitHook = waits.hook
 	h.start()
 	// The scripted refusals come first, then healthy polls (each held 20 ms).
 	eventually(t, 10*time.Second, func() bool {
@@ -200,7 +200,7 @@ func TestRejectedLoginMidSessionWaitsLong(t *testing.T) {
 	boff := BackoffConfig{Initial: 4 * time.Millisecond, Max: 8 * time.Millisecond, Long: 40 * time.Millisecond}
 	h := newHarness(t, Config{Auth: auth, Backoff: boff, Channels: []string{"/chat/a"}})
 	waits := &waitLog{}
-	h.c.waitHook = waits.hook
+	h.c.sess.waitHook = waits.hook
 	h.start()
 	g.set(func(g *genericServer) { g.connectErrors = []string{"401::Authentication invalid"} })
 	eventually(t, 10*time.Second, func() bool { return auth.refreshes.Load() >= 3 }, "the client stopped trying")

@@ -1,62 +1,61 @@
 package bayeux
 
-import "context"
+import (
+	"context"
 
-// The decode stage lets fetching and decoding overlap. The connect loop splits each /meta/connect answer (its
-// grammar, its replies, where its data messages are: what the session's state machine needs) and hands it to
-// decodeLoop, which reads the events' replay ids and metadata, builds the batches and queues them, in the order
-// the answers arrived, while the loop already waits for the next answer. At most stageDepth answers are in the
-// stage; their data messages count against MaxBufferedEvents. Before any (re)subscribe the loop waits until the
-// stage is empty, so the replay ids it subscribes from include every event of every answer received.
+	"github.com/salesforce-streaming/salesforce_streaming/internal/bayeux/wire"
+)
+
+// stage lets fetching and decoding overlap. The session splits each answer (its grammar, its replies, where its
+// data messages are: what the session's state machine needs) and hands its data messages to the stage's
+// goroutine, which completes them into batches (reading the events' replay ids and metadata) and queues them,
+// in the order the answers arrived, while the session already waits for the next answer. At most stageDepth
+// answers are in the stage; their data messages count against MaxBufferedEvents. Before any (re)subscribe the
+// session waits until the stage is empty, so the replay ids it subscribes from include every event of every
+// answer received. The Assembler is used by the stage's goroutine alone.
+type stage struct {
+	in   chan *wire.Answer
+	asm  *wire.Assembler
+	buf  *buffer
+	hook func() // tests: runs before each staged answer is completed
+}
 
 // stageDepth bounds the answers handed to the decode stage and not yet queued: one being decoded, one waiting.
 const stageDepth = 2
 
-func (a *answer) hasData() bool { return a.events > 0 || len(a.dropped) > 0 }
+func newStage(asm *wire.Assembler, buf *buffer) *stage {
+	return &stage{in: make(chan *wire.Answer, stageDepth-1), asm: asm, buf: buf}
+}
 
-// handOn passes a connect answer's data messages to the decode stage. It returns false if ctx ended first.
-func (c *Client) handOn(ctx context.Context, ans *answer) bool {
-	if !ans.hasData() {
+// handOn passes an answer's data messages to the stage, leaving ans with its replies. It returns false if ctx
+// ended first.
+func (s *stage) handOn(ctx context.Context, ans *wire.Answer) bool {
+	if !ans.HasData() {
 		return true
 	}
-	job := &answer{body: ans.body, raw: ans.raw, chans: ans.chans, events: ans.events, dropped: ans.dropped}
-	ans.raw, ans.dropped = nil, nil // the stage owns them now
-	c.mu.Lock()
-	c.staged++
-	c.stagedEvents += job.events
-	c.mu.Unlock()
+	job := ans.TakeData()
+	s.buf.staging(job.Events)
 	select {
-	case c.stage <- job:
+	case s.in <- job:
 		return true
 	case <-ctx.Done():
 		return false
 	}
 }
 
-// decodeLoop is the decode stage's goroutine; it ends with Close.
-func (c *Client) decodeLoop() {
-	defer c.active.Done()
+// run is the stage's goroutine; it ends with ctx.
+func (s *stage) run(ctx context.Context) {
 	for {
 		select {
-		case <-c.closeCtx.Done():
+		case <-ctx.Done():
 			return
-		case ans := <-c.stage:
-			if c.stageHook != nil {
-				c.stageHook()
+		case ans := <-s.in:
+			if s.hook != nil {
+				s.hook()
 			}
-			c.deliver(ans, ans.events)
+			staged := ans.Events
+			s.asm.Complete(ans)
+			s.buf.deliver(ans, staged)
 		}
 	}
-}
-
-// deliver completes an answer's events and queues them; staged as for enqueue.
-func (c *Client) deliver(ans *answer, staged int) {
-	c.dec.complete(ans)
-	c.admit(ans)
-	c.enqueue(ans.batches, ans.events, staged)
-}
-
-// drainStage waits until every answer handed to the decode stage is queued. It returns false if ctx ended first.
-func (c *Client) drainStage(ctx context.Context) bool {
-	return c.waitUntil(ctx, c.stageIdle, func() bool { return c.staged == 0 })
 }

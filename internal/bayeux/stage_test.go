@@ -27,7 +27,7 @@ func TestStageOverlapsAndKeepsOrder(t *testing.T) {
 	h := hostileClient(t, g, Config{MaxBufferedEvents: answers * perAnswer})
 	var jobs atomic.Int32
 	var overlapped atomic.Int32
-	h.c.stageHook = func() {
+	h.c.stage.hook = func() {
 		k := int(jobs.Add(1))
 		if k >= answers {
 			return
@@ -65,7 +65,7 @@ func TestStageDrainedBeforeResubscribe(t *testing.T) {
 	h := hostileClient(t, g, Config{Channels: []string{chA}})
 	release := make(chan struct{})
 	var held atomic.Bool
-	h.c.stageHook = func() {
+	h.c.stage.hook = func() {
 		if held.CompareAndSwap(false, true) {
 			select {
 			case <-release:
@@ -101,7 +101,7 @@ func TestStageCountsTowardsTheBufferBound(t *testing.T) {
 	}
 	h := hostileClient(t, g, Config{Channels: []string{chA}, MaxBufferedEvents: 20})
 	release := make(chan struct{})
-	h.c.stageHook = func() {
+	h.c.stage.hook = func() {
 		select {
 		case <-release:
 		case <-time.After(5 * time.Second):

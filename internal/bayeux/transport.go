@@ -11,16 +11,9 @@ import (
 	"net/url"
 	"time"
 
+	"github.com/salesforce-streaming/salesforce_streaming/internal/bayeux/wire"
 	"github.com/salesforce-streaming/salesforce_streaming/internal/redact"
 )
-
-// DefaultMaxAnswerBytes is the default of Config.MaxAnswerBytes: 64 MiB. Salesforce's largest connect answers
-// (thousands of CDC events of up to 1 MB each are possible in principle, a few MB in practice) stay below it.
-const DefaultMaxAnswerBytes = 64 << 20
-
-// ErrAnswerTooLarge is matched (errors.Is) by the error of an answer above Config.MaxAnswerBytes. The answer is
-// not read further; the session reconnects as after a dropped connection.
-var ErrAnswerTooLarge = errors.New("answer too large")
 
 // transport POSTs one Bayeux message array at a time. It owns the session's single cookie jar: Salesforce
 // sets BAYEUX_BROWSER on the handshake and may rotate its load-balancer cookie (sfdc-stream) on any answer,
@@ -86,7 +79,7 @@ func (t *transport) post(ctx context.Context, endpoint, token string, body []byt
 func readBody(resp *http.Response, maxBytes int64) ([]byte, error) {
 	if n := resp.ContentLength; n > 0 {
 		if n > maxBytes {
-			return nil, fmt.Errorf("%w: Content-Length %d exceeds the limit of %d bytes", ErrAnswerTooLarge, n, maxBytes)
+			return nil, fmt.Errorf("%w: Content-Length %d exceeds the limit of %d bytes", wire.ErrAnswerTooLarge, n, maxBytes)
 		}
 		buf := make([]byte, n)
 		if _, err := io.ReadFull(resp.Body, buf); err != nil {
@@ -99,7 +92,7 @@ func readBody(resp *http.Response, maxBytes int64) ([]byte, error) {
 		return nil, err
 	}
 	if int64(len(buf)) > maxBytes {
-		return nil, fmt.Errorf("%w: more than the limit of %d bytes", ErrAnswerTooLarge, maxBytes)
+		return nil, fmt.Errorf("%w: more than the limit of %d bytes", wire.ErrAnswerTooLarge, maxBytes)
 	}
 	return buf, nil
 }

@@ -9,6 +9,8 @@ import (
 	"net/http"
 	"strings"
 	"time"
+
+	"github.com/salesforce-streaming/salesforce_streaming/internal/bayeux/wire"
 )
 
 // The emulator's control API (docs/emulator.md), typed. The
@@ -99,23 +101,18 @@ func (s State) HasSubscription(channel string) bool {
 }
 
 func (s State) subscriber(channel string, polling bool) bool {
-	want := channelBase(channel)
+	want := wire.ChannelKey(channel)
 	for _, c := range s.Clients {
 		if polling && !c.ConnectPending {
 			continue
 		}
 		for _, sub := range c.Subscriptions {
-			if channelBase(sub) == want {
+			if wire.ChannelKey(sub) == want {
 				return true
 			}
 		}
 	}
 	return false
-}
-
-func channelBase(ch string) string {
-	base, _, _ := strings.Cut(ch, "?")
-	return base
 }
 
 // Client calls the control API of an emulator.

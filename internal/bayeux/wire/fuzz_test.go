@@ -1,4 +1,4 @@
-package bayeux
+package wire
 
 import (
 	"bytes"
@@ -9,7 +9,7 @@ import (
 )
 
 // FuzzDecodeAnswer feeds arbitrary server answers to the decoder. Seeds: testdata/fuzz/FuzzDecodeAnswer (real
-// answer shapes from protocol.md 2.4 and 2.7, and malformed ones). Each input is decoded twice: by a decoder that
+// answer shapes of Salesforce and of standard CometD servers, and malformed ones). Each input is decoded twice: by a decoder that
 // accepts every channel and by one configured with a single channel. Properties: no panic; an error hands on
 // nothing; the body is not modified; per channel, the events' data are exactly what encoding/json sees as the
 // messages' `data`, in order, except for messages the decoder reports as dropped (an unusable replayId, a channel
@@ -29,14 +29,14 @@ func checkDecode(t *testing.T, body []byte, channelOf map[string]string) {
 		t.Fatal("decode modified the body")
 	}
 	if err != nil {
-		if ans.events != 0 || len(ans.batches) != 0 || len(ans.replies) != 0 || len(ans.dropped) != 0 {
+		if ans.Events != 0 || len(ans.Batches) != 0 || len(ans.Replies) != 0 || len(ans.Dropped) != 0 {
 			t.Fatalf("an error must hand on nothing: %v", err)
 		}
 		return
 	}
 	n := 0
 	got := map[string][]string{}
-	for _, b := range ans.batches {
+	for _, b := range ans.Batches {
 		if len(b.Events) == 0 {
 			t.Fatal("empty batch")
 		}
@@ -54,19 +54,19 @@ func checkDecode(t *testing.T, body []byte, channelOf map[string]string) {
 			n++
 		}
 	}
-	if n != ans.events {
-		t.Fatalf("%d events in batches, %d counted", n, ans.events)
+	if n != ans.Events {
+		t.Fatalf("%d events in batches, %d counted", n, ans.Events)
 	}
 	drops := map[string]int{} // reason or "invalid_replay_id:<channel>"
-	for _, d := range ans.dropped {
-		if d.n <= 0 {
+	for _, d := range ans.Dropped {
+		if d.N <= 0 {
 			t.Fatalf("drop without count: %+v", d)
 		}
-		key := d.reason
-		if d.reason == DropInvalidReplayID {
-			key += ":" + d.channel
+		key := d.Reason
+		if d.Reason == DropInvalidReplayID {
+			key += ":" + d.Channel
 		}
-		drops[key] += d.n
+		drops[key] += d.N
 	}
 	// Differential check against encoding/json where both read the answer the same way.
 	if !utf8.Valid(body) || !json.Valid(body) {
@@ -97,7 +97,7 @@ func checkDecode(t *testing.T, body []byte, channelOf map[string]string) {
 		}
 		name := ch
 		if channelOf != nil {
-			if channelKey(ch) != "/topic/T" {
+			if ChannelKey(ch) != "/topic/T" {
 				unknown++
 				continue
 			}

@@ -1,4 +1,4 @@
-package bayeux
+package wire
 
 import (
 	"fmt"
@@ -8,7 +8,7 @@ import (
 )
 
 // cdcAnswer builds a connect answer of n CDC events of about 1 KB each plus the /meta/connect reply, as
-// Salesforce sends them (performance.md).
+// Salesforce sends them.
 func cdcAnswer(n int) []byte {
 	var sb strings.Builder
 	sb.WriteString("[")
@@ -34,14 +34,14 @@ func TestCDCAnswerShape(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if ans.events != 1000 || len(ans.replies) != 1 {
-		t.Fatalf("got %d events, %d replies", ans.events, len(ans.replies))
+	if ans.Events != 1000 || len(ans.Replies) != 1 {
+		t.Fatalf("got %d events, %d replies", ans.Events, len(ans.Replies))
 	}
 	per := len(body) / 1000
 	if per < 900 || per > 1300 {
 		t.Fatalf("events should be about 1 KB, got %d bytes each", per)
 	}
-	ev := ans.batches[0].Events[999]
+	ev := ans.Batches[0].Events[999]
 	if ev.ReplayID != 1000+999*3 || ev.Meta.ChangeType != "UPDATE" || len(ev.Meta.RecordIDs) != 1 ||
 		ev.Meta.CommitTimestamp == "" {
 		t.Fatalf("unexpected last event %+v", ev)
@@ -60,8 +60,8 @@ func BenchmarkDecodeConnectAnswer(b *testing.B) {
 	runtime.ReadMemStats(&before)
 	for b.Loop() {
 		ans, err := d.decode(body)
-		if err != nil || ans.events != n {
-			b.Fatalf("decode: %v (%d events)", err, ans.events)
+		if err != nil || ans.Events != n {
+			b.Fatalf("decode: %v (%d events)", err, ans.Events)
 		}
 	}
 	runtime.ReadMemStats(&after)

@@ -1,4 +1,4 @@
-package bayeux
+package wire
 
 import (
 	"encoding/json"
@@ -9,15 +9,15 @@ import (
 
 // Bayeux meta channels.
 const (
-	channelHandshake  = "/meta/handshake"
-	channelConnect    = "/meta/connect"
-	channelSubscribe  = "/meta/subscribe"
-	channelDisconnect = "/meta/disconnect"
+	ChannelHandshake  = "/meta/handshake"
+	ChannelConnect    = "/meta/connect"
+	ChannelSubscribe  = "/meta/subscribe"
+	ChannelDisconnect = "/meta/disconnect"
 )
 
-// request is one outgoing Bayeux message (protocol.md 2.4). Every request is sent alone in its array: Salesforce
-// limits a request to 32,768 bytes and advises against batching.
-type request struct {
+// Request is one outgoing Bayeux message. Every request is sent alone in its array: Salesforce limits a request
+// to 32,768 bytes and advises against batching.
+type Request struct {
 	Channel                  string         `json:"channel"`
 	ID                       string         `json:"id"`
 	ClientID                 string         `json:"clientId,omitempty"`
@@ -29,9 +29,9 @@ type request struct {
 	Ext                      map[string]any `json:"ext,omitempty"`
 }
 
-func handshakeRequest(id string) request {
-	return request{
-		Channel:                  channelHandshake,
+func HandshakeRequest(id string) Request {
+	return Request{
+		Channel:                  ChannelHandshake,
 		ID:                       id,
 		Version:                  "1.0",
 		MinimumVersion:           "1.0",
@@ -40,30 +40,30 @@ func handshakeRequest(id string) request {
 	}
 }
 
-// subscribeRequest carries the replay map only when the server announced the replay extension; the map holds
+// SubscribeRequest carries the replay map only when the server announced the replay extension; the map holds
 // just this channel's key (the channel without ?query), keeping every request small.
-func subscribeRequest(id, clientID, channel string, replayID int64, withReplay bool) request {
-	r := request{Channel: channelSubscribe, ID: id, ClientID: clientID, Subscription: channel}
+func SubscribeRequest(id, clientID, channel string, replayID int64, withReplay bool) Request {
+	r := Request{Channel: ChannelSubscribe, ID: id, ClientID: clientID, Subscription: channel}
 	if withReplay {
-		r.Ext = map[string]any{"replay": map[string]int64{channelKey(channel): replayID}}
+		r.Ext = map[string]any{"replay": map[string]int64{ChannelKey(channel): replayID}}
 	}
 	return r
 }
 
-func connectRequest(id, clientID string) request {
-	return request{Channel: channelConnect, ID: id, ClientID: clientID, ConnectionType: "long-polling"}
+func ConnectRequest(id, clientID string) Request {
+	return Request{Channel: ChannelConnect, ID: id, ClientID: clientID, ConnectionType: "long-polling"}
 }
 
-func disconnectRequest(id, clientID string) request {
-	return request{Channel: channelDisconnect, ID: id, ClientID: clientID}
+func DisconnectRequest(id, clientID string) Request {
+	return Request{Channel: ChannelDisconnect, ID: id, ClientID: clientID}
 }
 
-func encodeRequest(r request) ([]byte, error) {
-	return json.Marshal([]request{r})
+func EncodeRequest(r Request) ([]byte, error) {
+	return json.Marshal([]Request{r})
 }
 
-// reply is a meta message from the server.
-type reply struct {
+// Reply is a meta message from the server.
+type Reply struct {
 	Channel       string
 	ID            string
 	ClientID      string
@@ -72,13 +72,13 @@ type reply struct {
 	HasSuccessful bool
 	Error         string // "<code>:<args>:<message>", verbatim
 	FailureReason string // ext.sfdc.failureReason, verbatim (Salesforce's real cause)
-	Advice        advice
+	Advice        Advice
 	HasAdvice     bool
 	ExtReplay     bool // ext.replay == true on a handshake reply: the server speaks the replay extension
 }
 
-func parseReply(v *fastjson.Value) reply {
-	r := reply{
+func parseReply(v *fastjson.Value) Reply {
+	r := Reply{
 		Channel:      stringMember(v, "channel"),
 		ID:           stringMember(v, "id"),
 		ClientID:     stringMember(v, "clientId"),
@@ -117,9 +117,9 @@ func stringMember(v *fastjson.Value, keys ...string) string {
 	return ""
 }
 
-// findReply returns the reply to the request (channel, id): an exact match first, else a reply that carries
+// FindReply returns the reply to the request (channel, id): an exact match first, else a reply that carries
 // `successful` and leaves channel or id out (Salesforce's documented error samples and legacy answers do).
-func findReply(replies []reply, channel, id string) (reply, bool) {
+func FindReply(replies []Reply, channel, id string) (Reply, bool) {
 	for _, r := range replies {
 		if r.Channel == channel && r.ID == id && r.HasSuccessful {
 			return r, true
@@ -130,5 +130,5 @@ func findReply(replies []reply, channel, id string) (reply, bool) {
 			return r, true
 		}
 	}
-	return reply{}, false
+	return Reply{}, false
 }

@@ -1,8 +1,9 @@
-package bayeux
+package wire
 
 import (
 	"encoding/json"
 	"fmt"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -11,7 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// Samples from protocol.md 2.7 (Salesforce documentation examples).
+// Samples from Salesforce's documentation (Streaming API Developer Guide, error and advice examples).
 const (
 	pushTopicData = `{"event":{"createdDate":"2016-03-29T16:40:08.208Z","replayId":13,"type":"created"},"sobject":{"Name":"INV-0001","Id":"a00D0000008o6y8IAA","Status__c":"Open"}}`
 	genericData   = `{"event":{"createdDate":"2016-03-29T19:05:28.334Z","replayId":55},"payload":"This is a message."}`
@@ -23,13 +24,24 @@ func msg(channel, data string) string {
 	return `{"channel":"` + channel + `","data":` + data + `}`
 }
 
-// decode is split and complete in one step, as the client runs them for an answer that is not staged.
-func (d *decoder) decode(body []byte) (answer, error) {
-	ans, err := d.split(body)
+// decoder is a Splitter with its Assembler, as the client pairs them.
+type decoder struct {
+	s *Splitter
+	a *Assembler
+}
+
+func newDecoder(channelOf map[string]string) *decoder {
+	s := NewSplitter(channelOf)
+	return &decoder{s: s, a: s.Assembler()}
+}
+
+// decode is Split and Complete in one step.
+func (d *decoder) decode(body []byte) (Answer, error) {
+	ans, err := d.s.Split(body)
 	if err != nil {
-		return answer{}, err
+		return Answer{}, err
 	}
-	d.complete(&ans)
+	d.a.Complete(&ans)
 	return ans, nil
 }
 
@@ -66,16 +78,16 @@ func TestDecodeMetadataPerEventKind(t *testing.T) {
 			body := []byte(`[` + msg(tt.channel, tt.data) + `,{"channel":"/meta/connect","id":"4","successful":true}]`)
 			ans, err := newDecoder(nil).decode(body)
 			require.NoError(t, err)
-			require.Len(t, ans.batches, 1)
-			require.Len(t, ans.batches[0].Events, 1)
-			ev := ans.batches[0].Events[0]
+			require.Len(t, ans.Batches, 1)
+			require.Len(t, ans.Batches[0].Events, 1)
+			ev := ans.Batches[0].Events[0]
 			assert.Equal(t, tt.channel, ev.Channel)
 			assert.Equal(t, tt.replay, ev.ReplayID)
 			assert.True(t, ev.HasReplayID)
 			assert.Equal(t, tt.data, string(ev.Data), "data must be handed on byte for byte")
 			assert.Equal(t, tt.meta, ev.Meta)
-			require.Len(t, ans.replies, 1)
-			assert.True(t, ans.replies[0].Successful)
+			require.Len(t, ans.Replies, 1)
+			assert.True(t, ans.Replies[0].Successful)
 		})
 	}
 }
@@ -83,7 +95,7 @@ func TestDecodeMetadataPerEventKind(t *testing.T) {
 func TestDecodeCDCTimesAreInstants(t *testing.T) {
 	ans, err := newDecoder(nil).decode([]byte(`[` + msg("/data/ChangeEvents", cdcData) + `]`))
 	require.NoError(t, err)
-	ts, err := time.Parse(time.RFC3339, ans.batches[0].Events[0].Meta.CommitTimestamp)
+	ts, err := time.Parse(time.RFC3339, ans.Batches[0].Events[0].Meta.CommitTimestamp)
 	require.NoError(t, err)
 	assert.Equal(t, int64(1501010206653), ts.UnixMilli())
 }
@@ -100,8 +112,8 @@ func TestDecodeSplitsPerChannelInOrder(t *testing.T) {
 	]`
 	ans, err := newDecoder(channelOf).decode([]byte(body))
 	require.NoError(t, err)
-	assert.Equal(t, 4, ans.events)
-	require.Len(t, ans.batches, 2)
+	assert.Equal(t, 4, ans.Events)
+	require.Len(t, ans.Batches, 2)
 	ids := func(b Batch) (out []int64) {
 		for _, e := range b.Events {
 			assert.Equal(t, b.Channel, e.Channel)
@@ -109,11 +121,11 @@ func TestDecodeSplitsPerChannelInOrder(t *testing.T) {
 		}
 		return out
 	}
-	assert.Equal(t, "/topic/Invoices?Status__c=Open", ans.batches[0].Channel, "configured name, query included")
-	assert.Equal(t, []int64{1, 2}, ids(ans.batches[0]))
-	assert.Equal(t, "/event/A__e", ans.batches[1].Channel)
-	assert.Equal(t, []int64{10, 11}, ids(ans.batches[1]))
-	assert.Equal(t, []dropped{{reason: DropUnknownChannel, n: 1, example: "/u/Other"}}, ans.dropped,
+	assert.Equal(t, "/topic/Invoices?Status__c=Open", ans.Batches[0].Channel, "configured name, query included")
+	assert.Equal(t, []int64{1, 2}, ids(ans.Batches[0]))
+	assert.Equal(t, "/event/A__e", ans.Batches[1].Channel)
+	assert.Equal(t, []int64{10, 11}, ids(ans.Batches[1]))
+	assert.Equal(t, []Drop{{Reason: DropUnknownChannel, N: 1, Example: "/u/Other"}}, ans.Dropped,
 		"a channel that is not subscribed is dropped")
 }
 
@@ -121,7 +133,7 @@ func TestDecodeDataIsIsolatedPerEvent(t *testing.T) {
 	body := []byte(`[{"channel":"/u/A","data":{"x":1}},{"channel":"/u/A","data":{"y":2}}]`)
 	ans, err := newDecoder(nil).decode(body)
 	require.NoError(t, err)
-	evs := ans.batches[0].Events
+	evs := ans.Batches[0].Events
 	first := append(evs[0].Data, ` trailing`...)
 	assert.Equal(t, `{"x":1} trailing`, string(first))
 	assert.Equal(t, `{"y":2}`, string(evs[1].Data), "appending to one event's data must not overwrite the next")
@@ -131,66 +143,64 @@ func TestDecodeReplies(t *testing.T) {
 	tests := []struct {
 		name  string
 		body  string
-		check func(t *testing.T, ans answer)
+		check func(t *testing.T, ans Answer)
 	}{
 		{"handshake success with replay ext", `[{"ext":{"replay":true,"payload.format":true},"minimumVersion":"1.0","clientId":"1cyu4thyxh3fgv1nqwcvebt3o9x","supportedConnectionTypes":["long-polling"],"channel":"/meta/handshake","id":"1","version":"1.0","successful":true}]`,
-			func(t *testing.T, ans answer) {
-				r, ok := findReply(ans.replies, channelHandshake, "1")
+			func(t *testing.T, ans Answer) {
+				r, ok := FindReply(ans.Replies, ChannelHandshake, "1")
 				require.True(t, ok)
 				assert.True(t, r.Successful)
 				assert.True(t, r.ExtReplay)
 				assert.Equal(t, "1cyu4thyxh3fgv1nqwcvebt3o9x", r.ClientID)
 			}},
 		{"handshake denied 401", `[{"ext":{"sfdc":{"failureReason":"401::Authentication invalid"},"replay":true,"payload.format":true},"advice":{"reconnect":"none"},"channel":"/meta/handshake","id":"2x","error":"403::Handshake denied","successful":false}]`,
-			func(t *testing.T, ans answer) {
-				r, ok := findReply(ans.replies, channelHandshake, "2x")
+			func(t *testing.T, ans Answer) {
+				r, ok := FindReply(ans.Replies, ChannelHandshake, "2x")
 				require.True(t, ok)
 				assert.False(t, r.Successful)
 				assert.Equal(t, "none", r.Advice.Reconnect)
-				err := classify(r, channelHandshake, "", 0)
-				var ae *AuthError
-				require.ErrorAs(t, err, &ae)
-				assert.Contains(t, err.Error(), "403::Handshake denied (401::Authentication invalid)")
+				assert.Equal(t, "403::Handshake denied", r.Error)
+				assert.Equal(t, "401::Authentication invalid", r.FailureReason)
 			}},
 		{"revoked token: server disconnect then 401", `[{"channel":"/meta/disconnect"},{"clientId":"qzyabiswk9lddtqmjz","advice":{"interval":0,"reconnect":"none"},"channel":"/meta/connect","id":"1j3","error":"401::Authentication invalid","successful":false}]`,
-			func(t *testing.T, ans answer) {
-				assert.True(t, ans.disconnect)
-				r, ok := findReply(ans.replies, channelConnect, "1j3")
+			func(t *testing.T, ans Answer) {
+				assert.True(t, ans.Disconnect)
+				r, ok := FindReply(ans.Replies, ChannelConnect, "1j3")
 				require.True(t, ok)
-				assert.Equal(t, kindAuth, kindOf(classify(r, channelConnect, "", 0)))
+				assert.Equal(t, "401::Authentication invalid", r.Error)
 			}},
 		{"unknown client without channel and id", `[{"advice":{"interval":0,"reconnect":"handshake"},"error":"403::Unknown client","successful":false}]`,
-			func(t *testing.T, ans answer) {
-				r, ok := findReply(ans.replies, channelConnect, "5")
+			func(t *testing.T, ans Answer) {
+				r, ok := FindReply(ans.Replies, ChannelConnect, "5")
 				require.True(t, ok)
-				assert.ErrorIs(t, classify(r, channelConnect, "", 0), ErrUnknownClient)
+				assert.Equal(t, "403::Unknown client", r.Error)
 				assert.Equal(t, "handshake", r.Advice.Reconnect)
 				assert.True(t, r.Advice.hasInterval)
 			}},
 		{"first connect advice", `[{"clientId":"c","advice":{"interval":0,"timeout":110000,"reconnect":"retry"},"channel":"/meta/connect","id":"4","successful":true}]`,
-			func(t *testing.T, ans answer) {
-				r, _ := findReply(ans.replies, channelConnect, "4")
+			func(t *testing.T, ans Answer) {
+				r, _ := FindReply(ans.Replies, ChannelConnect, "4")
 				assert.Equal(t, 110*time.Second, r.Advice.Timeout)
 				assert.Equal(t, time.Duration(0), r.Advice.Interval)
 				assert.Equal(t, "retry", r.Advice.Reconnect)
 			}},
 		{"numeric id and escaped channel", `[{"channel":"\/meta\/connect","id":7,"successful":true}]`,
-			func(t *testing.T, ans answer) {
-				_, ok := findReply(ans.replies, channelConnect, "7")
+			func(t *testing.T, ans Answer) {
+				_, ok := FindReply(ans.Replies, ChannelConnect, "7")
 				assert.True(t, ok)
 			}},
 		{"single object, not an array", `{"channel":"/meta/subscribe","id":"3","subscription":"/topic/X","successful":true}`,
-			func(t *testing.T, ans answer) {
-				r, ok := findReply(ans.replies, channelSubscribe, "3")
+			func(t *testing.T, ans Answer) {
+				r, ok := FindReply(ans.Replies, ChannelSubscribe, "3")
 				require.True(t, ok)
 				assert.Equal(t, "/topic/X", r.Subscription)
 			}},
 		{"service reply and data-less broadcast ignored", `[{"channel":"/service/x","successful":true},{"channel":"/u/A","id":"1"}]`,
-			func(t *testing.T, ans answer) {
-				assert.Empty(t, ans.replies)
-				assert.Zero(t, ans.events)
+			func(t *testing.T, ans Answer) {
+				assert.Empty(t, ans.Replies)
+				assert.Zero(t, ans.Events)
 			}},
-		{"empty array", `[ ]`, func(t *testing.T, ans answer) { assert.Zero(t, ans.events) }},
+		{"empty array", `[ ]`, func(t *testing.T, ans Answer) { assert.Zero(t, ans.Events) }},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -238,18 +248,18 @@ func TestDecodeReplayIDShapes(t *testing.T) {
 			body := `[` + msg("/u/A", tt.data) + `,` + msg("/u/A", `{"event":{"replayId":100}}`) +
 				`,{"channel":"/meta/connect","id":"1","successful":true}]`
 			ans, err := newDecoder(map[string]string{"/u/A": "/u/A"}).decode([]byte(body))
-			require.NoError(t, err, "one bad event does not make the answer malformed")
-			require.Len(t, ans.replies, 1)
-			require.Len(t, ans.batches, 1)
-			evs := ans.batches[0].Events
+			require.NoError(t, err, "one bad event does not make the Answer malformed")
+			require.Len(t, ans.Replies, 1)
+			require.Len(t, ans.Batches, 1)
+			evs := ans.Batches[0].Events
 			if tt.dropped != "" {
-				assert.Equal(t, []dropped{{channel: "/u/A", reason: DropInvalidReplayID, n: 1, example: tt.dropped}}, ans.dropped)
+				assert.Equal(t, []Drop{{Channel: "/u/A", Reason: DropInvalidReplayID, N: 1, Example: tt.dropped}}, ans.Dropped)
 				require.Len(t, evs, 1)
-				assert.Equal(t, int64(100), evs[0].ReplayID, "the rest of the answer is kept")
-				assert.Equal(t, 1, ans.events)
+				assert.Equal(t, int64(100), evs[0].ReplayID, "the rest of the Answer is kept")
+				assert.Equal(t, 1, ans.Events)
 				return
 			}
-			assert.Empty(t, ans.dropped)
+			assert.Empty(t, ans.Dropped)
 			require.Len(t, evs, 2)
 			assert.Equal(t, tt.data, string(evs[0].Data))
 			assert.Equal(t, tt.id, evs[0].ReplayID)
@@ -267,17 +277,17 @@ func TestDecodeHostileMessages(t *testing.T) {
 		name    string
 		body    string
 		events  int
-		dropped []dropped
+		dropped []Drop
 		wantErr string
 	}{
 		{"data without channel", `[{"data":{"event":{"replayId":1}}},` + good + `]`, 1,
-			[]dropped{{reason: DropMissingChannel, n: 1}}, ""},
+			[]Drop{{Reason: DropMissingChannel, N: 1}}, ""},
 		{"data with an empty channel", `[{"channel":"","data":{}},` + good + `]`, 1,
-			[]dropped{{reason: DropMissingChannel, n: 1}}, ""},
+			[]Drop{{Reason: DropMissingChannel, N: 1}}, ""},
 		{"unknown channels counted together", `[` + msg("/event/B__e", `{}`) + `,` + good + `,` + msg("/service/x", `{}`) + `]`, 1,
-			[]dropped{{reason: DropUnknownChannel, n: 2, example: "/event/B__e"}}, ""},
+			[]Drop{{Reason: DropUnknownChannel, N: 2, Example: "/event/B__e"}}, ""},
 		{"long unknown channel name shortened", `[` + msg("/u/"+strings.Repeat("x", 500), `{}`) + `]`, 0,
-			[]dropped{{reason: DropUnknownChannel, n: 1, example: "/u/" + strings.Repeat("x", 97)}}, ""},
+			[]Drop{{Reason: DropUnknownChannel, N: 1, Example: "/u/" + strings.Repeat("x", 97)}}, ""},
 		{"channel as a number", `[{"channel":7,"data":{}}]`, 0, nil, "channel is not a string"},
 		{"channel as an object", `[{"channel":{"a":1},"data":{}}]`, 0, nil, "channel is not a string"},
 		{"data truncated", `[{"channel":"/event/A__e","data":{"event":{"replayId":5}`, 0, nil, "unexpected end"},
@@ -289,12 +299,12 @@ func TestDecodeHostileMessages(t *testing.T) {
 			if tt.wantErr != "" {
 				require.Error(t, err)
 				assert.Contains(t, err.Error(), tt.wantErr)
-				assert.Zero(t, ans.events)
+				assert.Zero(t, ans.Events)
 				return
 			}
 			require.NoError(t, err)
-			assert.Equal(t, tt.events, ans.events)
-			assert.Equal(t, tt.dropped, ans.dropped)
+			assert.Equal(t, tt.events, ans.Events)
+			assert.Equal(t, tt.dropped, ans.Dropped)
 		})
 	}
 }
@@ -310,8 +320,8 @@ func TestDecodeMalformedAnswers(t *testing.T) {
 		t.Run(body, func(t *testing.T) {
 			ans, err := newDecoder(nil).decode([]byte(body))
 			require.Error(t, err)
-			assert.Zero(t, ans.events)
-			assert.Empty(t, ans.batches)
+			assert.Zero(t, ans.Events)
+			assert.Empty(t, ans.Batches)
 		})
 	}
 }
@@ -326,7 +336,7 @@ func TestDecodeMatchesEncodingJSON(t *testing.T) {
 	}
 	require.NoError(t, json.Unmarshal(body, &ref))
 	var got []string
-	for _, b := range ans.batches {
+	for _, b := range ans.Batches {
 		for _, e := range b.Events {
 			got = append(got, string(e.Data))
 		}
@@ -360,10 +370,25 @@ func TestDecodeEscapesAtEveryOffset(t *testing.T) {
 			body := []byte(`[` + msg("/u/A", data) + `,{"channel":"/meta/connect","id":"1","successful":true}]`)
 			ans, err := newDecoder(nil).decode(body)
 			require.NoError(t, err, "%s", body)
-			require.Equal(t, 1, ans.events)
-			assert.Equal(t, data, string(ans.batches[0].Events[0].Data))
-			assert.Equal(t, int64(pad+1), ans.batches[0].Events[0].ReplayID)
-			require.Len(t, ans.replies, 1)
+			require.Equal(t, 1, ans.Events)
+			assert.Equal(t, data, string(ans.Batches[0].Events[0].Data))
+			assert.Equal(t, int64(pad+1), ans.Batches[0].Events[0].ReplayID)
+			require.Len(t, ans.Replies, 1)
 		}
+	}
+}
+
+// The Assembler lets go of scratch grown by a large answer, so a burst does not pin its peak memory.
+func TestDecodeReleasesLargeScratch(t *testing.T) {
+	for _, events := range []int{11000, 110000} {
+		msgs := make([]string, events)
+		for i := range msgs {
+			msgs[i] = msg("/u/A", `{"event":{"replayId":`+strconv.Itoa(i+1)+`},"payload":"x"}`)
+		}
+		d := newDecoder(map[string]string{"/u/A": "/u/A"})
+		ans, err := d.decode([]byte("[" + strings.Join(msgs, ",") + "]"))
+		require.NoError(t, err)
+		require.Equal(t, events, ans.Events)
+		assert.LessOrEqual(t, cap(d.a.pending), maxKeptPending, "the decoder lets go of scratch grown by a large answer")
 	}
 }

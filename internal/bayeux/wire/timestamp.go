@@ -1,4 +1,4 @@
-package bayeux
+package wire
 
 import (
 	"time"
@@ -39,21 +39,6 @@ func appendDigits(dst []byte, v, width int) []byte {
 		v /= 10
 	}
 	return append(dst, buf[:width]...)
-}
-
-// addTime stores an RFC 3339 timestamp as is, and rewrites Salesforce's other shapes ("+0000" offsets) to UTC.
-// A value it cannot read is kept verbatim rather than dropped.
-func (d *decoder) addTime(b []byte) span {
-	if looksRFC3339(b) {
-		return d.addBytes(b)
-	}
-	// time.Parse accepts fractional seconds after the seconds field even when the layout has none.
-	if t, err := time.Parse("2006-01-02T15:04:05-0700", string(b)); err == nil {
-		start := len(d.arena)
-		d.arena = appendRFC3339Millis(d.arena, t.UTC())
-		return span{start, len(d.arena)}
-	}
-	return d.addBytes(b)
 }
 
 // looksRFC3339 checks the shape YYYY-MM-DDTHH:MM:SS[.frac](Z|±HH:MM) without allocating.
@@ -101,5 +86,3 @@ func looksRFC3339(b []byte) bool {
 	}
 	return false
 }
-
-func isDigit(c byte) bool { return c >= '0' && c <= '9' }

@@ -1,7 +1,8 @@
-package bayeux
+package wire
 
-// Metadata is what the client extracts from an event's `data` object in the same single decoding pass that
-// splits a connect answer (see protocol.md 1.11). Every field is empty when the event does not carry it.
+// Metadata is what the decoder extracts from an event's `data` object in the same single pass that splits an
+// answer: the fields Salesforce documents for PushTopic, platform event and change data capture messages. Every
+// field is empty when the event does not carry it.
 type Metadata struct {
 	// CreatedDate is RFC 3339: data.event.createdDate (PushTopic, generic), else data.payload.CreatedDate
 	// (platform events), else the CDC header's commitTimestamp. Salesforce's "+0000" offsets are rewritten to
@@ -41,7 +42,7 @@ type Event struct {
 type Batch struct {
 	Channel string
 	Events  []Event
-	// Fallbacks is how many times this client had replaced the channel's replay id per OnInvalidReplayID when the
+	// Fallbacks is how many times the client had replaced the channel's replay id per its invalid-replay policy when the
 	// batch was queued. When it grows, the batch is the first of a subscription that started over from earliest
 	// or latest, whose replay ids may be below every id handed on before.
 	Fallbacks int

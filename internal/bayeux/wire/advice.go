@@ -1,4 +1,4 @@
-package bayeux
+package wire
 
 import (
 	"time"
@@ -8,17 +8,17 @@ import (
 
 // Reconnect advice values (Bayeux 1.0).
 const (
-	reconnectRetry     = "retry"
-	reconnectHandshake = "handshake"
-	reconnectNone      = "none"
+	ReconnectRetry     = "retry"
+	ReconnectHandshake = "handshake"
+	ReconnectNone      = "none"
 )
 
 // defaultConnectTimeout is the long-poll hold assumed before the server advises one (Salesforce: 110 s).
 const defaultConnectTimeout = 110 * time.Second
 
-// advice is the server's reconnect advice. Salesforce sends it on the first connect after a handshake and on
+// Advice is the server's reconnect advice. Salesforce sends it on the first connect after a handshake and on
 // failures only, so the client keeps the last known value and merges each new one into it.
-type advice struct {
+type Advice struct {
 	Reconnect   string
 	Interval    time.Duration // advice.interval, milliseconds on the wire
 	Timeout     time.Duration // advice.timeout, milliseconds on the wire
@@ -26,8 +26,8 @@ type advice struct {
 	hasTimeout  bool
 }
 
-func parseAdvice(v *fastjson.Value) advice {
-	var a advice
+func parseAdvice(v *fastjson.Value) Advice {
+	var a Advice
 	if r := v.Get("reconnect"); r != nil && r.Type() == fastjson.TypeString {
 		a.Reconnect = string(r.GetStringBytes())
 	}
@@ -50,7 +50,7 @@ func millis(v *fastjson.Value, key string) (d time.Duration, ok bool) {
 }
 
 // merge overlays the members b carries.
-func (a *advice) merge(b advice) {
+func (a *Advice) Merge(b Advice) {
 	if b.Reconnect != "" {
 		a.Reconnect = b.Reconnect
 	}
@@ -63,8 +63,8 @@ func (a *advice) merge(b advice) {
 }
 
 // connectTimeout is the HTTP timeout of a long poll: the advised hold plus a margin for the network, so the
-// client never gives up on a poll the server is still entitled to hold (protocol.md 1.4).
-func (a advice) connectTimeout(margin time.Duration) time.Duration {
+// client never gives up on a poll the server is still entitled to hold .
+func (a Advice) ConnectTimeout(margin time.Duration) time.Duration {
 	hold := defaultConnectTimeout
 	if a.hasTimeout {
 		hold = a.Timeout

@@ -1,18 +1,16 @@
-package bayeux
+package wire
 
 import (
 	"bytes"
-	"encoding/binary"
+	"encoding/json"
 	"errors"
 	"fmt"
 )
 
-// The splitter below walks a server answer once, finding each message's top-level `channel` and `data` values
-// without decoding them, and checking the answer's grammar on the way (so a malformed answer is refused before
-// anything of it is handed on). It exists because the product hands on `data` byte for byte, which a parser
-// that builds values does not give. Strings are jumped eight bytes at a time; brackets are matched with a bit
-// stack. Meta messages are then parsed with fastjson; each `data` object is walked on the way for its replay id
-// and metadata (extract.go).
+// The JSON grammar the decoder needs, without building values: it delimits and checks strings, numbers,
+// literals, objects and arrays, so an answer Split accepts is well-formed, and it reads member names. Long
+// strings (most of an event's payload) are skipped with bytes.IndexByte, which is vectorised; brackets are
+// matched with a bit stack. This file is the leaf of the decoder: it calls nothing in the others.
 
 // maxScanDepth bounds bracket nesting (fastjson's own limit is 300).
 const maxScanDepth = 256
@@ -29,23 +27,6 @@ func skipWS(b []byte, i int) int {
 		}
 	}
 	return i
-}
-
-// skipString returns the index after the closing quote of a string whose opening quote is at b[i-1], and whether
-// it contains an escape.
-func skipString(b []byte, i int) (int, bool, error) {
-	escaped := false
-	for {
-		i = nextQuoteOrBackslash(b, i)
-		if i >= len(b) {
-			return 0, false, errUnexpectedEnd
-		}
-		if b[i] == '"' {
-			return i + 1, escaped, nil
-		}
-		escaped = true
-		i += 2 // the backslash and the byte it escapes
-	}
 }
 
 // stringEnd returns the index after the closing quote of the string whose body starts at b[i]. It finds quotes
@@ -69,36 +50,10 @@ func stringEnd(b []byte, i int) (int, error) {
 	}
 }
 
-const (
-	swarOnes  = 0x0101010101010101
-	swarHighs = 0x8080808080808080
-	swarQuote = swarOnes * '"'
-	swarBack  = swarOnes * '\\'
-)
-
-// nextQuoteOrBackslash returns the index of the first '"' or '\\' at or after i, or len(b). It tests eight bytes
-// per step (SWAR), which is what makes the splitter cheap on the long strings of event payloads.
-func nextQuoteOrBackslash(b []byte, i int) int {
-	for ; i+8 <= len(b); i += 8 {
-		x := binary.LittleEndian.Uint64(b[i:])
-		q := x ^ swarQuote
-		s := x ^ swarBack
-		if ((q-swarOnes)&^q|(s-swarOnes)&^s)&swarHighs != 0 {
-			break
-		}
-	}
-	for ; i < len(b); i++ {
-		if c := b[i]; c == '"' || c == '\\' {
-			return i
-		}
-	}
-	return i
-}
-
 // skipValue returns the index after the JSON value starting at b[i] (no leading whitespace), checking its
 // grammar: brackets match, members are "name": value pairs, commas separate, literals are spelled out. Strings are
 // only delimited (escapes are not decoded) and numbers are runs of number bytes, as fastjson reads them. An answer
-// the splitter accepts is therefore well-formed, and the extraction pass over `data` (extract.go) can trust it.
+// Split accepts is therefore well-formed, and Complete can trust the spans it noted.
 func skipValue(b []byte, i int) (int, error) {
 	if i >= len(b) {
 		return 0, errUnexpectedEnd
@@ -150,34 +105,34 @@ func skipLiteral(b []byte, i int, lit string) (int, error) {
 	return i + len(lit), nil
 }
 
-// rawMemberName reads `"name" :` at b[i] and returns the name as written (escapes not decoded), whether it has
-// escapes, and the index of the value after it.
-func rawMemberName(b []byte, i int) (name []byte, escaped bool, value int, err error) {
+// rawMemberName reads `"name" :` at b[i] and returns the name as written (escapes not decoded) and the index of
+// the value after it.
+func rawMemberName(b []byte, i int) (name []byte, value int, err error) {
 	if i >= len(b) {
-		return nil, false, 0, errUnexpectedEnd
+		return nil, 0, errUnexpectedEnd
 	}
 	if b[i] != '"' {
-		return nil, false, 0, fmt.Errorf("expected a member name at offset %d", i)
+		return nil, 0, fmt.Errorf("expected a member name at offset %d", i)
 	}
-	end, escaped, err := skipString(b, i+1)
+	end, err := stringEnd(b, i+1)
 	if err != nil {
-		return nil, false, 0, err
+		return nil, 0, err
 	}
 	name = b[i+1 : end-1]
 	i = skipWS(b, end)
 	if i >= len(b) {
-		return nil, false, 0, errUnexpectedEnd
+		return nil, 0, errUnexpectedEnd
 	}
 	if b[i] != ':' {
-		return nil, false, 0, fmt.Errorf("expected ':' at offset %d", i)
+		return nil, 0, fmt.Errorf("expected ':' at offset %d", i)
 	}
-	return name, escaped, skipWS(b, i+1), nil
+	return name, skipWS(b, i+1), nil
 }
 
 // memberName is rawMemberName with the name unescaped, for the walks that match member names.
 func memberName(b []byte, i int) ([]byte, int, error) {
-	name, escaped, value, err := rawMemberName(b, i)
-	if escaped {
+	name, value, err := rawMemberName(b, i)
+	if err == nil && bytes.IndexByte(name, '\\') >= 0 {
 		name = unescapeJSON(name)
 	}
 	return name, value, err
@@ -216,7 +171,7 @@ func skipContainer(b []byte, i int) (int, error) {
 			}
 			if c == '{' {
 				var err error
-				if _, _, i, err = rawMemberName(b, i); err != nil {
+				if _, i, err = rawMemberName(b, i); err != nil {
 					return 0, err
 				}
 			}
@@ -254,7 +209,7 @@ func skipContainer(b []byte, i int) (int, error) {
 			i = skipWS(b, i+1)
 			if obj {
 				var err error
-				if _, _, i, err = rawMemberName(b, i); err != nil {
+				if _, i, err = rawMemberName(b, i); err != nil {
 					return 0, err
 				}
 			}
@@ -268,68 +223,66 @@ type span struct{ start, end int }
 
 func (s span) ok() bool { return s.end > s.start }
 
-// element is one message of an answer: its whole span and the spans of the top-level members we route on, and
-// what the walk of its `data` object found (extract.go).
-type element struct {
-	all, channel, data span
-	channelEscaped     bool
-	fields             dataFields
+// fieldSpan is a span in 32 bits: an answer holds one dataFields per event until Complete reads them, so their
+// size is most of the decoder's memory per event. Split refuses bodies of 4 GiB or more.
+type fieldSpan struct{ start, end uint32 }
+
+func (s fieldSpan) span() span { return span{int(s.start), int(s.end)} }
+
+func isNumberStart(c byte) bool { return c == '-' || (c >= '0' && c <= '9') }
+
+// stringAt returns the contents of the JSON string at b[s] (quotes included in s), unescaped; ok is false when
+// s is absent or not a string.
+func stringAt(b []byte, s span) ([]byte, bool) {
+	if !s.ok() || b[s.start] != '"' || s.end-s.start < 2 {
+		return nil, false
+	}
+	raw := b[s.start+1 : s.end-1]
+	if bytes.IndexByte(raw, '\\') >= 0 {
+		raw = unescapeJSON(raw)
+	}
+	return raw, true
 }
 
-// scanElement reads the object starting at b[i] == '{' and returns it with the index after it. A repeated member
-// keeps its last value, as encoding/json does. A `data` object is read for its replay id and metadata on the way
-// (one pass over the bytes of every event).
-func scanElement(b []byte, i int) (element, int, error) {
-	el := element{all: span{start: i}}
-	i = skipWS(b, i+1)
-	if i < len(b) && b[i] == '}' {
-		el.all.end = i + 1
-		return el, i + 1, nil
+// unescapeJSON decodes the body of a JSON string (without quotes); used only for the rare escaped key or channel.
+func unescapeJSON(raw []byte) []byte {
+	q := make([]byte, 0, len(raw)+2)
+	q = append(append(append(q, '"'), raw...), '"')
+	var s string
+	if err := json.Unmarshal(q, &s); err != nil {
+		return raw
 	}
-	for {
-		key, v, err := memberName(b, i)
-		if err != nil {
-			return el, 0, err
-		}
-		var valEnd int
-		switch string(key) {
-		case "channel":
-			if valEnd, err = skipValue(b, v); err != nil {
-				return el, 0, err
-			}
-			if b[v] != '"' {
-				return el, 0, fmt.Errorf("channel is not a string at offset %d", v)
-			}
-			el.channel = span{v + 1, valEnd - 1}
-			el.channelEscaped = bytes.IndexByte(b[v+1:valEnd-1], '\\') >= 0
-		case "data":
-			el.fields = dataFields{}
-			if v < len(b) && b[v] == '{' {
-				valEnd, err = el.fields.walk(b, v, inData)
-			} else {
-				valEnd, err = skipValue(b, v)
-			}
-			if err != nil {
-				return el, 0, err
-			}
-			el.data = span{v, valEnd}
-		default:
-			if valEnd, err = skipValue(b, v); err != nil {
-				return el, 0, err
-			}
-		}
-		i = skipWS(b, valEnd)
-		if i >= len(b) {
-			return el, 0, errUnexpectedEnd
-		}
-		switch b[i] {
-		case ',':
-			i = skipWS(b, i+1)
-		case '}':
-			el.all.end = i + 1
-			return el, i + 1, nil
-		default:
-			return el, 0, fmt.Errorf("expected ',' or '}' at offset %d", i)
-		}
-	}
+	return []byte(s)
 }
+
+// parseInt64 parses a decimal integer with an optional sign without allocating; ok is false for anything else
+// and on overflow.
+func parseInt64(b []byte) (int64, bool) {
+	neg := false
+	if len(b) > 0 && (b[0] == '-' || b[0] == '+') {
+		neg = b[0] == '-'
+		b = b[1:]
+	}
+	if len(b) == 0 || len(b) > 19 {
+		return 0, false
+	}
+	var n uint64
+	for _, c := range b {
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		n = n*10 + uint64(c-'0')
+	}
+	if neg {
+		if n > 1<<63 {
+			return 0, false
+		}
+		return -int64(n), true
+	}
+	if n > 1<<63-1 {
+		return 0, false
+	}
+	return int64(n), true
+}
+
+func isDigit(c byte) bool { return c >= '0' && c <= '9' }
