@@ -28,8 +28,8 @@ func spec() *service.ConfigSpec {
 		Stable().
 		Categories("Services").
 		Summary("Use a Redis instance as a cache.").
-		Description("Keys are written with `SET` (with an expiry when a TTL applies), added with `SET NX`, " +
-			"read with `GET` and removed with `DEL`. The salesforce_streaming input stores one replay id per " +
+		Description("Keys are written with `SET` (with an expiry when a TTL applies), added with `SET NX`, "+
+			"read with `GET` and removed with `DEL`. The salesforce_streaming input stores one replay id per "+
 			"channel here; instances that share the server share their positions.").
 		Fields(
 			service.NewURLField(fieldURL).
