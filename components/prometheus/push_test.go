@@ -106,3 +106,12 @@ func TestEmptyPushURLPushesNothing(t *testing.T) {
 	e := newTestExporter(t, `push_url: ""`)
 	assert.Nil(t, e.pusher)
 }
+
+func TestInvalidPushURLErrorHidesPassword(t *testing.T) {
+	parsed, err := spec().ParseYAML(`push_url: "http://u:hunter2@bad host:9091"`, nil)
+	require.NoError(t, err)
+	_, err = parseConfig(parsed)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "push_url")
+	assert.NotContains(t, err.Error(), "hunter2")
+}

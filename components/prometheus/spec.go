@@ -12,6 +12,7 @@ package prometheus
 
 import (
 	"fmt"
+	"net/url"
 	"time"
 
 	"github.com/redpanda-data/benthos/v4/public/service"
@@ -160,11 +161,14 @@ func parseConfig(conf *service.ParsedConfig) (config, error) {
 		return c, err
 	}
 	if conf.Contains(fieldPushURL) {
-		u, err := conf.FieldURL(fieldPushURL)
-		if err != nil {
+		// Read as a string: FieldURL's parse error quotes the URL, password
+		// and all. The error names the field, never the value.
+		if c.pushURL, err = conf.FieldString(fieldPushURL); err != nil {
 			return c, err
 		}
-		c.pushURL = u.String()
+		if _, err := url.Parse(c.pushURL); err != nil {
+			return c, fmt.Errorf("field %s: not a valid URL", fieldPushURL)
+		}
 	}
 	if conf.Contains(fieldPushInterval) {
 		if c.pushInterval, err = conf.FieldDuration(fieldPushInterval); err != nil {

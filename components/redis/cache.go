@@ -10,6 +10,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -59,17 +60,21 @@ type cache struct {
 	client     *redis.Client
 	prefix     string
 	defaultTTL time.Duration
+
+	closeOnce sync.Once
+	closeErr  error
 }
 
 func newCache(conf *service.ParsedConfig) (*cache, error) {
-	u, err := conf.FieldURL(fieldURL)
+	// Read as a string: FieldURL's parse error quotes the URL, password and
+	// all. Errors here name the field, never the value.
+	raw, err := conf.FieldString(fieldURL)
 	if err != nil {
 		return nil, err
 	}
-	opts, err := redis.ParseURL(u.String())
+	opts, err := redis.ParseURL(raw)
 	if err != nil {
-		// The URL may hold a password: name the field, not the value.
-		return nil, fmt.Errorf("field %s: not a redis:// or rediss:// URL", fieldURL)
+		return nil, fmt.Errorf("field %s: not a valid redis:// or rediss:// URL", fieldURL)
 	}
 	tlsConf, tlsOn, err := conf.FieldTLSToggled(fieldTLS)
 	if err != nil {
@@ -78,7 +83,7 @@ func newCache(conf *service.ParsedConfig) (*cache, error) {
 	if tlsOn {
 		opts.TLSConfig = tlsConf
 	}
-	c := &cache{client: redis.NewClient(opts)}
+	c := &cache{}
 	if conf.Contains(fieldPrefix) {
 		if c.prefix, err = conf.FieldString(fieldPrefix); err != nil {
 			return nil, err
@@ -89,6 +94,8 @@ func newCache(conf *service.ParsedConfig) (*cache, error) {
 			return nil, err
 		}
 	}
+	// The client last, so that a field error leaves no client to close.
+	c.client = redis.NewClient(opts)
 	return c, nil
 }
 
@@ -135,6 +142,9 @@ func (c *cache) Delete(ctx context.Context, key string) error {
 	return nil
 }
 
+// Close closes the client's connections. It is idempotent: go-redis answers a
+// second Close with an error.
 func (c *cache) Close(ctx context.Context) error {
-	return c.client.Close()
+	c.closeOnce.Do(func() { c.closeErr = c.client.Close() })
+	return c.closeErr
 }
