@@ -125,12 +125,13 @@ func (c *cache) Set(ctx context.Context, key string, value []byte, ttl *time.Dur
 }
 
 func (c *cache) Add(ctx context.Context, key string, value []byte, ttl *time.Duration) error {
-	ok, err := c.client.SetNX(ctx, c.prefix+key, value, c.ttl(ttl)).Result()
+	// SET ... NX answers nil when the key exists.
+	err := c.client.SetArgs(ctx, c.prefix+key, value, redis.SetArgs{Mode: "NX", TTL: c.ttl(ttl)}).Err()
+	if errors.Is(err, redis.Nil) {
+		return service.ErrKeyAlreadyExists
+	}
 	if err != nil {
 		return fmt.Errorf("adding %s: %w", key, err)
-	}
-	if !ok {
-		return service.ErrKeyAlreadyExists
 	}
 	return nil
 }
