@@ -51,7 +51,12 @@ func spec() *service.ConfigSpec {
 
 func init() {
 	service.MustRegisterCache("redis", spec(), func(conf *service.ParsedConfig, mgr *service.Resources) (service.Cache, error) {
-		return newCache(conf)
+		c, err := newCache(conf)
+		if err != nil {
+			return nil, err
+		}
+		clientLog.Store(mgr.Logger())
+		return c, nil
 	})
 }
 
