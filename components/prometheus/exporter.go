@@ -134,11 +134,12 @@ func (e *exporter) matchKeys(name string, fam *family, k kind, keys []string) (f
 		pos[i] = j
 	}
 	return func(values []string) []string {
+		if len(values) != len(pos) {
+			return values // the vector rejects the count
+		}
 		out := make([]string, len(values))
 		for i, v := range values {
-			if i < len(pos) {
-				out[pos[i]] = v
-			}
+			out[pos[i]] = v
 		}
 		return out
 	}, true

@@ -190,6 +190,7 @@ func TestSameNameAgain(t *testing.T) {
 	e.NewTimerCtor("input_received", "label", "path")("e", "p5").Timing(100)          // other type: dropped
 	e.NewCounterCtor("input_received", "label", "stream")("f", "s").Incr(100)         // same size, other keys: dropped
 	e.NewCounterCtor("input_received", "label", "path")("too", "many", "x").Incr(100) // wrong value count: dropped
+	e.NewCounterCtor("input_received", "path", "label")("too few").Incr(100)          // reordered, wrong count: dropped
 
 	got := map[string]float64{}
 	for _, m := range gather(t, e, "input_received").GetMetric() {
