@@ -209,3 +209,30 @@ func TestBinariesAreStatic(t *testing.T) {
 		require.NoError(t, f.Close())
 	}
 }
+
+// TestEchoHidesComponentSecrets: `benthos echo` scrubs the passwords of our
+// redis cache and prometheus exporter.
+func TestEchoHidesComponentSecrets(t *testing.T) {
+	requireBinaries(t)
+	t.Parallel()
+	dir := t.TempDir()
+	conf := filepath.Join(dir, "secrets.yaml")
+	require.NoError(t, os.WriteFile(conf, []byte(`
+metrics:
+  prometheus:
+    push_url: http://pushuser:urlpass1@127.0.0.1:9091
+    push_basic_auth:
+      username: u
+      password: basicpass2
+cache_resources:
+  - label: replay_ids
+    redis:
+      url: redis://user:redispass3@127.0.0.1:6379
+`), 0o644))
+	res := runBenthos(t, dir, nil, "echo", conf)
+	require.Equal(t, 0, res.ExitCode, "%s", res)
+	require.Contains(t, res.Stdout, "push_basic_auth", "echo printed the config")
+	for _, secret := range []string{"urlpass1", "basicpass2", "redispass3"} {
+		assert.NotContains(t, res.Stdout+res.Stderr, secret)
+	}
+}
