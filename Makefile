@@ -18,7 +18,7 @@ SFEMU_ADDR ?= 127.0.0.1:7357
 
 export SALESFORCE_STREAMING_DATA_DIR := $(abspath $(DATA_DIR))
 
-.PHONY: help build run test unit e2e fuzz lint vet bench chaos chaos-long clean node-deps docs
+.PHONY: help build run test unit e2e fuzz lint vet bench chaos chaos-long clean node-deps docs mutants
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -59,6 +59,9 @@ unit: ## the Go tests that need no built binaries (the end-to-end tests skip, na
 
 e2e: build $(DATA_DIR) ## the real bin/benthos and bin/sfemu end to end (test/e2e)
 	SALESFORCE_STREAMING_BIN=$(abspath $(BIN)) $(GO) test -count=1 -timeout 10m ./test/e2e/
+
+mutants: ## mutation check: each mutant of scripts/mutants must fail its package's short tests (a temporary copy; about 4 min)
+	./scripts/mutants.sh
 
 fuzz: ## a short run of each fuzz target
 	$(GO) test -run '^$$' -fuzz '^FuzzDecodeAnswer$$' -fuzztime 20s ./internal/bayeux/

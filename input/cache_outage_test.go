@@ -104,7 +104,7 @@ func TestCacheOutage(t *testing.T) {
 	require.NoError(t, env.RegisterCache("outage_test", service.NewConfigSpec(),
 		func(*service.ParsedConfig, *service.Resources) (service.Cache, error) { return cache, nil }))
 	logs := &syncBuffer{}
-	opts := streamOpts{env: env, cacheYAML: "label: replay_ids\noutage_test: {}\n", logger: traceLogger(logs)}
+	opts := streamOpts{env: env, cacheYAML: "label: replay_ids\noutage_test: {}\n", logger: traceLogger(logs), fast: true}
 	const fields = `
   channels: [ /event/A__e ]
   replay_preset: earliest

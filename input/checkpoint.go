@@ -4,10 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io/fs"
-	"net/url"
-	"strconv"
-	"strings"
 	"sync"
 	"time"
 
@@ -29,140 +25,17 @@ const (
 	// they took about 6% of the CPU of a drain. A crash redelivers at most
 	// this much more of the stream; Close flushes at once.
 	storeMinInterval = 10 * time.Millisecond
-	// noPosition marks a tracked batch that carries no replay id and follows no
+	// noID marks a tracked batch that carries no replay id and follows no
 	// batch that did: resolving it moves no checkpoint.
-	noPosition int64 = -1 << 63
+	noID int64 = -1 << 63
 )
-
-// replayStore persists one replay id per channel. cacheStore is the real one;
-// tests use fakes that count or block writes.
-type replayStore interface {
-	// Load returns the stored replay id of channel; ok is false when none is stored.
-	Load(ctx context.Context, channel string) (id int64, ok bool, err error)
-	Store(ctx context.Context, channel string, id int64) error
-}
-
-// cacheStore keeps each channel's replay id under its own key of a cache
-// resource, as decimal text: `<prefix>:<url.PathEscape(channel)>`. Escaping
-// keeps `/` out of keys, which the file cache would read as directories.
-//
-// Every write goes to a shadow key (`<key>.shadow`) first and to the key
-// second, and a read takes the higher valid value of the two. Caches are not
-// required to write atomically (Benthos' file cache truncates, then writes),
-// so a crash mid-write can leave one key empty or short; it can never tear
-// both, and the other then still holds a replay id no older than the last one
-// fully written.
-type cacheStore struct {
-	res    *service.Resources
-	cache  string
-	prefix string
-	log    *service.Logger
-}
-
-const shadowSuffix = ".shadow"
-
-func (s cacheStore) key(channel string) string { return checkpointKey(s.prefix, channel) }
-
-// checkpointKey is the cache key of channel's replay id under prefix (checkpoint_cache_key).
-func checkpointKey(prefix, channel string) string {
-	return prefix + ":" + url.PathEscape(channelBase(channel))
-}
-
-func (s cacheStore) Load(ctx context.Context, channel string) (int64, bool, error) {
-	key := s.key(channel)
-	primary, err := s.get(ctx, key)
-	if err != nil {
-		return 0, false, err
-	}
-	shadow, err := s.get(ctx, key+shadowSuffix)
-	if err != nil {
-		return 0, false, err
-	}
-	pID, pErr := parseReplayID(primary)
-	sID, sErr := parseReplayID(shadow)
-	switch {
-	case primary == nil && shadow == nil:
-		return 0, false, nil
-	case pErr == nil && sErr == nil:
-		return max(pID, sID), true, nil
-	case pErr == nil && shadow == nil:
-		return pID, true, nil
-	case sErr == nil:
-		if primary != nil && s.log != nil {
-			s.log.Warnf("Checkpoint %q in checkpoint_cache %q holds %q (a write cut short by a crash); resuming %s from its shadow copy %d",
-				key, s.cache, shorten(primary), channelBase(channel), sID)
-		}
-		return sID, true, nil
-	case pErr == nil:
-		return pID, true, nil
-	case primary == nil:
-		// The shadow is written first: a torn shadow without a key is a crash
-		// during the very first write, so no position was ever stored.
-		if s.log != nil {
-			s.log.Warnf("Checkpoint %q in checkpoint_cache %q holds %q (the first write was cut short by a crash); starting %s as if it had no checkpoint",
-				key+shadowSuffix, s.cache, shorten(shadow), channelBase(channel))
-		}
-		return 0, false, nil
-	}
-	return 0, false, fmt.Errorf("checkpoint %q in checkpoint_cache %q holds %q, which is not a replay id: "+
-		"fix or delete that key and %q (deleting them restarts %s from initial_replay_ids or replay_preset)",
-		key, s.cache, shorten(primary), key+shadowSuffix, channelBase(channel))
-}
-
-// get returns the value of key, or nil when the cache has none.
-func (s cacheStore) get(ctx context.Context, key string) ([]byte, error) {
-	var value []byte
-	var getErr error
-	if err := s.res.AccessCache(ctx, s.cache, func(c service.Cache) {
-		value, getErr = c.Get(ctx, key)
-	}); err != nil {
-		return nil, fmt.Errorf("accessing checkpoint_cache %q: %w", s.cache, err)
-	}
-	switch {
-	case errors.Is(getErr, service.ErrKeyNotFound), errors.Is(getErr, fs.ErrNotExist):
-		return nil, nil
-	case getErr != nil:
-		return nil, fmt.Errorf("reading checkpoint %q from checkpoint_cache %q: %w", key, s.cache, getErr)
-	case value == nil:
-		return []byte{}, nil
-	}
-	return value, nil
-}
-
-func parseReplayID(value []byte) (int64, error) {
-	return strconv.ParseInt(strings.TrimSpace(string(value)), 10, 64)
-}
-
-func shorten(value []byte) string {
-	if len(value) > 40 {
-		return string(value[:40]) + "..."
-	}
-	return string(value)
-}
-
-func (s cacheStore) Store(ctx context.Context, channel string, id int64) error {
-	key := s.key(channel)
-	value := strconv.AppendInt(nil, id, 10)
-	for _, k := range []string{key + shadowSuffix, key} {
-		var setErr error
-		if err := s.res.AccessCache(ctx, s.cache, func(c service.Cache) {
-			setErr = c.Set(ctx, k, value, nil)
-		}); err != nil {
-			return fmt.Errorf("accessing checkpoint_cache %q: %w", s.cache, err)
-		}
-		if setErr != nil {
-			return fmt.Errorf("writing checkpoint %q to checkpoint_cache %q: %w", k, s.cache, setErr)
-		}
-	}
-	return nil
-}
 
 // channelTrack is the in-flight state of one channel.
 type channelTrack struct {
-	capped *checkpoint.Capped[int64]
-	// last is the replay id of the last tracked event that had one; a batch
-	// without replay ids is tracked at this position.
-	last int64
+	capped *checkpoint.Capped[position]
+	// last is the position of the last tracked event that had a replay id; a
+	// batch without replay ids is tracked at this position.
+	last position
 	// lagMu makes reading Pending and reporting it one step, so that
 	// concurrent acks cannot leave a stale value in the gauge.
 	lagMu sync.Mutex
@@ -190,14 +63,12 @@ type checkpointer struct {
 	log   *service.Logger
 	lag   func(channel string, pending int64)
 
-	mu       sync.Mutex
-	tracks   map[string]*channelTrack
-	acked    map[string]int64 // highest contiguously acked replay id; only grows
-	dirty    map[string]bool  // acked but not yet written
-	loaded   map[string]bool  // the stored id was read (and folded into acked)
-	started  bool
-	stopped  bool
-	finalCtx context.Context // deadline of the final flush, set by Close
+	mu      sync.Mutex
+	tracks  map[string]*channelTrack
+	acked   map[string]position // highest contiguously acked position; only moves forward
+	dirty   map[string]bool     // acked but not yet written
+	loaded  map[string]bool     // the stored id was read (and folded into acked)
+	stopped bool
 
 	// storeMu serialises the writer's Stores with Resume's Loads: a cache
 	// such as file truncates before it writes, and a Load in between would
@@ -205,38 +76,32 @@ type checkpointer struct {
 	storeMu sync.Mutex
 
 	wake chan struct{} // capacity 1: a pending wake-up absorbs further ones
-	stop chan struct{}
+	// stop hands the writer the context of Close, which bounds the final
+	// flush; capacity 1, sent once.
+	stop chan context.Context
 	done chan struct{}
 }
 
+// newCheckpointer starts the writer goroutine; Close stops it.
 func newCheckpointer(store replayStore, limit int, log *service.Logger, lag func(string, int64)) *checkpointer {
 	if lag == nil {
 		lag = func(string, int64) {}
 	}
-	return &checkpointer{
+	c := &checkpointer{
 		store:  store,
 		limit:  int64(limit),
 		log:    log,
 		lag:    lag,
 		tracks: map[string]*channelTrack{},
-		acked:  map[string]int64{},
+		acked:  map[string]position{},
 		dirty:  map[string]bool{},
 		loaded: map[string]bool{},
 		wake:   make(chan struct{}, 1),
-		stop:   make(chan struct{}),
+		stop:   make(chan context.Context, 1),
 		done:   make(chan struct{}),
 	}
-}
-
-// start launches the writer goroutine once; Close stops it.
-func (c *checkpointer) start() {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.started || c.stopped {
-		return
-	}
-	c.started = true
 	go c.run()
+	return c
 }
 
 // Resume returns the replay id channel resumes after: the highest
@@ -256,7 +121,7 @@ func (c *checkpointer) Resume(ctx context.Context, channel string) (int64, bool,
 			return 0, false, err
 		}
 		c.mu.Lock()
-		if cur, have := c.acked[channel]; ok && (!have || stored > cur) {
+		if cur, have := c.acked[channel]; ok && (!have || stored.After(cur)) {
 			c.acked[channel] = stored
 		}
 		c.loaded[channel] = true
@@ -271,8 +136,34 @@ func (c *checkpointer) Resume(ctx context.Context, channel string) (int64, bool,
 func (c *checkpointer) Highest(channel string) (int64, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	id, ok := c.acked[channelBase(channel)]
-	return id, ok
+	pos, ok := c.acked[channelBase(channel)]
+	return pos.ID, ok
+}
+
+// NewEpoch starts the next epoch of channel: Salesforce refused its start
+// replay id and the client fell back to earliest or latest, so the ids of the
+// batches tracked from now on may be below the stored one. Batches tracked
+// before keep their epoch; their acks can no longer move the checkpoint once
+// one of the new epoch did.
+func (c *checkpointer) NewEpoch(channel string) {
+	channel = channelBase(channel)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	t := c.trackLocked(channel)
+	epoch := max(t.last.Epoch, c.acked[channel].Epoch) + 1
+	t.last = position{Epoch: epoch, ID: noID}
+}
+
+func (c *checkpointer) trackLocked(channel string) *channelTrack {
+	t, ok := c.tracks[channel]
+	if !ok {
+		t = &channelTrack{capped: checkpoint.NewCapped[position](c.limit), last: position{ID: noID}}
+		if acked, have := c.acked[channel]; have {
+			t.last.Epoch = acked.Epoch
+		}
+		c.tracks[channel] = t
+	}
+	return t
 }
 
 // Track registers a batch of n messages of channel whose last replay id is
@@ -282,38 +173,34 @@ func (c *checkpointer) Highest(channel string) (int64, bool) {
 func (c *checkpointer) Track(ctx context.Context, channel string, lastID int64, hasID bool, n int) (func(), error) {
 	channel = channelBase(channel)
 	c.mu.Lock()
-	t, ok := c.tracks[channel]
-	if !ok {
-		t = &channelTrack{capped: checkpoint.NewCapped[int64](c.limit), last: noPosition}
-		c.tracks[channel] = t
-	}
+	t := c.trackLocked(channel)
 	if hasID {
-		t.last = lastID
+		t.last.ID = lastID
 	}
-	position := t.last
+	at := t.last
 	c.mu.Unlock()
 
-	resolve, err := t.capped.Track(ctx, position, int64(n))
+	resolve, err := t.capped.Track(ctx, at, int64(n))
 	if err != nil {
 		return nil, err
 	}
 	t.reportLag(channel, c.lag)
 	return func() {
-		if highest := resolve(); highest != nil && *highest != noPosition {
+		if highest := resolve(); highest != nil && highest.ID != noID {
 			c.advance(channel, *highest)
 		}
 		t.reportLag(channel, c.lag)
 	}, nil
 }
 
-// advance raises channel's acked mark to id and wakes the writer.
-func (c *checkpointer) advance(channel string, id int64) {
+// advance moves channel's acked mark forward to pos and wakes the writer.
+func (c *checkpointer) advance(channel string, pos position) {
 	c.mu.Lock()
-	if cur, ok := c.acked[channel]; ok && id <= cur {
+	if cur, ok := c.acked[channel]; ok && !pos.After(cur) {
 		c.mu.Unlock()
 		return
 	}
-	c.acked[channel] = id
+	c.acked[channel] = pos
 	c.dirty[channel] = true
 	c.mu.Unlock()
 	c.signal()
@@ -327,14 +214,15 @@ func (c *checkpointer) signal() {
 }
 
 // run is the writer goroutine: it writes on each wake-up, pausing after every write (storeMinInterval, or
-// storeRetryDelay after a failure, then retrying), and ends with a final flush once stop is closed.
+// storeRetryDelay after a failure, then retrying), and ends with a final flush bounded by the context Close
+// sends on stop.
 func (c *checkpointer) run() {
 	defer close(c.done)
-	defer c.finalFlush()
 	for {
 		select {
 		case <-c.wake:
-		case <-c.stop:
+		case ctx := <-c.stop:
+			c.finalFlush(ctx)
 			return
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), storeWriteTimeout)
@@ -350,16 +238,14 @@ func (c *checkpointer) run() {
 			if err != nil {
 				c.signal()
 			}
-		case <-c.stop:
+		case ctx := <-c.stop:
+			c.finalFlush(ctx)
 			return
 		}
 	}
 }
 
-func (c *checkpointer) finalFlush() {
-	c.mu.Lock()
-	ctx := c.finalCtx
-	c.mu.Unlock()
+func (c *checkpointer) finalFlush(ctx context.Context) {
 	if err := c.flush(ctx); err != nil {
 		c.log.Errorf("Persisting the last acknowledged replay ids at shutdown failed (the next start replays the events after the last stored ids): %v", err)
 	}
@@ -369,7 +255,7 @@ func (c *checkpointer) finalFlush() {
 // is marked dirty again so that a later flush retries it.
 func (c *checkpointer) flush(ctx context.Context) error {
 	c.mu.Lock()
-	batch := make(map[string]int64, len(c.dirty))
+	batch := make(map[string]position, len(c.dirty))
 	for ch := range c.dirty {
 		batch[ch] = c.acked[ch]
 	}
@@ -379,8 +265,8 @@ func (c *checkpointer) flush(ctx context.Context) error {
 	c.storeMu.Lock()
 	defer c.storeMu.Unlock()
 	var errs []error
-	for ch, id := range batch {
-		if err := c.store.Store(ctx, ch, id); err != nil {
+	for ch, pos := range batch {
+		if err := c.store.Store(ctx, ch, pos); err != nil {
 			errs = append(errs, err)
 			c.mu.Lock()
 			c.dirty[ch] = true
@@ -393,28 +279,11 @@ func (c *checkpointer) flush(ctx context.Context) error {
 // Close stops the writer after a final flush bounded by ctx. It is idempotent.
 func (c *checkpointer) Close(ctx context.Context) error {
 	c.mu.Lock()
-	if c.stopped {
-		c.mu.Unlock()
-		return c.waitDone(ctx)
-	}
+	first := !c.stopped
 	c.stopped = true
-	started := c.started
-	c.finalCtx = ctx
 	c.mu.Unlock()
-	if !started {
-		// No Connect ever happened, so no ack did either: nothing to flush.
-		return nil
-	}
-	close(c.stop)
-	return c.waitDone(ctx)
-}
-
-func (c *checkpointer) waitDone(ctx context.Context) error {
-	c.mu.Lock()
-	started := c.started
-	c.mu.Unlock()
-	if !started {
-		return nil
+	if first {
+		c.stop <- ctx
 	}
 	select {
 	case <-c.done:

@@ -13,6 +13,8 @@ import (
 	"github.com/redpanda-data/benthos/v4/public/service"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/salesforce-streaming/salesforce_streaming/input/checkpointfmt"
 )
 
 // fakeStore records writes. When gate is non-nil every Store waits for a
@@ -20,6 +22,7 @@ import (
 type fakeStore struct {
 	mu      sync.Mutex
 	ids     map[string]int64
+	epochs  map[string]int64
 	writes  []int64 // every value written, in order, all channels
 	perChan map[string][]int64
 	failN   int // fail this many Stores first
@@ -28,17 +31,18 @@ type fakeStore struct {
 }
 
 func newFakeStore() *fakeStore {
-	return &fakeStore{ids: map[string]int64{}, perChan: map[string][]int64{}}
+	return &fakeStore{ids: map[string]int64{}, epochs: map[string]int64{}, perChan: map[string][]int64{}}
 }
 
-func (s *fakeStore) Load(_ context.Context, channel string) (int64, bool, error) {
+func (s *fakeStore) Load(_ context.Context, channel string) (position, bool, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	id, ok := s.ids[channel]
-	return id, ok, nil
+	return position{Epoch: s.epochs[channel], ID: id}, ok, nil
 }
 
-func (s *fakeStore) Store(ctx context.Context, channel string, id int64) error {
+func (s *fakeStore) Store(ctx context.Context, channel string, pos position) error {
+	id := pos.ID
 	if s.entered != nil {
 		select {
 		case s.entered <- struct{}{}:
@@ -59,6 +63,7 @@ func (s *fakeStore) Store(ctx context.Context, channel string, id int64) error {
 		return errors.New("cache unavailable")
 	}
 	s.ids[channel] = id
+	s.epochs[channel] = pos.Epoch
 	s.writes = append(s.writes, id)
 	s.perChan[channel] = append(s.perChan[channel], id)
 	return nil
@@ -215,7 +220,6 @@ func TestCheckpointLimitBlocksTrack(t *testing.T) {
 func TestCheckpointConcurrentAcksMonotonic(t *testing.T) {
 	store := newFakeStore()
 	c := newCheckpointer(store, 100000, service.MockResources().Logger(), nil)
-	c.start()
 
 	const batches = 2000
 	channels := []string{"/event/A__e", "/data/ChangeEvents"}
@@ -264,7 +268,6 @@ func TestCheckpointWritesCoalesce(t *testing.T) {
 	store.gate = make(chan struct{})
 	store.entered = make(chan struct{}, 1)
 	c := newCheckpointer(store, 10000, service.MockResources().Logger(), nil)
-	c.start()
 
 	ack, err := c.Track(t.Context(), "/event/A__e", 1, true, 1)
 	require.NoError(t, err)
@@ -293,7 +296,6 @@ func TestCheckpointRetriesFailedWrites(t *testing.T) {
 	store := newFakeStore()
 	store.failN = 1
 	c := newCheckpointer(store, 10, service.MockResources().Logger(), nil)
-	c.start()
 	ack, err := c.Track(t.Context(), "/event/A__e", 42, true, 1)
 	require.NoError(t, err)
 	ack()
@@ -310,7 +312,6 @@ func TestCheckpointCloseFlushesAndIsBounded(t *testing.T) {
 		store := newFakeStore()
 		store.gate = make(chan struct{})
 		c := newCheckpointer(store, 10, service.MockResources().Logger(), nil)
-		c.start()
 		ack, err := c.Track(t.Context(), "/event/A__e", 7, true, 1)
 		require.NoError(t, err)
 		ack()
@@ -325,7 +326,6 @@ func TestCheckpointCloseFlushesAndIsBounded(t *testing.T) {
 		store := newFakeStore()
 		store.gate = make(chan struct{}) // never opened
 		c := newCheckpointer(store, 10, service.MockResources().Logger(), nil)
-		c.start()
 		ack, err := c.Track(t.Context(), "/event/A__e", 7, true, 1)
 		require.NoError(t, err)
 		ack()
@@ -398,10 +398,11 @@ memory: {}
 			}
 			if test.shadow != "" {
 				require.NoError(t, res.AccessCache(t.Context(), test.cache, func(c service.Cache) {
-					require.NoError(t, c.Set(t.Context(), store.key(test.channel)+shadowSuffix, []byte(test.shadow), nil))
+					require.NoError(t, c.Set(t.Context(), store.key(test.channel)+checkpointfmt.ShadowSuffix, []byte(test.shadow), nil))
 				}))
 			}
-			id, ok, err := store.Load(t.Context(), test.channel)
+			pos, ok, err := store.Load(t.Context(), test.channel)
+			id := pos.ID
 			if test.wantErr != "" {
 				require.Error(t, err)
 				assert.Contains(t, err.Error(), test.wantErr)
@@ -415,11 +416,11 @@ memory: {}
 
 	t.Run("round trip through a flat file per channel", func(t *testing.T) {
 		store := cacheStore{res: res, cache: "replay_ids", prefix: "orders"}
-		require.NoError(t, store.Store(t.Context(), "/topic/Invoices?Status__c=Open", 981))
-		id, ok, err := store.Load(t.Context(), "/topic/Invoices")
+		require.NoError(t, store.Store(t.Context(), "/topic/Invoices?Status__c=Open", position{ID: 981}))
+		pos, ok, err := store.Load(t.Context(), "/topic/Invoices")
 		require.NoError(t, err)
 		assert.True(t, ok)
-		assert.Equal(t, int64(981), id)
+		assert.Equal(t, position{ID: 981}, pos)
 
 		raw, err := os.ReadFile(filepath.Join(dir, "orders:%2Ftopic%2FInvoices"))
 		require.NoError(t, err, "the key is one file name: slashes are escaped")

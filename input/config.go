@@ -10,11 +10,14 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/redpanda-data/benthos/v4/public/service"
 
+	"github.com/salesforce-streaming/salesforce_streaming/input/checkpointfmt"
 	"github.com/salesforce-streaming/salesforce_streaming/internal/bayeux"
+	"github.com/salesforce-streaming/salesforce_streaming/internal/sfauth"
 )
 
 // Replay presets as the Streaming API writes them in a subscribe's replay map.
@@ -26,24 +29,14 @@ const (
 // invalidReplayPolicy is on_invalid_replay_id; input.go maps it to bayeux's.
 type invalidReplayPolicy string
 
-// authConfig is the auth object. PrivateKeyPEM holds the key from
-// private_key_file or private_key; the file is read when the input is built.
-type authConfig struct {
-	GrantType     string
-	ClientID      string
-	ClientSecret  string
-	Username      string
-	Password      string
-	RefreshToken  string
-	PrivateKeyPEM []byte
-	Audience      string
-}
-
-// ssiConfig is the input's configuration, parsed and validated once.
+// ssiConfig is the input's configuration, parsed and validated once. Auth and
+// Backoff are the very structs sfauth and bayeux take.
 type ssiConfig struct {
-	OrgURL     string
+	// Auth holds org_url and the auth object; PrivateKeyPEM holds the key of
+	// private_key_file or private_key, the file read when the input is built.
+	// HTTPClient is set by the constructor.
+	Auth       sfauth.Config
 	APIVersion string
-	Auth       authConfig
 
 	// Channels as configured (a PushTopic may carry a ?filter).
 	Channels []string
@@ -57,31 +50,71 @@ type ssiConfig struct {
 	CheckpointCache string
 	CheckpointKey   string
 	CheckpointLimit int
+	// AutoReplayNacks: a nacked batch is redelivered whole (true) or dropped
+	// with its checkpoint moving past it (false).
+	AutoReplayNacks bool
 
 	TLS         *tls.Config // nil: Go's defaults
 	ProxyURL    *url.URL    // nil: proxy from the environment
 	MaxBuffered int
 
-	BackoffInitial time.Duration
-	BackoffMax     time.Duration
-	BackoffLong    time.Duration
+	Backoff bayeux.BackoffConfig
 }
 
-// channelRE accepts what lint.go's channel rule accepts: a known prefix, a
-// name (generic streaming names may have segments, /u/notifications/X), and a
-// filter on PushTopics only.
+// The patterns of field values. lint.go builds its rule from these same
+// values. channelRE: a known prefix, a name (generic streaming names may have
+// segments, /u/notifications/X), and a filter on PushTopics only.
 var (
-	channelRE       = regexp.MustCompile(`^/(topic|u|event|data)/[A-Za-z0-9_]+(/[A-Za-z0-9_]+)*(\?.*)?$`)
-	topicFilterRE   = regexp.MustCompile(`^/topic/[^?]+\?[^=&]+=[^&]*(&[^=&]+=[^&]*)*$`)
-	apiVersionRE    = regexp.MustCompile(`^([0-9]+)\.0$`)
-	orgURLPrefixRE  = regexp.MustCompile(`^https?://[^/?#\s]+`)
-	grantFieldNames = map[string][]string{
-		grantClientCredentials: {ssiFieldClientID, ssiFieldClientSecret},
-		grantJWTBearer:         {ssiFieldClientID, ssiFieldUsername},
-		grantRefreshToken:      {ssiFieldClientID, ssiFieldRefreshToken},
-		grantPassword:          {ssiFieldClientID, ssiFieldClientSecret, ssiFieldUsername, ssiFieldPassword},
-	}
+	channelRE     = regexp.MustCompile(`^/(topic|u|event|data)/[A-Za-z0-9_]+(/[A-Za-z0-9_]+)*(\?.*)?$`)
+	topicFilterRE = regexp.MustCompile(`^/topic/[^?]+\?[^=&]+=[^&]*(&[^=&]+=[^&]*)*$`)
+	apiVersionRE  = regexp.MustCompile(`^([0-9]+)\.0$`)
+	// keyPrefixRE is the checkpoint_cache_key alphabet: no path separator, no
+	// leading dot, nothing a cache or a file system reads specially.
+	keyPrefixRE    = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.:-]{0,99}$`)
+	orgURLPrefixRE = regexp.MustCompile(`^https?://[^/?#\s]+`)
 )
+
+// backoffFloors are the lowest backoff waits the input accepts; lint.go's
+// rule is built with the same numbers. Jitter halves a wait at most, so long_interval's
+// floor keeps refused logins at one a second or fewer: Salesforce allows
+// 3,600 logins per user per hour and refuses more. (Tests of this package
+// lower the floors to run fast, while streams may be reading them; nothing
+// else changes them.)
+var backoffFloors = newDurationFloors(floorInitial, floorLong)
+
+// The production backoff floors: initial_interval and max_interval, long_interval.
+const (
+	floorInitial = 100 * time.Millisecond
+	floorLong    = 2 * time.Second
+)
+
+// durationFloors holds the backoff floors.
+type durationFloors struct{ initial, long atomic.Int64 }
+
+func newDurationFloors(initial, long time.Duration) *durationFloors {
+	f := &durationFloors{}
+	f.set(initial, long)
+	return f
+}
+
+func (f *durationFloors) get() (initial, long time.Duration) {
+	return time.Duration(f.initial.Load()), time.Duration(f.long.Load())
+}
+
+func (f *durationFloors) set(initial, long time.Duration) {
+	f.initial.Store(int64(initial))
+	f.long.Store(int64(long))
+}
+
+const (
+	floorInitialWhy = "faster retries only hammer Salesforce and the network, e.g. 1s"
+	floorLongWhy    = "it spaces logins Salesforce refused (and org limits, busy answers), and faster logins hit Salesforce's login rate limit and the user's lockout sooner, e.g. 2m"
+)
+
+// maxKeyBytes is the longest checkpoint key (with its shadow suffix): a file
+// cache stores each key as one file name, at most 255 bytes on common file
+// systems.
+const maxKeyBytes = 255
 
 // channelBase is a channel without its PushTopic filter: the key of replay
 // ids, checkpoints and metadata, and what Salesforce puts on delivered events.
@@ -103,15 +136,8 @@ func configFromParsed(pConf *service.ParsedConfig, fsys fs.FS) (conf ssiConfig, 
 		return strings.TrimSpace(v)
 	}
 
-	conf.OrgURL = strings.TrimRight(str(ssiFieldOrgURL), "/")
-	switch {
-	case conf.OrgURL == "":
-		errs = append(errs, errors.New("org_url is required: set the org's My Domain URL, e.g. https://acme.my.salesforce.com"))
-	case !orgURLPrefixRE.MatchString(conf.OrgURL):
-		errs = append(errs, fmt.Errorf("org_url %q must be an http(s) URL, e.g. https://acme.my.salesforce.com", conf.OrgURL))
-	case strings.Contains(conf.OrgURL, "/services/"):
-		errs = append(errs, fmt.Errorf("org_url %q must be the base URL without a path like /services/oauth2/token", conf.OrgURL))
-	}
+	conf.Auth.OrgURL = strings.TrimRight(str(ssiFieldOrgURL), "/")
+	errs = append(errs, checkOrgURL(conf.Auth.OrgURL)...)
 
 	conf.APIVersion = str(ssiFieldAPIVersion)
 	if m := apiVersionRE.FindStringSubmatch(conf.APIVersion); m == nil {
@@ -142,8 +168,10 @@ func configFromParsed(pConf *service.ParsedConfig, fsys fs.FS) (conf ssiConfig, 
 	if conf.CheckpointCache = str(ssiFieldCheckpointCache); conf.CheckpointCache == "" {
 		errs = append(errs, errors.New("checkpoint_cache is required: name a cache resource (file or redis) that keeps acknowledged replay ids"))
 	}
-	if conf.CheckpointKey = str(ssiFieldCheckpointKey); conf.CheckpointKey == "" {
-		errs = append(errs, errors.New("checkpoint_cache_key must not be empty: use a name unique to this input, e.g. orders"))
+	conf.CheckpointKey = str(ssiFieldCheckpointKey)
+	errs = append(errs, checkKeyPrefix(conf.CheckpointKey, conf.Channels)...)
+	if conf.AutoReplayNacks, err = pConf.FieldBool(service.AutoRetryNacksToggleFieldName); err != nil {
+		errs = append(errs, err)
 	}
 	conf.CheckpointLimit = positiveInt(pConf, ssiFieldCheckpointLimit, defaultCheckpointLimit, &errs)
 	conf.MaxBuffered = positiveInt(pConf, ssiFieldMaxBuffered, defaultMaxBufferedEvents, &errs)
@@ -167,14 +195,17 @@ func configFromParsed(pConf *service.ParsedConfig, fsys fs.FS) (conf ssiConfig, 
 	}
 
 	boff := pConf.Namespace(ssiFieldBackoff)
+	minInitial, minLong := backoffFloors.get()
 	durationsOK := true
 	for _, d := range []struct {
 		name, example string
 		dst           *time.Duration
+		floor         time.Duration
+		why           string
 	}{
-		{ssiFieldBackoffInitial, defaultBackoffInitial, &conf.BackoffInitial},
-		{ssiFieldBackoffMax, defaultBackoffMax, &conf.BackoffMax},
-		{ssiFieldBackoffLong, defaultBackoffLong, &conf.BackoffLong},
+		{ssiFieldBackoffInitial, defaultBackoffInitial, &conf.Backoff.Initial, minInitial, floorInitialWhy},
+		{ssiFieldBackoffMax, defaultBackoffMax, &conf.Backoff.Max, minInitial, floorInitialWhy},
+		{ssiFieldBackoffLong, defaultBackoffLong, &conf.Backoff.Long, minLong, floorLongWhy},
 	} {
 		v, derr := boff.FieldDuration(d.name)
 		if derr != nil || v <= 0 {
@@ -182,13 +213,57 @@ func configFromParsed(pConf *service.ParsedConfig, fsys fs.FS) (conf ssiConfig, 
 			errs = append(errs, fmt.Errorf("backoff.%s must be a positive duration, e.g. %s", d.name, d.example))
 			continue
 		}
+		if v < d.floor {
+			durationsOK = false
+			errs = append(errs, fmt.Errorf("backoff.%s %v is below its floor of %v: %s", d.name, v, d.floor, d.why))
+			continue
+		}
 		*d.dst = v
 	}
-	if durationsOK && conf.BackoffMax < conf.BackoffInitial {
+	if durationsOK && conf.Backoff.Max < conf.Backoff.Initial {
 		errs = append(errs, errors.New("backoff.max_interval must not be below backoff.initial_interval"))
 	}
 
 	return conf, errors.Join(errs...)
+}
+
+// checkOrgURL checks org_url: the input's own messages for the common
+// mistakes, then sfauth's check of what the token source accepts (no user
+// name or password, query or fragment; a valid host and port).
+func checkOrgURL(orgURL string) []error {
+	switch {
+	case orgURL == "":
+		return []error{errors.New("org_url is required: set the org's My Domain URL, e.g. https://acme.my.salesforce.com")}
+	case !orgURLPrefixRE.MatchString(orgURL):
+		return []error{fmt.Errorf("org_url %q must be an http(s) URL, e.g. https://acme.my.salesforce.com", orgURL)}
+	case strings.Contains(orgURL, "/services/"):
+		return []error{fmt.Errorf("org_url %q must be the base URL without a path like /services/oauth2/token", orgURL)}
+	}
+	if _, err := sfauth.CheckOrgURL(orgURL); err != nil {
+		return []error{err}
+	}
+	return nil
+}
+
+// checkKeyPrefix refuses a checkpoint_cache_key that could leave a file
+// cache's directory or break its keys (`../x`, `a/b`, an absolute path, NUL,
+// ...), and channels whose keys would exceed a file name's 255 bytes. lint.go
+// checks the prefix with the same rule.
+func checkKeyPrefix(prefix string, channels []string) (errs []error) {
+	switch {
+	case prefix == "":
+		return []error{errors.New("checkpoint_cache_key must not be empty: use a name unique to this input, e.g. orders")}
+	case !keyPrefixRE.MatchString(prefix):
+		return []error{fmt.Errorf("checkpoint_cache_key %q is not a safe key prefix: use 1 to 100 letters, digits, _ . : or -, "+
+			"starting with a letter or digit, e.g. orders (it becomes part of cache keys, and of file names in a file cache)", prefix)}
+	}
+	for _, ch := range channels {
+		if n := len(checkpointfmt.CheckpointKey(prefix, ch) + checkpointfmt.ShadowSuffix); n > maxKeyBytes {
+			errs = append(errs, fmt.Errorf("channels: %s makes a checkpoint key of %d bytes with checkpoint_cache_key %q, above the %d a file name may have: shorten checkpoint_cache_key",
+				channelBase(ch), n, prefix, maxKeyBytes))
+		}
+	}
+	return errs
 }
 
 // checkRootCAs rejects a tls.root_cas or tls.root_cas_file without any PEM
@@ -232,15 +307,16 @@ func positiveInt(pConf *service.ParsedConfig, field string, example int, errs *[
 	return v
 }
 
-// parseAuth reads the auth object and checks that the grant has its fields.
-// Error messages never include a field's value: most of them are secrets.
-func parseAuth(pConf *service.ParsedConfig, fsys fs.FS, a *authConfig) (errs []error) {
+// parseAuth reads the auth object and checks that the grant has its fields
+// (sfauth.RequiredFields). Error messages never include a field's value: most
+// of them are secrets.
+func parseAuth(pConf *service.ParsedConfig, fsys fs.FS, a *sfauth.Config) (errs []error) {
 	ns := pConf.Namespace(ssiFieldAuth)
 	grant, err := ns.FieldString(ssiFieldGrantType)
 	if err != nil {
 		errs = append(errs, err)
 	}
-	a.GrantType = strings.TrimSpace(grant)
+	a.GrantType = sfauth.GrantType(strings.TrimSpace(grant))
 	values := map[string]*string{
 		ssiFieldClientID:     &a.ClientID,
 		ssiFieldClientSecret: &a.ClientSecret,
@@ -267,9 +343,9 @@ func parseAuth(pConf *service.ParsedConfig, fsys fs.FS, a *authConfig) (errs []e
 	}
 	keyFile, keyInline := optional(ssiFieldPrivateKeyFile), optional(ssiFieldPrivateKey)
 
-	required, known := grantFieldNames[a.GrantType]
+	required, known := sfauth.RequiredFields(a.GrantType)
 	if !known {
-		return append(errs, fmt.Errorf("auth.grant_type %q is not a supported grant: use one of client_credentials, jwt_bearer, refresh_token, password", a.GrantType))
+		return append(errs, fmt.Errorf("auth.grant_type %q is not a supported grant: use one of %s", a.GrantType, grantNames()))
 	}
 	for _, name := range required {
 		if *values[name] == "" {
@@ -286,9 +362,9 @@ func parseAuth(pConf *service.ParsedConfig, fsys fs.FS, a *authConfig) (errs []e
 	case keyFile != "" && keyInline != "":
 		errs = append(errs, errors.New("auth.private_key_file and auth.private_key are both set: keep only one"))
 	case keyFile != "":
-		pem, rerr := fs.ReadFile(fsys, keyFile)
+		pem, rerr := sfauth.ReadKeyFile(fsys, keyFile, "auth."+ssiFieldPrivateKeyFile)
 		if rerr != nil {
-			errs = append(errs, fmt.Errorf("reading auth.private_key_file: %w", rerr))
+			errs = append(errs, rerr)
 		}
 		a.PrivateKeyPEM = pem
 	default:
@@ -298,6 +374,9 @@ func parseAuth(pConf *service.ParsedConfig, fsys fs.FS, a *authConfig) (errs []e
 	}
 	return errs
 }
+
+// grantNames lists the supported grants for messages: "a, b, c, d".
+func grantNames() string { return strings.Join(grantNameList(), ", ") }
 
 // parseChannels reads channels and initial_replay_ids.
 func parseChannels(pConf *service.ParsedConfig, conf *ssiConfig) (errs []error) {

@@ -51,7 +51,7 @@ func TestConfigValid(t *testing.T) {
 	require.NoError(t, err)
 	c := in.conf
 
-	assert.Equal(t, "https://acme.my.salesforce.com", c.OrgURL)
+	assert.Equal(t, "https://acme.my.salesforce.com", c.Auth.OrgURL)
 	assert.Equal(t, "64.0", c.APIVersion)
 	assert.Equal(t, grantClientCredentials, c.Auth.GrantType)
 	assert.Equal(t, "cid", c.Auth.ClientID)
@@ -66,9 +66,9 @@ func TestConfigValid(t *testing.T) {
 	assert.Equal(t, 10000, c.MaxBuffered)
 	assert.Nil(t, c.TLS)
 	assert.Nil(t, c.ProxyURL)
-	assert.Equal(t, time.Second, c.BackoffInitial)
-	assert.Equal(t, time.Minute, c.BackoffMax)
-	assert.Equal(t, 2*time.Minute, c.BackoffLong)
+	assert.Equal(t, time.Second, c.Backoff.Initial)
+	assert.Equal(t, time.Minute, c.Backoff.Max)
+	assert.Equal(t, 2*time.Minute, c.Backoff.Long)
 }
 
 func TestConfigFields(t *testing.T) {
@@ -92,7 +92,7 @@ checkpoint_limit: 10
 max_buffered_events: 5
 proxy_url: http://proxy.internal:3128
 tls: { enabled: true, skip_cert_verify: true }
-backoff: { initial_interval: 10ms, max_interval: 1s, long_interval: 3s }
+backoff: { initial_interval: 100ms, max_interval: 1s, long_interval: 3s }
 `,
 			check: func(t *testing.T, c ssiConfig) {
 				assert.Equal(t, "37.0", c.APIVersion)
@@ -105,9 +105,9 @@ backoff: { initial_interval: 10ms, max_interval: 1s, long_interval: 3s }
 				assert.Equal(t, "proxy.internal:3128", c.ProxyURL.Host)
 				require.NotNil(t, c.TLS)
 				assert.True(t, c.TLS.InsecureSkipVerify)
-				assert.Equal(t, 10*time.Millisecond, c.BackoffInitial)
-				assert.Equal(t, time.Second, c.BackoffMax)
-				assert.Equal(t, 3*time.Second, c.BackoffLong)
+				assert.Equal(t, 100*time.Millisecond, c.Backoff.Initial)
+				assert.Equal(t, time.Second, c.Backoff.Max)
+				assert.Equal(t, 3*time.Second, c.Backoff.Long)
 			},
 		},
 		{
@@ -135,7 +135,7 @@ channels: [ /event/Order__e ]
 checkpoint_cache: replay_ids
 `,
 			check: func(t *testing.T, c ssiConfig) {
-				assert.Equal(t, "https://login.salesforce.com", c.OrgURL)
+				assert.Equal(t, "https://login.salesforce.com", c.Auth.OrgURL)
 				assert.Equal(t, key, c.Auth.PrivateKeyPEM)
 			},
 		},

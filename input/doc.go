@@ -3,8 +3,10 @@
 // Change Data Capture) into batches of messages with at-least-once delivery.
 //
 // The package owns the plugin's configuration spec and lint rules, the
-// per-channel checkpointing of acknowledged replay ids into a cache resource,
-// the mapping of events to messages and metadata, and the metrics. The wire
+// per-channel checkpointing of acknowledged replay ids into a cache resource
+// (with an epoch per replay-id fallback), the redelivery of whole batches the
+// output rejected, the mapping of events to messages and metadata, and the
+// metrics. The wire
 // protocol lives in internal/bayeux and token handling in internal/sfauth;
 // importing this package registers the input with Benthos' global environment.
 package input

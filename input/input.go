@@ -10,6 +10,7 @@ import (
 
 	"github.com/redpanda-data/benthos/v4/public/service"
 
+	"github.com/salesforce-streaming/salesforce_streaming/input/checkpointfmt"
 	"github.com/salesforce-streaming/salesforce_streaming/internal/bayeux"
 	"github.com/salesforce-streaming/salesforce_streaming/internal/sfauth"
 )
@@ -25,11 +26,11 @@ const (
 func init() {
 	service.MustRegisterBatchInput("salesforce_streaming", spec(),
 		func(conf *service.ParsedConfig, mgr *service.Resources) (service.BatchInput, error) {
-			in, err := newInput(conf, mgr)
-			if err != nil {
-				return nil, err
-			}
-			return service.AutoRetryNacksBatchedToggled(conf, in)
+			// No AutoRetryNacksBatchedToggled: its retry maps nacked messages
+			// back to the batch by index, which loses events once processors
+			// split, merge or regroup the batch. The input redelivers whole
+			// batches itself (redeliver.go).
+			return newInput(conf, mgr)
 		})
 }
 
@@ -45,11 +46,24 @@ type ssiInput struct {
 	cp      *checkpointer
 	metrics *ssiMetrics
 
+	redeliver redeliveries
+	done      chan struct{} // closed by Close
+
 	mu       sync.Mutex
 	client   *bayeux.Client // nil when not connected
 	closed   bool
 	failures int  // consecutive failed Connects, for the back-off
 	hinted   bool // the permanent-failure hint was logged in this streak
+	// held is a batch taken from client whose tracking was interrupted (by a
+	// redelivery to send first, or by ReadBatch's context): the next
+	// ReadBatch tracks and returns it, unless client was replaced meanwhile
+	// (the new one starts from what was acknowledged, so it comes again).
+	held       *bayeux.Batch
+	heldClient *bayeux.Client
+	// fallbacks is the Fallbacks count last seen per channel on
+	// fallbackClient's batches: when it grows, a new checkpoint epoch starts.
+	fallbacks      map[string]int
+	fallbackClient *bayeux.Client
 
 	closeOnce sync.Once
 	closeErr  error
@@ -65,18 +79,8 @@ func newInput(pConf *service.ParsedConfig, mgr *service.Resources) (*ssiInput, e
 	}
 
 	httpClient := newHTTPClient(conf)
-	src, err := sfauth.NewSource(sfauth.Config{
-		OrgURL:        conf.OrgURL,
-		GrantType:     sfauth.GrantType(conf.Auth.GrantType),
-		ClientID:      conf.Auth.ClientID,
-		ClientSecret:  conf.Auth.ClientSecret,
-		Username:      conf.Auth.Username,
-		Password:      conf.Auth.Password,
-		RefreshToken:  conf.Auth.RefreshToken,
-		PrivateKeyPEM: conf.Auth.PrivateKeyPEM,
-		Audience:      conf.Auth.Audience,
-		HTTPClient:    httpClient,
-	})
+	conf.Auth.HTTPClient = httpClient
+	src, err := sfauth.NewSource(conf.Auth)
 	if err != nil {
 		return nil, err
 	}
@@ -90,6 +94,7 @@ func newInput(pConf *service.ParsedConfig, mgr *service.Resources) (*ssiInput, e
 		http:    httpClient,
 		cp:      newCheckpointer(store, conf.CheckpointLimit, mgr.Logger(), metrics.checkpointLag),
 		metrics: metrics,
+		done:    make(chan struct{}),
 	}, nil
 }
 
@@ -122,7 +127,6 @@ func (i *ssiInput) Connect(ctx context.Context) error {
 	}
 	i.mu.Unlock()
 
-	i.cp.start()
 	replayIDs, err := i.startPositions(ctx)
 	if err != nil {
 		return i.connectFailed(err)
@@ -131,17 +135,14 @@ func (i *ssiInput) Connect(ctx context.Context) error {
 		Auth:              authAdapter{i.auth},
 		APIVersion:        i.conf.APIVersion,
 		HTTPClient:        i.http,
+		Redactor:          i.auth.Redactor(),
 		Channels:          i.conf.Channels,
 		ReplayIDs:         replayIDs,
 		OnInvalidReplayID: replayPolicy(i.conf.OnInvalidReplayID),
 		MaxBufferedEvents: i.conf.MaxBuffered,
 		Logger:            i.log,
 		Observer:          i.metrics,
-		Backoff: bayeux.BackoffConfig{
-			Initial: i.conf.BackoffInitial,
-			Max:     i.conf.BackoffMax,
-			Long:    i.conf.BackoffLong,
-		},
+		Backoff:           i.conf.Backoff,
 	})
 	if err != nil {
 		return fmt.Errorf("creating the Streaming API client: %w", err)
@@ -208,20 +209,30 @@ func (i *ssiInput) connectFailed(err error) error {
 		// on_invalid_replay_id is fail: say so every time (bayeux counts it
 		// through the Observer).
 		i.log.Errorf("Not consuming: %v; on_invalid_replay_id is fail, so the input stops here until the checkpoint %q is fixed or deleted, or on_invalid_replay_id is changed",
-			err, checkpointKey(i.conf.CheckpointKey, invalid.Channel))
-		return service.NewErrBackOff(err, i.conf.BackoffLong)
+			err, checkpointfmt.CheckpointKey(i.conf.CheckpointKey, invalid.Channel))
+		return service.NewErrBackOff(err, i.conf.Backoff.Long)
 	}
 	if isPermanent {
 		if hint {
-			i.log.Errorf("Salesforce refused the input's configuration or credentials: %v. This does not fix itself: check org_url, auth and the user's permissions (API Enabled, Streaming API, access to the channels). Retrying every %v.", err, i.conf.BackoffLong)
+			i.log.Errorf("Salesforce refused the input's configuration or credentials: %v. This does not fix itself: check org_url, auth and the user's permissions (API Enabled, Streaming API, access to the channels). Retrying every %v.%s", err, i.conf.Backoff.Long, lockoutHint(err))
 		}
-		return service.NewErrBackOff(err, i.conf.BackoffLong)
+		return service.NewErrBackOff(err, i.conf.Backoff.Long)
 	}
 	var limit *bayeux.LimitError
 	if errors.As(err, &limit) {
-		return service.NewErrBackOff(err, i.conf.BackoffLong)
+		return service.NewErrBackOff(err, i.conf.Backoff.Long)
 	}
-	return service.NewErrBackOff(err, bayeux.BackoffConfig{Initial: i.conf.BackoffInitial, Max: i.conf.BackoffMax}.Delay(failures))
+	return service.NewErrBackOff(err, bayeux.BackoffConfig{Initial: i.conf.Backoff.Initial, Max: i.conf.Backoff.Max}.Delay(failures))
+}
+
+// lockoutHint is said after a refused login: with a password, every refused
+// login counts toward the user's lockout.
+func lockoutHint(err error) string {
+	var rejected *bayeux.LoginRejectedError
+	if !errors.As(err, &rejected) {
+		return ""
+	}
+	return " Salesforce refused the login itself (a wrong or revoked secret, refresh token or certificate, a reset password or security token, a deactivated user): each refused login with a password counts toward the user's lockout (10 failed logins by default), so fix auth soon."
 }
 
 // permanent reports failures that retrying with the same configuration cannot
@@ -231,52 +242,103 @@ func permanent(err error) bool {
 	return sfauth.IsPermanent(err) || errors.As(err, &perm)
 }
 
-// ReadBatch returns the next batch of one channel. A batch is tracked before
-// it is returned; its ack func resolves the tracking, which lets the
-// checkpointer persist the channel's highest contiguously acknowledged id.
+// ReadBatch returns the next batch: a nacked batch due for redelivery first,
+// else the next batch of the client. A batch is tracked before it is
+// returned; its ack resolves the tracking, which lets the checkpointer
+// persist the channel's highest contiguously acknowledged id.
 func (i *ssiInput) ReadBatch(ctx context.Context) (service.MessageBatch, service.AckFunc, error) {
+	for {
+		d, err := i.nextRedelivery(ctx)
+		if err != nil {
+			return nil, nil, err
+		}
+		if d == nil {
+			if d, err = i.readNew(ctx); err != nil {
+				return nil, nil, err
+			}
+		}
+		if d != nil {
+			return batchMessages(&d.batch), i.ackFunc(d), nil
+		}
+		// A nack queued a redelivery while this call waited: send it first.
+	}
+}
+
+// readNew takes the next batch of the client and tracks it. It returns a nil
+// delivery and no error when a redelivery was queued meanwhile.
+func (i *ssiInput) readNew(ctx context.Context) (*delivery, error) {
 	i.mu.Lock()
 	client := i.client
+	batch, haveHeld := i.takeHeldLocked(client)
 	i.mu.Unlock()
 	if client == nil {
-		return nil, nil, service.ErrNotConnected
+		return nil, service.ErrNotConnected
 	}
 
-	for {
-		batch, err := client.Next(ctx)
-		if err != nil {
-			if ctx.Err() != nil {
-				return nil, nil, ctx.Err()
-			}
-			i.dropClient(client, err)
-			return nil, nil, service.ErrNotConnected
-		}
-		if len(batch.Events) == 0 {
+	wctx, release := i.redeliver.interruptible(ctx)
+	defer release()
+	for !haveHeld {
+		var err error
+		batch, err = client.Next(wctx)
+		switch {
+		case err == nil && len(batch.Events) == 0:
 			continue // never hand the framework an empty batch
+		case err == nil:
+			i.noteFallbacks(client, batch)
+			haveHeld = true
+		case ctx.Err() != nil:
+			return nil, ctx.Err()
+		case wctx.Err() != nil:
+			return nil, nil
+		default:
+			i.dropClient(client, err)
+			return nil, service.ErrNotConnected
 		}
+	}
 
-		last, hasID := lastReplayID(batch.Events)
-		ack, err := i.cp.Track(ctx, batch.Channel, last, hasID, len(batch.Events))
-		if err != nil {
-			// The batch left the client but never reaches the pipeline. The
-			// client must not carry on past it, so a new one resumes from
-			// what was acknowledged.
-			i.dropClient(client, fmt.Errorf("abandoning a batch of %s: %w", batch.Channel, err))
-			if ctx.Err() != nil {
-				return nil, nil, ctx.Err()
-			}
-			return nil, nil, service.ErrNotConnected
+	last, hasID := lastReplayID(batch.Events)
+	resolve, err := i.cp.Track(wctx, batch.Channel, last, hasID, len(batch.Events))
+	if err != nil {
+		// checkpoint_limit is reached and the wait was cut short. The batch
+		// left the client, which must not carry on past it: keep it for the
+		// next call, after whatever redeliveries free the limit.
+		i.mu.Lock()
+		i.held, i.heldClient = &batch, client
+		i.mu.Unlock()
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
 		}
+		return nil, nil
+	}
+	return &delivery{batch: batch, resolve: resolve}, nil
+}
 
-		msgs := batchMessages(&batch)
-		// The error is ignored on purpose: with auto_replay_nacks (default) the
-		// framework redelivers a nacked batch and calls this only after it
-		// went through; with auto_replay_nacks false a nack is a documented
-		// drop, so the checkpoint moves past it either way.
-		return msgs, func(context.Context, error) error {
-			ack()
-			return nil
-		}, nil
+// takeHeldLocked returns the held batch when it came from client.
+func (i *ssiInput) takeHeldLocked(client *bayeux.Client) (bayeux.Batch, bool) {
+	held, from := i.held, i.heldClient
+	i.held, i.heldClient = nil, nil
+	if held == nil || from != client || client == nil {
+		return bayeux.Batch{}, false
+	}
+	return *held, true
+}
+
+// noteFallbacks starts a new checkpoint epoch for the batch's channel when
+// the client fell back from a refused replay id since its previous batch of
+// that channel (see checkpointer.NewEpoch). Every batch the client queued
+// before the fallback comes before it.
+func (i *ssiInput) noteFallbacks(client *bayeux.Client, batch bayeux.Batch) {
+	i.mu.Lock()
+	if i.fallbackClient != client {
+		i.fallbackClient, i.fallbacks = client, map[string]int{}
+	}
+	base := channelBase(batch.Channel)
+	grew := batch.Fallbacks > i.fallbacks[base]
+	i.fallbacks[base] = batch.Fallbacks
+	i.mu.Unlock()
+	if grew {
+		i.log.Infof("Checkpoints of %s start a new epoch after the replay-id fallback: the next acknowledged replay id replaces the stored one", base)
+		i.cp.NewEpoch(base)
 	}
 }
 
@@ -333,6 +395,7 @@ func (i *ssiInput) Close(ctx context.Context) error {
 		client := i.client
 		i.client = nil
 		i.mu.Unlock()
+		close(i.done)
 
 		var errs []error
 		if client != nil {
@@ -346,6 +409,12 @@ func (i *ssiInput) Close(ctx context.Context) error {
 		i.closeErr = errors.Join(errs...)
 	})
 	return i.closeErr
+}
+
+// nackBackoff is the back-off of redeliveries: the reconnect one, without
+// its long wait.
+func (i *ssiInput) nackBackoff() bayeux.BackoffConfig {
+	return bayeux.BackoffConfig{Initial: i.conf.Backoff.Initial, Max: i.conf.Backoff.Max}
 }
 
 // replayPolicy maps on_invalid_replay_id to bayeux's policy.
@@ -365,10 +434,20 @@ type authAdapter struct{ src *sfauth.Source }
 
 func (a authAdapter) Token(ctx context.Context) (string, string, error) {
 	tok, err := a.src.Token(ctx)
-	return tok.AccessToken, tok.InstanceURL, err
+	return tok.AccessToken, tok.InstanceURL, loginError(err)
 }
 
 func (a authAdapter) Refresh(ctx context.Context, stale string) (string, string, error) {
 	tok, err := a.src.Refresh(ctx, sfauth.Token{AccessToken: stale})
-	return tok.AccessToken, tok.InstanceURL, err
+	return tok.AccessToken, tok.InstanceURL, loginError(err)
+}
+
+// loginError marks a login Salesforce refused (invalid_grant, invalid_client,
+// ...) so that the client waits backoff.long_interval before the next one
+// mid-session too, as Connect does at start.
+func loginError(err error) error {
+	if sfauth.IsPermanent(err) {
+		return &bayeux.LoginRejectedError{Err: err}
+	}
+	return err
 }

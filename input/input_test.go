@@ -76,6 +76,7 @@ type testHarness struct {
 func newHarness(t *testing.T, dir, url, fields string) *testHarness {
 	t.Helper()
 	h := &testHarness{metrics: &testMetrics{values: map[string]int64{}}, dir: dir}
+	fastBackoff(t)
 	env := service.NewEnvironment()
 	require.NoError(t, env.RegisterMetricsExporter("test_memory", service.NewConfigSpec(),
 		func(*service.ParsedConfig, *service.Logger) (service.MetricsExporter, error) { return h.metrics, nil }))
@@ -134,7 +135,7 @@ func (h *testHarness) readN(t *testing.T, n int, ack bool) []int64 {
 
 func (h *testHarness) setCheckpoint(t *testing.T, channel string, id int64) {
 	t.Helper()
-	require.NoError(t, cacheStore{res: h.res, cache: "replay_ids", prefix: defaultCheckpointKey}.Store(t.Context(), channel, id))
+	require.NoError(t, cacheStore{res: h.res, cache: "replay_ids", prefix: defaultCheckpointKey}.Store(t.Context(), channel, position{ID: id}))
 }
 
 func publishIDs(t *testing.T, emu *sfemu.Server, channel string, n int) []int64 {

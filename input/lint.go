@@ -1,11 +1,36 @@
 package input
 
-// lintRule is the spec-level Bloblang lint of the whole input config. `this` is
-// the config after environment variable substitution, with defaults filled in
-// for fields that have one (the auth fields have none, so that an absent one
-// shows); fields are still read with .or(default) to be safe. Each message
-// names the field and says how to fix it. The same checks run again in Go when
-// the input is built (config.go), for configs that were never linted.
+import (
+	"encoding/json"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/salesforce-streaming/salesforce_streaming/input/checkpointfmt"
+	"github.com/salesforce-streaming/salesforce_streaming/internal/sfauth"
+)
+
+// lintRule returns the spec-level Bloblang lint of the whole input config,
+// built from the same values config.go checks with: sfauth's grants and the
+// fields each requires, the patterns of config.go, the floors and the
+// defaults. agreement_test.go runs one table of bad configs through both.
+//
+// `this` is the config after environment variable substitution, with
+// defaults filled in for fields that have one (the auth fields have none, so
+// that an absent one shows); fields are still read with .or(default) to be
+// safe. Each message names the field and says how to fix it. The same checks
+// run again in Go when the input is built (config.go), for configs that were
+// never linted. Only the constructor can check:
+//   - an empty value of a set field (auth fields, checkpoint_cache): lint sees
+//     "${VAR}" as empty where the variable is not set, so it reports only
+//     absent fields;
+//   - that the checkpoint_cache resource exists;
+//   - private_key_file's file (exists, a small regular file, a PEM key) and
+//     private_key's PEM; lint only sees which is set and a path ending in /;
+//   - the TLS settings Benthos parses (client certificates, root_cas_file);
+//   - values of the wrong type in int fields, which make Benthos skip the
+//     rule altogether.
 //
 // Enum fields also get Benthos' own "not a valid option" lint; the messages
 // here add the field name and the valid values.
@@ -13,9 +38,87 @@ package input
 // A rule that fails to evaluate reports nothing at all, so every expression
 // here must hold for values of any type: a comparison only runs after a type
 // check (Bloblang's || does not short-circuit errors away).
-const lintRule = `
+func lintRule() string {
+	grantFields := map[string][]string{}
+	for _, g := range sfauth.Grants() {
+		fields, _ := sfauth.RequiredFields(g)
+		grantFields[string(g)] = fields
+	}
+	boffDefaults := map[string]string{
+		ssiFieldBackoffInitial: defaultBackoffInitial,
+		ssiFieldBackoffMax:     defaultBackoffMax,
+		ssiFieldBackoffLong:    defaultBackoffLong,
+	}
+	floors := map[string]time.Duration{
+		ssiFieldBackoffInitial: floorInitial,
+		ssiFieldBackoffMax:     floorInitial,
+		ssiFieldBackoffLong:    floorLong,
+	}
+	floorText := map[string]string{}
+	for f, d := range floors {
+		floorText[f] = durationText(d)
+	}
+	floorWhy := map[string]string{
+		ssiFieldBackoffInitial: floorInitialWhy,
+		ssiFieldBackoffMax:     floorInitialWhy,
+		ssiFieldBackoffLong:    floorLongWhy,
+	}
+	return strings.NewReplacer(
+		"{{DEFAULT_GRANT}}", blobl(string(grantClientCredentials)),
+		"{{GRANT_FIELDS}}", blobl(grantFields),
+		"{{GRANTS}}", blobl(grantNameList()),
+		"{{GRANT_LIST}}", grantNames(),
+		"{{ORG_RE}}", blobl(orgURLPrefixRE.String()),
+		"{{ORG_USER_RE}}", blobl(orgURLUserRE.String()),
+		"{{ORG_HOST_RE}}", blobl(orgURLHostRE.String()),
+		"{{DEFAULT_API}}", blobl(defaultAPIVersion),
+		"{{DEFAULT_API_TEXT}}", defaultAPIVersion,
+		"{{API_RE}}", blobl(apiVersionRE.String()),
+		"{{MIN_API}}", strconv.Itoa(minAPIVersion),
+		"{{CHANNEL_RE}}", blobl(channelRE.String()),
+		"{{FILTER_RE}}", blobl(topicFilterRE.String()),
+		"{{DEFAULT_PRESET}}", blobl(presetLatest),
+		"{{DEFAULT_ON_INVALID}}", blobl(onInvalidEarliest),
+		"{{DEFAULT_KEY}}", blobl(defaultCheckpointKey),
+		"{{KEY_RE}}", blobl(keyPrefixRE.String()),
+		"{{DEFAULT_LIMIT}}", strconv.Itoa(defaultCheckpointLimit),
+		"{{DEFAULT_BUFFERED}}", strconv.Itoa(defaultMaxBufferedEvents),
+		"{{BACKOFF_DEFAULTS}}", blobl(boffDefaults),
+		"{{BACKOFF_FLOORS}}", blobl(floors),
+		"{{BACKOFF_FLOOR_TEXT}}", blobl(floorText),
+		"{{BACKOFF_FLOOR_WHY}}", blobl(floorWhy),
+		"{{SHADOW_LEN}}", strconv.Itoa(len(checkpointfmt.ShadowSuffix)),
+		"{{MAX_KEY_BYTES}}", strconv.Itoa(maxKeyBytes),
+		"{{PROXY_RE}}", blobl(proxyURLRE.String()),
+	).Replace(lintRuleTemplate)
+}
+
+// blobl writes v as a Bloblang literal: JSON strings, numbers, arrays and
+// objects are Bloblang literals too.
+func blobl(v any) string {
+	var b strings.Builder
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false) // keep & and < readable in patterns
+	if err := enc.Encode(v); err != nil {
+		panic(err) // only called with strings, numbers and their maps and slices
+	}
+	return strings.TrimSuffix(b.String(), "\n")
+}
+
+// orgURLUserRE and orgURLHostRE give lint what sfauth.CheckOrgURL refuses
+// and a regular expression can see: a user name or password before the host,
+// and a host with a port that is not a number.
+var (
+	orgURLUserRE = regexp.MustCompile(`^https?://[^/?#]*@`)
+	// proxyURLRE: what url.Parse reads with a scheme and a host.
+	proxyURLRE   = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9+.-]*://[^/?#]`)
+	orgURLHostRE = regexp.MustCompile(`^https?://(\[[0-9A-Fa-f:.]+\]|[^/?#:\[\]]+)(:[0-9]*)?(/|$)`)
+)
+
+// lintRuleTemplate is the rule with {{NAME}} placeholders for Go's values.
+const lintRuleTemplate = `
 let auth = if this.auth.type() == "object" { this.auth } else { {} }
-let grant = $auth.grant_type.or("client_credentials").string()
+let grant = $auth.grant_type.or({{DEFAULT_GRANT}}).string()
 # A grant field is unset when absent. An empty value is not reported here:
 # lint sees configs after environment variable substitution, so
 # "client_secret: ${SF_CLIENT_SECRET}" reads as empty when the variable is
@@ -25,17 +128,11 @@ let unset = ["client_id", "client_secret", "username", "password", "private_key_
   (acc.value): !$auth.exists(acc.value) || $auth.get(acc.value) == null
 }))
 
-let grant_fields = match $grant {
-  "client_credentials" => ["client_id", "client_secret"],
-  "jwt_bearer" => ["client_id", "username"],
-  "refresh_token" => ["client_id", "refresh_token"],
-  "password" => ["client_id", "client_secret", "username", "password"],
-  _ => [],
-}
-let grant_errs = if ["client_credentials", "jwt_bearer", "refresh_token", "password"].contains($grant) {
+let grant_fields = {{GRANT_FIELDS}}.get($grant).or([])
+let grant_errs = if {{GRANTS}}.contains($grant) {
   $grant_fields.filter(f -> $unset.get(f)).map_each(f -> "auth.%s is required for auth.grant_type %s: set it, e.g. auth.%s: ${SF_%s}".format(f, $grant, f, f.uppercase()))
 } else {
-  ["auth.grant_type %q is not a supported grant: use one of client_credentials, jwt_bearer, refresh_token, password".format($grant)]
+  ["auth.grant_type %q is not a supported grant: use one of {{GRANT_LIST}}".format($grant)]
 }
 let key_file_set = !$unset.get("private_key_file")
 let key_set = !$unset.get("private_key")
@@ -43,22 +140,30 @@ let key_errs = if $grant != "jwt_bearer" { [] } else if !$key_file_set && !$key_
   ["auth.private_key_file or auth.private_key is required for auth.grant_type jwt_bearer: set one to the RSA key whose certificate is uploaded to the connected app"]
 } else if $key_file_set && $key_set {
   ["auth.private_key_file and auth.private_key are both set: keep only one"]
+} else if $key_file_set && $auth.private_key_file.string().trim().has_suffix("/") {
+  ["auth.private_key_file %q is a directory: point it to the PEM key file".format($auth.private_key_file.string().trim())]
 } else { [] }
 
 let org = this.org_url.or("").string().trim()
 let org_errs = if !this.exists("org_url") {
   ["org_url is required: set the org's My Domain URL, e.g. https://acme.my.salesforce.com"]
-} else if $org == "" { [] } else if !$org.re_match("^https?://[^/?#\\s]+") {
+} else if $org == "" { [] } else if !$org.re_match({{ORG_RE}}) {
   ["org_url %q must be an http(s) URL, e.g. https://acme.my.salesforce.com".format($org)]
 } else if $org.contains("/services/") {
   ["org_url %q must be the base URL without a path like /services/oauth2/token, e.g. https://acme.my.salesforce.com".format($org)]
+} else if $org.re_match({{ORG_USER_RE}}) {
+  ["org_url must not contain a user name or password"]
+} else if $org.contains("?") || $org.contains("#") {
+  ["org_url must not contain a query or fragment"]
+} else if !$org.re_match({{ORG_HOST_RE}}) {
+  ["org_url is not a valid URL: write it like https://acme.my.salesforce.com or http://127.0.0.1:7357"]
 } else { [] }
 
-let api_str = this.api_version.or("64.0").string()
-let api_errs = if !$api_str.re_match("^[0-9]+\\.0$") {
+let api_str = this.api_version.or({{DEFAULT_API}}).string()
+let api_errs = if !$api_str.re_match({{API_RE}}) {
   ["api_version %q is not a Salesforce API version: write it like \"64.0\"".format($api_str)]
-} else if $api_str.number() < 37 {
-  ["api_version %s is below 37.0, which has no durable replay: use \"64.0\" or later".format($api_str)]
+} else if $api_str.number() < {{MIN_API}} {
+  ["api_version %s is below {{MIN_API}}.0, which has no durable replay: use \"{{DEFAULT_API_TEXT}}\" or later".format($api_str)]
 } else { [] }
 
 let channels = this.channels.or([])
@@ -66,8 +171,8 @@ let channel_list = if $channels.type() == "array" { $channels.map_each(c -> c.st
 let channel_errs = if $channel_list.length() == 0 {
   ["channels must list at least one channel, e.g. [/event/Order__e]"]
 } else {
-  $channel_list.filter(c -> !c.re_match("^/(topic|u|event|data)/[A-Za-z0-9_]+(/[A-Za-z0-9_]+)*(\\?.*)?$")).map_each(c -> "channels: %q is not a channel: a channel starts with /topic/, /u/, /event/ or /data/ followed by a name, e.g. /event/Order__e or /topic/Invoices?Status__c=Open".format(c)).merge(
-    $channel_list.filter(c -> c.contains("?") && !c.re_match("^/topic/[^?]+\\?[^=&]+=[^&]*(&[^=&]+=[^&]*)*$")).map_each(c -> "channels: %q has a filter, which only PushTopic channels accept, written /topic/Name?Field=Value".format(c))
+  $channel_list.filter(c -> !c.re_match({{CHANNEL_RE}})).map_each(c -> "channels: %q is not a channel: a channel starts with /topic/, /u/, /event/ or /data/ followed by a name, e.g. /event/Order__e or /topic/Invoices?Status__c=Open".format(c)).merge(
+    $channel_list.filter(c -> c.contains("?") && !c.re_match({{FILTER_RE}})).map_each(c -> "channels: %q has a filter, which only PushTopic channels accept, written /topic/Name?Field=Value".format(c))
   )
 }
 let bases = $channel_list.map_each(c -> c.split("?").index(0))
@@ -80,11 +185,11 @@ let initial_errs = if $initial.type() != "object" { [] } else {
   )
 }
 
-let preset = this.replay_preset.or("latest").string()
+let preset = this.replay_preset.or({{DEFAULT_PRESET}}).string()
 let preset_errs = if ["latest", "earliest"].contains($preset) { [] } else {
   ["replay_preset %q is not supported: use latest or earliest".format($preset)]
 }
-let on_invalid = this.on_invalid_replay_id.or("earliest").string()
+let on_invalid = this.on_invalid_replay_id.or({{DEFAULT_ON_INVALID}}).string()
 let on_invalid_errs = if ["earliest", "latest", "fail"].contains($on_invalid) { [] } else {
   ["on_invalid_replay_id %q is not supported: use earliest, latest or fail".format($on_invalid)]
 }
@@ -92,33 +197,63 @@ let on_invalid_errs = if ["earliest", "latest", "fail"].contains($on_invalid) { 
 let cache_errs = if !this.exists("checkpoint_cache") {
   ["checkpoint_cache is required: name a cache resource (file or redis) that keeps acknowledged replay ids"]
 } else { [] }
-let key_prefix_errs = if this.checkpoint_cache_key.or("salesforce_streaming").string().trim() == "" {
+let key_prefix = this.checkpoint_cache_key.or({{DEFAULT_KEY}}).string().trim()
+let key_prefix_errs = if $key_prefix == "" {
   ["checkpoint_cache_key must not be empty: use a name unique to this input, e.g. orders"]
+} else if !$key_prefix.re_match({{KEY_RE}}) {
+  ["checkpoint_cache_key %q is not a safe key prefix: use 1 to 100 letters, digits, _ . : or -, starting with a letter or digit, e.g. orders (it becomes part of cache keys, and of file names in a file cache)".format($key_prefix)]
 } else { [] }
-let limit = this.checkpoint_limit.or(1024)
+# A channel's checkpoint key is prefix:channel with each / escaped as %2F
+# (three bytes), plus the shadow suffix; a file cache makes it a file name.
+let key_len_errs = if $key_prefix_errs.length() > 0 { [] } else {
+  $channel_list.filter(c -> c.re_match({{CHANNEL_RE}})).map_each(c -> c.split("?").index(0)).unique().map_each(b -> {
+    "base": b,
+    "n": $key_prefix.length() + 1 + b.length() + 2 * (b.split("/").length() - 1) + {{SHADOW_LEN}},
+  }).filter(k -> k.n > {{MAX_KEY_BYTES}}).map_each(k -> "channels: %s makes a checkpoint key of %d bytes with checkpoint_cache_key %q, above the %d a file name may have: shorten checkpoint_cache_key".format(k.base, k.n, $key_prefix, {{MAX_KEY_BYTES}}))
+}
+
+# The proxy URL may embed credentials: name the field, never the value.
+let proxy = this.proxy_url.or("").string().trim()
+let proxy_errs = if $proxy != "" && !$proxy.re_match({{PROXY_RE}}) {
+  ["proxy_url is not a valid URL: write it like http://proxy.internal:3128"]
+} else { [] }
+
+let tls = if this.tls.type() == "object" { this.tls } else { {} }
+let root_cas = $tls.root_cas.or("").string().trim()
+let tls_errs = if $tls.enabled.or(false) == true && $root_cas != "" && !$root_cas.contains("-----BEGIN CERTIFICATE-----") {
+  ["tls.root_cas holds no PEM certificate: paste the CA certificate including its -----BEGIN CERTIFICATE----- line, or use tls.root_cas_file"]
+} else { [] }
+
+let limit = this.checkpoint_limit.or({{DEFAULT_LIMIT}})
 let limit_errs = if $limit.type() != "number" {
-  ["checkpoint_limit %v must be a whole number of at least 1, e.g. 1024".format($limit)]
+  ["checkpoint_limit %v must be a whole number of at least 1, e.g. {{DEFAULT_LIMIT}}".format($limit)]
 } else if $limit < 1 {
-  ["checkpoint_limit %v must be at least 1, e.g. 1024".format($limit)]
+  ["checkpoint_limit %v must be at least 1, e.g. {{DEFAULT_LIMIT}}".format($limit)]
 } else { [] }
-let buffered = this.max_buffered_events.or(10000)
+let buffered = this.max_buffered_events.or({{DEFAULT_BUFFERED}})
 let buffered_errs = if $buffered.type() != "number" {
-  ["max_buffered_events %v must be a whole number of at least 1, e.g. 10000".format($buffered)]
+  ["max_buffered_events %v must be a whole number of at least 1, e.g. {{DEFAULT_BUFFERED}}".format($buffered)]
 } else if $buffered < 1 {
-  ["max_buffered_events %v must be at least 1, e.g. 10000".format($buffered)]
+  ["max_buffered_events %v must be at least 1, e.g. {{DEFAULT_BUFFERED}}".format($buffered)]
 } else { [] }
 
 let boff = if this.backoff.type() == "object" { this.backoff } else { {} }
-let boff_defaults = {"initial_interval": "1s", "max_interval": "60s", "long_interval": "2m"}
+let boff_defaults = {{BACKOFF_DEFAULTS}}
 let boff_ns = $boff_defaults.keys().fold({}, acc -> acc.tally.merge({
   (acc.value): $boff.get(acc.value).or($boff_defaults.get(acc.value)).string().parse_duration().catch(0)
 }))
+# The floors of config.go (floorInitial, floorLong) and why they exist.
+let boff_floors = {{BACKOFF_FLOORS}}
+let boff_floor_text = {{BACKOFF_FLOOR_TEXT}}
+let boff_floor_why = {{BACKOFF_FLOOR_WHY}}
 let boff_errs = $boff_defaults.keys().sort().filter(f -> $boff_ns.get(f) <= 0).map_each(f -> "backoff.%s must be a positive duration, e.g. %s".format(f, $boff_defaults.get(f))).merge(
+  $boff_defaults.keys().sort().filter(f -> $boff_ns.get(f) > 0 && $boff_ns.get(f) < $boff_floors.get(f)).map_each(f -> "backoff.%s %s is below its floor of %s: %s".format(f, $boff.get(f).or($boff_defaults.get(f)).string(), $boff_floor_text.get(f), $boff_floor_why.get(f)))
+).merge(
   if $boff_ns.initial_interval > 0 && $boff_ns.max_interval > 0 && $boff_ns.max_interval < $boff_ns.initial_interval {
     ["backoff.max_interval must not be below backoff.initial_interval"]
   } else { [] }
 )
 
-let errs = [$org_errs, $api_errs, $grant_errs, $key_errs, $channel_errs, $dup_errs, $initial_errs, $preset_errs, $on_invalid_errs, $cache_errs, $key_prefix_errs, $limit_errs, $buffered_errs, $boff_errs].flatten()
+let errs = [$org_errs, $api_errs, $grant_errs, $key_errs, $channel_errs, $dup_errs, $initial_errs, $preset_errs, $on_invalid_errs, $cache_errs, $key_prefix_errs, $key_len_errs, $proxy_errs, $tls_errs, $limit_errs, $buffered_errs, $boff_errs].flatten()
 root = if $errs.length() > 0 { $errs }
 `

@@ -265,7 +265,7 @@ func TestSpecDocsSections(t *testing.T) {
 // the wrong type: a rule that fails to evaluate reports nothing at all, so
 // one such value would hide every other problem.
 func TestLintRuleToleratesWrongTypes(t *testing.T) {
-	exe, err := bloblang.Parse(lintRule)
+	exe, err := bloblang.Parse(lintRule())
 	require.NoError(t, err)
 	base := func() map[string]any {
 		return map[string]any{

@@ -221,10 +221,10 @@ func TestSecretsNeverLeak(t *testing.T) {
 
 			// A login Salesforce rejects, retried in the background meanwhile.
 			rejected := startStreamWith(t, ts.URL, fields, newCollector(), streamOpts{cacheYAML: cacheYAML, logger: traceLogger(logs),
-				auth: fmt.Sprintf("{ client_id: %s, client_secret: %s }", sfemu.DefaultClientID, wrongSecret)})
+				auth: fmt.Sprintf("{ client_id: %s, client_secret: %s }", sfemu.DefaultClientID, wrongSecret), fast: true})
 
 			c := newCollector()
-			rs := startStreamWith(t, ts.URL, fields, c, streamOpts{cacheYAML: cacheYAML, logger: traceLogger(logs), auth: test.auth})
+			rs := startStreamWith(t, ts.URL, fields, c, streamOpts{cacheYAML: cacheYAML, logger: traceLogger(logs), auth: test.auth, fast: true})
 			want := 0
 			for _, fault := range []string{"", sfemu.FaultRevokeTokens, sfemu.FaultUnknownClient, sfemu.FaultDropConnection} {
 				if fault != "" {
@@ -352,6 +352,7 @@ func TestWrongCredentialsBoundedRetries(t *testing.T) {
 		cacheYAML: fmt.Sprintf("label: replay_ids\nfile:\n  directory: %s\n", t.TempDir()),
 		logger:    traceLogger(logs),
 		auth:      "{ client_id: sfemu-client-id, client_secret: not-the-secret }",
+		fast:      true,
 	})
 	const window = 3 * time.Second
 	time.Sleep(window) // the observation window itself: nothing to wait for
@@ -366,5 +367,6 @@ func TestWrongCredentialsBoundedRetries(t *testing.T) {
 	assert.Contains(t, out, "invalid_client: invalid client credentials")
 	assert.Contains(t, out, "This does not fix itself: check org_url, auth")
 	assert.Equal(t, 1, strings.Count(out, "This does not fix itself"), "the hint is given once per failure streak")
+	assert.Contains(t, out, "counts toward the user's lockout", "the hint names the lockout risk of a refused login")
 	assert.NotContains(t, out, "not-the-secret")
 }

@@ -1,11 +1,17 @@
 package input
 
 import (
+	"fmt"
+	"time"
+
 	"github.com/redpanda-data/benthos/v4/public/service"
+
+	"github.com/salesforce-streaming/salesforce_streaming/internal/bayeux"
+	"github.com/salesforce-streaming/salesforce_streaming/internal/sfauth"
 )
 
-// Field names of the input's configuration. They are a contract (design.md,
-// "The input's configuration"): users' YAML, docs and lint messages use them.
+// Field names of the input's configuration. They are a contract: users' YAML,
+// docs and lint messages use them.
 const (
 	ssiFieldOrgURL            = "org_url"
 	ssiFieldAPIVersion        = "api_version"
@@ -35,12 +41,13 @@ const (
 	ssiFieldBackoffLong       = "long_interval"
 )
 
-// Enum values and defaults.
+// Enum values and defaults. Grants and the defaults of what the client and the
+// token source do are theirs: the spec documents the values they use.
 const (
-	grantClientCredentials = "client_credentials"
-	grantJWTBearer         = "jwt_bearer"
-	grantRefreshToken      = "refresh_token"
-	grantPassword          = "password"
+	grantClientCredentials = sfauth.GrantClientCredentials
+	grantJWTBearer         = sfauth.GrantJWTBearer
+	grantRefreshToken      = sfauth.GrantRefreshToken
+	grantPassword          = sfauth.GrantPassword
 
 	presetLatest   = "latest"
 	presetEarliest = "earliest"
@@ -49,15 +56,31 @@ const (
 	onInvalidLatest   = "latest"
 	onInvalidFail     = "fail"
 
-	defaultAPIVersion        = "64.0"
+	defaultAPIVersion        = bayeux.DefaultAPIVersion
 	minAPIVersion            = 37 // first version with durable replay at /cometd/<v>
 	defaultCheckpointKey     = "salesforce_streaming"
 	defaultCheckpointLimit   = 1024
-	defaultMaxBufferedEvents = 10000
-	defaultBackoffInitial    = "1s"
-	defaultBackoffMax        = "60s"
-	defaultBackoffLong       = "2m"
+	defaultMaxBufferedEvents = bayeux.DefaultMaxBufferedEvents
 )
+
+// The backoff defaults as the spec and messages write them.
+var (
+	defaultBackoffInitial = durationText(bayeux.DefaultBackoffInitial)
+	defaultBackoffMax     = durationText(bayeux.DefaultBackoffMax)
+	defaultBackoffLong    = durationText(bayeux.DefaultBackoffLong)
+)
+
+// durationText writes d the way a user would: whole minutes from two minutes
+// up ("2m"), else whole seconds ("60s"), else Go's notation ("100ms").
+func durationText(d time.Duration) string {
+	switch {
+	case d >= 2*time.Minute && d%time.Minute == 0:
+		return fmt.Sprintf("%dm", d/time.Minute)
+	case d >= time.Second && d%time.Second == 0:
+		return fmt.Sprintf("%ds", d/time.Second)
+	}
+	return d.String()
+}
 
 // spec is the input's configuration spec: fields, docs, examples and the
 // lint rules that catch at `benthos lint` time what can be caught.
@@ -75,9 +98,9 @@ func spec() *service.ConfigSpec {
 				Description("Salesforce API version of the CometD endpoint, written like `\"64.0\"` (quoted, so YAML keeps it a string). Durable replay needs 37.0 or later. The version changes some payload fields, e.g. `EventUuid` of platform events.").
 				Default(defaultAPIVersion),
 			service.NewObjectField(ssiFieldAuth,
-				service.NewStringEnumField(ssiFieldGrantType, grantClientCredentials, grantJWTBearer, grantRefreshToken, grantPassword).
+				service.NewStringEnumField(ssiFieldGrantType, grantNameList()...).
 					Description("The OAuth 2.0 flow used to obtain access tokens; see the Authentication section for the fields each grant needs.").
-					Default(grantClientCredentials),
+					Default(string(grantClientCredentials)),
 				service.NewStringField(ssiFieldClientID).
 					Description("Consumer key of the connected app (every grant).").
 					Optional(),
@@ -119,7 +142,7 @@ func spec() *service.ConfigSpec {
 			service.NewStringField(ssiFieldCheckpointCache).
 				Description("Name of a cache resource that stores the replay id of the last acknowledged event of each channel, so that a restart resumes there. Use a durable cache (`file`, `redis`); a `memory` cache forgets on restart and expires entries after 5 minutes by default."),
 			service.NewStringField(ssiFieldCheckpointKey).
-				Description("Key prefix of this input's replay ids in `checkpoint_cache`. Each channel is stored under `{checkpoint_cache_key}:{channel, path-escaped}` as decimal text, and again under that key plus `.shadow`, written first: a cache that does not write atomically (the `file` cache) can then be cut mid-write by a crash without losing the position. Give every input that shares a cache its own prefix.").
+				Description("Key prefix of this input's replay ids in `checkpoint_cache`: 1 to 100 letters, digits, `_`, `.`, `:` or `-`, starting with a letter or digit (it becomes part of file names in a `file` cache, so nothing that could leave its directory is accepted). Each channel is stored under `{checkpoint_cache_key}:{channel, path-escaped}` as decimal text (`{id}@{epoch}` after a replay-id fallback, see Delivery guarantees), and again under that key plus `.shadow`, written first: a cache that does not write atomically (the `file` cache) can then be cut mid-write by a crash without losing the position. Give every input that shares a cache its own prefix.").
 				Default(defaultCheckpointKey),
 			service.NewIntField(ssiFieldCheckpointLimit).
 				Description("Maximum number of messages of one channel that may be in flight (received but not yet acknowledged) at once. Reaching it pauses reading; the client keeps polling Salesforce meanwhile (see `max_buffered_events`).").
@@ -134,17 +157,17 @@ func spec() *service.ConfigSpec {
 				Default(defaultMaxBufferedEvents).Advanced(),
 			service.NewObjectField(ssiFieldBackoff,
 				service.NewDurationField(ssiFieldBackoffInitial).
-					Description("First wait after a failed connection, handshake or long poll.").
+					Description("First wait after a failed connection, handshake or long poll, and of a rejected batch's redelivery. At least `"+durationText(floorInitial)+"`.").
 					Default(defaultBackoffInitial),
 				service.NewDurationField(ssiFieldBackoffMax).
-					Description("Longest wait between reconnection attempts of a failure streak; waits double with jitter up to it.").
+					Description("Longest wait between reconnection attempts of a failure streak, and between redeliveries of a batch the output keeps rejecting; waits double with jitter up to it. At least `initial_interval`.").
 					Default(defaultBackoffMax),
 				service.NewDurationField(ssiFieldBackoffLong).
-					Description("Wait after an org limit, a busy server (503), a permission error or a rejected login: Salesforce asks for a few minutes, and hammering a limit only prolongs it.").
+					Description("Wait after an org limit, a busy server (503), a permission error or a rejected login (at start or when a token is re-obtained mid-session): Salesforce asks for a few minutes, hammering a limit only prolongs it, and every login refused for a password counts toward the user's lockout (10 failed logins by default). At least `"+durationText(floorLong)+"`: jitter halves a wait at most, which keeps refused logins within Salesforce's 3,600 logins per user per hour.").
 					Default(defaultBackoffLong),
 			).Description("Reconnection back-off. Reconnection never gives up; every failure is logged with its cause.").Advanced(),
 		).
-		LintRule(lintRule).
+		LintRule(lintRule()).
 		Example("Platform events with client credentials",
 			"Consume a platform event and a CDC channel with the client credentials flow, keeping replay ids in a file cache so that restarts resume where they stopped.",
 			`
@@ -208,6 +231,15 @@ cache_resources:
 `)
 }
 
+// grantNameList is sfauth's grants as enum options.
+func grantNameList() []string {
+	var names []string
+	for _, g := range sfauth.Grants() {
+		names = append(names, string(g))
+	}
+	return names
+}
+
 // specDescription is the long documentation of the input.
 const specDescription = `
 This input subscribes to Salesforce's Streaming API (CometD long polling) and emits every data message of its
@@ -239,12 +271,26 @@ channel was acknowledged by the output; on start each channel resumes after its 
 ` + "`initial_replay_ids`" + ` entry, else at ` + "`replay_preset`" + `. Cache writes happen in the background and are coalesced,
 so the cache never slows the stream down; on shutdown the latest acknowledged ids are flushed.
 
-Duplicates happen only for events in flight at a crash or cut (received, not yet acknowledged, or acknowledged
-but not yet written). Deduplicate downstream by channel and replay id, or ` + "`salesforce_event_uuid`" + ` for platform
-events. With ` + "`auto_replay_nacks: false`" + ` a message rejected by the output is dropped and the checkpoint moves past it.
+A message rejected by the output (a nack) makes the input send its whole batch again, whatever processors did to
+it: a ` + "`split`" + `, ` + "`archive`" + ` or ` + "`group_by_value`" + ` may turn one input batch into many messages or many
+batches into one, and the input cannot tell which of the events behind a rejected message went through, so it
+redelivers them all, rebuilt from the events with their metadata, ahead of new data and after a back-off that grows
+with the batch's rejections (` + "`backoff.initial_interval`" + ` up to ` + "`backoff.max_interval`" + `). The checkpoint of a batch
+moves only once every message derived from it was acknowledged without error.
+
+Duplicates happen for events in flight at a crash or cut (received, not yet acknowledged, or acknowledged but
+not yet written), and for the other events of a batch one of whose messages was rejected: each rejection may
+deliver up to one input batch again (at most the server's batch size, a few hundred events). Deduplicate downstream
+by channel and replay id, or ` + "`salesforce_event_uuid`" + ` for platform events. With ` + "`auto_replay_nacks: false`" + ` a
+rejected batch is dropped instead (Benthos' documented opt-in) and the checkpoint moves past it.
 
 Salesforce retains events for 24 hours (PushTopic, generic) or 72 hours (platform events, CDC). A stored replay id
 older than that is rejected; ` + "`on_invalid_replay_id`" + ` decides what follows, always with an error log and a metric.
+A fallback to ` + "`earliest`" + ` or ` + "`latest`" + ` starts a new checkpoint epoch for the channel: the ids Salesforce serves
+then may be lower than the refused one (a sandbox refresh, an org migration), so the first id acknowledged after
+the fallback replaces the stored one, stored as ` + "`{id}@{epoch}`" + `; within an epoch the stored id only moves forward.
+A restart after it resumes after the last acknowledged event. A crash before that first write only repeats the
+fallback.
 Use a durable cache: a ` + "`memory`" + ` cache loses replay ids on restart and expires them after 5 minutes by default.
 
 Reading pauses while a channel has ` + "`checkpoint_limit`" + ` messages unacknowledged, which pauses every channel of the

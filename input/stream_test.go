@@ -46,6 +46,7 @@ type collector struct {
 	bodies [][]byte
 	seen   chan struct{} // signalled on every acked batch
 	nack   func(firstID int64) bool
+	nacked int // batches rejected
 }
 
 func newCollector() *collector { return &collector{seen: make(chan struct{}, 1)} }
@@ -74,6 +75,9 @@ func (c *collector) consume(_ context.Context, batch service.MessageBatch) error
 		bodies = append(bodies, body)
 	}
 	if c.nack != nil && c.nack(ids[0]) {
+		c.mu.Lock()
+		c.nacked++
+		c.mu.Unlock()
 		return errors.New("rejected by the test")
 	}
 	c.mu.Lock()
@@ -136,6 +140,19 @@ type streamOpts struct {
 	cacheYAML string               // the replay_ids cache resource
 	logger    *slog.Logger         // nil: no logs
 	auth      string               // the auth block's fields; empty: the emulator's client credentials
+	// fast allows backoff waits below the production floors (see
+	// fastBackoff); lint, which checks the floors, is skipped.
+	fast bool
+}
+
+// fastBackoff lets the input built by this test wait less than
+// backoffFloors, so that tests of reconnects and refused logins run in
+// milliseconds. The floors themselves are tested in safety_test.go.
+func fastBackoff(t *testing.T) {
+	t.Helper()
+	initial, long := backoffFloors.get()
+	backoffFloors.set(time.Millisecond, time.Millisecond)
+	t.Cleanup(func() { backoffFloors.set(initial, long) })
 }
 
 func startStreamWith(t *testing.T, url, inputFields string, c *collector, o streamOpts) *runningStream {
@@ -145,6 +162,10 @@ func startStreamWith(t *testing.T, url, inputFields string, c *collector, o stre
 		env = service.GlobalEnvironment()
 	}
 	b := env.NewStreamBuilder()
+	if o.fast {
+		fastBackoff(t)
+		b.DisableLinting()
+	}
 	if o.logger != nil {
 		b.SetLogger(o.logger)
 	} else {
@@ -295,11 +316,18 @@ func TestStreamNackedEventsAreNotCheckpointed(t *testing.T) {
 	c1.nack = func(firstID int64) bool { return firstID > all[9] }
 	rs = startStream(t, url, dir, fields, c1)
 	c1.waitFor(t, 10)
-	// The rejected batches are retried meanwhile; give the checkpoint writer a
-	// moment to show it does not move past them.
-	require.Never(t, func() bool { return c1.count() > 10 }, 300*time.Millisecond, 20*time.Millisecond)
+	// The rejected batch is redelivered again and again meanwhile: once it was
+	// rejected a few times, the checkpoint (written in the background after
+	// the accepted batches) must still be at the last accepted event.
+	require.Eventually(t, func() bool {
+		c1.mu.Lock()
+		defer c1.mu.Unlock()
+		return c1.nacked >= 3
+	}, waitTimeout, 10*time.Millisecond, "a rejected batch is redelivered")
+	assert.Equal(t, all[9], storedID(t, dir, "salesforce_streaming:%2Fevent%2FOrder__e"), "while the batch keeps failing")
 	rs.stop(t)
-	assert.Equal(t, all[9], storedID(t, dir, "salesforce_streaming:%2Fevent%2FOrder__e"))
+	assert.Equal(t, 10, c1.count(), "rejected batches are never counted as delivered")
+	assert.Equal(t, all[9], storedID(t, dir, "salesforce_streaming:%2Fevent%2FOrder__e"), "after the stop's final flush")
 
 	c2 := newCollector()
 	rs = startStream(t, url, dir, fields, c2)

@@ -1,6 +1,7 @@
 package sfemu
 
 import (
+	"bytes"
 	"fmt"
 	"net/url"
 	"sort"
@@ -46,7 +47,7 @@ func channelKind(name string) Kind {
 	switch {
 	case hasName("/topic/"):
 		return KindPushTopic
-	case hasName("/u/"):
+	case hasName("/u/") || isGenericPath(name):
 		return KindGeneric
 	case hasName("/event/"):
 		return KindPlatformEvent
@@ -77,14 +78,44 @@ func splitChannel(full string) (key string, filters []filter, err error) {
 
 type filter struct{ field, value string }
 
-// storedEvent is one retained event. msg is the complete Bayeux message, encoded once at publish; every delivery
-// copies these bytes.
+// isGenericPath accepts generic channel names with path segments, such as Salesforce's own example
+// /u/notifications/ExampleUserChannel.
+func isGenericPath(name string) bool {
+	rest, ok := strings.CutPrefix(name, "/u/")
+	if !ok || rest == "" || strings.ContainsAny(rest, "?*") {
+		return false
+	}
+	for _, seg := range strings.Split(rest, "/") {
+		if seg == "" {
+			return false
+		}
+	}
+	return true
+}
+
+// storedEvent is one retained event: its index entry, the message bytes living in its channel's arena. msg is
+// the complete Bayeux message, encoded once at publish; every delivery copies these bytes.
 type storedEvent struct {
-	id      int64
-	at      time.Time
-	msg     []byte            // {"channel":"...","data":{...}}
-	dataOff int               // msg[dataOff:] is `,"data":{...}}`, for re-labelling the channel of filtered subscriptions
-	fields  map[string]string // PushTopic sobject scalars, for filters
+	id  int64
+	at  int64  // publish time, Unix nanoseconds (retention)
+	msg []byte // {"channel":"...","data":{...}}, a slice of an arena chunk whose capacity also covers the fields
+	// fieldsLen is the size of a PushTopic event's sobject scalars, stored after msg (appendFilterFields).
+	fieldsLen int32
+	dataOff   int32 // msg[dataOff:] is `,"data":{...}}`, for re-labelling the channel of filtered subscriptions
+}
+
+// field returns a PushTopic event's value of an sobject field for filters ("" when absent).
+func (ev *storedEvent) field(name string) string {
+	enc := ev.msg[len(ev.msg) : len(ev.msg)+int(ev.fieldsLen)]
+	for len(enc) > 0 {
+		k, rest, _ := bytes.Cut(enc, []byte{0})
+		v, rest, _ := bytes.Cut(rest, []byte{0})
+		if string(k) == name {
+			return string(v)
+		}
+		enc = rest
+	}
+	return ""
 }
 
 type channel struct {
@@ -97,6 +128,10 @@ type channel struct {
 	lastID    int64 // newest id ever assigned; 0 before the first event
 	subs      map[*client]int
 	published int64
+	// streamingID is the StreamingChannel record id of a generic channel, which the push resource takes.
+	streamingID string
+	migrated    bool // replay ids restarted by an org migration (they may start from 1)
+	arena       arena
 }
 
 func (s *Server) retentionFor(k Kind) time.Duration {
@@ -122,6 +157,10 @@ func (s *Server) channelLocked(name string) (*channel, error) {
 		return nil, fmt.Errorf("channel %q is not a PushTopic (/topic/), generic (/u/), platform event (/event/) or change data capture (/data/) channel", name)
 	}
 	ch := &channel{name: name, kind: k, retention: s.retentionFor(k), schema: schemaID(name), subs: make(map[*client]int)}
+	if k == KindGeneric {
+		ch.streamingID = s.recordID("0M6", uint64(len(s.streamingChannels)+1))
+		s.streamingChannels[ch.streamingID] = name
+	}
 	s.channels[name] = ch
 	return ch, nil
 }
@@ -130,8 +169,8 @@ func (ch *channel) retained() []storedEvent { return ch.events[ch.head:] }
 
 // pruneLocked drops events older than the retention and above the per-channel cap.
 func (s *Server) pruneLocked(ch *channel, now time.Time) {
-	cutoff := now.Add(-ch.retention)
-	for ch.head < len(ch.events) && !ch.events[ch.head].at.After(cutoff) {
+	cutoff := now.Add(-ch.retention).UnixNano()
+	for ch.head < len(ch.events) && ch.events[ch.head].at <= cutoff {
 		ch.events[ch.head] = storedEvent{}
 		ch.head++
 	}
@@ -191,7 +230,7 @@ func (s *Server) replayValid(ch *channel, id int64) bool {
 
 // nextIDLocked assigns the next replay id: increasing, with gaps, never reused.
 func (s *Server) nextIDLocked(ch *channel, gap int) int64 {
-	if ch.lastID == 0 {
+	if ch.lastID == 0 && !ch.migrated {
 		ch.lastID = 1000 + int64(s.rng.IntN(9000))
 		return ch.lastID
 	}
@@ -217,4 +256,5 @@ func (s *Server) wakeSubscribersLocked(ch *channel) {
 	for c := range ch.subs {
 		c.notify()
 	}
+	s.pubsub.wakeLocked(ch)
 }

@@ -14,7 +14,7 @@ import (
 	"time"
 )
 
-// Salesforce's Bayeux error strings (protocol.md 2.3, 2.4).
+// Salesforce's Bayeux error strings (docs/emulator.md).
 const (
 	errVersionMandatory   = "400::API version in the URI is mandatory. URI format: '/cometd/66.0'"
 	errVersionUnsupported = "400::Unsupported API version. Only API versions '37.0' and later are supported. URI format: '/cometd/66.0'"
@@ -50,8 +50,9 @@ func errChannelMissing(ch string) string {
 	return "400::The channel you requested to subscribe to doesn’t exist {" + ch + "}"
 }
 
+// errReplayInvalid has two spaces after "invalid.", as every real capture: clients match the full string.
 func errReplayInvalid(id string) string {
-	return "400::The replayId {" + id + "} you provided was invalid. Please provide a valid ID, -2 to replay all events, or -1 to replay only new events."
+	return "400::The replayId {" + id + "} you provided was invalid.  Please provide a valid ID, -2 to replay all events, or -1 to replay only new events."
 }
 
 func errReplayKeyMissing(key, renderedMap string) string {
@@ -85,8 +86,11 @@ type reqCtx struct {
 	hasCookie bool   // BAYEUX_BROWSER
 	lbCookie  string // sfdc-stream value sent
 	cookies   []*http.Cookie
-	drop      bool // a held long poll was cut by drop_connection
-	gone      bool // the client went away while held
+	// setCookies are Set-Cookie lines written verbatim (the load balancer cookie's real form is not what
+	// net/http renders).
+	setCookies []string
+	drop       bool // a held long poll was cut by drop_connection
+	gone       bool // the client went away while held
 }
 
 func (s *Server) serveCometD(w http.ResponseWriter, r *http.Request) {
@@ -165,6 +169,9 @@ func (s *Server) serveCometD(w http.ResponseWriter, r *http.Request) {
 	}
 	for _, c := range rc.cookies {
 		http.SetCookie(w, c)
+	}
+	for _, line := range rc.setCookies {
+		w.Header().Add("Set-Cookie", line)
 	}
 	writeAnswer(w, http.StatusOK, answer)
 }
@@ -264,17 +271,32 @@ func (s *Server) tokenValidLocked(rc *reqCtx) bool {
 }
 
 func (s *Server) setCookie(rc *reqCtx, name, value string, httpOnly bool) {
+	if name == cookieLB {
+		rc.setCookies = append(rc.setCookies, lbCookieLine(value, rc.r.TLS != nil, time.Now()))
+		return
+	}
 	c := &http.Cookie{Name: name, Value: value, Path: "/", HttpOnly: httpOnly}
 	if rc.r.TLS != nil {
 		c.Secure = true
 	}
-	if name == cookieLB {
-		c.SameSite = http.SameSiteNoneMode
-		if !c.Secure {
-			c.SameSite = 0 // SameSite=None without Secure is rejected by browsers; plain HTTP sends neither
-		}
-	}
 	rc.cookies = append(rc.cookies, c)
+}
+
+// lbCookieTTL is how long the load balancer's sfdc-stream cookie lives. Real captures show an Expires attribute
+// but not when the answer was sent, so the lifetime itself is not verified.
+const lbCookieTTL = time.Hour
+
+// lbCookieLine is the Set-Cookie line of the load balancer cookie in the exact form of a real capture:
+// `sfdc-stream=!…=; path=/; Expires=Sun, 24-Sep-2023 19:55:37 GMT;  SameSite=None; Secure` (lowercase path,
+// dashed date, two spaces). Over plain HTTP the line ends after Expires, since SameSite=None without Secure is
+// refused by browsers. Expires follows the wall clock, not the emulator's clock: cookie jars compare it with
+// theirs.
+func lbCookieLine(value string, tls bool, now time.Time) string {
+	line := cookieLB + "=" + value + "; path=/; Expires=" + now.Add(lbCookieTTL).UTC().Format("Mon, 02-Jan-2006 15:04:05 GMT") + ";"
+	if tls {
+		return line + "  SameSite=None; Secure"
+	}
+	return strings.TrimSuffix(line, ";")
 }
 
 // unknownClientLocked is the 403::Unknown client reply; it hands out the current load-balancer cookie, which
@@ -298,7 +320,8 @@ func (s *Server) handshake(rc *reqCtx, m *inMsg) []byte {
 	now := s.clock.Now()
 	denied := func(reason string) []byte {
 		s.counters.handshakesDenied.Add(1)
-		ext := newObj(nil).raw("sfdc", newObj(nil).str("failureReason", reason).done()).bool("replay", true).bool("payload.format", true).done()
+		// Salesforce's sample of a denied handshake carries only the failure reason in ext.
+		ext := newObj(nil).raw("sfdc", newObj(nil).str("failureReason", reason).done()).done()
 		return newObj(nil).raw("ext", ext).raw("advice", []byte(`{"reconnect":"none"}`)).str("channel", "/meta/handshake").
 			raw("id", m.ID).str("error", errHandshakeDenied).bool("successful", false).done()
 	}
@@ -391,7 +414,7 @@ func (s *Server) subscribe(rc *reqCtx, m *inMsg) []byte {
 	case s.faults.ServerBusy > 0:
 		s.faults.ServerBusy--
 		return fail(errBusy, errBusy, "")
-	case s.faults.DailyLimit:
+	case s.dailyLimitLocked():
 		return fail(errDailyLimit, "", "")
 	}
 	var name string
@@ -569,7 +592,7 @@ func (s *Server) connect(rc *reqCtx, m *inMsg, canHold bool, answer []part) []pa
 				part{a: newObj(nil).str("clientId", c.id).raw("advice", []byte(adviceNone)).str("channel", "/meta/connect").
 					raw("id", m.ID).str("error", errText).bool("successful", false).done()})
 		}
-		if s.faults.DailyLimit {
+		if s.dailyLimitLocked() {
 			s.dropSubscriptionsLocked(c)
 			return append(answer, part{a: newObj(nil).str("clientId", c.id).str("channel", "/meta/connect").raw("id", m.ID).
 				str("error", errDailyLimit).bool("successful", false).raw("advice", []byte(adviceNone)).done()})

@@ -21,7 +21,7 @@ func TestHandshakeReplyAndCookies(t *testing.T) {
 	assert.Equal(t, want, string(resp.body))
 	assert.Len(t, c.clientID, 27)
 	assert.Regexp(t, `^BAYEUX_BROWSER=[A-Za-z0-9]+; Path=/; HttpOnly$`, resp.setCookie("BAYEUX_BROWSER"))
-	assert.Regexp(t, `^sfdc-stream=[A-Za-z0-9]+; Path=/$`, resp.setCookie("sfdc-stream"), "no Secure over plain HTTP")
+	assert.Regexp(t, `^sfdc-stream=![A-Za-z0-9+/]{79}=; path=/; Expires=\w{3}, \d\d-\w{3}-\d{4} \d\d:\d\d:\d\d GMT$`, resp.setCookie("sfdc-stream"), "no Secure over plain HTTP")
 	assert.Equal(t, "application/json;charset=UTF-8", resp.header.Get("Content-Type"))
 
 	// The first connect answers at once with advice; the next ones are plain.
@@ -45,7 +45,7 @@ func TestCookiesSecureOverTLS(t *testing.T) {
 	c.auth = "Bearer " + strings.Split(strings.Split(string(resp.body), `"access_token":"`)[1], `"`)[0]
 	hs := c.handshake()
 	assert.Regexp(t, `^BAYEUX_BROWSER=[A-Za-z0-9]+; Path=/; HttpOnly; Secure$`, hs.setCookie("BAYEUX_BROWSER"))
-	assert.Regexp(t, `^sfdc-stream=[A-Za-z0-9]+; Path=/; Secure; SameSite=None$`, hs.setCookie("sfdc-stream"))
+	assert.Regexp(t, `^sfdc-stream=![A-Za-z0-9+/]{79}=; path=/; Expires=\w{3}, \d\d-\w{3}-\d{4} \d\d:\d\d:\d\d GMT;  SameSite=None; Secure$`, hs.setCookie("sfdc-stream"))
 	_, reply, _ := c.connect()
 	assert.Equal(t, true, reply["successful"], "the jar sends Secure cookies back over TLS")
 }
@@ -123,7 +123,7 @@ func TestRequestFormsAndAuthSchemes(t *testing.T) {
 				assert.Equal(t, true, msgs[0]["successful"], resp.String())
 				return
 			}
-			want := fmt.Sprintf(`[{"ext":{"sfdc":{"failureReason":"%s"},"replay":true,"payload.format":true},"advice":{"reconnect":"none"},"channel":"/meta/handshake","id":"1","error":"403::Handshake denied","successful":false}]`, tc.reason)
+			want := fmt.Sprintf(`[{"ext":{"sfdc":{"failureReason":"%s"}},"advice":{"reconnect":"none"},"channel":"/meta/handshake","id":"1","error":"403::Handshake denied","successful":false}]`, tc.reason)
 			assert.Equal(t, want, string(resp.body))
 		})
 	}
@@ -210,9 +210,9 @@ func TestSubscribeErrors(t *testing.T) {
 		{"filter on platform event", "/event/Order__e?A=1", nil, "400::The channel you requested to subscribe to doesn’t exist {/event/Order__e?A=1}"},
 		{"empty replay map", "/event/Order__e", map[string]any{}, "400::The replayId for channel {/event/Order__e} wasn't found using the provided replay ID map {{}}. Ensure that the channel name you provided in the replay map is valid and matches the channel name used for subscribing."},
 		{"other key only", "/event/Order__e", map[string]any{"/event/Other__e": 5, "/data/ChangeEvents": -1}, "400::The replayId for channel {/event/Order__e} wasn't found using the provided replay ID map {{/data/ChangeEvents=-1, /event/Other__e=5}}. Ensure that the channel name you provided in the replay map is valid and matches the channel name used for subscribing."},
-		{"never existed id", "/event/Order__e", map[string]any{"/event/Order__e": last + 1000}, fmt.Sprintf("400::The replayId {%d} you provided was invalid. Please provide a valid ID, -2 to replay all events, or -1 to replay only new events.", last+1000)},
-		{"other negative", "/event/Order__e", map[string]any{"/event/Order__e": -3}, "400::The replayId {-3} you provided was invalid. Please provide a valid ID, -2 to replay all events, or -1 to replay only new events."},
-		{"not a number", "/event/Order__e", map[string]any{"/event/Order__e": "abc"}, "400::The replayId {abc} you provided was invalid. Please provide a valid ID, -2 to replay all events, or -1 to replay only new events."},
+		{"never existed id", "/event/Order__e", map[string]any{"/event/Order__e": last + 1000}, fmt.Sprintf("400::The replayId {%d} you provided was invalid.  Please provide a valid ID, -2 to replay all events, or -1 to replay only new events.", last+1000)},
+		{"other negative", "/event/Order__e", map[string]any{"/event/Order__e": -3}, "400::The replayId {-3} you provided was invalid.  Please provide a valid ID, -2 to replay all events, or -1 to replay only new events."},
+		{"not a number", "/event/Order__e", map[string]any{"/event/Order__e": "abc"}, "400::The replayId {abc} you provided was invalid.  Please provide a valid ID, -2 to replay all events, or -1 to replay only new events."},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

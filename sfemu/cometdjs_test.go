@@ -46,10 +46,13 @@ func TestCometDJSStreamsFromEmulator(t *testing.T) {
 		replayFrom func(ids []int64) int64
 		// replayed lists the events the subscription must deliver before any live one.
 		replayed func(ids []int64) []int64
+		// apiVersion is SFEMU_API_VERSION; "latest" reads the Versions resource first, as Salesforce's quickstart.
+		apiVersion string
 	}{
-		{"after the 3rd retained event", func(ids []int64) int64 { return ids[2] }, func(ids []int64) []int64 { return ids[3:] }},
-		{"all retained (-2)", func([]int64) int64 { return -2 }, func(ids []int64) []int64 { return ids }},
-		{"new events only (-1)", func([]int64) int64 { return -1 }, func([]int64) []int64 { return nil }},
+		{"after the 3rd retained event", func(ids []int64) int64 { return ids[2] }, func(ids []int64) []int64 { return ids[3:] }, ""},
+		{"all retained (-2)", func([]int64) int64 { return -2 }, func(ids []int64) []int64 { return ids }, ""},
+		{"new events only (-1)", func([]int64) int64 { return -1 }, func([]int64) []int64 { return nil }, ""},
+		{"newest API version from /services/data/", func(ids []int64) int64 { return ids[4] }, func(ids []int64) []int64 { return ids[5:] }, "latest"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -63,7 +66,7 @@ func TestCometDJSStreamsFromEmulator(t *testing.T) {
 			}
 			const live = 5
 			wantReplayed := tc.replayed(retained)
-			run := startStreamJS(t, node, instanceURL, token, tc.replayFrom(retained), len(wantReplayed)+live)
+			run := startStreamJS(t, node, instanceURL, token, tc.replayFrom(retained), len(wantReplayed)+live, tc.apiVersion)
 
 			// Replay path: the subscription delivers exactly the retained events after the replay id, in order.
 			// The subscribe answer and the first events travel on concurrent requests, so either may come first.
@@ -248,7 +251,7 @@ type streamJS struct {
 	waitErr    error
 }
 
-func startStreamJS(t *testing.T, node, instanceURL, token string, replayFrom int64, count int) *streamJS {
+func startStreamJS(t *testing.T, node, instanceURL, token string, replayFrom int64, count int, apiVersion string) *streamJS {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 3*cometdJSWait)
 	cmd := exec.CommandContext(ctx, node, "stream.js", instanceURL, cometdJSChannel,
@@ -256,6 +259,9 @@ func startStreamJS(t *testing.T, node, instanceURL, token string, replayFrom int
 	cmd.Dir = cometdJSDir
 	cmd.Env = append(os.Environ(), "SFEMU_TOKEN="+token, "SFEMU_TRACE=1",
 		"SFEMU_TIMEOUT_MS="+strconv.Itoa(int(cometdJSWait.Milliseconds())))
+	if apiVersion != "" {
+		cmd.Env = append(cmd.Env, "SFEMU_API_VERSION="+apiVersion)
+	}
 	r := &streamJS{cmd: cmd, lines: make(chan string, 64), stderr: &syncBuffer{}, done: make(chan struct{})}
 	cmd.Stderr = r.stderr
 	stdout, err := cmd.StdoutPipe()

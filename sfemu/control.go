@@ -10,7 +10,7 @@ import (
 	"time"
 )
 
-// The control API (/emulator/*) drives the emulator from tests and demos (design.md, "Emulator contract").
+// The control API (/emulator/*) drives the emulator from tests and demos (docs/emulator.md).
 
 type counters struct {
 	tokenGrants, tokenFailures                atomic.Int64
@@ -51,6 +51,10 @@ type PublishRequest struct {
 	Count    int               `json:"count,omitempty"`
 	Payloads []json.RawMessage `json:"payloads,omitempty"`
 	Gap      int               `json:"gap,omitempty"` // fixed replay id step instead of random gaps
+	// ChangeType makes the change events of a /data/ channel of this type (CREATE, UPDATE, DELETE, UNDELETE,
+	// GAP_CREATE, GAP_UPDATE, GAP_DELETE, GAP_UNDELETE, GAP_OVERFLOW); default: a random mix of record changes
+	// for generated events, CREATE for payloads.
+	ChangeType ChangeType `json:"change_type,omitempty"`
 }
 
 // PublishResponse is the answer of POST /emulator/publish.
@@ -74,6 +78,9 @@ type ChannelState struct {
 	Retained      int    `json:"retained"`
 	Published     int64  `json:"published"`
 	Subscribers   int    `json:"subscribers"`
+	Retention     string `json:"retention"` // a Go duration
+	// StreamingChannelID is the StreamingChannel record id of a generic (/u/) channel, for the push resource.
+	StreamingChannelID string `json:"streaming_channel_id,omitempty"`
 }
 
 // ClientState is one client in GET /emulator/state.
@@ -116,7 +123,8 @@ func (s *Server) State() State {
 	for name, ch := range s.channels {
 		s.pruneLocked(ch, now)
 		r := ch.retained()
-		cs := ChannelState{Kind: ch.kind.String(), LastReplayID: ch.lastID, Retained: len(r), Published: ch.published, Subscribers: len(ch.subs)}
+		cs := ChannelState{Kind: ch.kind.String(), LastReplayID: ch.lastID, Retained: len(r), Published: ch.published, Subscribers: len(ch.subs),
+			Retention: ch.retention.String(), StreamingChannelID: ch.streamingID}
 		if len(r) > 0 {
 			cs.FirstReplayID = r[0].id
 		}
@@ -148,14 +156,16 @@ func (s *Server) Purge(channel string, through *int64) (int, error) {
 
 func (s *Server) serveControl(w http.ResponseWriter, r *http.Request) {
 	route := map[string]string{
-		"/emulator/publish": http.MethodPost,
-		"/emulator/faults":  http.MethodPost,
-		"/emulator/purge":   http.MethodPost,
-		"/emulator/state":   http.MethodGet,
+		"/emulator/publish":     http.MethodPost,
+		"/emulator/faults":      http.MethodPost,
+		"/emulator/purge":       http.MethodPost,
+		"/emulator/retention":   http.MethodPost,
+		"/emulator/migrate_org": http.MethodPost,
+		"/emulator/state":       http.MethodGet,
 	}
 	method, ok := route[r.URL.Path]
 	if !ok {
-		writeJSONError(w, http.StatusNotFound, "unknown control endpoint "+r.URL.Path+"; use /emulator/publish, /emulator/faults, /emulator/purge or /emulator/state")
+		writeJSONError(w, http.StatusNotFound, "unknown control endpoint "+r.URL.Path+"; use /emulator/publish, /emulator/faults, /emulator/purge, /emulator/retention, /emulator/migrate_org or /emulator/state")
 		return
 	}
 	if r.Method != method {
@@ -175,7 +185,7 @@ func (s *Server) serveControl(w http.ResponseWriter, r *http.Request) {
 			writeJSONError(w, http.StatusBadRequest, "count must not be negative")
 			return
 		}
-		first, last, err := s.publish(req.Channel, req.Count, req.Payloads, req.Gap)
+		first, last, err := s.publish(publishSpec{channel: req.Channel, count: req.Count, payloads: req.Payloads, gap: req.Gap, changeType: req.ChangeType})
 		if err != nil {
 			writeJSONError(w, http.StatusBadRequest, err.Error())
 			return
@@ -194,6 +204,36 @@ func (s *Server) serveControl(w http.ResponseWriter, r *http.Request) {
 		f := s.faults.snapshot()
 		s.mu.Unlock()
 		writeJSON(w, http.StatusOK, map[string]any{"fault": req.Fault, "pending": f})
+	case "/emulator/retention":
+		var req RetentionRequest
+		if !decodeControl(w, r, &req) {
+			return
+		}
+		d, err := parseDelay(req.Retention)
+		if err == nil && len(req.Retention) == 0 {
+			err = fmt.Errorf("retention not given")
+		}
+		if err != nil {
+			writeJSONError(w, http.StatusBadRequest, "setting retention: "+err.Error())
+			return
+		}
+		changed, err := s.SetRetention(req.Channel, d)
+		if err != nil {
+			writeJSONError(w, http.StatusBadRequest, err.Error())
+			return
+		}
+		st := s.State()
+		out := RetentionResponse{Channel: req.Channel, Retention: d.String(), Channels: map[string]ChannelState{}}
+		for _, name := range changed {
+			out.Channels[name] = st.Channels[name]
+		}
+		writeJSON(w, http.StatusOK, out)
+	case "/emulator/migrate_org":
+		var req struct{}
+		if !decodeControl(w, r, &req) {
+			return
+		}
+		writeJSON(w, http.StatusOK, MigrateResponse{Channels: s.MigrateOrg()})
 	case "/emulator/purge":
 		var req PurgeRequest
 		if !decodeControl(w, r, &req) {

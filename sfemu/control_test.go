@@ -28,7 +28,7 @@ func TestControlPublishAndState(t *testing.T) {
 	require.Len(t, st.Clients, 1)
 	assert.Equal(t, c.clientID, st.Clients[0].ClientID)
 	assert.Equal(t, []string{"/event/Order__e"}, st.Clients[0].Subscriptions)
-	assert.Equal(t, ChannelState{Kind: "platform_event", FirstReplayID: first, LastReplayID: l2, Retained: 12, Published: 12, Subscribers: 1}, st.Channels["/event/Order__e"])
+	assert.Equal(t, ChannelState{Kind: "platform_event", FirstReplayID: first, LastReplayID: l2, Retained: 12, Published: 12, Subscribers: 1, Retention: "72h0m0s"}, st.Channels["/event/Order__e"])
 	for _, k := range []string{"token_grants", "handshakes", "connects", "subscribes", "unsubscribes", "disconnects", "events_published", "events_delivered"} {
 		assert.Contains(t, st.Counters, k)
 	}

@@ -10,7 +10,7 @@ import (
 	"time"
 )
 
-// Fault names accepted by POST /emulator/faults (design.md, "Emulator contract").
+// Fault names accepted by POST /emulator/faults (docs/emulator.md).
 const (
 	FaultUnknownClient     = "unknown_client"
 	FaultRevokeTokens      = "revoke_tokens"
@@ -54,7 +54,7 @@ type subscribeError struct {
 	Count   int    `json:"count,omitempty"`   // answers left; 0: until clear
 }
 
-// subscribeErrorTexts are the refusals subscribe_error stages (protocol.md 2.4). In errChannelMissingAny,
+// subscribeErrorTexts are the refusals subscribe_error stages. In errChannelMissingAny,
 // "{channel}" stands for the subscription, rendered per subscribe.
 var (
 	errChannelMissingAny = errChannelMissing("channel")
@@ -164,7 +164,7 @@ func (s *Server) InjectFault(req FaultRequest) error {
 		for _, c := range s.clients {
 			s.destroyLocked(c, "unknown_client")
 		}
-		s.lbCookie = s.randomToken(40) // the load balancer routes elsewhere: a new sfdc-stream cookie
+		s.lbCookie = s.lbCookieValue() // the load balancer routes elsewhere: a new sfdc-stream cookie
 	case FaultRevokeTokens:
 		clear(s.tokens)
 	case FaultServerBusy:

@@ -10,13 +10,13 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// subscribeFailure is the exact reply of a refused subscribe (protocol.md 2.4: subscription echoed).
+// subscribeFailure is the exact reply of a refused subscribe (the subscription echoed).
 func subscribeFailure(c *rawClient, id any, subscription, errText string) string {
 	return fmt.Sprintf(`[{"clientId":"%s","channel":"/meta/subscribe","id":"%s","subscription":"%s","error":"%s","successful":false}]`,
 		c.clientID, id, subscription, errText)
 }
 
-// documentedSubscribeErrors are the values subscribe_error accepts (protocol.md 2.4).
+// documentedSubscribeErrors are the values subscribe_error accepts.
 var documentedSubscribeErrors = []string{
 	"403::Restricted channel",
 	"403::User not enabled for streaming",

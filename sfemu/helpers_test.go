@@ -84,6 +84,7 @@ type rawClient struct {
 	auth     string // Authorization header value; "" sends none
 	clientID string
 	n        int
+	path     string // CometD endpoint; "" is /cometd/64.0
 }
 
 func (e *testEmu) newClient() *rawClient {
@@ -200,16 +201,23 @@ func (e *testEmu) waitHeld(n int) {
 	}
 }
 
+func (c *rawClient) endpoint() string {
+	if c.path != "" {
+		return c.path
+	}
+	return "/cometd/64.0"
+}
+
 func (c *rawClient) id() string {
 	c.n++
 	return fmt.Sprint(c.n)
 }
 
-// post sends a raw CometD body to /cometd/64.0 (or path when given).
+// post sends a raw CometD body to path, by default the client's endpoint.
 func (c *rawClient) post(path, body string) rawResp {
 	c.t.Helper()
 	if path == "" {
-		path = "/cometd/64.0"
+		path = c.endpoint()
 	}
 	req, err := http.NewRequest(http.MethodPost, c.e.url+path, strings.NewReader(body))
 	require.NoError(c.t, err)
@@ -288,7 +296,7 @@ func (c *rawClient) connectAsync() <-chan rawResp {
 	out := make(chan rawResp, 1)
 	body, _ := json.Marshal([]map[string]any{c.connectMsg()})
 	go func() {
-		req, _ := http.NewRequest(http.MethodPost, c.e.url+"/cometd/64.0", bytes.NewReader(body))
+		req, _ := http.NewRequest(http.MethodPost, c.e.url+c.endpoint(), bytes.NewReader(body))
 		req.Header.Set("Content-Type", "application/json")
 		req.Header.Set("Authorization", c.auth)
 		resp, err := c.hc.Do(req)

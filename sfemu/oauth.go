@@ -15,7 +15,7 @@ import (
 	"time"
 )
 
-// OAuth 2.0 token endpoint (protocol.md 2.2).
+// OAuth 2.0 token endpoint (docs/emulator.md).
 
 const (
 	grantPassword          = "password"

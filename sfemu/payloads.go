@@ -7,45 +7,72 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
 )
 
-// Event payloads as Salesforce delivers them over CometD (protocol.md 2.7). Each event is encoded once, here,
+// Event payloads as Salesforce delivers them over CometD (docs/emulator.md, "Event shapes"). Each event is encoded once, here,
 // into the complete Bayeux message; deliveries only copy the bytes.
 
 const (
-	msTime  = "2006-01-02T15:04:05.000Z"
-	secTime = "2006-01-02T15:04:05Z"
+	msTime = "2006-01-02T15:04:05.000Z"
 )
 
 // buildEventLocked encodes one event of ch with replay id id. custom, when not nil, is the caller's payload:
 // the sobject (PushTopic), the payload object (platform event, CDC) or the payload text (generic).
-func (s *Server) buildEventLocked(ch *channel, id int64, now time.Time, custom json.RawMessage) (storedEvent, error) {
-	b := make([]byte, 0, 1200)
+func (s *Server) buildEventLocked(ch *channel, id int64, now time.Time, custom json.RawMessage, t ChangeType) (storedEvent, error) {
+	b := s.scratch[:0] // encoded here, then copied into the channel's arena
 	b = append(b, `{"channel":`...)
 	b = appendJSONString(b, ch.name)
-	ev := storedEvent{id: id, at: now, dataOff: len(b)}
+	ev := storedEvent{id: id, at: now.UnixNano(), dataOff: int32(len(b))}
 	b = append(b, `,"data":`...)
 	var err error
+	var fields map[string]string
 	switch ch.kind {
 	case KindPushTopic:
-		b, ev.fields, err = s.pushTopicData(b, id, now, custom)
+		b, fields, err = s.pushTopicData(b, id, now, custom)
 	case KindGeneric:
 		b, err = s.genericData(b, id, now, custom)
 	case KindPlatformEvent:
 		b, err = s.platformEventData(b, ch, id, now, custom)
 	case KindCDC:
-		b, err = s.cdcData(b, ch, id, now, custom)
+		b, err = s.cdcData(b, ch, id, now, custom, t)
 	default:
 		err = fmt.Errorf("channel %s has no event kind", ch.name)
 	}
 	if err != nil {
 		return storedEvent{}, err
 	}
-	ev.msg = append(b, '}')
+	b = append(b, '}')
+	msgLen := len(b)
+	b = appendFilterFields(b, fields)
+	s.scratch = b
+	ev.msg = ch.arena.store(b, msgLen)
+	ev.fieldsLen = int32(len(b) - msgLen)
 	return ev, nil
+}
+
+// appendFilterFields encodes a PushTopic event's sobject scalars for filters as key NUL value NUL pairs, sorted
+// by key; they are stored right after the message, in the same arena.
+func appendFilterFields(b []byte, fields map[string]string) []byte {
+	if len(fields) == 0 {
+		return b
+	}
+	keys := make([]string, 0, len(fields))
+	for k := range fields {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		b = append(b, k...)
+		b = append(b, 0)
+		b = append(b, fields[k]...)
+		b = append(b, 0)
+	}
+	return b
 }
 
 // compactObject validates that raw is a JSON object and returns it without insignificant whitespace, plus its
@@ -177,7 +204,8 @@ func (s *Server) platformEventData(b []byte, ch *channel, id int64, now time.Tim
 	b = append(b, `,"payload":`...)
 	b = append(b, payload...)
 	b = append(b, `,"event":{"EventUuid":`...)
-	b = appendJSONString(b, s.uuidLocked())
+	s.lastEventUUID = s.uuidLocked()
+	b = appendJSONString(b, s.lastEventUUID)
 	b = append(b, `,"replayId":`...)
 	b = strconv.AppendInt(b, id, 10)
 	return append(b, `}}`...), nil
@@ -202,67 +230,147 @@ func (s *Server) cdcEntity(ch *channel) (entity, prefix string) {
 	return entity, "a02"
 }
 
-func (s *Server) cdcHeader(ch *channel, now time.Time, n uint64) []byte {
-	entity, prefix := s.cdcEntity(ch)
-	types := [...]string{"CREATE", "CREATE", "CREATE", "UPDATE", "UPDATE", "UPDATE", "DELETE", "UNDELETE"}
-	changeType := types[s.rng.IntN(len(types))]
-	changed := []byte(`[]`)
-	if changeType == "UPDATE" {
-		changed = []byte(`["Description","Phone","LastModifiedDate"]`)
+// ChangeType is a change event's ChangeEventHeader.changeType.
+type ChangeType string
+
+// Change types of Change Data Capture events: record changes, gap events (a change Salesforce could not turn into
+// a change event: the header only) and the overflow event of a transaction above 100,000 changes.
+const (
+	ChangeCreate      ChangeType = "CREATE"
+	ChangeUpdate      ChangeType = "UPDATE"
+	ChangeDelete      ChangeType = "DELETE"
+	ChangeUndelete    ChangeType = "UNDELETE"
+	ChangeGapCreate   ChangeType = "GAP_CREATE"
+	ChangeGapUpdate   ChangeType = "GAP_UPDATE"
+	ChangeGapDelete   ChangeType = "GAP_DELETE"
+	ChangeGapUndelete ChangeType = "GAP_UNDELETE"
+	ChangeGapOverflow ChangeType = "GAP_OVERFLOW"
+)
+
+// ChangeTypes lists every change type the emulator can publish.
+var ChangeTypes = []ChangeType{ChangeCreate, ChangeUpdate, ChangeDelete, ChangeUndelete, ChangeGapCreate, ChangeGapUpdate,
+	ChangeGapDelete, ChangeGapUndelete, ChangeGapOverflow}
+
+func (t ChangeType) valid() bool {
+	for _, v := range ChangeTypes {
+		if t == v {
+			return true
+		}
 	}
+	return false
+}
+
+// carriesRecord reports whether a change event of this type carries record fields: a created or undeleted record
+// in full, an update only its changed fields. Deletes, gap and overflow events carry the header alone.
+func (t ChangeType) carriesRecord() bool {
+	return t == ChangeCreate || t == ChangeUndelete || t == ChangeUpdate
+}
+
+// cdcHeader is the ChangeEventHeader of a change to record n. Salesforce's system date fields have whole-second
+// precision, and so has commitTimestamp in real captures (1708828037000); PreciseCommitTimestamps keeps the
+// milliseconds for latency measurements.
+func (s *Server) cdcHeader(entity, prefix string, t ChangeType, changed []string, now time.Time, n uint64) []byte {
+	recordIDs := append(appendJSONString([]byte{'['}, s.recordID(prefix, n)), ']')
+	if t == ChangeGapOverflow {
+		recordIDs = []byte(`[]`) // an overflow event names the entity, not the records
+	}
+	commit := now.Truncate(time.Second).UnixMilli()
+	if s.cfg.PreciseCommitTimestamps {
+		commit = now.UnixMilli()
+	}
+	changedJSON := []byte{'['}
+	for i, f := range changed {
+		if i > 0 {
+			changedJSON = append(changedJSON, ',')
+		}
+		changedJSON = appendJSONString(changedJSON, f)
+	}
+	changedJSON = append(changedJSON, ']')
 	return newObj(nil).
 		str("entityName", entity).
-		raw("recordIds", append(appendJSONString([]byte{'['}, s.recordID(prefix, n)), ']')).
-		str("changeType", changeType).
-		str("changeOrigin", "com/salesforce/api/rest/64.0;client=SfdcInternalAPI/").
-		str("transactionKey", s.uuidLocked()).
+		raw("recordIds", recordIDs).
+		str("changeType", string(t)).
+		str("changeOrigin", "com/salesforce/api/soap/"+LatestAPIVersion+";client=SfdcInternalAPI/").
+		str("transactionKey", s.transactionKeyLocked()).
 		int("sequenceNumber", 1).
-		bool("isTransactionEnd", true).
-		int("commitTimestamp", now.UnixMilli()).
-		int("commitNumber", 10000000000+int64(n)).
+		int("commitTimestamp", commit).
+		int("commitNumber", commitNumberBase+int64(n)).
 		str("commitUser", s.cfg.UserID).
-		raw("changedFields", changed).
+		raw("changedFields", changedJSON).
 		done()
 }
 
-func (s *Server) cdcData(b []byte, ch *channel, id int64, now time.Time, custom json.RawMessage) ([]byte, error) {
+// commitNumberBase gives commit numbers the 14 digits of real ones (11640258965714).
+const commitNumberBase = 11_640_000_000_000
+
+// transactionKeyLocked is a transaction key shaped like real ones (0001284f-bf79-b4c7-c7d8-de9e3018d47b): 32
+// lowercase hex digits in 8-4-4-4-12 groups, without a UUID's version and variant bits, leading zeros first.
+func (s *Server) transactionKeyLocked() string {
+	const hex = "0123456789abcdef"
+	out := make([]byte, 0, 36)
+	for i := range 32 {
+		if i == 8 || i == 12 || i == 16 || i == 20 {
+			out = append(out, '-')
+		}
+		d := hex[s.rng.IntN(16)]
+		if i < 3 {
+			d = '0'
+		}
+		out = append(out, d)
+	}
+	return string(out)
+}
+
+// changedFieldsOf lists the fields of an update payload as real UPDATEs do (["Name","LastModifiedDate"]): the
+// record's fields by name, then the audit fields Salesforce changes with every update.
+func changedFieldsOf(m map[string]json.RawMessage) []string {
+	audit := []string{"LastModifiedDate", "LastModifiedById", "SystemModstamp"}
+	var changed, tail []string
+	for k := range m {
+		if slices.Contains(audit, k) {
+			continue
+		}
+		changed = append(changed, k)
+	}
+	sort.Strings(changed)
+	for _, k := range audit {
+		if _, ok := m[k]; ok {
+			tail = append(tail, k)
+		}
+	}
+	return append(changed, tail...)
+}
+
+// updatableFields are the Account fields a generated UPDATE changes (one or two of them, plus LastModifiedDate).
+var updatableFields = [...]string{"Name", "Phone", "Description", "AnnualRevenue", "NumberOfEmployees", "Industry"}
+
+func (s *Server) cdcData(b []byte, ch *channel, id int64, now time.Time, custom json.RawMessage, t ChangeType) ([]byte, error) {
+	entity, prefix := s.cdcEntity(ch)
 	var payload []byte
 	if custom != nil {
 		obj, m, err := compactObject(custom)
 		if err != nil {
 			return nil, err
 		}
-		if _, ok := m["ChangeEventHeader"]; !ok {
-			lead := newObj(nil).raw("ChangeEventHeader", s.cdcHeader(ch, now, s.nextSeqLocked()))
-			payload = withLeadingFields(obj, lead.b[1:])
-		} else {
+		if _, ok := m["ChangeEventHeader"]; ok {
 			payload = obj
+		} else {
+			if t == "" {
+				t = ChangeCreate
+			}
+			var changed []string
+			if t == ChangeUpdate {
+				changed = changedFieldsOf(m)
+			}
+			lead := newObj(nil).raw("ChangeEventHeader", s.cdcHeader(entity, prefix, t, changed, now, s.nextSeqLocked()))
+			payload = withLeadingFields(obj, lead.b[1:])
 		}
 	} else {
-		n := s.nextSeqLocked()
-		header := s.cdcHeader(ch, now, n)
-		created := now.UTC().Format(secTime)
-		payload = newObj(nil).
-			raw("ChangeEventHeader", header).
-			str("Name", fmt.Sprintf("Acme Industrial Supply %d", n)).
-			str("Type", "Customer - Direct").
-			str("Industry", "Manufacturing").
-			raw("AnnualRevenue", strconv.AppendInt(nil, int64(s.rng.IntN(90000000)+1000000), 10)).
-			raw("NumberOfEmployees", strconv.AppendInt(nil, int64(s.rng.IntN(20000)+10), 10)).
-			str("Phone", fmt.Sprintf("(415) 555-%04d", n%10000)).
-			str("Website", "www.acme.example.com").
-			str("BillingStreet", "415 Mission Street, Floor 3").
-			str("BillingCity", "San Francisco").
-			str("BillingState", "CA").
-			str("BillingPostalCode", "94105").
-			str("BillingCountry", "United States").
-			str("Description", "Key account in the western region; renewal due next quarter.").
-			str("OwnerId", s.cfg.UserID).
-			str("CreatedDate", created).
-			str("CreatedById", s.cfg.UserID).
-			str("LastModifiedDate", created).
-			str("LastModifiedById", s.cfg.UserID).
-			done()
+		if t == "" {
+			types := [...]ChangeType{ChangeCreate, ChangeCreate, ChangeCreate, ChangeUpdate, ChangeUpdate, ChangeUpdate, ChangeDelete, ChangeUndelete}
+			t = types[s.rng.IntN(len(types))]
+		}
+		payload = s.generatedChange(entity, prefix, t, now)
 	}
 	b = append(b, `{"schema":`...)
 	b = appendJSONString(b, ch.schema)
@@ -272,6 +380,76 @@ func (s *Server) cdcData(b []byte, ch *channel, id int64, now time.Time, custom 
 	b = strconv.AppendInt(b, id, 10)
 	return append(b, `}}`...), nil
 }
+
+// generatedChange is the payload of a generated change event of type t: the header, then the record in full
+// (CREATE, UNDELETE), only the changed fields (UPDATE) or nothing (DELETE, gap and overflow events), as real
+// change events carry them.
+func (s *Server) generatedChange(entity, prefix string, t ChangeType, now time.Time) []byte {
+	n := s.nextSeqLocked()
+	date := now.UTC().Truncate(time.Second).Format(msTime)
+	var changed []string
+	if t == ChangeUpdate {
+		first := s.rng.IntN(len(updatableFields))
+		changed = append(changed, updatableFields[first])
+		if second := s.rng.IntN(len(updatableFields)); second != first && s.rng.IntN(2) == 0 {
+			changed = append(changed, updatableFields[second])
+		}
+		changed = append(changed, "LastModifiedDate")
+	}
+	o := newObj(nil).raw("ChangeEventHeader", s.cdcHeader(entity, prefix, t, changed, now, n))
+	if !t.carriesRecord() {
+		return o.done()
+	}
+	fields := changed
+	if t != ChangeUpdate {
+		fields = recordFields[:]
+	}
+	for _, f := range fields {
+		s.appendRecordField(o, f, n, date)
+	}
+	return o.done()
+}
+
+// appendRecordField adds one field of generated Account record n.
+func (s *Server) appendRecordField(o *obj, field string, n uint64, date string) {
+	switch field {
+	case "Name":
+		o.str(field, fmt.Sprintf("Acme Industrial Supply %d", n))
+	case "Type":
+		o.str(field, "Customer - Direct")
+	case "Industry":
+		o.str(field, "Manufacturing")
+	case "AnnualRevenue":
+		o.raw(field, strconv.AppendInt(nil, int64(s.rng.IntN(90000000)+1000000), 10))
+	case "NumberOfEmployees":
+		o.raw(field, strconv.AppendInt(nil, int64(s.rng.IntN(20000)+10), 10))
+	case "Phone":
+		o.str(field, fmt.Sprintf("(415) 555-%04d", n%10000))
+	case "Website":
+		o.str(field, "www.acme.example.com")
+	case "BillingStreet":
+		o.str(field, "415 Mission Street, Floor 3")
+	case "BillingCity":
+		o.str(field, "San Francisco")
+	case "BillingState":
+		o.str(field, "CA")
+	case "BillingPostalCode":
+		o.str(field, "94105")
+	case "BillingCountry":
+		o.str(field, "United States")
+	case "Description":
+		o.str(field, "Key account in the western region; renewal due next quarter.")
+	case "OwnerId", "CreatedById", "LastModifiedById":
+		o.str(field, s.cfg.UserID)
+	case "CreatedDate", "LastModifiedDate":
+		o.str(field, date)
+	}
+}
+
+// recordFields is the order of a generated record's fields.
+var recordFields = [...]string{"Name", "Type", "Industry", "AnnualRevenue", "NumberOfEmployees", "Phone", "Website",
+	"BillingStreet", "BillingCity", "BillingState", "BillingPostalCode", "BillingCountry", "Description", "OwnerId",
+	"CreatedDate", "CreatedById", "LastModifiedDate", "LastModifiedById"}
 
 func (s *Server) nextSeqLocked() uint64 {
 	s.seq++

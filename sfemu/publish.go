@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 )
 
@@ -13,44 +14,68 @@ const maxPublishCount = 10_000_000
 // PublishN publishes n events with realistic generated payloads for the channel's kind and returns the first and
 // last replay ids assigned.
 func (s *Server) PublishN(channel string, n int) (first, last int64, err error) {
-	return s.publish(channel, n, nil, 0)
+	return s.publish(publishSpec{channel: channel, count: n})
 }
 
 // Publish publishes one event per payload: the sobject (PushTopic), the payload object (platform event, CDC; a
 // missing CreatedDate or ChangeEventHeader is added) or the payload text (generic).
 func (s *Server) Publish(channel string, payloads ...json.RawMessage) (first, last int64, err error) {
-	return s.publish(channel, 0, payloads, 0)
+	return s.publish(publishSpec{channel: channel, payloads: payloads})
 }
 
-func (s *Server) publish(name string, n int, payloads []json.RawMessage, gap int) (first, last int64, err error) {
+// publishSpec is one publish request: count generated events, then one event per payload.
+type publishSpec struct {
+	channel    string
+	count      int
+	payloads   []json.RawMessage
+	gap        int        // fixed replay id step; 0: random gaps
+	changeType ChangeType // CDC only; "": random for generated events, CREATE for payloads
+}
+
+func (s *Server) publish(p publishSpec) (first, last int64, err error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.publishLocked(p)
+}
+
+func (s *Server) publishLocked(p publishSpec) (first, last int64, err error) {
+	name, n := p.channel, p.count
 	switch {
 	case strings.Contains(name, "?"):
 		return 0, 0, fmt.Errorf("publishing to %s: filters belong to subscriptions, publish to the topic without ?query", name)
 	case n < 0 || n > maxPublishCount:
 		return 0, 0, fmt.Errorf("publishing to %s: count %d outside 1..%d", name, n, maxPublishCount)
-	case n == 0 && len(payloads) == 0:
+	case n == 0 && len(p.payloads) == 0:
 		return 0, 0, fmt.Errorf("publishing to %s: %w", name, errors.New("nothing to publish: give count or payloads"))
-	case gap < 0:
-		return 0, 0, fmt.Errorf("publishing to %s: gap %d is negative", name, gap)
+	case p.gap < 0:
+		return 0, 0, fmt.Errorf("publishing to %s: gap %d is negative", name, p.gap)
+	case p.changeType != "" && !p.changeType.valid():
+		return 0, 0, fmt.Errorf("publishing to %s: unknown change_type %q; one of %v", name, p.changeType, ChangeTypes)
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
 	ch, err := s.channelLocked(name)
 	if err != nil {
 		return 0, 0, fmt.Errorf("publishing: %w", err)
 	}
+	if p.changeType != "" && ch.kind != KindCDC {
+		return 0, 0, fmt.Errorf("publishing to %s: change_type applies to change data capture (/data/) channels only", name)
+	}
 	now := s.clock.Now()
 	s.pruneLocked(ch, now)
-	total := n + len(payloads)
+	total := n + len(p.payloads)
+	if total >= 4096 {
+		// A large publish (a preload) sizes the index once instead of doubling it, which would leave up to
+		// half of it unused.
+		ch.events = slices.Grow(ch.events, total)
+	}
 	for i := range total {
 		var custom json.RawMessage
 		if i >= n {
-			custom = payloads[i-n]
+			custom = p.payloads[i-n]
 		}
 		// Build before assigning the id for good, so a bad payload leaves no gap in the sequence.
 		saved := ch.lastID
-		id := s.nextIDLocked(ch, gap)
-		ev, err := s.buildEventLocked(ch, id, now, custom)
+		id := s.nextIDLocked(ch, p.gap)
+		ev, err := s.buildEventLocked(ch, id, now, custom, p.changeType)
 		if err != nil {
 			ch.lastID = saved
 			if i > 0 {

@@ -6,6 +6,7 @@ package sfemu
 
 import (
 	"crypto/rsa"
+	"encoding/base64"
 	"encoding/json"
 	"math/rand/v2"
 	"net/http"
@@ -89,6 +90,14 @@ type Config struct {
 	AcceptReplayInRange bool
 	// MaxReplayGap: consecutive replay ids differ by 1..1+MaxReplayGap (0: default 3; negative: contiguous).
 	MaxReplayGap int
+	// PreciseCommitTimestamps keeps the milliseconds of ChangeEventHeader.commitTimestamp (real captures have
+	// whole seconds), for latency measurements that read the publish time from the event.
+	PreciseCommitTimestamps bool
+	// DailyDeliveryLimit and DailyStreamingLimit enforce the daily delivery allocations shown by the limits
+	// resource: platform and change events (DailyDeliveredPlatformEvents), PushTopic and generic events
+	// (DailyDurableStreamingApiEvents). 0 counts deliveries without enforcing, against Salesforce's default Max.
+	DailyDeliveryLimit  int64
+	DailyStreamingLimit int64
 	// AllowMissingCookies accepts requests after the handshake without the BAYEUX_BROWSER cookie.
 	AllowMissingCookies bool
 
@@ -162,7 +171,13 @@ type Server struct {
 	lbCookie string        // current sfdc-stream value; rotated by the unknown_client fault
 	seq      uint64        // record/event id counter
 
+	scratch           []byte            // encoding buffer of buildEventLocked
+	lastEventUUID     string            // EventUuid of the newest platform event built, for the REST publish answer
+	streamingChannels map[string]string // StreamingChannel record id -> /u/ channel name
+	delivered         [allocationCount]int64
+
 	counters counters
+	pubsub   pubsubState // the Pub/Sub API's schemas and subscriptions (pubsub.go)
 
 	closed    chan struct{}
 	closeOnce sync.Once
@@ -177,16 +192,18 @@ func New(cfg Config) *Server {
 		seed = rand.Uint64()
 	}
 	s := &Server{
-		cfg:      cfg,
-		clock:    cfg.Clock,
-		rng:      rand.New(rand.NewPCG(seed, seed^0x5f3759df)),
-		channels: make(map[string]*channel),
-		clients:  make(map[string]*client),
-		tokens:   make(map[string]struct{}),
-		faultCh:  make(chan struct{}),
-		closed:   make(chan struct{}),
+		cfg:               cfg,
+		clock:             cfg.Clock,
+		rng:               rand.New(rand.NewPCG(seed, seed^0x5f3759df)),
+		channels:          make(map[string]*channel),
+		clients:           make(map[string]*client),
+		tokens:            make(map[string]struct{}),
+		streamingChannels: make(map[string]string),
+		faultCh:           make(chan struct{}),
+		closed:            make(chan struct{}),
+		pubsub:            newPubSubState(),
 	}
-	s.lbCookie = s.randomToken(40)
+	s.lbCookie = s.lbCookieValue()
 	for _, p := range cfg.Preload {
 		if _, _, err := s.PublishN(p.Channel, p.Count); err != nil {
 			s.logf("preloading %s: %v", p.Channel, err)
@@ -229,12 +246,14 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case p == "/services/oauth2/token":
 		s.serveToken(w, r)
+	case p == "/services/oauth2/userinfo":
+		s.serveUserInfo(w, r)
 	case p == "/cometd" || strings.HasPrefix(p, "/cometd/"):
 		s.serveCometD(w, r)
 	case strings.HasPrefix(p, "/emulator/"):
 		s.serveControl(w, r)
-	case strings.HasPrefix(p, "/services/data/"):
-		s.servePublishAPI(w, r)
+	case p == "/services/data" || strings.HasPrefix(p, "/services/data/"):
+		s.serveREST(w, r)
 	default:
 		writeJSONError(w, http.StatusNotFound, "not found: "+p)
 	}
@@ -250,6 +269,15 @@ func (s *Server) baseURL(r *http.Request) string {
 		scheme = "https"
 	}
 	return scheme + "://" + r.Host
+}
+
+// lbCookieValue is a load balancer cookie value shaped like a real one: '!' and base64 ending in one '='.
+func (s *Server) lbCookieValue() string {
+	raw := make([]byte, 59)
+	for i := range raw {
+		raw[i] = byte(s.rng.Uint32())
+	}
+	return "!" + base64.StdEncoding.EncodeToString(raw)
 }
 
 func (s *Server) randomToken(n int) string {

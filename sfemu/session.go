@@ -166,7 +166,7 @@ func (s *Server) collectLocked(c *client, now time.Time, pieces []part) ([]part,
 			}
 			evSize := len(ev.msg) + 1
 			if sub.label != nil {
-				evSize = len(sub.label) + len(ev.msg) - ev.dataOff + 1
+				evSize = len(sub.label) + len(ev.msg) - int(ev.dataOff) + 1
 			}
 			if maxBytes > 0 && n > 0 && size+evSize > maxBytes {
 				return pieces, n
@@ -179,6 +179,7 @@ func (s *Server) collectLocked(c *client, now time.Time, pieces []part) ([]part,
 			sub.cursor = ev.id
 			size += evSize
 			n++
+			s.delivered[allocationOf(ch.kind)]++
 		}
 	}
 	return pieces, n
@@ -204,7 +205,7 @@ func (p part) size() int { return len(p.a) + len(p.b) }
 
 func matches(ev *storedEvent, filters []filter) bool {
 	for _, f := range filters {
-		if ev.fields[f.field] != f.value {
+		if ev.field(f.field) != f.value {
 			return false
 		}
 	}

@@ -19,6 +19,12 @@ import (
 	// Prometheus metrics (the default metrics type once registered).
 	_ "github.com/salesforce-streaming/salesforce_streaming/components/prometheus"
 	_ "github.com/salesforce-streaming/salesforce_streaming/components/redis"
+
+	// Our outputs.
+	_ "github.com/salesforce-streaming/salesforce_streaming/components/kafka"
+	_ "github.com/salesforce-streaming/salesforce_streaming/components/nats"
+	_ "github.com/salesforce-streaming/salesforce_streaming/components/s3"
+	_ "github.com/salesforce-streaming/salesforce_streaming/components/sql"
 )
 
 // Version and DateBuilt are set at link time by the Makefile.
@@ -28,10 +34,12 @@ var (
 )
 
 func main() {
-	service.RunCLI(
-		context.Background(),
+	opts := []service.CLIOptFunc{
 		service.CLIOptSetBinaryName("benthos"),
 		service.CLIOptSetProductName("Benthos for Salesforce streaming"),
 		service.CLIOptSetVersion(Version, DateBuilt),
-	)
+	}
+	// The HTTP API on loopback by default, and the streams API scrubbed of secrets (streamsapi.go).
+	opts = append(opts, secureAPIOptions()...)
+	service.RunCLI(context.Background(), opts...)
 }

@@ -6,13 +6,12 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"net/url"
 	"os"
 	"path/filepath"
 	"strconv"
-	"strings"
 	"time"
 
+	"github.com/salesforce-streaming/salesforce_streaming/input/checkpointfmt"
 	"github.com/salesforce-streaming/salesforce_streaming/internal/harness"
 )
 
@@ -183,7 +182,7 @@ func (b *bench) drainBenthos(ctx context.Context, emu *harness.Emulator, last in
 		return drainResult{}, err
 	}
 	pipeline := fmt.Sprintf(drainPipeline, addr, profile > 0, inputYAML(emu.URL, o.channel, "earliest"))
-	checkpoint := filepath.Join(dataDir, "replay_ids", checkpointKey+":"+url.PathEscape(o.channel))
+	replayIDs := filepath.Join(dataDir, "replay_ids")
 
 	emuBefore, err := harness.ReadProcStat(emu.Proc.PID())
 	if err != nil {
@@ -206,7 +205,7 @@ func (b *bench) drainBenthos(ctx context.Context, emu *harness.Emulator, last in
 	if profile > 0 {
 		go func() { profDone <- saveProfile(ctx, "http://"+addr, profile, o.pprofOut) }()
 	}
-	if err := waitCheckpoint(ctx, p, checkpoint, last); err != nil {
+	if err := waitCheckpoint(ctx, p, replayIDs, o.channel, last); err != nil {
 		return res, err
 	}
 	if err := res.measureEnd(start, p, emu, emuBefore); err != nil {
@@ -223,13 +222,13 @@ func (b *bench) drainBenthos(ctx context.Context, emu *harness.Emulator, last in
 	return res, nil
 }
 
-// waitCheckpoint polls the file cache's checkpoint of the channel until it holds last.
-func waitCheckpoint(ctx context.Context, p *harness.Process, path string, last int64) error {
+// waitCheckpoint polls the checkpoint of channel in the file cache at dir until it holds last.
+func waitCheckpoint(ctx context.Context, p *harness.Process, dir, channel string, last int64) error {
 	tick := time.NewTicker(pollEvery)
 	defer tick.Stop()
 	var seen int64
 	for {
-		if id, ok := readCheckpoint(path); ok {
+		if id, ok := readCheckpoint(dir, channel); ok {
 			seen = id
 			if id >= last {
 				return nil
@@ -240,20 +239,21 @@ func waitCheckpoint(ctx context.Context, p *harness.Process, path string, last i
 		}
 		select {
 		case <-ctx.Done():
-			return fmt.Errorf("waiting for the checkpoint %s to reach %d (at %d): %w\n%s", path, last, seen, ctx.Err(), p.Tail(30))
+			return fmt.Errorf("waiting for the checkpoint of %s in %s to reach %d (at %d): %w\n%s", channel, dir, last, seen, ctx.Err(), p.Tail(30))
 		case <-tick.C:
 		}
 	}
 }
 
-// readCheckpoint reads a replay id the file cache wrote; a missing or half-written file is not one yet.
-func readCheckpoint(path string) (int64, bool) {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return 0, false
+// readCheckpoint reads the replay id of channel from the file cache at dir as the input reads it (its key and
+// the key's shadow copy, in checkpointfmt's format); none stored, or both copies mid-write, is not one yet.
+func readCheckpoint(dir, channel string) (int64, bool) {
+	get := func(_ context.Context, key string) ([]byte, bool, error) {
+		b, err := os.ReadFile(filepath.Join(dir, key))
+		return b, err == nil, nil
 	}
-	id, err := strconv.ParseInt(strings.TrimSpace(string(b)), 10, 64)
-	return id, err == nil
+	pos, ok, err := checkpointfmt.ReadPosition(context.Background(), get, checkpointKey, channel)
+	return pos.ID, ok && err == nil
 }
 
 // profileDrain drains once more with Benthos' debug endpoints on and a CPU profile running: a separate run, so

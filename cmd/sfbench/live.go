@@ -51,12 +51,15 @@ func (b *bench) liveLatency(ctx context.Context, logf func(string, ...any)) erro
 		return fmt.Errorf("creating %s: %w", dataDir, err)
 	}
 	emu, err := harness.StartEmulator(ctx, harness.EmulatorConfig{Dir: dir, Seed: 1, MaxBatch: o.maxBatch,
-		Generate: map[string]float64{o.channel: o.liveRate}})
+		Generate: map[string]float64{o.channel: o.liveRate},
+		// Latency is measured from commitTimestamp, which real change events
+		// carry in whole seconds: keep the milliseconds for the measurement.
+		Args: []string{"-precise-timestamps"}})
 	if err != nil {
 		return err
 	}
 	defer emu.Close()
-	emuCmd := fmt.Sprintf("bin/sfemu -addr 127.0.0.1:0 -seed 1 -generate %s=%g", o.channel, o.liveRate)
+	emuCmd := fmt.Sprintf("bin/sfemu -addr 127.0.0.1:0 -seed 1 -precise-timestamps -generate %s=%g", o.channel, o.liveRate)
 
 	resources, err := os.ReadFile(filepath.Join(b.root, "resources", "replay_ids_file.yaml"))
 	if err != nil {

@@ -11,6 +11,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/salesforce-streaming/salesforce_streaming/input/checkpointfmt"
 )
 
 func TestParseGoBench(t *testing.T) {
@@ -70,23 +72,30 @@ func TestReadLatenciesWindow(t *testing.T) {
 func TestReadCheckpoint(t *testing.T) {
 	dir := t.TempDir()
 	tests := []struct {
-		name    string
-		content *string
-		want    int64
-		ok      bool
+		name            string
+		content, shadow *string
+		want            int64
+		ok              bool
 	}{
 		{name: "missing", content: nil},
-		{name: "empty (being written)", content: ptr("")},
-		{name: "replay id", content: ptr("1250432"), want: 1250432, ok: true},
-		{name: "trailing newline", content: ptr("42\n"), want: 42, ok: true},
+		{name: "empty (being written)", content: ptr(""), shadow: ptr("")},
+		{name: "replay id", content: ptr("1250432"), shadow: ptr("1250432"), want: 1250432, ok: true},
+		{name: "trailing newline", content: ptr("42\n"), shadow: ptr("42\n"), want: 42, ok: true},
+		{name: "key being written, the shadow holds the newer id", content: ptr(""), shadow: ptr("43"), want: 43, ok: true},
+		{name: "first write: only the shadow", shadow: ptr("7"), want: 7, ok: true},
+		{name: "after a replay-id fallback", content: ptr("5@1"), shadow: ptr("5@1"), want: 5, ok: true},
 	}
 	for i, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			path := filepath.Join(dir, strings.Repeat("x", i+1))
+			channel := "/event/E" + strings.Repeat("x", i+1) + "__e"
+			path := filepath.Join(dir, checkpointfmt.CheckpointKey(checkpointKey, channel))
 			if tc.content != nil {
 				require.NoError(t, os.WriteFile(path, []byte(*tc.content), 0o600))
 			}
-			id, ok := readCheckpoint(path)
+			if tc.shadow != nil {
+				require.NoError(t, os.WriteFile(path+checkpointfmt.ShadowSuffix, []byte(*tc.shadow), 0o600))
+			}
+			id, ok := readCheckpoint(dir, channel)
 			assert.Equal(t, tc.ok, ok)
 			assert.Equal(t, tc.want, id)
 		})

@@ -8,12 +8,17 @@ import (
 )
 
 // benthosRunner starts, kills and restarts bin/benthos on the soak's
-// pipeline. Each start is a new run with its own number (CHAOS_RUN) and log
-// files. It is used from the soak's control loop only.
+// pipeline. Each start is a new run with its own number (CHAOS_RUN), its own
+// config (drawn per run by planner) and log files. It is used from the
+// soak's control loop only.
 type benthosRunner struct {
 	dir       string
-	pipeline  string
 	resources string
+	planner   *runPlanner
+	// config returns the pipeline of a run's plan.
+	config func(runPlan) (string, error)
+	// started is told each run's plan before the run starts.
+	started func(runPlan)
 
 	run  int
 	proc *harness.Process
@@ -31,10 +36,16 @@ func (b *benthosRunner) start() error {
 		return nil
 	}
 	b.run++
+	plan := b.planner.next(b.run)
+	pipeline, err := b.config(plan)
+	if err != nil {
+		return fmt.Errorf("starting benthos run %d: %w", b.run, err)
+	}
+	b.started(plan)
 	proc, err := harness.StartBenthos(harness.BenthosConfig{
 		Dir:       b.dir,
 		Name:      fmt.Sprintf("benthos-run%03d", b.run),
-		Pipeline:  b.pipeline,
+		Pipeline:  pipeline,
 		Resources: []string{b.resources},
 		Env:       []string{fmt.Sprintf("%s=%d", runEnv, b.run)},
 	})

@@ -3,9 +3,16 @@
 // bin/sfemu, with replay ids in a redis-server and an HTTP sink of its own as
 // the output, while it publishes to channels of every kind, injects every
 // fault of the emulator's control API, kill -9s and restarts bin/benthos,
-// restarts redis-server once and makes the output fail for a while. Then it
-// drains and checks, per channel, that every published event still retained
-// reached the output, in order within each run, and prints one summary.
+// restarts redis-server once and makes the output fail for a while. The
+// output does not retry: every refused request is a nack for the input.
+// Each run draws its pipeline shape from the seed (map only, split,
+// archive, split then archive) and whether its output also refuses requests
+// at random; every run after the first starts from replay_preset latest, so
+// a restart that ignored its checkpoint loses events instead of replaying
+// them. Then it drains and checks, per channel, that every published event
+// reached the output unless the emulator no longer retained it right after
+// its publish, in order within each run whose output refused nothing, and
+// prints one summary.
 //
 // Exit status: 0 pass, 1 the pipeline failed the check (or too few faults or
 // restarts happened), 2 the soak could not run.

@@ -14,31 +14,80 @@ const runEnv = "CHAOS_RUN"
 // checkpointKey is the input's checkpoint_cache_key in the soak.
 const checkpointKey = "chaos"
 
-// pipelineParams are the parts of the soak's pipeline that vary per soak.
+// pipelineParams are the parts of the soak's pipeline that vary per soak
+// and per run.
 type pipelineParams struct {
 	EmulatorURL     string
 	SinkURL         string
 	Channels        []string // as configured
 	CheckpointLimit int
 	MaxBuffered     int
+	Preset          string // replay_preset: earliest for the first run, latest after
+	Shape           runShape
 }
 
-// pipelineConfig returns the bin/benthos config of the soak (JSON, which is
+// runShape is what a run's processors do to the input's batches after the
+// mapping to records. Shapes that reshape batches are where a nack used to
+// be resolved against the wrong messages; the soak varies them per run.
+type runShape struct {
+	Split   int  // split the batch into batches of this size (0: no split)
+	Archive bool // archive each batch into one message of lines
+}
+
+func (s runShape) String() string {
+	switch {
+	case s.Split > 0 && s.Archive:
+		return fmt.Sprintf("split %d + archive", s.Split)
+	case s.Split > 0:
+		return fmt.Sprintf("split %d", s.Split)
+	case s.Archive:
+		return "archive"
+	}
+	return "map only"
+}
+
+// kind names the shape without its split size.
+func (s runShape) kind() string {
+	switch {
+	case s.Split > 0 && s.Archive:
+		return "split + archive"
+	case s.Split > 0:
+		return "split"
+	case s.Archive:
+		return "archive"
+	}
+	return "map only"
+}
+
+// processors returns the pipeline's processors: the mapping to records, then
+// the shape's reshaping.
+func (s runShape) processors() []any {
+	procs := []any{map[string]any{"mapping": harness.RecordMapping}}
+	if s.Split > 0 {
+		procs = append(procs, map[string]any{"split": map[string]any{"size": s.Split}})
+	}
+	if s.Archive {
+		procs = append(procs, map[string]any{"archive": map[string]any{"format": "lines"}})
+	}
+	return procs
+}
+
+// pipelineConfig returns the bin/benthos config of one run (JSON, which is
 // YAML): the salesforce_streaming input with short backoff so that it
-// recovers in seconds, a mapping to {channel, replay_id} records, and an
-// http_client output to the sink.
+// recovers in seconds, a mapping to {channel, replay_id} records and the
+// run's reshaping processors, and an http_client output to the sink.
 //
-// Per-channel order needs one processing thread and one output request in
-// flight: Benthos runs batches through parallel threads (the default is one
-// per CPU) and parallel requests without keeping their order.
+// One processing thread and one output request in flight: Benthos runs
+// batches through parallel threads (the default is one per CPU) and parallel
+// requests without keeping their order, and order is checked in every run
+// whose output refused nothing.
 //
-// The output sends one request per batch (the batch archived as lines) with
-// max_in_flight 1, and retries a failing request itself until the sink takes
-// it: while the sink fails, the pipeline backs up to the input (checkpoint
-// limit, client buffer, backpressure disconnects) and order is kept. Had the
-// error reached the input as a nack instead, Benthos would deliver batches
-// read meanwhile ahead of the redelivered one, which is its documented
-// at-least-once behaviour and not the input's ordering.
+// The output sends one request per batch (the batch archived as lines) and
+// does not retry: a request the sink refuses (an outage, or a refusal drawn
+// at random) is a nack that reaches the input, which must deliver the whole
+// original batch again whatever the processors made of it. Order after a
+// nack is not promised (Benthos delivers batches read meanwhile ahead of the
+// redelivered one), loss never is.
 func pipelineConfig(p pipelineParams) (string, error) {
 	conf := map[string]any{
 		"http":             map[string]any{"enabled": false}, // parallel runs would fight over :4195
@@ -54,7 +103,7 @@ func pipelineConfig(p pipelineParams) (string, error) {
 					"client_secret": harness.EmulatorClientSecret,
 				},
 				"channels":             p.Channels,
-				"replay_preset":        "earliest",
+				"replay_preset":        p.Preset,
 				"checkpoint_cache":     "replay_ids",
 				"checkpoint_cache_key": checkpointKey,
 				"checkpoint_limit":     p.CheckpointLimit,
@@ -68,18 +117,16 @@ func pipelineConfig(p pipelineParams) (string, error) {
 		},
 		"pipeline": map[string]any{
 			"threads":    1, // more threads process batches in parallel and may reorder them
-			"processors": []any{map[string]any{"mapping": harness.RecordMapping}},
+			"processors": p.Shape.processors(),
 		},
 		"output": map[string]any{
 			"http_client": map[string]any{
-				"url":               p.SinkURL,
-				"verb":              "POST",
-				"headers":           map[string]any{runHeader: "${" + runEnv + "}", "Content-Type": "application/x-ndjson"},
-				"max_in_flight":     1,
-				"timeout":           "5s",
-				"retries":           1_000_000, // until the sink takes it: an outage lasts seconds
-				"retry_period":      "100ms",
-				"max_retry_backoff": "1s",
+				"url":           p.SinkURL,
+				"verb":          "POST",
+				"headers":       map[string]any{runHeader: "${" + runEnv + "}", "Content-Type": "application/x-ndjson"},
+				"max_in_flight": 1,
+				"timeout":       "5s",
+				"retries":       0, // a refused request is a nack for the input, not an internal retry
 				"batching": map[string]any{
 					"count":      200,
 					"period":     "20ms",

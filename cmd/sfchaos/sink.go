@@ -7,6 +7,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"os"
@@ -46,7 +48,8 @@ type sinkLine struct {
 // http_client output posts batches of records to (one JSON record per line).
 // It is the record of delivery: what it answered 200 for was delivered, in
 // the order it answered. It can be told to fail (503) for a while, which is
-// how the soak makes the output fail. Accepted records are appended to a file
+// how the soak makes the output fail; in a refusing run it also refuses a
+// share of requests at random. Accepted records are appended to a file
 // before the answer, so a failed run can be examined afterwards.
 type sink struct {
 	now func() time.Time
@@ -56,7 +59,10 @@ type sink struct {
 	failing    bool
 	deliveries []delivery
 	seen       map[string]map[int64]bool
-	rejected   int // requests answered 503 on purpose
+	rejected   int         // requests answered 503 on purpose
+	refusedBy  map[int]int // per run: requests answered 503 on purpose
+	refusing   map[int]bool
+	rng        *rand.Rand // draws random refusals in refusing runs
 	bad        []string
 
 	srv    *http.Server
@@ -70,7 +76,7 @@ func newSink(path string) (*sink, error) {
 	if err != nil {
 		return nil, fmt.Errorf("opening the sink file: %w", err)
 	}
-	return &sink{now: time.Now, file: f, seen: map[string]map[int64]bool{}}, nil
+	return &sink{now: time.Now, file: f, seen: map[string]map[int64]bool{}, refusedBy: map[int]int{}, refusing: map[int]bool{}}, nil
 }
 
 // start serves the sink on a free loopback port and returns its URL.
@@ -103,6 +109,17 @@ func (s *sink) Close() error {
 	return err
 }
 
+// setRefusing makes the sink refuse refuseShare of run's requests at random,
+// drawn from seed (the first call seeds the draws).
+func (s *sink) setRefusing(run int, seed uint64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.rng == nil {
+		s.rng = rand.New(rand.NewPCG(seed, 4))
+	}
+	s.refusing[run] = true
+}
+
 // setFailing makes the sink answer 503 (true) or accept (false).
 func (s *sink) setFailing(failing bool) {
 	s.mu.Lock()
@@ -132,8 +149,9 @@ func (s *sink) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.failing {
+	if s.failing || s.refusing[run] && s.rng.Float64() < refuseShare {
 		s.rejected++
+		s.refusedBy[run]++
 		http.Error(w, "sink failing on purpose", http.StatusServiceUnavailable)
 		return
 	}
@@ -201,12 +219,26 @@ func (s *sink) has(channel string, id int64) bool {
 	return s.seen[channel][id]
 }
 
-// snapshot returns what the sink accepted so far, in order, plus the bad
-// requests and the 503s it answered on purpose.
-func (s *sink) snapshot() (deliveries []delivery, bad []string, rejected int) {
+// hasAll reports whether every id of expected was delivered.
+func (s *sink) hasAll(expected harness.Published) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return slices.Clone(s.deliveries), slices.Clone(s.bad), s.rejected
+	for ch, ids := range expected {
+		for _, id := range ids {
+			if !s.seen[ch][id] {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// snapshot returns what the sink accepted so far, in order, plus the bad
+// requests and the 503s it answered on purpose, in all and per run.
+func (s *sink) snapshot() (deliveries []delivery, bad []string, rejected int, refusedBy map[int]int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Clone(s.deliveries), slices.Clone(s.bad), s.rejected, maps.Clone(s.refusedBy)
 }
 
 // count returns the number of records accepted so far.

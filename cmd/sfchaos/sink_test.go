@@ -5,6 +5,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -45,7 +46,7 @@ func TestSinkRecordsAcceptedBatchesWithTheirRun(t *testing.T) {
 		`{"channel":"/event/A__e","replay_id":10}`+"\n"+`{"channel":"/u/B","replay_id":7}`))
 	assert.Equal(t, http.StatusOK, post(t, url, "2", `{"channel":"/event/A__e","replay_id":10}`+"\n"))
 
-	ds, bad, rejected := s.snapshot()
+	ds, bad, rejected, _ := s.snapshot()
 	assert.Empty(t, bad)
 	assert.Zero(t, rejected)
 	require.Len(t, ds, 3)
@@ -69,7 +70,7 @@ func TestSinkFailingRefusesAndRecordsNothing(t *testing.T) {
 	assert.Equal(t, http.StatusServiceUnavailable, post(t, url, "1", `{"channel":"/u/B","replay_id":7}`))
 	s.setFailing(false)
 	assert.Equal(t, http.StatusOK, post(t, url, "1", `{"channel":"/u/B","replay_id":8}`))
-	ds, _, rejected := s.snapshot()
+	ds, _, rejected, _ := s.snapshot()
 	assert.Equal(t, 1, rejected)
 	require.Len(t, ds, 1)
 	assert.Equal(t, int64(8), ds[0].ReplayID)
@@ -90,7 +91,7 @@ func TestSinkRejectsBadRequests(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			s, url, _ := newTestSink(t)
 			assert.Equal(t, http.StatusBadRequest, post(t, url, tt.run, tt.body))
-			ds, bad, _ := s.snapshot()
+			ds, bad, _, _ := s.snapshot()
 			assert.Empty(t, ds, "nothing of a bad request is recorded")
 			assert.Len(t, bad, 1)
 		})
@@ -131,4 +132,33 @@ func TestSplitRuns(t *testing.T) {
 
 func rec(channel string, id int64) harness.Record {
 	return harness.Record{Channel: channel, ReplayID: id}
+}
+
+func TestSinkRefusesAtRandomOnlyInRefusingRuns(t *testing.T) {
+	s, url, _ := newTestSink(t)
+	s.setRefusing(2, 7)
+	const requests = 200 // at refuseShare 5%, P(no refusal) = 0.95^200 < 1e-4, and the draw is seeded
+	refused := map[string]int{}
+	for i := range requests {
+		for _, run := range []string{"1", "2"} {
+			body := `{"channel":"/u/B","replay_id":` + strconv.Itoa(i+1) + `}`
+			if post(t, url, run, body) == http.StatusServiceUnavailable {
+				refused[run]++
+			}
+		}
+	}
+	_, _, rejected, refusedBy := s.snapshot()
+	assert.Zero(t, refused["1"], "a run that is not refusing gets every request taken")
+	assert.Positive(t, refused["2"], "a refusing run gets some requests refused")
+	assert.Less(t, refused["2"], requests/2, "only a share of them")
+	assert.Equal(t, refused["2"], rejected)
+	assert.Equal(t, map[int]int{2: refused["2"]}, refusedBy)
+}
+
+func TestSinkHasAll(t *testing.T) {
+	s, url, _ := newTestSink(t)
+	assert.Equal(t, http.StatusOK, post(t, url, "1", `{"channel":"/u/B","replay_id":7}`+"\n"+`{"channel":"/u/B","replay_id":9}`))
+	assert.True(t, s.hasAll(harness.Published{"/u/B": {7, 9}}))
+	assert.False(t, s.hasAll(harness.Published{"/u/B": {7, 8, 9}}), "8 never arrived")
+	assert.False(t, s.hasAll(harness.Published{"/u/C": {1}}))
 }

@@ -5,10 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net/url"
 	"path/filepath"
 	"time"
 
+	"github.com/salesforce-streaming/salesforce_streaming/input/checkpointfmt"
 	"github.com/salesforce-streaming/salesforce_streaming/internal/harness"
 )
 
@@ -25,6 +25,7 @@ const (
 	controlTimeout   = 15 * time.Second // one control action
 	checkpointLimit  = 200              // small bounds: an outage backs the pipeline up into the client
 	maxBuffered      = 300
+	sampleEvery      = time.Second // the emulator's retention window is sampled this often
 )
 
 // soak is one chaos run: the processes, the sink, the publisher and what
@@ -54,6 +55,8 @@ type soak struct {
 	outageTotal time.Duration
 	redisDowns  int
 	problems    []string
+	plans       []runPlan         // every run's plan, in run order
+	retention   []retentionSample // the emulator's first retained ids over time
 }
 
 // run performs the soak and returns its result. An error means the soak
@@ -86,14 +89,23 @@ func (s *soak) run(ctx context.Context) (res result, err error) {
 	for i, ch := range s.channels {
 		configured[i] = ch.Configured
 	}
-	pipeline, err := pipelineConfig(pipelineParams{
-		EmulatorURL: s.emu.URL, SinkURL: sinkURL, Channels: configured,
-		CheckpointLimit: checkpointLimit, MaxBuffered: maxBuffered,
-	})
-	if err != nil {
-		return res, err
+	s.benthos = &benthosRunner{
+		dir: s.dir, resources: redisResources(s.redis.URL), planner: newRunPlanner(s.opts.seed),
+		config: func(p runPlan) (string, error) {
+			return pipelineConfig(pipelineParams{
+				EmulatorURL: s.emu.URL, SinkURL: sinkURL, Channels: configured,
+				CheckpointLimit: checkpointLimit, MaxBuffered: maxBuffered,
+				Preset: p.Preset, Shape: p.Shape,
+			})
+		},
+		started: func(p runPlan) {
+			s.plans = append(s.plans, p)
+			if p.Refusing {
+				s.sink.setRefusing(p.Run, s.opts.seed)
+			}
+			s.logf("  run %d: replay_preset %s, pipeline %s, output refusing at random %v", p.Run, p.Preset, p.Shape, p.Refusing)
+		},
 	}
-	s.benthos = &benthosRunner{dir: s.dir, pipeline: pipeline, resources: redisResources(s.redis.URL)}
 
 	s.pub = newPublisher(s.emu.Client, s.channels, s.opts.rate, s.opts.seed)
 	stopPub := make(chan struct{})
@@ -153,14 +165,14 @@ func (s *soak) run(ctx context.Context) (res result, err error) {
 	}
 	expected, times, filtered, lastPublished := s.pub.ledger()
 	for _, ch := range s.channels {
-		v, ok, err := s.redis.Get(ctx, checkpointKey+":"+url.PathEscape(ch.Base))
+		pos, ok, err := s.checkpoint(ctx, ch.Base)
 		switch {
 		case err != nil:
 			s.problem("reading the checkpoint of %s: %v", ch.Base, err)
 		case !ok:
 			checkpoints[ch.Base] = "(none)"
 		default:
-			checkpoints[ch.Base] = v
+			checkpoints[ch.Base] = string(pos.Format())
 		}
 	}
 	stCtx, cancel := context.WithTimeout(ctx, controlTimeout)
@@ -169,6 +181,7 @@ func (s *soak) run(ctx context.Context) (res result, err error) {
 	if err != nil {
 		return res, err
 	}
+	s.retention = append(s.retention, sampleOf(state))
 	firstRetained := map[string]int64{}
 	for _, ch := range s.channels {
 		cs, ok := state.Channels[ch.Base]
@@ -182,7 +195,7 @@ func (s *soak) run(ctx context.Context) (res result, err error) {
 		}
 	}
 
-	deliveries, bad, rejected := s.sink.snapshot()
+	deliveries, bad, rejected, refusedBy := s.sink.snapshot()
 	for _, b := range bad {
 		s.problem("the sink refused a request: %s", b)
 	}
@@ -213,6 +226,10 @@ func (s *soak) run(ctx context.Context) (res result, err error) {
 		outages:       s.outages,
 		outageTotal:   s.outageTotal,
 		rejected:      rejected,
+		refusedBy:     refusedBy,
+		plans:         s.plans,
+		retention:     s.retention,
+		times:         times,
 		redisRestarts: s.redisDowns,
 		recoveries:    recoveries,
 		drained:       drained,
@@ -227,6 +244,7 @@ func (s *soak) chaos(ctx context.Context, plan []action, pubErr <-chan error) er
 	ticker := time.NewTicker(controlTick)
 	defer ticker.Stop()
 	nextProgress := s.start.Add(progressEvery)
+	nextSample := s.start
 	next := 0
 	for next < len(plan) || time.Since(s.start) < s.opts.duration {
 		select {
@@ -245,11 +263,31 @@ func (s *soak) chaos(ctx context.Context, plan []action, pubErr <-chan error) er
 			}
 			next++
 		}
+		if now := time.Now(); !now.Before(nextSample) {
+			nextSample = now.Add(sampleEvery)
+			if err := s.sampleRetention(ctx); err != nil {
+				return err
+			}
+		}
 		if now := time.Now(); !now.Before(nextProgress) {
 			nextProgress = nextProgress.Add(progressEvery)
 			s.progress()
 		}
 	}
+	return nil
+}
+
+// sampleRetention records the emulator's first retained id of every channel
+// now: an event missing at the end that was retained after it was published
+// is lost, whatever the emulator retains at the end.
+func (s *soak) sampleRetention(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, controlTimeout)
+	defer cancel()
+	st, err := s.emu.State(ctx)
+	if err != nil {
+		return err
+	}
+	s.retention = append(s.retention, sampleOf(st))
 	return nil
 }
 
@@ -358,7 +396,7 @@ func (s *soak) watchBenthos() error {
 }
 
 // drain ends every disturbance, lets the pipeline catch up and reports
-// whether every channel's last event arrived within the drain timeout.
+// whether it did within the drain timeout.
 func (s *soak) drain(ctx context.Context) (bool, error) {
 	s.logf("drain: clearing faults, the sink accepts, redis and benthos up")
 	cctx, cancel := context.WithTimeout(ctx, controlTimeout)
@@ -382,15 +420,9 @@ func (s *soak) drain(ctx context.Context) (bool, error) {
 		if err := s.watchBenthos(); err != nil {
 			return false, err
 		}
-		done := true
-		for ch, ids := range expected {
-			if len(ids) > 0 && !s.sink.has(ch, ids[len(ids)-1]) {
-				done = false
-				break
-			}
-		}
+		done, why := s.drained(ctx, expected)
 		if done {
-			s.logf("drain: every channel's last event arrived")
+			s.logf("drain: %s", why)
 			return true, nil
 		}
 		if time.Now().After(deadline) {
@@ -403,6 +435,33 @@ func (s *soak) drain(ctx context.Context) (bool, error) {
 		case <-ticker.C:
 		}
 	}
+}
+
+// drained reports whether the pipeline has caught up, and how: every
+// expected event arrived, or every channel's last event arrived and every
+// checkpoint stands at it. Waiting for the last events alone would stop the
+// pipeline while a nacked batch read before them may still be on its way
+// back; once the checkpoints reached the last events, nothing is on its way,
+// and an event still missing is lost.
+func (s *soak) drained(ctx context.Context, expected harness.Published) (bool, string) {
+	for ch, ids := range expected {
+		if len(ids) > 0 && !s.sink.has(ch, ids[len(ids)-1]) {
+			return false, ""
+		}
+	}
+	if s.sink.hasAll(expected) {
+		return true, "every event arrived"
+	}
+	for ch, ids := range expected {
+		if len(ids) == 0 {
+			continue
+		}
+		pos, ok, err := s.checkpoint(ctx, ch)
+		if err != nil || !ok || pos.ID != ids[len(ids)-1] {
+			return false, ""
+		}
+	}
+	return true, "every channel's last event arrived and is checkpointed, yet events are missing"
 }
 
 // logRecoveries writes each incident's time to recover to the action log.
@@ -465,4 +524,14 @@ func sum(m map[string]int) int {
 		n += v
 	}
 	return n
+}
+
+// checkpoint reads channel's stored position the way the input does: key and
+// shadow, the higher of the two.
+func (s *soak) checkpoint(ctx context.Context, channel string) (checkpointfmt.Position, bool, error) {
+	get := func(ctx context.Context, key string) ([]byte, bool, error) {
+		v, ok, err := s.redis.Get(ctx, key)
+		return []byte(v), ok, err
+	}
+	return checkpointfmt.ReadPosition(ctx, get, checkpointKey, channel)
 }

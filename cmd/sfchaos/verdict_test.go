@@ -64,7 +64,54 @@ func TestJudge(t *testing.T) {
 				r.report = harness.Check(harness.Published{"/u/A": {1, 2, 3}}, []harness.Record{rec("/u/A", 1), rec("/u/A", 3), rec("/u/A", 2)})
 				r.lastExpected = map[string]int64{"/u/A": 3}
 			},
-			wantFailure: "1 events out of replay order within a run: run 1 /u/A: 2 after 3",
+			wantFailure: "1 events out of replay order within a run whose output refused nothing: run 1 /u/A: 2 after 3",
+		},
+		{
+			name: "disorder within a run whose output refused requests is a nack's redelivery",
+			change: func(r *result) {
+				r.report = harness.Check(harness.Published{"/u/A": {1, 2, 3}}, []harness.Record{rec("/u/A", 1), rec("/u/A", 3), rec("/u/A", 2)})
+				r.lastExpected = map[string]int64{"/u/A": 3}
+				r.refusedBy = map[int]int{1: 1}
+			},
+		},
+		{
+			name: "disorder in another run than the refusing one still fails",
+			change: func(r *result) {
+				r.report = harness.Check(harness.Published{"/u/A": {1, 2, 3}}, []harness.Record{rec("/u/A", 1), rec("/u/A", 3), rec("/u/A", 2)})
+				r.lastExpected = map[string]int64{"/u/A": 3}
+				r.refusedBy = map[int]int{2: 1}
+			},
+			wantFailure: "1 events out of replay order within a run whose output refused nothing: run 1 /u/A: 2 after 3",
+		},
+		{
+			name: "an event retained after its publish and gone at the end is lost",
+			change: func(r *result) {
+				at := time.Unix(100, 0)
+				r.report = harness.Check(harness.Published{"/u/A": {1, 2, 3}}, []harness.Record{rec("/u/A", 2), rec("/u/A", 3)})
+				r.firstRetained = map[string]int64{"/u/A": 2}
+				r.lastExpected = map[string]int64{"/u/A": 3}
+				r.times = pubTimes{"/u/A": {{ID: 1, At: at}, {ID: 2, At: at}, {ID: 3, At: at}}}
+				r.retention = []retentionSample{
+					{At: at.Add(-time.Second), First: map[string]int64{}},
+					{At: at.Add(time.Second), First: map[string]int64{"/u/A": 1}},
+				}
+			},
+			wantFailure: "lost 1 retained events: /u/A [1]", wantLost: 1,
+		},
+		{
+			name: "an event gone by the first sample after its publish is not lost",
+			change: func(r *result) {
+				at := time.Unix(100, 0)
+				r.report = harness.Check(harness.Published{"/u/A": {1, 2, 3}}, []harness.Record{rec("/u/A", 2), rec("/u/A", 3)})
+				r.firstRetained = map[string]int64{"/u/A": 2}
+				r.lastExpected = map[string]int64{"/u/A": 3}
+				r.times = pubTimes{"/u/A": {{ID: 1, At: at}, {ID: 2, At: at}, {ID: 3, At: at}}}
+				r.retention = []retentionSample{{At: at.Add(time.Second), First: map[string]int64{"/u/A": 2}}}
+			},
+		},
+		{
+			name:   "a checkpoint of a later epoch is read by its replay id",
+			change: func(r *result) { r.checkpoints["/u/A"] = "3@1" },
 		},
 		{
 			name: "an event excluded by the filter must not arrive",

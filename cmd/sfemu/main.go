@@ -22,6 +22,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"syscall"
@@ -50,6 +51,7 @@ func (l *listFlag) Set(v string) error { *l = append(*l, v); return nil }
 
 type options struct {
 	addr, certOut, jwtKeyFile, jwtKeyOut string
+	pubsubAddr                           string
 	tls, verbose                         bool
 	preload, generate                    listFlag
 }
@@ -60,7 +62,8 @@ func parseFlags(args []string, stderr io.Writer) (sfemu.Config, options, error) 
 	fs := flag.NewFlagSet("sfemu", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.StringVar(&o.addr, "addr", "127.0.0.1:7357", "listen address HOST:PORT (port 0 picks a free one)")
-	fs.BoolVar(&o.tls, "tls", false, "serve HTTPS with a self-signed certificate")
+	fs.BoolVar(&o.tls, "tls", false, "serve HTTPS with a self-signed certificate (and the Pub/Sub API over TLS with it)")
+	fs.StringVar(&o.pubsubAddr, "pubsub-addr", "", "also serve the Pub/Sub API (gRPC) on HOST:PORT (port 0 picks a free one); its address goes to stderr")
 	fs.StringVar(&o.certOut, "tls-cert-out", "", "with -tls: write the certificate (PEM) to this file")
 	fs.StringVar(&cfg.ClientID, "client-id", cfg.ClientID, "connected app consumer key")
 	fs.StringVar(&cfg.ClientSecret, "client-secret", cfg.ClientSecret, "connected app consumer secret")
@@ -88,6 +91,9 @@ func parseFlags(args []string, stderr io.Writer) (sfemu.Config, options, error) 
 	fs.BoolVar(&cfg.AcceptReplayInRange, "replay-in-range", false, "accept any replay id within the retained range (default: only retained ids)")
 	fs.IntVar(&cfg.MaxReplayGap, "max-replay-gap", cfg.MaxReplayGap, "replay ids step by 1..1+N (negative: contiguous)")
 	fs.BoolVar(&cfg.AllowMissingCookies, "allow-missing-cookies", false, "accept requests without the BAYEUX_BROWSER cookie")
+	fs.BoolVar(&cfg.PreciseCommitTimestamps, "precise-timestamps", false, "keep milliseconds in ChangeEventHeader.commitTimestamp (real events have whole seconds), for latency measurements")
+	fs.Int64Var(&cfg.DailyDeliveryLimit, "daily-delivery-limit", 0, "enforce DailyDeliveredPlatformEvents: platform and change event deliveries per run (0: count only)")
+	fs.Int64Var(&cfg.DailyStreamingLimit, "daily-streaming-limit", 0, "enforce DailyDurableStreamingApiEvents: PushTopic and generic event deliveries per run (0: count only)")
 	var seed uint64
 	fs.Uint64Var(&seed, "seed", 0, "random seed for ids and payloads (0: random)")
 	fs.BoolVar(&o.verbose, "v", false, "log requests to stderr")
@@ -159,8 +165,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return fmt.Errorf("listening on %s: %w", o.addr, err)
 	}
 	scheme := "http"
+	var cert tls.Certificate
 	if o.tls {
-		cert, err := selfSignedCert(ln.Addr().(*net.TCPAddr), o.certOut)
+		cert, err = selfSignedCert(ln.Addr().(*net.TCPAddr), o.certOut)
 		if err != nil {
 			ln.Close()
 			return err
@@ -168,7 +175,14 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		ln = tls.NewListener(ln, &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12, NextProtos: []string{"http/1.1"}})
 		scheme = "https"
 	}
-	emu := sfemu.New(cfg)
+	emu := newEmulator(cfg)
+	stopPubSub, err := servePubSub(emu, o, cert, stderr)
+	if err != nil {
+		ln.Close()
+		emu.Close()
+		return err
+	}
+	defer stopPubSub()
 	srv := &http.Server{Handler: emu, ReadHeaderTimeout: 10 * time.Second, ErrorLog: log.New(stderr, "sfemu http: ", 0)}
 	done := make(chan error, 1)
 	go func() { done <- srv.Serve(ln) }()
@@ -188,6 +202,24 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	<-done
 	return nil
+}
+
+// preloadGCPercent is the garbage collector's target while a backlog is preloaded: generating events leaves
+// garbage several times their size, and with the default target the heap would grow to twice the backlog
+// before a collection, which is the peak RSS a user rehearsing a long outage pays. A GOGC setting wins.
+const preloadGCPercent = 10
+
+// newEmulator builds the emulator; a preload runs under a tight GC target and returns the freed memory to the
+// system before serving.
+func newEmulator(cfg sfemu.Config) *sfemu.Server {
+	if len(cfg.Preload) == 0 || os.Getenv("GOGC") != "" {
+		return sfemu.New(cfg)
+	}
+	prev := debug.SetGCPercent(preloadGCPercent)
+	emu := sfemu.New(cfg)
+	debug.SetGCPercent(prev)
+	debug.FreeOSMemory()
+	return emu
 }
 
 func loadJWTKey(cfg *sfemu.Config, o options) error {

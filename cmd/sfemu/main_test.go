@@ -183,3 +183,33 @@ func TestGenerateFlag(t *testing.T) {
 		time.Sleep(20 * time.Millisecond) // polling an external process's state: no signal to wait on
 	}
 }
+
+func TestOrgFlags(t *testing.T) {
+	cfg, _, err := parseFlags([]string{"-precise-timestamps", "-daily-delivery-limit", "500", "-daily-streaming-limit", "70"}, io.Discard)
+	require.NoError(t, err)
+	assert.True(t, cfg.PreciseCommitTimestamps)
+	assert.EqualValues(t, 500, cfg.DailyDeliveryLimit)
+	assert.EqualValues(t, 70, cfg.DailyStreamingLimit)
+	cfg, _, err = parseFlags(nil, io.Discard)
+	require.NoError(t, err)
+	assert.False(t, cfg.PreciseCommitTimestamps, "real events have whole-second commit timestamps")
+	assert.Zero(t, cfg.DailyDeliveryLimit, "deliveries are counted, not enforced, by default")
+
+	// A preload runs under the tight GC target and the emulator serves it; the Versions resource needs no token.
+	url, _, stop := start(t, "-addr", "127.0.0.1:0", "-preload", "/data/AccountChangeEvent=3000")
+	resp, err := http.Get(url + "/services/data/")
+	require.NoError(t, err)
+	var versions []struct{ Version string }
+	require.NoError(t, json.NewDecoder(resp.Body).Decode(&versions))
+	resp.Body.Close()
+	require.NotEmpty(t, versions)
+	resp, err = http.Get(url + "/emulator/state")
+	require.NoError(t, err)
+	var st struct {
+		Channels map[string]struct{ Retained int } `json:"channels"`
+	}
+	require.NoError(t, json.NewDecoder(resp.Body).Decode(&st))
+	resp.Body.Close()
+	assert.Equal(t, 3000, st.Channels["/data/AccountChangeEvent"].Retained)
+	require.NoError(t, stop())
+}

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/salesforce-streaming/salesforce_streaming/internal/redact"
 )
 
 // Authenticator supplies access tokens. Refresh is called with the token Salesforce refused; an implementation
@@ -48,6 +50,11 @@ type Config struct {
 	// read: the client logs an error, disconnects and resubscribes from the last queued replay ids, like after a
 	// dropped connection. Reading and decoding an answer allocates about its size plus up to 1 KB per event.
 	MaxAnswerBytes int64
+
+	// Redactor removes secrets and tokens from every server text the client quotes in an error or a log (HTTP
+	// error bodies, Bayeux error texts). Optional: the client always adds the tokens Auth hands it, and a nil
+	// Redactor gets a fresh one; pass the token source's (sfauth.Source.Redactor) so configured secrets are known.
+	Redactor *redact.Redactor
 }
 
 const (
@@ -99,8 +106,9 @@ type Client struct {
 	stage        chan *answer
 	staged       int
 	stagedEvents int
-	stageIdle    chan struct{} // staged fell to zero
-	stageHook    func()        // tests: runs before each staged answer is completed
+	stageIdle    chan struct{}       // staged fell to zero
+	stageHook    func()              // tests: runs before each staged answer is completed
+	waitHook     func(time.Duration) // tests: told every wait recovery chose, before it starts
 
 	avail     chan struct{} // a batch or a fatal error is ready
 	drained   chan struct{} // the queue fell to half of MaxBufferedEvents
@@ -160,7 +168,10 @@ func New(cfg Config) (*Client, error) {
 		replay.set(key, id)
 	}
 
-	tr, err := newTransport(cfg.HTTPClient, cfg.MaxAnswerBytes)
+	if cfg.Redactor == nil {
+		cfg.Redactor = redact.New()
+	}
+	tr, err := newTransport(cfg.HTTPClient, cfg.MaxAnswerBytes, cfg.Redactor)
 	if err != nil {
 		return nil, err
 	}
@@ -322,6 +333,7 @@ func (c *Client) enqueue(batches []Batch, events, staged int) {
 	for _, b := range batches {
 		c.replay.advance(channelKey(b.Channel), b.Events)
 	}
+	c.replay.stamp(batches)
 	c.mu.Lock()
 	c.queue = append(c.queue, batches...)
 	c.queued += events

@@ -45,25 +45,31 @@ func TestEmulatorSubscribeRefusedOnResubscribe(t *testing.T) {
 	e := startEmu(t, sfemu.Config{})
 	backoff := BackoffConfig{Initial: 20 * time.Millisecond, Max: 200 * time.Millisecond, Long: 250 * time.Millisecond}
 	h, _ := emuClient(t, e, Config{Channels: []string{"/event/Order__e", "/u/Alerts"}, Backoff: backoff})
+	waits := &waitLog{}
+	h.c.waitHook = waits.hook
 	h.start()
 	_, l1 := e.publish("/event/Order__e", 2)
 	_, a0 := e.publish("/u/Alerts", 1) // a queued id: a channel still at -1 would resume with new events only
 	h.collect(3, 5*time.Second)
 
 	before := e.counter("handshakes")
-	began := time.Now()
 	e.fault(sfemu.FaultSubscribeError, "channel", "/u/Alerts", "error", "403::Restricted channel")
 	e.fault(sfemu.FaultUnknownClient)
 	f2, _ := e.publish("/event/Order__e", 3) // published while the subscription is refused
 	a1, _ := e.publish("/u/Alerts", 2)
 
-	// Three handshakes after the fault: the immediate one and two after a long wait each.
-	eventually(t, 5*time.Second, func() bool { return e.counter("handshakes")-before >= 3 }, "the client stopped retrying")
-	elapsed := time.Since(began)
+	// Three refused subscribes after the fault (the refusal itself, not just the handshake before it, so the
+	// fault is cleared only after the third): the immediate attempt and two after a long wait each.
+	eventually(t, 5*time.Second, func() bool { return e.counter("subscribes_failed") >= 3 }, "the client stopped retrying")
 	st := e.state()
 	handshakes := st.Counters["handshakes"] - before
-	assert.GreaterOrEqual(t, elapsed, backoff.Long, "two long waits (each at least Long/2) between three handshakes")
-	assert.LessOrEqual(t, handshakes, int64(elapsed/(backoff.Long/2))+1, "handshake storm: %d in %s", handshakes, elapsed)
+	got := waits.snapshot()
+	require.GreaterOrEqual(t, len(got), 3)
+	assert.Zero(t, got[0], "the first attempt after 403::Unknown client follows the advice interval")
+	for k, d := range got[1:] {
+		assert.True(t, d >= backoff.Long/2 && d < backoff.Long, "wait %d after a refused subscribe is %v, not Backoff.Long", k+2, d)
+	}
+	assert.LessOrEqual(t, handshakes, int64(len(got)), "one handshake per attempt: no handshake storm")
 	assert.LessOrEqual(t, len(st.Clients), 1, "no leaked client slots")
 	assert.NotEmpty(t, st.Faults.SubscribeErrors, "the refusal lasts until clear")
 	assert.True(t, h.log.has("ERROR", "/u/Alerts", "403::Restricted channel"), "the refusal is logged with Salesforce's text")

@@ -85,6 +85,14 @@ func errorMessage(s string) string {
 // AuthError means Salesforce refused the access token (401) or the token source failed.
 type AuthError struct{ Err error }
 
+// LoginRejectedError is what an Auth implementation returns (wrapping its own error) when the token endpoint
+// refused the credentials themselves: retrying soon cannot help, and with a password each refused login counts
+// toward the user's lockout. The session then waits Backoff.Long between logins, at start and mid-session alike.
+type LoginRejectedError struct{ Err error }
+
+func (e *LoginRejectedError) Error() string { return e.Err.Error() }
+func (e *LoginRejectedError) Unwrap() error { return e.Err }
+
 func (e *AuthError) Error() string { return "authentication failed: " + e.Err.Error() }
 func (e *AuthError) Unwrap() error { return e.Err }
 
@@ -147,6 +155,7 @@ const (
 	kindOther errKind = iota
 	kindUnknownClient
 	kindAuth
+	kindLoginRejected
 	kindBusy
 	kindLimit
 	kindPermission
@@ -212,6 +221,7 @@ func classify(r reply, channel, subscription string, replayID int64) error {
 // kindOf tells how the session must react to err.
 func kindOf(err error) errKind {
 	var (
+		lr *LoginRejectedError
 		ae *AuthError
 		le *LimitError
 		pe *PermissionError
@@ -220,6 +230,8 @@ func kindOf(err error) errKind {
 		he *HTTPError
 	)
 	switch {
+	case errors.As(err, &lr):
+		return kindLoginRejected
 	case errors.As(err, &ae):
 		return kindAuth
 	case errors.As(err, &le):

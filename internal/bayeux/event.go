@@ -41,4 +41,8 @@ type Event struct {
 type Batch struct {
 	Channel string
 	Events  []Event
+	// Fallbacks is how many times this client had replaced the channel's replay id per OnInvalidReplayID when the
+	// batch was queued. When it grows, the batch is the first of a subscription that started over from earliest
+	// or latest, whose replay ids may be below every id handed on before.
+	Fallbacks int
 }

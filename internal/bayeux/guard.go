@@ -52,6 +52,8 @@ func (c *Client) admit(ans *answer) {
 }
 
 func (c *Client) reportDrop(d dropped) {
+	// The example is the server's text (a channel name, a replayId): quoted through the redactor.
+	d.example = c.cfg.Redactor.QuoteString(d.example)
 	var what string
 	switch d.reason {
 	case DropUnknownChannel:

@@ -14,6 +14,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/salesforce-streaming/salesforce_streaming/internal/redact"
 )
 
 // Hostile and broken server answers, from a scripted generic server that speaks the replay extension (so it
@@ -310,7 +312,7 @@ func TestAnswerMemoryBound(t *testing.T) {
 				_, _ = w.Write(b)
 			}))
 			t.Cleanup(srv.Close)
-			tr, err := newTransport(nil, DefaultMaxAnswerBytes)
+			tr, err := newTransport(nil, DefaultMaxAnswerBytes, redact.New())
 			require.NoError(t, err)
 			dec := newDecoder(map[string]string{chA: chA})
 			// Warm up the connection and the decoder on a small answer.

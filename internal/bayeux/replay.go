@@ -47,12 +47,30 @@ func channelKey(channel string) string {
 // the id of the last event queued for Next. Positions only move when an event is queued (never on receipt of an
 // answer that is then dropped), so a resubscribe neither skips nor repeats what the caller was handed.
 type replayPositions struct {
-	mu  sync.Mutex
-	ids map[string]int64
+	mu        sync.Mutex
+	ids       map[string]int64
+	fallbacks map[string]int // replay ids replaced per OnInvalidReplayID, per channel key
 }
 
 func newReplayPositions() *replayPositions {
-	return &replayPositions{ids: map[string]int64{}}
+	return &replayPositions{ids: map[string]int64{}, fallbacks: map[string]int{}}
+}
+
+// fallBack moves the channel to the preset id after its replay id was refused, and counts the fallback.
+func (r *replayPositions) fallBack(key string, id int64) {
+	r.mu.Lock()
+	r.ids[key] = id
+	r.fallbacks[key]++
+	r.mu.Unlock()
+}
+
+// stamp sets each batch's Fallbacks to its channel's count.
+func (r *replayPositions) stamp(batches []Batch) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for i := range batches {
+		batches[i].Fallbacks = r.fallbacks[channelKey(batches[i].Channel)]
+	}
 }
 
 func (r *replayPositions) get(key string) int64 {

@@ -43,6 +43,7 @@ func (c *Client) startSession(ctx context.Context) error {
 }
 
 func (c *Client) setToken(token, instanceURL string) {
+	c.cfg.Redactor.AddToken(token)
 	c.token = token
 	c.endpoint = strings.TrimRight(instanceURL, "/") + "/cometd/" + c.cfg.APIVersion
 }
@@ -125,7 +126,7 @@ func (c *Client) handshake(ctx context.Context) error {
 		return fmt.Errorf("handshaking with %s: no /meta/handshake reply in the answer", c.endpoint)
 	}
 	if !r.Successful || r.ClientID == "" {
-		return fmt.Errorf("handshaking with %s: %w", c.endpoint, classify(r, channelHandshake, "", 0))
+		return fmt.Errorf("handshaking with %s: %w", c.endpoint, classify(c.redacted(r), channelHandshake, "", 0))
 	}
 	// Salesforce handshake replies carry no advice; a generic server's may. Keep its timings, but always go on
 	// to subscribe and connect: following stale advice after a handshake was aiocometd's handshake storm.
@@ -164,7 +165,7 @@ func (c *Client) subscribe(ctx context.Context, channel string) error {
 			}
 			return nil
 		}
-		err = classify(r, channelSubscribe, channel, id)
+		err = classify(c.redacted(r), channelSubscribe, channel, id)
 		var invalid *InvalidReplayError
 		if !errors.As(err, &invalid) || fellBack {
 			return fmt.Errorf("subscribing to %s: %w", channel, err)
@@ -183,7 +184,7 @@ func (c *Client) subscribe(ctx context.Context, channel string) error {
 		}
 		c.log.Errorf("Salesforce refused replay id %d on %s (%s); resubscribing from %s (%d) as on_invalid_replay_id says",
 			invalid.ReplayID, channel, invalid.Err, policy, id)
-		c.replay.set(key, id)
+		c.replay.fallBack(key, id)
 		fellBack = true
 	}
 }
@@ -280,7 +281,7 @@ func (c *Client) poll(ctx context.Context) *trouble {
 // connectRefused maps an unsuccessful /meta/connect reply to the recovery it calls for: by Salesforce's cause
 // when it names one, else by the server's reconnect advice.
 func (c *Client) connectRefused(r reply) *trouble {
-	err := fmt.Errorf("polling /meta/connect: %w", classify(r, channelConnect, "", 0))
+	err := fmt.Errorf("polling /meta/connect: %w", classify(c.redacted(r), channelConnect, "", 0))
 	switch kindOf(err) {
 	case kindUnknownClient:
 		return &trouble{reason: "unknown_client", err: err, wait: c.adv.Interval}
@@ -315,7 +316,9 @@ func (c *Client) recover(ctx context.Context, tr *trouble) bool {
 	}
 	if tr.retryConnect {
 		c.streak++
-		return sleep(ctx, c.cfg.Backoff.Delay(c.streak))
+		wait := c.cfg.Backoff.Delay(c.streak)
+		c.noteWait(wait)
+		return sleep(ctx, wait)
 	}
 	c.clientID = ""
 	if tr.reason == "backpressure" {
@@ -344,6 +347,7 @@ func (c *Client) reestablish(ctx context.Context, wait time.Duration, refresh bo
 	triedRefresh := false
 	for {
 		c.streak++
+		c.noteWait(wait)
 		if wait > 0 {
 			c.log.Debugf("Salesforce streaming: next handshake in %s", wait.Round(time.Millisecond))
 			if !sleep(ctx, wait) {
@@ -375,6 +379,13 @@ func (c *Client) reestablish(ctx context.Context, wait time.Duration, refresh bo
 				wait = 0 // refused token: one immediate refresh, then backoff
 			}
 			c.log.Warnf("Salesforce streaming: %v; retrying with a new token in %s", err, wait.Round(time.Millisecond))
+		case kindLoginRejected:
+			refresh = true
+			wait = c.cfg.Backoff.long()
+			c.log.Errorf("Salesforce streaming: Salesforce refused the login (%v): the credentials, the connected app or "+
+				"the user changed (a revoked refresh token or app authorization, a reset password or security token, a "+
+				"deactivated user, a replaced certificate). Each refused login with a password counts toward the user's "+
+				"lockout (10 failed logins by default): fix auth soon. Logging in again in %s", err, wait.Round(time.Second))
 		case kindBusy, kindLimit, kindPermission:
 			wait = c.cfg.Backoff.long()
 			c.log.Errorf("Salesforce streaming: %v; waiting %s before trying again", err, wait.Round(time.Second))
@@ -385,6 +396,13 @@ func (c *Client) reestablish(ctx context.Context, wait time.Duration, refresh bo
 		default:
 			c.log.Warnf("Salesforce streaming: reconnecting failed: %v; retrying in %s", err, wait.Round(time.Millisecond))
 		}
+	}
+}
+
+// noteWait tells the test hook about a wait recovery chose.
+func (c *Client) noteWait(d time.Duration) {
+	if c.waitHook != nil {
+		c.waitHook(d)
 	}
 }
 
@@ -413,4 +431,12 @@ func (c *Client) queuedEvents() int {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.queued
+}
+
+// redacted returns r with its server texts quoted through the redactor: a server or a proxy may echo the
+// Authorization header or a secret into them, and they end up in errors and logs.
+func (c *Client) redacted(r reply) reply {
+	r.Error = c.cfg.Redactor.QuoteString(r.Error)
+	r.FailureReason = c.cfg.Redactor.QuoteString(r.FailureReason)
+	return r
 }

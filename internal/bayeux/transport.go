@@ -9,8 +9,9 @@ import (
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
-	"strings"
 	"time"
+
+	"github.com/salesforce-streaming/salesforce_streaming/internal/redact"
 )
 
 // DefaultMaxAnswerBytes is the default of Config.MaxAnswerBytes: 64 MiB. Salesforce's largest connect answers
@@ -26,21 +27,25 @@ var ErrAnswerTooLarge = errors.New("answer too large")
 // including a 403::Unknown client, and rejects requests that do not send them back.
 type transport struct {
 	hc       *http.Client
-	maxBytes int64 // bound of one answer body
+	maxBytes int64            // bound of one answer body
+	red      *redact.Redactor // quotes error bodies
 }
 
-func newTransport(base *http.Client, maxBytes int64) (*transport, error) {
+func newTransport(base *http.Client, maxBytes int64, red *redact.Redactor) (*transport, error) {
 	jar, err := cookiejar.New(nil)
 	if err != nil {
 		return nil, fmt.Errorf("creating the cookie jar: %w", err)
 	}
 	hc := &http.Client{}
 	if base != nil {
-		*hc = *base // keep the caller's transport (TLS, proxy) and redirect policy
+		*hc = *base // keep the caller's transport (TLS, proxy)
 	}
+	// Salesforce never redirects the CometD endpoint; following a redirect could carry the bearer token to
+	// another host or over http. post reports the redirect instead.
+	hc.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 	hc.Jar = jar
 	hc.Timeout = 0 // per request, from the context: long polls need advice.timeout + margin
-	return &transport{hc: hc, maxBytes: maxBytes}, nil
+	return &transport{hc: hc, maxBytes: maxBytes, red: red}, nil
 }
 
 // post sends body to endpoint and returns the answer's bytes, freshly allocated (decoded events keep
@@ -61,9 +66,13 @@ func (t *transport) post(ctx context.Context, endpoint, token string, body []byt
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
-		snippet, _ := io.ReadAll(io.LimitReader(resp.Body, 256))
+		snippet, _ := io.ReadAll(io.LimitReader(resp.Body, redact.ReadLimit))
 		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10)) // let the connection be reused
-		return nil, &HTTPError{Status: resp.StatusCode, Body: oneLine(snippet)}
+		if resp.StatusCode >= 300 && resp.StatusCode <= 399 {
+			return nil, &HTTPError{Status: resp.StatusCode, Body: "redirect to " + t.redirectTarget(resp) +
+				" not followed: Salesforce does not redirect the CometD endpoint"}
+		}
+		return nil, &HTTPError{Status: resp.StatusCode, Body: t.red.Quote(snippet, token)}
 	}
 	out, err := readBody(resp, t.maxBytes)
 	if err != nil {
@@ -105,10 +114,11 @@ func scrubURLError(err error) error {
 	return err
 }
 
-func oneLine(b []byte) string {
-	s := strings.Join(strings.Fields(string(b)), " ")
-	if len(s) > 200 {
-		s = s[:200] + "..."
+// redirectTarget shows where a redirect pointed: scheme and host only, redacted (it is the server's text).
+func (t *transport) redirectTarget(resp *http.Response) string {
+	loc, err := resp.Location()
+	if err != nil {
+		return "an unreadable location"
 	}
-	return s
+	return t.red.QuoteString((&url.URL{Scheme: loc.Scheme, Host: loc.Host}).String())
 }

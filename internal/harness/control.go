@@ -11,7 +11,7 @@ import (
 	"time"
 )
 
-// The emulator's control API (design.md, "Emulator contract"), typed. The
+// The emulator's control API (docs/emulator.md), typed. The
 // types mirror the JSON, not package sfemu, so that the harness tests the
 // wire contract the way any other client of a running sfemu sees it.
 
@@ -79,6 +79,10 @@ type ChannelState struct {
 	Retained      int    `json:"retained"`
 	Published     int64  `json:"published"`
 	Subscribers   int    `json:"subscribers"`
+	Retention     string `json:"retention"` // a Go duration
+	// StreamingChannelID is the StreamingChannel record id of a generic
+	// (/u/) channel, which the REST push resource takes.
+	StreamingChannelID string `json:"streaming_channel_id,omitempty"`
 }
 
 // Subscribed reports whether some client holds a subscription to channel

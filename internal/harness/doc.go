@@ -2,8 +2,9 @@
 // checks what they delivered. It locates bin/sfemu and bin/benthos, starts the
 // emulator and drives it through its control API, starts Benthos pipelines
 // (single config or streams mode) with their logs captured to files, starts a
-// throwaway redis-server and an HTTP sink that fails requests on purpose,
-// publishes steady streams of events, and compares the replay ids a pipeline
+// throwaway redis-server, PostgreSQL cluster or MariaDB server (as an
+// unprivileged user when run as root) and an HTTP sink that fails requests on
+// purpose, publishes steady streams of events, and compares the replay ids a pipeline
 // wrote against what was published (missing ids, order violations within a
 // run, duplicates).
 //

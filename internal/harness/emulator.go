@@ -8,7 +8,7 @@ import (
 	"time"
 )
 
-// Emulator defaults (contracts.md): the credentials a bare sfemu accepts.
+// Emulator defaults (docs/emulator.md): the credentials a bare sfemu accepts.
 const (
 	EmulatorClientID     = "sfemu-client-id"
 	EmulatorClientSecret = "sfemu-client-secret"

@@ -59,40 +59,66 @@ type Config struct {
 // validGrants lists the grants in the order error messages show them.
 var validGrants = []GrantType{GrantClientCredentials, GrantJWTBearer, GrantRefreshToken, GrantPassword}
 
+// Grants returns the supported grants in the order error messages show them.
+func Grants() []GrantType { return append([]GrantType(nil), validGrants...) }
+
+// grantFields is the one table of the fields each grant requires, named as in
+// the input's auth object. jwt_bearer also needs a key (private_key_file or
+// private_key), checked apart because either of two fields provides it.
+var grantFields = map[GrantType][]string{
+	GrantClientCredentials: {"client_id", "client_secret"},
+	GrantJWTBearer:         {"client_id", "username"},
+	GrantRefreshToken:      {"client_id", "refresh_token"},
+	GrantPassword:          {"client_id", "client_secret", "username", "password"},
+}
+
+// RequiredFields returns the auth fields grant g requires (besides
+// jwt_bearer's key); ok is false for an unknown grant. The input's
+// configuration check and its lint rule are built from it.
+func RequiredFields(g GrantType) (fields []string, ok bool) {
+	fields, ok = grantFields[g]
+	return append([]string(nil), fields...), ok
+}
+
+// value returns the configured value of auth field name.
+func (c Config) value(name string) string {
+	switch name {
+	case "client_id":
+		return c.ClientID
+	case "client_secret":
+		return c.ClientSecret
+	case "username":
+		return c.Username
+	case "password":
+		return c.Password
+	case "refresh_token":
+		return c.RefreshToken
+	}
+	return ""
+}
+
 // validate checks that the grant has every field it needs and returns the
 // normalised org URL (no trailing slash). All problems are reported at once,
 // so a user fixes a config in one pass.
 func (c Config) validate() (string, error) {
 	var errs []error
-	orgURL, err := normaliseOrgURL(c.OrgURL)
+	orgURL, err := CheckOrgURL(c.OrgURL)
 	if err != nil {
 		errs = append(errs, err)
 	}
 
-	require := func(value, field string) {
-		if strings.TrimSpace(value) == "" {
-			errs = append(errs, fmt.Errorf("auth.%s is required for grant_type %s", field, c.GrantType))
+	required, known := grantFields[c.GrantType]
+	switch {
+	case known:
+		for _, field := range required {
+			if strings.TrimSpace(c.value(field)) == "" {
+				errs = append(errs, fmt.Errorf("auth.%s is required for grant_type %s", field, c.GrantType))
+			}
 		}
-	}
-	switch c.GrantType {
-	case GrantClientCredentials:
-		require(c.ClientID, "client_id")
-		require(c.ClientSecret, "client_secret")
-	case GrantJWTBearer:
-		require(c.ClientID, "client_id")
-		require(c.Username, "username")
-		if len(c.PrivateKeyPEM) == 0 {
+		if c.GrantType == GrantJWTBearer && len(c.PrivateKeyPEM) == 0 {
 			errs = append(errs, fmt.Errorf("auth.private_key_file (or auth.private_key) is required for grant_type %s", c.GrantType))
 		}
-	case GrantRefreshToken:
-		require(c.ClientID, "client_id")
-		require(c.RefreshToken, "refresh_token")
-	case GrantPassword:
-		require(c.ClientID, "client_id")
-		require(c.ClientSecret, "client_secret")
-		require(c.Username, "username")
-		require(c.Password, "password")
-	case "":
+	case c.GrantType == "":
 		errs = append(errs, fmt.Errorf("auth.grant_type is required (one of %s)", grantList()))
 	default:
 		errs = append(errs, fmt.Errorf("auth.grant_type %q is not supported (one of %s)", string(c.GrantType), grantList()))
@@ -108,9 +134,10 @@ func grantList() string {
 	return strings.Join(names, ", ")
 }
 
-// normaliseOrgURL accepts an absolute http(s) URL without credentials, query
-// or fragment. A path is allowed because community URLs have one.
-func normaliseOrgURL(raw string) (string, error) {
+// CheckOrgURL accepts an absolute http(s) URL without credentials, query or
+// fragment, and returns it without surrounding space and trailing slash. A
+// path is allowed because community URLs have one.
+func CheckOrgURL(raw string) (string, error) {
 	raw = strings.TrimSpace(raw)
 	if raw == "" {
 		return "", errors.New("org_url is required")

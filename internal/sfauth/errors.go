@@ -71,14 +71,15 @@ var transientCodes = map[string]bool{
 // invalid_client, invalid_client_id, unsupported_grant_type, inactive_user,
 // inactive_org, and other 4xx OAuth codes), a non-OAuth 3xx/4xx answer (a wrong
 // org_url) other than 408 and 429, or a signature mismatch (wrong client
-// secret). Network errors, timeouts, 5xx answers, rate_limit_exceeded and
+// secret), or an https org_url answered with an http instance_url
+// (ErrDowngrade). Network errors, timeouts, 5xx answers, rate_limit_exceeded and
 // malformed answers are transient: IsPermanent returns false for them, and for
 // nil.
 func IsPermanent(err error) bool {
 	if err == nil {
 		return false
 	}
-	if errors.Is(err, ErrSignatureMismatch) {
+	if errors.Is(err, ErrSignatureMismatch) || errors.Is(err, ErrDowngrade) {
 		return true
 	}
 	var e *Error

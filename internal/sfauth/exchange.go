@@ -14,6 +14,8 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+
+	"github.com/salesforce-streaming/salesforce_streaming/internal/redact"
 )
 
 // maxBody bounds what is read of a token answer; real ones are under 2 KiB.
@@ -94,30 +96,29 @@ func (s *Source) exchange(ctx context.Context) (Token, error) {
 	if err != nil {
 		return Token{}, fmt.Errorf("reading token response (HTTP %d): %w", resp.StatusCode, err)
 	}
-	secrets := []string{s.cfg.ClientSecret, s.cfg.Password, s.cfg.RefreshToken, assertion}
-
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		return Token{}, errorFrom(resp, body, secrets)
+		return Token{}, errorFrom(resp, body, s.red, assertion)
 	}
-	return s.tokenFrom(resp, body, secrets)
+	return s.tokenFrom(resp, body, assertion)
 }
 
-// errorFrom turns a non-2xx answer into an *Error.
-func errorFrom(resp *http.Response, body []byte, secrets []string) error {
+// errorFrom turns a non-2xx answer into an *Error. Every text of the answer
+// goes through red: a hostile or confused endpoint may echo the request body.
+func errorFrom(resp *http.Response, body []byte, red *redact.Redactor, assertion string) error {
 	e := &Error{StatusCode: resp.StatusCode}
 	var oauth errorResponse
 	if json.Unmarshal(body, &oauth) == nil && oauth.Error != "" {
-		e.Code = excerpt([]byte(oauth.Error), secrets...)
-		e.Description = excerpt([]byte(oauth.ErrorDescription), secrets...)
+		e.Code = red.QuoteString(oauth.Error, assertion)
+		e.Description = red.QuoteString(oauth.ErrorDescription, assertion)
 		return e
 	}
 	if resp.StatusCode >= 300 && resp.StatusCode <= 399 {
 		// Redirects are not followed: Go would turn the POST into a GET and
 		// lose the form, and the fix is a different org_url anyway.
-		e.Description = "redirected to " + locationWithoutQuery(resp) + "; set org_url to that host"
+		e.Description = "redirected to " + red.QuoteString(locationWithoutQuery(resp), assertion) + "; set org_url to that host"
 		return e
 	}
-	e.Description = excerpt(body, secrets...)
+	e.Description = red.Quote(body, assertion)
 	return e
 }
 
@@ -131,13 +132,13 @@ func locationWithoutQuery(resp *http.Response) string {
 }
 
 // tokenFrom parses and checks a 2xx answer.
-func (s *Source) tokenFrom(resp *http.Response, body []byte, secrets []string) (Token, error) {
+func (s *Source) tokenFrom(resp *http.Response, body []byte, assertion string) (Token, error) {
 	var tr tokenResponse
 	dec := json.NewDecoder(bytes.NewReader(body))
 	if err := dec.Decode(&tr); err != nil {
 		ct, _, _ := mime.ParseMediaType(resp.Header.Get("Content-Type"))
 		// err may quote a byte or two of the body, never more; the excerpt is sanitised.
-		return Token{}, fmt.Errorf("%w: HTTP %d answer (%s) is not JSON: %q", ErrInvalidResponse, resp.StatusCode, ct, excerpt(body, secrets...))
+		return Token{}, fmt.Errorf("%w: HTTP %d answer (%s) is not JSON: %q", ErrInvalidResponse, resp.StatusCode, ct, s.red.Quote(body, assertion))
 	}
 	var missing []string
 	if tr.AccessToken == "" {
@@ -151,7 +152,15 @@ func (s *Source) tokenFrom(resp *http.Response, body []byte, secrets []string) (
 	}
 	instance, err := url.Parse(tr.InstanceURL)
 	if err != nil || (instance.Scheme != "https" && instance.Scheme != "http") || instance.Host == "" {
-		return Token{}, fmt.Errorf("%w: instance_url %q is not an absolute http(s) URL", ErrInvalidResponse, excerpt([]byte(tr.InstanceURL)))
+		return Token{}, fmt.Errorf("%w: instance_url %q is not an absolute http(s) URL", ErrInvalidResponse, s.red.QuoteString(tr.InstanceURL, tr.AccessToken, assertion))
+	}
+	if err := checkNoDowngrade(s.orgURL, instance); err != nil {
+		return Token{}, err
+	}
+	if instance.User != nil || instance.RawQuery != "" || instance.Fragment != "" {
+		// Salesforce's instance_url is scheme://host; anything more would end up in logs and requests.
+		shown := url.URL{Scheme: instance.Scheme, Host: instance.Host}
+		return Token{}, fmt.Errorf("%w: instance_url of %s carries a user, query or fragment", ErrInvalidResponse, s.red.QuoteString(shown.String()))
 	}
 	if s.cfg.ClientSecret != "" && tr.Signature != "" && !validSignature(s.cfg.ClientSecret, tr.ID, tr.IssuedAt, tr.Signature) {
 		return Token{}, fmt.Errorf("checking token response: %w (is auth.client_secret the consumer secret of this connected app?)", ErrSignatureMismatch)

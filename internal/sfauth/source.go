@@ -7,6 +7,8 @@ import (
 	"net/http"
 	"sync"
 	"time"
+
+	"github.com/salesforce-streaming/salesforce_streaming/internal/redact"
 )
 
 // requestTimeout bounds one token request, whoever waits for it.
@@ -16,9 +18,11 @@ const requestTimeout = 30 * time.Second
 // token; fetches are single-flight. Safe for concurrent use.
 type Source struct {
 	cfg      Config
+	orgURL   string // normalised org_url: its scheme decides whether an http instance_url is acceptable
 	tokenURL string
-	audience string          // jwt_bearer aud
-	key      *rsa.PrivateKey // jwt_bearer signing key
+	red      *redact.Redactor // the config's secrets and every token issued
+	audience string           // jwt_bearer aud
+	key      *rsa.PrivateKey  // jwt_bearer signing key
 	client   *http.Client
 	now      func() time.Time
 
@@ -51,7 +55,9 @@ func NewSource(cfg Config) (*Source, error) {
 	}
 	s := &Source{
 		cfg:      cfg,
+		orgURL:   orgURL,
 		tokenURL: orgURL + "/services/oauth2/token",
+		red:      redact.New(cfg.ClientSecret, cfg.Password, cfg.RefreshToken, string(cfg.PrivateKeyPEM)),
 		now:      time.Now,
 	}
 	if cfg.GrantType == GrantJWTBearer {
@@ -73,6 +79,11 @@ func NewSource(cfg Config) (*Source, error) {
 	s.client = &client
 	return s, nil
 }
+
+// Redactor removes this source's secrets and every access token it has
+// issued (in every encoding) from server text; the Streaming API client
+// quotes its server answers through it too.
+func (s *Source) Redactor() *redact.Redactor { return s.red }
 
 // Token returns the cached token, fetching one first if there is none (on the
 // first call, or after Refresh discarded the cached one and failed to get a
@@ -149,6 +160,9 @@ func (s *Source) run(ctx context.Context, c *call) {
 		if err == nil {
 			s.tok, s.have = tok, true
 		}
+	}
+	if err == nil {
+		s.red.AddToken(tok.AccessToken)
 	}
 	c.tok, c.err = tok, err
 	s.mu.Unlock()

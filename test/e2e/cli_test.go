@@ -99,6 +99,13 @@ func TestLintNamesFieldAndFix(t *testing.T) {
 			[]string{"on_invalid_replay_id", "oldest", "earliest"}},
 		{"filter on a platform event", func(in map[string]any) { in["channels"] = []string{"/event/Order__e?Status__c=Open"} },
 			[]string{"channels", "/event/Order__e?Status__c=Open", "/topic/"}},
+		// Cases of input/agreement_test.go's table through the real binary.
+		{"org_url with a user name and password", func(in map[string]any) { in["org_url"] = "https://user:pw@acme.my.salesforce.com" },
+			[]string{"org_url must not contain a user name or password"}},
+		{"long_interval below its floor", func(in map[string]any) { in["backoff"] = map[string]any{"long_interval": "1s"} },
+			[]string{"backoff.long_interval", "floor of 2s"}},
+		{"checkpoint_cache_key leaving the directory", func(in map[string]any) { in["checkpoint_cache_key"] = "../x" },
+			[]string{"checkpoint_cache_key", "not a safe key prefix"}},
 	}
 	resources := `{"cache_resources": [{"label": "replay_ids", "memory": {}}]}`
 	for _, test := range tests {

@@ -10,7 +10,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net/url"
 	"os"
 	"path/filepath"
 	"slices"
@@ -21,6 +20,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/salesforce-streaming/salesforce_streaming/input/checkpointfmt"
 	"github.com/salesforce-streaming/salesforce_streaming/internal/harness"
 )
 
@@ -149,11 +149,16 @@ func (e *env) fileCache() string {
 	})
 }
 
-// fileCheckpoint reads the stored replay id of a channel from the file cache
-// (key layout per contracts.md: <key>:<url.PathEscape(channel)>).
+// fileCheckpoint reads the stored position of a channel from the file cache
+// as the input reads it back (its key and the key's shadow copy), written as
+// the input stores it: the replay id, with @epoch after a replay-id fallback.
 func (e *env) fileCheckpoint(key, channel string) (string, bool) {
 	e.t.Helper()
-	return e.fileCacheValue(checkpointKey(key, channel))
+	pos, ok := readCheckpoint(e.t, e.fileCacheValue, key, channel)
+	if !ok {
+		return "", false
+	}
+	return string(pos.Format()), true
 }
 
 // fileCacheValue reads one raw key of the file cache.
@@ -167,8 +172,22 @@ func (e *env) fileCacheValue(cacheKey string) (string, bool) {
 	return strings.TrimSpace(string(b)), true
 }
 
-func checkpointKey(prefix, channel string) string {
-	return prefix + ":" + url.PathEscape(channel)
+// readCheckpoint reads a channel's stored position with the input's own
+// format (checkpointfmt), from read, a reader of one raw cache key. A
+// checkpoint that does not read (both copies mid-write while bin/benthos
+// runs) counts as none yet: callers poll, or assert that one is stored.
+func readCheckpoint(t *testing.T, read func(cacheKey string) (string, bool), prefix, channel string) (checkpointfmt.Position, bool) {
+	t.Helper()
+	get := func(_ context.Context, key string) ([]byte, bool, error) {
+		v, ok := read(key)
+		return []byte(v), ok, nil
+	}
+	pos, ok, err := checkpointfmt.ReadPosition(context.Background(), get, prefix, channel)
+	if err != nil {
+		t.Logf("checkpoint of %s under %s: %v", channel, prefix, err)
+		return checkpointfmt.Position{}, false
+	}
+	return pos, ok
 }
 
 // inputOpts are the knobs of the salesforce_streaming input the scenarios

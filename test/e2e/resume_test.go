@@ -3,7 +3,6 @@ package e2e
 import (
 	"context"
 	"errors"
-	"strconv"
 	"testing"
 	"time"
 
@@ -46,25 +45,11 @@ type checkpointStore struct {
 }
 
 // position is a channel's stored replay id as the input reads it back: the
-// higher valid value of its key and the key's shadow copy.
+// later valid position of its key and the key's shadow copy.
 func (s checkpointStore) position(t *testing.T, prefix, channel string) (int64, bool) {
 	t.Helper()
-	best, found := int64(0), false
-	key := checkpointKey(prefix, channel)
-	for _, k := range []string{key, key + ".shadow"} {
-		v, ok := s.read(k)
-		if !ok {
-			continue
-		}
-		id, err := strconv.ParseInt(v, 10, 64)
-		if err != nil { // a write cut short by the kill
-			continue
-		}
-		if !found || id > best {
-			best, found = id, true
-		}
-	}
-	return best, found
+	pos, ok := readCheckpoint(t, s.read, prefix, channel)
+	return pos.ID, ok
 }
 
 // TestResumeAfterKill is acceptance criterion (a): every replay id is
@@ -195,7 +180,8 @@ func runResume(t *testing.T, e *env, store checkpointStore) {
 	assert.NotEmpty(t, atKill, "at least one channel had a checkpoint stored before the kill (%d records in): the writer keeps up", len(first))
 	for _, ch := range channels {
 		last, _ := ledger.Last(ch)
-		stored, ok := store.read(checkpointKey(resumeKey, ch))
+		pos, ok := readCheckpoint(t, store.read, resumeKey, ch)
+		stored := string(pos.Format())
 		if assert.True(t, ok, "%s: a checkpoint is stored", ch) {
 			assert.Equal(t, idText(last), stored, "%s: after a graceful stop the checkpoint is the last delivered replay id", ch)
 		}

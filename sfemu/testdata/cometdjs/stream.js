@@ -5,7 +5,8 @@
 // to prove that a third-party client, not only ours, works with it.
 //
 // Usage: SFEMU_TOKEN=<access token> node stream.js URL CHANNEL REPLAY_ID COUNT
-//   URL        instance URL (the emulator's base URL); the client connects to URL/cometd/<SFEMU_API_VERSION|64.0>
+//   URL        instance URL (the emulator's base URL); the client connects to URL/cometd/<SFEMU_API_VERSION|64.0>;
+//              SFEMU_API_VERSION=latest takes the newest version from GET URL/services/data/ first
 //   CHANNEL    e.g. /event/Order__e
 //   REPLAY_ID  -1 (new events only), -2 (all retained) or the replay id of the last event already seen
 //   COUNT      exit 0 after this many events
@@ -53,7 +54,21 @@ const token = process.env.SFEMU_TOKEN;
 if (!token) {
     fail(EXIT.usage, "SFEMU_TOKEN (the OAuth access token) is not set");
 }
-const apiVersion = process.env.SFEMU_API_VERSION || "64.0";
+let apiVersion = process.env.SFEMU_API_VERSION || "64.0";
+if (apiVersion === "latest") {
+    // The quickstart's path: the REST Versions resource needs no token, and its last entry is the newest version.
+    let versions;
+    try {
+        const resp = await fetch(`${baseURL}/services/data/`);
+        versions = await resp.json();
+    } catch (err) {
+        fail(EXIT.handshake, `reading ${baseURL}/services/data/: ${err}`);
+    }
+    if (!Array.isArray(versions) || versions.length === 0 || typeof versions[versions.length - 1].version !== "string") {
+        fail(EXIT.protocol, `the Versions resource is not a list of {label, url, version}: ${JSON.stringify(versions)}`);
+    }
+    apiVersion = versions[versions.length - 1].version;
+}
 const timeoutMs = int("SFEMU_TIMEOUT_MS", process.env.SFEMU_TIMEOUT_MS || "20000");
 const traceLevel = Number(process.env.SFEMU_TRACE || "0");
 const trace = traceLevel >= 1;

@@ -1,0 +1,104 @@
+package s3
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/credentials/stscreds"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/sts"
+	"github.com/redpanda-data/benthos/v4/public/service"
+)
+
+// fallbackRegion signs requests when neither the config nor the SDK's
+// environment names a region: S3-compatible stores accept any, and AWS
+// redirects a bucket's requests to its region's endpoint.
+const fallbackRegion = "us-east-1"
+
+// clientSettings are the fields that shape the S3 client.
+type clientSettings struct {
+	region    string
+	endpoint  string
+	pathStyle bool
+
+	profile        string
+	id             string
+	secret         string
+	token          string
+	role           string
+	roleExternalID string
+}
+
+func parseClientSettings(conf *service.ParsedConfig) (clientSettings, error) {
+	var c clientSettings
+	var err error
+	optional := func(dst *string, path ...string) {
+		if err == nil && conf.Contains(path...) {
+			*dst, err = conf.FieldString(path...)
+		}
+	}
+	optional(&c.region, fieldRegion)
+	if conf.Contains(fieldEndpoint) && err == nil {
+		u, uErr := conf.FieldURL(fieldEndpoint)
+		if uErr != nil {
+			return c, uErr
+		}
+		c.endpoint = u.String()
+	}
+	optional(&c.profile, fieldCredentials, fieldProfile)
+	optional(&c.id, fieldCredentials, fieldID)
+	optional(&c.secret, fieldCredentials, fieldSecret)
+	optional(&c.token, fieldCredentials, fieldToken)
+	optional(&c.role, fieldCredentials, fieldRole)
+	optional(&c.roleExternalID, fieldCredentials, fieldRoleExternalID)
+	if err != nil {
+		return c, err
+	}
+	if c.pathStyle, err = conf.FieldBool(fieldForcePathStyleURLs); err != nil {
+		return c, err
+	}
+	if (c.id == "") != (c.secret == "") {
+		return c, fmt.Errorf("field %s: %s and %s go together", fieldCredentials, fieldID, fieldSecret)
+	}
+	return c, nil
+}
+
+// newClient loads the SDK's configuration (environment, shared files) with
+// the fields' overrides and returns an S3 client.
+func (c clientSettings) newClient(ctx context.Context) (*s3.Client, error) {
+	var opts []func(*config.LoadOptions) error
+	if c.region != "" {
+		opts = append(opts, config.WithRegion(c.region))
+	}
+	if c.profile != "" {
+		opts = append(opts, config.WithSharedConfigProfile(c.profile))
+	}
+	if c.id != "" {
+		opts = append(opts, config.WithCredentialsProvider(credentials.NewStaticCredentialsProvider(c.id, c.secret, c.token)))
+	}
+	cfg, err := config.LoadDefaultConfig(ctx, opts...)
+	if err != nil {
+		// The SDK names files and profiles here, never key material.
+		return nil, fmt.Errorf("loading the AWS configuration: %w", err)
+	}
+	if cfg.Region == "" {
+		cfg.Region = fallbackRegion
+	}
+	if c.role != "" {
+		provider := stscreds.NewAssumeRoleProvider(sts.NewFromConfig(cfg), c.role, func(o *stscreds.AssumeRoleOptions) {
+			if c.roleExternalID != "" {
+				o.ExternalID = aws.String(c.roleExternalID)
+			}
+		})
+		cfg.Credentials = aws.NewCredentialsCache(provider)
+	}
+	return s3.NewFromConfig(cfg, func(o *s3.Options) {
+		if c.endpoint != "" {
+			o.BaseEndpoint = aws.String(c.endpoint)
+		}
+		o.UsePathStyle = c.pathStyle
+	}), nil
+}

@@ -1,0 +1,100 @@
+package input
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+
+	"github.com/redpanda-data/benthos/v4/public/service"
+
+	"github.com/salesforce-streaming/salesforce_streaming/input/checkpointfmt"
+)
+
+// position is an acknowledged place in a channel: a replay id within its
+// epoch (see package checkpointfmt).
+type position = checkpointfmt.Position
+
+// replayStore persists one replay id per channel. cacheStore is the real one;
+// tests use fakes that count or block writes.
+type replayStore interface {
+	// Load returns the stored position of channel; ok is false when none is stored.
+	Load(ctx context.Context, channel string) (pos position, ok bool, err error)
+	Store(ctx context.Context, channel string, pos position) error
+}
+
+// cacheStore keeps each channel's position in a cache resource, in
+// checkpointfmt's format: under its own key and that key's shadow copy. The
+// prefix is restricted to a safe alphabet when the config is read.
+type cacheStore struct {
+	res    *service.Resources
+	cache  string
+	prefix string
+	log    *service.Logger
+}
+
+func (s cacheStore) key(channel string) string { return checkpointfmt.CheckpointKey(s.prefix, channel) }
+
+func (s cacheStore) Load(ctx context.Context, channel string) (position, bool, error) {
+	key := s.key(channel)
+	stored, err := checkpointfmt.Read(ctx, s.get, key)
+	var corrupt *checkpointfmt.CorruptError
+	switch {
+	case errors.As(err, &corrupt):
+		return position{}, false, fmt.Errorf("checkpoint %q in checkpoint_cache %q holds %q, which is not a replay id: "+
+			"fix or delete that key and %q (deleting them restarts %s from initial_replay_ids or replay_preset)",
+			key, s.cache, shorten(corrupt.Value), key+checkpointfmt.ShadowSuffix, channelBase(channel))
+	case err != nil:
+		return position{}, false, err
+	case s.log == nil:
+	case stored.Found && stored.TornKey == key:
+		s.log.Warnf("Checkpoint %q in checkpoint_cache %q holds %q (a write cut short by a crash); resuming %s from its shadow copy %d",
+			key, s.cache, shorten(stored.TornValue), channelBase(channel), stored.Pos.ID)
+	case !stored.Found && stored.TornKey != "":
+		s.log.Warnf("Checkpoint %q in checkpoint_cache %q holds %q (the first write was cut short by a crash); starting %s as if it had no checkpoint",
+			stored.TornKey, s.cache, shorten(stored.TornValue), channelBase(channel))
+	}
+	return stored.Pos, stored.Found, nil
+}
+
+// get reads key from the cache; found is false when the cache has none.
+func (s cacheStore) get(ctx context.Context, key string) ([]byte, bool, error) {
+	var value []byte
+	var getErr error
+	if err := s.res.AccessCache(ctx, s.cache, func(c service.Cache) {
+		value, getErr = c.Get(ctx, key)
+	}); err != nil {
+		return nil, false, fmt.Errorf("accessing checkpoint_cache %q: %w", s.cache, err)
+	}
+	switch {
+	case errors.Is(getErr, service.ErrKeyNotFound), errors.Is(getErr, fs.ErrNotExist):
+		return nil, false, nil
+	case getErr != nil:
+		return nil, false, fmt.Errorf("reading checkpoint %q from checkpoint_cache %q: %w", key, s.cache, getErr)
+	}
+	return value, true, nil
+}
+
+func shorten(value string) string {
+	if len(value) > 40 {
+		return value[:40] + "..."
+	}
+	return value
+}
+
+// Store writes pos under channel's shadow key, then its key.
+func (s cacheStore) Store(ctx context.Context, channel string, pos position) error {
+	value := pos.Format()
+	for _, k := range checkpointfmt.WriteOrder(s.key(channel)) {
+		var setErr error
+		if err := s.res.AccessCache(ctx, s.cache, func(c service.Cache) {
+			setErr = c.Set(ctx, k, value, nil)
+		}); err != nil {
+			return fmt.Errorf("accessing checkpoint_cache %q: %w", s.cache, err)
+		}
+		if setErr != nil {
+			return fmt.Errorf("writing checkpoint %q to checkpoint_cache %q: %w", k, s.cache, setErr)
+		}
+	}
+	return nil
+}

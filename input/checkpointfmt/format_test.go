@@ -1,0 +1,96 @@
+package checkpointfmt
+
+import (
+	"context"
+	"errors"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func TestCheckpointKey(t *testing.T) {
+	tests := []struct{ prefix, channel, want string }{
+		{"salesforce_streaming", "/event/Order__e", "salesforce_streaming:%2Fevent%2FOrder__e"},
+		{"orders", "/topic/Invoices?Status__c=Open", "orders:%2Ftopic%2FInvoices"},
+		{"p", "/u/notifications/X", "p:%2Fu%2Fnotifications%2FX"},
+	}
+	for _, test := range tests {
+		assert.Equal(t, test.want, CheckpointKey(test.prefix, test.channel))
+	}
+	assert.Equal(t, []string{"k.shadow", "k"}, WriteOrder("k"), "the shadow is written first")
+}
+
+func TestPositionFormat(t *testing.T) {
+	for _, pos := range []Position{{ID: 0}, {ID: 981}, {ID: -2}, {Epoch: 1, ID: 5}, {Epoch: 12, ID: 1 << 40}} {
+		back, err := ParsePosition(pos.Format())
+		require.NoError(t, err)
+		assert.Equal(t, pos, back)
+	}
+	assert.Equal(t, "981", string(Position{ID: 981}.Format()), "epoch 0 is the bare id")
+	assert.Equal(t, "5@2", string(Position{Epoch: 2, ID: 5}.Format()))
+	for _, bad := range []string{"", " ", "x", "5@", "5@0", "5@-1", "5@x", "@3"} {
+		_, err := ParsePosition([]byte(bad))
+		assert.Error(t, err, bad)
+	}
+	assert.True(t, Position{Epoch: 1, ID: 1}.After(Position{ID: 900}), "a later epoch is past any id of an earlier one")
+	assert.False(t, Position{ID: 5}.After(Position{ID: 5}))
+}
+
+func TestReadPosition(t *testing.T) {
+	const key = "p:%2Fu%2FA"
+	tests := []struct {
+		name            string
+		primary, shadow *string
+		want            Stored
+		corrupt         bool
+	}{
+		{name: "nothing stored", want: Stored{}},
+		{name: "key only", primary: ptr("12"), want: Stored{Pos: Position{ID: 12}, Found: true}},
+		{name: "shadow only: crash after the first shadow write", shadow: ptr("9"), want: Stored{Pos: Position{ID: 9}, Found: true}},
+		{name: "the later of the two", primary: ptr("12"), shadow: ptr("1234"), want: Stored{Pos: Position{ID: 1234}, Found: true}},
+		{name: "epoch wins over a higher id", primary: ptr("900"), shadow: ptr("3@1"), want: Stored{Pos: Position{Epoch: 1, ID: 3}, Found: true}},
+		{name: "key torn", primary: ptr(" "), shadow: ptr("501"),
+			want: Stored{Pos: Position{ID: 501}, Found: true, TornKey: key, TornValue: " "}},
+		{name: "shadow torn", primary: ptr("400"), shadow: ptr("4"), want: Stored{Pos: Position{ID: 400}, Found: true}},
+		{name: "shadow torn to nothing", primary: ptr("400"), shadow: ptr(""),
+			want: Stored{Pos: Position{ID: 400}, Found: true, TornKey: key + ShadowSuffix}},
+		{name: "first shadow write torn", shadow: ptr(" "), want: Stored{TornKey: key + ShadowSuffix, TornValue: " "}},
+		{name: "both torn", primary: ptr("x"), shadow: ptr(" "), corrupt: true},
+		{name: "key corrupt, no shadow", primary: ptr("not-a-number"), corrupt: true},
+	}
+	for _, test := range tests {
+		t.Run(test.name, func(t *testing.T) {
+			values := map[string]*string{key: test.primary, key + ShadowSuffix: test.shadow}
+			get := func(_ context.Context, k string) ([]byte, bool, error) {
+				v := values[k]
+				if v == nil {
+					return nil, false, nil
+				}
+				return []byte(*v), true, nil
+			}
+			got, err := Read(t.Context(), get, key)
+			if test.corrupt {
+				var corrupt *CorruptError
+				require.ErrorAs(t, err, &corrupt)
+				assert.Equal(t, key, corrupt.Key)
+				return
+			}
+			require.NoError(t, err)
+			assert.Equal(t, test.want, got)
+
+			pos, ok, err := ReadPosition(t.Context(), get, "p", "/u/A")
+			require.NoError(t, err)
+			assert.Equal(t, test.want.Found, ok)
+			assert.Equal(t, test.want.Pos, pos)
+		})
+	}
+
+	t.Run("a failed get is returned", func(t *testing.T) {
+		boom := errors.New("boom")
+		_, _, err := ReadPosition(t.Context(), func(context.Context, string) ([]byte, bool, error) { return nil, false, boom }, "p", "/u/A")
+		assert.ErrorIs(t, err, boom)
+	})
+}
+
+func ptr(s string) *string { return &s }

@@ -1,0 +1,263 @@
+package pubsub
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/hamba/avro/v2"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/metadata"
+
+	"github.com/salesforce-streaming/salesforce_streaming/internal/bayeux"
+	eventbusv1 "github.com/salesforce-streaming/salesforce_streaming/internal/pubsub/proto"
+	"github.com/salesforce-streaming/salesforce_streaming/internal/sfauth"
+)
+
+// DefaultEndpoint is Salesforce's Pub/Sub API endpoint (port 7443; 443 works too).
+const DefaultEndpoint = "api.pubsub.salesforce.com:7443"
+
+// MaxNumRequested is Salesforce's maximum num_requested, across all outstanding FetchRequests of a stream.
+const MaxNumRequested = 100
+
+// MaxResponseBytes is the largest message the client accepts, above gRPC's default of 4 MB: a FetchResponse may
+// carry up to 100 events of up to 1 MB each, and refusing one would fail every resubscribe at the same event.
+// The events a subscription holds stay bounded by MaxInFlight.
+const MaxResponseBytes = 128 << 20
+
+// DefaultStreamIdleTimeout is how long a subscription waits for any FetchResponse before it treats the stream as
+// dead and resubscribes: Salesforce sends a keepalive within 270 s, so silence beyond that and a margin means a
+// half-open connection.
+const DefaultStreamIdleTimeout = 330 * time.Second
+
+// TokenSource supplies access tokens with the org facts Salesforce returns beside them (sfauth.Source is one).
+// Refresh is called with the token Salesforce refused; a source that already holds a newer one returns it.
+type TokenSource interface {
+	Token(ctx context.Context) (sfauth.Token, error)
+	Refresh(ctx context.Context, stale sfauth.Token) (sfauth.Token, error)
+}
+
+// Config configures a Client. Zero values take the documented defaults.
+type Config struct {
+	Auth     TokenSource // required
+	Endpoint string      // host:port, default DefaultEndpoint
+	// Plaintext dials without TLS, for an emulator on loopback. Otherwise TLS, with TLS as its configuration
+	// when set (for example RootCAs trusting an emulator's certificate).
+	Plaintext bool
+	TLS       *tls.Config
+	// DialOptions are added to the client's own (credentials).
+	DialOptions []grpc.DialOption
+
+	Backoff bayeux.BackoffConfig // the same waits and streak rules as the CometD client
+	Logger  bayeux.Logger        // optional
+	// StreamIdleTimeout: see DefaultStreamIdleTimeout.
+	StreamIdleTimeout time.Duration
+}
+
+// Client holds one gRPC connection to the Pub/Sub API, the current access token and the schema cache.
+// Its methods are safe for concurrent use.
+type Client struct {
+	cfg  Config
+	log  bayeux.Logger
+	conn *grpc.ClientConn
+	api  eventbusv1.PubSubClient
+
+	mu      sync.Mutex
+	token   sfauth.Token
+	hasTok  bool
+	schemas map[string]*avro.RecordSchema // by schema id: an id names one schema forever
+
+	closed    chan struct{}
+	closeOnce sync.Once
+}
+
+// New builds a Client; the connection is made on the first call.
+func New(cfg Config) (*Client, error) {
+	if cfg.Auth == nil {
+		return nil, errors.New("pubsub: Auth is required")
+	}
+	if cfg.Endpoint == "" {
+		cfg.Endpoint = DefaultEndpoint
+	}
+	if cfg.StreamIdleTimeout <= 0 {
+		cfg.StreamIdleTimeout = DefaultStreamIdleTimeout
+	}
+	creds := insecure.NewCredentials()
+	if !cfg.Plaintext {
+		tc := cfg.TLS
+		if tc == nil {
+			tc = &tls.Config{MinVersion: tls.VersionTLS12}
+		}
+		creds = credentials.NewTLS(tc)
+	}
+	opts := append([]grpc.DialOption{grpc.WithTransportCredentials(creds),
+		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(MaxResponseBytes))}, cfg.DialOptions...)
+	conn, err := grpc.NewClient(cfg.Endpoint, opts...)
+	if err != nil {
+		return nil, fmt.Errorf("pubsub: connecting to %s: %w", cfg.Endpoint, err)
+	}
+	log := cfg.Logger
+	if log == nil {
+		log = nopLogger{}
+	}
+	return &Client{cfg: cfg, log: log, conn: conn, api: eventbusv1.NewPubSubClient(conn),
+		schemas: map[string]*avro.RecordSchema{}, closed: make(chan struct{})}, nil
+}
+
+// Close closes the connection; open subscriptions end with ErrClosed. It is idempotent.
+func (c *Client) Close() error {
+	var err error
+	c.closeOnce.Do(func() {
+		close(c.closed)
+		err = c.conn.Close()
+	})
+	return err
+}
+
+// TenantID is the org id in a token answer's identity URL (https://login.salesforce.com/id/<org id>/<user id>),
+// which the tenantid header carries.
+func TenantID(tok sfauth.Token) (string, error) {
+	u, err := url.Parse(tok.ID)
+	if err != nil || tok.ID == "" {
+		return "", errors.New("the token answer has no identity URL (id) to read the org id from")
+	}
+	parts := strings.Split(strings.Trim(u.Path, "/"), "/")
+	if len(parts) < 3 || parts[len(parts)-3] != "id" || parts[len(parts)-2] == "" {
+		return "", fmt.Errorf("the identity URL path %q is not /id/<org id>/<user id>", u.Path)
+	}
+	return parts[len(parts)-2], nil
+}
+
+// currentToken returns the cached token, fetching one the first time.
+func (c *Client) currentToken(ctx context.Context) (sfauth.Token, error) {
+	c.mu.Lock()
+	tok, ok := c.token, c.hasTok
+	c.mu.Unlock()
+	if ok {
+		return tok, nil
+	}
+	tok, err := c.cfg.Auth.Token(ctx)
+	if err != nil {
+		return sfauth.Token{}, &bayeux.AuthError{Err: err}
+	}
+	c.setToken(tok)
+	return tok, nil
+}
+
+// refresh replaces a token Salesforce refused.
+func (c *Client) refresh(ctx context.Context, stale sfauth.Token) (sfauth.Token, error) {
+	tok, err := c.cfg.Auth.Refresh(ctx, stale)
+	if err != nil {
+		return sfauth.Token{}, &bayeux.AuthError{Err: err}
+	}
+	c.setToken(tok)
+	return tok, nil
+}
+
+func (c *Client) setToken(tok sfauth.Token) {
+	c.mu.Lock()
+	c.token, c.hasTok = tok, true
+	c.mu.Unlock()
+}
+
+// withAuth adds the three headers every call carries.
+func withAuth(ctx context.Context, tok sfauth.Token) (context.Context, error) {
+	tenant, err := TenantID(tok)
+	if err != nil {
+		return nil, &bayeux.AuthError{Err: err}
+	}
+	return metadata.AppendToOutgoingContext(ctx, "accesstoken", tok.AccessToken, "instanceurl", tok.InstanceURL,
+		"tenantid", tenant), nil
+}
+
+// unary runs a call with the current token, and once more with a refreshed one if Salesforce refuses it.
+func (c *Client) unary(ctx context.Context, call func(ctx context.Context, opts ...grpc.CallOption) error) error {
+	select {
+	case <-c.closed:
+		return ErrClosed
+	default:
+	}
+	tok, err := c.currentToken(ctx)
+	if err != nil {
+		return err
+	}
+	for attempt := 0; ; attempt++ {
+		actx, err := withAuth(ctx, tok)
+		if err != nil {
+			return err
+		}
+		var trailer metadata.MD
+		err = statusError(call(actx, grpc.Trailer(&trailer)), trailer)
+		if err == nil {
+			return nil
+		}
+		kind, wrapped := classify(err, "", nil)
+		if kind != kindAuth || attempt > 0 {
+			return wrapped
+		}
+		if tok, err = c.refresh(ctx, tok); err != nil {
+			return err
+		}
+	}
+}
+
+// GetTopic describes a topic: whether the user may subscribe and publish, and its current schema id.
+func (c *Client) GetTopic(ctx context.Context, topic string) (*eventbusv1.TopicInfo, error) {
+	var info *eventbusv1.TopicInfo
+	err := c.unary(ctx, func(ctx context.Context, opts ...grpc.CallOption) error {
+		var err error
+		info, err = c.api.GetTopic(ctx, &eventbusv1.TopicRequest{TopicName: topic}, opts...)
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("getting topic %s: %w", topic, err)
+	}
+	return info, nil
+}
+
+// Schema returns the Avro schema with this id, from the cache or GetSchema. Events carry the id of the schema
+// they were written with, which may be older than the topic's current one, and a multi-entity channel mixes
+// several schemas, so the cache is keyed by schema id, never by topic.
+func (c *Client) Schema(ctx context.Context, id string) (*avro.RecordSchema, error) {
+	c.mu.Lock()
+	s, ok := c.schemas[id]
+	c.mu.Unlock()
+	if ok {
+		return s, nil
+	}
+	var info *eventbusv1.SchemaInfo
+	err := c.unary(ctx, func(ctx context.Context, opts ...grpc.CallOption) error {
+		var err error
+		info, err = c.api.GetSchema(ctx, &eventbusv1.SchemaRequest{SchemaId: id}, opts...)
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("getting schema %s: %w", id, err)
+	}
+	parsed, err := avro.ParseWithCache(info.GetSchemaJson(), "", &avro.SchemaCache{})
+	if err != nil {
+		return nil, fmt.Errorf("parsing schema %s: %w", id, err)
+	}
+	rs, ok := parsed.(*avro.RecordSchema)
+	if !ok {
+		return nil, fmt.Errorf("schema %s is a %s, not a record", id, parsed.Type())
+	}
+	c.mu.Lock()
+	c.schemas[id] = rs
+	c.mu.Unlock()
+	return rs, nil
+}
+
+type nopLogger struct{}
+
+func (nopLogger) Debugf(string, ...any) {}
+func (nopLogger) Infof(string, ...any)  {}
+func (nopLogger) Warnf(string, ...any)  {}
+func (nopLogger) Errorf(string, ...any) {}

@@ -1,0 +1,30 @@
+// Package pubsub is a client of Salesforce's Pub/Sub API (gRPC, Avro), the second transport beside the CometD
+// client in internal/bayeux, with the same error reactions and backoff (docs/pubsub.md).
+//
+// A Client holds one gRPC connection, the current access token (every call carries the accesstoken,
+// instanceurl and tenantid headers; the tenant id is the org id of the token answer's identity URL) and the
+// schema cache, keyed by schema id. A call Salesforce refuses with UNAUTHENTICATED is retried once with a
+// refreshed token.
+//
+// A Subscription keeps one topic's Subscribe stream open. Flow control is real: num_requested never exceeds
+// MaxInFlight minus the events the caller holds (handed on by Next, not yet Released), nor 100 outstanding per
+// stream, and more is requested only as Release frees at least half the window. After any stream error it
+// resubscribes after the replay id of the last batch it queued for Next (a keepalive's latest_replay_id
+// included):
+//
+//   - UNAUTHENTICATED: refresh the token, resubscribe at once (then backoff if it repeats);
+//   - an invalid or expired replay id (sfdc.platform.eventbus.grpc.subscription.fetch.replayid.corrupted):
+//     OnInvalidReplayID (earliest, latest, or fail: Next returns the InvalidReplayError);
+//   - a limit (RESOURCE_EXHAUSTED, ...limit.exceeded) or a permission error on a resubscribe: Backoff.Long;
+//   - anything else (dropped connection, UNAVAILABLE, INTERNAL, no response for StreamIdleTimeout):
+//     resubscribe at once, then Backoff.Delay from the second failure of a streak; a stream that delivers a
+//     response ends the streak.
+//
+// Events are handed on with their opaque replay ids, the raw Avro payload and the payload decoded to the JSON
+// a CometD subscriber receives for the same event (DecodePayload), change event bitmaps decoded to field names.
+// DecodePayload reads the Avro binary once, straight into JSON, walking the schema (no map per event):
+// BenchmarkDecodePayload, the documented account update of about 300 bytes, Go 1.26.8 on one core of the shared
+// 2-core build machine: 3,150-3,460 ns/event, 9 allocations, 1.9 KB (a first version decoding into
+// map[string]any with hamba/avro and re-encoding took 24,700 ns and 216 allocations). FuzzDecodePayload and
+// FuzzDecodeBitmapFields check that no input panics or yields invalid JSON.
+package pubsub

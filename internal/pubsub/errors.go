@@ -1,0 +1,146 @@
+package pubsub
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/status"
+
+	"github.com/salesforce-streaming/salesforce_streaming/internal/bayeux"
+)
+
+// ErrClosed is returned by calls on a closed Client or Subscription.
+var ErrClosed = errors.New("pubsub client closed")
+
+// Salesforce's custom error codes (the error-code trailer), the ones the client acts on
+// (https://developer.salesforce.com/docs/platform/pub-sub-api/guide/handling-errors.html).
+const (
+	ErrorCodeAuth          = "sfdc.platform.eventbus.grpc.service.auth.error"
+	ErrorCodeAuthRefresh   = "sfdc.platform.eventbus.grpc.service.auth.refresh.invalid"
+	ErrorCodeReplayCorrupt = "sfdc.platform.eventbus.grpc.subscription.fetch.replayid.corrupted"
+	ErrorCodeLimitExceeded = "sfdc.platform.eventbus.grpc.subscription.limit.exceeded"
+)
+
+// StatusError is a failed call as Salesforce reports it: the gRPC status, the custom code of the error-code
+// trailer and the rpc id (trailer rpc-id, also at the end of the message after "rpcId: ").
+type StatusError struct {
+	Code      codes.Code
+	Message   string
+	ErrorCode string
+	RPCID     string
+}
+
+func (e *StatusError) Error() string {
+	msg := e.Code.String() + ": " + e.Message
+	if e.ErrorCode != "" {
+		msg += " (" + e.ErrorCode + ")"
+	}
+	return msg
+}
+
+// GRPCStatus lets status.Code and status.Convert read the original code.
+func (e *StatusError) GRPCStatus() *status.Status { return status.New(e.Code, e.Message) }
+
+// statusError builds a StatusError from a gRPC error and the call's trailer; other errors (a dropped
+// connection before any status) come back unchanged.
+func statusError(err error, trailer metadata.MD) error {
+	if err == nil {
+		return nil
+	}
+	var se *StatusError
+	if errors.As(err, &se) {
+		return err
+	}
+	st, ok := status.FromError(err)
+	if !ok {
+		return err
+	}
+	e := &StatusError{Code: st.Code(), Message: st.Message()}
+	if v := trailer.Get("error-code"); len(v) > 0 {
+		e.ErrorCode = v[0]
+	}
+	if v := trailer.Get("rpc-id"); len(v) > 0 {
+		e.RPCID = v[0]
+	} else if _, id, ok := strings.Cut(st.Message(), "rpcId: "); ok {
+		e.RPCID = strings.TrimSpace(id)
+	}
+	return e
+}
+
+// PermissionError is a permanent refusal: a topic that does not exist or that the user may not subscribe to.
+type PermissionError struct {
+	Topic string
+	Err   *StatusError
+}
+
+func (e *PermissionError) Error() string {
+	return fmt.Sprintf("Salesforce refused the subscription to %s: %s", e.Topic, e.Err)
+}
+func (e *PermissionError) Unwrap() error { return e.Err }
+
+// LimitError is an org limit (a delivery allocation, too many subscriptions). The client waits Backoff.Long.
+type LimitError struct{ Err *StatusError }
+
+func (e *LimitError) Error() string { return "Salesforce limit reached: " + e.Err.Error() }
+func (e *LimitError) Unwrap() error { return e.Err }
+
+// InvalidReplayError is a subscription refused because its replay id is corrupted or no longer retained.
+type InvalidReplayError struct {
+	Topic    string
+	ReplayID []byte
+	Err      *StatusError
+}
+
+func (e *InvalidReplayError) Error() string {
+	return fmt.Sprintf("replay id %x of %s is not valid any more: %s", e.ReplayID, e.Topic, e.Err)
+}
+func (e *InvalidReplayError) Unwrap() error { return e.Err }
+
+// errKind is how a subscription reacts to a failure, the same reactions as the CometD client's.
+type errKind int
+
+const (
+	kindRetryable     errKind = iota // dropped stream, server errors: backoff, then resubscribe
+	kindAuth                         // refresh the token, then resubscribe
+	kindLimit                        // Backoff.Long
+	kindPermanent                    // permission or unknown topic: Backoff.Long on a resubscribe
+	kindInvalidReplay                // OnInvalidReplayID
+	kindClosed                       // the caller closed the subscription
+)
+
+func (k errKind) String() string {
+	return [...]string{"retryable", "auth", "limit", "permanent", "invalid_replay", "closed"}[k]
+}
+
+// classify wraps a call's failure into the error callers see and tells the reaction.
+func classify(err error, topic string, replayID []byte) (errKind, error) {
+	var (
+		ae *bayeux.AuthError
+		se *StatusError
+	)
+	switch {
+	case errors.Is(err, ErrClosed) || errors.Is(err, context.Canceled):
+		return kindClosed, err
+	case errors.As(err, &ae):
+		return kindAuth, err
+	case !errors.As(err, &se):
+		return kindRetryable, err
+	}
+	switch {
+	case se.Code == codes.Unauthenticated || se.ErrorCode == ErrorCodeAuth || se.ErrorCode == ErrorCodeAuthRefresh:
+		return kindAuth, &bayeux.AuthError{Err: se}
+	case se.ErrorCode == ErrorCodeReplayCorrupt ||
+		(se.Code == codes.InvalidArgument && strings.Contains(strings.ToLower(se.Message), "replay")):
+		return kindInvalidReplay, &InvalidReplayError{Topic: topic, ReplayID: replayID, Err: se}
+	case se.Code == codes.ResourceExhausted || strings.Contains(se.ErrorCode, "limit.exceeded"):
+		return kindLimit, &LimitError{Err: se}
+	case se.Code == codes.PermissionDenied || se.Code == codes.NotFound || se.Code == codes.InvalidArgument ||
+		se.Code == codes.Unimplemented || se.Code == codes.FailedPrecondition:
+		return kindPermanent, &PermissionError{Topic: topic, Err: se}
+	}
+	return kindRetryable, se
+}

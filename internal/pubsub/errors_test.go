@@ -1,0 +1,70 @@
+package pubsub
+
+import (
+	"context"
+	"errors"
+	"io"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/status"
+
+	"github.com/salesforce-streaming/salesforce_streaming/internal/bayeux"
+)
+
+func TestStatusError(t *testing.T) {
+	err := statusError(status.Error(codes.InvalidArgument, "The Replay ID validation failed. rpcId: 1234-abcd"),
+		metadata.Pairs("error-code", ErrorCodeReplayCorrupt))
+	var se *StatusError
+	require.ErrorAs(t, err, &se)
+	assert.Equal(t, codes.InvalidArgument, se.Code)
+	assert.Equal(t, ErrorCodeReplayCorrupt, se.ErrorCode)
+	assert.Equal(t, "1234-abcd", se.RPCID, "from the message when the trailer has none")
+	assert.Equal(t, codes.InvalidArgument, status.Code(err), "status.Code still reads it")
+
+	se2 := statusError(status.Error(codes.Internal, "x"), metadata.Pairs("rpc-id", "r1")).(*StatusError)
+	assert.Equal(t, "r1", se2.RPCID)
+	assert.Equal(t, io.EOF, statusError(io.EOF, nil), "a non-status error comes back unchanged")
+	assert.NoError(t, statusError(nil, nil))
+}
+
+func TestClassify(t *testing.T) {
+	st := func(c codes.Code, msg, code string) error {
+		return &StatusError{Code: c, Message: msg, ErrorCode: code}
+	}
+	tests := []struct {
+		name string
+		err  error
+		kind errKind
+		as   any
+	}{
+		{"unauthenticated", st(codes.Unauthenticated, "expired", ErrorCodeAuth), kindAuth, new(*bayeux.AuthError)},
+		{"auth refresh invalid", st(codes.PermissionDenied, "refresh", ErrorCodeAuthRefresh), kindAuth, new(*bayeux.AuthError)},
+		{"token source failure", &bayeux.AuthError{Err: errors.New("invalid_grant")}, kindAuth, new(*bayeux.AuthError)},
+		{"replay corrupted", st(codes.InvalidArgument, "validation failed", ErrorCodeReplayCorrupt), kindInvalidReplay, new(*InvalidReplayError)},
+		{"replay without code", st(codes.InvalidArgument, "The Replay ID is invalid", ""), kindInvalidReplay, new(*InvalidReplayError)},
+		{"limit code", st(codes.Unknown, "too many", ErrorCodeLimitExceeded), kindLimit, new(*LimitError)},
+		{"resource exhausted", st(codes.ResourceExhausted, "quota", ""), kindLimit, new(*LimitError)},
+		{"unknown topic", st(codes.NotFound, "topic not found", ""), kindPermanent, new(*PermissionError)},
+		{"permission denied", st(codes.PermissionDenied, "no access", ""), kindPermanent, new(*PermissionError)},
+		{"other invalid argument", st(codes.InvalidArgument, "topic differs", ""), kindPermanent, new(*PermissionError)},
+		{"unavailable", st(codes.Unavailable, "reset", ""), kindRetryable, new(*StatusError)},
+		{"internal", st(codes.Internal, "oops", ""), kindRetryable, new(*StatusError)},
+		{"dropped connection", io.ErrUnexpectedEOF, kindRetryable, nil},
+		{"closed", ErrClosed, kindClosed, nil},
+		{"cancelled", context.Canceled, kindClosed, nil},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			kind, wrapped := classify(tc.err, "/event/X__e", []byte{1})
+			assert.Equal(t, tc.kind, kind, kind.String())
+			if tc.as != nil {
+				assert.ErrorAs(t, wrapped, tc.as)
+			}
+			assert.ErrorIs(t, wrapped, tc.err, "the original error stays reachable")
+		})
+	}
+}

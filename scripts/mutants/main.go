@@ -1,0 +1,294 @@
+// Command mutants is the mutation check of the delivery promise: it applies
+// each mutant below (a small, deliberate bug in code the promise rests on) to
+// a temporary copy of the module, runs the affected package's short tests
+// there, and fails unless every mutant makes them fail. The working tree is
+// never modified.
+//
+//	go run ./scripts/mutants            # every mutant
+//	go run ./scripts/mutants -only held # the mutants whose name contains "held"
+//
+// A mutant whose code no longer matches (after a refactoring) is reported as
+// stale and fails the check too: update its From text here.
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"time"
+)
+
+// mutant replaces From (which must occur exactly once in File) with To.
+type mutant struct {
+	Name     string
+	File     string
+	From, To string
+	Pkg      string // the package whose tests must catch it
+}
+
+var mutants = []mutant{
+	{
+		Name: "stored-id-moves-back",
+		File: "input/checkpoint.go",
+		From: "if cur, ok := c.acked[channel]; ok && !pos.after(cur) {",
+		To:   "if cur, ok := c.acked[channel]; ok && false && !pos.after(cur) {",
+		Pkg:  "./input/",
+	},
+	{
+		Name: "load-ignores-the-higher-shadow",
+		File: "input/checkpoint.go",
+		From: "		if sPos.after(pPos) {",
+		To:   "		if false {",
+		Pkg:  "./input/",
+	},
+	{
+		Name: "key-written-before-shadow",
+		File: "input/checkpoint.go",
+		From: "for _, k := range []string{key + shadowSuffix, key} {",
+		To:   "for _, k := range []string{key, key + shadowSuffix} {",
+		Pkg:  "./input/",
+	},
+	{
+		Name: "advice-handshake-on-success-ignored",
+		File: "internal/bayeux/session.go",
+		From: "	case reconnectHandshake:\n		return &trouble{reason: \"advice_handshake\", err: errors.New(\"the server advised a new handshake\"),",
+		To:   "	case \"mutant\":\n		return &trouble{reason: \"advice_handshake\", err: errors.New(\"the server advised a new handshake\"),",
+		Pkg:  "./internal/bayeux/",
+	},
+	{
+		Name: "advice-none-on-success-ignored",
+		File: "internal/bayeux/session.go",
+		From: "	case reconnectNone:\n		c.adv.Reconnect = reconnectRetry",
+		To:   "	case \"mutant\":\n		c.adv.Reconnect = reconnectRetry",
+		Pkg:  "./internal/bayeux/",
+	},
+	{
+		Name: "backoff-never-reset-after-a-healthy-session",
+		File: "internal/bayeux/session.go",
+		From: "		c.streak = 0 // the session survived a full long poll",
+		To:   "		_ = 0 // the session survived a full long poll",
+		Pkg:  "./internal/bayeux/",
+	},
+	{
+		Name: "backoff-not-growing-in-the-reconnect-loop",
+		File: "internal/bayeux/session.go",
+		From: "		wait = c.cfg.Backoff.Delay(c.streak)\n		refresh = false",
+		To:   "		wait = c.cfg.Backoff.Delay(1)\n		refresh = false",
+		Pkg:  "./internal/bayeux/",
+	},
+	{
+		Name: "rejected-login-mid-session-waits-short",
+		File: "internal/bayeux/session.go",
+		From: "		case kindLoginRejected:\n			refresh = true\n			wait = c.cfg.Backoff.long()",
+		To:   "		case kindLoginRejected:\n			refresh = true",
+		Pkg:  "./internal/bayeux/",
+	},
+	{
+		Name: "held-batch-dropped",
+		File: "input/input.go",
+		From: "		i.held, i.heldClient = &batch, client",
+		To:   "		i.held, i.heldClient = nil, nil",
+		Pkg:  "./input/",
+	},
+	{
+		Name: "nack-resolves-the-checkpoint",
+		File: "input/redeliver.go",
+		From: "			if err == nil {\n				d.resolve()",
+		To:   "			if true {\n				d.resolve()",
+		Pkg:  "./input/",
+	},
+	{
+		Name: "framework-index-retry-instead-of-whole-batch",
+		File: "input/input.go",
+		From: "			return newInput(conf, mgr)",
+		To: "			in, err := newInput(conf, mgr)\n			if err != nil {\n				return nil, err\n			}\n" +
+			"			return service.AutoRetryNacksBatchedToggled(conf, in)",
+		Pkg: "./input/",
+	},
+	{
+		Name: "fallback-epoch-ignored",
+		File: "input/checkpoint.go",
+		From: "func (c *checkpointer) NewEpoch(channel string) {",
+		To:   "func (c *checkpointer) NewEpoch(channel string) {\n	return",
+		Pkg:  "./input/",
+	},
+	{
+		Name: "checkpoint-key-prefix-unchecked",
+		File: "input/config.go",
+		From: "	case !keyPrefixRE.MatchString(prefix):",
+		To:   "	case false && !keyPrefixRE.MatchString(prefix):",
+		Pkg:  "./input/",
+	},
+}
+
+func main() {
+	only := flag.String("only", "", "run only the mutants whose name contains this")
+	timeout := flag.Duration("timeout", 5*time.Minute, "bound of one mutant's test run")
+	flag.Parse()
+	if err := run(*only, *timeout); err != nil {
+		fmt.Fprintln(os.Stderr, "mutants:", err)
+		os.Exit(1)
+	}
+}
+
+func run(only string, timeout time.Duration) error {
+	root, err := moduleRoot()
+	if err != nil {
+		return err
+	}
+	tmp, err := os.MkdirTemp("", "sfs-mutants-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(tmp)
+	if err := copyTree(root, tmp); err != nil {
+		return fmt.Errorf("copying the module: %w", err)
+	}
+
+	var survived, stale []string
+	ran := 0
+	for _, m := range mutants {
+		if only != "" && !strings.Contains(m.Name, only) {
+			continue
+		}
+		ran++
+		verdict, err := try(tmp, m, timeout)
+		switch {
+		case err != nil:
+			stale = append(stale, m.Name)
+			fmt.Printf("STALE    %-48s %v\n", m.Name, err)
+		case verdict == "":
+			survived = append(survived, m.Name)
+			fmt.Printf("SURVIVED %-48s %s still passes\n", m.Name, m.Pkg)
+		default:
+			fmt.Printf("caught   %-48s %s\n", m.Name, verdict)
+		}
+	}
+	if ran == 0 {
+		return fmt.Errorf("no mutant matches %q", only)
+	}
+	fmt.Printf("%d mutants, %d caught, %d survived, %d stale\n", ran, ran-len(survived)-len(stale), len(survived), len(stale))
+	if len(survived)+len(stale) > 0 {
+		return fmt.Errorf("survived: %v; stale: %v", survived, stale)
+	}
+	return nil
+}
+
+// try applies m in the copy at dir, runs its package's short tests and
+// restores the file. verdict names the first failing test, "" when the tests
+// passed (the mutant survived).
+func try(dir string, m mutant, timeout time.Duration) (verdict string, err error) {
+	path := filepath.Join(dir, m.File)
+	orig, err := os.ReadFile(path)
+	if err != nil {
+		return "", err
+	}
+	if n := bytes.Count(orig, []byte(m.From)); n != 1 {
+		return "", fmt.Errorf("%s holds its code %d times, not once", m.File, n)
+	}
+	if err := os.WriteFile(path, bytes.Replace(orig, []byte(m.From), []byte(m.To), 1), 0o644); err != nil {
+		return "", err
+	}
+	defer func() {
+		if rerr := os.WriteFile(path, orig, 0o644); rerr != nil && err == nil {
+			err = rerr
+		}
+	}()
+
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "go", "test", "-short", "-count=1", "-failfast", m.Pkg)
+	cmd.Dir = dir
+	out, runErr := cmd.CombinedOutput()
+	var exit *exec.ExitError
+	switch {
+	case runErr == nil:
+		return "", nil
+	case ctx.Err() != nil:
+		return "timed out after " + timeout.String(), nil
+	case errors.As(runErr, &exit):
+		return firstFailure(out), nil
+	}
+	return "", fmt.Errorf("running go test: %w", runErr)
+}
+
+// firstFailure is the first "--- FAIL" line of a test run, or its first
+// line for a build failure.
+func firstFailure(out []byte) string {
+	for _, line := range strings.Split(string(out), "\n") {
+		if t := strings.TrimSpace(line); strings.HasPrefix(t, "--- FAIL") {
+			return t
+		}
+	}
+	first, _, _ := strings.Cut(strings.TrimSpace(string(out)), "\n")
+	return "fails: " + first
+}
+
+func moduleRoot() (string, error) {
+	out, err := exec.Command("go", "env", "GOMOD").Output()
+	if err != nil {
+		return "", fmt.Errorf("locating the module: %w", err)
+	}
+	mod := strings.TrimSpace(string(out))
+	if mod == "" || mod == os.DevNull {
+		return "", errors.New("run from inside the module")
+	}
+	return filepath.Dir(mod), nil
+}
+
+// copyTree copies the files git knows (tracked or new, not ignored) of root
+// into dst.
+func copyTree(root, dst string) error {
+	cmd := exec.Command("git", "ls-files", "-z", "--cached", "--others", "--exclude-standard")
+	cmd.Dir = root
+	out, err := cmd.Output()
+	if err != nil {
+		return fmt.Errorf("listing files: %w", err)
+	}
+	for _, rel := range strings.Split(string(out), "\x00") {
+		if rel == "" {
+			continue
+		}
+		if err := copyFile(filepath.Join(root, rel), filepath.Join(dst, rel)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func copyFile(src, dst string) error {
+	info, err := os.Lstat(src)
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return nil // deleted in the work tree, not yet in git
+		}
+		return err
+	}
+	if !info.Mode().IsRegular() {
+		return nil
+	}
+	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+		return err
+	}
+	in, err := os.Open(src)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	out, err := os.OpenFile(dst, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, info.Mode().Perm())
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(out, in); err != nil {
+		out.Close()
+		return err
+	}
+	return out.Close()
+}

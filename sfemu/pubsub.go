@@ -1,0 +1,286 @@
+package sfemu
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/status"
+
+	eventbusv1 "github.com/salesforce-streaming/salesforce_streaming/internal/pubsub/proto"
+)
+
+// Salesforce's Pub/Sub API (gRPC) over the same event store as the Streaming API: GetTopic, GetSchema,
+// Subscribe with pull flow control and keepalives, Publish and PublishStream (docs/pubsub.md).
+
+const (
+	// PubSubKeepalive is how long a subscription waits with nothing to deliver before it sends an empty
+	// FetchResponse carrying the latest replay id (Salesforce: "within 270 seconds").
+	PubSubKeepalive = 270 * time.Second
+	// maxNumRequested caps what a subscription may owe its client: Salesforce's maximum num_requested,
+	// across all outstanding FetchRequests of a Subscribe call.
+	maxNumRequested = 100
+)
+
+// Salesforce's custom error codes, sent in the error-code trailer
+// (https://developer.salesforce.com/docs/platform/pub-sub-api/guide/handling-errors.html).
+const (
+	errCodeAuth          = "sfdc.platform.eventbus.grpc.service.auth.error"
+	errCodeReplayCorrupt = "sfdc.platform.eventbus.grpc.subscription.fetch.replayid.corrupted"
+	errCodeLimitExceeded = "sfdc.platform.eventbus.grpc.subscription.limit.exceeded"
+	pubsubTrailerCode    = "error-code"
+	pubsubTrailerRPCID   = "rpc-id"
+	pubsubHeaderToken    = "accesstoken"
+	pubsubHeaderTenant   = "tenantid"
+	pubsubHeaderInstance = "instanceurl"
+)
+
+// pubsubState is the Pub/Sub side of a Server: schemas, and the subscriptions to wake on publish.
+type pubsubState struct {
+	schemas  *schemaRegistry
+	watchers map[*channel]map[chan struct{}]struct{} // guarded by Server.mu
+	reset    chan struct{}                           // closed (and replaced) by ResetPubSubStreams; Server.mu
+}
+
+func newPubSubState() pubsubState {
+	return pubsubState{schemas: newSchemaRegistry(), watchers: map[*channel]map[chan struct{}]struct{}{}, reset: make(chan struct{})}
+}
+
+// ResetPubSubStreams ends every open Subscribe stream with UNAVAILABLE, as a dropped connection or a server
+// restart on Salesforce's side would; clients resubscribe.
+func (s *Server) ResetPubSubStreams() {
+	s.mu.Lock()
+	close(s.pubsub.reset)
+	s.pubsub.reset = make(chan struct{})
+	s.mu.Unlock()
+}
+
+// wakeLocked tells the channel's subscriptions that events arrived; the event store calls it on publish.
+func (p *pubsubState) wakeLocked(ch *channel) {
+	for w := range p.watchers[ch] {
+		select {
+		case w <- struct{}{}:
+		default:
+		}
+	}
+}
+
+func (p *pubsubState) watchLocked(ch *channel, w chan struct{}) {
+	if p.watchers[ch] == nil {
+		p.watchers[ch] = map[chan struct{}]struct{}{}
+	}
+	p.watchers[ch][w] = struct{}{}
+}
+
+func (p *pubsubState) unwatchLocked(ch *channel, w chan struct{}) {
+	delete(p.watchers[ch], w)
+	if len(p.watchers[ch]) == 0 {
+		delete(p.watchers, ch)
+	}
+}
+
+// NewPubSubServer returns a gRPC server serving Salesforce's Pub/Sub API from s's event store; opts may add
+// TLS credentials. Serve it on a listener; Server.Close ends its subscriptions.
+func (s *Server) NewPubSubServer(opts ...grpc.ServerOption) *grpc.Server {
+	g := grpc.NewServer(opts...)
+	eventbusv1.RegisterPubSubServer(g, &pubsubService{s: s})
+	return g
+}
+
+type pubsubService struct {
+	eventbusv1.UnimplementedPubSubServer // ManagedSubscribe (beta) answers Unimplemented
+	s                                    *Server
+}
+
+func (s *Server) rpcID() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.uuidLocked()
+}
+
+// rpcError is a Pub/Sub error as Salesforce shapes it: the rpc id appended to the message after "rpcId: ",
+// the custom code (when one is documented) and the rpc id in the trailers.
+func (s *Server) rpcError(setTrailer func(metadata.MD), code codes.Code, errorCode, msg string) error {
+	id := s.rpcID()
+	md := metadata.Pairs(pubsubTrailerRPCID, id)
+	if errorCode != "" {
+		md.Append(pubsubTrailerCode, errorCode)
+	}
+	setTrailer(md)
+	return status.Error(code, msg+" rpcId: "+id)
+}
+
+func unaryTrailer(ctx context.Context) func(metadata.MD) {
+	return func(md metadata.MD) { _ = grpc.SetTrailer(ctx, md) }
+}
+
+// authenticate checks the accesstoken and tenantid headers of a call.
+func (s *Server) authenticate(ctx context.Context, setTrailer func(metadata.MD)) error {
+	md, _ := metadata.FromIncomingContext(ctx)
+	first := func(k string) string {
+		if v := md.Get(k); len(v) > 0 {
+			return v[0]
+		}
+		return ""
+	}
+	token, tenant := first(pubsubHeaderToken), first(pubsubHeaderTenant)
+	s.mu.Lock()
+	_, valid := s.tokens[token]
+	s.mu.Unlock()
+	org := s.cfg.OrgID
+	switch {
+	case token == "" || !valid:
+		s.logf("pubsub: refused a call with a missing or invalid access token")
+		return s.rpcError(setTrailer, codes.Unauthenticated, errCodeAuth, "The session ID or OAuth token used has expired or is invalid.")
+	case tenant != org && (len(org) < 15 || tenant != org[:15]):
+		return s.rpcError(setTrailer, codes.Unauthenticated, errCodeAuth, fmt.Sprintf("The tenant ID %q does not match the org of the access token.", tenant))
+	}
+	return nil
+}
+
+func (s *Server) topicNotFound(setTrailer func(metadata.MD), topic string) error {
+	// The text Salesforce answers for a topic that does not exist (observed; no custom code documented).
+	return s.rpcError(setTrailer, codes.NotFound, "", fmt.Sprintf("The topic information for org CORE/prod/%s and topic %s not found. "+
+		"Ensure the topic name is correct and that the topic exists.", s.cfg.OrgID, topic))
+}
+
+// pubsubTopic checks that a topic is one Pub/Sub serves: a platform event or change event channel.
+func pubsubTopic(topic string) (Kind, bool) {
+	k := channelKind(topic)
+	return k, k == KindPlatformEvent || k == KindCDC
+}
+
+func (p *pubsubService) GetTopic(ctx context.Context, req *eventbusv1.TopicRequest) (*eventbusv1.TopicInfo, error) {
+	s := p.s
+	if err := s.authenticate(ctx, unaryTrailer(ctx)); err != nil {
+		return nil, err
+	}
+	kind, ok := pubsubTopic(req.GetTopicName())
+	if !ok {
+		return nil, s.topicNotFound(unaryTrailer(ctx), req.GetTopicName())
+	}
+	info := &eventbusv1.TopicInfo{TopicName: req.GetTopicName(), TenantGuid: s.cfg.OrgID, CanSubscribe: true,
+		CanPublish: kind == KindPlatformEvent, RpcId: s.rpcID()}
+	var name string
+	switch {
+	case kind == KindPlatformEvent:
+		name = recordNameOf(req.GetTopicName())
+	case req.GetTopicName() != "/data/ChangeEvents" && !isCustomChannel(req.GetTopicName()):
+		name = strings.TrimPrefix(req.GetTopicName(), "/data/")
+	}
+	if name != "" { // a multi-entity channel has no single schema: each event names its own
+		ts, err := s.pubsub.schemas.schemaFor(name, kind == KindCDC)
+		if err != nil {
+			return nil, status.Error(codes.Internal, err.Error())
+		}
+		info.SchemaId = ts.id
+	}
+	return info, nil
+}
+
+func isCustomChannel(topic string) bool { return strings.HasSuffix(topic, "__chn") }
+
+func (p *pubsubService) GetSchema(ctx context.Context, req *eventbusv1.SchemaRequest) (*eventbusv1.SchemaInfo, error) {
+	s := p.s
+	if err := s.authenticate(ctx, unaryTrailer(ctx)); err != nil {
+		return nil, err
+	}
+	ts, ok := s.pubsub.schemas.byIDLookup(req.GetSchemaId())
+	if !ok {
+		return nil, s.rpcError(unaryTrailer(ctx), codes.NotFound, "", fmt.Sprintf("The schema ID %q was not found.", req.GetSchemaId()))
+	}
+	return &eventbusv1.SchemaInfo{SchemaJson: ts.json, SchemaId: ts.id, RpcId: s.rpcID()}, nil
+}
+
+func (p *pubsubService) Publish(ctx context.Context, req *eventbusv1.PublishRequest) (*eventbusv1.PublishResponse, error) {
+	s := p.s
+	if err := s.authenticate(ctx, unaryTrailer(ctx)); err != nil {
+		return nil, err
+	}
+	return s.publishBatch(unaryTrailer(ctx), req.GetTopicName(), req.GetEvents())
+}
+
+func (p *pubsubService) PublishStream(stream eventbusv1.PubSub_PublishStreamServer) error {
+	s := p.s
+	if err := s.authenticate(stream.Context(), stream.SetTrailer); err != nil {
+		return err
+	}
+	topic := ""
+	for {
+		req, err := stream.Recv()
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		switch {
+		case topic == "":
+			topic = req.GetTopicName()
+		case req.GetTopicName() != "" && req.GetTopicName() != topic:
+			return s.rpcError(stream.SetTrailer, codes.InvalidArgument, "",
+				fmt.Sprintf("The topic %s differs from the topic %s of the first PublishRequest of the stream.", req.GetTopicName(), topic))
+		}
+		resp, err := s.publishBatch(stream.SetTrailer, topic, req.GetEvents())
+		if err != nil {
+			return err
+		}
+		if err := stream.Send(resp); err != nil {
+			return err
+		}
+	}
+}
+
+// publishBatch publishes Avro-encoded platform events into the store, one result per event in order.
+func (s *Server) publishBatch(setTrailer func(metadata.MD), topic string, events []*eventbusv1.ProducerEvent) (*eventbusv1.PublishResponse, error) {
+	kind, ok := pubsubTopic(topic)
+	if !ok {
+		return nil, s.topicNotFound(setTrailer, topic)
+	}
+	if kind != KindPlatformEvent {
+		return nil, s.rpcError(setTrailer, codes.PermissionDenied, "", fmt.Sprintf("Publishing to %s is not allowed: only platform events can be published.", topic))
+	}
+	current, err := s.pubsub.schemas.schemaFor(recordNameOf(topic), false)
+	if err != nil {
+		return nil, status.Error(codes.Internal, err.Error())
+	}
+	resp := &eventbusv1.PublishResponse{SchemaId: current.id, RpcId: s.rpcID()}
+	for _, ev := range events {
+		res := &eventbusv1.PublishResult{CorrelationKey: ev.GetId()}
+		fail := func(msg string) { res.Error = &eventbusv1.Error{Code: eventbusv1.ErrorCode_PUBLISH, Msg: msg} }
+		ts, ok := s.pubsub.schemas.byIDLookup(ev.GetSchemaId())
+		switch {
+		case !ok || ts.name != current.name:
+			fail(fmt.Sprintf("The schema ID %q is not a schema of %s.", ev.GetSchemaId(), topic))
+		default:
+			payload, err := publishedPayload(ts, ev.GetPayload())
+			if err != nil {
+				fail(err.Error())
+				break
+			}
+			id, _, err := s.Publish(topic, payload)
+			if err != nil {
+				fail(err.Error())
+				break
+			}
+			res.ReplayId = replayBytes(id)
+		}
+		resp.Results = append(resp.Results, res)
+	}
+	return resp, nil
+}
+
+// tokenOf is the access token header of a call.
+func tokenOf(ctx context.Context) string {
+	md, _ := metadata.FromIncomingContext(ctx)
+	if v := md.Get(pubsubHeaderToken); len(v) > 0 {
+		return v[0]
+	}
+	return ""
+}
