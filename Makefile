@@ -2,9 +2,17 @@
 
 GO        ?= go
 BIN       := bin
-VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+VERSION   ?= $(shell scripts/version.sh)
 DATE      := $(shell date -u +%Y-%m-%dT%H:%M:%SZ)
 LDFLAGS   := -s -w -X main.Version=$(VERSION) -X main.DateBuilt=$(DATE)
+# Static binaries (no libc, no interpreter): they run on distroless/static and
+# any Linux. The Dockerfile's build stage runs these same targets.
+GOBUILD   := CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)'
+# Every go command here gets the same flags as the binaries, so that build, vet
+# and test share one build cache: a package compiled with other cgo or path
+# settings is compiled again.
+export CGO_ENABLED := 0
+export GOFLAGS := $(strip $(GOFLAGS) -trimpath)
 DATA_DIR  ?= data
 SFEMU_ADDR ?= 127.0.0.1:7357
 
@@ -18,10 +26,10 @@ help: ## list the targets
 build: $(BIN)/benthos $(BIN)/sfemu ## build bin/benthos and bin/sfemu
 
 $(BIN)/benthos: FORCE
-	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $@ ./cmd/benthos
+	$(GOBUILD) -o $@ ./cmd/benthos
 
 $(BIN)/sfemu: FORCE
-	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $@ ./cmd/sfemu
+	$(GOBUILD) -o $@ ./cmd/sfemu
 
 FORCE:
 

@@ -15,7 +15,9 @@ import (
 	// The salesforce_streaming input.
 	_ "github.com/salesforce-streaming/salesforce_streaming/input"
 
-	// Our components: the replay-id store users share between instances.
+	// Our components: the replay-id store users share between instances, and
+	// Prometheus metrics (the default metrics type once registered).
+	_ "github.com/salesforce-streaming/salesforce_streaming/components/prometheus"
 	_ "github.com/salesforce-streaming/salesforce_streaming/components/redis"
 
 	// Our outputs.

@@ -10,6 +10,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -28,8 +29,8 @@ func spec() *service.ConfigSpec {
 		Stable().
 		Categories("Services").
 		Summary("Use a Redis instance as a cache.").
-		Description("Keys are written with `SET` (with an expiry when a TTL applies), added with `SET NX`, " +
-			"read with `GET` and removed with `DEL`. The salesforce_streaming input stores one replay id per " +
+		Description("Keys are written with `SET` (with an expiry when a TTL applies), added with `SET NX`, "+
+			"read with `GET` and removed with `DEL`. The salesforce_streaming input stores one replay id per "+
 			"channel here; instances that share the server share their positions.").
 		Fields(
 			service.NewURLField(fieldURL).
@@ -50,7 +51,12 @@ func spec() *service.ConfigSpec {
 
 func init() {
 	service.MustRegisterCache("redis", spec(), func(conf *service.ParsedConfig, mgr *service.Resources) (service.Cache, error) {
-		return newCache(conf)
+		c, err := newCache(conf)
+		if err != nil {
+			return nil, err
+		}
+		clientLog.Store(mgr.Logger())
+		return c, nil
 	})
 }
 
@@ -59,17 +65,21 @@ type cache struct {
 	client     *redis.Client
 	prefix     string
 	defaultTTL time.Duration
+
+	closeOnce sync.Once
+	closeErr  error
 }
 
 func newCache(conf *service.ParsedConfig) (*cache, error) {
-	u, err := conf.FieldURL(fieldURL)
+	// Read as a string: FieldURL's parse error quotes the URL, password and
+	// all. Errors here name the field, never the value.
+	raw, err := conf.FieldString(fieldURL)
 	if err != nil {
 		return nil, err
 	}
-	opts, err := redis.ParseURL(u.String())
+	opts, err := redis.ParseURL(raw)
 	if err != nil {
-		// The URL may hold a password: name the field, not the value.
-		return nil, fmt.Errorf("field %s: not a redis:// or rediss:// URL", fieldURL)
+		return nil, fmt.Errorf("field %s: not a valid redis:// or rediss:// URL", fieldURL)
 	}
 	tlsConf, tlsOn, err := conf.FieldTLSToggled(fieldTLS)
 	if err != nil {
@@ -78,7 +88,7 @@ func newCache(conf *service.ParsedConfig) (*cache, error) {
 	if tlsOn {
 		opts.TLSConfig = tlsConf
 	}
-	c := &cache{client: redis.NewClient(opts)}
+	c := &cache{}
 	if conf.Contains(fieldPrefix) {
 		if c.prefix, err = conf.FieldString(fieldPrefix); err != nil {
 			return nil, err
@@ -89,6 +99,8 @@ func newCache(conf *service.ParsedConfig) (*cache, error) {
 			return nil, err
 		}
 	}
+	// The client last, so that a field error leaves no client to close.
+	c.client = redis.NewClient(opts)
 	return c, nil
 }
 
@@ -118,12 +130,13 @@ func (c *cache) Set(ctx context.Context, key string, value []byte, ttl *time.Dur
 }
 
 func (c *cache) Add(ctx context.Context, key string, value []byte, ttl *time.Duration) error {
-	ok, err := c.client.SetNX(ctx, c.prefix+key, value, c.ttl(ttl)).Result()
+	// SET ... NX answers nil when the key exists.
+	err := c.client.SetArgs(ctx, c.prefix+key, value, redis.SetArgs{Mode: "NX", TTL: c.ttl(ttl)}).Err()
+	if errors.Is(err, redis.Nil) {
+		return service.ErrKeyAlreadyExists
+	}
 	if err != nil {
 		return fmt.Errorf("adding %s: %w", key, err)
-	}
-	if !ok {
-		return service.ErrKeyAlreadyExists
 	}
 	return nil
 }
@@ -135,6 +148,9 @@ func (c *cache) Delete(ctx context.Context, key string) error {
 	return nil
 }
 
+// Close closes the client's connections. It is idempotent: go-redis answers a
+// second Close with an error.
 func (c *cache) Close(ctx context.Context) error {
-	return c.client.Close()
+	c.closeOnce.Do(func() { c.closeErr = c.client.Close() })
+	return c.closeErr
 }
