@@ -64,7 +64,7 @@ mutants: ## mutation check: each mutant of scripts/mutants must fail its package
 	./scripts/mutants.sh
 
 fuzz: ## a short run of each fuzz target
-	$(GO) test -run '^$$' -fuzz '^FuzzDecodeAnswer$$' -fuzztime 20s ./internal/bayeux/
+	$(GO) test -run '^$$' -fuzz '^FuzzDecodeAnswer$$' -fuzztime 20s ./internal/bayeux/wire/
 
 node-deps: ## install the pinned Node packages of the CometD JavaScript client test
 	npm ci --prefix sfemu/testdata/cometdjs --no-audit --no-fund
