@@ -242,11 +242,12 @@ func TestFailedRecordsAreNamed(t *testing.T) {
 		message("c", map[string]string{"topic": testTopic}),
 		message("d", map[string]string{"topic": ""}), // no topic at all
 	}
+	idx := batch.Index() // before the write: it tags the messages the error names
 	err = write(t, o, batch)
 	var batchErr *service.BatchError
 	require.ErrorAs(t, err, &batchErr)
 	var failed []int
-	batchErr.WalkMessages(func(i int, _ *service.Message, err error) bool {
+	batchErr.WalkMessagesIndexedBy(idx, func(i int, _ *service.Message, err error) bool {
 		if err != nil {
 			failed = append(failed, i)
 		}

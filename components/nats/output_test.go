@@ -144,16 +144,18 @@ func TestFailedMessagesAreNamed(t *testing.T) {
 	s := jetStream(t, srv.URL)
 	o, err := newOutput(t, fmt.Sprintf("urls: [ %q ]\nsubject: ${! @subject }\n", srv.URL))
 	require.NoError(t, err)
-	err = write(t, o, service.MessageBatch{
+	batch := service.MessageBatch{
 		message("a", map[string]string{"subject": testSubject}),
 		message("b", map[string]string{"subject": "nowhere.else"}),
 		message("c", map[string]string{"subject": testSubject}),
 		message("d", map[string]string{"subject": ""}),
-	})
+	}
+	idx := batch.Index() // before the write: it tags the messages the error names
+	err = write(t, o, batch)
 	var batchErr *service.BatchError
 	require.ErrorAs(t, err, &batchErr)
 	var failed []int
-	batchErr.WalkMessages(func(i int, _ *service.Message, err error) bool {
+	batchErr.WalkMessagesIndexedBy(idx, func(i int, _ *service.Message, err error) bool {
 		if err != nil {
 			failed = append(failed, i)
 		}

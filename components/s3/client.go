@@ -3,6 +3,7 @@ package s3
 import (
 	"context"
 	"fmt"
+	"net/url"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/config"
@@ -42,9 +43,15 @@ func parseClientSettings(conf *service.ParsedConfig) (clientSettings, error) {
 	}
 	optional(&c.region, fieldRegion)
 	if conf.Contains(fieldEndpoint) && err == nil {
-		u, uErr := conf.FieldURL(fieldEndpoint)
-		if uErr != nil {
-			return c, uErr
+		// Read as text: Benthos' URL getter quotes the whole value in its
+		// parse error, and an endpoint may carry credentials.
+		text, tErr := conf.FieldString(fieldEndpoint)
+		if tErr != nil {
+			return c, tErr
+		}
+		u, uErr := url.Parse(text)
+		if uErr != nil || u.Scheme == "" || u.Host == "" {
+			return c, fmt.Errorf("field %s: not an absolute URL such as http://127.0.0.1:9000", fieldEndpoint)
 		}
 		c.endpoint = u.String()
 	}

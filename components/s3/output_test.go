@@ -119,12 +119,13 @@ func TestFailedMessageIsReportedAlone(t *testing.T) {
 		message("b", nil),
 		message("c", map[string]string{"key": "c"}),
 	}
+	idx := batch.Index() // before the write: it tags the messages the error names
 	err := out.WriteBatch(ctx, batch)
 	require.Error(t, err)
 	var batchErr *service.BatchError
 	require.True(t, errors.As(err, &batchErr), "a batch error names the failed messages: %v", err)
 	var failed []int
-	batchErr.WalkMessages(func(i int, _ *service.Message, err error) bool {
+	batchErr.WalkMessagesIndexedBy(idx, func(i int, _ *service.Message, err error) bool {
 		if err != nil {
 			failed = append(failed, i)
 		}
@@ -207,4 +208,18 @@ batching: { count: 10, processors: [ { archive: { format: lines } } ] }`},
 
 func indent(s string) string {
 	return "  " + strings.ReplaceAll(strings.TrimSpace(s), "\n", "\n  ") + "\n"
+}
+
+// TestEndpointErrorHidesCredentials: an endpoint that does not parse is named
+// by its field; the value, which may carry credentials, is not quoted.
+func TestEndpointErrorHidesCredentials(t *testing.T) {
+	for _, endpoint := range []string{"http://user:s3cr%zzt@minio.internal:9000", "minio.internal:9000"} {
+		parsed, err := spec().ParseYAML(fmt.Sprintf("bucket: b\nendpoint: %q\n", endpoint), nil)
+		require.NoError(t, err)
+		_, err = newOutput(parsed)
+		require.Error(t, err, endpoint)
+		assert.Contains(t, err.Error(), "endpoint")
+		assert.NotContains(t, err.Error(), "s3cr")
+		assert.NotContains(t, err.Error(), "minio.internal")
+	}
 }

@@ -29,9 +29,6 @@ const (
 	Region          = "us-east-1"
 )
 
-// shutdownTimeout bounds closing the HTTP server.
-const shutdownTimeout = 5 * time.Second
-
 // Server is a fake S3 endpoint on 127.0.0.1. Stop and Start take it down
 // and bring it back on the same address with the same objects, as an outage
 // of a real store does.
