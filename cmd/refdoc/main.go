@@ -7,7 +7,7 @@ import (
 	"fmt"
 	"os"
 
-	"github.com/salesforce-streaming/salesforce_streaming/internal/refdoc"
+	"github.com/salesforce-streaming/salesforce_streaming/cmd/refdoc/internal/refdoc"
 )
 
 func main() {

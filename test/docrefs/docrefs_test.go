@@ -99,7 +99,7 @@ func TestResolves(t *testing.T) {
 	assert.True(t, resolves(root, "docs/chaos.md", "guarantees.md"))
 	assert.True(t, resolves(root, "docs/chaos.md", "../README.md"))
 	assert.False(t, resolves(root, "internal/bayeux/doc.go", "guarantees.md"))
-	assert.False(t, resolves(root, "cmd/sfchaos/plan.go", "design.md"))
+	assert.False(t, resolves(root, "test/sfchaos/plan.go", "design.md"))
 	assert.False(t, resolves(root, "README.md", "../shared/docs/protocol.md"))
 }
 

@@ -7,7 +7,7 @@ import (
 	"slices"
 	"time"
 
-	"github.com/salesforce-streaming/salesforce_streaming/internal/harness"
+	"github.com/salesforce-streaming/salesforce_streaming/test/harness"
 )
 
 // Fault names of the emulator's control API (docs/emulator.md, "Faults"):
