@@ -51,8 +51,8 @@ lint: build ## go vet, staticcheck, bin/benthos lint of resources/ and config/, 
 	$(BIN)/benthos lint -r resources/replay_ids_file.yaml config/*.yaml
 	$(BIN)/benthos test -r resources/replay_ids_file.yaml config/*.yaml
 
-docs: ## regenerate README's configuration reference from the input's spec
-	$(GO) run ./cmd/refdoc -readme README.md
+docs: ## regenerate docs/reference.md, the input's configuration reference, from its spec
+	$(GO) run ./cmd/refdoc -doc docs/reference.md
 
 unit: ## the Go tests that need no built binaries (the end-to-end tests skip, naming `make build`)
 	$(GO) test -count=1 -short -timeout 10m ./...
@@ -74,24 +74,24 @@ test: build $(DATA_DIR) vet node-deps ## the full suite: vet, unit, emulator sce
 	$(MAKE) --no-print-directory fuzz
 	$(CHAOS_SHORT)
 
-bench: build ## the benchmark harness: backlog drain vs Node peers and a floor, live latency, Go benchmarks (README "Performance"); BENCH_FLAGS='-events 20000 -live-duration 5s' for a quick run
-	$(GO) build -trimpath -o $(BIN)/sfbench-floor ./cmd/sfbench/floor
-	$(GO) build -trimpath -o $(BIN)/sfbench ./cmd/sfbench
+bench: build ## the benchmark harness: backlog drain vs Node peers and a floor, live latency, Go benchmarks (docs/performance.md); BENCH_FLAGS='-events 20000 -live-duration 5s' for a quick run
+	$(GO) build -trimpath -o $(BIN)/sfbench-floor ./test/sfbench/floor
+	$(GO) build -trimpath -o $(BIN)/sfbench ./test/sfbench
 	npm ci --prefix bench/peers/jsforce --no-audit --no-fund --loglevel=error
 	npm ci --prefix bench/peers/cometd --no-audit --no-fund --loglevel=error
 	$(BIN)/sfbench $(BENCH_FLAGS)
 
-# The chaos soak (cmd/sfchaos) on the built binaries; CHAOS_FLAGS adds flags,
+# The chaos soak (test/sfchaos) on the built binaries; CHAOS_FLAGS adds flags,
 # e.g. CHAOS_FLAGS='-seed 123' replays a run's fault plan. CHAOS_SHORT is the
 # short run, for targets that have built already (make test).
 CHAOS_FLAGS ?=
-CHAOS       := SALESFORCE_STREAMING_BIN=$(abspath $(BIN)) $(GO) run ./cmd/sfchaos
+CHAOS       := SALESFORCE_STREAMING_BIN=$(abspath $(BIN)) $(GO) run ./test/sfchaos
 CHAOS_SHORT := $(CHAOS) -duration 2m -min-faults 50 -min-restarts 5 $(CHAOS_FLAGS)
 
 chaos: build ## a short chaos soak (2 min): faults, kill -9s, a redis restart, output outages; lost must be 0
 	$(CHAOS_SHORT)
 
-chaos-long: build ## the long chaos soak (35 min) whose figures README shows
+chaos-long: build ## the long chaos soak (35 min) whose figures docs/chaos.md shows
 	$(CHAOS) -duration 35m -min-faults 1000 -min-restarts 50 -keep $(CHAOS_FLAGS)
 
 clean: ## remove built binaries and local data

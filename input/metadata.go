@@ -6,7 +6,7 @@ import (
 	"github.com/salesforce-streaming/salesforce_streaming/internal/bayeux/wire"
 )
 
-// Metadata keys of every message, documented for users in the README: a
+// Metadata keys of every message, documented for users in docs/input.md: a
 // contract with their pipelines, never renamed.
 const (
 	metaChannel         = "salesforce_channel"

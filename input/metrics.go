@@ -7,7 +7,7 @@ import (
 	"github.com/salesforce-streaming/salesforce_streaming/internal/bayeux/wire"
 )
 
-// Metric names (README "Metrics").
+// Metric names (docs/metrics.md).
 const (
 	metricEventsReceived  = "salesforce_streaming_events_received"
 	metricReconnects      = "salesforce_streaming_reconnects"

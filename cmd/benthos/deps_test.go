@@ -13,8 +13,8 @@ import (
 )
 
 // forbiddenModule is Redpanda Connect as a Go module: not open-source licensed
-// as a whole, and kept out of this distribution (README "What the binary
-// bundles").
+// as a whole, and kept out of this distribution (docs/development.md, "What
+// the binary bundles").
 const forbiddenModule = "github.com/redpanda-data/connect"
 
 // moduleRoot is the repository root, two levels up from this package.

@@ -1,5 +1,5 @@
-// Command refdoc rewrites the configuration reference in README.md (or the
-// file named by -readme) from the salesforce_streaming input's spec.
+// Command refdoc rewrites the configuration reference in docs/reference.md
+// (or the file named by -doc) from the salesforce_streaming input's spec.
 package main
 
 import (
@@ -7,13 +7,13 @@ import (
 	"fmt"
 	"os"
 
-	"github.com/salesforce-streaming/salesforce_streaming/internal/refdoc"
+	"github.com/salesforce-streaming/salesforce_streaming/cmd/refdoc/internal/refdoc"
 )
 
 func main() {
-	readme := flag.String("readme", "README.md", "the Markdown file holding the reference markers")
+	doc := flag.String("doc", refdoc.Path, "the Markdown file holding the reference markers")
 	flag.Parse()
-	if err := run(*readme); err != nil {
+	if err := run(*doc); err != nil {
 		fmt.Fprintln(os.Stderr, "refdoc:", err)
 		os.Exit(1)
 	}

@@ -15,7 +15,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/salesforce-streaming/salesforce_streaming/internal/harness/fakes3"
+	"github.com/salesforce-streaming/salesforce_streaming/test/harness/fakes3"
 )
 
 const bucket = "salesforce-archive"

@@ -11,7 +11,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/salesforce-streaming/salesforce_streaming/internal/harness"
+	"github.com/salesforce-streaming/salesforce_streaming/test/harness"
 )
 
 // runBenthos runs a one-shot bin/benthos command in dir.
@@ -31,7 +31,8 @@ var (
 
 // TestShippedConfigs is acceptance criterion (e): every pipeline in config/
 // lints against the file replay-id store, and its inline unit tests pass.
-// A pipeline with processors must carry tests (design.md, "Layout").
+// A pipeline with processors must carry tests: its processors are the part
+// of a shipped config that lint alone cannot check.
 func TestShippedConfigs(t *testing.T) {
 	requireBinaries(t)
 	root, err := harness.RepoRoot()

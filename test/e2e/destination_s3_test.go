@@ -9,8 +9,8 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/salesforce-streaming/salesforce_streaming/internal/harness"
-	"github.com/salesforce-streaming/salesforce_streaming/internal/harness/fakes3"
+	"github.com/salesforce-streaming/salesforce_streaming/test/harness"
+	"github.com/salesforce-streaming/salesforce_streaming/test/harness/fakes3"
 )
 
 const s3Bucket = "salesforce-archive"

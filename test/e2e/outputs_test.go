@@ -8,7 +8,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/salesforce-streaming/salesforce_streaming/internal/harness"
+	"github.com/salesforce-streaming/salesforce_streaming/test/harness"
 )
 
 // TestNackingOutput is the first half of acceptance criterion (b): outputs

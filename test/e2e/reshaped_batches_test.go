@@ -6,7 +6,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/salesforce-streaming/salesforce_streaming/internal/harness"
+	"github.com/salesforce-streaming/salesforce_streaming/test/harness"
 )
 
 // The reshaped-batch scenario: one channel, a backlog of reshapeEvents

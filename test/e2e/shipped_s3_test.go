@@ -14,8 +14,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/salesforce-streaming/salesforce_streaming/internal/harness"
-	"github.com/salesforce-streaming/salesforce_streaming/internal/harness/fakes3"
+	"github.com/salesforce-streaming/salesforce_streaming/test/harness"
+	"github.com/salesforce-streaming/salesforce_streaming/test/harness/fakes3"
 )
 
 // TestShippedConfigS3 runs config/pushtopic_to_s3.yaml as shipped, with the

@@ -4,7 +4,7 @@ import (
 	"sort"
 	"time"
 
-	"github.com/salesforce-streaming/salesforce_streaming/internal/harness"
+	"github.com/salesforce-streaming/salesforce_streaming/test/harness"
 )
 
 // retentionSample is the emulator's retention window at one moment: per

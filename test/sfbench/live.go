@@ -11,14 +11,14 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/salesforce-streaming/salesforce_streaming/internal/harness"
+	"github.com/salesforce-streaming/salesforce_streaming/test/harness"
 )
 
 // livePipeline is bin/benthos on a live stream. Each CDC event the emulator generates carries its publish time
 // in ChangeEventHeader.commitTimestamp (epoch ms, set when the generator publishes it); the output's mapping
 // writes that time and now minus it, in µs, for every event to a file that the harness reads afterwards.
 // Placeholders: HTTP address, the input (inputYAML), latency file.
-const livePipeline = `# sfbench: publish-to-output latency of a live stream (written by cmd/sfbench)
+const livePipeline = `# sfbench: publish-to-output latency of a live stream (written by test/sfbench)
 http:
   address: %s
 logger:

@@ -12,7 +12,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/salesforce-streaming/salesforce_streaming/internal/harness"
+	"github.com/salesforce-streaming/salesforce_streaming/test/harness"
 )
 
 // pollEvery is how often a drain's end is looked for (checkpoint file, a client's result line): the resolution

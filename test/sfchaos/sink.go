@@ -17,7 +17,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/salesforce-streaming/salesforce_streaming/internal/harness"
+	"github.com/salesforce-streaming/salesforce_streaming/test/harness"
 )
 
 // runHeader carries the number of the bin/benthos run that sent a request

@@ -12,7 +12,7 @@ import (
 	"time"
 
 	"github.com/salesforce-streaming/salesforce_streaming/input/checkpointfmt"
-	"github.com/salesforce-streaming/salesforce_streaming/internal/harness"
+	"github.com/salesforce-streaming/salesforce_streaming/test/harness"
 )
 
 // checkpointKey is the checkpoint_cache_key of the benchmark pipelines.
@@ -41,7 +41,7 @@ func inputYAML(orgURL, channel, preset string) string {
 // drainPipeline is bin/benthos draining the backlog: every retained event from the start (replay_preset
 // earliest), nothing done with them (output drop), replay ids checkpointed to the file cache of
 // resources/replay_ids_file.yaml. Placeholders: HTTP address, debug endpoints, the input (inputYAML).
-const drainPipeline = `# sfbench: drain the emulator's backlog (written by cmd/sfbench)
+const drainPipeline = `# sfbench: drain the emulator's backlog (written by test/sfbench)
 http:
   address: %s
   debug_endpoints: %t
@@ -155,7 +155,7 @@ func floorBinary() (string, error) {
 	}
 	path := filepath.Join(dir, "sfbench-floor")
 	if _, err := os.Stat(path); err != nil {
-		return "", fmt.Errorf("the floor program is not built (go build -o bin/sfbench-floor ./cmd/sfbench/floor, or make bench): %w", err)
+		return "", fmt.Errorf("the floor program is not built (go build -o bin/sfbench-floor ./test/sfbench/floor, or make bench): %w", err)
 	}
 	return path, nil
 }

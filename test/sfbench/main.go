@@ -4,7 +4,7 @@
 // emulator's answers, the publish-to-output latency of a live stream, and the Go benchmarks of the hot path. It
 // prints one markdown table: every figure with its target and the command that produced it.
 //
-// Usage: go run ./cmd/sfbench [-events 500000] [-live-duration 60s] ...   (flags: sfbench -h)
+// Usage: go run ./test/sfbench [-events 500000] [-live-duration 60s] ...   (flags: sfbench -h)
 // It expects bin/benthos, bin/sfemu and bin/sfbench-floor (`make bench` builds them) and installs the Node peers
 // with `npm ci` when their node_modules are missing.
 package main
@@ -22,7 +22,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/salesforce-streaming/salesforce_streaming/internal/harness"
+	"github.com/salesforce-streaming/salesforce_streaming/test/harness"
 )
 
 // options are sfbench's flags.

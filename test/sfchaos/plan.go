@@ -7,10 +7,10 @@ import (
 	"slices"
 	"time"
 
-	"github.com/salesforce-streaming/salesforce_streaming/internal/harness"
+	"github.com/salesforce-streaming/salesforce_streaming/test/harness"
 )
 
-// Fault names of the emulator's control API (design.md, "Emulator contract"):
+// Fault names of the emulator's control API (docs/emulator.md, "Faults"):
 // the soak injects every one of them.
 var faultKinds = []string{
 	"unknown_client", "revoke_tokens", "server_busy", "server_disconnect", "drop_connection",

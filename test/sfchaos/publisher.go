@@ -12,7 +12,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/salesforce-streaming/salesforce_streaming/internal/harness"
+	"github.com/salesforce-streaming/salesforce_streaming/test/harness"
 )
 
 // publishTimeout bounds one publish request to the emulator.

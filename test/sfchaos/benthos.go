@@ -4,7 +4,7 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/salesforce-streaming/salesforce_streaming/internal/harness"
+	"github.com/salesforce-streaming/salesforce_streaming/test/harness"
 )
 
 // benthosRunner starts, kills and restarts bin/benthos on the soak's

@@ -10,8 +10,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/salesforce-streaming/salesforce_streaming/internal/harness"
 	"github.com/salesforce-streaming/salesforce_streaming/sfemu"
+	"github.com/salesforce-streaming/salesforce_streaming/test/harness"
 )
 
 func TestParseChannels(t *testing.T) {

@@ -4,7 +4,7 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/salesforce-streaming/salesforce_streaming/internal/harness"
+	"github.com/salesforce-streaming/salesforce_streaming/test/harness"
 )
 
 // Targets of the issue, on a 2-core machine with the emulator on it.
