@@ -12,7 +12,6 @@ package kafka
 import (
 	"fmt"
 	"math"
-	"strings"
 
 	"github.com/dustin/go-humanize"
 	"github.com/redpanda-data/benthos/v4/public/service"
@@ -20,6 +19,8 @@ import (
 	"github.com/twmb/franz-go/pkg/sasl"
 	"github.com/twmb/franz-go/pkg/sasl/plain"
 	"github.com/twmb/franz-go/pkg/sasl/scram"
+
+	"github.com/salesforce-streaming/salesforce_streaming/components/internal/outputconf"
 )
 
 const (
@@ -33,7 +34,6 @@ const (
 	fieldMetadata        = "metadata"
 	fieldMaxInFlight     = "max_in_flight"
 	fieldTimeout         = "timeout"
-	fieldBatching        = "batching"
 	fieldMaxMessageBytes = "max_message_bytes"
 	fieldCompression     = "compression"
 	fieldTLS             = "tls"
@@ -120,7 +120,7 @@ on a key such as the event's `+"`EventUuid`"+`.`).
 				Description("How long one produce request may take before the client abandons it and retries.").
 				Default("10s").
 				Advanced(),
-			service.NewBatchPolicyField(fieldBatching),
+			service.NewBatchPolicyField(outputconf.FieldBatching),
 			service.NewStringField(fieldMaxMessageBytes).
 				Description("The largest record batch sent to a partition, in bytes (e.g. `1MB`, `512KiB`). It must not exceed the broker's `message.max.bytes`.").
 				Default("1MB").
@@ -177,7 +177,7 @@ type config struct {
 func parseConfig(conf *service.ParsedConfig) (*config, error) {
 	c := &config{}
 	var err error
-	brokers, err := seedBrokers(conf)
+	brokers, err := outputconf.AddressList(conf, fieldSeedBrokers, "broker address")
 	if err != nil {
 		return nil, err
 	}
@@ -198,10 +198,7 @@ func parseConfig(conf *service.ParsedConfig) (*config, error) {
 			return nil, err
 		}
 	}
-	if c.maxInFlight, err = conf.FieldMaxInFlight(); err != nil {
-		return nil, err
-	}
-	if c.batching, err = conf.FieldBatchPolicy(fieldBatching); err != nil {
+	if c.batching, c.maxInFlight, err = outputconf.Delivery(conf); err != nil {
 		return nil, err
 	}
 	clientID, err := conf.FieldString(fieldClientID)
@@ -255,25 +252,6 @@ func parseConfig(conf *service.ParsedConfig) (*config, error) {
 		c.clientOpts = append(c.clientOpts, kgo.SASL(mechs...))
 	}
 	return c, nil
-}
-
-func seedBrokers(conf *service.ParsedConfig) ([]string, error) {
-	entries, err := conf.FieldStringList(fieldSeedBrokers)
-	if err != nil {
-		return nil, err
-	}
-	var brokers []string
-	for _, e := range entries {
-		for _, b := range strings.Split(e, ",") {
-			if b = strings.TrimSpace(b); b != "" {
-				brokers = append(brokers, b)
-			}
-		}
-	}
-	if len(brokers) == 0 {
-		return nil, fmt.Errorf("field %s: at least one broker address is required", fieldSeedBrokers)
-	}
-	return brokers, nil
 }
 
 func (c *config) parsePartitioner(conf *service.ParsedConfig) (kgo.Partitioner, error) {

@@ -16,6 +16,8 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/redpanda-data/benthos/v4/public/service"
+
+	"github.com/salesforce-streaming/salesforce_streaming/components/internal/outputconf"
 )
 
 const (
@@ -24,7 +26,6 @@ const (
 	fieldHeaders     = "headers"
 	fieldMetadata    = "metadata"
 	fieldMaxInFlight = "max_in_flight"
-	fieldBatching    = "batching"
 	fieldTLS         = "tls"
 	fieldAuth        = "auth"
 
@@ -76,7 +77,7 @@ password, a token, an NKey seed (file or value), a credentials file, or a user J
 				Description("Which metadata keys become message headers. Nothing is sent unless a prefix or pattern matches.").
 				Optional(),
 			service.NewOutputMaxInFlightField().Default(defaultMaxInFlight),
-			service.NewBatchPolicyField(fieldBatching),
+			service.NewBatchPolicyField(outputconf.FieldBatching),
 			service.NewTLSToggledField(fieldTLS),
 			service.NewObjectField(fieldAuth,
 				service.NewStringField(fieldAuthNKeyFile).
@@ -127,20 +128,9 @@ type config struct {
 
 func parseConfig(conf *service.ParsedConfig, label string) (*config, error) {
 	c := &config{}
-	entries, err := conf.FieldStringList(fieldURLs)
+	urls, err := outputconf.AddressList(conf, fieldURLs, "URL")
 	if err != nil {
 		return nil, err
-	}
-	var urls []string
-	for _, e := range entries {
-		for _, u := range strings.Split(e, ",") {
-			if u = strings.TrimSpace(u); u != "" {
-				urls = append(urls, u)
-			}
-		}
-	}
-	if len(urls) == 0 {
-		return nil, fmt.Errorf("field %s: at least one URL is required", fieldURLs)
 	}
 	c.urls = strings.Join(urls, ",")
 	if c.subject, err = conf.FieldInterpolatedString(fieldSubject); err != nil {
@@ -154,10 +144,7 @@ func parseConfig(conf *service.ParsedConfig, label string) (*config, error) {
 			return nil, err
 		}
 	}
-	if c.maxInFlight, err = conf.FieldMaxInFlight(); err != nil {
-		return nil, err
-	}
-	if c.batching, err = conf.FieldBatchPolicy(fieldBatching); err != nil {
+	if c.batching, c.maxInFlight, err = outputconf.Delivery(conf); err != nil {
 		return nil, err
 	}
 	if label == "" {

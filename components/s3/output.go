@@ -17,16 +17,14 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/redpanda-data/benthos/v4/public/service"
+
+	"github.com/salesforce-streaming/salesforce_streaming/components/internal/outputconf"
 )
 
 func init() {
 	service.MustRegisterBatchOutput("aws_s3", spec(),
 		func(conf *service.ParsedConfig, mgr *service.Resources) (service.BatchOutput, service.BatchPolicy, int, error) {
-			policy, err := conf.FieldBatchPolicy(fieldBatching)
-			if err != nil {
-				return nil, policy, 0, err
-			}
-			maxInFlight, err := conf.FieldMaxInFlight()
+			policy, maxInFlight, err := outputconf.Delivery(conf)
 			if err != nil {
 				return nil, policy, 0, err
 			}

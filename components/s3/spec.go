@@ -1,6 +1,10 @@
 package s3
 
-import "github.com/redpanda-data/benthos/v4/public/service"
+import (
+	"github.com/redpanda-data/benthos/v4/public/service"
+
+	"github.com/salesforce-streaming/salesforce_streaming/components/internal/outputconf"
+)
 
 const (
 	fieldBucket             = "bucket"
@@ -11,7 +15,6 @@ const (
 	fieldEndpoint           = "endpoint"
 	fieldForcePathStyleURLs = "force_path_style_urls"
 	fieldTimeout            = "timeout"
-	fieldBatching           = "batching"
 
 	fieldCredentials    = "credentials"
 	fieldProfile        = "profile"
@@ -60,7 +63,7 @@ func spec() *service.ConfigSpec {
 				Description("The longest one upload may take before it fails and is retried.").
 				Default(defaultTimeout).
 				Advanced(),
-			service.NewBatchPolicyField(fieldBatching),
+			service.NewBatchPolicyField(outputconf.FieldBatching),
 			service.NewStringField(fieldRegion).
 				Description("The AWS region of the bucket. Empty means the SDK's (`AWS_REGION`, the shared config), and "+
 					"`us-east-1` when that has none either.").

@@ -20,6 +20,8 @@ import (
 	// The drivers behind `driver: mysql` and `driver: postgres`.
 	_ "github.com/go-sql-driver/mysql"
 	_ "github.com/jackc/pgx/v5/stdlib"
+
+	"github.com/salesforce-streaming/salesforce_streaming/components/internal/outputconf"
 )
 
 const (
@@ -35,7 +37,6 @@ const (
 	fieldConnMaxLifeTime = "conn_max_life_time"
 	fieldConnMaxIdle     = "conn_max_idle"
 	fieldConnMaxOpen     = "conn_max_open"
-	fieldBatching        = "batching"
 )
 
 // defaultConnMaxIdle is database/sql's own default, which Connect documents.
@@ -44,11 +45,7 @@ const defaultConnMaxIdle = 2
 func init() {
 	service.MustRegisterBatchOutput("sql_insert", spec(),
 		func(conf *service.ParsedConfig, mgr *service.Resources) (service.BatchOutput, service.BatchPolicy, int, error) {
-			policy, err := conf.FieldBatchPolicy(fieldBatching)
-			if err != nil {
-				return nil, policy, 0, err
-			}
-			maxInFlight, err := conf.FieldMaxInFlight()
+			policy, maxInFlight, err := outputconf.Delivery(conf)
 			if err != nil {
 				return nil, policy, 0, err
 			}

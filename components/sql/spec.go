@@ -5,6 +5,8 @@ import (
 	"strings"
 
 	"github.com/redpanda-data/benthos/v4/public/service"
+
+	"github.com/salesforce-streaming/salesforce_streaming/components/internal/outputconf"
 )
 
 func spec() *service.ConfigSpec {
@@ -74,6 +76,6 @@ func spec() *service.ConfigSpec {
 				Description("The most open connections. Zero or less means no limit.").
 				Optional().
 				Advanced(),
-			service.NewBatchPolicyField(fieldBatching),
+			service.NewBatchPolicyField(outputconf.FieldBatching),
 		)
 }
