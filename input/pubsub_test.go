@@ -1,0 +1,259 @@
+package input
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/redpanda-data/benthos/v4/public/service"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/salesforce-streaming/salesforce_streaming/input/checkpointfmt"
+	"github.com/salesforce-streaming/salesforce_streaming/internal/sfauth"
+	"github.com/salesforce-streaming/salesforce_streaming/sfemu"
+)
+
+// startPubSubEmulator serves an sfemu over HTTP (tokens) and its Pub/Sub
+// API over plaintext gRPC on a free loopback port.
+func startPubSubEmulator(t *testing.T, cfg sfemu.Config) (emu *sfemu.Server, url, addr string) {
+	t.Helper()
+	emu = sfemu.New(cfg)
+	ts := httptest.NewServer(emu)
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	g := emu.NewPubSubServer()
+	go func() { _ = g.Serve(lis) }()
+	t.Cleanup(func() {
+		g.Stop()
+		ts.Close()
+		emu.Close()
+	})
+	return emu, ts.URL, lis.Addr().String()
+}
+
+// sfemuReplayID is the emulator's Pub/Sub replay id of CometD replay id id:
+// 8 bytes, big-endian (an emulator detail; the input treats ids as opaque).
+func sfemuReplayID(id int64) []byte {
+	return binary.BigEndian.AppendUint64(nil, uint64(id))
+}
+
+// pubsubIDs returns the replay ids of the collected messages, decoded from
+// their base64 salesforce_replay_id.
+func pubsubIDs(t *testing.T, c *collector) []int64 {
+	t.Helper()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	ids := make([]int64, 0, len(c.metas))
+	for _, m := range c.metas {
+		text, ok := m[metaReplayID].(string)
+		require.True(t, ok, "salesforce_replay_id is base64 text: %#v", m[metaReplayID])
+		raw, err := base64.StdEncoding.DecodeString(text)
+		require.NoError(t, err)
+		require.Len(t, raw, 8)
+		ids = append(ids, int64(binary.BigEndian.Uint64(raw)))
+	}
+	return ids
+}
+
+// storedPubSub reads a channel's Pub/Sub checkpoint from the file cache dir.
+func storedPubSub(t *testing.T, dir, channel string) (checkpointfmt.OpaquePosition, bool) {
+	t.Helper()
+	get := func(_ context.Context, key string) ([]byte, bool, error) {
+		raw, err := os.ReadFile(filepath.Join(dir, key))
+		if errors.Is(err, os.ErrNotExist) {
+			return nil, false, nil
+		}
+		return raw, err == nil, err
+	}
+	pos, ok, err := checkpointfmt.ReadPubSubPosition(t.Context(), get, "salesforce_streaming", channel)
+	require.NoError(t, err)
+	return pos, ok
+}
+
+func pubsubFields(addr, extra string) string {
+	return fmt.Sprintf("  api: pubsub\n  pubsub_endpoint: %s\n%s", addr, extra)
+}
+
+// TestPubSubStreamResumesFromAcked consumes a backlog of two channels over
+// the Pub/Sub API, stops, publishes more and restarts: the second run starts
+// right after the last acked event of each channel. Checkpoints are stored
+// under the Pub/Sub keys only, as base64; messages carry CometD's metadata
+// keys plus the event and schema ids, and the decoded payload as body.
+func TestPubSubStreamResumesFromAcked(t *testing.T) {
+	emu, url, addr := startPubSubEmulator(t, sfemu.Config{})
+	counts := map[string]int{"/event/Order__e": 30, "/data/AccountChangeEvent": 20}
+	last := map[string]int64{}
+	for ch, n := range counts {
+		_, l, err := emu.PublishN(ch, n)
+		require.NoError(t, err)
+		last[ch] = l
+	}
+	dir := t.TempDir()
+	fields := pubsubFields(addr, "  channels: [ /event/Order__e, /data/AccountChangeEvent ]\n  replay_preset: earliest\n")
+	c1 := newCollector()
+	rs := startStream(t, url, dir, fields, c1)
+	c1.waitFor(t, 50)
+	rs.stop(t)
+
+	require.Len(t, pubsubIDs(t, c1), 50, "no duplicates in one clean run")
+	for ch, l := range last {
+		pos, ok := storedPubSub(t, dir, ch)
+		require.True(t, ok, ch)
+		assert.Equal(t, sfemuReplayID(l), pos.ReplayID, ch)
+		_, err := os.Stat(filepath.Join(dir, checkpointfmt.CheckpointKey("salesforce_streaming", ch)))
+		assert.True(t, errors.Is(err, os.ErrNotExist), "no CometD checkpoint of %s is written", ch)
+	}
+	c1.mu.Lock()
+	for k, m := range c1.metas {
+		assert.NotEmpty(t, m[metaEventID], "event id")
+		assert.NotEmpty(t, m[metaSchemaID], "schema id")
+		assert.Equal(t, m[metaSchemaID], m[metaSchema])
+		assert.Contains(t, []any{"/event/Order__e", "/data/AccountChangeEvent"}, m[metaChannel])
+		assert.NotEmpty(t, m[metaCreatedDate])
+		var body map[string]any
+		require.NoError(t, json.Unmarshal(c1.bodies[k], &body), "the body is the decoded JSON")
+		if m[metaChannel] == "/data/AccountChangeEvent" {
+			assert.Equal(t, "Account", m[metaEntityName])
+			assert.NotEmpty(t, m[metaChangeType])
+			assert.Contains(t, body, "ChangeEventHeader")
+		} else {
+			assert.Equal(t, m[metaEventID], m[metaEventUUID], "a platform event's uuid is its Pub/Sub event id")
+			assert.Contains(t, body, "CreatedDate")
+		}
+	}
+	c1.mu.Unlock()
+
+	firstNew := map[string]int64{}
+	for ch := range counts {
+		f, _, err := emu.PublishN(ch, 12)
+		require.NoError(t, err)
+		firstNew[ch] = f
+	}
+	c2 := newCollector()
+	rs = startStream(t, url, dir, fields, c2)
+	c2.waitFor(t, 24)
+	rs.stop(t)
+	ids := pubsubIDs(t, c2)
+	require.Len(t, ids, 24, "the second run gets exactly the new events")
+	c2.mu.Lock()
+	defer c2.mu.Unlock()
+	for k, id := range ids {
+		ch := c2.metas[k][metaChannel].(string)
+		assert.GreaterOrEqual(t, id, firstNew[ch], "%s: only events after the checkpoint", ch)
+	}
+}
+
+// TestPubSubKeepaliveMovesIdleCheckpoint: a channel that receives nothing
+// gets its checkpoint from the keepalive's latest_replay_id.
+func TestPubSubKeepaliveMovesIdleCheckpoint(t *testing.T) {
+	clock := sfemu.NewFakeClock(time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC))
+	emu, url, addr := startPubSubEmulator(t, sfemu.Config{Clock: clock})
+	_, last, err := emu.PublishN("/event/Order__e", 5)
+	require.NoError(t, err)
+	dir := t.TempDir()
+	c := newCollector()
+	rs := startStream(t, url, dir, pubsubFields(addr, "  channels: [ /event/Order__e ]\n  replay_preset: latest\n"), c)
+
+	found := false
+	for range 40 { // the server re-arms its keepalive timer after each send: advance until one lands
+		clock.Advance(sfemu.PubSubKeepalive)
+		time.Sleep(250 * time.Millisecond)
+		if pos, ok := storedPubSub(t, dir, "/event/Order__e"); ok {
+			assert.Equal(t, sfemuReplayID(last), pos.ReplayID)
+			found = true
+			break
+		}
+	}
+	rs.stop(t)
+	assert.True(t, found, "a keepalive stored the idle channel's position")
+	assert.Zero(t, c.count(), "latest: nothing delivered")
+}
+
+// TestPubSubFlowControlFollowsAcks drives the input directly with nothing
+// acknowledged: it hands out checkpoint_limit events and no more, and the
+// server delivers no more either (its delivery allocation counts them); acks
+// let the rest through.
+func TestPubSubFlowControlFollowsAcks(t *testing.T) {
+	emu, url, addr := startPubSubEmulator(t, sfemu.Config{})
+	_, _, err := emu.PublishN("/event/Order__e", 50)
+	require.NoError(t, err)
+	pConf, err := spec().ParseYAML(fmt.Sprintf(`org_url: %s
+api: pubsub
+pubsub_endpoint: %s
+auth: { grant_type: client_credentials, client_id: sfemu-client-id, client_secret: sfemu-client-secret }
+channels: [ /event/Order__e ]
+replay_preset: earliest
+checkpoint_cache: replay_ids
+checkpoint_limit: 10
+`, url, addr), nil)
+	require.NoError(t, err)
+	in, err := newInput(pConf, service.MockResources(service.MockResourcesOptAddCache("replay_ids")))
+	require.NoError(t, err)
+	ctx, cancel := context.WithTimeout(context.Background(), waitTimeout)
+	defer cancel()
+	require.NoError(t, in.Connect(ctx))
+	defer in.Close(context.Background())
+
+	var acks []service.AckFunc
+	held := 0
+	for {
+		rctx, rcancel := context.WithTimeout(ctx, 500*time.Millisecond)
+		batch, ack, err := in.ReadBatch(rctx)
+		rcancel()
+		if errors.Is(err, context.DeadlineExceeded) {
+			break
+		}
+		require.NoError(t, err)
+		held += len(batch)
+		acks = append(acks, ack)
+		require.LessOrEqual(t, held, 10, "never more than checkpoint_limit unacknowledged")
+	}
+	assert.Equal(t, 10, held)
+	assert.LessOrEqual(t, deliveredPlatformEvents(t, url), int64(10), "the server sent no more than checkpoint_limit")
+
+	for _, ack := range acks {
+		require.NoError(t, ack(ctx, nil))
+	}
+	total := held
+	for total < 50 {
+		batch, ack, err := in.ReadBatch(ctx)
+		require.NoError(t, err)
+		total += len(batch)
+		require.NoError(t, ack(ctx, nil))
+	}
+	assert.Equal(t, 50, total)
+}
+
+// deliveredPlatformEvents is the emulator's count of delivered platform and
+// change events (its daily delivery allocation used).
+func deliveredPlatformEvents(t *testing.T, url string) int64 {
+	t.Helper()
+	var limits struct {
+		DailyDeliveredPlatformEvents struct{ Max, Remaining int64 }
+	}
+	src, err := sfauth.NewSource(sfauth.Config{OrgURL: url, GrantType: sfauth.GrantClientCredentials,
+		ClientID: sfemu.DefaultClientID, ClientSecret: sfemu.DefaultClientSecret})
+	require.NoError(t, err)
+	tok, err := src.Token(t.Context())
+	require.NoError(t, err)
+	req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, url+"/services/data/v64.0/limits", nil)
+	require.NoError(t, err)
+	req.Header.Set("Authorization", "Bearer "+tok.AccessToken)
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	require.NoError(t, json.NewDecoder(resp.Body).Decode(&limits))
+	return limits.DailyDeliveredPlatformEvents.Max - limits.DailyDeliveredPlatformEvents.Remaining
+}
