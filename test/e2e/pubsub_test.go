@@ -333,5 +333,3 @@ func deliveredEvents(t *testing.T, e *env, token string) int64 {
 	require.NoError(t, json.NewDecoder(resp.Body).Decode(&limits))
 	return limits.DailyDeliveredPlatformEvents.Max - limits.DailyDeliveredPlatformEvents.Remaining
 }
-
-
