@@ -260,6 +260,10 @@ const specDescription = `
 This input subscribes to Salesforce's Streaming API (CometD long polling) and emits every data message of its
 channels as a Benthos message. Meta messages (handshake, connect, subscribe) stay inside the client.
 
+With ` + "`api: pubsub`" + ` it subscribes through Salesforce's Pub/Sub API (gRPC) instead, to platform events and change
+events only, with the same guarantees, metadata keys and settings; see docs/pubsub.md for the differences
+(checkpoints, message bodies, flow control).
+
 == Authentication
 
 Create a connected app (or external client app) with the ` + "`api`" + ` scope and pick one grant in ` + "`auth.grant_type`" + `:
@@ -330,6 +334,12 @@ Each message's body is the event's ` + "`data`" + ` object exactly as Salesforce
   (RFC 3339), ` + "`salesforce_transaction_key`" + `, ` + "`salesforce_commit_user`" + `: Change Data Capture header fields.
 
 Fields an event does not carry are not set.
+
+Under ` + "`api: pubsub`" + ` the body is the event's payload decoded from Avro to the JSON a CometD subscriber receives as
+` + "`payload`" + ` (change event bitmaps decoded to field names), ` + "`salesforce_replay_id`" + ` is the replay id's opaque bytes
+as base64 text, and two keys are added: ` + "`salesforce_event_id`" + ` (the event's id; a platform event's is also its
+` + "`salesforce_event_uuid`" + `) and ` + "`salesforce_schema_id`" + ` (the Avro schema id, also in ` + "`salesforce_schema`" + `). A
+payload that does not decode is delivered with its Avro bytes as body and ` + "`salesforce_decode_error`" + ` set.
 
 == Scaling
 
