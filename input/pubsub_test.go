@@ -257,3 +257,54 @@ func deliveredPlatformEvents(t *testing.T, url string) int64 {
 	require.NoError(t, json.NewDecoder(resp.Body).Decode(&limits))
 	return limits.DailyDeliveredPlatformEvents.Max - limits.DailyDeliveredPlatformEvents.Remaining
 }
+
+// TestPubSubRedeliveryAndMetrics: a nacked Pub/Sub batch comes again whole,
+// with the same replay ids; events and reconnects are counted as over CometD.
+func TestPubSubRedeliveryAndMetrics(t *testing.T) {
+	emu, url, addr := startPubSubEmulator(t, sfemu.Config{})
+	_, _, err := emu.PublishN("/event/Order__e", 10)
+	require.NoError(t, err)
+	h := newHarness(t, t.TempDir(), url, "api: pubsub\npubsub_endpoint: "+addr+"\nchannels: [ /event/Order__e ]\nreplay_preset: earliest\n")
+	ctx, cancel := context.WithTimeout(t.Context(), waitTimeout)
+	defer cancel()
+	require.NoError(t, h.in.Connect(ctx))
+
+	replayIDs := func(batch service.MessageBatch) []string {
+		var ids []string
+		for _, msg := range batch {
+			v, ok := msg.MetaGetMut(metaReplayID)
+			require.True(t, ok)
+			ids = append(ids, v.(string))
+		}
+		return ids
+	}
+	batch, ack, err := h.in.ReadBatch(ctx)
+	require.NoError(t, err)
+	first := replayIDs(batch)
+	require.NoError(t, ack(ctx, errors.New("rejected by the test")))
+	again, ack, err := h.in.ReadBatch(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, first, replayIDs(again), "the nacked batch comes again whole")
+	require.NoError(t, ack(ctx, nil))
+	got := len(first)
+	for got < 10 {
+		batch, ack, err := h.in.ReadBatch(ctx)
+		require.NoError(t, err)
+		got += len(batch)
+		require.NoError(t, ack(ctx, nil))
+	}
+	assert.Equal(t, 10, got)
+	assert.Equal(t, int64(10), h.metrics.get(metricEventsReceived, "/event/Order__e"))
+
+	require.NoError(t, emu.InjectFault(sfemu.FaultRequest{Fault: sfemu.FaultDropConnection, Count: 1}))
+	_, _, err = emu.PublishN("/event/Order__e", 5)
+	require.NoError(t, err)
+	for got < 15 {
+		batch, ack, err := h.in.ReadBatch(ctx)
+		require.NoError(t, err)
+		got += len(batch)
+		require.NoError(t, ack(ctx, nil))
+	}
+	assert.Equal(t, 15, got, "nothing lost or repeated across the dropped stream")
+	assert.GreaterOrEqual(t, h.metrics.get(metricReconnects, "connection_error"), int64(1), "the dropped stream is counted")
+}

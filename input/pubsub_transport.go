@@ -59,6 +59,7 @@ func startPubSub(ctx context.Context, conf ssiConfig, src *sfauth.Source, starts
 		TLS:       conf.TLS,
 		Backoff:   conf.Backoff,
 		Logger:    log,
+		Observer:  metrics,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("creating the Pub/Sub API client: %w", err)

@@ -225,6 +225,7 @@ func (s *Subscription) run(ctx context.Context) {
 				c.log.Errorf("pubsub %s: getting a token: %v", s.cfg.Topic, err)
 				break
 			}
+			c.obs.Reconnect(bayeux.ReconnectAuth)
 			tok, _ := c.currentToken(ctx)
 			if _, rerr := c.refresh(ctx, tok); rerr != nil {
 				streak++
@@ -238,6 +239,7 @@ func (s *Subscription) run(ctx context.Context) {
 				streak++
 			}
 		case kindInvalidReplay:
+			c.obs.ReplayFallback(s.cfg.Topic, s.cfg.OnInvalidReplayID)
 			switch s.cfg.OnInvalidReplayID {
 			case bayeux.ReplayFallbackFail:
 				c.log.Errorf("pubsub %s: %v; on_invalid_replay_id is fail: stopping", s.cfg.Topic, wrapped)
@@ -250,12 +252,18 @@ func (s *Subscription) run(ctx context.Context) {
 			}
 			c.log.Errorf("pubsub %s: %v; resubscribing from the %s event", s.cfg.Topic, wrapped, s.cfg.OnInvalidReplayID)
 		case kindLimit, kindPermanent:
+			if kind == kindLimit {
+				c.obs.Reconnect(bayeux.ReconnectLimit)
+			} else {
+				c.obs.Reconnect(bayeux.ReconnectConnectionError)
+			}
 			wait = longWait(c.cfg.Backoff)
 			c.log.Errorf("pubsub %s: %v; retrying in %s", s.cfg.Topic, wrapped, wait.Round(time.Second))
 		case kindClosed:
 			s.fail(ErrClosed)
 			return
 		default:
+			c.obs.Reconnect(bayeux.ReconnectConnectionError)
 			if streak > 0 {
 				wait = c.cfg.Backoff.Delay(streak)
 			}
