@@ -223,7 +223,7 @@ func (i *ssiInput) startPositionsPubSub(ctx context.Context) (map[string]pubsubS
 		if start.replayID != nil {
 			i.log.Infof("Subscribing to %s over the Pub/Sub API after replay id %s (%s)", ch, base64.StdEncoding.EncodeToString(start.replayID), from)
 		} else {
-			i.log.Infof("Subscribing to %s over the Pub/Sub API from the %s event (%s)", ch, map[pubsub.ReplayPreset]string{pubsub.ReplayEarliest: "earliest", pubsub.ReplayLatest: "latest"}[start.preset], from)
+			i.log.Infof("Subscribing to %s over the Pub/Sub API from the %s event (%s)", ch, presetName(start.preset), from)
 		}
 		starts[ch] = start
 	}

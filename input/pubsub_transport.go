@@ -247,6 +247,14 @@ func (a pubsubAuth) Refresh(ctx context.Context, stale sfauth.Token) (sfauth.Tok
 	return tok, loginError(err)
 }
 
+// presetName names a Pub/Sub preset for logs.
+func presetName(p pubsub.ReplayPreset) string {
+	if p == pubsub.ReplayEarliest {
+		return presetEarliest
+	}
+	return presetLatest
+}
+
 // pubsubPreset maps a CometD preset (-1, -2) to the Pub/Sub one.
 func pubsubPreset(id int64) pubsub.ReplayPreset {
 	if id == replayEarliest {
