@@ -2,11 +2,18 @@ package input
 
 import (
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/base64"
 	"encoding/binary"
 	"encoding/json"
+	"encoding/pem"
 	"errors"
 	"fmt"
+	"math/big"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -18,6 +25,8 @@ import (
 	"github.com/redpanda-data/benthos/v4/public/service"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials"
 
 	"github.com/salesforce-streaming/salesforce_streaming/input/checkpointfmt"
 	"github.com/salesforce-streaming/salesforce_streaming/internal/sfauth"
@@ -307,4 +316,65 @@ func TestPubSubRedeliveryAndMetrics(t *testing.T) {
 	}
 	assert.Equal(t, 15, got, "nothing lost or repeated across the dropped stream")
 	assert.GreaterOrEqual(t, h.metrics.get(metricReconnects, "connection_error"), int64(1), "the dropped stream is counted")
+}
+
+// TestPubSubTLS: with tls enabled the input speaks TLS to a loopback
+// endpoint too, trusting the configured root CA, and refuses a server its
+// roots do not vouch for.
+func TestPubSubTLS(t *testing.T) {
+	emu := sfemu.New(sfemu.Config{})
+	ts := httptest.NewServer(emu)
+	certFile, cert := selfSignedLoopbackCert(t)
+	creds := credentials.NewServerTLSFromCert(&cert)
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	g := emu.NewPubSubServer(grpc.Creds(creds))
+	go func() { _ = g.Serve(lis) }()
+	t.Cleanup(func() {
+		g.Stop()
+		ts.Close()
+		emu.Close()
+	})
+	_, _, err = emu.PublishN("/event/Order__e", 3)
+	require.NoError(t, err)
+
+	connect := func(tlsFields string) (*ssiInput, error) {
+		h := newHarness(t, t.TempDir(), ts.URL, "api: pubsub\npubsub_endpoint: "+lis.Addr().String()+
+			"\nchannels: [ /event/Order__e ]\nreplay_preset: earliest\n"+tlsFields)
+		require.False(t, h.in.conf.PubSubPlaintext, "tls enabled: no plaintext, loopback or not")
+		ctx, cancel := context.WithTimeout(t.Context(), waitTimeout)
+		defer cancel()
+		return h.in, h.in.Connect(ctx)
+	}
+
+	in, err := connect("tls: { enabled: true, root_cas_file: " + certFile + " }\n")
+	require.NoError(t, err)
+	ctx, cancel := context.WithTimeout(t.Context(), waitTimeout)
+	defer cancel()
+	batch, ack, err := in.ReadBatch(ctx)
+	require.NoError(t, err)
+	assert.NotEmpty(t, batch)
+	require.NoError(t, ack(ctx, nil))
+
+	_, err = connect("tls: { enabled: true }\n")
+	require.Error(t, err, "the system roots do not trust the test certificate")
+	assert.Contains(t, err.Error(), "certificate")
+}
+
+// selfSignedLoopbackCert makes a certificate for 127.0.0.1 and writes it,
+// PEM, to a file to trust as root_cas_file.
+func selfSignedLoopbackCert(t *testing.T) (string, tls.Certificate) {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	require.NoError(t, err)
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1), NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		KeyUsage: x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+		BasicConstraintsValid: true, IsCA: true, IPAddresses: []net.IP{net.ParseIP("127.0.0.1")},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	require.NoError(t, err)
+	path := filepath.Join(t.TempDir(), "server.crt")
+	require.NoError(t, os.WriteFile(path, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o644))
+	return path, tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}
 }
