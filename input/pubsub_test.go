@@ -5,6 +5,7 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
+	"crypto/rsa"
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/base64"
@@ -19,6 +20,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strconv"
 	"testing"
 	"time"
 
@@ -377,4 +379,43 @@ func selfSignedLoopbackCert(t *testing.T) (string, tls.Certificate) {
 	path := filepath.Join(t.TempDir(), "server.crt")
 	require.NoError(t, os.WriteFile(path, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o644))
 	return path, tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}
+}
+
+// TestPubSubEveryGrant: each of the four grants obtains a token whose
+// identity URL gives the tenant id the Pub/Sub API needs; no secret reaches
+// a message.
+func TestPubSubEveryGrant(t *testing.T) {
+	key, err := rsa.GenerateKey(rand.Reader, 2048)
+	require.NoError(t, err)
+	keyPEM := string(pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: x509.MarshalPKCS1PrivateKey(key)}))
+	grants := map[string]string{
+		"client_credentials": fmt.Sprintf("{ grant_type: client_credentials, client_id: %s, client_secret: %s }",
+			sfemu.DefaultClientID, sfemu.DefaultClientSecret),
+		"password": fmt.Sprintf("{ grant_type: password, client_id: %s, client_secret: %s, username: %s, password: %s }",
+			sfemu.DefaultClientID, sfemu.DefaultClientSecret, sfemu.DefaultUsername, sfemu.DefaultPassword),
+		"refresh_token": fmt.Sprintf("{ grant_type: refresh_token, client_id: %s, client_secret: %s, refresh_token: %s }",
+			sfemu.DefaultClientID, sfemu.DefaultClientSecret, sfemu.DefaultRefreshToken),
+		"jwt_bearer": fmt.Sprintf("{ grant_type: jwt_bearer, client_id: %s, username: %s, private_key: %s }",
+			sfemu.DefaultClientID, sfemu.DefaultUsername, strconv.Quote(keyPEM)),
+	}
+	for grant, auth := range grants {
+		t.Run(grant, func(t *testing.T) {
+			emu, url, addr := startPubSubEmulator(t, sfemu.Config{JWTPublicKey: &key.PublicKey})
+			_, _, err := emu.PublishN("/event/Order__e", 3)
+			require.NoError(t, err)
+			c := newCollector()
+			rs := startStreamWith(t, url, pubsubFields(addr, "  channels: [ /event/Order__e ]\n  replay_preset: earliest\n"), c,
+				streamOpts{auth: auth, cacheYAML: "label: replay_ids\nmemory: {}\n"})
+			c.waitFor(t, 3)
+			rs.stop(t)
+			c.mu.Lock()
+			defer c.mu.Unlock()
+			for k, m := range c.metas {
+				all := fmt.Sprint(m) + string(c.bodies[k])
+				for _, secret := range []string{sfemu.DefaultClientSecret, sfemu.DefaultPassword, sfemu.DefaultRefreshToken} {
+					assert.NotContains(t, all, secret)
+				}
+			}
+		})
+	}
 }
