@@ -78,4 +78,3 @@ func pubsubMeta(p *fastjson.Parser, channel string, ev pubsub.Event) wire.Metada
 
 // cometdTimeLayout is how CometD metadata writes instants: UTC, milliseconds.
 const cometdTimeLayout = "2006-01-02T15:04:05.000Z"
-
