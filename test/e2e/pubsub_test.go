@@ -2,12 +2,15 @@ package e2e
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/binary"
 	"encoding/json"
 	"net"
 	"net/http"
 	"net/url"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -332,4 +335,30 @@ func deliveredEvents(t *testing.T, e *env, token string) int64 {
 	}
 	require.NoError(t, json.NewDecoder(resp.Body).Decode(&limits))
 	return limits.DailyDeliveredPlatformEvents.Max - limits.DailyDeliveredPlatformEvents.Remaining
+}
+
+// TestPubSubOverTLS: sfemu -tls serves HTTPS and the Pub/Sub API over TLS
+// with its self-signed certificate; the input, trusting it through tls, gets
+// every event.
+func TestPubSubOverTLS(t *testing.T) {
+	certFile := filepath.Join(t.TempDir(), "sfemu.crt")
+	e, addr := pubsubEnv(t, harness.EmulatorConfig{Args: []string{"-tls", "-tls-cert-out", certFile}})
+	require.True(t, strings.HasPrefix(e.emu.URL, "https://"), e.emu.URL)
+	pemBytes, err := os.ReadFile(certFile)
+	require.NoError(t, err)
+	pool := x509.NewCertPool()
+	require.True(t, pool.AppendCertsFromPEM(pemBytes))
+	e.emu.HTTP = &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}}}
+
+	const channel = "/event/PsTls__e"
+	ids, err := e.emu.PublishIDs(e.ctx, channel, 50, 1)
+	require.NoError(t, err)
+	out := e.path("out.jsonl")
+	p := e.pubsubPipeline(addr, inputOpts{channels: []string{channel}, preset: "earliest", key: "pstls"}, fileOutput(out))
+	p["input"].(map[string]any)["salesforce_streaming"].(map[string]any)["tls"] = map[string]any{"enabled": true, "root_cas_file": certFile}
+	run := e.startBenthos("run", p, e.fileCache())
+	recs, report := waitComplete(e.ctx, t, harness.Published{channel: ids}, nil, out, run)
+	e.stop(run)
+	t.Logf("%d records; %s", len(recs), report)
+	assert.Empty(t, report.Missing)
 }
