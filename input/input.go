@@ -299,7 +299,11 @@ func (i *ssiInput) readNew(ctx context.Context) (*delivery, error) {
 		case err == nil && len(batch.Events) == 0:
 			// Never hand the framework an empty batch. A Pub/Sub keepalive
 			// moves an idle channel's checkpoint.
-			if batch.latest != nil && i.cp.Keepalive(batch.Channel, batch.latest) {
+			if batch.latest == nil {
+				continue
+			}
+			i.noteFallbacks(client, batch)
+			if i.cp.Keepalive(batch.Channel, batch.latest) {
 				i.log.Debugf("Checkpoint of %s moved to the keepalive's latest replay id", batch.Channel)
 			}
 			continue

@@ -15,7 +15,7 @@ import (
 // `payload`, with the CometD metadata read from it. An event whose payload
 // does not decode keeps its Avro bytes as body (see pubsubDecodeError).
 func pubsubBatch(channel string, b pubsub.Batch) eventBatch {
-	out := eventBatch{Batch: wire.Batch{Channel: channel}}
+	out := eventBatch{Batch: wire.Batch{Channel: channel, Fallbacks: b.Fallbacks}}
 	if b.Keepalive() {
 		out.latest = b.LatestReplayID
 		return out

@@ -56,6 +56,10 @@ type Batch struct {
 	// LatestReplayID is the subscription's position after this response: the last event's replay id, or on a
 	// keepalive the newest position the server vouches for (every event up to it has been delivered).
 	LatestReplayID []byte
+	// Fallbacks is how many times the subscription had replaced a refused replay id per OnInvalidReplayID when
+	// the batch was queued (as bayeux's wire.Batch.Fallbacks): when it grows, the batch is the first of a
+	// subscription that started over from the earliest or latest event.
+	Fallbacks int
 }
 
 // Keepalive reports an empty batch: no events, only a newer position.
@@ -73,6 +77,7 @@ type Subscription struct {
 	unreleased int    // events handed on (queued or taken by Next) and not yet Released
 	position   []byte // replay id to resubscribe after; nil: use the preset
 	preset     ReplayPreset
+	fallbacks  int   // refused replay ids replaced so far (Batch.Fallbacks)
 	err        error // terminal error, returned by Next once the queue is drained
 
 	notify   chan struct{} // a batch was queued or err set
@@ -179,6 +184,7 @@ func (s *Subscription) wake() {
 // enqueue hands a batch on and moves the resubscribe position to it. Consecutive keepalives coalesce.
 func (s *Subscription) enqueue(b Batch) {
 	s.mu.Lock()
+	b.Fallbacks = s.fallbacks
 	if n := len(s.queue); n > 0 && b.Keepalive() && s.queue[n-1].Keepalive() {
 		s.queue[n-1] = b
 	} else {
@@ -284,10 +290,11 @@ func isStatus(err error) bool {
 	return errors.As(err, &se)
 }
 
-// restartFrom drops the position so the next stream starts from a preset.
+// restartFrom drops the position so the next stream starts from a preset: a fallback from a refused replay id.
 func (s *Subscription) restartFrom(p ReplayPreset) {
 	s.mu.Lock()
 	s.position, s.preset = nil, p
+	s.fallbacks++
 	s.mu.Unlock()
 }
 

@@ -60,15 +60,22 @@ func (e *env) pubsubPipeline(addr string, o inputOpts, output map[string]any, pr
 // cache as the emulator's replay id; ok is false when none reads.
 func (e *env) pubsubCheckpoint(prefix, channel string) (int64, bool) {
 	e.t.Helper()
+	pos, ok := e.pubsubPosition(prefix, channel)
+	if !ok || len(pos.ReplayID) != 8 {
+		return 0, false
+	}
+	return int64(binary.BigEndian.Uint64(pos.ReplayID)), true
+}
+
+// pubsubPosition reads a channel's stored Pub/Sub position from the file cache.
+func (e *env) pubsubPosition(prefix, channel string) (checkpointfmt.OpaquePosition, bool) {
+	e.t.Helper()
 	get := func(_ context.Context, key string) ([]byte, bool, error) {
 		v, ok := e.fileCacheValue(key)
 		return []byte(v), ok, nil
 	}
 	pos, ok, err := checkpointfmt.ReadPubSubPosition(context.Background(), get, prefix, channel)
-	if err != nil || !ok || len(pos.ReplayID) != 8 {
-		return 0, false
-	}
-	return int64(binary.BigEndian.Uint64(pos.ReplayID)), true
+	return pos, ok && err == nil
 }
 
 // TestPubSubResumeAfterKill: kill -9 while two channels drain over the
@@ -210,7 +217,14 @@ func TestPubSubInvalidReplayIDPolicies(t *testing.T) {
 			assert.Empty(t, report.Missing)
 			assert.Empty(t, report.Unexpected)
 			assert.Empty(t, report.Order)
+			pos, _ := e.pubsubPosition(key, channel)
+			if test.policy != "fail" {
+				assert.Equal(t, int64(1), pos.Epoch, "the fallback started checkpoint epoch 1")
+				id, _ := e.pubsubCheckpoint(key, channel)
+				assert.Equal(t, want[channel][len(want[channel])-1], id, "the checkpoint is the last event delivered")
+			}
 			if test.policy == "fail" {
+				assert.Equal(t, int64(0), pos.Epoch)
 				id, _ := e.pubsubCheckpoint(key, channel)
 				assert.Equal(t, checkpoint, id, "fail keeps the stored checkpoint")
 				_, statErr := os.Stat(run2Path)
