@@ -314,6 +314,9 @@ func TestPubSubSlowOutputBounded(t *testing.T) {
 	assert.Greater(t, len(recs), 0, "the slowed pipeline makes progress")
 	assert.Less(t, len(recs), 20000, "the output was slow enough to leave a backlog")
 	require.False(t, run.Exited())
+	if st, err := harness.ReadProcStat(run.PID()); err == nil {
+		t.Logf("bin/benthos peak RSS %d MB (logged, not asserted: the in-flight bound above is what keeps it flat)", st.PeakRSS>>20)
+	}
 	e.stop(run)
 }
 
