@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -197,13 +198,30 @@ func TestPubSubInvalidReplayIDPolicies(t *testing.T) {
 			defer cancel()
 			_, err = run2.WaitOutput(logCtx, func(line string) bool { return len(logLines(line, "error", channel)) > 0 })
 			require.NoError(t, err, "an error log names %s", channel)
-			if test.policy != "fail" {
-				// The resubscription from the preset is the one after the error.
-				time.Sleep(500 * time.Millisecond)
+			var live []int64 // latest: probes published once the resubscription from latest is live
+			if test.policy == "latest" {
+				// Nothing says when the subscription from latest reached the
+				// server: publish probes until one arrives; every later one
+				// must arrive too, the earlier ones may not.
+				var probes []int64
+				first := -1
+				for first < 0 && e.ctx.Err() == nil {
+					ids, err := e.emu.PublishIDs(e.ctx, channel, 1, 2)
+					require.NoError(t, err)
+					probes = append(probes, ids...)
+					time.Sleep(100 * time.Millisecond)
+					recs, err := harness.ReadRecords(run2Path)
+					require.NoError(t, err)
+					if len(recs) > 0 {
+						first = slices.Index(probes, recs[0].ReplayID)
+						require.GreaterOrEqual(t, first, 0, "the first record after the fallback to latest is a probe: %v", recs[0])
+					}
+				}
+				live = probes[first:]
 			}
 			after, err := e.emu.PublishIDs(e.ctx, channel, 10, 2)
 			require.NoError(t, err)
-			want := harness.Published{channel: test.expected(retained, after)}
+			want := harness.Published{channel: test.expected(retained, append(live, after...))}
 			var recs []harness.Record
 			if len(want[channel]) > 0 {
 				recs, _ = waitComplete(e.ctx, t, want, nil, run2Path, run2)
@@ -217,6 +235,7 @@ func TestPubSubInvalidReplayIDPolicies(t *testing.T) {
 			assert.Empty(t, report.Missing)
 			assert.Empty(t, report.Unexpected)
 			assert.Empty(t, report.Order)
+			e.stop(run2) // flushes the last acknowledged position
 			pos, _ := e.pubsubPosition(key, channel)
 			if test.policy != "fail" {
 				assert.Equal(t, int64(1), pos.Epoch, "the fallback started checkpoint epoch 1")
@@ -230,7 +249,6 @@ func TestPubSubInvalidReplayIDPolicies(t *testing.T) {
 				_, statErr := os.Stat(run2Path)
 				assert.True(t, os.IsNotExist(statErr) || len(recs) == 0, "fail delivers nothing")
 			}
-			e.stop(run2)
 		})
 	}
 }
