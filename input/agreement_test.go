@@ -80,6 +80,14 @@ var badConfigs = []struct {
 	{"long interval negative", "backoff.long_interval", add("backoff: { long_interval: -1s }")},
 	{"max interval zero", "backoff.max_interval", add("backoff: { max_interval: 0s }")},
 	{"max interval below initial", "backoff.max_interval", add("backoff: { initial_interval: 10s, max_interval: 1s }")},
+	{"unknown api", "api", add("api: grpc")},
+	{"pubsub with a PushTopic", "channels", add("api: pubsub\nchannels: [ /event/Order__e, /topic/Invoices ]")},
+	{"pubsub with a generic channel", "channels", add("api: pubsub\nchannels: [ /data/AccountChangeEvent, /u/notifications/Alerts ]")},
+	{"pubsub endpoint with a scheme", "pubsub_endpoint", add("pubsub_endpoint: https://api.pubsub.salesforce.com:7443")},
+	{"pubsub endpoint without a port", "pubsub_endpoint", add("pubsub_endpoint: api.pubsub.salesforce.com")},
+	{"pubsub initial replay id a number", "initial_replay_ids", add("api: pubsub\nchannels: [ /event/Order__e ]\ninitial_replay_ids: { /event/Order__e: 5 }")},
+	{"pubsub initial replay id not base64", "initial_replay_ids", add("api: pubsub\nchannels: [ /event/Order__e ]\ninitial_replay_ids: { /event/Order__e: \"not base64!\" }")},
+	{"streaming initial replay id as text", "initial_replay_ids", add(`initial_replay_ids: { /event/Order__e: "AAAAAAAAAAU=" }`)},
 }
 
 // TestLintAndConstructorAgree runs badConfigs through the environment's

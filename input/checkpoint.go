@@ -38,6 +38,9 @@ type channelTrack struct {
 	// last is the position of the last tracked event that had a replay id; a
 	// batch without replay ids is tracked at this position.
 	last position
+	// seq numbers this channel's Pub/Sub positions in the order they were
+	// tracked (position.ID), since opaque replay ids do not order.
+	seq int64
 	// lagMu makes reading Pending and reporting it one step, so that
 	// concurrent acks cannot leave a stale value in the gauge.
 	lagMu sync.Mutex
@@ -111,6 +114,20 @@ func newCheckpointer(store replayStore, limit int, log *service.Logger, lag func
 // store the first time) or by this process (written yet or not). ok is false
 // when the channel has never been acknowledged.
 func (c *checkpointer) Resume(ctx context.Context, channel string) (int64, bool, error) {
+	pos, ok, err := c.resume(ctx, channel)
+	return pos.ID, ok, err
+}
+
+// ResumeOpaque is Resume for Pub/Sub: the opaque replay id.
+func (c *checkpointer) ResumeOpaque(ctx context.Context, channel string) ([]byte, bool, error) {
+	pos, ok, err := c.resume(ctx, channel)
+	if !ok || err != nil {
+		return nil, false, err
+	}
+	return []byte(pos.Opaque), true, nil
+}
+
+func (c *checkpointer) resume(ctx context.Context, channel string) (position, bool, error) {
 	channel = wire.ChannelKey(channel)
 	c.mu.Lock()
 	loaded := c.loaded[channel]
@@ -120,7 +137,7 @@ func (c *checkpointer) Resume(ctx context.Context, channel string) (int64, bool,
 		stored, ok, err := c.store.Load(ctx, channel)
 		c.storeMu.Unlock()
 		if err != nil {
-			return 0, false, err
+			return position{}, false, err
 		}
 		c.mu.Lock()
 		if cur, have := c.acked[channel]; ok && (!have || stored.After(cur)) {
@@ -129,8 +146,10 @@ func (c *checkpointer) Resume(ctx context.Context, channel string) (int64, bool,
 		c.loaded[channel] = true
 		c.mu.Unlock()
 	}
-	id, ok := c.Highest(channel)
-	return id, ok, nil
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	pos, ok := c.acked[channel]
+	return pos, ok, nil
 }
 
 // Highest returns the highest acknowledged replay id of channel known to this
@@ -173,12 +192,53 @@ func (c *checkpointer) trackLocked(channel string) *channelTrack {
 // has checkpoint_limit messages in flight. The returned func is the batch's
 // acknowledgement: call it exactly once, whatever the outcome.
 func (c *checkpointer) Track(ctx context.Context, channel string, lastID int64, hasID bool, n int) (func(), error) {
+	return c.track(ctx, channel, n, func(t *channelTrack) {
+		if hasID {
+			t.last.ID = lastID
+		}
+	})
+}
+
+// TrackOpaque is Track for a Pub/Sub batch whose last replay id is lastID.
+// Its position is numbered in tracking order (the ids themselves do not
+// order), so acknowledgements move the checkpoint exactly as over CometD.
+func (c *checkpointer) TrackOpaque(ctx context.Context, channel string, lastID []byte, n int) (func(), error) {
+	return c.track(ctx, channel, n, func(t *channelTrack) {
+		t.seq++
+		t.last.ID, t.last.Opaque = t.seq, string(lastID)
+	})
+}
+
+// Keepalive moves channel's checkpoint to latest, the newest position a
+// Pub/Sub keepalive vouches for, when nothing of the channel is in flight
+// (every event handed out is acknowledged, none waits for redelivery), so
+// that an idle channel's checkpoint never ages past retention. It reports
+// whether it did.
+func (c *checkpointer) Keepalive(channel string, latest []byte) bool {
 	channel = wire.ChannelKey(channel)
 	c.mu.Lock()
 	t := c.trackLocked(channel)
-	if hasID {
-		t.last.ID = lastID
+	if len(latest) == 0 || t.capped.Pending() > 0 {
+		c.mu.Unlock()
+		return false
 	}
+	if cur, ok := c.acked[channel]; ok && cur.Opaque == string(latest) {
+		c.mu.Unlock()
+		return false
+	}
+	t.seq++
+	t.last.ID, t.last.Opaque = t.seq, string(latest)
+	pos := t.last
+	c.mu.Unlock()
+	c.advance(channel, pos)
+	return true
+}
+
+func (c *checkpointer) track(ctx context.Context, channel string, n int, update func(*channelTrack)) (func(), error) {
+	channel = wire.ChannelKey(channel)
+	c.mu.Lock()
+	t := c.trackLocked(channel)
+	update(t)
 	at := t.last
 	c.mu.Unlock()
 

@@ -14,8 +14,20 @@ import (
 )
 
 // position is an acknowledged place in a channel: a replay id within its
-// epoch (see package checkpointfmt).
-type position = checkpointfmt.Position
+// epoch (see package checkpointfmt). Over Pub/Sub, Opaque holds the replay
+// id's bytes and ID numbers positions in the order this process tracked
+// them (a stored position reads back as 0), since opaque ids do not order.
+type position struct {
+	Epoch  int64
+	ID     int64
+	Opaque string
+}
+
+// After reports whether p is past q: a later epoch, or a higher id in the
+// same one.
+func (p position) After(q position) bool {
+	return p.Epoch > q.Epoch || p.Epoch == q.Epoch && p.ID > q.ID
+}
 
 // replayStore persists one replay id per channel. cacheStore is the real one;
 // tests use fakes that count or block writes.
@@ -33,11 +45,21 @@ type cacheStore struct {
 	cache  string
 	prefix string
 	log    *service.Logger
+	// pubsub: keys and values of api: pubsub (checkpointfmt.PubSubCheckpointKey).
+	pubsub bool
 }
 
-func (s cacheStore) key(channel string) string { return checkpointfmt.CheckpointKey(s.prefix, channel) }
+func (s cacheStore) key(channel string) string {
+	if s.pubsub {
+		return checkpointfmt.PubSubCheckpointKey(s.prefix, channel)
+	}
+	return checkpointfmt.CheckpointKey(s.prefix, channel)
+}
 
 func (s cacheStore) Load(ctx context.Context, channel string) (position, bool, error) {
+	if s.pubsub {
+		return s.loadOpaque(ctx, channel)
+	}
 	key := s.key(channel)
 	stored, err := checkpointfmt.Read(ctx, s.get, key)
 	var corrupt *checkpointfmt.CorruptError
@@ -56,7 +78,26 @@ func (s cacheStore) Load(ctx context.Context, channel string) (position, bool, e
 		s.log.Warnf("Checkpoint %q in checkpoint_cache %q holds %q (the first write was cut short by a crash); starting %s as if it had no checkpoint",
 			stored.TornKey, s.cache, shorten(stored.TornValue), wire.ChannelKey(channel))
 	}
-	return stored.Pos, stored.Found, nil
+	return position{Epoch: stored.Pos.Epoch, ID: stored.Pos.ID}, stored.Found, nil
+}
+
+// loadOpaque is Load of a Pub/Sub checkpoint.
+func (s cacheStore) loadOpaque(ctx context.Context, channel string) (position, bool, error) {
+	key := s.key(channel)
+	stored, err := checkpointfmt.ReadOpaque(ctx, s.get, key)
+	var corrupt *checkpointfmt.CorruptError
+	switch {
+	case errors.As(err, &corrupt):
+		return position{}, false, fmt.Errorf("checkpoint %q in checkpoint_cache %q holds %q, which is not a Pub/Sub replay id: "+
+			"fix or delete that key and %q (deleting them restarts %s from initial_replay_ids or replay_preset)",
+			key, s.cache, shorten(corrupt.Value), key+checkpointfmt.ShadowSuffix, wire.ChannelKey(channel))
+	case err != nil:
+		return position{}, false, err
+	case s.log != nil && stored.TornKey != "":
+		s.log.Warnf("Checkpoint %q in checkpoint_cache %q holds %q (a write cut short by a crash); read the position from the other copy",
+			stored.TornKey, s.cache, shorten(stored.TornValue))
+	}
+	return position{Epoch: stored.Pos.Epoch, Opaque: string(stored.Pos.ReplayID)}, stored.Found, nil
 }
 
 // get reads key from the cache; found is false when the cache has none.
@@ -86,7 +127,10 @@ func shorten(value string) string {
 
 // Store writes pos under channel's shadow key, then its key.
 func (s cacheStore) Store(ctx context.Context, channel string, pos position) error {
-	value := pos.Format()
+	value := checkpointfmt.Position{Epoch: pos.Epoch, ID: pos.ID}.Format()
+	if s.pubsub {
+		value = checkpointfmt.OpaquePosition{Epoch: pos.Epoch, ReplayID: []byte(pos.Opaque)}.Format()
+	}
 	for _, k := range checkpointfmt.WriteOrder(s.key(channel)) {
 		var setErr error
 		if err := s.res.AccessCache(ctx, s.cache, func(c service.Cache) {

@@ -429,6 +429,22 @@ memory: {}
 		require.NoError(t, err, "every write also goes to the shadow key")
 		assert.Equal(t, "981", string(raw))
 	})
+	t.Run("Pub/Sub round trip under its own key", func(t *testing.T) {
+		store := cacheStore{res: res, cache: "replay_ids", prefix: "orders", pubsub: true}
+		require.NoError(t, store.Store(t.Context(), "/event/Order__e", position{Epoch: 2, ID: 17, Opaque: "\x00\x01\xff"}))
+		pos, ok, err := store.Load(t.Context(), "/event/Order__e")
+		require.NoError(t, err)
+		assert.True(t, ok)
+		assert.Equal(t, position{Epoch: 2, Opaque: "\x00\x01\xff"}, pos, "the tracking number is not stored")
+		for _, key := range []string{"orders:%2Fevent%2FOrder__e@pubsub", "orders:%2Fevent%2FOrder__e@pubsub.shadow"} {
+			raw, err := os.ReadFile(filepath.Join(dir, key))
+			require.NoError(t, err)
+			assert.Equal(t, "AAH/@2", string(raw))
+		}
+		_, ok, err = cacheStore{res: res, cache: "replay_ids", prefix: "orders"}.Load(t.Context(), "/event/Order__e")
+		require.NoError(t, err)
+		assert.False(t, ok, "a CometD input does not see the Pub/Sub checkpoint")
+	})
 	t.Run("unknown cache", func(t *testing.T) {
 		_, _, err := cacheStore{res: res, cache: "nope", prefix: "x"}.Load(t.Context(), "/u/A")
 		require.Error(t, err)

@@ -2,10 +2,14 @@ package input
 
 import (
 	"crypto/tls"
+	"encoding/base64"
+	"encoding/json"
 	"encoding/pem"
 	"errors"
 	"fmt"
 	"io/fs"
+	"math"
+	"net"
 	"net/url"
 	"regexp"
 	"strconv"
@@ -30,6 +34,10 @@ const (
 // invalidReplayPolicy is on_invalid_replay_id; input.go maps it to bayeux's.
 type invalidReplayPolicy string
 
+// apiKind is the api field: which Salesforce API, and so which client, the
+// input subscribes with.
+type apiKind string
+
 // ssiConfig is the input's configuration, parsed and validated once. Auth and
 // Backoff are the very structs sfauth and bayeux take.
 type ssiConfig struct {
@@ -39,13 +47,22 @@ type ssiConfig struct {
 	Auth       sfauth.Config
 	APIVersion string
 
+	// API selects the transport. PubSubEndpoint is host:port; PubSubPlaintext
+	// is set for a loopback endpoint with tls disabled (pubsubPlaintext).
+	API             apiKind
+	PubSubEndpoint  string
+	PubSubPlaintext bool
+
 	// Channels as configured (a PushTopic may carry a ?filter).
 	Channels []string
 	// ReplayPreset is the start of a channel with neither a checkpoint nor an
 	// initial replay id: replayLatest or replayEarliest.
 	ReplayPreset int64
-	// InitialReplayIDs is keyed by channel name without filter.
+	// InitialReplayIDs is keyed by channel name without filter. Under
+	// api: pubsub, InitialPubSubIDs holds the base64-decoded replay ids and
+	// InitialReplayIDs only the presets (-1, -2).
 	InitialReplayIDs  map[string]int64
+	InitialPubSubIDs  map[string][]byte
 	OnInvalidReplayID invalidReplayPolicy
 
 	CheckpointCache string
@@ -140,6 +157,13 @@ func configFromParsed(pConf *service.ParsedConfig, fsys fs.FS) (conf ssiConfig, 
 		errs = append(errs, fmt.Errorf("api_version %s is below 37.0, which has no durable replay: use \"64.0\" or later", conf.APIVersion))
 	}
 
+	switch api := apiKind(str(ssiFieldAPI)); api {
+	case apiStreaming, apiPubSub:
+		conf.API = api
+	default:
+		errs = append(errs, fmt.Errorf("api %q is not supported: use streaming or pubsub", api))
+	}
+
 	errs = append(errs, parseAuth(pConf, fsys, &conf.Auth)...)
 	errs = append(errs, parseChannels(pConf, &conf)...)
 
@@ -163,7 +187,7 @@ func configFromParsed(pConf *service.ParsedConfig, fsys fs.FS) (conf ssiConfig, 
 		errs = append(errs, errors.New("checkpoint_cache is required: name a cache resource (file or redis) that keeps acknowledged replay ids"))
 	}
 	conf.CheckpointKey = str(ssiFieldCheckpointKey)
-	errs = append(errs, checkKeyPrefix(conf.CheckpointKey, conf.Channels)...)
+	errs = append(errs, checkKeyPrefix(conf.CheckpointKey, conf.Channels, conf.API)...)
 	if conf.AutoReplayNacks, err = pConf.FieldBool(service.AutoRetryNacksToggleFieldName); err != nil {
 		errs = append(errs, err)
 	}
@@ -176,6 +200,13 @@ func configFromParsed(pConf *service.ParsedConfig, fsys fs.FS) (conf ssiConfig, 
 	} else if tlsEnabled {
 		conf.TLS = tlsConf
 		errs = append(errs, checkRootCAs(pConf.Namespace(ssiFieldTLS), fsys)...)
+	}
+
+	conf.PubSubEndpoint = str(ssiFieldPubSubEndpoint)
+	if !pubsubEndpointRE.MatchString(conf.PubSubEndpoint) {
+		errs = append(errs, fmt.Errorf("pubsub_endpoint %q is not host:port: write it like %s (no scheme)", conf.PubSubEndpoint, defaultPubSubEndpoint))
+	} else {
+		conf.PubSubPlaintext = pubsubPlaintext(conf.PubSubEndpoint, conf.TLS != nil)
 	}
 
 	if proxy := str(ssiFieldProxyURL); proxy != "" {
@@ -243,7 +274,7 @@ func checkOrgURL(orgURL string) []error {
 // cache's directory or break its keys (`../x`, `a/b`, an absolute path, NUL,
 // ...), and channels whose keys would exceed a file name's 255 bytes. lint.go
 // checks the prefix with the same rule.
-func checkKeyPrefix(prefix string, channels []string) (errs []error) {
+func checkKeyPrefix(prefix string, channels []string, api apiKind) (errs []error) {
 	switch {
 	case prefix == "":
 		return []error{errors.New("checkpoint_cache_key must not be empty: use a name unique to this input, e.g. orders")}
@@ -252,7 +283,11 @@ func checkKeyPrefix(prefix string, channels []string) (errs []error) {
 			"starting with a letter or digit, e.g. orders (it becomes part of cache keys, and of file names in a file cache)", prefix)}
 	}
 	for _, ch := range channels {
-		if n := len(checkpointfmt.CheckpointKey(prefix, ch) + checkpointfmt.ShadowSuffix); n > maxKeyBytes {
+		key := checkpointfmt.CheckpointKey(prefix, ch)
+		if api == apiPubSub {
+			key = checkpointfmt.PubSubCheckpointKey(prefix, ch)
+		}
+		if n := len(key + checkpointfmt.ShadowSuffix); n > maxKeyBytes {
 			errs = append(errs, fmt.Errorf("channels: %s makes a checkpoint key of %d bytes with checkpoint_cache_key %q, above the %d a file name may have: shorten checkpoint_cache_key",
 				wire.ChannelKey(ch), n, prefix, maxKeyBytes))
 		}
@@ -393,6 +428,11 @@ func parseChannels(pConf *service.ParsedConfig, conf *ssiConfig) (errs []error) 
 			continue
 		}
 		base := wire.ChannelKey(ch)
+		if kind := pubsubRefusedKind(base); kind != "" && apiKind(strings.TrimSpace(mustString(pConf, ssiFieldAPI))) == apiPubSub {
+			errs = append(errs, fmt.Errorf("channels: %s is a %s channel, which api: pubsub cannot subscribe to (the Pub/Sub API serves /event/ and /data/ channels only): use api: streaming for it", base, kind))
+			seen[base] = true
+			continue
+		}
 		if seen[base] {
 			errs = append(errs, fmt.Errorf("channels: %s is listed more than once (filters not counted): subscribe to each channel once per input", base))
 			continue
@@ -401,21 +441,97 @@ func parseChannels(pConf *service.ParsedConfig, conf *ssiConfig) (errs []error) 
 		conf.Channels = append(conf.Channels, ch)
 	}
 
-	initial, err := pConf.FieldIntMap(ssiFieldInitialReplayIDs)
+	raw, err := pConf.FieldAny(ssiFieldInitialReplayIDs)
 	if err != nil {
 		return append(errs, err)
 	}
+	initial, ok := raw.(map[string]any)
+	if !ok && raw != nil {
+		return append(errs, fmt.Errorf("initial_replay_ids must be an object of {channel: replay id}, e.g. {/event/Order__e: 10230}"))
+	}
+	pubsubAPI := apiKind(strings.TrimSpace(mustString(pConf, ssiFieldAPI))) == apiPubSub
 	conf.InitialReplayIDs = make(map[string]int64, len(initial))
-	for ch, id := range initial {
+	conf.InitialPubSubIDs = make(map[string][]byte, len(initial))
+	for ch, v := range initial {
 		base := wire.ChannelKey(strings.TrimSpace(ch))
-		switch {
-		case !seen[base]:
+		if !seen[base] {
 			errs = append(errs, fmt.Errorf("initial_replay_ids: %q is not in channels: list it in channels or remove the entry", ch))
-		case id < int(replayEarliest):
-			errs = append(errs, fmt.Errorf("initial_replay_ids: %d is not a replay id: use an event's replay id, -1 (latest) or -2 (earliest)", id))
+			continue
+		}
+		id, isInt := intValue(v)
+		switch {
+		case isInt && (id == replayLatest || id == replayEarliest):
+			conf.InitialReplayIDs[base] = id
+		case pubsubAPI:
+			text, isText := v.(string)
+			decoded, derr := base64.StdEncoding.DecodeString(strings.TrimSpace(text))
+			if !isText || derr != nil || len(decoded) == 0 {
+				errs = append(errs, fmt.Errorf("initial_replay_ids: %v is not a Pub/Sub replay id: under api: pubsub use the base64 text of an event's salesforce_replay_id, -1 (latest) or -2 (earliest)", v))
+				continue
+			}
+			conf.InitialPubSubIDs[base] = decoded
+		case !isInt || id < replayEarliest:
+			errs = append(errs, fmt.Errorf("initial_replay_ids: %v is not a replay id: use an event's replay id, -1 (latest) or -2 (earliest)", v))
 		default:
-			conf.InitialReplayIDs[base] = int64(id)
+			conf.InitialReplayIDs[base] = id
 		}
 	}
 	return errs
+}
+
+// pubsubEndpointRE is pubsub_endpoint: host:port, no scheme. lint.go uses it too.
+var pubsubEndpointRE = regexp.MustCompile(`^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9][A-Za-z0-9.-]*):[0-9]{1,5}$`)
+
+// pubsubPlaintext is the one rule for plaintext gRPC: only to a loopback host
+// (localhost, 127.0.0.0/8, ::1), and only with tls disabled. Every other
+// endpoint gets TLS, so credentials never cross a network unencrypted.
+func pubsubPlaintext(endpoint string, tlsEnabled bool) bool {
+	if tlsEnabled {
+		return false
+	}
+	host, _, err := net.SplitHostPort(endpoint)
+	if err != nil {
+		return false
+	}
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+// pubsubRefusedKind names the channel kinds the Pub/Sub API does not serve,
+// or returns "" for one it does.
+func pubsubRefusedKind(base string) string {
+	switch {
+	case strings.HasPrefix(base, "/topic/"):
+		return "PushTopic"
+	case strings.HasPrefix(base, "/u/"):
+		return "generic streaming"
+	}
+	return ""
+}
+
+// mustString reads a string field that has a default; a failure reads as "".
+func mustString(pConf *service.ParsedConfig, field string) string {
+	v, _ := pConf.FieldString(field)
+	return v
+}
+
+// intValue reads a whole number as YAML or JSON decoding leaves it.
+func intValue(v any) (int64, bool) {
+	switch n := v.(type) {
+	case int:
+		return int64(n), true
+	case int64:
+		return n, true
+	case uint64:
+		return int64(n), n <= math.MaxInt64
+	case float64:
+		return int64(n), n == math.Trunc(n) && math.Abs(n) < 1<<62
+	case json.Number:
+		i, err := n.Int64()
+		return i, err == nil
+	}
+	return 0, false
 }

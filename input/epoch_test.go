@@ -181,7 +181,7 @@ func TestStreamFallbackEpochResumes(t *testing.T) {
 				require.NoError(t, err)
 				pos, err := checkpointfmt.ParsePosition(raw)
 				require.NoError(t, err)
-				assert.Equal(t, position{Epoch: 1, ID: last}, pos)
+				assert.Equal(t, checkpointfmt.Position{Epoch: 1, ID: last}, pos)
 			}
 		})
 	}

@@ -2,6 +2,7 @@ package input
 
 import (
 	"context"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"net/http"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/salesforce-streaming/salesforce_streaming/internal/bayeux"
 	"github.com/salesforce-streaming/salesforce_streaming/internal/bayeux/wire"
+	"github.com/salesforce-streaming/salesforce_streaming/internal/pubsub"
 	"github.com/salesforce-streaming/salesforce_streaming/internal/sfauth"
 )
 
@@ -52,18 +54,18 @@ type ssiInput struct {
 	done      chan struct{} // closed by Close
 
 	mu     sync.Mutex
-	client *bayeux.Client // nil when not connected
+	client transport // nil when not connected
 	closed bool
 	// held is a batch taken from client whose tracking was interrupted (by a
 	// redelivery to send first, or by ReadBatch's context): the next
 	// ReadBatch tracks and returns it, unless client was replaced meanwhile
 	// (the new one starts from what was acknowledged, so it comes again).
-	held       *wire.Batch
-	heldClient *bayeux.Client
+	held       *eventBatch
+	heldClient transport
 	// fallbacks is the Fallbacks count last seen per channel on
 	// fallbackClient's batches: when it grows, a new checkpoint epoch starts.
 	fallbacks      map[string]int
-	fallbackClient *bayeux.Client
+	fallbackClient transport
 
 	closeOnce sync.Once
 	closeErr  error
@@ -86,7 +88,7 @@ func newInput(pConf *service.ParsedConfig, mgr *service.Resources) (*ssiInput, e
 	}
 
 	metrics := newMetrics(mgr.Metrics())
-	store := cacheStore{res: mgr, cache: conf.CheckpointCache, prefix: conf.CheckpointKey, log: mgr.Logger()}
+	store := cacheStore{res: mgr, cache: conf.CheckpointCache, prefix: conf.CheckpointKey, log: mgr.Logger(), pubsub: conf.API == apiPubSub}
 	return &ssiInput{
 		conf:    conf,
 		log:     mgr.Logger(),
@@ -99,6 +101,7 @@ func newInput(pConf *service.ParsedConfig, mgr *service.Resources) (*ssiInput, e
 			backoff:       bayeux.BackoffConfig{Initial: conf.Backoff.Initial, Max: conf.Backoff.Max},
 			long:          conf.Backoff.Long,
 			checkpointKey: conf.CheckpointKey,
+			pubsub:        conf.API == apiPubSub,
 		},
 		done: make(chan struct{}),
 	}, nil
@@ -136,9 +139,39 @@ func (i *ssiInput) Connect(ctx context.Context) error {
 		return i.recovery.connectFailed(fmt.Errorf("connecting to Salesforce: %w", terminal))
 	}
 
+	client, err := i.connectTransport(ctx)
+	if err != nil {
+		return err
+	}
+
+	i.mu.Lock()
+	defer i.mu.Unlock()
+	if i.closed { // Close ran meanwhile and could not see this client
+		closeClient(client)
+		return service.ErrEndOfInput
+	}
+	i.client = client
+	i.recovery.connected()
+	return nil
+}
+
+// connectTransport starts the client of the configured API from the
+// acknowledged positions. Its errors are already wrapped by recovery.
+func (i *ssiInput) connectTransport(ctx context.Context) (transport, error) {
+	if i.conf.API == apiPubSub {
+		starts, err := i.startPositionsPubSub(ctx)
+		if err != nil {
+			return nil, i.recovery.connectFailed(err)
+		}
+		t, err := startPubSub(ctx, i.conf, i.auth, starts, i.log, i.metrics)
+		if err != nil {
+			return nil, i.recovery.connectFailed(fmt.Errorf("connecting to the Salesforce Pub/Sub API: %w", err))
+		}
+		return t, nil
+	}
 	replayIDs, err := i.startPositions(ctx)
 	if err != nil {
-		return i.recovery.connectFailed(err)
+		return nil, i.recovery.connectFailed(err)
 	}
 	client, err := bayeux.New(bayeux.Config{
 		Auth:              authAdapter{i.auth},
@@ -154,22 +187,47 @@ func (i *ssiInput) Connect(ctx context.Context) error {
 		Backoff:           i.conf.Backoff,
 	})
 	if err != nil {
-		return fmt.Errorf("creating the Streaming API client: %w", err)
+		return nil, fmt.Errorf("creating the Streaming API client: %w", err)
 	}
 	if err := client.Start(ctx); err != nil {
-		closeClient(client)
-		return i.recovery.connectFailed(fmt.Errorf("connecting to Salesforce: %w", err))
+		closeClient(cometdTransport{client})
+		return nil, i.recovery.connectFailed(fmt.Errorf("connecting to Salesforce: %w", err))
 	}
+	return cometdTransport{client}, nil
+}
 
-	i.mu.Lock()
-	defer i.mu.Unlock()
-	if i.closed { // Close ran meanwhile and could not see this client
-		closeClient(client)
-		return service.ErrEndOfInput
+// startPositionsPubSub is startPositions for api: pubsub: the acknowledged
+// opaque replay id, else initial_replay_ids (base64, or a preset), else
+// replay_preset.
+func (i *ssiInput) startPositionsPubSub(ctx context.Context) (map[string]pubsubStart, error) {
+	starts := make(map[string]pubsubStart, len(i.conf.Channels))
+	for _, ch := range i.conf.Channels {
+		acked, haveAcked, err := i.cp.ResumeOpaque(ctx, ch)
+		if err != nil {
+			return nil, fmt.Errorf("loading the checkpoint of %s: %w", ch, err)
+		}
+		initial, haveInitial := i.conf.InitialPubSubIDs[ch]
+		preset, havePreset := i.conf.InitialReplayIDs[ch]
+		var start pubsubStart
+		var from string
+		switch {
+		case haveAcked:
+			start.replayID, from = acked, "its last acknowledged event"
+		case haveInitial:
+			start.replayID, from = initial, "initial_replay_ids"
+		case havePreset:
+			start.preset, from = pubsubPreset(preset), "initial_replay_ids"
+		default:
+			start.preset, from = pubsubPreset(i.conf.ReplayPreset), "replay_preset"
+		}
+		if start.replayID != nil {
+			i.log.Infof("Subscribing to %s over the Pub/Sub API after replay id %s (%s)", ch, base64.StdEncoding.EncodeToString(start.replayID), from)
+		} else {
+			i.log.Infof("Subscribing to %s over the Pub/Sub API from the %s event (%s)", ch, presetName(start.preset), from)
+		}
+		starts[ch] = start
 	}
-	i.client = client
-	i.recovery.connected()
-	return nil
+	return starts, nil
 }
 
 // startPositions resolves where each channel starts: after its acknowledged
@@ -215,7 +273,7 @@ func (i *ssiInput) ReadBatch(ctx context.Context) (service.MessageBatch, service
 			}
 		}
 		if d != nil {
-			return batchMessages(&d.batch), i.ackFunc(d), nil
+			return d.batch.messages(), i.ackFunc(d), nil
 		}
 		// A nack queued a redelivery while this call waited: send it first.
 	}
@@ -239,7 +297,16 @@ func (i *ssiInput) readNew(ctx context.Context) (*delivery, error) {
 		batch, err = client.Next(wctx)
 		switch {
 		case err == nil && len(batch.Events) == 0:
-			continue // never hand the framework an empty batch
+			// Never hand the framework an empty batch. A Pub/Sub keepalive
+			// moves an idle channel's checkpoint.
+			if batch.latest == nil {
+				continue
+			}
+			i.noteFallbacks(client, batch)
+			if i.cp.Keepalive(batch.Channel, batch.latest) {
+				i.log.Debugf("Checkpoint of %s moved to the keepalive's latest replay id", batch.Channel)
+			}
+			continue
 		case err == nil:
 			i.noteFallbacks(client, batch)
 			haveHeld = true
@@ -253,8 +320,14 @@ func (i *ssiInput) readNew(ctx context.Context) (*delivery, error) {
 		}
 	}
 
-	last, hasID := lastReplayID(batch.Events)
-	resolve, err := i.cp.Track(wctx, batch.Channel, last, hasID, len(batch.Events))
+	var resolve func()
+	var err error
+	if batch.pubsub != nil {
+		resolve, err = i.cp.TrackOpaque(wctx, batch.Channel, batch.lastOpaque(), len(batch.Events))
+	} else {
+		last, hasID := lastReplayID(batch.Events)
+		resolve, err = i.cp.Track(wctx, batch.Channel, last, hasID, len(batch.Events))
+	}
 	if err != nil {
 		// checkpoint_limit is reached and the wait was cut short. The batch
 		// left the client, which must not carry on past it: keep it for the
@@ -267,15 +340,19 @@ func (i *ssiInput) readNew(ctx context.Context) (*delivery, error) {
 		}
 		return nil, nil
 	}
-	return &delivery{batch: batch, resolve: resolve}, nil
+	channel, n := batch.Channel, len(batch.Events)
+	return &delivery{batch: batch, resolve: func() {
+		resolve()
+		client.Release(channel, n) // flow control follows acks
+	}}, nil
 }
 
 // takeHeldLocked returns the held batch when it came from client.
-func (i *ssiInput) takeHeldLocked(client *bayeux.Client) (wire.Batch, bool) {
+func (i *ssiInput) takeHeldLocked(client transport) (eventBatch, bool) {
 	held, from := i.held, i.heldClient
 	i.held, i.heldClient = nil, nil
 	if held == nil || from != client || client == nil {
-		return wire.Batch{}, false
+		return eventBatch{}, false
 	}
 	return *held, true
 }
@@ -284,7 +361,7 @@ func (i *ssiInput) takeHeldLocked(client *bayeux.Client) (wire.Batch, bool) {
 // the client fell back from a refused replay id since its previous batch of
 // that channel (see checkpointer.NewEpoch). Every batch the client queued
 // before the fallback comes before it.
-func (i *ssiInput) noteFallbacks(client *bayeux.Client, batch wire.Batch) {
+func (i *ssiInput) noteFallbacks(client transport, batch eventBatch) {
 	i.mu.Lock()
 	if i.fallbackClient != client {
 		i.fallbackClient, i.fallbacks = client, map[string]int{}
@@ -313,7 +390,7 @@ func lastReplayID(events []wire.Event) (int64, bool) {
 // next Connect starts a new one from the acknowledged positions. Events the
 // old client handed out but that were not acknowledged yet are delivered
 // again.
-func (i *ssiInput) dropClient(client *bayeux.Client, cause error) {
+func (i *ssiInput) dropClient(client transport, cause error) {
 	i.mu.Lock()
 	if i.client == client {
 		i.client = nil
@@ -321,13 +398,18 @@ func (i *ssiInput) dropClient(client *bayeux.Client, cause error) {
 	closed := i.closed
 	i.mu.Unlock()
 	closeClient(client)
-	if closed || errors.Is(cause, bayeux.ErrClosed) {
+	if closed || isClosed(cause) {
 		return
 	}
 	i.recovery.clientEnded(client, cause)
 }
 
-func closeClient(client *bayeux.Client) {
+// isClosed reports an error of a client closed by the input.
+func isClosed(err error) bool {
+	return errors.Is(err, bayeux.ErrClosed) || errors.Is(err, pubsub.ErrClosed)
+}
+
+func closeClient(client transport) {
 	ctx, cancel := context.WithTimeout(context.Background(), dropTimeout)
 	defer cancel()
 	_ = client.Close(ctx)
@@ -350,7 +432,7 @@ func (i *ssiInput) Close(ctx context.Context) error {
 
 		var errs []error
 		if client != nil {
-			if err := client.Close(ctx); err != nil && !errors.Is(err, bayeux.ErrClosed) {
+			if err := client.Close(ctx); err != nil && !isClosed(err) {
 				errs = append(errs, fmt.Errorf("closing the Salesforce session: %w", err))
 			}
 		}

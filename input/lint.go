@@ -90,6 +90,10 @@ func lintRule() string {
 		"{{SHADOW_LEN}}", strconv.Itoa(len(checkpointfmt.ShadowSuffix)),
 		"{{MAX_KEY_BYTES}}", strconv.Itoa(maxKeyBytes),
 		"{{PROXY_RE}}", blobl(proxyURLRE.String()),
+		"{{DEFAULT_ENDPOINT}}", blobl(defaultPubSubEndpoint),
+		"{{ENDPOINT_RE}}", blobl(pubsubEndpointRE.String()),
+		"{{PUBSUB_SUFFIX_LEN}}", strconv.Itoa(len(checkpointfmt.PubSubKeySuffix)),
+		"{{BASE64_RE}}", blobl(base64RE.String()),
 	).Replace(lintRuleTemplate)
 }
 
@@ -111,7 +115,10 @@ func blobl(v any) string {
 var (
 	orgURLUserRE = regexp.MustCompile(`^https?://[^/?#]*@`)
 	// proxyURLRE: what url.Parse reads with a scheme and a host.
-	proxyURLRE   = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9+.-]*://[^/?#]`)
+	proxyURLRE = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9+.-]*://[^/?#]`)
+	// base64RE: standard base64 with padding, as initial_replay_ids takes
+	// Pub/Sub replay ids.
+	base64RE     = regexp.MustCompile(`^([A-Za-z0-9+/]{4})*([A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=|[A-Za-z0-9+/]{4})$`)
 	orgURLHostRE = regexp.MustCompile(`^https?://(\[[0-9A-Fa-f:.]+\]|[^/?#:\[\]]+)(:[0-9]*)?(/|$)`)
 )
 
@@ -178,10 +185,28 @@ let channel_errs = if $channel_list.length() == 0 {
 let bases = $channel_list.map_each(c -> c.split("?").index(0))
 let dup_errs = $bases.filter(b -> $bases.filter(x -> x == b).length() > 1).unique().map_each(b -> "channels: %s is listed more than once (filters not counted): subscribe to each channel once per input".format(b))
 
+let api = this.api.or("streaming").string()
+let api_kind_errs = if ["streaming", "pubsub"].contains($api) { [] } else {
+  ["api %q is not supported: use streaming or pubsub".format($api)]
+}
+let pubsub_channel_errs = if $api != "pubsub" { [] } else {
+  $bases.filter(b -> b.has_prefix("/topic/") || b.has_prefix("/u/")).map_each(b -> "channels: %s is a %s channel, which api: pubsub cannot subscribe to (the Pub/Sub API serves /event/ and /data/ channels only): use api: streaming for it".format(b, if b.has_prefix("/topic/") { "PushTopic" } else { "generic streaming" }))
+}
+let endpoint = this.pubsub_endpoint.or({{DEFAULT_ENDPOINT}}).string().trim()
+let endpoint_errs = if $endpoint.re_match({{ENDPOINT_RE}}) { [] } else {
+  ["pubsub_endpoint %q is not host:port: write it like %s (no scheme)".format($endpoint, {{DEFAULT_ENDPOINT}})]
+}
+
 let initial = this.initial_replay_ids.or({})
-let initial_errs = if $initial.type() != "object" { [] } else {
+let initial_errs = if $initial.type() != "object" {
+  ["initial_replay_ids must be an object of {channel: replay id}, e.g. {/event/Order__e: 10230}"]
+} else {
   $initial.keys().filter(k -> !$bases.contains(k.split("?").index(0))).map_each(k -> "initial_replay_ids: %q is not in channels: list it in channels or remove the entry".format(k)).merge(
-    $initial.values().filter(v -> if v.type() != "number" { true } else { v < -2 }).map_each(v -> "initial_replay_ids: %v is not a replay id: use an event's replay id, -1 (latest) or -2 (earliest)".format(v))
+    if $api == "pubsub" {
+      $initial.values().filter(v -> if v.type() == "number" { v != -1 && v != -2 } else if v.type() == "string" { !v.trim().re_match({{BASE64_RE}}) } else { true }).map_each(v -> "initial_replay_ids: %v is not a Pub/Sub replay id: under api: pubsub use the base64 text of an event's salesforce_replay_id, -1 (latest) or -2 (earliest)".format(v))
+    } else {
+      $initial.values().filter(v -> if v.type() != "number" { true } else { v < -2 }).map_each(v -> "initial_replay_ids: %v is not a replay id: use an event's replay id, -1 (latest) or -2 (earliest)".format(v))
+    }
   )
 }
 
@@ -208,7 +233,7 @@ let key_prefix_errs = if $key_prefix == "" {
 let key_len_errs = if $key_prefix_errs.length() > 0 { [] } else {
   $channel_list.filter(c -> c.re_match({{CHANNEL_RE}})).map_each(c -> c.split("?").index(0)).unique().map_each(b -> {
     "base": b,
-    "n": $key_prefix.length() + 1 + b.length() + 2 * (b.split("/").length() - 1) + {{SHADOW_LEN}},
+    "n": $key_prefix.length() + 1 + b.length() + 2 * (b.split("/").length() - 1) + {{SHADOW_LEN}} + if $api == "pubsub" { {{PUBSUB_SUFFIX_LEN}} } else { 0 },
   }).filter(k -> k.n > {{MAX_KEY_BYTES}}).map_each(k -> "channels: %s makes a checkpoint key of %d bytes with checkpoint_cache_key %q, above the %d a file name may have: shorten checkpoint_cache_key".format(k.base, k.n, $key_prefix, {{MAX_KEY_BYTES}}))
 }
 
@@ -254,6 +279,6 @@ let boff_errs = $boff_defaults.keys().sort().filter(f -> $boff_ns.get(f) <= 0).m
   } else { [] }
 )
 
-let errs = [$org_errs, $api_errs, $grant_errs, $key_errs, $channel_errs, $dup_errs, $initial_errs, $preset_errs, $on_invalid_errs, $cache_errs, $key_prefix_errs, $key_len_errs, $proxy_errs, $tls_errs, $limit_errs, $buffered_errs, $boff_errs].flatten()
+let errs = [$org_errs, $api_errs, $grant_errs, $key_errs, $channel_errs, $api_kind_errs, $pubsub_channel_errs, $dup_errs, $endpoint_errs, $initial_errs, $preset_errs, $on_invalid_errs, $cache_errs, $key_prefix_errs, $key_len_errs, $proxy_errs, $tls_errs, $limit_errs, $buffered_errs, $boff_errs].flatten()
 root = if $errs.length() > 0 { $errs }
 `

@@ -73,6 +73,15 @@ auth: { grant_type: password, client_id: "${SSI_TEST_UNSET_1}", client_secret: "
 channels: [ /event/Order__e ]
 checkpoint_cache: c
 `},
+		{"pubsub", `
+org_url: https://acme.my.salesforce.com
+api: pubsub
+pubsub_endpoint: 127.0.0.1:7443
+auth: { grant_type: client_credentials, client_id: cid, client_secret: cs }
+channels: [ /event/Order__e, /data/ChangeEvents ]
+initial_replay_ids: { /event/Order__e: "AAAAAAAAJ/Y=", /data/ChangeEvents: -2 }
+checkpoint_cache: c
+`},
 		{"password with env defaults", `
 org_url: ${SF_ORG_URL:http://127.0.0.1:7357}
 auth:

@@ -1,6 +1,8 @@
 package input
 
 import (
+	"encoding/base64"
+
 	"github.com/redpanda-data/benthos/v4/public/service"
 
 	"github.com/salesforce-streaming/salesforce_streaming/internal/bayeux/wire"
@@ -21,7 +23,30 @@ const (
 	metaCommitTimestamp = "salesforce_commit_timestamp"
 	metaTransactionKey  = "salesforce_transaction_key"
 	metaCommitUser      = "salesforce_commit_user"
+
+	// Pub/Sub only (salesforce_replay_id is base64 text there).
+	metaEventID     = "salesforce_event_id"
+	metaSchemaID    = "salesforce_schema_id"
+	metaDecodeError = "salesforce_decode_error"
 )
+
+// messages turns a tracked batch into messages: batchMessages, plus over
+// Pub/Sub each event's replay id as base64 text, its event id and schema id,
+// and the decode error of a payload that did not decode (its body is then
+// the Avro payload as received).
+func (b *eventBatch) messages() service.MessageBatch {
+	msgs := batchMessages(&b.Batch)
+	for k := range b.pubsub {
+		pe := &b.pubsub[k]
+		msgs[k].MetaSetMut(metaReplayID, base64.StdEncoding.EncodeToString(pe.replayID))
+		msgs[k].MetaSetMut(metaEventID, pe.eventID)
+		msgs[k].MetaSetMut(metaSchemaID, pe.schemaID)
+		if pe.decodeErr != nil {
+			msgs[k].MetaSetMut(metaDecodeError, pe.decodeErr.Error())
+		}
+	}
+	return msgs
+}
 
 // batchMessages turns the events of one batch into messages. The body of each is the event's data bytes as
 // received (the event owns them, so no copy is needed); metadata the event does not carry is left unset. The

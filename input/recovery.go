@@ -9,6 +9,7 @@ import (
 
 	"github.com/salesforce-streaming/salesforce_streaming/input/checkpointfmt"
 	"github.com/salesforce-streaming/salesforce_streaming/internal/bayeux"
+	"github.com/salesforce-streaming/salesforce_streaming/internal/pubsub"
 )
 
 // recovery is the input's part of recovering from failures. The bayeux client
@@ -21,6 +22,7 @@ type recovery struct {
 	backoff       bayeux.BackoffConfig // Initial and Max: the ordinary back-off
 	long          time.Duration        // backoff.long_interval
 	checkpointKey string               // checkpoint_cache_key, for the invalid-replay-id line
+	pubsub        bool                 // api: pubsub, whose checkpoint keys differ
 
 	mu       sync.Mutex
 	failures int  // consecutive failed Connects, for the back-off
@@ -48,7 +50,7 @@ func (r *recovery) takeTerminal() error {
 
 // clientEnded logs why a client the input dropped ended, and keeps its
 // terminal error, if any, for the next Connect.
-func (r *recovery) clientEnded(client *bayeux.Client, cause error) {
+func (r *recovery) clientEnded(client transport, cause error) {
 	if terminal := client.Err(); terminal != nil {
 		// An invalid replay id with on_invalid_replay_id fail: the next
 		// Connect returns it, explained by connectFailed.
@@ -65,9 +67,8 @@ func (r *recovery) clientEnded(client *bayeux.Client, cause error) {
 // not say (that the cause will not go away by itself) and wraps err in the
 // back-off the framework waits before the next Connect.
 func (r *recovery) connectFailed(err error) error {
-	class := bayeux.Classify(err)
-	var invalid *bayeux.InvalidReplayError
-	isInvalid := errors.As(err, &invalid)
+	class := classify(err)
+	invalidChannel, isInvalid := invalidReplayChannel(err)
 	r.mu.Lock()
 	r.failures++
 	failures := r.failures
@@ -83,7 +84,7 @@ func (r *recovery) connectFailed(err error) error {
 		// on_invalid_replay_id is fail: say so every time (bayeux counts it
 		// through the Observer).
 		r.log.Errorf("Not consuming: %v; on_invalid_replay_id is fail, so the input stops here until the checkpoint %q is fixed or deleted, or on_invalid_replay_id is changed",
-			err, checkpointfmt.CheckpointKey(r.checkpointKey, invalid.Channel))
+			err, r.key(invalidChannel))
 		return service.NewErrBackOff(err, r.long)
 	}
 	switch class {
@@ -106,4 +107,46 @@ func lockoutHint(err error) string {
 		return ""
 	}
 	return " Salesforce refused the login itself (a wrong or revoked secret, refresh token or certificate, a reset password or security token, a deactivated user): each refused login with a password counts toward the user's lockout (10 failed logins by default), so fix auth soon."
+}
+
+// key is the checkpoint key of channel under the configured API.
+func (r *recovery) key(channel string) string {
+	if r.pubsub {
+		return checkpointfmt.PubSubCheckpointKey(r.checkpointKey, channel)
+	}
+	return checkpointfmt.CheckpointKey(r.checkpointKey, channel)
+}
+
+// classify is bayeux.Classify extended to the Pub/Sub client's errors, which
+// follow the same taxonomy: a refused subscription (unknown topic, no
+// permission) and an invalid replay id are permanent, a limit is a limit.
+func classify(err error) bayeux.Class {
+	var (
+		pe *pubsub.PermissionError
+		le *pubsub.LimitError
+		ie *pubsub.InvalidReplayError
+	)
+	switch {
+	case errors.As(err, &pe), errors.As(err, &ie):
+		return bayeux.Permanent
+	case errors.As(err, &le):
+		return bayeux.Limit
+	}
+	return bayeux.Classify(err)
+}
+
+// invalidReplayChannel returns the channel of an invalid-replay-id error of
+// either client.
+func invalidReplayChannel(err error) (string, bool) {
+	var (
+		be *bayeux.InvalidReplayError
+		pe *pubsub.InvalidReplayError
+	)
+	switch {
+	case errors.As(err, &be):
+		return be.Channel, true
+	case errors.As(err, &pe):
+		return pe.Topic, true
+	}
+	return "", false
 }

@@ -6,8 +6,6 @@ import (
 	"time"
 
 	"github.com/redpanda-data/benthos/v4/public/service"
-
-	"github.com/salesforce-streaming/salesforce_streaming/internal/bayeux/wire"
 )
 
 // delivery is one batch of the input from the moment it is tracked until an
@@ -17,8 +15,8 @@ import (
 // nack of any message derived from the batch makes the whole batch go out
 // again, rebuilt from the events with their metadata.
 type delivery struct {
-	batch   wire.Batch
-	resolve func()
+	batch   eventBatch
+	resolve func()    // resolves the checkpoint slot and releases the events to the client
 	nacks   int       // nacks so far: the back-off of the next redelivery grows with it
 	due     time.Time // when a queued redelivery may go out
 }

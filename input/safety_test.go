@@ -54,7 +54,7 @@ func TestAcceptedKeysStayInTheCacheDirectory(t *testing.T) {
 			runes[k] = alphabet[rng.IntN(len(alphabet))]
 		}
 		prefix := string(runes)
-		if len(checkKeyPrefix(prefix, channels)) > 0 {
+		if len(checkKeyPrefix(prefix, channels, apiStreaming)) > 0 {
 			continue
 		}
 		accepted++

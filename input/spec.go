@@ -7,6 +7,7 @@ import (
 	"github.com/redpanda-data/benthos/v4/public/service"
 
 	"github.com/salesforce-streaming/salesforce_streaming/internal/bayeux"
+	"github.com/salesforce-streaming/salesforce_streaming/internal/pubsub"
 	"github.com/salesforce-streaming/salesforce_streaming/internal/sfauth"
 )
 
@@ -15,6 +16,8 @@ import (
 const (
 	ssiFieldOrgURL            = "org_url"
 	ssiFieldAPIVersion        = "api_version"
+	ssiFieldAPI               = "api"
+	ssiFieldPubSubEndpoint    = "pubsub_endpoint"
 	ssiFieldAuth              = "auth"
 	ssiFieldGrantType         = "grant_type"
 	ssiFieldClientID          = "client_id"
@@ -55,6 +58,11 @@ const (
 	onInvalidEarliest = "earliest"
 	onInvalidLatest   = "latest"
 	onInvalidFail     = "fail"
+
+	apiStreaming apiKind = "streaming"
+	apiPubSub    apiKind = "pubsub"
+
+	defaultPubSubEndpoint = pubsub.DefaultEndpoint
 
 	defaultAPIVersion        = bayeux.DefaultAPIVersion
 	minAPIVersion            = 37 // first version with durable replay at /cometd/<v>
@@ -97,6 +105,12 @@ func spec() *service.ConfigSpec {
 			service.NewStringField(ssiFieldAPIVersion).
 				Description("Salesforce API version of the CometD endpoint, written like `\"64.0\"` (quoted, so YAML keeps it a string). Durable replay needs 37.0 or later. The version changes some payload fields, e.g. `EventUuid` of platform events.").
 				Default(defaultAPIVersion),
+			service.NewStringEnumField(ssiFieldAPI, string(apiStreaming), string(apiPubSub)).
+				Description("Which Salesforce API the input subscribes with: `streaming` (CometD long polling, every channel kind) or `pubsub` (the Pub/Sub API over gRPC: platform events `/event/` and change events `/data/` only, with flow control that reaches Salesforce). Everything else means the same under both; checkpoints of one API are never read by the other (see docs/pubsub.md).").
+				Default(string(apiStreaming)),
+			service.NewStringField(ssiFieldPubSubEndpoint).
+				Description("`host:port` of the Pub/Sub API, used with `api: pubsub`. The connection uses TLS (with the `tls` settings when `tls.enabled`, else the system's roots), except for a loopback host (`localhost`, `127.0.0.0/8`, `::1`) with `tls.enabled: false`, which is plaintext gRPC: an emulator on this machine.").
+				Default(defaultPubSubEndpoint).Advanced(),
 			service.NewObjectField(ssiFieldAuth,
 				service.NewStringEnumField(ssiFieldGrantType, grantNameList()...).
 					Description("The OAuth 2.0 flow used to obtain access tokens; see the Authentication section for the fields each grant needs.").
@@ -132,9 +146,10 @@ func spec() *service.ConfigSpec {
 			service.NewStringEnumField(ssiFieldReplayPreset, presetLatest, presetEarliest).
 				Description("Where a channel without a stored checkpoint (and without an `initial_replay_ids` entry) starts: `latest` (-1) receives only new events, `earliest` (-2) every event Salesforce still retains (24 h for PushTopic and generic, 72 h for platform events and CDC).").
 				Default(presetLatest),
-			service.NewIntMapField(ssiFieldInitialReplayIDs).
-				Description("Explicit start of channels without a stored checkpoint, as `{channel: replay id}`: delivery starts after that id. -1 and -2 mean latest and earliest for that channel. A stored checkpoint always wins.").
+			service.NewAnyField(ssiFieldInitialReplayIDs).
+				Description("Explicit start of channels without a stored checkpoint, as `{channel: replay id}`: delivery starts after that id. Under `api: streaming` a replay id is a number; under `api: pubsub` it is the base64 text of an event's `salesforce_replay_id`. -1 and -2 mean latest and earliest for that channel under both. A stored checkpoint always wins.").
 				Example(map[string]any{"/event/Order__e": 10230}).
+				Example(map[string]any{"/event/Order__e": "AAAAAAAAJ/Y="}).
 				Default(map[string]any{}),
 			service.NewStringEnumField(ssiFieldOnInvalidReplayID, onInvalidEarliest, onInvalidLatest, onInvalidFail).
 				Description("What happens when Salesforce rejects a channel's start replay id as invalid (older than its retention, or deleted): `earliest` resubscribes from every retained event (no further loss, some events may be gone), `latest` from new events only, `fail` stops consuming and keeps reporting the error until the checkpoint is fixed. Every occurrence is logged as an error and counted in `salesforce_streaming_replay_fallbacks`.").
@@ -142,7 +157,7 @@ func spec() *service.ConfigSpec {
 			service.NewStringField(ssiFieldCheckpointCache).
 				Description("Name of a cache resource that stores the replay id of the last acknowledged event of each channel, so that a restart resumes there. Use a durable cache (`file`, `redis`); a `memory` cache forgets on restart and expires entries after 5 minutes by default."),
 			service.NewStringField(ssiFieldCheckpointKey).
-				Description("Key prefix of this input's replay ids in `checkpoint_cache`: 1 to 100 letters, digits, `_`, `.`, `:` or `-`, starting with a letter or digit (it becomes part of file names in a `file` cache, so nothing that could leave its directory is accepted). Each channel is stored under `{checkpoint_cache_key}:{channel, path-escaped}` as decimal text (`{id}@{epoch}` after a replay-id fallback, see Delivery guarantees), and again under that key plus `.shadow`, written first: a cache that does not write atomically (the `file` cache) can then be cut mid-write by a crash without losing the position. Give every input that shares a cache its own prefix.").
+				Description("Key prefix of this input's replay ids in `checkpoint_cache`: 1 to 100 letters, digits, `_`, `.`, `:` or `-`, starting with a letter or digit (it becomes part of file names in a `file` cache, so nothing that could leave its directory is accepted). Each channel is stored under `{checkpoint_cache_key}:{channel, path-escaped}` as decimal text (`{id}@{epoch}` after a replay-id fallback, see Delivery guarantees), and again under that key plus `.shadow`, written first: a cache that does not write atomically (the `file` cache) can then be cut mid-write by a crash without losing the position. Under `api: pubsub` the key ends with `@pubsub` and holds `{base64 replay id}@{epoch}`, so the checkpoints of the two APIs never mix. Give every input that shares a cache its own prefix.").
 				Default(defaultCheckpointKey),
 			service.NewIntField(ssiFieldCheckpointLimit).
 				Description("Maximum number of messages of one channel that may be in flight (received but not yet acknowledged) at once. Reaching it pauses reading; the client keeps polling Salesforce meanwhile (see `max_buffered_events`).").
@@ -245,6 +260,10 @@ const specDescription = `
 This input subscribes to Salesforce's Streaming API (CometD long polling) and emits every data message of its
 channels as a Benthos message. Meta messages (handshake, connect, subscribe) stay inside the client.
 
+With ` + "`api: pubsub`" + ` it subscribes through Salesforce's Pub/Sub API (gRPC) instead, to platform events and change
+events only, with the same guarantees, metadata keys and settings; see docs/pubsub.md for the differences
+(checkpoints, message bodies, flow control).
+
 == Authentication
 
 Create a connected app (or external client app) with the ` + "`api`" + ` scope and pick one grant in ` + "`auth.grant_type`" + `:
@@ -315,6 +334,12 @@ Each message's body is the event's ` + "`data`" + ` object exactly as Salesforce
   (RFC 3339), ` + "`salesforce_transaction_key`" + `, ` + "`salesforce_commit_user`" + `: Change Data Capture header fields.
 
 Fields an event does not carry are not set.
+
+Under ` + "`api: pubsub`" + ` the body is the event's payload decoded from Avro to the JSON a CometD subscriber receives as
+` + "`payload`" + ` (change event bitmaps decoded to field names), ` + "`salesforce_replay_id`" + ` is the replay id's opaque bytes
+as base64 text, and two keys are added: ` + "`salesforce_event_id`" + ` (the event's id; a platform event's is also its
+` + "`salesforce_event_uuid`" + `) and ` + "`salesforce_schema_id`" + ` (the Avro schema id, also in ` + "`salesforce_schema`" + `). A
+payload that does not decode is delivered with its Avro bytes as body and ` + "`salesforce_decode_error`" + ` set.
 
 == Scaling
 

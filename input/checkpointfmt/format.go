@@ -25,6 +25,11 @@
 // short; it can never tear both, and the other then still holds a position no
 // older than the last one fully written. A value cut short is a prefix of the
 // full one and never compares above it, across epochs too.
+//
+// Checkpoints of `api: pubsub` (pubsub.go) live under their own keys, the
+// CometD key plus PubSubKeySuffix, as `<base64 replay id>@<epoch>`: Pub/Sub
+// replay ids are opaque bytes, so neither API ever reads the other's. The
+// shadow and epoch rules are the same.
 package checkpointfmt
 
 import (

@@ -57,6 +57,10 @@ type Config struct {
 
 	Backoff bayeux.BackoffConfig // the same waits and streak rules as the CometD client
 	Logger  bayeux.Logger        // optional
+	// Observer, optional, is told of resubscriptions (with the CometD client's reasons), token refreshes and
+	// replay-id fallbacks, as the CometD client tells its own. Events is not called: the caller counts what
+	// Next hands on.
+	Observer bayeux.Observer
 	// StreamIdleTimeout: see DefaultStreamIdleTimeout.
 	StreamIdleTimeout time.Duration
 }
@@ -66,6 +70,7 @@ type Config struct {
 type Client struct {
 	cfg  Config
 	log  bayeux.Logger
+	obs  bayeux.Observer
 	conn *grpc.ClientConn
 	api  eventbusv1.PubSubClient
 
@@ -107,7 +112,11 @@ func New(cfg Config) (*Client, error) {
 	if log == nil {
 		log = nopLogger{}
 	}
-	return &Client{cfg: cfg, log: log, conn: conn, api: eventbusv1.NewPubSubClient(conn),
+	obs := cfg.Observer
+	if obs == nil {
+		obs = nopObserver{}
+	}
+	return &Client{cfg: cfg, log: log, obs: obs, conn: conn, api: eventbusv1.NewPubSubClient(conn),
 		schemas: map[string]*avro.RecordSchema{}, closed: make(chan struct{})}, nil
 }
 
@@ -153,6 +162,7 @@ func (c *Client) currentToken(ctx context.Context) (sfauth.Token, error) {
 
 // refresh replaces a token Salesforce refused.
 func (c *Client) refresh(ctx context.Context, stale sfauth.Token) (sfauth.Token, error) {
+	c.obs.TokenRefresh()
 	tok, err := c.cfg.Auth.Refresh(ctx, stale)
 	if err != nil {
 		return sfauth.Token{}, &bayeux.AuthError{Err: err}
@@ -261,3 +271,10 @@ func (nopLogger) Debugf(string, ...any) {}
 func (nopLogger) Infof(string, ...any)  {}
 func (nopLogger) Warnf(string, ...any)  {}
 func (nopLogger) Errorf(string, ...any) {}
+
+type nopObserver struct{}
+
+func (nopObserver) Reconnect(bayeux.ReconnectReason)                  {}
+func (nopObserver) TokenRefresh()                                     {}
+func (nopObserver) ReplayFallback(string, bayeux.InvalidReplayPolicy) {}
+func (nopObserver) Events(string, int)                                {}

@@ -20,6 +20,10 @@
 //     resubscribe at once, then Backoff.Delay from the second failure of a streak; a stream that delivers a
 //     response ends the streak.
 //
+// An optional Observer (bayeux.Observer) is told of each resubscription with its reason, each token refresh and
+// each replay-id fallback, as the CometD client tells its own, so that the input's metrics mean the same over
+// both transports.
+//
 // Events are handed on with their opaque replay ids, the raw Avro payload and the payload decoded to the JSON
 // a CometD subscriber receives for the same event (DecodePayload), change event bitmaps decoded to field names.
 // DecodePayload reads the Avro binary once, straight into JSON, walking the schema (no map per event):

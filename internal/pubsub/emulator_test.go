@@ -59,6 +59,7 @@ func (s recordingStream) SendMsg(m any) error {
 type testEnv struct {
 	emu    *sfemu.Server
 	clock  *sfemu.FakeClock
+	obs    *observer
 	client *Client
 	rec    *recorder
 	log    *testLogger
@@ -91,6 +92,29 @@ func (l *testLogger) contains(sub string) bool {
 	return false
 }
 
+// observer records what the client reports to its Observer.
+type observer struct {
+	mu         sync.Mutex
+	reconnects map[bayeux.ReconnectReason]int
+	refreshes  int
+	fallbacks  []bayeux.InvalidReplayPolicy
+}
+
+func (o *observer) Reconnect(r bayeux.ReconnectReason) { o.mu.Lock(); o.reconnects[r]++; o.mu.Unlock() }
+func (o *observer) TokenRefresh()                      { o.mu.Lock(); o.refreshes++; o.mu.Unlock() }
+func (o *observer) ReplayFallback(_ string, p bayeux.InvalidReplayPolicy) {
+	o.mu.Lock()
+	o.fallbacks = append(o.fallbacks, p)
+	o.mu.Unlock()
+}
+func (o *observer) Events(string, int) {}
+
+func (o *observer) count(r bayeux.ReconnectReason) int {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.reconnects[r]
+}
+
 func startEnv(t *testing.T, cfg sfemu.Config, fake bool) *testEnv {
 	t.Helper()
 	env := &testEnv{rec: &recorder{}, log: &testLogger{}}
@@ -110,7 +134,8 @@ func startEnv(t *testing.T, cfg sfemu.Config, fake bool) *testEnv {
 		ClientID: sfemu.DefaultClientID, ClientSecret: sfemu.DefaultClientSecret})
 	require.NoError(t, err)
 	rec := env.rec
-	env.client, err = New(Config{Auth: src, Endpoint: lis.Addr().String(), Plaintext: true, Logger: env.log,
+	env.obs = &observer{reconnects: map[bayeux.ReconnectReason]int{}}
+	env.client, err = New(Config{Auth: src, Endpoint: lis.Addr().String(), Plaintext: true, Logger: env.log, Observer: env.obs,
 		Backoff: bayeux.BackoffConfig{Initial: 5 * time.Millisecond, Max: 20 * time.Millisecond, Long: 20 * time.Millisecond},
 		DialOptions: []grpc.DialOption{
 			grpc.WithStreamInterceptor(func(ctx context.Context, desc *grpc.StreamDesc, cc *grpc.ClientConn, method string, streamer grpc.Streamer, opts ...grpc.CallOption) (grpc.ClientStream, error) {
@@ -224,6 +249,10 @@ func TestResubscribeAfterRevokedToken(t *testing.T) {
 	distinctInOrder(t, all)
 	assert.Greater(t, env.emu.State().Counters["token_grants"], grantsBefore, "a new token was requested")
 	assert.True(t, env.log.contains("token refused"), "the refusal is logged")
+	assert.GreaterOrEqual(t, env.obs.count(bayeux.ReconnectAuth), 1, "the resubscription is reported")
+	env.obs.mu.Lock()
+	assert.GreaterOrEqual(t, env.obs.refreshes, 1, "the refresh is reported")
+	env.obs.mu.Unlock()
 	tok, err := env.client.currentToken(ctx)
 	require.NoError(t, err)
 	assert.False(t, env.log.contains(tok.AccessToken), "no token in the log")
@@ -250,8 +279,10 @@ func TestInvalidReplayPolicies(t *testing.T) {
 		sub, err := env.client.Subscribe(ctx, SubscribeConfig{Topic: "/event/Order_Event__e", ReplayID: stale, OnInvalidReplayID: bayeux.ReplayFallbackEarliest})
 		require.NoError(t, err)
 		defer sub.Close()
-		got := collect(t, ctx, sub, 4, true)
-		assert.Equal(t, evs[2].ReplayID, got[0].ReplayID, "every retained event")
+		b, err := sub.Next(ctx)
+		require.NoError(t, err)
+		assert.Equal(t, 1, b.Fallbacks, "the batch after the fallback says so")
+		assert.Equal(t, evs[2].ReplayID, b.Events[0].ReplayID, "every retained event")
 	})
 	t.Run("fail", func(t *testing.T) {
 		sub, err := env.client.Subscribe(ctx, SubscribeConfig{Topic: "/event/Order_Event__e", ReplayID: stale, OnInvalidReplayID: bayeux.ReplayFallbackFail})
@@ -262,6 +293,9 @@ func TestInvalidReplayPolicies(t *testing.T) {
 		require.ErrorAs(t, err, &ire)
 		assert.Equal(t, stale, ire.ReplayID)
 		assert.Equal(t, ErrorCodeReplayCorrupt, ire.Err.ErrorCode)
+		env.obs.mu.Lock()
+		assert.Contains(t, env.obs.fallbacks, bayeux.ReplayFallbackFail, "the refusal is reported")
+		env.obs.mu.Unlock()
 	})
 }
 
@@ -351,6 +385,8 @@ func TestResubscribeAfterResetAndLimit(t *testing.T) {
 	all = append(all, collect(t, ctx, sub, 6, true)...)
 	require.Len(t, all, 12)
 	distinctInOrder(t, all)
+	assert.GreaterOrEqual(t, env.obs.count(bayeux.ReconnectConnectionError), 2, "the reset and the clean end are reported")
+	assert.GreaterOrEqual(t, env.obs.count(bayeux.ReconnectLimit), 1, "the limit is reported")
 }
 
 // TestCloseEndsSubscriptions: closing the Client ends its subscriptions (Next returns ErrClosed); Close is

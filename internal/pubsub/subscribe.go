@@ -56,6 +56,10 @@ type Batch struct {
 	// LatestReplayID is the subscription's position after this response: the last event's replay id, or on a
 	// keepalive the newest position the server vouches for (every event up to it has been delivered).
 	LatestReplayID []byte
+	// Fallbacks is how many times the subscription had replaced a refused replay id per OnInvalidReplayID when
+	// the batch was queued (as bayeux's wire.Batch.Fallbacks): when it grows, the batch is the first of a
+	// subscription that started over from the earliest or latest event.
+	Fallbacks int
 }
 
 // Keepalive reports an empty batch: no events, only a newer position.
@@ -73,6 +77,7 @@ type Subscription struct {
 	unreleased int    // events handed on (queued or taken by Next) and not yet Released
 	position   []byte // replay id to resubscribe after; nil: use the preset
 	preset     ReplayPreset
+	fallbacks  int   // refused replay ids replaced so far (Batch.Fallbacks)
 	err        error // terminal error, returned by Next once the queue is drained
 
 	notify   chan struct{} // a batch was queued or err set
@@ -179,6 +184,7 @@ func (s *Subscription) wake() {
 // enqueue hands a batch on and moves the resubscribe position to it. Consecutive keepalives coalesce.
 func (s *Subscription) enqueue(b Batch) {
 	s.mu.Lock()
+	b.Fallbacks = s.fallbacks
 	if n := len(s.queue); n > 0 && b.Keepalive() && s.queue[n-1].Keepalive() {
 		s.queue[n-1] = b
 	} else {
@@ -225,6 +231,7 @@ func (s *Subscription) run(ctx context.Context) {
 				c.log.Errorf("pubsub %s: getting a token: %v", s.cfg.Topic, err)
 				break
 			}
+			c.obs.Reconnect(bayeux.ReconnectAuth)
 			tok, _ := c.currentToken(ctx)
 			if _, rerr := c.refresh(ctx, tok); rerr != nil {
 				streak++
@@ -238,6 +245,7 @@ func (s *Subscription) run(ctx context.Context) {
 				streak++
 			}
 		case kindInvalidReplay:
+			c.obs.ReplayFallback(s.cfg.Topic, s.cfg.OnInvalidReplayID)
 			switch s.cfg.OnInvalidReplayID {
 			case bayeux.ReplayFallbackFail:
 				c.log.Errorf("pubsub %s: %v; on_invalid_replay_id is fail: stopping", s.cfg.Topic, wrapped)
@@ -250,12 +258,18 @@ func (s *Subscription) run(ctx context.Context) {
 			}
 			c.log.Errorf("pubsub %s: %v; resubscribing from the %s event", s.cfg.Topic, wrapped, s.cfg.OnInvalidReplayID)
 		case kindLimit, kindPermanent:
+			if kind == kindLimit {
+				c.obs.Reconnect(bayeux.ReconnectLimit)
+			} else {
+				c.obs.Reconnect(bayeux.ReconnectConnectionError)
+			}
 			wait = longWait(c.cfg.Backoff)
 			c.log.Errorf("pubsub %s: %v; retrying in %s", s.cfg.Topic, wrapped, wait.Round(time.Second))
 		case kindClosed:
 			s.fail(ErrClosed)
 			return
 		default:
+			c.obs.Reconnect(bayeux.ReconnectConnectionError)
 			if streak > 0 {
 				wait = c.cfg.Backoff.Delay(streak)
 			}
@@ -276,10 +290,11 @@ func isStatus(err error) bool {
 	return errors.As(err, &se)
 }
 
-// restartFrom drops the position so the next stream starts from a preset.
+// restartFrom drops the position so the next stream starts from a preset: a fallback from a refused replay id.
 func (s *Subscription) restartFrom(p ReplayPreset) {
 	s.mu.Lock()
 	s.position, s.preset = nil, p
+	s.fallbacks++
 	s.mu.Unlock()
 }
 

@@ -1,0 +1,77 @@
+package checkpointfmt
+
+import (
+	"context"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func TestPubSubKeyNeverACometDKey(t *testing.T) {
+	// A CometD prefix may contain ':' but never '@': no prefix makes a CometD
+	// key equal to a Pub/Sub one.
+	assert.Equal(t, "ckpt:%2Fevent%2FA__e@pubsub", PubSubCheckpointKey("ckpt", "/event/A__e"))
+	assert.NotEqual(t, CheckpointKey("ckpt", "/event/A__e"), PubSubCheckpointKey("ckpt", "/event/A__e"))
+}
+
+func TestOpaquePositionRoundTrip(t *testing.T) {
+	for _, p := range []OpaquePosition{{ReplayID: []byte{0, 0, 0, 0, 0, 0, 0, 7}}, {Epoch: 12, ReplayID: []byte("\xff\x00x")}} {
+		got, err := ParseOpaquePosition(p.Format())
+		require.NoError(t, err)
+		assert.Equal(t, p, got)
+	}
+	for _, bad := range []string{"", "AAAA", "@0", "!!@0", "AAAA@", "AAAA@-1", "AAAA@x"} {
+		_, err := ParseOpaquePosition([]byte(bad))
+		assert.Error(t, err, bad)
+	}
+}
+
+func TestReadOpaqueAfterTornWrites(t *testing.T) {
+	old := OpaquePosition{Epoch: 1, ReplayID: []byte("old-id")}
+	newer := OpaquePosition{Epoch: 1, ReplayID: []byte("newer-id")}
+	nextEpoch := OpaquePosition{Epoch: 12, ReplayID: []byte("e12")}
+	full := func(p OpaquePosition) *string { s := string(p.Format()); return &s }
+	cut := func(p OpaquePosition, n int) *string { s := string(p.Format()); s = s[:len(s)-n]; return &s }
+	tests := []struct {
+		name        string
+		key, shadow *string
+		want        OpaquePosition
+		found, torn bool
+	}{
+		{name: "nothing stored"},
+		{name: "steady state", key: full(newer), shadow: full(newer), want: newer, found: true},
+		{name: "crash between shadow and key", key: full(old), shadow: full(newer), want: newer, found: true},
+		{name: "key cut short in its id", key: cut(newer, 4), shadow: full(newer), want: newer, found: true, torn: true},
+		{name: "shadow cut short in its id", key: full(old), shadow: cut(newer, 5), want: old, found: true, torn: true},
+		// The shadow's id is whole and acknowledged, only its epoch lost a digit:
+		// resuming after it loses nothing.
+		{name: "shadow lost an epoch digit", key: full(OpaquePosition{Epoch: 1, ReplayID: []byte("x")}), shadow: cut(nextEpoch, 1), want: OpaquePosition{Epoch: 1, ReplayID: []byte("e12")}, found: true},
+		{name: "first shadow write cut", shadow: cut(newer, 6), torn: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			get := func(_ context.Context, key string) ([]byte, bool, error) {
+				v := tt.key
+				if key == "k"+ShadowSuffix {
+					v = tt.shadow
+				}
+				if v == nil {
+					return nil, false, nil
+				}
+				return []byte(*v), true, nil
+			}
+			got, err := ReadOpaque(t.Context(), get, "k")
+			require.NoError(t, err)
+			assert.Equal(t, tt.found, got.Found)
+			assert.Equal(t, tt.torn, got.TornKey != "")
+			if tt.found {
+				assert.Equal(t, tt.want, got.Pos)
+			}
+		})
+	}
+	corrupt := func(_ context.Context, key string) ([]byte, bool, error) { return []byte("junk"), true, nil }
+	_, err := ReadOpaque(t.Context(), corrupt, "k")
+	var ce *CorruptError
+	assert.ErrorAs(t, err, &ce)
+}
