@@ -69,10 +69,11 @@ fuzz: ## a short run of each fuzz target
 node-deps: ## install the pinned Node packages of the CometD JavaScript client test
 	npm ci --prefix sfemu/testdata/cometdjs --no-audit --no-fund
 
-test: build $(DATA_DIR) vet node-deps ## the full suite: vet, unit, emulator scenarios, pipeline and restart tests, short fuzz and chaos runs
+test: build $(DATA_DIR) vet node-deps ## the full suite: vet, unit, emulator scenarios, pipeline and restart tests, short fuzz, chaos and mutation runs
 	SALESFORCE_STREAMING_BIN=$(abspath $(BIN)) $(GO) test -count=1 -timeout 20m ./...
 	$(MAKE) --no-print-directory fuzz
 	$(CHAOS_SHORT)
+	$(MAKE) --no-print-directory mutants
 
 bench: build ## the benchmark harness: backlog drain vs Node peers and a floor, live latency, Go benchmarks (docs/performance.md); BENCH_FLAGS='-events 20000 -live-duration 5s' for a quick run
 	$(GO) build -trimpath -o $(BIN)/sfbench-floor ./test/sfbench/floor
