@@ -9,8 +9,11 @@
 // archive, split then archive) and whether its output also refuses requests
 // at random; every run after the first starts from replay_preset latest, so
 // a restart that ignored its checkpoint loses events instead of replaying
-// them. Then it drains and checks, per channel, that every published event
-// reached the output unless the emulator no longer retained it right after
+// them. With -pubsub (the default) the same bin/benthos also reads the
+// platform-event and CDC channels over the emulator's Pub/Sub API (a second
+// input, api: pubsub, with its own checkpoint key prefix), and every event
+// published there must arrive over both APIs. Then it drains and checks, per
+// channel of each API, that every published event reached the output unless the emulator no longer retained it right after
 // its publish, in order within each run whose output refused nothing, and
 // prints one summary.
 //
@@ -52,6 +55,7 @@ type options struct {
 	dir          string
 	keep         bool
 	verbose      bool
+	pubsub       bool // also read the platform-event and CDC channels over Pub/Sub
 }
 
 func parseFlags(args []string, stderr io.Writer) (options, error) {
@@ -71,6 +75,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.StringVar(&o.dir, "dir", "", "work directory for logs and records (default: a new temp dir)")
 	fs.BoolVar(&o.keep, "keep", false, "keep the work directory after a passing run (a failing run always keeps it)")
 	fs.BoolVar(&o.verbose, "v", false, "print every action, not just progress")
+	fs.BoolVar(&o.pubsub, "pubsub", true, "also read the platform-event and CDC channels over the emulator's Pub/Sub API (api: pubsub, a second input of the same pipeline); -pubsub=false runs the CometD soak alone")
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}
@@ -137,11 +142,14 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	defer os.RemoveAll(filepath.Join(dir, "bin")) // a copy of bin/: not worth keeping
-	fmt.Fprintf(stdout, "sfchaos: seed %d, %v of chaos on %d channels at %g events/s each, work dir %s\n",
-		opts.seed, opts.duration, len(channels), opts.rate, dir)
+	fmt.Fprintf(stdout, "sfchaos: seed %d, %v of chaos on %d channels at %g events/s each (pubsub %v), work dir %s\n",
+		opts.seed, opts.duration, len(channels), opts.rate, opts.pubsub, dir)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	s := &soak{opts: opts, channels: channels, dir: dir, log: log, out: stdout}
+	if opts.pubsub {
+		s.pubsub = pubsubSpecs(channels)
+	}
 	res, err := s.run(ctx)
 	if err != nil {
 		fmt.Fprintf(stderr, "sfchaos: the soak could not run (seed %d, work dir %s kept): %v\n", opts.seed, dir, err)

@@ -22,8 +22,13 @@ func TestParseFlags(t *testing.T) {
 	assert.Equal(t, options{
 		duration: 35 * time.Minute, seed: 12, channels: defaultChannels, rate: 5, minFaults: 1000, minRestarts: 50,
 		faultEvery: 2 * time.Second, restartEvery: 15 * time.Second, outageEvery: 40 * time.Second,
-		drainTimeout: time.Minute,
+		drainTimeout: time.Minute, pubsub: true,
 	}, o)
+	assert.True(t, o.pubsub, "Pub/Sub is on by default")
+
+	o, err = parseFlags([]string{"-pubsub=false"}, io.Discard)
+	require.NoError(t, err)
+	assert.False(t, o.pubsub)
 
 	for _, bad := range [][]string{
 		{"-duration", "1s"}, {"-rate", "0"}, {"-fault-every", "0s"}, {"-drain-timeout", "0s"}, {"extra"}, {"-nope"},

@@ -24,6 +24,10 @@ type pipelineParams struct {
 	MaxBuffered     int
 	Preset          string // replay_preset: earliest for the first run, latest after
 	Shape           runShape
+	// PubSubAddr, when set, adds a second input, api: pubsub on the
+	// emulator's Pub/Sub API there, reading PubSubChannels.
+	PubSubAddr     string
+	PubSubChannels []string
 }
 
 // runShape is what a run's processors do to the input's batches after the
@@ -59,10 +63,13 @@ func (s runShape) kind() string {
 	return "map only"
 }
 
-// processors returns the pipeline's processors: the mapping to records, then
-// the shape's reshaping.
-func (s runShape) processors() []any {
-	procs := []any{map[string]any{"mapping": harness.RecordMapping}}
+// processors returns the pipeline's processors: the mapping to records
+// (unless the inputs map their own messages), then the shape's reshaping.
+func (s runShape) processors(mapped bool) []any {
+	procs := []any{}
+	if !mapped {
+		procs = append(procs, map[string]any{"mapping": harness.RecordMapping})
+	}
 	if s.Split > 0 {
 		procs = append(procs, map[string]any{"split": map[string]any{"size": s.Split}})
 	}
@@ -88,36 +95,35 @@ func (s runShape) processors() []any {
 // original batch again whatever the processors made of it. Order after a
 // nack is not promised (Benthos delivers batches read meanwhile ahead of the
 // redelivered one), loss never is.
+//
+// With Pub/Sub, the input is a broker of two salesforce_streaming inputs, the
+// CometD one and an `api: pubsub` one with its own checkpoint key, each
+// mapping its messages to records itself (the Pub/Sub records under channels
+// of their own); the broker keeps each input's order and routes each nack
+// back to the input that read the message.
 func pipelineConfig(p pipelineParams) (string, error) {
+	input := streamingInput(p)
+	mapped := p.PubSubAddr != ""
+	if mapped {
+		cometd := streamingInput(p)
+		cometd["processors"] = []any{map[string]any{"mapping": harness.RecordMapping}}
+		pubsub := streamingInput(p)
+		conf := pubsub["salesforce_streaming"].(map[string]any)
+		conf["api"] = "pubsub"
+		conf["pubsub_endpoint"] = p.PubSubAddr
+		conf["channels"] = p.PubSubChannels
+		conf["checkpoint_cache_key"] = pubsubCheckpointKey
+		pubsub["processors"] = []any{map[string]any{"mapping": pubsubRecordMapping}}
+		input = map[string]any{"broker": map[string]any{"inputs": []any{cometd, pubsub}}}
+	}
 	conf := map[string]any{
 		"http":             map[string]any{"enabled": false}, // parallel runs would fight over :4195
 		"logger":           map[string]any{"level": "INFO", "format": "logfmt", "add_timestamp": true},
 		"shutdown_timeout": "5s",
-		"input": map[string]any{
-			"salesforce_streaming": map[string]any{
-				"org_url":     p.EmulatorURL,
-				"api_version": "64.0",
-				"auth": map[string]any{
-					"grant_type":    "client_credentials",
-					"client_id":     harness.EmulatorClientID,
-					"client_secret": harness.EmulatorClientSecret,
-				},
-				"channels":             p.Channels,
-				"replay_preset":        p.Preset,
-				"checkpoint_cache":     "replay_ids",
-				"checkpoint_cache_key": checkpointKey,
-				"checkpoint_limit":     p.CheckpointLimit,
-				"max_buffered_events":  p.MaxBuffered,
-				"backoff": map[string]any{
-					"initial_interval": "100ms",
-					"max_interval":     "1s",
-					"long_interval":    "2s",
-				},
-			},
-		},
+		"input":            input,
 		"pipeline": map[string]any{
 			"threads":    1, // more threads process batches in parallel and may reorder them
-			"processors": p.Shape.processors(),
+			"processors": p.Shape.processors(mapped),
 		},
 		"output": map[string]any{
 			"http_client": map[string]any{
@@ -140,6 +146,34 @@ func pipelineConfig(p pipelineParams) (string, error) {
 		return "", fmt.Errorf("encoding the pipeline config: %w", err)
 	}
 	return string(b) + "\n", nil
+}
+
+// streamingInput returns the soak's salesforce_streaming input (CometD): short
+// backoff so that it recovers in seconds, small bounds so that an outage
+// backs the pipeline up into the client.
+func streamingInput(p pipelineParams) map[string]any {
+	return map[string]any{
+		"salesforce_streaming": map[string]any{
+			"org_url":     p.EmulatorURL,
+			"api_version": "64.0",
+			"auth": map[string]any{
+				"grant_type":    "client_credentials",
+				"client_id":     harness.EmulatorClientID,
+				"client_secret": harness.EmulatorClientSecret,
+			},
+			"channels":             p.Channels,
+			"replay_preset":        p.Preset,
+			"checkpoint_cache":     "replay_ids",
+			"checkpoint_cache_key": checkpointKey,
+			"checkpoint_limit":     p.CheckpointLimit,
+			"max_buffered_events":  p.MaxBuffered,
+			"backoff": map[string]any{
+				"initial_interval": "100ms",
+				"max_interval":     "1s",
+				"long_interval":    "2s",
+			},
+		},
+	}
 }
 
 // redisResources returns the cache resource holding the replay ids.

@@ -31,6 +31,10 @@ type channelSpec struct {
 	Base       string            // without ?query: where events are published, the records' channel
 	Filter     map[string]string // PushTopic filter of the subscription
 	Gap        int               // replay ids step by this
+	// API is the transport the soak's input reads the channel with. A
+	// Pub/Sub channel's Base is its record channel (pubsubPrefix + Source).
+	API    apiKind
+	Source string // where its events are published, when not Base
 }
 
 // parseChannels parses the -channels list. Gaps cycle 1, 2, 3 so that

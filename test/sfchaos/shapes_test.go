@@ -37,8 +37,9 @@ func TestRunPlannerCoversEveryShapeAndStartsFromLatestAfterTheFirstRun(t *testin
 }
 
 func TestRunShapeProcessors(t *testing.T) {
-	assert.Len(t, runShape{}.processors(), 1, "map only: the mapping to records")
-	procs := runShape{Split: 3, Archive: true}.processors()
+	assert.Len(t, runShape{}.processors(false), 1, "map only: the mapping to records")
+	assert.Empty(t, runShape{}.processors(true), "the inputs map their own messages")
+	procs := runShape{Split: 3, Archive: true}.processors(false)
 	if assert.Len(t, procs, 3) {
 		assert.Equal(t, map[string]any{"split": map[string]any{"size": 3}}, procs[1])
 		assert.Equal(t, map[string]any{"archive": map[string]any{"format": "lines"}}, procs[2])

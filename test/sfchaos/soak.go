@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io"
 	"path/filepath"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/salesforce-streaming/salesforce_streaming/input/checkpointfmt"
@@ -32,7 +34,8 @@ const (
 // happened to them.
 type soak struct {
 	opts     options
-	channels []channelSpec
+	channels []channelSpec // published to and read over CometD
+	pubsub   []channelSpec // read over Pub/Sub too (with -pubsub)
 	dir      string
 	log      io.Writer // the action log (chaos.log and, with -v, stdout)
 	out      io.Writer // progress lines
@@ -66,9 +69,17 @@ func (s *soak) run(ctx context.Context) (res result, err error) {
 	s.faults = map[string]int{}
 	defer s.close()
 
-	s.emu, err = harness.StartEmulator(ctx, harness.EmulatorConfig{
+	emuConf := harness.EmulatorConfig{
 		Dir: s.dir, Hold: emulatorHold, ReconnectWindow: reconnectWindow, Seed: s.opts.seed,
-	})
+	}
+	pubsubAddr := ""
+	if len(s.pubsub) > 0 {
+		if pubsubAddr, err = freeLoopbackAddr(); err != nil {
+			return res, err
+		}
+		emuConf.Args = append(emuConf.Args, "-pubsub-addr", pubsubAddr)
+	}
+	s.emu, err = harness.StartEmulator(ctx, emuConf)
 	if err != nil {
 		return res, err
 	}
@@ -89,6 +100,10 @@ func (s *soak) run(ctx context.Context) (res result, err error) {
 	for i, ch := range s.channels {
 		configured[i] = ch.Configured
 	}
+	pubsubConfigured := make([]string, len(s.pubsub))
+	for i, ch := range s.pubsub {
+		pubsubConfigured[i] = ch.Configured
+	}
 	s.benthos = &benthosRunner{
 		dir: s.dir, resources: redisResources(s.redis.URL), planner: newRunPlanner(s.opts.seed),
 		config: func(p runPlan) (string, error) {
@@ -96,6 +111,7 @@ func (s *soak) run(ctx context.Context) (res result, err error) {
 				EmulatorURL: s.emu.URL, SinkURL: sinkURL, Channels: configured,
 				CheckpointLimit: checkpointLimit, MaxBuffered: maxBuffered,
 				Preset: p.Preset, Shape: p.Shape,
+				PubSubAddr: pubsubAddr, PubSubChannels: pubsubConfigured,
 			})
 		},
 		started: func(p runPlan) {
@@ -163,8 +179,9 @@ func (s *soak) run(ctx context.Context) (res result, err error) {
 	} else {
 		s.logf("final graceful stop took %v", took.Round(time.Millisecond))
 	}
-	expected, times, filtered, lastPublished := s.pub.ledger()
-	for _, ch := range s.channels {
+	expected, times, filtered, lastPublished := s.ledger()
+	all := s.allChannels()
+	for _, ch := range all {
 		pos, ok, err := s.checkpoint(ctx, ch.Base)
 		switch {
 		case err != nil:
@@ -181,12 +198,12 @@ func (s *soak) run(ctx context.Context) (res result, err error) {
 	if err != nil {
 		return res, err
 	}
-	s.retention = append(s.retention, sampleOf(state))
+	s.retention = append(s.retention, s.sampleOf(state))
 	firstRetained := map[string]int64{}
-	for _, ch := range s.channels {
-		cs, ok := state.Channels[ch.Base]
+	for _, ch := range all {
+		cs, ok := state.Channels[ch.source()]
 		if !ok {
-			s.problem("the emulator has no channel %s", ch.Base)
+			s.problem("the emulator has no channel %s", ch.source())
 			continue
 		}
 		firstRetained[ch.Base] = cs.FirstReplayID
@@ -210,7 +227,7 @@ func (s *soak) run(ctx context.Context) (res result, err error) {
 	s.logRecoveries(recoveries)
 	return result{
 		opts:          s.opts,
-		channels:      s.channels,
+		channels:      all,
 		dir:           s.dir,
 		report:        report,
 		records:       len(deliveries),
@@ -287,7 +304,7 @@ func (s *soak) sampleRetention(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	s.retention = append(s.retention, sampleOf(st))
+	s.retention = append(s.retention, s.sampleOf(st))
 	return nil
 }
 
@@ -412,7 +429,7 @@ func (s *soak) drain(ctx context.Context) (bool, error) {
 	if err := s.benthos.start(); err != nil {
 		return false, err
 	}
-	expected, _, _, _ := s.pub.ledger()
+	expected, _, _, _ := s.ledger()
 	deadline := time.Now().Add(s.opts.drainTimeout)
 	ticker := time.NewTicker(controlTick)
 	defer ticker.Stop()
@@ -480,8 +497,8 @@ func (s *soak) logRecoveries(rs []recovery) {
 }
 
 func (s *soak) progress() {
-	fmt.Fprintf(s.out, "[%5.0fs] published %d, delivered %d records, runs %d, faults %d, restarts %d, outages %d\n",
-		time.Since(s.start).Seconds(), s.pub.published(), s.sink.count(), s.benthos.run, sum(s.faults), s.kills+s.graceful, s.outages)
+	fmt.Fprintf(s.out, "[%5.0fs] published %d (each also over Pub/Sub on %d channels), delivered %d records, runs %d, faults %d, restarts %d, outages %d\n",
+		time.Since(s.start).Seconds(), s.pub.published(), len(s.pubsub), s.sink.count(), s.benthos.run, sum(s.faults), s.kills+s.graceful, s.outages)
 }
 
 func (s *soak) problem(format string, args ...any) {
@@ -527,11 +544,38 @@ func sum(m map[string]int) int {
 }
 
 // checkpoint reads channel's stored position the way the input does: key and
-// shadow, the higher of the two.
+// shadow, the higher of the two; a Pub/Sub record channel's through
+// checkpointfmt's Pub/Sub functions, as the emulator's replay id.
 func (s *soak) checkpoint(ctx context.Context, channel string) (checkpointfmt.Position, bool, error) {
 	get := func(ctx context.Context, key string) ([]byte, bool, error) {
 		v, ok, err := s.redis.Get(ctx, key)
 		return []byte(v), ok, err
 	}
+	if source, ok := strings.CutPrefix(channel, pubsubPrefix); ok {
+		return pubsubPosition(ctx, get, source)
+	}
 	return checkpointfmt.ReadPosition(ctx, get, checkpointKey, channel)
+}
+
+// allChannels returns the CometD channels, then the Pub/Sub ones.
+func (s *soak) allChannels() []channelSpec {
+	return append(slices.Clone(s.channels), s.pubsub...)
+}
+
+// ledger is the publisher's ledger with every Pub/Sub channel holding its
+// source channel's entries: what was published once must arrive over both.
+func (s *soak) ledger() (expected harness.Published, times pubTimes, filtered map[string]int, last map[string]int64) {
+	expected, times, filtered, last = s.pub.ledger()
+	mirror(expected, s.pubsub, slices.Clone[[]int64])
+	mirror(times, s.pubsub, slices.Clone[[]pubEntry])
+	mirror(filtered, s.pubsub, func(n int) int { return n })
+	mirror(last, s.pubsub, func(id int64) int64 { return id })
+	return expected, times, filtered, last
+}
+
+// sampleOf is sampleOf with every Pub/Sub channel's window its source's.
+func (s *soak) sampleOf(st harness.State) retentionSample {
+	r := sampleOf(st)
+	mirror(r.First, s.pubsub, func(id int64) int64 { return id })
+	return r
 }

@@ -78,7 +78,7 @@ func (r result) judge() verdict {
 		}
 	}
 	if n := harness.Count(v.Lost); n > 0 {
-		fail("lost %d retained events: %s", n, idLists(v.Lost))
+		fail("lost %d retained events (%s): %s", n, r.lostPerAPI(v), idLists(v.Lost))
 	}
 	if n := harness.Count(r.report.Unexpected); n > 0 {
 		fail("%d records of events never published or excluded by the filter: %s", n, idLists(r.report.Unexpected))
@@ -146,9 +146,13 @@ func (r result) writeSummary(w io.Writer, v verdict) {
 	fmt.Fprintf(w, "\nsfchaos summary (seed %d, %v of chaos, %d channels at %g events/s each; replay: -seed %d)\n",
 		r.opts.seed, r.opts.duration, len(r.channels), r.opts.rate, r.opts.seed)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintf(tw, "  events published\t%d\t(to deliver; %d more excluded by a PushTopic filter)\n", r.report.Published, sum(r.filteredOut))
-	fmt.Fprintf(tw, "  events delivered\t%d\t(distinct; %d records in all)\n", delivered, r.records)
-	fmt.Fprintf(tw, "  lost\t%d\t(retained, never delivered)\n", harness.Count(v.Lost))
+	toDeliver := perAPI(r.channels, func(ch channelSpec) int { return r.toDeliver(ch.Base) })
+	fmt.Fprintf(tw, "  events published\t%d\t(to deliver over CometD; %d more excluded by a PushTopic filter)\n", toDeliver[apiStreaming], sum(r.filteredOut))
+	if n, ok := toDeliver[apiPubSub]; ok {
+		fmt.Fprintf(tw, "  also over Pub/Sub\t%d\t(the platform-event and CDC ones, to deliver over Pub/Sub too)\n", n)
+	}
+	fmt.Fprintf(tw, "  events delivered\t%d\t(distinct, both APIs; %d records in all)\n", delivered, r.records)
+	fmt.Fprintf(tw, "  lost\t%d\t(retained, never delivered; %s)\n", harness.Count(v.Lost), r.lostPerAPI(v))
 	if n := harness.Count(v.Expired); n > 0 {
 		fmt.Fprintf(tw, "  expired\t%d\t(never delivered, no longer retained)\n", n)
 	}
@@ -178,9 +182,9 @@ func (r result) writeSummary(w io.Writer, v verdict) {
 		}
 	}
 
-	fmt.Fprintln(w, "\n  channel                               to deliver  delivered  lost  duplicates  checkpoint")
+	fmt.Fprintln(w, "\n  api        channel                               to deliver  delivered  lost  duplicates  checkpoint")
 	for _, ch := range r.channels {
-		fmt.Fprintf(w, "  %-36s  %10d  %9d  %4d  %10d  %s\n", ch.Configured, r.toDeliver(ch.Base), r.report.Delivered[ch.Base],
+		fmt.Fprintf(w, "  %-9s  %-36s  %10d  %9d  %4d  %10d  %s\n", ch.API, ch.Configured, r.toDeliver(ch.Base), r.report.Delivered[ch.Base],
 			len(v.Lost[ch.Base]), r.report.Duplicates[ch.Base], r.checkpoints[ch.Base])
 	}
 	fmt.Fprintf(w, "\n  work dir: %s (records.jsonl, chaos.log, per-run benthos logs; kept on failure and with -keep)\n", r.dir)
@@ -254,4 +258,15 @@ func sortedKeys[V any](m map[string]V) []string {
 func firstLine(s string) string {
 	line, _, _ := strings.Cut(s, "\n")
 	return line
+}
+
+// lostPerAPI says how many events were lost over each API of the soak, e.g.
+// "streaming 0, pubsub 0".
+func (r result) lostPerAPI(v verdict) string {
+	lost := perAPI(r.channels, func(ch channelSpec) int { return len(v.Lost[ch.Base]) })
+	parts := []string{fmt.Sprintf("%s %d", apiStreaming, lost[apiStreaming])}
+	if n, ok := lost[apiPubSub]; ok {
+		parts = append(parts, fmt.Sprintf("%s %d", apiPubSub, n))
+	}
+	return strings.Join(parts, ", ")
 }

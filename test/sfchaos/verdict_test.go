@@ -48,7 +48,19 @@ func TestJudge(t *testing.T) {
 				r.lastExpected = map[string]int64{"/u/A": 4}
 				r.checkpoints = map[string]string{"/u/A": "4"}
 			},
-			wantFailure: "lost 1 retained events: /u/A [4]", wantLost: 1,
+			wantFailure: "lost 1 retained events (streaming 1): /u/A [4]", wantLost: 1,
+		},
+		{
+			name: "an event delivered over CometD but not over Pub/Sub is lost over Pub/Sub",
+			change: func(r *result) {
+				r.channels = append(r.channels, channelSpec{Configured: "/event/E__e", Base: "pubsub:/event/E__e", Source: "/event/E__e", API: apiPubSub})
+				r.report = harness.Check(harness.Published{"/u/A": {1, 2, 3}, "pubsub:/event/E__e": {7, 8}},
+					[]harness.Record{rec("/u/A", 1), rec("/u/A", 2), rec("/u/A", 3), rec("pubsub:/event/E__e", 7)})
+				r.firstRetained["pubsub:/event/E__e"] = 7
+				r.lastExpected = map[string]int64{"/u/A": 3, "pubsub:/event/E__e": 8}
+				r.checkpoints = map[string]string{"/u/A": "3", "pubsub:/event/E__e": "8"}
+			},
+			wantFailure: "lost 1 retained events (streaming 0, pubsub 1): pubsub:/event/E__e [8]", wantLost: 1,
 		},
 		{
 			name: "an event no longer retained is not lost",
@@ -96,7 +108,7 @@ func TestJudge(t *testing.T) {
 					{At: at.Add(time.Second), First: map[string]int64{"/u/A": 1}},
 				}
 			},
-			wantFailure: "lost 1 retained events: /u/A [1]", wantLost: 1,
+			wantFailure: "lost 1 retained events (streaming 1): /u/A [1]", wantLost: 1,
 		},
 		{
 			name: "an event gone by the first sample after its publish is not lost",
@@ -179,7 +191,7 @@ func TestSummaryShowsTheFigures(t *testing.T) {
 	r.writeSummary(&out, r.judge())
 	s := out.String()
 	for _, want := range []string{
-		"seed 5", "events published  5", "lost              0", "duplicates        1",
+		"seed 5", "events published  5", "lost              0", "(retained, never delivered; streaming 0)", "duplicates        1",
 		"restarts          1", "p50 1.50s", "unknown_client", "revoke_tokens", "PASS",
 	} {
 		assert.Contains(t, s, want)
