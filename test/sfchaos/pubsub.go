@@ -125,3 +125,15 @@ func perAPI[V int | int64](channels []channelSpec, count func(channelSpec) V) ma
 	}
 	return out
 }
+
+// onlyPubSub returns the publish times of the Pub/Sub record channels, to
+// measure how long each incident took to recover over Pub/Sub alone.
+func onlyPubSub(times pubTimes) pubTimes {
+	out := pubTimes{}
+	for ch, ts := range times {
+		if strings.HasPrefix(ch, pubsubPrefix) {
+			out[ch] = ts
+		}
+	}
+	return out
+}

@@ -45,6 +45,7 @@ func TestSoakLedgerMirrorsEveryPublishToPubSub(t *testing.T) {
 	again, _, _, _ := s.ledger()
 	assert.Equal(t, []int64{1, 3}, again["/event/A__e"], "the mirror is a copy")
 	assert.Len(t, s.allChannels(), 3)
+	assert.Equal(t, []string{"pubsub:/event/A__e"}, sortedKeys(onlyPubSub(times)))
 }
 
 func TestPubSubPositionReadsTheEmulatorsReplayID(t *testing.T) {

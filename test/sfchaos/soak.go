@@ -225,6 +225,10 @@ func (s *soak) run(ctx context.Context) (res result, err error) {
 	}
 	recoveries := measureRecoveries(s.incidents, times, deliveries)
 	s.logRecoveries(recoveries)
+	var pubsubRecoveries []recovery
+	if len(s.pubsub) > 0 {
+		pubsubRecoveries = measureRecoveries(s.incidents, onlyPubSub(times), deliveries)
+	}
 	return result{
 		opts:          s.opts,
 		channels:      all,
@@ -249,6 +253,7 @@ func (s *soak) run(ctx context.Context) (res result, err error) {
 		times:         times,
 		redisRestarts: s.redisDowns,
 		recoveries:    recoveries,
+		pubsubRecov:   pubsubRecoveries,
 		drained:       drained,
 		drainTime:     drainTime,
 		problems:      s.problems,

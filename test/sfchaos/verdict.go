@@ -40,6 +40,7 @@ type result struct {
 	times         pubTimes // per channel: expected ids with their publish time
 	redisRestarts int
 	recoveries    []recovery
+	pubsubRecov   []recovery // the same incidents, recovered over Pub/Sub (with -pubsub)
 	drained       bool
 	drainTime     time.Duration
 	problems      []string
@@ -151,7 +152,11 @@ func (r result) writeSummary(w io.Writer, v verdict) {
 	if n, ok := toDeliver[apiPubSub]; ok {
 		fmt.Fprintf(tw, "  also over Pub/Sub\t%d\t(the platform-event and CDC ones, to deliver over Pub/Sub too)\n", n)
 	}
-	fmt.Fprintf(tw, "  events delivered\t%d\t(distinct, both APIs; %d records in all)\n", delivered, r.records)
+	both := ""
+	if _, ok := toDeliver[apiPubSub]; ok {
+		both = ", both APIs"
+	}
+	fmt.Fprintf(tw, "  events delivered\t%d\t(distinct%s; %d records in all)\n", delivered, both, r.records)
 	fmt.Fprintf(tw, "  lost\t%d\t(retained, never delivered; %s)\n", harness.Count(v.Lost), r.lostPerAPI(v))
 	if n := harness.Count(v.Expired); n > 0 {
 		fmt.Fprintf(tw, "  expired\t%d\t(never delivered, no longer retained)\n", n)
@@ -164,6 +169,10 @@ func (r result) writeSummary(w io.Writer, v verdict) {
 	fmt.Fprintf(tw, "  nacks\t%d\t(requests refused, each a nack of whole input batches; in %d of %d runs)\n", r.rejected, len(r.refusedBy), r.runs)
 	fmt.Fprintf(tw, "  redis restarts\t%d\t\n", r.redisRestarts)
 	fmt.Fprintf(tw, "  time to recover\tp50 %s, max %s\t(%d of %d incidents)\n", secs(all.P50), secs(all.Max), all.Recovered, all.Count)
+	if r.pubsubRecov != nil {
+		_, ps := summarizeRecoveries(r.pubsubRecov)
+		fmt.Fprintf(tw, "  over Pub/Sub\tp50 %s, max %s\t(%d of %d incidents: to the first Pub/Sub delivery of an event published after)\n", secs(ps.P50), secs(ps.Max), ps.Recovered, ps.Count)
+	}
 	fmt.Fprintf(tw, "  final drain\t%s\t(%s)\n", secs(r.drainTime), map[bool]string{true: "complete", false: "INCOMPLETE"}[r.drained])
 	tw.Flush()
 	fmt.Fprintf(w, "  run shapes: %s; replay_preset earliest for run 1, latest after\n", r.shapeCounts())

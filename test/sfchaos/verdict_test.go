@@ -202,3 +202,26 @@ func TestSummaryShowsTheFigures(t *testing.T) {
 	r.writeSummary(&out, r.judge())
 	assert.True(t, strings.Contains(out.String(), "FAIL\n  - checkpoint of /u/A"), out.String())
 }
+
+func TestSummaryShowsEachAPI(t *testing.T) {
+	r := passingResult()
+	var out bytes.Buffer
+	r.writeSummary(&out, r.judge())
+	assert.NotContains(t, out.String(), "Pub/Sub", "a CometD-only soak says nothing of Pub/Sub")
+
+	r.channels = append(r.channels, channelSpec{Configured: "/event/E__e", Base: "pubsub:/event/E__e", Source: "/event/E__e", API: apiPubSub})
+	r.report = harness.Check(harness.Published{"/u/A": {1, 2, 3}, "/topic/T": {5, 9}, "pubsub:/event/E__e": {7, 8}},
+		[]harness.Record{rec("/u/A", 1), rec("/u/A", 2), rec("/u/A", 3), rec("/topic/T", 5), rec("/topic/T", 9), rec("pubsub:/event/E__e", 7), rec("pubsub:/event/E__e", 8)})
+	r.lastExpected["pubsub:/event/E__e"] = 8
+	r.checkpoints["pubsub:/event/E__e"] = "8"
+	r.pubsubRecov = []recovery{{incident: incident{Kind: "kill -9"}, After: 2500 * time.Millisecond, Recovered: true, Measurable: true}}
+	out.Reset()
+	r.writeSummary(&out, r.judge())
+	s := out.String()
+	for _, want := range []string{
+		"also over Pub/Sub  2", "streaming 0, pubsub 0", "over Pub/Sub       p50 2.50s",
+		"pubsub     /event/E__e", "streaming  /u/A", "PASS",
+	} {
+		assert.Contains(t, s, want)
+	}
+}
