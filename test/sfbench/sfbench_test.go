@@ -209,3 +209,37 @@ func TestParseFlags(t *testing.T) {
 		assert.Error(t, err, "%v", bad)
 	}
 }
+
+// TestStallRows: over Pub/Sub a peak past the bound, more than checkpoint_limit events received, a window that
+// never filled or no checkpoint after the release each fail the run; CometD's figures never do.
+func TestStallRows(t *testing.T) {
+	const mb = int64(1e6)
+	ok := stallResult{tr: transport{api: apiPubSub}, startRSS: 48 * mb, fullAt: time.Second, fullRSS: 54 * mb,
+		peakRSS: 58 * mb, hwm: 58 * mb, received: 1024, resumed: true}
+	tests := []struct {
+		name  string
+		edit  func(*stallResult)
+		fails int
+	}{
+		{name: "bounded", edit: func(*stallResult) {}},
+		{name: "peak past 1.5x", edit: func(r *stallResult) { r.peakRSS = 82 * mb }, fails: 1},
+		{name: "window never filled", edit: func(r *stallResult) { r.fullAt, r.fullRSS = -1, 0 }, fails: 1},
+		{name: "more than checkpoint_limit received", edit: func(r *stallResult) { r.received = 1025 }, fails: 1},
+		{name: "metrics never read", edit: func(r *stallResult) { r.received = -1 }, fails: 1},
+		{name: "no checkpoint after the release", edit: func(r *stallResult) { r.resumed = false }, fails: 1},
+		{name: "CometD is reported, not checked", edit: func(r *stallResult) {
+			r.tr, r.peakRSS, r.received, r.resumed = transport{api: apiStreaming}, 500*mb, 12000, false
+		}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			b := &bench{opts: options{stall: 3 * time.Minute, stallBound: 1.5, stallLimit: 1024}}
+			r := ok
+			tc.edit(&r)
+			b.stallRows(r)
+			assert.Len(t, b.fails, tc.fails, "%v", b.fails)
+			require.NotEmpty(t, b.table.rows)
+			assert.Contains(t, b.table.rows[0].value, "peak during the stall")
+		})
+	}
+}

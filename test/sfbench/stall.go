@@ -264,12 +264,12 @@ func (b *bench) stallRows(r stallResult) {
 		return
 	}
 	bounded := r.fullAt >= 0 && ratio <= o.stallBound
-	t.check(label+": RSS", value, fmt.Sprintf("peak ≤ %.1f× the RSS once checkpoint_limit events are in flight", o.stallBound), bounded, cmd)
+	t.check(label+": RSS", value, fmt.Sprintf("peak ≤ %g× the RSS once checkpoint_limit events are in flight", o.stallBound), bounded, cmd)
 	within := r.received >= 0 && r.received <= int64(o.stallLimit)
 	t.check(label+": events received while nothing is acknowledged", thousands(r.received),
 		fmt.Sprintf("≤ checkpoint_limit (%s)", thousands(int64(o.stallLimit))), within, "salesforce_streaming_events_received on /metrics")
 	if !bounded {
-		b.fails = append(b.fails, fmt.Sprintf("%s: peak RSS %s is not within %.1f× of %s", label, mb(r.peakRSS), o.stallBound, full))
+		b.fails = append(b.fails, fmt.Sprintf("%s: peak RSS %s is not within %g× of %s", label, mb(r.peakRSS), o.stallBound, full))
 	}
 	if !within {
 		b.fails = append(b.fails, fmt.Sprintf("%s: the input received %d events with none acknowledged, checkpoint_limit is %d", label, r.received, o.stallLimit))
