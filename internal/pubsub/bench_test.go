@@ -6,6 +6,8 @@ import (
 
 	"github.com/hamba/avro/v2"
 	"github.com/stretchr/testify/require"
+
+	"github.com/salesforce-streaming/salesforce_streaming/sfemu"
 )
 
 // BenchmarkDecodePayload decodes the documented enriched account update (decode_test.go) to CometD-shaped JSON.
@@ -26,6 +28,28 @@ func BenchmarkDecodePayload(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+}
+
+// BenchmarkSubscribeBacklog drains a retained backlog from the emulator over loopback gRPC, releasing every
+// batch as it arrives: the stream's round trips, the server's encoding and the client's decoding together, per
+// event. Each iteration is a new subscription from the earliest event.
+func BenchmarkSubscribeBacklog(b *testing.B) {
+	const topic, events = "/data/AccountChangeEvent", 20000
+	env := startEnv(b, sfemu.Config{Preload: []sfemu.ChannelCount{{Channel: topic, Count: events}}}, false)
+	ctx := testCtx(b)
+	b.ResetTimer()
+	for b.Loop() {
+		sub, err := env.client.Subscribe(ctx, SubscribeConfig{Topic: topic, Preset: ReplayEarliest, MaxInFlight: 1024})
+		require.NoError(b, err)
+		for n := 0; n < events; {
+			batch, err := sub.Next(ctx)
+			require.NoError(b, err)
+			n += len(batch.Events)
+			sub.Release(len(batch.Events))
+		}
+		require.NoError(b, sub.Close())
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*events), "ns/event")
 }
 
 // FuzzDecodeBitmapFields: no bitmap text makes the decoder panic; it either names fields or says why not.

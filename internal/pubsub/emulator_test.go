@@ -115,7 +115,7 @@ func (o *observer) count(r bayeux.ReconnectReason) int {
 	return o.reconnects[r]
 }
 
-func startEnv(t *testing.T, cfg sfemu.Config, fake bool) *testEnv {
+func startEnv(t testing.TB, cfg sfemu.Config, fake bool) *testEnv {
 	t.Helper()
 	env := &testEnv{rec: &recorder{}, log: &testLogger{}}
 	if fake {
@@ -161,7 +161,7 @@ func startEnv(t *testing.T, cfg sfemu.Config, fake bool) *testEnv {
 	return env
 }
 
-func testCtx(t *testing.T) context.Context {
+func testCtx(t testing.TB) context.Context {
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	t.Cleanup(cancel)
 	return ctx

@@ -11,7 +11,6 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/salesforce-streaming/salesforce_streaming/input/checkpointfmt"
 	"github.com/salesforce-streaming/salesforce_streaming/test/harness"
 )
 
@@ -19,11 +18,11 @@ import (
 const checkpointKey = "sfbench"
 
 // inputBlock is the input of every benchmark pipeline: the emulator's default credentials and the file replay-id
-// store. Placeholders: org URL, channel (quoted), replay_preset.
+// store. Placeholders: org URL, the transport's fields (transport.yaml), channel (quoted), replay_preset.
 const inputBlock = `input:
   salesforce_streaming:
     org_url: %s
-    auth:
+%s    auth:
       grant_type: client_credentials
       client_id: ` + harness.EmulatorClientID + `
       client_secret: ` + harness.EmulatorClientSecret + `
@@ -33,9 +32,9 @@ const inputBlock = `input:
     checkpoint_cache_key: ` + checkpointKey + `
 `
 
-// inputYAML is inputBlock for one channel.
-func inputYAML(orgURL, channel, preset string) string {
-	return fmt.Sprintf(inputBlock, orgURL, strconv.Quote(channel), preset)
+// inputYAML is inputBlock for one channel over tr.
+func inputYAML(orgURL string, tr transport, channel, preset string) string {
+	return fmt.Sprintf(inputBlock, orgURL, tr.yaml(), strconv.Quote(channel), preset)
 }
 
 // drainPipeline is bin/benthos draining the backlog: every retained event from the start (replay_preset
@@ -64,6 +63,15 @@ func (b *bench) backlog(ctx context.Context, logf func(string, ...any)) error {
 	}
 	ecfg := harness.EmulatorConfig{Dir: dir, Seed: 1, MaxBatch: o.maxBatch, Preload: map[string]int{o.channel: o.events},
 		ReadyTimeout: o.timeout}
+	streaming, pubsub := transport{api: apiStreaming}, transport{api: apiPubSub}
+	if o.pubsub || o.stall > 0 {
+		addr, err := harness.FreeAddr()
+		if err != nil {
+			return err
+		}
+		pubsub.endpoint = addr
+		ecfg.Args = append(ecfg.Args, "-pubsub-addr", pubsub.endpoint)
+	}
 	logf("preloading %d events on %s", o.events, o.channel)
 	start := time.Now()
 	emu, err := harness.StartEmulator(ctx, ecfg)
@@ -85,13 +93,26 @@ func (b *bench) backlog(ctx context.Context, logf func(string, ...any)) error {
 	if o.maxBatch > 0 {
 		emuCmd += fmt.Sprintf(" -max-batch %d", o.maxBatch)
 	}
+	if pubsub.endpoint != "" {
+		emuCmd += " -pubsub-addr 127.0.0.1:0"
+	}
 
 	logf("draining with bin/benthos")
-	ours, err := b.drainBenthos(ctx, emu, last, "drain", 0)
+	ours, err := b.drainBenthos(ctx, emu, last, "drain", streaming, 0)
 	if err != nil {
 		return err
 	}
 	logf("bin/benthos: %.0f events/s", ours.rate())
+	var viaPubSub *drainResult
+	if o.pubsub {
+		logf("draining with bin/benthos, api: pubsub")
+		r, err := b.drainBenthos(ctx, emu, last, "drain-pubsub", pubsub, 0)
+		if err != nil {
+			return err
+		}
+		logf("%s: %.0f events/s", r.name, r.rate())
+		viaPubSub = &r
+	}
 
 	var peers []drainResult
 	if o.peers {
@@ -139,11 +160,23 @@ func (b *bench) backlog(ctx context.Context, logf func(string, ...any)) error {
 		return err
 	}
 	if o.pprofOut != "" {
-		if err := b.profileDrain(ctx, emu, last, ours.wall, logf); err != nil {
+		tr, measured := streaming, ours.wall
+		if o.pprofAPI == apiPubSub {
+			if viaPubSub == nil {
+				return errors.New("-pprof-api pubsub needs the Pub/Sub drain (-pubsub)")
+			}
+			tr, measured = pubsub, viaPubSub.wall
+		}
+		if err := b.profileDrain(ctx, emu, last, tr, measured, logf); err != nil {
 			return err
 		}
 	}
-	b.backlogRows(emuCmd, preload, emuStat, ours, peers, floor)
+	b.backlogRows(emuCmd, preload, emuStat, ours, viaPubSub, peers, floor)
+	if o.stall > 0 {
+		if err := b.stallScenario(ctx, emu, []transport{pubsub, streaming}, logf); err != nil {
+			return err
+		}
+	}
 	return nil
 }
 
@@ -160,10 +193,10 @@ func floorBinary() (string, error) {
 	return path, nil
 }
 
-// drainBenthos runs bin/benthos on the backlog until the checkpoint of the channel reaches last, the replay id
-// of the last retained event. With profile > 0 it saves a CPU profile of that length, taken from the start of
+// drainBenthos runs bin/benthos over tr on the backlog until the checkpoint of the channel reaches last, the
+// replay id of the last retained event. With profile > 0 it saves a CPU profile of that length, taken from the start of
 // the drain, to b.opts.pprofOut.
-func (b *bench) drainBenthos(ctx context.Context, emu *harness.Emulator, last int64, name string, profile time.Duration) (drainResult, error) {
+func (b *bench) drainBenthos(ctx context.Context, emu *harness.Emulator, last int64, name string, tr transport, profile time.Duration) (drainResult, error) {
 	o := b.opts
 	dir := filepath.Join(b.dir, "backlog")
 	dataDir := filepath.Join(dir, name+"-data")
@@ -181,7 +214,7 @@ func (b *bench) drainBenthos(ctx context.Context, emu *harness.Emulator, last in
 	if err != nil {
 		return drainResult{}, err
 	}
-	pipeline := fmt.Sprintf(drainPipeline, addr, profile > 0, inputYAML(emu.URL, o.channel, "earliest"))
+	pipeline := fmt.Sprintf(drainPipeline, addr, profile > 0, inputYAML(emu.URL, tr, o.channel, "earliest"))
 	replayIDs := filepath.Join(dataDir, "replay_ids")
 
 	emuBefore, err := harness.ReadProcStat(emu.Proc.PID())
@@ -195,7 +228,7 @@ func (b *bench) drainBenthos(ctx context.Context, emu *harness.Emulator, last in
 		return drainResult{}, err
 	}
 	defer p.Close()
-	res := drainResult{name: "bin/benthos", events: o.events,
+	res := drainResult{name: tr.label(), events: o.events,
 		command: fmt.Sprintf("SALESFORCE_STREAMING_DATA_DIR=%s bin/benthos -r %s -c %s", b.rel(dataDir),
 			b.rel(filepath.Join(dir, name+".resources-1.yaml")), b.rel(filepath.Join(dir, name+".pipeline.yaml")))}
 
@@ -205,7 +238,7 @@ func (b *bench) drainBenthos(ctx context.Context, emu *harness.Emulator, last in
 	if profile > 0 {
 		go func() { profDone <- saveProfile(ctx, "http://"+addr, profile, o.pprofOut) }()
 	}
-	if err := waitCheckpoint(ctx, p, replayIDs, o.channel, last); err != nil {
+	if err := waitCheckpoint(ctx, p, tr, replayIDs, o.channel, last); err != nil {
 		return res, err
 	}
 	if err := res.measureEnd(start, p, emu, emuBefore); err != nil {
@@ -222,13 +255,13 @@ func (b *bench) drainBenthos(ctx context.Context, emu *harness.Emulator, last in
 	return res, nil
 }
 
-// waitCheckpoint polls the checkpoint of channel in the file cache at dir until it holds last.
-func waitCheckpoint(ctx context.Context, p *harness.Process, dir, channel string, last int64) error {
+// waitCheckpoint polls the checkpoint of channel over tr in the file cache at dir until it holds last.
+func waitCheckpoint(ctx context.Context, p *harness.Process, tr transport, dir, channel string, last int64) error {
 	tick := time.NewTicker(pollEvery)
 	defer tick.Stop()
 	var seen int64
 	for {
-		if id, ok := readCheckpoint(dir, channel); ok {
+		if id, ok := tr.readCheckpoint(dir, channel); ok {
 			seen = id
 			if id >= last {
 				return nil
@@ -245,23 +278,12 @@ func waitCheckpoint(ctx context.Context, p *harness.Process, dir, channel string
 	}
 }
 
-// readCheckpoint reads the replay id of channel from the file cache at dir as the input reads it (its key and
-// the key's shadow copy, in checkpointfmt's format); none stored, or both copies mid-write, is not one yet.
-func readCheckpoint(dir, channel string) (int64, bool) {
-	get := func(_ context.Context, key string) ([]byte, bool, error) {
-		b, err := os.ReadFile(filepath.Join(dir, key))
-		return b, err == nil, nil
-	}
-	pos, ok, err := checkpointfmt.ReadPosition(context.Background(), get, checkpointKey, channel)
-	return pos.ID, ok && err == nil
-}
-
 // profileDrain drains once more with Benthos' debug endpoints on and a CPU profile running: a separate run, so
 // that the profiler's overhead stays out of the table's figures.
-func (b *bench) profileDrain(ctx context.Context, emu *harness.Emulator, last int64, measured time.Duration, logf func(string, ...any)) error {
+func (b *bench) profileDrain(ctx context.Context, emu *harness.Emulator, last int64, tr transport, measured time.Duration, logf func(string, ...any)) error {
 	length := measured + 2*time.Second
-	logf("draining again for a %v CPU profile of bin/benthos (%s)", length.Round(time.Second), b.opts.pprofOut)
-	r, err := b.drainBenthos(ctx, emu, last, "profile", length)
+	logf("draining again with %s for a %v CPU profile (%s)", tr.label(), length.Round(time.Second), b.opts.pprofOut)
+	r, err := b.drainBenthos(ctx, emu, last, "profile", tr, length)
 	if err != nil {
 		return err
 	}

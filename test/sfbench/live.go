@@ -70,7 +70,7 @@ func (b *bench) liveLatency(ctx context.Context, logf func(string, ...any)) erro
 		return err
 	}
 	out := filepath.Join(dir, "latency.jsonl")
-	pipeline := fmt.Sprintf(livePipeline, addr, inputYAML(emu.URL, o.channel, "latest"), strconv.Quote(out))
+	pipeline := fmt.Sprintf(livePipeline, addr, inputYAML(emu.URL, transport{api: apiStreaming}, o.channel, "latest"), strconv.Quote(out))
 	p, err := harness.StartBenthos(harness.BenthosConfig{Dir: dir, Name: "live", Pipeline: pipeline,
 		Resources: []string{string(resources)}, Env: []string{"SALESFORCE_STREAMING_DATA_DIR=" + dataDir}})
 	if err != nil {

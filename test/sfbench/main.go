@@ -1,8 +1,10 @@
 // Command sfbench is the benchmark harness behind `make bench`. Against bin/sfemu on this machine it measures
-// bin/benthos draining a preloaded backlog (events/s, CPU per event, peak memory), the same backlog drained by
-// two Node.js peers (jsforce and the CometD JavaScript client) and by a floor program that only reads the
-// emulator's answers, the publish-to-output latency of a live stream, and the Go benchmarks of the hot path. It
-// prints one markdown table: every figure with its target and the command that produced it.
+// bin/benthos draining a preloaded backlog (events/s, CPU per event, peak memory) over CometD and over the
+// Pub/Sub API, the same backlog drained by two Node.js peers (jsforce and the CometD JavaScript client) and by a
+// floor program that only reads the emulator's answers, bin/benthos' memory while its output stalls for minutes
+// (over both APIs; the run fails when Pub/Sub's is not bounded), the publish-to-output latency of a live stream,
+// and the Go benchmarks of the hot path. It prints one markdown table: every figure with its target and the
+// command that produced it.
 //
 // Usage: go run ./test/sfbench [-events 500000] [-live-duration 60s] ...   (flags: sfbench -h)
 // It expects bin/benthos, bin/sfemu and bin/sfbench-floor (`make bench` builds them) and installs the Node peers
@@ -40,6 +42,11 @@ type options struct {
 	goBenchPkgs  string
 	benchtime    string
 	pprofOut     string
+	pprofAPI     api
+	pubsub       bool
+	stall        time.Duration
+	stallBound   float64
+	stallLimit   int
 	timeout      time.Duration
 }
 
@@ -72,6 +79,11 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.StringVar(&o.goBenchPkgs, "gobench-pkgs", "./internal/bayeux/wire/ ./input/ ./sfemu/", "packages whose Go benchmarks run (space separated)")
 	fs.StringVar(&o.benchtime, "benchtime", "1s", "go test -benchtime")
 	fs.StringVar(&o.pprofOut, "pprof", "", "after the measured drain, drain again with Benthos' debug endpoints on and save a CPU profile of bin/benthos here")
+	fs.BoolVar(&o.pubsub, "pubsub", true, "drain the backlog with bin/benthos over the Pub/Sub API (api: pubsub) too")
+	pprofAPI := fs.String("pprof-api", string(apiStreaming), "API of the profiled drain: streaming or pubsub")
+	fs.DurationVar(&o.stall, "stall", 3*time.Minute, "length of the stalled-output scenario (bin/benthos over each API into an output that holds every request); 0 skips it")
+	fs.Float64Var(&o.stallBound, "stall-bound", 1.5, "the stalled-output scenario fails when Pub/Sub's peak RSS during the stall exceeds this multiple of its RSS once checkpoint_limit events are in flight")
+	fs.IntVar(&o.stallLimit, "stall-limit", 1024, "checkpoint_limit of the stalled-output pipelines (the input's default)")
 	fs.DurationVar(&o.timeout, "timeout", 10*time.Minute, "bound of each drain and of the Go benchmarks")
 	if err := fs.Parse(args); err != nil {
 		return o, err
@@ -81,6 +93,14 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	}
 	if o.events < 1 {
 		return o, fmt.Errorf("-events must be positive, got %d", o.events)
+	}
+	switch o.pprofAPI = api(*pprofAPI); o.pprofAPI {
+	case apiStreaming, apiPubSub:
+	default:
+		return o, fmt.Errorf("-pprof-api must be streaming or pubsub, got %q", *pprofAPI)
+	}
+	if o.stall < 0 || o.stallBound <= 1 || o.stallLimit < 1 {
+		return o, errors.New("-stall must not be negative, -stall-bound must exceed 1 and -stall-limit must be positive")
 	}
 	if o.liveRate <= 0 || o.liveDuration <= 0 {
 		return o, errors.New("-live-rate and -live-duration must be positive")
@@ -95,6 +115,7 @@ type bench struct {
 	dir   string // absolute work directory
 	table table
 	notes []string
+	fails []string // failed hard checks: the run prints its table, then exits non-zero
 }
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -138,6 +159,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		fmt.Fprintf(stdout, "\n%s", n)
 	}
 	fmt.Fprintf(stdout, "\n\nConfigs and logs of this run: %s\n", b.rel(b.dir))
+	if len(b.fails) > 0 {
+		return fmt.Errorf("failed: %s", strings.Join(b.fails, "; "))
+	}
 	return nil
 }
 

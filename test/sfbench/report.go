@@ -17,7 +17,7 @@ const (
 )
 
 // backlogRows turns the drains into table rows.
-func (b *bench) backlogRows(emuCmd string, preload time.Duration, emu harness.ProcStat, ours drainResult, peers []drainResult, floor *drainResult) {
+func (b *bench) backlogRows(emuCmd string, preload time.Duration, emu harness.ProcStat, ours drainResult, viaPubSub *drainResult, peers []drainResult, floor *drainResult) {
 	t := &b.table
 	n := b.opts.events
 	backlog := fmt.Sprintf("%s CDC events on %s, preloaded in %.1f s", thousands(int64(n)), b.opts.channel, preload.Seconds())
@@ -34,6 +34,13 @@ func (b *bench) backlogRows(emuCmd string, preload time.Duration, emu harness.Pr
 		"/proc/<benthos pid>/stat utime+stime at the last checkpoint")
 	t.check("Backlog drain, bin/benthos: peak RSS", mb(ours.peakRSS), fmt.Sprintf("< %s", mb(targetPeakRSS)),
 		ours.peakRSS < targetPeakRSS, "/proc/<benthos pid>/status VmHWM at the last checkpoint")
+	if ps := viaPubSub; ps != nil {
+		t.info("Backlog drain, bin/benthos over Pub/Sub (api: pubsub): events/s, CPU per event, peak RSS",
+			fmt.Sprintf("%s events/s (%.2f s; %.2f× the CometD drain); %.1f µs (%.2f CPU s; emulator meanwhile %.2f CPU s); %s",
+				thousands(int64(ps.rate())), ps.wall.Seconds(), ps.rate()/ours.rate(), perEventMicros(ps.cpu, n), ps.cpu.Seconds(),
+				ps.emuCPU.Seconds(), mb(ps.peakRSS)),
+			ps.command)
+	}
 
 	for _, p := range append(append([]drainResult{}, peers...), derefAll(floor)...) {
 		label := "peer " + p.name

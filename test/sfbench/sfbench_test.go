@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"io"
 	"os"
@@ -95,11 +96,64 @@ func TestReadCheckpoint(t *testing.T) {
 			if tc.shadow != nil {
 				require.NoError(t, os.WriteFile(path+checkpointfmt.ShadowSuffix, []byte(*tc.shadow), 0o600))
 			}
-			id, ok := readCheckpoint(dir, channel)
+			id, ok := transport{api: apiStreaming}.readCheckpoint(dir, channel)
 			assert.Equal(t, tc.ok, ok)
 			assert.Equal(t, tc.want, id)
 		})
 	}
+}
+
+// TestReadPubSubCheckpoint: under Pub/Sub the position is read from its own key as the emulator's 8-byte id.
+func TestReadPubSubCheckpoint(t *testing.T) {
+	dir := t.TempDir()
+	tr := transport{api: apiPubSub, endpoint: "127.0.0.1:1"}
+	tests := []struct {
+		name  string
+		value *string
+		want  int64
+		ok    bool
+	}{
+		{name: "missing"},
+		{name: "8-byte id", value: ptr("AAAAAAATFQA=@0"), want: 1250560, ok: true},
+		{name: "not the emulator's 8 bytes", value: ptr("AQI=@0")},
+		{name: "not base64", value: ptr("!!@0")},
+	}
+	for i, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			channel := "/data/E" + strings.Repeat("x", i+1) + "ChangeEvent"
+			if tc.value != nil {
+				path := filepath.Join(dir, checkpointfmt.PubSubCheckpointKey(checkpointKey, channel))
+				require.NoError(t, os.WriteFile(path, []byte(*tc.value), 0o600))
+				require.NoError(t, os.WriteFile(path+checkpointfmt.ShadowSuffix, []byte(*tc.value), 0o600))
+			}
+			id, ok := tr.readCheckpoint(dir, channel)
+			assert.Equal(t, tc.ok, ok)
+			assert.Equal(t, tc.want, id)
+			_, cometd := transport{api: apiStreaming}.readCheckpoint(dir, channel)
+			assert.False(t, cometd, "a Pub/Sub checkpoint is not read as a CometD one")
+		})
+	}
+}
+
+func TestTransportYAML(t *testing.T) {
+	assert.Empty(t, transport{api: apiStreaming}.yaml())
+	in := inputYAML("http://127.0.0.1:1", transport{api: apiPubSub, endpoint: "127.0.0.1:2"}, "/data/AccountChangeEvent", "earliest")
+	assert.Contains(t, in, "    api: pubsub\n    pubsub_endpoint: \"127.0.0.1:2\"\n")
+}
+
+func TestSumCounter(t *testing.T) {
+	text := `# HELP salesforce_streaming_events_received x
+# TYPE salesforce_streaming_events_received counter
+salesforce_streaming_events_received{channel="a",label="",path="root.input"} 1000
+salesforce_streaming_events_received{channel="b",label="",path="root.input"} 24
+salesforce_streaming_events_received_total 7
+other_metric 5
+`
+	got, ok := sumCounter(bufio.NewScanner(strings.NewReader(text)), metricReceived)
+	assert.True(t, ok)
+	assert.Equal(t, int64(1024), got)
+	_, ok = sumCounter(bufio.NewScanner(strings.NewReader("other_metric 5\n")), metricReceived)
+	assert.False(t, ok)
 }
 
 func ptr(s string) *string { return &s }
@@ -146,8 +200,46 @@ func TestParseFlags(t *testing.T) {
 	assert.Equal(t, 5*time.Second, o.liveDuration)
 	assert.Equal(t, "/data/AccountChangeEvent", o.channel)
 
-	for _, bad := range [][]string{{"-events", "0"}, {"-live-rate", "-1"}, {"extra"}} {
+	assert.True(t, o.pubsub)
+	assert.Equal(t, 3*time.Minute, o.stall)
+	assert.Equal(t, apiStreaming, o.pprofAPI)
+
+	for _, bad := range [][]string{{"-events", "0"}, {"-live-rate", "-1"}, {"extra"}, {"-pprof-api", "soap"}, {"-stall-bound", "1"}, {"-stall", "-1s"}} {
 		_, err := parseFlags(bad, io.Discard)
 		assert.Error(t, err, "%v", bad)
+	}
+}
+
+// TestStallRows: over Pub/Sub a peak past the bound, more than checkpoint_limit events received, a window that
+// never filled or no checkpoint after the release each fail the run; CometD's figures never do.
+func TestStallRows(t *testing.T) {
+	const mb = int64(1e6)
+	ok := stallResult{tr: transport{api: apiPubSub}, startRSS: 48 * mb, fullAt: time.Second, fullRSS: 54 * mb,
+		peakRSS: 58 * mb, hwm: 58 * mb, received: 1024, resumed: true}
+	tests := []struct {
+		name  string
+		edit  func(*stallResult)
+		fails int
+	}{
+		{name: "bounded", edit: func(*stallResult) {}},
+		{name: "peak past 1.5x", edit: func(r *stallResult) { r.peakRSS = 82 * mb }, fails: 1},
+		{name: "window never filled", edit: func(r *stallResult) { r.fullAt, r.fullRSS = -1, 0 }, fails: 1},
+		{name: "more than checkpoint_limit received", edit: func(r *stallResult) { r.received = 1025 }, fails: 1},
+		{name: "metrics never read", edit: func(r *stallResult) { r.received = -1 }, fails: 1},
+		{name: "no checkpoint after the release", edit: func(r *stallResult) { r.resumed = false }, fails: 1},
+		{name: "CometD is reported, not checked", edit: func(r *stallResult) {
+			r.tr, r.peakRSS, r.received, r.resumed = transport{api: apiStreaming}, 500*mb, 12000, false
+		}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			b := &bench{opts: options{stall: 3 * time.Minute, stallBound: 1.5, stallLimit: 1024}}
+			r := ok
+			tc.edit(&r)
+			b.stallRows(r)
+			assert.Len(t, b.fails, tc.fails, "%v", b.fails)
+			require.NotEmpty(t, b.table.rows)
+			assert.Contains(t, b.table.rows[0].value, "peak during the stall")
+		})
 	}
 }
