@@ -75,7 +75,7 @@ test: build $(DATA_DIR) vet node-deps ## the full suite: vet, unit, emulator sce
 	$(CHAOS_SHORT)
 	$(MAKE) --no-print-directory mutants
 
-bench: build ## the benchmark harness: backlog drain vs Node peers and a floor, live latency, Go benchmarks (docs/performance.md); BENCH_FLAGS='-events 20000 -live-duration 5s' for a quick run
+bench: build ## the benchmark harness: backlog drain vs Node peers and a floor, live latency, Go benchmarks (docs/performance.md); BENCH_FLAGS='-events 20000 -live-duration 5s -stall 20s' for a quick run
 	$(GO) build -trimpath -o $(BIN)/sfbench-floor ./test/sfbench/floor
 	$(GO) build -trimpath -o $(BIN)/sfbench ./test/sfbench
 	npm ci --prefix bench/peers/jsforce --no-audit --no-fund --loglevel=error
