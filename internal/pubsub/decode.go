@@ -118,6 +118,16 @@ func (d *decoder) branch(u *avro.UnionSchema) (avro.Schema, error) {
 	return deref(types[i]), nil
 }
 
+// fieldType is the schema of f's value at the read position: for a union,
+// the branch the data names.
+func (d *decoder) fieldType(f *avro.Field) (avro.Schema, error) {
+	t := deref(f.Type())
+	if u, ok := t.(*avro.UnionSchema); ok {
+		return d.branch(u)
+	}
+	return t, nil
+}
+
 func (d *decoder) key(first *bool, name string) {
 	if !*first {
 		d.out = append(d.out, ',')
@@ -132,12 +142,9 @@ func (d *decoder) record(rs *avro.RecordSchema, dropNulls, top bool) error {
 	d.out = append(d.out, '{')
 	first := true
 	for _, f := range rs.Fields() {
-		t := deref(f.Type())
-		if u, ok := t.(*avro.UnionSchema); ok {
-			var err error
-			if t, err = d.branch(u); err != nil {
-				return fmt.Errorf("field %s: %w", f.Name(), err)
-			}
+		t, err := d.fieldType(f)
+		if err != nil {
+			return fmt.Errorf("field %s: %w", f.Name(), err)
 		}
 		if t.Type() == avro.Null {
 			if !dropNulls {
@@ -147,7 +154,6 @@ func (d *decoder) record(rs *avro.RecordSchema, dropNulls, top bool) error {
 			continue
 		}
 		d.key(&first, f.Name())
-		var err error
 		if rec, ok := t.(*avro.RecordSchema); ok && top && f.Name() == changeEventHeader {
 			err = d.header(rec)
 		} else {
@@ -166,12 +172,9 @@ func (d *decoder) header(rs *avro.RecordSchema) error {
 	d.out = append(d.out, '{')
 	first := true
 	for _, f := range rs.Fields() {
-		t := deref(f.Type())
-		if u, ok := t.(*avro.UnionSchema); ok {
-			var err error
-			if t, err = d.branch(u); err != nil {
-				return fmt.Errorf("%s: %w", f.Name(), err)
-			}
+		t, err := d.fieldType(f)
+		if err != nil {
+			return fmt.Errorf("%s: %w", f.Name(), err)
 		}
 		d.key(&first, f.Name())
 		arr, isArray := t.(*avro.ArraySchema)
@@ -182,7 +185,7 @@ func (d *decoder) header(rs *avro.RecordSchema) error {
 			continue
 		}
 		var bitmaps []string
-		err := d.blocks(func() error {
+		err = d.blocks(func() error {
 			b, err := d.bytes()
 			bitmaps = append(bitmaps, string(b))
 			return err
