@@ -182,6 +182,16 @@ type Server struct {
 	closed    chan struct{}
 	closeOnce sync.Once
 	wg        sync.WaitGroup // generators
+	// The surfaces: each holds a pointer back to this Server for the state and lock they share.
+	eventStore
+	payloadBuilder
+	cometdHandler
+	controlAPI
+	faultSet
+	oauthHandler
+	restHandler
+	pubsubServer
+	eventGenerator
 }
 
 // New builds a Server, publishes the preloaded events and starts the generators. Close stops them.
@@ -203,6 +213,15 @@ func New(cfg Config) *Server {
 		closed:            make(chan struct{}),
 		pubsub:            newPubSubState(),
 	}
+	s.eventStore = eventStore{s}
+	s.payloadBuilder = payloadBuilder{s}
+	s.cometdHandler = cometdHandler{s}
+	s.controlAPI = controlAPI{s}
+	s.faultSet = faultSet{s}
+	s.oauthHandler = oauthHandler{s}
+	s.restHandler = restHandler{s}
+	s.pubsubServer = pubsubServer{s}
+	s.eventGenerator = eventGenerator{s}
 	s.lbCookie = s.lbCookieValue()
 	for _, p := range cfg.Preload {
 		if _, _, err := s.PublishN(p.Channel, p.Count); err != nil {
