@@ -11,7 +11,12 @@ import (
 
 // eventStore keeps the channels and their events: retention, replay ids, appends and publishing.
 // It shares the Server's state and lock through the embedded pointer.
-type eventStore struct{ *Server }
+type eventStore struct {
+	*Server
+
+	channels          map[string]*channel
+	streamingChannels map[string]string // StreamingChannel record id -> /u/ channel name
+}
 
 // Kind is a channel's event type; it decides payload shape and retention.
 type Kind int

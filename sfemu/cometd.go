@@ -16,7 +16,11 @@ import (
 
 // cometdHandler answers the CometD (Bayeux) endpoint and owns its sessions and long polls.
 // It shares the Server's state and lock through the embedded pointer.
-type cometdHandler struct{ *Server }
+type cometdHandler struct {
+	*Server
+
+	clients map[string]*client
+}
 
 // Salesforce's Bayeux error strings (docs/emulator.md).
 const (

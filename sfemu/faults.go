@@ -12,7 +12,13 @@ import (
 
 // faultSet hands out the injected faults to the CometD, transport and Pub/Sub surfaces.
 // It shares the Server's state and lock through the embedded pointer.
-type faultSet struct{ *Server }
+type faultSet struct {
+	*Server
+
+	faults   faultState
+	faultCh  chan struct{} // closed (and replaced) when a fault should wake held long polls
+	lbCookie string        // current sfdc-stream value; rotated by the unknown_client fault
+}
 
 // Fault names accepted by POST /emulator/faults (docs/emulator.md).
 const (

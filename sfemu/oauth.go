@@ -17,7 +17,11 @@ import (
 
 // oauthHandler answers the token and userinfo endpoints.
 // It shares the Server's state and lock through the embedded pointer.
-type oauthHandler struct{ *Server }
+type oauthHandler struct {
+	*Server
+
+	tokens map[string]struct{} // issued, unrevoked access tokens
+}
 
 // OAuth 2.0 token endpoint (docs/emulator.md).
 

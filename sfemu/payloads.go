@@ -16,7 +16,13 @@ import (
 
 // payloadBuilder builds event payloads in the shapes Salesforce sends, for CometD and for Pub/Sub.
 // It shares the Server's state and lock through the embedded pointer.
-type payloadBuilder struct{ *Server }
+type payloadBuilder struct {
+	*Server
+
+	seq           uint64 // record/event id counter
+	scratch       []byte // encoding buffer of buildEventLocked
+	lastEventUUID string // EventUuid of the newest platform event built, for the REST publish answer
+}
 
 // Event payloads as Salesforce delivers them over CometD (docs/emulator.md, "Event shapes"). Each event is encoded once, here,
 // into the complete Bayeux message; deliveries only copy the bytes.

@@ -18,7 +18,11 @@ import (
 
 // pubsubServer is the Pub/Sub API surface: authentication, topics, publishing and subscriptions.
 // It shares the Server's state and lock through the embedded pointer.
-type pubsubServer struct{ *Server }
+type pubsubServer struct {
+	*Server
+
+	pubsub pubsubState // the Pub/Sub API's schemas and subscriptions
+}
 
 // Salesforce's Pub/Sub API (gRPC) over the same event store as the Streaming API: GetTopic, GetSchema,
 // Subscribe with pull flow control and keepalives, Publish and PublishStream (docs/pubsub.md).
