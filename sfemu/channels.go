@@ -9,6 +9,15 @@ import (
 	"time"
 )
 
+// eventStore keeps the channels and their events: retention, replay ids, appends and publishing.
+// It shares the Server's state and lock through the embedded pointer.
+type eventStore struct {
+	*Server
+
+	channels          map[string]*channel
+	streamingChannels map[string]string // StreamingChannel record id -> /u/ channel name
+}
+
 // Kind is a channel's event type; it decides payload shape and retention.
 type Kind int
 
@@ -134,7 +143,7 @@ type channel struct {
 	arena       arena
 }
 
-func (s *Server) retentionFor(k Kind) time.Duration {
+func (s *eventStore) retentionFor(k Kind) time.Duration {
 	switch k {
 	case KindPushTopic:
 		return s.cfg.TopicRetention
@@ -148,7 +157,7 @@ func (s *Server) retentionFor(k Kind) time.Duration {
 }
 
 // channelLocked returns the channel for a replay key, creating it.
-func (s *Server) channelLocked(name string) (*channel, error) {
+func (s *eventStore) channelLocked(name string) (*channel, error) {
 	if ch, ok := s.channels[name]; ok {
 		return ch, nil
 	}
@@ -168,7 +177,7 @@ func (s *Server) channelLocked(name string) (*channel, error) {
 func (ch *channel) retained() []storedEvent { return ch.events[ch.head:] }
 
 // pruneLocked drops events older than the retention and above the per-channel cap.
-func (s *Server) pruneLocked(ch *channel, now time.Time) {
+func (s *eventStore) pruneLocked(ch *channel, now time.Time) {
 	cutoff := now.Add(-ch.retention).UnixNano()
 	for ch.head < len(ch.events) && ch.events[ch.head].at <= cutoff {
 		ch.events[ch.head] = storedEvent{}
@@ -216,7 +225,7 @@ func (ch *channel) indexAfter(after int64) int {
 }
 
 // replayValid reports whether a concrete replay id may be used to subscribe.
-func (s *Server) replayValid(ch *channel, id int64) bool {
+func (s *eventStore) replayValid(ch *channel, id int64) bool {
 	r := ch.retained()
 	if len(r) == 0 {
 		return false
@@ -229,7 +238,7 @@ func (s *Server) replayValid(ch *channel, id int64) bool {
 }
 
 // nextIDLocked assigns the next replay id: increasing, with gaps, never reused.
-func (s *Server) nextIDLocked(ch *channel, gap int) int64 {
+func (s *eventStore) nextIDLocked(ch *channel, gap int) int64 {
 	if ch.lastID == 0 && !ch.migrated {
 		ch.lastID = 1000 + int64(s.rng.IntN(9000))
 		return ch.lastID
@@ -246,13 +255,13 @@ func (s *Server) nextIDLocked(ch *channel, gap int) int64 {
 }
 
 // appendLocked stores one encoded event and wakes the channel's subscribers' long polls.
-func (s *Server) appendLocked(ch *channel, ev storedEvent) {
+func (s *eventStore) appendLocked(ch *channel, ev storedEvent) {
 	ch.events = append(ch.events, ev)
 	ch.published++
 	s.counters.eventsPublished.Add(1)
 }
 
-func (s *Server) wakeSubscribersLocked(ch *channel) {
+func (s *eventStore) wakeSubscribersLocked(ch *channel) {
 	for c := range ch.subs {
 		c.notify()
 	}

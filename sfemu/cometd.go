@@ -14,6 +14,14 @@ import (
 	"time"
 )
 
+// cometdHandler answers the CometD (Bayeux) endpoint and owns its sessions and long polls.
+// It shares the Server's state and lock through the embedded pointer.
+type cometdHandler struct {
+	*Server
+
+	clients map[string]*client
+}
+
 // Salesforce's Bayeux error strings (docs/emulator.md).
 const (
 	errVersionMandatory   = "400::API version in the URI is mandatory. URI format: '/cometd/66.0'"
@@ -93,7 +101,7 @@ type reqCtx struct {
 	gone       bool // the client went away while held
 }
 
-func (s *Server) serveCometD(w http.ResponseWriter, r *http.Request) {
+func (s *cometdHandler) serveCometD(w http.ResponseWriter, r *http.Request) {
 	s.counters.cometdRequests.Add(1)
 	if msg, status := checkCometDPath(r.URL.Path); msg != "" {
 		writeBayeuxError(w, status, msg)
@@ -262,7 +270,7 @@ func authToken(r *http.Request) (token string, present bool) {
 	return "", true // an unknown scheme: present but never valid
 }
 
-func (s *Server) tokenValidLocked(rc *reqCtx) bool {
+func (s *cometdHandler) tokenValidLocked(rc *reqCtx) bool {
 	if rc.token == "" {
 		return false
 	}
@@ -270,7 +278,7 @@ func (s *Server) tokenValidLocked(rc *reqCtx) bool {
 	return ok
 }
 
-func (s *Server) setCookie(rc *reqCtx, name, value string, httpOnly bool) {
+func (s *cometdHandler) setCookie(rc *reqCtx, name, value string, httpOnly bool) {
 	if name == cookieLB {
 		rc.setCookies = append(rc.setCookies, lbCookieLine(value, rc.r.TLS != nil, time.Now()))
 		return
@@ -301,7 +309,7 @@ func lbCookieLine(value string, tls bool, now time.Time) string {
 
 // unknownClientLocked is the 403::Unknown client reply; it hands out the current load-balancer cookie, which
 // the unknown_client fault rotates.
-func (s *Server) unknownClientLocked(rc *reqCtx, m *inMsg, withSubscription bool) []byte {
+func (s *cometdHandler) unknownClientLocked(rc *reqCtx, m *inMsg, withSubscription bool) []byte {
 	s.counters.unknownClient.Add(1)
 	if rc.lbCookie != s.lbCookie {
 		s.setCookie(rc, cookieLB, s.lbCookie, false)
@@ -314,7 +322,7 @@ func (s *Server) unknownClientLocked(rc *reqCtx, m *inMsg, withSubscription bool
 	return o.str("error", errUnknownClient).bool("successful", false).done()
 }
 
-func (s *Server) handshake(rc *reqCtx, m *inMsg) []byte {
+func (s *cometdHandler) handshake(rc *reqCtx, m *inMsg) []byte {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	now := s.clock.Now()
@@ -370,7 +378,7 @@ func contains(list []string, v string) bool {
 
 // sessionLocked resolves the client of a post-handshake message. It returns the error reply when there is none
 // to use: unknown or expired client, missing BAYEUX_BROWSER cookie.
-func (s *Server) sessionLocked(rc *reqCtx, m *inMsg, now time.Time, withSubscription bool) (*client, []byte) {
+func (s *cometdHandler) sessionLocked(rc *reqCtx, m *inMsg, now time.Time, withSubscription bool) (*client, []byte) {
 	c := s.liveClientLocked(m.ClientID, now)
 	if c == nil {
 		return nil, s.unknownClientLocked(rc, m, withSubscription)
@@ -386,7 +394,7 @@ func (s *Server) sessionLocked(rc *reqCtx, m *inMsg, now time.Time, withSubscrip
 	return c, nil
 }
 
-func (s *Server) subscribe(rc *reqCtx, m *inMsg) []byte {
+func (s *cometdHandler) subscribe(rc *reqCtx, m *inMsg) []byte {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	now := s.clock.Now()
@@ -451,7 +459,7 @@ func (s *Server) subscribe(rc *reqCtx, m *inMsg) []byte {
 }
 
 // replayStartLocked applies the replay extension: the cursor after which events are due, or the error text.
-func (s *Server) replayStartLocked(ch *channel, key string, ext json.RawMessage) (int64, string) {
+func (s *cometdHandler) replayStartLocked(ch *channel, key string, ext json.RawMessage) (int64, string) {
 	var e struct {
 		Replay json.RawMessage `json:"replay"`
 	}
@@ -495,7 +503,7 @@ func renderJavaMap(m map[string]json.RawMessage) string {
 	return "{" + strings.Join(parts, ", ") + "}"
 }
 
-func (s *Server) unsubscribe(rc *reqCtx, m *inMsg) []byte {
+func (s *cometdHandler) unsubscribe(rc *reqCtx, m *inMsg) []byte {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	c, errReply := s.sessionLocked(rc, m, s.clock.Now(), true)
@@ -513,7 +521,7 @@ func (s *Server) unsubscribe(rc *reqCtx, m *inMsg) []byte {
 		bool("successful", true).done()
 }
 
-func (s *Server) disconnect(rc *reqCtx, m *inMsg) []byte {
+func (s *cometdHandler) disconnect(rc *reqCtx, m *inMsg) []byte {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	c := s.liveClientLocked(m.ClientID, s.clock.Now())
@@ -528,7 +536,7 @@ func (s *Server) disconnect(rc *reqCtx, m *inMsg) []byte {
 // connect answers a /meta/connect: at once when events are due, on the first connect after a handshake, or when
 // it is not the last message of its request; otherwise it holds the long poll until events arrive, the hold ends,
 // a fault or a newer connect ends it, or the client goes away. It appends its messages to answer.
-func (s *Server) connect(rc *reqCtx, m *inMsg, canHold bool, answer []part) []part {
+func (s *cometdHandler) connect(rc *reqCtx, m *inMsg, canHold bool, answer []part) []part {
 	s.counters.connects.Add(1)
 	hold := s.cfg.Hold
 	if m.Advice != nil && m.Advice.Timeout != nil {
@@ -649,7 +657,7 @@ func (s *Server) connect(rc *reqCtx, m *inMsg, canHold bool, answer []part) []pa
 	}
 }
 
-func (s *Server) isClosed() bool {
+func (s *cometdHandler) isClosed() bool {
 	select {
 	case <-s.closed:
 		return true

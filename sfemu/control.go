@@ -10,6 +10,10 @@ import (
 	"time"
 )
 
+// controlAPI is the emulator's control surface: state, purge, retention and org migration.
+// It shares the Server's state and lock through the embedded pointer.
+type controlAPI struct{ *Server }
+
 // The control API (/emulator/*) drives the emulator from tests and demos (docs/emulator.md).
 
 type counters struct {
@@ -104,7 +108,7 @@ type State struct {
 }
 
 // State returns what GET /emulator/state shows.
-func (s *Server) State() State {
+func (s *controlAPI) State() State {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	now := s.clock.Now()
@@ -134,7 +138,7 @@ func (s *Server) State() State {
 }
 
 // Purge drops retained events of a channel through a replay id (all when through is nil) and returns how many.
-func (s *Server) Purge(channel string, through *int64) (int, error) {
+func (s *controlAPI) Purge(channel string, through *int64) (int, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	ch, ok := s.channels[channel]
@@ -154,7 +158,7 @@ func (s *Server) Purge(channel string, through *int64) (int, error) {
 	return ch.purgeLocked(t), nil
 }
 
-func (s *Server) serveControl(w http.ResponseWriter, r *http.Request) {
+func (s *controlAPI) serveControl(w http.ResponseWriter, r *http.Request) {
 	route := map[string]string{
 		"/emulator/publish":     http.MethodPost,
 		"/emulator/faults":      http.MethodPost,

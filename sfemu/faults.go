@@ -10,6 +10,16 @@ import (
 	"time"
 )
 
+// faultSet hands out the injected faults to the CometD, transport and Pub/Sub surfaces.
+// It shares the Server's state and lock through the embedded pointer.
+type faultSet struct {
+	*Server
+
+	faults   faultState
+	faultCh  chan struct{} // closed (and replaced) when a fault should wake held long polls
+	lbCookie string        // current sfdc-stream value; rotated by the unknown_client fault
+}
+
 // Fault names accepted by POST /emulator/faults (docs/emulator.md).
 const (
 	FaultUnknownClient     = "unknown_client"
@@ -78,7 +88,7 @@ func (e *subscribeError) text(name string) string {
 
 // takeSubscribeErrorLocked consumes the first pending subscribe_error matching the subscription and returns its
 // error text ("" when none matches).
-func (s *Server) takeSubscribeErrorLocked(name, key string) string {
+func (s *faultSet) takeSubscribeErrorLocked(name, key string) string {
 	list := s.faults.SubscribeErrors
 	for i := range list {
 		e := &list[i]
@@ -129,7 +139,7 @@ func parseDelay(raw json.RawMessage) (time.Duration, error) {
 }
 
 // InjectFault applies a fault as POST /emulator/faults does.
-func (s *Server) InjectFault(req FaultRequest) error {
+func (s *faultSet) InjectFault(req FaultRequest) error {
 	count := req.Count
 	if count < 0 || count > 1_000_000 {
 		return fmt.Errorf("count %d outside 0..1000000", count)
@@ -227,7 +237,7 @@ func checkSubscribeError(req FaultRequest) error {
 
 // takeTransportFault consumes a fault that replaces the whole answer of a request. It reports whether the request
 // is finished.
-func (s *Server) takeTransportFault(w http.ResponseWriter, r *http.Request) bool {
+func (s *faultSet) takeTransportFault(w http.ResponseWriter, r *http.Request) bool {
 	s.mu.Lock()
 	f := &s.faults
 	var kind string

@@ -5,9 +5,13 @@ import (
 	"time"
 )
 
+// eventGenerator publishes events at a configured rate until the server closes.
+// It shares the Server's state and lock through the embedded pointer.
+type eventGenerator struct{ *Server }
+
 // startGenerator publishes RATE events per second on a channel until Close, reading the emulator's clock, in
 // ticks of at most 100 ms so that high rates publish in batches.
-func (s *Server) startGenerator(g ChannelRate) {
+func (s *eventGenerator) startGenerator(g ChannelRate) {
 	if g.Rate <= 0 || math.IsInf(g.Rate, 0) || math.IsNaN(g.Rate) {
 		s.logf("generator for %s: rate %v ignored", g.Channel, g.Rate)
 		return

@@ -31,7 +31,7 @@ func allocationOf(k Kind) allocation {
 }
 
 // limitLocked returns an allocation's Max and whether it is enforced.
-func (s *Server) limitLocked(a allocation) (max int64, enforced bool) {
+func (s *restHandler) limitLocked(a allocation) (max int64, enforced bool) {
 	configured, def := s.cfg.DailyDeliveryLimit, int64(defaultDailyDeliveryMax)
 	if a == allocDurableStreaming {
 		configured, def = s.cfg.DailyStreamingLimit, defaultDailyStreamingMax
@@ -43,7 +43,7 @@ func (s *Server) limitLocked(a allocation) (max int64, enforced bool) {
 }
 
 // remainingLocked is an allocation's Remaining: 0 under the daily_limit fault, never below 0.
-func (s *Server) remainingLocked(a allocation) int64 {
+func (s *restHandler) remainingLocked(a allocation) int64 {
 	max, _ := s.limitLocked(a)
 	if s.faults.DailyLimit {
 		return 0
@@ -53,7 +53,7 @@ func (s *Server) remainingLocked(a allocation) int64 {
 
 // dailyLimitLocked reports whether deliveries are refused: the daily_limit fault, or an enforced allocation used
 // up.
-func (s *Server) dailyLimitLocked() bool {
+func (s *restHandler) dailyLimitLocked() bool {
 	if s.faults.DailyLimit {
 		return true
 	}
@@ -66,7 +66,7 @@ func (s *Server) dailyLimitLocked() bool {
 }
 
 // limitsJSON is the limits resource, keys in Salesforce's alphabetical order.
-func (s *Server) limitsJSON() []byte {
+func (s *restHandler) limitsJSON() []byte {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	entry := func(a allocation) []byte {

@@ -15,6 +15,14 @@ import (
 	"time"
 )
 
+// oauthHandler answers the token and userinfo endpoints.
+// It shares the Server's state and lock through the embedded pointer.
+type oauthHandler struct {
+	*Server
+
+	tokens map[string]struct{} // issued, unrevoked access tokens
+}
+
 // OAuth 2.0 token endpoint (docs/emulator.md).
 
 const (
@@ -48,7 +56,7 @@ func writeOAuthError(w http.ResponseWriter, e oauthError) {
 
 func secretEqual(a, b string) bool { return subtle.ConstantTimeCompare([]byte(a), []byte(b)) == 1 }
 
-func (s *Server) serveToken(w http.ResponseWriter, r *http.Request) {
+func (s *oauthHandler) serveToken(w http.ResponseWriter, r *http.Request) {
 	if r.Method != http.MethodPost {
 		writeOAuthError(w, errOAuthMethod)
 		return
@@ -150,7 +158,7 @@ func (s *Server) serveToken(w http.ResponseWriter, r *http.Request) {
 
 // checkAssertion verifies an RS256 JWT bearer assertion: signature against the configured key, iss = client id,
 // sub (or prn, which wins) = username, aud = a login host or this emulator, exp in the future.
-func (s *Server) checkAssertion(assertion, base string) *oauthError {
+func (s *oauthHandler) checkAssertion(assertion, base string) *oauthError {
 	if assertion == "" {
 		return &errOAuthMissingAssertio
 	}
@@ -199,7 +207,7 @@ func (s *Server) checkAssertion(assertion, base string) *oauthError {
 	return nil
 }
 
-func (s *Server) audienceOK(raw json.RawMessage, base string) bool {
+func (s *oauthHandler) audienceOK(raw json.RawMessage, base string) bool {
 	var auds []string
 	var one string
 	if json.Unmarshal(raw, &one) == nil {

@@ -29,7 +29,7 @@ const maxRetention = 30 * 24 * time.Hour
 
 // SetRetention changes how long a channel keeps its events (all channels, and the defaults of channels created
 // later, when channel is empty) and drops what falls out at once. It returns the channels changed.
-func (s *Server) SetRetention(channel string, d time.Duration) ([]string, error) {
+func (s *controlAPI) SetRetention(channel string, d time.Duration) ([]string, error) {
 	if d <= 0 || d > maxRetention {
 		return nil, fmt.Errorf("setting retention: %s outside (0, %s]", d, maxRetention)
 	}
@@ -72,7 +72,7 @@ type MigrateResponse struct {
 // MigrateOrg emulates an org migration: every channel's retained events are gone and its replay ids restart
 // below the old ones, so a stored replay id is refused as invalid; every CometD session ends (the next request
 // gets 403::Unknown client and a new load balancer cookie), as when the org moves to another instance.
-func (s *Server) MigrateOrg() map[string]MigratedChannel {
+func (s *controlAPI) MigrateOrg() map[string]MigratedChannel {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	out := make(map[string]MigratedChannel, len(s.channels))

@@ -14,6 +14,16 @@ import (
 	"time"
 )
 
+// payloadBuilder builds event payloads in the shapes Salesforce sends, for CometD and for Pub/Sub.
+// It shares the Server's state and lock through the embedded pointer.
+type payloadBuilder struct {
+	*Server
+
+	seq           uint64 // record/event id counter
+	scratch       []byte // encoding buffer of buildEventLocked
+	lastEventUUID string // EventUuid of the newest platform event built, for the REST publish answer
+}
+
 // Event payloads as Salesforce delivers them over CometD (docs/emulator.md, "Event shapes"). Each event is encoded once, here,
 // into the complete Bayeux message; deliveries only copy the bytes.
 
@@ -23,7 +33,7 @@ const (
 
 // buildEventLocked encodes one event of ch with replay id id. custom, when not nil, is the caller's payload:
 // the sobject (PushTopic), the payload object (platform event, CDC) or the payload text (generic).
-func (s *Server) buildEventLocked(ch *channel, id int64, now time.Time, custom json.RawMessage, t ChangeType) (storedEvent, error) {
+func (s *payloadBuilder) buildEventLocked(ch *channel, id int64, now time.Time, custom json.RawMessage, t ChangeType) (storedEvent, error) {
 	b := s.scratch[:0] // encoded here, then copied into the channel's arena
 	b = append(b, `{"channel":`...)
 	b = appendJSONString(b, ch.name)
@@ -103,7 +113,7 @@ func withLeadingFields(object []byte, fields []byte) []byte {
 	return append(out, object[1:]...)
 }
 
-func (s *Server) pushTopicData(b []byte, id int64, now time.Time, custom json.RawMessage) ([]byte, map[string]string, error) {
+func (s *payloadBuilder) pushTopicData(b []byte, id int64, now time.Time, custom json.RawMessage) ([]byte, map[string]string, error) {
 	var sobject []byte
 	fields := map[string]string{}
 	eventType := "created"
@@ -149,7 +159,7 @@ func scalarText(v json.RawMessage) string {
 	return strings.TrimSpace(string(v))
 }
 
-func (s *Server) genericData(b []byte, id int64, now time.Time, custom json.RawMessage) ([]byte, error) {
+func (s *payloadBuilder) genericData(b []byte, id int64, now time.Time, custom json.RawMessage) ([]byte, error) {
 	var text string
 	switch {
 	case custom == nil:
@@ -171,7 +181,7 @@ func (s *Server) genericData(b []byte, id int64, now time.Time, custom json.RawM
 	return append(b, '}'), nil
 }
 
-func (s *Server) platformEventData(b []byte, ch *channel, id int64, now time.Time, custom json.RawMessage) ([]byte, error) {
+func (s *payloadBuilder) platformEventData(b []byte, ch *channel, id int64, now time.Time, custom json.RawMessage) ([]byte, error) {
 	var payload []byte
 	if custom != nil {
 		obj, m, err := compactObject(custom)
@@ -212,7 +222,7 @@ func (s *Server) platformEventData(b []byte, ch *channel, id int64, now time.Tim
 }
 
 // cdcEntity names the object of a change event channel and its record id prefix.
-func (s *Server) cdcEntity(ch *channel) (entity, prefix string) {
+func (s *payloadBuilder) cdcEntity(ch *channel) (entity, prefix string) {
 	name := strings.TrimPrefix(ch.name, "/data/")
 	switch {
 	case strings.HasSuffix(name, "__ChangeEvent"):
@@ -269,7 +279,7 @@ func (t ChangeType) carriesRecord() bool {
 // cdcHeader is the ChangeEventHeader of a change to record n. Salesforce's system date fields have whole-second
 // precision, and so has commitTimestamp in real captures (1708828037000); PreciseCommitTimestamps keeps the
 // milliseconds for latency measurements.
-func (s *Server) cdcHeader(entity, prefix string, t ChangeType, changed []string, now time.Time, n uint64) []byte {
+func (s *payloadBuilder) cdcHeader(entity, prefix string, t ChangeType, changed []string, now time.Time, n uint64) []byte {
 	recordIDs := append(appendJSONString([]byte{'['}, s.recordID(prefix, n)), ']')
 	if t == ChangeGapOverflow {
 		recordIDs = []byte(`[]`) // an overflow event names the entity, not the records
@@ -305,7 +315,7 @@ const commitNumberBase = 11_640_000_000_000
 
 // transactionKeyLocked is a transaction key shaped like real ones (0001284f-bf79-b4c7-c7d8-de9e3018d47b): 32
 // lowercase hex digits in 8-4-4-4-12 groups, without a UUID's version and variant bits, leading zeros first.
-func (s *Server) transactionKeyLocked() string {
+func (s *payloadBuilder) transactionKeyLocked() string {
 	const hex = "0123456789abcdef"
 	out := make([]byte, 0, 36)
 	for i := range 32 {
@@ -344,7 +354,7 @@ func changedFieldsOf(m map[string]json.RawMessage) []string {
 // updatableFields are the Account fields a generated UPDATE changes (one or two of them, plus LastModifiedDate).
 var updatableFields = [...]string{"Name", "Phone", "Description", "AnnualRevenue", "NumberOfEmployees", "Industry"}
 
-func (s *Server) cdcData(b []byte, ch *channel, id int64, now time.Time, custom json.RawMessage, t ChangeType) ([]byte, error) {
+func (s *payloadBuilder) cdcData(b []byte, ch *channel, id int64, now time.Time, custom json.RawMessage, t ChangeType) ([]byte, error) {
 	entity, prefix := s.cdcEntity(ch)
 	var payload []byte
 	if custom != nil {
@@ -384,7 +394,7 @@ func (s *Server) cdcData(b []byte, ch *channel, id int64, now time.Time, custom 
 // generatedChange is the payload of a generated change event of type t: the header, then the record in full
 // (CREATE, UNDELETE), only the changed fields (UPDATE) or nothing (DELETE, gap and overflow events), as real
 // change events carry them.
-func (s *Server) generatedChange(entity, prefix string, t ChangeType, now time.Time) []byte {
+func (s *payloadBuilder) generatedChange(entity, prefix string, t ChangeType, now time.Time) []byte {
 	n := s.nextSeqLocked()
 	date := now.UTC().Truncate(time.Second).Format(msTime)
 	var changed []string
@@ -411,7 +421,7 @@ func (s *Server) generatedChange(entity, prefix string, t ChangeType, now time.T
 }
 
 // appendRecordField adds one field of generated Account record n.
-func (s *Server) appendRecordField(o *obj, field string, n uint64, date string) {
+func (s *payloadBuilder) appendRecordField(o *obj, field string, n uint64, date string) {
 	switch field {
 	case "Name":
 		o.str(field, fmt.Sprintf("Acme Industrial Supply %d", n))
@@ -451,13 +461,13 @@ var recordFields = [...]string{"Name", "Type", "Industry", "AnnualRevenue", "Num
 	"BillingStreet", "BillingCity", "BillingState", "BillingPostalCode", "BillingCountry", "Description", "OwnerId",
 	"CreatedDate", "CreatedById", "LastModifiedDate", "LastModifiedById"}
 
-func (s *Server) nextSeqLocked() uint64 {
+func (s *payloadBuilder) nextSeqLocked() uint64 {
 	s.seq++
 	return s.seq
 }
 
 // recordID returns an 18-character Salesforce-style id with the object's key prefix.
-func (s *Server) recordID(prefix string, n uint64) string {
+func (s *payloadBuilder) recordID(prefix string, n uint64) string {
 	const base62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 	var tail [6]byte
 	for i := len(tail) - 1; i >= 0; i-- {
@@ -467,7 +477,7 @@ func (s *Server) recordID(prefix string, n uint64) string {
 	return prefix + "5e0000" + string(tail[:]) + "AAQ"
 }
 
-func (s *Server) uuidLocked() string {
+func (s *payloadBuilder) uuidLocked() string {
 	var u [16]byte
 	hi, lo := s.rng.Uint64(), s.rng.Uint64()
 	for i := range 8 {

@@ -13,13 +13,13 @@ const maxPublishCount = 10_000_000
 
 // PublishN publishes n events with realistic generated payloads for the channel's kind and returns the first and
 // last replay ids assigned.
-func (s *Server) PublishN(channel string, n int) (first, last int64, err error) {
+func (s *eventStore) PublishN(channel string, n int) (first, last int64, err error) {
 	return s.publish(publishSpec{channel: channel, count: n})
 }
 
 // Publish publishes one event per payload: the sobject (PushTopic), the payload object (platform event, CDC; a
 // missing CreatedDate or ChangeEventHeader is added) or the payload text (generic).
-func (s *Server) Publish(channel string, payloads ...json.RawMessage) (first, last int64, err error) {
+func (s *eventStore) Publish(channel string, payloads ...json.RawMessage) (first, last int64, err error) {
 	return s.publish(publishSpec{channel: channel, payloads: payloads})
 }
 
@@ -32,13 +32,13 @@ type publishSpec struct {
 	changeType ChangeType // CDC only; "": random for generated events, CREATE for payloads
 }
 
-func (s *Server) publish(p publishSpec) (first, last int64, err error) {
+func (s *eventStore) publish(p publishSpec) (first, last int64, err error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.publishLocked(p)
 }
 
-func (s *Server) publishLocked(p publishSpec) (first, last int64, err error) {
+func (s *eventStore) publishLocked(p publishSpec) (first, last int64, err error) {
 	name, n := p.channel, p.count
 	switch {
 	case strings.Contains(name, "?"):

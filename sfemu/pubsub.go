@@ -16,6 +16,14 @@ import (
 	eventbusv1 "github.com/salesforce-streaming/salesforce_streaming/internal/pubsub/proto"
 )
 
+// pubsubServer is the Pub/Sub API surface: authentication, topics, publishing and subscriptions.
+// It shares the Server's state and lock through the embedded pointer.
+type pubsubServer struct {
+	*Server
+
+	pubsub pubsubState // the Pub/Sub API's schemas and subscriptions
+}
+
 // Salesforce's Pub/Sub API (gRPC) over the same event store as the Streaming API: GetTopic, GetSchema,
 // Subscribe with pull flow control and keepalives, Publish and PublishStream (docs/pubsub.md).
 
@@ -54,7 +62,7 @@ func newPubSubState() pubsubState {
 
 // ResetPubSubStreams ends every open Subscribe stream with UNAVAILABLE, as a dropped connection or a server
 // restart on Salesforce's side would; clients resubscribe.
-func (s *Server) ResetPubSubStreams() {
+func (s *pubsubServer) ResetPubSubStreams() {
 	s.mu.Lock()
 	close(s.pubsub.reset)
 	s.pubsub.reset = make(chan struct{})
@@ -87,9 +95,9 @@ func (p *pubsubState) unwatchLocked(ch *channel, w chan struct{}) {
 
 // NewPubSubServer returns a gRPC server serving Salesforce's Pub/Sub API from s's event store; opts may add
 // TLS credentials. Serve it on a listener; Server.Close ends its subscriptions.
-func (s *Server) NewPubSubServer(opts ...grpc.ServerOption) *grpc.Server {
+func (s *pubsubServer) NewPubSubServer(opts ...grpc.ServerOption) *grpc.Server {
 	g := grpc.NewServer(opts...)
-	eventbusv1.RegisterPubSubServer(g, &pubsubService{s: s})
+	eventbusv1.RegisterPubSubServer(g, &pubsubService{s: s.Server})
 	return g
 }
 
@@ -98,7 +106,7 @@ type pubsubService struct {
 	s                                    *Server
 }
 
-func (s *Server) rpcID() string {
+func (s *pubsubServer) rpcID() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.uuidLocked()
@@ -106,7 +114,7 @@ func (s *Server) rpcID() string {
 
 // rpcError is a Pub/Sub error as Salesforce shapes it: the rpc id appended to the message after "rpcId: ",
 // the custom code (when one is documented) and the rpc id in the trailers.
-func (s *Server) rpcError(setTrailer func(metadata.MD), code codes.Code, errorCode, msg string) error {
+func (s *pubsubServer) rpcError(setTrailer func(metadata.MD), code codes.Code, errorCode, msg string) error {
 	id := s.rpcID()
 	md := metadata.Pairs(pubsubTrailerRPCID, id)
 	if errorCode != "" {
@@ -121,7 +129,7 @@ func unaryTrailer(ctx context.Context) func(metadata.MD) {
 }
 
 // authenticate checks the accesstoken and tenantid headers of a call.
-func (s *Server) authenticate(ctx context.Context, setTrailer func(metadata.MD)) error {
+func (s *pubsubServer) authenticate(ctx context.Context, setTrailer func(metadata.MD)) error {
 	md, _ := metadata.FromIncomingContext(ctx)
 	first := func(k string) string {
 		if v := md.Get(k); len(v) > 0 {
@@ -144,7 +152,7 @@ func (s *Server) authenticate(ctx context.Context, setTrailer func(metadata.MD))
 	return nil
 }
 
-func (s *Server) topicNotFound(setTrailer func(metadata.MD), topic string) error {
+func (s *pubsubServer) topicNotFound(setTrailer func(metadata.MD), topic string) error {
 	// The text Salesforce answers for a topic that does not exist (observed; no custom code documented).
 	return s.rpcError(setTrailer, codes.NotFound, "", fmt.Sprintf("The topic information for org CORE/prod/%s and topic %s not found. "+
 		"Ensure the topic name is correct and that the topic exists.", s.cfg.OrgID, topic))
@@ -238,7 +246,7 @@ func (p *pubsubService) PublishStream(stream eventbusv1.PubSub_PublishStreamServ
 }
 
 // publishBatch publishes Avro-encoded platform events into the store, one result per event in order.
-func (s *Server) publishBatch(setTrailer func(metadata.MD), topic string, events []*eventbusv1.ProducerEvent) (*eventbusv1.PublishResponse, error) {
+func (s *pubsubServer) publishBatch(setTrailer func(metadata.MD), topic string, events []*eventbusv1.ProducerEvent) (*eventbusv1.PublishResponse, error) {
 	kind, ok := pubsubTopic(topic)
 	if !ok {
 		return nil, s.topicNotFound(setTrailer, topic)

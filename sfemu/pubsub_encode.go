@@ -24,7 +24,7 @@ var jsonParsers fastjson.ParserPool
 var changeTypeSymbols = []string{"CREATE", "UPDATE", "DELETE", "UNDELETE", "GAP_CREATE", "GAP_UPDATE", "GAP_DELETE", "GAP_UNDELETE", "GAP_OVERFLOW"}
 
 // consumerEvent encodes one stored event of channel for Pub/Sub.
-func (s *Server) consumerEvent(channel string, kind Kind, msg []byte, id int64) (*eventbusv1.ConsumerEvent, error) {
+func (s *payloadBuilder) consumerEvent(channel string, kind Kind, msg []byte, id int64) (*eventbusv1.ConsumerEvent, error) {
 	p := jsonParsers.Get()
 	defer jsonParsers.Put(p)
 	v, err := p.ParseBytes(msg)

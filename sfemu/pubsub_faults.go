@@ -20,7 +20,7 @@ import (
 // Counted faults are shared with CometD: whichever request or stream meets one first consumes it.
 
 // subscribeRefusalLocked consumes a subscribe_error fault matching topic and returns its refusal.
-func (s *Server) subscribeRefusalLocked(topic string) (code codes.Code, errorCode, msg string, refused bool) {
+func (s *faultSet) subscribeRefusalLocked(topic string) (code codes.Code, errorCode, msg string, refused bool) {
 	text := s.takeSubscribeErrorLocked(topic, topic)
 	if text == "" {
 		return codes.OK, "", "", false
@@ -52,7 +52,7 @@ const (
 )
 
 // takeStreamFaultLocked consumes a transport fault for a stream; a delay only when it is about to send.
-func (s *Server) takeStreamFaultLocked(sending bool) (streamFault, time.Duration) {
+func (s *faultSet) takeStreamFaultLocked(sending bool) (streamFault, time.Duration) {
 	f := &s.faults
 	switch {
 	case f.DropConnection > 0:

@@ -216,7 +216,7 @@ func (p *pubsubService) Subscribe(stream eventbusv1.PubSub_SubscribeServer) erro
 
 // wait sleeps d of wall-clock time (a slow network, as the CometD fault); false when the stream or the server
 // ended first.
-func (s *Server) wait(ctx context.Context, d time.Duration) bool {
+func (s *pubsubServer) wait(ctx context.Context, d time.Duration) bool {
 	t := time.NewTimer(d)
 	defer t.Stop()
 	select {

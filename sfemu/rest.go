@@ -8,6 +8,10 @@ import (
 	"strings"
 )
 
+// restHandler answers the REST API: platform events, streaming channels, pushes and limits.
+// It shares the Server's state and lock through the embedded pointer.
+type restHandler struct{ *Server }
+
 // Salesforce's REST API, as far as a streaming client uses it: the Versions resource (which clients read to pick
 // the newest API version before they handshake), the resources of a version, limits, the platform-event publish
 // path and the generic-channel push path.
@@ -66,7 +70,7 @@ func methodNotAllowed(w http.ResponseWriter, r *http.Request, allowed ...string)
 }
 
 // serveREST routes /services/data and everything under it.
-func (s *Server) serveREST(w http.ResponseWriter, r *http.Request) {
+func (s *restHandler) serveREST(w http.ResponseWriter, r *http.Request) {
 	p := strings.TrimPrefix(r.URL.Path, "/services/data")
 	if p == "" || p == "/" {
 		if r.Method != http.MethodGet && r.Method != http.MethodHead {
@@ -141,7 +145,7 @@ func isEventName(name string) bool {
 	return true
 }
 
-func (s *Server) restAuthorized(r *http.Request) bool {
+func (s *restHandler) restAuthorized(r *http.Request) bool {
 	token, _ := authToken(r)
 	if token == "" {
 		return false
@@ -169,7 +173,7 @@ func readJSONObject(w http.ResponseWriter, r *http.Request, limit int, v any) ([
 // publishPlatformEvent is POST /services/data/vXX.X/sobjects/Name__e/. The answer is the one Salesforce gives
 // since high-volume publishing: the event is enqueued, and the error-like entry carries its EventUuid, the
 // same uuid that subscribers receive in data.event.EventUuid.
-func (s *Server) publishPlatformEvent(w http.ResponseWriter, r *http.Request, name string) {
+func (s *restHandler) publishPlatformEvent(w http.ResponseWriter, r *http.Request, name string) {
 	if r.Method != http.MethodPost {
 		methodNotAllowed(w, r, http.MethodPost)
 		return
@@ -195,7 +199,7 @@ func (s *Server) publishPlatformEvent(w http.ResponseWriter, r *http.Request, na
 
 // createStreamingChannel is POST /services/data/vXX.X/sobjects/StreamingChannel {"Name":"/u/Channel"}: it
 // names a generic channel and answers its record id, which the push resource takes.
-func (s *Server) createStreamingChannel(w http.ResponseWriter, r *http.Request) {
+func (s *restHandler) createStreamingChannel(w http.ResponseWriter, r *http.Request) {
 	if r.Method != http.MethodPost {
 		methodNotAllowed(w, r, http.MethodPost)
 		return
@@ -241,7 +245,7 @@ const maxPushPayload = 3000
 // servePush is the Streaming Channel Push resource: GET shows the channel and its online users, POST publishes
 // one generic event per push event and answers one push result per event (fanoutCount -1: broadcast to every
 // subscriber; 0: nobody listening; else the named users online).
-func (s *Server) servePush(w http.ResponseWriter, r *http.Request, id string) {
+func (s *restHandler) servePush(w http.ResponseWriter, r *http.Request, id string) {
 	s.mu.Lock()
 	name := s.streamingChannels[id]
 	var online bool

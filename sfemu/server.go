@@ -156,32 +156,33 @@ func (c *Config) fill() {
 	c.InstanceURL = strings.TrimRight(c.InstanceURL, "/")
 }
 
-// Server is the emulator. It implements http.Handler.
+// Server is the emulator. It implements http.Handler. It holds what every
+// surface shares (config, clock, the one lock, randomness, counters, lifetime)
+// and wires the surfaces, each of which owns its own part of the state; all
+// of it is guarded by mu.
 type Server struct {
 	cfg   Config
 	clock Clock
 
-	mu       sync.Mutex
-	rng      *rand.Rand
-	channels map[string]*channel
-	clients  map[string]*client
-	tokens   map[string]struct{} // issued, unrevoked access tokens
-	faults   faultState
-	faultCh  chan struct{} // closed (and replaced) when a fault should wake held long polls
-	lbCookie string        // current sfdc-stream value; rotated by the unknown_client fault
-	seq      uint64        // record/event id counter
-
-	scratch           []byte            // encoding buffer of buildEventLocked
-	lastEventUUID     string            // EventUuid of the newest platform event built, for the REST publish answer
-	streamingChannels map[string]string // StreamingChannel record id -> /u/ channel name
-	delivered         [allocationCount]int64
-
-	counters counters
-	pubsub   pubsubState // the Pub/Sub API's schemas and subscriptions (pubsub.go)
+	mu        sync.Mutex
+	rng       *rand.Rand
+	delivered [allocationCount]int64
+	counters  counters
 
 	closed    chan struct{}
 	closeOnce sync.Once
 	wg        sync.WaitGroup // generators
+
+	// The surfaces: each holds a pointer back to this Server for the state and lock they share.
+	eventStore
+	payloadBuilder
+	cometdHandler
+	controlAPI
+	faultSet
+	oauthHandler
+	restHandler
+	pubsubServer
+	eventGenerator
 }
 
 // New builds a Server, publishes the preloaded events and starts the generators. Close stops them.
@@ -192,17 +193,20 @@ func New(cfg Config) *Server {
 		seed = rand.Uint64()
 	}
 	s := &Server{
-		cfg:               cfg,
-		clock:             cfg.Clock,
-		rng:               rand.New(rand.NewPCG(seed, seed^0x5f3759df)),
-		channels:          make(map[string]*channel),
-		clients:           make(map[string]*client),
-		tokens:            make(map[string]struct{}),
-		streamingChannels: make(map[string]string),
-		faultCh:           make(chan struct{}),
-		closed:            make(chan struct{}),
-		pubsub:            newPubSubState(),
+		cfg:    cfg,
+		clock:  cfg.Clock,
+		rng:    rand.New(rand.NewPCG(seed, seed^0x5f3759df)),
+		closed: make(chan struct{}),
 	}
+	s.eventStore = eventStore{Server: s, channels: make(map[string]*channel), streamingChannels: make(map[string]string)}
+	s.payloadBuilder = payloadBuilder{Server: s}
+	s.cometdHandler = cometdHandler{Server: s, clients: make(map[string]*client)}
+	s.controlAPI = controlAPI{s}
+	s.faultSet = faultSet{Server: s, faultCh: make(chan struct{})}
+	s.oauthHandler = oauthHandler{Server: s, tokens: make(map[string]struct{})}
+	s.restHandler = restHandler{s}
+	s.pubsubServer = pubsubServer{Server: s, pubsub: newPubSubState()}
+	s.eventGenerator = eventGenerator{s}
 	s.lbCookie = s.lbCookieValue()
 	for _, p := range cfg.Preload {
 		if _, _, err := s.PublishN(p.Channel, p.Count); err != nil {

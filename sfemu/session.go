@@ -42,7 +42,7 @@ func (c *client) kickLocked() {
 	c.kick = make(chan struct{})
 }
 
-func (s *Server) newClientLocked(now time.Time) *client {
+func (s *cometdHandler) newClientLocked(now time.Time) *client {
 	id := ""
 	for id == "" || s.clients[id] != nil {
 		id = s.clientID()
@@ -53,7 +53,7 @@ func (s *Server) newClientLocked(now time.Time) *client {
 }
 
 // clientID looks like Salesforce's: 27 lowercase alphanumerics.
-func (s *Server) clientID() string {
+func (s *cometdHandler) clientID() string {
 	const alphabet = "abcdefghijklmnopqrstuvwxyz0123456789"
 	b := make([]byte, 27)
 	for i := range b {
@@ -64,7 +64,7 @@ func (s *Server) clientID() string {
 
 // liveClientLocked returns the unexpired client with this id, destroying it first when its reconnect window has
 // passed.
-func (s *Server) liveClientLocked(id string, now time.Time) *client {
+func (s *cometdHandler) liveClientLocked(id string, now time.Time) *client {
 	c := s.clients[id]
 	if c == nil {
 		return nil
@@ -76,12 +76,12 @@ func (s *Server) liveClientLocked(id string, now time.Time) *client {
 	return c
 }
 
-func (s *Server) expiredLocked(c *client, now time.Time) bool {
+func (s *cometdHandler) expiredLocked(c *client, now time.Time) bool {
 	return c.holding == 0 && now.Sub(c.lastSeen) > s.cfg.ReconnectWindow
 }
 
 // sweepLocked destroys every expired client; it keeps the concurrent-client count honest.
-func (s *Server) sweepLocked(now time.Time) {
+func (s *cometdHandler) sweepLocked(now time.Time) {
 	for _, c := range s.clients {
 		if s.expiredLocked(c, now) {
 			s.destroyLocked(c, "expired")
@@ -90,7 +90,7 @@ func (s *Server) sweepLocked(now time.Time) {
 }
 
 // destroyLocked removes a client and its subscriptions and ends its held long poll.
-func (s *Server) destroyLocked(c *client, why string) {
+func (s *cometdHandler) destroyLocked(c *client, why string) {
 	if c.gone != "" {
 		return
 	}
@@ -106,7 +106,7 @@ func (s *Server) destroyLocked(c *client, why string) {
 	}
 }
 
-func (s *Server) subscribeLocked(c *client, sub *subscription) {
+func (s *cometdHandler) subscribeLocked(c *client, sub *subscription) {
 	for i, old := range c.subs {
 		if old.name == sub.name {
 			c.subs[i] = sub
@@ -119,7 +119,7 @@ func (s *Server) subscribeLocked(c *client, sub *subscription) {
 	c.notify()
 }
 
-func (s *Server) unsubscribeLocked(c *client, name string) {
+func (s *cometdHandler) unsubscribeLocked(c *client, name string) {
 	for i, old := range c.subs {
 		if old.name != name {
 			continue
@@ -134,7 +134,7 @@ func (s *Server) unsubscribeLocked(c *client, name string) {
 	}
 }
 
-func (s *Server) dropSubscriptionsLocked(c *client) {
+func (s *cometdHandler) dropSubscriptionsLocked(c *client) {
 	for _, sub := range c.subs {
 		delete(sub.ch.subs, c)
 	}
@@ -143,7 +143,7 @@ func (s *Server) dropSubscriptionsLocked(c *client) {
 
 // collectLocked takes the events due to c, at most MaxBatch (and MaxResponseBytes), advancing the cursors.
 // It returns the stored message bytes to send.
-func (s *Server) collectLocked(c *client, now time.Time, pieces []part) ([]part, int) {
+func (s *cometdHandler) collectLocked(c *client, now time.Time, pieces []part) ([]part, int) {
 	maxN, maxBytes := s.cfg.MaxBatch, s.cfg.MaxResponseBytes
 	n, size := 0, 0
 	due := 0
@@ -186,7 +186,7 @@ func (s *Server) collectLocked(c *client, now time.Time, pieces []part) ([]part,
 }
 
 // pendingLocked reports whether c has an event due.
-func (s *Server) pendingLocked(c *client) bool {
+func (s *cometdHandler) pendingLocked(c *client) bool {
 	for _, sub := range c.subs {
 		r := sub.ch.retained()
 		for i := sub.ch.indexAfter(sub.cursor); i < len(r); i++ {

@@ -8,7 +8,7 @@ import (
 // serveUserInfo answers GET /services/oauth2/userinfo, the OpenID Connect user info of the token's user;
 // Salesforce's own Pub/Sub examples read organization_id from it for the tenantid header
 // (https://help.salesforce.com/s/articleView?id=sf.remoteaccess_using_userinfo_endpoint.htm).
-func (s *Server) serveUserInfo(w http.ResponseWriter, r *http.Request) {
+func (s *oauthHandler) serveUserInfo(w http.ResponseWriter, r *http.Request) {
 	if r.Method != http.MethodGet && r.Method != http.MethodPost {
 		methodNotAllowed(w, r, http.MethodGet, http.MethodPost)
 		return

@@ -71,18 +71,3 @@ func (t Token) GoString() string {
 
 // Format makes every fmt verb use String or GoString.
 func (t Token) Format(f fmt.State, verb rune) { formatRedacted(f, verb, t.String(), t.GoString()) }
-
-// String describes the source without its config's secrets, key or token.
-func (s *Source) String() string {
-	if s == nil {
-		return "sfauth.Source(nil)"
-	}
-	return fmt.Sprintf("sfauth.Source{grant:%s token_url:%s}", s.cfg.GrantType, s.tokenURL)
-}
-
-// GoString is the %#v form; the same safe description.
-func (s *Source) GoString() string { return s.String() }
-
-// Format makes every fmt verb use String, so printing a Source (or a struct
-// holding one) cannot dump the private key or the cached token.
-func (s *Source) Format(f fmt.State, verb rune) { formatRedacted(f, verb, s.String(), s.GoString()) }

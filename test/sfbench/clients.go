@@ -59,7 +59,7 @@ type clientLine struct {
 }
 
 // drainExternal runs a peer or the floor (the `{"events":...}` line protocol) on the backlog and measures it.
-func (b *bench) drainExternal(ctx context.Context, emu *harness.Emulator, token, name, path string, args []string, last int64) (drainResult, error) {
+func (b backlogBench) drainExternal(ctx context.Context, emu *harness.Emulator, token, name, path string, args []string, last int64) (drainResult, error) {
 	dir := filepath.Join(b.dir, "backlog")
 	res := drainResult{name: name, command: b.rel(path) + " " + strings.Join(args, " ")}
 	emuBefore, err := harness.ReadProcStat(emu.Proc.PID())

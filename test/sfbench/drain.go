@@ -14,6 +14,9 @@ import (
 	"github.com/salesforce-streaming/salesforce_streaming/test/harness"
 )
 
+// backlogBench drains a preloaded backlog with bin/benthos and the peer clients, and profiles the drain.
+type backlogBench struct{ *bench }
+
 // checkpointKey is the checkpoint_cache_key of the benchmark pipelines.
 const checkpointKey = "sfbench"
 
@@ -52,7 +55,7 @@ logger:
 
 // backlog preloads the emulator and drains it with bin/benthos, the Node peers and the floor, in that order,
 // against the same emulator process, and adds their rows.
-func (b *bench) backlog(ctx context.Context, logf func(string, ...any)) error {
+func (b backlogBench) backlog(ctx context.Context, logf func(string, ...any)) error {
 	o := b.opts
 	dir := filepath.Join(b.dir, "backlog")
 	if err := os.RemoveAll(dir); err != nil {
@@ -173,7 +176,7 @@ func (b *bench) backlog(ctx context.Context, logf func(string, ...any)) error {
 	}
 	b.backlogRows(emuCmd, preload, emuStat, ours, viaPubSub, peers, floor)
 	if o.stall > 0 {
-		if err := b.stallScenario(ctx, emu, []transport{pubsub, streaming}, logf); err != nil {
+		if err := (stallBench{b.bench}).stallScenario(ctx, emu, []transport{pubsub, streaming}, logf); err != nil {
 			return err
 		}
 	}
@@ -196,7 +199,7 @@ func floorBinary() (string, error) {
 // drainBenthos runs bin/benthos over tr on the backlog until the checkpoint of the channel reaches last, the
 // replay id of the last retained event. With profile > 0 it saves a CPU profile of that length, taken from the start of
 // the drain, to b.opts.pprofOut.
-func (b *bench) drainBenthos(ctx context.Context, emu *harness.Emulator, last int64, name string, tr transport, profile time.Duration) (drainResult, error) {
+func (b backlogBench) drainBenthos(ctx context.Context, emu *harness.Emulator, last int64, name string, tr transport, profile time.Duration) (drainResult, error) {
 	o := b.opts
 	dir := filepath.Join(b.dir, "backlog")
 	dataDir := filepath.Join(dir, name+"-data")
@@ -280,7 +283,7 @@ func waitCheckpoint(ctx context.Context, p *harness.Process, tr transport, dir, 
 
 // profileDrain drains once more with Benthos' debug endpoints on and a CPU profile running: a separate run, so
 // that the profiler's overhead stays out of the table's figures.
-func (b *bench) profileDrain(ctx context.Context, emu *harness.Emulator, last int64, tr transport, measured time.Duration, logf func(string, ...any)) error {
+func (b backlogBench) profileDrain(ctx context.Context, emu *harness.Emulator, last int64, tr transport, measured time.Duration, logf func(string, ...any)) error {
 	length := measured + 2*time.Second
 	logf("draining again with %s for a %v CPU profile (%s)", tr.label(), length.Round(time.Second), b.opts.pprofOut)
 	r, err := b.drainBenthos(ctx, emu, last, "profile", tr, length)

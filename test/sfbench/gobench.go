@@ -11,9 +11,12 @@ import (
 	"time"
 )
 
+// goBench runs the Go benchmarks and notes where their output went.
+type goBench struct{ *bench }
+
 // goBenchmarks runs the Go benchmarks of the hot path package by package and adds one row per benchmark. A
 // package whose benchmarks fail to build or run gets a row saying so; the run goes on.
-func (b *bench) goBenchmarks(ctx context.Context, logf func(string, ...any)) error {
+func (b goBench) goBenchmarks(ctx context.Context, logf func(string, ...any)) error {
 	var all strings.Builder
 	for _, pkg := range strings.Fields(b.opts.goBenchPkgs) {
 		args := []string{"test", "-run", "^$", "-bench", ".", "-benchmem", "-benchtime", b.opts.benchtime, "-count", "1", pkg}

@@ -14,6 +14,9 @@ import (
 	"github.com/salesforce-streaming/salesforce_streaming/test/harness"
 )
 
+// liveBench measures the latency of a live stream.
+type liveBench struct{ *bench }
+
 // livePipeline is bin/benthos on a live stream. Each CDC event the emulator generates carries its publish time
 // in ChangeEventHeader.commitTimestamp (epoch ms, set when the generator publishes it); the output's mapping
 // writes that time and now minus it, in µs, for every event to a file that the harness reads afterwards.
@@ -40,7 +43,7 @@ type latencyLine struct {
 }
 
 // liveLatency runs the emulator generating events and bin/benthos consuming them, and adds the latency rows.
-func (b *bench) liveLatency(ctx context.Context, logf func(string, ...any)) error {
+func (b liveBench) liveLatency(ctx context.Context, logf func(string, ...any)) error {
 	o := b.opts
 	dir := filepath.Join(b.dir, "live")
 	if err := os.RemoveAll(dir); err != nil {
@@ -186,16 +189,3 @@ func summarize(lats []time.Duration) latencySummary {
 }
 
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
-
-func (b *bench) liveRows(emuCmd, command string, n int, window time.Duration, s latencySummary, cpu time.Duration, peak int64) {
-	t := &b.table
-	t.info("Live stream (emulator)", fmt.Sprintf("%g events/s generated on %s", b.opts.liveRate, b.opts.channel), emuCmd)
-	method := fmt.Sprintf("%s events published in a %.0f s window; latency = output time − publish time in the payload (commitTimestamp, ms)",
-		thousands(int64(n)), window.Seconds())
-	t.info("Live latency: method", method, command)
-	t.info("Live latency p50", fmt.Sprintf("%.1f ms", ms(s.p50)), command)
-	t.check("Live latency p99", fmt.Sprintf("%.1f ms", ms(s.p99)), fmt.Sprintf("< %.0f ms", ms(targetP99)), s.p99 < targetP99, command)
-	t.info("Live latency max", fmt.Sprintf("%.1f ms", ms(s.max)), command)
-	t.info("Live: bin/benthos CPU and peak RSS", fmt.Sprintf("%.1f%% of one core (%.1f µs per event); %s", 100*cpu.Seconds()/window.Seconds(),
-		perEventMicros(cpu, n), mb(peak)), "/proc/<benthos pid>/stat over the window, /proc/<benthos pid>/status VmHWM")
-}

@@ -139,16 +139,16 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 
 	m := readMachine(ctx)
 	logf("machine: %s", m)
-	if err := b.backlog(ctx, logf); err != nil {
+	if err := (backlogBench{b}).backlog(ctx, logf); err != nil {
 		return err
 	}
 	if o.live {
-		if err := b.liveLatency(ctx, logf); err != nil {
+		if err := (liveBench{b}).liveLatency(ctx, logf); err != nil {
 			return err
 		}
 	}
 	if o.goBench {
-		if err := b.goBenchmarks(ctx, logf); err != nil {
+		if err := (goBench{b}).goBenchmarks(ctx, logf); err != nil {
 			return err
 		}
 	}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"path/filepath"
 	"time"
 
 	"github.com/salesforce-streaming/salesforce_streaming/test/harness"
@@ -91,4 +92,55 @@ func perEventMicros(cpu time.Duration, events int) float64 {
 		return 0
 	}
 	return float64(cpu.Microseconds()) / float64(events)
+}
+
+// liveRows adds the live stream's rows: latency percentiles against the p99 target, CPU and peak RSS.
+func (b *bench) liveRows(emuCmd, command string, n int, window time.Duration, s latencySummary, cpu time.Duration, peak int64) {
+	t := &b.table
+	t.info("Live stream (emulator)", fmt.Sprintf("%g events/s generated on %s", b.opts.liveRate, b.opts.channel), emuCmd)
+	method := fmt.Sprintf("%s events published in a %.0f s window; latency = output time − publish time in the payload (commitTimestamp, ms)",
+		thousands(int64(n)), window.Seconds())
+	t.info("Live latency: method", method, command)
+	t.info("Live latency p50", fmt.Sprintf("%.1f ms", ms(s.p50)), command)
+	t.check("Live latency p99", fmt.Sprintf("%.1f ms", ms(s.p99)), fmt.Sprintf("< %.0f ms", ms(targetP99)), s.p99 < targetP99, command)
+	t.info("Live latency max", fmt.Sprintf("%.1f ms", ms(s.max)), command)
+	t.info("Live: bin/benthos CPU and peak RSS", fmt.Sprintf("%.1f%% of one core (%.1f µs per event); %s", 100*cpu.Seconds()/window.Seconds(),
+		perEventMicros(cpu, n), mb(peak)), "/proc/<benthos pid>/stat over the window, /proc/<benthos pid>/status VmHWM")
+}
+
+// stallRows adds a run's rows. Pub/Sub's flow control is the promise under test: its memory must stay within
+// stallBound of the RSS once checkpoint_limit events are in flight, it must not receive more than that, and it
+// must move on once released; any miss fails the run. CometD's figures are reported beside it for comparison.
+func (b *bench) stallRows(r stallResult) {
+	o := b.opts
+	t := &b.table
+	label := fmt.Sprintf("Stalled output (%v), %s", o.stall, r.tr.label())
+	full := "never"
+	ratio := 0.0
+	if r.fullAt >= 0 {
+		full = fmt.Sprintf("%s after %.0f s", mb(r.fullRSS), r.fullAt.Seconds())
+		ratio = float64(r.peakRSS) / float64(r.fullRSS)
+	}
+	value := fmt.Sprintf("at the stall's start %s; once %s events received (checkpoint_limit) %s; peak during the stall %s (%.2f×); VmHWM %s; events received by the input %s; after release: %s",
+		mb(r.startRSS), thousands(int64(o.stallLimit)), full, mb(r.peakRSS), ratio, mb(r.hwm), thousands(r.received),
+		map[bool]string{true: "checkpoints again", false: "no checkpoint within 1 minute"}[r.resumed])
+	cmd := r.command + "; VmRSS every second, " + b.rel(filepath.Join(b.dir, "stall", "stall-"+string(r.tr.api)+".rss.tsv"))
+	if r.tr.api != apiPubSub {
+		t.info(label+": RSS", value, cmd)
+		return
+	}
+	bounded := r.fullAt >= 0 && ratio <= o.stallBound
+	t.check(label+": RSS", value, fmt.Sprintf("peak ≤ %g× the RSS once checkpoint_limit events are in flight", o.stallBound), bounded, cmd)
+	within := r.received >= 0 && r.received <= int64(o.stallLimit)
+	t.check(label+": events received while nothing is acknowledged", thousands(r.received),
+		fmt.Sprintf("≤ checkpoint_limit (%s)", thousands(int64(o.stallLimit))), within, "salesforce_streaming_events_received on /metrics")
+	if !bounded {
+		b.fails = append(b.fails, fmt.Sprintf("%s: peak RSS %s is not within %g× of %s", label, mb(r.peakRSS), o.stallBound, full))
+	}
+	if !within {
+		b.fails = append(b.fails, fmt.Sprintf("%s: the input received %d events with none acknowledged, checkpoint_limit is %d", label, r.received, o.stallLimit))
+	}
+	if !r.resumed {
+		b.fails = append(b.fails, label+": no checkpoint within 1 minute of releasing the output")
+	}
 }

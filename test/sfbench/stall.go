@@ -16,6 +16,9 @@ import (
 	"github.com/salesforce-streaming/salesforce_streaming/test/harness"
 )
 
+// stallBench stalls the output and watches the memory and the flow control of each transport.
+type stallBench struct{ *bench }
+
 // stallPipeline is bin/benthos reading the backlog into an output that stalls: an http_client whose server
 // holds every request (holdServer), with a timeout longer than the stall so that nothing is retried meanwhile.
 // Prometheus metrics on Benthos' HTTP server give the input's events received. Placeholders: HTTP address,
@@ -68,7 +71,7 @@ type stallResult struct {
 // stallScenario runs the stalled-output scenario over each transport at once (the stall leaves the CPUs idle,
 // so the runs do not disturb each other's figures, and make bench pays the stall once), adds the rows, and
 // records a failure when Pub/Sub's memory is not bounded.
-func (b *bench) stallScenario(ctx context.Context, emu *harness.Emulator, trs []transport, logf func(string, ...any)) error {
+func (b stallBench) stallScenario(ctx context.Context, emu *harness.Emulator, trs []transport, logf func(string, ...any)) error {
 	dir := filepath.Join(b.dir, "stall")
 	if err := os.RemoveAll(dir); err != nil {
 		return fmt.Errorf("clearing %s: %w", dir, err)
@@ -99,7 +102,7 @@ func (b *bench) stallScenario(ctx context.Context, emu *harness.Emulator, trs []
 
 // stallRun starts bin/benthos over tr into a holding output, samples its RSS every second (and its events
 // received every scrapeEvery seconds) for the stall's length from the first held request, then releases the output and waits for a checkpoint to show it moves again.
-func (b *bench) stallRun(ctx context.Context, emu *harness.Emulator, dir string, tr transport) (stallResult, error) {
+func (b stallBench) stallRun(ctx context.Context, emu *harness.Emulator, dir string, tr transport) (stallResult, error) {
 	o := b.opts
 	res := stallResult{tr: tr, fullAt: -1, received: -1}
 	name := "stall-" + string(tr.api)
@@ -249,41 +252,4 @@ func writeSamples(path string, samples []stallSample) error {
 		return fmt.Errorf("writing the stall's samples: %w", err)
 	}
 	return nil
-}
-
-// stallRows adds a run's rows. Pub/Sub's flow control is the promise under test: its memory must stay within
-// stallBound of the RSS once checkpoint_limit events are in flight, it must not receive more than that, and it
-// must move on once released; any miss fails the run. CometD's figures are reported beside it for comparison.
-func (b *bench) stallRows(r stallResult) {
-	o := b.opts
-	t := &b.table
-	label := fmt.Sprintf("Stalled output (%v), %s", o.stall, r.tr.label())
-	full := "never"
-	ratio := 0.0
-	if r.fullAt >= 0 {
-		full = fmt.Sprintf("%s after %.0f s", mb(r.fullRSS), r.fullAt.Seconds())
-		ratio = float64(r.peakRSS) / float64(r.fullRSS)
-	}
-	value := fmt.Sprintf("at the stall's start %s; once %s events received (checkpoint_limit) %s; peak during the stall %s (%.2f×); VmHWM %s; events received by the input %s; after release: %s",
-		mb(r.startRSS), thousands(int64(o.stallLimit)), full, mb(r.peakRSS), ratio, mb(r.hwm), thousands(r.received),
-		map[bool]string{true: "checkpoints again", false: "no checkpoint within 1 minute"}[r.resumed])
-	cmd := r.command + "; VmRSS every second, " + b.rel(filepath.Join(b.dir, "stall", "stall-"+string(r.tr.api)+".rss.tsv"))
-	if r.tr.api != apiPubSub {
-		t.info(label+": RSS", value, cmd)
-		return
-	}
-	bounded := r.fullAt >= 0 && ratio <= o.stallBound
-	t.check(label+": RSS", value, fmt.Sprintf("peak ≤ %g× the RSS once checkpoint_limit events are in flight", o.stallBound), bounded, cmd)
-	within := r.received >= 0 && r.received <= int64(o.stallLimit)
-	t.check(label+": events received while nothing is acknowledged", thousands(r.received),
-		fmt.Sprintf("≤ checkpoint_limit (%s)", thousands(int64(o.stallLimit))), within, "salesforce_streaming_events_received on /metrics")
-	if !bounded {
-		b.fails = append(b.fails, fmt.Sprintf("%s: peak RSS %s is not within %g× of %s", label, mb(r.peakRSS), o.stallBound, full))
-	}
-	if !within {
-		b.fails = append(b.fails, fmt.Sprintf("%s: the input received %d events with none acknowledged, checkpoint_limit is %d", label, r.received, o.stallLimit))
-	}
-	if !r.resumed {
-		b.fails = append(b.fails, label+": no checkpoint within 1 minute of releasing the output")
-	}
 }
