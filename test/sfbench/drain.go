@@ -176,7 +176,7 @@ func (b backlogBench) backlog(ctx context.Context, logf func(string, ...any)) er
 	}
 	b.backlogRows(emuCmd, preload, emuStat, ours, viaPubSub, peers, floor)
 	if o.stall > 0 {
-		if err := (stallBench{b.bench}).stallScenario(ctx, emu, []transport{pubsub, streaming}, logf); err != nil {
+		if err := stallBench(b).stallScenario(ctx, emu, []transport{pubsub, streaming}, logf); err != nil {
 			return err
 		}
 	}
