@@ -22,15 +22,7 @@ import (
 )
 
 func init() {
-	service.MustRegisterBatchOutput("aws_s3", spec(),
-		func(conf *service.ParsedConfig, mgr *service.Resources) (service.BatchOutput, service.BatchPolicy, int, error) {
-			policy, maxInFlight, err := outputconf.Delivery(conf)
-			if err != nil {
-				return nil, policy, 0, err
-			}
-			out, err := newOutput(conf)
-			return out, policy, maxInFlight, err
-		})
+	outputconf.RegisterBatchOutput("aws_s3", spec(), newOutput)
 }
 
 // output uploads each message of a batch as one object.

@@ -43,15 +43,7 @@ const (
 const defaultConnMaxIdle = 2
 
 func init() {
-	service.MustRegisterBatchOutput("sql_insert", spec(),
-		func(conf *service.ParsedConfig, mgr *service.Resources) (service.BatchOutput, service.BatchPolicy, int, error) {
-			policy, maxInFlight, err := outputconf.Delivery(conf)
-			if err != nil {
-				return nil, policy, 0, err
-			}
-			out, err := newOutput(conf)
-			return out, policy, maxInFlight, err
-		})
+	outputconf.RegisterBatchOutput("sql_insert", spec(), newOutput)
 }
 
 // settings is the parsed configuration of one output.

@@ -47,3 +47,20 @@ func AddressList(conf *service.ParsedConfig, field, what string) ([]string, erro
 	}
 	return out, nil
 }
+
+// RegisterBatchOutput registers a batched output whose constructor needs only
+// its parsed config: batching and max_in_flight are read here.
+func RegisterBatchOutput[O service.BatchOutput](name string, spec *service.ConfigSpec, newOutput func(*service.ParsedConfig) (O, error)) {
+	service.MustRegisterBatchOutput(name, spec,
+		func(conf *service.ParsedConfig, _ *service.Resources) (service.BatchOutput, service.BatchPolicy, int, error) {
+			policy, maxInFlight, err := Delivery(conf)
+			if err != nil {
+				return nil, policy, 0, err
+			}
+			out, err := newOutput(conf)
+			if err != nil {
+				return nil, policy, 0, err
+			}
+			return out, policy, maxInFlight, nil
+		})
+}
