@@ -145,14 +145,7 @@ func (o *reshapeOutput) delivered() int {
 
 func (o *reshapeOutput) waitAll(t *testing.T, n int) {
 	t.Helper()
-	deadline := time.After(waitTimeout)
-	for o.delivered() < n {
-		select {
-		case <-o.waiters:
-		case <-deadline:
-			t.Fatalf("delivered %d of %d events within %v", o.delivered(), n, waitTimeout)
-		}
-	}
+	waitSignalled(t, o.waiters, o.delivered, n, "events delivered")
 }
 
 // TestReshapedBatchesLoseNothing runs processors that split, archive or

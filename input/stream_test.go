@@ -107,12 +107,19 @@ func (c *collector) snapshot() []int64 {
 // waitFor waits until the collector holds at least n messages.
 func (c *collector) waitFor(t *testing.T, n int) {
 	t.Helper()
+	waitSignalled(t, c.seen, c.count, n, "messages received")
+}
+
+// waitSignalled waits, up to waitTimeout, until count reaches want, checking
+// again each time signal fires.
+func waitSignalled(t *testing.T, signal <-chan struct{}, count func() int, want int, what string) {
+	t.Helper()
 	deadline := time.After(waitTimeout)
-	for c.count() < n {
+	for count() < want {
 		select {
-		case <-c.seen:
+		case <-signal:
 		case <-deadline:
-			t.Fatalf("received %d of %d messages within %v", c.count(), n, waitTimeout)
+			t.Fatalf("%d of %d %s within %v", count(), want, what, waitTimeout)
 		}
 	}
 }
