@@ -12,6 +12,19 @@ import (
 	"github.com/salesforce-streaming/salesforce_streaming/test/harness"
 )
 
+// invalidReplayPolicies are the on_invalid_replay_id policies with, for each,
+// what it delivers after a refused stored replay id: expected picks, from the
+// events retained at restart and those published after it, the ones the
+// policy delivers. Both APIs' tests run them.
+var invalidReplayPolicies = []struct {
+	policy   string
+	expected func(retained, after []int64) []int64
+}{
+	{"earliest", func(retained, after []int64) []int64 { return append(append([]int64{}, retained...), after...) }},
+	{"latest", func(_, after []int64) []int64 { return after }},
+	{"fail", func(_, _ []int64) []int64 { return nil }},
+}
+
 // TestInvalidReplayIDPolicies is acceptance criterion (c). A pipeline stops
 // with its checkpoint at the last event of a channel; while it is down more
 // events arrive and the channel is purged through the checkpoint, so the
@@ -25,17 +38,7 @@ import (
 // Every policy logs the rejected replay id as an error.
 func TestInvalidReplayIDPolicies(t *testing.T) {
 	const channel = "/event/Purged__e"
-	tests := []struct {
-		policy string
-		// expected picks, from the events retained at restart and those
-		// published after it, the ones the policy delivers.
-		expected func(retained, after []int64) []int64
-	}{
-		{"earliest", func(retained, after []int64) []int64 { return append(append([]int64{}, retained...), after...) }},
-		{"latest", func(_, after []int64) []int64 { return after }},
-		{"fail", func(_, _ []int64) []int64 { return nil }},
-	}
-	for _, test := range tests {
+	for _, test := range invalidReplayPolicies {
 		t.Run(test.policy, func(t *testing.T) {
 			t.Parallel()
 			e := newEnv(t, harness.EmulatorConfig{})

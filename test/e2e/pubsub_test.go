@@ -156,15 +156,7 @@ func TestPubSubResumeAfterKill(t *testing.T) {
 // only what is new, fail nothing (and logs the channel as an error).
 func TestPubSubInvalidReplayIDPolicies(t *testing.T) {
 	const channel = "/event/PsPurged__e"
-	tests := []struct {
-		policy   string
-		expected func(retained, after []int64) []int64
-	}{
-		{"earliest", func(retained, after []int64) []int64 { return append(append([]int64{}, retained...), after...) }},
-		{"latest", func(_, after []int64) []int64 { return after }},
-		{"fail", func(_, _ []int64) []int64 { return nil }},
-	}
-	for _, test := range tests {
+	for _, test := range invalidReplayPolicies {
 		t.Run(test.policy, func(t *testing.T) {
 			t.Parallel()
 			e, addr := pubsubEnv(t, harness.EmulatorConfig{})
