@@ -82,10 +82,10 @@ func TestReferencesFindCitations(t *testing.T) {
 		text string
 		want []string
 	}{
-		{"see design.md, \"Layout\"", []string{"design.md"}},
+		{"see notes.md, \"Layout\"", []string{"notes.md"}},
 		{"(docs/emulator.md) and [x](guarantees.md#nacks)", []string{"docs/emulator.md", "guarantees.md"}},
 		{"https://developer.salesforce.com/docs/README.md only", nil},
-		{"notes in ../shared/docs/protocol.md", []string{"../shared/docs/protocol.md", "../shared/docs/protocol.md"}},
+		{"notes in ../shared/docs/wire.md", []string{"../shared/docs/wire.md", "../shared/docs/wire.md"}},
 		{"the markdown format, a .md file", nil},
 	}
 	for _, c := range cases {
@@ -99,8 +99,8 @@ func TestResolves(t *testing.T) {
 	assert.True(t, resolves(root, "docs/chaos.md", "guarantees.md"))
 	assert.True(t, resolves(root, "docs/chaos.md", "../README.md"))
 	assert.False(t, resolves(root, "internal/bayeux/doc.go", "guarantees.md"))
-	assert.False(t, resolves(root, "test/sfchaos/plan.go", "design.md"))
-	assert.False(t, resolves(root, "README.md", "../shared/docs/protocol.md"))
+	assert.False(t, resolves(root, "test/sfchaos/plan.go", "notes.md"))
+	assert.False(t, resolves(root, "README.md", "../shared/docs/wire.md"))
 }
 
 func TestEveryCitedFileIsInTheRepository(t *testing.T) {
