@@ -50,13 +50,13 @@ func init() {
 
 // settings is the parsed configuration of one output.
 type settings struct {
-	driver        driver
-	dsn           string
-	statement     string
-	columns       int
-	argsMapping   *bloblang.Executor
+	driver         driver
+	dsn            string
+	statement      string
+	columns        int
+	argsMapping    *bloblang.Executor
 	initStatements []initStatement // init_files' contents, then init_statement
-	pool          poolSettings
+	pool           poolSettings
 }
 
 // output writes batches with one transaction each.
