@@ -94,8 +94,6 @@ var partitioners = []string{string(partitionerMurmur2), string(partitionerRoundR
 
 var codecs = []string{"lz4", "snappy", "gzip", "none", "zstd"}
 
-var acksValues = []string{"all", "leader", "none"}
-
 // saslMechanism is a value of `sasl[].mechanism`.
 type saslMechanism string
 
