@@ -2,7 +2,7 @@
 # non-root user on distroless/static (no shell, no libc: the binary is static).
 #
 #   docker build -t salesforce_streaming .
-#   docker run --rm -e SF_CLIENT_ID=... -e REDIS_URL=redis://redis:6379 salesforce_streaming \
+#   docker run --rm -p 4195:4195 -e SF_CLIENT_ID=... -e REDIS_URL=redis://redis:6379 salesforce_streaming \
 #     -r /resources/replay_ids_redis.yaml -c /config/platform_events_to_kafka.yaml
 #
 # The HTTP API (/ping, /ready, /metrics) listens on 0.0.0.0:4195 in the
