@@ -22,12 +22,9 @@ import (
 	"github.com/salesforce-streaming/salesforce_streaming/test/harness"
 )
 
-// deploy/ is checked without a container engine: what the files say is
-// compared with the Dockerfile and the shipped configs, and what they rely on
-// (probe paths, the metrics of the dashboard) with a running bin/benthos.
-
-// TestDeploy checks deploy/ against the Dockerfile, the shipped configs and
-// a running bin/benthos.
+// TestDeploy checks deploy/ without a container engine: what its files say
+// is compared with the Dockerfile and the shipped configs, and what they rely
+// on (probe paths, the metrics of the dashboard) with a running bin/benthos.
 func TestDeploy(t *testing.T) {
 	root, err := harness.RepoRoot()
 	require.NoError(t, err)
@@ -82,6 +79,7 @@ func TestDeploy(t *testing.T) {
 		}
 	}
 	sort.Strings(replicas)
+	require.NotEmpty(t, replicas, "compose has services built from the repository's Dockerfile")
 
 	t.Run("compose: sfemu, two benthos replicas of the image, redis, postgres", func(t *testing.T) {
 		require.Len(t, replicas, 2, "two services built from the repository's Dockerfile")
