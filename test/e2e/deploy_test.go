@@ -103,6 +103,13 @@ func TestDeploy(t *testing.T) {
 			}
 		}
 		assert.Len(t, slices.Compact(slices.Sorted(slices.Values(hostPorts))), len(hostPorts), "each replica on its own host port")
+		// Replicas: the same pipeline, store and checkpoint key, so that the
+		// input's lease lets one of them consume at a time.
+		first := compose.Services[replicas[0]]
+		for _, name := range replicas[1:] {
+			assert.Equal(t, first.Command, compose.Services[name].Command, "%s runs what %s runs", name, replicas[0])
+			assert.Equal(t, first.Environment, compose.Services[name].Environment, "%s has the environment of %s", name, replicas[0])
+		}
 		// The pipeline's org is the emulator service, at the port it listens on.
 		for _, name := range replicas {
 			org := compose.Services[name].Environment["SF_ORG_URL"]
