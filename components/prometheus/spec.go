@@ -170,7 +170,8 @@ func parseConfig(conf *service.ParsedConfig) (config, error) {
 			return c, fmt.Errorf("field %s: not a valid URL", fieldPushURL)
 		}
 	}
-	if conf.Contains(fieldPushInterval) {
+	// "" is unset, as Connect's documented config block writes it.
+	if s, _ := conf.FieldString(fieldPushInterval); s != "" {
 		if c.pushInterval, err = conf.FieldDuration(fieldPushInterval); err != nil {
 			return c, err
 		}

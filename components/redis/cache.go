@@ -139,7 +139,8 @@ func newCache(conf *service.ParsedConfig) (*cache, error) {
 			return nil, err
 		}
 	}
-	if conf.Contains(fieldDefaultTTL) {
+	// "" is no expiry, as in Connect (whose documented block writes it).
+	if s, _ := conf.FieldString(fieldDefaultTTL); s != "" {
 		if c.defaultTTL, err = conf.FieldDuration(fieldDefaultTTL); err != nil {
 			return nil, err
 		}

@@ -132,3 +132,15 @@ func TestKindConfigErrors(t *testing.T) {
 func indentYAML(s string) string {
 	return strings.ReplaceAll(strings.TrimRight(s, "\n"), "\n", "\n  ") + "\n"
 }
+
+// Connect's documented config block writes default_ttl as "": no expiry.
+func TestEmptyDefaultTTL(t *testing.T) {
+	parsed, err := spec().ParseYAML("url: redis://127.0.0.1:1\ndefault_ttl: \"\"\n", nil)
+	require.NoError(t, err)
+	c, err := newCache(parsed)
+	if err == nil {
+		t.Cleanup(func() { _ = c.Close(t.Context()) })
+	}
+	require.NoError(t, err)
+	assert.Zero(t, c.defaultTTL)
+}

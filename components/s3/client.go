@@ -50,17 +50,9 @@ func parseClientSettings(conf *service.ParsedConfig) (clientSettings, error) {
 	}
 	optional(&c.region, fieldRegion)
 	if conf.Contains(fieldEndpoint) && err == nil {
-		// Read as text: Benthos' URL getter quotes the whole value in its
-		// parse error, and an endpoint may carry credentials.
-		text, tErr := conf.FieldString(fieldEndpoint)
-		if tErr != nil {
-			return c, tErr
+		if c.endpoint, err = endpoint(conf); err != nil {
+			return c, err
 		}
-		u, uErr := url.Parse(text)
-		if uErr != nil || u.Scheme == "" || u.Host == "" {
-			return c, fmt.Errorf("field %s: not an absolute URL such as http://127.0.0.1:9000", fieldEndpoint)
-		}
-		c.endpoint = u.String()
 	}
 	optional(&c.profile, fieldCredentials, fieldProfile)
 	optional(&c.id, fieldCredentials, fieldID)
@@ -96,6 +88,22 @@ func parseClientSettings(conf *service.ParsedConfig) (clientSettings, error) {
 		return c, fmt.Errorf("field %s: %s and %s go together", fieldCredentials, fieldID, fieldSecret)
 	}
 	return c, nil
+}
+
+// endpoint reads the endpoint field; "" is unset, as Connect's documented
+// config block writes it.
+func endpoint(conf *service.ParsedConfig) (string, error) {
+	// Read as text: Benthos' URL getter quotes the whole value in its parse
+	// error, and an endpoint may carry credentials.
+	text, err := conf.FieldString(fieldEndpoint)
+	if err != nil || text == "" {
+		return "", err
+	}
+	u, err := url.Parse(text)
+	if err != nil || u.Scheme == "" || u.Host == "" {
+		return "", fmt.Errorf("field %s: not an absolute URL such as http://127.0.0.1:9000", fieldEndpoint)
+	}
+	return u.String(), nil
 }
 
 // newClient loads the SDK's configuration (environment, shared files) with

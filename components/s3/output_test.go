@@ -331,3 +331,12 @@ func TestServerSideEncryption(t *testing.T) {
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "field server_side_encryption")
 }
+
+// Connect's documented config block writes an unset endpoint as "".
+func TestEmptyEndpointIsUnset(t *testing.T) {
+	parsed, err := spec().ParseYAML("bucket: b\nendpoint: \"\"\nregion: \"\"\n", nil)
+	require.NoError(t, err)
+	out, err := newOutput(parsed)
+	require.NoError(t, err)
+	assert.Empty(t, out.client.endpoint)
+}
