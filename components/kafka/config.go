@@ -41,14 +41,11 @@ type config struct {
 func parseConfig(conf *service.ParsedConfig) (*config, error) {
 	c := &config{}
 	var err error
-	if !conf.Contains(fieldSeedBrokers) {
-		// Lint cannot tell a missing list from an empty one; the reason is
-		// given here, where the redpanda output of Connect would fall back.
-		return nil, fmt.Errorf("field %s: required: Connect's redpanda output falls back on a top-level redpanda block when it is left out, and this distribution has no such block", fieldSeedBrokers)
-	}
 	brokers, err := outputconf.AddressList(conf, fieldSeedBrokers, "broker address")
 	if err != nil {
-		return nil, err
+		// Connect's redpanda output may leave the list out and read a
+		// top-level redpanda block; say why that does not work here.
+		return nil, fmt.Errorf("%w (this distribution has no top-level redpanda block to fall back on)", err)
 	}
 	if c.topic, err = conf.FieldInterpolatedString(fieldTopic); err != nil {
 		return nil, err

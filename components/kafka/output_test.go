@@ -531,6 +531,22 @@ func TestRecordOf1020000BytesWithDefaults(t *testing.T) {
 	recs := consume(t, c, testTopic, 1)
 	require.Len(t, recs, 1)
 	assert.Len(t, recs[0].Value, 1_020_000)
+
+	// The former default, 1MB (10^6 bytes), refuses it.
+	small, err := newOutput(t, brokerYAML(c, "compression: none\nmax_message_bytes: 1MB\n"))
+	require.NoError(t, err)
+	assert.Error(t, write(t, small, service.MessageBatch{message(big, nil)}))
+}
+
+// The redpanda output without seed_brokers names the field and why.
+func TestRedpandaNeedsSeedBrokers(t *testing.T) {
+	parsed, err := redpandaSpec().ParseYAML("topic: t\n", nil)
+	if err == nil {
+		_, err = parseConfig(parsed)
+	}
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "field seed_brokers")
+	assert.Contains(t, err.Error(), "no top-level redpanda block")
 }
 
 // allow_auto_topic_creation defaults to true: a broker that allows it creates
