@@ -51,17 +51,25 @@ func TestCreateSkeletonsLint(t *testing.T) {
 	requireBinaries(t)
 	dir := t.TempDir()
 	for _, name := range ourOutputs {
-		t.Run("output "+name, func(t *testing.T) {
-			t.Parallel()
-			res := runBenthos(t, dir, nil, "create", "stdin//"+name)
-			require.Equal(t, 0, res.ExitCode, "%s", res)
-			require.Contains(t, res.Stdout, "\n  "+name+":\n", "the skeleton holds the output")
-			path := filepath.Join(dir, name+".yaml")
-			require.NoError(t, os.WriteFile(path, []byte(res.Stdout), 0o600))
-			lint := lintFile(t, path)
-			assert.Equal(t, 0, lint.ExitCode, "lint of the skeleton:\n%s\n%s", lint, res.Stdout)
-			assert.Empty(t, strings.TrimSpace(lint.Output()))
-		})
+		for _, small := range []bool{false, true} {
+			args := []string{"create", "stdin//" + name}
+			file := name + ".yaml"
+			if small { // --small: common fields only
+				args = []string{"create", "-s", "stdin//" + name}
+				file = name + ".small.yaml"
+			}
+			t.Run(strings.Join(args, " "), func(t *testing.T) {
+				t.Parallel()
+				res := runBenthos(t, dir, nil, args...)
+				require.Equal(t, 0, res.ExitCode, "%s", res)
+				require.Contains(t, res.Stdout, "\n  "+name+":\n", "the skeleton holds the output")
+				path := filepath.Join(dir, file)
+				require.NoError(t, os.WriteFile(path, []byte(res.Stdout), 0o600))
+				lint := lintFile(t, path)
+				assert.Equal(t, 0, lint.ExitCode, "lint of the skeleton:\n%s\n%s", lint, res.Stdout)
+				assert.Empty(t, strings.TrimSpace(lint.Output()))
+			})
+		}
 	}
 	env := service.GlobalEnvironment()
 	skeletons := map[string]string{}
