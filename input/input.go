@@ -110,6 +110,7 @@ func newInput(pConf *service.ParsedConfig, mgr *service.Resources) (*ssiInput, e
 		limits:  limits,
 		recovery: &recovery{
 			log:           logs.session,
+			logs:          logs,
 			backoff:       bayeux.BackoffConfig{Initial: conf.Backoff.Initial, Max: conf.Backoff.Max},
 			long:          conf.Backoff.Long,
 			checkpointKey: conf.CheckpointKey,
@@ -178,7 +179,7 @@ func (i *ssiInput) connectTransport(ctx context.Context) (transport, error) {
 		if err != nil {
 			return nil, i.recovery.connectFailed(err)
 		}
-		t, err := startPubSub(ctx, i.conf, i.auth, starts, clientLogger{i.log}, i.metrics)
+		t, err := startPubSub(ctx, i.conf, i.auth, starts, i.logs.client(), i.metrics)
 		if err != nil {
 			return nil, i.recovery.connectFailed(fmt.Errorf("connecting to the Salesforce Pub/Sub API: %w", err))
 		}
@@ -197,7 +198,7 @@ func (i *ssiInput) connectTransport(ctx context.Context) (transport, error) {
 		ReplayIDs:         replayIDs,
 		OnInvalidReplayID: replayPolicy(i.conf.OnInvalidReplayID),
 		MaxBufferedEvents: i.conf.MaxBuffered,
-		Logger:            clientLogger{i.log},
+		Logger:            i.logs.client(),
 		Observer:          i.metrics,
 		Backoff:           i.conf.Backoff,
 	})

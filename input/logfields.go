@@ -43,13 +43,28 @@ func (l inputLoggers) channel(ch string) *service.Logger {
 	return l.api.With(logFieldChannel, wire.ChannelKey(ch))
 }
 
-// clientLogger hands a *service.Logger to the bayeux and Pub/Sub clients as
-// a bayeux.FieldLogger, so that their lines about one channel carry it as a
-// field too.
-type clientLogger struct{ *service.Logger }
+// client is the logger the bayeux and Pub/Sub clients get: the session's,
+// and a bayeux.FieldLogger, so that their lines about one channel carry it
+// as the channel field instead of the list.
+func (l inputLoggers) client() clientLogger {
+	return clientLogger{Logger: l.session, api: l.api}
+}
+
+// clientLogger logs with its Logger; With derives from api (which has no
+// channel field) when the pairs set the channel, so that no line holds the
+// field twice.
+type clientLogger struct {
+	*service.Logger
+	api *service.Logger
+}
 
 func (l clientLogger) With(keyValues ...any) bayeux.Logger {
-	return clientLogger{l.Logger.With(keyValues...)}
+	for k := 0; k+1 < len(keyValues); k += 2 {
+		if keyValues[k] == logFieldChannel {
+			return clientLogger{Logger: l.api.With(keyValues...), api: l.api}
+		}
+	}
+	return clientLogger{Logger: l.Logger.With(keyValues...), api: l.api}
 }
 
 var _ bayeux.FieldLogger = clientLogger{}

@@ -8,6 +8,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/salesforce-streaming/salesforce_streaming/internal/bayeux"
 	"github.com/salesforce-streaming/salesforce_streaming/sfemu"
 )
 
@@ -77,4 +78,30 @@ func hasAnyPrefix(s string, prefixes []string) bool {
 		}
 	}
 	return false
+}
+
+// TestClientLoggerFields: the clients' lines carry the session's fields, and
+// a line about one channel names that channel once, in place of the list.
+func TestClientLoggerFields(t *testing.T) {
+	var buf syncBuffer
+	logs := newInputLoggers(jsonLogger(&buf), apiPubSub, []string{"/event/A__e", "/topic/B?X__c=1"})
+	c := logs.client()
+	c.Infof("session line")
+	bayeux.WithFields(c, logFieldChannel, "/event/A__e", logFieldReplayID, 7).Warnf("channel line")
+	bayeux.WithFields(c, logFieldReason, "limit").Errorf("reason line")
+
+	raw := strings.Split(strings.TrimSpace(buf.String()), "\n")
+	require.Len(t, raw, 3)
+	for _, line := range raw {
+		assert.Equal(t, 1, strings.Count(line, `"channel":`), "one channel field: %s", line)
+	}
+	lines := jsonLogLines(t, buf.String())
+	assert.Equal(t, "/event/A__e,/topic/B", lines[0][logFieldChannel])
+	assert.Equal(t, "/event/A__e", lines[1][logFieldChannel])
+	assert.Equal(t, "7", lines[1][logFieldReplayID])
+	assert.Equal(t, "/event/A__e,/topic/B", lines[2][logFieldChannel])
+	assert.Equal(t, "limit", lines[2][logFieldReason])
+	for _, l := range lines {
+		assert.Equal(t, "pubsub", l[logFieldAPI])
+	}
 }

@@ -9,7 +9,6 @@ import (
 
 	"github.com/salesforce-streaming/salesforce_streaming/input/checkpointfmt"
 	"github.com/salesforce-streaming/salesforce_streaming/internal/bayeux"
-	"github.com/salesforce-streaming/salesforce_streaming/internal/bayeux/wire"
 	"github.com/salesforce-streaming/salesforce_streaming/internal/pubsub"
 )
 
@@ -19,7 +18,8 @@ import (
 // classification the client uses for its own waits: the ordinary back-off
 // for a retryable failure, the long one for a limit or a permanent failure.
 type recovery struct {
-	log           *service.Logger
+	log           *service.Logger      // the session's lines
+	logs          inputLoggers         // for the lines about one channel
 	backoff       bayeux.BackoffConfig // Initial and Max: the ordinary back-off
 	long          time.Duration        // backoff.long_interval
 	checkpointKey string               // checkpoint_cache_key, for the invalid-replay-id line
@@ -84,7 +84,7 @@ func (r *recovery) connectFailed(err error) error {
 	if isInvalid {
 		// on_invalid_replay_id is fail: say so every time (bayeux counts it
 		// through the Observer).
-		r.log.With(logFieldChannel, wire.ChannelKey(invalidChannel), logFieldReason, "invalid_replay_id", logFieldCheckpointKey, r.key(invalidChannel)).Errorf("Not consuming: %v; on_invalid_replay_id is fail, so the input stops here until the checkpoint %q is fixed or deleted, or on_invalid_replay_id is changed",
+		r.logs.channel(invalidChannel).With(logFieldReason, "invalid_replay_id", logFieldCheckpointKey, r.key(invalidChannel)).Errorf("Not consuming: %v; on_invalid_replay_id is fail, so the input stops here until the checkpoint %q is fixed or deleted, or on_invalid_replay_id is changed",
 			err, r.key(invalidChannel))
 		return service.NewErrBackOff(err, r.long)
 	}
