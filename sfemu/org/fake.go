@@ -84,7 +84,7 @@ func (o *Org) fakeValue(obj *Object, f *Field, n uint64) string {
 		}
 		return pick(f.Picklist)
 	case TypeCurrency:
-		return strconv.Itoa(1000*(1+r.IntN(90000)))
+		return strconv.Itoa(1000 * (1 + r.IntN(90000)))
 	case TypeDouble:
 		return strconv.FormatFloat(float64(r.IntN(1000000))/100, 'f', -1, 64)
 	case TypePercent:

@@ -58,8 +58,8 @@ type record struct {
 	vals []string // one per field in obj.Fields; "" is null
 }
 
-func (r *record) id() string       { return r.vals[fID] }
-func (r *record) deleted() bool    { return r.vals[fIsDeleted] == "true" }
+func (r *record) id() string         { return r.vals[fID] }
+func (r *record) deleted() bool      { return r.vals[fIsDeleted] == "true" }
 func (r *record) value(i int) string { return r.vals[i] }
 
 // New builds an org with the standard objects, the declared custom objects and the user's User record.
