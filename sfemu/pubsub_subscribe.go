@@ -56,20 +56,22 @@ func (p *pubsubService) Subscribe(stream eventbusv1.PubSub_SubscribeServer) erro
 	var cursor int64 // the subscription delivers events with ids above it
 	switch first.GetReplayPreset() {
 	case eventbusv1.ReplayPreset_EARLIEST:
-		cursor = ch.lastID
+		cursor = s.positionLocked(ch)
 		if r := ch.retained(); len(r) > 0 {
 			cursor = r[0].id - 1
 		}
 	case eventbusv1.ReplayPreset_CUSTOM:
 		id, ok := replayFromBytes(first.GetReplayId())
-		if !ok || !s.replayValid(ch, id) {
+		// A retained event's id, or the topic's current position, which keepalives hand out even when no event
+		// with that id is retained (an empty topic, or one whose events expired).
+		if !ok || !s.replayValid(ch, id) && id != ch.lastID {
 			s.mu.Unlock()
 			return s.rpcError(stream.SetTrailer, codes.InvalidArgument, errCodeReplayCorrupt,
 				"The Replay ID validation failed. Ensure that the Replay ID is valid and is within the retention window.")
 		}
 		cursor = id
 	default:
-		cursor = ch.lastID
+		cursor = s.positionLocked(ch)
 	}
 	wake := make(chan struct{}, 1)
 	s.pubsub.watchLocked(ch, wake)
@@ -111,6 +113,12 @@ func (p *pubsubService) Subscribe(stream eventbusv1.PubSub_SubscribeServer) erro
 
 	keepalive := s.clock.NewTimer(PubSubKeepalive)
 	defer func() { keepalive.Stop() }()
+	var idle Timer // armed while the stream owes nothing: PubSubIdleClose after the last FetchRequest
+	defer func() {
+		if idle != nil {
+			idle.Stop()
+		}
+	}()
 	for {
 		mu.Lock()
 		owed := pending
@@ -180,9 +188,27 @@ func (p *pubsubService) Subscribe(stream eventbusv1.PubSub_SubscribeServer) erro
 			continue
 		}
 
+		var idleC <-chan time.Time
+		switch {
+		case owed == 0 && idle == nil:
+			idle = s.clock.NewTimer(PubSubIdleClose)
+			idleC = idle.C()
+		case owed == 0:
+			idleC = idle.C()
+		case idle != nil:
+			idle.Stop()
+			idle = nil
+		}
 		select {
 		case <-wake:
-		case <-more:
+		case <-more: // a FetchRequest: the idle clock starts again
+			if idle != nil {
+				idle.Stop()
+				idle = nil
+			}
+		case <-idleC:
+			s.logf("pubsub: closing the %s subscription: nothing owed and no FetchRequest for %s", topic, PubSubIdleClose)
+			return nil
 		case <-faults:
 		case <-reset:
 			return status.Error(codes.Unavailable, "the connection was reset")
@@ -195,10 +221,8 @@ func (p *pubsubService) Subscribe(stream eventbusv1.PubSub_SubscribeServer) erro
 			if caughtUp && tip > cursor {
 				cursor = tip
 			}
-			resp := &eventbusv1.FetchResponse{RpcId: s.rpcID()}
-			if cursor > 0 {
-				resp.LatestReplayId = replayBytes(cursor)
-			}
+			// Never empty: a keepalive always carries a position (the Node client crashes on an empty one).
+			resp := &eventbusv1.FetchResponse{RpcId: s.rpcID(), LatestReplayId: replayBytes(cursor)}
 			mu.Lock()
 			resp.PendingNumRequested = pending
 			mu.Unlock()
@@ -212,6 +236,15 @@ func (p *pubsubService) Subscribe(stream eventbusv1.PubSub_SubscribeServer) erro
 			return status.Error(codes.Unavailable, "the emulator is shutting down")
 		}
 	}
+}
+
+// positionLocked is the topic's current position: the newest replay id, or, for a topic that never had an
+// event, a position reserved just before its first one, so that a keepalive always has a position to carry.
+func (s *pubsubServer) positionLocked(ch *channel) int64 {
+	if ch.lastID == 0 {
+		ch.lastID = s.nextIDLocked(ch, 0) - 1
+	}
+	return ch.lastID
 }
 
 // wait sleeps d of wall-clock time (a slow network, as the CometD fault); false when the stream or the server

@@ -252,6 +252,8 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.serveToken(w, r)
 	case p == "/services/oauth2/userinfo":
 		s.serveUserInfo(w, r)
+	case strings.HasPrefix(p, "/services/Soap/"):
+		s.serveSOAP(w, r)
 	case p == "/cometd" || strings.HasPrefix(p, "/cometd/"):
 		s.serveCometD(w, r)
 	case strings.HasPrefix(p, "/emulator/"):
