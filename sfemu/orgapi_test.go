@@ -323,7 +323,7 @@ func TestPushTopicRecordsDecideEvents(t *testing.T) {
 		return decode[map[string]any](t, resp)["id"].(string)
 	}
 	energy := mk(`{"Name":"Volt","Industry":"Energy"}`)
-	mk(`{"Name":"Bank","Industry":"Banking"}`)                                                                               // no match
+	mk(`{"Name":"Bank","Industry":"Banking"}`)                                                                         // no match
 	e.call(http.MethodPatch, dataPath+"/sobjects/Account/"+energy, c.auth, `{"Description":"not a referenced field"}`) // no event
 	e.call(http.MethodPatch, dataPath+"/sobjects/Account/"+energy, c.auth, `{"Phone":"(415) 555-0199"}`)
 	e.call(http.MethodDelete, dataPath+"/sobjects/Account/"+energy, c.auth, "") // NotifyForOperationDelete false
