@@ -69,10 +69,11 @@ type pubsubState struct {
 	schemas  *schemaRegistry
 	watchers map[*channel]map[chan struct{}]struct{} // guarded by Server.mu
 	reset    chan struct{}                           // closed (and replaced) by ResetPubSubStreams; Server.mu
+	reserved map[*channel]int64                      // the position of a topic before its first event; Server.mu
 }
 
 func newPubSubState() pubsubState {
-	return pubsubState{schemas: newSchemaRegistry(), watchers: map[*channel]map[chan struct{}]struct{}{}, reset: make(chan struct{})}
+	return pubsubState{schemas: newSchemaRegistry(), watchers: map[*channel]map[chan struct{}]struct{}{}, reset: make(chan struct{}), reserved: map[*channel]int64{}}
 }
 
 // ResetPubSubStreams ends every open Subscribe stream with UNAVAILABLE, as a dropped connection or a server

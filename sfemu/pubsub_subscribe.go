@@ -64,7 +64,7 @@ func (p *pubsubService) Subscribe(stream eventbusv1.PubSub_SubscribeServer) erro
 		id, ok := replayFromBytes(first.GetReplayId())
 		// A retained event's id, or the topic's current position, which keepalives hand out even when no event
 		// with that id is retained (an empty topic, or one whose events expired).
-		if !ok || !s.replayValid(ch, id) && id != ch.lastID {
+		if !ok || !s.replayValid(ch, id) && !s.positionValidLocked(ch, id) {
 			s.mu.Unlock()
 			return s.rpcError(stream.SetTrailer, codes.InvalidArgument, errCodeReplayCorrupt,
 				"The Replay ID validation failed. Ensure that the Replay ID is valid and is within the retention window.")
@@ -243,8 +243,20 @@ func (p *pubsubService) Subscribe(stream eventbusv1.PubSub_SubscribeServer) erro
 func (s *pubsubServer) positionLocked(ch *channel) int64 {
 	if ch.lastID == 0 {
 		ch.lastID = s.nextIDLocked(ch, 0) - 1
+		s.pubsub.reserved[ch] = ch.lastID
 	}
 	return ch.lastID
+}
+
+// positionValidLocked accepts a position a keepalive handed out that no retained event has: the newest id (its
+// event expired, and nothing came after it), or the position reserved before a topic's first event while every
+// event published since is still retained. Anything else would skip events silently.
+func (s *pubsubServer) positionValidLocked(ch *channel, id int64) bool {
+	if id == ch.lastID {
+		return true
+	}
+	reserved, ok := s.pubsub.reserved[ch]
+	return ok && id == reserved && int64(len(ch.retained())) == ch.published
 }
 
 // wait sleeps d of wall-clock time (a slow network, as the CometD fault); false when the stream or the server
