@@ -283,7 +283,7 @@ func managedMatches(m *managedSubscription, e soql.Expr) (bool, error) {
 		case "masterlabel":
 			return m.label, nil
 		}
-		return "", fmt.Errorf("No such column '%s' on entity '%s' that can be filtered.", field, managedObject)
+		return "", unfilterableField(field)
 	}
 	eq := func(field, v string) bool {
 		if strings.EqualFold(field, "id") {
@@ -333,4 +333,11 @@ func managedMatches(m *managedSubscription, e soql.Expr) (bool, error) {
 		return in != x.Negate, nil
 	}
 	return false, fmt.Errorf("unsupported condition")
+}
+
+// unfilterableField is an error whose text is the REST error message.
+type unfilterableField string
+
+func (f unfilterableField) Error() string {
+	return fmt.Sprintf("No such column '%s' on entity '%s' that can be filtered.", string(f), managedObject)
 }
