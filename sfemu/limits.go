@@ -19,8 +19,9 @@ const (
 
 // Salesforce's default Max of each allocation (Performance and Unlimited editions).
 const (
-	defaultDailyDeliveryMax  = 50_000
-	defaultDailyStreamingMax = 1_000_000
+	defaultDailyBulkV2QueryJobs = 10_000
+	defaultDailyDeliveryMax     = 50_000
+	defaultDailyStreamingMax    = 1_000_000
 )
 
 func allocationOf(k Kind) allocation {
@@ -73,6 +74,26 @@ func (s *restHandler) limitsJSON() []byte {
 		max, _ := s.limitLocked(a)
 		return newObj(nil).raw("Max", strconv.AppendInt(nil, max, 10)).raw("Remaining", strconv.AppendInt(nil, s.remainingLocked(a), 10)).done()
 	}
-	return newObj(nil).raw("DailyDeliveredPlatformEvents", entry(allocPlatformEvents)).
+	bulkJobs, apiCalls := s.counters.bulkQueryJobs.Load(), s.counters.apiRequests.Load()
+	return newObj(nil).
+		raw("DailyApiRequests", newObj(nil).raw("Max", strconv.AppendInt(nil, s.apiRequestMax(), 10)).
+			raw("Remaining", strconv.AppendInt(nil, max(0, s.apiRequestMax()-apiCalls), 10)).done()).
+		raw("DailyBulkV2QueryJobs", newObj(nil).raw("Max", strconv.AppendInt(nil, defaultDailyBulkV2QueryJobs, 10)).
+			raw("Remaining", strconv.AppendInt(nil, max(0, defaultDailyBulkV2QueryJobs-bulkJobs), 10)).done()).
+		raw("DailyDeliveredPlatformEvents", entry(allocPlatformEvents)).
 		raw("DailyDurableStreamingApiEvents", entry(allocDurableStreaming)).done()
+}
+
+// countBulkQueryJob counts a created Bulk API 2.0 query job (DailyBulkV2QueryJobs).
+func (s *Server) countBulkQueryJob() { s.counters.bulkQueryJobs.Add(1) }
+
+// defaultDailyAPIRequests is a Developer Edition org's API requests per 24 hours.
+const defaultDailyAPIRequests = 15_000
+
+// apiRequestMax is DailyApiRequests' Max: the enforced limit, or Salesforce's default.
+func (s *Server) apiRequestMax() int64 {
+	if s.cfg.DailyAPIRequestLimit > 0 {
+		return s.cfg.DailyAPIRequestLimit
+	}
+	return defaultDailyAPIRequests
 }

@@ -192,7 +192,7 @@ func (p *pubsubService) GetTopic(ctx context.Context, req *eventbusv1.TopicReque
 		return nil, err
 	}
 	kind, ok := pubsubTopic(req.GetTopicName())
-	if !ok {
+	if !ok || !s.topicDefined(req.GetTopicName()) {
 		return nil, s.topicNotFound(unaryTrailer(ctx), req.GetTopicName())
 	}
 	info := &eventbusv1.TopicInfo{TopicName: req.GetTopicName(), TenantGuid: s.cfg.OrgID, CanSubscribe: true,
@@ -316,7 +316,7 @@ func (p *pubsubService) PublishStream(stream eventbusv1.PubSub_PublishStreamServ
 // publishBatch publishes Avro-encoded platform events into the store, one result per event in order.
 func (s *pubsubServer) publishBatch(setTrailer func(metadata.MD), topic string, events []*eventbusv1.ProducerEvent) (*eventbusv1.PublishResponse, error) {
 	kind, ok := pubsubTopic(topic)
-	if !ok {
+	if !ok || !s.topicDefined(topic) {
 		return nil, s.topicNotFound(setTrailer, topic)
 	}
 	if kind != KindPlatformEvent {

@@ -39,7 +39,7 @@ func (p *pubsubService) Subscribe(stream eventbusv1.PubSub_SubscribeServer) erro
 	}
 	topic := first.GetTopicName()
 	kind, ok := pubsubTopic(topic)
-	if !ok {
+	if !ok || !s.topicDefined(topic) {
 		return s.topicNotFound(stream.SetTrailer, topic)
 	}
 

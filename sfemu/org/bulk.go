@@ -24,6 +24,7 @@ type BulkJob struct {
 	Operation       string // query or queryAll
 	Object          string
 	Query           string
+	CreatedByID     string
 	CreatedDate     string
 	SystemModstamp  string
 	State           string // UploadComplete, InProgress, JobComplete, Aborted
@@ -72,7 +73,7 @@ func (o *Org) CreateBulkQuery(query, operation, delimiter, lineEnding, apiVersio
 	stamp := o.stampLocked(now)
 	o.serial["750"]++
 	job := &BulkJob{ID: MakeID("750", o.serial["750"]), Operation: operation, Object: q.Object.Name, Query: query,
-		CreatedDate: stamp, SystemModstamp: stamp, State: "UploadComplete", APIVersion: apiVersion,
+		CreatedByID: o.cfg.UserID, CreatedDate: stamp, SystemModstamp: stamp, State: "UploadComplete", APIVersion: apiVersion,
 		ColumnDelimiter: delimiter, LineEnding: lineEnding}
 	job.result = o.runLocked(q, operation == "queryAll")
 	o.jobs.jobs[job.ID] = job

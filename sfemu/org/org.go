@@ -1,7 +1,7 @@
 // Package org is the emulated Salesforce org beneath sfemu's protocol surfaces: the schema (standard objects and
 // custom objects declared at start-up, with describe metadata), records with Salesforce ids and audit fields, a
-// recycle bin, the SOQL engine, Bulk API 2.0 query jobs and the change log, a transaction per request, from
-// which the surfaces derive change events. It has no HTTP in it; every method is safe for concurrent use.
+// recycle bin, the SOQL engine, Bulk API 2.0 query jobs and the change log: a transaction per request, which
+// the surfaces drain in commit order and turn into change events. It has no HTTP in it; every method is safe for concurrent use.
 package org
 
 import (
@@ -22,9 +22,6 @@ type Config struct {
 	Now      func() time.Time // nil: time.Now
 	Seed     uint64
 	Custom   []ObjectSpec
-	// OnCommit, when set, receives every committed transaction, in commit order, while the org's lock is held:
-	// it must not call back into the org.
-	OnCommit func(*Transaction)
 }
 
 // Org holds the schema and the records.
@@ -40,7 +37,9 @@ type Org struct {
 	serial  map[string]uint64 // key prefix -> last serial
 	commits int64
 	jobs    bulkJobs
-	stamp   stampCache
+	// committed holds transactions not yet taken by Drain: the change log the surfaces turn into events.
+	committed []*Transaction
+	stamp     stampCache
 }
 
 // table is an object's records in creation order (ids ascend with it).

@@ -17,14 +17,12 @@ type fixedClock struct{ t time.Time }
 
 func (c *fixedClock) now() time.Time { return c.t }
 
-func newTestOrg(t *testing.T, custom ...ObjectSpec) (*Org, *fixedClock, *[]*Transaction) {
+func newTestOrg(t *testing.T, custom ...ObjectSpec) (*Org, *fixedClock) {
 	t.Helper()
 	clock := &fixedClock{t: time.Date(2026, 3, 4, 10, 20, 30, 500e6, time.UTC)}
-	var txs []*Transaction
-	o, err := New(Config{OrgID: "00D5e000000SfEmUAQ", UserID: testUser, Now: clock.now, Seed: 1, Custom: custom,
-		OnCommit: func(tx *Transaction) { txs = append(txs, tx) }})
+	o, err := New(Config{OrgID: "00D5e000000SfEmUAQ", UserID: testUser, Now: clock.now, Seed: 1, Custom: custom})
 	require.NoError(t, err)
-	return o, clock, &txs
+	return o, clock
 }
 
 func field(t *testing.T, r Record, name string) string {
@@ -35,7 +33,7 @@ func field(t *testing.T, r Record, name string) string {
 }
 
 func TestRecordLifecycle(t *testing.T) {
-	o, clock, txs := newTestOrg(t)
+	o, clock := newTestOrg(t)
 	res, tx := o.Apply("rest", false, Op{Kind: OpCreate, Object: "account", Fields: map[string]any{"Name": "Sitwell-Bluth", "NumberOfEmployees": 12.0, "Description": nil}})
 	require.True(t, res[0].Success, "%+v", res[0].Errors)
 	id := res[0].ID
@@ -83,11 +81,12 @@ func TestRecordLifecycle(t *testing.T) {
 	assert.Equal(t, 1, o.Count(r.Object))
 	res, _ = o.Apply("rest", false, Op{Kind: OpUndelete, ID: id})
 	assert.Equal(t, "UNDELETE_FAILED", res[0].Errors[0].StatusCode)
-	assert.Len(t, *txs, 4, "failed operations commit nothing")
+	assert.Len(t, o.Drain(), 4, "failed operations commit nothing")
+	assert.Empty(t, o.Drain())
 }
 
 func TestApplyErrors(t *testing.T) {
-	o, _, _ := newTestOrg(t)
+	o, _ := newTestOrg(t)
 	cases := []struct {
 		name string
 		op   Op
@@ -118,12 +117,12 @@ func TestApplyErrors(t *testing.T) {
 }
 
 func TestAllOrNoneAndSequence(t *testing.T) {
-	o, _, txs := newTestOrg(t)
+	o, _ := newTestOrg(t)
 	res, tx := o.Apply("rest", true, Op{Kind: OpCreate, Object: "Account", Fields: map[string]any{"Name": "a"}}, Op{Kind: OpCreate, Object: "Account", Fields: map[string]any{}})
 	assert.Nil(t, tx)
 	assert.Equal(t, "ALL_OR_NONE_OPERATION_ROLLED_BACK", res[0].Errors[0].StatusCode)
 	assert.Equal(t, "REQUIRED_FIELD_MISSING", res[1].Errors[0].StatusCode)
-	assert.Empty(t, *txs)
+	assert.Empty(t, o.Drain())
 
 	res, tx = o.Apply("rest", false, Op{Kind: OpCreate, Object: "Account", Fields: map[string]any{"Name": "a"}}, Op{Kind: OpCreate, Object: "Account", Fields: map[string]any{}},
 		Op{Kind: OpCreate, Object: "Contact", Fields: map[string]any{"LastName": "b"}})
@@ -134,7 +133,7 @@ func TestAllOrNoneAndSequence(t *testing.T) {
 }
 
 func TestUniqueName(t *testing.T) {
-	o, _, _ := newTestOrg(t)
+	o, _ := newTestOrg(t)
 	topic := map[string]any{"Name": "AccountUpdates", "Query": "SELECT Id, Name FROM Account", "ApiVersion": 66.0}
 	res, _ := o.Apply("rest", false, Op{Kind: OpCreate, Object: "PushTopic", Fields: topic})
 	require.True(t, res[0].Success)
@@ -147,7 +146,7 @@ func TestUniqueName(t *testing.T) {
 }
 
 func TestQuery(t *testing.T) {
-	o, clock, _ := newTestOrg(t, ObjectSpec{Name: "Invoice__c", Fields: []FieldSpec{{Name: "Amount__c", Type: TypeCurrency}}})
+	o, clock := newTestOrg(t, ObjectSpec{Name: "Invoice__c", Fields: []FieldSpec{{Name: "Amount__c", Type: TypeCurrency}}})
 	mk := func(fields map[string]any) string {
 		res, _ := o.Apply("rest", false, Op{Kind: OpCreate, Object: "Account", Fields: fields})
 		require.True(t, res[0].Success, "%+v", res[0].Errors)
@@ -211,7 +210,7 @@ func TestQuery(t *testing.T) {
 }
 
 func TestQueryErrors(t *testing.T) {
-	o, _, _ := newTestOrg(t)
+	o, _ := newTestOrg(t)
 	cases := []struct{ q, code, msg string }{
 		{"SELECT Bacon__c FROM Account LIMIT 2", "INVALID_FIELD", "\nSELECT Bacon__c FROM Account LIMIT 2\n       ^\nERROR at Row:1:Column:8\nNo such column 'Bacon__c' on entity 'Account'. If you are attempting to use a custom field, be sure to append the '__c' after the custom field name. Please reference your WSDL or the describe call for the appropriate names."},
 		{"select count() from XYZZY", "INVALID_TYPE", "\nselect count() from XYZZY\n                    ^\nERROR at Row:1:Column:21\nsObject type 'XYZZY' is not supported. If you are attempting to use a custom object, be sure to append the '__c' after the entity name. Please reference your WSDL or the describe call for the appropriate names."},
@@ -235,7 +234,7 @@ func TestQueryErrors(t *testing.T) {
 }
 
 func TestBulkQuery(t *testing.T) {
-	o, _, _ := newTestOrg(t)
+	o, _ := newTestOrg(t)
 	require.NoError(t, o.Populate("Account", 5))
 	_, err := o.CreateBulkQuery("SELECT COUNT() FROM Account", "query", "", "", "66.0")
 	require.Error(t, err)
@@ -297,11 +296,11 @@ func splitLines(s string) []string {
 }
 
 func TestPopulateAndCustomObjects(t *testing.T) {
-	o, _, txs := newTestOrg(t, ObjectSpec{Name: "Invoice__c", Fields: []FieldSpec{{Name: "Status__c", Type: TypePicklist}, {Name: "Amount__c", Type: TypeCurrency}}})
+	o, _ := newTestOrg(t, ObjectSpec{Name: "Invoice__c", Fields: []FieldSpec{{Name: "Status__c", Type: TypePicklist}, {Name: "Amount__c", Type: TypeCurrency}}})
 	require.NoError(t, o.Populate("Account", 100))
 	require.NoError(t, o.Populate("Invoice__c", 3))
 	require.NoError(t, o.Populate("Case", 2))
-	assert.Empty(t, *txs, "populated records are history, not changes")
+	assert.Empty(t, o.Drain(), "populated records are history, not changes")
 	acct, _ := o.Object("Account")
 	assert.Equal(t, 100, o.Count(acct))
 	for _, r := range o.Records(acct) {

@@ -69,17 +69,35 @@ type Change struct {
 
 // Transaction is the changes of one request, committed together.
 type Transaction struct {
-	Key     string // transactionKey of its change events
-	Origin  string // changeOrigin: com/salesforce/api/rest/66.0;client=...
+	Key    string // transactionKey of its change events
+	Origin string // changeOrigin: com/salesforce/api/rest/66.0;client=...
+	// Tag is the caller's label (ApplyTagged), telling the surfaces how to report the changes.
+	Tag     string
 	Commit  time.Time
 	Number  int64 // commitNumber
 	Changes []Change
+}
+
+// Drain takes the transactions committed since the last Drain, oldest first. A surface that changes records
+// drains after each request, so change events leave in commit order whoever commits.
+func (o *Org) Drain() []*Transaction {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	out := o.committed
+	o.committed = nil
+	return out
 }
 
 // Apply performs a request's operations as one transaction. With allOrNone, one failure fails every operation
 // (the others with ALL_OR_NONE_OPERATION_ROLLED_BACK) and nothing changes. It returns the results in order and
 // the committed transaction (nil when nothing changed).
 func (o *Org) Apply(origin string, allOrNone bool, ops ...Op) ([]OpResult, *Transaction) {
+	return o.ApplyTagged(origin, "", allOrNone, ops...)
+}
+
+// ApplyTagged is Apply with a tag on the transaction (for instance, changes that are to be reported as gap
+// events).
+func (o *Org) ApplyTagged(origin, tag string, allOrNone bool, ops ...Op) ([]OpResult, *Transaction) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	now := o.cfg.Now()
@@ -109,11 +127,11 @@ func (o *Org) Apply(origin string, allOrNone bool, ops ...Op) ([]OpResult, *Tran
 	if len(changes) == 0 {
 		return results, nil
 	}
-	return results, o.commitLocked(origin, now, changes)
+	return results, o.commitLocked(origin, tag, now, changes)
 }
 
-// commitLocked writes staged changes and hands the transaction to OnCommit.
-func (o *Org) commitLocked(origin string, now time.Time, changes []Change) *Transaction {
+// commitLocked writes staged changes and appends the transaction to the change log.
+func (o *Org) commitLocked(origin, tag string, now time.Time, changes []Change) *Transaction {
 	for _, ch := range changes {
 		r, ok := o.byID[ch.ID]
 		if !ok {
@@ -136,10 +154,8 @@ func (o *Org) commitLocked(origin string, now time.Time, changes []Change) *Tran
 		r.vals = ch.After
 	}
 	o.commits++
-	tx := &Transaction{Key: o.transactionKeyLocked(), Origin: origin, Commit: now, Number: commitNumberBase + o.commits, Changes: changes}
-	if o.cfg.OnCommit != nil {
-		o.cfg.OnCommit(tx)
-	}
+	tx := &Transaction{Key: o.transactionKeyLocked(), Origin: origin, Tag: tag, Commit: now, Number: commitNumberBase + o.commits, Changes: changes}
+	o.committed = append(o.committed, tx)
 	return tx
 }
 
@@ -264,6 +280,12 @@ func (o *Org) checkLocked(obj *Object, vals []string, self *record) *Error {
 	if f, i, ok := obj.Field("Name"); ok && f.Unique {
 		if other, dup := o.tables[obj].unique[strings.ToLower(vals[i])]; dup && other != self && !other.deleted() {
 			return &Error{StatusCode: "DUPLICATE_VALUE", Message: "duplicate value found: Name duplicates value on record with id: " + other.id(), Fields: []string{}}
+		}
+	}
+	if obj.Name == "StreamingChannel" {
+		_, ni, _ := obj.Field("Name")
+		if name := vals[ni]; !validGenericChannel(name) {
+			return &Error{StatusCode: "FIELD_CUSTOM_VALIDATION_EXCEPTION", Message: "Streaming channel name must start with /u/: " + name, Fields: []string{"Name"}}
 		}
 	}
 	if obj.Name == "PushTopic" {
@@ -407,4 +429,18 @@ func parseAnyDateTime(s string) (time.Time, bool) {
 		}
 	}
 	return time.Time{}, false
+}
+
+// validGenericChannel accepts /u/Name and path-like names such as /u/notifications/ExampleUserChannel.
+func validGenericChannel(name string) bool {
+	rest, ok := strings.CutPrefix(name, "/u/")
+	if !ok || rest == "" || strings.ContainsAny(rest, "?*") {
+		return false
+	}
+	for _, seg := range strings.Split(rest, "/") {
+		if seg == "" {
+			return false
+		}
+	}
+	return true
 }
