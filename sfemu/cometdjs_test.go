@@ -37,7 +37,7 @@ const (
 )
 
 func TestCometDJSStreamsFromEmulator(t *testing.T) {
-	node := requireCometDJS(t)
+	node := requireNodeModules(t, cometdJSDir, cometdJSInstall, "cometd", "cometd-nodejs-client")
 
 	cases := []struct {
 		name string
@@ -91,13 +91,6 @@ func TestCometDJSStreamsFromEmulator(t *testing.T) {
 			assert.EqualValues(t, len(wantReplayed)+live, st.Counters["events_delivered"])
 		})
 	}
-}
-
-// requireCometDJS returns the node binary, or ends the test when node or the pinned npm packages are missing: a
-// failure in CI (which must run this test), a skip on a developer machine without Node.js.
-func requireCometDJS(t *testing.T) string {
-	t.Helper()
-	return requireNodeClient(t, cometdJSDir, cometdJSInstall, "cometd", "cometd-nodejs-client")
 }
 
 type cometdJSEmulator struct {

@@ -67,7 +67,7 @@ type jsforceRun struct {
 }
 
 func TestJSForceAgainstTheOrg(t *testing.T) {
-	node := requireNodeClient(t, jsforceDir, jsforceInstall, "jsforce")
+	node := requireNodeModules(t, jsforceDir, jsforceInstall, "jsforce")
 	cfg := sfemu.DefaultConfig()
 	cfg.Records = []sfemu.ObjectCount{{Object: "Account", Count: jsforceRecords}}
 	srv := sfemu.New(cfg)

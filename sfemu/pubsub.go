@@ -69,10 +69,13 @@ type pubsubState struct {
 	schemas  *schemaRegistry
 	watchers map[*channel]map[chan struct{}]struct{} // guarded by Server.mu
 	reset    chan struct{}                           // closed (and replaced) by ResetPubSubStreams; Server.mu
+	reserved map[*channel]int64                      // the position of a topic before its first event; Server.mu
+	managed  managedRegistry                         // ManagedEventSubscription records; Server.mu
 }
 
 func newPubSubState() pubsubState {
-	return pubsubState{schemas: newSchemaRegistry(), watchers: map[*channel]map[chan struct{}]struct{}{}, reset: make(chan struct{})}
+	return pubsubState{schemas: newSchemaRegistry(), watchers: map[*channel]map[chan struct{}]struct{}{}, reset: make(chan struct{}), reserved: map[*channel]int64{},
+		managed: managedRegistry{byID: map[string]*managedSubscription{}}}
 }
 
 // ResetPubSubStreams ends every open Subscribe stream with UNAVAILABLE, as a dropped connection or a server
@@ -121,7 +124,7 @@ func (s *pubsubServer) NewPubSubServer(opts ...grpc.ServerOption) *grpc.Server {
 }
 
 type pubsubService struct {
-	eventbusv1.UnimplementedPubSubServer // ManagedSubscribe (beta) answers Unimplemented
+	eventbusv1.UnimplementedPubSubServer // required by the generated code; every method is implemented
 	s                                    *Server
 }
 

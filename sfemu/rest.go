@@ -120,6 +120,8 @@ func (s *restHandler) serveREST(w http.ResponseWriter, r *http.Request) {
 		s.servePush(w, r, parts[2])
 	case len(parts) == 2 && parts[0] == "sobjects" && isEventName(parts[1]):
 		s.publishPlatformEvent(w, r, parts[1])
+	case len(parts) >= 2 && parts[0] == "tooling":
+		s.serveTooling(w, r, version, parts[1:])
 	default:
 		if !s.data.Serve(w, r, version, resource) {
 			notFound(w)
