@@ -38,7 +38,9 @@ func TestPubSubJSUsernamePassword(t *testing.T) {
 	node := requireNodeModules(t, pubsubJSDir, pubsubJSInstall, "salesforce-pubsub-api-client")
 
 	clock := sfemu.NewFakeClock(time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC))
-	srv := sfemu.New(sfemu.Config{Clock: clock, SecurityToken: "TOK", Seed: 7})
+	// The platform event type exists before the client subscribes (a preload of 0 events defines it).
+	srv := sfemu.New(sfemu.Config{Clock: clock, SecurityToken: "TOK", Seed: 7,
+		Preload: []sfemu.ChannelCount{{Channel: "/event/Order_Event__e"}}})
 	ts := httptest.NewServer(srv)
 	files, err := harness.WriteSelfSignedCert(t.TempDir())
 	require.NoError(t, err)
