@@ -216,9 +216,8 @@ func (s *Server) limitsJSON() []byte {
 		monthly = defaultMonthlyEntitlementMax
 	}
 	return newObj(nil).
-		raw("DailyApiRequests", entry(defaultDailyAPIRequestsMax, s.orgLimits.apiRequests.total(now, dailyWindow))).
-		// No Bulk API 2.0 query job is counted until the emulator runs them.
-		raw("DailyBulkV2QueryJobs", entry(defaultDailyBulkV2QueryMax, 0)).
+		raw("DailyApiRequests", entry(s.apiRequestMax(), s.orgLimits.apiRequests.total(now, dailyWindow))).
+		raw("DailyBulkV2QueryJobs", entry(defaultDailyBulkV2QueryMax, s.counters.bulkQueryJobs.Load())).
 		raw("DailyDeliveredPlatformEvents", delivery(allocPlatformEvents)).
 		raw("DailyDurableStreamingApiEvents", delivery(allocDurableStreaming)).
 		raw("DailyStreamingApiEvents", entry(defaultLegacyStreamingMax, 0)).
@@ -226,4 +225,16 @@ func (s *Server) limitsJSON() []byte {
 		raw("MonthlyPlatformEventsUsageEntitlement", entry(defaultMonthlyEntitlementMax, monthly)).
 		raw("StreamingApiConcurrentClients", entry(int64(s.cfg.MaxClients), int64(len(s.clients)))).
 		done()
+}
+
+// countBulkQueryJob counts a created Bulk API 2.0 query job (DailyBulkV2QueryJobs).
+func (s *Server) countBulkQueryJob() { s.counters.bulkQueryJobs.Add(1) }
+
+
+// apiRequestMax is DailyApiRequests' Max: the enforced limit, or Salesforce's default.
+func (s *Server) apiRequestMax() int64 {
+	if s.cfg.DailyAPIRequestLimit > 0 {
+		return s.cfg.DailyAPIRequestLimit
+	}
+	return defaultDailyAPIRequestsMax
 }

@@ -43,7 +43,7 @@ func (s *payloadBuilder) buildEventLocked(ch *channel, id int64, now time.Time, 
 	var fields map[string]string
 	switch ch.kind {
 	case KindPushTopic:
-		b, fields, err = s.pushTopicData(b, id, now, custom)
+		b, fields, err = s.pushTopicData(b, id, now, custom, t)
 	case KindGeneric:
 		b, err = s.genericData(b, id, now, custom)
 	case KindPlatformEvent:
@@ -113,10 +113,28 @@ func withLeadingFields(object []byte, fields []byte) []byte {
 	return append(out, object[1:]...)
 }
 
-func (s *payloadBuilder) pushTopicData(b []byte, id int64, now time.Time, custom json.RawMessage) ([]byte, map[string]string, error) {
+// pushTopicEventType is a PushTopic event's type for a record change type, "" for none.
+func pushTopicEventType(t ChangeType) string {
+	switch t {
+	case ChangeCreate:
+		return "created"
+	case ChangeUpdate:
+		return "updated"
+	case ChangeDelete:
+		return "deleted"
+	case ChangeUndelete:
+		return "undeleted"
+	}
+	return ""
+}
+
+func (s *payloadBuilder) pushTopicData(b []byte, id int64, now time.Time, custom json.RawMessage, t ChangeType) ([]byte, map[string]string, error) {
 	var sobject []byte
 	fields := map[string]string{}
 	eventType := "created"
+	if et := pushTopicEventType(t); et != "" {
+		eventType = et
+	}
 	if custom != nil {
 		obj, m, err := compactObject(custom)
 		if err != nil {
@@ -282,7 +300,7 @@ func (t ChangeType) carriesRecord() bool {
 func (s *payloadBuilder) cdcHeader(entity, prefix string, t ChangeType, changed []string, now time.Time, n uint64) []byte {
 	recordIDs := append(appendJSONString([]byte{'['}, s.recordID(prefix, n)), ']')
 	if t == ChangeGapOverflow {
-		recordIDs = []byte(`[]`) // an overflow event names the entity, not the records
+		recordIDs = []byte(`["000000000000000AAA"]`) // an overflow event names the entity with the empty id, not the records
 	}
 	commit := now.Truncate(time.Second).UnixMilli()
 	if s.cfg.PreciseCommitTimestamps {
