@@ -230,7 +230,6 @@ func (s *Server) limitsJSON() []byte {
 // countBulkQueryJob counts a created Bulk API 2.0 query job (DailyBulkV2QueryJobs).
 func (s *Server) countBulkQueryJob() { s.counters.bulkQueryJobs.Add(1) }
 
-
 // apiRequestMax is DailyApiRequests' Max: the enforced limit, or Salesforce's default.
 func (s *Server) apiRequestMax() int64 {
 	if s.cfg.DailyAPIRequestLimit > 0 {
