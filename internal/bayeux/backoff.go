@@ -79,3 +79,10 @@ func sleep(ctx context.Context, d time.Duration) bool {
 		return false
 	}
 }
+
+// Defaulted is b with its zero fields set to the defaults, for callers outside the package that wait by the same
+// policy (the org API client).
+func (b BackoffConfig) Defaulted() BackoffConfig { return b.withDefaults() }
+
+// LongDelay is the jittered long wait of a limit or a busy server.
+func (b BackoffConfig) LongDelay() time.Duration { return b.long() }
