@@ -12,6 +12,7 @@ import (
 	"net"
 	"net/url"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -80,6 +81,9 @@ type ssiConfig struct {
 
 	// LimitsInterval is how often the org's limits are read; 0: never.
 	LimitsInterval time.Duration
+
+	// CDC is the snapshot block and gap_events (cdc_config.go).
+	CDC cdcConfig
 }
 
 // The patterns of field values. lint.go builds its rule from these same
@@ -255,6 +259,9 @@ func configFromParsed(pConf *service.ParsedConfig, fsys fs.FS) (conf ssiConfig, 
 	if conf.LimitsInterval, err = parseLimitsInterval(pConf); err != nil {
 		errs = append(errs, err)
 	}
+	var cdcErrs []error
+	conf.CDC, cdcErrs = parseCDC(pConf, slices.ContainsFunc(conf.Channels, isDataChannel))
+	errs = append(errs, cdcErrs...)
 
 	return conf, errors.Join(errs...)
 }

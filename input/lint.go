@@ -98,6 +98,7 @@ func lintRule() string {
 		"{{LIMITS_FLOOR}}", strconv.FormatInt(int64(floorLimitsInterval), 10),
 		"{{LIMITS_FLOOR_TEXT}}", durationText(floorLimitsInterval),
 		"{{LIMITS_FLOOR_WHY}}", floorLimitsWhy,
+		"{{CDC_RULE}}", strings.ReplaceAll(cdcLintRule, "{{SOBJECT_RE}}", blobl(sobjectNameRE.String())),
 	).Replace(lintRuleTemplate)
 }
 
@@ -283,6 +284,7 @@ let boff_errs = $boff_defaults.keys().sort().filter(f -> $boff_ns.get(f) <= 0).m
   } else { [] }
 )
 
+{{CDC_RULE}}
 # limits_interval: 0 (off) or at least its floor (limits.go).
 let limits_str = this.limits_interval.or({{DEFAULT_LIMITS}}).string()
 let limits_ns = $limits_str.parse_duration().catch(-1)
@@ -292,6 +294,6 @@ let limits_errs = if $limits_ns < 0 {
   ["limits_interval %s is below its floor of {{LIMITS_FLOOR_TEXT}}: {{LIMITS_FLOOR_WHY}}".format($limits_str)]
 } else { [] }
 
-let errs = [$org_errs, $api_errs, $grant_errs, $key_errs, $channel_errs, $api_kind_errs, $pubsub_channel_errs, $dup_errs, $endpoint_errs, $initial_errs, $preset_errs, $on_invalid_errs, $cache_errs, $key_prefix_errs, $key_len_errs, $proxy_errs, $tls_errs, $limit_errs, $buffered_errs, $boff_errs, $limits_errs].flatten()
+let errs = [$org_errs, $api_errs, $grant_errs, $key_errs, $channel_errs, $api_kind_errs, $pubsub_channel_errs, $dup_errs, $endpoint_errs, $initial_errs, $preset_errs, $on_invalid_errs, $cache_errs, $key_prefix_errs, $key_len_errs, $proxy_errs, $tls_errs, $limit_errs, $buffered_errs, $boff_errs, $limits_errs, $snapshot_errs].flatten()
 root = if $errs.length() > 0 { $errs }
 `
