@@ -51,6 +51,7 @@ type ssiInput struct {
 	cp      *checkpointer
 	metrics *ssiMetrics
 	limits  *limitsPoller // nil when limits_interval is 0
+	cdc     *cdcRuntime   // nil without snapshot and gap_events: fetch
 
 	redeliver redeliveries
 	recovery  *recovery
@@ -94,10 +95,10 @@ func newInput(pConf *service.ParsedConfig, mgr *service.Resources) (*ssiInput, e
 	logs := newInputLoggers(mgr.Logger(), conf.API, conf.Channels)
 	cpLog := logs.session.With(logFieldCheckpointKey, conf.CheckpointKey)
 	store := cacheStore{res: mgr, cache: conf.CheckpointCache, prefix: conf.CheckpointKey, log: logs.api, pubsub: conf.API == apiPubSub}
+	org := orgapi.New(src, httpClient, conf.APIVersion, src.Redactor(), orgClientOptions(mgr, logs.session, conf)...)
 	var limits *limitsPoller
 	if conf.LimitsInterval > 0 {
-		reader := orgapi.New(src, httpClient, conf.APIVersion, src.Redactor())
-		limits = newLimitsPoller(reader, conf.LimitsInterval, logs.session, mgr.Metrics())
+		limits = newLimitsPoller(org, conf.LimitsInterval, logs.session, mgr.Metrics())
 	}
 	return &ssiInput{
 		conf:    conf,
@@ -108,6 +109,7 @@ func newInput(pConf *service.ParsedConfig, mgr *service.Resources) (*ssiInput, e
 		cp:      newCheckpointer(store, conf.CheckpointLimit, cpLog, metrics.checkpointLag),
 		metrics: metrics,
 		limits:  limits,
+		cdc:     newCDCRuntime(conf, org, store, mgr, logs.session),
 		recovery: &recovery{
 			log:           logs.session,
 			logs:          logs,
@@ -150,6 +152,13 @@ func (i *ssiInput) Connect(ctx context.Context) error {
 	i.mu.Unlock()
 	if terminal := i.recovery.takeTerminal(); terminal != nil {
 		return i.recovery.connectFailed(fmt.Errorf("connecting to Salesforce: %w", terminal))
+	}
+
+	if ready, err := i.cdc.beforeStream(ctx, i.anyCheckpoint); !ready {
+		if err != nil {
+			return i.recovery.connectFailed(err)
+		}
+		return nil // the snapshot's pages come first (cdc_runtime.go)
 	}
 
 	client, err := i.connectTransport(ctx)
@@ -234,7 +243,7 @@ func (i *ssiInput) startPositionsPubSub(ctx context.Context) (map[string]pubsubS
 		case havePreset:
 			start.preset, from = pubsubPreset(preset), "initial_replay_ids"
 		default:
-			start.preset, from = pubsubPreset(i.conf.ReplayPreset), "replay_preset"
+			start.preset, from = pubsubPreset(i.cdc.startPreset(i.conf.ReplayPreset)), "replay_preset"
 		}
 		log := i.logs.channel(ch)
 		if start.replayID != nil {
@@ -267,7 +276,7 @@ func (i *ssiInput) startPositions(ctx context.Context) (map[string]int64, error)
 		case haveInitial:
 			ids[base], from = initial, "initial_replay_ids"
 		default:
-			ids[base], from = i.conf.ReplayPreset, "replay_preset"
+			ids[base], from = i.cdc.startPreset(i.conf.ReplayPreset), "replay_preset"
 		}
 		i.logs.channel(ch).With(logFieldReplayID, ids[base]).Infof("Subscribing to %s from replay id %d (%s)", ch, ids[base], from)
 	}
@@ -280,6 +289,9 @@ func (i *ssiInput) startPositions(ctx context.Context) (map[string]int64, error)
 // persist the channel's highest contiguously acknowledged id.
 func (i *ssiInput) ReadBatch(ctx context.Context) (service.MessageBatch, service.AckFunc, error) {
 	for {
+		if msgs, ack, ok, err := i.cdc.next(ctx); ok || err != nil {
+			return msgs, ack, err
+		}
 		d, err := i.nextRedelivery(ctx)
 		if err != nil {
 			return nil, nil, err
@@ -290,7 +302,11 @@ func (i *ssiInput) ReadBatch(ctx context.Context) (service.MessageBatch, service
 			}
 		}
 		if d != nil {
-			return d.batch.messages(), i.ackFunc(d), nil
+			msgs, ack, ok, err := i.cdc.resolveGaps(ctx, d.batch.messages(), i.ackFunc(d), i.nackBackoff().Delay)
+			if ok || err != nil {
+				return msgs, ack, err
+			}
+			continue
 		}
 		// A nack queued a redelivery while this call waited: send it first.
 	}
@@ -446,6 +462,7 @@ func (i *ssiInput) Close(ctx context.Context) error {
 		i.client = nil
 		i.mu.Unlock()
 		close(i.done)
+		i.cdc.close()
 		if i.limits != nil {
 			i.limits.stop()
 		}

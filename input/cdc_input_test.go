@@ -1,0 +1,196 @@
+package input
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/redpanda-data/benthos/v4/public/service"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/salesforce-streaming/salesforce_streaming/input/checkpointfmt"
+	"github.com/salesforce-streaming/salesforce_streaming/sfemu"
+)
+
+// mirror is what a destination that applies the input's messages holds:
+// one row per record, the tracked fields and the generation that wrote it.
+type mirror struct {
+	fields []string
+	rows   map[string]map[string]any
+	gen    map[string]int64
+}
+
+func newMirror(fields ...string) *mirror {
+	return &mirror{fields: fields, rows: map[string]map[string]any{}, gen: map[string]int64{}}
+}
+
+// apply applies one message as docs/cdc.md tells a mirror to.
+func (m *mirror) apply(t *testing.T, msg *service.Message, api apiKind) {
+	t.Helper()
+	p := payloadOf(t, msg, api)
+	header, _ := p["ChangeEventHeader"].(map[string]any)
+	ct, _ := msg.MetaGetMut(metaChangeType)
+	generation := int64(0)
+	if g, ok := msg.MetaGetMut(metaSnapshotGeneration); ok {
+		generation = g.(int64)
+	}
+	if ct == changeSnapshotEnd {
+		for id, g := range m.gen {
+			if g < generation {
+				delete(m.rows, id)
+				delete(m.gen, id)
+			}
+		}
+		return
+	}
+	resolved, _ := msg.MetaGetMut(metaGapResolved)
+	ids, _ := header["recordIds"].([]any)
+	for _, v := range ids {
+		id := v.(string)
+		switch {
+		case ct == "DELETE" || ct == gapDelete:
+			delete(m.rows, id)
+			delete(m.gen, id)
+		case ct == gapCreate || ct == gapUpdate || ct == gapUndelete || ct == gapOverflow:
+			if resolved != true {
+				t.Fatalf("an unresolved %s reached the mirror", ct)
+			}
+			fallthrough
+		default:
+			row := m.rows[id]
+			if row == nil {
+				row = map[string]any{}
+				m.rows[id] = row
+			}
+			for _, f := range m.fields {
+				if v, ok := p[f]; ok {
+					row[f] = v
+				}
+			}
+			if generation > 0 || m.gen[id] == 0 {
+				m.gen[id] = max(generation, m.gen[id])
+			}
+		}
+	}
+}
+
+// equalsOrg reports the first difference between the mirror and the org's live Accounts, "" when none.
+func (m *mirror) diff(t *testing.T, f *orgFixture) string {
+	live := f.live(t, "Account")
+	if len(live) != len(m.rows) {
+		return fmt.Sprintf("%d rows for %d live records", len(m.rows), len(live))
+	}
+	for id, rec := range live {
+		row, ok := m.rows[id]
+		if !ok {
+			return "missing " + id
+		}
+		for _, fld := range m.fields {
+			want := fieldOf(t, rec, fld)
+			got, _ := row[fld].(string)
+			if want != got {
+				return fmt.Sprintf("%s.%s = %q, org has %q", id, fld, got, want)
+			}
+		}
+	}
+	return ""
+}
+
+// consume reads batches until stop says so, applying and acknowledging
+// each; ErrNotConnected makes it Connect, as the framework does.
+func consume(t *testing.T, in *ssiInput, api apiKind, m *mirror, stop func(n int) bool) int {
+	t.Helper()
+	n := 0
+	deadline := time.Now().Add(2 * time.Minute)
+	for !stop(n) {
+		require.True(t, time.Now().Before(deadline), "bounded: the mirror did not converge")
+		ctx, cancel := context.WithTimeout(t.Context(), 300*time.Millisecond)
+		batch, ack, err := in.ReadBatch(ctx)
+		cancel()
+		switch {
+		case errors.Is(err, service.ErrNotConnected):
+			cerr := in.Connect(t.Context())
+			var boff *service.ErrBackOff
+			if errors.As(cerr, &boff) {
+				time.Sleep(boff.Wait)
+				continue
+			}
+			require.NoError(t, cerr)
+			continue
+		case errors.Is(err, context.DeadlineExceeded):
+			continue
+		}
+		require.NoError(t, err)
+		for _, msg := range batch {
+			m.apply(t, msg, api)
+		}
+		n++
+		require.NoError(t, ack(t.Context(), nil))
+	}
+	return n
+}
+
+// The input loads the org's records, then streams from no later than the
+// snapshot's start, resolves gap and overflow events, and a restart in the
+// middle of the snapshot resumes it: the mirror ends equal to the org.
+func TestSnapshotThenStreamConverges(t *testing.T) {
+	for _, api := range []apiKind{apiStreaming, apiPubSub} {
+		t.Run(string(api), func(t *testing.T) {
+			cfg := sfemu.Config{MaxBatch: 200}
+			cfg.Records = []sfemu.ObjectCount{{Object: "Account", Count: 5000}}
+			var emu *sfemu.Server
+			var url, extra string
+			if api == apiPubSub {
+				var addr string
+				emu, url, addr = startPubSubEmulator(t, cfg)
+				extra = fmt.Sprintf("api: pubsub\npubsub_endpoint: %s\n", addr)
+			} else {
+				emu, url = startEmulator(t, cfg)
+			}
+			f := startRecordsOrgOn(t, emu, url)
+			fields := extra + `channels: [ /data/AccountChangeEvent ]
+snapshot: { mode: initial, method: rest, objects: { Account: [ Name, Industry, BillingCity ] } }
+gap_events: fetch
+`
+			dir := t.TempDir()
+			m := newMirror("Name", "Industry", "BillingCity")
+
+			// First run: one page, then changes while it snapshots, then a crash.
+			h := newHarness(t, dir, url, fields)
+			require.NoError(t, h.in.Connect(t.Context()))
+			consume(t, h.in, api, m, func(n int) bool { return n == 1 })
+			_, err := emu.Mutate("Account", 300, "")
+			require.NoError(t, err)
+			require.NoError(t, h.in.Close(t.Context()))
+			stored, found, err := checkpointfmt.ReadSnapshot(t.Context(), cacheStore{res: h.res, cache: "replay_ids"}.get, defaultCheckpointKey)
+			require.NoError(t, err)
+			require.True(t, found)
+			assert.False(t, stored.Complete)
+			assert.EqualValues(t, 2000, stored.Objects[0].Done, "the acknowledged page is stored")
+
+			// Second run resumes, streams, and resolves gaps and an overflow.
+			h2 := newHarness(t, dir, url, fields)
+			require.NoError(t, h2.in.Connect(t.Context()))
+			consume(t, h2.in, api, m, func(int) bool { return m.diff(t, f) == "" })
+			_, err = emu.Mutate("Account", 200, "gap")
+			require.NoError(t, err)
+			_, err = emu.Mutate("Account", 300, "overflow")
+			require.NoError(t, err)
+			_, err = emu.Mutate("Account", 100, "")
+			require.NoError(t, err)
+			consume(t, h2.in, api, m, func(int) bool { return m.diff(t, f) == "" })
+			assert.Empty(t, m.diff(t, f))
+			assert.Positive(t, h2.metrics.get(metricGapFetches, gapUpdate)+h2.metrics.get(metricGapFetches, gapCreate))
+			assert.Positive(t, h2.metrics.get(metricAPICalls, "retrieve"))
+			assert.EqualValues(t, 5000, h2.metrics.get(metricSnapshotTotal, "Account"))
+		})
+	}
+}
+
+// startRecordsOrgOn is startRecordsOrg on an emulator already served at url.
+func startRecordsOrgOn(_ *testing.T, emu *sfemu.Server, _ string) *orgFixture {
+	return &orgFixture{emu: emu}
+}

@@ -1,0 +1,369 @@
+package input
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/redpanda-data/benthos/v4/public/service"
+
+	"github.com/salesforce-streaming/salesforce_streaming/input/checkpointfmt"
+	"github.com/salesforce-streaming/salesforce_streaming/internal/bayeux/wire"
+	"github.com/salesforce-streaming/salesforce_streaming/internal/orgapi"
+)
+
+// The input's Change Data Capture convergence at run time: whether a
+// snapshot runs before the streams start, its pages handed out by ReadBatch
+// ahead of any event, and gap events resolved on their way out. input.go
+// calls it at four places: Connect (beforeStream), ReadBatch (next, and
+// resolveGaps on each batch), the start positions (startPreset) and Close.
+
+// metricAPICalls counts the org API requests the input sends, by kind.
+const metricAPICalls = "salesforce_streaming_api_calls"
+
+// snapshotAckPoll is how often a finished snapshot checks that its last
+// pages were acknowledged before the streams start.
+const snapshotAckPoll = 20 * time.Millisecond
+
+// cdcRuntime is nil in an input without snapshot and gap resolution.
+type cdcRuntime struct {
+	conf  cdcConfig
+	api   apiKind
+	org   orgReader
+	store cacheStore
+	res   *service.Resources
+	log   *service.Logger
+	gaps  *gapResolver // nil unless gap_events: fetch
+
+	mu       sync.Mutex
+	decided  bool // the snapshot question was settled for this process
+	progress *snapshotProgress
+	run      *snapshotRun // the reader running now, nil when none
+	lastErr  error        // the last reader's failure, returned once by Connect
+	// pending are batches of a resolved gap batch still to hand out.
+	pending []pendingBatch
+	stop    context.CancelFunc
+	ctx     context.Context
+}
+
+// snapshotRun is one reader goroutine.
+type snapshotRun struct {
+	pages chan snapshotPage
+	done  chan struct{}
+	err   error // set before done closes
+}
+
+type pendingBatch struct {
+	msgs service.MessageBatch
+	ack  service.AckFunc
+}
+
+// newCDCRuntime answers nil when the input neither snapshots nor resolves gaps.
+func newCDCRuntime(conf ssiConfig, org *orgapi.Client, store cacheStore, res *service.Resources, log *service.Logger) *cdcRuntime {
+	if conf.CDC.Mode == snapshotNever && conf.CDC.Gaps != gapFetch {
+		return nil
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	r := &cdcRuntime{conf: conf.CDC, api: conf.API, org: org, store: store, res: res, log: log, ctx: ctx, stop: cancel}
+	if conf.CDC.Gaps == gapFetch {
+		r.gaps = newGapResolver(org, conf.API, conf.CDC, res)
+	}
+	return r
+}
+
+// orgClientOptions are the options of the input's org API client: the
+// api_calls metric and a log line before each wait.
+func orgClientOptions(res *service.Resources, log *service.Logger, conf ssiConfig) []orgapi.Option {
+	calls := res.Metrics().NewCounter(metricAPICalls, "kind")
+	return []orgapi.Option{
+		orgapi.WithBackoff(conf.Backoff),
+		orgapi.WithHooks(orgapi.Hooks{
+			Call: func(kind string) { calls.Incr(1, kind) },
+			Retry: func(kind string, wait time.Duration, err error) {
+				log.With(logFieldReason, "org_api_retry").Warnf("Org API %s request refused, retrying in %v: %v", kind, wait.Round(time.Millisecond), err)
+			},
+		}),
+	}
+}
+
+// beforeStream runs in Connect before a client starts: it answers true when
+// the streams may start (no snapshot due, or it is complete). Otherwise it
+// starts (or resumes) the snapshot, whose pages ReadBatch hands out, and
+// answers false; Connect then returns without a client and is called again
+// once the snapshot is done.
+func (r *cdcRuntime) beforeStream(ctx context.Context, anyCheckpoint func(context.Context) (bool, error)) (bool, error) {
+	if r == nil || r.conf.Mode == snapshotNever {
+		return true, nil
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if err := r.lastErr; err != nil {
+		r.lastErr = nil
+		return false, err
+	}
+	if r.run != nil {
+		return false, nil
+	}
+	if r.progress == nil {
+		if r.decided {
+			return true, nil
+		}
+		state, due, err := r.decide(ctx, anyCheckpoint)
+		if err != nil {
+			return false, err
+		}
+		r.decided = true
+		if !due {
+			return true, nil
+		}
+		r.progress = newSnapshotProgress(state, r.writeState, r.res)
+		if err := r.writeState(ctx, state); err != nil {
+			return false, err
+		}
+		r.log.With("reason", "snapshot_"+state.Reason).Infof("Snapshot generation %d of %d objects starts (%s): the streams start when it is acknowledged", state.Generation, len(r.conf.Objects), state.Reason)
+		go r.progress.logLoop(r.ctx)
+	}
+	state := r.progress.stored()
+	if state.Complete {
+		return true, nil
+	}
+	r.startRunLocked(state)
+	return false, nil
+}
+
+// decide settles whether a snapshot is due: the stored one when it is not
+// complete; a new generation for always, or for initial when no channel has
+// a checkpoint and no snapshot was ever stored.
+func (r *cdcRuntime) decide(ctx context.Context, anyCheckpoint func(context.Context) (bool, error)) (checkpointfmt.SnapshotState, bool, error) {
+	stored, found, err := checkpointfmt.ReadSnapshot(ctx, r.store.get, r.store.prefix)
+	if err != nil {
+		return stored, false, fmt.Errorf("loading the snapshot progress: %w", err)
+	}
+	if found && !stored.Complete {
+		return stored, true, nil
+	}
+	switch r.conf.Mode {
+	case snapshotInitial:
+		if found {
+			return stored, false, nil
+		}
+		has, err := anyCheckpoint(ctx)
+		if err != nil || has {
+			return stored, false, err
+		}
+	case snapshotAlways:
+	default:
+		return stored, false, nil
+	}
+	return r.newGeneration(stored, string(r.conf.Mode)), true, nil
+}
+
+// newGeneration is the state of a snapshot generation after prev.
+func (r *cdcRuntime) newGeneration(prev checkpointfmt.SnapshotState, reason string) checkpointfmt.SnapshotState {
+	next := checkpointfmt.SnapshotState{Seq: prev.Seq + 1, Generation: prev.Generation + 1, Started: time.Now().UTC(), Reason: reason}
+	for _, o := range r.conf.Objects {
+		next.Objects = append(next.Objects, checkpointfmt.ObjectProgress{Object: o.Name})
+	}
+	return next
+}
+
+func (r *cdcRuntime) startRunLocked(state checkpointfmt.SnapshotState) {
+	run := &snapshotRun{pages: make(chan snapshotPage), done: make(chan struct{})}
+	r.run = run
+	reader := &snapshotReader{org: r.org, api: r.api, method: r.conf.Method, objects: r.conf.Objects, gen: state.Generation, progress: r.progress}
+	go func() {
+		defer close(run.done)
+		run.err = reader.run(r.ctx, state, func(ctx context.Context, p snapshotPage) error {
+			select {
+			case run.pages <- p:
+				return nil
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+		})
+	}()
+}
+
+// writeState stores the snapshot progress in the checkpoint cache.
+func (r *cdcRuntime) writeState(ctx context.Context, s checkpointfmt.SnapshotState) error {
+	value := s.Format()
+	for _, k := range checkpointfmt.WriteOrder(checkpointfmt.SnapshotKey(r.store.prefix)) {
+		var setErr error
+		if err := r.store.res.AccessCache(ctx, r.store.cache, func(c service.Cache) {
+			setErr = c.Set(ctx, k, value, nil)
+		}); err != nil {
+			return fmt.Errorf("accessing checkpoint_cache %q: %w", r.store.cache, err)
+		}
+		if setErr != nil {
+			return fmt.Errorf("writing the snapshot progress %q to checkpoint_cache %q: %w", k, r.store.cache, setErr)
+		}
+	}
+	return nil
+}
+
+// next runs first in ReadBatch: it hands out the rest of a resolved gap
+// batch, or the next snapshot page. ok is false when it has nothing: the
+// stream's batches follow (or, once a snapshot is done and acknowledged,
+// ErrNotConnected makes the framework call Connect, which starts them).
+func (r *cdcRuntime) next(ctx context.Context) (service.MessageBatch, service.AckFunc, bool, error) {
+	if r == nil {
+		return nil, nil, false, nil
+	}
+	r.mu.Lock()
+	if len(r.pending) > 0 {
+		p := r.pending[0]
+		r.pending = r.pending[1:]
+		r.mu.Unlock()
+		return p.msgs, p.ack, true, nil
+	}
+	run, progress := r.run, r.progress
+	r.mu.Unlock()
+	if run == nil {
+		return nil, nil, false, nil
+	}
+	select {
+	case p := <-run.pages:
+		return p.msgs, progress.sent(p), true, nil
+	case <-run.done:
+	case <-ctx.Done():
+		return nil, nil, true, ctx.Err()
+	}
+	if run.err != nil {
+		r.finishRun(run, run.err)
+		return nil, nil, false, nil
+	}
+	// Every page is out: the streams start once they are acknowledged, so
+	// that no event overtakes a snapshot record.
+	t := time.NewTicker(snapshotAckPoll)
+	defer t.Stop()
+	for !progress.stored().Complete {
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			return nil, nil, true, ctx.Err()
+		}
+	}
+	state := progress.stored()
+	r.log.Infof("Snapshot generation %d is complete and acknowledged: the streams start", state.Generation)
+	r.finishRun(run, nil)
+	return nil, nil, false, nil
+}
+
+func (r *cdcRuntime) finishRun(run *snapshotRun, err error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.run != run {
+		return
+	}
+	r.run = nil
+	if err != nil && !errors.Is(err, context.Canceled) {
+		r.log.With("reason", "snapshot_failed").Errorf("The snapshot stopped and resumes from its last acknowledged page: %v", err)
+		r.lastErr = fmt.Errorf("snapshot: %w", err)
+	}
+}
+
+// resolveGaps runs on each batch of the stream with gap_events: fetch: it
+// answers the batch with its gap events resolved. When the resolution makes
+// several batches (an overflow), the first is answered and the rest wait in
+// pending; the stream's ack runs once all are acknowledged. A failed
+// resolution is retried after the redelivery backoff until ctx ends, when
+// the batch is nacked and so delivered again. ok is false when there is
+// nothing to answer (the batch held only overflows that matched nothing, and
+// is acknowledged).
+func (r *cdcRuntime) resolveGaps(ctx context.Context, msgs service.MessageBatch, ack service.AckFunc, wait func(attempt int) time.Duration) (service.MessageBatch, service.AckFunc, bool, error) {
+	if r == nil || r.gaps == nil || !hasGaps(msgs) {
+		return msgs, ack, true, nil
+	}
+	var parts []service.MessageBatch
+	for attempt := 1; ; attempt++ {
+		parts = parts[:0]
+		err := r.gaps.resolve(ctx, msgs, func(b service.MessageBatch) error {
+			parts = append(parts, b)
+			return nil
+		})
+		if err == nil {
+			break
+		}
+		d := wait(attempt)
+		r.log.With("reason", "gap_fetch_failed").Errorf("Resolving gap events failed, retrying in %v: %v", d.Round(time.Millisecond), err)
+		t := time.NewTimer(d)
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			t.Stop()
+			_ = ack(context.Background(), err)
+			return nil, nil, true, ctx.Err()
+		}
+	}
+	if len(parts) == 0 {
+		return nil, nil, false, ack(ctx, nil)
+	}
+	joint := newJointAck(len(parts), ack)
+	r.mu.Lock()
+	for _, p := range parts[1:] {
+		r.pending = append(r.pending, pendingBatch{msgs: p, ack: joint})
+	}
+	r.mu.Unlock()
+	return parts[0], joint, true, nil
+}
+
+// newJointAck is an ack shared by n batches: ack runs once, after the last,
+// with the first error.
+func newJointAck(n int, ack service.AckFunc) service.AckFunc {
+	var mu sync.Mutex
+	left := n
+	var first error
+	return func(ctx context.Context, err error) error {
+		mu.Lock()
+		left--
+		if err != nil && first == nil {
+			first = err
+		}
+		last, ferr := left == 0, first
+		mu.Unlock()
+		if !last {
+			return nil
+		}
+		return ack(ctx, ferr)
+	}
+}
+
+// close stops the reader and the progress lines.
+func (r *cdcRuntime) close() {
+	if r != nil {
+		r.stop()
+	}
+}
+
+// startPreset is where a channel without a checkpoint starts: with a
+// snapshot configured, at the earliest retained event, which is no later
+// than the snapshot's start (changes made while it ran are delivered, some
+// twice); else preset.
+func (r *cdcRuntime) startPreset(preset int64) int64 {
+	if r == nil || r.conf.Mode == snapshotNever {
+		return preset
+	}
+	return replayEarliest
+}
+
+// anyCheckpoint reports whether a channel has a stored checkpoint.
+func (i *ssiInput) anyCheckpoint(ctx context.Context) (bool, error) {
+	for _, ch := range i.conf.Channels {
+		var found bool
+		var err error
+		if i.conf.API == apiPubSub {
+			_, found, err = i.cp.ResumeOpaque(ctx, ch)
+		} else {
+			_, found, err = i.cp.Resume(ctx, wire.ChannelKey(ch))
+		}
+		if err != nil {
+			return false, fmt.Errorf("loading the checkpoint of %s: %w", ch, err)
+		}
+		if found {
+			return true, nil
+		}
+	}
+	return false, nil
+}
