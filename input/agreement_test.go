@@ -94,6 +94,7 @@ var badConfigs = []struct {
 	{"snapshot without a change data capture channel", "snapshot", add("snapshot: { mode: initial, objects: { Account: [] } }")},
 	{"unknown gap events", "gap_events", add("gap_events: drop\nchannels: [ /data/AccountChangeEvent ]")},
 	{"gap fetch without a change data capture channel", "gap_events", add("gap_events: fetch")},
+	{"resync without snapshot objects", "on_invalid_replay_id", add("on_invalid_replay_id: resync\nchannels: [ /data/AccountChangeEvent ]")},
 	{"unknown api", "api", add("api: grpc")},
 	{"pubsub with a PushTopic", "channels", add("api: pubsub\nchannels: [ /event/Order__e, /topic/Invoices ]")},
 	{"pubsub with a generic channel", "channels", add("api: pubsub\nchannels: [ /data/AccountChangeEvent, /u/notifications/Alerts ]")},

@@ -235,8 +235,14 @@ let snap_empty_errs = if $snap_mode != "never" && ["initial", "always"].contains
 let snap_channel_errs = if (["initial", "always"].contains($snap_mode) || $gap_mode == "fetch") && $channel_list.filter(c -> c.type() == "string" && c.has_prefix("/data/")).length() == 0 {
   ["snapshot and gap_events: fetch need a Change Data Capture channel in channels (/data/...ChangeEvent or /data/ChangeEvents)"]
 } else { [] }
-let snapshot_errs = [$snap_mode_errs, $snap_method_errs, $gap_errs, $snap_object_errs, $snap_empty_errs, $snap_channel_errs].flatten()
+let resync_errs = if this.on_invalid_replay_id.or("").string() == "resync" && $snap_objects.type() == "object" && $snap_objects.keys().length() == 0 {
+  [{{RESYNC_NEEDS_OBJECTS}}]
+} else { [] }
+let snapshot_errs = [$snap_mode_errs, $snap_method_errs, $gap_errs, $snap_object_errs, $snap_empty_errs, $snap_channel_errs, $resync_errs].flatten()
 `
+
+// resyncNeedsObjects is the error of on_invalid_replay_id: resync without objects to re-read.
+const resyncNeedsObjects = "on_invalid_replay_id: resync needs snapshot.objects: name the objects to read again, e.g. {Account: [Name, Industry]}"
 
 // isDataChannel reports whether channel is a Change Data Capture channel.
 func isDataChannel(channel string) bool { return strings.HasPrefix(channel, "/data/") }

@@ -99,14 +99,17 @@ func (m *mirror) diff(t *testing.T, f *orgFixture) string {
 	return ""
 }
 
+// consumeTimeout bounds a convergence wait: it takes a few seconds.
+var consumeTimeout = 60 * time.Second
+
 // consume reads batches until stop says so, applying and acknowledging
 // each; ErrNotConnected makes it Connect, as the framework does.
 func consume(t *testing.T, in *ssiInput, api apiKind, m *mirror, stop func(n int) bool) int {
 	t.Helper()
 	n := 0
-	deadline := time.Now().Add(2 * time.Minute)
+	deadline := time.Now().Add(consumeTimeout)
 	for !stop(n) {
-		require.True(t, time.Now().Before(deadline), "bounded: the mirror did not converge")
+		require.True(t, time.Now().Before(deadline), "bounded: the mirror did not converge after %d batches", n)
 		ctx, cancel := context.WithTimeout(t.Context(), 300*time.Millisecond)
 		batch, ack, err := in.ReadBatch(ctx)
 		cancel()
@@ -193,4 +196,64 @@ gap_events: fetch
 // startRecordsOrgOn is startRecordsOrg on an emulator already served at url.
 func startRecordsOrgOn(_ *testing.T, emu *sfemu.Server, _ string) *orgFixture {
 	return &orgFixture{emu: emu}
+}
+
+// Downtime past retention: the stored replay id is refused, and
+// on_invalid_replay_id: resync snapshots again before streaming on; records
+// deleted while the input was down leave the mirror through the snapshot
+// generation's end marker.
+func TestResyncPastRetentionConverges(t *testing.T) {
+	for _, api := range []apiKind{apiStreaming, apiPubSub} {
+		t.Run(string(api), func(t *testing.T) {
+			cfg := sfemu.Config{MaxBatch: 200}
+			cfg.Records = []sfemu.ObjectCount{{Object: "Account", Count: 3000}}
+			var emu *sfemu.Server
+			var url, extra string
+			if api == apiPubSub {
+				var addr string
+				emu, url, addr = startPubSubEmulator(t, cfg)
+				extra = fmt.Sprintf("api: pubsub\npubsub_endpoint: %s\n", addr)
+			} else {
+				emu, url = startEmulator(t, cfg)
+			}
+			f := &orgFixture{emu: emu}
+			fields := extra + `channels: [ /data/AccountChangeEvent ]
+snapshot: { mode: initial, objects: { Account: [ Name, Industry, BillingCity ] } }
+gap_events: fetch
+on_invalid_replay_id: resync
+`
+			dir := t.TempDir()
+			m := newMirror("Name", "Industry", "BillingCity")
+			h := newHarness(t, dir, url, fields)
+			require.NoError(t, h.in.Connect(t.Context()))
+			consume(t, h.in, api, m, func(int) bool { return m.diff(t, f) == "" })
+			_, err := emu.Mutate("Account", 200, "")
+			require.NoError(t, err)
+			consume(t, h.in, api, m, func(int) bool { return m.diff(t, f) == "" })
+			require.NoError(t, h.in.Close(t.Context()))
+
+			// Down: records change, then every event falls out of retention.
+			resp, err := emu.Mutate("Account", 600, "")
+			require.NoError(t, err)
+			require.Positive(t, resp.Changes["DELETE"], "deletes while down")
+			_, err = emu.Purge("/data/AccountChangeEvent", nil)
+			require.NoError(t, err)
+			assert.NotEmpty(t, m.diff(t, f), "the mirror is behind")
+
+			h2 := newHarness(t, dir, url, fields)
+			require.NoError(t, h2.in.Connect(t.Context()))
+			consume(t, h2.in, api, m, func(int) bool { return m.diff(t, f) == "" })
+			assert.Empty(t, m.diff(t, f))
+			stored, _, err := checkpointfmt.ReadSnapshot(t.Context(), cacheStore{res: h2.res, cache: "replay_ids"}.get, defaultCheckpointKey)
+			require.NoError(t, err)
+			assert.EqualValues(t, 2, stored.Generation)
+			assert.Equal(t, onInvalidResync, stored.Reason)
+			assert.True(t, stored.Complete)
+
+			// The stream goes on after the resync.
+			_, err = emu.Mutate("Account", 100, "")
+			require.NoError(t, err)
+			consume(t, h2.in, api, m, func(int) bool { return m.diff(t, f) == "" })
+		})
+	}
 }

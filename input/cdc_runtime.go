@@ -36,12 +36,18 @@ type cdcRuntime struct {
 	res   *service.Resources
 	log   *service.Logger
 	gaps  *gapResolver // nil unless gap_events: fetch
+	// resync: on_invalid_replay_id is resync.
+	resync bool
 
 	mu       sync.Mutex
 	decided  bool // the snapshot question was settled for this process
 	progress *snapshotProgress
 	run      *snapshotRun // the reader running now, nil when none
 	lastErr  error        // the last reader's failure, returned once by Connect
+	// absorb: a resync snapshot completed before the streams started, so
+	// the replay-id fallback that follows (the stored id is still the one
+	// Salesforce refused) needs no second one.
+	absorb bool
 	// pending are batches of a resolved gap batch still to hand out.
 	pending []pendingBatch
 	stop    context.CancelFunc
@@ -53,6 +59,8 @@ type snapshotRun struct {
 	pages chan snapshotPage
 	done  chan struct{}
 	err   error // set before done closes
+	// absorb: see startRunLocked.
+	absorb bool
 }
 
 type pendingBatch struct {
@@ -62,11 +70,12 @@ type pendingBatch struct {
 
 // newCDCRuntime answers nil when the input neither snapshots nor resolves gaps.
 func newCDCRuntime(conf ssiConfig, org *orgapi.Client, store cacheStore, res *service.Resources, log *service.Logger) *cdcRuntime {
-	if conf.CDC.Mode == snapshotNever && conf.CDC.Gaps != gapFetch {
+	resync := conf.OnInvalidReplayID == onInvalidResync
+	if conf.CDC.Mode == snapshotNever && conf.CDC.Gaps != gapFetch && !resync {
 		return nil
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	r := &cdcRuntime{conf: conf.CDC, api: conf.API, org: org, store: store, res: res, log: log, ctx: ctx, stop: cancel}
+	r := &cdcRuntime{conf: conf.CDC, api: conf.API, org: org, store: store, res: res, log: log, ctx: ctx, stop: cancel, resync: resync}
 	if conf.CDC.Gaps == gapFetch {
 		r.gaps = newGapResolver(org, conf.API, conf.CDC, res)
 	}
@@ -94,7 +103,7 @@ func orgClientOptions(res *service.Resources, log *service.Logger, conf ssiConfi
 // answers false; Connect then returns without a client and is called again
 // once the snapshot is done.
 func (r *cdcRuntime) beforeStream(ctx context.Context, anyCheckpoint func(context.Context) (bool, error)) (bool, error) {
-	if r == nil || r.conf.Mode == snapshotNever {
+	if r == nil || r.conf.Mode == snapshotNever && !r.resync {
 		return true, nil
 	}
 	r.mu.Lock()
@@ -123,14 +132,90 @@ func (r *cdcRuntime) beforeStream(ctx context.Context, anyCheckpoint func(contex
 			return false, err
 		}
 		r.log.With("reason", "snapshot_"+state.Reason).Infof("Snapshot generation %d of %d objects starts (%s): the streams start when it is acknowledged", state.Generation, len(r.conf.Objects), state.Reason)
-		go r.progress.logLoop(r.ctx)
 	}
 	state := r.progress.stored()
 	if state.Complete {
 		return true, nil
 	}
-	r.startRunLocked(state)
+	r.startRunLocked(state, state.Reason == onInvalidResync)
 	return false, nil
+}
+
+// wireCDC lets the runtime hear of replay-id fallbacks as the clients meet
+// them (a quiet channel may bring no batch for long after one).
+func (i *ssiInput) wireCDC() {
+	if i.cdc == nil || !i.cdc.resync {
+		return
+	}
+	i.metrics.onFallback = func(string) {
+		// The client's goroutine must not wait on the cache.
+		go func() {
+			if i.cdc.startResync() {
+				i.redeliver.interrupt()
+			}
+		}()
+	}
+}
+
+// interrupt ends the wait of a ReadBatch for the client's next batch, so
+// that it hands out what the input has first (a resync snapshot's pages).
+func (r *redeliveries) interrupt() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.waiting != nil {
+		r.waiting()
+	} else {
+		r.interrupted = true
+	}
+}
+
+// onFallback runs when a batch shows that its client fell back from a
+// refused replay id: true while a resync snapshot runs, whose pages and
+// acknowledgements come before the client's batches (the client keeps its
+// place meanwhile, from the earliest retained event), so that no event newer
+// than a snapshot record is applied before it.
+func (r *cdcRuntime) onFallback(context.Context) bool {
+	if r == nil || !r.resync {
+		return false
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.run != nil
+}
+
+// startResync starts a snapshot of a new generation after a replay-id
+// fallback (on_invalid_replay_id: resync), unless one runs already or the
+// fallback follows a resync snapshot this process completed before its
+// streams started. It reports whether it started one.
+func (r *cdcRuntime) startResync() bool {
+	ctx := r.ctx
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if ctx.Err() != nil {
+		return false
+	}
+	if r.absorb {
+		r.absorb = false
+		return false
+	}
+	if r.run != nil {
+		return false
+	}
+	prev, found, err := checkpointfmt.ReadSnapshot(ctx, r.store.get, r.store.prefix)
+	if err != nil || !found {
+		prev = checkpointfmt.SnapshotState{}
+		if r.progress != nil {
+			prev = r.progress.stored()
+		}
+	}
+	state := r.newGeneration(prev, onInvalidResync)
+	if err := r.writeState(ctx, state); err != nil {
+		r.log.With("reason", "snapshot_store_failed").Errorf("Storing the start of a resync snapshot failed (a restart would not resume it): %v", err)
+	}
+	r.progress, r.decided = newSnapshotProgress(state, r.writeState, r.res), true
+	r.log.With("reason", "snapshot_resync").Warnf("Salesforce refused a stored replay id: snapshot generation %d of %d objects runs before the stream goes on from the earliest retained event", state.Generation, len(r.conf.Objects))
+	r.startRunLocked(state, false)
+	return true
 }
 
 // decide settles whether a snapshot is due: the stored one when it is not
@@ -145,6 +230,8 @@ func (r *cdcRuntime) decide(ctx context.Context, anyCheckpoint func(context.Cont
 		return stored, true, nil
 	}
 	switch r.conf.Mode {
+	case snapshotNever:
+		return stored, false, nil
 	case snapshotInitial:
 		if found {
 			return stored, false, nil
@@ -169,12 +256,18 @@ func (r *cdcRuntime) newGeneration(prev checkpointfmt.SnapshotState, reason stri
 	return next
 }
 
-func (r *cdcRuntime) startRunLocked(state checkpointfmt.SnapshotState) {
-	run := &snapshotRun{pages: make(chan snapshotPage), done: make(chan struct{})}
+// startRunLocked starts a reader from state. absorb: the run resumes a
+// resync snapshot before any client started, so the fallback the next client
+// meets (the stored replay id is still the refused one) asks for no other.
+func (r *cdcRuntime) startRunLocked(state checkpointfmt.SnapshotState, absorb bool) {
+	run := &snapshotRun{pages: make(chan snapshotPage), done: make(chan struct{}), absorb: absorb}
 	r.run = run
 	reader := &snapshotReader{org: r.org, api: r.api, method: r.conf.Method, objects: r.conf.Objects, gen: state.Generation, progress: r.progress}
+	logCtx, stopLog := context.WithCancel(r.ctx)
+	go r.progress.logLoop(logCtx)
 	go func() {
 		defer close(run.done)
+		defer stopLog()
 		run.err = reader.run(r.ctx, state, func(ctx context.Context, p snapshotPage) error {
 			select {
 			case run.pages <- p:
@@ -258,6 +351,9 @@ func (r *cdcRuntime) finishRun(run *snapshotRun, err error) {
 		return
 	}
 	r.run = nil
+	if err == nil && run.absorb {
+		r.absorb = true
+	}
 	if err != nil && !errors.Is(err, context.Canceled) {
 		r.log.With("reason", "snapshot_failed").Errorf("The snapshot stopped and resumes from its last acknowledged page: %v", err)
 		r.lastErr = fmt.Errorf("snapshot: %w", err)

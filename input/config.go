@@ -184,10 +184,10 @@ func configFromParsed(pConf *service.ParsedConfig, fsys fs.FS) (conf ssiConfig, 
 	}
 
 	switch p := invalidReplayPolicy(str(ssiFieldOnInvalidReplayID)); p {
-	case onInvalidEarliest, onInvalidLatest, onInvalidFail:
+	case onInvalidEarliest, onInvalidLatest, onInvalidFail, onInvalidResync:
 		conf.OnInvalidReplayID = p
 	default:
-		errs = append(errs, fmt.Errorf("on_invalid_replay_id %q is not supported: use earliest, latest or fail", p))
+		errs = append(errs, fmt.Errorf("on_invalid_replay_id %q is not supported: use earliest, latest, fail or resync", p))
 	}
 
 	if conf.CheckpointCache = str(ssiFieldCheckpointCache); conf.CheckpointCache == "" {
@@ -261,6 +261,9 @@ func configFromParsed(pConf *service.ParsedConfig, fsys fs.FS) (conf ssiConfig, 
 	}
 	var cdcErrs []error
 	conf.CDC, cdcErrs = parseCDC(pConf, slices.ContainsFunc(conf.Channels, isDataChannel))
+	if conf.OnInvalidReplayID == onInvalidResync && len(conf.CDC.Objects) == 0 && len(cdcErrs) == 0 {
+		cdcErrs = append(cdcErrs, errors.New(resyncNeedsObjects))
+	}
 	errs = append(errs, cdcErrs...)
 
 	return conf, errors.Join(errs...)

@@ -100,7 +100,7 @@ func newInput(pConf *service.ParsedConfig, mgr *service.Resources) (*ssiInput, e
 	if conf.LimitsInterval > 0 {
 		limits = newLimitsPoller(org, conf.LimitsInterval, logs.session, mgr.Metrics())
 	}
-	return &ssiInput{
+	in := &ssiInput{
 		conf:    conf,
 		log:     logs.session,
 		logs:    logs,
@@ -119,7 +119,9 @@ func newInput(pConf *service.ParsedConfig, mgr *service.Resources) (*ssiInput, e
 			pubsub:        conf.API == apiPubSub,
 		},
 		done: make(chan struct{}),
-	}, nil
+	}
+	in.wireCDC()
+	return in, nil
 }
 
 // newHTTPClient is the base client of token and CometD requests: Go's default
@@ -335,13 +337,21 @@ func (i *ssiInput) readNew(ctx context.Context) (*delivery, error) {
 			if batch.latest == nil {
 				continue
 			}
-			i.noteFallbacks(client, batch)
+			if i.noteFallbacks(client, batch) && i.cdc.onFallback(ctx) {
+				return nil, nil // a resync snapshot comes first (cdc_runtime.go)
+			}
 			if i.cp.Keepalive(batch.Channel, batch.latest) {
 				i.logs.channel(batch.Channel).Debugf("Checkpoint of %s moved to the keepalive's latest replay id", batch.Channel)
 			}
 			continue
 		case err == nil:
-			i.noteFallbacks(client, batch)
+			if i.noteFallbacks(client, batch) && i.cdc.onFallback(ctx) {
+				// A resync snapshot comes first; the batch waits for it.
+				i.mu.Lock()
+				i.held, i.heldClient = &batch, client
+				i.mu.Unlock()
+				return nil, nil
+			}
 			haveHeld = true
 		case ctx.Err() != nil:
 			return nil, ctx.Err()
@@ -393,8 +403,8 @@ func (i *ssiInput) takeHeldLocked(client transport) (eventBatch, bool) {
 // noteFallbacks starts a new checkpoint epoch for the batch's channel when
 // the client fell back from a refused replay id since its previous batch of
 // that channel (see checkpointer.NewEpoch). Every batch the client queued
-// before the fallback comes before it.
-func (i *ssiInput) noteFallbacks(client transport, batch eventBatch) {
+// before the fallback comes before it. It reports whether a fallback happened.
+func (i *ssiInput) noteFallbacks(client transport, batch eventBatch) bool {
 	i.mu.Lock()
 	if i.fallbackClient != client {
 		i.fallbackClient, i.fallbacks = client, map[string]int{}
@@ -407,6 +417,7 @@ func (i *ssiInput) noteFallbacks(client transport, batch eventBatch) {
 		i.logs.channel(base).With(logFieldReason, "replay_fallback").Infof("Checkpoints of %s start a new epoch after the replay-id fallback: the next acknowledged replay id replaces the stored one", base)
 		i.cp.NewEpoch(base)
 	}
+	return grew
 }
 
 // lastReplayID is the replay id of the last event of events that has one.

@@ -98,7 +98,7 @@ func lintRule() string {
 		"{{LIMITS_FLOOR}}", strconv.FormatInt(int64(floorLimitsInterval), 10),
 		"{{LIMITS_FLOOR_TEXT}}", durationText(floorLimitsInterval),
 		"{{LIMITS_FLOOR_WHY}}", floorLimitsWhy,
-		"{{CDC_RULE}}", strings.ReplaceAll(cdcLintRule, "{{SOBJECT_RE}}", blobl(sobjectNameRE.String())),
+		"{{CDC_RULE}}", strings.NewReplacer("{{SOBJECT_RE}}", blobl(sobjectNameRE.String()), "{{RESYNC_NEEDS_OBJECTS}}", blobl(resyncNeedsObjects)).Replace(cdcLintRule),
 	).Replace(lintRuleTemplate)
 }
 
@@ -220,8 +220,8 @@ let preset_errs = if ["latest", "earliest"].contains($preset) { [] } else {
   ["replay_preset %q is not supported: use latest or earliest".format($preset)]
 }
 let on_invalid = this.on_invalid_replay_id.or({{DEFAULT_ON_INVALID}}).string()
-let on_invalid_errs = if ["earliest", "latest", "fail"].contains($on_invalid) { [] } else {
-  ["on_invalid_replay_id %q is not supported: use earliest, latest or fail".format($on_invalid)]
+let on_invalid_errs = if ["earliest", "latest", "fail", "resync"].contains($on_invalid) { [] } else {
+  ["on_invalid_replay_id %q is not supported: use earliest, latest, fail or resync".format($on_invalid)]
 }
 
 let cache_errs = if !this.exists("checkpoint_cache") {

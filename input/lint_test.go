@@ -159,7 +159,7 @@ func TestLintErrors(t *testing.T) {
 		{"unknown preset", validYAML + `replay_preset: all`,
 			[]string{`replay_preset "all" is not supported: use latest or earliest`}},
 		{"unknown invalid replay policy", validYAML + `on_invalid_replay_id: skip`,
-			[]string{`on_invalid_replay_id "skip" is not supported: use earliest, latest or fail`}},
+			[]string{`on_invalid_replay_id "skip" is not supported: use earliest, latest, fail or resync`}},
 		{"missing cache", strings.Replace(validYAML, "checkpoint_cache: replay_ids", "", 1),
 			[]string{"checkpoint_cache is required"}},
 		{"empty cache key", validYAML + `checkpoint_cache_key: ""`,

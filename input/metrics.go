@@ -27,6 +27,9 @@ type ssiMetrics struct {
 	replayFallbacks *service.MetricCounter
 	dropped         *service.MetricCounter
 	lag             *service.MetricGauge
+	// onFallback, when set, is told of each replay-id fallback as it
+	// happens (on_invalid_replay_id: resync; cdc_runtime.go).
+	onFallback func(channel string)
 }
 
 func newMetrics(m *service.Metrics) *ssiMetrics {
@@ -46,6 +49,9 @@ func (m *ssiMetrics) TokenRefresh() { m.tokenRefreshes.Incr(1) }
 
 func (m *ssiMetrics) ReplayFallback(channel string, _ bayeux.InvalidReplayPolicy) {
 	m.replayFallbacks.Incr(1, wire.ChannelKey(channel))
+	if m.onFallback != nil {
+		m.onFallback(channel)
+	}
 }
 
 func (m *ssiMetrics) Events(channel string, n int) { m.events.Incr(int64(n), wire.ChannelKey(channel)) }

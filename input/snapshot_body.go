@@ -243,19 +243,3 @@ func changeChannel(object string) string {
 	}
 	return "/data/" + object + "ChangeEvent"
 }
-
-// entityOfChannel is the object of a per-object change event channel, "" for
-// /data/ChangeEvents and custom channels.
-func entityOfChannel(channel string) string {
-	name, ok := strings.CutPrefix(channel, "/data/")
-	if !ok {
-		return ""
-	}
-	if base, ok := strings.CutSuffix(name, "__ChangeEvent"); ok {
-		return base + "__c"
-	}
-	if base, ok := strings.CutSuffix(name, "ChangeEvent"); ok && base != "" && !strings.HasSuffix(base, "__") {
-		return base
-	}
-	return ""
-}

@@ -59,6 +59,7 @@ const (
 	onInvalidEarliest = "earliest"
 	onInvalidLatest   = "latest"
 	onInvalidFail     = "fail"
+	onInvalidResync   = "resync"
 
 	apiStreaming apiKind = "streaming"
 	apiPubSub    apiKind = "pubsub"
@@ -152,8 +153,8 @@ func spec() *service.ConfigSpec {
 				Example(map[string]any{"/event/Order__e": 10230}).
 				Example(map[string]any{"/event/Order__e": "AAAAAAAAJ/Y="}).
 				Default(map[string]any{}),
-			service.NewStringEnumField(ssiFieldOnInvalidReplayID, onInvalidEarliest, onInvalidLatest, onInvalidFail).
-				Description("What happens when Salesforce rejects a channel's start replay id as invalid (older than its retention, or deleted): `earliest` resubscribes from every retained event (no further loss, some events may be gone), `latest` from new events only, `fail` stops consuming and keeps reporting the error until the checkpoint is fixed. Every occurrence is logged as an error and counted in `salesforce_streaming_replay_fallbacks`.").
+			service.NewStringEnumField(ssiFieldOnInvalidReplayID, onInvalidEarliest, onInvalidLatest, onInvalidFail, onInvalidResync).
+				Description("What happens when Salesforce rejects a channel's start replay id as invalid (older than its retention, or deleted): `earliest` resubscribes from every retained event (no further loss, some events may be gone), `latest` from new events only, `fail` stops consuming and keeps reporting the error until the checkpoint is fixed, `resync` snapshots `snapshot.objects` (a new snapshot generation, see docs/cdc.md) and then streams from every retained event, so that a mirror converges again after downtime past retention. Every occurrence is logged as an error and counted in `salesforce_streaming_replay_fallbacks`.").
 				Default(onInvalidEarliest),
 			service.NewStringField(ssiFieldCheckpointCache).
 				Description("Name of a cache resource that stores the replay id of the last acknowledged event of each channel, so that a restart resumes there. Use a durable cache (`file`, `redis`); a `memory` cache forgets on restart and expires entries after 5 minutes by default."),
