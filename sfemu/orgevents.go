@@ -203,7 +203,10 @@ func (s *Server) publishChangeLocked(obj *org.Object, payload []byte) {
 		if _, used := s.channels[name]; name == "/data/ChangeEvents" && !used {
 			continue
 		}
-		if _, _, err := s.publishLocked(publishSpec{channel: name, payloads: []json.RawMessage{payload}}); err != nil {
+		s.builtPayload = true
+		_, _, err := s.publishLocked(publishSpec{channel: name, payloads: []json.RawMessage{payload}})
+		s.builtPayload = false
+		if err != nil {
 			s.logf("publishing a change event of %s on %s: %v", obj.Name, name, err)
 		}
 	}

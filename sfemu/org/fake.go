@@ -218,8 +218,11 @@ func (o *Org) RandomID(obj *Object, deleted bool) string {
 	if len(t.rows) == 0 || (!deleted && t.live == 0) || (deleted && t.live == len(t.rows)) {
 		return ""
 	}
+	if deleted {
+		return t.bin[o.rng.IntN(len(t.bin))].id()
+	}
 	for range 64 {
-		if r := t.rows[o.rng.IntN(len(t.rows))]; r.deleted() == deleted {
+		if r := t.rows[o.rng.IntN(len(t.rows))]; !r.deleted() {
 			return r.id()
 		}
 	}

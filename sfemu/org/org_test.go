@@ -335,3 +335,26 @@ func TestLike(t *testing.T) {
 		assert.Equal(t, c.want, like(c.s, c.p), "%q LIKE %q", c.s, c.p)
 	}
 }
+
+func TestRandomIDFollowsTheRecycleBin(t *testing.T) {
+	o, _ := newTestOrg(t)
+	require.NoError(t, o.Populate("Account", 3))
+	acct, _ := o.Object("Account")
+	assert.Empty(t, o.RandomID(acct, true), "nothing deleted yet")
+	recs := o.Records(acct)
+	for _, r := range recs[:2] {
+		res, _ := o.Apply("rest", false, Op{Kind: OpDelete, ID: r.ID()})
+		require.True(t, res[0].Success)
+	}
+	seen := map[string]bool{}
+	for range 50 {
+		seen[o.RandomID(acct, true)] = true
+	}
+	assert.Equal(t, map[string]bool{recs[0].ID(): true, recs[1].ID(): true}, seen)
+	res, _ := o.Apply("rest", false, Op{Kind: OpUndelete, ID: recs[0].ID()})
+	require.True(t, res[0].Success)
+	for range 20 {
+		assert.Equal(t, recs[1].ID(), o.RandomID(acct, true))
+		assert.NotEqual(t, recs[1].ID(), o.RandomID(acct, false))
+	}
+}

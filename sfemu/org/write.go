@@ -142,8 +142,10 @@ func (o *Org) commitLocked(origin, tag string, now time.Time, changes []Change) 
 		switch ch.Type {
 		case Deleted:
 			t.live--
+			t.toBin(r)
 		case Undeleted:
 			t.live++
+			t.fromBin(r)
 		}
 		if f, i, ok := r.obj.Field("Name"); ok && f.Unique {
 			delete(t.unique, strings.ToLower(r.vals[i]))
