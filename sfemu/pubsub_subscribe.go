@@ -263,7 +263,7 @@ func (s *pubsubServer) serveStream(ctx context.Context, st *eventStream) error {
 				return err
 			}
 			s.mu.Lock()
-			s.delivered[allocationOf(kind)] += int64(n) // the daily allocation CometD deliveries count against too
+			s.countDeliveredLocked(kind, n) // the daily allocation CometD deliveries count against too
 			s.mu.Unlock()
 			keepalive.Stop()
 			keepalive = s.clock.NewTimer(PubSubKeepalive)

@@ -92,12 +92,12 @@ func (s *restHandler) serveREST(w http.ResponseWriter, r *http.Request) {
 		writeRESTError(w, http.StatusUnauthorized, "INVALID_SESSION_ID", "Session expired or invalid")
 		return
 	}
-	if limit := s.cfg.DailyAPIRequestLimit; limit > 0 && s.counters.apiRequests.Load() >= limit {
+	used, limit, ok := s.admitAPIRequest()
+	if !ok {
 		writeRESTError(w, http.StatusForbidden, "REQUEST_LIMIT_EXCEEDED", "TotalRequests Limit exceeded.")
 		return
 	}
-	s.counters.apiRequests.Add(1)
-	w.Header().Set("Sforce-Limit-Info", "api-usage="+strconv.FormatInt(s.counters.apiRequests.Load(), 10)+"/"+strconv.FormatInt(s.apiRequestMax(), 10))
+	w.Header().Set("Sforce-Limit-Info", "api-usage="+strconv.FormatInt(used, 10)+"/"+strconv.FormatInt(limit, 10))
 	resource = strings.TrimSuffix(resource, "/")
 	parts := strings.Split(resource, "/")
 	switch {
@@ -201,6 +201,7 @@ func (s *restHandler) publishPlatformEvent(w http.ResponseWriter, r *http.Reques
 		writeRESTError(w, http.StatusBadRequest, "INVALID_FIELD", err.Error())
 		return
 	}
+	s.countPublished(1)
 	id := "e01" + strings.ToUpper(fmt.Sprintf("%012x", last))
 	id = id[:15] + "AAA"
 	enqueued := newObj(nil).str("statusCode", "OPERATION_ENQUEUED").str("message", uuid).raw("fields", []byte(`[]`)).done()
