@@ -7,10 +7,12 @@ import (
 	"encoding/json"
 	"fmt"
 	"net"
+	"net/http"
 	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -95,8 +97,13 @@ func TestPubSubJSUsernamePassword(t *testing.T) {
 	require.NoError(t, clock.WaitTimers(wctx, 1), "the client's subscription; stderr:\n%s", stderr.String())
 	clock.Advance(sfemu.PubSubKeepalive)
 	require.NoError(t, clock.WaitTimers(wctx, 1), "the keepalive went out and the subscription waits again; stderr:\n%s", stderr.String())
-	first, last, err := srv.PublishN(pubsubJSTopic, count)
+	resp, err := http.Post(ts.URL+"/emulator/publish", "application/json", strings.NewReader(fmt.Sprintf(`{"channel":%q,"count":%d}`, pubsubJSTopic, count)))
 	require.NoError(t, err)
+	var published sfemu.PublishResponse
+	require.NoError(t, json.NewDecoder(resp.Body).Decode(&published))
+	resp.Body.Close()
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	first, last := published.FirstReplayID, published.LastReplayID
 
 	var got []int64
 	for range count {
