@@ -66,9 +66,10 @@ mutants: ## mutation check: each mutant of scripts/mutants must fail its package
 fuzz: ## a short run of each fuzz target
 	$(GO) test -run '^$$' -fuzz '^FuzzDecodeAnswer$$' -fuzztime 20s ./internal/bayeux/wire/
 
-node-deps: ## install the pinned Node packages of the CometD JavaScript and Pub/Sub Node client tests
+node-deps: ## install the pinned Node packages of the CometD JavaScript, Pub/Sub Node client and jsforce tests
 	npm ci --prefix sfemu/testdata/cometdjs --no-audit --no-fund
 	npm ci --prefix sfemu/testdata/pubsubjs --no-audit --no-fund
+	npm ci --prefix sfemu/testdata/jsforce --no-audit --no-fund
 
 test: build $(DATA_DIR) vet node-deps ## the full suite: vet, unit, emulator scenarios, pipeline and restart tests, short fuzz, chaos and mutation runs
 	SALESFORCE_STREAMING_BIN=$(abspath $(BIN)) $(GO) test -count=1 -timeout 20m ./...

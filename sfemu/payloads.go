@@ -300,7 +300,7 @@ func (t ChangeType) carriesRecord() bool {
 func (s *payloadBuilder) cdcHeader(entity, prefix string, t ChangeType, changed []string, now time.Time, n uint64) []byte {
 	recordIDs := append(appendJSONString([]byte{'['}, s.recordID(prefix, n)), ']')
 	if t == ChangeGapOverflow {
-		recordIDs = []byte(`[]`) // an overflow event names the entity, not the records
+		recordIDs = []byte(`["000000000000000AAA"]`) // an overflow event names the entity with the empty id, not the records
 	}
 	commit := now.Truncate(time.Second).UnixMilli()
 	if s.cfg.PreciseCommitTimestamps {

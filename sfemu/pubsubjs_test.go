@@ -40,9 +40,9 @@ func TestPubSubJSUsernamePassword(t *testing.T) {
 	node := requireNodeModules(t, pubsubJSDir, pubsubJSInstall, "salesforce-pubsub-api-client")
 
 	clock := sfemu.NewFakeClock(time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC))
-	// AnyChannel: the client subscribes to a platform event that has no event yet, and the emulator defines event
-	// types only by publishing.
-	srv := sfemu.New(sfemu.Config{Clock: clock, SecurityToken: "TOK", Seed: 7, AnyChannel: true})
+	// The platform event type exists before the client subscribes (a preload of 0 events defines it).
+	srv := sfemu.New(sfemu.Config{Clock: clock, SecurityToken: "TOK", Seed: 7,
+		Preload: []sfemu.ChannelCount{{Channel: "/event/Order_Event__e"}}})
 	ts := httptest.NewServer(srv)
 	files, err := harness.WriteSelfSignedCert(t.TempDir())
 	require.NoError(t, err)
