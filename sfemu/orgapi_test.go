@@ -413,3 +413,71 @@ func mapKeys(m map[string]any) []string {
 	}
 	return out
 }
+
+// Concurrent REST writers and the generator change the same object: every committed change becomes exactly one
+// event, in commit order, whoever commits (run with -race).
+func TestConcurrentChangesPublishEveryChangeOnce(t *testing.T) {
+	e := startStrictEmu(t, Config{Records: []ObjectCount{{Object: "Account", Count: 100}}}, false)
+	c := e.loggedIn()
+	c.handshake()
+	c.subscribe("/data/AccountChangeEvent", map[string]any{"/data/AccountChangeEvent": -1})
+	c.ready()
+
+	const writers, each = 4, 25
+	ids := make(chan string, writers*each)
+	errs := make(chan error, writers)
+	for w := range writers {
+		go func() {
+			for i := range each {
+				body := fmt.Sprintf(`{"Name":"writer %d record %d"}`, w, i)
+				req, _ := http.NewRequest(http.MethodPost, e.url+dataPath+"/sobjects/Account", strings.NewReader(body))
+				req.Header.Set("Authorization", c.auth)
+				req.Header.Set("Content-Type", "application/json")
+				resp, err := http.DefaultClient.Do(req)
+				if err != nil {
+					errs <- err
+					return
+				}
+				var out map[string]any
+				err = json.NewDecoder(resp.Body).Decode(&out)
+				resp.Body.Close()
+				if err != nil || resp.StatusCode != http.StatusCreated {
+					errs <- fmt.Errorf("create: %d %v %v", resp.StatusCode, out, err)
+					return
+				}
+				ids <- out["id"].(string)
+			}
+			errs <- nil
+		}()
+	}
+	var out MutateResponse
+	e.control(http.MethodPost, "/emulator/mutate", `{"object":"Account","count":200}`, &out)
+	for range writers {
+		require.NoError(t, <-errs)
+	}
+	close(ids)
+
+	creates := map[string]int{}
+	var total int
+	var last float64
+	for range 100 {
+		evs, _, _ := c.connect()
+		for _, ev := range evs {
+			_, h := payloadOf(t, ev)
+			id := ev["data"].(map[string]any)["event"].(map[string]any)["replayId"].(float64)
+			require.Greater(t, id, last, "replay ids ascend")
+			last = id
+			total++
+			if h["changeType"] == "CREATE" {
+				creates[h["recordIds"].([]any)[0].(string)]++
+			}
+		}
+		if total >= writers*each+200 {
+			break
+		}
+	}
+	assert.Equal(t, writers*each+200, total, "one event per change")
+	for id := range ids {
+		assert.Equal(t, 1, creates[id], id)
+	}
+}

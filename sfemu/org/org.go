@@ -57,9 +57,8 @@ type record struct {
 	vals []string // one per field in obj.Fields; "" is null
 }
 
-func (r *record) id() string         { return r.vals[fID] }
-func (r *record) deleted() bool      { return r.vals[fIsDeleted] == "true" }
-func (r *record) value(i int) string { return r.vals[i] }
+func (r *record) id() string    { return r.vals[fID] }
+func (r *record) deleted() bool { return r.vals[fIsDeleted] == "true" }
 
 // New builds an org with the standard objects, the declared custom objects and the user's User record.
 func New(cfg Config) (*Org, error) {

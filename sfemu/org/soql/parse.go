@@ -19,20 +19,18 @@ type Error struct {
 // Error renders Salesforce's layout: a newline, the line of the statement, a caret under the column, then
 // "ERROR at Row:r:Column:c" and the text (rows and columns count from 1).
 func (e *Error) Error() string {
-	row, col, line := 1, 1, e.Query
-	start := 0
+	row, start := 1, 0
 	for i := 0; i < len(e.Query) && i < e.Pos; i++ {
 		if e.Query[i] == '\n' {
 			row++
 			start = i + 1
 		}
 	}
-	if end := strings.IndexByte(e.Query[start:], '\n'); end >= 0 {
-		line = e.Query[start : start+end]
-	} else {
-		line = e.Query[start:]
+	line := e.Query[start:]
+	if end := strings.IndexByte(line, '\n'); end >= 0 {
+		line = line[:end]
 	}
-	col = utf8.RuneCountInString(e.Query[start:min(e.Pos, len(e.Query))]) + 1
+	col := utf8.RuneCountInString(e.Query[start:min(e.Pos, len(e.Query))]) + 1
 	return fmt.Sprintf("\n%s\n%s^\nERROR at Row:%d:Column:%d\n%s", line, strings.Repeat(" ", col-1), row, col, e.Text)
 }
 
