@@ -55,7 +55,7 @@ func (s *Server) Mutate(object string, count int, events string) (MutateResponse
 	if events == tagOverflow {
 		ops := make([]org.Op, 0, count)
 		for range count {
-			ops = append(ops, s.randomOp(obj, nil))
+			ops = append(ops, s.randomOp(obj))
 		}
 		results, _ := s.org.ApplyTagged(origin, tagOverflow, false, ops...)
 		s.tally(&resp, ops, results)
@@ -63,7 +63,7 @@ func (s *Server) Mutate(object string, count int, events string) (MutateResponse
 		return resp, nil
 	}
 	for i := range count {
-		op := s.randomOp(obj, nil)
+		op := s.randomOp(obj)
 		results, _ := s.org.ApplyTagged(origin, events, false, op)
 		s.tally(&resp, []org.Op{op}, results)
 		if (i+1)%flushEvery == 0 {
@@ -94,7 +94,7 @@ func (s *Server) tally(resp *MutateResponse, ops []org.Op, results []org.OpResul
 
 // randomOp picks a change the records allow: creates and updates three times as often as deletes and
 // undeletes, as the generated mix always was.
-func (s *Server) randomOp(obj *org.Object, _ []string) org.Op {
+func (s *Server) randomOp(obj *org.Object) org.Op {
 	kinds := [...]org.OpKind{org.OpCreate, org.OpCreate, org.OpCreate, org.OpUpdate, org.OpUpdate, org.OpUpdate, org.OpDelete, org.OpUndelete}
 	switch kinds[s.org.Intn(len(kinds))] {
 	case org.OpUpdate:

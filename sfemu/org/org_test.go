@@ -358,3 +358,20 @@ func TestRandomIDFollowsTheRecycleBin(t *testing.T) {
 		assert.NotEqual(t, recs[1].ID(), o.RandomID(acct, false))
 	}
 }
+
+// Generated values satisfy every object's rules: a create and an update of each object that takes generated
+// changes succeed.
+func TestFakeValuesAreValid(t *testing.T) {
+	o, _ := newTestOrg(t, ObjectSpec{Name: "Invoice__c", Fields: []FieldSpec{{Name: "Due__c", Type: TypeDate}, {Name: "Paid__c", Type: TypeBoolean}, {Name: "At__c", Type: TypeDateTime}}})
+	for _, name := range []string{"Account", "Contact", "Opportunity", "Lead", "Case", "Invoice__c"} {
+		t.Run(name, func(t *testing.T) {
+			obj, _ := o.Object(name)
+			for range 20 {
+				res, _ := o.Apply("test", false, Op{Kind: OpCreate, Object: name, Fields: o.FakeFields(obj)})
+				require.True(t, res[0].Success, "%+v", res[0].Errors)
+				res, _ = o.Apply("test", false, Op{Kind: OpUpdate, ID: res[0].ID, Fields: o.FakeUpdate(obj)})
+				require.True(t, res[0].Success, "%+v", res[0].Errors)
+			}
+		})
+	}
+}
