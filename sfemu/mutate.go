@@ -33,6 +33,8 @@ const (
 	maxListedMutations = 1000
 	// flushEvery bounds the transactions waiting in the org's change log during a large mutation.
 	flushEvery = 1000
+	// maxGrownRecords is the live records of an object above which random changes stop creating records.
+	maxGrownRecords = 200_000
 )
 
 // Mutate makes count random changes to records of an object (creates, updates, deletes and undeletes, as
@@ -93,10 +95,14 @@ func (s *Server) tally(resp *MutateResponse, ops []org.Op, results []org.OpResul
 }
 
 // randomOp picks a change the records allow: creates and updates three times as often as deletes and
-// undeletes, as the generated mix always was.
+// undeletes, as the generated mix always was, and no creates once the object holds maxGrownRecords.
 func (s *Server) randomOp(obj *org.Object) org.Op {
 	kinds := [...]org.OpKind{org.OpCreate, org.OpCreate, org.OpCreate, org.OpUpdate, org.OpUpdate, org.OpUpdate, org.OpDelete, org.OpUndelete}
-	switch kinds[s.org.Intn(len(kinds))] {
+	kind := kinds[s.org.Intn(len(kinds))]
+	if kind == org.OpCreate && s.org.Count(obj) >= maxGrownRecords {
+		kind = org.OpUpdate // a long-running generator changes records instead of growing the org without bound
+	}
+	switch kind {
 	case org.OpUpdate:
 		if id := s.org.RandomID(obj, false); id != "" {
 			return org.Op{Kind: org.OpUpdate, ID: id, Fields: s.org.FakeUpdate(obj)}
