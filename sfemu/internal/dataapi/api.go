@@ -32,10 +32,11 @@ type API struct {
 	org   *org.Org
 	hooks Hooks
 
-	mu      sync.Mutex
-	cursors map[string]*cursor // query locator -> remaining rows
-	order   []string           // locators, oldest first, for eviction
-	serial  uint64
+	mu         sync.Mutex
+	cursors    map[string]*cursor // query locator -> remaining rows
+	order      []string           // locators, oldest first, for eviction
+	cursorRows int                // rows the kept cursors hold
+	serial     uint64
 }
 
 // New builds the API.
@@ -51,12 +52,13 @@ func New(o *org.Org, hooks Hooks) *API {
 
 // Limits of the data API, Salesforce's.
 const (
-	maxCollection      = 200     // records in one collections create, update or delete
-	maxRetrieveIDs     = 2000    // ids in one collections retrieve
-	defaultBatchSize   = 2000    // rows in a query page
-	minBatchSize       = 200     // Sforce-Query-Options batchSize floor
-	maxCursors         = 10_000  // query locators kept; the oldest go first
-	maxBodyBytes       = 8 << 20 // request body
+	maxCollection      = 200       // records in one collections create, update or delete
+	maxRetrieveIDs     = 2000      // ids in one collections retrieve
+	defaultBatchSize   = 2000      // rows in a query page
+	minBatchSize       = 200       // Sforce-Query-Options batchSize floor
+	maxCursors         = 10_000    // query locators kept; the oldest go first
+	maxCursorRows      = 5_000_000 // rows the kept locators hold between them (about 120 MB of row references)
+	maxBodyBytes       = 8 << 20   // request body
 	defaultAPIVersion  = "66.0"
 	errResourceMissing = "The requested resource does not exist"
 )

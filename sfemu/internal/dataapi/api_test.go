@@ -170,3 +170,15 @@ func topLevelKeys(t *testing.T, b []byte) []string {
 	}
 	return keys
 }
+
+func TestCursorsAreBounded(t *testing.T) {
+	f := newFixture(t, 0)
+	res := &org.Result{Rows: make([][]string, maxCursorRows/2+1)}
+	first := f.api.keep(&cursor{res: res, batch: 2000})
+	second := f.api.keep(&cursor{res: res, batch: 2000})
+	f.api.mu.Lock()
+	defer f.api.mu.Unlock()
+	assert.NotContains(t, f.api.cursors, first, "the oldest locator goes when the rows exceed the bound")
+	assert.Contains(t, f.api.cursors, second)
+	assert.Equal(t, maxCursorRows/2+1, f.api.cursorRows)
+}

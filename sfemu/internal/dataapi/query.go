@@ -107,7 +107,10 @@ func (a *API) keep(c *cursor) string {
 	id := org.MakeID("01g", a.serial)
 	a.cursors[id] = c
 	a.order = append(a.order, id)
-	if len(a.order) > maxCursors {
+	a.cursorRows += len(c.res.Rows)
+	// The oldest locators go first when there are too many, or when they hold too many rows between them.
+	for len(a.order) > 1 && (len(a.order) > maxCursors || a.cursorRows > maxCursorRows) {
+		a.cursorRows -= len(a.cursors[a.order[0]].res.Rows)
 		delete(a.cursors, a.order[0])
 		a.order = a.order[1:]
 	}
