@@ -217,7 +217,7 @@ func (s *payloadBuilder) platformEventData(b []byte, ch *channel, id int64, now 
 		if _, ok := m["CreatedById"]; !ok {
 			lead.str("CreatedById", s.cfg.UserID)
 		}
-		payload = withLeadingFields(obj, lead.b[1:])
+		payload = withLeadingFields(obj, lead.Open()[1:])
 	} else {
 		n := s.nextSeqLocked()
 		statuses := [...]string{"New", "Submitted", "Shipped", "Cancelled"}
@@ -397,7 +397,7 @@ func (s *payloadBuilder) cdcData(b []byte, ch *channel, id int64, now time.Time,
 				changed = changedFieldsOf(m)
 			}
 			lead := newObj(nil).raw("ChangeEventHeader", s.cdcHeader(entity, prefix, t, changed, now, s.nextSeqLocked()))
-			payload = withLeadingFields(obj, lead.b[1:])
+			payload = withLeadingFields(obj, lead.Open()[1:])
 		}
 	default:
 		if t == "" {

@@ -11,10 +11,10 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"strconv"
 	"strings"
 	"sync"
 
+	"github.com/salesforce-streaming/salesforce_streaming/sfemu/internal/jsonw"
 	"github.com/salesforce-streaming/salesforce_streaming/sfemu/org"
 	"github.com/salesforce-streaming/salesforce_streaming/sfemu/org/soql"
 )
@@ -194,7 +194,7 @@ func recordURL(version, object, id string) string {
 // appendRecord renders a record with attributes first, then the fields at positions cols (all when nil).
 func appendRecord(b []byte, version string, obj *org.Object, vals []string, cols []int) []byte {
 	b = append(b, `{"attributes":{"type":`...)
-	b = strconv.AppendQuote(b, obj.Name)
+	b = appendString(b, obj.Name)
 	b = append(b, `,"url":`...)
 	b = appendString(b, recordURL(version, obj.Name, vals[0]))
 	b = append(b, '}')
@@ -228,10 +228,7 @@ func appendValue(b []byte, f *org.Field, v string) []byte {
 	return appendString(b, v)
 }
 
-func appendString(b []byte, s string) []byte {
-	out, _ := marshal(s)
-	return append(b, out...)
-}
+func appendString(b []byte, s string) []byte { return jsonw.AppendString(b, s) }
 
 // fieldColumns resolves a fields= list; Id is always included, as Salesforce's answer shows it.
 func fieldColumns(obj *org.Object, list string) ([]int, string, bool) {
