@@ -143,6 +143,7 @@ func (o *Org) Populate(object string, n int) error {
 				vals[i] = o.fakeValue(obj, f, serial)
 			}
 		}
+		fillPersonName(obj, vals)
 		o.insert(&record{obj: obj, vals: vals})
 	}
 	return nil

@@ -375,3 +375,23 @@ func TestFakeValuesAreValid(t *testing.T) {
 		})
 	}
 }
+
+func TestPersonName(t *testing.T) {
+	o, _ := newTestOrg(t)
+	res, _ := o.Apply("rest", false, Op{Kind: OpCreate, Object: "Contact", Fields: map[string]any{"FirstName": "Ada", "LastName": "Lovelace"}})
+	require.True(t, res[0].Success)
+	r, _ := o.Get(res[0].ID)
+	assert.Equal(t, "Ada Lovelace", field(t, r, "Name"))
+	res, tx := o.Apply("rest", false, Op{Kind: OpUpdate, ID: r.ID(), Fields: map[string]any{"FirstName": "Augusta"}})
+	require.True(t, res[0].Success)
+	var changed []string
+	for _, i := range tx.Changes[0].Changed {
+		changed = append(changed, r.Object.Fields[i].Name)
+	}
+	assert.Equal(t, []string{"Name", "FirstName", "LastModifiedDate"}, changed)
+	res, _ = o.Apply("rest", false, Op{Kind: OpUpdate, ID: r.ID(), Fields: map[string]any{"Name": "x"}})
+	assert.Equal(t, "INVALID_FIELD_FOR_INSERT_UPDATE", res[0].Errors[0].StatusCode)
+	rs, err := o.Query("SELECT Name FROM Lead", false)
+	require.NoError(t, err)
+	assert.Zero(t, rs.TotalSize)
+}
