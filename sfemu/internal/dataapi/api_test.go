@@ -182,3 +182,13 @@ func TestCursorsAreBounded(t *testing.T) {
 	assert.Contains(t, f.api.cursors, second)
 	assert.Equal(t, maxCursorRows/2+1, f.api.cursorRows)
 }
+
+func TestQueryAllPagesUnderQuery(t *testing.T) {
+	f := newFixture(t, 250)
+	w := f.do(http.MethodGet, "queryAll?q=SELECT+Id+FROM+Account", "", "Sforce-Query-Options", "batchSize=200")
+	var page struct {
+		Next string `json:"nextRecordsUrl"`
+	}
+	require.NoError(t, json.Unmarshal(w.Body.Bytes(), &page))
+	assert.Regexp(t, `^/services/data/v66\.0/query/01g[0-9A-Za-z]{15}-200$`, page.Next)
+}
