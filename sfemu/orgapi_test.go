@@ -9,6 +9,9 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/salesforce-streaming/salesforce_streaming/internal/pubsub"
+	eventbusv1 "github.com/salesforce-streaming/salesforce_streaming/internal/pubsub/proto"
 )
 
 const dataPath = "/services/data/v66.0"
@@ -479,5 +482,34 @@ func TestConcurrentChangesPublishEveryChangeOnce(t *testing.T) {
 	assert.Equal(t, writers*each+200, total, "one event per change")
 	for id := range ids {
 		assert.Equal(t, 1, creates[id], id)
+	}
+}
+
+// Change events caused by record changes reach Pub/Sub subscribers as they reach CometD ones, for objects whose
+// fields differ from the generated Account's.
+func TestPubSubServesRecordChanges(t *testing.T) {
+	for _, object := range []string{"Contact", "Opportunity"} {
+		t.Run(object, func(t *testing.T) {
+			e := startPubSubEmu(t, Config{Records: []ObjectCount{{Object: object, Count: 5}}}, false)
+			channel := "/data/" + object + "ChangeEvent"
+			var out MutateResponse
+			e.control(http.MethodPost, "/emulator/mutate", `{"object":"`+object+`","count":20}`, &out)
+			ctx := e.ctx(t)
+			stream, err := e.client.Subscribe(ctx)
+			require.NoError(t, err)
+			require.NoError(t, stream.Send(&eventbusv1.FetchRequest{TopicName: channel, ReplayPreset: eventbusv1.ReplayPreset_EARLIEST, NumRequested: 20}))
+			resps := recvN(t, stream, 20)
+			comet := e.cometdPayloads(t, channel, 20)
+			i := 0
+			for _, r := range resps {
+				for _, ev := range r.GetEvents() {
+					got, err := pubsub.DecodePayload(e.schema(t, ctx, ev.GetEvent().GetSchemaId()), ev.GetEvent().GetPayload())
+					require.NoError(t, err)
+					assert.Equal(t, normalised(t, comet[i]), normalised(t, got), "event %d", i)
+					i++
+				}
+			}
+			assert.Equal(t, 20, i)
+		})
 	}
 }
