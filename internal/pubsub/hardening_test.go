@@ -40,8 +40,10 @@ func (s *countingSource) issue() sfauth.Token {
 	return sfauth.Token{AccessToken: hostileToken(n), InstanceURL: "https://org.example",
 		ID: "https://login.example/id/00D000000000001AAA/005000000000001AAA"}
 }
-func (s *countingSource) Token(context.Context) (sfauth.Token, error)                 { return s.issue(), nil }
-func (s *countingSource) Refresh(context.Context, sfauth.Token) (sfauth.Token, error) { return s.issue(), nil }
+func (s *countingSource) Token(context.Context) (sfauth.Token, error) { return s.issue(), nil }
+func (s *countingSource) Refresh(context.Context, sfauth.Token) (sfauth.Token, error) {
+	return s.issue(), nil
+}
 
 func TestRetryPolicy(t *testing.T) {
 	b := bayeux.BackoffConfig{}.WithDefaults()
@@ -379,4 +381,3 @@ func TestHostileServer(t *testing.T) {
 		assert.True(t, env.log.contains("twice in one stream"), env.log.all())
 	})
 }
-
