@@ -552,7 +552,7 @@ func TestServerDisconnectRecoversAtOnce(t *testing.T) {
 	if testing.Short() {
 		t.Skip("five disconnects with the default backoff take about 10 s")
 	}
-	e := startEmu(t, sfemu.Config{})
+	e := startEmu(t, sfemu.Config{Hold: 60 * time.Second}) // long polls held as Salesforce holds them
 	var waits waitLog
 	h, _ := emuClient(t, e, Config{Backoff: BackoffConfig{}.WithDefaults()})
 	h.c.sess.waitHook = waits.hook
