@@ -381,3 +381,18 @@ func TestHostileServer(t *testing.T) {
 		assert.True(t, env.log.contains("twice in one stream"), env.log.all())
 	})
 }
+
+func TestRedactID(t *testing.T) {
+	red := redact.New("PlainSecret42")
+	red.AddToken(hostileToken(1))
+	tests := []struct{ id, want string }{
+		{"e8b7d1f0-4a4b-4c4f-9a0a-1b2c3d4e5f60", "e8b7d1f0-4a4b-4c4f-9a0a-1b2c3d4e5f60"},
+		{"evt-PlainSecret42", "evt-" + redact.Mark},
+		{"evt-" + hostileToken(1), "evt-" + redact.Mark},
+		{"id 00D000000000001AAA!AQunknownTokenxyz", "id " + redact.Mark},
+		{"Authorization: Bearer abcdefgh12345", "Authorization: " + redact.Mark},
+	}
+	for _, tt := range tests {
+		assert.Equal(t, tt.want, redactID(red, tt.id), tt.id)
+	}
+}

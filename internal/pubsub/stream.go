@@ -7,6 +7,8 @@ import (
 
 	"google.golang.org/grpc"
 
+	"github.com/salesforce-streaming/salesforce_streaming/internal/redact"
+
 	eventbusv1 "github.com/salesforce-streaming/salesforce_streaming/internal/pubsub/proto"
 )
 
@@ -232,7 +234,7 @@ func (s *Subscription) batch(ctx context.Context, events []*eventbusv1.ConsumerE
 	red := s.c.red
 	for _, ce := range events {
 		pe := ce.GetEvent()
-		ev := Event{ReplayID: ce.GetReplayId(), EventID: red.String(pe.GetId()), SchemaID: red.String(pe.GetSchemaId()),
+		ev := Event{ReplayID: ce.GetReplayId(), EventID: redactID(red, pe.GetId()), SchemaID: redactID(red, pe.GetSchemaId()),
 			Payload: pe.GetPayload()}
 		schema, err := s.c.schema(ctx, pe.GetSchemaId(), false)
 		if err != nil {
@@ -246,6 +248,20 @@ func (s *Subscription) batch(ctx context.Context, events []*eventbusv1.ConsumerE
 	}
 	b.LatestReplayID = b.Events[len(b.Events)-1].ReplayID
 	return b, nil
+}
+
+// redactID redacts an event or schema id, on every event, cheaply when it can. Salesforce's ids are plain
+// (letters, digits, '-', '_', '.'), and no credential pattern of Redactor.String can match such a text (each
+// needs '!', '%', a backslash, a space, '+', ':' or '='), so a plain id needs only the known secrets and tokens
+// removed (Known, about 0.1 us); any other id gets the full String (about 15 us).
+func redactID(red *redact.Redactor, id string) string {
+	for i := 0; i < len(id); i++ {
+		b := id[i]
+		if !('a' <= b && b <= 'z' || 'A' <= b && b <= 'Z' || '0' <= b && b <= '9' || b == '-' || b == '_' || b == '.') {
+			return red.String(id)
+		}
+	}
+	return red.Known(id)
 }
 
 // redactedError shows a redacted text for an error whose own text may quote server data. It does not unwrap:
