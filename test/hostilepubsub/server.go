@@ -60,6 +60,9 @@ type Config struct {
 	AheadPause time.Duration
 }
 
+// aheadSettle is how long KeepaliveAhead waits after its first events before the keepalive ahead of them.
+const aheadSettle = 700 * time.Millisecond
+
 // Batch is the most events the server puts in one response.
 const Batch = 50
 
@@ -335,6 +338,11 @@ func (s *Server) serve(ctx context.Context, st *stream, tok string, next int64) 
 		case KeepaliveAhead:
 			if !aheadDone && next > 10 {
 				aheadDone = true
+				select { // long enough for the client to hand the first events on and see them acknowledged
+				case <-time.After(aheadSettle):
+				case <-ctx.Done():
+					return ctx.Err()
+				}
 				if err := st.srv.Send(&eventbusv1.FetchResponse{LatestReplayId: ReplayID(last), PendingNumRequested: st.pending()}); err != nil {
 					return err
 				}
