@@ -58,6 +58,8 @@ type Config struct {
 	HugeBytes int
 	// AheadPause is how long KeepaliveAhead waits after its keepalive before it delivers the rest (default 3 s).
 	AheadPause time.Duration
+	// Pace, when set, is a wait before each response with events: a slow server, so a test can act mid-stream.
+	Pace time.Duration
 }
 
 // aheadSettle is how long KeepaliveAhead waits after its first events before the keepalive ahead of them.
@@ -359,6 +361,13 @@ func (s *Server) serve(ctx context.Context, st *stream, tok string, next int64) 
 		k, err := st.take(ctx, int(min(int64(want), last-next+1)), honest)
 		if err != nil {
 			return err
+		}
+		if s.cfg.Pace > 0 {
+			select {
+			case <-time.After(s.cfg.Pace):
+			case <-ctx.Done():
+				return ctx.Err()
+			}
 		}
 		events := make([]*eventbusv1.ConsumerEvent, 0, k+3)
 		if s.cfg.Mode == Duplicates && len(prev) > 0 && k > 3 {
