@@ -209,7 +209,6 @@ type hostileEnv struct {
 	src  *countingSource
 	log  *testLogger
 	c    *Client
-	logs func() string
 }
 
 func startHostile(t *testing.T, mode hostilepubsub.Mode, cfg Config) *hostileEnv {
