@@ -205,10 +205,10 @@ func TestTooLargeIsRecognised(t *testing.T) {
 
 // hostileEnv is a Client with default backoff against a hostile server.
 type hostileEnv struct {
-	srv  *hostilepubsub.Server
-	src  *countingSource
-	log  *testLogger
-	c    *Client
+	srv *hostilepubsub.Server
+	src *countingSource
+	log *testLogger
+	c   *Client
 }
 
 func startHostile(t *testing.T, mode hostilepubsub.Mode, cfg Config) *hostileEnv {

@@ -77,13 +77,13 @@ func (s *Subscription) run(ctx context.Context) {
 		switch kind {
 		case kindAuth:
 			c.obs.Reconnect(bayeux.ReconnectAuth)
-			c.log.Warnf("pubsub %s: token refused (%v); refreshing it and resubscribing in %s", s.cfg.Topic, wrapped,
+			s.log.Warnf("pubsub %s: token refused (%v); refreshing it and resubscribing in %s", s.cfg.Topic, wrapped,
 				wait.Round(time.Millisecond))
 		case kindInvalidReplay:
 			c.obs.ReplayFallback(s.cfg.Topic, s.cfg.OnInvalidReplayID)
 			switch s.cfg.OnInvalidReplayID {
 			case bayeux.ReplayFallbackFail:
-				c.log.Errorf("pubsub %s: %v; on_invalid_replay_id is fail: stopping", s.cfg.Topic, wrapped)
+				bayeux.WithFields(s.log, bayeux.LogFieldReason, "invalid_replay_id").Errorf("pubsub %s: %v; on_invalid_replay_id is fail: stopping", s.cfg.Topic, wrapped)
 				s.fail(wrapped)
 				return
 			case bayeux.ReplayFallbackLatest:
@@ -91,7 +91,7 @@ func (s *Subscription) run(ctx context.Context) {
 			default:
 				s.restartFrom(ReplayEarliest)
 			}
-			c.log.Errorf("pubsub %s: %v; resubscribing from the %s event in %s", s.cfg.Topic, wrapped,
+			bayeux.WithFields(s.log, bayeux.LogFieldReason, "invalid_replay_id").Errorf("pubsub %s: %v; resubscribing from the %s event in %s", s.cfg.Topic, wrapped,
 				s.cfg.OnInvalidReplayID, wait.Round(time.Millisecond))
 		case kindLimit, kindPermanent:
 			if kind == kindLimit {
@@ -99,7 +99,7 @@ func (s *Subscription) run(ctx context.Context) {
 			} else {
 				c.obs.Reconnect(bayeux.ReconnectConnectionError)
 			}
-			c.log.Errorf("pubsub %s: %v; retrying in %s", s.cfg.Topic, wrapped, wait.Round(time.Second))
+			s.log.Errorf("pubsub %s: %v; retrying in %s", s.cfg.Topic, wrapped, wait.Round(time.Second))
 		case kindClosed:
 			s.fail(ErrClosed)
 			return
@@ -108,11 +108,11 @@ func (s *Subscription) run(ctx context.Context) {
 			s.mu.Lock()
 			s.window = smallWindow(c.cfg.MaxResponseBytes)
 			s.mu.Unlock()
-			c.log.Errorf("pubsub %s: %v; resubscribing in %s, requesting at most %d events at a time", s.cfg.Topic,
+			s.log.Errorf("pubsub %s: %v; resubscribing in %s, requesting at most %d events at a time", s.cfg.Topic,
 				wrapped, wait.Round(time.Millisecond), smallWindow(c.cfg.MaxResponseBytes))
 		default:
 			c.obs.Reconnect(bayeux.ReconnectConnectionError)
-			c.log.Warnf("pubsub %s: stream ended: %v; resubscribing in %s", s.cfg.Topic, wrapped, wait.Round(time.Millisecond))
+			s.log.Warnf("pubsub %s: stream ended: %v; resubscribing in %s", s.cfg.Topic, wrapped, wait.Round(time.Millisecond))
 		}
 		if !sleep(ctx, c.closed, wait) {
 			if ctx.Err() == nil {
@@ -122,7 +122,7 @@ func (s *Subscription) run(ctx context.Context) {
 		}
 		if refresh {
 			if _, err := c.refresh(ctx, res.token); err != nil {
-				c.log.Errorf("pubsub %s: refreshing the refused token: %v", s.cfg.Topic, err)
+				s.log.Errorf("pubsub %s: refreshing the refused token: %v", s.cfg.Topic, err)
 			}
 		}
 	}

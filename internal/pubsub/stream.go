@@ -75,7 +75,7 @@ func (s *Subscription) stream(ctx context.Context) (res streamResult) {
 		res.err = s.streamErr(stream, err)
 		return res
 	}
-	c.log.Debugf("pubsub %s: subscribed (%s), requested %d", s.cfg.Topic, first.ReplayPreset, first.NumRequested)
+	s.log.Debugf("pubsub %s: subscribed (%s), requested %d", s.cfg.Topic, first.ReplayPreset, first.NumRequested)
 
 	results := make(chan recvResult, 1)
 	go func() { // ends when the stream does (cancel below ends a blocked Recv)
@@ -171,7 +171,7 @@ func (s *Subscription) receive(ctx context.Context, resp *eventbusv1.FetchRespon
 			return false, nil
 		}
 		if !keepaliveApplies(s.inFlight(), quiet, s.c.cfg.KeepaliveQuiet) {
-			s.c.log.Debugf("pubsub %s: keepalive position not taken: events in flight or the stream was quiet only %s",
+			s.log.Debugf("pubsub %s: keepalive position not taken: events in flight or the stream was quiet only %s",
 				s.cfg.Topic, quiet.Round(time.Millisecond))
 			return false, nil
 		}

@@ -71,6 +71,7 @@ func (b Batch) Keepalive() bool { return len(b.Events) == 0 }
 type Subscription struct {
 	c   *Client
 	cfg SubscribeConfig
+	log bayeux.Logger // the client's, with the topic as the channel field
 
 	mu         sync.Mutex
 	queue      []Batch
@@ -112,8 +113,9 @@ func (c *Client) Subscribe(ctx context.Context, cfg SubscribeConfig) (*Subscript
 		return nil, fmt.Errorf("subscribing to %s: the user may not subscribe to this topic", cfg.Topic)
 	}
 	runCtx, cancel := context.WithCancel(context.Background())
-	s := &Subscription{c: c, cfg: cfg, position: cfg.ReplayID, preset: cfg.Preset, window: MaxNumRequested,
-		violations: newViolationLog(c.log, cfg.Topic),
+	log := bayeux.WithFields(c.log, bayeux.LogFieldChannel, cfg.Topic)
+	s := &Subscription{c: c, cfg: cfg, log: log, position: cfg.ReplayID, preset: cfg.Preset, window: MaxNumRequested,
+		violations: newViolationLog(log, cfg.Topic),
 		notify:     make(chan struct{}, 1), released: make(chan struct{}, 1), cancel: cancel, done: make(chan struct{})}
 	go func() {
 		defer close(s.done)
