@@ -403,7 +403,7 @@ func TestResubscribeAfterResetAndLimit(t *testing.T) {
 // TestCloseEndsSubscriptions: closing the Client ends its subscriptions (Next returns ErrClosed); Close is
 // idempotent on both.
 func TestCloseEndsSubscriptions(t *testing.T) {
-	env := startEnv(t, sfemu.Config{}, false)
+	env := startEnv(t, sfemu.Config{Preload: []sfemu.ChannelCount{{Channel: "/event/Order_Event__e"}}}, false) // the event type exists
 	ctx := testCtx(t)
 	sub, err := env.client.Subscribe(ctx, SubscribeConfig{Topic: "/event/Order_Event__e"})
 	require.NoError(t, err)
@@ -419,7 +419,7 @@ func TestCloseEndsSubscriptions(t *testing.T) {
 
 // TestUnaryRefreshesRefusedToken: GetTopic and Schema retry once with a refreshed token after UNAUTHENTICATED.
 func TestUnaryRefreshesRefusedToken(t *testing.T) {
-	env := startEnv(t, sfemu.Config{}, false)
+	env := startEnv(t, sfemu.Config{Preload: []sfemu.ChannelCount{{Channel: "/event/Order_Event__e"}}}, false) // the event type exists
 	ctx := testCtx(t)
 	info, err := env.client.GetTopic(ctx, "/event/Order_Event__e")
 	require.NoError(t, err)
