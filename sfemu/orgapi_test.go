@@ -9,6 +9,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 
 	"github.com/salesforce-streaming/salesforce_streaming/internal/pubsub"
 	eventbusv1 "github.com/salesforce-streaming/salesforce_streaming/internal/pubsub/proto"
@@ -512,4 +514,29 @@ func TestPubSubServesRecordChanges(t *testing.T) {
 			assert.Equal(t, 20, i)
 		})
 	}
+}
+
+// Pub/Sub serves only defined topics, names being case-sensitive, with Salesforce's NOT_FOUND text.
+func TestPubSubTopicsExistOnlyWhenDefined(t *testing.T) {
+	e := servePubSub(t, startStrictEmu(t, Config{Preload: []ChannelCount{{Channel: "/event/Order__e"}}}, false))
+	ctx := e.ctx(t)
+	notFound := func(topic string) {
+		t.Helper()
+		_, err := e.client.GetTopic(ctx, &eventbusv1.TopicRequest{TopicName: topic})
+		assert.Equal(t, codes.NotFound, status.Code(err), "GetTopic %s: %v", topic, err)
+		assert.Contains(t, status.Convert(err).Message(), "The topic information for org CORE/prod/"+DefaultOrgID+" and topic "+topic+" not found. Ensure the topic name is correct and that the topic exists.")
+		stream, err := e.client.Subscribe(ctx)
+		require.NoError(t, err)
+		require.NoError(t, stream.Send(&eventbusv1.FetchRequest{TopicName: topic, NumRequested: 1}))
+		_, err = stream.Recv()
+		assert.Equal(t, codes.NotFound, status.Code(err), "Subscribe %s: %v", topic, err)
+	}
+	for _, topic := range []string{"/event/order__e", "/event/NoSuchEvent__e", "/data/Garbage", "/data/AccountChangeEvent"} {
+		notFound(topic)
+	}
+	_, err := e.client.GetTopic(ctx, &eventbusv1.TopicRequest{TopicName: "/event/Order__e"})
+	require.NoError(t, err)
+	e.control(http.MethodPost, "/emulator/cdc", `{"entities":["Account"]}`, nil)
+	_, err = e.client.GetTopic(ctx, &eventbusv1.TopicRequest{TopicName: "/data/AccountChangeEvent"})
+	require.NoError(t, err, "selected for Change Data Capture")
 }
