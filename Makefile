@@ -65,6 +65,8 @@ mutants: ## mutation check: each mutant of scripts/mutants must fail its package
 
 fuzz: ## a short run of each fuzz target
 	$(GO) test -run '^$$' -fuzz '^FuzzDecodeAnswer$$' -fuzztime 20s ./internal/bayeux/wire/
+	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime 10s ./sfemu/org/soql/
+	$(GO) test -run '^$$' -fuzz '^FuzzQuery$$' -fuzztime 10s ./sfemu/org/
 
 node-deps: ## install the pinned Node packages of the CometD JavaScript, Pub/Sub Node client and jsforce tests
 	npm ci --prefix sfemu/testdata/cometdjs --no-audit --no-fund

@@ -25,7 +25,7 @@ type counters struct {
 	eventsPublished, eventsDelivered          atomic.Int64
 	unknownClient, expired, serverDisconnects atomic.Int64
 	dropped, faults                           atomic.Int64
-	bulkQueryJobs, mutations, apiRequests     atomic.Int64
+	mutations                                 atomic.Int64
 }
 
 func (c *counters) snapshot() map[string]int64 {
@@ -47,9 +47,7 @@ func (c *counters) snapshot() map[string]int64 {
 		"server_disconnects":     c.serverDisconnects.Load(),
 		"connections_dropped":    c.dropped.Load(),
 		"faults_injected":        c.faults.Load(),
-		"bulk_query_jobs":        c.bulkQueryJobs.Load(),
 		"records_mutated":        c.mutations.Load(),
-		"api_requests":           c.apiRequests.Load(),
 	}
 }
 

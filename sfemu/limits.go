@@ -52,6 +52,7 @@ type orgUsage struct {
 	delivered   [allocationCount]rollingCount // 24 h
 	published   rollingCount                  // platform events published through REST and Pub/Sub, 1 h
 	apiRequests rollingCount                  // authenticated REST requests, 24 h
+	bulkQueries rollingCount                  // Bulk API 2.0 query jobs created, 24 h
 	monthly     monthCount                    // platform and change event deliveries this month
 }
 
@@ -216,8 +217,8 @@ func (s *Server) limitsJSON() []byte {
 		monthly = defaultMonthlyEntitlementMax
 	}
 	return newObj(nil).
-		raw("DailyApiRequests", entry(s.apiRequestMax(), s.orgLimits.apiRequests.total(now, dailyWindow))).
-		raw("DailyBulkV2QueryJobs", entry(defaultDailyBulkV2QueryMax, s.counters.bulkQueryJobs.Load())).
+		raw("DailyApiRequests", entry(s.apiRequestMaxLocked(), s.orgLimits.apiRequests.total(now, dailyWindow))).
+		raw("DailyBulkV2QueryJobs", entry(defaultDailyBulkV2QueryMax, s.orgLimits.bulkQueries.total(now, dailyWindow))).
 		raw("DailyDeliveredPlatformEvents", delivery(allocPlatformEvents)).
 		raw("DailyDurableStreamingApiEvents", delivery(allocDurableStreaming)).
 		raw("DailyStreamingApiEvents", entry(defaultLegacyStreamingMax, 0)).
@@ -225,15 +226,4 @@ func (s *Server) limitsJSON() []byte {
 		raw("MonthlyPlatformEventsUsageEntitlement", entry(defaultMonthlyEntitlementMax, monthly)).
 		raw("StreamingApiConcurrentClients", entry(int64(s.cfg.MaxClients), int64(len(s.clients)))).
 		done()
-}
-
-// countBulkQueryJob counts a created Bulk API 2.0 query job (DailyBulkV2QueryJobs).
-func (s *Server) countBulkQueryJob() { s.counters.bulkQueryJobs.Add(1) }
-
-// apiRequestMax is DailyApiRequests' Max: the enforced limit, or Salesforce's default.
-func (s *Server) apiRequestMax() int64 {
-	if s.cfg.DailyAPIRequestLimit > 0 {
-		return s.cfg.DailyAPIRequestLimit
-	}
-	return defaultDailyAPIRequestsMax
 }

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/salesforce-streaming/salesforce_streaming/sfemu/internal/orgstream"
 	"github.com/salesforce-streaming/salesforce_streaming/sfemu/org"
 )
 
@@ -33,6 +34,8 @@ const (
 	maxListedMutations = 1000
 	// flushEvery bounds the transactions waiting in the org's change log during a large mutation.
 	flushEvery = 1000
+	// maxGrownRecords is the live records of an object above which random changes stop creating records.
+	maxGrownRecords = 200_000
 )
 
 // Mutate makes count random changes to records of an object (creates, updates, deletes and undeletes, as
@@ -44,26 +47,26 @@ func (s *Server) Mutate(object string, count int, events string) (MutateResponse
 		return MutateResponse{}, fmt.Errorf("mutating %q: not an object that takes generated changes (Account, Contact, Opportunity, Lead, Case or a declared custom object)", object)
 	case count <= 0 || count > maxMutations:
 		return MutateResponse{}, fmt.Errorf("mutating %s: count %d outside 1..%d", obj.Name, count, maxMutations)
-	case events != "" && events != tagGap && events != tagOverflow:
+	case events != "" && events != orgstream.TagGap && events != orgstream.TagOverflow:
 		return MutateResponse{}, fmt.Errorf("mutating %s: events %q is not one of \"\" (change events), \"gap\" or \"overflow\"", obj.Name, events)
 	}
-	s.mu.Lock()
-	s.defs.selected[obj.Name] = true
-	s.mu.Unlock()
+	if err := s.SelectEntities(obj.Name); err != nil {
+		return MutateResponse{}, err
+	}
 	resp := MutateResponse{Object: obj.Name, Events: events, Changes: map[string]int{}, RecordIDs: []string{}}
 	origin := "com/salesforce/api/soap/" + LatestAPIVersion + ";client=SfdcInternalAPI/"
-	if events == tagOverflow {
+	if events == orgstream.TagOverflow {
 		ops := make([]org.Op, 0, count)
 		for range count {
-			ops = append(ops, s.randomOp(obj, nil))
+			ops = append(ops, s.randomOp(obj))
 		}
-		results, _ := s.org.ApplyTagged(origin, tagOverflow, false, ops...)
+		results, _ := s.org.ApplyTagged(origin, orgstream.TagOverflow, false, ops...)
 		s.tally(&resp, ops, results)
 		s.flushChanges()
 		return resp, nil
 	}
 	for i := range count {
-		op := s.randomOp(obj, nil)
+		op := s.randomOp(obj)
 		results, _ := s.org.ApplyTagged(origin, events, false, op)
 		s.tally(&resp, []org.Op{op}, results)
 		if (i+1)%flushEvery == 0 {
@@ -81,7 +84,7 @@ func (s *Server) tally(resp *MutateResponse, ops []org.Op, results []org.OpResul
 			continue
 		}
 		kind := map[org.OpKind]string{org.OpCreate: "CREATE", org.OpUpdate: "UPDATE", org.OpDelete: "DELETE", org.OpUndelete: "UNDELETE"}[ops[i].Kind]
-		if resp.Events == tagGap {
+		if resp.Events == orgstream.TagGap {
 			kind = "GAP_" + kind
 		}
 		resp.Changes[kind]++
@@ -93,10 +96,14 @@ func (s *Server) tally(resp *MutateResponse, ops []org.Op, results []org.OpResul
 }
 
 // randomOp picks a change the records allow: creates and updates three times as often as deletes and
-// undeletes, as the generated mix always was.
-func (s *Server) randomOp(obj *org.Object, _ []string) org.Op {
+// undeletes, as the generated mix always was, and no creates once the object holds maxGrownRecords.
+func (s *Server) randomOp(obj *org.Object) org.Op {
 	kinds := [...]org.OpKind{org.OpCreate, org.OpCreate, org.OpCreate, org.OpUpdate, org.OpUpdate, org.OpUpdate, org.OpDelete, org.OpUndelete}
-	switch kinds[s.org.Intn(len(kinds))] {
+	kind := kinds[s.org.Intn(len(kinds))]
+	if kind == org.OpCreate && s.org.Count(obj) >= maxGrownRecords {
+		kind = org.OpUpdate // a long-running generator changes records instead of growing the org without bound
+	}
+	switch kind {
 	case org.OpUpdate:
 		if id := s.org.RandomID(obj, false); id != "" {
 			return org.Op{Kind: org.OpUpdate, ID: id, Fields: s.org.FakeUpdate(obj)}
@@ -131,28 +138,20 @@ func (s *Server) defineChannel(name string) {
 // /data/<Object>ChangeEvent channel, or every selected object for /data/ChangeEvents (the five standard
 // ones when nothing is selected). Other channels carry generated payloads.
 func (s *Server) recordsBacked(channel string) []*org.Object {
-	if obj, ok := s.changeEventObject(channel); ok {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if obj, ok := s.router.ChangeEventObject(channel); ok {
 		return []*org.Object{obj}
 	}
 	if channel != "/data/ChangeEvents" {
 		return nil
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	var out []*org.Object
-	for _, obj := range s.org.Objects() {
-		if s.defs.selected[obj.Name] {
-			out = append(out, obj)
-		}
+	if out := s.router.SelectedObjects(); len(out) > 0 {
+		return out
 	}
-	if len(out) == 0 {
-		for _, name := range []string{"Account", "Contact", "Opportunity", "Lead", "Case"} {
-			obj, _ := s.org.Object(name)
-			s.defs.selected[name] = true
-			out = append(out, obj)
-		}
-	}
-	return out
+	standard := []string{"Account", "Contact", "Opportunity", "Lead", "Case"}
+	_ = s.router.Select(standard...) // standard objects that support Change Data Capture
+	return s.router.SelectedObjects()
 }
 
 // produce makes n events on a channel for -preload and -generate: record changes where the channel is

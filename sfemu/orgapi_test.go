@@ -9,6 +9,11 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"github.com/salesforce-streaming/salesforce_streaming/internal/pubsub"
+	eventbusv1 "github.com/salesforce-streaming/salesforce_streaming/internal/pubsub/proto"
 )
 
 const dataPath = "/services/data/v66.0"
@@ -480,4 +485,58 @@ func TestConcurrentChangesPublishEveryChangeOnce(t *testing.T) {
 	for id := range ids {
 		assert.Equal(t, 1, creates[id], id)
 	}
+}
+
+// Change events caused by record changes reach Pub/Sub subscribers as they reach CometD ones, for objects whose
+// fields differ from the generated Account's.
+func TestPubSubServesRecordChanges(t *testing.T) {
+	for _, object := range []string{"Contact", "Opportunity"} {
+		t.Run(object, func(t *testing.T) {
+			e := startPubSubEmu(t, Config{Records: []ObjectCount{{Object: object, Count: 5}}}, false)
+			channel := "/data/" + object + "ChangeEvent"
+			var out MutateResponse
+			e.control(http.MethodPost, "/emulator/mutate", `{"object":"`+object+`","count":20}`, &out)
+			ctx := e.ctx(t)
+			stream, err := e.client.Subscribe(ctx)
+			require.NoError(t, err)
+			require.NoError(t, stream.Send(&eventbusv1.FetchRequest{TopicName: channel, ReplayPreset: eventbusv1.ReplayPreset_EARLIEST, NumRequested: 20}))
+			resps := recvN(t, stream, 20)
+			comet := e.cometdPayloads(t, channel, 20)
+			i := 0
+			for _, r := range resps {
+				for _, ev := range r.GetEvents() {
+					got, err := pubsub.DecodePayload(e.schema(t, ctx, ev.GetEvent().GetSchemaId()), ev.GetEvent().GetPayload())
+					require.NoError(t, err)
+					assert.Equal(t, normalised(t, comet[i]), normalised(t, got), "event %d", i)
+					i++
+				}
+			}
+			assert.Equal(t, 20, i)
+		})
+	}
+}
+
+// Pub/Sub serves only defined topics, names being case-sensitive, with Salesforce's NOT_FOUND text.
+func TestPubSubTopicsExistOnlyWhenDefined(t *testing.T) {
+	e := servePubSub(t, startStrictEmu(t, Config{Preload: []ChannelCount{{Channel: "/event/Order__e"}}}, false))
+	ctx := e.ctx(t)
+	notFound := func(topic string) {
+		t.Helper()
+		_, err := e.client.GetTopic(ctx, &eventbusv1.TopicRequest{TopicName: topic})
+		assert.Equal(t, codes.NotFound, status.Code(err), "GetTopic %s: %v", topic, err)
+		assert.Contains(t, status.Convert(err).Message(), "The topic information for org CORE/prod/"+DefaultOrgID+" and topic "+topic+" not found. Ensure the topic name is correct and that the topic exists.")
+		stream, err := e.client.Subscribe(ctx)
+		require.NoError(t, err)
+		require.NoError(t, stream.Send(&eventbusv1.FetchRequest{TopicName: topic, NumRequested: 1}))
+		_, err = stream.Recv()
+		assert.Equal(t, codes.NotFound, status.Code(err), "Subscribe %s: %v", topic, err)
+	}
+	for _, topic := range []string{"/event/order__e", "/event/NoSuchEvent__e", "/data/Garbage", "/data/AccountChangeEvent"} {
+		notFound(topic)
+	}
+	_, err := e.client.GetTopic(ctx, &eventbusv1.TopicRequest{TopicName: "/event/Order__e"})
+	require.NoError(t, err)
+	e.control(http.MethodPost, "/emulator/cdc", `{"entities":["Account"]}`, nil)
+	_, err = e.client.GetTopic(ctx, &eventbusv1.TopicRequest{TopicName: "/data/AccountChangeEvent"})
+	require.NoError(t, err, "selected for Change Data Capture")
 }

@@ -22,6 +22,9 @@ type payloadBuilder struct {
 	seq           uint64 // record/event id counter
 	scratch       []byte // encoding buffer of buildEventLocked
 	lastEventUUID string // EventUuid of the newest platform event built, for the REST publish answer
+	// builtPayload marks change event payloads the emulator built itself from record changes (compact JSON with a
+	// ChangeEventHeader), which need no validation; set only around publishChangeLocked's publish.
+	builtPayload bool
 }
 
 // Event payloads as Salesforce delivers them over CometD (docs/emulator.md, "Event shapes"). Each event is encoded once, here,
@@ -214,7 +217,7 @@ func (s *payloadBuilder) platformEventData(b []byte, ch *channel, id int64, now 
 		if _, ok := m["CreatedById"]; !ok {
 			lead.str("CreatedById", s.cfg.UserID)
 		}
-		payload = withLeadingFields(obj, lead.b[1:])
+		payload = withLeadingFields(obj, lead.Open()[1:])
 	} else {
 		n := s.nextSeqLocked()
 		statuses := [...]string{"New", "Submitted", "Shipped", "Cancelled"}
@@ -375,7 +378,10 @@ var updatableFields = [...]string{"Name", "Phone", "Description", "AnnualRevenue
 func (s *payloadBuilder) cdcData(b []byte, ch *channel, id int64, now time.Time, custom json.RawMessage, t ChangeType) ([]byte, error) {
 	entity, prefix := s.cdcEntity(ch)
 	var payload []byte
-	if custom != nil {
+	switch {
+	case custom != nil && s.builtPayload:
+		payload = custom // built by the emulator from a record change: compact, with its header
+	case custom != nil:
 		obj, m, err := compactObject(custom)
 		if err != nil {
 			return nil, err
@@ -391,9 +397,9 @@ func (s *payloadBuilder) cdcData(b []byte, ch *channel, id int64, now time.Time,
 				changed = changedFieldsOf(m)
 			}
 			lead := newObj(nil).raw("ChangeEventHeader", s.cdcHeader(entity, prefix, t, changed, now, s.nextSeqLocked()))
-			payload = withLeadingFields(obj, lead.b[1:])
+			payload = withLeadingFields(obj, lead.Open()[1:])
 		}
-	} else {
+	default:
 		if t == "" {
 			types := [...]ChangeType{ChangeCreate, ChangeCreate, ChangeCreate, ChangeUpdate, ChangeUpdate, ChangeUpdate, ChangeDelete, ChangeUndelete}
 			t = types[s.rng.IntN(len(types))]

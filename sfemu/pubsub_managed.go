@@ -105,6 +105,7 @@ func (p *pubsubService) ManagedSubscribe(stream eventbusv1.PubSub_ManagedSubscri
 			fmt.Sprintf("The managed subscription %s is already active.", m.name))
 	}
 	kind, ok := pubsubTopic(m.topic)
+	ok = ok && s.channelDefinedLocked(m.topic)
 	var ch *channel
 	if ok {
 		ch, err = s.channelLocked(m.topic)

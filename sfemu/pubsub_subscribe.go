@@ -206,6 +206,20 @@ func (s *pubsubServer) serveStream(ctx context.Context, st *eventStream) error {
 				return err
 			}
 		}
+		// The idle clock runs only while the stream owes nothing; it starts when the stream last owed something or
+		// heard a request.
+		var idleC <-chan time.Time
+		switch {
+		case owed == 0 && idle == nil:
+			idle = s.clock.NewTimer(PubSubIdleClose)
+			idleC = idle.C()
+		case owed == 0:
+			idleC = idle.C()
+		case idle != nil:
+			idle.Stop()
+			idle = nil
+		}
+
 		s.mu.Lock()
 		_, tokenValid := s.tokens[tokenOf(ctx)]
 		limited := s.dailyLimitLocked()
@@ -270,17 +284,6 @@ func (s *pubsubServer) serveStream(ctx context.Context, st *eventStream) error {
 			continue
 		}
 
-		var idleC <-chan time.Time
-		switch {
-		case owed == 0 && idle == nil:
-			idle = s.clock.NewTimer(PubSubIdleClose)
-			idleC = idle.C()
-		case owed == 0:
-			idleC = idle.C()
-		case idle != nil:
-			idle.Stop()
-			idle = nil
-		}
 		select {
 		case <-wake:
 		case <-more: // a FetchRequest: the idle clock starts again

@@ -7,10 +7,13 @@ import (
 	"encoding/json"
 	"fmt"
 	"net"
+	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -95,8 +98,13 @@ func TestPubSubJSUsernamePassword(t *testing.T) {
 	require.NoError(t, clock.WaitTimers(wctx, 1), "the client's subscription; stderr:\n%s", stderr.String())
 	clock.Advance(sfemu.PubSubKeepalive)
 	require.NoError(t, clock.WaitTimers(wctx, 1), "the keepalive went out and the subscription waits again; stderr:\n%s", stderr.String())
-	first, last, err := srv.PublishN(pubsubJSTopic, count)
+	resp, err := http.Post(ts.URL+"/emulator/publish", "application/json", strings.NewReader(fmt.Sprintf(`{"channel":%q,"count":%d}`, pubsubJSTopic, count)))
 	require.NoError(t, err)
+	var published sfemu.PublishResponse
+	require.NoError(t, json.NewDecoder(resp.Body).Decode(&published))
+	resp.Body.Close()
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	first, last := published.FirstReplayID, published.LastReplayID
 
 	var got []int64
 	for range count {
@@ -169,4 +177,88 @@ func checkNodeModules(dir string, packages []string) string {
 		}
 	}
 	return ""
+}
+
+// TestPubSubJSManagedSubscription: the npm client reads a ManagedEventSubscription through the Tooling API (its own
+// query), subscribes with ManagedSubscribe and commits each event; a second run resumes after the last commit.
+func TestPubSubJSManagedSubscription(t *testing.T) {
+	node := requireNodeModules(t, pubsubJSDir, pubsubJSInstall, "salesforce-pubsub-api-client")
+	srv := sfemu.New(sfemu.Config{Seed: 8, Preload: []sfemu.ChannelCount{{Channel: pubsubJSTopic, Count: 5}}})
+	ts := httptest.NewServer(srv)
+	files, err := harness.WriteSelfSignedCert(t.TempDir())
+	require.NoError(t, err)
+	cert, err := tls.LoadX509KeyPair(files.CertFile, files.KeyFile)
+	require.NoError(t, err)
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	g := srv.NewPubSubServer(grpc.Creds(credentials.NewTLS(&tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12})))
+	go func() { _ = g.Serve(lis) }()
+	t.Cleanup(func() {
+		srv.Close()
+		g.Stop()
+		ts.Close()
+	})
+
+	// The record, created over the Tooling API with a client_credentials token.
+	form := url.Values{"grant_type": {"client_credentials"}, "client_id": {sfemu.DefaultClientID}, "client_secret": {sfemu.DefaultClientSecret}}
+	resp, err := http.PostForm(ts.URL+"/services/oauth2/token", form)
+	require.NoError(t, err)
+	var tok struct {
+		AccessToken string `json:"access_token"`
+	}
+	require.NoError(t, json.NewDecoder(resp.Body).Decode(&tok))
+	resp.Body.Close()
+	req, err := http.NewRequest(http.MethodPost, ts.URL+"/services/data/v62.0/tooling/sobjects/ManagedEventSubscription",
+		strings.NewReader(`{"FullName":"Node_Orders","Metadata":{"label":"Node Orders","topicName":"`+pubsubJSTopic+`","defaultReplay":"EARLIEST","state":"RUN","errorRecoveryReplay":"LATEST"}}`))
+	require.NoError(t, err)
+	req.Header.Set("Authorization", "Bearer "+tok.AccessToken)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err = http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	resp.Body.Close()
+	require.Equal(t, http.StatusCreated, resp.StatusCode)
+
+	run := func(count int) ([]int64, error) {
+		ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+		defer cancel()
+		cmd := exec.CommandContext(ctx, node, "subscribe.js", ts.URL, lis.Addr().String(), pubsubJSTopic, fmt.Sprint(count))
+		cmd.Dir = pubsubJSDir
+		cmd.Env = append(os.Environ(), "SFEMU_PASSWORD="+sfemu.DefaultPassword, "SFEMU_MANAGED=Node_Orders", "SFEMU_TIMEOUT_MS=50000")
+		var stderr syncBuffer
+		cmd.Stderr = &stderr
+		out, err := cmd.Output()
+		if err != nil {
+			return nil, fmt.Errorf("subscribe.js: %w; stderr:\n%s", err, stderr.String())
+		}
+		var ids []int64
+		for _, l := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+			var ev struct {
+				ReplayID int64 `json:"replay_id"`
+			}
+			if err := json.Unmarshal([]byte(l), &ev); err != nil {
+				return nil, fmt.Errorf("subscribe.js printed %q: %w", l, err)
+			}
+			if ev.ReplayID != 0 {
+				ids = append(ids, ev.ReplayID)
+			}
+		}
+		return ids, nil
+	}
+	firstRun, err := run(3)
+	require.NoError(t, err)
+	require.Len(t, firstRun, 3)
+	st := srv.State().Channels[pubsubJSTopic]
+	assert.Equal(t, st.FirstReplayID, firstRun[0], "defaultReplay EARLIEST: the first run starts at the oldest event")
+	// The slot frees when the first client's stream ends (ALREADY_EXISTS until then): a few tries.
+	var secondRun []int64
+	for attempt := 1; ; attempt++ {
+		if secondRun, err = run(2); err == nil || attempt == 5 {
+			break
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+	require.NoError(t, err)
+	require.Len(t, secondRun, 2)
+	assert.Greater(t, secondRun[0], firstRun[2], "the second run resumes after the committed replay id")
+	assert.Equal(t, st.LastReplayID, secondRun[1])
 }

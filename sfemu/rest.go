@@ -92,13 +92,12 @@ func (s *restHandler) serveREST(w http.ResponseWriter, r *http.Request) {
 		writeRESTError(w, http.StatusUnauthorized, "INVALID_SESSION_ID", "Session expired or invalid")
 		return
 	}
-	if limit := s.cfg.DailyAPIRequestLimit; limit > 0 && s.counters.apiRequests.Load() >= limit {
+	used, limit, ok := s.admitAPIRequest()
+	if !ok {
 		writeRESTError(w, http.StatusForbidden, "REQUEST_LIMIT_EXCEEDED", "TotalRequests Limit exceeded.")
 		return
 	}
-	s.counters.apiRequests.Add(1)
-	s.countAPIRequest()
-	w.Header().Set("Sforce-Limit-Info", "api-usage="+strconv.FormatInt(s.counters.apiRequests.Load(), 10)+"/"+strconv.FormatInt(s.apiRequestMax(), 10))
+	w.Header().Set("Sforce-Limit-Info", "api-usage="+strconv.FormatInt(used, 10)+"/"+strconv.FormatInt(limit, 10))
 	resource = strings.TrimSuffix(resource, "/")
 	parts := strings.Split(resource, "/")
 	switch {

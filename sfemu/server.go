@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/salesforce-streaming/salesforce_streaming/sfemu/internal/dataapi"
+	"github.com/salesforce-streaming/salesforce_streaming/sfemu/internal/orgstream"
 	"github.com/salesforce-streaming/salesforce_streaming/sfemu/org"
 )
 
@@ -206,9 +207,10 @@ type Server struct {
 	eventGenerator
 
 	// The org beneath the surfaces, its REST data API, and what the streaming surfaces derive from its records.
-	org  *org.Org
-	data *dataapi.API
-	defs definitions
+	org    *org.Org
+	data   *dataapi.API
+	router *orgstream.Router
+	defs   definitions
 }
 
 // New builds a Server, publishes the preloaded events and starts the generators. Close stops them.

@@ -75,7 +75,7 @@ type Option func(*Client)
 
 // WithBackoff sets the waits before a retry (zero fields: the streaming
 // clients' defaults).
-func WithBackoff(b bayeux.BackoffConfig) Option { return func(c *Client) { c.backoff = b.Defaulted() } }
+func WithBackoff(b bayeux.BackoffConfig) Option { return func(c *Client) { c.backoff = b.WithDefaults() } }
 
 // WithHooks sets the observers.
 func WithHooks(h Hooks) Option { return func(c *Client) { c.hooks = h } }
@@ -90,7 +90,7 @@ func New(auth TokenSource, httpClient *http.Client, apiVersion string, red *reda
 	if httpClient == nil {
 		httpClient = http.DefaultClient
 	}
-	c := &Client{auth: auth, http: httpClient, apiVersion: apiVersion, red: red, backoff: bayeux.BackoffConfig{}.Defaulted()}
+	c := &Client{auth: auth, http: httpClient, apiVersion: apiVersion, red: red, backoff: bayeux.BackoffConfig{}.WithDefaults()}
 	for _, o := range opts {
 		o(c)
 	}

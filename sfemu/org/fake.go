@@ -143,6 +143,7 @@ func (o *Org) Populate(object string, n int) error {
 				vals[i] = o.fakeValue(obj, f, serial)
 			}
 		}
+		fillPersonName(obj, vals)
 		o.insert(&record{obj: obj, vals: vals})
 	}
 	return nil
@@ -218,8 +219,11 @@ func (o *Org) RandomID(obj *Object, deleted bool) string {
 	if len(t.rows) == 0 || (!deleted && t.live == 0) || (deleted && t.live == len(t.rows)) {
 		return ""
 	}
+	if deleted {
+		return t.bin[o.rng.IntN(len(t.bin))].id()
+	}
 	for range 64 {
-		if r := t.rows[o.rng.IntN(len(t.rows))]; r.deleted() == deleted {
+		if r := t.rows[o.rng.IntN(len(t.rows))]; !r.deleted() {
 			return r.id()
 		}
 	}

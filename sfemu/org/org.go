@@ -48,6 +48,26 @@ type table struct {
 	live int // rows not deleted
 	// unique maps a unique field's lower-case value to its record (PushTopic and StreamingChannel Name).
 	unique map[string]*record
+	// bin is the recycle bin (records deleted, not undeleted), binAt each one's position, for picking one at
+	// random without a scan.
+	bin   []*record
+	binAt map[*record]int
+}
+
+func (t *table) toBin(r *record) {
+	t.binAt[r] = len(t.bin)
+	t.bin = append(t.bin, r)
+}
+
+func (t *table) fromBin(r *record) {
+	i, ok := t.binAt[r]
+	if !ok {
+		return
+	}
+	last := t.bin[len(t.bin)-1]
+	t.bin[i], t.binAt[last] = last, i
+	t.bin = t.bin[:len(t.bin)-1]
+	delete(t.binAt, r)
 }
 
 // record is one row. vals is never changed in place: an update swaps in a new slice, so a query result holding
@@ -96,7 +116,7 @@ func New(cfg Config) (*Org, error) {
 func (o *Org) add(obj *Object) {
 	o.objects[strings.ToLower(obj.Name)] = obj
 	o.order = append(o.order, obj)
-	o.tables[obj] = &table{unique: map[string]*record{}}
+	o.tables[obj] = &table{unique: map[string]*record{}, binAt: map[*record]int{}}
 }
 
 // Object looks an object up by name, case-insensitively.

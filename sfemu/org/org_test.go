@@ -335,3 +335,63 @@ func TestLike(t *testing.T) {
 		assert.Equal(t, c.want, like(c.s, c.p), "%q LIKE %q", c.s, c.p)
 	}
 }
+
+func TestRandomIDFollowsTheRecycleBin(t *testing.T) {
+	o, _ := newTestOrg(t)
+	require.NoError(t, o.Populate("Account", 3))
+	acct, _ := o.Object("Account")
+	assert.Empty(t, o.RandomID(acct, true), "nothing deleted yet")
+	recs := o.Records(acct)
+	for _, r := range recs[:2] {
+		res, _ := o.Apply("rest", false, Op{Kind: OpDelete, ID: r.ID()})
+		require.True(t, res[0].Success)
+	}
+	seen := map[string]bool{}
+	for range 50 {
+		seen[o.RandomID(acct, true)] = true
+	}
+	assert.Equal(t, map[string]bool{recs[0].ID(): true, recs[1].ID(): true}, seen)
+	res, _ := o.Apply("rest", false, Op{Kind: OpUndelete, ID: recs[0].ID()})
+	require.True(t, res[0].Success)
+	for range 20 {
+		assert.Equal(t, recs[1].ID(), o.RandomID(acct, true))
+		assert.NotEqual(t, recs[1].ID(), o.RandomID(acct, false))
+	}
+}
+
+// Generated values satisfy every object's rules: a create and an update of each object that takes generated
+// changes succeed.
+func TestFakeValuesAreValid(t *testing.T) {
+	o, _ := newTestOrg(t, ObjectSpec{Name: "Invoice__c", Fields: []FieldSpec{{Name: "Due__c", Type: TypeDate}, {Name: "Paid__c", Type: TypeBoolean}, {Name: "At__c", Type: TypeDateTime}}})
+	for _, name := range []string{"Account", "Contact", "Opportunity", "Lead", "Case", "Invoice__c"} {
+		t.Run(name, func(t *testing.T) {
+			obj, _ := o.Object(name)
+			for range 20 {
+				res, _ := o.Apply("test", false, Op{Kind: OpCreate, Object: name, Fields: o.FakeFields(obj)})
+				require.True(t, res[0].Success, "%+v", res[0].Errors)
+				res, _ = o.Apply("test", false, Op{Kind: OpUpdate, ID: res[0].ID, Fields: o.FakeUpdate(obj)})
+				require.True(t, res[0].Success, "%+v", res[0].Errors)
+			}
+		})
+	}
+}
+
+func TestPersonName(t *testing.T) {
+	o, _ := newTestOrg(t)
+	res, _ := o.Apply("rest", false, Op{Kind: OpCreate, Object: "Contact", Fields: map[string]any{"FirstName": "Ada", "LastName": "Lovelace"}})
+	require.True(t, res[0].Success)
+	r, _ := o.Get(res[0].ID)
+	assert.Equal(t, "Ada Lovelace", field(t, r, "Name"))
+	res, tx := o.Apply("rest", false, Op{Kind: OpUpdate, ID: r.ID(), Fields: map[string]any{"FirstName": "Augusta"}})
+	require.True(t, res[0].Success)
+	var changed []string
+	for _, i := range tx.Changes[0].Changed {
+		changed = append(changed, r.Object.Fields[i].Name)
+	}
+	assert.Equal(t, []string{"Name", "FirstName", "LastModifiedDate"}, changed)
+	res, _ = o.Apply("rest", false, Op{Kind: OpUpdate, ID: r.ID(), Fields: map[string]any{"Name": "x"}})
+	assert.Equal(t, "INVALID_FIELD_FOR_INSERT_UPDATE", res[0].Errors[0].StatusCode)
+	rs, err := o.Query("SELECT Name FROM Lead", false)
+	require.NoError(t, err)
+	assert.Zero(t, rs.TotalSize)
+}

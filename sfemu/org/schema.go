@@ -149,6 +149,22 @@ func boolean(name, def string) *Field {
 }
 func nameField(f *Field) *Field { f.NameField = true; return f }
 
+// personName is the read-only Name of Contact and Lead: FirstName and LastName (fullName).
+func personName() *Field {
+	return &Field{Name: "Name", Label: "Full Name", Type: TypeString, Length: 121, NameField: true}
+}
+
+// fillPersonName sets the Name of a record whose object has a read-only person Name.
+func fillPersonName(obj *Object, vals []string) {
+	f, ni, ok := obj.Field("Name")
+	if !ok || f.Createable {
+		return
+	}
+	_, fi, _ := obj.Field("FirstName")
+	_, li, _ := obj.Field("LastName")
+	vals[ni] = strings.TrimSpace(vals[fi] + " " + vals[li])
+}
+
 // Picklist values of the standard objects (a Developer Edition org's defaults).
 var (
 	accountTypes = []string{"Prospect", "Customer - Direct", "Customer - Channel", "Channel Partner / Reseller", "Installation Partner", "Technology Partner", "Other"}
@@ -172,7 +188,7 @@ func standardObjects() []*Object {
 			typed("BillingStreet", TypeTextArea), text("BillingCity", 40), text("BillingState", 80),
 			text("BillingPostalCode", 20), text("BillingCountry", 80), typed("Description", TypeTextArea), ref("OwnerId", "User")),
 		newObject("Contact", "Contact", "Contacts", "003", true,
-			ref("AccountId", "Account"), text("FirstName", 40), required(text("LastName", 80)), text("Title", 128),
+			ref("AccountId", "Account"), personName(), text("FirstName", 40), required(text("LastName", 80)), text("Title", 128),
 			typed("Email", TypeEmail), typed("Phone", TypePhone), text("MailingCity", 40), text("MailingCountry", 80),
 			typed("Description", TypeTextArea), ref("OwnerId", "User")),
 		newObject("Opportunity", "Opportunity", "Opportunities", "006", true,
@@ -180,7 +196,7 @@ func standardObjects() []*Object {
 			typed("Amount", TypeCurrency), typed("Probability", TypePercent), required(typed("CloseDate", TypeDate)),
 			picklist("LeadSource", leadSources...), typed("Description", TypeTextArea), ref("OwnerId", "User")),
 		newObject("Lead", "Lead", "Leads", "00Q", true,
-			text("FirstName", 40), required(text("LastName", 80)), required(text("Company", 255)), text("Title", 128),
+			personName(), text("FirstName", 40), required(text("LastName", 80)), required(text("Company", 255)), text("Title", 128),
 			typed("Email", TypeEmail), typed("Phone", TypePhone), required(picklist("Status", leadStatuses...)),
 			picklist("LeadSource", leadSources...), picklist("Industry", industries...), ref("OwnerId", "User")),
 		newObject("Case", "Case", "Cases", "500", true,

@@ -142,8 +142,10 @@ func (o *Org) commitLocked(origin, tag string, now time.Time, changes []Change) 
 		switch ch.Type {
 		case Deleted:
 			t.live--
+			t.toBin(r)
 		case Undeleted:
 			t.live++
+			t.fromBin(r)
 		}
 		if f, i, ok := r.obj.Field("Name"); ok && f.Unique {
 			delete(t.unique, strings.ToLower(r.vals[i]))
@@ -213,6 +215,7 @@ func (o *Org) stageLocked(op Op, now time.Time, staged map[string]*record) (Chan
 		if err := o.setFieldsLocked(obj, vals, op.Fields, true); err != nil {
 			return Change{}, err
 		}
+		fillPersonName(obj, vals)
 		var missing []string
 		for i, f := range obj.Fields {
 			if f.Required && vals[i] == "" {
@@ -253,6 +256,7 @@ func (o *Org) stageLocked(op Op, now time.Time, staged map[string]*record) (Chan
 			if err := o.setFieldsLocked(r.obj, vals, op.Fields, false); err != nil {
 				return Change{}, err
 			}
+			fillPersonName(r.obj, vals)
 			if err := o.checkLocked(r.obj, vals, r); err != nil {
 				return Change{}, err
 			}

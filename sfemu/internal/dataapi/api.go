@@ -11,10 +11,10 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"strconv"
 	"strings"
 	"sync"
 
+	"github.com/salesforce-streaming/salesforce_streaming/sfemu/internal/jsonw"
 	"github.com/salesforce-streaming/salesforce_streaming/sfemu/org"
 	"github.com/salesforce-streaming/salesforce_streaming/sfemu/org/soql"
 )
@@ -32,10 +32,11 @@ type API struct {
 	org   *org.Org
 	hooks Hooks
 
-	mu      sync.Mutex
-	cursors map[string]*cursor // query locator -> remaining rows
-	order   []string           // locators, oldest first, for eviction
-	serial  uint64
+	mu         sync.Mutex
+	cursors    map[string]*cursor // query locator -> remaining rows
+	order      []string           // locators, oldest first, for eviction
+	cursorRows int                // rows the kept cursors hold
+	serial     uint64
 }
 
 // New builds the API.
@@ -51,12 +52,13 @@ func New(o *org.Org, hooks Hooks) *API {
 
 // Limits of the data API, Salesforce's.
 const (
-	maxCollection      = 200     // records in one collections create, update or delete
-	maxRetrieveIDs     = 2000    // ids in one collections retrieve
-	defaultBatchSize   = 2000    // rows in a query page
-	minBatchSize       = 200     // Sforce-Query-Options batchSize floor
-	maxCursors         = 10_000  // query locators kept; the oldest go first
-	maxBodyBytes       = 8 << 20 // request body
+	maxCollection      = 200       // records in one collections create, update or delete
+	maxRetrieveIDs     = 2000      // ids in one collections retrieve
+	defaultBatchSize   = 2000      // rows in a query page
+	minBatchSize       = 200       // Sforce-Query-Options batchSize floor
+	maxCursors         = 10_000    // query locators kept; the oldest go first
+	maxCursorRows      = 5_000_000 // rows the kept locators hold between them (about 120 MB of row references)
+	maxBodyBytes       = 8 << 20   // request body
 	defaultAPIVersion  = "66.0"
 	errResourceMissing = "The requested resource does not exist"
 )
@@ -192,7 +194,7 @@ func recordURL(version, object, id string) string {
 // appendRecord renders a record with attributes first, then the fields at positions cols (all when nil).
 func appendRecord(b []byte, version string, obj *org.Object, vals []string, cols []int) []byte {
 	b = append(b, `{"attributes":{"type":`...)
-	b = strconv.AppendQuote(b, obj.Name)
+	b = appendString(b, obj.Name)
 	b = append(b, `,"url":`...)
 	b = appendString(b, recordURL(version, obj.Name, vals[0]))
 	b = append(b, '}')
@@ -226,10 +228,7 @@ func appendValue(b []byte, f *org.Field, v string) []byte {
 	return appendString(b, v)
 }
 
-func appendString(b []byte, s string) []byte {
-	out, _ := marshal(s)
-	return append(b, out...)
-}
+func appendString(b []byte, s string) []byte { return jsonw.AppendString(b, s) }
 
 // fieldColumns resolves a fields= list; Id is always included, as Salesforce's answer shows it.
 func fieldColumns(obj *org.Object, list string) ([]int, string, bool) {

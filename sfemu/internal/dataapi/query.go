@@ -12,7 +12,6 @@ import (
 type cursor struct {
 	res   *org.Result
 	batch int
-	all   bool // queryAll: the next pages keep the queryAll resource
 }
 
 // query is GET /query?q= and /queryAll?q=.
@@ -30,7 +29,7 @@ func (a *API) query(w http.ResponseWriter, r *http.Request, version string, all 
 		writeQueryError(w, err)
 		return
 	}
-	a.writePage(w, version, &cursor{res: res, batch: batchSize(r), all: all}, "", 0)
+	a.writePage(w, version, &cursor{res: res, batch: batchSize(r)}, "", 0)
 }
 
 // batchSize reads Sforce-Query-Options: batchSize=N (200 to 2,000; the default and maximum 2,000).
@@ -73,12 +72,9 @@ func (a *API) writePage(w http.ResponseWriter, version string, c *cursor, locato
 		if locator == "" {
 			locator = a.keep(c)
 		}
-		resource := "query"
-		if c.all {
-			resource = "queryAll"
-		}
+		// A queryAll's next page is also under /query/: the locator carries the result (as Salesforce's does).
 		b = append(b, `,"done":false,"nextRecordsUrl":`...)
-		b = appendString(b, "/services/data/v"+version+"/"+resource+"/"+locator+"-"+strconv.Itoa(end))
+		b = appendString(b, "/services/data/v"+version+"/query/"+locator+"-"+strconv.Itoa(end))
 	} else {
 		b = append(b, `,"done":true`...)
 	}
@@ -107,7 +103,10 @@ func (a *API) keep(c *cursor) string {
 	id := org.MakeID("01g", a.serial)
 	a.cursors[id] = c
 	a.order = append(a.order, id)
-	if len(a.order) > maxCursors {
+	a.cursorRows += len(c.res.Rows)
+	// The oldest locators go first when there are too many, or when they hold too many rows between them.
+	for len(a.order) > 1 && (len(a.order) > maxCursors || a.cursorRows > maxCursorRows) {
+		a.cursorRows -= len(a.cursors[a.order[0]].res.Rows)
 		delete(a.cursors, a.order[0])
 		a.order = a.order[1:]
 	}

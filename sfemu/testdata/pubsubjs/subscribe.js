@@ -8,6 +8,9 @@
 //   ENDPOINT   host:port of the Pub/Sub API (TLS; the emulator's certificate is self-signed, so it is not verified)
 //   TOPIC      e.g. /event/Order_Event__e; the subscription starts at the earliest retained event
 //   COUNT      exit 0 after this many events
+// With SFEMU_MANAGED=<developer name or id> it subscribes to that managed event subscription instead (TOPIC is then
+// only a label): the client reads the ManagedEventSubscription record through the Tooling API, calls
+// ManagedSubscribe, and commits the replay id of each event it receives.
 // The username comes from SFEMU_USERNAME (default sfemu@example.com); the password from the environment only, so
 // that it never shows in a process listing. SFEMU_TIMEOUT_MS (default 30000) bounds the run.
 //
@@ -53,16 +56,23 @@ try {
 }
 
 let received = 0;
-client.subscribeFromEarliestEvent(topic, (subscription, type, data) => {
+const managed = process.env.SFEMU_MANAGED;
+const callback = (subscription, type, data) => {
     switch (type) {
         case "event":
             received++;
             process.stdout.write(JSON.stringify({replay_id: Number(data.replayId), payload: data.payload},
                 (_k, v) => (typeof v === "bigint" ? Number(v) : v)) + "\n");
+            if (managed) {
+                client.commitReplayId(subscription.subscriptionId, data.replayId);
+            }
             break;
         case "lastEvent":
-            client.close();
-            process.exit(0);
+            // Leave time for the last commit to reach the server before the process ends.
+            setTimeout(() => {
+                client.close();
+                process.exit(0);
+            }, managed ? 1000 : 0);
             break;
         case "error":
             fail(EXIT.stream, `stream error: ${data?.stack ?? JSON.stringify(data)}`);
@@ -73,5 +83,14 @@ client.subscribeFromEarliestEvent(topic, (subscription, type, data) => {
             }
             break;
     }
-}, count);
+};
+if (managed) {
+    try {
+        await client.subscribeWithManagedSubscription(managed, callback, count);
+    } catch (err) {
+        fail(EXIT.stream, `managed subscribe: ${err.stack}${err.cause ? `\ncause: ${err.cause.stack ?? err.cause}` : ""}`);
+    }
+} else {
+    client.subscribeFromEarliestEvent(topic, callback, count);
+}
 process.stdout.write(JSON.stringify({subscribed: topic}) + "\n");
