@@ -75,7 +75,9 @@ type Option func(*Client)
 
 // WithBackoff sets the waits before a retry (zero fields: the streaming
 // clients' defaults).
-func WithBackoff(b bayeux.BackoffConfig) Option { return func(c *Client) { c.backoff = b.WithDefaults() } }
+func WithBackoff(b bayeux.BackoffConfig) Option {
+	return func(c *Client) { c.backoff = b.WithDefaults() }
+}
 
 // WithHooks sets the observers.
 func WithHooks(h Hooks) Option { return func(c *Client) { c.hooks = h } }
