@@ -181,10 +181,16 @@ func (r *snapshotReader) bulk(ctx context.Context, s *objectSchema, prog checkpo
 	values := make(map[string]any, len(s.fields)+2)
 	for {
 		var msgs service.MessageBatch
+		var colTypes []string // the page's columns' types, read once per page
 		next, _, err := r.org.QueryResults(ctx, prog.Job, prog.Locator, r.bulkPage(), func(header, row []string) error {
+			if colTypes == nil {
+				for _, col := range header {
+					colTypes = append(colTypes, s.types[strings.ToLower(col)])
+				}
+			}
 			clear(values)
 			for i, col := range header {
-				values[col] = s.typed(col, row[i])
+				values[col] = typedAs(colTypes[i], row[i])
 			}
 			id, _ := values["Id"].(string)
 			if id == "" {

@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/redpanda-data/benthos/v4/public/service"
 
@@ -46,6 +47,24 @@ type objectSchema struct {
 	name   string
 	fields []string          // emitted, in order, without Id
 	types  map[string]string // by lower-case name
+	// keys are the fields as JSON object keys (`"Name":`) and fieldTypes
+	// their types, both aligned with fields: a record's body is written
+	// without looking either up again.
+	keys       [][]byte
+	fieldTypes []string
+	entityJSON []byte // the name as a JSON string
+}
+
+// prepare fills the per-field tables once the fields are settled.
+func (s *objectSchema) prepare() *objectSchema {
+	s.entityJSON, _ = json.Marshal(s.name)
+	s.keys, s.fieldTypes = make([][]byte, len(s.fields)), make([]string, len(s.fields))
+	for k, f := range s.fields {
+		kb, _ := json.Marshal(f)
+		s.keys[k] = append(kb, ':')
+		s.fieldTypes[k] = s.types[strings.ToLower(f)]
+	}
+	return s
 }
 
 // selectList is the SOQL select list: Id, SystemModstamp, then the fields.
@@ -85,7 +104,7 @@ func loadSchema(ctx context.Context, org orgReader, object string, configured []
 				s.fields = append(s.fields, f.Name)
 			}
 		}
-		return s, nil
+		return s.prepare(), nil
 	}
 	for _, name := range configured {
 		f, ok := byName[strings.ToLower(name)]
@@ -99,18 +118,18 @@ func loadSchema(ctx context.Context, org orgReader, object string, configured []
 		}
 		s.fields = append(s.fields, f.Name)
 	}
-	return s, nil
+	return s.prepare(), nil
 }
 
-// typed turns a Bulk API 2.0 CSV value into the JSON value a change event
+// typedAs turns a Bulk API 2.0 CSV value of a field of type typ into the JSON value a change event
 // holds: "" is null (the CSV writes a null so, and Salesforce keeps no empty
 // text), numbers and booleans by their describe type, date-times in the
 // change events' layout; anything else stays text.
-func (s *objectSchema) typed(field, v string) any {
+func typedAs(typ, v string) any {
 	if v == "" {
 		return nil
 	}
-	switch s.types[strings.ToLower(field)] {
+	switch typ {
 	case "boolean":
 		return v == "true"
 	case "int", "double", "currency", "percent", "long":
@@ -173,43 +192,34 @@ func (s *objectSchema) recordMessage(api apiKind, changeType, id string, values 
 			commit = t.UnixMilli()
 		}
 	}
-	var b bytes.Buffer
+	b := make([]byte, 0, 256+32*len(s.fields))
 	if api == apiStreaming {
-		b.WriteString(`{"payload":`)
+		b = append(b, `{"payload":`...)
 	}
-	header := map[string]any{
-		"entityName": s.name, "recordIds": []string{id}, "changeType": changeType, "changeOrigin": "",
-		"transactionKey": "", "sequenceNumber": 0, "commitTimestamp": commit, "commitNumber": 0, "commitUser": "",
-		"changedFields": []string{}, "nulledFields": []string{}, "diffFields": []string{},
-	}
-	hb, err := json.Marshal(header)
-	if err != nil {
-		return nil, err
-	}
-	b.WriteString(`{"ChangeEventHeader":`)
-	b.Write(hb)
+	b = append(b, `{"ChangeEventHeader":{"entityName":`...)
+	b = append(b, s.entityJSON...)
+	b = append(b, `,"recordIds":[`...)
+	b = appendJSONString(b, id)
+	b = append(b, `],"changeType":`...)
+	b = appendJSONString(b, changeType)
+	b = append(b, `,"changeOrigin":"","transactionKey":"","sequenceNumber":0,"commitTimestamp":`...)
+	b = strconv.AppendInt(b, commit, 10)
+	b = append(b, `,"commitNumber":0,"commitUser":"","changedFields":[],"nulledFields":[],"diffFields":[]}`...)
 	if values != nil {
-		for _, f := range s.fields {
-			v := value(values, f)
-			if str, ok := v.(string); ok && s.types[strings.ToLower(f)] == "datetime" {
-				v = cdcTime(str)
-			}
-			vb, err := json.Marshal(v)
-			if err != nil {
+		for k, f := range s.fields {
+			b = append(b, ',')
+			b = append(b, s.keys[k]...)
+			var err error
+			if b, err = appendValue(b, value(values, f), s.fieldTypes[k]); err != nil {
 				return nil, fmt.Errorf("field %s: %w", f, err)
 			}
-			kb, _ := json.Marshal(f)
-			b.WriteByte(',')
-			b.Write(kb)
-			b.WriteByte(':')
-			b.Write(vb)
 		}
 	}
-	b.WriteByte('}')
+	b = append(b, '}')
 	if api == apiStreaming {
-		b.WriteByte('}')
+		b = append(b, '}')
 	}
-	msg := service.NewMessage(b.Bytes())
+	msg := service.NewMessage(b)
 	msg.MetaSetMut(metaChannel, changeChannel(s.name))
 	msg.MetaSetMut(metaChangeType, changeType)
 	msg.MetaSetMut(metaEntityName, s.name)
@@ -242,4 +252,76 @@ func changeChannel(object string) string {
 		return "/data/" + base + "__ChangeEvent"
 	}
 	return "/data/" + object + "ChangeEvent"
+}
+
+// appendValue writes a field's value as JSON: date-times in the change
+// events' layout, the common types without reflection.
+func appendValue(b []byte, v any, typ string) ([]byte, error) {
+	switch x := v.(type) {
+	case nil:
+		return append(b, "null"...), nil
+	case string:
+		if typ == "datetime" {
+			x = cdcTime(x)
+		}
+		return appendJSONString(b, x), nil
+	case json.Number:
+		return append(b, x...), nil
+	case bool:
+		return strconv.AppendBool(b, x), nil
+	}
+	vb, err := json.Marshal(v)
+	return append(b, vb...), err
+}
+
+// appendJSONString writes s as a JSON string, as encoding/json would
+// (without its HTML escaping).
+func appendJSONString(b []byte, s string) []byte {
+	const hex = "0123456789abcdef"
+	b = append(b, '"')
+	start := 0
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c >= 0x20 && c != '"' && c != '\\' && c < utf8.RuneSelf {
+			i++
+			continue
+		}
+		if c < utf8.RuneSelf {
+			b = append(b, s[start:i]...)
+			switch c {
+			case '"', '\\':
+				b = append(b, '\\', c)
+			case '\n':
+				b = append(b, '\\', 'n')
+			case '\r':
+				b = append(b, '\\', 'r')
+			case '\t':
+				b = append(b, '\\', 't')
+			case '\b':
+				b = append(b, '\\', 'b')
+			case '\f':
+				b = append(b, '\\', 'f')
+			default:
+				b = append(b, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xf])
+			}
+			i++
+			start = i
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError && size == 1 || r == '\u2028' || r == '\u2029' {
+			b = append(b, s[start:i]...)
+			if r == utf8.RuneError {
+				b = append(b, `\ufffd`...)
+			} else {
+				b = append(b, '\\', 'u', '2', '0', '2', hex[r&0xf])
+			}
+			i += size
+			start = i
+			continue
+		}
+		i += size
+	}
+	b = append(b, s[start:]...)
+	return append(b, '"')
 }
