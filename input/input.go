@@ -221,7 +221,7 @@ func (i *ssiInput) startPositionsPubSub(ctx context.Context) (map[string]pubsubS
 			start.preset, from = pubsubPreset(i.conf.ReplayPreset), "replay_preset"
 		}
 		if start.replayID != nil {
-			i.log.Infof("Subscribing to %s over the Pub/Sub API after replay id %s (%s)", ch, base64.StdEncoding.EncodeToString(start.replayID), from)
+			i.log.Infof("Subscribing to %s over the Pub/Sub API after replay id %s (%s)", ch, shorten(base64.StdEncoding.EncodeToString(start.replayID)), from)
 		} else {
 			i.log.Infof("Subscribing to %s over the Pub/Sub API from the %s event (%s)", ch, presetName(start.preset), from)
 		}
