@@ -152,7 +152,12 @@ func (s cacheStore) Store(ctx context.Context, channel string, pos position) err
 	if s.pubsub {
 		value = checkpointfmt.OpaquePosition{Epoch: pos.Epoch, ReplayID: []byte(pos.Opaque)}.Format()
 	}
-	for _, k := range checkpointfmt.WriteOrder(s.key(channel)) {
+	return s.set(ctx, s.key(channel), value)
+}
+
+// set writes value under key's shadow, then key.
+func (s cacheStore) set(ctx context.Context, key string, value []byte) error {
+	for _, k := range checkpointfmt.WriteOrder(key) {
 		var setErr error
 		if err := s.res.AccessCache(ctx, s.cache, func(c service.Cache) {
 			setErr = c.Set(ctx, k, value, nil)

@@ -114,6 +114,8 @@ func (s *restHandler) serveREST(w http.ResponseWriter, r *http.Request) {
 		s.servePush(w, r, parts[2])
 	case len(parts) == 2 && parts[0] == "sobjects" && isEventName(parts[1]):
 		s.publishPlatformEvent(w, r, parts[1])
+	case resource == "query" && isInstanceNameQuery(r.URL.Query().Get("q")):
+		s.serveInstanceName(w, r, version)
 	default:
 		notFound(w)
 	}

@@ -183,6 +183,7 @@ type Server struct {
 	restHandler
 	pubsubServer
 	eventGenerator
+	orgInstance
 }
 
 // New builds a Server, publishes the preloaded events and starts the generators. Close stops them.

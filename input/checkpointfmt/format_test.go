@@ -115,3 +115,44 @@ func TestReadPosition(t *testing.T) {
 }
 
 func ptr(s string) *string { return &s }
+
+func TestOrgRecord(t *testing.T) {
+	assert.Equal(t, "p:@org", OrgKey("p", false))
+	assert.Equal(t, "p:@org@pubsub", OrgKey("p", true))
+	assert.NotEqual(t, OrgKey("p", false), CheckpointKey("p", "/event/A__e"))
+
+	rec := OrgRecord{InstanceName: "NA135", MigratedEpochs: map[string]int64{"/event/A__e": 2}}
+	whole := string(rec.Format())
+	older := string(OrgRecord{InstanceName: "NA99"}.Format())
+	tests := []struct {
+		name        string
+		key, shadow *string
+		want        OrgRecord
+		found       bool
+	}{
+		{name: "none"},
+		{name: "both", key: &older, shadow: &whole, want: rec, found: true},
+		{name: "key only", key: &whole, want: rec, found: true},
+		{name: "shadow cut short", key: &older, shadow: ptr(whole[:len(whole)-3]), want: OrgRecord{InstanceName: "NA99"}, found: true},
+		{name: "key cut short, no shadow", key: ptr(whole[:10])},
+		{name: "no instance name", key: ptr(`{"instance_name":""}`)},
+	}
+	for _, test := range tests {
+		t.Run(test.name, func(t *testing.T) {
+			get := func(_ context.Context, k string) ([]byte, bool, error) {
+				v := test.key
+				if k == "k"+ShadowSuffix {
+					v = test.shadow
+				}
+				if v == nil {
+					return nil, false, nil
+				}
+				return []byte(*v), true, nil
+			}
+			got, found, err := ReadOrg(t.Context(), get, "k")
+			require.NoError(t, err)
+			assert.Equal(t, test.found, found)
+			assert.Equal(t, test.want, got)
+		})
+	}
+}
