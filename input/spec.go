@@ -165,8 +165,8 @@ func spec() *service.ConfigSpec {
 			service.NewAutoRetryNacksToggleField(),
 			service.NewTLSToggledField(ssiFieldTLS),
 			service.NewStringField(ssiFieldProxyURL).
-				Description("HTTP proxy for both the token and the CometD requests, e.g. `http://proxy.internal:3128`. Empty uses the `HTTPS_PROXY`/`HTTP_PROXY`/`NO_PROXY` environment variables.").
-				Default("").Advanced(),
+				Description("HTTP proxy for both the token and the CometD requests, e.g. `http://proxy.internal:3128`. Empty uses the `HTTPS_PROXY`/`HTTP_PROXY`/`NO_PROXY` environment variables. It may hold credentials (`http://user:password@proxy.internal:3128`), so it is scrubbed like a secret in `benthos echo`, the streams API and `/debug/config`.").
+				Default("").Advanced().Secret(),
 			service.NewIntField(ssiFieldMaxBuffered).
 				Description("Maximum number of events the client holds that the pipeline has not taken yet. The client never stops long-polling because of a slow pipeline (Salesforce expires a client that does not reconnect within 40 s); when this bound is reached it disconnects cleanly and later resubscribes from the last event it queued, so nothing is lost.").
 				Default(defaultMaxBufferedEvents).Advanced(),
