@@ -26,7 +26,7 @@ const (
 )
 
 // errSessionRejected is a 401 of the query: the token is refreshed once.
-var errSessionRejected = errors.New("Salesforce rejected the session (HTTP 401)")
+var errSessionRejected = errors.New("the session was rejected (HTTP 401)")
 
 // queryInstanceName reads the org's instance name with one SOQL query over
 // the REST API, on the token's instance URL. Server text in its errors is
