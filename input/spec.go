@@ -159,7 +159,9 @@ func spec() *service.ConfigSpec {
 			service.NewStringField(ssiFieldCheckpointKey).
 				Description("Key prefix of this input's replay ids in `checkpoint_cache`: 1 to 100 letters, digits, `_`, `.`, `:` or `-`, starting with a letter or digit (it becomes part of file names in a `file` cache, so nothing that could leave its directory is accepted). Each channel is stored under `{checkpoint_cache_key}:{channel, path-escaped}` as decimal text (`{id}@{epoch}` after a replay-id fallback, see Delivery guarantees), and again under that key plus `.shadow`, written first: a cache that does not write atomically (the `file` cache) can then be cut mid-write by a crash without losing the position. Under `api: pubsub` the key ends with `@pubsub` and holds `{base64 replay id}@{epoch}`, so the checkpoints of the two APIs never mix. Give every input that shares a cache its own prefix.").
 				Default(defaultCheckpointKey),
-			service.NewIntField(ssiFieldCheckpointLimit).
+			// Any, not Int: Benthos skips every lint rule of a config with a
+			// non-number in an int field, so the rule (lint.go) checks the type.
+			service.NewAnyField(ssiFieldCheckpointLimit).
 				Description("Maximum number of messages of one channel that may be in flight (received but not yet acknowledged) at once. Reaching it pauses reading; the client keeps polling Salesforce meanwhile (see `max_buffered_events`).").
 				Default(defaultCheckpointLimit),
 			service.NewAutoRetryNacksToggleField(),
@@ -167,7 +169,9 @@ func spec() *service.ConfigSpec {
 			service.NewStringField(ssiFieldProxyURL).
 				Description("HTTP proxy for both the token and the CometD requests, e.g. `http://proxy.internal:3128`. Empty uses the `HTTPS_PROXY`/`HTTP_PROXY`/`NO_PROXY` environment variables. It may hold credentials (`http://user:password@proxy.internal:3128`), so it is scrubbed like a secret in `benthos echo`, the streams API and `/debug/config`.").
 				Default("").Advanced().Secret(),
-			service.NewIntField(ssiFieldMaxBuffered).
+			// Any, not Int: Benthos skips every lint rule of a config with a
+			// non-number in an int field, so the rule (lint.go) checks the type.
+			service.NewAnyField(ssiFieldMaxBuffered).
 				Description("Maximum number of events the client holds that the pipeline has not taken yet. The client never stops long-polling because of a slow pipeline (Salesforce expires a client that does not reconnect within 40 s); when this bound is reached it disconnects cleanly and later resubscribes from the last event it queued, so nothing is lost.").
 				Default(defaultMaxBufferedEvents).Advanced(),
 			service.NewObjectField(ssiFieldBackoff,
