@@ -73,10 +73,10 @@ func (s cacheStore) Load(ctx context.Context, channel string) (position, bool, e
 		s.log.Warnf("Checkpoint %q in checkpoint_cache %q holds %q, which is not a replay id (%s); resuming %s from the other copy, %d",
 			stored.TornKey, s.cache, shorten(stored.TornValue), stored.NotPosition, wire.ChannelKey(channel), stored.Pos.ID)
 	case stored.Found && stored.TornKey == key:
-		s.log.Warnf("Checkpoint %q in checkpoint_cache %q holds %q (a write cut short by a crash); resuming %s from its shadow copy %d",
+		s.log.With(logFieldChannel, wire.ChannelKey(channel), logFieldCheckpointKey, key, logFieldReason, "torn_write").Warnf("Checkpoint %q in checkpoint_cache %q holds %q (a write cut short by a crash); resuming %s from its shadow copy %d",
 			key, s.cache, shorten(stored.TornValue), wire.ChannelKey(channel), stored.Pos.ID)
 	case !stored.Found && stored.TornKey != "":
-		s.log.Warnf("Checkpoint %q in checkpoint_cache %q holds %q (the first write was cut short by a crash); starting %s as if it had no checkpoint",
+		s.log.With(logFieldChannel, wire.ChannelKey(channel), logFieldCheckpointKey, stored.TornKey, logFieldReason, "torn_write").Warnf("Checkpoint %q in checkpoint_cache %q holds %q (the first write was cut short by a crash); starting %s as if it had no checkpoint",
 			stored.TornKey, s.cache, shorten(stored.TornValue), wire.ChannelKey(channel))
 	}
 	return position{Epoch: stored.Pos.Epoch, ID: stored.Pos.ID}, stored.Found, nil
@@ -96,7 +96,7 @@ func (s cacheStore) loadOpaque(ctx context.Context, channel string) (position, b
 		s.log.Warnf("Checkpoint %q in checkpoint_cache %q holds %q, which is not a Pub/Sub replay id (%s); read the position from the other copy",
 			stored.TornKey, s.cache, shorten(stored.TornValue), stored.NotPosition)
 	case s.log != nil && stored.TornKey != "":
-		s.log.Warnf("Checkpoint %q in checkpoint_cache %q holds %q (a write cut short by a crash); read the position from the other copy",
+		s.log.With(logFieldChannel, wire.ChannelKey(channel), logFieldCheckpointKey, stored.TornKey, logFieldReason, "torn_write").Warnf("Checkpoint %q in checkpoint_cache %q holds %q (a write cut short by a crash); read the position from the other copy",
 			stored.TornKey, s.cache, shorten(stored.TornValue))
 	}
 	return position{Epoch: stored.Pos.Epoch, Opaque: string(stored.Pos.ReplayID)}, stored.Found, nil

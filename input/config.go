@@ -77,6 +77,9 @@ type ssiConfig struct {
 	MaxBuffered int
 
 	Backoff bayeux.BackoffConfig
+
+	// LimitsInterval is how often the org's limits are read; 0: never.
+	LimitsInterval time.Duration
 }
 
 // The patterns of field values. lint.go builds its rule from these same
@@ -247,6 +250,10 @@ func configFromParsed(pConf *service.ParsedConfig, fsys fs.FS) (conf ssiConfig, 
 	}
 	if durationsOK && conf.Backoff.Max < conf.Backoff.Initial {
 		errs = append(errs, errors.New("backoff.max_interval must not be below backoff.initial_interval"))
+	}
+
+	if conf.LimitsInterval, err = parseLimitsInterval(pConf); err != nil {
+		errs = append(errs, err)
 	}
 
 	return conf, errors.Join(errs...)

@@ -13,6 +13,7 @@ import (
 
 	"github.com/salesforce-streaming/salesforce_streaming/internal/bayeux"
 	"github.com/salesforce-streaming/salesforce_streaming/internal/bayeux/wire"
+	"github.com/salesforce-streaming/salesforce_streaming/internal/orgapi"
 	"github.com/salesforce-streaming/salesforce_streaming/internal/pubsub"
 	"github.com/salesforce-streaming/salesforce_streaming/internal/sfauth"
 )
@@ -43,7 +44,8 @@ func init() {
 // after a terminal error, returns that error once: see recovery).
 type ssiInput struct {
 	conf    ssiConfig
-	log     *service.Logger
+	log     *service.Logger // the session's lines: api and every channel as fields
+	logs    inputLoggers
 	auth    *sfauth.Source
 	http    *http.Client
 	cp      *checkpointer
@@ -52,6 +54,7 @@ type ssiInput struct {
 	// (org_migration.go); nil in tests that build the input by hand.
 	org          orgStore
 	instanceName func(context.Context) (string, error)
+	limits  *limitsPoller // nil when limits_interval is 0
 
 	redeliver redeliveries
 	recovery  *recovery
@@ -92,20 +95,30 @@ func newInput(pConf *service.ParsedConfig, mgr *service.Resources) (*ssiInput, e
 	}
 
 	metrics := newMetrics(mgr.Metrics())
-	store := cacheStore{res: mgr, cache: conf.CheckpointCache, prefix: conf.CheckpointKey, log: mgr.Logger(), pubsub: conf.API == apiPubSub}
+	logs := newInputLoggers(mgr.Logger(), conf.API, conf.Channels)
+	cpLog := logs.session.With(logFieldCheckpointKey, conf.CheckpointKey)
+	store := cacheStore{res: mgr, cache: conf.CheckpointCache, prefix: conf.CheckpointKey, log: logs.api, pubsub: conf.API == apiPubSub}
+	var limits *limitsPoller
+	if conf.LimitsInterval > 0 {
+		reader := orgapi.New(src, httpClient, conf.APIVersion, src.Redactor())
+		limits = newLimitsPoller(reader, conf.LimitsInterval, logs.session, mgr.Metrics())
+	}
 	return &ssiInput{
 		conf:    conf,
-		log:     mgr.Logger(),
+		log:     logs.session,
+		logs:    logs,
 		auth:    src,
 		http:    httpClient,
-		cp:      newCheckpointer(store, conf.CheckpointLimit, mgr.Logger(), metrics.checkpointLag),
+		cp:      newCheckpointer(store, conf.CheckpointLimit, cpLog, metrics.checkpointLag),
 		metrics: metrics,
 		org:     store,
 		instanceName: func(ctx context.Context) (string, error) {
 			return queryInstanceName(ctx, httpClient, src, conf.APIVersion)
 		},
+		limits:  limits,
 		recovery: &recovery{
-			log:           mgr.Logger(),
+			log:           logs.session,
+			logs:          logs,
 			backoff:       bayeux.BackoffConfig{Initial: conf.Backoff.Initial, Max: conf.Backoff.Max},
 			long:          conf.Backoff.Long,
 			checkpointKey: conf.CheckpointKey,
@@ -160,6 +173,9 @@ func (i *ssiInput) Connect(ctx context.Context) error {
 	}
 	i.client = client
 	i.recovery.connected()
+	if i.limits != nil {
+		i.limits.start() // the first session is up: the credentials work
+	}
 	return nil
 }
 
@@ -181,7 +197,7 @@ func (i *ssiInput) connectTransport(ctx context.Context) (transport, error) {
 		if err != nil {
 			return nil, i.recovery.connectFailed(err)
 		}
-		t, err := startPubSub(ctx, i.conf, i.auth, starts, i.log, i.metrics)
+		t, err := startPubSub(ctx, i.conf, i.auth, starts, i.logs.client(), i.metrics)
 		if err != nil {
 			return nil, i.recovery.connectFailed(fmt.Errorf("connecting to the Salesforce Pub/Sub API: %w", err))
 		}
@@ -200,7 +216,7 @@ func (i *ssiInput) connectTransport(ctx context.Context) (transport, error) {
 		ReplayIDs:         replayIDs,
 		OnInvalidReplayID: replayPolicy(i.conf.OnInvalidReplayID),
 		MaxBufferedEvents: i.conf.MaxBuffered,
-		Logger:            i.log,
+		Logger:            i.logs.client(),
 		Observer:          i.metrics,
 		Backoff:           i.conf.Backoff,
 	})
@@ -240,10 +256,11 @@ func (i *ssiInput) startPositionsPubSub(ctx context.Context, migrated map[string
 		default:
 			start.preset, from = pubsubPreset(i.conf.ReplayPreset), "replay_preset"
 		}
+		log := i.logs.channel(ch)
 		if start.replayID != nil {
-			i.log.Infof("Subscribing to %s over the Pub/Sub API after replay id %s (%s)", ch, shorten(base64.StdEncoding.EncodeToString(start.replayID)), from)
+			log.With(logFieldReplayID, shorten(base64.StdEncoding.EncodeToString(start.replayID))).Infof("Subscribing to %s over the Pub/Sub API after replay id %s (%s)", ch, shorten(base64.StdEncoding.EncodeToString(start.replayID)), from)
 		} else {
-			i.log.Infof("Subscribing to %s over the Pub/Sub API from the %s event (%s)", ch, presetName(start.preset), from)
+			log.Infof("Subscribing to %s over the Pub/Sub API from the %s event (%s)", ch, presetName(start.preset), from)
 		}
 		starts[ch] = start
 	}
@@ -274,7 +291,7 @@ func (i *ssiInput) startPositions(ctx context.Context, migrated map[string]bool)
 		default:
 			ids[base], from = i.conf.ReplayPreset, "replay_preset"
 		}
-		i.log.Infof("Subscribing to %s from replay id %d (%s)", ch, ids[base], from)
+		i.logs.channel(ch).With(logFieldReplayID, ids[base]).Infof("Subscribing to %s from replay id %d (%s)", ch, ids[base], from)
 	}
 	return ids, nil
 }
@@ -326,7 +343,7 @@ func (i *ssiInput) readNew(ctx context.Context) (*delivery, error) {
 			}
 			i.noteFallbacks(ctx, client, batch)
 			if i.cp.Keepalive(batch.Channel, batch.latest) {
-				i.log.Debugf("Checkpoint of %s moved to the keepalive's latest replay id", batch.Channel)
+				i.logs.channel(batch.Channel).Debugf("Checkpoint of %s moved to the keepalive's latest replay id", batch.Channel)
 			}
 			continue
 		case err == nil:
@@ -393,7 +410,7 @@ func (i *ssiInput) noteFallbacks(ctx context.Context, client transport, batch ev
 	i.fallbacks[base] = batch.Fallbacks
 	i.mu.Unlock()
 	if grew {
-		i.log.Infof("Checkpoints of %s start a new epoch after the replay-id fallback: the next acknowledged replay id replaces the stored one", base)
+		i.logs.channel(base).With(logFieldReason, "replay_fallback").Infof("Checkpoints of %s start a new epoch after the replay-id fallback: the next acknowledged replay id replaces the stored one", base)
 		i.noteLiveMigration(ctx, base, i.cp.NewEpoch(base))
 	}
 }
@@ -451,6 +468,9 @@ func (i *ssiInput) Close(ctx context.Context) error {
 		i.client = nil
 		i.mu.Unlock()
 		close(i.done)
+		if i.limits != nil {
+			i.limits.stop()
+		}
 
 		var errs []error
 		if client != nil {

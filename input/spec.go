@@ -42,6 +42,7 @@ const (
 	ssiFieldBackoffInitial    = "initial_interval"
 	ssiFieldBackoffMax        = "max_interval"
 	ssiFieldBackoffLong       = "long_interval"
+	ssiFieldLimitsInterval    = "limits_interval"
 )
 
 // Enum values and defaults. Grants and the defaults of what the client and the
@@ -174,6 +175,9 @@ func spec() *service.ConfigSpec {
 			service.NewAnyField(ssiFieldMaxBuffered).
 				Description("Maximum number of events the client holds that the pipeline has not taken yet. The client never stops long-polling because of a slow pipeline (Salesforce expires a client that does not reconnect within 40 s); when this bound is reached it disconnects cleanly and later resubscribes from the last event it queued, so nothing is lost.").
 				Default(defaultMaxBufferedEvents).Advanced(),
+			service.NewDurationField(ssiFieldLimitsInterval).
+				Description("How often the input reads the org's limits (`/services/data/vXX.X/limits`, one REST request counted in `DailyApiRequests`) and exports the allocations that gate streaming and publishing as `salesforce_org_limit_max{limit}` and `salesforce_org_limit_remaining{limit}`; a limit that falls under 10% remaining is logged as a warning once. `0` turns the reads off; otherwise at least `"+durationText(floorLimitsInterval)+"`. A failing read is logged and never affects streaming.").
+				Default(durationText(defaultLimitsInterval)).Advanced(),
 			service.NewObjectField(ssiFieldBackoff,
 				service.NewDurationField(ssiFieldBackoffInitial).
 					Description("First wait after a failed connection, handshake or long poll, and of a rejected batch's redelivery. At least `"+durationText(floorInitial)+"`.").

@@ -173,7 +173,7 @@ func (p *pubsubService) Subscribe(stream eventbusv1.PubSub_SubscribeServer) erro
 				return err
 			}
 			s.mu.Lock()
-			s.delivered[allocationOf(kind)] += int64(n) // the daily allocation CometD deliveries count against too
+			s.countDeliveredLocked(kind, n) // the daily allocation CometD deliveries count against too
 			s.mu.Unlock()
 			keepalive.Stop()
 			keepalive = s.clock.NewTimer(PubSubKeepalive)

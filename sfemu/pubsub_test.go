@@ -422,7 +422,7 @@ func TestPubSubStreamFaults(t *testing.T) {
 	assert.Equal(t, codes.Unavailable, status.Code(err))
 
 	e.srv.mu.Lock()
-	delivered := e.srv.delivered[allocPlatformEvents]
+	delivered := e.srv.deliveredLocked(allocPlatformEvents)
 	e.srv.mu.Unlock()
 	assert.Equal(t, int64(2), delivered)
 

@@ -92,6 +92,7 @@ func (s *restHandler) serveREST(w http.ResponseWriter, r *http.Request) {
 		writeRESTError(w, http.StatusUnauthorized, "INVALID_SESSION_ID", "Session expired or invalid")
 		return
 	}
+	s.countAPIRequest()
 	resource = strings.TrimSuffix(resource, "/")
 	parts := strings.Split(resource, "/")
 	switch {
@@ -193,6 +194,7 @@ func (s *restHandler) publishPlatformEvent(w http.ResponseWriter, r *http.Reques
 		writeRESTError(w, http.StatusBadRequest, "INVALID_FIELD", err.Error())
 		return
 	}
+	s.countPublished(1)
 	id := "e01" + strings.ToUpper(fmt.Sprintf("%012x", last))
 	id = id[:15] + "AAA"
 	enqueued := newObj(nil).str("statusCode", "OPERATION_ENQUEUED").str("message", uuid).raw("fields", []byte(`[]`)).done()

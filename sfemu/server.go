@@ -166,7 +166,7 @@ type Server struct {
 
 	mu        sync.Mutex
 	rng       *rand.Rand
-	delivered [allocationCount]int64
+	orgLimits orgUsage // what counts against the org's allocations (limits.go)
 	counters  counters
 
 	closed    chan struct{}

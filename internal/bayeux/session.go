@@ -187,10 +187,11 @@ func (s *session) subscribe(ctx context.Context, channel string) error {
 			return fmt.Errorf("subscribing to %s: no /meta/subscribe reply in the answer", channel)
 		}
 		if r.Successful {
+			log := WithFields(s.log, LogFieldChannel, key)
 			if s.extReplay {
-				s.log.Debugf("subscribed to %s from replay id %d", channel, id)
+				WithFields(log, LogFieldReplayID, id).Debugf("subscribed to %s from replay id %d", channel, id)
 			} else {
-				s.log.Debugf("subscribed to %s (the server has no replay extension)", channel)
+				log.Debugf("subscribed to %s (the server has no replay extension)", channel)
 			}
 			return nil
 		}
@@ -201,17 +202,18 @@ func (s *session) subscribe(ctx context.Context, channel string) error {
 		}
 		policy := s.cfg.OnInvalidReplayID
 		s.obs.ReplayFallback(channel, policy)
+		log := WithFields(s.log, LogFieldChannel, key, LogFieldReplayID, invalid.ReplayID, LogFieldReason, "invalid_replay_id")
 		switch policy {
 		case ReplayFallbackEarliest:
 			id = ReplayEarliest
 		case ReplayFallbackLatest:
 			id = ReplayLatest
 		default:
-			s.log.Errorf("Salesforce refused replay id %d on %s (%s); on_invalid_replay_id is fail, stopping",
+			log.Errorf("Salesforce refused replay id %d on %s (%s); on_invalid_replay_id is fail, stopping",
 				invalid.ReplayID, channel, invalid.Err)
 			return fmt.Errorf("subscribing to %s: %w", channel, err)
 		}
-		s.log.Errorf("Salesforce refused replay id %d on %s (%s); resubscribing from %s (%d) as on_invalid_replay_id says",
+		log.Errorf("Salesforce refused replay id %d on %s (%s); resubscribing from %s (%d) as on_invalid_replay_id says",
 			invalid.ReplayID, channel, invalid.Err, policy, id)
 		s.buf.fallBack(key, id)
 		fellBack = true

@@ -71,6 +71,7 @@ func (b Batch) Keepalive() bool { return len(b.Events) == 0 }
 type Subscription struct {
 	c   *Client
 	cfg SubscribeConfig
+	log bayeux.Logger // the client's, with the topic as the channel field
 
 	mu         sync.Mutex
 	queue      []Batch
@@ -107,7 +108,7 @@ func (c *Client) Subscribe(ctx context.Context, cfg SubscribeConfig) (*Subscript
 		return nil, fmt.Errorf("subscribing to %s: the user may not subscribe to this topic", cfg.Topic)
 	}
 	runCtx, cancel := context.WithCancel(context.Background())
-	s := &Subscription{c: c, cfg: cfg, position: cfg.ReplayID, preset: cfg.Preset,
+	s := &Subscription{c: c, cfg: cfg, log: bayeux.WithFields(c.log, bayeux.LogFieldChannel, cfg.Topic), position: cfg.ReplayID, preset: cfg.Preset,
 		notify: make(chan struct{}, 1), released: make(chan struct{}, 1), cancel: cancel, done: make(chan struct{})}
 	go func() {
 		defer close(s.done)
@@ -228,7 +229,7 @@ func (s *Subscription) run(ctx context.Context) {
 				// the token source failed: it has its own retry rules; wait like any failure
 				streak++
 				wait = c.cfg.Backoff.Delay(streak)
-				c.log.Errorf("pubsub %s: getting a token: %v", s.cfg.Topic, err)
+				s.log.Errorf("pubsub %s: getting a token: %v", s.cfg.Topic, err)
 				break
 			}
 			c.obs.Reconnect(bayeux.ReconnectAuth)
@@ -236,9 +237,9 @@ func (s *Subscription) run(ctx context.Context) {
 			if _, rerr := c.refresh(ctx, tok); rerr != nil {
 				streak++
 				wait = c.cfg.Backoff.Delay(streak)
-				c.log.Errorf("pubsub %s: refreshing the refused token: %v", s.cfg.Topic, rerr)
+				s.log.Errorf("pubsub %s: refreshing the refused token: %v", s.cfg.Topic, rerr)
 			} else {
-				c.log.Warnf("pubsub %s: token refused (%v); refreshed it, resubscribing", s.cfg.Topic, wrapped)
+				s.log.Warnf("pubsub %s: token refused (%v); refreshed it, resubscribing", s.cfg.Topic, wrapped)
 				if streak > 0 {
 					wait = c.cfg.Backoff.Delay(streak)
 				}
@@ -248,7 +249,7 @@ func (s *Subscription) run(ctx context.Context) {
 			c.obs.ReplayFallback(s.cfg.Topic, s.cfg.OnInvalidReplayID)
 			switch s.cfg.OnInvalidReplayID {
 			case bayeux.ReplayFallbackFail:
-				c.log.Errorf("pubsub %s: %v; on_invalid_replay_id is fail: stopping", s.cfg.Topic, wrapped)
+				bayeux.WithFields(s.log, bayeux.LogFieldReason, "invalid_replay_id").Errorf("pubsub %s: %v; on_invalid_replay_id is fail: stopping", s.cfg.Topic, wrapped)
 				s.fail(wrapped)
 				return
 			case bayeux.ReplayFallbackLatest:
@@ -256,7 +257,7 @@ func (s *Subscription) run(ctx context.Context) {
 			default:
 				s.restartFrom(ReplayEarliest)
 			}
-			c.log.Errorf("pubsub %s: %v; resubscribing from the %s event", s.cfg.Topic, wrapped, s.cfg.OnInvalidReplayID)
+			bayeux.WithFields(s.log, bayeux.LogFieldReason, "invalid_replay_id").Errorf("pubsub %s: %v; resubscribing from the %s event", s.cfg.Topic, wrapped, s.cfg.OnInvalidReplayID)
 		case kindLimit, kindPermanent:
 			if kind == kindLimit {
 				c.obs.Reconnect(bayeux.ReconnectLimit)
@@ -264,7 +265,7 @@ func (s *Subscription) run(ctx context.Context) {
 				c.obs.Reconnect(bayeux.ReconnectConnectionError)
 			}
 			wait = longWait(c.cfg.Backoff)
-			c.log.Errorf("pubsub %s: %v; retrying in %s", s.cfg.Topic, wrapped, wait.Round(time.Second))
+			s.log.Errorf("pubsub %s: %v; retrying in %s", s.cfg.Topic, wrapped, wait.Round(time.Second))
 		case kindClosed:
 			s.fail(ErrClosed)
 			return
@@ -274,7 +275,7 @@ func (s *Subscription) run(ctx context.Context) {
 				wait = c.cfg.Backoff.Delay(streak)
 			}
 			streak++
-			c.log.Warnf("pubsub %s: stream ended: %v; resubscribing in %s", s.cfg.Topic, wrapped, wait.Round(time.Millisecond))
+			s.log.Warnf("pubsub %s: stream ended: %v; resubscribing in %s", s.cfg.Topic, wrapped, wait.Round(time.Millisecond))
 		}
 		if !sleep(ctx, c.closed, wait) {
 			if ctx.Err() == nil {
@@ -346,7 +347,7 @@ func (s *Subscription) stream(ctx context.Context) (delivered bool, err error) {
 	if err := stream.Send(first); err != nil {
 		return false, s.streamErr(stream, err)
 	}
-	c.log.Debugf("pubsub %s: subscribed (%s), requested %d", s.cfg.Topic, first.ReplayPreset, first.NumRequested)
+	s.log.Debugf("pubsub %s: subscribed (%s), requested %d", s.cfg.Topic, first.ReplayPreset, first.NumRequested)
 
 	results := make(chan recvResult, 1)
 	go func() { // ends when the stream does (cancel below ends a blocked Recv)
