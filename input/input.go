@@ -54,7 +54,7 @@ type ssiInput struct {
 	// (org_migration.go); nil in tests that build the input by hand.
 	org          orgStore
 	instanceName func(context.Context) (string, error)
-	limits  *limitsPoller // nil when limits_interval is 0
+	limits       *limitsPoller // nil when limits_interval is 0
 
 	redeliver redeliveries
 	recovery  *recovery
@@ -115,7 +115,7 @@ func newInput(pConf *service.ParsedConfig, mgr *service.Resources) (*ssiInput, e
 		instanceName: func(ctx context.Context) (string, error) {
 			return queryInstanceName(ctx, httpClient, src, conf.APIVersion)
 		},
-		limits:  limits,
+		limits: limits,
 		recovery: &recovery{
 			log:           logs.session,
 			logs:          logs,

@@ -217,12 +217,14 @@ checkpoint_limit: 10
 	defer in.Close(context.Background())
 
 	var acks []service.AckFunc
+	var sizes []int
 	held := 0
 	for held < 10 { // checkpoint_limit arrives, whatever the machine's speed
 		batch, ack, err := in.ReadBatch(ctx)
 		require.NoError(t, err)
 		held += len(batch)
 		acks = append(acks, ack)
+		sizes = append(sizes, len(batch))
 		require.LessOrEqual(t, held, 10, "never more than checkpoint_limit unacknowledged")
 	}
 	// With nothing acknowledged no more comes (ReadBatch waits until its
@@ -233,7 +235,29 @@ checkpoint_limit: 10
 	require.ErrorIs(t, err, context.DeadlineExceeded)
 	assert.LessOrEqual(t, deliveredPlatformEvents(t, url), int64(10), "the server sent no more than checkpoint_limit")
 
-	for _, ack := range acks {
+	// Acknowledging n events hands exactly n back to the client: the server
+	// is asked for n more, not more, so what it sent stays within
+	// checkpoint_limit plus what was acknowledged.
+	acked, next := 0, 0
+	for acked < 5 {
+		require.NoError(t, acks[next](ctx, nil))
+		acked += sizes[next]
+		next++
+	}
+	for {
+		rctx, rcancel := context.WithTimeout(ctx, 500*time.Millisecond)
+		batch, ack, err := in.ReadBatch(rctx)
+		rcancel()
+		if errors.Is(err, context.DeadlineExceeded) {
+			break // checkpoint_limit in flight again
+		}
+		require.NoError(t, err)
+		held += len(batch)
+		acks = append(acks, ack)
+	}
+	assert.LessOrEqual(t, deliveredPlatformEvents(t, url), int64(10+acked), "the server sent checkpoint_limit plus what was acknowledged (%d), no more", acked)
+
+	for _, ack := range acks[next:] {
 		require.NoError(t, ack(ctx, nil))
 	}
 	total := held

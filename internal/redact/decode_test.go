@@ -152,3 +152,13 @@ func TestMultiByteTextBeforeASecret(t *testing.T) {
 	assert.Equal(t, `éé 😀 `+Mark+` é`, r.Known(`éé 😀 tok\"en é`))
 	assert.Equal(t, `é`+Mark+`é`, r.Known(`é`+url.QueryEscape(`tok"en`)+`é`))
 }
+
+// The cut to MaxQuote comes after redaction: a secret that straddles the
+// cut is matched whole and removed, never shown in part.
+func TestQuoteCutsAfterRedacting(t *testing.T) {
+	r := New("hunter2hunter2")
+	for _, at := range []int{MaxQuote - 10, MaxQuote - 5, MaxQuote - 1} {
+		got := r.Quote([]byte(strings.Repeat("x", at) + "hunter2hunter2 tail"))
+		assert.NotContains(t, got, "hunte", "no head of the secret before the cut (at %d)", at)
+	}
+}
