@@ -64,6 +64,7 @@ var mutants = []mutant{
 		From: "if cur, ok := c.acked[channel]; ok && !pos.After(cur) {",
 		To:   "if cur, ok := c.acked[channel]; ok && false && !pos.After(cur) {",
 		Pkg:  "./input/",
+		Run:  "TestCheckpoint",
 	},
 	{
 		Name: "load-ignores-the-higher-shadow",
@@ -72,6 +73,7 @@ var mutants = []mutant{
 		From: "		if sPos.After(pPos) {",
 		To:   "		if false {",
 		Pkg:  "./input/...",
+		Run:  "TestCacheStore|TestReadPosition",
 	},
 	{
 		Name: "key-written-before-shadow",
@@ -80,6 +82,7 @@ var mutants = []mutant{
 		From: "return []string{key + ShadowSuffix, key}",
 		To:   "return []string{key, key + ShadowSuffix}",
 		Pkg:  "./input/...",
+		Run:  "TestStoreWritesTheShadowFirst|TestCheckpointKey",
 	},
 	{
 		Name: "advice-handshake-on-success-ignored",
@@ -88,6 +91,7 @@ var mutants = []mutant{
 		From: "	case wire.ReconnectHandshake:\n		return &trouble{reason: ReconnectAdviceHandshake, err: errors.New(\"the server advised a new handshake\"),",
 		To:   "	case \"mutant\":\n		return &trouble{reason: ReconnectAdviceHandshake, err: errors.New(\"the server advised a new handshake\"),",
 		Pkg:  "./internal/bayeux/",
+		Run:  "TestAdviceOnASuccessfulConnect|TestGeneric",
 	},
 	{
 		Name: "advice-none-on-success-ignored",
@@ -96,6 +100,7 @@ var mutants = []mutant{
 		From: "	case wire.ReconnectNone:\n		s.adv.Reconnect = wire.ReconnectRetry",
 		To:   "	case \"mutant\":\n		s.adv.Reconnect = wire.ReconnectRetry",
 		Pkg:  "./internal/bayeux/",
+		Run:  "TestAdviceOnASuccessfulConnect|TestGeneric",
 	},
 	{
 		Name: "backoff-never-reset-after-a-healthy-session",
@@ -104,6 +109,7 @@ var mutants = []mutant{
 		From: "		s.streak = 0 // the session survived a full long poll",
 		To:   "		_ = 0 // the session survived a full long poll",
 		Pkg:  "./internal/bayeux/",
+		Run:  "TestBackoff",
 	},
 	{
 		Name: "backoff-not-growing-in-the-reconnect-loop",
@@ -112,6 +118,7 @@ var mutants = []mutant{
 		From: "		wait = s.cfg.Backoff.Delay(s.streak)\n		refresh = false",
 		To:   "		wait = s.cfg.Backoff.Delay(1)\n		refresh = false",
 		Pkg:  "./internal/bayeux/",
+		Run:  "TestBackoff",
 	},
 	{
 		Name: "rejected-login-mid-session-waits-short",
@@ -120,6 +127,7 @@ var mutants = []mutant{
 		From: "		case kindOf(err) == kindLoginRejected:\n			refresh = true\n			wait = s.cfg.Backoff.long()",
 		To:   "		case kindOf(err) == kindLoginRejected:\n			refresh = true",
 		Pkg:  "./internal/bayeux/",
+		Run:  "TestRejectedLogin",
 	},
 	{
 		Name: "held-batch-dropped",
@@ -128,6 +136,7 @@ var mutants = []mutant{
 		From: "		i.held, i.heldClient = &batch, client",
 		To:   "		i.held, i.heldClient = nil, nil",
 		Pkg:  "./input/",
+		Run:  "TestHeld",
 	},
 	{
 		Name: "nack-resolves-the-checkpoint",
@@ -136,6 +145,7 @@ var mutants = []mutant{
 		From: "			if err == nil {\n				d.resolve()",
 		To:   "			if true {\n				d.resolve()",
 		Pkg:  "./input/",
+		Run:  "TestNack|TestStreamNacked",
 	},
 	{
 		Name: "framework-index-retry-instead-of-whole-batch",
@@ -145,6 +155,7 @@ var mutants = []mutant{
 		To: "			in, err := newInput(conf, mgr)\n			if err != nil {\n				return nil, err\n			}\n" +
 			"			return service.AutoRetryNacksBatchedToggled(conf, in)",
 		Pkg: "./input/",
+		Run: "TestReshaped|TestNack|TestBatchMessages",
 	},
 	{
 		Name: "fallback-epoch-ignored",
@@ -153,6 +164,7 @@ var mutants = []mutant{
 		From: "func (c *checkpointer) NewEpoch(channel string) int64 {",
 		To:   "func (c *checkpointer) NewEpoch(channel string) int64 {\n	return 0",
 		Pkg:  "./input/",
+		Run:  "TestStreamFallbackEpoch|TestCheckpointEpochs",
 	},
 	{
 		Name: "checkpoint-key-prefix-unchecked",
@@ -161,6 +173,7 @@ var mutants = []mutant{
 		From: "	case !keyPrefixRE.MatchString(prefix):",
 		To:   "	case false && !keyPrefixRE.MatchString(prefix):",
 		Pkg:  "./input/",
+		Run:  "TestUnsafeCheckpointKey|TestAcceptedKeys",
 	},
 	// The survivors of an independent mutation run, each with the test that
 	// now catches it.
