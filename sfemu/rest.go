@@ -122,6 +122,8 @@ func (s *restHandler) serveREST(w http.ResponseWriter, r *http.Request) {
 		s.publishPlatformEvent(w, r, parts[1])
 	case len(parts) >= 2 && parts[0] == "tooling":
 		s.serveTooling(w, r, version, parts[1:])
+	case resource == "query" && isInstanceNameQuery(r.URL.Query().Get("q")):
+		s.serveInstanceName(w, r, version)
 	default:
 		if !s.data.Serve(w, r, version, resource) {
 			notFound(w)

@@ -211,6 +211,7 @@ type Server struct {
 	data   *dataapi.API
 	router *orgstream.Router
 	defs   definitions
+	orgInstance
 }
 
 // New builds a Server, publishes the preloaded events and starts the generators. Close stops them.
