@@ -257,3 +257,46 @@ on_invalid_replay_id: resync
 		})
 	}
 }
+
+// Whether a snapshot runs at start: by mode, stored progress and channel checkpoints.
+func TestSnapshotDecision(t *testing.T) {
+	complete := checkpointfmt.SnapshotState{Seq: 3, Generation: 2, Reason: "initial", Complete: true}
+	partial := checkpointfmt.SnapshotState{Seq: 2, Generation: 2, Reason: "initial"}
+	tests := []struct {
+		name       string
+		mode       snapshotMode
+		stored     *checkpointfmt.SnapshotState
+		checkpoint bool
+		due        bool
+		generation int64
+	}{
+		{"initial, first start", snapshotInitial, nil, false, true, 1},
+		{"initial, channels already checkpointed", snapshotInitial, nil, true, false, 0},
+		{"initial, done before", snapshotInitial, &complete, false, false, 2},
+		{"initial, interrupted", snapshotInitial, &partial, true, true, 2},
+		{"always, done before", snapshotAlways, &complete, true, true, 3},
+		{"always, interrupted", snapshotAlways, &partial, true, true, 2},
+		{"never, interrupted resync resumes", snapshotNever, &partial, true, true, 2},
+		{"never, nothing stored", snapshotNever, nil, false, false, 0},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			res := service.MockResources(service.MockResourcesOptAddCache("replay_ids"))
+			store := cacheStore{res: res, cache: "replay_ids", prefix: "k"}
+			r := &cdcRuntime{conf: cdcConfig{Mode: tc.mode, Objects: []snapshotObject{{Name: "Account"}}}, store: store, res: res}
+			if tc.stored != nil {
+				require.NoError(t, r.writeState(t.Context(), *tc.stored))
+			}
+			state, due, err := r.decide(t.Context(), func(context.Context) (bool, error) { return tc.checkpoint, nil })
+			require.NoError(t, err)
+			assert.Equal(t, tc.due, due)
+			if tc.generation > 0 {
+				assert.Equal(t, tc.generation, state.Generation)
+			}
+			if due && tc.stored == nil {
+				require.Len(t, state.Objects, 1)
+				assert.Equal(t, "Account", state.Objects[0].Object)
+			}
+		})
+	}
+}

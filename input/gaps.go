@@ -90,8 +90,9 @@ func gapOf(msg *service.Message) (gapEvent, error) {
 	g.changeType, _ = ct.(string)
 	ent, _ := msg.MetaGetMut(metaEntityName)
 	g.entity, _ = ent.(string)
-	if g.entity == "" {
-		return g, fmt.Errorf("a %s event without an entity name", g.changeType)
+	if !sobjectNameRE.MatchString(g.entity) {
+		// The name goes into SOQL and a URL: only an API name is used.
+		return g, fmt.Errorf("a %s event whose entity name %q is not an object API name", g.changeType, g.entity)
 	}
 	ids, _ := msg.MetaGetMut(metaRecordIDs)
 	list, _ := ids.([]any)

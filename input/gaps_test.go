@@ -149,3 +149,14 @@ func TestGapOverflowReReadsTheEntity(t *testing.T) {
 		}
 	}
 }
+
+// A gap event whose entity is not an API name never reaches SOQL.
+func TestGapEntityMustBeAnAPIName(t *testing.T) {
+	g := newGapResolver(nil, apiStreaming, cdcConfig{Gaps: gapFetch}, nil)
+	for _, entity := range []string{"", "Account WHERE Id != null", "Acc'ount"} {
+		err := g.resolve(t.Context(), service.MessageBatch{gapMessage(gapOverflow, entity, time.Now(), "000000000000000AAA")},
+			func(service.MessageBatch) error { return nil })
+		require.Error(t, err, entity)
+		assert.Contains(t, err.Error(), "not an object API name")
+	}
+}
