@@ -48,8 +48,9 @@ type cdcRuntime struct {
 	// the replay-id fallback that follows (the stored id is still the one
 	// Salesforce refused) needs no second one.
 	absorb bool
-	// pending are batches of a resolved gap batch still to hand out.
-	pending []pendingBatch
+	// gapRun is the resolution of a stream batch with gap events, whose
+	// batches ReadBatch hands out before anything else; nil when none.
+	gapRun *gapStream
 	stop    context.CancelFunc
 	ctx     context.Context
 }
@@ -63,9 +64,68 @@ type snapshotRun struct {
 	absorb bool
 }
 
-type pendingBatch struct {
-	msgs service.MessageBatch
-	ack  service.AckFunc
+// gapStream is one stream batch being resolved: a goroutine sends its
+// resolved batches, one at a time (an overflow's query pages are never all
+// held), and the stream batch's ack runs when the resolution is over and
+// every batch it sent is acknowledged.
+type gapStream struct {
+	batches chan service.MessageBatch
+	done    chan struct{}
+	// resolved is set before done closes when the resolution ran to its
+	// end; otherwise (the input closed) the stream batch is nacked.
+	resolved bool
+
+	mu       sync.Mutex
+	ack      service.AckFunc
+	out      int   // batches sent and not yet acknowledged
+	finished bool  // the resolution is over
+	acked    bool  // ack ran
+	first    error // the first nack of a batch sent
+}
+
+// part registers a batch handed out and returns its ack.
+func (g *gapStream) part() service.AckFunc {
+	g.mu.Lock()
+	g.out++
+	g.mu.Unlock()
+	var once sync.Once
+	return func(ctx context.Context, err error) error {
+		var ret error
+		once.Do(func() {
+			g.mu.Lock()
+			g.out--
+			if err != nil && g.first == nil {
+				g.first = err
+			}
+			ret = g.settleLocked(ctx)
+		})
+		return ret
+	}
+}
+
+// finish marks the resolution over.
+func (g *gapStream) finish(ctx context.Context) error {
+	g.mu.Lock()
+	g.finished = true
+	if !g.resolved && g.first == nil {
+		g.first = errors.New("the resolution of its gap events was cut short")
+	}
+	return g.settleLocked(ctx)
+}
+
+// settleLocked runs the stream batch's ack once everything is done; it
+// unlocks g.mu.
+func (g *gapStream) settleLocked(ctx context.Context) error {
+	fire := g.finished && g.out == 0 && !g.acked
+	if fire {
+		g.acked = true
+	}
+	ack, first := g.ack, g.first
+	g.mu.Unlock()
+	if !fire {
+		return nil
+	}
+	return ack(ctx, first)
 }
 
 // newCDCRuntime answers nil when the input neither snapshots nor resolves gaps.
@@ -305,12 +365,24 @@ func (r *cdcRuntime) next(ctx context.Context) (service.MessageBatch, service.Ac
 		return nil, nil, false, nil
 	}
 	r.mu.Lock()
-	if len(r.pending) > 0 {
-		p := r.pending[0]
-		r.pending = r.pending[1:]
-		r.mu.Unlock()
-		return p.msgs, p.ack, true, nil
+	gr := r.gapRun
+	r.mu.Unlock()
+	if gr != nil {
+		select {
+		case b := <-gr.batches:
+			return b, gr.part(), true, nil
+		case <-gr.done:
+			r.mu.Lock()
+			r.gapRun = nil
+			r.mu.Unlock()
+			if err := gr.finish(ctx); err != nil {
+				return nil, nil, true, err
+			}
+		case <-ctx.Done():
+			return nil, nil, true, ctx.Err()
+		}
 	}
+	r.mu.Lock()
 	run, progress := r.run, r.progress
 	r.mu.Unlock()
 	if run == nil {
@@ -360,70 +432,55 @@ func (r *cdcRuntime) finishRun(run *snapshotRun, err error) {
 	}
 }
 
-// resolveGaps runs on each batch of the stream with gap_events: fetch: it
-// answers the batch with its gap events resolved. When the resolution makes
-// several batches (an overflow), the first is answered and the rest wait in
-// pending; the stream's ack runs once all are acknowledged. A failed
-// resolution is retried after the redelivery backoff until ctx ends, when
-// the batch is nacked and so delivered again. ok is false when there is
-// nothing to answer (the batch held only overflows that matched nothing, and
-// is acknowledged).
-func (r *cdcRuntime) resolveGaps(ctx context.Context, msgs service.MessageBatch, ack service.AckFunc, wait func(attempt int) time.Duration) (service.MessageBatch, service.AckFunc, bool, error) {
+// resolveGaps runs on each batch of the stream with gap_events: fetch. A
+// batch without gap events is answered as it is (ok). One with gap events
+// is resolved by a goroutine whose batches next hands out, in order, before
+// anything else (ok is false: ReadBatch reads again); the stream batch's ack
+// runs once the resolution is over and all of them are acknowledged. A failed
+// resolution is logged and retried from the start after wait (batches sent
+// again are duplicates, which at-least-once allows) until the input closes:
+// a gap event never passes unresolved.
+func (r *cdcRuntime) resolveGaps(_ context.Context, msgs service.MessageBatch, ack service.AckFunc, wait func(attempt int) time.Duration) (service.MessageBatch, service.AckFunc, bool, error) {
 	if r == nil || r.gaps == nil || !hasGaps(msgs) {
 		return msgs, ack, true, nil
 	}
-	var parts []service.MessageBatch
-	for attempt := 1; ; attempt++ {
-		parts = parts[:0]
-		err := r.gaps.resolve(ctx, msgs, func(b service.MessageBatch) error {
-			parts = append(parts, b)
-			return nil
-		})
-		if err == nil {
-			break
-		}
-		d := wait(attempt)
-		r.log.With("reason", "gap_fetch_failed").Errorf("Resolving gap events failed, retrying in %v: %v", d.Round(time.Millisecond), err)
-		t := time.NewTimer(d)
-		select {
-		case <-t.C:
-		case <-ctx.Done():
-			t.Stop()
-			_ = ack(context.Background(), err)
-			return nil, nil, true, ctx.Err()
-		}
-	}
-	if len(parts) == 0 {
-		return nil, nil, false, ack(ctx, nil)
-	}
-	joint := newJointAck(len(parts), ack)
+	gr := &gapStream{batches: make(chan service.MessageBatch), done: make(chan struct{}), ack: ack}
 	r.mu.Lock()
-	for _, p := range parts[1:] {
-		r.pending = append(r.pending, pendingBatch{msgs: p, ack: joint})
-	}
+	r.gapRun = gr
 	r.mu.Unlock()
-	return parts[0], joint, true, nil
-}
-
-// newJointAck is an ack shared by n batches: ack runs once, after the last,
-// with the first error.
-func newJointAck(n int, ack service.AckFunc) service.AckFunc {
-	var mu sync.Mutex
-	left := n
-	var first error
-	return func(ctx context.Context, err error) error {
-		mu.Lock()
-		left--
-		if err != nil && first == nil {
-			first = err
+	ctx := r.ctx
+	go func() {
+		defer close(gr.done)
+		for attempt := 1; ; attempt++ {
+			err := r.gaps.resolve(ctx, msgs, func(b service.MessageBatch) error {
+				select {
+				case gr.batches <- b:
+					return nil
+				case <-ctx.Done():
+					return ctx.Err()
+				}
+			})
+			if err == nil {
+				gr.mu.Lock()
+				gr.resolved = true
+				gr.mu.Unlock()
+				return
+			}
+			if ctx.Err() != nil {
+				return
+			}
+			d := wait(attempt)
+			r.log.With("reason", "gap_fetch_failed").Errorf("Resolving gap events failed, retrying in %v: %v", d.Round(time.Millisecond), err)
+			t := time.NewTimer(d)
+			select {
+			case <-t.C:
+			case <-ctx.Done():
+				t.Stop()
+				return
+			}
 		}
-		last, ferr := left == 0, first
-		mu.Unlock()
-		if !last {
-			return nil
-		}
-		return ack(ctx, ferr)
-	}
+	}()
+	return nil, nil, false, nil
 }
 
 // close stops the reader and the progress lines.

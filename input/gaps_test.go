@@ -1,6 +1,7 @@
 package input
 
 import (
+	"context"
 	"encoding/json"
 	"testing"
 	"time"
@@ -159,4 +160,25 @@ func TestGapEntityMustBeAnAPIName(t *testing.T) {
 		require.Error(t, err, entity)
 		assert.Contains(t, err.Error(), "not an object API name")
 	}
+}
+
+// The stream batch of a resolution is acknowledged once, after every batch
+// of the resolution, and nacked when the resolution was cut short.
+func TestGapStreamAck(t *testing.T) {
+	var calls []error
+	g := &gapStream{ack: func(_ context.Context, err error) error { calls = append(calls, err); return nil }}
+	a, b := g.part(), g.part()
+	g.resolved = true
+	require.NoError(t, g.finish(t.Context()))
+	require.NoError(t, b(t.Context(), nil))
+	assert.Empty(t, calls, "a batch is still out")
+	require.NoError(t, a(t.Context(), nil))
+	require.NoError(t, a(t.Context(), nil), "a second ack of one batch changes nothing")
+	assert.Equal(t, []error{nil}, calls)
+
+	calls = nil
+	cut := &gapStream{ack: func(_ context.Context, err error) error { calls = append(calls, err); return nil }}
+	require.NoError(t, cut.finish(t.Context()))
+	require.Len(t, calls, 1)
+	assert.Error(t, calls[0], "cut short: nacked, so it comes again")
 }
