@@ -51,8 +51,8 @@ type cdcRuntime struct {
 	// gapRun is the resolution of a stream batch with gap events, whose
 	// batches ReadBatch hands out before anything else; nil when none.
 	gapRun *gapStream
-	stop    context.CancelFunc
-	ctx     context.Context
+	stop   context.CancelFunc
+	ctx    context.Context
 }
 
 // snapshotRun is one reader goroutine.
