@@ -287,7 +287,7 @@ func (r *cdcRuntime) decide(ctx context.Context, anyCheckpoint func(context.Cont
 		return stored, false, fmt.Errorf("loading the snapshot progress: %w", err)
 	}
 	if found && !stored.Complete {
-		return stored, true, nil
+		return r.reconcile(stored), true, nil
 	}
 	switch r.conf.Mode {
 	case snapshotNever:
@@ -305,6 +305,25 @@ func (r *cdcRuntime) decide(ctx context.Context, anyCheckpoint func(context.Cont
 		return stored, false, nil
 	}
 	return r.newGeneration(stored, string(r.conf.Mode)), true, nil
+}
+
+// reconcile fits an interrupted snapshot's progress to the configured
+// objects: an object no longer configured is dropped (else the snapshot
+// could never complete), a new one is added, not started.
+func (r *cdcRuntime) reconcile(s checkpointfmt.SnapshotState) checkpointfmt.SnapshotState {
+	byName := map[string]checkpointfmt.ObjectProgress{}
+	for _, o := range s.Objects {
+		byName[o.Object] = o
+	}
+	s.Objects = nil
+	for _, o := range r.conf.Objects {
+		p, ok := byName[o.Name]
+		if !ok {
+			p = checkpointfmt.ObjectProgress{Object: o.Name}
+		}
+		s.Objects = append(s.Objects, p)
+	}
+	return s
 }
 
 // newGeneration is the state of a snapshot generation after prev.
