@@ -305,7 +305,7 @@ func TestProxyURLCarriesEveryRequest(t *testing.T) {
 // certificate: the input refuses it with the x509 error in plain words, and
 // streams once the certificate is configured as a root CA (inline or file).
 func TestTLSVerifiedByDefault(t *testing.T) {
-	emu := sfemu.New(sfemu.Config{})
+	emu := sfemu.New(sfemu.Config{Preload: []sfemu.ChannelCount{{Channel: "/event/A__e"}}}) // the event type exists
 	ts := httptest.NewTLSServer(emu)
 	t.Cleanup(func() { ts.Close(); emu.Close() })
 	require.True(t, strings.HasPrefix(ts.URL, "https://"))

@@ -205,6 +205,8 @@ func startEmu(t *testing.T, cfg sfemu.Config) *emu {
 	if cfg.Seed == 0 {
 		cfg.Seed = 7
 	}
+	// These tests subscribe before they publish: a subscribe defines the channel it names, as sfemu's own tests do.
+	cfg.AnyChannel = true
 	e := &emu{t: t, srv: sfemu.New(cfg)}
 	e.rec = &recorder{next: e.srv}
 	e.ts = httptest.NewServer(e.rec)
