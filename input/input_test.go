@@ -277,7 +277,7 @@ func TestInputConnectionRefused(t *testing.T) {
 }
 
 func TestInputRecoversFromFaults(t *testing.T) {
-	emu, url := startEmulator(t, sfemu.Config{MaxBatch: 10, Preload: []sfemu.ChannelCount{{Channel: "/event/A__e"}}}) // the event type exists
+	emu, url := startEmulator(t, sfemu.Config{MaxBatch: 10})
 	h := newHarness(t, t.TempDir(), url, "channels: [ /event/A__e ]\nreplay_preset: earliest\n")
 	require.NoError(t, h.in.Connect(t.Context()))
 	publishIDs(t, emu, "/event/A__e", 10)
@@ -303,7 +303,7 @@ func TestInputRecoversFromFaults(t *testing.T) {
 }
 
 func TestInputCloseIsBoundedAndIdempotent(t *testing.T) {
-	emu, url := startEmulator(t, sfemu.Config{Preload: []sfemu.ChannelCount{{Channel: "/event/A__e"}}}) // 110 s long poll; the event type exists
+	emu, url := startEmulator(t, sfemu.Config{}) // 110 s long poll
 	dir := t.TempDir()
 	h := newHarness(t, dir, url, "channels: [ /event/A__e ]\nreplay_preset: earliest\n")
 	require.NoError(t, h.in.Connect(t.Context()))

@@ -205,7 +205,8 @@ func startEmu(t *testing.T, cfg sfemu.Config) *emu {
 	if cfg.Seed == 0 {
 		cfg.Seed = 7
 	}
-	// These tests subscribe before they publish: a subscribe defines the channel it names, as sfemu's own tests do.
+	// These tests subscribe before they publish; channel existence is sfemu's
+	// own test, so the emulator defines a channel on its first subscribe.
 	cfg.AnyChannel = true
 	e := &emu{t: t, srv: sfemu.New(cfg)}
 	e.rec = &recorder{next: e.srv}
