@@ -77,6 +77,10 @@ type ssiConfig struct {
 	MaxBuffered int
 
 	Backoff bayeux.BackoffConfig
+
+	// CheckpointGrace and Lease: lease_config.go.
+	CheckpointGrace time.Duration
+	Lease           leaseConfig
 }
 
 // The patterns of field values. lint.go builds its rule from these same
@@ -193,6 +197,7 @@ func configFromParsed(pConf *service.ParsedConfig, fsys fs.FS) (conf ssiConfig, 
 	}
 	conf.CheckpointLimit = positiveInt(pConf, ssiFieldCheckpointLimit, defaultCheckpointLimit, &errs)
 	conf.MaxBuffered = positiveInt(pConf, ssiFieldMaxBuffered, defaultMaxBufferedEvents, &errs)
+	errs = append(errs, parseCheckpointHealth(pConf, &conf)...)
 
 	tlsConf, tlsEnabled, terr := pConf.FieldTLSToggled(ssiFieldTLS)
 	if terr != nil {

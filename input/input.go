@@ -53,6 +53,14 @@ type ssiInput struct {
 	recovery  *recovery
 	done      chan struct{} // closed by Close
 
+	// health, lease (nil when lease.enabled is false) and probe: checkpoint
+	// health and the lease (input_gate.go).
+	health     *storeHealth
+	lease      *lease
+	probe      func(context.Context) error
+	leaseStart sync.Once
+	lastNamed  time.Time // when Connect last returned the not-ready error
+
 	mu     sync.Mutex
 	client transport // nil when not connected
 	closed bool
@@ -89,13 +97,15 @@ func newInput(pConf *service.ParsedConfig, mgr *service.Resources) (*ssiInput, e
 
 	metrics := newMetrics(mgr.Metrics())
 	store := cacheStore{res: mgr, cache: conf.CheckpointCache, prefix: conf.CheckpointKey, log: mgr.Logger(), pubsub: conf.API == apiPubSub}
-	return &ssiInput{
+	cp := newCheckpointer(store, conf.CheckpointLimit, mgr.Logger(), metrics.checkpointLag)
+	i := &ssiInput{
 		conf:    conf,
 		log:     mgr.Logger(),
 		auth:    src,
 		http:    httpClient,
-		cp:      newCheckpointer(store, conf.CheckpointLimit, mgr.Logger(), metrics.checkpointLag),
+		cp:      cp,
 		metrics: metrics,
+		probe:   store.Probe,
 		recovery: &recovery{
 			log:           mgr.Logger(),
 			backoff:       bayeux.BackoffConfig{Initial: conf.Backoff.Initial, Max: conf.Backoff.Max},
@@ -104,7 +114,9 @@ func newInput(pConf *service.ParsedConfig, mgr *service.Resources) (*ssiInput, e
 			pubsub:        conf.API == apiPubSub,
 		},
 		done: make(chan struct{}),
-	}, nil
+	}
+	i.initGate(mgr)
+	return i, nil
 }
 
 // newHTTPClient is the base client of token and CometD requests: Go's default
@@ -130,6 +142,17 @@ func (i *ssiInput) Connect(ctx context.Context) error {
 		i.mu.Unlock()
 		return service.ErrEndOfInput
 	}
+	i.mu.Unlock()
+	if i.lease != nil {
+		i.leaseStart.Do(i.lease.start)
+	}
+	if err := i.awaitStore(ctx); err != nil {
+		return err
+	}
+	if i.lease != nil && !i.lease.Held() {
+		return nil // a standby: ReadBatch waits for the lease
+	}
+	i.mu.Lock()
 	if i.client != nil {
 		i.mu.Unlock()
 		return nil
@@ -263,6 +286,9 @@ func (i *ssiInput) startPositions(ctx context.Context) (map[string]int64, error)
 // persist the channel's highest contiguously acknowledged id.
 func (i *ssiInput) ReadBatch(ctx context.Context) (service.MessageBatch, service.AckFunc, error) {
 	for {
+		if err := i.readGate(ctx); err != nil {
+			return nil, nil, err
+		}
 		d, err := i.nextRedelivery(ctx)
 		if err != nil {
 			return nil, nil, err
@@ -318,6 +344,13 @@ func (i *ssiInput) readNew(ctx context.Context) (*delivery, error) {
 			i.dropClient(client, err)
 			return nil, service.ErrNotConnected
 		}
+	}
+
+	if !i.storeStart(ctx, wctx, client, batch) {
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		return nil, nil
 	}
 
 	var resolve func()
@@ -439,6 +472,11 @@ func (i *ssiInput) Close(ctx context.Context) error {
 		if err := i.cp.Close(ctx); err != nil {
 			errs = append(errs, err)
 		}
+		// After the final flush, which the lease fences.
+		if i.lease != nil {
+			i.lease.close(ctx)
+		}
+		i.health.close()
 		i.closeErr = errors.Join(errs...)
 	})
 	return i.closeErr

@@ -94,6 +94,7 @@ func lintRule() string {
 		"{{ENDPOINT_RE}}", blobl(pubsubEndpointRE.String()),
 		"{{PUBSUB_SUFFIX_LEN}}", strconv.Itoa(len(checkpointfmt.PubSubKeySuffix)),
 		"{{BASE64_RE}}", blobl(base64RE.String()),
+		"{{LEASE_RULE}}", leaseLintRule,
 	).Replace(lintRuleTemplate)
 }
 
@@ -279,6 +280,7 @@ let boff_errs = $boff_defaults.keys().sort().filter(f -> $boff_ns.get(f) <= 0).m
   } else { [] }
 )
 
-let errs = [$org_errs, $api_errs, $grant_errs, $key_errs, $channel_errs, $api_kind_errs, $pubsub_channel_errs, $dup_errs, $endpoint_errs, $initial_errs, $preset_errs, $on_invalid_errs, $cache_errs, $key_prefix_errs, $key_len_errs, $proxy_errs, $tls_errs, $limit_errs, $buffered_errs, $boff_errs].flatten()
+{{LEASE_RULE}}
+let errs = [$org_errs, $api_errs, $grant_errs, $key_errs, $channel_errs, $api_kind_errs, $pubsub_channel_errs, $dup_errs, $endpoint_errs, $initial_errs, $preset_errs, $on_invalid_errs, $cache_errs, $key_prefix_errs, $key_len_errs, $proxy_errs, $tls_errs, $limit_errs, $buffered_errs, $boff_errs, $grace_errs, $lease_errs].flatten()
 root = if $errs.length() > 0 { $errs }
 `

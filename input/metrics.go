@@ -15,6 +15,10 @@ const (
 	metricReplayFallbacks = "salesforce_streaming_replay_fallbacks"
 	metricCheckpointLag   = "salesforce_streaming_checkpoint_lag"
 	metricEventsDropped   = "salesforce_streaming_events_dropped"
+	// Checkpoint health and the lease (checkpoint_health.go, lease.go).
+	metricCheckpointErrors = "salesforce_streaming_checkpoint_errors"
+	metricCheckpointAge    = "salesforce_streaming_checkpoint_age_seconds"
+	metricLeaseHeld        = "salesforce_streaming_lease_held"
 )
 
 // ssiMetrics holds the input's metrics. It is the bayeux client's Observer,
@@ -27,6 +31,10 @@ type ssiMetrics struct {
 	replayFallbacks *service.MetricCounter
 	dropped         *service.MetricCounter
 	lag             *service.MetricGauge
+
+	checkpointErrors *service.MetricCounter
+	checkpointAge    *service.MetricGauge
+	leaseHeld        *service.MetricGauge
 }
 
 func newMetrics(m *service.Metrics) *ssiMetrics {
@@ -37,6 +45,10 @@ func newMetrics(m *service.Metrics) *ssiMetrics {
 		replayFallbacks: m.NewCounter(metricReplayFallbacks, "channel"),
 		dropped:         m.NewCounter(metricEventsDropped, "channel", "reason"),
 		lag:             m.NewGauge(metricCheckpointLag, "channel"),
+
+		checkpointErrors: m.NewCounter(metricCheckpointErrors, "channel"),
+		checkpointAge:    m.NewGauge(metricCheckpointAge, "channel"),
+		leaseHeld:        m.NewGauge(metricLeaseHeld),
 	}
 }
 

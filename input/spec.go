@@ -182,6 +182,7 @@ func spec() *service.ConfigSpec {
 					Default(defaultBackoffLong),
 			).Description("Reconnection back-off. Reconnection never gives up; every failure is logged with its cause.").Advanced(),
 		).
+		Fields(checkpointHealthFields()...).
 		LintRule(lintRule()).
 		Example("Platform events with client credentials",
 			"Consume a platform event and a CDC channel with the client credentials flow, keeping replay ids in a file cache so that restarts resume where they stopped.",
