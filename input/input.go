@@ -55,11 +55,10 @@ type ssiInput struct {
 
 	// health, lease (nil when lease.enabled is false) and probe: checkpoint
 	// health and the lease (input_gate.go).
-	health     *storeHealth
-	lease      *lease
-	probe      func(context.Context) error
-	leaseStart sync.Once
-	lastNamed  time.Time // when Connect last returned the not-ready error
+	health    *storeHealth
+	lease     *lease
+	probe     func(context.Context) error
+	lastNamed time.Time // when Connect last returned the not-ready error
 
 	mu     sync.Mutex
 	client transport // nil when not connected
@@ -144,7 +143,12 @@ func (i *ssiInput) Connect(ctx context.Context) error {
 	}
 	i.mu.Unlock()
 	if i.lease != nil {
-		i.leaseStart.Do(i.lease.start)
+		i.lease.start()
+		select { // a lone instance consumes at once
+		case <-i.lease.firstTried():
+		case <-ctx.Done():
+			return ctx.Err()
+		}
 	}
 	if err := i.awaitStore(ctx); err != nil {
 		return err

@@ -50,9 +50,14 @@ type lease struct {
 	deadline time.Time     // held: the lease is ours until then
 	changed  chan struct{} // closed and replaced at every change of held
 
-	stop     chan struct{}
-	done     chan struct{}
-	stopOnce sync.Once
+	// tried is closed after the first attempt to acquire: the first
+	// Connect waits for it, so that a lone instance consumes at once.
+	tried     chan struct{}
+	startOnce sync.Once
+	started   bool // under startOnce/stopOnce ordering: set by start
+	stop      chan struct{}
+	done      chan struct{}
+	stopOnce  sync.Once
 }
 
 const leaseVerifyDelay = 300 * time.Millisecond
@@ -63,6 +68,7 @@ func newLease(res *service.Resources, cache, prefix string, ttl time.Duration, l
 		holder: holderID(), log: log, health: health, gauge: gauge,
 		onAcquire: func() {}, onLose: func() {},
 		changed: make(chan struct{}),
+		tried:   make(chan struct{}),
 		stop:    make(chan struct{}),
 		done:    make(chan struct{}),
 	}
@@ -83,7 +89,24 @@ func (l *lease) margin() time.Duration { return max(l.ttl/5, 500*time.Millisecon
 // poll is how often a standby looks at the lease.
 func (l *lease) poll() time.Duration { return min(max(l.ttl/10, 100*time.Millisecond), time.Second) }
 
-func (l *lease) start() { go l.run() }
+// start starts the lease's goroutine once; close stops it.
+func (l *lease) start() {
+	l.startOnce.Do(func() {
+		select {
+		case <-l.stop:
+			return // closed before it started
+		default:
+		}
+		l.mu.Lock()
+		l.started = true
+		l.mu.Unlock()
+		go l.run()
+	})
+}
+
+// firstTried returns a channel closed once the first attempt to acquire
+// the lease is over, whatever its outcome.
+func (l *lease) firstTried() <-chan struct{} { return l.tried }
 
 // Held reports whether this instance holds the lease now.
 func (l *lease) Held() bool {
@@ -126,12 +149,17 @@ func (l *lease) run() {
 	defer close(l.done)
 	l.gauge.Set(0)
 	var seen leaseSeen
+	first := true
 	for {
 		var pause time.Duration
 		if l.Held() {
 			pause = l.renew()
 		} else {
 			pause = l.tryAcquire(&seen)
+		}
+		if first {
+			first = false
+			close(l.tried)
 		}
 		select {
 		case <-l.stop:
@@ -272,7 +300,12 @@ func (l *lease) lose(why string) {
 func (l *lease) close(ctx context.Context) {
 	l.stopOnce.Do(func() {
 		close(l.stop)
-		<-l.done
+		l.mu.Lock()
+		started := l.started
+		l.mu.Unlock()
+		if started {
+			<-l.done
+		}
 		l.mu.Lock()
 		held, epoch := l.held, l.epoch
 		l.mu.Unlock()
