@@ -39,6 +39,10 @@ type storeHealth struct {
 	failing  map[string]*failure  // subject (channel or leaseSubject) -> its current failure
 	unstored map[string]time.Time // channel -> since when acknowledged progress waits to be stored
 	streak   int                  // writes failed since the last healthy moment
+	// overGrace is called once per failure streak when it outlasts the
+	// grace period (the input wakes a ReadBatch waiting for events).
+	overGrace func()
+	told      bool
 	stop     chan struct{}
 	done     chan struct{}
 	stopOnce sync.Once
@@ -49,9 +53,9 @@ type failure struct {
 	err   error
 }
 
-func newStoreHealth(cache string, grace time.Duration, channels []string, log *service.Logger, m *ssiMetrics) *storeHealth {
+func newStoreHealth(cache string, grace time.Duration, channels []string, log *service.Logger, m *ssiMetrics, overGrace func()) *storeHealth {
 	h := &storeHealth{
-		cache: cache, grace: grace, channels: channels, log: log,
+		cache: cache, grace: grace, channels: channels, log: log, overGrace: overGrace,
 		errors: m.checkpointErrors, age: m.checkpointAge, now: time.Now,
 		failing:  map[string]*failure{},
 		unstored: map[string]time.Time{},
@@ -76,6 +80,7 @@ func (h *storeHealth) run() {
 			return
 		case <-t.C:
 			h.reportAges()
+			h.checkGrace()
 		}
 	}
 }
@@ -93,6 +98,22 @@ func (h *storeHealth) reportAges() {
 	h.mu.Unlock()
 	for ch, a := range ages {
 		h.age.Set(a, ch)
+	}
+}
+
+// checkGrace calls overGrace once when a failure outlasts the grace period.
+func (h *storeHealth) checkGrace() {
+	over := h.unhealthy() != nil
+	h.mu.Lock()
+	tell := over && !h.told && h.overGrace != nil
+	if over {
+		h.told = true
+	} else if len(h.failing) == 0 {
+		h.told = false
+	}
+	h.mu.Unlock()
+	if tell {
+		h.overGrace()
 	}
 }
 

@@ -25,7 +25,9 @@ func (i *ssiInput) initGate(mgr *service.Resources) {
 	for _, ch := range i.conf.Channels {
 		channels = append(channels, wire.ChannelKey(ch))
 	}
-	i.health = newStoreHealth(i.conf.CheckpointCache, i.conf.CheckpointGrace, channels, i.log, i.metrics)
+	// Past the grace period a ReadBatch waiting for events returns to the
+	// gate, which sends the framework to Connect (not ready).
+	i.health = newStoreHealth(i.conf.CheckpointCache, i.conf.CheckpointGrace, channels, i.log, i.metrics, i.redeliver.wake)
 	i.cp.health = i.health
 	if !i.conf.Lease.Enabled {
 		return
@@ -159,4 +161,15 @@ func firstReplayID(events []wire.Event) (int64, bool) {
 		}
 	}
 	return 0, false
+}
+
+// wake ends the wait of a ReadBatch for the client's next batch, as a queued
+// redelivery does; the call then goes through readGate again.
+func (r *redeliveries) wake() {
+	r.mu.Lock()
+	cancel := r.waiting
+	r.mu.Unlock()
+	if cancel != nil {
+		cancel()
+	}
 }

@@ -152,7 +152,10 @@ func (l *lease) run() {
 	first := true
 	for {
 		var pause time.Duration
-		if l.Held() {
+		l.mu.Lock()
+		held := l.held // past its deadline too: renew gives it up
+		l.mu.Unlock()
+		if held {
 			pause = l.renew()
 		} else {
 			pause = l.tryAcquire(&seen)
