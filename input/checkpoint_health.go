@@ -43,9 +43,9 @@ type storeHealth struct {
 	// grace period (the input wakes a ReadBatch waiting for events).
 	overGrace func()
 	told      bool
-	stop     chan struct{}
-	done     chan struct{}
-	stopOnce sync.Once
+	stop      chan struct{}
+	done      chan struct{}
+	stopOnce  sync.Once
 }
 
 type failure struct {

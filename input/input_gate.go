@@ -14,9 +14,9 @@ const (
 	// store's health (and probes it) again.
 	storeRecheck = time.Second
 	// storeNamedEvery spaces Connect's not-ready errors, each of which the
-	// framework logs: with the one error line of storeHealth, at most three
-	// lines a minute say the store fails.
-	storeNamedEvery = 30 * time.Second
+	// framework logs: with the one error line of storeHealth and the lease's
+	// loss, at most three lines a minute say the store fails.
+	storeNamedEvery = time.Minute
 )
 
 // initGate sets up checkpoint health and the lease of a new input.

@@ -202,7 +202,10 @@ func (l *lease) tryAcquire(seen *leaseSeen) time.Duration {
 		cur, perr := checkpointfmt.ParseLease(value)
 		switch {
 		case perr != nil:
-			if seen.raw != string(value) {
+			// A file cache truncates before it writes: a renewal in progress
+			// reads as empty or cut short. Only a value that stays the same
+			// and unreadable for a whole ttl is a holder that died mid-write.
+			if seen.since.IsZero() || seen.raw != string(value) {
 				seen.raw, seen.since = string(value), now
 			}
 			if now.Sub(seen.since) < l.ttl {
@@ -212,6 +215,7 @@ func (l *lease) tryAcquire(seen *leaseSeen) time.Duration {
 			takeover = fmt.Sprintf("an unreadable lease value %q", shorten(string(value)))
 		case cur.Expires.After(now):
 			seen.lastEpoch, seen.holder = cur.Epoch, cur.Holder
+			seen.raw, seen.since = "", time.Time{}
 			l.health.ok(leaseSubject)
 			return l.poll()
 		default:
