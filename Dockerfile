@@ -2,11 +2,14 @@
 # non-root user on distroless/static (no shell, no libc: the binary is static).
 #
 #   docker build -t salesforce_streaming .
-#   docker run --rm -e SF_CLIENT_ID=... -e REDIS_URL=redis://redis:6379 salesforce_streaming \
+#   docker run --rm -p 4195:4195 -e SF_CLIENT_ID=... -e REDIS_URL=redis://redis:6379 salesforce_streaming \
 #     -r /resources/replay_ids_redis.yaml -c /config/platform_events_to_kafka.yaml
 #
-# /metrics (Prometheus) and /ping are served on port 4195. The file replay-id
-# store writes under /data: mount a volume there to keep positions.
+# The HTTP API (/ping, /ready, /metrics) listens on 0.0.0.0:4195 in the
+# image, so that `-p 4195:4195`, probes and scrapes reach it: the entrypoint
+# sets http.address. The bare binary keeps its loopback default. A later
+# `--set http.address=...` on the command line overrides the image's. The file
+# replay-id store writes under /data: mount a volume there to keep positions.
 
 ARG GO_VERSION=1.26.8
 
@@ -27,4 +30,4 @@ COPY --from=build --chown=65532:65532 /out/data/ /data/
 ENV SALESFORCE_STREAMING_DATA_DIR=/data
 USER 65532:65532
 EXPOSE 4195
-ENTRYPOINT ["/benthos"]
+ENTRYPOINT ["/benthos", "--set", "http.address=0.0.0.0:4195"]

@@ -78,6 +78,9 @@ type ssiConfig struct {
 
 	Backoff bayeux.BackoffConfig
 
+	// LimitsInterval is how often the org's limits are read; 0: never.
+	LimitsInterval time.Duration
+
 	// CheckpointGrace and Lease: lease_config.go.
 	CheckpointGrace time.Duration
 	Lease           leaseConfig
@@ -254,6 +257,10 @@ func configFromParsed(pConf *service.ParsedConfig, fsys fs.FS) (conf ssiConfig, 
 		errs = append(errs, errors.New("backoff.max_interval must not be below backoff.initial_interval"))
 	}
 
+	if conf.LimitsInterval, err = parseLimitsInterval(pConf); err != nil {
+		errs = append(errs, err)
+	}
+
 	return conf, errors.Join(errs...)
 }
 
@@ -330,6 +337,12 @@ func hasPEMCertificate(raw []byte) bool {
 
 // positiveInt reads an int field that must be at least 1; example (its default) is quoted in the error.
 func positiveInt(pConf *service.ParsedConfig, field string, example int, errs *[]error) int {
+	if raw, err := pConf.FieldAny(field); err == nil {
+		if f, ok := raw.(float64); ok && f != math.Trunc(f) {
+			*errs = append(*errs, fmt.Errorf("%s %v must be a whole number of at least 1, e.g. %d", field, f, example))
+			return 0
+		}
+	}
 	v, err := pConf.FieldInt(field)
 	if err != nil {
 		*errs = append(*errs, err)

@@ -13,6 +13,7 @@ import (
 
 	"github.com/salesforce-streaming/salesforce_streaming/internal/bayeux"
 	"github.com/salesforce-streaming/salesforce_streaming/internal/bayeux/wire"
+	"github.com/salesforce-streaming/salesforce_streaming/internal/orgapi"
 	"github.com/salesforce-streaming/salesforce_streaming/internal/pubsub"
 	"github.com/salesforce-streaming/salesforce_streaming/internal/sfauth"
 )
@@ -43,11 +44,17 @@ func init() {
 // after a terminal error, returns that error once: see recovery).
 type ssiInput struct {
 	conf    ssiConfig
-	log     *service.Logger
+	log     *service.Logger // the session's lines: api and every channel as fields
+	logs    inputLoggers
 	auth    *sfauth.Source
 	http    *http.Client
 	cp      *checkpointer
 	metrics *ssiMetrics
+	// org and instanceName detect an org migration at each start
+	// (org_migration.go); nil in tests that build the input by hand.
+	org          orgStore
+	instanceName func(context.Context) (string, error)
+	limits       *limitsPoller // nil when limits_interval is 0
 
 	redeliver redeliveries
 	recovery  *recovery
@@ -95,18 +102,31 @@ func newInput(pConf *service.ParsedConfig, mgr *service.Resources) (*ssiInput, e
 	}
 
 	metrics := newMetrics(mgr.Metrics())
-	store := cacheStore{res: mgr, cache: conf.CheckpointCache, prefix: conf.CheckpointKey, log: mgr.Logger(), pubsub: conf.API == apiPubSub}
-	cp := newCheckpointer(store, conf.CheckpointLimit, mgr.Logger(), metrics.checkpointLag)
+	logs := newInputLoggers(mgr.Logger(), conf.API, conf.Channels)
+	cpLog := logs.session.With(logFieldCheckpointKey, conf.CheckpointKey)
+	store := cacheStore{res: mgr, cache: conf.CheckpointCache, prefix: conf.CheckpointKey, log: logs.api, pubsub: conf.API == apiPubSub}
+	var limits *limitsPoller
+	if conf.LimitsInterval > 0 {
+		reader := orgapi.New(src, httpClient, conf.APIVersion, src.Redactor())
+		limits = newLimitsPoller(reader, conf.LimitsInterval, logs.session, mgr.Metrics())
+	}
 	i := &ssiInput{
 		conf:    conf,
-		log:     mgr.Logger(),
+		log:     logs.session,
+		logs:    logs,
 		auth:    src,
 		http:    httpClient,
-		cp:      cp,
+		cp:      newCheckpointer(store, conf.CheckpointLimit, cpLog, metrics.checkpointLag),
 		metrics: metrics,
 		probe:   store.Probe,
+		org:     store,
+		instanceName: func(ctx context.Context) (string, error) {
+			return queryInstanceName(ctx, httpClient, src, conf.APIVersion)
+		},
+		limits: limits,
 		recovery: &recovery{
-			log:           mgr.Logger(),
+			log:           logs.session,
+			logs:          logs,
 			backoff:       bayeux.BackoffConfig{Initial: conf.Backoff.Initial, Max: conf.Backoff.Max},
 			long:          conf.Backoff.Long,
 			checkpointKey: conf.CheckpointKey,
@@ -179,24 +199,37 @@ func (i *ssiInput) Connect(ctx context.Context) error {
 	}
 	i.client = client
 	i.recovery.connected()
+	if i.limits != nil {
+		i.limits.start() // the first session is up: the credentials work
+	}
 	return nil
 }
 
 // connectTransport starts the client of the configured API from the
 // acknowledged positions. Its errors are already wrapped by recovery.
 func (i *ssiInput) connectTransport(ctx context.Context) (transport, error) {
+	migrated, err := i.checkOrgMigration(ctx)
+	var migration *orgMigrationError
+	switch {
+	case errors.As(err, &migration):
+		// Retrying soon cannot help: an operator must act.
+		i.log.Errorf("Not consuming: %v", err)
+		return nil, service.NewErrBackOff(err, i.conf.Backoff.Long)
+	case err != nil:
+		return nil, i.recovery.connectFailed(err)
+	}
 	if i.conf.API == apiPubSub {
-		starts, err := i.startPositionsPubSub(ctx)
+		starts, err := i.startPositionsPubSub(ctx, migrated)
 		if err != nil {
 			return nil, i.recovery.connectFailed(err)
 		}
-		t, err := startPubSub(ctx, i.conf, i.auth, starts, i.log, i.metrics)
+		t, err := startPubSub(ctx, i.conf, i.auth, starts, i.logs.client(), i.metrics)
 		if err != nil {
 			return nil, i.recovery.connectFailed(fmt.Errorf("connecting to the Salesforce Pub/Sub API: %w", err))
 		}
 		return t, nil
 	}
-	replayIDs, err := i.startPositions(ctx)
+	replayIDs, err := i.startPositions(ctx, migrated)
 	if err != nil {
 		return nil, i.recovery.connectFailed(err)
 	}
@@ -209,7 +242,7 @@ func (i *ssiInput) connectTransport(ctx context.Context) (transport, error) {
 		ReplayIDs:         replayIDs,
 		OnInvalidReplayID: replayPolicy(i.conf.OnInvalidReplayID),
 		MaxBufferedEvents: i.conf.MaxBuffered,
-		Logger:            i.log,
+		Logger:            i.logs.client(),
 		Observer:          i.metrics,
 		Backoff:           i.conf.Backoff,
 	})
@@ -226,7 +259,7 @@ func (i *ssiInput) connectTransport(ctx context.Context) (transport, error) {
 // startPositionsPubSub is startPositions for api: pubsub: the acknowledged
 // opaque replay id, else initial_replay_ids (base64, or a preset), else
 // replay_preset.
-func (i *ssiInput) startPositionsPubSub(ctx context.Context) (map[string]pubsubStart, error) {
+func (i *ssiInput) startPositionsPubSub(ctx context.Context, migrated map[string]bool) (map[string]pubsubStart, error) {
 	starts := make(map[string]pubsubStart, len(i.conf.Channels))
 	for _, ch := range i.conf.Channels {
 		acked, haveAcked, err := i.cp.ResumeOpaque(ctx, ch)
@@ -238,6 +271,8 @@ func (i *ssiInput) startPositionsPubSub(ctx context.Context) (map[string]pubsubS
 		var start pubsubStart
 		var from string
 		switch {
+		case haveAcked && migrated[wire.ChannelKey(ch)]:
+			start.preset, from = pubsubPreset(i.migratedStart(wire.ChannelKey(ch))), "on_invalid_replay_id after an org migration"
 		case haveAcked:
 			start.replayID, from = acked, "its last acknowledged event"
 		case haveInitial:
@@ -247,10 +282,11 @@ func (i *ssiInput) startPositionsPubSub(ctx context.Context) (map[string]pubsubS
 		default:
 			start.preset, from = pubsubPreset(i.conf.ReplayPreset), "replay_preset"
 		}
+		log := i.logs.channel(ch)
 		if start.replayID != nil {
-			i.log.Infof("Subscribing to %s over the Pub/Sub API after replay id %s (%s)", ch, base64.StdEncoding.EncodeToString(start.replayID), from)
+			log.With(logFieldReplayID, shorten(base64.StdEncoding.EncodeToString(start.replayID))).Infof("Subscribing to %s over the Pub/Sub API after replay id %s (%s)", ch, shorten(base64.StdEncoding.EncodeToString(start.replayID)), from)
 		} else {
-			i.log.Infof("Subscribing to %s over the Pub/Sub API from the %s event (%s)", ch, presetName(start.preset), from)
+			log.Infof("Subscribing to %s over the Pub/Sub API from the %s event (%s)", ch, presetName(start.preset), from)
 		}
 		starts[ch] = start
 	}
@@ -261,7 +297,7 @@ func (i *ssiInput) startPositionsPubSub(ctx context.Context) (map[string]pubsubS
 // replay id (stored by an earlier run, or acked by this process, written or
 // not), else after its initial_replay_ids entry, else at replay_preset. The
 // map is keyed by channel without filter, as bayeux expects.
-func (i *ssiInput) startPositions(ctx context.Context) (map[string]int64, error) {
+func (i *ssiInput) startPositions(ctx context.Context, migrated map[string]bool) (map[string]int64, error) {
 	ids := make(map[string]int64, len(i.conf.Channels))
 	for _, ch := range i.conf.Channels {
 		base := wire.ChannelKey(ch)
@@ -272,6 +308,8 @@ func (i *ssiInput) startPositions(ctx context.Context) (map[string]int64, error)
 		initial, haveInitial := i.conf.InitialReplayIDs[base]
 		var from string
 		switch {
+		case haveAcked && migrated[base]:
+			ids[base], from = i.migratedStart(base), "on_invalid_replay_id after an org migration"
 		case haveAcked:
 			ids[base], from = acked, "its last acknowledged event"
 		case haveInitial:
@@ -279,7 +317,7 @@ func (i *ssiInput) startPositions(ctx context.Context) (map[string]int64, error)
 		default:
 			ids[base], from = i.conf.ReplayPreset, "replay_preset"
 		}
-		i.log.Infof("Subscribing to %s from replay id %d (%s)", ch, ids[base], from)
+		i.logs.channel(ch).With(logFieldReplayID, ids[base]).Infof("Subscribing to %s from replay id %d (%s)", ch, ids[base], from)
 	}
 	return ids, nil
 }
@@ -332,13 +370,13 @@ func (i *ssiInput) readNew(ctx context.Context) (*delivery, error) {
 			if batch.latest == nil {
 				continue
 			}
-			i.noteFallbacks(client, batch)
+			i.noteFallbacks(ctx, client, batch)
 			if i.cp.Keepalive(batch.Channel, batch.latest) {
-				i.log.Debugf("Checkpoint of %s moved to the keepalive's latest replay id", batch.Channel)
+				i.logs.channel(batch.Channel).Debugf("Checkpoint of %s moved to the keepalive's latest replay id", batch.Channel)
 			}
 			continue
 		case err == nil:
-			i.noteFallbacks(client, batch)
+			i.noteFallbacks(ctx, client, batch)
 			haveHeld = true
 		case ctx.Err() != nil:
 			return nil, ctx.Err()
@@ -398,7 +436,7 @@ func (i *ssiInput) takeHeldLocked(client transport) (eventBatch, bool) {
 // the client fell back from a refused replay id since its previous batch of
 // that channel (see checkpointer.NewEpoch). Every batch the client queued
 // before the fallback comes before it.
-func (i *ssiInput) noteFallbacks(client transport, batch eventBatch) {
+func (i *ssiInput) noteFallbacks(ctx context.Context, client transport, batch eventBatch) {
 	i.mu.Lock()
 	if i.fallbackClient != client {
 		i.fallbackClient, i.fallbacks = client, map[string]int{}
@@ -408,8 +446,8 @@ func (i *ssiInput) noteFallbacks(client transport, batch eventBatch) {
 	i.fallbacks[base] = batch.Fallbacks
 	i.mu.Unlock()
 	if grew {
-		i.log.Infof("Checkpoints of %s start a new epoch after the replay-id fallback: the next acknowledged replay id replaces the stored one", base)
-		i.cp.NewEpoch(base)
+		i.logs.channel(base).With(logFieldReason, "replay_fallback").Infof("Checkpoints of %s start a new epoch after the replay-id fallback: the next acknowledged replay id replaces the stored one", base)
+		i.noteLiveMigration(ctx, base, i.cp.NewEpoch(base))
 	}
 }
 
@@ -466,6 +504,9 @@ func (i *ssiInput) Close(ctx context.Context) error {
 		i.client = nil
 		i.mu.Unlock()
 		close(i.done)
+		if i.limits != nil {
+			i.limits.stop()
+		}
 
 		var errs []error
 		if client != nil {

@@ -136,7 +136,9 @@ func (i *ssiInput) storeStart(ctx, wctx context.Context, client transport, batch
 		return true
 	}
 	first, ok := firstReplayID(batch.Events)
-	if !ok {
+	if !ok || first <= 1 {
+		// No id precedes the channel's very first event: stored ids are at
+		// least 1 (checkpointfmt), and its first ack stores a position.
 		return true
 	}
 	if err := i.cp.StoreStart(wctx, batch.Channel, first-1); err == nil {

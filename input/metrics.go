@@ -15,6 +15,7 @@ const (
 	metricReplayFallbacks = "salesforce_streaming_replay_fallbacks"
 	metricCheckpointLag   = "salesforce_streaming_checkpoint_lag"
 	metricEventsDropped   = "salesforce_streaming_events_dropped"
+	metricOrgMigrations   = "salesforce_streaming_org_migrations"
 	// Checkpoint health and the lease (checkpoint_health.go, lease.go).
 	metricCheckpointErrors = "salesforce_streaming_checkpoint_errors"
 	metricCheckpointAge    = "salesforce_streaming_checkpoint_age_seconds"
@@ -30,6 +31,7 @@ type ssiMetrics struct {
 	tokenRefreshes  *service.MetricCounter
 	replayFallbacks *service.MetricCounter
 	dropped         *service.MetricCounter
+	orgMigrations   *service.MetricCounter
 	lag             *service.MetricGauge
 
 	checkpointErrors *service.MetricCounter
@@ -44,6 +46,7 @@ func newMetrics(m *service.Metrics) *ssiMetrics {
 		tokenRefreshes:  m.NewCounter(metricTokenRefreshes),
 		replayFallbacks: m.NewCounter(metricReplayFallbacks, "channel"),
 		dropped:         m.NewCounter(metricEventsDropped, "channel", "reason"),
+		orgMigrations:   m.NewCounter(metricOrgMigrations),
 		lag:             m.NewGauge(metricCheckpointLag, "channel"),
 
 		checkpointErrors: m.NewCounter(metricCheckpointErrors, "channel"),

@@ -18,7 +18,8 @@ import (
 // classification the client uses for its own waits: the ordinary back-off
 // for a retryable failure, the long one for a limit or a permanent failure.
 type recovery struct {
-	log           *service.Logger
+	log           *service.Logger      // the session's lines
+	logs          inputLoggers         // for the lines about one channel
 	backoff       bayeux.BackoffConfig // Initial and Max: the ordinary back-off
 	long          time.Duration        // backoff.long_interval
 	checkpointKey string               // checkpoint_cache_key, for the invalid-replay-id line
@@ -57,10 +58,10 @@ func (r *recovery) clientEnded(client transport, cause error) {
 		r.mu.Lock()
 		r.terminal = terminal
 		r.mu.Unlock()
-		r.log.Errorf("Salesforce session ended: %v", cause)
+		r.log.With(logFieldReason, classReason(classify(terminal))).Errorf("Salesforce session ended: %v", cause)
 		return
 	}
-	r.log.Warnf("Salesforce session ended, reconnecting from the last acknowledged replay ids: %v", cause)
+	r.log.With(logFieldReason, classReason(classify(cause))).Warnf("Salesforce session ended, reconnecting from the last acknowledged replay ids: %v", cause)
 }
 
 // connectFailed logs what the framework's own "Failed to connect" line does
@@ -83,14 +84,14 @@ func (r *recovery) connectFailed(err error) error {
 	if isInvalid {
 		// on_invalid_replay_id is fail: say so every time (bayeux counts it
 		// through the Observer).
-		r.log.Errorf("Not consuming: %v; on_invalid_replay_id is fail, so the input stops here until the checkpoint %q is fixed or deleted, or on_invalid_replay_id is changed",
+		r.logs.channel(invalidChannel).With(logFieldReason, "invalid_replay_id", logFieldCheckpointKey, r.key(invalidChannel)).Errorf("Not consuming: %v; on_invalid_replay_id is fail, so the input stops here until the checkpoint %q is fixed or deleted, or on_invalid_replay_id is changed",
 			err, r.key(invalidChannel))
 		return service.NewErrBackOff(err, r.long)
 	}
 	switch class {
 	case bayeux.Permanent:
 		if hint {
-			r.log.Errorf("Salesforce refused the input's configuration or credentials: %v. This does not fix itself: check org_url, auth and the user's permissions (API Enabled, Streaming API, access to the channels). Retrying every %v.%s", err, r.long, lockoutHint(err))
+			r.log.With(logFieldReason, classReason(class)).Errorf("Salesforce refused the input's configuration or credentials: %v. This does not fix itself: check org_url, auth and the user's permissions (API Enabled, Streaming API, access to the channels). Retrying every %v.%s", err, r.long, lockoutHint(err))
 		}
 		return service.NewErrBackOff(err, r.long)
 	case bayeux.Limit:

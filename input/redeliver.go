@@ -94,13 +94,13 @@ func (i *ssiInput) ackFunc(d *delivery) service.AckFunc {
 				return
 			}
 			if !i.conf.AutoReplayNacks {
-				i.log.Debugf("Dropping a rejected batch of %d events of %s (auto_replay_nacks is false): %v", len(d.batch.Events), d.batch.Channel, err)
+				i.logs.channel(d.batch.Channel).With(logFieldReason, "nack").Debugf("Dropping a rejected batch of %d events of %s (auto_replay_nacks is false): %v", len(d.batch.Events), d.batch.Channel, err)
 				d.resolve()
 				return
 			}
 			d.nacks++
 			wait := i.nackBackoff().Delay(d.nacks)
-			i.log.Debugf("Redelivering a rejected batch of %d events of %s in %v: %v", len(d.batch.Events), d.batch.Channel, wait, err)
+			i.logs.channel(d.batch.Channel).With(logFieldReason, "nack").Debugf("Redelivering a rejected batch of %d events of %s in %v: %v", len(d.batch.Events), d.batch.Channel, wait, err)
 			i.redeliver.push(d, wait)
 		})
 		return nil

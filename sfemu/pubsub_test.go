@@ -33,7 +33,12 @@ type pubsubEmu struct {
 
 func startPubSubEmu(t *testing.T, cfg Config, fake bool) *pubsubEmu {
 	t.Helper()
-	e := startEmu(t, cfg, fake)
+	return servePubSub(t, startEmu(t, cfg, fake))
+}
+
+// servePubSub serves the Pub/Sub API of a started emulator.
+func servePubSub(t *testing.T, e *testEmu) *pubsubEmu {
+	t.Helper()
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
 	g := e.srv.NewPubSubServer()
@@ -422,7 +427,7 @@ func TestPubSubStreamFaults(t *testing.T) {
 	assert.Equal(t, codes.Unavailable, status.Code(err))
 
 	e.srv.mu.Lock()
-	delivered := e.srv.delivered[allocPlatformEvents]
+	delivered := e.srv.deliveredLocked(allocPlatformEvents)
 	e.srv.mu.Unlock()
 	assert.Equal(t, int64(2), delivered)
 

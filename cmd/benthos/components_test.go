@@ -18,6 +18,8 @@ func TestComponentsRegistered(t *testing.T) {
 		{"input", "salesforce_streaming", env.GetInputConfig},
 		{"cache", "redis", env.GetCacheConfig},
 		{"metrics", "prometheus", env.GetMetricsConfig},
+		{"output", "kafka_franz", env.GetOutputConfig},
+		{"output", "redpanda", env.GetOutputConfig},
 		{"cache", "file", env.GetCacheConfig},            // io
 		{"output", "http_client", env.GetOutputConfig},   // io
 		{"output", "stdout", env.GetOutputConfig},        // io

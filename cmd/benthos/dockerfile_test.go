@@ -2,6 +2,10 @@ package main
 
 import (
 	"bufio"
+	"context"
+	"encoding/json"
+	"io"
+	"net"
 	"os"
 	"os/exec"
 	"path"
@@ -10,8 +14,10 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/redpanda-data/benthos/v4/public/service"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"gopkg.in/yaml.v3"
 )
 
 // No Docker engine runs the tests: these check what can be checked without
@@ -118,7 +124,27 @@ func TestDockerfile(t *testing.T) {
 		require.Len(t, users, 1)
 		user, _, _ := strings.Cut(users[0], ":")
 		assert.NotContains(t, []string{"", "0", "root"}, user, "non-root")
-		assert.Equal(t, []string{`["/benthos"]`}, runtime.all("ENTRYPOINT"))
+		entrypoint := imageEntrypoint(t, runtime)
+		assert.Equal(t, "/benthos", entrypoint[0])
+	})
+
+	// Inside a container, loopback is the container's own: probes, scrapes
+	// and `-p 4195:4195` reach only an API listening on all interfaces.
+	t.Run("runtime: the API listens on all interfaces at the exposed port", func(t *testing.T) {
+		entrypoint := imageEntrypoint(t, runtime)
+		exposed := runtime.all("EXPOSE")
+		require.Len(t, exposed, 1, "one exposed port")
+		port := strings.TrimSuffix(exposed[0], "/tcp")
+
+		got := effectiveHTTPAddress(t, entrypoint[1:]...)
+		host, gotPort, err := net.SplitHostPort(got)
+		require.NoError(t, err, "http.address %q", got)
+		assert.Equal(t, "0.0.0.0", host, "the image's entrypoint sets http.address to all interfaces")
+		assert.Equal(t, port, gotPort, "http.address listens on the EXPOSEd port")
+
+		_, defaultPort, err := net.SplitHostPort(defaultHTTPAddress)
+		require.NoError(t, err)
+		assert.Equal(t, port, defaultPort, "the image exposes the binary's default port")
 	})
 
 	t.Run("runtime copies the built binary, config/ and resources/", func(t *testing.T) {
@@ -130,6 +156,63 @@ func TestDockerfile(t *testing.T) {
 		assert.Contains(t, copies, "--from=build "+path.Join(src, "config")+"/ /config/")
 		assert.Contains(t, copies, "--from=build "+path.Join(src, "resources")+"/ /resources/")
 	})
+}
+
+// imageEntrypoint returns the runtime stage's one ENTRYPOINT, in exec form.
+func imageEntrypoint(t *testing.T, runtime stage) []string {
+	t.Helper()
+	eps := runtime.all("ENTRYPOINT")
+	require.Len(t, eps, 1, "one ENTRYPOINT")
+	var args []string
+	require.NoError(t, json.Unmarshal([]byte(eps[0]), &args), "ENTRYPOINT in exec form (a JSON array): %s", eps[0])
+	require.NotEmpty(t, args)
+	return args
+}
+
+// effectiveHTTPAddress runs this binary's CLI in-process as `benthos ARGS...
+// echo CONFIG` and returns the http.address of the config it echoes: the
+// address a run with these arguments listens on, defaults included.
+func effectiveHTTPAddress(t *testing.T, args ...string) string {
+	t.Helper()
+	conf := filepath.Join(t.TempDir(), "min.yaml")
+	require.NoError(t, os.WriteFile(conf, []byte("input: { stdin: {} }\noutput: { drop: {} }\n"), 0o600))
+
+	// Benthos writes the echo to os.Stdout, read when the CLI starts.
+	r, w, err := os.Pipe()
+	require.NoError(t, err)
+	stdout := os.Stdout
+	os.Stdout = w
+	out := make(chan []byte, 1)
+	go func() {
+		b, _ := io.ReadAll(r)
+		out <- b
+	}()
+	cli := append([]string{"benthos"}, args...)
+	cli = append(cli, "echo", conf)
+	opts := append([]service.CLIOptFunc{service.CLIOptSetArgs(cli...)}, secureAPIOptions()...)
+	code, runErr := service.RunCLIToCode(context.Background(), opts...)
+	os.Stdout = stdout
+	require.NoError(t, w.Close())
+	echoed := <-out
+	require.NoError(t, runErr)
+	require.Equal(t, 0, code, "benthos %q:\n%s", cli, echoed)
+
+	var doc struct {
+		HTTP struct {
+			Address string `yaml:"address"`
+		} `yaml:"http"`
+	}
+	require.NoError(t, yaml.Unmarshal(echoed, &doc), "echoed config:\n%s", echoed)
+	require.NotEmpty(t, doc.HTTP.Address, "echoed config has http.address:\n%s", echoed)
+	return doc.HTTP.Address
+}
+
+// The bare binary, with no arguments of the image, keeps the loopback default.
+func TestBareBinaryListensOnLoopback(t *testing.T) {
+	assert.Equal(t, defaultHTTPAddress, effectiveHTTPAddress(t))
+	host, _, err := net.SplitHostPort(defaultHTTPAddress)
+	require.NoError(t, err)
+	assert.Equal(t, "127.0.0.1", host)
 }
 
 // `make bin/benthos`, the Dockerfile's build command, builds ./cmd/benthos

@@ -1,174 +1,38 @@
-// Package kafka registers the `kafka_franz` output: Salesforce events written
-// to Kafka or Redpanda topics over github.com/twmb/franz-go, acknowledged only
-// once the brokers have confirmed each record.
+// Package kafka registers the `kafka_franz` and `redpanda` outputs: one
+// engine writing Salesforce events to Kafka or Redpanda topics over
+// github.com/twmb/franz-go, acknowledged only once the brokers have confirmed
+// each record.
 //
-// Its name, and the names and defaults of the fields it implements, match
-// Redpanda Connect's kafka_franz output, so a pipeline moves between our
-// binary and a Connect build unchanged. A Connect field it does not implement
-// (rack_id, timestamp_ms, metadata_max_age, ...) is an unknown field, which
-// `benthos lint` and config loading reject by name.
+// Their names, fields and defaults are Redpanda Connect's, so a pipeline moves
+// between our binary and a Connect build unchanged. A Connect value that
+// cannot work here (an AWS or Redpanda Cloud SASL mechanism, redpanda without
+// seed_brokers) is a lint error naming the field and the reason.
 package kafka
 
 import (
 	"fmt"
 	"math"
+	"time"
 
 	"github.com/dustin/go-humanize"
 	"github.com/redpanda-data/benthos/v4/public/service"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/sasl"
+	"github.com/twmb/franz-go/pkg/sasl/oauth"
 	"github.com/twmb/franz-go/pkg/sasl/plain"
 	"github.com/twmb/franz-go/pkg/sasl/scram"
 
 	"github.com/salesforce-streaming/salesforce_streaming/components/internal/outputconf"
 )
 
-const (
-	fieldSeedBrokers     = "seed_brokers"
-	fieldTopic           = "topic"
-	fieldKey             = "key"
-	fieldPartitioner     = "partitioner"
-	fieldPartition       = "partition"
-	fieldClientID        = "client_id"
-	fieldIdempotentWrite = "idempotent_write"
-	fieldMetadata        = "metadata"
-	fieldMaxInFlight     = "max_in_flight"
-	fieldTimeout         = "timeout"
-	fieldMaxMessageBytes = "max_message_bytes"
-	fieldCompression     = "compression"
-	fieldTLS             = "tls"
-	fieldSASL            = "sasl"
-	fieldSASLMechanism   = "mechanism"
-	fieldSASLUsername    = "username"
-	fieldSASLPassword    = "password"
-)
-
-// partitioner is a value of the `partitioner` field.
-type partitioner string
-
-const (
-	partitionerMurmur2     partitioner = "murmur2_hash"
-	partitionerRoundRobin  partitioner = "round_robin"
-	partitionerLeastBackup partitioner = "least_backup"
-	partitionerManual      partitioner = "manual"
-)
-
-// saslMechanism is a value of `sasl[].mechanism`.
-type saslMechanism string
-
-const (
-	saslNone        saslMechanism = "none"
-	saslPlain       saslMechanism = "PLAIN"
-	saslScramSHA256 saslMechanism = "SCRAM-SHA-256"
-	saslScramSHA512 saslMechanism = "SCRAM-SHA-512"
-)
-
-func spec() *service.ConfigSpec {
-	return service.NewConfigSpec().
-		Stable().
-		Categories("Services").
-		Summary("Writes messages to Kafka (or Redpanda) topics and acknowledges them once the brokers confirmed the write.").
-		Description(`
-Each message becomes one record: its content is the value, `+"`key`"+` its key, and the metadata
-selected by `+"`metadata`"+` its headers. A batch is acknowledged only when every record of it is
-acknowledged by the partition leaders (acks=all); records that failed are named by their index in
-the batch error, so that Benthos retries just those. With the salesforce_streaming input this keeps
-delivery at least once from Salesforce into Kafka: a replay id is checkpointed only after its record
-is in Kafka.
-
-The idempotent producer (on by default) stops the producer's own retries from writing a record twice;
-duplicates after a crash of the pipeline remain possible (at least once), so consumers de-duplicate
-on a key such as the event's `+"`EventUuid`"+`.`).
-		Fields(
-			service.NewStringListField(fieldSeedBrokers).
-				Description("Addresses of Kafka brokers to connect to first. An entry may hold several addresses separated by commas.").
-				Example([]string{"localhost:9092"}).
-				Example([]string{"foo:9092", "bar:9092"}).
-				Example([]string{"foo:9092,bar:9092"}),
-			service.NewInterpolatedStringField(fieldTopic).
-				Description("The topic to write each message to."),
-			service.NewInterpolatedStringField(fieldKey).
-				Description("A key for each record. Records with the same key go to the same partition (with the hash partitioners), which keeps their order.").
-				Optional(),
-			service.NewStringAnnotatedEnumField(fieldPartitioner, map[string]string{
-				string(partitionerMurmur2):     "Kafka's default: the murmur2 hash of the key picks the partition (keyless records stick to one partition per batch). Used when the field is not set.",
-				string(partitionerRoundRobin):  "Records go to each partition in turn, ignoring keys.",
-				string(partitionerLeastBackup): "Records go to the partition with the fewest records waiting to be written, ignoring keys.",
-				string(partitionerManual):      "The `partition` field names the partition of each record.",
-			}).
-				Description("How records are spread over the partitions of a topic.").
-				Optional().
-				Advanced(),
-			service.NewInterpolatedStringField(fieldPartition).
-				Description("The partition of each record, as an integer. Only with `partitioner: manual`, where it is required.").
-				Example(`${! @kafka_partition }`).
-				Optional().
-				Advanced(),
-			service.NewStringField(fieldClientID).
-				Description("The client id the brokers see (logs, quotas).").
-				Default("benthos").
-				Advanced(),
-			service.NewBoolField(fieldIdempotentWrite).
-				Description("Use the idempotent producer: retries inside the client never write a record twice or out of order. Requires the IDEMPOTENT_WRITE permission on the cluster; turn it off only where that cannot be granted.").
-				Default(true).
-				Advanced(),
-			service.NewMetadataFilterField(fieldMetadata).
-				Description("Which metadata keys become record headers. Nothing is sent unless a prefix or pattern matches.").
-				Optional(),
-			service.NewOutputMaxInFlightField().Default(10),
-			service.NewDurationField(fieldTimeout).
-				Description("How long one produce request may take before the client abandons it and retries.").
-				Default("10s").
-				Advanced(),
-			service.NewBatchPolicyField(outputconf.FieldBatching),
-			service.NewStringField(fieldMaxMessageBytes).
-				Description("The largest record batch sent to a partition, in bytes (e.g. `1MB`, `512KiB`). It must not exceed the broker's `message.max.bytes`.").
-				Default("1MB").
-				Example("100MB").
-				Example("50mib").
-				Advanced(),
-			service.NewStringEnumField(fieldCompression, "lz4", "snappy", "gzip", "none", "zstd").
-				Description("Compression of record batches. Unset lets the client choose (it prefers snappy).").
-				Optional().
-				Advanced(),
-			service.NewTLSToggledField(fieldTLS),
-			service.NewObjectListField(fieldSASL,
-				service.NewStringAnnotatedEnumField(fieldSASLMechanism, map[string]string{
-					string(saslNone):        "No authentication.",
-					string(saslPlain):       "Plain text user name and password (use it with TLS).",
-					string(saslScramSHA256): "SCRAM with SHA-256.",
-					string(saslScramSHA512): "SCRAM with SHA-512.",
-				}).Description("The SASL mechanism."),
-				service.NewStringField(fieldSASLUsername).Description("The user name.").Default(""),
-				service.NewStringField(fieldSASLPassword).Description("The password.").Default("").Secret(),
-			).
-				Description("SASL authentication, tried in order until the broker accepts one mechanism.").
-				Example([]any{map[string]any{"mechanism": "SCRAM-SHA-512", "username": "salesforce", "password": "${KAFKA_PASSWORD}"}}).
-				Optional().
-				Advanced(),
-		).
-		Example("Platform events by event name",
-			"One topic per platform event, keyed by the event's EventUuid, with the Salesforce metadata as headers.",
-			`
-output:
-  kafka_franz:
-    seed_brokers: [ "${KAFKA_BROKERS:localhost:9092}" ]
-    topic: 'salesforce.${! @salesforce_channel.trim_prefix("/event/").lowercase() }'
-    key: ${! @salesforce_event_uuid }
-    metadata:
-      include_prefixes: [ salesforce_ ]
-    batching:
-      count: 500
-      period: 100ms
-`)
-}
-
-// config is a parsed kafka_franz section.
+// config is a parsed kafka_franz or redpanda section.
 type config struct {
 	clientOpts  []kgo.Opt
 	topic       *service.InterpolatedString
 	key         *service.InterpolatedString // nil: records have no key
 	partition   *service.InterpolatedString // set with partitionerManual only
+	timestamp   *service.InterpolatedString // nil: the time of writing
+	tsUnit      time.Duration               // of timestamp: time.Second or time.Millisecond
 	metadata    *service.MetadataFilter     // nil: no headers
 	maxInFlight int
 	batching    service.BatchPolicy
@@ -179,7 +43,9 @@ func parseConfig(conf *service.ParsedConfig) (*config, error) {
 	var err error
 	brokers, err := outputconf.AddressList(conf, fieldSeedBrokers, "broker address")
 	if err != nil {
-		return nil, err
+		// Connect's redpanda output may leave the list out and read a
+		// top-level redpanda block; say why that does not work here.
+		return nil, fmt.Errorf("%w (this distribution has no top-level redpanda block to fall back on)", err)
 	}
 	if c.topic, err = conf.FieldInterpolatedString(fieldTopic); err != nil {
 		return nil, err
@@ -188,6 +54,9 @@ func parseConfig(conf *service.ParsedConfig) (*config, error) {
 		if c.key, err = conf.FieldInterpolatedString(fieldKey); err != nil {
 			return nil, err
 		}
+	}
+	if err := c.parseTimestamp(conf); err != nil {
+		return nil, err
 	}
 	part, err := c.parsePartitioner(conf)
 	if err != nil {
@@ -198,8 +67,14 @@ func parseConfig(conf *service.ParsedConfig) (*config, error) {
 			return nil, err
 		}
 	}
-	if c.batching, c.maxInFlight, err = outputconf.Delivery(conf); err != nil {
+	if c.batching, err = conf.FieldBatchPolicy(outputconf.FieldBatching); err != nil {
 		return nil, err
+	}
+	if c.maxInFlight, err = conf.FieldInt(fieldMaxInFlight); err != nil {
+		return nil, err
+	}
+	if c.maxInFlight < 1 {
+		return nil, fmt.Errorf("field %s: %d is not at least 1", fieldMaxInFlight, c.maxInFlight)
 	}
 	clientID, err := conf.FieldString(fieldClientID)
 	if err != nil {
@@ -209,9 +84,16 @@ func parseConfig(conf *service.ParsedConfig) (*config, error) {
 	if err != nil {
 		return nil, err
 	}
-	maxBytes, err := maxMessageBytes(conf)
+	maxBytes, err := byteSize(conf, fieldMaxMessageBytes, false)
 	if err != nil {
 		return nil, err
+	}
+	writeMaxBytes, err := byteSize(conf, fieldBrokerWriteMaxBytes, false)
+	if err != nil {
+		return nil, err
+	}
+	if writeMaxBytes < maxBytes {
+		return nil, fmt.Errorf("field %s: %d bytes is less than %s (%d)", fieldBrokerWriteMaxBytes, writeMaxBytes, fieldMaxMessageBytes, maxBytes)
 	}
 	c.clientOpts = []kgo.Opt{
 		kgo.SeedBrokers(brokers...),
@@ -219,31 +101,21 @@ func parseConfig(conf *service.ParsedConfig) (*config, error) {
 		kgo.RecordPartitioner(part),
 		kgo.ProduceRequestTimeout(timeout),
 		kgo.ProducerBatchMaxBytes(maxBytes),
+		kgo.BrokerMaxWriteBytes(writeMaxBytes),
 		// Without a linger the client sends as soon as it can: batching is
 		// the batch policy's job, and a batch is waited for as a whole.
 		kgo.ProducerLinger(0),
 	}
-	idempotent, err := conf.FieldBool(fieldIdempotentWrite)
+	producerOpts, err := producerOptions(conf)
 	if err != nil {
 		return nil, err
 	}
-	if !idempotent {
-		c.clientOpts = append(c.clientOpts, kgo.DisableIdempotentWrite())
-	}
-	if conf.Contains(fieldCompression) {
-		codec, err := compression(conf)
-		if err != nil {
-			return nil, err
-		}
-		c.clientOpts = append(c.clientOpts, kgo.ProducerBatchCompression(codec))
-	}
-	tlsConf, tlsOn, err := conf.FieldTLSToggled(fieldTLS)
+	c.clientOpts = append(c.clientOpts, producerOpts...)
+	connOpts, err := connectionOptions(conf)
 	if err != nil {
 		return nil, err
 	}
-	if tlsOn {
-		c.clientOpts = append(c.clientOpts, kgo.DialTLSConfig(tlsConf))
-	}
+	c.clientOpts = append(c.clientOpts, connOpts...)
 	mechs, err := saslMechanisms(conf)
 	if err != nil {
 		return nil, err
@@ -263,7 +135,13 @@ func (c *config) parsePartitioner(conf *service.ParsedConfig) (kgo.Partitioner, 
 		}
 		name = partitioner(s)
 	}
-	hasPartition := conf.Contains(fieldPartition)
+	if name == "" { // what `benthos create` writes for "unset"
+		name = partitionerMurmur2
+	}
+	hasPartition, err := nonEmpty(conf, fieldPartition)
+	if err != nil {
+		return nil, err
+	}
 	if hasPartition != (name == partitionerManual) {
 		return nil, fmt.Errorf("field %s is required with %s: %s, and only then", fieldPartition, fieldPartitioner, partitionerManual)
 	}
@@ -285,26 +163,23 @@ func (c *config) parsePartitioner(conf *service.ParsedConfig) (kgo.Partitioner, 
 	return nil, fmt.Errorf("field %s: unknown partitioner %q", fieldPartitioner, name)
 }
 
-func maxMessageBytes(conf *service.ParsedConfig) (int32, error) {
-	s, err := conf.FieldString(fieldMaxMessageBytes)
+// byteSize reads a size such as "1MiB" or "100MB"; zeroOK allows 0.
+func byteSize(conf *service.ParsedConfig, field string, zeroOK bool) (int32, error) {
+	s, err := conf.FieldString(field)
 	if err != nil {
 		return 0, err
 	}
 	n, err := humanize.ParseBytes(s)
 	if err != nil {
-		return 0, fmt.Errorf("field %s: %w", fieldMaxMessageBytes, err)
+		return 0, fmt.Errorf("field %s: %w", field, err)
 	}
-	if n == 0 || n > math.MaxInt32 {
-		return 0, fmt.Errorf("field %s: %d bytes is not between 1 and %d", fieldMaxMessageBytes, n, math.MaxInt32)
+	if (n == 0 && !zeroOK) || n > math.MaxInt32 {
+		return 0, fmt.Errorf("field %s: %d bytes is not between 1 and %d", field, n, math.MaxInt32)
 	}
 	return int32(n), nil
 }
 
-func compression(conf *service.ParsedConfig) (kgo.CompressionCodec, error) {
-	s, err := conf.FieldString(fieldCompression)
-	if err != nil {
-		return kgo.CompressionCodec{}, err
-	}
+func compression(s string) (kgo.CompressionCodec, error) {
 	switch s {
 	case "lz4":
 		return kgo.Lz4Compression(), nil
@@ -342,9 +217,24 @@ func saslMechanisms(conf *service.ParsedConfig) ([]sasl.Mechanism, error) {
 		if err != nil {
 			return nil, err
 		}
+		if why, ok := unsupportedMechanisms[mech]; ok {
+			return nil, fmt.Errorf("field %s[%d].%s: %s is not supported: %s", fieldSASL, i, fieldSASLMechanism, mech, why)
+		}
 		switch saslMechanism(mech) {
 		case saslNone:
 			continue
+		case saslOAuthBearer:
+			token, err := sc.FieldString(fieldSASLToken)
+			if err != nil {
+				return nil, err
+			}
+			auth := oauth.Auth{Token: token}
+			if sc.Contains(fieldSASLExtensions) {
+				if auth.Extensions, err = sc.FieldStringMap(fieldSASLExtensions); err != nil {
+					return nil, err
+				}
+			}
+			mechs = append(mechs, auth.AsMechanism())
 		case saslPlain:
 			mechs = append(mechs, plain.Auth{User: user, Pass: pass}.AsMechanism())
 		case saslScramSHA256:

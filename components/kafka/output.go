@@ -6,20 +6,27 @@ import (
 	"fmt"
 	"strconv"
 	"sync"
+	"time"
 
 	"github.com/redpanda-data/benthos/v4/public/service"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
 func init() {
-	service.MustRegisterBatchOutput("kafka_franz", spec(),
-		func(conf *service.ParsedConfig, mgr *service.Resources) (service.BatchOutput, service.BatchPolicy, int, error) {
-			c, err := parseConfig(conf)
-			if err != nil {
-				return nil, service.BatchPolicy{}, 0, err
-			}
-			return &output{conf: c, log: mgr.Logger()}, c.batching, c.maxInFlight, nil
-		})
+	for _, kind := range []outputKind{kindKafkaFranz, kindRedpanda} {
+		service.MustRegisterBatchOutput(string(kind), outputSpec(kind),
+			func(conf *service.ParsedConfig, mgr *service.Resources) (service.BatchOutput, service.BatchPolicy, int, error) {
+				c, err := parseConfig(conf)
+				if err != nil {
+					return nil, service.BatchPolicy{}, 0, err
+				}
+				out, err := conf.WrapBatchOutputExtractTracingSpanMapping(string(kind), &output{conf: c, log: mgr.Logger()})
+				if err != nil {
+					return nil, service.BatchPolicy{}, 0, err
+				}
+				return out, c.batching, c.maxInFlight, nil
+			})
+	}
 }
 
 // output is a service.BatchOutput over one franz-go client, shared by the
@@ -132,6 +139,21 @@ func (o *output) record(batch service.MessageBatch, i int, msg *service.Message)
 			return nil, fmt.Errorf("computing the partition: %q is not a partition number", s)
 		}
 		rec.Partition = int32(p)
+	}
+	if o.conf.timestamp != nil {
+		s, err := batch.TryInterpolatedString(i, o.conf.timestamp)
+		if err != nil {
+			return nil, fmt.Errorf("computing the timestamp: %w", err)
+		}
+		n, err := strconv.ParseInt(s, 10, 64)
+		if err != nil {
+			return nil, fmt.Errorf("computing the timestamp: %q is not an integer", s)
+		}
+		if o.conf.tsUnit == time.Second {
+			rec.Timestamp = time.Unix(n, 0)
+		} else {
+			rec.Timestamp = time.UnixMilli(n)
+		}
 	}
 	if o.conf.metadata != nil {
 		_ = o.conf.metadata.Walk(msg, func(k, v string) error {

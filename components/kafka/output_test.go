@@ -432,12 +432,21 @@ func TestConfigErrors(t *testing.T) {
 	tests := []struct {
 		name, yaml, want string
 	}{
-		{"a field we do not implement is a lint error", "seed_brokers: [ x ]\ntopic: t\nrack_id: a\n", "rack_id"},
+		{"a field Connect does not have is a lint error", "seed_brokers: [ x ]\ntopic: t\nrack: a\n", "rack"},
 		{"manual needs a partition", "seed_brokers: [ x ]\ntopic: t\npartitioner: manual\n", "partition"},
 		{"a partition needs manual", "seed_brokers: [ x ]\ntopic: t\npartition: '1'\n", "partition"},
 		{"unknown partitioner", "seed_brokers: [ x ]\ntopic: t\npartitioner: sticky\n", "sticky"},
 		{"unknown compression", "seed_brokers: [ x ]\ntopic: t\ncompression: brotli\n", "brotli"},
-		{"unknown sasl mechanism", "seed_brokers: [ x ]\ntopic: t\nsasl: [ { mechanism: OAUTHBEARER } ]\n", "OAUTHBEARER"},
+		{"unknown sasl mechanism", "seed_brokers: [ x ]\ntopic: t\nsasl: [ { mechanism: GSSAPI } ]\n", "GSSAPI"},
+		{"AWS IAM cannot apply", "seed_brokers: [ x ]\ntopic: t\nsasl: [ { mechanism: AWS_MSK_IAM } ]\n", "field sasl: mechanism AWS_MSK_IAM is not supported: AWS IAM signing"},
+		{"Redpanda Cloud accounts cannot apply", "seed_brokers: [ x ]\ntopic: t\nsasl: [ { mechanism: REDPANDA_CLOUD_SERVICE_ACCOUNT } ]\n", "field sasl: mechanism REDPANDA_CLOUD_SERVICE_ACCOUNT is not supported: it authenticates"},
+		{"sasl aws block cannot apply", "seed_brokers: [ x ]\ntopic: t\nsasl: [ { mechanism: PLAIN, aws: { region: eu-west-1 } } ]\n", "field sasl[].aws"},
+		{"timestamp and timestamp_ms", "seed_brokers: [ x ]\ntopic: t\ntimestamp: '1'\ntimestamp_ms: '1000'\n", "timestamp_ms"},
+		{"idempotent needs acks all", "seed_brokers: [ x ]\ntopic: t\nacks: leader\n", "field acks"},
+		{"idempotent needs one request in flight", "seed_brokers: [ x ]\ntopic: t\nmax_in_flight_requests: 5\n", "field max_in_flight_requests"},
+		{"unknown acks", "seed_brokers: [ x ]\ntopic: t\nacks: most\n", "most"},
+		{"write bound below the batch bound", "seed_brokers: [ x ]\ntopic: t\nbroker_write_max_bytes: 512KiB\n", "broker_write_max_bytes"},
+		{"bad max_buffered_bytes", "seed_brokers: [ x ]\ntopic: t\nmax_buffered_bytes: heaps\n", "max_buffered_bytes"},
 		{"bad max_message_bytes", "seed_brokers: [ x ]\ntopic: t\nmax_message_bytes: lots\n", "max_message_bytes"},
 		{"no brokers", "seed_brokers: [ '' ]\ntopic: t\n", "seed_brokers"},
 	}
@@ -508,4 +517,143 @@ func TestTLS(t *testing.T) {
 	pool := x509.NewCertPool()
 	require.True(t, pool.AppendCertsFromPEM(pem))
 	assert.Equal(t, []string{"over tls"}, values(consume(t, c, testTopic, 1, kgo.DialTLSConfig(&tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}))))
+}
+
+// Connect's default max_message_bytes is 1MiB: a record of 1,020,000 bytes
+// (over 1MB, under 1MiB and kfake's message.max.bytes) is written with the
+// defaults.
+func TestRecordOf1020000BytesWithDefaults(t *testing.T) {
+	c := newCluster(t)
+	o, err := newOutput(t, brokerYAML(c, "compression: none\n"))
+	require.NoError(t, err)
+	big := strings.Repeat("x", 1_020_000)
+	require.NoError(t, write(t, o, service.MessageBatch{message(big, nil)}))
+	recs := consume(t, c, testTopic, 1)
+	require.Len(t, recs, 1)
+	assert.Len(t, recs[0].Value, 1_020_000)
+
+	// The former default, 1MB (10^6 bytes), refuses it.
+	small, err := newOutput(t, brokerYAML(c, "compression: none\nmax_message_bytes: 1MB\n"))
+	require.NoError(t, err)
+	assert.Error(t, write(t, small, service.MessageBatch{message(big, nil)}))
+}
+
+// The redpanda output without seed_brokers names the field and why.
+func TestRedpandaNeedsSeedBrokers(t *testing.T) {
+	parsed, err := redpandaSpec().ParseYAML("topic: t\n", nil)
+	if err == nil {
+		_, err = parseConfig(parsed)
+	}
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "field seed_brokers")
+	assert.Contains(t, err.Error(), "no top-level redpanda block")
+}
+
+// allow_auto_topic_creation defaults to true: a broker that allows it creates
+// the missing topic on the first write; with false the write fails.
+func TestMissingTopicIsCreatedWhenTheBrokerAllows(t *testing.T) {
+	for _, test := range []struct {
+		extra string
+		ok    bool
+	}{{extra: "", ok: true}, {extra: "allow_auto_topic_creation: false\ntimeout: 2s\nrecord_delivery_timeout: 3s\n", ok: false}} {
+		t.Run(fmt.Sprintf("ok=%v", test.ok), func(t *testing.T) {
+			c := newCluster(t, kfake.AllowAutoTopicCreation())
+			o, err := newOutput(t, fmt.Sprintf("seed_brokers: [ %q ]\ntopic: brand_new\n%s", c.ListenAddrs()[0], test.extra))
+			require.NoError(t, err)
+			err = write(t, o, service.MessageBatch{message("first", nil)})
+			if !test.ok {
+				require.Error(t, err)
+				return
+			}
+			require.NoError(t, err)
+			assert.Equal(t, []string{"first"}, values(consume(t, c, "brand_new", 1)))
+		})
+	}
+}
+
+// timestamp_ms (and the deprecated timestamp, in seconds) set the record's
+// timestamp.
+func TestRecordTimestamp(t *testing.T) {
+	for _, test := range []struct{ extra, meta string }{
+		{extra: "timestamp_ms: ${! @ts }\n", meta: "1700000000123"},
+		{extra: "timestamp: ${! @ts }\n", meta: "1700000000"},
+	} {
+		t.Run(test.extra, func(t *testing.T) {
+			c := newCluster(t)
+			o, err := newOutput(t, brokerYAML(c, test.extra))
+			require.NoError(t, err)
+			require.NoError(t, write(t, o, service.MessageBatch{message("stamped", map[string]string{"ts": test.meta})}))
+			recs := consume(t, c, testTopic, 1)
+			require.Len(t, recs, 1)
+			want := time.UnixMilli(1700000000123)
+			if strings.HasPrefix(test.extra, "timestamp:") {
+				want = time.Unix(1700000000, 0)
+			}
+			assert.Equal(t, want.UnixMilli(), recs[0].Timestamp.UnixMilli())
+			bad := service.MessageBatch{message("bad", map[string]string{"ts": "soon"})}
+			idx := bad.Index()
+			var batchErr *service.BatchError
+			require.ErrorAs(t, write(t, o, bad), &batchErr)
+			batchErr.WalkMessagesIndexedBy(idx, func(_ int, _ *service.Message, err error) bool {
+				require.Error(t, err)
+				assert.Contains(t, err.Error(), "computing the timestamp")
+				return true
+			})
+		})
+	}
+}
+
+// The redpanda output is the same engine under Connect's newer name, with
+// its max_in_flight default; a stream writes through it.
+func TestRedpandaOutput(t *testing.T) {
+	parsed, err := redpandaSpec().ParseYAML("seed_brokers: [ x ]\ntopic: t\n", nil)
+	require.NoError(t, err)
+	c, err := parseConfig(parsed)
+	require.NoError(t, err)
+	assert.Equal(t, 256, c.maxInFlight)
+
+	cluster := newCluster(t)
+	sb := service.NewStreamBuilder()
+	require.NoError(t, sb.SetLoggerYAML("level: none"))
+	require.NoError(t, sb.AddInputYAML("generate:\n  count: 3\n  interval: ''\n  mapping: root = \"rp\"\n"))
+	require.NoError(t, sb.AddOutputYAML(fmt.Sprintf("redpanda:\n  seed_brokers: [ %q ]\n  topic: %s\n  acks: all\n  timestamp_ms: ${! 1700000000000 }\n", cluster.ListenAddrs()[0], testTopic)))
+	stream, err := sb.Build()
+	require.NoError(t, err)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	require.NoError(t, stream.Run(ctx))
+	recs := consume(t, cluster, testTopic, 3)
+	assert.Equal(t, []string{"rp", "rp", "rp"}, values(recs))
+	assert.Equal(t, int64(1700000000000), recs[0].Timestamp.UnixMilli())
+}
+
+// Producer and connection fields reach the client: acks leader without the
+// idempotent producer, several requests in flight, a TCP block, OAUTHBEARER
+// is accepted by the parser.
+func TestAdvancedFieldsParseAndWrite(t *testing.T) {
+	c := newCluster(t)
+	o, err := newOutput(t, brokerYAML(c, `
+idempotent_write: false
+acks: leader
+max_in_flight_requests: 5
+max_buffered_records: 100
+max_buffered_bytes: 10MB
+record_retries: 3
+record_delivery_timeout: 30s
+metadata_max_age: 30s
+request_timeout_overhead: 5s
+conn_idle_timeout: 30s
+broker_write_max_bytes: 64MiB
+rack_id: ignored
+tcp:
+  connect_timeout: 5s
+`))
+	require.NoError(t, err)
+	require.NoError(t, write(t, o, service.MessageBatch{message("tuned", nil)}))
+	assert.Equal(t, []string{"tuned"}, values(consume(t, c, testTopic, 1)))
+
+	parsed, err := spec().ParseYAML("seed_brokers: [ x ]\ntopic: t\nsasl: [ { mechanism: OAUTHBEARER, token: tok, extensions: { a: b } } ]\n", nil)
+	require.NoError(t, err)
+	_, err = parseConfig(parsed)
+	require.NoError(t, err)
 }

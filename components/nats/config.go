@@ -2,12 +2,9 @@
 // published to NATS JetStream subjects over github.com/nats-io/nats.go,
 // acknowledged only once JetStream has stored each message (its PubAck).
 //
-// Its name, and the names and defaults of the fields it implements, match
-// Redpanda Connect's nats_jetstream output, so a pipeline moves between our
-// binary and a Connect build unchanged. A Connect field it does not implement
-// (max_reconnects, tls_handshake_first, inject_tracing_map) is an unknown
-// field, which `benthos lint` and config loading reject by name. `batching`
-// is ours: Connect's nats_jetstream has none.
+// Its name, fields and defaults are Redpanda Connect's nats_jetstream
+// output's, so a pipeline moves between our binary and a Connect build
+// unchanged. `batching` is ours: Connect's nats_jetstream has none.
 package nats
 
 import (
@@ -28,6 +25,9 @@ const (
 	fieldMaxInFlight = "max_in_flight"
 	fieldTLS         = "tls"
 	fieldAuth        = "auth"
+
+	fieldMaxReconnects     = "max_reconnects"
+	fieldTLSHandshakeFirst = "tls_handshake_first"
 
 	fieldAuthNKeyFile      = "nkey_file"
 	fieldAuthNKey          = "nkey"
@@ -64,7 +64,8 @@ password, a token, an NKey seed (file or value), a credentials file, or a user J
 			service.NewStringListField(fieldURLs).
 				Description("URLs of NATS servers. An entry may hold several URLs separated by commas.").
 				Example([]string{"nats://127.0.0.1:4222"}).
-				Example([]string{"nats://username:password@127.0.0.1:4222"}),
+				Example([]string{"nats://username:password@127.0.0.1:4222"}).
+				Secret(), // an entry may hold a password or a token: scrubbed in echo, the streams API and /debug/config
 			service.NewInterpolatedStringField(fieldSubject).
 				Description("The subject to publish each message to.").
 				Example("salesforce.events").
@@ -78,7 +79,16 @@ password, a token, an NKey seed (file or value), a credentials file, or a user J
 				Optional(),
 			service.NewOutputMaxInFlightField().Default(defaultMaxInFlight),
 			service.NewBatchPolicyField(outputconf.FieldBatching),
+			service.NewIntField(fieldMaxReconnects).
+				Description("How often the client reconnects after losing the server before it gives up for good. "+
+					"Unset (or negative): without limit, so that an outage fails writes, retried, rather than ending the output.").
+				Optional().
+				Advanced(),
 			service.NewTLSToggledField(fieldTLS),
+			service.NewBoolField(fieldTLSHandshakeFirst).
+				Description("Start TLS before the server's INFO message, for servers configured with `handshake_first`.").
+				Default(false).
+				Advanced(),
 			service.NewObjectField(fieldAuth,
 				service.NewStringField(fieldAuthNKeyFile).
 					Description("A file holding an NKey seed.").Example("./seed.nk").Optional(),
@@ -100,6 +110,7 @@ password, a token, an NKey seed (file or value), a credentials file, or a user J
 				Description("Authentication. Give one method.").
 				Optional().
 				Advanced(),
+			service.NewInjectTracingSpanMappingField(),
 		).
 		Example("Events by channel",
 			"One subject per Salesforce channel, the replay id as Nats-Msg-Id so that a stream's duplicate window drops redeliveries.",
@@ -160,12 +171,31 @@ func parseConfig(conf *service.ParsedConfig, label string) (*config, error) {
 		// PubAck wait already failed it, which would store it twice.
 		nats.ReconnectBufSize(-1),
 	}
+	if conf.Contains(fieldMaxReconnects) {
+		n, err := conf.FieldInt(fieldMaxReconnects)
+		if err != nil {
+			return nil, err
+		}
+		if n >= 0 { // later options win over the unlimited default above
+			c.options = append(c.options, nats.MaxReconnects(n))
+		}
+	}
 	tlsConf, tlsOn, err := conf.FieldTLSToggled(fieldTLS)
 	if err != nil {
 		return nil, err
 	}
 	if tlsOn {
 		c.options = append(c.options, nats.Secure(tlsConf))
+	}
+	handshakeFirst, err := conf.FieldBool(fieldTLSHandshakeFirst)
+	if err != nil {
+		return nil, err
+	}
+	if handshakeFirst {
+		if !tlsOn {
+			return nil, fmt.Errorf("field %s: needs tls.enabled: true", fieldTLSHandshakeFirst)
+		}
+		c.options = append(c.options, nats.TLSHandshakeFirst())
 	}
 	auth, err := authOptions(conf)
 	if err != nil {

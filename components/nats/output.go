@@ -24,7 +24,11 @@ func init() {
 			if err != nil {
 				return nil, service.BatchPolicy{}, 0, err
 			}
-			return &output{conf: c, log: mgr.Logger()}, c.batching, c.maxInFlight, nil
+			out, err := conf.WrapBatchOutputExtractTracingSpanMapping("nats_jetstream", &output{conf: c, log: mgr.Logger()})
+			if err != nil {
+				return nil, service.BatchPolicy{}, 0, err
+			}
+			return out, c.batching, c.maxInFlight, nil
 		})
 }
 

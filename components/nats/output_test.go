@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -278,7 +280,8 @@ func TestConfigErrors(t *testing.T) {
 	tests := []struct {
 		name, yaml, want string
 	}{
-		{"a field we do not implement is a lint error", "urls: [ x ]\nsubject: s\nmax_reconnects: 3\n", "max_reconnects"},
+		{"a field Connect does not have is a lint error", "urls: [ x ]\nsubject: s\nreconnect_wait: 3s\n", "reconnect_wait"},
+		{"tls first without tls", "urls: [ x ]\nsubject: s\ntls_handshake_first: true\n", "tls_handshake_first"},
 		{"an unknown auth field is a lint error", "urls: [ x ]\nsubject: s\nauth: { nkey_seed_file: x }\n", "nkey_seed_file"},
 		{"user without password", "urls: [ x ]\nsubject: s\nauth: { user: u }\n", "password"},
 		{"jwt without seed", "urls: [ x ]\nsubject: s\nauth: { user_jwt: j }\n", "user_nkey_seed"},
@@ -342,6 +345,56 @@ func TestTLS(t *testing.T) {
 	msgs := stored(t, s)
 	require.Len(t, msgs, 1)
 	assert.Equal(t, "over tls", string(msgs[0].Data))
+}
+
+// TestTLSHandshakeFirst: with tls_handshake_first the client opens with a
+// TLS ClientHello before the server said anything; without it, it waits for
+// the server's INFO. (The installed nats-server predates handshake_first, so
+// a loopback listener looks at the first bytes instead.)
+func TestTLSHandshakeFirst(t *testing.T) {
+	for _, first := range []bool{true, false} {
+		t.Run(fmt.Sprintf("handshake_first=%v", first), func(t *testing.T) {
+			ln, err := net.Listen("tcp", "127.0.0.1:0")
+			require.NoError(t, err)
+			t.Cleanup(func() { _ = ln.Close() })
+			firstByte := make(chan int, 1)
+			go func() {
+				conn, err := ln.Accept()
+				if err != nil {
+					firstByte <- -1
+					return
+				}
+				defer conn.Close()
+				_ = conn.SetReadDeadline(time.Now().Add(3 * time.Second))
+				b := make([]byte, 1)
+				if _, err := io.ReadFull(conn, b); err != nil {
+					firstByte <- -1 // silent: the client waits for INFO
+					return
+				}
+				firstByte <- int(b[0])
+			}()
+			yaml := fmt.Sprintf("urls: [ nats://%s ]\nsubject: s\nmax_reconnects: 0\ntls:\n  enabled: true\ntls_handshake_first: %v\n", ln.Addr(), first)
+			parsed, err := spec().ParseYAML(yaml, nil)
+			require.NoError(t, err)
+			c, err := parseConfig(parsed, "test")
+			require.NoError(t, err)
+			o := &output{conf: c, log: service.MockResources().Logger()}
+			t.Cleanup(func() { _ = o.Close(context.Background()) })
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			go func() { _ = o.Connect(ctx) }()
+			select {
+			case b := <-firstByte:
+				if first {
+					assert.Equal(t, 0x16, b, "a TLS handshake record first")
+				} else {
+					assert.Equal(t, -1, b, "nothing before the server's INFO")
+				}
+			case <-time.After(20 * time.Second):
+				require.FailNow(t, "the client never connected")
+			}
+		})
+	}
 }
 
 // operatorMode writes what a nats-server in operator (decentralized JWT)
@@ -421,4 +474,42 @@ func TestJWTAuth(t *testing.T) {
 			assert.Len(t, stored(t, s), 1)
 		})
 	}
+}
+
+// TestPubAckTimeoutFails: a subject answered by a plain subscriber that never
+// replies (so NATS reports no "no responders") leaves the PubAck to time out.
+// A timeout is no PubAck: the message is named failed, never acknowledged.
+func TestPubAckTimeoutFails(t *testing.T) {
+	srv := startServer(t)
+	jetStream(t, srv.URL) // the stream of testSubject; silent.x is outside it
+	nc, err := nats.Connect(srv.URL)
+	require.NoError(t, err)
+	defer nc.Close()
+	sub, err := nc.SubscribeSync("silent.x") // receives, never replies
+	require.NoError(t, err)
+	defer func() { _ = sub.Unsubscribe() }()
+	require.NoError(t, nc.Flush())
+
+	o, err := newOutput(t, fmt.Sprintf("urls: [ %q ]\nsubject: ${! @subject }\n", srv.URL))
+	require.NoError(t, err)
+	batch := service.MessageBatch{
+		message("stored", map[string]string{"subject": testSubject}),
+		message("unanswered", map[string]string{"subject": "silent.x"}),
+	}
+	idx := batch.Index()
+	err = write(t, o, batch)
+	var batchErr *service.BatchError
+	require.ErrorAs(t, err, &batchErr, "a PubAck that timed out fails the batch")
+	var failed []int
+	batchErr.WalkMessagesIndexedBy(idx, func(i int, _ *service.Message, err error) bool {
+		if err != nil {
+			failed = append(failed, i)
+			assert.ErrorIs(t, err, jetstream.ErrAsyncPublishTimeout)
+		}
+		return true
+	})
+	assert.Equal(t, []int{1}, failed, "only the unanswered message failed")
+	msg, err := sub.NextMsg(10 * time.Second)
+	require.NoError(t, err, "the message did reach the subject: only its PubAck is missing")
+	assert.Equal(t, "unanswered", string(msg.Data))
 }

@@ -300,3 +300,14 @@ logger:
 		})
 	}
 }
+
+// Connect's documented config block writes the unset push fields as "";
+// they stay unset here too.
+func TestEmptyPushFieldsAreUnset(t *testing.T) {
+	parsed, err := spec().ParseYAML("push_url: \"\"\npush_interval: \"\"\n", nil)
+	require.NoError(t, err)
+	conf, err := parseConfig(parsed)
+	require.NoError(t, err)
+	assert.Empty(t, conf.pushURL)
+	assert.Zero(t, conf.pushInterval)
+}

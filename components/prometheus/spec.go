@@ -55,8 +55,8 @@ func spec() *service.ConfigSpec {
 				Default([]any{}).
 				Advanced(),
 			service.NewObjectListField(fieldSummaryObjectives,
-				service.NewFloatField(fieldObjQuantile).Description("A quantile, from 0 to 1."),
-				service.NewFloatField(fieldObjError).Description("The absolute error allowed for that quantile."),
+				service.NewFloatField(fieldObjQuantile).Description("A quantile, from 0 to 1.").Default(0.0),
+				service.NewFloatField(fieldObjError).Description("The absolute error allowed for that quantile.").Default(0.0),
 			).
 				Description("The quantiles of timing summaries and their allowed errors. Used when `use_histogram_timing` is false.").
 				Default([]any{
@@ -170,7 +170,8 @@ func parseConfig(conf *service.ParsedConfig) (config, error) {
 			return c, fmt.Errorf("field %s: not a valid URL", fieldPushURL)
 		}
 	}
-	if conf.Contains(fieldPushInterval) {
+	// "" is unset, as Connect's documented config block writes it.
+	if s, _ := conf.FieldString(fieldPushInterval); s != "" {
 		if c.pushInterval, err = conf.FieldDuration(fieldPushInterval); err != nil {
 			return c, err
 		}

@@ -187,7 +187,8 @@ func TestTTL(t *testing.T) {
 func TestServerDownIsAnError(t *testing.T) {
 	r := startRedis(t)
 	ctx := testContext(t)
-	c := newTestCache(t, map[string]any{"url": r.URL})
+	// A short retry budget: each call below gives up after it.
+	c := newTestCache(t, map[string]any{"url": r.URL, "retries": map[string]any{"max_elapsed_time": "200ms"}})
 	require.NoError(t, c.Set(ctx, "k", []byte("1"), nil))
 	require.NoError(t, r.Close())
 

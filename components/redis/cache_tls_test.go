@@ -127,7 +127,7 @@ func TestTLSToggle(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			conf := map[string]any{"url": "redis://" + addr}
+			conf := map[string]any{"url": "redis://" + addr, "retries": map[string]any{"max_elapsed_time": "200ms"}}
 			if tt.tls != nil {
 				conf["tls"] = tt.tls
 			}

@@ -32,6 +32,7 @@ type output struct {
 	contentType *service.InterpolatedString
 	metadata    *service.MetadataExcludeFilter // nil: all metadata
 	timeout     time.Duration
+	object      objectSettings
 	client      clientSettings
 
 	mu sync.Mutex
@@ -59,6 +60,9 @@ func newOutput(conf *service.ParsedConfig) (*output, error) {
 		}
 	}
 	if o.timeout, err = conf.FieldDuration(fieldTimeout); err != nil {
+		return nil, err
+	}
+	if o.object, err = parseObjectSettings(conf); err != nil {
 		return nil, err
 	}
 	if o.client, err = parseClientSettings(conf); err != nil {
@@ -96,7 +100,7 @@ func (o *output) WriteBatch(ctx context.Context, batch service.MessageBatch) err
 	types := batch.InterpolationExecutor(o.contentType)
 	var batchErr *service.BatchError
 	for i, msg := range batch {
-		if err := o.put(ctx, client, msg, paths, types, i); err != nil {
+		if err := o.put(ctx, client, batch, msg, paths, types, i); err != nil {
 			if len(batch) == 1 {
 				return err
 			}
@@ -112,7 +116,7 @@ func (o *output) WriteBatch(ctx context.Context, batch service.MessageBatch) err
 	return nil
 }
 
-func (o *output) put(ctx context.Context, client *s3.Client, msg *service.Message,
+func (o *output) put(ctx context.Context, client *s3.Client, batch service.MessageBatch, msg *service.Message,
 	paths, types *service.MessageBatchInterpolationExecutor, i int) error {
 	key, err := paths.TryString(i)
 	if err != nil {
@@ -138,16 +142,20 @@ func (o *output) put(ctx context.Context, client *s3.Client, msg *service.Messag
 			return nil
 		})
 	}
-	putCtx, cancel := context.WithTimeout(ctx, o.timeout)
-	defer cancel()
-	_, err = client.PutObject(putCtx, &s3.PutObjectInput{
+	in := &s3.PutObjectInput{
 		Bucket:        aws.String(o.bucket),
 		Key:           aws.String(key),
 		Body:          bytes.NewReader(body),
 		ContentLength: aws.Int64(int64(len(body))),
 		ContentType:   aws.String(contentType),
 		Metadata:      meta,
-	})
+	}
+	if err := o.object.apply(in, batch, i); err != nil {
+		return err
+	}
+	putCtx, cancel := context.WithTimeout(ctx, o.timeout)
+	defer cancel()
+	_, err = client.PutObject(putCtx, in)
 	if err != nil {
 		return fmt.Errorf("uploading s3://%s/%s: %w", o.bucket, key, err)
 	}

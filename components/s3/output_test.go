@@ -4,9 +4,15 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
 	"time"
+
+	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	// Bloblang's functions (counter()) and processors (archive) of the
 	// configs under test.
@@ -190,7 +196,23 @@ max_in_flight: 4
 timeout: 10s
 credentials: { id: a, secret: b, token: c, profile: p, role: r, role_external_id: e }
 batching: { count: 10, processors: [ { archive: { format: lines } } ] }`},
-		{name: "a field we do not implement", conf: "bucket: b\nstorage_class: GLACIER", want: "storage_class"},
+		{name: "Connect's object fields", conf: `
+bucket: b
+tags: { channel: "${! @salesforce_channel }" }
+storage_class: GLACIER
+kms_key_id: arn:aws:kms:eu-west-1:1:key/k
+server_side_encryption: aws:kms
+checksum_algorithm: SHA256
+object_canned_acl: bucket-owner-full-control
+content_encoding: gzip
+cache_control: no-cache
+content_disposition: attachment
+content_language: en
+website_redirect_location: /other
+tcp: { connect_timeout: 5s }
+credentials: { from_ec2_role: true }`},
+		{name: "a field Connect does not have", conf: "bucket: b\nacl: private", want: "acl"},
+		{name: "an unknown storage class", conf: "bucket: b\nstorage_class: COLD", want: "COLD"},
 	}
 	for _, test := range tests {
 		t.Run(test.name, func(t *testing.T) {
@@ -222,4 +244,99 @@ func TestEndpointErrorHidesCredentials(t *testing.T) {
 		assert.NotContains(t, err.Error(), "s3cr")
 		assert.NotContains(t, err.Error(), "minio.internal")
 	}
+}
+
+// TestObjectAttributesOnTheWire: Connect's object fields reach S3 as the
+// headers of the PutObject request (recorded by a loopback server standing
+// in for S3).
+func TestObjectAttributesOnTheWire(t *testing.T) {
+	var mu sync.Mutex
+	var got []http.Header
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.Copy(io.Discard, r.Body)
+		mu.Lock()
+		got = append(got, r.Header.Clone())
+		mu.Unlock()
+		w.Header().Set("ETag", `"x"`)
+	}))
+	t.Cleanup(srv.Close)
+	conf := fmt.Sprintf(`
+bucket: %s
+endpoint: %s
+force_path_style_urls: true
+region: eu-west-1
+credentials: { id: a, secret: b }
+path: ${! @k }
+tags:
+  channel: ${! @salesforce_channel }
+  kind: "change event"
+storage_class: ${! @class }
+kms_key_id: arn:aws:kms:eu-west-1:1:key/k
+checksum_algorithm: SHA256
+object_canned_acl: bucket-owner-full-control
+content_encoding: gzip
+cache_control: no-cache
+content_disposition: attachment
+content_language: en
+website_redirect_location: /other
+tcp: { connect_timeout: 5s }
+`, bucket, srv.URL)
+	parsed, err := spec().ParseYAML(conf, nil)
+	require.NoError(t, err)
+	out, err := newOutput(parsed)
+	require.NoError(t, err)
+	require.NoError(t, out.Connect(context.Background()))
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	require.NoError(t, out.WriteBatch(ctx, service.MessageBatch{message("{}", map[string]string{"k": "a.json", "salesforce_channel": "/data/X", "class": "STANDARD_IA"})}))
+
+	mu.Lock()
+	defer mu.Unlock()
+	require.Len(t, got, 1)
+	h := got[0]
+	assert.Equal(t, "channel=%2Fdata%2FX&kind=change+event", h.Get("X-Amz-Tagging"))
+	assert.Equal(t, "STANDARD_IA", h.Get("X-Amz-Storage-Class"))
+	assert.Equal(t, "aws:kms", h.Get("X-Amz-Server-Side-Encryption"), "a KMS key implies aws:kms")
+	assert.Equal(t, "arn:aws:kms:eu-west-1:1:key/k", h.Get("X-Amz-Server-Side-Encryption-Aws-Kms-Key-Id"))
+	assert.Equal(t, "bucket-owner-full-control", h.Get("X-Amz-Acl"))
+	assert.Equal(t, "SHA256", h.Get("X-Amz-Sdk-Checksum-Algorithm"))
+	assert.Equal(t, "gzip", h.Get("Content-Encoding"))
+	assert.Equal(t, "no-cache", h.Get("Cache-Control"))
+	assert.Equal(t, "attachment", h.Get("Content-Disposition"))
+	assert.Equal(t, "en", h.Get("Content-Language"))
+	assert.Equal(t, "/other", h.Get("X-Amz-Website-Redirect-Location"))
+
+	// A storage class computed per message is checked per message.
+	bad := service.MessageBatch{message("{}", map[string]string{"k": "b.json", "class": "COLD"})}
+	err = out.WriteBatch(ctx, bad)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "field storage_class")
+}
+
+// TestServerSideEncryptionOverridesTheKMSDefault: server_side_encryption is
+// sent as given; an unknown value is a config error naming the field.
+func TestServerSideEncryption(t *testing.T) {
+	parsed, err := spec().ParseYAML("bucket: b\nserver_side_encryption: AES256\n", nil)
+	require.NoError(t, err)
+	out, err := newOutput(parsed)
+	require.NoError(t, err)
+	in := &s3.PutObjectInput{}
+	require.NoError(t, out.object.apply(in, service.MessageBatch{message("{}", nil)}, 0))
+	assert.Equal(t, "AES256", string(in.ServerSideEncryption))
+	assert.Equal(t, "STANDARD", string(in.StorageClass), "Connect's default storage class")
+
+	parsed, err = spec().ParseYAML("bucket: b\nserver_side_encryption: rot13\n", nil)
+	require.NoError(t, err)
+	_, err = newOutput(parsed)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "field server_side_encryption")
+}
+
+// Connect's documented config block writes an unset endpoint as "".
+func TestEmptyEndpointIsUnset(t *testing.T) {
+	parsed, err := spec().ParseYAML("bucket: b\nendpoint: \"\"\nregion: \"\"\n", nil)
+	require.NoError(t, err)
+	out, err := newOutput(parsed)
+	require.NoError(t, err)
+	assert.Empty(t, out.client.endpoint)
 }

@@ -2,6 +2,7 @@ package s3
 
 import (
 	"github.com/redpanda-data/benthos/v4/public/service"
+	"github.com/redpanda-data/benthos/v4/public/utils/netutil"
 
 	"github.com/salesforce-streaming/salesforce_streaming/components/internal/outputconf"
 )
@@ -15,6 +16,7 @@ const (
 	fieldEndpoint           = "endpoint"
 	fieldForcePathStyleURLs = "force_path_style_urls"
 	fieldTimeout            = "timeout"
+	fieldTCP                = "tcp"
 
 	fieldCredentials    = "credentials"
 	fieldProfile        = "profile"
@@ -23,6 +25,7 @@ const (
 	fieldToken          = "token"
 	fieldRole           = "role"
 	fieldRoleExternalID = "role_external_id"
+	fieldFromEC2Role    = "from_ec2_role"
 )
 
 // Defaults as Redpanda Connect documents them.
@@ -46,6 +49,9 @@ func spec() *service.ConfigSpec {
 		Fields(
 			service.NewStringField(fieldBucket).
 				Description("The bucket to upload to."),
+		).
+		Fields(objectFields()...).
+		Fields(
 			service.NewInterpolatedStringField(fieldPath).
 				Description("The object key of each message.").
 				Example(`${!counter()}-${!timestamp_unix_nano()}.json`).
@@ -69,6 +75,7 @@ func spec() *service.ConfigSpec {
 					"`us-east-1` when that has none either.").
 				Optional().
 				Advanced(),
+			netutil.DialerConfigSpec(),
 			service.NewURLField(fieldEndpoint).
 				Description("A custom endpoint, for S3-compatible stores such as MinIO.").
 				Example("http://127.0.0.1:9000").
@@ -99,6 +106,10 @@ func spec() *service.ConfigSpec {
 					Optional(),
 				service.NewStringField(fieldRoleExternalID).
 					Description("The external id the role's trust policy asks for.").
+					Optional(),
+				service.NewBoolField(fieldFromEC2Role).
+					Description("Sign with the role of the EC2 instance the pipeline runs on (its instance profile), "+
+						"rather than the rest of the SDK's default chain.").
 					Optional(),
 			).
 				Description("Credentials, when the SDK's default chain is not what should sign requests.").

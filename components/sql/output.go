@@ -32,7 +32,9 @@ const (
 	fieldArgsMapping     = "args_mapping"
 	fieldPrefix          = "prefix"
 	fieldSuffix          = "suffix"
+	fieldOptions         = "options"
 	fieldInitStatement   = "init_statement"
+	fieldInitFiles       = "init_files"
 	fieldConnMaxIdleTime = "conn_max_idle_time"
 	fieldConnMaxLifeTime = "conn_max_life_time"
 	fieldConnMaxIdle     = "conn_max_idle"
@@ -48,13 +50,13 @@ func init() {
 
 // settings is the parsed configuration of one output.
 type settings struct {
-	driver        driver
-	dsn           string
-	statement     string
-	columns       int
-	argsMapping   *bloblang.Executor
-	initStatement string
-	pool          poolSettings
+	driver         driver
+	dsn            string
+	statement      string
+	columns        int
+	argsMapping    *bloblang.Executor
+	initStatements []initStatement // init_files' contents, then init_statement
+	pool           poolSettings
 }
 
 // output writes batches with one transaction each.
@@ -64,7 +66,7 @@ type output struct {
 
 	mu          sync.Mutex
 	db          *dbsql.DB // nil until Connect, and after Close
-	initialized bool      // init_statement ran on this output's database
+	initialized bool      // init_files and init_statement ran on this output's database
 }
 
 func newOutput(conf *service.ParsedConfig) (*output, error) {
@@ -113,11 +115,15 @@ func parseSettings(conf *service.ParsedConfig) (settings, error) {
 			return s, err
 		}
 	}
-	s.statement = insertStatement(s.driver, prefix, table, columns, suffix)
-	if conf.Contains(fieldInitStatement) {
-		if s.initStatement, err = conf.FieldString(fieldInitStatement); err != nil {
+	var options []string
+	if conf.Contains(fieldOptions) {
+		if options, err = conf.FieldStringList(fieldOptions); err != nil {
 			return s, err
 		}
+	}
+	s.statement = insertStatement(s.driver, prefix, options, table, columns, suffix)
+	if s.initStatements, err = initStatements(conf); err != nil {
+		return s, err
 	}
 	if s.pool, err = parsePool(conf); err != nil {
 		return s, err
@@ -142,9 +148,11 @@ func (o *output) Connect(ctx context.Context) error {
 	if err := o.db.PingContext(ctx); err != nil {
 		return o.redact.scrub(fmt.Errorf("connecting to %s: %w", o.driver, err))
 	}
-	if !o.initialized && o.initStatement != "" {
-		if _, err := o.db.ExecContext(ctx, o.initStatement); err != nil {
-			return o.redact.scrub(fmt.Errorf("running %s: %w", fieldInitStatement, err))
+	if !o.initialized {
+		for _, st := range o.initStatements {
+			if _, err := o.db.ExecContext(ctx, st.text); err != nil {
+				return o.redact.scrub(fmt.Errorf("running %s: %w", st.from, err))
+			}
 		}
 	}
 	o.initialized = true

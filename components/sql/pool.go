@@ -19,15 +19,11 @@ type poolSettings struct {
 func parsePool(conf *service.ParsedConfig) (poolSettings, error) {
 	p := poolSettings{maxIdle: defaultConnMaxIdle}
 	var err error
-	if conf.Contains(fieldConnMaxIdleTime) {
-		if p.maxIdleTime, err = conf.FieldDuration(fieldConnMaxIdleTime); err != nil {
-			return p, err
-		}
+	if p.maxIdleTime, err = optionalDuration(conf, fieldConnMaxIdleTime); err != nil {
+		return p, err
 	}
-	if conf.Contains(fieldConnMaxLifeTime) {
-		if p.maxLifeTime, err = conf.FieldDuration(fieldConnMaxLifeTime); err != nil {
-			return p, err
-		}
+	if p.maxLifeTime, err = optionalDuration(conf, fieldConnMaxLifeTime); err != nil {
+		return p, err
 	}
 	if p.maxIdle, err = conf.FieldInt(fieldConnMaxIdle); err != nil {
 		return p, err
@@ -38,6 +34,16 @@ func parsePool(conf *service.ParsedConfig) (poolSettings, error) {
 		}
 	}
 	return p, nil
+}
+
+// optionalDuration reads a duration field that may be absent or "" (how
+// Connect's documented config block and `benthos create` write it): both
+// mean no limit.
+func optionalDuration(conf *service.ParsedConfig, field string) (time.Duration, error) {
+	if s, _ := conf.FieldString(field); s == "" {
+		return 0, nil
+	}
+	return conf.FieldDuration(field)
 }
 
 func (p poolSettings) apply(db *dbsql.DB) {

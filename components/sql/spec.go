@@ -10,12 +10,18 @@ import (
 )
 
 func spec() *service.ConfigSpec {
-	quoted := make([]string, len(drivers))
-	for i, d := range drivers {
-		quoted[i] = fmt.Sprintf("%q", d)
+	var quoted, others []string
+	for _, d := range drivers {
+		quoted = append(quoted, fmt.Sprintf("%q", d))
 	}
-	driverLint := fmt.Sprintf(`root = if ![%s].contains(this) { "field %s: %%q is not supported, use one of %s".format(this) }`,
-		strings.Join(quoted, ", "), fieldDriver, driverList())
+	for a := range driverAliases {
+		quoted = append(quoted, fmt.Sprintf("%q", a))
+	}
+	for _, o := range otherDrivers {
+		others = append(others, fmt.Sprintf("%q", o))
+	}
+	driverLint := fmt.Sprintf(`root = if [%s].contains(this) { "field %s: %%q is not supported: %s; use one of %s".format(this) } else if ![%s].contains(this) { "field %s: %%q is not supported, use one of %s".format(this) }`,
+		strings.Join(others, ", "), fieldDriver, notBundled, driverList(), strings.Join(quoted, ", "), fieldDriver, driverList())
 	return service.NewConfigSpec().
 		Stable().
 		Categories("Services").
@@ -26,7 +32,8 @@ func spec() *service.ConfigSpec {
 			"(MySQL), a message delivered twice (at-least-once) leaves one row.").
 		Fields(
 			service.NewStringField(fieldDriver).
-				Description("The database: `postgres` (PostgreSQL and compatible servers, over pgx) or `mysql` (MySQL and MariaDB).").
+				Description("The database: `postgres` (PostgreSQL and compatible servers, over pgx; `pgx` is the same) or `mysql` (MySQL and MariaDB).").
+				Example(string(driverPostgres)).
 				LintRule(driverLint),
 			service.NewStringField(fieldDSN).
 				Description("The data source name. For `postgres` a URL `postgres://user:password@host:5432/db?sslmode=require` "+
@@ -54,7 +61,18 @@ func spec() *service.ConfigSpec {
 				Example("ON CONFLICT (channel, replay_id) DO NOTHING").
 				Optional().
 				Advanced(),
+			service.NewStringListField(fieldOptions).
+				Description("Keywords put between `INSERT` and `INTO`, e.g. MySQL's `IGNORE`.").
+				Example([]string{"IGNORE"}).
+				Optional().
+				Advanced(),
 			service.NewOutputMaxInFlightField(),
+			service.NewStringListField(fieldInitFiles).
+				Description("Files of SQL run once, on the first successful connection, before `init_statement`; glob patterns (`**` too) "+
+					"are expanded. A missing file or a failing statement stops the output from connecting (and it retries).").
+				Example([]string{"./init/*.sql"}).
+				Optional().
+				Advanced(),
 			service.NewStringField(fieldInitStatement).
 				Description("A statement run once, on the first successful connection, e.g. `CREATE TABLE IF NOT EXISTS`. "+
 					"With `mysql`, several statements need `multiStatements=true` in the DSN.").

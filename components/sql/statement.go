@@ -19,19 +19,40 @@ const (
 // drivers lists the supported values of `driver`, in the order docs show them.
 var drivers = []driver{driverPostgres, driverMySQL}
 
+// driverAliases are Connect's other names for a driver we have: Connect's
+// `pgx` is the pgx driver, which is what our `postgres` uses.
+var driverAliases = map[string]driver{"pgx": driverPostgres}
+
+// otherDrivers are the rest of Connect's drivers: valid there, a lint error
+// here, whose reason is notBundled.
+var otherDrivers = []string{"clickhouse", "mssql", "sqlite", "oracle", "snowflake", "trino", "gocosmos", "spanner", "databricks"}
+
+const notBundled = "its database driver is not built into this distribution"
+
 func parseDriver(s string) (driver, error) {
 	for _, d := range drivers {
 		if string(d) == s {
 			return d, nil
 		}
 	}
+	if d, ok := driverAliases[s]; ok {
+		return d, nil
+	}
+	for _, o := range otherDrivers {
+		if o == s {
+			return "", fmt.Errorf("field %s: %q is not supported: %s; use one of %s", fieldDriver, s, notBundled, driverList())
+		}
+	}
 	return "", fmt.Errorf("field %s: %q is not supported, use one of %s", fieldDriver, s, driverList())
 }
 
 func driverList() string {
-	names := make([]string, len(drivers))
-	for i, d := range drivers {
-		names[i] = string(d)
+	names := make([]string, 0, len(drivers)+len(driverAliases))
+	for _, d := range drivers {
+		names = append(names, string(d))
+	}
+	for a := range driverAliases {
+		names = append(names, a)
 	}
 	return strings.Join(names, ", ")
 }
@@ -55,16 +76,21 @@ func (d driver) placeholder(n int) string {
 }
 
 // insertStatement builds the statement run once per message:
-// [prefix] INSERT INTO table (c1, c2) VALUES (p1, p2) [suffix]. Table and
+// [prefix] INSERT [options] INTO table (c1, c2) VALUES (p1, p2) [suffix]. Table and
 // column names go in as written, so users quote them where their database
 // needs it.
-func insertStatement(d driver, prefix, table string, columns []string, suffix string) string {
+func insertStatement(d driver, prefix string, options []string, table string, columns []string, suffix string) string {
 	var b strings.Builder
 	if prefix != "" {
 		b.WriteString(prefix)
 		b.WriteByte(' ')
 	}
-	fmt.Fprintf(&b, "INSERT INTO %s (%s) VALUES (", table, strings.Join(columns, ", "))
+	b.WriteString("INSERT ")
+	for _, o := range options {
+		b.WriteString(o)
+		b.WriteByte(' ')
+	}
+	fmt.Fprintf(&b, "INTO %s (%s) VALUES (", table, strings.Join(columns, ", "))
 	for i := range columns {
 		if i > 0 {
 			b.WriteString(", ")

@@ -15,6 +15,7 @@ func TestInsertStatement(t *testing.T) {
 		name           string
 		driver         driver
 		prefix, suffix string
+		options        []string
 		want           string
 	}{
 		{name: "postgres numbers its placeholders", driver: driverPostgres,
@@ -23,10 +24,12 @@ func TestInsertStatement(t *testing.T) {
 			want: "INSERT INTO events (channel, replay_id, payload) VALUES (?, ?, ?)"},
 		{name: "prefix and suffix", driver: driverPostgres, prefix: "WITH x AS (SELECT 1)", suffix: "ON CONFLICT DO NOTHING",
 			want: "WITH x AS (SELECT 1) INSERT INTO events (channel, replay_id, payload) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING"},
+		{name: "options go between INSERT and INTO", driver: driverMySQL, options: []string{"LOW_PRIORITY", "IGNORE"},
+			want: "INSERT LOW_PRIORITY IGNORE INTO events (channel, replay_id, payload) VALUES (?, ?, ?)"},
 	}
 	for _, test := range tests {
 		t.Run(test.name, func(t *testing.T) {
-			got := insertStatement(test.driver, test.prefix, "events", []string{"channel", "replay_id", "payload"}, test.suffix)
+			got := insertStatement(test.driver, test.prefix, test.options, "events", []string{"channel", "replay_id", "payload"}, test.suffix)
 			assert.Equal(t, test.want, got)
 		})
 	}
@@ -95,6 +98,7 @@ func TestDriverLint(t *testing.T) {
 	}{
 		{driver: "postgres"},
 		{driver: "mysql"},
+		{driver: "pgx"},
 		{driver: "sqlite", wantLint: true},
 		{driver: "clickhouse", wantLint: true},
 	}
@@ -117,6 +121,7 @@ sql_insert:
 			require.Len(t, lints, 1)
 			assert.Contains(t, lints[0].What, "field driver")
 			assert.Contains(t, lints[0].What, test.driver)
+			assert.Contains(t, lints[0].What, notBundled, "the error says why")
 		})
 	}
 }
@@ -129,10 +134,10 @@ sql_insert:
   table: events
   columns: [a]
   args_mapping: root = [ this.a ]
-  options: [ "a" ]
+  placeholder_style: dollar
 `
 	lints, err := service.GlobalEnvironment().NewComponentConfigLinter().LintOutputYAML([]byte(conf))
 	require.NoError(t, err)
 	require.Len(t, lints, 1)
-	assert.Contains(t, lints[0].What, "options")
+	assert.Contains(t, lints[0].What, "placeholder_style")
 }

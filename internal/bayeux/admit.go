@@ -110,7 +110,11 @@ func (b *buffer) reportDrop(d wire.Drop) {
 	default:
 		what = strings.TrimSpace(d.Channel + " " + d.Reason)
 	}
-	b.log.Warnf("Salesforce streaming: dropped %d event(s) %s", d.N, what)
+	log := WithFields(b.log, LogFieldReason, d.Reason)
+	if d.Channel != "" && d.Reason != wire.DropUnknownChannel {
+		log = WithFields(log, LogFieldChannel, wire.ChannelKey(d.Channel))
+	}
+	log.Warnf("Salesforce streaming: dropped %d event(s) %s", d.N, what)
 	if do, ok := b.obs.(DropObserver); ok {
 		do.Dropped(d.Channel, d.Reason, d.N)
 	}

@@ -45,3 +45,27 @@ func (nopLogger) Debugf(string, ...any) {}
 func (nopLogger) Infof(string, ...any)  {}
 func (nopLogger) Warnf(string, ...any)  {}
 func (nopLogger) Errorf(string, ...any) {}
+
+// FieldLogger is an optional extension of Logger: a Logger that implements it gets structured fields on the lines
+// that concern one channel or one reason (the field names are in LogField*). The message text says the same, so
+// a plain Logger loses nothing but the fields.
+type FieldLogger interface {
+	Logger
+	// With returns a Logger that adds the key/value pairs to every line.
+	With(keyValues ...any) Logger
+}
+
+// Field names of the clients' structured log lines.
+const (
+	LogFieldChannel  = "channel"
+	LogFieldReplayID = "replay_id"
+	LogFieldReason   = "reason"
+)
+
+// WithFields returns l adding the key/value pairs to every line when l is a FieldLogger, else l.
+func WithFields(l Logger, keyValues ...any) Logger {
+	if fl, ok := l.(FieldLogger); ok {
+		return fl.With(keyValues...)
+	}
+	return l
+}

@@ -162,22 +162,23 @@ func (s *session) noteWait(d time.Duration) {
 }
 
 func (s *session) logTrouble(tr *trouble) {
+	log := WithFields(s.log, LogFieldReason, string(tr.reason))
 	switch tr.reason {
 	case ReconnectBackpressure:
-		s.log.Infof("Salesforce streaming: %d events wait for the pipeline (max_buffered_events %d); "+
+		log.Infof("Salesforce streaming: %d events wait for the pipeline (max_buffered_events %d); "+
 			"disconnecting until half are taken, then resuming from the last queued replay ids",
 			s.buf.queuedEvents(), s.cfg.MaxBufferedEvents)
 	case ReconnectUnknownClient, ReconnectServerDisconnect, ReconnectAdviceHandshake:
-		s.log.Infof("Salesforce streaming session ended (%v); handshaking again and resubscribing %d channel(s)",
+		log.Infof("Salesforce streaming session ended (%v); handshaking again and resubscribing %d channel(s)",
 			tr.err, len(s.channels))
 	case ReconnectAnswerTooLarge:
-		s.log.Errorf("Salesforce streaming: %v; the answer was discarded and the channels are resubscribed from the "+
+		log.Errorf("Salesforce streaming: %v; the answer was discarded and the channels are resubscribed from the "+
 			"last queued replay ids (raise MaxAnswerBytes if the server's batches are legitimately this large)", tr.err)
 	case ReconnectServerBusy, ReconnectLimit:
-		s.log.Errorf("Salesforce streaming: %v; waiting about %s before handshaking again", tr.err, s.cfg.Backoff.Long)
+		log.Errorf("Salesforce streaming: %v; waiting about %s before handshaking again", tr.err, s.cfg.Backoff.Long)
 	case ReconnectAuth:
-		s.log.Warnf("Salesforce streaming: the access token was refused (%v); getting a new token and handshaking again", tr.err)
+		log.Warnf("Salesforce streaming: the access token was refused (%v); getting a new token and handshaking again", tr.err)
 	default:
-		s.log.Warnf("Salesforce streaming: %v; reconnecting", tr.err)
+		log.Warnf("Salesforce streaming: %v; reconnecting", tr.err)
 	}
 }

@@ -28,8 +28,11 @@ var (
 // Files whose text is scanned, by extension.
 var scanned = map[string]bool{".go": true, ".md": true, ".yaml": true, ".yml": true, ".sh": true}
 
-// This file, whose test cases cite missing files on purpose.
-var self = filepath.Join("test", "docrefs", "docrefs_test.go")
+// This package's test files, whose test cases cite missing files on purpose.
+var self = map[string]bool{
+	filepath.Join("test", "docrefs", "docrefs_test.go"): true,
+	filepath.Join("test", "docrefs", "links_test.go"):   true,
+}
 
 // Folders that are not the repository's own text.
 var skipped = map[string]bool{".git": true, "node_modules": true, "bin": true, "data": true}
@@ -123,7 +126,7 @@ func TestEveryCitedFileIsInTheRepository(t *testing.T) {
 		if err != nil {
 			return err
 		}
-		if rel == self {
+		if self[rel] {
 			return nil // its examples are citations on purpose
 		}
 		data, err := os.ReadFile(path)

@@ -3,8 +3,6 @@ package e2e
 import (
 	"encoding/json"
 	"fmt"
-	"os"
-	"path/filepath"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -13,39 +11,16 @@ import (
 	"github.com/salesforce-streaming/salesforce_streaming/test/harness"
 )
 
-// TestShippedConfigKafka runs config/platform_events_to_kafka.yaml as shipped,
-// with the file replay-id store of resources/, configured only through its
-// environment variables, against the emulator and an in-process broker: each
-// platform event becomes one record on the topic named for its event, keyed
-// by its EventUuid, with the Salesforce metadata as headers.
-func TestShippedConfigKafka(t *testing.T) {
-	e := newEnv(t, harness.EmulatorConfig{})
-	root, err := harness.RepoRoot()
-	require.NoError(t, err)
-	pipeline, err := os.ReadFile(filepath.Join(root, "config", "platform_events_to_kafka.yaml"))
-	require.NoError(t, err)
-	resources, err := os.ReadFile(filepath.Join(root, "resources", "replay_ids_file.yaml"))
-	require.NoError(t, err)
-	e.fileCache() // creates <dir>/replay_ids, where the shipped resource points with SALESFORCE_STREAMING_DATA_DIR
-
+// runEventsToKafka: config/platform_events_to_kafka.yaml against an
+// in-process broker: each platform event becomes one record on the topic
+// named for its event, keyed by its EventUuid, with the Salesforce metadata
+// as headers.
+func runEventsToKafka(t *testing.T, s *shippedRun) {
+	e := s.e
 	topics := map[string]string{"/event/Order__e": "salesforce.order", "/event/Shipment__e": "salesforce.shipment"}
 	broker := newKafkaDest(t, e.path("kafka-data"), 1, topics["/event/Order__e"], topics["/event/Shipment__e"])
 
-	proc, err := harness.StartBenthos(harness.BenthosConfig{
-		Dir:       e.dir,
-		Name:      "shipped-kafka",
-		Pipeline:  string(pipeline),
-		Resources: []string{string(resources)},
-		Env: []string{
-			"SF_ORG_URL=" + e.emu.URL,
-			"KAFKA_BROKERS=" + broker.addr,
-			"SALESFORCE_STREAMING_DATA_DIR=" + e.dir,
-		},
-		// The HTTP server's default port would collide with parallel runs.
-		Args: []string{"--set", "http.enabled=false"},
-	})
-	require.NoError(t, err)
-	e.cleanupProcess(proc)
+	proc := s.start("shipped-kafka", "KAFKA_BROKERS="+broker.addr)
 	// replay_preset: latest, so publish once both channels are subscribed.
 	for ch := range topics {
 		e.stateWait(ch+" subscribed", func(st harness.State) bool { return st.Subscribed(ch) })

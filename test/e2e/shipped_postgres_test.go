@@ -4,9 +4,6 @@ import (
 	"context"
 	dbsql "database/sql"
 	"encoding/json"
-	"errors"
-	"os"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -16,35 +13,14 @@ import (
 	"github.com/salesforce-streaming/salesforce_streaming/test/harness"
 )
 
-// TestShippedConfigPostgres runs config/cdc_to_postgres.yaml as shipped, with
-// the file replay-id store of resources/, configured only through environment
-// variables (the jwt-bearer grant with a key the emulator generated), against
-// the emulator and a throwaway PostgreSQL: every change event becomes one row
-// of salesforce_changes with its header fields, and running the pipeline a
-// second time from the earliest retained event adds no row (the conflict
-// clause absorbs redelivery).
-func TestShippedConfigPostgres(t *testing.T) {
-	keyFile := filepath.Join(t.TempDir(), "salesforce.key")
-	e := newEnv(t, harness.EmulatorConfig{Args: []string{"-jwt-key-out", keyFile}})
-	root, err := harness.RepoRoot()
-	require.NoError(t, err)
-	pipeline, err := os.ReadFile(filepath.Join(root, "config", "cdc_to_postgres.yaml"))
-	require.NoError(t, err)
-	resources, err := os.ReadFile(filepath.Join(root, "resources", "replay_ids_file.yaml"))
-	require.NoError(t, err)
-	e.fileCache()
-
-	pg, err := harness.StartPostgres(e.ctx, e.dir)
-	if errors.Is(err, harness.ErrPostgresNotInstalled) {
-		t.Skip(err)
-	}
-	require.NoError(t, err)
-	t.Cleanup(func() {
-		if t.Failed() {
-			t.Log(pg.LogTail(logTailLines))
-		}
-		_ = pg.Close()
-	})
+// runCDCToPostgres: config/cdc_to_postgres.yaml with the jwt-bearer grant
+// (a key the emulator generated) against a throwaway PostgreSQL: every change
+// event becomes one row of salesforce_changes with its header fields, and
+// running the pipeline a second time from the earliest retained event (the
+// store emptied) adds no row (the conflict clause absorbs redelivery).
+func runCDCToPostgres(t *testing.T, s *shippedRun) {
+	e := s.e
+	pg := startPostgres(t, e)
 
 	ledger := harness.NewLedger()
 	entities := map[string]string{"/data/AccountChangeEvent": "Account", "/data/ContactChangeEvent": "Contact"}
@@ -56,23 +32,7 @@ func TestShippedConfigPostgres(t *testing.T) {
 	want := ledger.Published()
 
 	run := func(name string) *harness.Process {
-		proc, err := harness.StartBenthos(harness.BenthosConfig{
-			Dir:       e.dir,
-			Name:      name,
-			Pipeline:  string(pipeline),
-			Resources: []string{string(resources)},
-			Env: []string{
-				"SF_ORG_URL=" + e.emu.URL,
-				"SF_PRIVATE_KEY_FILE=" + keyFile,
-				"POSTGRES_DSN=" + pg.DSN,
-				"SALESFORCE_STREAMING_DATA_DIR=" + e.dir,
-			},
-			// The HTTP server's default port would collide with parallel runs.
-			Args: []string{"--set", "http.enabled=false"},
-		})
-		require.NoError(t, err)
-		e.cleanupProcess(proc)
-		return proc
+		return s.start(name, "SF_PRIVATE_KEY_FILE="+s.keyFile, "POSTGRES_DSN="+pg.DSN)
 	}
 	rows := func(t *testing.T) []harness.Record {
 		return changeRows(t, e, pg.DSN, entities)
@@ -90,10 +50,9 @@ func TestShippedConfigPostgres(t *testing.T) {
 	assert.Empty(t, report.Unexpected, "only published events have rows: %s", report)
 	assert.Empty(t, report.Duplicates, "one row per event: %s", report)
 
-	// A second run from the earliest retained event (the replay-id store is
-	// emptied) redelivers every event: the rows stay as they were.
-	require.NoError(t, os.RemoveAll(e.path("replay_ids")))
-	e.fileCache()
+	// A second run from the earliest retained event redelivers every event:
+	// the rows stay as they were.
+	s.clearStore()
 	proc = run("shipped-postgres-again")
 	e.stateWait("both channels subscribed again", func(st harness.State) bool {
 		for ch := range entities {
@@ -103,7 +62,7 @@ func TestShippedConfigPostgres(t *testing.T) {
 		}
 		return true
 	})
-	waitCheckpoints(t, e, want)
+	s.waitCheckpoints("cdc_to_postgres", want)
 	e.stop(proc)
 	again := rows(t)
 	assert.ElementsMatch(t, first, again, "redelivered events add no rows")
@@ -146,27 +105,4 @@ func changeRows(t *testing.T, e *env, dsn string, entities map[string]string) []
 	}
 	require.NoError(t, res.Err())
 	return recs
-}
-
-// waitCheckpoints waits until the file store holds the last published id of
-// every channel under the config's key: the run has written everything.
-func waitCheckpoints(t *testing.T, e *env, want harness.Published) {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(e.ctx, deliverWait)
-	defer cancel()
-	for {
-		done := true
-		for ch, ids := range want {
-			got, ok := e.fileCheckpoint("cdc_to_postgres", ch)
-			done = done && ok && got == idText(ids[len(ids)-1])
-		}
-		if done {
-			return
-		}
-		select {
-		case <-ctx.Done():
-			require.FailNow(t, "waiting for the checkpoints of the second run", "%v", ctx.Err())
-		case <-time.After(destPoll):
-		}
-	}
 }

@@ -5,8 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -18,75 +16,83 @@ import (
 	"github.com/salesforce-streaming/salesforce_streaming/test/harness/fakes3"
 )
 
-// TestShippedConfigS3 runs config/pushtopic_to_s3.yaml as shipped, with the
-// file replay-id store of resources/, configured only through environment
-// variables, against the emulator and an in-memory S3: every open invoice
-// (the PushTopic's filter) and every generic event lands, once, as a line of
-// an object under its channel's prefix, with the Salesforce metadata.
-func TestShippedConfigS3(t *testing.T) {
-	e := newEnv(t, harness.EmulatorConfig{})
-	root, err := harness.RepoRoot()
-	require.NoError(t, err)
-	pipeline, err := os.ReadFile(filepath.Join(root, "config", "pushtopic_to_s3.yaml"))
-	require.NoError(t, err)
-	resources, err := os.ReadFile(filepath.Join(root, "resources", "replay_ids_file.yaml"))
-	require.NoError(t, err)
-	e.fileCache() // creates <dir>/replay_ids, where the shipped resource points with SALESFORCE_STREAMING_DATA_DIR
+// The channels of config/pushtopic_to_s3.yaml.
+const (
+	archiveTopic  = "/topic/InvoiceUpdates"
+	archiveAlerts = "/u/Alerts"
+)
 
+// publishArchived publishes, in three rounds, open and closed invoices to
+// the PushTopic and generic events to the alerts channel, and returns what
+// the config must archive: the config subscribes to open invoices only (its
+// channel carries the filter, events arrive labelled with the topic).
+func publishArchived(t *testing.T, e *env) harness.Published {
+	ledger := harness.NewLedger()
+	for round := range 3 {
+		open := publishInvoices(t, e, archiveTopic, "Open", round, 20)
+		ledger.Add(archiveTopic, open...)
+		publishInvoices(t, e, archiveTopic, "Closed", round, 5)
+		ids, err := e.emu.PublishIDs(e.ctx, archiveAlerts, 20, 1)
+		require.NoError(t, err)
+		ledger.Add(archiveAlerts, ids...)
+	}
+	return ledger.Published()
+}
+
+// archivedLine is one line the config writes.
+type archivedLine struct {
+	Channel     string          `json:"channel"`
+	ReplayID    int64           `json:"replay_id"`
+	CreatedDate string          `json:"created_date"`
+	EventType   *string         `json:"event_type"`
+	Record      json.RawMessage `json:"record"`
+}
+
+// archivedLines parses the lines of an object or file (where names it) and
+// checks each one's fields.
+func archivedLines(t *testing.T, where string, body []byte) []harness.Record {
+	t.Helper()
+	var recs []harness.Record
+	body = bytes.TrimSpace(body)
+	if len(body) == 0 {
+		return nil
+	}
+	for _, text := range bytes.Split(body, []byte("\n")) {
+		var l archivedLine
+		require.NoError(t, json.Unmarshal(text, &l), "%s line %q", where, text)
+		assert.NotEmpty(t, l.CreatedDate, "line %s", text)
+		if l.Channel == archiveTopic {
+			assert.Contains(t, string(l.Record), `"Status__c":"Open"`, "line %s", text)
+			assert.NotNil(t, l.EventType, "a PushTopic event has a type: %s", text)
+		}
+		recs = append(recs, harness.Record{Channel: l.Channel, ReplayID: l.ReplayID})
+	}
+	return recs
+}
+
+// runPushTopicToS3: config/pushtopic_to_s3.yaml with S3_BUCKET against an
+// in-memory S3: every open invoice and every generic event lands, once, as a
+// line of an object under its channel's prefix, with the Salesforce metadata.
+func runPushTopicToS3(t *testing.T, s *shippedRun) {
+	e := s.e
 	const bucket = "crm-archive"
 	store, err := fakes3.Start(bucket)
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = store.Close() })
 
-	// The config subscribes to open invoices only (its channel carries the
-	// filter, events arrive labelled with the topic); closed ones are
-	// published too, and must not arrive.
-	const (
-		topic  = "/topic/InvoiceUpdates"
-		alerts = "/u/Alerts"
+	want := publishArchived(t, e)
+	proc := s.start("shipped-s3",
+		"S3_BUCKET="+bucket,
+		"S3_ENDPOINT="+store.Endpoint,
+		"S3_FORCE_PATH_STYLE=true",
+		"S3_BATCH_PERIOD=500ms",
+		// The SDK's default chain: environment credentials.
+		"AWS_REGION="+fakes3.Region,
+		"AWS_ACCESS_KEY_ID="+fakes3.AccessKeyID,
+		"AWS_SECRET_ACCESS_KEY="+fakes3.SecretAccessKey,
+		"AWS_EC2_METADATA_DISABLED=true",
 	)
-	ledger := harness.NewLedger()
-	for round := range 3 {
-		open := publishInvoices(t, e, topic, "Open", round, 20)
-		ledger.Add(topic, open...)
-		publishInvoices(t, e, topic, "Closed", round, 5)
-		ids, err := e.emu.PublishIDs(e.ctx, alerts, 20, 1)
-		require.NoError(t, err)
-		ledger.Add(alerts, ids...)
-	}
-	want := ledger.Published()
 
-	proc, err := harness.StartBenthos(harness.BenthosConfig{
-		Dir:       e.dir,
-		Name:      "shipped-s3",
-		Pipeline:  string(pipeline),
-		Resources: []string{string(resources)},
-		Env: []string{
-			"SF_ORG_URL=" + e.emu.URL,
-			"SALESFORCE_STREAMING_DATA_DIR=" + e.dir,
-			"S3_BUCKET=" + bucket,
-			"S3_ENDPOINT=" + store.Endpoint,
-			"S3_FORCE_PATH_STYLE=true",
-			"S3_BATCH_PERIOD=500ms",
-			// The SDK's default chain: environment credentials.
-			"AWS_REGION=" + fakes3.Region,
-			"AWS_ACCESS_KEY_ID=" + fakes3.AccessKeyID,
-			"AWS_SECRET_ACCESS_KEY=" + fakes3.SecretAccessKey,
-			"AWS_EC2_METADATA_DISABLED=true",
-		},
-		// The HTTP server's default port would collide with parallel runs.
-		Args: []string{"--set", "http.enabled=false"},
-	})
-	require.NoError(t, err)
-	e.cleanupProcess(proc)
-
-	type line struct {
-		Channel     string          `json:"channel"`
-		ReplayID    int64           `json:"replay_id"`
-		CreatedDate string          `json:"created_date"`
-		EventType   *string         `json:"event_type"`
-		Record      json.RawMessage `json:"record"`
-	}
 	var recs []harness.Record
 	waitDestination(t, e, recordsFunc(func(t *testing.T) []harness.Record {
 		ctx, cancel := context.WithTimeout(e.ctx, 10*time.Second)
@@ -96,17 +102,10 @@ func TestShippedConfigS3(t *testing.T) {
 		recs = recs[:0]
 		for _, obj := range objects {
 			assert.Equal(t, "application/x-ndjson", obj.ContentType, "object %s", obj.Key)
-			for _, text := range bytes.Split(bytes.TrimSpace(obj.Body), []byte("\n")) {
-				var l line
-				require.NoError(t, json.Unmarshal(text, &l), "object %s line %q", obj.Key, text)
-				prefix := "salesforce/" + map[string]string{topic: "topic_InvoiceUpdates", alerts: "u_Alerts"}[l.Channel] + "/"
-				assert.True(t, strings.HasPrefix(obj.Key, prefix), "object %s holds an event of %s: one object, one channel", obj.Key, l.Channel)
-				assert.NotEmpty(t, l.CreatedDate, "line %s", text)
-				if l.Channel == topic {
-					assert.Contains(t, string(l.Record), `"Status__c":"Open"`, "line %s", text)
-					assert.NotNil(t, l.EventType, "a PushTopic event has a type: %s", text)
-				}
-				recs = append(recs, harness.Record{Channel: l.Channel, ReplayID: l.ReplayID})
+			for _, r := range archivedLines(t, "object "+obj.Key, obj.Body) {
+				prefix := "salesforce/" + map[string]string{archiveTopic: "topic_InvoiceUpdates", archiveAlerts: "u_Alerts"}[r.Channel] + "/"
+				assert.True(t, strings.HasPrefix(obj.Key, prefix), "object %s holds an event of %s: one object, one channel", obj.Key, r.Channel)
+				recs = append(recs, r)
 			}
 		}
 		return recs
@@ -119,6 +118,7 @@ func TestShippedConfigS3(t *testing.T) {
 	assert.Empty(t, report.Missing, "%s", report)
 	assert.Empty(t, report.Unexpected, "closed invoices are filtered out: %s", report)
 	assert.Empty(t, report.Duplicates, "one line per event: %s", report)
+	assert.NoDirExists(t, e.path("archive"), "the file output is not built with S3_BUCKET")
 }
 
 // publishInvoices publishes n invoices with the given status to the
