@@ -1,7 +1,9 @@
 package input
 
 import (
+	"context"
 	"errors"
+	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -10,6 +12,9 @@ import (
 	"github.com/redpanda-data/benthos/v4/public/service"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/salesforce-streaming/salesforce_streaming/input/checkpointfmt"
+	"github.com/salesforce-streaming/salesforce_streaming/sfemu"
 )
 
 // TestStoreHealthLogsOnceAndNamesTheChannel: many failed writes make one
@@ -75,4 +80,34 @@ func TestStoreHealthAge(t *testing.T) {
 	hl.settled("/event/A__e")
 	hl.reportAges()
 	assert.Equal(t, int64(0), h.metrics.get(metricCheckpointAge, "/event/A__e"))
+}
+
+// TestFirstBatchWaitsForItsStartToBeStored: a channel subscribed at latest
+// with no checkpoint hands out nothing until the position just before its
+// first event is stored, so a crash while the store fails cannot restart it
+// at latest past events already published.
+func TestFirstBatchWaitsForItsStartToBeStored(t *testing.T) {
+	emu, url := startEmulator(t, sfemu.Config{MaxBatch: 10})
+	publishIDs(t, emu, "/event/A__e", 2) // before the subscription: latest skips them
+	dir := t.TempDir()
+	h := newHarness(t, dir, url, "channels: [ /event/A__e ]\nreplay_preset: latest\nlease: { enabled: false }\n")
+	require.NoError(t, h.in.Connect(t.Context()))
+
+	require.NoError(t, os.RemoveAll(dir)) // the file cache's directory vanishes
+	first, last, err := emu.PublishN("/event/A__e", 3)
+	require.NoError(t, err)
+	ctx, cancel := context.WithTimeout(t.Context(), 3*time.Second)
+	defer cancel()
+	batch, _, err := h.in.ReadBatch(ctx)
+	assert.Empty(t, batch, "nothing handed out before the start is stored")
+	assert.Error(t, err)
+	assert.Positive(t, h.metrics.get(metricCheckpointErrors, "/event/A__e"))
+
+	require.NoError(t, os.MkdirAll(dir, 0o755))
+	got, ack := h.read(t)
+	require.Len(t, got, 3, "the held batch, whole")
+	assert.Equal(t, []int64{first, last}, []int64{got[0], got[2]})
+	assert.Equal(t, first-1, storedID(t, dir, checkpointfmt.CheckpointKey(defaultCheckpointKey, "/event/A__e")),
+		"stored before the batch was handed out")
+	require.NoError(t, ack(t.Context(), nil))
 }
