@@ -75,48 +75,64 @@ var stringFieldKeys = [numStringFields]string{
 	metaCommitTimestamp, metaTransactionKey, metaCommitUser,
 }
 
-// messageBuilder turns the events of a batch into messages. Storing a string in metadata (an `any`) costs an
-// allocation per value, and most values repeat from one event to the next (the channel always; schema, entity,
-// change type and commit user mostly; the transaction key within a transaction; created date and commit time
-// of a CDC event are the same instant), so it keeps the interface form of the previous value of each field and
-// reuses it when the value repeats: strings are immutable, so messages can share them.
+// messageBuilder turns the events of a batch into messages. Storing a value in metadata (an `any`) costs an
+// allocation per value, so it boxes the values that change from event to event (replay ids, record ids, created
+// dates) into slabs allocated once per batch (see boxed). Most string values repeat from one event to the next
+// (the channel always; schema, entity, change type and commit user mostly; the transaction key within a
+// transaction; created date and commit time of a CDC event are the same instant), so it keeps the interface form
+// of the previous value of each field and reuses it when the value repeats: strings are immutable, so messages
+// can share them. A builder serves one batch.
 type messageBuilder struct {
 	last [numStringFields]struct {
 		s string
 		v any
 	}
+	proto     *service.Message // see newMessage
+	protoKeys keySet
+	strs      []string // slab of the string values boxed so far; a full one is replaced, never grown in place
 }
 
 func (mb *messageBuilder) value(field int, s string) any {
 	l := &mb.last[field]
 	if l.v == nil || l.s != s {
-		l.s, l.v = s, s
+		if len(mb.strs) == cap(mb.strs) {
+			mb.strs = make([]string, 0, 256)
+		}
+		mb.strs = append(mb.strs, s)
+		l.s, l.v = s, boxed(&mb.strs[len(mb.strs)-1])
 	}
 	return l.v
 }
 
 func (mb *messageBuilder) build(batch *wire.Batch) service.MessageBatch {
-	msgs := make(service.MessageBatch, len(batch.Events))
+	n := len(batch.Events)
+	msgs := make(service.MessageBatch, n)
 	// Every record id of the batch in one backing array; each message gets its own capacity-limited part, so
 	// a downstream change to one message's list cannot reach another's.
 	recs := 0
 	for k := range batch.Events {
 		recs += len(batch.Events[k].Meta.RecordIDs)
 	}
-	var recSlab []any
+	var (
+		recSlab []any    // the record ids, as metadata holds them
+		idSlab  []string // the record id strings recSlab's values point at
+		lists   [][]any  // each message's part of recSlab
+	)
 	if recs > 0 {
-		recSlab = make([]any, 0, recs)
+		recSlab, idSlab, lists = make([]any, 0, recs), make([]string, 0, recs), make([][]any, n)
 	}
+	replayIDs := make([]int64, n)
 	var channel any
 	for k := range batch.Events {
 		ev := &batch.Events[k]
-		msg := service.NewMessage(ev.Data)
+		msg := mb.newMessage(ev)
 		if channel == nil || ev.Channel != batch.Channel {
 			channel = wire.ChannelKey(ev.Channel)
 		}
 		msg.MetaSetMut(metaChannel, channel)
 		if ev.HasReplayID {
-			msg.MetaSetMut(metaReplayID, ev.ReplayID)
+			replayIDs[k] = ev.ReplayID
+			msg.MetaSetMut(metaReplayID, boxed(&replayIDs[k]))
 		}
 		m := &ev.Meta
 		for f, v := range [numStringFields]string{
@@ -136,11 +152,75 @@ func (mb *messageBuilder) build(batch *wire.Batch) service.MessageBatch {
 			// Structured metadata holds JSON-like values: []any, not []string.
 			start := len(recSlab)
 			for _, id := range m.RecordIDs {
-				recSlab = append(recSlab, id)
+				idSlab = append(idSlab, id)
+				recSlab = append(recSlab, boxed(&idSlab[len(idSlab)-1]))
 			}
-			msg.MetaSetMut(metaRecordIDs, recSlab[start:len(recSlab):len(recSlab)])
+			lists[k] = recSlab[start:len(recSlab):len(recSlab)]
+			msg.MetaSetMut(metaRecordIDs, boxed(&lists[k]))
 		}
 		msgs[k] = msg
 	}
 	return msgs
+}
+
+// keySet is a set of metadata keys, by their index in allKeys.
+type keySet uint16
+
+// allKeys are the metadata keys a batch's messages can carry: the channel, the replay id, the string fields in
+// their order, the record ids.
+var allKeys = append(append([]string{metaChannel, metaReplayID}, stringFieldKeys[:]...), metaRecordIDs)
+
+const (
+	keyChannel = iota
+	keyReplayID
+	keyStrings // first of the string fields
+)
+
+var keyRecordIDs = len(allKeys) - 1
+
+// metaKeys is the set of keys ev's message carries.
+func metaKeys(ev *wire.Event) keySet {
+	set := keySet(1) << keyChannel
+	if ev.HasReplayID {
+		set |= 1 << keyReplayID
+	}
+	m := &ev.Meta
+	for f, v := range [numStringFields]string{
+		m.CreatedDate, m.EventType, m.EventUUID, m.Schema, m.ChangeType, m.EntityName, m.CommitTimestamp,
+		m.TransactionKey, m.CommitUser,
+	} {
+		if v != "" {
+			set |= 1 << (keyStrings + f)
+		}
+	}
+	if len(m.RecordIDs) > 0 {
+		set |= 1 << keyRecordIDs
+	}
+	return set
+}
+
+// newMessage starts the message of ev. Benthos sizes a message's metadata map for 5 keys and grows it past 8
+// (a CDC event has 10), which costs more than copying a map made at the right size: so the messages of a batch
+// are copies of a prototype whose map holds the keys of the batch's first event, and keys the prototype has but
+// ev lacks are deleted. Every key ev has is set after this, so no value of the prototype survives.
+func (mb *messageBuilder) newMessage(ev *wire.Event) *service.Message {
+	keys := metaKeys(ev)
+	if mb.proto == nil {
+		mb.proto, mb.protoKeys = service.NewMessage(nil), keys
+		for i, key := range allKeys {
+			if keys&(1<<i) != 0 {
+				mb.proto.MetaSetMut(key, nil)
+			}
+		}
+	}
+	msg := mb.proto.Copy()
+	msg.SetBytes(ev.Data)
+	if extra := mb.protoKeys &^ keys; extra != 0 {
+		for i, key := range allKeys {
+			if extra&(1<<i) != 0 {
+				msg.MetaDelete(key)
+			}
+		}
+	}
+	return msg
 }
