@@ -117,6 +117,17 @@ func (b backlogBench) backlog(ctx context.Context, logf func(string, ...any)) er
 		viaPubSub = &r
 	}
 
+	var ceiling *drainResult
+	if o.ceiling {
+		logf("running the framework ceiling (generate into drop)")
+		r, err := b.drainCeiling(ctx)
+		if err != nil {
+			return err
+		}
+		logf("framework ceiling: %.0f events/s", r.rate())
+		ceiling = &r
+	}
+
 	var peers []drainResult
 	if o.peers {
 		token, err := fetchToken(ctx, emu.URL)
@@ -174,7 +185,7 @@ func (b backlogBench) backlog(ctx context.Context, logf func(string, ...any)) er
 			return err
 		}
 	}
-	b.backlogRows(emuCmd, preload, emuStat, ours, viaPubSub, peers, floor)
+	b.backlogRows(emuCmd, preload, emuStat, ours, viaPubSub, ceiling, peers, floor)
 	if o.stall > 0 {
 		if err := stallBench(b).stallScenario(ctx, emu, []transport{pubsub, streaming}, logf); err != nil {
 			return err

@@ -37,6 +37,8 @@ type options struct {
 	dir          string
 	peers        bool
 	floor        bool
+	ceiling      bool
+	ceilingBytes int
 	live         bool
 	goBench      bool
 	goBenchPkgs  string
@@ -74,6 +76,8 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.StringVar(&o.dir, "dir", "bench/out", "directory for configs, logs and data of the runs (relative to the repository root)")
 	fs.BoolVar(&o.peers, "peers", true, "drain the backlog with the Node.js peers (jsforce, CometD JS) too")
 	fs.BoolVar(&o.floor, "floor", true, "drain the backlog with the floor program too")
+	fs.BoolVar(&o.ceiling, "ceiling", true, "run the framework ceiling too: Benthos' generate input making as many messages of the drain's size and metadata into drop")
+	fs.IntVar(&o.ceilingBytes, "ceiling-bytes", 1100, "body size of the framework ceiling's messages (about a backlog event's data)")
 	fs.BoolVar(&o.live, "live", true, "measure live latency")
 	fs.BoolVar(&o.goBench, "gobench", true, "run the Go benchmarks of the hot path")
 	fs.StringVar(&o.goBenchPkgs, "gobench-pkgs", "./internal/bayeux/wire/ ./input/ ./sfemu/", "packages whose Go benchmarks run (space separated)")
@@ -90,6 +94,9 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	}
 	if fs.NArg() > 0 {
 		return o, fmt.Errorf("unexpected arguments: %v", fs.Args())
+	}
+	if o.ceilingBytes < 0 {
+		return o, fmt.Errorf("-ceiling-bytes must not be negative, got %d", o.ceilingBytes)
 	}
 	if o.events < 1 {
 		return o, fmt.Errorf("-events must be positive, got %d", o.events)
