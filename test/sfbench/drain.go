@@ -128,6 +128,13 @@ func (b backlogBench) backlog(ctx context.Context, logf func(string, ...any)) er
 		ceiling = &r
 	}
 
+	var pubsubPeers []drainResult
+	if o.pubsub && o.pubsubPeers {
+		if pubsubPeers, err = b.drainPubSubPeers(ctx, emu, pubsub.endpoint, last, logf); err != nil {
+			return err
+		}
+	}
+
 	var peers []drainResult
 	if o.peers {
 		token, err := fetchToken(ctx, emu.URL)
@@ -185,7 +192,7 @@ func (b backlogBench) backlog(ctx context.Context, logf func(string, ...any)) er
 			return err
 		}
 	}
-	b.backlogRows(emuCmd, preload, emuStat, ours, viaPubSub, ceiling, peers, floor)
+	b.backlogRows(emuCmd, preload, emuStat, ours, viaPubSub, ceiling, peers, pubsubPeers, floor)
 	if o.stall > 0 {
 		if err := stallBench(b).stallScenario(ctx, emu, []transport{pubsub, streaming}, logf); err != nil {
 			return err

@@ -46,6 +46,7 @@ type options struct {
 	pprofOut     string
 	pprofAPI     api
 	pubsub       bool
+	pubsubPeers  bool
 	stall        time.Duration
 	stallBound   float64
 	stallLimit   int
@@ -84,6 +85,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.StringVar(&o.benchtime, "benchtime", "1s", "go test -benchtime")
 	fs.StringVar(&o.pprofOut, "pprof", "", "after the measured drain, drain again with Benthos' debug endpoints on and save a CPU profile of bin/benthos here")
 	fs.BoolVar(&o.pubsub, "pubsub", true, "drain the backlog with bin/benthos over the Pub/Sub API (api: pubsub) too")
+	fs.BoolVar(&o.pubsubPeers, "pubsub-peers", true, "with -pubsub: drain the backlog over Pub/Sub with the peers too (Salesforce's Go example client, the npm salesforce-pubsub-api-client)")
 	pprofAPI := fs.String("pprof-api", string(apiStreaming), "API of the profiled drain: streaming or pubsub")
 	fs.DurationVar(&o.stall, "stall", 3*time.Minute, "length of the stalled-output scenario (bin/benthos over each API into an output that holds every request); 0 skips it")
 	fs.Float64Var(&o.stallBound, "stall-bound", 1.5, "the stalled-output scenario fails when Pub/Sub's peak RSS during the stall exceeds this multiple of its RSS once checkpoint_limit events are in flight")

@@ -13,12 +13,14 @@ const (
 	targetRate       = 100000 // events/s, bin/benthos draining the backlog end to end
 	targetPeerRatio  = 3.0    // bin/benthos over the faster Node peer
 	targetFloorRatio = 0.5    // bin/benthos over the floor
-	targetPeakRSS    = 200e6  // bytes, bin/benthos during the drain
-	targetP99        = 50 * time.Millisecond
+	// bin/benthos over the faster Pub/Sub peer, over Pub/Sub.
+	targetPubSubPeerRatio = 2.0
+	targetPeakRSS         = 200e6 // bytes, bin/benthos during the drain
+	targetP99             = 50 * time.Millisecond
 )
 
 // backlogRows turns the drains into table rows.
-func (b *bench) backlogRows(emuCmd string, preload time.Duration, emu harness.ProcStat, ours drainResult, viaPubSub, ceiling *drainResult, peers []drainResult, floor *drainResult) {
+func (b *bench) backlogRows(emuCmd string, preload time.Duration, emu harness.ProcStat, ours drainResult, viaPubSub, ceiling *drainResult, peers, pubsubPeers []drainResult, floor *drainResult) {
 	t := &b.table
 	n := b.opts.events
 	backlog := fmt.Sprintf("%s CDC events on %s, preloaded in %.1f s", thousands(int64(n)), b.opts.channel, preload.Seconds())
@@ -82,6 +84,26 @@ func (b *bench) backlogRows(emuCmd string, preload time.Duration, emu harness.Pr
 		ratio := ours.rate() / fastest.rate()
 		t.check("Ratio bin/benthos / "+fastest.name+" (the faster peer)", fmt.Sprintf("%.2f×", ratio),
 			fmt.Sprintf("≥ %.0f×", targetPeerRatio), ratio >= targetPeerRatio, "events/s rows above, same run")
+	}
+	if len(pubsubPeers) > 0 {
+		for _, p := range pubsubPeers {
+			t.info(fmt.Sprintf("Backlog drain over Pub/Sub, peer %s: events/s, CPU per event, peak RSS", p.name),
+				fmt.Sprintf("%s events/s (%.2f s; %.2f s from its subscription); %.1f µs (%.2f CPU s; emulator meanwhile %.2f CPU s); %s",
+					thousands(int64(p.rate())), p.wall.Seconds(), p.self.Seconds(), perEventMicros(p.cpu, n), p.cpu.Seconds(),
+					p.emuCPU.Seconds(), mb(p.peakRSS)),
+				p.command)
+		}
+		if viaPubSub != nil {
+			fastest := pubsubPeers[0]
+			for _, p := range pubsubPeers[1:] {
+				if p.rate() > fastest.rate() {
+					fastest = p
+				}
+			}
+			ratio := viaPubSub.rate() / fastest.rate()
+			t.check("Ratio bin/benthos over Pub/Sub / "+fastest.name+" (the faster Pub/Sub peer)", fmt.Sprintf("%.2f×", ratio),
+				fmt.Sprintf("≥ %.0f×", targetPubSubPeerRatio), ratio >= targetPubSubPeerRatio, "events/s rows above, same run")
+		}
 	}
 	if floor != nil {
 		ratio := ours.rate() / floor.rate()
