@@ -14,9 +14,11 @@ import (
 // ceilingPipeline is what Benthos itself costs for the drain's messages: its `generate` input makes as many
 // messages as the backlog holds, in batches of the size the emulator answers with, each with a body of about an
 // event's size and the ten metadata keys (and value types) the input sets on a CDC event, into `drop`. No input,
-// no network, no checkpoints: a bound the input cannot pass on the same binary. The mapping's own evaluation
-// and the copy of the body into each message are counted in it, so the true bound is somewhat higher.
-// Placeholders: HTTP address, count, batch size, body (a Bloblang string literal), channel (quoted).
+// no network, no checkpoints. generate runs a Bloblang mapping per message, and the mapping's evaluation (ten
+// assignments) and the copy of the body into each message are counted in it; the bare variant (ceilingMeta
+// left out) makes the same messages without metadata, the framework's own cost per message.
+// Placeholders: HTTP address, count, batch size, body (a Bloblang string literal), the metadata (ceilingMeta or
+// nothing).
 const ceilingPipeline = `# sfbench: the framework ceiling (written by test/sfbench)
 http:
   address: %s
@@ -29,7 +31,12 @@ input:
     batch_size: %d
     mapping: |
       root = %s
-      meta salesforce_channel = %s
+%soutput:
+  drop: {}
+`
+
+// ceilingMeta is the metadata of the ceiling's messages. Placeholder: channel (quoted).
+const ceilingMeta = `      meta salesforce_channel = %s
       meta salesforce_replay_id = batch_index() + 1000
       meta salesforce_created_date = "2026-01-02T03:04:05.678Z"
       meta salesforce_schema = "IeRuaY6cbI_HsV8Rv1Mc5g"
@@ -39,8 +46,6 @@ input:
       meta salesforce_transaction_key = "001b7375-0086-250e-e6ca-b99bc3a8b69f"
       meta salesforce_commit_user = "005xx000001SvAVAA0"
       meta salesforce_record_ids = [ "001xx000003DGb2AAG" ]
-output:
-  drop: {}
 `
 
 // ceilingBatch is the batch size of the ceiling when the emulator's is left at its default (events per connect
@@ -55,9 +60,10 @@ func ceilingBody(size int) string {
 	return head + strings.Repeat("x", pad) + tail
 }
 
-// drainCeiling runs the ceiling pipeline to its end (Benthos exits once generate has made every message and drop
-// has taken them) and measures it from the kernel's account of the exited process.
-func (b backlogBench) drainCeiling(ctx context.Context) (drainResult, error) {
+// drainCeiling runs the ceiling pipeline, with the drain's metadata or bare, to its end (Benthos exits once
+// generate has made every message and drop has taken them) and measures it from the kernel's account of the
+// exited process.
+func (b backlogBench) drainCeiling(ctx context.Context, withMeta bool) (drainResult, error) {
 	o := b.opts
 	dir := filepath.Join(b.dir, "backlog")
 	addr, err := harness.FreeAddr()
@@ -68,15 +74,19 @@ func (b backlogBench) drainCeiling(ctx context.Context) (drainResult, error) {
 	if o.maxBatch > 0 {
 		batch = o.maxBatch
 	}
-	pipeline := fmt.Sprintf(ceilingPipeline, addr, o.events, batch, strconv.Quote(ceilingBody(o.ceilingBytes)), strconv.Quote(o.channel))
+	name, meta := "ceiling-bare", ""
+	if withMeta {
+		name, meta = "ceiling", fmt.Sprintf(ceilingMeta, strconv.Quote(o.channel))
+	}
+	pipeline := fmt.Sprintf(ceilingPipeline, addr, o.events, batch, strconv.Quote(ceilingBody(o.ceilingBytes)), meta)
 	start := time.Now()
-	p, err := harness.StartBenthos(harness.BenthosConfig{Dir: dir, Name: "ceiling", Pipeline: pipeline})
+	p, err := harness.StartBenthos(harness.BenthosConfig{Dir: dir, Name: name, Pipeline: pipeline})
 	if err != nil {
 		return drainResult{}, err
 	}
 	defer p.Close()
-	res := drainResult{name: "framework ceiling", events: o.events,
-		command: "bin/benthos -c " + b.rel(filepath.Join(dir, "ceiling.pipeline.yaml"))}
+	res := drainResult{name: name, events: o.events,
+		command: "bin/benthos -c " + b.rel(filepath.Join(dir, name+".pipeline.yaml"))}
 	select {
 	case <-p.Done():
 	case <-ctx.Done():

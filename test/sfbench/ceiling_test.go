@@ -20,5 +20,6 @@ func TestCeilingBody(t *testing.T) {
 func TestCeilingShare(t *testing.T) {
 	drain := drainResult{events: 500000, wall: 2 * time.Second, cpu: 2 * time.Second}       // 250,000 events/s, 4 µs
 	ceiling := drainResult{events: 500000, wall: time.Second, cpu: 1500 * time.Millisecond} // 500,000 events/s, 3 µs
-	assert.Equal(t, "50% of the ceiling's events/s; 1.0 µs of CPU per event above it", ceilingShare(drain, ceiling))
+	assert.Equal(t, "50% of its events/s; 1.0 µs more CPU per event", ceilingShare(drain, ceiling))
+	assert.Equal(t, "200% of its events/s; 1.0 µs less CPU per event", ceilingShare(ceiling, drain))
 }

@@ -117,15 +117,17 @@ func (b backlogBench) backlog(ctx context.Context, logf func(string, ...any)) er
 		viaPubSub = &r
 	}
 
-	var ceiling *drainResult
+	var ceilings []drainResult // with the drain's metadata, then bare
 	if o.ceiling {
-		logf("running the framework ceiling (generate into drop)")
-		r, err := b.drainCeiling(ctx)
-		if err != nil {
-			return err
+		for _, withMeta := range []bool{true, false} {
+			logf("running the framework ceiling (generate into drop, metadata: %t)", withMeta)
+			r, err := b.drainCeiling(ctx, withMeta)
+			if err != nil {
+				return err
+			}
+			logf("%s: %.0f events/s", r.name, r.rate())
+			ceilings = append(ceilings, r)
 		}
-		logf("framework ceiling: %.0f events/s", r.rate())
-		ceiling = &r
 	}
 
 	var pubsubPeers []drainResult
@@ -192,7 +194,7 @@ func (b backlogBench) backlog(ctx context.Context, logf func(string, ...any)) er
 			return err
 		}
 	}
-	b.backlogRows(emuCmd, preload, emuStat, ours, viaPubSub, ceiling, peers, pubsubPeers, floor)
+	b.backlogRows(emuCmd, preload, emuStat, ours, viaPubSub, ceilings, peers, pubsubPeers, floor)
 	if o.stall > 0 {
 		if err := stallBench(b).stallScenario(ctx, emu, []transport{pubsub, streaming}, logf); err != nil {
 			return err
