@@ -55,6 +55,7 @@ func startPubSub(ctx context.Context, conf ssiConfig, src *sfauth.Source, starts
 		Backoff:   conf.Backoff,
 		Logger:    log,
 		Observer:  metrics,
+		Redactor:  src.Redactor(),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("creating the Pub/Sub API client: %w", err)

@@ -24,7 +24,9 @@ const (
 	defaultBackoffLong    = 2 * time.Minute
 )
 
-func (b BackoffConfig) withDefaults() BackoffConfig {
+// WithDefaults returns b with every zero field set to its default: the one place the defaults are applied, so
+// the Pub/Sub client waits exactly as the CometD client does.
+func (b BackoffConfig) WithDefaults() BackoffConfig {
 	if b.Initial <= 0 {
 		b.Initial = defaultBackoffInitial
 	}
@@ -56,6 +58,9 @@ func (b BackoffConfig) Delay(attempt int) time.Duration {
 
 // long is the jittered long wait.
 func (b BackoffConfig) long() time.Duration { return jitter(b.Long) }
+
+// LongDelay is the jittered long wait (Long into [Long/2, Long)), after a limit, a busy server or a refused login.
+func (b BackoffConfig) LongDelay() time.Duration { return b.long() }
 
 func jitter(d time.Duration) time.Duration {
 	half := d / 2

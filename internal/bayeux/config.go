@@ -97,7 +97,7 @@ func (cfg Config) validated() (_ Config, channelOf map[string]string, start map[
 	default:
 		return cfg, nil, nil, fmt.Errorf("bayeux: unknown invalid replay policy %d", cfg.OnInvalidReplayID)
 	}
-	cfg.Backoff = cfg.Backoff.withDefaults()
+	cfg.Backoff = cfg.Backoff.WithDefaults()
 	if cfg.Redactor == nil {
 		cfg.Redactor = redact.New()
 	}

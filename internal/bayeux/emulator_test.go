@@ -542,3 +542,33 @@ func TestEmulatorServerDisconnect(t *testing.T) {
 	assert.Zero(t, auth.refreshs.Load())
 	assert.Equal(t, int64(1), e.counter("token_grants"))
 }
+
+// TestServerDisconnectRecoversAtOnce: a server /meta/disconnect of a working session is followed at once by a new
+// handshake, as its advice says, however many came before: with the default backoff, five in a row on an idle
+// channel (each after the session worked for longer than Backoff.Initial, its long poll held) each recover
+// within the 4.4 s every other fault takes. Before, each continued the previous one's failure streak (a session
+// whose long poll is held never completes the two polls that end a streak), and the fifth waited 8-16 s.
+func TestServerDisconnectRecoversAtOnce(t *testing.T) {
+	if testing.Short() {
+		t.Skip("five disconnects with the default backoff take about 10 s")
+	}
+	e := startEmu(t, sfemu.Config{Hold: 60 * time.Second}) // long polls held as Salesforce holds them
+	var waits waitLog
+	h, _ := emuClient(t, e, Config{Backoff: BackoffConfig{}.WithDefaults()})
+	h.c.sess.waitHook = waits.hook
+	h.start()
+	for round := range 5 {
+		time.Sleep(1500 * time.Millisecond) // the session works, its long poll held, for longer than Backoff.Initial
+		before := e.counter("handshakes")
+		start := time.Now()
+		e.fault(sfemu.FaultServerDisconnect)
+		eventually(t, 30*time.Second, func() bool { return e.counter("handshakes") > before }, "no new handshake")
+		took := time.Since(start)
+		assert.LessOrEqual(t, took, 4400*time.Millisecond, "round %d recovered in %s", round, took)
+	}
+	f1, l1 := e.publish("/event/Order__e", 2)
+	assertSequence(t, replayIDs(h.collect(2, 10*time.Second)), f1, l1, 2)
+	for _, w := range waits.snapshot() {
+		assert.Zero(t, w, "every re-handshake after a server disconnect is immediate: %v", waits.snapshot())
+	}
+}

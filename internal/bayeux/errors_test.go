@@ -85,7 +85,7 @@ func TestErrorCode(t *testing.T) {
 }
 
 func TestBackoff(t *testing.T) {
-	b := BackoffConfig{Initial: 100 * time.Millisecond, Max: time.Second, Long: 10 * time.Second}.withDefaults()
+	b := BackoffConfig{Initial: 100 * time.Millisecond, Max: time.Second, Long: 10 * time.Second}.WithDefaults()
 	for attempt, base := range map[int]time.Duration{1: 100 * time.Millisecond, 2: 200 * time.Millisecond,
 		4: 800 * time.Millisecond, 5: time.Second, 50: time.Second} {
 		for range 20 {
@@ -97,7 +97,7 @@ func TestBackoff(t *testing.T) {
 	for range 20 {
 		assert.GreaterOrEqual(t, b.long(), 5*time.Second)
 	}
-	def := BackoffConfig{}.withDefaults()
+	def := BackoffConfig{}.WithDefaults()
 	assert.Equal(t, BackoffConfig{Initial: time.Second, Max: time.Minute, Long: 2 * time.Minute}, def)
 }
 

@@ -44,6 +44,7 @@ type session struct {
 	msgID             uint64
 	streak            int // recoveries since the session was last healthy
 	connectsInSession int
+	establishedAt     time.Time // when the session was last (re-)established
 
 	waitHook func(time.Duration) // tests: told every wait recovery chose, before it starts
 }
@@ -140,6 +141,7 @@ func (s *session) establish(ctx context.Context) error {
 	}
 	s.state = stateConnected
 	s.connectsInSession = 0
+	s.establishedAt = time.Now()
 	return nil
 }
 
@@ -285,8 +287,9 @@ func (s *session) poll(ctx context.Context) *trouble {
 	case ok && !r.Successful:
 		return s.connectRefused(r)
 	case ans.Disconnect:
+		s.serverEndedWorkingSession()
 		return &trouble{reason: ReconnectServerDisconnect, err: errors.New("the server sent /meta/disconnect"),
-			next: handshakeAgain}
+			wait: s.adv.Interval, next: handshakeAgain}
 	case !ok:
 		return &trouble{reason: ReconnectConnectionError, err: errors.New("no /meta/connect reply in the answer"),
 			next: handshakeAgain}
@@ -306,6 +309,18 @@ func (s *session) poll(ctx context.Context) *trouble {
 	}
 	sleep(ctx, s.adv.Interval) // Close ends it early; the loop then sees ctx done
 	return nil
+}
+
+// serverEndedWorkingSession ends the failure streak when the server closes, with its own /meta/disconnect, a
+// session that worked: one that completed a /meta/connect and lasted at least Backoff.Initial. Salesforce does
+// this on purpose (advice handshake, interval 0), and the client then handshakes at once as advised, instead of
+// waiting out a streak that earlier faults left growing (that wait made such a recovery take 14-16 s). A server
+// that disconnects every session sooner than that still meets the growing backoff, so it cannot cause a
+// handshake storm.
+func (s *session) serverEndedWorkingSession() {
+	if s.connectsInSession >= 1 && time.Since(s.establishedAt) >= s.cfg.Backoff.Initial {
+		s.streak = 0
+	}
 }
 
 // redacted returns r with its server texts quoted through the redactor: a server or a proxy may echo the

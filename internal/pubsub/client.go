@@ -18,6 +18,7 @@ import (
 
 	"github.com/salesforce-streaming/salesforce_streaming/internal/bayeux"
 	eventbusv1 "github.com/salesforce-streaming/salesforce_streaming/internal/pubsub/proto"
+	"github.com/salesforce-streaming/salesforce_streaming/internal/redact"
 	"github.com/salesforce-streaming/salesforce_streaming/internal/sfauth"
 )
 
@@ -27,10 +28,28 @@ const DefaultEndpoint = "api.pubsub.salesforce.com:7443"
 // MaxNumRequested is Salesforce's maximum num_requested, across all outstanding FetchRequests of a stream.
 const MaxNumRequested = 100
 
-// MaxResponseBytes is the largest message the client accepts, above gRPC's default of 4 MB: a FetchResponse may
-// carry up to 100 events of up to 1 MB each, and refusing one would fail every resubscribe at the same event.
-// The events a subscription holds stay bounded by MaxInFlight.
-const MaxResponseBytes = 128 << 20
+// DefaultMaxResponseBytes bounds one FetchResponse (Config.MaxResponseBytes), above gRPC's default of 4 MB:
+// Salesforce caps an event at 1 MB, so a response of 16 events of the largest size fits, and a response of the
+// usual few-KB events holds the full 100 requested. A larger response is refused before it is read (gRPC checks
+// the length prefix), so a hostile or broken server cannot make the process allocate it. After a refusal the
+// subscription asks for at most SmallWindow events at a time, which a server respecting the 1 MB cap can always
+// send within the bound (smallWindow).
+const DefaultMaxResponseBytes = 16 << 20
+
+// maxEventBytes is Salesforce's documented maximum size of one event.
+const maxEventBytes = 1 << 20
+
+// DefaultHealthyAfter is how long a stream must stay open, having handed on a batch, before its failure no
+// longer continues the previous failure streak (Config.HealthyAfter). A stream that fails sooner, however many
+// answers it gave, keeps the backoff growing: a server that answers and then fails cannot make the client
+// resubscribe in a loop.
+const DefaultHealthyAfter = 10 * time.Second
+
+// DefaultKeepaliveQuiet is how long a stream must have delivered no event before a keepalive's latest_replay_id
+// is taken as a position (Config.KeepaliveQuiet). Salesforce sends a keepalive only when it has nothing to
+// deliver, after up to 270 s of quiet; a keepalive right behind a delivery is not trusted to vouch for events the
+// client has not seen.
+const DefaultKeepaliveQuiet = 5 * time.Second
 
 // DefaultStreamIdleTimeout is how long a subscription waits for any FetchResponse before it treats the stream as
 // dead and resubscribes: Salesforce sends a keepalive within 270 s, so silence beyond that and a margin means a
@@ -55,20 +74,34 @@ type Config struct {
 	// DialOptions are added to the client's own (credentials).
 	DialOptions []grpc.DialOption
 
-	Backoff bayeux.BackoffConfig // the same waits and streak rules as the CometD client
-	Logger  bayeux.Logger        // optional
+	// Backoff: the CometD client's waits (bayeux.BackoffConfig.WithDefaults fills zero fields with the same
+	// defaults). A failure streak ends only after a stream stayed healthy for HealthyAfter.
+	Backoff bayeux.BackoffConfig
+	Logger  bayeux.Logger // optional
+	// Redactor removes secrets and tokens from every server text the client puts in an error, a log or an event
+	// field (status messages, trailers, event and schema ids). Optional: a nil one gets a fresh Redactor; the
+	// client adds every token it uses. Pass the token source's (sfauth.Source.Redactor) so configured secrets are
+	// known too.
+	Redactor *redact.Redactor
 	// Observer, optional, is told of resubscriptions (with the CometD client's reasons), token refreshes and
 	// replay-id fallbacks, as the CometD client tells its own. Events is not called: the caller counts what
 	// Next hands on.
 	Observer bayeux.Observer
 	// StreamIdleTimeout: see DefaultStreamIdleTimeout.
 	StreamIdleTimeout time.Duration
+	// MaxResponseBytes: see DefaultMaxResponseBytes.
+	MaxResponseBytes int
+	// HealthyAfter: see DefaultHealthyAfter.
+	HealthyAfter time.Duration
+	// KeepaliveQuiet: see DefaultKeepaliveQuiet.
+	KeepaliveQuiet time.Duration
 }
 
 // Client holds one gRPC connection to the Pub/Sub API, the current access token and the schema cache.
 // Its methods are safe for concurrent use.
 type Client struct {
 	cfg  Config
+	red  *redact.Redactor
 	log  bayeux.Logger
 	obs  bayeux.Observer
 	conn *grpc.ClientConn
@@ -88,12 +121,7 @@ func New(cfg Config) (*Client, error) {
 	if cfg.Auth == nil {
 		return nil, errors.New("pubsub: Auth is required")
 	}
-	if cfg.Endpoint == "" {
-		cfg.Endpoint = DefaultEndpoint
-	}
-	if cfg.StreamIdleTimeout <= 0 {
-		cfg.StreamIdleTimeout = DefaultStreamIdleTimeout
-	}
+	cfg = cfg.withDefaults()
 	creds := insecure.NewCredentials()
 	if !cfg.Plaintext {
 		tc := cfg.TLS
@@ -103,7 +131,7 @@ func New(cfg Config) (*Client, error) {
 		creds = credentials.NewTLS(tc)
 	}
 	opts := append([]grpc.DialOption{grpc.WithTransportCredentials(creds),
-		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(MaxResponseBytes))}, cfg.DialOptions...)
+		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(cfg.MaxResponseBytes))}, cfg.DialOptions...)
 	conn, err := grpc.NewClient(cfg.Endpoint, opts...)
 	if err != nil {
 		return nil, fmt.Errorf("pubsub: connecting to %s: %w", cfg.Endpoint, err)
@@ -116,8 +144,32 @@ func New(cfg Config) (*Client, error) {
 	if obs == nil {
 		obs = nopObserver{}
 	}
-	return &Client{cfg: cfg, log: log, obs: obs, conn: conn, api: eventbusv1.NewPubSubClient(conn),
+	return &Client{cfg: cfg, red: cfg.Redactor, log: log, obs: obs, conn: conn, api: eventbusv1.NewPubSubClient(conn),
 		schemas: map[string]*avro.RecordSchema{}, closed: make(chan struct{})}, nil
+}
+
+// withDefaults fills zero fields with their defaults; the backoff's are the CometD client's.
+func (cfg Config) withDefaults() Config {
+	if cfg.Endpoint == "" {
+		cfg.Endpoint = DefaultEndpoint
+	}
+	if cfg.StreamIdleTimeout <= 0 {
+		cfg.StreamIdleTimeout = DefaultStreamIdleTimeout
+	}
+	if cfg.MaxResponseBytes <= 0 {
+		cfg.MaxResponseBytes = DefaultMaxResponseBytes
+	}
+	if cfg.HealthyAfter <= 0 {
+		cfg.HealthyAfter = DefaultHealthyAfter
+	}
+	if cfg.KeepaliveQuiet <= 0 {
+		cfg.KeepaliveQuiet = DefaultKeepaliveQuiet
+	}
+	cfg.Backoff = cfg.Backoff.WithDefaults()
+	if cfg.Redactor == nil {
+		cfg.Redactor = redact.New()
+	}
+	return cfg
 }
 
 // Close closes the connection; open subscriptions end with ErrClosed. It is idempotent.
@@ -160,8 +212,15 @@ func (c *Client) currentToken(ctx context.Context) (sfauth.Token, error) {
 	return tok, nil
 }
 
-// refresh replaces a token Salesforce refused.
+// refresh replaces a token Salesforce refused, once per refused token: when the client already holds another
+// one (another subscription or call refreshed it), that one is returned without a new token request.
 func (c *Client) refresh(ctx context.Context, stale sfauth.Token) (sfauth.Token, error) {
+	c.mu.Lock()
+	cur, ok := c.token, c.hasTok
+	c.mu.Unlock()
+	if ok && cur.AccessToken != stale.AccessToken {
+		return cur, nil
+	}
 	c.obs.TokenRefresh()
 	tok, err := c.cfg.Auth.Refresh(ctx, stale)
 	if err != nil {
@@ -172,6 +231,7 @@ func (c *Client) refresh(ctx context.Context, stale sfauth.Token) (sfauth.Token,
 }
 
 func (c *Client) setToken(tok sfauth.Token) {
+	c.red.AddToken(tok.AccessToken)
 	c.mu.Lock()
 	c.token, c.hasTok = tok, true
 	c.mu.Unlock()
@@ -187,8 +247,10 @@ func withAuth(ctx context.Context, tok sfauth.Token) (context.Context, error) {
 		"tenantid", tenant), nil
 }
 
-// unary runs a call with the current token, and once more with a refreshed one if Salesforce refuses it.
-func (c *Client) unary(ctx context.Context, call func(ctx context.Context, opts ...grpc.CallOption) error) error {
+// unary runs a call with the current token and, when retryAuth is set, once more with a refreshed one if
+// Salesforce refuses it. Inside a stream retryAuth is off: the refused call fails the stream, and the
+// subscription's retry policy refreshes the token once and backs off.
+func (c *Client) unary(ctx context.Context, retryAuth bool, call func(ctx context.Context, opts ...grpc.CallOption) error) error {
 	select {
 	case <-c.closed:
 		return ErrClosed
@@ -204,12 +266,12 @@ func (c *Client) unary(ctx context.Context, call func(ctx context.Context, opts 
 			return err
 		}
 		var trailer metadata.MD
-		err = statusError(call(actx, grpc.Trailer(&trailer)), trailer)
+		err = c.statusError(call(actx, grpc.Trailer(&trailer)), trailer)
 		if err == nil {
 			return nil
 		}
 		kind, wrapped := classify(err, "", nil)
-		if kind != kindAuth || attempt > 0 {
+		if kind != kindAuth || attempt > 0 || !retryAuth {
 			return wrapped
 		}
 		if tok, err = c.refresh(ctx, tok); err != nil {
@@ -221,7 +283,7 @@ func (c *Client) unary(ctx context.Context, call func(ctx context.Context, opts 
 // GetTopic describes a topic: whether the user may subscribe and publish, and its current schema id.
 func (c *Client) GetTopic(ctx context.Context, topic string) (*eventbusv1.TopicInfo, error) {
 	var info *eventbusv1.TopicInfo
-	err := c.unary(ctx, func(ctx context.Context, opts ...grpc.CallOption) error {
+	err := c.unary(ctx, true, func(ctx context.Context, opts ...grpc.CallOption) error {
 		var err error
 		info, err = c.api.GetTopic(ctx, &eventbusv1.TopicRequest{TopicName: topic}, opts...)
 		return err
@@ -236,6 +298,11 @@ func (c *Client) GetTopic(ctx context.Context, topic string) (*eventbusv1.TopicI
 // they were written with, which may be older than the topic's current one, and a multi-entity channel mixes
 // several schemas, so the cache is keyed by schema id, never by topic.
 func (c *Client) Schema(ctx context.Context, id string) (*avro.RecordSchema, error) {
+	return c.schema(ctx, id, true)
+}
+
+// schema is Schema; retryAuth as for unary. Errors name the id redacted: it is server text.
+func (c *Client) schema(ctx context.Context, id string, retryAuth bool) (*avro.RecordSchema, error) {
 	c.mu.Lock()
 	s, ok := c.schemas[id]
 	c.mu.Unlock()
@@ -243,21 +310,22 @@ func (c *Client) Schema(ctx context.Context, id string) (*avro.RecordSchema, err
 		return s, nil
 	}
 	var info *eventbusv1.SchemaInfo
-	err := c.unary(ctx, func(ctx context.Context, opts ...grpc.CallOption) error {
+	err := c.unary(ctx, retryAuth, func(ctx context.Context, opts ...grpc.CallOption) error {
 		var err error
 		info, err = c.api.GetSchema(ctx, &eventbusv1.SchemaRequest{SchemaId: id}, opts...)
 		return err
 	})
+	shown := c.red.QuoteString(id)
 	if err != nil {
-		return nil, fmt.Errorf("getting schema %s: %w", id, err)
+		return nil, fmt.Errorf("getting schema %s: %w", shown, err)
 	}
 	parsed, err := avro.ParseWithCache(info.GetSchemaJson(), "", &avro.SchemaCache{})
-	if err != nil {
-		return nil, fmt.Errorf("parsing schema %s: %w", id, err)
+	if err != nil { // the parser's text may quote the schema, which is server text
+		return nil, fmt.Errorf("parsing schema %s: %s", shown, c.red.QuoteString(err.Error()))
 	}
 	rs, ok := parsed.(*avro.RecordSchema)
 	if !ok {
-		return nil, fmt.Errorf("schema %s is a %s, not a record", id, parsed.Type())
+		return nil, fmt.Errorf("schema %s is a %s, not a record", shown, parsed.Type())
 	}
 	c.mu.Lock()
 	c.schemas[id] = rs

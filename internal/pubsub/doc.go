@@ -9,16 +9,23 @@
 // A Subscription keeps one topic's Subscribe stream open. Flow control is real: num_requested never exceeds
 // MaxInFlight minus the events the caller holds (handed on by Next, not yet Released), nor 100 outstanding per
 // stream, and more is requested only as Release frees at least half the window. After any stream error it
-// resubscribes after the replay id of the last batch it queued for Next (a keepalive's latest_replay_id
-// included):
+// resubscribes after the replay id of the last batch it queued for Next, with the CometD client's retry policy
+// (retryPolicy; New fills zero Backoff fields with the CometD defaults):
 //
-//   - UNAUTHENTICATED: refresh the token, resubscribe at once (then backoff if it repeats);
+//   - UNAUTHENTICATED: one token refresh per refusal, the first of a streak at once, later ones after backoff;
 //   - an invalid or expired replay id (sfdc.platform.eventbus.grpc.subscription.fetch.replayid.corrupted):
 //     OnInvalidReplayID (earliest, latest, or fail: Next returns the InvalidReplayError);
 //   - a limit (RESOURCE_EXHAUSTED, ...limit.exceeded) or a permission error on a resubscribe: Backoff.Long;
-//   - anything else (dropped connection, UNAVAILABLE, INTERNAL, no response for StreamIdleTimeout):
-//     resubscribe at once, then Backoff.Delay from the second failure of a streak; a stream that delivers a
-//     response ends the streak.
+//   - anything else (dropped connection, UNAVAILABLE, INTERNAL, a failing GetSchema, a flood, a response above
+//     MaxResponseBytes, no response for StreamIdleTimeout): resubscribe at once, then Backoff.Delay from the
+//     second failure of a streak. Only a healthy stream (one that handed a batch on and stayed open for
+//     HealthyAfter) ends a streak: an answer alone does not.
+//
+// The server is trusted no further than needed: the client counts what a stream owes from its own requests
+// (pending_num_requested is only compared), refuses events past that count, drops a replay id repeated within a
+// stream, takes a keepalive's position only when nothing is in flight and the stream was quiet for
+// KeepaliveQuiet, refuses a response above MaxResponseBytes unread, and logs each violation, rate-limited. Every
+// server text that reaches an error, a log or an event field goes through Config.Redactor (internal/redact).
 //
 // An optional Observer (bayeux.Observer) is told of each resubscription with its reason, each token refresh and
 // each replay-id fallback, as the CometD client tells its own, so that the input's metrics mean the same over

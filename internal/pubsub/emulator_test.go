@@ -81,15 +81,26 @@ func (l *testLogger) Infof(f string, a ...any)  { l.add("INFO", f, a...) }
 func (l *testLogger) Warnf(f string, a ...any)  { l.add("WARN", f, a...) }
 func (l *testLogger) Errorf(f string, a ...any) { l.add("ERROR", f, a...) }
 
-func (l *testLogger) contains(sub string) bool {
+// contains reports whether one line holds every fragment.
+func (l *testLogger) contains(fragments ...string) bool {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	for _, line := range l.lines {
-		if strings.Contains(line, sub) {
+		all := true
+		for _, f := range fragments {
+			all = all && strings.Contains(line, f)
+		}
+		if all {
 			return true
 		}
 	}
 	return false
+}
+
+func (l *testLogger) all() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return strings.Join(l.lines, "\n")
 }
 
 // observer records what the client reports to its Observer.

@@ -45,9 +45,12 @@ func (e *StatusError) Error() string {
 // GRPCStatus lets status.Code and status.Convert read the original code.
 func (e *StatusError) GRPCStatus() *status.Status { return status.New(e.Code, e.Message) }
 
-// statusError builds a StatusError from a gRPC error and the call's trailer; other errors (a dropped
-// connection before any status) come back unchanged.
-func statusError(err error, trailer metadata.MD) error {
+// statusError builds a StatusError from a gRPC error and the call's trailer, every server text in it (the
+// status message, the error-code and rpc-id trailers) quoted through the redactor: a server or a proxy may echo
+// the accesstoken header into any of them, and they end up in errors, logs and /ready. Other trailers are never
+// read. A response refused for its size becomes a TooLargeError. Errors without a status (a context ended)
+// come back unchanged.
+func (c *Client) statusError(err error, trailer metadata.MD) error {
 	if err == nil {
 		return nil
 	}
@@ -59,16 +62,58 @@ func statusError(err error, trailer metadata.MD) error {
 	if !ok {
 		return err
 	}
-	e := &StatusError{Code: st.Code(), Message: st.Message()}
+	if size, limit, ok := tooLarge(st); ok {
+		return &TooLargeError{Size: size, Limit: limit}
+	}
+	e := &StatusError{Code: st.Code(), Message: c.red.QuoteString(st.Message())}
 	if v := trailer.Get("error-code"); len(v) > 0 {
-		e.ErrorCode = v[0]
+		e.ErrorCode = c.red.QuoteString(v[0])
 	}
 	if v := trailer.Get("rpc-id"); len(v) > 0 {
-		e.RPCID = v[0]
-	} else if _, id, ok := strings.Cut(st.Message(), "rpcId: "); ok {
+		e.RPCID = c.red.QuoteString(v[0])
+	} else if _, id, ok := strings.Cut(e.Message, "rpcId: "); ok {
 		e.RPCID = strings.TrimSpace(id)
 	}
 	return e
+}
+
+// tooLarge recognises gRPC's own refusal of a message above MaxCallRecvMsgSize ("grpc: received message larger
+// than max (N vs. M)"), which the client library raises before reading the message.
+func tooLarge(st *status.Status) (size, limit int64, ok bool) {
+	if st.Code() != codes.ResourceExhausted {
+		return 0, 0, false
+	}
+	_, rest, found := strings.Cut(st.Message(), "received message larger than max (")
+	if !found {
+		return 0, 0, false
+	}
+	if _, err := fmt.Sscanf(rest, "%d vs. %d)", &size, &limit); err != nil {
+		return 0, 0, false
+	}
+	return size, limit, true
+}
+
+// TooLargeError is a response the client refused unread because it exceeds Config.MaxResponseBytes.
+type TooLargeError struct {
+	Topic       string
+	Size, Limit int64
+}
+
+func (e *TooLargeError) Error() string {
+	return fmt.Sprintf("a response on %s of %d bytes exceeds the %d-byte limit (Salesforce caps an event at 1 MB); "+
+		"it was refused unread", e.Topic, e.Size, e.Limit)
+}
+
+// FlowError is a server that sent more events than the stream had requested: the excess is dropped unread and
+// the stream ends, so that the next one resubscribes after the last event handed on.
+type FlowError struct {
+	Topic              string
+	Received, Expected int
+}
+
+func (e *FlowError) Error() string {
+	return fmt.Sprintf("the server sent %d events on %s where %d were requested (flow control violated); "+
+		"dropped the excess and resubscribing after the last event handed on", e.Received, e.Topic, e.Expected)
 }
 
 // PermissionError is a permanent refusal: a topic that does not exist or that the user may not subscribe to.
@@ -110,10 +155,11 @@ const (
 	kindPermanent                    // permission or unknown topic: Backoff.Long on a resubscribe
 	kindInvalidReplay                // OnInvalidReplayID
 	kindClosed                       // the caller closed the subscription
+	kindTooLarge                     // a response above MaxResponseBytes: backoff, smaller requests
 )
 
 func (k errKind) String() string {
-	return [...]string{"retryable", "auth", "limit", "permanent", "invalid_replay", "closed"}[k]
+	return [...]string{"retryable", "auth", "limit", "permanent", "invalid_replay", "closed", "too_large"}[k]
 }
 
 // classify wraps a call's failure into the error callers see and tells the reaction.
@@ -121,10 +167,16 @@ func classify(err error, topic string, replayID []byte) (errKind, error) {
 	var (
 		ae *bayeux.AuthError
 		se *StatusError
+		tl *TooLargeError
 	)
 	switch {
 	case errors.Is(err, ErrClosed) || errors.Is(err, context.Canceled):
 		return kindClosed, err
+	case errors.As(err, &tl):
+		if tl.Topic == "" {
+			tl.Topic = topic
+		}
+		return kindTooLarge, err
 	case errors.As(err, &ae):
 		return kindAuth, err
 	case !errors.As(err, &se):

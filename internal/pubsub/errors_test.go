@@ -16,7 +16,7 @@ import (
 )
 
 func TestStatusError(t *testing.T) {
-	err := statusError(status.Error(codes.InvalidArgument, "The Replay ID validation failed. rpcId: 1234-abcd"),
+	err := testClient().statusError(status.Error(codes.InvalidArgument, "The Replay ID validation failed. rpcId: 1234-abcd"),
 		metadata.Pairs("error-code", ErrorCodeReplayCorrupt))
 	var se *StatusError
 	require.ErrorAs(t, err, &se)
@@ -25,10 +25,10 @@ func TestStatusError(t *testing.T) {
 	assert.Equal(t, "1234-abcd", se.RPCID, "from the message when the trailer has none")
 	assert.Equal(t, codes.InvalidArgument, status.Code(err), "status.Code still reads it")
 
-	se2 := statusError(status.Error(codes.Internal, "x"), metadata.Pairs("rpc-id", "r1")).(*StatusError)
+	se2 := testClient().statusError(status.Error(codes.Internal, "x"), metadata.Pairs("rpc-id", "r1")).(*StatusError)
 	assert.Equal(t, "r1", se2.RPCID)
-	assert.Equal(t, io.EOF, statusError(io.EOF, nil), "a non-status error comes back unchanged")
-	assert.NoError(t, statusError(nil, nil))
+	assert.Equal(t, io.EOF, testClient().statusError(io.EOF, nil), "a non-status error comes back unchanged")
+	assert.NoError(t, testClient().statusError(nil, nil))
 }
 
 func TestClassify(t *testing.T) {

@@ -255,6 +255,12 @@ type run struct {
 // startRun starts bin/benthos on input with the API on a free port.
 func startRun(t *testing.T, input map[string]any, env ...string) *run {
 	t.Helper()
+	return startRunWith(t, input, memoryCache, env...)
+}
+
+// startRunWith is startRun with the given cache resources.
+func startRunWith(t *testing.T, input map[string]any, resources string, env ...string) *run {
+	t.Helper()
 	requireBinary(t)
 	ctx, cancel := context.WithTimeout(context.Background(), scenarioTimeout)
 	t.Cleanup(cancel)
@@ -264,7 +270,7 @@ func startRun(t *testing.T, input map[string]any, env ...string) *run {
 	r.out = filepath.Join(r.dir, "out.jsonl")
 	r.proc, err = harness.StartBenthos(harness.BenthosConfig{
 		Dir: r.dir, Name: "attack", Pipeline: toYAML(t, pipeline(addr, input, r.out)),
-		Resources: []string{memoryCache}, Env: env,
+		Resources: []string{resources}, Env: env,
 	})
 	require.NoError(t, err)
 	t.Cleanup(func() {
