@@ -87,8 +87,8 @@ type messageBuilder struct {
 		s string
 		v any
 	}
-	proto     *service.Message // see newMessage
-	protoKeys keySet
+	proto     *service.Message // see message
+	protoVals [numKeys]any
 	strs      []string // slab of the string values boxed so far; a full one is replaced, never grown in place
 }
 
@@ -125,28 +125,27 @@ func (mb *messageBuilder) build(batch *wire.Batch) service.MessageBatch {
 	var channel any
 	for k := range batch.Events {
 		ev := &batch.Events[k]
-		msg := mb.newMessage(ev)
+		var vals [numKeys]any // nil: the message has no such key
 		if channel == nil || ev.Channel != batch.Channel {
 			channel = wire.ChannelKey(ev.Channel)
 		}
-		msg.MetaSetMut(metaChannel, channel)
+		vals[keyChannel] = channel
 		if ev.HasReplayID {
 			replayIDs[k] = ev.ReplayID
-			msg.MetaSetMut(metaReplayID, boxed(&replayIDs[k]))
+			vals[keyReplayID] = boxed(&replayIDs[k])
 		}
 		m := &ev.Meta
 		for f, v := range [numStringFields]string{
 			m.CreatedDate, m.EventType, m.EventUUID, m.Schema, m.ChangeType, m.EntityName, m.CommitTimestamp,
 			m.TransactionKey, m.CommitUser,
 		} {
-			if v == "" {
-				continue
+			switch {
+			case v == "":
+			case f == fieldCommitTimestamp && v == m.CreatedDate:
+				vals[keyStrings+f] = mb.last[fieldCreatedDate].v
+			default:
+				vals[keyStrings+f] = mb.value(f, v)
 			}
-			if f == fieldCommitTimestamp && v == m.CreatedDate {
-				msg.MetaSetMut(metaCommitTimestamp, mb.last[fieldCreatedDate].v)
-				continue
-			}
-			msg.MetaSetMut(stringFieldKeys[f], mb.value(f, v))
 		}
 		if len(m.RecordIDs) > 0 {
 			// Structured metadata holds JSON-like values: []any, not []string.
@@ -156,70 +155,55 @@ func (mb *messageBuilder) build(batch *wire.Batch) service.MessageBatch {
 				recSlab = append(recSlab, boxed(&idSlab[len(idSlab)-1]))
 			}
 			lists[k] = recSlab[start:len(recSlab):len(recSlab)]
-			msg.MetaSetMut(metaRecordIDs, boxed(&lists[k]))
+			vals[keyRecordIDs] = boxed(&lists[k])
 		}
-		msgs[k] = msg
+		msgs[k] = mb.message(ev.Data, &vals)
 	}
 	return msgs
 }
 
-// keySet is a set of metadata keys, by their index in allKeys.
-type keySet uint16
-
-// allKeys are the metadata keys a batch's messages can carry: the channel, the replay id, the string fields in
-// their order, the record ids.
-var allKeys = append(append([]string{metaChannel, metaReplayID}, stringFieldKeys[:]...), metaRecordIDs)
-
+// Metadata keys by index: the channel, the replay id, the string fields in their order, the record ids.
 const (
 	keyChannel = iota
 	keyReplayID
-	keyStrings // first of the string fields
+	keyStrings   // first of the string fields
+	keyRecordIDs = keyStrings + numStringFields
+	numKeys      = keyRecordIDs + 1
 )
 
-var keyRecordIDs = len(allKeys) - 1
+var allKeys = func() (keys [numKeys]string) {
+	keys[keyChannel], keys[keyReplayID], keys[keyRecordIDs] = metaChannel, metaReplayID, metaRecordIDs
+	copy(keys[keyStrings:], stringFieldKeys[:])
+	return keys
+}()
 
-// metaKeys is the set of keys ev's message carries.
-func metaKeys(ev *wire.Event) keySet {
-	set := keySet(1) << keyChannel
-	if ev.HasReplayID {
-		set |= 1 << keyReplayID
-	}
-	m := &ev.Meta
-	for f, v := range [numStringFields]string{
-		m.CreatedDate, m.EventType, m.EventUUID, m.Schema, m.ChangeType, m.EntityName, m.CommitTimestamp,
-		m.TransactionKey, m.CommitUser,
-	} {
-		if v != "" {
-			set |= 1 << (keyStrings + f)
-		}
-	}
-	if len(m.RecordIDs) > 0 {
-		set |= 1 << keyRecordIDs
-	}
-	return set
-}
-
-// newMessage starts the message of ev. Benthos sizes a message's metadata map for 5 keys and grows it past 8
-// (a CDC event has 10), which costs more than copying a map made at the right size: so the messages of a batch
-// are copies of a prototype whose map holds the keys of the batch's first event, and keys the prototype has but
-// ev lacks are deleted. Every key ev has is set after this, so no value of the prototype survives.
-func (mb *messageBuilder) newMessage(ev *wire.Event) *service.Message {
-	keys := metaKeys(ev)
+// message makes the message of one event: its body and its metadata values, by key (nil: absent). Benthos sizes
+// a message's metadata map for 5 keys and grows it past 8 (a CDC event has 10), and each key set costs a hash
+// and a probe. So the messages of a batch are copies of a prototype carrying the first event's metadata: a copy
+// clones the prototype's map at its size when first changed, and only the values that differ from the
+// prototype's (the replay id, the record ids, and whatever changed since the first event) are set, keys the
+// prototype has and the event lacks deleted. The result is the same metadata as setting every key.
+func (mb *messageBuilder) message(data []byte, vals *[numKeys]any) *service.Message {
 	if mb.proto == nil {
-		mb.proto, mb.protoKeys = service.NewMessage(nil), keys
-		for i, key := range allKeys {
-			if keys&(1<<i) != 0 {
-				mb.proto.MetaSetMut(key, nil)
+		mb.proto, mb.protoVals = service.NewMessage(nil), *vals
+		for i, v := range vals {
+			if v != nil {
+				mb.proto.MetaSetMut(allKeys[i], v)
 			}
 		}
 	}
 	msg := mb.proto.Copy()
-	msg.SetBytes(ev.Data)
-	if extra := mb.protoKeys &^ keys; extra != 0 {
-		for i, key := range allKeys {
-			if extra&(1<<i) != 0 {
-				msg.MetaDelete(key)
+	msg.SetBytes(data)
+	for i, v := range vals {
+		switch {
+		case v == nil:
+			if mb.protoVals[i] != nil {
+				msg.MetaDelete(allKeys[i])
 			}
+		case i == keyRecordIDs || i == keyReplayID:
+			msg.MetaSetMut(allKeys[i], v) // a slice is not comparable; a replay id never repeats
+		case v != mb.protoVals[i]:
+			msg.MetaSetMut(allKeys[i], v)
 		}
 	}
 	return msg

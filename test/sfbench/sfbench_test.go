@@ -203,7 +203,7 @@ func TestParseFlags(t *testing.T) {
 	assert.True(t, o.pubsub)
 	assert.True(t, o.pubsubPeers)
 	assert.True(t, o.ceiling)
-	assert.Equal(t, 1100, o.ceilingBytes)
+	assert.Equal(t, 800, o.ceilingBytes)
 	assert.Equal(t, 3*time.Minute, o.stall)
 	assert.Equal(t, apiStreaming, o.pprofAPI)
 
