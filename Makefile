@@ -60,14 +60,18 @@ unit: ## the Go tests that need no built binaries (the end-to-end tests skip, na
 e2e: build $(DATA_DIR) ## the real bin/benthos and bin/sfemu end to end (test/e2e)
 	SALESFORCE_STREAMING_BIN=$(abspath $(BIN)) $(GO) test -count=1 -timeout 10m ./test/e2e/
 
-mutants: ## mutation check: each mutant of scripts/mutants must fail its package's short tests (a temporary copy; about 4 min)
-	./scripts/mutants.sh
+mutants: build ## mutation check: each mutant of scripts/mutants must fail its tests, servers included (a temporary copy)
+	SALESFORCE_STREAMING_BIN=$(abspath $(BIN)) ./scripts/mutants.sh
 
 fuzz: ## a short run of each fuzz target
 	$(GO) test -run '^$$' -fuzz '^FuzzDecodeAnswer$$' -fuzztime 20s ./internal/bayeux/wire/
+	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime 10s ./sfemu/org/soql/
+	$(GO) test -run '^$$' -fuzz '^FuzzQuery$$' -fuzztime 10s ./sfemu/org/
 
-node-deps: ## install the pinned Node packages of the CometD JavaScript client test
+node-deps: ## install the pinned Node packages of the CometD JavaScript, Pub/Sub Node client and jsforce tests
 	npm ci --prefix sfemu/testdata/cometdjs --no-audit --no-fund
+	npm ci --prefix sfemu/testdata/pubsubjs --no-audit --no-fund
+	npm ci --prefix sfemu/testdata/jsforce --no-audit --no-fund
 
 test: build $(DATA_DIR) vet node-deps ## the full suite: vet, unit, emulator scenarios, pipeline and restart tests, short fuzz, chaos and mutation runs
 	SALESFORCE_STREAMING_BIN=$(abspath $(BIN)) $(GO) test -count=1 -timeout 20m ./...

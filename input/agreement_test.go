@@ -91,6 +91,65 @@ var badConfigs = []struct {
 	{"pubsub initial replay id a number", "initial_replay_ids", add("api: pubsub\nchannels: [ /event/Order__e ]\ninitial_replay_ids: { /event/Order__e: 5 }")},
 	{"pubsub initial replay id not base64", "initial_replay_ids", add("api: pubsub\nchannels: [ /event/Order__e ]\ninitial_replay_ids: { /event/Order__e: \"not base64!\" }")},
 	{"streaming initial replay id as text", "initial_replay_ids", add(`initial_replay_ids: { /event/Order__e: "AAAAAAAAAAU=" }`)},
+	// Configs `benthos lint` used to pass that then failed at start.
+	{"org_url empty", "org_url", set("org_url:", `org_url: ""`)},
+	{"org_url white space", "org_url", set("org_url:", `org_url: "  "`)},
+	{"org_url bad escape", "org_url", set("org_url:", `org_url: "https://acme%zz.my.salesforce.com"`)},
+	{"org_url space in the host", "org_url", set("org_url:", `org_url: "https://acme .my.salesforce.com"`)},
+	{"client id of white space", "auth.client_id", set("  client_id:", `  client_id: "  "`)},
+	{"jwt_bearer key not PEM", "auth.private_key", set("  grant_type:", "  grant_type: jwt_bearer\n  username: u\n  private_key: notapem")},
+	{"initial replay id 1.5", "initial_replay_ids", add("initial_replay_ids: { /event/Order__e: 1.5 }")},
+	{"checkpoint cache empty", "checkpoint_cache", set("checkpoint_cache:", `checkpoint_cache: ""`)},
+	{"checkpoint limit abc", "checkpoint_limit", add(`checkpoint_limit: 'abc'`)},
+	{"checkpoint limit as text", "checkpoint_limit", add(`checkpoint_limit: "10"`)},
+	{"checkpoint limit 1.5", "checkpoint_limit", add(`checkpoint_limit: 1.5`)},
+	{"checkpoint limit above int", "checkpoint_limit", add(`checkpoint_limit: 99999999999999999999`)},
+	{"max buffered abc", "max_buffered_events", add(`max_buffered_events: abc`)},
+	{"max buffered 1.5", "max_buffered_events", add(`max_buffered_events: 1.5`)},
+	{"max buffered above int", "max_buffered_events", add(`max_buffered_events: 99999999999999999999`)},
+	{"proxy unparsable", "proxy_url", add(`proxy_url: "http://user:secretpw@[::1"`)},
+	{"proxy bad escape", "proxy_url", add(`proxy_url: "http://user:secretpw@pro%zzxy:3128"`)},
+	{"proxy with a space", "proxy_url", add(`proxy_url: "http://pro xy:3128"`)},
+	{"tls client cert not PEM", "tls", add("tls: { enabled: true, client_certs: [ { cert: notapem, key: notapem } ] }")},
+	{"tls client cert without key", "tls", add("tls: { enabled: true, client_certs: [ { cert: notapem } ] }")},
+	{"tls root_cas_file a directory", "tls", add("tls: { enabled: true, root_cas_file: / }")},
+}
+
+// startOnlyConfigs are bad configs only the constructor can refuse (lint.go
+// says why): each names its field at start, and lint passes it.
+var startOnlyConfigs = []struct {
+	name, field, why string
+	edit             func(string) string
+}{
+	{"unknown checkpoint cache label", "checkpoint_cache", "a component's lint rule does not see the resources",
+		set("checkpoint_cache:", "checkpoint_cache: nope")},
+	{"missing root_cas_file", "tls", "lint rules cannot read files",
+		add("tls: { enabled: true, root_cas_file: /nonexistent/ca.pem }")},
+	{"missing client cert files", "tls", "lint rules cannot read files",
+		add("tls: { enabled: true, client_certs: [ { cert_file: /nonexistent/c.pem, key_file: /nonexistent/k.pem } ] }")},
+	{"missing private_key_file", "auth.private_key_file", "lint rules cannot read files",
+		set("  grant_type:", "  grant_type: jwt_bearer\n  username: u\n  private_key_file: /nonexistent/k.pem")},
+	{"empty client secret", "auth.client_secret", "lint reads an unset environment variable as empty",
+		set("  client_secret:", `  client_secret: ""`)},
+	{"tls enabled not a bool", "tls", "Benthos skips the lint rule of a config with a wrong type in its bool fields",
+		add("tls: { enabled: maybe }")},
+	{"auto_replay_nacks not a bool", "auto_replay_nacks", "Benthos skips the lint rule of a config with a wrong type in its bool fields",
+		add("auto_replay_nacks: maybe")},
+}
+
+// TestStartOnlyConfigs pins what start-up says for each config lint cannot
+// refuse, and that lint indeed passes it: a lint that learns to catch one
+// moves it to badConfigs.
+func TestStartOnlyConfigs(t *testing.T) {
+	for _, test := range startOnlyConfigs {
+		t.Run(test.name, func(t *testing.T) {
+			conf := test.edit(agreementBase)
+			assert.Empty(t, lintInput(t, conf), "lint passes it (%s)", test.why)
+			_, err := newTestInput(t, conf)
+			require.Error(t, err, "the constructor refuses it")
+			assert.True(t, anyNames(strings.Split(err.Error(), "\n"), test.field), "the constructor names %s: %v", test.field, err)
+		})
+	}
 }
 
 // TestLintAndConstructorAgree runs badConfigs through the environment's

@@ -166,13 +166,31 @@ func (c *checkpointer) Highest(channel string) (int64, bool) {
 // batches tracked from now on may be below the stored one. Batches tracked
 // before keep their epoch; their acks can no longer move the checkpoint once
 // one of the new epoch did.
-func (c *checkpointer) NewEpoch(channel string) {
+func (c *checkpointer) NewEpoch(channel string) int64 {
 	channel = wire.ChannelKey(channel)
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	t := c.trackLocked(channel)
 	epoch := max(t.last.Epoch, c.acked[channel].Epoch) + 1
 	t.last = position{Epoch: epoch, ID: noID}
+	return epoch
+}
+
+// NextEpoch is the epoch a NewEpoch of channel would start now; ok is false
+// when channel has no acknowledged position.
+func (c *checkpointer) NextEpoch(channel string) (epoch int64, ok bool) {
+	channel = wire.ChannelKey(channel)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	acked, ok := c.acked[channel]
+	if !ok {
+		return 0, false
+	}
+	epoch = acked.Epoch
+	if t, have := c.tracks[channel]; have {
+		epoch = max(epoch, t.last.Epoch)
+	}
+	return epoch + 1, true
 }
 
 func (c *checkpointer) trackLocked(channel string) *channelTrack {

@@ -65,12 +65,13 @@ func (s cacheStore) Load(ctx context.Context, channel string) (position, bool, e
 	var corrupt *checkpointfmt.CorruptError
 	switch {
 	case errors.As(err, &corrupt):
-		return position{}, false, fmt.Errorf("checkpoint %q in checkpoint_cache %q holds %q, which is not a replay id: "+
-			"fix or delete that key and %q (deleting them restarts %s from initial_replay_ids or replay_preset)",
-			key, s.cache, shorten(corrupt.Value), key+checkpointfmt.ShadowSuffix, wire.ChannelKey(channel))
+		return position{}, false, corruptError(s.cache, corrupt, key, channel, "replay id")
 	case err != nil:
 		return position{}, false, err
 	case s.log == nil:
+	case stored.NotPosition != "":
+		s.log.Warnf("Checkpoint %q in checkpoint_cache %q holds %q, which is not a replay id (%s); resuming %s from the other copy, %d",
+			stored.TornKey, s.cache, shorten(stored.TornValue), stored.NotPosition, wire.ChannelKey(channel), stored.Pos.ID)
 	case stored.Found && stored.TornKey == key:
 		s.log.With(logFieldChannel, wire.ChannelKey(channel), logFieldCheckpointKey, key, logFieldReason, "torn_write").Warnf("Checkpoint %q in checkpoint_cache %q holds %q (a write cut short by a crash); resuming %s from its shadow copy %d",
 			key, s.cache, shorten(stored.TornValue), wire.ChannelKey(channel), stored.Pos.ID)
@@ -88,11 +89,12 @@ func (s cacheStore) loadOpaque(ctx context.Context, channel string) (position, b
 	var corrupt *checkpointfmt.CorruptError
 	switch {
 	case errors.As(err, &corrupt):
-		return position{}, false, fmt.Errorf("checkpoint %q in checkpoint_cache %q holds %q, which is not a Pub/Sub replay id: "+
-			"fix or delete that key and %q (deleting them restarts %s from initial_replay_ids or replay_preset)",
-			key, s.cache, shorten(corrupt.Value), key+checkpointfmt.ShadowSuffix, wire.ChannelKey(channel))
+		return position{}, false, corruptError(s.cache, corrupt, key, channel, "Pub/Sub replay id")
 	case err != nil:
 		return position{}, false, err
+	case s.log != nil && stored.NotPosition != "":
+		s.log.Warnf("Checkpoint %q in checkpoint_cache %q holds %q, which is not a Pub/Sub replay id (%s); read the position from the other copy",
+			stored.TornKey, s.cache, shorten(stored.TornValue), stored.NotPosition)
 	case s.log != nil && stored.TornKey != "":
 		s.log.With(logFieldChannel, wire.ChannelKey(channel), logFieldCheckpointKey, stored.TornKey, logFieldReason, "torn_write").Warnf("Checkpoint %q in checkpoint_cache %q holds %q (a write cut short by a crash); read the position from the other copy",
 			stored.TornKey, s.cache, shorten(stored.TornValue))
@@ -118,9 +120,28 @@ func (s cacheStore) get(ctx context.Context, key string) ([]byte, bool, error) {
 	return value, true, nil
 }
 
+// corruptError is the error of a checkpoint that holds nothing to resume
+// from: it names the key (and its shadow), why, and the way out. The channel
+// does not start: resuming from a guess could skip retained events.
+func corruptError(cache string, corrupt *checkpointfmt.CorruptError, key, channel, what string) error {
+	why := ""
+	var np *checkpointfmt.NotPositionError
+	if errors.As(corrupt.Err, &np) {
+		why = " (" + np.Reason + ")"
+	}
+	return fmt.Errorf("checkpoint %q in checkpoint_cache %q holds %q, which is not a %s%s: "+
+		"fix or delete that key and %q (deleting them restarts %s from initial_replay_ids or replay_preset)",
+		corrupt.Key, cache, shorten(corrupt.Value), what, why, key+checkpointfmt.ShadowSuffix, wire.ChannelKey(channel))
+}
+
+// maxLoggedValue bounds what a log line or error shows of a stored value: a
+// cache can hold anything, megabytes included.
+const maxLoggedValue = 40
+
+// shorten bounds value for a log line or an error, saying how long it was.
 func shorten(value string) string {
-	if len(value) > 40 {
-		return value[:40] + "..."
+	if len(value) > maxLoggedValue {
+		return fmt.Sprintf("%s... (%d bytes)", value[:maxLoggedValue], len(value))
 	}
 	return value
 }
@@ -131,7 +152,12 @@ func (s cacheStore) Store(ctx context.Context, channel string, pos position) err
 	if s.pubsub {
 		value = checkpointfmt.OpaquePosition{Epoch: pos.Epoch, ReplayID: []byte(pos.Opaque)}.Format()
 	}
-	for _, k := range checkpointfmt.WriteOrder(s.key(channel)) {
+	return s.set(ctx, s.key(channel), value)
+}
+
+// set writes value under key's shadow, then key.
+func (s cacheStore) set(ctx context.Context, key string, value []byte) error {
+	for _, k := range checkpointfmt.WriteOrder(key) {
 		var setErr error
 		if err := s.res.AccessCache(ctx, s.cache, func(c service.Cache) {
 			setErr = c.Set(ctx, k, value, nil)

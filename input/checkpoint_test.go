@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -387,6 +388,17 @@ memory: {}
 		{name: "crash during the first write of the shadow: no position stored yet", cache: "replay_ids", channel: "/u/FirstTorn", shadow: " "},
 		{name: "both torn", cache: "replay_ids", channel: "/u/BothTorn", raw: "x", shadow: " ",
 			wantErr: "which is not a replay id: fix or delete that key"},
+		// -1 is "latest" to Salesforce: resuming after it skips every retained event.
+		{name: "stored -1", cache: "replay_ids", channel: "/event/Minus__e", raw: "-1",
+			wantErr: `checkpoint "salesforce_streaming:%2Fevent%2FMinus__e" in checkpoint_cache "replay_ids" holds "-1", which is not a replay id (replay id -1 names no event`},
+		{name: "stored 0 in both copies", cache: "replay_ids", channel: "/event/Zero__e", raw: "0", shadow: "0",
+			wantErr: `holds "0", which is not a replay id (replay id 0 names no event`},
+		{name: "stored -2 in the shadow only", cache: "replay_ids", channel: "/event/MinusShadow__e", shadow: "-2",
+			wantErr: `checkpoint "salesforce_streaming:%2Fevent%2FMinusShadow__e.shadow" in checkpoint_cache "replay_ids" holds "-2"`},
+		{name: "stored -1, the shadow holds a valid id: the shadow is used", cache: "replay_ids", channel: "/event/MinusValidShadow__e", raw: "-1", shadow: "88",
+			wantID: 88, wantOK: true},
+		{name: "a huge stored value is shown bounded", cache: "replay_ids", channel: "/event/Huge__e", raw: strings.Repeat("9x", 400_000),
+			wantErr: `"9x9x9x9x9x9x9x9x9x9x9x9x9x9x9x9x9x9x9x9x... (800000 bytes)", which is not a replay id: fix`},
 	}
 	for _, test := range tests {
 		t.Run(test.name, func(t *testing.T) {
@@ -444,6 +456,17 @@ memory: {}
 		_, ok, err = cacheStore{res: res, cache: "replay_ids", prefix: "orders"}.Load(t.Context(), "/event/Order__e")
 		require.NoError(t, err)
 		assert.False(t, ok, "a CometD input does not see the Pub/Sub checkpoint")
+	})
+	t.Run("Pub/Sub: an empty stored replay id is refused, naming the key", func(t *testing.T) {
+		store := cacheStore{res: res, cache: "replay_ids", prefix: "empty", pubsub: true}
+		for _, key := range checkpointfmt.WriteOrder(store.key("/event/Order__e")) {
+			require.NoError(t, res.AccessCache(t.Context(), "replay_ids", func(c service.Cache) {
+				require.NoError(t, c.Set(t.Context(), key, []byte("@0"), nil))
+			}))
+		}
+		_, _, err := store.Load(t.Context(), "/event/Order__e")
+		require.Error(t, err)
+		assert.Contains(t, err.Error(), `checkpoint "empty:%2Fevent%2FOrder__e@pubsub" in checkpoint_cache "replay_ids" holds "@0", which is not a Pub/Sub replay id (the replay id is empty`)
 	})
 	t.Run("unknown cache", func(t *testing.T) {
 		_, _, err := cacheStore{res: res, cache: "nope", prefix: "x"}.Load(t.Context(), "/u/A")

@@ -332,6 +332,12 @@ func hasPEMCertificate(raw []byte) bool {
 
 // positiveInt reads an int field that must be at least 1; example (its default) is quoted in the error.
 func positiveInt(pConf *service.ParsedConfig, field string, example int, errs *[]error) int {
+	if raw, err := pConf.FieldAny(field); err == nil {
+		if f, ok := raw.(float64); ok && f != math.Trunc(f) {
+			*errs = append(*errs, fmt.Errorf("%s %v must be a whole number of at least 1, e.g. %d", field, f, example))
+			return 0
+		}
+	}
 	v, err := pConf.FieldInt(field)
 	if err != nil {
 		*errs = append(*errs, err)

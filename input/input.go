@@ -50,7 +50,11 @@ type ssiInput struct {
 	http    *http.Client
 	cp      *checkpointer
 	metrics *ssiMetrics
-	limits  *limitsPoller // nil when limits_interval is 0
+	// org and instanceName detect an org migration at each start
+	// (org_migration.go); nil in tests that build the input by hand.
+	org          orgStore
+	instanceName func(context.Context) (string, error)
+	limits       *limitsPoller // nil when limits_interval is 0
 
 	redeliver redeliveries
 	recovery  *recovery
@@ -107,7 +111,11 @@ func newInput(pConf *service.ParsedConfig, mgr *service.Resources) (*ssiInput, e
 		http:    httpClient,
 		cp:      newCheckpointer(store, conf.CheckpointLimit, cpLog, metrics.checkpointLag),
 		metrics: metrics,
-		limits:  limits,
+		org:     store,
+		instanceName: func(ctx context.Context) (string, error) {
+			return queryInstanceName(ctx, httpClient, src, conf.APIVersion)
+		},
+		limits: limits,
 		recovery: &recovery{
 			log:           logs.session,
 			logs:          logs,
@@ -174,8 +182,18 @@ func (i *ssiInput) Connect(ctx context.Context) error {
 // connectTransport starts the client of the configured API from the
 // acknowledged positions. Its errors are already wrapped by recovery.
 func (i *ssiInput) connectTransport(ctx context.Context) (transport, error) {
+	migrated, err := i.checkOrgMigration(ctx)
+	var migration *orgMigrationError
+	switch {
+	case errors.As(err, &migration):
+		// Retrying soon cannot help: an operator must act.
+		i.log.Errorf("Not consuming: %v", err)
+		return nil, service.NewErrBackOff(err, i.conf.Backoff.Long)
+	case err != nil:
+		return nil, i.recovery.connectFailed(err)
+	}
 	if i.conf.API == apiPubSub {
-		starts, err := i.startPositionsPubSub(ctx)
+		starts, err := i.startPositionsPubSub(ctx, migrated)
 		if err != nil {
 			return nil, i.recovery.connectFailed(err)
 		}
@@ -185,7 +203,7 @@ func (i *ssiInput) connectTransport(ctx context.Context) (transport, error) {
 		}
 		return t, nil
 	}
-	replayIDs, err := i.startPositions(ctx)
+	replayIDs, err := i.startPositions(ctx, migrated)
 	if err != nil {
 		return nil, i.recovery.connectFailed(err)
 	}
@@ -215,7 +233,7 @@ func (i *ssiInput) connectTransport(ctx context.Context) (transport, error) {
 // startPositionsPubSub is startPositions for api: pubsub: the acknowledged
 // opaque replay id, else initial_replay_ids (base64, or a preset), else
 // replay_preset.
-func (i *ssiInput) startPositionsPubSub(ctx context.Context) (map[string]pubsubStart, error) {
+func (i *ssiInput) startPositionsPubSub(ctx context.Context, migrated map[string]bool) (map[string]pubsubStart, error) {
 	starts := make(map[string]pubsubStart, len(i.conf.Channels))
 	for _, ch := range i.conf.Channels {
 		acked, haveAcked, err := i.cp.ResumeOpaque(ctx, ch)
@@ -227,6 +245,8 @@ func (i *ssiInput) startPositionsPubSub(ctx context.Context) (map[string]pubsubS
 		var start pubsubStart
 		var from string
 		switch {
+		case haveAcked && migrated[wire.ChannelKey(ch)]:
+			start.preset, from = pubsubPreset(i.migratedStart(wire.ChannelKey(ch))), "on_invalid_replay_id after an org migration"
 		case haveAcked:
 			start.replayID, from = acked, "its last acknowledged event"
 		case haveInitial:
@@ -238,7 +258,7 @@ func (i *ssiInput) startPositionsPubSub(ctx context.Context) (map[string]pubsubS
 		}
 		log := i.logs.channel(ch)
 		if start.replayID != nil {
-			log.With(logFieldReplayID, base64.StdEncoding.EncodeToString(start.replayID)).Infof("Subscribing to %s over the Pub/Sub API after replay id %s (%s)", ch, base64.StdEncoding.EncodeToString(start.replayID), from)
+			log.With(logFieldReplayID, shorten(base64.StdEncoding.EncodeToString(start.replayID))).Infof("Subscribing to %s over the Pub/Sub API after replay id %s (%s)", ch, shorten(base64.StdEncoding.EncodeToString(start.replayID)), from)
 		} else {
 			log.Infof("Subscribing to %s over the Pub/Sub API from the %s event (%s)", ch, presetName(start.preset), from)
 		}
@@ -251,7 +271,7 @@ func (i *ssiInput) startPositionsPubSub(ctx context.Context) (map[string]pubsubS
 // replay id (stored by an earlier run, or acked by this process, written or
 // not), else after its initial_replay_ids entry, else at replay_preset. The
 // map is keyed by channel without filter, as bayeux expects.
-func (i *ssiInput) startPositions(ctx context.Context) (map[string]int64, error) {
+func (i *ssiInput) startPositions(ctx context.Context, migrated map[string]bool) (map[string]int64, error) {
 	ids := make(map[string]int64, len(i.conf.Channels))
 	for _, ch := range i.conf.Channels {
 		base := wire.ChannelKey(ch)
@@ -262,6 +282,8 @@ func (i *ssiInput) startPositions(ctx context.Context) (map[string]int64, error)
 		initial, haveInitial := i.conf.InitialReplayIDs[base]
 		var from string
 		switch {
+		case haveAcked && migrated[base]:
+			ids[base], from = i.migratedStart(base), "on_invalid_replay_id after an org migration"
 		case haveAcked:
 			ids[base], from = acked, "its last acknowledged event"
 		case haveInitial:
@@ -319,13 +341,13 @@ func (i *ssiInput) readNew(ctx context.Context) (*delivery, error) {
 			if batch.latest == nil {
 				continue
 			}
-			i.noteFallbacks(client, batch)
+			i.noteFallbacks(ctx, client, batch)
 			if i.cp.Keepalive(batch.Channel, batch.latest) {
 				i.logs.channel(batch.Channel).Debugf("Checkpoint of %s moved to the keepalive's latest replay id", batch.Channel)
 			}
 			continue
 		case err == nil:
-			i.noteFallbacks(client, batch)
+			i.noteFallbacks(ctx, client, batch)
 			haveHeld = true
 		case ctx.Err() != nil:
 			return nil, ctx.Err()
@@ -378,7 +400,7 @@ func (i *ssiInput) takeHeldLocked(client transport) (eventBatch, bool) {
 // the client fell back from a refused replay id since its previous batch of
 // that channel (see checkpointer.NewEpoch). Every batch the client queued
 // before the fallback comes before it.
-func (i *ssiInput) noteFallbacks(client transport, batch eventBatch) {
+func (i *ssiInput) noteFallbacks(ctx context.Context, client transport, batch eventBatch) {
 	i.mu.Lock()
 	if i.fallbackClient != client {
 		i.fallbackClient, i.fallbacks = client, map[string]int{}
@@ -389,7 +411,7 @@ func (i *ssiInput) noteFallbacks(client transport, batch eventBatch) {
 	i.mu.Unlock()
 	if grew {
 		i.logs.channel(base).With(logFieldReason, "replay_fallback").Infof("Checkpoints of %s start a new epoch after the replay-id fallback: the next acknowledged replay id replaces the stored one", base)
-		i.cp.NewEpoch(base)
+		i.noteLiveMigration(ctx, base, i.cp.NewEpoch(base))
 	}
 }
 

@@ -21,16 +21,20 @@ import (
 // that an absent one shows); fields are still read with .or(default) to be
 // safe. Each message names the field and says how to fix it. The same checks
 // run again in Go when the input is built (config.go), for configs that were
-// never linted. Only the constructor can check:
-//   - an empty value of a set field (auth fields, checkpoint_cache): lint sees
-//     "${VAR}" as empty where the variable is not set, so it reports only
-//     absent fields;
-//   - that the checkpoint_cache resource exists;
-//   - private_key_file's file (exists, a small regular file, a PEM key) and
-//     private_key's PEM; lint only sees which is set and a path ending in /;
-//   - the TLS settings Benthos parses (client certificates, root_cas_file);
-//   - values of the wrong type in int fields, which make Benthos skip the
-//     rule altogether.
+// never linted. Only the constructor can check (agreement_test.go's
+// startOnlyConfigs pins what start-up says for each):
+//   - an empty value of an auth field: lint sees "${VAR}" as empty where the
+//     variable is not set (`benthos lint --skip-env-var-check`), so it
+//     reports only absent fields and values of white space only;
+//   - that the checkpoint_cache resource exists: a component's lint rule
+//     sees the component's config only, not the resources;
+//   - files (private_key_file, tls.root_cas_file, client certificate files):
+//     lint rules have no file access, and lint may run on another machine;
+//     it reports only a path ending in /;
+//   - values of the wrong type in Benthos' own typed fields (the bool
+//     auto_replay_nacks and tls.enabled): Benthos then skips the whole rule.
+//     checkpoint_limit and max_buffered_events are Any fields for this
+//     reason, so that the rule sees and reports their type.
 //
 // Enum fields also get Benthos' own "not a valid option" lint; the messages
 // here add the field name and the valid values.
@@ -94,6 +98,7 @@ func lintRule() string {
 		"{{ENDPOINT_RE}}", blobl(pubsubEndpointRE.String()),
 		"{{PUBSUB_SUFFIX_LEN}}", strconv.Itoa(len(checkpointfmt.PubSubKeySuffix)),
 		"{{BASE64_RE}}", blobl(base64RE.String()),
+		"{{WHOLE_RE}}", blobl(wholeRE.String()),
 		"{{DEFAULT_LIMITS}}", blobl(durationText(defaultLimitsInterval)),
 		"{{LIMITS_FLOOR}}", strconv.FormatInt(int64(floorLimitsInterval), 10),
 		"{{LIMITS_FLOOR_TEXT}}", durationText(floorLimitsInterval),
@@ -122,7 +127,9 @@ var (
 	proxyURLRE = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9+.-]*://[^/?#]`)
 	// base64RE: standard base64 with padding, as initial_replay_ids takes
 	// Pub/Sub replay ids.
-	base64RE     = regexp.MustCompile(`^([A-Za-z0-9+/]{4})*([A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=|[A-Za-z0-9+/]{4})$`)
+	base64RE = regexp.MustCompile(`^([A-Za-z0-9+/]{4})*([A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=|[A-Za-z0-9+/]{4})$`)
+	// wholeRE: a whole number's text that fits Go's int (18 digits do).
+	wholeRE      = regexp.MustCompile(`^-?[0-9]{1,18}$`)
 	orgURLHostRE = regexp.MustCompile(`^https?://(\[[0-9A-Fa-f:.]+\]|[^/?#:\[\]]+)(:[0-9]*)?(/|$)`)
 )
 
@@ -139,6 +146,10 @@ let unset = ["client_id", "client_secret", "username", "password", "private_key_
   (acc.value): !$auth.exists(acc.value) || $auth.get(acc.value) == null
 }))
 
+# A value of white space only is no environment variable left unset: report
+# it (the input trims values and finds them empty).
+let blank = $unset.keys().filter(f -> !$unset.get(f) && $auth.get(f).type() == "string").filter(f -> $auth.get(f).length() > 0 && $auth.get(f).trim() == "")
+let unset = $unset.keys().fold({}, acc -> acc.tally.merge({ (acc.value): $unset.get(acc.value) || $blank.contains(acc.value) }))
 let grant_fields = {{GRANT_FIELDS}}.get($grant).or([])
 let grant_errs = if {{GRANTS}}.contains($grant) {
   $grant_fields.filter(f -> $unset.get(f)).map_each(f -> "auth.%s is required for auth.grant_type %s: set it, e.g. auth.%s: ${SF_%s}".format(f, $grant, f, f.uppercase()))
@@ -153,12 +164,18 @@ let key_errs = if $grant != "jwt_bearer" { [] } else if !$key_file_set && !$key_
   ["auth.private_key_file and auth.private_key are both set: keep only one"]
 } else if $key_file_set && $auth.private_key_file.string().trim().has_suffix("/") {
   ["auth.private_key_file %q is a directory: point it to the PEM key file".format($auth.private_key_file.string().trim())]
+} else if $key_set && $auth.private_key.string().trim() != "" && !$auth.private_key.string().contains("-----BEGIN") {
+  ["auth.private_key holds no PEM key: paste the key including its -----BEGIN PRIVATE KEY----- (or RSA PRIVATE KEY) line"]
 } else { [] }
 
 let org = this.org_url.or("").string().trim()
 let org_errs = if !this.exists("org_url") {
   ["org_url is required: set the org's My Domain URL, e.g. https://acme.my.salesforce.com"]
-} else if $org == "" { [] } else if !$org.re_match({{ORG_RE}}) {
+} else if $org == "" {
+  ["org_url is required: set the org's My Domain URL, e.g. https://acme.my.salesforce.com (lint reads an environment variable that is not set where it runs as empty)"]
+} else if $org.re_match("\\s") || $org.re_replace_all("%[0-9A-Fa-f]{2}", "").contains("%") {
+  ["org_url is not a valid URL: it holds white space or a % not followed by two hex digits; write it like https://acme.my.salesforce.com"]
+} else if !$org.re_match({{ORG_RE}}) {
   ["org_url %q must be an http(s) URL, e.g. https://acme.my.salesforce.com".format($org)]
 } else if $org.contains("/services/") {
   ["org_url %q must be the base URL without a path like /services/oauth2/token, e.g. https://acme.my.salesforce.com".format($org)]
@@ -209,7 +226,7 @@ let initial_errs = if $initial.type() != "object" {
     if $api == "pubsub" {
       $initial.values().filter(v -> if v.type() == "number" { v != -1 && v != -2 } else if v.type() == "string" { !v.trim().re_match({{BASE64_RE}}) } else { true }).map_each(v -> "initial_replay_ids: %v is not a Pub/Sub replay id: under api: pubsub use the base64 text of an event's salesforce_replay_id, -1 (latest) or -2 (earliest)".format(v))
     } else {
-      $initial.values().filter(v -> if v.type() != "number" { true } else { v < -2 }).map_each(v -> "initial_replay_ids: %v is not a replay id: use an event's replay id, -1 (latest) or -2 (earliest)".format(v))
+      $initial.values().filter(v -> if v.type() != "number" { true } else if !v.string().re_match({{WHOLE_RE}}) { true } else { v < -2 }).map_each(v -> "initial_replay_ids: %v is not a replay id: use an event's replay id, -1 (latest) or -2 (earliest)".format(v))
     }
   )
 }
@@ -223,7 +240,7 @@ let on_invalid_errs = if ["earliest", "latest", "fail"].contains($on_invalid) { 
   ["on_invalid_replay_id %q is not supported: use earliest, latest or fail".format($on_invalid)]
 }
 
-let cache_errs = if !this.exists("checkpoint_cache") {
+let cache_errs = if !this.exists("checkpoint_cache") || this.checkpoint_cache.or("").string().trim() == "" {
   ["checkpoint_cache is required: name a cache resource (file or redis) that keeps acknowledged replay ids"]
 } else { [] }
 let key_prefix = this.checkpoint_cache_key.or({{DEFAULT_KEY}}).string().trim()
@@ -243,26 +260,48 @@ let key_len_errs = if $key_prefix_errs.length() > 0 { [] } else {
 
 # The proxy URL may embed credentials: name the field, never the value.
 let proxy = this.proxy_url.or("").string().trim()
-let proxy_errs = if $proxy != "" && !$proxy.re_match({{PROXY_RE}}) {
+let proxy_errs = if $proxy != "" && (!$proxy.re_match({{PROXY_RE}}) || $proxy.re_match("\\s") || $proxy.re_replace_all("%[0-9A-Fa-f]{2}", "").contains("%") || ($proxy.contains("[") && !$proxy.re_match("^[^\\[]*://([^/?#@]*@)?\\[[0-9A-Fa-f:.]+\\]"))) {
   ["proxy_url is not a valid URL: write it like http://proxy.internal:3128"]
 } else { [] }
 
 let tls = if this.tls.type() == "object" { this.tls } else { {} }
 let root_cas = $tls.root_cas.or("").string().trim()
-let tls_errs = if $tls.enabled.or(false) == true && $root_cas != "" && !$root_cas.contains("-----BEGIN CERTIFICATE-----") {
+let tls_on = $tls.enabled.or(false) == true
+let tls_errs = if $tls_on && $root_cas != "" && !$root_cas.contains("-----BEGIN CERTIFICATE-----") {
   ["tls.root_cas holds no PEM certificate: paste the CA certificate including its -----BEGIN CERTIFICATE----- line, or use tls.root_cas_file"]
 } else { [] }
+let root_cas_file = $tls.root_cas_file.or("").string().trim()
+let tls_file_errs = if $tls_on && $root_cas_file.has_suffix("/") {
+  ["tls.root_cas_file %q is a directory: point it to the PEM file of the CA certificates".format($root_cas_file)]
+} else { [] }
+let client_certs = if $tls_on && $tls.client_certs.type() == "array" { $tls.client_certs.filter(c -> c.type() == "object") } else { [] }
+let client_cert_errs = $client_certs.map_each(c -> {
+  "cert": c.cert.or("").string().trim(), "key": c.key.or("").string().trim(),
+  "cert_file": c.cert_file.or("").string().trim(), "key_file": c.key_file.or("").string().trim(),
+}).map_each(c -> if c.cert != "" && c.key == "" {
+  "tls.client_certs: a cert needs its key"
+} else if c.cert_file != "" && c.key_file == "" {
+  "tls.client_certs: a cert_file needs its key_file"
+} else if c.cert != "" && !c.cert.contains("-----BEGIN") {
+  "tls.client_certs: cert holds no PEM certificate: paste it including its -----BEGIN CERTIFICATE----- line"
+} else if c.key != "" && !c.key.contains("-----BEGIN") {
+  "tls.client_certs: key holds no PEM key: paste it including its -----BEGIN line"
+} else { null }).filter(e -> e != null)
 
-let limit = this.checkpoint_limit.or({{DEFAULT_LIMIT}})
-let limit_errs = if $limit.type() != "number" {
-  ["checkpoint_limit %v must be a whole number of at least 1, e.g. {{DEFAULT_LIMIT}}".format($limit)]
-} else if $limit < 1 {
+# A whole number Go's int takes, written as a number (not as text): the
+# numbers' text, so that no comparison runs on a value of another type.
+let limit_raw = this.checkpoint_limit.or({{DEFAULT_LIMIT}})
+let limit = if $limit_raw.type() == "number" { $limit_raw.string() } else { "not a number" }
+let limit_errs = if !$limit.re_match({{WHOLE_RE}}) {
+  ["checkpoint_limit %v must be a whole number of at least 1, e.g. {{DEFAULT_LIMIT}}".format($limit_raw)]
+} else if $limit.number() < 1 {
   ["checkpoint_limit %v must be at least 1, e.g. {{DEFAULT_LIMIT}}".format($limit)]
 } else { [] }
-let buffered = this.max_buffered_events.or({{DEFAULT_BUFFERED}})
-let buffered_errs = if $buffered.type() != "number" {
-  ["max_buffered_events %v must be a whole number of at least 1, e.g. {{DEFAULT_BUFFERED}}".format($buffered)]
-} else if $buffered < 1 {
+let buffered_raw = this.max_buffered_events.or({{DEFAULT_BUFFERED}})
+let buffered = if $buffered_raw.type() == "number" { $buffered_raw.string() } else { "not a number" }
+let buffered_errs = if !$buffered.re_match({{WHOLE_RE}}) {
+  ["max_buffered_events %v must be a whole number of at least 1, e.g. {{DEFAULT_BUFFERED}}".format($buffered_raw)]
+} else if $buffered.number() < 1 {
   ["max_buffered_events %v must be at least 1, e.g. {{DEFAULT_BUFFERED}}".format($buffered)]
 } else { [] }
 
@@ -292,6 +331,6 @@ let limits_errs = if $limits_ns < 0 {
   ["limits_interval %s is below its floor of {{LIMITS_FLOOR_TEXT}}: {{LIMITS_FLOOR_WHY}}".format($limits_str)]
 } else { [] }
 
-let errs = [$org_errs, $api_errs, $grant_errs, $key_errs, $channel_errs, $api_kind_errs, $pubsub_channel_errs, $dup_errs, $endpoint_errs, $initial_errs, $preset_errs, $on_invalid_errs, $cache_errs, $key_prefix_errs, $key_len_errs, $proxy_errs, $tls_errs, $limit_errs, $buffered_errs, $boff_errs, $limits_errs].flatten()
+let errs = [$org_errs, $api_errs, $grant_errs, $key_errs, $channel_errs, $api_kind_errs, $pubsub_channel_errs, $dup_errs, $endpoint_errs, $initial_errs, $preset_errs, $on_invalid_errs, $cache_errs, $key_prefix_errs, $key_len_errs, $proxy_errs, $tls_errs, $tls_file_errs, $client_cert_errs, $limit_errs, $buffered_errs, $boff_errs, $limits_errs].flatten()
 root = if $errs.length() > 0 { $errs }
 `

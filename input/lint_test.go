@@ -57,7 +57,7 @@ checkpoint_cache: c
 `},
 		{"jwt with inline key", `
 org_url: https://login.salesforce.com
-auth: { grant_type: jwt_bearer, client_id: cid, username: u, private_key: "${SF_KEY:x}" }
+auth: { grant_type: jwt_bearer, client_id: cid, username: u, private_key: "${SF_KEY:-----BEGIN PRIVATE KEY-----}" }
 channels: [ /event/Order__e ]
 checkpoint_cache: c
 `},

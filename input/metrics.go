@@ -15,6 +15,7 @@ const (
 	metricReplayFallbacks = "salesforce_streaming_replay_fallbacks"
 	metricCheckpointLag   = "salesforce_streaming_checkpoint_lag"
 	metricEventsDropped   = "salesforce_streaming_events_dropped"
+	metricOrgMigrations   = "salesforce_streaming_org_migrations"
 )
 
 // ssiMetrics holds the input's metrics. It is the bayeux client's Observer,
@@ -26,6 +27,7 @@ type ssiMetrics struct {
 	tokenRefreshes  *service.MetricCounter
 	replayFallbacks *service.MetricCounter
 	dropped         *service.MetricCounter
+	orgMigrations   *service.MetricCounter
 	lag             *service.MetricGauge
 }
 
@@ -36,6 +38,7 @@ func newMetrics(m *service.Metrics) *ssiMetrics {
 		tokenRefreshes:  m.NewCounter(metricTokenRefreshes),
 		replayFallbacks: m.NewCounter(metricReplayFallbacks, "channel"),
 		dropped:         m.NewCounter(metricEventsDropped, "channel", "reason"),
+		orgMigrations:   m.NewCounter(metricOrgMigrations),
 		lag:             m.NewGauge(metricCheckpointLag, "channel"),
 	}
 }

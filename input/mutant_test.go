@@ -124,3 +124,27 @@ func TestNackedBatchWaitsForACleanAck(t *testing.T) {
 	require.True(t, ok)
 	assert.Equal(t, ids[1], highest)
 }
+
+// TestNackQueuedBeforeTheWaitInterruptsIt: a nack that lands after ReadBatch
+// found no redelivery but before it started waiting for new data must still
+// end that wait at once; on an idle channel it would otherwise wait for an
+// event that may never come, with the nacked batch stuck behind it.
+func TestNackQueuedBeforeTheWaitInterruptsIt(t *testing.T) {
+	var r redeliveries
+	ctx, release := r.interruptible(t.Context())
+	select {
+	case <-ctx.Done():
+		t.Fatal("nothing queued: the wait goes on")
+	default:
+	}
+	release()
+
+	r.push(&delivery{}, time.Hour) // queued before the next wait starts, due or not
+	ctx, release = r.interruptible(t.Context())
+	defer release()
+	select {
+	case <-ctx.Done():
+	default:
+		t.Fatal("a redelivery queued before the wait started did not interrupt it")
+	}
+}

@@ -39,7 +39,7 @@ import (
 // API over plaintext gRPC on a free loopback port.
 func startPubSubEmulator(t *testing.T, cfg sfemu.Config) (emu *sfemu.Server, url, addr string) {
 	t.Helper()
-	emu = sfemu.New(cfg)
+	emu = newTestEmulator(cfg)
 	ts := httptest.NewServer(emu)
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
@@ -197,7 +197,10 @@ func TestPubSubKeepaliveMovesIdleCheckpoint(t *testing.T) {
 // let the rest through.
 func TestPubSubFlowControlFollowsAcks(t *testing.T) {
 	emu, url, addr := startPubSubEmulator(t, sfemu.Config{})
-	_, _, err := emu.PublishN("/event/Order__e", 50)
+	// Three events first, the rest once they are read: the first batch is
+	// smaller than checkpoint_limit, so acknowledging it leaves events in
+	// flight and what the client then asks for shows.
+	_, _, err := emu.PublishN("/event/Order__e", 3)
 	require.NoError(t, err)
 	pConf, err := spec().ParseYAML(fmt.Sprintf(`org_url: %s
 api: pubsub
@@ -217,14 +220,21 @@ checkpoint_limit: 10
 	defer in.Close(context.Background())
 
 	var acks []service.AckFunc
+	var sizes []int
 	held := 0
 	for held < 10 { // checkpoint_limit arrives, whatever the machine's speed
 		batch, ack, err := in.ReadBatch(ctx)
 		require.NoError(t, err)
+		if held == 0 {
+			_, _, err := emu.PublishN("/event/Order__e", 47)
+			require.NoError(t, err)
+		}
 		held += len(batch)
 		acks = append(acks, ack)
+		sizes = append(sizes, len(batch))
 		require.LessOrEqual(t, held, 10, "never more than checkpoint_limit unacknowledged")
 	}
+	require.Less(t, sizes[0], 10, "the first batch leaves room for a partial acknowledgement")
 	// With nothing acknowledged no more comes (ReadBatch waits until its
 	// context ends), and the server sent no more.
 	rctx, rcancel := context.WithTimeout(ctx, 300*time.Millisecond)
@@ -233,7 +243,25 @@ checkpoint_limit: 10
 	require.ErrorIs(t, err, context.DeadlineExceeded)
 	assert.LessOrEqual(t, deliveredPlatformEvents(t, url), int64(10), "the server sent no more than checkpoint_limit")
 
-	for _, ack := range acks {
+	// Acknowledging n events hands exactly n back to the client: the server
+	// is asked for n more, not more, so what it sent stays within
+	// checkpoint_limit plus what was acknowledged.
+	require.NoError(t, acks[0](ctx, nil))
+	acked, next := sizes[0], 1
+	for {
+		rctx, rcancel := context.WithTimeout(ctx, 500*time.Millisecond)
+		batch, ack, err := in.ReadBatch(rctx)
+		rcancel()
+		if errors.Is(err, context.DeadlineExceeded) {
+			break // checkpoint_limit in flight again
+		}
+		require.NoError(t, err)
+		held += len(batch)
+		acks = append(acks, ack)
+	}
+	assert.LessOrEqual(t, deliveredPlatformEvents(t, url), int64(10+acked), "the server sent checkpoint_limit plus what was acknowledged (%d), no more", acked)
+
+	for _, ack := range acks[next:] {
 		require.NoError(t, ack(ctx, nil))
 	}
 	total := held
@@ -324,7 +352,7 @@ func TestPubSubRedeliveryAndMetrics(t *testing.T) {
 // endpoint too, trusting the configured root CA, and refuses a server its
 // roots do not vouch for.
 func TestPubSubTLS(t *testing.T) {
-	emu := sfemu.New(sfemu.Config{})
+	emu := newTestEmulator(sfemu.Config{})
 	ts := httptest.NewServer(emu)
 	certFile, cert := selfSignedLoopbackCert(t)
 	creds := credentials.NewServerTLSFromCert(&cert)

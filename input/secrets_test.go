@@ -51,6 +51,8 @@ func TestSecretFieldsAreMarked(t *testing.T) {
 		"auth.password":      true,
 		"auth.private_key":   true,
 		"auth.refresh_token": true,
+		// It may hold the proxy's credentials.
+		"proxy_url": true,
 		// The standard TLS object's own secrets.
 		"tls.client_certs.key":      true,
 		"tls.client_certs.password": true,

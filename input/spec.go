@@ -153,22 +153,26 @@ func spec() *service.ConfigSpec {
 				Example(map[string]any{"/event/Order__e": "AAAAAAAAJ/Y="}).
 				Default(map[string]any{}),
 			service.NewStringEnumField(ssiFieldOnInvalidReplayID, onInvalidEarliest, onInvalidLatest, onInvalidFail).
-				Description("What happens when Salesforce rejects a channel's start replay id as invalid (older than its retention, or deleted): `earliest` resubscribes from every retained event (no further loss, some events may be gone), `latest` from new events only, `fail` stops consuming and keeps reporting the error until the checkpoint is fixed. Every occurrence is logged as an error and counted in `salesforce_streaming_replay_fallbacks`.").
+				Description("What happens when Salesforce rejects a channel's start replay id as invalid (older than its retention, or deleted): `earliest` resubscribes from every retained event (no further loss, some events may be gone), `latest` from new events only, `fail` stops consuming and keeps reporting the error until the checkpoint is fixed. Every occurrence is logged as an error and counted in `salesforce_streaming_replay_fallbacks`. The same applies to every stored replay id after an org migration (Salesforce restarts replay ids), which each start detects by the org's instance name (`SELECT InstanceName FROM Organization`) and counts in `salesforce_streaming_org_migrations`.").
 				Default(onInvalidEarliest),
 			service.NewStringField(ssiFieldCheckpointCache).
 				Description("Name of a cache resource that stores the replay id of the last acknowledged event of each channel, so that a restart resumes there. Use a durable cache (`file`, `redis`); a `memory` cache forgets on restart and expires entries after 5 minutes by default."),
 			service.NewStringField(ssiFieldCheckpointKey).
 				Description("Key prefix of this input's replay ids in `checkpoint_cache`: 1 to 100 letters, digits, `_`, `.`, `:` or `-`, starting with a letter or digit (it becomes part of file names in a `file` cache, so nothing that could leave its directory is accepted). Each channel is stored under `{checkpoint_cache_key}:{channel, path-escaped}` as decimal text (`{id}@{epoch}` after a replay-id fallback, see Delivery guarantees), and again under that key plus `.shadow`, written first: a cache that does not write atomically (the `file` cache) can then be cut mid-write by a crash without losing the position. Under `api: pubsub` the key ends with `@pubsub` and holds `{base64 replay id}@{epoch}`, so the checkpoints of the two APIs never mix. Give every input that shares a cache its own prefix.").
 				Default(defaultCheckpointKey),
-			service.NewIntField(ssiFieldCheckpointLimit).
+			// Any, not Int: Benthos skips every lint rule of a config with a
+			// non-number in an int field, so the rule (lint.go) checks the type.
+			service.NewAnyField(ssiFieldCheckpointLimit).
 				Description("Maximum number of messages of one channel that may be in flight (received but not yet acknowledged) at once. Reaching it pauses reading; the client keeps polling Salesforce meanwhile (see `max_buffered_events`).").
 				Default(defaultCheckpointLimit),
 			service.NewAutoRetryNacksToggleField(),
 			service.NewTLSToggledField(ssiFieldTLS),
 			service.NewStringField(ssiFieldProxyURL).
-				Description("HTTP proxy for both the token and the CometD requests, e.g. `http://proxy.internal:3128`. Empty uses the `HTTPS_PROXY`/`HTTP_PROXY`/`NO_PROXY` environment variables.").
-				Default("").Advanced(),
-			service.NewIntField(ssiFieldMaxBuffered).
+				Description("HTTP proxy for both the token and the CometD requests, e.g. `http://proxy.internal:3128`. Empty uses the `HTTPS_PROXY`/`HTTP_PROXY`/`NO_PROXY` environment variables. It may hold credentials (`http://user:password@proxy.internal:3128`), so it is scrubbed like a secret in `benthos echo`, the streams API and `/debug/config`.").
+				Default("").Advanced().Secret(),
+			// Any, not Int: Benthos skips every lint rule of a config with a
+			// non-number in an int field, so the rule (lint.go) checks the type.
+			service.NewAnyField(ssiFieldMaxBuffered).
 				Description("Maximum number of events the client holds that the pipeline has not taken yet. The client never stops long-polling because of a slow pipeline (Salesforce expires a client that does not reconnect within 40 s); when this bound is reached it disconnects cleanly and later resubscribes from the last event it queued, so nothing is lost.").
 				Default(defaultMaxBufferedEvents).Advanced(),
 			service.NewDurationField(ssiFieldLimitsInterval).

@@ -7,6 +7,8 @@ import (
 	"sort"
 	"strings"
 	"time"
+
+	"github.com/salesforce-streaming/salesforce_streaming/sfemu/org"
 )
 
 // eventStore keeps the channels and their events: retention, replay ids, appends and publishing.
@@ -167,8 +169,7 @@ func (s *eventStore) channelLocked(name string) (*channel, error) {
 	}
 	ch := &channel{name: name, kind: k, retention: s.retentionFor(k), schema: schemaID(name), subs: make(map[*client]int)}
 	if k == KindGeneric {
-		ch.streamingID = s.recordID("0M6", uint64(len(s.streamingChannels)+1))
-		s.streamingChannels[ch.streamingID] = name
+		ch.streamingID = s.streamingChannelIDLocked(name)
 	}
 	s.channels[name] = ch
 	return ch, nil
@@ -266,4 +267,21 @@ func (s *eventStore) wakeSubscribersLocked(ch *channel) {
 		c.notify()
 	}
 	s.pubsub.wakeLocked(ch)
+}
+
+// streamingChannelIDLocked returns the id of the StreamingChannel record of a generic channel, creating the
+// record when only a publish or subscribe named the channel.
+func (s *eventStore) streamingChannelIDLocked(name string) string {
+	for id, n := range s.streamingChannels {
+		if n == name {
+			return id
+		}
+	}
+	res, _ := s.org.Apply("", false, org.Op{Kind: org.OpCreate, Object: "StreamingChannel", Fields: map[string]any{"Name": name}})
+	id := res[0].ID
+	if !res[0].Success { // a name the record rejects still gets an id, as before records existed
+		id = s.recordID("0M6", uint64(len(s.streamingChannels)+1))
+	}
+	s.streamingChannels[id] = name
+	return id
 }

@@ -439,6 +439,9 @@ func (s *cometdHandler) subscribe(rc *reqCtx, m *inMsg) []byte {
 	if errText := s.takeSubscribeErrorLocked(name, key); errText != "" {
 		return fail(errText, "", "")
 	}
+	if channelKind(key) == KindUnknown || !s.channelDefinedLocked(key) {
+		return fail(errChannelMissing(name), "", "")
+	}
 	ch, err := s.channelLocked(key)
 	if err != nil || (len(filters) > 0 && ch.kind != KindPushTopic) {
 		return fail(errChannelMissing(name), "", "")

@@ -12,7 +12,6 @@ import (
 	"net/url"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -38,7 +37,7 @@ const (
 )
 
 func TestCometDJSStreamsFromEmulator(t *testing.T) {
-	node := requireCometDJS(t)
+	node := requireNodeModules(t, cometdJSDir, cometdJSInstall, "cometd", "cometd-nodejs-client")
 
 	cases := []struct {
 		name string
@@ -92,60 +91,6 @@ func TestCometDJSStreamsFromEmulator(t *testing.T) {
 			assert.EqualValues(t, len(wantReplayed)+live, st.Counters["events_delivered"])
 		})
 	}
-}
-
-// requireCometDJS returns the node binary, or ends the test when node or the pinned npm packages are missing: a
-// failure in CI (which must run this test), a skip on a developer machine without Node.js.
-func requireCometDJS(t *testing.T) string {
-	t.Helper()
-	problem := ""
-	node, err := exec.LookPath("node")
-	if err != nil {
-		problem = "node (Node.js 20+) is not on PATH"
-	} else {
-		problem = checkCometDJSModules()
-	}
-	if problem == "" {
-		return node
-	}
-	msg := problem + "; " + cometdJSInstall
-	if os.Getenv("CI") == "true" {
-		t.Fatal(msg)
-	}
-	t.Skip(msg)
-	return ""
-}
-
-// checkCometDJSModules reports ("" when fine) whether node_modules holds the versions package.json pins, so that a
-// stale local install is not mistaken for the pinned client.
-func checkCometDJSModules() string {
-	var pkg struct {
-		Dependencies map[string]string `json:"dependencies"`
-	}
-	b, err := os.ReadFile(filepath.Join(cometdJSDir, "package.json"))
-	if err != nil {
-		return fmt.Sprintf("reading package.json: %v", err)
-	}
-	if err := json.Unmarshal(b, &pkg); err != nil {
-		return fmt.Sprintf("decoding package.json: %v", err)
-	}
-	for _, name := range []string{"cometd", "cometd-nodejs-client"} {
-		want := pkg.Dependencies[name]
-		if want == "" {
-			return "package.json does not pin " + name
-		}
-		var installed struct {
-			Version string `json:"version"`
-		}
-		b, err := os.ReadFile(filepath.Join(cometdJSDir, "node_modules", name, "package.json"))
-		if err != nil {
-			return fmt.Sprintf("%s/node_modules/%s is missing", cometdJSDir, name)
-		}
-		if err := json.Unmarshal(b, &installed); err != nil || installed.Version != want {
-			return fmt.Sprintf("%s/node_modules/%s is version %q, package.json pins %q", cometdJSDir, name, installed.Version, want)
-		}
-	}
-	return ""
 }
 
 type cometdJSEmulator struct {

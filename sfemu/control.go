@@ -25,6 +25,7 @@ type counters struct {
 	eventsPublished, eventsDelivered          atomic.Int64
 	unknownClient, expired, serverDisconnects atomic.Int64
 	dropped, faults                           atomic.Int64
+	mutations                                 atomic.Int64
 }
 
 func (c *counters) snapshot() map[string]int64 {
@@ -46,6 +47,7 @@ func (c *counters) snapshot() map[string]int64 {
 		"server_disconnects":     c.serverDisconnects.Load(),
 		"connections_dropped":    c.dropped.Load(),
 		"faults_injected":        c.faults.Load(),
+		"records_mutated":        c.mutations.Load(),
 	}
 }
 
@@ -66,6 +68,11 @@ type PublishResponse struct {
 	Channel       string `json:"channel"`
 	FirstReplayID int64  `json:"first_replay_id"`
 	LastReplayID  int64  `json:"last_replay_id"`
+}
+
+// SelectRequest is the body of POST /emulator/cdc: objects to select for Change Data Capture.
+type SelectRequest struct {
+	Entities []string `json:"entities"`
 }
 
 // PurgeRequest is the body of POST /emulator/purge.
@@ -166,10 +173,12 @@ func (s *controlAPI) serveControl(w http.ResponseWriter, r *http.Request) {
 		"/emulator/retention":   http.MethodPost,
 		"/emulator/migrate_org": http.MethodPost,
 		"/emulator/state":       http.MethodGet,
+		"/emulator/mutate":      http.MethodPost,
+		"/emulator/cdc":         http.MethodPost,
 	}
 	method, ok := route[r.URL.Path]
 	if !ok {
-		writeJSONError(w, http.StatusNotFound, "unknown control endpoint "+r.URL.Path+"; use /emulator/publish, /emulator/faults, /emulator/purge, /emulator/retention, /emulator/migrate_org or /emulator/state")
+		writeJSONError(w, http.StatusNotFound, "unknown control endpoint "+r.URL.Path+"; use /emulator/publish, /emulator/mutate, /emulator/cdc, /emulator/faults, /emulator/purge, /emulator/retention, /emulator/migrate_org or /emulator/state")
 		return
 	}
 	if r.Method != method {
@@ -195,6 +204,27 @@ func (s *controlAPI) serveControl(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		writeJSON(w, http.StatusOK, PublishResponse{Channel: req.Channel, FirstReplayID: first, LastReplayID: last})
+	case "/emulator/mutate":
+		var req MutateRequest
+		if !decodeControl(w, r, &req) {
+			return
+		}
+		resp, err := s.Mutate(req.Object, req.Count, req.Events)
+		if err != nil {
+			writeJSONError(w, http.StatusBadRequest, err.Error())
+			return
+		}
+		writeJSON(w, http.StatusOK, resp)
+	case "/emulator/cdc":
+		var req SelectRequest
+		if !decodeControl(w, r, &req) {
+			return
+		}
+		if err := s.SelectEntities(req.Entities...); err != nil {
+			writeJSONError(w, http.StatusBadRequest, err.Error())
+			return
+		}
+		writeJSON(w, http.StatusOK, req)
 	case "/emulator/faults":
 		var req FaultRequest
 		if !decodeControl(w, r, &req) {

@@ -39,7 +39,7 @@ func (s *eventGenerator) startGenerator(g ChannelRate) {
 			published = target
 			// A jump of a fake clock (or a stalled process) is not replayed as a flood: at most one second's worth.
 			due = min(due, int64(math.Ceil(g.Rate)))
-			if _, _, err := s.PublishN(g.Channel, int(due)); err != nil {
+			if _, _, err := s.produce(g.Channel, int(due)); err != nil {
 				s.logf("generating events on %s: %v", g.Channel, err)
 				return
 			}

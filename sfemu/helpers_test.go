@@ -30,8 +30,16 @@ type testEmu struct {
 
 var epoch = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
 
-// startEmu serves New(cfg) on loopback; fake makes it run on a FakeClock.
+// startEmu serves New(cfg) on loopback; fake makes it run on a FakeClock. A subscribe defines the channel it
+// names (AnyChannel), as these tests subscribe before they publish; startStrictEmu keeps Salesforce's rule.
 func startEmu(t *testing.T, cfg Config, fake bool) *testEmu {
+	t.Helper()
+	cfg.AnyChannel = true
+	return startStrictEmu(t, cfg, fake)
+}
+
+// startStrictEmu is startEmu where channels exist only when defined.
+func startStrictEmu(t *testing.T, cfg Config, fake bool) *testEmu {
 	t.Helper()
 	e := &testEmu{t: t}
 	if fake {

@@ -52,6 +52,7 @@ type orgUsage struct {
 	delivered   [allocationCount]rollingCount // 24 h
 	published   rollingCount                  // platform events published through REST and Pub/Sub, 1 h
 	apiRequests rollingCount                  // authenticated REST requests, 24 h
+	bulkQueries rollingCount                  // Bulk API 2.0 query jobs created, 24 h
 	monthly     monthCount                    // platform and change event deliveries this month
 }
 
@@ -216,9 +217,8 @@ func (s *Server) limitsJSON() []byte {
 		monthly = defaultMonthlyEntitlementMax
 	}
 	return newObj(nil).
-		raw("DailyApiRequests", entry(defaultDailyAPIRequestsMax, s.orgLimits.apiRequests.total(now, dailyWindow))).
-		// No Bulk API 2.0 query job is counted until the emulator runs them.
-		raw("DailyBulkV2QueryJobs", entry(defaultDailyBulkV2QueryMax, 0)).
+		raw("DailyApiRequests", entry(s.apiRequestMaxLocked(), s.orgLimits.apiRequests.total(now, dailyWindow))).
+		raw("DailyBulkV2QueryJobs", entry(defaultDailyBulkV2QueryMax, s.orgLimits.bulkQueries.total(now, dailyWindow))).
 		raw("DailyDeliveredPlatformEvents", delivery(allocPlatformEvents)).
 		raw("DailyDurableStreamingApiEvents", delivery(allocDurableStreaming)).
 		raw("DailyStreamingApiEvents", entry(defaultLegacyStreamingMax, 0)).

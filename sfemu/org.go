@@ -99,6 +99,7 @@ func (s *controlAPI) MigrateOrg() map[string]MigratedChannel {
 		s.destroyLocked(c, "migrated")
 	}
 	s.lbCookie = s.lbCookieValue()
+	s.orgInstance.migrations.Add(1) // the org now lives on another instance
 	s.counters.faults.Add(1)
 	close(s.faultCh)
 	s.faultCh = make(chan struct{})

@@ -22,6 +22,9 @@ type payloadBuilder struct {
 	seq           uint64 // record/event id counter
 	scratch       []byte // encoding buffer of buildEventLocked
 	lastEventUUID string // EventUuid of the newest platform event built, for the REST publish answer
+	// builtPayload marks change event payloads the emulator built itself from record changes (compact JSON with a
+	// ChangeEventHeader), which need no validation; set only around publishChangeLocked's publish.
+	builtPayload bool
 }
 
 // Event payloads as Salesforce delivers them over CometD (docs/emulator.md, "Event shapes"). Each event is encoded once, here,
@@ -43,7 +46,7 @@ func (s *payloadBuilder) buildEventLocked(ch *channel, id int64, now time.Time, 
 	var fields map[string]string
 	switch ch.kind {
 	case KindPushTopic:
-		b, fields, err = s.pushTopicData(b, id, now, custom)
+		b, fields, err = s.pushTopicData(b, id, now, custom, t)
 	case KindGeneric:
 		b, err = s.genericData(b, id, now, custom)
 	case KindPlatformEvent:
@@ -113,10 +116,28 @@ func withLeadingFields(object []byte, fields []byte) []byte {
 	return append(out, object[1:]...)
 }
 
-func (s *payloadBuilder) pushTopicData(b []byte, id int64, now time.Time, custom json.RawMessage) ([]byte, map[string]string, error) {
+// pushTopicEventType is a PushTopic event's type for a record change type, "" for none.
+func pushTopicEventType(t ChangeType) string {
+	switch t {
+	case ChangeCreate:
+		return "created"
+	case ChangeUpdate:
+		return "updated"
+	case ChangeDelete:
+		return "deleted"
+	case ChangeUndelete:
+		return "undeleted"
+	}
+	return ""
+}
+
+func (s *payloadBuilder) pushTopicData(b []byte, id int64, now time.Time, custom json.RawMessage, t ChangeType) ([]byte, map[string]string, error) {
 	var sobject []byte
 	fields := map[string]string{}
 	eventType := "created"
+	if et := pushTopicEventType(t); et != "" {
+		eventType = et
+	}
 	if custom != nil {
 		obj, m, err := compactObject(custom)
 		if err != nil {
@@ -196,7 +217,7 @@ func (s *payloadBuilder) platformEventData(b []byte, ch *channel, id int64, now 
 		if _, ok := m["CreatedById"]; !ok {
 			lead.str("CreatedById", s.cfg.UserID)
 		}
-		payload = withLeadingFields(obj, lead.b[1:])
+		payload = withLeadingFields(obj, lead.Open()[1:])
 	} else {
 		n := s.nextSeqLocked()
 		statuses := [...]string{"New", "Submitted", "Shipped", "Cancelled"}
@@ -282,7 +303,7 @@ func (t ChangeType) carriesRecord() bool {
 func (s *payloadBuilder) cdcHeader(entity, prefix string, t ChangeType, changed []string, now time.Time, n uint64) []byte {
 	recordIDs := append(appendJSONString([]byte{'['}, s.recordID(prefix, n)), ']')
 	if t == ChangeGapOverflow {
-		recordIDs = []byte(`[]`) // an overflow event names the entity, not the records
+		recordIDs = []byte(`["000000000000000AAA"]`) // an overflow event names the entity with the empty id, not the records
 	}
 	commit := now.Truncate(time.Second).UnixMilli()
 	if s.cfg.PreciseCommitTimestamps {
@@ -357,7 +378,10 @@ var updatableFields = [...]string{"Name", "Phone", "Description", "AnnualRevenue
 func (s *payloadBuilder) cdcData(b []byte, ch *channel, id int64, now time.Time, custom json.RawMessage, t ChangeType) ([]byte, error) {
 	entity, prefix := s.cdcEntity(ch)
 	var payload []byte
-	if custom != nil {
+	switch {
+	case custom != nil && s.builtPayload:
+		payload = custom // built by the emulator from a record change: compact, with its header
+	case custom != nil:
 		obj, m, err := compactObject(custom)
 		if err != nil {
 			return nil, err
@@ -373,9 +397,9 @@ func (s *payloadBuilder) cdcData(b []byte, ch *channel, id int64, now time.Time,
 				changed = changedFieldsOf(m)
 			}
 			lead := newObj(nil).raw("ChangeEventHeader", s.cdcHeader(entity, prefix, t, changed, now, s.nextSeqLocked()))
-			payload = withLeadingFields(obj, lead.b[1:])
+			payload = withLeadingFields(obj, lead.Open()[1:])
 		}
-	} else {
+	default:
 		if t == "" {
 			types := [...]ChangeType{ChangeCreate, ChangeCreate, ChangeCreate, ChangeUpdate, ChangeUpdate, ChangeUpdate, ChangeDelete, ChangeUndelete}
 			t = types[s.rng.IntN(len(types))]

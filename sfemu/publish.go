@@ -56,9 +56,10 @@ func (s *eventStore) publishLocked(p publishSpec) (first, last int64, err error)
 	if err != nil {
 		return 0, 0, fmt.Errorf("publishing: %w", err)
 	}
-	if p.changeType != "" && ch.kind != KindCDC {
-		return 0, 0, fmt.Errorf("publishing to %s: change_type applies to change data capture (/data/) channels only", name)
+	if p.changeType != "" && ch.kind != KindCDC && !(ch.kind == KindPushTopic && pushTopicEventType(p.changeType) != "") {
+		return 0, 0, fmt.Errorf("publishing to %s: change_type applies to change data capture (/data/) channels, and CREATE, UPDATE, DELETE or UNDELETE to PushTopics", name)
 	}
+	s.defineLocked(name)
 	now := s.clock.Now()
 	s.pruneLocked(ch, now)
 	total := n + len(p.payloads)

@@ -12,6 +12,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
 
 	eventbusv1 "github.com/salesforce-streaming/salesforce_streaming/internal/pubsub/proto"
 )
@@ -31,10 +32,24 @@ const (
 	// PubSubKeepalive is how long a subscription waits with nothing to deliver before it sends an empty
 	// FetchResponse carrying the latest replay id (Salesforce: "within 270 seconds").
 	PubSubKeepalive = 270 * time.Second
+	// PubSubIdleClose: a Subscribe stream that owes its client nothing and receives no FetchRequest for this
+	// long is closed.
+	PubSubIdleClose = 60 * time.Second
+	// PubSubPublishIdle: a PublishStream that receives no PublishRequest with events for this long is closed.
+	PubSubPublishIdle = 70 * time.Second
 	// maxNumRequested caps what a subscription may owe its client: Salesforce's maximum num_requested,
 	// across all outstanding FetchRequests of a Subscribe call.
 	maxNumRequested = 100
+	// maxPublishRequestBytes: a PublishRequest above it fails with UNAVAILABLE and closes the stream.
+	maxPublishRequestBytes = 4 << 20
+	// maxEventBytes: an event payload above it gets an error in its PublishResult.
+	maxEventBytes = 1 << 20
+	// maxStreamsPerConn: concurrent gRPC streams on one HTTP/2 connection.
+	maxStreamsPerConn = 100
 )
+
+// Salesforce's documented text for a PublishRequest above 4 MB (the allocations page).
+const errPublishTooLarge = "upstream connect error or disconnect/reset before headers. reset reason: remote reset"
 
 // Salesforce's custom error codes, sent in the error-code trailer
 // (https://developer.salesforce.com/docs/platform/pub-sub-api/guide/handling-errors.html).
@@ -54,10 +69,13 @@ type pubsubState struct {
 	schemas  *schemaRegistry
 	watchers map[*channel]map[chan struct{}]struct{} // guarded by Server.mu
 	reset    chan struct{}                           // closed (and replaced) by ResetPubSubStreams; Server.mu
+	reserved map[*channel]int64                      // the position of a topic before its first event; Server.mu
+	managed  managedRegistry                         // ManagedEventSubscription records; Server.mu
 }
 
 func newPubSubState() pubsubState {
-	return pubsubState{schemas: newSchemaRegistry(), watchers: map[*channel]map[chan struct{}]struct{}{}, reset: make(chan struct{})}
+	return pubsubState{schemas: newSchemaRegistry(), watchers: map[*channel]map[chan struct{}]struct{}{}, reset: make(chan struct{}), reserved: map[*channel]int64{},
+		managed: managedRegistry{byID: map[string]*managedSubscription{}}}
 }
 
 // ResetPubSubStreams ends every open Subscribe stream with UNAVAILABLE, as a dropped connection or a server
@@ -95,14 +113,18 @@ func (p *pubsubState) unwatchLocked(ch *channel, w chan struct{}) {
 
 // NewPubSubServer returns a gRPC server serving Salesforce's Pub/Sub API from s's event store; opts may add
 // TLS credentials. Serve it on a listener; Server.Close ends its subscriptions.
+//
+// The server takes at most 100 concurrent streams per HTTP/2 connection, as Salesforce's, and receives messages up to
+// 16 MB so that a PublishRequest above 4 MB gets Salesforce's answer rather than gRPC's own.
 func (s *pubsubServer) NewPubSubServer(opts ...grpc.ServerOption) *grpc.Server {
+	opts = append([]grpc.ServerOption{grpc.MaxConcurrentStreams(maxStreamsPerConn), grpc.MaxRecvMsgSize(4 * maxPublishRequestBytes)}, opts...)
 	g := grpc.NewServer(opts...)
 	eventbusv1.RegisterPubSubServer(g, &pubsubService{s: s.Server})
 	return g
 }
 
 type pubsubService struct {
-	eventbusv1.UnimplementedPubSubServer // ManagedSubscribe (beta) answers Unimplemented
+	eventbusv1.UnimplementedPubSubServer // required by the generated code; every method is implemented
 	s                                    *Server
 }
 
@@ -170,7 +192,7 @@ func (p *pubsubService) GetTopic(ctx context.Context, req *eventbusv1.TopicReque
 		return nil, err
 	}
 	kind, ok := pubsubTopic(req.GetTopicName())
-	if !ok {
+	if !ok || !s.topicDefined(req.GetTopicName()) {
 		return nil, s.topicNotFound(unaryTrailer(ctx), req.GetTopicName())
 	}
 	info := &eventbusv1.TopicInfo{TopicName: req.GetTopicName(), TenantGuid: s.cfg.OrgID, CanSubscribe: true,
@@ -211,22 +233,64 @@ func (p *pubsubService) Publish(ctx context.Context, req *eventbusv1.PublishRequ
 	if err := s.authenticate(ctx, unaryTrailer(ctx)); err != nil {
 		return nil, err
 	}
+	if proto.Size(req) > maxPublishRequestBytes {
+		return nil, status.Error(codes.Unavailable, errPublishTooLarge)
+	}
 	return s.publishBatch(unaryTrailer(ctx), req.GetTopicName(), req.GetEvents())
 }
 
+// PublishStream publishes each request's events and answers each with a PublishResponse. The stream closes when no
+// request with events arrives for PubSubPublishIdle (the Server's clock), and on a request above 4 MB.
 func (p *pubsubService) PublishStream(stream eventbusv1.PubSub_PublishStreamServer) error {
 	s := p.s
-	if err := s.authenticate(stream.Context(), stream.SetTrailer); err != nil {
+	ctx := stream.Context()
+	if err := s.authenticate(ctx, stream.SetTrailer); err != nil {
 		return err
 	}
+	type received struct {
+		req *eventbusv1.PublishRequest
+		err error
+	}
+	reqs := make(chan received)
+	done := make(chan struct{})
+	defer close(done)
+	go func() { // ends when the stream does: Recv fails once the handler has returned
+		for {
+			req, err := stream.Recv()
+			select {
+			case reqs <- received{req, err}:
+			case <-done:
+				return
+			}
+			if err != nil {
+				return
+			}
+		}
+	}()
+	idle := s.clock.NewTimer(PubSubPublishIdle)
+	defer func() { idle.Stop() }()
 	topic := ""
 	for {
-		req, err := stream.Recv()
-		if errors.Is(err, io.EOF) {
+		var req *eventbusv1.PublishRequest
+		select {
+		case r := <-reqs:
+			if errors.Is(r.err, io.EOF) {
+				return nil
+			}
+			if r.err != nil {
+				return r.err
+			}
+			req = r.req
+		case <-idle.C():
+			s.logf("pubsub: closing a PublishStream: no PublishRequest with events for %s", PubSubPublishIdle)
 			return nil
+		case <-ctx.Done():
+			return status.FromContextError(ctx.Err()).Err()
+		case <-s.closed:
+			return status.Error(codes.Unavailable, "the emulator is shutting down")
 		}
-		if err != nil {
-			return err
+		if proto.Size(req) > maxPublishRequestBytes {
+			return status.Error(codes.Unavailable, errPublishTooLarge)
 		}
 		switch {
 		case topic == "":
@@ -234,6 +298,10 @@ func (p *pubsubService) PublishStream(stream eventbusv1.PubSub_PublishStreamServ
 		case req.GetTopicName() != "" && req.GetTopicName() != topic:
 			return s.rpcError(stream.SetTrailer, codes.InvalidArgument, "",
 				fmt.Sprintf("The topic %s differs from the topic %s of the first PublishRequest of the stream.", req.GetTopicName(), topic))
+		}
+		if len(req.GetEvents()) > 0 { // only a request with events holds on to the stream
+			idle.Stop()
+			idle = s.clock.NewTimer(PubSubPublishIdle)
 		}
 		resp, err := s.publishBatch(stream.SetTrailer, topic, req.GetEvents())
 		if err != nil {
@@ -248,7 +316,7 @@ func (p *pubsubService) PublishStream(stream eventbusv1.PubSub_PublishStreamServ
 // publishBatch publishes Avro-encoded platform events into the store, one result per event in order.
 func (s *pubsubServer) publishBatch(setTrailer func(metadata.MD), topic string, events []*eventbusv1.ProducerEvent) (*eventbusv1.PublishResponse, error) {
 	kind, ok := pubsubTopic(topic)
-	if !ok {
+	if !ok || !s.topicDefined(topic) {
 		return nil, s.topicNotFound(setTrailer, topic)
 	}
 	if kind != KindPlatformEvent {
@@ -264,6 +332,8 @@ func (s *pubsubServer) publishBatch(setTrailer func(metadata.MD), topic string, 
 		fail := func(msg string) { res.Error = &eventbusv1.Error{Code: eventbusv1.ErrorCode_PUBLISH, Msg: msg} }
 		ts, ok := s.pubsub.schemas.byIDLookup(ev.GetSchemaId())
 		switch {
+		case len(ev.GetPayload()) > maxEventBytes:
+			fail(fmt.Sprintf("The event payload of %d bytes is above the maximum event size of %d bytes (1 MB).", len(ev.GetPayload()), maxEventBytes))
 		case !ok || ts.name != current.name:
 			fail(fmt.Sprintf("The schema ID %q is not a schema of %s.", ev.GetSchemaId(), topic))
 		default:

@@ -1,7 +1,6 @@
 package sfemu
 
 import (
-	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
@@ -22,7 +21,10 @@ import (
 // (AccountChangeEvent), so /data/ChangeEvents delivers events of several schemas, as on Salesforce. A schema
 // starts with the fields the emulator generates and grows when a published payload brings a new field (type
 // inferred from its JSON value), which gives the new version a new schema id, as adding a field does on
-// Salesforce. Date-time fields are longs (epoch milliseconds) marked with a doc ending in ":DateTime".
+// Salesforce. Fields carry Salesforce's doc attribute, "<role>:<type>" ("CreatedDate:DateTime",
+// "CreatedBy:EntityId", "Data:Currency"): date-time fields are longs (epoch milliseconds) whose doc ends in
+// ":DateTime". A schema id is the MD5 fingerprint of the schema's Parsing Canonical Form (which leaves out docs
+// and defaults), base64url without padding (docs/emulator.md, "Pub/Sub edges").
 
 const avroNamespace = "com.sforce.eventbus"
 
@@ -41,6 +43,7 @@ type avroField struct {
 	name   string
 	kind   avroKind
 	nested []avroField // avroRecord
+	doc    string      // Salesforce's doc attribute; "" for none (custom platform event fields have none)
 }
 
 // topicSchema is one version of a topic's schema.
@@ -64,8 +67,10 @@ func newSchemaRegistry() *schemaRegistry {
 	return &schemaRegistry{byID: map[string]*topicSchema{}, current: map[string]*topicSchema{}}
 }
 
+// platformEventFields: the two standard fields of every platform event (required, with the docs of a captured
+// schema), then the emulated custom fields (nullable, no doc, as in that capture).
 var platformEventFields = []avroField{
-	{name: "CreatedDate", kind: avroDateTime}, {name: "CreatedById", kind: avroString},
+	{name: "CreatedDate", kind: avroDateTime, doc: "CreatedDate:DateTime"}, {name: "CreatedById", kind: avroString, doc: "CreatedBy:EntityId"},
 	{name: "Order_Number__c", kind: avroString}, {name: "Status__c", kind: avroString},
 	{name: "Amount__c", kind: avroDouble}, {name: "Account__c", kind: avroString},
 }
@@ -73,11 +78,14 @@ var platformEventFields = []avroField{
 // changeEventFields are the record fields of every emulated change event, in the order of the generated record
 // (payloads.go recordFields), then SystemModstamp.
 var changeEventFields = []avroField{
-	{name: "Name"}, {name: "Type"}, {name: "Industry"}, {name: "AnnualRevenue", kind: avroDouble},
-	{name: "NumberOfEmployees", kind: avroInt}, {name: "Phone"}, {name: "Website"}, {name: "BillingStreet"},
-	{name: "BillingCity"}, {name: "BillingState"}, {name: "BillingPostalCode"}, {name: "BillingCountry"},
-	{name: "Description"}, {name: "OwnerId"}, {name: "CreatedDate", kind: avroDateTime}, {name: "CreatedById"},
-	{name: "LastModifiedDate", kind: avroDateTime}, {name: "LastModifiedById"}, {name: "SystemModstamp", kind: avroDateTime},
+	{name: "Name", doc: "Data:Text"}, {name: "Type", doc: "Data:DynamicEnum"}, {name: "Industry", doc: "Data:DynamicEnum"},
+	{name: "AnnualRevenue", kind: avroDouble, doc: "Data:Currency"}, {name: "NumberOfEmployees", kind: avroInt, doc: "Data:Integer"},
+	{name: "Phone", doc: "Data:Phone"}, {name: "Website", doc: "Data:Url"}, {name: "BillingStreet", doc: "Data:TextArea"},
+	{name: "BillingCity", doc: "Data:Text"}, {name: "BillingState", doc: "Data:Text"}, {name: "BillingPostalCode", doc: "Data:Text"},
+	{name: "BillingCountry", doc: "Data:Text"}, {name: "Description", doc: "Data:TextArea"}, {name: "OwnerId", doc: "ForeignKey:EntityId"},
+	{name: "CreatedDate", kind: avroDateTime, doc: "CreatedDate:DateTime"}, {name: "CreatedById", doc: "CreatedBy:EntityId"},
+	{name: "LastModifiedDate", kind: avroDateTime, doc: "LastModifiedDate:DateTime"}, {name: "LastModifiedById", doc: "LastModifiedBy:EntityId"},
+	{name: "SystemModstamp", kind: avroDateTime, doc: "SystemModstamp:DateTime"},
 }
 
 const changeEventHeaderSchema = `{"name":"ChangeEventHeader","type":{"type":"record","name":"ChangeEventHeader","fields":[` +
@@ -128,16 +136,28 @@ func (r *schemaRegistry) registerLocked(name string, changeEvent bool, fields []
 		return nil, fmt.Errorf("building the schema of %s: %w", name, err)
 	}
 	ts.parsed = parsed.(*avro.RecordSchema)
-	sum := sha256.Sum256([]byte(ts.json))
-	ts.id = base64.RawURLEncoding.EncodeToString(sum[:16])
+	ts.id, err = avroSchemaID(ts.parsed)
+	if err != nil {
+		return nil, fmt.Errorf("fingerprinting the schema of %s: %w", name, err)
+	}
 	r.byID[ts.id] = ts
 	r.current[name] = ts
 	return ts, nil
 }
 
+// avroSchemaID is Salesforce's schema id: the MD5 fingerprint of the Parsing Canonical Form, base64url unpadded.
+func avroSchemaID(s *avro.RecordSchema) (string, error) {
+	sum, err := s.FingerprintUsing(avro.MD5)
+	if err != nil {
+		return "", err
+	}
+	return base64.RawURLEncoding.EncodeToString(sum), nil
+}
+
 func writeAvroField(b *strings.Builder, f avroField, owner string, required bool) {
 	b.WriteString(`{"name":` + strconv.Quote(f.name) + `,"type":`)
-	var typ, doc string
+	var typ string
+	doc := f.doc
 	switch f.kind {
 	case avroString:
 		typ = `"string"`
@@ -148,7 +168,10 @@ func writeAvroField(b *strings.Builder, f avroField, owner string, required bool
 	case avroBoolean:
 		typ = `"boolean"`
 	case avroDateTime:
-		typ, doc = `"long"`, f.name+":DateTime"
+		typ = `"long"`
+		if doc == "" {
+			doc = "Data:DateTime" // a date-time field without a doc would not be read as one
+		}
 	case avroRecord:
 		var nb strings.Builder
 		nb.WriteString(`{"type":"record","name":` + strconv.Quote(owner+"_"+f.name) + `,"fields":[`)
@@ -186,7 +209,7 @@ func inferField(name string, v json.RawMessage) (avroField, bool) {
 		return avroField{name: name}, true // nullable string until known better
 	case string:
 		if isoDateTime.MatchString(val) {
-			return avroField{name: name, kind: avroDateTime}, true
+			return avroField{name: name, kind: avroDateTime, doc: "Data:DateTime"}, true
 		}
 		return avroField{name: name}, true
 	case float64:

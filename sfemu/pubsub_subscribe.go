@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 
 	eventbusv1 "github.com/salesforce-streaming/salesforce_streaming/internal/pubsub/proto"
@@ -38,7 +39,7 @@ func (p *pubsubService) Subscribe(stream eventbusv1.PubSub_SubscribeServer) erro
 	}
 	topic := first.GetTopicName()
 	kind, ok := pubsubTopic(topic)
-	if !ok {
+	if !ok || !s.topicDefined(topic) {
 		return s.topicNotFound(stream.SetTrailer, topic)
 	}
 
@@ -56,22 +57,88 @@ func (p *pubsubService) Subscribe(stream eventbusv1.PubSub_SubscribeServer) erro
 	var cursor int64 // the subscription delivers events with ids above it
 	switch first.GetReplayPreset() {
 	case eventbusv1.ReplayPreset_EARLIEST:
-		cursor = ch.lastID
+		cursor = s.positionLocked(ch)
 		if r := ch.retained(); len(r) > 0 {
 			cursor = r[0].id - 1
 		}
 	case eventbusv1.ReplayPreset_CUSTOM:
 		id, ok := replayFromBytes(first.GetReplayId())
-		if !ok || !s.replayValid(ch, id) {
+		// A retained event's id, or the topic's current position, which keepalives hand out even when no event
+		// with that id is retained (an empty topic, or one whose events expired).
+		if !ok || !s.replayValid(ch, id) && !s.positionValidLocked(ch, id) {
 			s.mu.Unlock()
 			return s.rpcError(stream.SetTrailer, codes.InvalidArgument, errCodeReplayCorrupt,
 				"The Replay ID validation failed. Ensure that the Replay ID is valid and is within the retention window.")
 		}
 		cursor = id
 	default:
-		cursor = ch.lastID
+		cursor = s.positionLocked(ch)
 	}
+	s.mu.Unlock()
+	s.logf("pubsub: subscribe %s preset %s after %d, %d requested", topic, first.GetReplayPreset(), cursor, first.GetNumRequested())
+	return s.serveStream(ctx, &eventStream{
+		topic: topic, kind: kind, ch: ch, cursor: cursor, requested: first.GetNumRequested(),
+		recv: func() (fetch, error) {
+			req, err := stream.Recv()
+			if err != nil {
+				return fetch{}, err
+			}
+			if req.GetTopicName() != "" && req.GetTopicName() != topic {
+				return fetch{}, s.rpcError(stream.SetTrailer, codes.InvalidArgument, "",
+					fmt.Sprintf("The topic %s differs from the topic %s of the first FetchRequest of the stream.", req.GetTopicName(), topic))
+			}
+			return fetch{num: req.GetNumRequested()}, nil
+		},
+		send: func(d delivery) error {
+			return stream.Send(&eventbusv1.FetchResponse{Events: d.events, LatestReplayId: d.latest, RpcId: s.rpcID(), PendingNumRequested: d.pending})
+		},
+		setTrailer: stream.SetTrailer,
+	})
+}
+
+// fetch is one request on a subscription stream (Subscribe or ManagedSubscribe): events asked for, and a commit.
+type fetch struct {
+	num    int32
+	commit *eventbusv1.CommitReplayRequest
+}
+
+// delivery is one response: events (none in a keepalive or a commit answer), the stream's position, what is still
+// owed, and the answer to the commits received since the last one.
+type delivery struct {
+	events  []*eventbusv1.ConsumerEvent
+	latest  []byte
+	pending int32
+	commit  *eventbusv1.CommitReplayResponse
+}
+
+// eventStream is what serveStream needs of a subscription stream.
+type eventStream struct {
+	topic      string
+	kind       Kind
+	ch         *channel
+	cursor     int64 // events with ids above it are due
+	requested  int32 // num_requested of the first request
+	recv       func() (fetch, error)
+	send       func(delivery) error
+	setTrailer func(metadata.MD)
+	// commit answers a commit (ManagedSubscribe); nil: commits are not part of the stream.
+	commit func(*eventbusv1.CommitReplayRequest) *eventbusv1.CommitReplayResponse
+	// commitTimeout, when set, ends the stream with commitTimeoutErr when no commit arrives for that long.
+	commitTimeout    time.Duration
+	commitTimeoutErr func() error
+	// stop, when closed, ends the stream with stopErr (a managed subscription set to STOP).
+	stop    <-chan struct{}
+	stopErr func() error
+}
+
+// serveStream delivers a channel's events on a subscription stream: pull flow control (each request adds its
+// num_requested to what is owed, capped at 100), keepalives after PubSubKeepalive of silence carrying the stream's
+// position (the newest replay id when caught up, else the last one delivered), and the close of a stream that owes
+// nothing and hears no request for PubSubIdleClose.
+func (s *pubsubServer) serveStream(ctx context.Context, st *eventStream) error {
+	topic, kind, ch, cursor := st.topic, st.kind, st.ch, st.cursor
 	wake := make(chan struct{}, 1)
+	s.mu.Lock()
 	s.pubsub.watchLocked(ch, wake)
 	s.mu.Unlock()
 	defer func() {
@@ -79,28 +146,26 @@ func (p *pubsubService) Subscribe(stream eventbusv1.PubSub_SubscribeServer) erro
 		s.pubsub.unwatchLocked(ch, wake)
 		s.mu.Unlock()
 	}()
-	s.logf("pubsub: subscribe %s preset %s after %d, %d requested", topic, first.GetReplayPreset(), cursor, first.GetNumRequested())
 
 	var (
 		mu      sync.Mutex
-		pending = min(max(first.GetNumRequested(), 0), maxNumRequested)
+		pending = min(max(st.requested, 0), maxNumRequested)
+		commit  *eventbusv1.CommitReplayRequest // the newest commit not yet answered; commits coalesce
 	)
 	more := make(chan struct{}, 1)
 	recvErr := make(chan error, 1)
 	go func() { // ends when the stream does: Recv fails once the handler has returned
 		for {
-			req, err := stream.Recv()
+			f, err := st.recv()
 			if err != nil {
 				recvErr <- err
 				return
 			}
-			if req.GetTopicName() != "" && req.GetTopicName() != topic {
-				recvErr <- s.rpcError(stream.SetTrailer, codes.InvalidArgument, "",
-					fmt.Sprintf("The topic %s differs from the topic %s of the first FetchRequest of the stream.", req.GetTopicName(), topic))
-				return
-			}
 			mu.Lock()
-			pending = min(pending+max(req.GetNumRequested(), 0), maxNumRequested)
+			pending = min(pending+max(f.num, 0), maxNumRequested)
+			if f.commit != nil {
+				commit = f.commit
+			}
 			mu.Unlock()
 			select {
 			case more <- struct{}{}:
@@ -111,10 +176,49 @@ func (p *pubsubService) Subscribe(stream eventbusv1.PubSub_SubscribeServer) erro
 
 	keepalive := s.clock.NewTimer(PubSubKeepalive)
 	defer func() { keepalive.Stop() }()
+	var idle Timer // armed while the stream owes nothing: PubSubIdleClose after the last request
+	defer func() {
+		if idle != nil {
+			idle.Stop()
+		}
+	}()
+	var commitTimer Timer
+	var commitC <-chan time.Time
+	if st.commitTimeout > 0 {
+		commitTimer = s.clock.NewTimer(st.commitTimeout)
+		commitC = commitTimer.C()
+		defer func() { commitTimer.Stop() }()
+	}
 	for {
 		mu.Lock()
 		owed := pending
+		toAnswer := commit
+		commit = nil
 		mu.Unlock()
+		if toAnswer != nil && st.commit != nil {
+			resp := st.commit(toAnswer)
+			if st.commitTimeout > 0 {
+				commitTimer.Stop()
+				commitTimer = s.clock.NewTimer(st.commitTimeout)
+				commitC = commitTimer.C()
+			}
+			if err := st.send(delivery{latest: replayBytes(cursor), pending: owed, commit: resp}); err != nil {
+				return err
+			}
+		}
+		// The idle clock runs only while the stream owes nothing; it starts when the stream last owed something or
+		// heard a request.
+		var idleC <-chan time.Time
+		switch {
+		case owed == 0 && idle == nil:
+			idle = s.clock.NewTimer(PubSubIdleClose)
+			idleC = idle.C()
+		case owed == 0:
+			idleC = idle.C()
+		case idle != nil:
+			idle.Stop()
+			idle = nil
+		}
 
 		s.mu.Lock()
 		_, tokenValid := s.tokens[tokenOf(ctx)]
@@ -139,9 +243,9 @@ func (p *pubsubService) Subscribe(stream eventbusv1.PubSub_SubscribeServer) erro
 		case fault == streamClose:
 			return nil
 		case !tokenValid:
-			return s.rpcError(stream.SetTrailer, codes.Unauthenticated, errCodeAuth, "The session ID or OAuth token used has expired or is invalid.")
+			return s.rpcError(st.setTrailer, codes.Unauthenticated, errCodeAuth, "The session ID or OAuth token used has expired or is invalid.")
 		case limited:
-			return s.rpcError(stream.SetTrailer, codes.ResourceExhausted, errCodeLimitExceeded,
+			return s.rpcError(st.setTrailer, codes.ResourceExhausted, errCodeLimitExceeded,
 				"The daily event delivery allocation of the org is used up.")
 		}
 
@@ -149,7 +253,7 @@ func (p *pubsubService) Subscribe(stream eventbusv1.PubSub_SubscribeServer) erro
 			if fault == streamSlow && !s.wait(ctx, delay) {
 				return status.Error(codes.Unavailable, "the emulator is shutting down")
 			}
-			resp := &eventbusv1.FetchResponse{RpcId: s.rpcID()}
+			var resp delivery
 			size := 0
 			for _, ev := range batch {
 				ce, err := s.consumerEvent(topic, kind, ev.msg, ev.id)
@@ -157,19 +261,19 @@ func (p *pubsubService) Subscribe(stream eventbusv1.PubSub_SubscribeServer) erro
 					s.logf("pubsub: %v", err)
 					return status.Error(codes.Internal, "encoding an event failed")
 				}
-				if size += len(ce.GetEvent().GetPayload()); size > maxResponsePayloadBytes && len(resp.Events) > 0 {
+				if size += len(ce.GetEvent().GetPayload()); size > maxResponsePayloadBytes && len(resp.events) > 0 {
 					break // the rest goes in the next response; gRPC clients refuse messages above 4 MB
 				}
-				resp.Events = append(resp.Events, ce)
+				resp.events = append(resp.events, ce)
 			}
-			n = len(resp.Events)
+			n = len(resp.events)
 			cursor = batch[n-1].id
 			mu.Lock()
 			pending -= int32(n)
-			resp.PendingNumRequested = pending
+			resp.pending = pending
 			mu.Unlock()
-			resp.LatestReplayId = replayBytes(cursor)
-			if err := stream.Send(resp); err != nil {
+			resp.latest = replayBytes(cursor)
+			if err := st.send(resp); err != nil {
 				return err
 			}
 			s.mu.Lock()
@@ -182,7 +286,14 @@ func (p *pubsubService) Subscribe(stream eventbusv1.PubSub_SubscribeServer) erro
 
 		select {
 		case <-wake:
-		case <-more:
+		case <-more: // a FetchRequest: the idle clock starts again
+			if idle != nil {
+				idle.Stop()
+				idle = nil
+			}
+		case <-idleC:
+			s.logf("pubsub: closing the %s subscription: nothing owed and no FetchRequest for %s", topic, PubSubIdleClose)
+			return nil
 		case <-faults:
 		case <-reset:
 			return status.Error(codes.Unavailable, "the connection was reset")
@@ -195,23 +306,46 @@ func (p *pubsubService) Subscribe(stream eventbusv1.PubSub_SubscribeServer) erro
 			if caughtUp && tip > cursor {
 				cursor = tip
 			}
-			resp := &eventbusv1.FetchResponse{RpcId: s.rpcID()}
-			if cursor > 0 {
-				resp.LatestReplayId = replayBytes(cursor)
-			}
+			// Never empty: a keepalive always carries a position (the Node client crashes on an empty one).
+			resp := delivery{latest: replayBytes(cursor)}
 			mu.Lock()
-			resp.PendingNumRequested = pending
+			resp.pending = pending
 			mu.Unlock()
-			if err := stream.Send(resp); err != nil {
+			if err := st.send(resp); err != nil {
 				return err
 			}
 			keepalive = s.clock.NewTimer(PubSubKeepalive)
+		case <-commitC:
+			return st.commitTimeoutErr()
+		case <-st.stop:
+			return st.stopErr()
 		case <-ctx.Done():
 			return status.FromContextError(ctx.Err()).Err()
 		case <-s.closed:
 			return status.Error(codes.Unavailable, "the emulator is shutting down")
 		}
 	}
+}
+
+// positionLocked is the topic's current position: the newest replay id, or, for a topic that never had an
+// event, a position reserved just before its first one, so that a keepalive always has a position to carry.
+func (s *pubsubServer) positionLocked(ch *channel) int64 {
+	if ch.lastID == 0 {
+		ch.lastID = s.nextIDLocked(ch, 0) - 1
+		s.pubsub.reserved[ch] = ch.lastID
+	}
+	return ch.lastID
+}
+
+// positionValidLocked accepts a position a keepalive handed out that no retained event has: the newest id (its
+// event expired, and nothing came after it), or the position reserved before a topic's first event while every
+// event published since is still retained. Anything else would skip events silently.
+func (s *pubsubServer) positionValidLocked(ch *channel, id int64) bool {
+	if id == ch.lastID {
+		return true
+	}
+	reserved, ok := s.pubsub.reserved[ch]
+	return ok && id == reserved && int64(len(ch.retained())) == ch.published
 }
 
 // wait sleeps d of wall-clock time (a slow network, as the CometD fault); false when the stream or the server

@@ -33,7 +33,12 @@ type pubsubEmu struct {
 
 func startPubSubEmu(t *testing.T, cfg Config, fake bool) *pubsubEmu {
 	t.Helper()
-	e := startEmu(t, cfg, fake)
+	return servePubSub(t, startEmu(t, cfg, fake))
+}
+
+// servePubSub serves the Pub/Sub API of a started emulator.
+func servePubSub(t *testing.T, e *testEmu) *pubsubEmu {
+	t.Helper()
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
 	g := e.srv.NewPubSubServer()

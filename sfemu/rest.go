@@ -92,7 +92,12 @@ func (s *restHandler) serveREST(w http.ResponseWriter, r *http.Request) {
 		writeRESTError(w, http.StatusUnauthorized, "INVALID_SESSION_ID", "Session expired or invalid")
 		return
 	}
-	s.countAPIRequest()
+	used, limit, ok := s.admitAPIRequest()
+	if !ok {
+		writeRESTError(w, http.StatusForbidden, "REQUEST_LIMIT_EXCEEDED", "TotalRequests Limit exceeded.")
+		return
+	}
+	w.Header().Set("Sforce-Limit-Info", "api-usage="+strconv.FormatInt(used, 10)+"/"+strconv.FormatInt(limit, 10))
 	resource = strings.TrimSuffix(resource, "/")
 	parts := strings.Split(resource, "/")
 	switch {
@@ -102,21 +107,27 @@ func (s *restHandler) serveREST(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		base := "/services/data/v" + version + "/"
-		writeRaw(w, http.StatusOK, newObj(nil).str("limits", base+"limits").str("sobjects", base+"sobjects").done())
+		writeRaw(w, http.StatusOK, newObj(nil).str("limits", base+"limits").str("sobjects", base+"sobjects").
+			str("query", base+"query").str("queryAll", base+"queryAll").str("composite", base+"composite").
+			str("jobs", base+"jobs").done())
 	case resource == "limits":
 		if r.Method != http.MethodGet {
 			methodNotAllowed(w, r, http.MethodGet, http.MethodHead)
 			return
 		}
 		writeRaw(w, http.StatusOK, s.limitsJSON())
-	case len(parts) == 2 && parts[0] == "sobjects" && parts[1] == "StreamingChannel":
-		s.createStreamingChannel(w, r)
 	case len(parts) == 4 && parts[0] == "sobjects" && parts[1] == "StreamingChannel" && parts[3] == "push":
 		s.servePush(w, r, parts[2])
 	case len(parts) == 2 && parts[0] == "sobjects" && isEventName(parts[1]):
 		s.publishPlatformEvent(w, r, parts[1])
+	case len(parts) >= 2 && parts[0] == "tooling":
+		s.serveTooling(w, r, version, parts[1:])
+	case resource == "query" && isInstanceNameQuery(r.URL.Query().Get("q")):
+		s.serveInstanceName(w, r, version)
 	default:
-		notFound(w)
+		if !s.data.Serve(w, r, version, resource) {
+			notFound(w)
+		}
 	}
 }
 
@@ -197,40 +208,6 @@ func (s *restHandler) publishPlatformEvent(w http.ResponseWriter, r *http.Reques
 	id = id[:15] + "AAA"
 	enqueued := newObj(nil).str("statusCode", "OPERATION_ENQUEUED").str("message", uuid).raw("fields", []byte(`[]`)).done()
 	writeRaw(w, http.StatusCreated, newObj(nil).str("id", id).bool("success", true).raw("errors", append(append([]byte{'['}, enqueued...), ']')).done())
-}
-
-// createStreamingChannel is POST /services/data/vXX.X/sobjects/StreamingChannel {"Name":"/u/Channel"}: it
-// names a generic channel and answers its record id, which the push resource takes.
-func (s *restHandler) createStreamingChannel(w http.ResponseWriter, r *http.Request) {
-	if r.Method != http.MethodPost {
-		methodNotAllowed(w, r, http.MethodPost)
-		return
-	}
-	var rec struct {
-		Name string `json:"Name"`
-	}
-	if _, ok := readJSONObject(w, r, 64<<10, &rec); !ok {
-		return
-	}
-	if channelKind(rec.Name) != KindGeneric {
-		writeJSON(w, http.StatusBadRequest, []map[string]any{{"message": "Streaming channel name must start with /u/: " + rec.Name,
-			"errorCode": "FIELD_CUSTOM_VALIDATION_EXCEPTION", "fields": []string{"Name"}}})
-		return
-	}
-	s.mu.Lock()
-	_, existed := s.channels[rec.Name]
-	ch, err := s.channelLocked(rec.Name)
-	s.mu.Unlock()
-	if err != nil {
-		writeRESTError(w, http.StatusBadRequest, "INVALID_FIELD", err.Error())
-		return
-	}
-	if existed {
-		writeJSON(w, http.StatusBadRequest, []map[string]any{{"message": "duplicate value found: Name duplicates value on record with id: " + ch.streamingID,
-			"errorCode": "DUPLICATE_VALUE", "fields": []string{}}})
-		return
-	}
-	writeRaw(w, http.StatusCreated, newObj(nil).str("id", ch.streamingID).bool("success", true).raw("errors", []byte(`[]`)).done())
 }
 
 // pushRequest is the body of POST .../sobjects/StreamingChannel/{id}/push.

@@ -96,7 +96,7 @@ func TestResourcesByVersionAndLimits(t *testing.T) {
 	auth := "Bearer " + e.token()
 	resp := e.get("/services/data/v66.0/", auth)
 	require.Equal(t, http.StatusOK, resp.status, resp.String())
-	assert.Equal(t, `{"limits":"/services/data/v66.0/limits","sobjects":"/services/data/v66.0/sobjects"}`, string(resp.body))
+	assert.Equal(t, `{"limits":"/services/data/v66.0/limits","sobjects":"/services/data/v66.0/sobjects","query":"/services/data/v66.0/query","queryAll":"/services/data/v66.0/queryAll","composite":"/services/data/v66.0/composite","jobs":"/services/data/v66.0/jobs"}`, string(resp.body))
 	assert.Equal(t, http.StatusOK, e.get("/services/data/v60.0", auth).status)
 
 	cases := []struct {
@@ -108,7 +108,7 @@ func TestResourcesByVersionAndLimits(t *testing.T) {
 		{"bad token", "/services/data/v66.0/limits", "Bearer nope", 401, "INVALID_SESSION_ID"},
 		{"unknown version", "/services/data/v99.0/", auth, 404, "NOT_FOUND"},
 		{"not a version", "/services/data/latest/", auth, 404, "NOT_FOUND"},
-		{"unknown resource", "/services/data/v66.0/query", auth, 404, "NOT_FOUND"},
+		{"unknown resource", "/services/data/v66.0/nope", auth, 404, "NOT_FOUND"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -262,7 +262,7 @@ func TestChangeEventShapes(t *testing.T) {
 			assert.Zero(t, fields, "%s carries the header only", ct)
 		}
 		if ct == ChangeGapOverflow {
-			assert.Empty(t, header["recordIds"])
+			assert.Equal(t, []any{"000000000000000AAA"}, header["recordIds"], "the empty id of Salesforce's documented overflow event")
 		} else {
 			assert.Len(t, header["recordIds"], 1)
 		}

@@ -440,7 +440,7 @@ func TestPublishAPI(t *testing.T) {
 	}{
 		{"no token", "/services/data/v64.0/sobjects/Order__e/", "", `{}`, 401, "INVALID_SESSION_ID"},
 		{"bad json", "/services/data/v64.0/sobjects/Order__e", c.auth, `[1]`, 400, "JSON_PARSER_ERROR"},
-		{"not an event", "/services/data/v64.0/sobjects/Account/", c.auth, `{}`, 404, "NOT_FOUND"},
+		{"not an object", "/services/data/v64.0/sobjects/Nope/", c.auth, `{}`, 404, "NOT_FOUND"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -13,6 +13,10 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/salesforce-streaming/salesforce_streaming/sfemu/internal/dataapi"
+	"github.com/salesforce-streaming/salesforce_streaming/sfemu/internal/orgstream"
+	"github.com/salesforce-streaming/salesforce_streaming/sfemu/org"
 )
 
 // Default credentials and timers. Pipelines in config/ and tests rely on these values.
@@ -47,6 +51,12 @@ type ChannelCount struct {
 type ChannelRate struct {
 	Channel string
 	Rate    float64 // events per second
+}
+
+// ObjectCount asks for N generated records of an object at start (-records).
+type ObjectCount struct {
+	Object string
+	Count  int
 }
 
 // Config holds every knob. Its zero value means Salesforce's behaviour and the documented default credentials.
@@ -98,11 +108,23 @@ type Config struct {
 	// (DailyDurableStreamingApiEvents). 0 counts deliveries without enforcing, against Salesforce's default Max.
 	DailyDeliveryLimit  int64
 	DailyStreamingLimit int64
+	// DailyAPIRequestLimit enforces DailyApiRequests: REST calls above it get REQUEST_LIMIT_EXCEEDED (0: counted
+	// against Salesforce's default Max, not enforced).
+	DailyAPIRequestLimit int64
 	// AllowMissingCookies accepts requests after the handshake without the BAYEUX_BROWSER cookie.
 	AllowMissingCookies bool
 
 	Preload  []ChannelCount
 	Generate []ChannelRate
+
+	// Records creates N records of an object at start (-records Account=N) and selects it for Change Data
+	// Capture. CustomObjects declares custom objects (-object Name__c:Field__c=type,...).
+	Records       []ObjectCount
+	CustomObjects []org.ObjectSpec
+	// AnyChannel lets a subscribe define the channel it names, as the emulator did before channels had to be
+	// defined: for suites that subscribe before they publish. By default a channel nobody defined gets
+	// Salesforce's answer.
+	AnyChannel bool
 
 	Seed uint64                           // 0: random
 	Logf func(format string, args ...any) // optional request log; never receives secrets
@@ -183,6 +205,13 @@ type Server struct {
 	restHandler
 	pubsubServer
 	eventGenerator
+
+	// The org beneath the surfaces, its REST data API, and what the streaming surfaces derive from its records.
+	org    *org.Org
+	data   *dataapi.API
+	router *orgstream.Router
+	defs   definitions
+	orgInstance
 }
 
 // New builds a Server, publishes the preloaded events and starts the generators. Close stops them.
@@ -208,10 +237,22 @@ func New(cfg Config) *Server {
 	s.pubsubServer = pubsubServer{Server: s, pubsub: newPubSubState()}
 	s.eventGenerator = eventGenerator{s}
 	s.lbCookie = s.lbCookieValue()
+	if err := s.openOrg(seed); err != nil {
+		s.logf("%v; starting without the custom objects", err)
+		s.cfg.CustomObjects = nil
+		_ = s.openOrg(seed) // the standard objects alone always build
+	}
 	for _, p := range cfg.Preload {
-		if _, _, err := s.PublishN(p.Channel, p.Count); err != nil {
+		s.defineChannel(p.Channel)
+		if p.Count == 0 {
+			continue // defines the channel only
+		}
+		if _, _, err := s.produce(p.Channel, p.Count); err != nil {
 			s.logf("preloading %s: %v", p.Channel, err)
 		}
+	}
+	for _, g := range cfg.Generate {
+		s.defineChannel(g.Channel)
 	}
 	for _, g := range cfg.Generate {
 		s.startGenerator(g)
@@ -252,6 +293,8 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.serveToken(w, r)
 	case p == "/services/oauth2/userinfo":
 		s.serveUserInfo(w, r)
+	case strings.HasPrefix(p, "/services/Soap/"):
+		s.serveSOAP(w, r)
 	case p == "/cometd" || strings.HasPrefix(p, "/cometd/"):
 		s.serveCometD(w, r)
 	case strings.HasPrefix(p, "/emulator/"):

@@ -29,6 +29,7 @@ import (
 	"time"
 
 	"github.com/salesforce-streaming/salesforce_streaming/sfemu"
+	"github.com/salesforce-streaming/salesforce_streaming/sfemu/org"
 )
 
 func main() {
@@ -53,7 +54,7 @@ type options struct {
 	addr, certOut, jwtKeyFile, jwtKeyOut string
 	pubsubAddr                           string
 	tls, verbose                         bool
-	preload, generate                    listFlag
+	preload, generate, records, objects  listFlag
 }
 
 func parseFlags(args []string, stderr io.Writer) (sfemu.Config, options, error) {
@@ -79,6 +80,10 @@ func parseFlags(args []string, stderr io.Writer) (sfemu.Config, options, error) 
 	fs.DurationVar(&cfg.ReconnectWindow, "reconnect-window", cfg.ReconnectWindow, "a client silent this long after an answer expires (403::Unknown client)")
 	fs.Var(&o.preload, "preload", "CHANNEL=N: N retained events at start (repeatable)")
 	fs.Var(&o.generate, "generate", "CHANNEL=RATE: RATE events per second (repeatable)")
+	fs.Var(&o.records, "records", "OBJECT=N: N generated records of an object at start, the object selected for change data capture (repeatable)")
+	fs.Var(&o.objects, "object", "NAME__c[:FIELD__c=TYPE,...]: declare a custom object (repeatable; types string, textarea, picklist, double, currency, percent, int, boolean, date, datetime, phone, email, url)")
+	fs.BoolVar(&cfg.AnyChannel, "any-channel", false, "a subscribe defines the channel it names (default: a channel nothing defined gets Salesforce's 400 / NOT_FOUND)")
+	fs.Int64Var(&cfg.DailyAPIRequestLimit, "daily-api-request-limit", 0, "enforce DailyApiRequests: REST calls above it get REQUEST_LIMIT_EXCEEDED (0: count only)")
 	fs.IntVar(&cfg.MaxBatch, "max-batch", cfg.MaxBatch, "max events per connect answer")
 	fs.IntVar(&cfg.MaxResponseBytes, "max-response-bytes", 0, "max bytes of events per connect answer (0: no limit)")
 	fs.IntVar(&cfg.MaxClients, "max-clients", cfg.MaxClients, "concurrent CometD clients (403::Organization concurrent user limit exceeded above)")
@@ -125,6 +130,27 @@ func parseFlags(args []string, stderr io.Writer) (sfemu.Config, options, error) 
 			return cfg, o, fmt.Errorf("-generate %s: RATE must be a positive number of events per second", g)
 		}
 		cfg.Generate = append(cfg.Generate, sfemu.ChannelRate{Channel: ch, Rate: rate})
+	}
+	for _, spec := range o.objects {
+		obj, err := org.ParseObjectSpec(spec)
+		if err != nil {
+			return cfg, o, fmt.Errorf("-object %s: %w", spec, err)
+		}
+		cfg.CustomObjects = append(cfg.CustomObjects, obj)
+	}
+	for _, rc := range o.records {
+		name, n, err := splitAssignment(rc, "-records")
+		if err != nil {
+			return cfg, o, err
+		}
+		count, err := strconv.Atoi(n)
+		if err != nil || count < 0 || count > 10_000_000 {
+			return cfg, o, fmt.Errorf("-records %s: N must be an integer from 0 to 10000000", rc)
+		}
+		cfg.Records = append(cfg.Records, sfemu.ObjectCount{Object: name, Count: count})
+	}
+	if err := sfemu.CheckOrg(cfg); err != nil {
+		return cfg, o, err
 	}
 	if o.verbose {
 		logger := log.New(stderr, "sfemu ", log.LstdFlags|log.Lmicroseconds)

@@ -213,3 +213,41 @@ func TestOrgFlags(t *testing.T) {
 	assert.Equal(t, 3000, st.Channels["/data/AccountChangeEvent"].Retained)
 	require.NoError(t, stop())
 }
+
+// TestRecordsFlag: -records creates the records and selects the object for Change Data Capture; -object declares
+// a custom object; bad declarations are refused before the emulator starts.
+func TestRecordsFlag(t *testing.T) {
+	url, _, stop := start(t, "-addr", "127.0.0.1:0", "-object", "Invoice__c:Amount__c=currency", "-records", "Account=3000",
+		"-records", "Invoice__c=5")
+	resp, err := http.PostForm(url+"/services/oauth2/token", map[string][]string{"grant_type": {"client_credentials"},
+		"client_id": {"sfemu-client-id"}, "client_secret": {"sfemu-client-secret"}})
+	require.NoError(t, err)
+	var tok struct {
+		AccessToken string `json:"access_token"`
+	}
+	require.NoError(t, json.NewDecoder(resp.Body).Decode(&tok))
+	resp.Body.Close()
+	count := func(object string) int {
+		req, _ := http.NewRequest(http.MethodGet, url+"/services/data/v66.0/query?q=SELECT+COUNT()+FROM+"+object, nil)
+		req.Header.Set("Authorization", "Bearer "+tok.AccessToken)
+		resp, err := http.DefaultClient.Do(req)
+		require.NoError(t, err)
+		defer resp.Body.Close()
+		var answer struct {
+			TotalSize int `json:"totalSize"`
+		}
+		require.NoError(t, json.NewDecoder(resp.Body).Decode(&answer))
+		return answer.TotalSize
+	}
+	assert.Equal(t, 3000, count("Account"))
+	assert.Equal(t, 5, count("Invoice__c"))
+	require.NoError(t, stop())
+
+	for _, args := range [][]string{
+		{"-records", "Account"}, {"-records", "Account=-1"}, {"-records", "Nope=3"}, {"-records", "User=3"},
+		{"-object", "Invoice"}, {"-object", "Invoice__c:Amount__c=money"}, {"-object", "A__c", "-object", "A__c"},
+	} {
+		_, _, err := parseFlags(args, io.Discard)
+		assert.Error(t, err, "%v", args)
+	}
+}

@@ -16,9 +16,11 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/status"
 
 	eventbusv1 "github.com/salesforce-streaming/salesforce_streaming/internal/pubsub/proto"
 	"github.com/salesforce-streaming/salesforce_streaming/sfemu"
@@ -29,7 +31,7 @@ import (
 func TestPubSubAddr(t *testing.T) {
 	for _, withTLS := range []bool{false, true} {
 		t.Run(map[bool]string{false: "plaintext", true: "tls"}[withTLS], func(t *testing.T) {
-			args := []string{"-addr", "127.0.0.1:0", "-pubsub-addr", "127.0.0.1:0"}
+			args := []string{"-addr", "127.0.0.1:0", "-pubsub-addr", "127.0.0.1:0", "-preload", "/event/Order__e=0"}
 			certFile := filepath.Join(t.TempDir(), "sfemu.pem")
 			if withTLS {
 				args = append(args, "-tls", "-tls-cert-out", certFile)
@@ -65,6 +67,9 @@ func TestPubSubAddr(t *testing.T) {
 			require.NoError(t, err)
 			assert.Equal(t, sfemu.DefaultOrgID, info.GetTenantGuid())
 			assert.NotEmpty(t, info.GetSchemaId())
+			// A platform event type nothing defined does not exist.
+			_, err = eventbusv1.NewPubSubClient(conn).GetTopic(ctx, &eventbusv1.TopicRequest{TopicName: "/event/Undefined__e"})
+			assert.Equal(t, codes.NotFound, status.Code(err), "%v", err)
 		})
 	}
 }

@@ -64,7 +64,8 @@ password, a token, an NKey seed (file or value), a credentials file, or a user J
 			service.NewStringListField(fieldURLs).
 				Description("URLs of NATS servers. An entry may hold several URLs separated by commas.").
 				Example([]string{"nats://127.0.0.1:4222"}).
-				Example([]string{"nats://username:password@127.0.0.1:4222"}),
+				Example([]string{"nats://username:password@127.0.0.1:4222"}).
+				Secret(), // an entry may hold a password or a token: scrubbed in echo, the streams API and /debug/config
 			service.NewInterpolatedStringField(fieldSubject).
 				Description("The subject to publish each message to.").
 				Example("salesforce.events").

@@ -475,3 +475,41 @@ func TestJWTAuth(t *testing.T) {
 		})
 	}
 }
+
+// TestPubAckTimeoutFails: a subject answered by a plain subscriber that never
+// replies (so NATS reports no "no responders") leaves the PubAck to time out.
+// A timeout is no PubAck: the message is named failed, never acknowledged.
+func TestPubAckTimeoutFails(t *testing.T) {
+	srv := startServer(t)
+	jetStream(t, srv.URL) // the stream of testSubject; silent.x is outside it
+	nc, err := nats.Connect(srv.URL)
+	require.NoError(t, err)
+	defer nc.Close()
+	sub, err := nc.SubscribeSync("silent.x") // receives, never replies
+	require.NoError(t, err)
+	defer func() { _ = sub.Unsubscribe() }()
+	require.NoError(t, nc.Flush())
+
+	o, err := newOutput(t, fmt.Sprintf("urls: [ %q ]\nsubject: ${! @subject }\n", srv.URL))
+	require.NoError(t, err)
+	batch := service.MessageBatch{
+		message("stored", map[string]string{"subject": testSubject}),
+		message("unanswered", map[string]string{"subject": "silent.x"}),
+	}
+	idx := batch.Index()
+	err = write(t, o, batch)
+	var batchErr *service.BatchError
+	require.ErrorAs(t, err, &batchErr, "a PubAck that timed out fails the batch")
+	var failed []int
+	batchErr.WalkMessagesIndexedBy(idx, func(i int, _ *service.Message, err error) bool {
+		if err != nil {
+			failed = append(failed, i)
+			assert.ErrorIs(t, err, jetstream.ErrAsyncPublishTimeout)
+		}
+		return true
+	})
+	assert.Equal(t, []int{1}, failed, "only the unanswered message failed")
+	msg, err := sub.NextMsg(10 * time.Second)
+	require.NoError(t, err, "the message did reach the subject: only its PubAck is missing")
+	assert.Equal(t, "unanswered", string(msg.Data))
+}

@@ -103,6 +103,9 @@ func TestOutput(t *testing.T) {
 			t.Run("an outage fails writes until the server is back", func(t *testing.T) { testOutage(t, ctx, srv) })
 			t.Run("errors do not show the password", func(t *testing.T) { testPasswordNotShown(t, ctx, srv) })
 			t.Run("init_files, options and Connect's driver names", func(t *testing.T) { testConnectFields(t, ctx, srv) })
+			if srv.driver == driverPostgres {
+				t.Run("a COMMIT that fails fails the batch", func(t *testing.T) { testCommitFails(t, ctx, srv) })
+			}
 		})
 	}
 }
@@ -275,4 +278,39 @@ init_statement: INSERT INTO init_note (n) VALUES (1)
 	require.NoError(t, db.QueryRowContext(ctx, "SELECT count(*) FROM init_note").Scan(&notes))
 	assert.Equal(t, 3, rows)
 	assert.Equal(t, 1, notes, "init_statement ran once, after init_files created its table")
+}
+
+// testCommitFails: every INSERT of the batch succeeds and the COMMIT fails (a
+// deferred constraint, checked only at COMMIT, as PostgreSQL does). The
+// batch must fail, or it would be acknowledged with nothing stored.
+func testCommitFails(t *testing.T, ctx context.Context, srv server) {
+	conf := fmt.Sprintf(`
+driver: %s
+dsn: %q
+table: deferred_events
+columns: [channel, replay_id, payload]
+args_mapping: root = [ this.channel, this.replay_id, this.payload ]
+init_statement: |
+  CREATE TABLE IF NOT EXISTS deferred_events (channel text NOT NULL, replay_id bigint NOT NULL, payload jsonb,
+    CONSTRAINT one_row_per_replay_id UNIQUE (replay_id) DEFERRABLE INITIALLY DEFERRED)
+`, srv.driver, srv.dsn)
+	parsed, err := spec().ParseYAML(conf, nil)
+	require.NoError(t, err)
+	out, err := newOutput(parsed)
+	require.NoError(t, err)
+	require.NoError(t, out.Connect(ctx))
+	defer func() { assert.NoError(t, out.Close(context.Background())) }()
+
+	err = out.WriteBatch(ctx, batch("/event/Deferred__e", 7, 8, 7))
+	require.Error(t, err, "the COMMIT failed: the batch is not written")
+	assert.Contains(t, err.Error(), "committing 3 rows")
+	assert.Contains(t, err.Error(), "one_row_per_replay_id", "the cause is the constraint checked at COMMIT")
+
+	db, err := dbsql.Open(srv.driver.sqlDriverName(), srv.dsn)
+	require.NoError(t, err)
+	defer db.Close()
+	var n int
+	require.NoError(t, db.QueryRowContext(ctx, "SELECT count(*) FROM deferred_events").Scan(&n))
+	assert.Zero(t, n, "nothing of the batch is stored")
+	require.NoError(t, out.WriteBatch(ctx, batch("/event/Deferred__e", 7, 8)), "a valid batch commits")
 }

@@ -34,6 +34,7 @@ package checkpointfmt
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/url"
 	"strconv"
@@ -80,7 +81,10 @@ func (p Position) Format() []byte {
 }
 
 // ParsePosition reads a stored value, `<id>` (epoch 0) or `<id>@<epoch>`,
-// ignoring surrounding space.
+// ignoring surrounding space. An id below 1 is refused with a
+// *NotPositionError: the input only ever stores the id of a delivered event,
+// and Salesforce reads -1 as "the latest event" and -2 as "the earliest", so
+// resuming after such a value would skip or replay the retained events.
 func ParsePosition(value []byte) (Position, error) {
 	idText, epochText, hasEpoch := strings.Cut(strings.TrimSpace(string(value)), "@")
 	id, err := strconv.ParseInt(idText, 10, 64)
@@ -93,7 +97,24 @@ func ParsePosition(value []byte) (Position, error) {
 			return Position{}, fmt.Errorf("invalid epoch %q", epochText)
 		}
 	}
+	if id < 1 {
+		return Position{}, &NotPositionError{Reason: fmt.Sprintf("replay id %d names no event; Salesforce reads -1 as the latest event and -2 as the earliest", id)}
+	}
 	return pos, nil
+}
+
+// NotPositionError is a stored value that is whole, so no crash cut it
+// short, but that names no event: a zero or negative CometD replay id, an
+// empty Pub/Sub one. Read never resumes from it.
+type NotPositionError struct{ Reason string }
+
+func (e *NotPositionError) Error() string { return e.Reason }
+
+// tornOrBad tells a parse error that a write cut short explains (true) from
+// a *NotPositionError (false).
+func tornOrBad(err error) bool {
+	var np *NotPositionError
+	return !errors.As(err, &np)
 }
 
 // GetFunc reads one key of a cache; found is false when the cache has none.
@@ -103,19 +124,36 @@ type GetFunc func(ctx context.Context, key string) (value []byte, found bool, er
 type Stored struct {
 	Pos   Position
 	Found bool // false: no position was ever fully written
-	// TornKey is set when one of the two keys holds a value a crash cut
-	// short, passed over for the other: the key and its value.
+	// TornKey is set when one of the two keys holds a value that is not a
+	// position, passed over for the other: the key and its value.
 	TornKey, TornValue string
+	// NotPosition is set with TornKey when that value is no write cut short
+	// but whole and naming no event (a *NotPositionError, its reason here):
+	// something other than this input wrote it.
+	NotPosition string
 }
 
-// CorruptError is a checkpoint whose key and shadow both hold something that
-// is not a position: no crash explains it.
+// CorruptError is a checkpoint whose key and shadow hold nothing to resume
+// from that a crash explains: both are not positions, or one is absent and
+// the other names no event (a zero or negative id).
 type CorruptError struct {
 	Key, Value string
+	Err        error // why Value is not a position
 }
 
 func (e *CorruptError) Error() string {
-	return fmt.Sprintf("checkpoint %q holds %q, which is not a replay id", e.Key, e.Value)
+	return fmt.Sprintf("checkpoint %q holds %q, which is not a replay id: %v", e.Key, e.Value, e.Err)
+}
+
+func (e *CorruptError) Unwrap() error { return e.Err }
+
+// notPosition is the reason of a *NotPositionError, else "".
+func notPosition(err error) string {
+	var np *NotPositionError
+	if errors.As(err, &np) {
+		return np.Reason
+	}
+	return ""
 }
 
 // ReadPosition returns the stored position of channel under prefix, reading
@@ -152,13 +190,15 @@ func Read(ctx context.Context, get GetFunc, key string) (Stored, error) {
 	case sOK && !pFound:
 		return Stored{Pos: sPos, Found: true}, nil
 	case sOK:
-		return Stored{Pos: sPos, Found: true, TornKey: key, TornValue: string(primary)}, nil
+		return Stored{Pos: sPos, Found: true, TornKey: key, TornValue: string(primary), NotPosition: notPosition(pErr)}, nil
 	case pOK:
-		return Stored{Pos: pPos, Found: true, TornKey: key + ShadowSuffix, TornValue: string(shadow)}, nil
-	case !pFound:
+		return Stored{Pos: pPos, Found: true, TornKey: key + ShadowSuffix, TornValue: string(shadow), NotPosition: notPosition(sErr)}, nil
+	case !pFound && tornOrBad(sErr):
 		// The shadow is written first: a torn shadow without a key is a crash
 		// during the very first write, so no position was ever stored.
 		return Stored{TornKey: key + ShadowSuffix, TornValue: string(shadow)}, nil
+	case !pFound:
+		return Stored{}, &CorruptError{Key: key + ShadowSuffix, Value: string(shadow), Err: sErr}
 	}
-	return Stored{}, &CorruptError{Key: key, Value: string(primary)}
+	return Stored{}, &CorruptError{Key: key, Value: string(primary), Err: pErr}
 }

@@ -22,7 +22,7 @@ func TestCheckpointKey(t *testing.T) {
 }
 
 func TestPositionFormat(t *testing.T) {
-	for _, pos := range []Position{{ID: 0}, {ID: 981}, {ID: -2}, {Epoch: 1, ID: 5}, {Epoch: 12, ID: 1 << 40}} {
+	for _, pos := range []Position{{ID: 1}, {ID: 981}, {Epoch: 1, ID: 5}, {Epoch: 12, ID: 1 << 40}} {
 		back, err := ParsePosition(pos.Format())
 		require.NoError(t, err)
 		assert.Equal(t, pos, back)
@@ -32,6 +32,13 @@ func TestPositionFormat(t *testing.T) {
 	for _, bad := range []string{"", " ", "x", "5@", "5@0", "5@-1", "5@x", "@3"} {
 		_, err := ParsePosition([]byte(bad))
 		assert.Error(t, err, bad)
+	}
+	// Whole values that name no event: Salesforce reads -1 as latest and -2
+	// as earliest. No crash leaves them, so they are never taken for torn.
+	for _, notEvent := range []string{"0", "-1", "-2", "-1@3", " -1\n", "-9223372036854775808"} {
+		_, err := ParsePosition([]byte(notEvent))
+		var np *NotPositionError
+		assert.ErrorAs(t, err, &np, notEvent)
 	}
 	assert.True(t, Position{Epoch: 1, ID: 1}.After(Position{ID: 900}), "a later epoch is past any id of an earlier one")
 	assert.False(t, Position{ID: 5}.After(Position{ID: 5}))
@@ -44,6 +51,7 @@ func TestReadPosition(t *testing.T) {
 		primary, shadow *string
 		want            Stored
 		corrupt         bool
+		corruptKey      string // the key the error names; "" = key
 	}{
 		{name: "nothing stored", want: Stored{}},
 		{name: "key only", primary: ptr("12"), want: Stored{Pos: Position{ID: 12}, Found: true}},
@@ -58,6 +66,14 @@ func TestReadPosition(t *testing.T) {
 		{name: "first shadow write torn", shadow: ptr(" "), want: Stored{TornKey: key + ShadowSuffix, TornValue: " "}},
 		{name: "both torn", primary: ptr("x"), shadow: ptr(" "), corrupt: true},
 		{name: "key corrupt, no shadow", primary: ptr("not-a-number"), corrupt: true},
+		{name: "key -1, no shadow", primary: ptr("-1"), corrupt: true},
+		{name: "key 0, shadow -1", primary: ptr("0"), shadow: ptr("-1"), corrupt: true},
+		{name: "key -1, shadow torn", primary: ptr("-1"), shadow: ptr(" "), corrupt: true},
+		{name: "shadow -1, no key: not a first write cut short", shadow: ptr("-1"), corrupt: true, corruptKey: key + ShadowSuffix},
+		{name: "key -1, shadow valid: the shadow is used", primary: ptr("-1"), shadow: ptr("77"),
+			want: Stored{Pos: Position{ID: 77}, Found: true, TornKey: key, TornValue: "-1", NotPosition: "replay id -1 names no event; Salesforce reads -1 as the latest event and -2 as the earliest"}},
+		{name: "shadow 0, key valid", primary: ptr("80@2"), shadow: ptr("0@2"),
+			want: Stored{Pos: Position{Epoch: 2, ID: 80}, Found: true, TornKey: key + ShadowSuffix, TornValue: "0@2", NotPosition: "replay id 0 names no event; Salesforce reads -1 as the latest event and -2 as the earliest"}},
 	}
 	for _, test := range tests {
 		t.Run(test.name, func(t *testing.T) {
@@ -73,7 +89,12 @@ func TestReadPosition(t *testing.T) {
 			if test.corrupt {
 				var corrupt *CorruptError
 				require.ErrorAs(t, err, &corrupt)
-				assert.Equal(t, key, corrupt.Key)
+				wantKey := key
+				if test.corruptKey != "" {
+					wantKey = test.corruptKey
+				}
+				assert.Equal(t, wantKey, corrupt.Key)
+				assert.Contains(t, err.Error(), wantKey)
 				return
 			}
 			require.NoError(t, err)
@@ -94,3 +115,44 @@ func TestReadPosition(t *testing.T) {
 }
 
 func ptr(s string) *string { return &s }
+
+func TestOrgRecord(t *testing.T) {
+	assert.Equal(t, "p:@org", OrgKey("p", false))
+	assert.Equal(t, "p:@org@pubsub", OrgKey("p", true))
+	assert.NotEqual(t, OrgKey("p", false), CheckpointKey("p", "/event/A__e"))
+
+	rec := OrgRecord{InstanceName: "NA135", MigratedEpochs: map[string]int64{"/event/A__e": 2}}
+	whole := string(rec.Format())
+	older := string(OrgRecord{InstanceName: "NA99"}.Format())
+	tests := []struct {
+		name        string
+		key, shadow *string
+		want        OrgRecord
+		found       bool
+	}{
+		{name: "none"},
+		{name: "both", key: &older, shadow: &whole, want: rec, found: true},
+		{name: "key only", key: &whole, want: rec, found: true},
+		{name: "shadow cut short", key: &older, shadow: ptr(whole[:len(whole)-3]), want: OrgRecord{InstanceName: "NA99"}, found: true},
+		{name: "key cut short, no shadow", key: ptr(whole[:10])},
+		{name: "no instance name", key: ptr(`{"instance_name":""}`)},
+	}
+	for _, test := range tests {
+		t.Run(test.name, func(t *testing.T) {
+			get := func(_ context.Context, k string) ([]byte, bool, error) {
+				v := test.key
+				if k == "k"+ShadowSuffix {
+					v = test.shadow
+				}
+				if v == nil {
+					return nil, false, nil
+				}
+				return []byte(*v), true, nil
+			}
+			got, found, err := ReadOrg(t.Context(), get, "k")
+			require.NoError(t, err)
+			assert.Equal(t, test.found, found)
+			assert.Equal(t, test.want, got)
+		})
+	}
+}

@@ -59,8 +59,12 @@ func ParseOpaquePosition(value []byte) (OpaquePosition, error) {
 		return OpaquePosition{}, errors.New("no @<epoch>")
 	}
 	id, err := base64.StdEncoding.DecodeString(idText)
-	if err != nil || len(id) == 0 {
+	if err != nil {
 		return OpaquePosition{}, fmt.Errorf("replay id %q is not base64", idText)
+	}
+	if len(id) == 0 {
+		// A write cut short keeps its first bytes: an empty id is whole.
+		return OpaquePosition{}, &NotPositionError{Reason: "the replay id is empty (Salesforce would read it as no replay id and start from the preset)"}
 	}
 	epoch, err := strconv.ParseInt(epochText, 10, 64)
 	if err != nil || epoch < 0 {
@@ -73,8 +77,8 @@ func ParseOpaquePosition(value []byte) (OpaquePosition, error) {
 type StoredOpaque struct {
 	Pos   OpaquePosition
 	Found bool
-	// TornKey and TornValue: see Stored.
-	TornKey, TornValue string
+	// TornKey, TornValue and NotPosition: see Stored.
+	TornKey, TornValue, NotPosition string
 }
 
 // ReadOpaque returns the Pub/Sub position stored under key (a
@@ -105,13 +109,15 @@ func ReadOpaque(ctx context.Context, get GetFunc, key string) (StoredOpaque, err
 	case sOK && !pFound:
 		return StoredOpaque{Pos: sPos, Found: true}, nil
 	case sOK:
-		return StoredOpaque{Pos: sPos, Found: true, TornKey: key, TornValue: string(primary)}, nil
+		return StoredOpaque{Pos: sPos, Found: true, TornKey: key, TornValue: string(primary), NotPosition: notPosition(pErr)}, nil
 	case pOK:
-		return StoredOpaque{Pos: pPos, Found: true, TornKey: key + ShadowSuffix, TornValue: string(shadow)}, nil
-	case !pFound:
+		return StoredOpaque{Pos: pPos, Found: true, TornKey: key + ShadowSuffix, TornValue: string(shadow), NotPosition: notPosition(sErr)}, nil
+	case !pFound && tornOrBad(sErr):
 		return StoredOpaque{TornKey: key + ShadowSuffix, TornValue: string(shadow)}, nil
+	case !pFound:
+		return StoredOpaque{}, &CorruptError{Key: key + ShadowSuffix, Value: string(shadow), Err: sErr}
 	}
-	return StoredOpaque{}, &CorruptError{Key: key, Value: string(primary)}
+	return StoredOpaque{}, &CorruptError{Key: key, Value: string(primary), Err: pErr}
 }
 
 // ReadPubSubPosition returns the stored Pub/Sub position of channel under

@@ -75,3 +75,49 @@ func TestReadOpaqueAfterTornWrites(t *testing.T) {
 	var ce *CorruptError
 	assert.ErrorAs(t, err, &ce)
 }
+
+// An empty replay id is whole (a write cut short keeps its first bytes), so
+// it is never taken for torn: with a valid other copy that one is used, else
+// the checkpoint is corrupt and the error names the key.
+func TestReadOpaqueEmptyReplayID(t *testing.T) {
+	valid := string(OpaquePosition{Epoch: 2, ReplayID: []byte("id")}.Format())
+	tests := []struct {
+		name, key, shadow string // "-" = absent
+		wantErrKey        string
+		wantTorn          string
+	}{
+		{name: "both empty", key: "@0", shadow: "@0", wantErrKey: "k"},
+		{name: "key empty, no shadow", key: "@3", shadow: "-", wantErrKey: "k"},
+		{name: "shadow empty, no key", key: "-", shadow: "@0", wantErrKey: "k" + ShadowSuffix},
+		{name: "key empty, shadow valid", key: "@2", shadow: valid, wantTorn: "k"},
+		{name: "shadow empty, key valid", key: valid, shadow: "@2", wantTorn: "k" + ShadowSuffix},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			get := func(_ context.Context, key string) ([]byte, bool, error) {
+				v := tt.key
+				if key == "k"+ShadowSuffix {
+					v = tt.shadow
+				}
+				if v == "-" {
+					return nil, false, nil
+				}
+				return []byte(v), true, nil
+			}
+			got, err := ReadOpaque(t.Context(), get, "k")
+			if tt.wantErrKey != "" {
+				var ce *CorruptError
+				require.ErrorAs(t, err, &ce)
+				assert.Equal(t, tt.wantErrKey, ce.Key)
+				var np *NotPositionError
+				assert.ErrorAs(t, err, &np)
+				return
+			}
+			require.NoError(t, err)
+			assert.True(t, got.Found)
+			assert.Equal(t, []byte("id"), got.Pos.ReplayID)
+			assert.Equal(t, tt.wantTorn, got.TornKey)
+			assert.NotEmpty(t, got.NotPosition)
+		})
+	}
+}

@@ -295,6 +295,33 @@ func TestInvalidReplayPolicies(t *testing.T) {
 		assert.Equal(t, 1, b.Fallbacks, "the batch after the fallback says so")
 		assert.Equal(t, evs[2].ReplayID, b.Events[0].ReplayID, "every retained event")
 	})
+	t.Run("latest", func(t *testing.T) {
+		sub, err := env.client.Subscribe(ctx, SubscribeConfig{Topic: "/event/Order_Event__e", ReplayID: stale, OnInvalidReplayID: bayeux.ReplayFallbackLatest})
+		require.NoError(t, err)
+		defer sub.Close()
+		// Nothing says when the subscription from latest reached the server:
+		// publish one event at a time until one arrives. It must be one of
+		// those, never a retained event from before the fallback.
+		retained := map[string]bool{}
+		for _, ev := range evs {
+			retained[string(ev.ReplayID)] = true
+		}
+		for attempt := 0; ; attempt++ {
+			require.Less(t, attempt, 100, "no new event arrived after the fallback to latest")
+			_, _, err := env.emu.PublishN("/event/Order_Event__e", 1)
+			require.NoError(t, err)
+			nctx, cancel := context.WithTimeout(ctx, 200*time.Millisecond)
+			b, err := sub.Next(nctx)
+			cancel()
+			if err != nil {
+				continue
+			}
+			require.NotEmpty(t, b.Events)
+			assert.Equal(t, 1, b.Fallbacks, "the batch after the fallback says so")
+			assert.False(t, retained[string(b.Events[0].ReplayID)], "latest delivers no retained event: got one from before the fallback")
+			return
+		}
+	})
 	t.Run("fail", func(t *testing.T) {
 		sub, err := env.client.Subscribe(ctx, SubscribeConfig{Topic: "/event/Order_Event__e", ReplayID: stale, OnInvalidReplayID: bayeux.ReplayFallbackFail})
 		require.NoError(t, err)
@@ -403,7 +430,7 @@ func TestResubscribeAfterResetAndLimit(t *testing.T) {
 // TestCloseEndsSubscriptions: closing the Client ends its subscriptions (Next returns ErrClosed); Close is
 // idempotent on both.
 func TestCloseEndsSubscriptions(t *testing.T) {
-	env := startEnv(t, sfemu.Config{}, false)
+	env := startEnv(t, sfemu.Config{Preload: []sfemu.ChannelCount{{Channel: "/event/Order_Event__e"}}}, false) // the event type exists
 	ctx := testCtx(t)
 	sub, err := env.client.Subscribe(ctx, SubscribeConfig{Topic: "/event/Order_Event__e"})
 	require.NoError(t, err)
@@ -419,7 +446,7 @@ func TestCloseEndsSubscriptions(t *testing.T) {
 
 // TestUnaryRefreshesRefusedToken: GetTopic and Schema retry once with a refreshed token after UNAUTHENTICATED.
 func TestUnaryRefreshesRefusedToken(t *testing.T) {
-	env := startEnv(t, sfemu.Config{}, false)
+	env := startEnv(t, sfemu.Config{Preload: []sfemu.ChannelCount{{Channel: "/event/Order_Event__e"}}}, false) // the event type exists
 	ctx := testCtx(t)
 	info, err := env.client.GetTopic(ctx, "/event/Order_Event__e")
 	require.NoError(t, err)

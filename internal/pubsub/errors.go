@@ -141,7 +141,20 @@ type InvalidReplayError struct {
 }
 
 func (e *InvalidReplayError) Error() string {
-	return fmt.Sprintf("replay id %x of %s is not valid any more: %s", e.ReplayID, e.Topic, e.Err)
+	return fmt.Sprintf("replay id %s of %s is not valid any more: %s", boundedHex(e.ReplayID), e.Topic, e.Err)
+}
+
+// maxLoggedReplayID bounds the bytes of a replay id an error shows: the id
+// can come from a checkpoint store holding anything (a 768 KB value once
+// made a 1.5 MB log line).
+const maxLoggedReplayID = 32
+
+// boundedHex is id in hex, at most maxLoggedReplayID bytes of it.
+func boundedHex(id []byte) string {
+	if len(id) <= maxLoggedReplayID {
+		return fmt.Sprintf("%x", id)
+	}
+	return fmt.Sprintf("%x... (%d bytes)", id[:maxLoggedReplayID], len(id))
 }
 func (e *InvalidReplayError) Unwrap() error { return e.Err }
 

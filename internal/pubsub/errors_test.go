@@ -68,3 +68,12 @@ func TestClassify(t *testing.T) {
 		})
 	}
 }
+
+// A replay id read from a checkpoint can be any size: its error stays short.
+func TestInvalidReplayErrorBoundsTheID(t *testing.T) {
+	short := &InvalidReplayError{Topic: "/event/A__e", ReplayID: []byte{0, 1, 0xff}, Err: &StatusError{}}
+	assert.Contains(t, short.Error(), "replay id 0001ff of /event/A__e")
+	huge := &InvalidReplayError{Topic: "/event/A__e", ReplayID: make([]byte, 768<<10), Err: &StatusError{}}
+	assert.Less(t, len(huge.Error()), 300, "a 768 KB replay id makes a short error")
+	assert.Contains(t, huge.Error(), "... (786432 bytes) of /event/A__e")
+}

@@ -3,7 +3,6 @@ package redact
 import (
 	"html"
 	"regexp"
-	"sort"
 	"strings"
 	"sync"
 	"unicode"
@@ -48,7 +47,6 @@ type Redactor struct {
 	mu      sync.RWMutex
 	secrets []string // the configured secrets
 	tokens  []string // access tokens, oldest first, at most maxTokens
-	forms   []string // every form of secrets and tokens, longest first
 }
 
 // New returns a Redactor for the configured secrets; empty ones are ignored.
@@ -59,7 +57,6 @@ func New(secrets ...string) *Redactor {
 			r.secrets = append(r.secrets, s)
 		}
 	}
-	r.rebuild()
 	return r
 }
 
@@ -80,65 +77,43 @@ func (r *Redactor) AddToken(token string) {
 	if len(r.tokens) > maxTokens {
 		r.tokens = r.tokens[len(r.tokens)-maxTokens:]
 	}
-	r.rebuild()
 }
 
-// rebuild recomputes forms; r.mu must be held for writing (or r unshared).
-func (r *Redactor) rebuild() {
-	seen := map[string]bool{}
+// known is every secret and token to look for, with extra.
+func (r *Redactor) known(extra []string) []string {
 	var all []string
-	for _, s := range append(append([]string{}, r.secrets...), r.tokens...) {
-		for _, f := range forms(s) {
-			if f != "" && !seen[f] {
-				seen[f] = true
-				all = append(all, f)
-			}
-		}
-	}
-	// Longest first, so a form that contains another is replaced whole.
-	sort.SliceStable(all, func(i, j int) bool { return len(all[i]) > len(all[j]) })
-	r.forms = all
-}
-
-// String returns s with every known secret and token (in every form) and
-// every recognisable credential replaced by Mark. extra are one-off secrets,
-// such as a signed assertion, removed in every form too.
-func (r *Redactor) String(s string, extra ...string) string {
 	for _, e := range extra {
 		if e != "" {
-			s = replaceForms(s, forms(e))
+			all = append(all, e)
 		}
 	}
 	if r != nil {
 		r.mu.RLock()
-		s = replaceForms(s, r.forms)
+		all = append(append(all, r.secrets...), r.tokens...)
 		r.mu.RUnlock()
 	}
+	return all
+}
+
+// String returns s with every known secret and token (in any encoding, see
+// decode.go) and every recognisable credential replaced by Mark. extra are
+// one-off secrets, such as a signed assertion, removed the same way.
+func (r *Redactor) String(s string, extra ...string) string {
+	s = removeSpans(s, findSecrets(s, r.known(extra)))
 	s = sessionID.ReplaceAllString(s, Mark)
 	s = authScheme.ReplaceAllString(s, "${1} "+Mark)
 	s = header.ReplaceAllString(s, "${1}${2}"+Mark)
 	return field.ReplaceAllString(s, "${1}"+Mark)
 }
 
-// Known returns s with only the known secrets and tokens (in every form)
+// Known returns s with only the known secrets and tokens (in any encoding)
 // replaced by Mark: no pattern is applied, so a JSON or YAML document keeps
 // its structure (a secret's JSON form is replaced inside its string).
 func (r *Redactor) Known(s string) string {
 	if r == nil {
 		return s
 	}
-	r.mu.RLock()
-	defer r.mu.RUnlock()
-	return replaceForms(s, r.forms)
-}
-
-func replaceForms(s string, forms []string) string {
-	for _, f := range forms {
-		if strings.Contains(s, f) {
-			s = strings.ReplaceAll(s, f, Mark)
-		}
-	}
-	return s
+	return removeSpans(s, findSecrets(s, r.known(nil)))
 }
 
 // Quote turns a server's text into one short line fit for an error or a log:

@@ -1,11 +1,18 @@
 // Command mutants is the mutation check of the delivery promise: it applies
 // each mutant below (a small, deliberate bug in code the promise rests on) to
-// a temporary copy of the module, runs the affected package's short tests
-// there, and fails unless every mutant makes them fail. The working tree is
-// never modified.
+// a temporary copy of the module, runs the affected package's tests there
+// (not -short: the tests that start real servers run too, as in `make test`),
+// and fails unless every mutant makes them fail. The working tree is never
+// modified.
 //
-//	go run ./scripts/mutants            # every mutant
-//	go run ./scripts/mutants -only held # the mutants whose name contains "held"
+//	go run ./scripts/mutants             # every mutant, each against its tests (Run)
+//	go run ./scripts/mutants -only held  # the mutants whose name contains "held"
+//	go run ./scripts/mutants -full       # every mutant against its whole package
+//
+// Run names the tests that cover a mutant's code, so that `make mutants`
+// stays within minutes; -full checks that nothing else is needed. Tests that
+// need bin/ read SALESFORCE_STREAMING_BIN from the environment, as `make
+// test` sets it.
 //
 // A mutant whose code no longer matches (after a refactoring) is reported as
 // stale and fails the check too: update its From text here.
@@ -28,110 +35,230 @@ import (
 // mutant replaces From (which must occur exactly once in File) with To.
 type mutant struct {
 	Name     string
+	Kind     kind
 	File     string
 	From, To string
 	Pkg      string // the package whose tests must catch it
+	Run      string // -run of those tests; "" runs the whole package
 }
+
+// kind is what part of the promise a mutant breaks.
+type kind string
+
+const (
+	kindCheckpoint   kind = "checkpoint"    // the stored position: order, shadow, epochs
+	kindRedelivery   kind = "redelivery"    // nacks, held batches, whole-batch retries
+	kindSession      kind = "session"       // CometD advice and back-off
+	kindConfig       kind = "config"        // input validation that keeps files and keys safe
+	kindFlowControl  kind = "flow control"  // what the client asks for and holds: checkpoint_limit, num_requested
+	kindReplayPolicy kind = "replay policy" // on_invalid_replay_id
+	kindOutputAck    kind = "output ack"    // an output acks only what its destination stored
+	kindRedaction    kind = "redaction"     // secrets out of server text: order of steps and forms found
+)
 
 var mutants = []mutant{
 	{
 		Name: "stored-id-moves-back",
+		Kind: kindCheckpoint,
 		File: "input/checkpoint.go",
 		From: "if cur, ok := c.acked[channel]; ok && !pos.After(cur) {",
 		To:   "if cur, ok := c.acked[channel]; ok && false && !pos.After(cur) {",
 		Pkg:  "./input/",
+		Run:  "TestCheckpoint",
 	},
 	{
 		Name: "load-ignores-the-higher-shadow",
+		Kind: kindCheckpoint,
 		File: "input/checkpointfmt/format.go",
 		From: "		if sPos.After(pPos) {",
 		To:   "		if false {",
 		Pkg:  "./input/...",
+		Run:  "TestCacheStore|TestReadPosition",
 	},
 	{
 		Name: "key-written-before-shadow",
+		Kind: kindCheckpoint,
 		File: "input/checkpointfmt/format.go",
 		From: "return []string{key + ShadowSuffix, key}",
 		To:   "return []string{key, key + ShadowSuffix}",
 		Pkg:  "./input/...",
+		Run:  "TestStoreWritesTheShadowFirst|TestCheckpointKey",
 	},
 	{
 		Name: "advice-handshake-on-success-ignored",
+		Kind: kindSession,
 		File: "internal/bayeux/session.go",
 		From: "	case wire.ReconnectHandshake:\n		return &trouble{reason: ReconnectAdviceHandshake, err: errors.New(\"the server advised a new handshake\"),",
 		To:   "	case \"mutant\":\n		return &trouble{reason: ReconnectAdviceHandshake, err: errors.New(\"the server advised a new handshake\"),",
 		Pkg:  "./internal/bayeux/",
+		Run:  "TestAdviceOnASuccessfulConnect|TestGeneric",
 	},
 	{
 		Name: "advice-none-on-success-ignored",
+		Kind: kindSession,
 		File: "internal/bayeux/session.go",
 		From: "	case wire.ReconnectNone:\n		s.adv.Reconnect = wire.ReconnectRetry",
 		To:   "	case \"mutant\":\n		s.adv.Reconnect = wire.ReconnectRetry",
 		Pkg:  "./internal/bayeux/",
+		Run:  "TestAdviceOnASuccessfulConnect|TestGeneric",
 	},
 	{
 		Name: "backoff-never-reset-after-a-healthy-session",
+		Kind: kindSession,
 		File: "internal/bayeux/session.go",
 		From: "		s.streak = 0 // the session survived a full long poll",
 		To:   "		_ = 0 // the session survived a full long poll",
 		Pkg:  "./internal/bayeux/",
+		Run:  "TestBackoff",
 	},
 	{
 		Name: "backoff-not-growing-in-the-reconnect-loop",
+		Kind: kindSession,
 		File: "internal/bayeux/recover.go",
 		From: "		wait = s.cfg.Backoff.Delay(s.streak)\n		refresh = false",
 		To:   "		wait = s.cfg.Backoff.Delay(1)\n		refresh = false",
 		Pkg:  "./internal/bayeux/",
+		Run:  "TestBackoff",
 	},
 	{
 		Name: "rejected-login-mid-session-waits-short",
+		Kind: kindSession,
 		File: "internal/bayeux/recover.go",
 		From: "		case kindOf(err) == kindLoginRejected:\n			refresh = true\n			wait = s.cfg.Backoff.long()",
 		To:   "		case kindOf(err) == kindLoginRejected:\n			refresh = true",
 		Pkg:  "./internal/bayeux/",
+		Run:  "TestRejectedLogin",
 	},
 	{
 		Name: "held-batch-dropped",
+		Kind: kindRedelivery,
 		File: "input/input.go",
 		From: "		i.held, i.heldClient = &batch, client",
 		To:   "		i.held, i.heldClient = nil, nil",
 		Pkg:  "./input/",
+		Run:  "TestHeld",
 	},
 	{
 		Name: "nack-resolves-the-checkpoint",
+		Kind: kindRedelivery,
 		File: "input/redeliver.go",
 		From: "			if err == nil {\n				d.resolve()",
 		To:   "			if true {\n				d.resolve()",
 		Pkg:  "./input/",
+		Run:  "TestNack|TestStreamNacked",
 	},
 	{
 		Name: "framework-index-retry-instead-of-whole-batch",
+		Kind: kindRedelivery,
 		File: "input/input.go",
 		From: "			return newInput(conf, mgr)",
 		To: "			in, err := newInput(conf, mgr)\n			if err != nil {\n				return nil, err\n			}\n" +
 			"			return service.AutoRetryNacksBatchedToggled(conf, in)",
 		Pkg: "./input/",
+		Run: "TestReshaped|TestNack|TestBatchMessages",
 	},
 	{
 		Name: "fallback-epoch-ignored",
+		Kind: kindCheckpoint,
 		File: "input/checkpoint.go",
-		From: "func (c *checkpointer) NewEpoch(channel string) {",
-		To:   "func (c *checkpointer) NewEpoch(channel string) {\n	return",
+		From: "func (c *checkpointer) NewEpoch(channel string) int64 {",
+		To:   "func (c *checkpointer) NewEpoch(channel string) int64 {\n	return 0",
 		Pkg:  "./input/",
+		Run:  "TestStreamFallbackEpoch|TestCheckpointEpochs",
 	},
 	{
 		Name: "checkpoint-key-prefix-unchecked",
+		Kind: kindConfig,
 		File: "input/config.go",
 		From: "	case !keyPrefixRE.MatchString(prefix):",
 		To:   "	case false && !keyPrefixRE.MatchString(prefix):",
 		Pkg:  "./input/",
+		Run:  "TestUnsafeCheckpointKey|TestAcceptedKeys",
+	},
+	// The survivors of an independent mutation run, each with the test that
+	// now catches it.
+	{
+		Name: "release-twice-on-ack",
+		Kind: kindFlowControl,
+		File: "input/input.go",
+		From: "client.Release(channel, n) // flow control follows acks",
+		To:   "client.Release(channel, 2*n) // flow control follows acks",
+		Pkg:  "./input/",
+		Run:  "TestPubSubFlowControlFollowsAcks",
+	},
+	{
+		Name: "pending-num-requested-trusted",
+		Kind: kindFlowControl,
+		File: "internal/pubsub/stream.go",
+		From: "	switch pending := int(resp.GetPendingNumRequested()); {\n",
+		To:   "	switch pending := int(resp.GetPendingNumRequested()); {\n	case pending != flow.outstanding:\n		flow.outstanding = pending\n",
+		Pkg:  "./internal/pubsub/",
+		Run:  "TestHostileServer|TestFlowControl|TestFlowWindow",
+	},
+	{
+		Name: "pubsub-latest-restarts-from-earliest",
+		Kind: kindReplayPolicy,
+		File: "internal/pubsub/retry.go",
+		From: "s.restartFrom(ReplayLatest)",
+		To:   "s.restartFrom(ReplayEarliest)",
+		Pkg:  "./internal/pubsub/",
+		Run:  "TestInvalidReplayPolicies",
+	},
+	{
+		Name: "nack-queued-before-the-wait-missed",
+		Kind: kindRedelivery,
+		File: "input/redeliver.go",
+		From: "	if len(r.queue) > 0 {\n		cancel()\n	}",
+		To:   "	if false && len(r.queue) > 0 {\n		cancel()\n	}",
+		Pkg:  "./input/",
+		Run:  "TestNack|TestHeld|TestRedeliver",
+	},
+	{
+		Name: "nats-puback-timeout-as-success",
+		Kind: kindOutputAck,
+		File: "components/nats/output.go",
+		From: "		case err := <-p.future.Err():\n",
+		To:   "		case err := <-p.future.Err():\n			if errors.Is(err, jetstream.ErrAsyncPublishTimeout) {\n				continue\n			}\n",
+		Pkg:  "./components/nats/",
+		Run:  "TestPubAckTimeoutFails|TestFailedMessagesAreNamed|TestStreamAcksAfterPubAck",
+	},
+	{
+		Name: "sql-commit-error-ignored",
+		Kind: kindOutputAck,
+		File: "components/sql/output.go",
+		From: "if err := tx.Commit(); err != nil {",
+		To:   "if err := tx.Commit(); false && err != nil {",
+		Pkg:  "./components/sql/",
+		Run:  "TestOutput/postgres",
+	},
+	{
+		Name: "redact-cut-before-redacting",
+		Kind: kindRedaction,
+		File: "internal/redact/redact.go",
+		From: "	s := string(b)\n",
+		To:   "	s := string(b)\n	if utf8.RuneCountInString(s) > MaxQuote {\n		s = string([]rune(s)[:MaxQuote])\n	}\n",
+		Pkg:  "./internal/redact/",
+	},
+	{
+		Name: "redact-plus-not-read-as-a-space",
+		Kind: kindRedaction,
+		File: "internal/redact/decode.go",
+		From: "	percentDecoder(true),  // form bodies",
+		To:   "	percentDecoder(false), // form bodies",
+		Pkg:  "./internal/redact/",
 	},
 }
 
 func main() {
 	only := flag.String("only", "", "run only the mutants whose name contains this")
+	full := flag.Bool("full", false, "run each mutant's whole package, not only its Run tests")
 	timeout := flag.Duration("timeout", 5*time.Minute, "bound of one mutant's test run")
 	flag.Parse()
+	if *full {
+		for i := range mutants {
+			mutants[i].Run = ""
+		}
+	}
 	if err := run(*only, *timeout); err != nil {
 		fmt.Fprintln(os.Stderr, "mutants:", err)
 		os.Exit(1)
@@ -163,12 +290,12 @@ func run(only string, timeout time.Duration) error {
 		switch {
 		case err != nil:
 			stale = append(stale, m.Name)
-			fmt.Printf("STALE    %-48s %v\n", m.Name, err)
+			fmt.Printf("STALE    %-44s %-14s %v\n", m.Name, m.Kind, err)
 		case verdict == "":
 			survived = append(survived, m.Name)
-			fmt.Printf("SURVIVED %-48s %s still passes\n", m.Name, m.Pkg)
+			fmt.Printf("SURVIVED %-44s %-14s %s still passes\n", m.Name, m.Kind, m.Pkg)
 		default:
-			fmt.Printf("caught   %-48s %s\n", m.Name, verdict)
+			fmt.Printf("caught   %-44s %-14s %s\n", m.Name, m.Kind, verdict)
 		}
 	}
 	if ran == 0 {
@@ -181,7 +308,7 @@ func run(only string, timeout time.Duration) error {
 	return nil
 }
 
-// try applies m in the copy at dir, runs its package's short tests and
+// try applies m in the copy at dir, runs its package's tests (Run) and
 // restores the file. verdict names the first failing test, "" when the tests
 // passed (the mutant survived).
 func try(dir string, m mutant, timeout time.Duration) (verdict string, err error) {
@@ -204,7 +331,11 @@ func try(dir string, m mutant, timeout time.Duration) (verdict string, err error
 
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, "go", "test", "-short", "-count=1", "-failfast", m.Pkg)
+	args := []string{"test", "-count=1", "-failfast"}
+	if m.Run != "" {
+		args = append(args, "-run", m.Run)
+	}
+	cmd := exec.CommandContext(ctx, "go", append(args, m.Pkg)...)
 	cmd.Dir = dir
 	out, runErr := cmd.CombinedOutput()
 	var exit *exec.ExitError

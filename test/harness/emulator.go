@@ -36,9 +36,13 @@ type EmulatorConfig struct {
 	Seed            uint64        // -seed
 	Preload         map[string]int
 	Generate        map[string]float64
-	Verbose         bool     // -v: log every request to stderr
-	Args            []string // further flags, verbatim
-	ReadyTimeout    time.Duration
+	Verbose         bool // -v: log every request to stderr
+	// StrictChannels leaves out -any-channel: a channel nothing defined (preload, generate, publish, records)
+	// gets Salesforce's answer. By default a subscribe defines its channel, as the pipeline suites expect when
+	// they subscribe before the first publish.
+	StrictChannels bool
+	Args           []string // further flags, verbatim
+	ReadyTimeout   time.Duration
 }
 
 func (c EmulatorConfig) args() []string {
@@ -67,6 +71,9 @@ func (c EmulatorConfig) args() []string {
 	}
 	if c.Verbose {
 		args = append(args, "-v")
+	}
+	if !c.StrictChannels {
+		args = append(args, "-any-channel")
 	}
 	return append(args, c.Args...)
 }
