@@ -1,14 +1,16 @@
 // Command sfbench is the benchmark harness behind `make bench`. Against bin/sfemu on this machine it measures
 // bin/benthos draining a preloaded backlog (events/s, CPU per event, peak memory) over CometD and over the
-// Pub/Sub API, the same backlog drained by two Node.js peers (jsforce and the CometD JavaScript client) and by a
-// floor program that only reads the emulator's answers, bin/benthos' memory while its output stalls for minutes
+// Pub/Sub API, the framework ceiling (Benthos' generate input making the same messages into drop, with and
+// without their metadata), the same backlog drained by peers (over CometD jsforce and the CometD JavaScript
+// client, over Pub/Sub Salesforce's Go example client and the npm salesforce-pubsub-api-client) and by a floor
+// program that only reads the emulator's answers, bin/benthos' memory while its output stalls for minutes
 // (over both APIs; the run fails when Pub/Sub's is not bounded), the publish-to-output latency of a live stream,
 // and the Go benchmarks of the hot path. It prints one markdown table: every figure with its target and the
 // command that produced it.
 //
 // Usage: go run ./test/sfbench [-events 500000] [-live-duration 60s] ...   (flags: sfbench -h)
-// It expects bin/benthos, bin/sfemu and bin/sfbench-floor (`make bench` builds them) and installs the Node peers
-// with `npm ci` when their node_modules are missing.
+// It expects bin/benthos, bin/sfemu, bin/sfbench-floor and bin/sfbench-pubsub-go (`make bench` builds them) and
+// installs the Node peers with `npm ci` when their node_modules are missing.
 package main
 
 import (
