@@ -1,6 +1,6 @@
 // Command pubsub-go is a `make bench` peer: Salesforce's Go example client for the Pub/Sub API (the go/ folder of
 // github.com/forcedotcom/pub-sub-api, CC0; see README.md for what was changed) draining a topic of the Salesforce
-// emulator from the earliest retained event. It follows examples/subscribe/main.go: fetch the user info, GetTopic,
+// emulator from the earliest retained event. It follows examples/subscribe/main.go: read the user info, GetTopic,
 // then Subscribe, which decodes every event's Avro payload with the schema's goavro codec into a map.
 //
 // Usage: SFBENCH_TOKEN=<access token> pubsub-go INSTANCE_URL GRPC_ADDR TOPIC COUNT
@@ -50,11 +50,11 @@ func main() {
 	defer client.Close()
 	client.UseToken(os.Getenv("SFBENCH_TOKEN"), common.OAuthEndpoint)
 	if err := client.FetchUserInfo(); err != nil {
-		log.Fatalf("could not fetch user info: %v", err)
+		log.Fatalf("could not read the user info: %v", err)
 	}
 	topic, err := client.GetTopic()
 	if err != nil {
-		log.Fatalf("could not fetch topic: %v", err)
+		log.Fatalf("could not read the topic: %v", err)
 	}
 	if !topic.GetCanSubscribe() {
 		log.Fatalf("this user is not allowed to subscribe to the following topic: %s", common.TopicName)
