@@ -53,4 +53,3 @@ func pubsubMeta(channel string, ev *pubsub.Event) wire.Metadata {
 	}
 	return m
 }
-
