@@ -113,6 +113,8 @@ type storedEvent struct {
 	// fieldsLen is the size of a PushTopic event's sobject scalars, stored after msg (appendFilterFields).
 	fieldsLen int32
 	dataOff   int32 // msg[dataOff:] is `,"data":{...}}`, for re-labelling the channel of filtered subscriptions
+	// pubsub is the event's Pub/Sub encoding, made when it is first served over Pub/Sub (pubsub_encode.go).
+	pubsub *pubsubEncoding
 }
 
 // field returns a PushTopic event's value of an sobject field for filters ("" when absent).

@@ -17,7 +17,7 @@ func BenchmarkPubSubEncode(b *testing.B) {
 	i := 0
 	for b.Loop() {
 		ev := evs[i%len(evs)]
-		if _, err := s.consumerEvent("/data/AccountChangeEvent", KindCDC, ev.msg, ev.id); err != nil {
+		if _, err := s.encodePubSub("/data/AccountChangeEvent", KindCDC, ev.msg, ev.id); err != nil {
 			b.Fatal(err)
 		}
 		i++
