@@ -84,6 +84,8 @@ var badConfigs = []struct {
 	{"limits interval below its floor", "limits_interval", add("limits_interval: 500ms")},
 	{"limits interval not a duration", "limits_interval", add("limits_interval: hourly")},
 	{"unknown api", "api", add("api: grpc")},
+	{"unknown body", "body", add("body: sobject")},
+	{"body data under pubsub", "body", add("api: pubsub\nchannels: [ /event/Order__e ]\nbody: data")},
 	{"pubsub with a PushTopic", "channels", add("api: pubsub\nchannels: [ /event/Order__e, /topic/Invoices ]")},
 	{"pubsub with a generic channel", "channels", add("api: pubsub\nchannels: [ /data/AccountChangeEvent, /u/notifications/Alerts ]")},
 	{"pubsub endpoint with a scheme", "pubsub_endpoint", add("pubsub_endpoint: https://api.pubsub.salesforce.com:7443")},
