@@ -259,6 +259,12 @@ func (s *eventStore) nextIDLocked(ch *channel, gap int) int64 {
 
 // appendLocked stores one encoded event and wakes the channel's subscribers' long polls.
 func (s *eventStore) appendLocked(ch *channel, ev storedEvent) {
+	if s.cfg.PubSubEncodeAtPublish && (ch.kind == KindPlatformEvent || ch.kind == KindCDC) {
+		// An event that does not encode is left to the serve, which reports it.
+		if enc, err := s.encodePubSub(ch.name, ch.kind, ev.msg, ev.id); err == nil {
+			ev.pubsub = enc
+		}
+	}
 	ch.events = append(ch.events, ev)
 	ch.published++
 	s.counters.eventsPublished.Add(1)

@@ -13,9 +13,18 @@ import (
 // TestPubSubKeepsEncodings: an event is encoded for Pub/Sub when first served and the encoding is kept with the
 // event; a second subscriber over the same backlog gets the same events byte for byte from the kept encodings
 // (none is made again), across several responses whose buffers are reused.
+// With PubSubEncodeAtPublish the encodings are made when the events are published.
 func TestPubSubKeepsEncodings(t *testing.T) {
+	for _, atPublish := range []bool{false, true} {
+		t.Run(map[bool]string{false: "at first serve", true: "at publish"}[atPublish], func(t *testing.T) {
+			testKeptEncodings(t, atPublish)
+		})
+	}
+}
+
+func testKeptEncodings(t *testing.T, atPublish bool) {
 	const channel, n = "/data/AccountChangeEvent", 250 // above the 100 events of one response
-	e := startPubSubEmu(t, Config{}, false)
+	e := startPubSubEmu(t, Config{PubSubEncodeAtPublish: atPublish}, false)
 	e.publish(channel, n)
 	ctx := e.ctx(t)
 	kept := func() []*pubsubEncoding {
@@ -27,8 +36,13 @@ func TestPubSubKeepsEncodings(t *testing.T) {
 		}
 		return out
 	}
-	for _, enc := range kept() {
-		require.Nil(t, enc, "nothing is encoded before a Pub/Sub serve")
+	before := kept()
+	for i, enc := range before {
+		if atPublish {
+			require.NotNil(t, enc, "event %d encoded at publish", i)
+		} else {
+			require.Nil(t, enc, "nothing is encoded before a Pub/Sub serve")
+		}
 	}
 	drain := func() []*eventbusv1.ConsumerEvent {
 		stream, err := e.client.Subscribe(ctx)
@@ -51,6 +65,9 @@ func TestPubSubKeepsEncodings(t *testing.T) {
 	require.Len(t, encs, n)
 	for i, enc := range encs {
 		require.NotNil(t, enc, "event %d kept its encoding", i)
+		if atPublish {
+			require.Same(t, before[i], enc, "event %d served from its encoding made at publish", i)
+		}
 	}
 	second := drain()
 	require.Len(t, first, n)
