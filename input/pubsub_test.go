@@ -39,7 +39,7 @@ import (
 // API over plaintext gRPC on a free loopback port.
 func startPubSubEmulator(t *testing.T, cfg sfemu.Config) (emu *sfemu.Server, url, addr string) {
 	t.Helper()
-	emu = sfemu.New(cfg)
+	emu = newTestEmulator(cfg)
 	ts := httptest.NewServer(emu)
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
@@ -352,7 +352,7 @@ func TestPubSubRedeliveryAndMetrics(t *testing.T) {
 // endpoint too, trusting the configured root CA, and refuses a server its
 // roots do not vouch for.
 func TestPubSubTLS(t *testing.T) {
-	emu := sfemu.New(sfemu.Config{})
+	emu := newTestEmulator(sfemu.Config{})
 	ts := httptest.NewServer(emu)
 	certFile, cert := selfSignedLoopbackCert(t)
 	creds := credentials.NewServerTLSFromCert(&cert)

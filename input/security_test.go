@@ -205,7 +205,7 @@ func TestSecretsNeverLeak(t *testing.T) {
 	for _, test := range tests {
 		t.Run(test.grant, func(t *testing.T) {
 			cfg := sfemu.Config{JWTPublicKey: &key.PublicKey}
-			emu := sfemu.New(cfg)
+			emu := newTestEmulator(cfg)
 			ts := httptest.NewServer(&directCounter{next: emu})
 			t.Cleanup(func() { ts.Close(); emu.Close() })
 			proxy := startForwardProxy(t)
@@ -278,7 +278,7 @@ func TestSecretsNeverLeak(t *testing.T) {
 // TestProxyURLCarriesEveryRequest checks that with proxy_url set every token
 // and CometD request goes through the proxy and none goes direct.
 func TestProxyURLCarriesEveryRequest(t *testing.T) {
-	emu := sfemu.New(sfemu.Config{})
+	emu := newTestEmulator(sfemu.Config{})
 	direct := &directCounter{next: emu}
 	ts := httptest.NewServer(direct)
 	t.Cleanup(func() { ts.Close(); emu.Close() })
@@ -305,7 +305,7 @@ func TestProxyURLCarriesEveryRequest(t *testing.T) {
 // certificate: the input refuses it with the x509 error in plain words, and
 // streams once the certificate is configured as a root CA (inline or file).
 func TestTLSVerifiedByDefault(t *testing.T) {
-	emu := sfemu.New(sfemu.Config{})
+	emu := newTestEmulator(sfemu.Config{})
 	ts := httptest.NewTLSServer(emu)
 	t.Cleanup(func() { ts.Close(); emu.Close() })
 	require.True(t, strings.HasPrefix(ts.URL, "https://"))

@@ -24,11 +24,19 @@ import (
 // waitTimeout bounds every wait of these tests.
 const waitTimeout = 20 * time.Second
 
+// newTestEmulator is sfemu.New for these tests, which subscribe before they
+// publish: the emulator defines a channel on its first subscribe (channel
+// existence is sfemu's own test).
+func newTestEmulator(cfg sfemu.Config) *sfemu.Server {
+	cfg.AnyChannel = true
+	return sfemu.New(cfg)
+}
+
 // startEmulator serves an sfemu with Salesforce's timers (a 110 s hold, so
 // a prompt stop proves Close cancels the pending long poll).
 func startEmulator(t *testing.T, cfg sfemu.Config) (*sfemu.Server, string) {
 	t.Helper()
-	emu := sfemu.New(cfg)
+	emu := newTestEmulator(cfg)
 	ts := httptest.NewServer(emu)
 	t.Cleanup(func() {
 		ts.Close()

@@ -205,6 +205,9 @@ func startEmu(t *testing.T, cfg sfemu.Config) *emu {
 	if cfg.Seed == 0 {
 		cfg.Seed = 7
 	}
+	// These tests subscribe before they publish; channel existence is sfemu's
+	// own test, so the emulator defines a channel on its first subscribe.
+	cfg.AnyChannel = true
 	e := &emu{t: t, srv: sfemu.New(cfg)}
 	e.rec = &recorder{next: e.srv}
 	e.ts = httptest.NewServer(e.rec)
