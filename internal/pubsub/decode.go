@@ -402,21 +402,28 @@ func (d *decoder) value(t avro.Schema, doc string, dropNulls bool) error {
 		if err != nil {
 			return err
 		}
-		var text string
+		// A date or date-time is written as CometD text straight into the output (quotes and digits need no
+		// escaping); only a captured one becomes a string of its own.
+		layout, at := "", time.Time{}
 		switch logicalOf(t) {
 		case avro.Date:
-			text = time.Unix(n*86400, 0).UTC().Format(time.DateOnly)
+			layout, at = time.DateOnly, time.Unix(n*86400, 0).UTC()
 		case avro.TimestampMillis:
-			text = time.UnixMilli(n).UTC().Format(cometdTime)
+			layout, at = cometdTime, time.UnixMilli(n).UTC()
 		default:
 			if t.Type() == avro.Long && strings.HasSuffix(doc, ":DateTime") {
-				text = time.UnixMilli(n).UTC().Format(cometdTime)
+				layout, at = cometdTime, time.UnixMilli(n).UTC()
 			}
 		}
 		switch {
-		case text != "":
-			d.out = appendJSONString(d.out, text)
-			c.capText(text)
+		case layout != "":
+			d.out = append(d.out, '"')
+			start := len(d.out)
+			d.out = at.AppendFormat(d.out, layout)
+			if c.text != nil {
+				*c.text = string(d.out[start:])
+			}
+			d.out = append(d.out, '"')
 		case c.ts:
 			d.out = strconv.AppendInt(d.out, n, 10)
 			c.capText(time.UnixMilli(n).UTC().Format(cometdTime))
