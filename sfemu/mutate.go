@@ -1,6 +1,7 @@
 package sfemu
 
 import (
+	"errors"
 	"fmt"
 	"strings"
 
@@ -30,6 +31,8 @@ type MutateResponse struct {
 }
 
 const (
+	// maxMutations is the changes one POST /emulator/mutate may ask for: an answer within a request's time.
+	// A start-up preload is not a request and applies any count in chunks of this size.
 	maxMutations       = 1_000_000
 	maxListedMutations = 1000
 	// flushEvery bounds the transactions waiting in the org's change log during a large mutation.
@@ -39,20 +42,43 @@ const (
 )
 
 // Mutate makes count random changes to records of an object (creates, updates, deletes and undeletes, as
-// records allow) and publishes what they cause; the object is selected for Change Data Capture.
+// records allow) and publishes what they cause; the object is selected for Change Data Capture. It serves
+// POST /emulator/mutate, so count is at most the per-request cap.
 func (s *Server) Mutate(object string, count int, events string) (MutateResponse, error) {
 	obj, ok := s.org.Object(object)
 	switch {
-	case !ok || !obj.CDC || obj.Name == "User":
-		return MutateResponse{}, fmt.Errorf("mutating %q: not an object that takes generated changes (Account, Contact, Opportunity, Lead, Case or a declared custom object)", object)
-	case count <= 0 || count > maxMutations:
-		return MutateResponse{}, fmt.Errorf("mutating %s: count %d outside 1..%d", obj.Name, count, maxMutations)
+	case !ok || !takesChanges(obj):
+		return MutateResponse{}, errNoChanges(object)
+	case count <= 0:
+		return MutateResponse{}, fmt.Errorf("mutating %s: count %d: must be at least 1", obj.Name, count)
+	case count > s.mutationCap():
+		return MutateResponse{}, fmt.Errorf("mutating %s: count %d is over the limit of %d changes per request; send several requests", obj.Name, count, s.mutationCap())
 	case events != "" && events != orgstream.TagGap && events != orgstream.TagOverflow:
 		return MutateResponse{}, fmt.Errorf("mutating %s: events %q is not one of \"\" (change events), \"gap\" or \"overflow\"", obj.Name, events)
 	}
 	if err := s.SelectEntities(obj.Name); err != nil {
 		return MutateResponse{}, err
 	}
+	return s.mutate(obj, count, events), nil
+}
+
+// takesChanges reports whether random changes may be made to an object's records.
+func takesChanges(obj *org.Object) bool { return obj.CDC && obj.Name != "User" }
+
+func errNoChanges(object string) error {
+	return fmt.Errorf("mutating %q: not an object that takes generated changes (Account, Contact, Opportunity, Lead, Case or a declared custom object)", object)
+}
+
+// mutationCap is the changes one Mutate may make.
+func (s *Server) mutationCap() int {
+	if s.cfg.mutationCap > 0 {
+		return s.cfg.mutationCap
+	}
+	return maxMutations
+}
+
+// mutate makes count changes to a selected object, for any count.
+func (s *Server) mutate(obj *org.Object, count int, events string) MutateResponse {
 	resp := MutateResponse{Object: obj.Name, Events: events, Changes: map[string]int{}, RecordIDs: []string{}}
 	origin := "com/salesforce/api/soap/" + LatestAPIVersion + ";client=SfdcInternalAPI/"
 	if events == orgstream.TagOverflow {
@@ -63,7 +89,7 @@ func (s *Server) Mutate(object string, count int, events string) (MutateResponse
 		results, _ := s.org.ApplyTagged(origin, orgstream.TagOverflow, false, ops...)
 		s.tally(&resp, ops, results)
 		s.flushChanges()
-		return resp, nil
+		return resp
 	}
 	for i := range count {
 		op := s.randomOp(obj)
@@ -74,7 +100,7 @@ func (s *Server) Mutate(object string, count int, events string) (MutateResponse
 		}
 	}
 	s.flushChanges()
-	return resp, nil
+	return resp
 }
 
 func (s *Server) tally(resp *MutateResponse, ops []org.Op, results []org.OpResult) {
@@ -154,8 +180,21 @@ func (s *Server) recordsBacked(channel string) []*org.Object {
 	return s.router.SelectedObjects()
 }
 
+// preload makes the events -preload asks for; what it cannot make is kept for PreloadErr.
+func (s *Server) preload(p ChannelCount) {
+	if _, _, err := s.produce(p.Channel, p.Count); err != nil {
+		s.preloadErr = errors.Join(s.preloadErr, fmt.Errorf("preloading %d events on %s: %w", p.Count, p.Channel, err))
+	}
+}
+
+// PreloadErr is what New could not preload (nil when every preloaded channel holds the events asked for), so
+// that a command refuses to serve a backlog other than the one it was told to.
+func (s *Server) PreloadErr() error { return s.preloadErr }
+
 // produce makes n events on a channel for -preload and -generate: record changes where the channel is
-// records-backed, generated payloads elsewhere. It returns the channel's first and last new replay ids.
+// records-backed, generated payloads elsewhere. It returns the channel's first and last new replay ids. A
+// records-backed channel gets exactly n events, whatever the per-request cap: the changes are made in chunks of
+// at most the cap, and a change that caused no event (one the records refused) is made up for.
 func (s *Server) produce(channel string, n int) (first, last int64, err error) {
 	objs := s.recordsBacked(channel)
 	if len(objs) == 0 {
@@ -163,32 +202,60 @@ func (s *Server) produce(channel string, n int) (first, last int64, err error) {
 	}
 	s.mu.Lock()
 	ch, err := s.channelLocked(channel)
-	var before int64
+	var beforeID, beforeCount int64
 	if err == nil {
-		before = ch.lastID
+		beforeID, beforeCount = ch.lastID, ch.published
 	}
 	s.mu.Unlock()
 	if err != nil {
 		return 0, 0, fmt.Errorf("producing on %s: %w", channel, err)
 	}
-	share := make([]int, len(objs))
-	for i := range n {
-		share[i%len(objs)]++
+	for _, obj := range objs {
+		if !takesChanges(obj) {
+			return 0, 0, fmt.Errorf("producing on %s: %w", channel, errNoChanges(obj.Name))
+		}
 	}
-	for i, obj := range objs {
-		if share[i] == 0 {
-			continue
+	if err := s.SelectEntities(objectNames(objs)...); err != nil {
+		return 0, 0, fmt.Errorf("producing on %s: %w", channel, err)
+	}
+	made := func() int {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		return int(ch.published - beforeCount)
+	}
+	for done := 0; done < n; {
+		missing := n - done
+		for i, obj := range objs {
+			share := missing / len(objs)
+			if i < missing%len(objs) {
+				share++
+			}
+			for share > 0 {
+				chunk := min(share, s.mutationCap())
+				s.mutate(obj, chunk, "")
+				share -= chunk
+			}
 		}
-		if _, err := s.Mutate(obj.Name, share[i], ""); err != nil {
-			return 0, 0, err
+		now := made()
+		if now == done {
+			return 0, 0, fmt.Errorf("producing on %s: %d changes caused no event (%d of %d made)", channel, missing, done, n)
 		}
+		done = now // at least n in the end; more only when other changes reach the channel meanwhile
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	r := ch.retained()
-	i := ch.indexAfter(before)
+	i := ch.indexAfter(beforeID)
 	if i < len(r) {
 		first = r[i].id
 	}
 	return first, ch.lastID, nil
+}
+
+func objectNames(objs []*org.Object) []string {
+	names := make([]string, len(objs))
+	for i, obj := range objs {
+		names[i] = obj.Name
+	}
+	return names
 }

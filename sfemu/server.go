@@ -133,6 +133,10 @@ type Config struct {
 
 	Seed uint64                           // 0: random
 	Logf func(format string, args ...any) // optional request log; never receives secrets
+
+	// mutationCap overrides maxMutations, the changes one /emulator/mutate request may ask for, so that tests
+	// can show a preload above the cap whole without making a million changes; 0: maxMutations.
+	mutationCap int
 }
 
 // DefaultConfig returns the configuration with every default spelled out.
@@ -200,6 +204,8 @@ type Server struct {
 	closeOnce sync.Once
 	wg        sync.WaitGroup // generators
 
+	preloadErr error // what New could not preload; see PreloadErr
+
 	// The surfaces: each holds a pointer back to this Server for the state and lock they share.
 	eventStore
 	payloadBuilder
@@ -252,9 +258,7 @@ func New(cfg Config) *Server {
 		if p.Count == 0 {
 			continue // defines the channel only
 		}
-		if _, _, err := s.produce(p.Channel, p.Count); err != nil {
-			s.logf("preloading %s: %v", p.Channel, err)
-		}
+		s.preload(p)
 	}
 	for _, g := range cfg.Generate {
 		s.defineChannel(g.Channel)

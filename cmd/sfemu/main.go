@@ -202,7 +202,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		ln = tls.NewListener(ln, &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12, NextProtos: []string{"http/1.1"}})
 		scheme = "https"
 	}
-	emu := newEmulator(cfg)
+	emu, err := newEmulator(cfg)
+	if err != nil {
+		ln.Close()
+		return err
+	}
 	stopPubSub, err := servePubSub(emu, o, cert, stderr)
 	if err != nil {
 		ln.Close()
@@ -237,16 +241,23 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 const preloadGCPercent = 10
 
 // newEmulator builds the emulator; a preload runs under a tight GC target and returns the freed memory to the
-// system before serving.
-func newEmulator(cfg sfemu.Config) *sfemu.Server {
+// system before serving. A preload the emulator could not make whole is an error: serving a smaller backlog
+// than asked would pass for the one the user rehearses.
+func newEmulator(cfg sfemu.Config) (*sfemu.Server, error) {
+	var emu *sfemu.Server
 	if len(cfg.Preload) == 0 || os.Getenv("GOGC") != "" {
-		return sfemu.New(cfg)
+		emu = sfemu.New(cfg)
+	} else {
+		prev := debug.SetGCPercent(preloadGCPercent)
+		emu = sfemu.New(cfg)
+		debug.SetGCPercent(prev)
+		debug.FreeOSMemory()
 	}
-	prev := debug.SetGCPercent(preloadGCPercent)
-	emu := sfemu.New(cfg)
-	debug.SetGCPercent(prev)
-	debug.FreeOSMemory()
-	return emu
+	if err := emu.PreloadErr(); err != nil {
+		emu.Close()
+		return nil, err
+	}
+	return emu, nil
 }
 
 func loadJWTKey(cfg *sfemu.Config, o options) error {

@@ -154,6 +154,7 @@ func TestBadFlags(t *testing.T) {
 		{"-nosuchflag"},
 		{"extra"},
 		{"-jwt-public-key", "/nonexistent.pem"},
+		{"-addr", "127.0.0.1:0", "-preload", "/data/UserChangeEvent=5"}, // a preload the emulator cannot make
 	}
 	for _, args := range cases {
 		t.Run(strings.Join(args, " "), func(t *testing.T) {
