@@ -4,7 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"io"
+	"github.com/salesforce-streaming/salesforce_streaming/sfemu/internal/sfhttp"
 	"net/http"
 	"net/url"
 	"sort"
@@ -115,8 +115,8 @@ func (s *cometdHandler) serveCometD(w http.ResponseWriter, r *http.Request) {
 	if s.takeTransportFault(w, r) {
 		return
 	}
-	body, err := readLimited(r.Body, s.cfg.MaxRequestBytes)
-	if err == errTooLarge || r.ContentLength > int64(s.cfg.MaxRequestBytes) {
+	body, err := sfhttp.ReadLimited(r.Body, s.cfg.MaxRequestBytes)
+	if err == sfhttp.ErrTooLarge || r.ContentLength > int64(s.cfg.MaxRequestBytes) {
 		writeBayeuxError(w, http.StatusRequestEntityTooLarge, errRequestTooLarge)
 		return
 	}
@@ -130,7 +130,7 @@ func (s *cometdHandler) serveCometD(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	rc := &reqCtx{r: r}
-	rc.token, rc.hasAuth = authToken(r)
+	rc.token, rc.hasAuth = sfhttp.AuthToken(r)
 	if c, err := r.Cookie(cookieBrowser); err == nil && c.Value != "" {
 		rc.hasCookie = true
 	}
@@ -202,19 +202,6 @@ func checkCometDPath(p string) (msg string, status int) {
 	return "404::Unknown path " + p, http.StatusNotFound
 }
 
-var errTooLarge = fmt.Errorf("request body above the limit")
-
-func readLimited(r io.Reader, limit int) ([]byte, error) {
-	b, err := io.ReadAll(io.LimitReader(r, int64(limit)+1))
-	if err != nil {
-		return nil, err
-	}
-	if len(b) > limit {
-		return nil, errTooLarge
-	}
-	return b, nil
-}
-
 // splitMessages accepts a JSON array, a single JSON object, or a form body with message=<json>.
 func splitMessages(contentType string, body []byte) ([]json.RawMessage, error) {
 	trimmed := bytes.TrimSpace(body)
@@ -249,33 +236,8 @@ func splitMessages(contentType string, body []byte) ([]json.RawMessage, error) {
 	return nil, fmt.Errorf("invalid JSON in request: expected an array of Bayeux messages")
 }
 
-// authToken reads the Authorization header: "Bearer t", "OAuth t" (any case) or a bare token.
-func authToken(r *http.Request) (token string, present bool) {
-	h := strings.TrimSpace(r.Header.Get("Authorization"))
-	if h == "" {
-		return "", false
-	}
-	scheme, rest, ok := strings.Cut(h, " ")
-	if !ok {
-		if l := strings.ToLower(h); l == "bearer" || l == "oauth" {
-			return "", false // a scheme with an empty token
-		}
-		return h, true
-	}
-	switch strings.ToLower(scheme) {
-	case "bearer", "oauth":
-		rest = strings.TrimSpace(rest)
-		return rest, rest != ""
-	}
-	return "", true // an unknown scheme: present but never valid
-}
-
 func (s *cometdHandler) tokenValidLocked(rc *reqCtx) bool {
-	if rc.token == "" {
-		return false
-	}
-	_, ok := s.tokens[rc.token]
-	return ok
+	return s.tokens.Valid(rc.token)
 }
 
 func (s *cometdHandler) setCookie(rc *reqCtx, name, value string, httpOnly bool) {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"github.com/salesforce-streaming/salesforce_streaming/sfemu/internal/sfhttp"
 	"net/http"
 	"sort"
 	"sync/atomic"
@@ -17,7 +18,6 @@ type controlAPI struct{ *Server }
 // The control API (/emulator/*) drives the emulator from tests and demos (docs/emulator.md).
 
 type counters struct {
-	tokenGrants, tokenFailures                atomic.Int64
 	cometdRequests                            atomic.Int64
 	handshakes, handshakesDenied              atomic.Int64
 	connects, subscribes, subscribesFailed    atomic.Int64
@@ -28,10 +28,15 @@ type counters struct {
 	mutations                                 atomic.Int64
 }
 
+// countersSnapshot merges the surfaces' counters with the session store's.
+func (s *controlAPI) countersSnapshot() map[string]int64 {
+	m := s.counters.snapshot()
+	m["token_grants"], m["token_failures"] = s.tokens.Counts()
+	return m
+}
+
 func (c *counters) snapshot() map[string]int64 {
 	return map[string]int64{
-		"token_grants":           c.tokenGrants.Load(),
-		"token_failures":         c.tokenFailures.Load(),
 		"cometd_requests":        c.cometdRequests.Load(),
 		"handshakes":             c.handshakes.Load(),
 		"handshakes_denied":      c.handshakesDenied.Load(),
@@ -120,7 +125,7 @@ func (s *controlAPI) State() State {
 	defer s.mu.Unlock()
 	now := s.clock.Now()
 	s.sweepLocked(now)
-	st := State{Now: now, Clients: []ClientState{}, Channels: map[string]ChannelState{}, Counters: s.counters.snapshot(), Faults: s.faults.snapshot()}
+	st := State{Now: now, Clients: []ClientState{}, Channels: map[string]ChannelState{}, Counters: s.countersSnapshot(), Faults: s.faults.snapshot()}
 	for _, c := range s.clients {
 		cs := ClientState{ClientID: c.id, Subscriptions: []string{}, ReplayCursors: map[string]int64{}, Connected: c.connected,
 			ConnectPending: c.holding > 0, EventsSent: c.sent, LastSeen: c.lastSeen}
@@ -178,32 +183,32 @@ func (s *controlAPI) serveControl(w http.ResponseWriter, r *http.Request) {
 	}
 	method, ok := route[r.URL.Path]
 	if !ok {
-		writeJSONError(w, http.StatusNotFound, "unknown control endpoint "+r.URL.Path+"; use /emulator/publish, /emulator/mutate, /emulator/cdc, /emulator/faults, /emulator/purge, /emulator/retention, /emulator/migrate_org or /emulator/state")
+		sfhttp.WriteJSONError(w, http.StatusNotFound, "unknown control endpoint "+r.URL.Path+"; use /emulator/publish, /emulator/mutate, /emulator/cdc, /emulator/faults, /emulator/purge, /emulator/retention, /emulator/migrate_org or /emulator/state")
 		return
 	}
 	if r.Method != method {
 		w.Header().Set("Allow", method)
-		writeJSONError(w, http.StatusMethodNotAllowed, r.URL.Path+" takes "+method)
+		sfhttp.WriteJSONError(w, http.StatusMethodNotAllowed, r.URL.Path+" takes "+method)
 		return
 	}
 	switch r.URL.Path {
 	case "/emulator/state":
-		writeJSON(w, http.StatusOK, s.State())
+		sfhttp.WriteJSON(w, http.StatusOK, s.State())
 	case "/emulator/publish":
 		var req PublishRequest
 		if !decodeControl(w, r, &req) {
 			return
 		}
 		if req.Count < 0 {
-			writeJSONError(w, http.StatusBadRequest, "count must not be negative")
+			sfhttp.WriteJSONError(w, http.StatusBadRequest, "count must not be negative")
 			return
 		}
 		first, last, err := s.publish(publishSpec{channel: req.Channel, count: req.Count, payloads: req.Payloads, gap: req.Gap, changeType: req.ChangeType})
 		if err != nil {
-			writeJSONError(w, http.StatusBadRequest, err.Error())
+			sfhttp.WriteJSONError(w, http.StatusBadRequest, err.Error())
 			return
 		}
-		writeJSON(w, http.StatusOK, PublishResponse{Channel: req.Channel, FirstReplayID: first, LastReplayID: last})
+		sfhttp.WriteJSON(w, http.StatusOK, PublishResponse{Channel: req.Channel, FirstReplayID: first, LastReplayID: last})
 	case "/emulator/mutate":
 		var req MutateRequest
 		if !decodeControl(w, r, &req) {
@@ -211,33 +216,33 @@ func (s *controlAPI) serveControl(w http.ResponseWriter, r *http.Request) {
 		}
 		resp, err := s.Mutate(req.Object, req.Count, req.Events)
 		if err != nil {
-			writeJSONError(w, http.StatusBadRequest, err.Error())
+			sfhttp.WriteJSONError(w, http.StatusBadRequest, err.Error())
 			return
 		}
-		writeJSON(w, http.StatusOK, resp)
+		sfhttp.WriteJSON(w, http.StatusOK, resp)
 	case "/emulator/cdc":
 		var req SelectRequest
 		if !decodeControl(w, r, &req) {
 			return
 		}
 		if err := s.SelectEntities(req.Entities...); err != nil {
-			writeJSONError(w, http.StatusBadRequest, err.Error())
+			sfhttp.WriteJSONError(w, http.StatusBadRequest, err.Error())
 			return
 		}
-		writeJSON(w, http.StatusOK, req)
+		sfhttp.WriteJSON(w, http.StatusOK, req)
 	case "/emulator/faults":
 		var req FaultRequest
 		if !decodeControl(w, r, &req) {
 			return
 		}
 		if err := s.InjectFault(req); err != nil {
-			writeJSONError(w, http.StatusBadRequest, fmt.Sprintf("injecting fault: %v", err))
+			sfhttp.WriteJSONError(w, http.StatusBadRequest, fmt.Sprintf("injecting fault: %v", err))
 			return
 		}
 		s.mu.Lock()
 		f := s.faults.snapshot()
 		s.mu.Unlock()
-		writeJSON(w, http.StatusOK, map[string]any{"fault": req.Fault, "pending": f})
+		sfhttp.WriteJSON(w, http.StatusOK, map[string]any{"fault": req.Fault, "pending": f})
 	case "/emulator/retention":
 		var req RetentionRequest
 		if !decodeControl(w, r, &req) {
@@ -248,12 +253,12 @@ func (s *controlAPI) serveControl(w http.ResponseWriter, r *http.Request) {
 			err = fmt.Errorf("retention not given")
 		}
 		if err != nil {
-			writeJSONError(w, http.StatusBadRequest, "setting retention: "+err.Error())
+			sfhttp.WriteJSONError(w, http.StatusBadRequest, "setting retention: "+err.Error())
 			return
 		}
 		changed, err := s.SetRetention(req.Channel, d)
 		if err != nil {
-			writeJSONError(w, http.StatusBadRequest, err.Error())
+			sfhttp.WriteJSONError(w, http.StatusBadRequest, err.Error())
 			return
 		}
 		st := s.State()
@@ -261,13 +266,13 @@ func (s *controlAPI) serveControl(w http.ResponseWriter, r *http.Request) {
 		for _, name := range changed {
 			out.Channels[name] = st.Channels[name]
 		}
-		writeJSON(w, http.StatusOK, out)
+		sfhttp.WriteJSON(w, http.StatusOK, out)
 	case "/emulator/migrate_org":
 		var req struct{}
 		if !decodeControl(w, r, &req) {
 			return
 		}
-		writeJSON(w, http.StatusOK, MigrateResponse{Channels: s.MigrateOrg()})
+		sfhttp.WriteJSON(w, http.StatusOK, MigrateResponse{Channels: s.MigrateOrg()})
 	case "/emulator/purge":
 		var req PurgeRequest
 		if !decodeControl(w, r, &req) {
@@ -275,30 +280,30 @@ func (s *controlAPI) serveControl(w http.ResponseWriter, r *http.Request) {
 		}
 		n, err := s.Purge(req.Channel, req.ThroughReplayID)
 		if err != nil {
-			writeJSONError(w, http.StatusBadRequest, err.Error())
+			sfhttp.WriteJSONError(w, http.StatusBadRequest, err.Error())
 			return
 		}
 		st := s.State().Channels[req.Channel]
-		writeJSON(w, http.StatusOK, map[string]any{"channel": req.Channel, "purged": n, "first_replay_id": st.FirstReplayID,
+		sfhttp.WriteJSON(w, http.StatusOK, map[string]any{"channel": req.Channel, "purged": n, "first_replay_id": st.FirstReplayID,
 			"last_replay_id": st.LastReplayID, "retained": st.Retained})
 	}
 }
 
 // decodeControl reads a strict JSON body (unknown fields are typos, so they are errors) or answers 400.
 func decodeControl(w http.ResponseWriter, r *http.Request, v any) bool {
-	body, err := readLimited(r.Body, 64<<20)
+	body, err := sfhttp.ReadLimited(r.Body, 64<<20)
 	if err != nil {
-		writeJSONError(w, http.StatusBadRequest, "reading body: "+err.Error())
+		sfhttp.WriteJSONError(w, http.StatusBadRequest, "reading body: "+err.Error())
 		return false
 	}
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
-		writeJSONError(w, http.StatusBadRequest, "decoding JSON body: "+err.Error())
+		sfhttp.WriteJSONError(w, http.StatusBadRequest, "decoding JSON body: "+err.Error())
 		return false
 	}
 	if dec.More() {
-		writeJSONError(w, http.StatusBadRequest, "decoding JSON body: trailing data after the object")
+		sfhttp.WriteJSONError(w, http.StatusBadRequest, "decoding JSON body: trailing data after the object")
 		return false
 	}
 	return true

@@ -176,7 +176,7 @@ func (s *faultSet) InjectFault(req FaultRequest) error {
 		}
 		s.lbCookie = s.lbCookieValue() // the load balancer routes elsewhere: a new sfdc-stream cookie
 	case FaultRevokeTokens:
-		clear(s.tokens)
+		s.tokens.RevokeAll()
 	case FaultServerBusy:
 		f.ServerBusy += count
 	case FaultServerDisconnect:

@@ -2,6 +2,7 @@ package sfemu
 
 import (
 	"fmt"
+	"github.com/salesforce-streaming/salesforce_streaming/sfemu/internal/sfhttp"
 	"net/http"
 	"strings"
 	"sync/atomic"
@@ -26,7 +27,7 @@ func isInstanceNameQuery(q string) bool {
 // Salesforce's query result shape: one Organization record.
 func (s *restHandler) serveInstanceName(w http.ResponseWriter, r *http.Request, version string) {
 	if r.Method != http.MethodGet {
-		methodNotAllowed(w, r, http.MethodGet, http.MethodHead)
+		sfhttp.MethodNotAllowed(w, r, http.MethodGet, http.MethodHead)
 		return
 	}
 	attrs := newObj(nil).str("type", "Organization").
@@ -34,5 +35,5 @@ func (s *restHandler) serveInstanceName(w http.ResponseWriter, r *http.Request, 
 	record := newObj(nil).raw("attributes", attrs).str("InstanceName", s.orgInstance.instanceName()).done()
 	body := newObj(nil).int("totalSize", 1).bool("done", true).
 		raw("records", append(append([]byte{'['}, record...), ']')).done()
-	writeRaw(w, http.StatusOK, body)
+	sfhttp.WriteRaw(w, http.StatusOK, body)
 }

@@ -160,9 +160,7 @@ func (s *pubsubServer) authenticate(ctx context.Context, setTrailer func(metadat
 		return ""
 	}
 	token, tenant := first(pubsubHeaderToken), first(pubsubHeaderTenant)
-	s.mu.Lock()
-	_, valid := s.tokens[token]
-	s.mu.Unlock()
+	valid := s.tokens.Valid(token)
 	org := s.cfg.OrgID
 	switch {
 	case token == "" || !valid:

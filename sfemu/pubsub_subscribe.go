@@ -221,7 +221,7 @@ func (s *pubsubServer) serveStream(ctx context.Context, st *eventStream) error {
 		}
 
 		s.mu.Lock()
-		_, tokenValid := s.tokens[tokenOf(ctx)]
+		tokenValid := s.tokens.Valid(tokenOf(ctx))
 		limited := s.dailyLimitLocked()
 		s.pruneLocked(ch, s.clock.Now())
 		r := ch.retained()

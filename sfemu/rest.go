@@ -3,6 +3,7 @@ package sfemu
 import (
 	"encoding/json"
 	"fmt"
+	"github.com/salesforce-streaming/salesforce_streaming/sfemu/internal/sfhttp"
 	"net/http"
 	"strconv"
 	"strings"
@@ -18,9 +19,9 @@ type restHandler struct{ *Server }
 
 // API versions the emulator lists. The CometD endpoint serves 37.0 and later (checkCometDPath).
 const (
-	LatestAPIVersion = "66.0"
-	oldestAPIVersion = 20 // Winter '11, the first entry of Salesforce's documented Versions answer
-	latestAPIMajor   = 66
+	LatestAPIVersion = sfhttp.LatestAPIVersion
+	oldestAPIVersion = sfhttp.OldestAPIMajor
+	latestAPIMajor   = sfhttp.LatestAPIMajor
 )
 
 // apiVersionLabel names the release of a major API version: three releases a year, Winter '11 being 20.0.
@@ -44,57 +45,32 @@ func versionsJSON() []byte {
 	return append(b, ']')
 }
 
-type restError struct {
-	Message   string `json:"message"`
-	ErrorCode string `json:"errorCode"`
-}
-
-func writeRESTError(w http.ResponseWriter, status int, code, msg string) {
-	writeJSON(w, status, []restError{{Message: msg, ErrorCode: code}})
-}
-
-func writeRaw(w http.ResponseWriter, status int, body []byte) {
-	w.Header().Set("Content-Type", "application/json;charset=UTF-8")
-	w.WriteHeader(status)
-	_, _ = w.Write(body)
-}
-
-func notFound(w http.ResponseWriter) {
-	writeRESTError(w, http.StatusNotFound, "NOT_FOUND", "The requested resource does not exist")
-}
-
-func methodNotAllowed(w http.ResponseWriter, r *http.Request, allowed ...string) {
-	w.Header().Set("Allow", strings.Join(allowed, ", "))
-	writeRESTError(w, http.StatusMethodNotAllowed, "METHOD_NOT_ALLOWED",
-		"HTTP Method '"+r.Method+"' not allowed. Allowed are "+strings.Join(allowed, ","))
-}
-
 // serveREST routes /services/data and everything under it.
 func (s *restHandler) serveREST(w http.ResponseWriter, r *http.Request) {
 	p := strings.TrimPrefix(r.URL.Path, "/services/data")
 	if p == "" || p == "/" {
 		if r.Method != http.MethodGet && r.Method != http.MethodHead {
-			methodNotAllowed(w, r, http.MethodGet, http.MethodHead)
+			sfhttp.MethodNotAllowed(w, r, http.MethodGet, http.MethodHead)
 			return
 		}
-		writeRaw(w, http.StatusOK, versionsJSON()) // no authentication, as Salesforce
+		sfhttp.WriteRaw(w, http.StatusOK, versionsJSON()) // no authentication, as Salesforce
 		return
 	}
 	rest := strings.TrimPrefix(p, "/v")
 	versionText, resource, _ := strings.Cut(rest, "/")
 	major, ok := parseAPIVersion(versionText)
 	if !ok || len(rest) == len(p) {
-		notFound(w)
+		sfhttp.NotFound(w)
 		return
 	}
 	version := strconv.Itoa(major) + ".0"
 	if !s.restAuthorized(r) {
-		writeRESTError(w, http.StatusUnauthorized, "INVALID_SESSION_ID", "Session expired or invalid")
+		sfhttp.WriteRESTError(w, http.StatusUnauthorized, "INVALID_SESSION_ID", "Session expired or invalid")
 		return
 	}
 	used, limit, ok := s.admitAPIRequest()
 	if !ok {
-		writeRESTError(w, http.StatusForbidden, "REQUEST_LIMIT_EXCEEDED", "TotalRequests Limit exceeded.")
+		sfhttp.WriteRESTError(w, http.StatusForbidden, "REQUEST_LIMIT_EXCEEDED", "TotalRequests Limit exceeded.")
 		return
 	}
 	w.Header().Set("Sforce-Limit-Info", "api-usage="+strconv.FormatInt(used, 10)+"/"+strconv.FormatInt(limit, 10))
@@ -103,19 +79,19 @@ func (s *restHandler) serveREST(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case resource == "":
 		if r.Method != http.MethodGet {
-			methodNotAllowed(w, r, http.MethodGet, http.MethodHead)
+			sfhttp.MethodNotAllowed(w, r, http.MethodGet, http.MethodHead)
 			return
 		}
 		base := "/services/data/v" + version + "/"
-		writeRaw(w, http.StatusOK, newObj(nil).str("limits", base+"limits").str("sobjects", base+"sobjects").
+		sfhttp.WriteRaw(w, http.StatusOK, newObj(nil).str("limits", base+"limits").str("sobjects", base+"sobjects").
 			str("query", base+"query").str("queryAll", base+"queryAll").str("composite", base+"composite").
 			str("jobs", base+"jobs").done())
 	case resource == "limits":
 		if r.Method != http.MethodGet {
-			methodNotAllowed(w, r, http.MethodGet, http.MethodHead)
+			sfhttp.MethodNotAllowed(w, r, http.MethodGet, http.MethodHead)
 			return
 		}
-		writeRaw(w, http.StatusOK, s.limitsJSON())
+		sfhttp.WriteRaw(w, http.StatusOK, s.limitsJSON())
 	case len(parts) == 4 && parts[0] == "sobjects" && parts[1] == "StreamingChannel" && parts[3] == "push":
 		s.servePush(w, r, parts[2])
 	case len(parts) == 2 && parts[0] == "sobjects" && isEventName(parts[1]):
@@ -126,7 +102,7 @@ func (s *restHandler) serveREST(w http.ResponseWriter, r *http.Request) {
 		s.serveInstanceName(w, r, version)
 	default:
 		if !s.data.Serve(w, r, version, resource) {
-			notFound(w)
+			sfhttp.NotFound(w)
 		}
 	}
 }
@@ -158,25 +134,19 @@ func isEventName(name string) bool {
 }
 
 func (s *restHandler) restAuthorized(r *http.Request) bool {
-	token, _ := authToken(r)
-	if token == "" {
-		return false
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	_, ok := s.tokens[token]
-	return ok
+	token, _ := sfhttp.AuthToken(r)
+	return s.tokens.Valid(token)
 }
 
 // readJSONObject reads a REST request body that must be a JSON object, or answers Salesforce's parser error.
 func readJSONObject(w http.ResponseWriter, r *http.Request, limit int, v any) ([]byte, bool) {
-	body, err := readLimited(r.Body, limit)
+	body, err := sfhttp.ReadLimited(r.Body, limit)
 	if err != nil {
-		writeRESTError(w, http.StatusRequestEntityTooLarge, "JSON_PARSER_ERROR", fmt.Sprintf("request body above %d bytes", limit))
+		sfhttp.WriteRESTError(w, http.StatusRequestEntityTooLarge, "JSON_PARSER_ERROR", fmt.Sprintf("request body above %d bytes", limit))
 		return nil, false
 	}
 	if err := json.Unmarshal(body, v); err != nil || len(body) == 0 || strings.TrimSpace(string(body))[0] != '{' {
-		writeRESTError(w, http.StatusBadRequest, "JSON_PARSER_ERROR", "The request body must be a JSON object")
+		sfhttp.WriteRESTError(w, http.StatusBadRequest, "JSON_PARSER_ERROR", "The request body must be a JSON object")
 		return nil, false
 	}
 	return body, true
@@ -187,7 +157,7 @@ func readJSONObject(w http.ResponseWriter, r *http.Request, limit int, v any) ([
 // same uuid that subscribers receive in data.event.EventUuid.
 func (s *restHandler) publishPlatformEvent(w http.ResponseWriter, r *http.Request, name string) {
 	if r.Method != http.MethodPost {
-		methodNotAllowed(w, r, http.MethodPost)
+		sfhttp.MethodNotAllowed(w, r, http.MethodPost)
 		return
 	}
 	var fields map[string]json.RawMessage
@@ -200,14 +170,14 @@ func (s *restHandler) publishPlatformEvent(w http.ResponseWriter, r *http.Reques
 	uuid := s.lastEventUUID
 	s.mu.Unlock()
 	if err != nil {
-		writeRESTError(w, http.StatusBadRequest, "INVALID_FIELD", err.Error())
+		sfhttp.WriteRESTError(w, http.StatusBadRequest, "INVALID_FIELD", err.Error())
 		return
 	}
 	s.countPublished(1)
 	id := "e01" + strings.ToUpper(fmt.Sprintf("%012x", last))
 	id = id[:15] + "AAA"
 	enqueued := newObj(nil).str("statusCode", "OPERATION_ENQUEUED").str("message", uuid).raw("fields", []byte(`[]`)).done()
-	writeRaw(w, http.StatusCreated, newObj(nil).str("id", id).bool("success", true).raw("errors", append(append([]byte{'['}, enqueued...), ']')).done())
+	sfhttp.WriteRaw(w, http.StatusCreated, newObj(nil).str("id", id).bool("success", true).raw("errors", append(append([]byte{'['}, enqueued...), ']')).done())
 }
 
 // pushRequest is the body of POST .../sobjects/StreamingChannel/{id}/push.
@@ -233,7 +203,7 @@ func (s *restHandler) servePush(w http.ResponseWriter, r *http.Request, id strin
 	}
 	s.mu.Unlock()
 	if name == "" {
-		notFound(w)
+		sfhttp.NotFound(w)
 		return
 	}
 	userIDs := []byte(`[]`)
@@ -242,11 +212,11 @@ func (s *restHandler) servePush(w http.ResponseWriter, r *http.Request, id strin
 	}
 	switch r.Method {
 	case http.MethodGet:
-		writeRaw(w, http.StatusOK, newObj(nil).raw("OnlineUserIds", userIDs).str("ChannelName", name).done())
+		sfhttp.WriteRaw(w, http.StatusOK, newObj(nil).raw("OnlineUserIds", userIDs).str("ChannelName", name).done())
 		return
 	case http.MethodPost:
 	default:
-		methodNotAllowed(w, r, http.MethodGet, http.MethodPost)
+		sfhttp.MethodNotAllowed(w, r, http.MethodGet, http.MethodPost)
 		return
 	}
 	var req pushRequest
@@ -254,14 +224,14 @@ func (s *restHandler) servePush(w http.ResponseWriter, r *http.Request, id strin
 		return
 	}
 	if len(req.PushEvents) == 0 {
-		writeRESTError(w, http.StatusBadRequest, "INVALID_INPUT", "pushEvents must contain at least one push event")
+		sfhttp.WriteRESTError(w, http.StatusBadRequest, "INVALID_INPUT", "pushEvents must contain at least one push event")
 		return
 	}
 	payloads := make([]json.RawMessage, 0, len(req.PushEvents))
 	results := []byte{'['}
 	for i, ev := range req.PushEvents {
 		if ev.Payload == nil || len(*ev.Payload) > maxPushPayload {
-			writeRESTError(w, http.StatusBadRequest, "INVALID_INPUT", fmt.Sprintf("push event %d: payload missing or above %d characters", i, maxPushPayload))
+			sfhttp.WriteRESTError(w, http.StatusBadRequest, "INVALID_INPUT", fmt.Sprintf("push event %d: payload missing or above %d characters", i, maxPushPayload))
 			return
 		}
 		status := newObj(nil)
@@ -292,12 +262,12 @@ func (s *restHandler) servePush(w http.ResponseWriter, r *http.Request, id strin
 		results = newObj(results).int("fanoutCount", fanout).raw("userOnlineStatus", status.done()).done()
 	}
 	if len(payloads) == 0 {
-		writeRaw(w, http.StatusOK, append(results, ']'))
+		sfhttp.WriteRaw(w, http.StatusOK, append(results, ']'))
 		return
 	}
 	if _, _, err := s.publish(publishSpec{channel: name, payloads: payloads}); err != nil {
-		writeRESTError(w, http.StatusBadRequest, "INVALID_INPUT", err.Error())
+		sfhttp.WriteRESTError(w, http.StatusBadRequest, "INVALID_INPUT", err.Error())
 		return
 	}
-	writeRaw(w, http.StatusOK, append(results, ']'))
+	sfhttp.WriteRaw(w, http.StatusOK, append(results, ']'))
 }

@@ -7,7 +7,9 @@ package sfemu
 import (
 	"crypto/rsa"
 	"encoding/base64"
-	"encoding/json"
+	"github.com/salesforce-streaming/salesforce_streaming/sfemu/internal/oauth"
+	"github.com/salesforce-streaming/salesforce_streaming/sfemu/internal/sfhttp"
+	"github.com/salesforce-streaming/salesforce_streaming/sfemu/internal/tokens"
 	"math/rand/v2"
 	"net/http"
 	"strings"
@@ -201,10 +203,13 @@ type Server struct {
 	cometdHandler
 	controlAPI
 	faultSet
-	oauthHandler
 	restHandler
 	pubsubServer
 	eventGenerator
+
+	// The session store (one owner of the access tokens) and the login surface that fills it.
+	tokens *tokens.Store
+	login  *oauth.Handler
 
 	// The org beneath the surfaces, its REST data API, and what the streaming surfaces derive from its records.
 	org    *org.Org
@@ -232,7 +237,13 @@ func New(cfg Config) *Server {
 	s.cometdHandler = cometdHandler{Server: s, clients: make(map[string]*client)}
 	s.controlAPI = controlAPI{s}
 	s.faultSet = faultSet{Server: s, faultCh: make(chan struct{})}
-	s.oauthHandler = oauthHandler{Server: s, tokens: make(map[string]struct{})}
+	s.tokens = tokens.New(cfg.OrgID, seed)
+	s.login = oauth.New(oauth.Config{
+		ClientID: cfg.ClientID, ClientSecret: cfg.ClientSecret, Username: cfg.Username, Password: cfg.Password,
+		SecurityToken: cfg.SecurityToken, RefreshToken: cfg.RefreshToken, JWTPublicKey: cfg.JWTPublicKey,
+		JWTAudiences: cfg.JWTAudiences, GenericLoginHost: cfg.GenericLoginHost, InstanceURL: cfg.InstanceURL,
+		OrgID: cfg.OrgID, UserID: cfg.UserID,
+	}, s.tokens, cfg.Clock, s.logf)
 	s.restHandler = restHandler{s}
 	s.pubsubServer = pubsubServer{Server: s, pubsub: newPubSubState()}
 	s.eventGenerator = eventGenerator{s}
@@ -284,17 +295,17 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 				panic(v)
 			}
 			s.logf("internal error serving %s %s: %v", r.Method, r.URL.Path, v)
-			writeJSONError(w, http.StatusInternalServerError, "internal error")
+			sfhttp.WriteJSONError(w, http.StatusInternalServerError, "internal error")
 		}
 	}()
 	p := r.URL.Path
 	switch {
 	case p == "/services/oauth2/token":
-		s.serveToken(w, r)
+		s.login.ServeToken(w, r)
 	case p == "/services/oauth2/userinfo":
-		s.serveUserInfo(w, r)
+		s.login.ServeUserInfo(w, r)
 	case strings.HasPrefix(p, "/services/Soap/"):
-		s.serveSOAP(w, r)
+		s.login.ServeSOAP(w, r)
 	case p == "/cometd" || strings.HasPrefix(p, "/cometd/"):
 		s.serveCometD(w, r)
 	case strings.HasPrefix(p, "/emulator/"):
@@ -302,20 +313,8 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case p == "/services/data" || strings.HasPrefix(p, "/services/data/"):
 		s.serveREST(w, r)
 	default:
-		writeJSONError(w, http.StatusNotFound, "not found: "+p)
+		sfhttp.WriteJSONError(w, http.StatusNotFound, "not found: "+p)
 	}
-}
-
-// baseURL is scheme://host as the client reached us.
-func (s *Server) baseURL(r *http.Request) string {
-	if s.cfg.InstanceURL != "" {
-		return s.cfg.InstanceURL
-	}
-	scheme := "http"
-	if r.TLS != nil {
-		scheme = "https"
-	}
-	return scheme + "://" + r.Host
 }
 
 // lbCookieValue is a load balancer cookie value shaped like a real one: '!' and base64 ending in one '='.
@@ -334,28 +333,4 @@ func (s *Server) randomToken(n int) string {
 		b[i] = alphabet[s.rng.IntN(len(alphabet))]
 	}
 	return string(b)
-}
-
-func writeJSON(w http.ResponseWriter, status int, v any) {
-	b, err := marshalNoEscape(v)
-	if err != nil {
-		status, b = http.StatusInternalServerError, []byte(`{"error":"encoding answer"}`)
-	}
-	w.Header().Set("Content-Type", "application/json;charset=UTF-8")
-	w.WriteHeader(status)
-	_, _ = w.Write(b)
-}
-
-func writeJSONError(w http.ResponseWriter, status int, msg string) {
-	writeJSON(w, status, map[string]string{"error": msg})
-}
-
-func marshalNoEscape(v any) ([]byte, error) {
-	var sb strings.Builder
-	enc := json.NewEncoder(&sb)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(v); err != nil {
-		return nil, err
-	}
-	return []byte(strings.TrimSuffix(sb.String(), "\n")), nil
 }
