@@ -4,11 +4,13 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"github.com/salesforce-streaming/salesforce_streaming/sfemu/internal/sfhttp"
 	"net/http"
 	"sort"
 	"sync/atomic"
 	"time"
+
+	"github.com/salesforce-streaming/salesforce_streaming/sfemu/internal/faults"
+	"github.com/salesforce-streaming/salesforce_streaming/sfemu/internal/sfhttp"
 )
 
 // controlAPI is the emulator's control surface: state, purge, retention and org migration.
@@ -24,7 +26,7 @@ type counters struct {
 	unsubscribes, disconnects                 atomic.Int64
 	eventsPublished, eventsDelivered          atomic.Int64
 	unknownClient, expired, serverDisconnects atomic.Int64
-	dropped, faults                           atomic.Int64
+	faults                                    atomic.Int64
 	mutations                                 atomic.Int64
 }
 
@@ -32,6 +34,7 @@ type counters struct {
 func (s *controlAPI) countersSnapshot() map[string]int64 {
 	m := s.counters.snapshot()
 	m["token_grants"], m["token_failures"] = s.tokens.Counts()
+	m["connections_dropped"] = s.faults.Dropped()
 	return m
 }
 
@@ -50,7 +53,6 @@ func (c *counters) snapshot() map[string]int64 {
 		"unknown_client_replies": c.unknownClient.Load(),
 		"clients_expired":        c.expired.Load(),
 		"server_disconnects":     c.serverDisconnects.Load(),
-		"connections_dropped":    c.dropped.Load(),
 		"faults_injected":        c.faults.Load(),
 		"records_mutated":        c.mutations.Load(),
 	}
@@ -116,7 +118,7 @@ type State struct {
 	Clients  []ClientState           `json:"clients"`
 	Channels map[string]ChannelState `json:"channels"`
 	Counters map[string]int64        `json:"counters"`
-	Faults   faultState              `json:"faults"`
+	Faults   faults.State            `json:"faults"`
 }
 
 // State returns what GET /emulator/state shows.
@@ -125,7 +127,7 @@ func (s *controlAPI) State() State {
 	defer s.mu.Unlock()
 	now := s.clock.Now()
 	s.sweepLocked(now)
-	st := State{Now: now, Clients: []ClientState{}, Channels: map[string]ChannelState{}, Counters: s.countersSnapshot(), Faults: s.faults.snapshot()}
+	st := State{Now: now, Clients: []ClientState{}, Channels: map[string]ChannelState{}, Counters: s.countersSnapshot(), Faults: s.faults.Snapshot()}
 	for _, c := range s.clients {
 		cs := ClientState{ClientID: c.id, Subscriptions: []string{}, ReplayCursors: map[string]int64{}, Connected: c.connected,
 			ConnectPending: c.holding > 0, EventsSent: c.sent, LastSeen: c.lastSeen}
@@ -239,16 +241,14 @@ func (s *controlAPI) serveControl(w http.ResponseWriter, r *http.Request) {
 			sfhttp.WriteJSONError(w, http.StatusBadRequest, fmt.Sprintf("injecting fault: %v", err))
 			return
 		}
-		s.mu.Lock()
-		f := s.faults.snapshot()
-		s.mu.Unlock()
+		f := s.faults.Snapshot()
 		sfhttp.WriteJSON(w, http.StatusOK, map[string]any{"fault": req.Fault, "pending": f})
 	case "/emulator/retention":
 		var req RetentionRequest
 		if !decodeControl(w, r, &req) {
 			return
 		}
-		d, err := parseDelay(req.Retention)
+		d, err := faults.ParseDelay(req.Retention)
 		if err == nil && len(req.Retention) == 0 {
 			err = fmt.Errorf("retention not given")
 		}

@@ -2,10 +2,11 @@ package sfemu
 
 import (
 	"fmt"
-	"github.com/salesforce-streaming/salesforce_streaming/sfemu/internal/sfhttp"
 	"net/http"
 	"strings"
 	"sync/atomic"
+
+	"github.com/salesforce-streaming/salesforce_streaming/sfemu/internal/sfhttp"
 )
 
 // orgInstance is the instance (Salesforce's "pod") the emulated org lives on,

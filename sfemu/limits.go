@@ -179,7 +179,7 @@ func (s *Server) limitLocked(a allocation) (max int64, enforced bool) {
 // remainingLocked is an allocation's Remaining: 0 under the daily_limit fault, never below 0.
 func (s *Server) remainingLocked(a allocation) int64 {
 	max, _ := s.limitLocked(a)
-	if s.faults.DailyLimit {
+	if s.faults.DailyLimit() {
 		return 0
 	}
 	return max - min(s.deliveredLocked(a), max)
@@ -188,7 +188,7 @@ func (s *Server) remainingLocked(a allocation) int64 {
 // dailyLimitLocked reports whether deliveries are refused: the daily_limit fault, or an enforced allocation used
 // up.
 func (s *Server) dailyLimitLocked() bool {
-	if s.faults.DailyLimit {
+	if s.faults.DailyLimit() {
 		return true
 	}
 	for a := range allocationCount {
@@ -213,7 +213,7 @@ func (s *Server) limitsJSON() []byte {
 		return entry(limit, limit-s.remainingLocked(a))
 	}
 	monthly := s.orgLimits.monthly.total(now)
-	if s.faults.DailyLimit {
+	if s.faults.DailyLimit() {
 		monthly = defaultMonthlyEntitlementMax
 	}
 	return newObj(nil).

@@ -101,7 +101,6 @@ func (s *controlAPI) MigrateOrg() map[string]MigratedChannel {
 	s.lbCookie = s.lbCookieValue()
 	s.orgInstance.migrations.Add(1) // the org now lives on another instance
 	s.counters.faults.Add(1)
-	close(s.faultCh)
-	s.faultCh = make(chan struct{})
+	s.faults.Wake() // under mu: a held request either saw the migration or holds the channel this closes
 	return out
 }

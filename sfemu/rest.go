@@ -3,10 +3,11 @@ package sfemu
 import (
 	"encoding/json"
 	"fmt"
-	"github.com/salesforce-streaming/salesforce_streaming/sfemu/internal/sfhttp"
 	"net/http"
 	"strconv"
 	"strings"
+
+	"github.com/salesforce-streaming/salesforce_streaming/sfemu/internal/sfhttp"
 )
 
 // restHandler answers the REST API: platform events, streaming channels, pushes and limits.

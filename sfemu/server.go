@@ -7,9 +7,6 @@ package sfemu
 import (
 	"crypto/rsa"
 	"encoding/base64"
-	"github.com/salesforce-streaming/salesforce_streaming/sfemu/internal/oauth"
-	"github.com/salesforce-streaming/salesforce_streaming/sfemu/internal/sfhttp"
-	"github.com/salesforce-streaming/salesforce_streaming/sfemu/internal/tokens"
 	"math/rand/v2"
 	"net/http"
 	"strings"
@@ -17,7 +14,11 @@ import (
 	"time"
 
 	"github.com/salesforce-streaming/salesforce_streaming/sfemu/internal/dataapi"
+	"github.com/salesforce-streaming/salesforce_streaming/sfemu/internal/faults"
+	"github.com/salesforce-streaming/salesforce_streaming/sfemu/internal/oauth"
 	"github.com/salesforce-streaming/salesforce_streaming/sfemu/internal/orgstream"
+	"github.com/salesforce-streaming/salesforce_streaming/sfemu/internal/sfhttp"
+	"github.com/salesforce-streaming/salesforce_streaming/sfemu/internal/tokens"
 	"github.com/salesforce-streaming/salesforce_streaming/sfemu/org"
 )
 
@@ -202,13 +203,13 @@ type Server struct {
 	payloadBuilder
 	cometdHandler
 	controlAPI
-	faultSet
 	restHandler
 	pubsubServer
 	eventGenerator
 
 	// The session store (one owner of the access tokens) and the login surface that fills it.
 	tokens *tokens.Store
+	faults *faults.Set // the pending injected faults, handed out to CometD, Pub/Sub and the transport
 	login  *oauth.Handler
 
 	// The org beneath the surfaces, its REST data API, and what the streaming surfaces derive from its records.
@@ -236,7 +237,7 @@ func New(cfg Config) *Server {
 	s.payloadBuilder = payloadBuilder{Server: s}
 	s.cometdHandler = cometdHandler{Server: s, clients: make(map[string]*client)}
 	s.controlAPI = controlAPI{s}
-	s.faultSet = faultSet{Server: s, faultCh: make(chan struct{})}
+	s.faults = faults.New()
 	s.tokens = tokens.New(cfg.OrgID, seed)
 	s.login = oauth.New(oauth.Config{
 		ClientID: cfg.ClientID, ClientSecret: cfg.ClientSecret, Username: cfg.Username, Password: cfg.Password,

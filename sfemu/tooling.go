@@ -3,12 +3,12 @@ package sfemu
 import (
 	"encoding/json"
 	"fmt"
-	"github.com/salesforce-streaming/salesforce_streaming/sfemu/internal/sfhttp"
 	"net/http"
 	"regexp"
 	"sort"
 	"strings"
 
+	"github.com/salesforce-streaming/salesforce_streaming/sfemu/internal/sfhttp"
 	"github.com/salesforce-streaming/salesforce_streaming/sfemu/org"
 	"github.com/salesforce-streaming/salesforce_streaming/sfemu/org/soql"
 )
