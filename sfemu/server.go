@@ -13,6 +13,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/salesforce-streaming/salesforce_streaming/sfemu/internal/control"
 	"github.com/salesforce-streaming/salesforce_streaming/sfemu/internal/dataapi"
 	"github.com/salesforce-streaming/salesforce_streaming/sfemu/internal/faults"
 	"github.com/salesforce-streaming/salesforce_streaming/sfemu/internal/oauth"
@@ -202,15 +203,15 @@ type Server struct {
 	eventStore
 	payloadBuilder
 	cometdHandler
-	controlAPI
 	restHandler
 	pubsubServer
 	eventGenerator
 
 	// The session store (one owner of the access tokens) and the login surface that fills it.
-	tokens *tokens.Store
-	faults *faults.Set // the pending injected faults, handed out to CometD, Pub/Sub and the transport
-	login  *oauth.Handler
+	tokens  *tokens.Store
+	faults  *faults.Set
+	control *control.Handler // the pending injected faults, handed out to CometD, Pub/Sub and the transport
+	login   *oauth.Handler
 
 	// The org beneath the surfaces, its REST data API, and what the streaming surfaces derive from its records.
 	org    *org.Org
@@ -236,7 +237,6 @@ func New(cfg Config) *Server {
 	s.eventStore = eventStore{Server: s, channels: make(map[string]*channel), streamingChannels: make(map[string]string)}
 	s.payloadBuilder = payloadBuilder{Server: s}
 	s.cometdHandler = cometdHandler{Server: s, clients: make(map[string]*client)}
-	s.controlAPI = controlAPI{s}
 	s.faults = faults.New()
 	s.tokens = tokens.New(cfg.OrgID, seed)
 	s.login = oauth.New(oauth.Config{
@@ -249,6 +249,7 @@ func New(cfg Config) *Server {
 	s.pubsubServer = pubsubServer{Server: s, pubsub: newPubSubState()}
 	s.eventGenerator = eventGenerator{s}
 	s.lbCookie = s.lbCookieValue()
+	s.control = control.New(s.controlOps())
 	if err := s.openOrg(seed); err != nil {
 		s.logf("%v; starting without the custom objects", err)
 		s.cfg.CustomObjects = nil
@@ -310,7 +311,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case p == "/cometd" || strings.HasPrefix(p, "/cometd/"):
 		s.serveCometD(w, r)
 	case strings.HasPrefix(p, "/emulator/"):
-		s.serveControl(w, r)
+		s.control.ServeHTTP(w, r)
 	case p == "/services/data" || strings.HasPrefix(p, "/services/data/"):
 		s.serveREST(w, r)
 	default:
