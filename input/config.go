@@ -12,6 +12,7 @@ import (
 	"net"
 	"net/url"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -80,6 +81,12 @@ type ssiConfig struct {
 
 	// LimitsInterval is how often the org's limits are read; 0: never.
 	LimitsInterval time.Duration
+
+	// CDC is the snapshot block and gap_events (cdc_config.go).
+	CDC cdcConfig
+	// CheckpointGrace and Lease: lease_config.go.
+	CheckpointGrace time.Duration
+	Lease           leaseConfig
 }
 
 // The patterns of field values. lint.go builds its rule from these same
@@ -180,10 +187,10 @@ func configFromParsed(pConf *service.ParsedConfig, fsys fs.FS) (conf ssiConfig, 
 	}
 
 	switch p := invalidReplayPolicy(str(ssiFieldOnInvalidReplayID)); p {
-	case onInvalidEarliest, onInvalidLatest, onInvalidFail:
+	case onInvalidEarliest, onInvalidLatest, onInvalidFail, onInvalidResync:
 		conf.OnInvalidReplayID = p
 	default:
-		errs = append(errs, fmt.Errorf("on_invalid_replay_id %q is not supported: use earliest, latest or fail", p))
+		errs = append(errs, fmt.Errorf("on_invalid_replay_id %q is not supported: use earliest, latest, fail or resync", p))
 	}
 
 	if conf.CheckpointCache = str(ssiFieldCheckpointCache); conf.CheckpointCache == "" {
@@ -196,6 +203,7 @@ func configFromParsed(pConf *service.ParsedConfig, fsys fs.FS) (conf ssiConfig, 
 	}
 	conf.CheckpointLimit = positiveInt(pConf, ssiFieldCheckpointLimit, defaultCheckpointLimit, &errs)
 	conf.MaxBuffered = positiveInt(pConf, ssiFieldMaxBuffered, defaultMaxBufferedEvents, &errs)
+	errs = append(errs, parseCheckpointHealth(pConf, &conf)...)
 
 	tlsConf, tlsEnabled, terr := pConf.FieldTLSToggled(ssiFieldTLS)
 	if terr != nil {
@@ -255,6 +263,12 @@ func configFromParsed(pConf *service.ParsedConfig, fsys fs.FS) (conf ssiConfig, 
 	if conf.LimitsInterval, err = parseLimitsInterval(pConf); err != nil {
 		errs = append(errs, err)
 	}
+	var cdcErrs []error
+	conf.CDC, cdcErrs = parseCDC(pConf, slices.ContainsFunc(conf.Channels, isDataChannel))
+	if conf.OnInvalidReplayID == onInvalidResync && len(conf.CDC.Objects) == 0 && len(cdcErrs) == 0 {
+		cdcErrs = append(cdcErrs, errors.New(resyncNeedsObjects))
+	}
+	errs = append(errs, cdcErrs...)
 
 	return conf, errors.Join(errs...)
 }

@@ -350,7 +350,7 @@ checkpoint_cache: replay_ids
 		{
 			name:        "unknown invalid replay policy",
 			yaml:        validYAML + `on_invalid_replay_id: ignore`,
-			errContains: []string{`on_invalid_replay_id "ignore" is not supported: use earliest, latest or fail`},
+			errContains: []string{`on_invalid_replay_id "ignore" is not supported: use earliest, latest, fail or resync`},
 		},
 		{
 			name:        "checkpoint limit zero",

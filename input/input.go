@@ -55,10 +55,18 @@ type ssiInput struct {
 	org          orgStore
 	instanceName func(context.Context) (string, error)
 	limits       *limitsPoller // nil when limits_interval is 0
+	cdc          *cdcRuntime   // nil without snapshot, gap_events: fetch and resync
 
 	redeliver redeliveries
 	recovery  *recovery
 	done      chan struct{} // closed by Close
+
+	// health, lease (nil when lease.enabled is false) and probe: checkpoint
+	// health and the lease (input_gate.go).
+	health    *storeHealth
+	lease     *lease
+	probe     func(context.Context) error
+	lastNamed time.Time // when Connect last returned the not-ready error
 
 	mu     sync.Mutex
 	client transport // nil when not connected
@@ -98,12 +106,12 @@ func newInput(pConf *service.ParsedConfig, mgr *service.Resources) (*ssiInput, e
 	logs := newInputLoggers(mgr.Logger(), conf.API, conf.Channels)
 	cpLog := logs.session.With(logFieldCheckpointKey, conf.CheckpointKey)
 	store := cacheStore{res: mgr, cache: conf.CheckpointCache, prefix: conf.CheckpointKey, log: logs.api, pubsub: conf.API == apiPubSub}
+	org := orgapi.New(src, httpClient, conf.APIVersion, src.Redactor(), orgClientOptions(mgr, logs.session, conf)...)
 	var limits *limitsPoller
 	if conf.LimitsInterval > 0 {
-		reader := orgapi.New(src, httpClient, conf.APIVersion, src.Redactor())
-		limits = newLimitsPoller(reader, conf.LimitsInterval, logs.session, mgr.Metrics())
+		limits = newLimitsPoller(org, conf.LimitsInterval, logs.session, mgr.Metrics())
 	}
-	return &ssiInput{
+	in := &ssiInput{
 		conf:    conf,
 		log:     logs.session,
 		logs:    logs,
@@ -111,11 +119,13 @@ func newInput(pConf *service.ParsedConfig, mgr *service.Resources) (*ssiInput, e
 		http:    httpClient,
 		cp:      newCheckpointer(store, conf.CheckpointLimit, cpLog, metrics.checkpointLag),
 		metrics: metrics,
+		probe:   store.Probe,
 		org:     store,
 		instanceName: func(ctx context.Context) (string, error) {
 			return queryInstanceName(ctx, httpClient, src, conf.APIVersion)
 		},
 		limits: limits,
+		cdc:    newCDCRuntime(conf, org, store, mgr, logs.session),
 		recovery: &recovery{
 			log:           logs.session,
 			logs:          logs,
@@ -125,7 +135,10 @@ func newInput(pConf *service.ParsedConfig, mgr *service.Resources) (*ssiInput, e
 			pubsub:        conf.API == apiPubSub,
 		},
 		done: make(chan struct{}),
-	}, nil
+	}
+	in.wireCDC()
+	in.initGate(mgr)
+	return in, nil
 }
 
 // newHTTPClient is the base client of token and CometD requests: Go's default
@@ -151,6 +164,22 @@ func (i *ssiInput) Connect(ctx context.Context) error {
 		i.mu.Unlock()
 		return service.ErrEndOfInput
 	}
+	i.mu.Unlock()
+	if i.lease != nil {
+		i.lease.start()
+		select { // a lone instance consumes at once
+		case <-i.lease.firstTried():
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	if err := i.awaitStore(ctx); err != nil {
+		return err
+	}
+	if i.lease != nil && !i.lease.Held() {
+		return nil // a standby: ReadBatch waits for the lease
+	}
+	i.mu.Lock()
 	if i.client != nil {
 		i.mu.Unlock()
 		return nil
@@ -158,6 +187,13 @@ func (i *ssiInput) Connect(ctx context.Context) error {
 	i.mu.Unlock()
 	if terminal := i.recovery.takeTerminal(); terminal != nil {
 		return i.recovery.connectFailed(fmt.Errorf("connecting to Salesforce: %w", terminal))
+	}
+
+	if ready, err := i.cdc.beforeStream(ctx, i.anyCheckpoint); !ready {
+		if err != nil {
+			return i.recovery.connectFailed(err)
+		}
+		return nil // the snapshot's pages come first (cdc_runtime.go)
 	}
 
 	client, err := i.connectTransport(ctx)
@@ -254,7 +290,7 @@ func (i *ssiInput) startPositionsPubSub(ctx context.Context, migrated map[string
 		case havePreset:
 			start.preset, from = pubsubPreset(preset), "initial_replay_ids"
 		default:
-			start.preset, from = pubsubPreset(i.conf.ReplayPreset), "replay_preset"
+			start.preset, from = pubsubPreset(i.cdc.startPreset(i.conf.ReplayPreset)), "replay_preset"
 		}
 		log := i.logs.channel(ch)
 		if start.replayID != nil {
@@ -289,7 +325,7 @@ func (i *ssiInput) startPositions(ctx context.Context, migrated map[string]bool)
 		case haveInitial:
 			ids[base], from = initial, "initial_replay_ids"
 		default:
-			ids[base], from = i.conf.ReplayPreset, "replay_preset"
+			ids[base], from = i.cdc.startPreset(i.conf.ReplayPreset), "replay_preset"
 		}
 		i.logs.channel(ch).With(logFieldReplayID, ids[base]).Infof("Subscribing to %s from replay id %d (%s)", ch, ids[base], from)
 	}
@@ -302,6 +338,14 @@ func (i *ssiInput) startPositions(ctx context.Context, migrated map[string]bool)
 // persist the channel's highest contiguously acknowledged id.
 func (i *ssiInput) ReadBatch(ctx context.Context) (service.MessageBatch, service.AckFunc, error) {
 	for {
+		// A standby (no lease) or a store failing past its grace period
+		// hands out nothing: neither snapshot pages nor events.
+		if err := i.readGate(ctx); err != nil {
+			return nil, nil, err
+		}
+		if msgs, ack, ok, err := i.cdc.next(ctx); ok || err != nil {
+			return msgs, ack, err
+		}
 		d, err := i.nextRedelivery(ctx)
 		if err != nil {
 			return nil, nil, err
@@ -312,7 +356,11 @@ func (i *ssiInput) ReadBatch(ctx context.Context) (service.MessageBatch, service
 			}
 		}
 		if d != nil {
-			return d.batch.messages(), i.ackFunc(d), nil
+			msgs, ack, ok, err := i.cdc.resolveGaps(ctx, d.batch.messages(), i.ackFunc(d), i.nackBackoff().Delay)
+			if ok || err != nil {
+				return msgs, ack, err
+			}
+			continue
 		}
 		// A nack queued a redelivery while this call waited: send it first.
 	}
@@ -341,13 +389,21 @@ func (i *ssiInput) readNew(ctx context.Context) (*delivery, error) {
 			if batch.latest == nil {
 				continue
 			}
-			i.noteFallbacks(ctx, client, batch)
+			if i.noteFallbacks(ctx, client, batch) && i.cdc.onFallback(ctx) {
+				return nil, nil // a resync snapshot comes first (cdc_runtime.go)
+			}
 			if i.cp.Keepalive(batch.Channel, batch.latest) {
 				i.logs.channel(batch.Channel).Debugf("Checkpoint of %s moved to the keepalive's latest replay id", batch.Channel)
 			}
 			continue
 		case err == nil:
-			i.noteFallbacks(ctx, client, batch)
+			if i.noteFallbacks(ctx, client, batch) && i.cdc.onFallback(ctx) {
+				// A resync snapshot comes first; the batch waits for it.
+				i.mu.Lock()
+				i.held, i.heldClient = &batch, client
+				i.mu.Unlock()
+				return nil, nil
+			}
 			haveHeld = true
 		case ctx.Err() != nil:
 			return nil, ctx.Err()
@@ -357,6 +413,13 @@ func (i *ssiInput) readNew(ctx context.Context) (*delivery, error) {
 			i.dropClient(client, err)
 			return nil, service.ErrNotConnected
 		}
+	}
+
+	if !i.storeStart(ctx, wctx, client, batch) {
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		return nil, nil
 	}
 
 	var resolve func()
@@ -399,8 +462,8 @@ func (i *ssiInput) takeHeldLocked(client transport) (eventBatch, bool) {
 // noteFallbacks starts a new checkpoint epoch for the batch's channel when
 // the client fell back from a refused replay id since its previous batch of
 // that channel (see checkpointer.NewEpoch). Every batch the client queued
-// before the fallback comes before it.
-func (i *ssiInput) noteFallbacks(ctx context.Context, client transport, batch eventBatch) {
+// before the fallback comes before it. It reports whether a fallback happened.
+func (i *ssiInput) noteFallbacks(ctx context.Context, client transport, batch eventBatch) bool {
 	i.mu.Lock()
 	if i.fallbackClient != client {
 		i.fallbackClient, i.fallbacks = client, map[string]int{}
@@ -413,6 +476,7 @@ func (i *ssiInput) noteFallbacks(ctx context.Context, client transport, batch ev
 		i.logs.channel(base).With(logFieldReason, "replay_fallback").Infof("Checkpoints of %s start a new epoch after the replay-id fallback: the next acknowledged replay id replaces the stored one", base)
 		i.noteLiveMigration(ctx, base, i.cp.NewEpoch(base))
 	}
+	return grew
 }
 
 // lastReplayID is the replay id of the last event of events that has one.
@@ -468,6 +532,7 @@ func (i *ssiInput) Close(ctx context.Context) error {
 		i.client = nil
 		i.mu.Unlock()
 		close(i.done)
+		i.cdc.close()
 		if i.limits != nil {
 			i.limits.stop()
 		}
@@ -481,6 +546,11 @@ func (i *ssiInput) Close(ctx context.Context) error {
 		if err := i.cp.Close(ctx); err != nil {
 			errs = append(errs, err)
 		}
+		// After the final flush, which the lease fences.
+		if i.lease != nil {
+			i.lease.close(ctx)
+		}
+		i.health.close()
 		i.closeErr = errors.Join(errs...)
 	})
 	return i.closeErr

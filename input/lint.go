@@ -98,11 +98,13 @@ func lintRule() string {
 		"{{ENDPOINT_RE}}", blobl(pubsubEndpointRE.String()),
 		"{{PUBSUB_SUFFIX_LEN}}", strconv.Itoa(len(checkpointfmt.PubSubKeySuffix)),
 		"{{BASE64_RE}}", blobl(base64RE.String()),
+		"{{LEASE_RULE}}", leaseLintRule,
 		"{{WHOLE_RE}}", blobl(wholeRE.String()),
 		"{{DEFAULT_LIMITS}}", blobl(durationText(defaultLimitsInterval)),
 		"{{LIMITS_FLOOR}}", strconv.FormatInt(int64(floorLimitsInterval), 10),
 		"{{LIMITS_FLOOR_TEXT}}", durationText(floorLimitsInterval),
 		"{{LIMITS_FLOOR_WHY}}", floorLimitsWhy,
+		"{{CDC_RULE}}", strings.NewReplacer("{{SOBJECT_RE}}", blobl(sobjectNameRE.String()), "{{RESYNC_NEEDS_OBJECTS}}", blobl(resyncNeedsObjects)).Replace(cdcLintRule),
 	).Replace(lintRuleTemplate)
 }
 
@@ -236,8 +238,8 @@ let preset_errs = if ["latest", "earliest"].contains($preset) { [] } else {
   ["replay_preset %q is not supported: use latest or earliest".format($preset)]
 }
 let on_invalid = this.on_invalid_replay_id.or({{DEFAULT_ON_INVALID}}).string()
-let on_invalid_errs = if ["earliest", "latest", "fail"].contains($on_invalid) { [] } else {
-  ["on_invalid_replay_id %q is not supported: use earliest, latest or fail".format($on_invalid)]
+let on_invalid_errs = if ["earliest", "latest", "fail", "resync"].contains($on_invalid) { [] } else {
+  ["on_invalid_replay_id %q is not supported: use earliest, latest, fail or resync".format($on_invalid)]
 }
 
 let cache_errs = if !this.exists("checkpoint_cache") || this.checkpoint_cache.or("").string().trim() == "" {
@@ -322,6 +324,8 @@ let boff_errs = $boff_defaults.keys().sort().filter(f -> $boff_ns.get(f) <= 0).m
   } else { [] }
 )
 
+{{CDC_RULE}}
+{{LEASE_RULE}}
 # limits_interval: 0 (off) or at least its floor (limits.go).
 let limits_str = this.limits_interval.or({{DEFAULT_LIMITS}}).string()
 let limits_ns = $limits_str.parse_duration().catch(-1)
@@ -331,6 +335,6 @@ let limits_errs = if $limits_ns < 0 {
   ["limits_interval %s is below its floor of {{LIMITS_FLOOR_TEXT}}: {{LIMITS_FLOOR_WHY}}".format($limits_str)]
 } else { [] }
 
-let errs = [$org_errs, $api_errs, $grant_errs, $key_errs, $channel_errs, $api_kind_errs, $pubsub_channel_errs, $dup_errs, $endpoint_errs, $initial_errs, $preset_errs, $on_invalid_errs, $cache_errs, $key_prefix_errs, $key_len_errs, $proxy_errs, $tls_errs, $tls_file_errs, $client_cert_errs, $limit_errs, $buffered_errs, $boff_errs, $limits_errs].flatten()
+let errs = [$org_errs, $api_errs, $grant_errs, $key_errs, $channel_errs, $api_kind_errs, $pubsub_channel_errs, $dup_errs, $endpoint_errs, $initial_errs, $preset_errs, $on_invalid_errs, $cache_errs, $key_prefix_errs, $key_len_errs, $proxy_errs, $tls_errs, $tls_file_errs, $client_cert_errs, $limit_errs, $buffered_errs, $boff_errs, $limits_errs, $snapshot_errs, $grace_errs, $lease_errs].flatten()
 root = if $errs.length() > 0 { $errs }
 `

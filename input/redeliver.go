@@ -28,6 +28,9 @@ type redeliveries struct {
 	mu      sync.Mutex
 	queue   []*delivery
 	waiting context.CancelFunc // the blocked ReadBatch's, nil when none
+	// interrupted: interrupt ran while no ReadBatch waited; the next wait
+	// ends at once.
+	interrupted bool
 }
 
 // push queues d to go out again after wait.
@@ -67,9 +70,10 @@ func (r *redeliveries) pop(d *delivery) {
 func (r *redeliveries) interruptible(ctx context.Context) (context.Context, func()) {
 	wctx, cancel := context.WithCancel(ctx)
 	r.mu.Lock()
-	if len(r.queue) > 0 {
+	if len(r.queue) > 0 || r.interrupted {
 		cancel()
 	}
+	r.interrupted = false
 	r.waiting = cancel
 	r.mu.Unlock()
 	return wctx, func() {

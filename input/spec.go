@@ -59,6 +59,7 @@ const (
 	onInvalidEarliest = "earliest"
 	onInvalidLatest   = "latest"
 	onInvalidFail     = "fail"
+	onInvalidResync   = "resync"
 
 	apiStreaming apiKind = "streaming"
 	apiPubSub    apiKind = "pubsub"
@@ -152,8 +153,8 @@ func spec() *service.ConfigSpec {
 				Example(map[string]any{"/event/Order__e": 10230}).
 				Example(map[string]any{"/event/Order__e": "AAAAAAAAJ/Y="}).
 				Default(map[string]any{}),
-			service.NewStringEnumField(ssiFieldOnInvalidReplayID, onInvalidEarliest, onInvalidLatest, onInvalidFail).
-				Description("What happens when Salesforce rejects a channel's start replay id as invalid (older than its retention, or deleted): `earliest` resubscribes from every retained event (no further loss, some events may be gone), `latest` from new events only, `fail` stops consuming and keeps reporting the error until the checkpoint is fixed. Every occurrence is logged as an error and counted in `salesforce_streaming_replay_fallbacks`. The same applies to every stored replay id after an org migration (Salesforce restarts replay ids), which each start detects by the org's instance name (`SELECT InstanceName FROM Organization`) and counts in `salesforce_streaming_org_migrations`.").
+			service.NewStringEnumField(ssiFieldOnInvalidReplayID, onInvalidEarliest, onInvalidLatest, onInvalidFail, onInvalidResync).
+				Description("What happens when Salesforce rejects a channel's start replay id as invalid (older than its retention, or deleted): `earliest` resubscribes from every retained event (no further loss, some events may be gone), `latest` from new events only, `fail` stops consuming and keeps reporting the error until the checkpoint is fixed, `resync` snapshots `snapshot.objects` (a new snapshot generation, see docs/cdc.md) and then streams from every retained event, so that a mirror converges again after downtime past retention. Every occurrence is logged as an error and counted in `salesforce_streaming_replay_fallbacks`. The same applies to every stored replay id after an org migration (Salesforce restarts replay ids), which each start detects by the org's instance name (`SELECT InstanceName FROM Organization`) and counts in `salesforce_streaming_org_migrations`.").
 				Default(onInvalidEarliest),
 			service.NewStringField(ssiFieldCheckpointCache).
 				Description("Name of a cache resource that stores the replay id of the last acknowledged event of each channel, so that a restart resumes there. Use a durable cache (`file`, `redis`); a `memory` cache forgets on restart and expires entries after 5 minutes by default."),
@@ -190,6 +191,8 @@ func spec() *service.ConfigSpec {
 					Default(defaultBackoffLong),
 			).Description("Reconnection back-off. Reconnection never gives up; every failure is logged with its cause.").Advanced(),
 		).
+		Fields(cdcFields()...).
+		Fields(checkpointHealthFields()...).
 		LintRule(lintRule()).
 		Example("Platform events with client credentials",
 			"Consume a platform event and a CDC channel with the client credentials flow, keeping replay ids in a file cache so that restarts resume where they stopped.",

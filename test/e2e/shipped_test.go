@@ -28,6 +28,9 @@ type shippedMode struct {
 	name      string
 	resources string // the resources/ file the header's command line names
 	run       func(t *testing.T, s *shippedRun)
+	// emulator, when set, gives the mode's further emulator flags and
+	// bin/benthos variables (records to start with, a Pub/Sub address).
+	emulator func(t *testing.T) (args, env []string)
 }
 
 // shippedModes holds, per config/ file, its documented modes.
@@ -37,6 +40,10 @@ var shippedModes = map[string][]shippedMode{
 	},
 	"cdc_to_postgres.yaml": {
 		{name: "postgres", resources: "replay_ids_redis.yaml", run: runCDCToPostgres},
+	},
+	"cdc_mirror_postgres.yaml": {
+		{name: "streaming", resources: "replay_ids_redis.yaml", run: runCDCMirror, emulator: mirrorEmulator(false)},
+		{name: "pubsub", resources: "replay_ids_redis.yaml", run: runCDCMirror, emulator: mirrorEmulator(true)},
 	},
 	"platform_events_to_kafka.yaml": {
 		{name: "kafka", resources: "replay_ids_redis.yaml", run: runEventsToKafka},
@@ -68,7 +75,7 @@ func TestShippedConfigsRun(t *testing.T) {
 				"config/%s: the header's command line names the mode's resources", name)
 			t.Run(strings.TrimSuffix(name, ".yaml")+"/"+m.name, func(t *testing.T) {
 				t.Parallel()
-				m.run(t, newShippedRun(t, root, string(pipeline), m.resources))
+				m.run(t, newShippedRun(t, root, string(pipeline), m))
 			})
 		}
 	}
@@ -98,14 +105,22 @@ type shippedRun struct {
 	storeEnv  []string       // the variables pointing the resources at the store
 	redis     *harness.Redis // the store, with the redis resources
 	keyFile   string         // the jwt-bearer private key the emulator wrote
+	modeEnv   []string       // the mode's own variables (shippedMode.emulator)
 }
 
-func newShippedRun(t *testing.T, root, pipeline, resourcesFile string) *shippedRun {
+func newShippedRun(t *testing.T, root, pipeline string, m shippedMode) *shippedRun {
+	resourcesFile := m.resources
 	keyFile := filepath.Join(t.TempDir(), "salesforce.key")
-	e := newEnv(t, harness.EmulatorConfig{Args: []string{"-jwt-key-out", keyFile}})
+	args := []string{"-jwt-key-out", keyFile}
+	var modeEnv []string
+	if m.emulator != nil {
+		more, env := m.emulator(t)
+		args, modeEnv = append(args, more...), env
+	}
+	e := newEnv(t, harness.EmulatorConfig{Args: args})
 	resources, err := os.ReadFile(filepath.Join(root, "resources", resourcesFile))
 	require.NoError(t, err)
-	s := &shippedRun{e: e, pipeline: pipeline, resources: string(resources), keyFile: keyFile}
+	s := &shippedRun{e: e, pipeline: pipeline, resources: string(resources), keyFile: keyFile, modeEnv: modeEnv}
 	switch resourcesFile {
 	case "replay_ids_file.yaml":
 		e.fileCache() // creates <dir>/replay_ids, where the resource points with SALESFORCE_STREAMING_DATA_DIR
@@ -123,7 +138,7 @@ func newShippedRun(t *testing.T, root, pipeline, resourcesFile string) *shippedR
 // the emulator's URL and the store's.
 func (s *shippedRun) start(name string, env ...string) *harness.Process {
 	s.e.t.Helper()
-	env = append(append([]string{"SF_ORG_URL=" + s.e.emu.URL}, s.storeEnv...), env...)
+	env = append(append(append([]string{"SF_ORG_URL=" + s.e.emu.URL}, s.storeEnv...), s.modeEnv...), env...)
 	proc, err := harness.StartBenthos(harness.BenthosConfig{
 		Dir:       s.e.dir,
 		Name:      name,

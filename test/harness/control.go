@@ -316,3 +316,25 @@ func (c *Client) PublishRounds(ctx context.Context, ledger *Ledger, plan Rounds)
 	}
 	return nil
 }
+
+// MutateResponse is the answer of POST /emulator/mutate.
+type MutateResponse struct {
+	Object    string         `json:"object"`
+	Events    string         `json:"events"`
+	Changes   map[string]int `json:"changes"`
+	RecordIDs []string       `json:"record_ids"`
+}
+
+// Mutate makes count random changes to records of object; events is "" (change events), "gap" or "overflow".
+func (c *Client) Mutate(ctx context.Context, object string, count int, events string) (MutateResponse, error) {
+	body := struct {
+		Object string `json:"object"`
+		Count  int    `json:"count"`
+		Events string `json:"events,omitempty"`
+	}{object, count, events}
+	var resp MutateResponse
+	if err := c.do(ctx, http.MethodPost, "/emulator/mutate", body, &resp); err != nil {
+		return resp, fmt.Errorf("mutating %d %s records: %w", count, object, err)
+	}
+	return resp, nil
+}
