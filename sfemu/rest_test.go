@@ -10,6 +10,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/salesforce-streaming/salesforce_streaming/sfemu/internal/rest"
 )
 
 // get sends a GET with an optional Authorization header.
@@ -208,7 +210,7 @@ func TestStreamingChannelPush(t *testing.T) {
 	}{
 		{"unknown channel id", "/services/data/v66.0/sobjects/StreamingChannel/0M6000000000000AAA/push", `{"pushEvents":[{"payload":"x"}]}`, 404},
 		{"no events", push, `{"pushEvents":[]}`, 400},
-		{"payload too long", push, `{"pushEvents":[{"payload":"` + strings.Repeat("x", maxPushPayload+1) + `"}]}`, 400},
+		{"payload too long", push, `{"pushEvents":[{"payload":"` + strings.Repeat("x", rest.MaxPushPayload+1) + `"}]}`, 400},
 		{"not an object", push, `[1]`, 400},
 		{"not a /u/ channel", "/services/data/v66.0/sobjects/StreamingChannel", `{"Name":"/topic/X"}`, 400},
 	}

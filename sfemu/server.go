@@ -18,6 +18,7 @@ import (
 	"github.com/salesforce-streaming/salesforce_streaming/sfemu/internal/faults"
 	"github.com/salesforce-streaming/salesforce_streaming/sfemu/internal/oauth"
 	"github.com/salesforce-streaming/salesforce_streaming/sfemu/internal/orgstream"
+	"github.com/salesforce-streaming/salesforce_streaming/sfemu/internal/rest"
 	"github.com/salesforce-streaming/salesforce_streaming/sfemu/internal/sfhttp"
 	"github.com/salesforce-streaming/salesforce_streaming/sfemu/internal/tokens"
 	"github.com/salesforce-streaming/salesforce_streaming/sfemu/org"
@@ -203,14 +204,14 @@ type Server struct {
 	eventStore
 	payloadBuilder
 	cometdHandler
-	restHandler
 	pubsubServer
 	eventGenerator
 
 	// The session store (one owner of the access tokens) and the login surface that fills it.
 	tokens  *tokens.Store
 	faults  *faults.Set
-	control *control.Handler // the pending injected faults, handed out to CometD, Pub/Sub and the transport
+	control *control.Handler
+	rest    *rest.Handler // the pending injected faults, handed out to CometD, Pub/Sub and the transport
 	login   *oauth.Handler
 
 	// The org beneath the surfaces, its REST data API, and what the streaming surfaces derive from its records.
@@ -245,7 +246,6 @@ func New(cfg Config) *Server {
 		JWTAudiences: cfg.JWTAudiences, GenericLoginHost: cfg.GenericLoginHost, InstanceURL: cfg.InstanceURL,
 		OrgID: cfg.OrgID, UserID: cfg.UserID,
 	}, s.tokens, cfg.Clock, s.logf)
-	s.restHandler = restHandler{s}
 	s.pubsubServer = pubsubServer{Server: s, pubsub: newPubSubState()}
 	s.eventGenerator = eventGenerator{s}
 	s.lbCookie = s.lbCookieValue()
@@ -255,6 +255,7 @@ func New(cfg Config) *Server {
 		s.cfg.CustomObjects = nil
 		_ = s.openOrg(seed) // the standard objects alone always build
 	}
+	s.rest = rest.New(s.tokens, s.data, cfg.OrgID, cfg.UserID, s.restOps())
 	for _, p := range cfg.Preload {
 		s.defineChannel(p.Channel)
 		if p.Count == 0 {
@@ -313,7 +314,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case strings.HasPrefix(p, "/emulator/"):
 		s.control.ServeHTTP(w, r)
 	case p == "/services/data" || strings.HasPrefix(p, "/services/data/"):
-		s.serveREST(w, r)
+		s.rest.ServeHTTP(w, r)
 	default:
 		sfhttp.WriteJSONError(w, http.StatusNotFound, "not found: "+p)
 	}

@@ -37,7 +37,7 @@ type managedBody struct {
 }
 
 // serveTooling routes /services/data/vXX.X/tooling/...; parts start after "tooling".
-func (s *restHandler) serveTooling(w http.ResponseWriter, r *http.Request, version string, parts []string) {
+func (s *pubsubServer) serveTooling(w http.ResponseWriter, r *http.Request, version string, parts []string) {
 	switch {
 	case len(parts) == 1 && parts[0] == "query":
 		if r.Method != http.MethodGet {
@@ -58,9 +58,9 @@ func (s *restHandler) serveTooling(w http.ResponseWriter, r *http.Request, versi
 	}
 }
 
-func (s *restHandler) createManaged(w http.ResponseWriter, r *http.Request) {
+func (s *pubsubServer) createManaged(w http.ResponseWriter, r *http.Request) {
 	var body managedBody
-	if _, ok := readJSONObject(w, r, 1<<20, &body); !ok {
+	if _, ok := sfhttp.ReadJSONObject(w, r, 1<<20, &body); !ok {
 		return
 	}
 	if !developerNameRE.MatchString(body.FullName) || len(body.FullName) > 80 {
@@ -148,7 +148,7 @@ func applyManagedMetadata(m *managedSubscription, md *managedMetadata, create bo
 	return "", ""
 }
 
-func (s *restHandler) serveManagedRecord(w http.ResponseWriter, r *http.Request, version, id string) {
+func (s *pubsubServer) serveManagedRecord(w http.ResponseWriter, r *http.Request, version, id string) {
 	full, ok := org.NormalizeID(id)
 	s.mu.Lock()
 	m := s.pubsub.managed.byID[full]
@@ -165,7 +165,7 @@ func (s *restHandler) serveManagedRecord(w http.ResponseWriter, r *http.Request,
 		sfhttp.WriteRaw(w, http.StatusOK, rec)
 	case http.MethodPatch:
 		var body managedBody
-		if _, ok := readJSONObject(w, r, 1<<20, &body); !ok {
+		if _, ok := sfhttp.ReadJSONObject(w, r, 1<<20, &body); !ok {
 			return
 		}
 		if body.Metadata == nil {
@@ -226,7 +226,7 @@ const restTime = "2006-01-02T15:04:05.000-0700"
 var managedFields = map[string]bool{"id": true, "developername": true, "masterlabel": true, "fullname": true, "createddate": true, "metadata": true}
 
 // toolingQuery answers SELECT ... FROM ManagedEventSubscription [WHERE ...] [LIMIT n] with Tooling's query shape.
-func (s *restHandler) toolingQuery(w http.ResponseWriter, r *http.Request, version string) {
+func (s *pubsubServer) toolingQuery(w http.ResponseWriter, r *http.Request, version string) {
 	q, err := soql.Parse(r.URL.Query().Get("q"))
 	if err != nil {
 		sfhttp.WriteRESTError(w, http.StatusBadRequest, "MALFORMED_QUERY", err.Error())

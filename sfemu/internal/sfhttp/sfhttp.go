@@ -6,6 +6,7 @@ package sfhttp
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"strings"
@@ -121,4 +122,18 @@ func MethodNotAllowed(w http.ResponseWriter, r *http.Request, allowed ...string)
 	w.Header().Set("Allow", strings.Join(allowed, ", "))
 	WriteRESTError(w, http.StatusMethodNotAllowed, "METHOD_NOT_ALLOWED",
 		"HTTP Method '"+r.Method+"' not allowed. Allowed are "+strings.Join(allowed, ","))
+}
+
+// ReadJSONObject reads a REST request body that must be a JSON object, or answers Salesforce's parser error.
+func ReadJSONObject(w http.ResponseWriter, r *http.Request, limit int, v any) ([]byte, bool) {
+	body, err := ReadLimited(r.Body, limit)
+	if err != nil {
+		WriteRESTError(w, http.StatusRequestEntityTooLarge, "JSON_PARSER_ERROR", fmt.Sprintf("request body above %d bytes", limit))
+		return nil, false
+	}
+	if err := json.Unmarshal(body, v); err != nil || len(body) == 0 || strings.TrimSpace(string(body))[0] != '{' {
+		WriteRESTError(w, http.StatusBadRequest, "JSON_PARSER_ERROR", "The request body must be a JSON object")
+		return nil, false
+	}
+	return body, true
 }
