@@ -49,9 +49,9 @@ func TestCountedFaultsAreConsumedOnce(t *testing.T) {
 	assert.Equal(t, int64(1), s.Dropped())
 
 	require.NoError(t, s.Apply(Request{Fault: SlowResponse, Delay: json.RawMessage(`250`)}))
-	f, d := s.TakeStream(false)
+	f, _ := s.TakeStream(false)
 	assert.Equal(t, StreamOK, f, "a delay applies only to a stream about to send")
-	f, d = s.TakeStream(true)
+	f, d := s.TakeStream(true)
 	assert.Equal(t, StreamSlow, f)
 	assert.Equal(t, 250*time.Millisecond, d)
 }
