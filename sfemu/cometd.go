@@ -375,7 +375,7 @@ func (s *cometdHandler) subscribe(rc *reqCtx, m *inMsg) []byte {
 		return fail(errAuthInvalid, "", adviceNone)
 	case s.faults.TakeServerBusy():
 		return fail(errBusy, errBusy, "")
-	case s.dailyLimitLocked():
+	case s.limits.DailyLimitReached():
 		return fail(errDailyLimit, "", "")
 	}
 	var name string
@@ -555,7 +555,7 @@ func (s *cometdHandler) connect(rc *reqCtx, m *inMsg, canHold bool, answer []par
 				part{a: newObj(nil).str("clientId", c.id).raw("advice", []byte(adviceNone)).str("channel", "/meta/connect").
 					raw("id", m.ID).str("error", errText).bool("successful", false).done()})
 		}
-		if s.dailyLimitLocked() {
+		if s.limits.DailyLimitReached() {
 			s.dropSubscriptionsLocked(c)
 			return append(answer, part{a: newObj(nil).str("clientId", c.id).str("channel", "/meta/connect").raw("id", m.ID).
 				str("error", errDailyLimit).bool("successful", false).raw("advice", []byte(adviceNone)).done()})

@@ -345,7 +345,7 @@ func (s *pubsubServer) publishBatch(setTrailer func(metadata.MD), topic string, 
 				fail(err.Error())
 				break
 			}
-			s.countPublished(1)
+			s.limits.CountPublished(1)
 			res.ReplayId = replayBytes(id)
 		}
 		resp.Results = append(resp.Results, res)

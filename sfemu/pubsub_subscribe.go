@@ -223,7 +223,7 @@ func (s *pubsubServer) serveStream(ctx context.Context, st *eventStream) error {
 
 		s.mu.Lock()
 		tokenValid := s.tokens.Valid(tokenOf(ctx))
-		limited := s.dailyLimitLocked()
+		limited := s.limits.DailyLimitReached()
 		s.pruneLocked(ch, s.clock.Now())
 		r := ch.retained()
 		i := ch.indexAfter(cursor)
@@ -278,7 +278,7 @@ func (s *pubsubServer) serveStream(ctx context.Context, st *eventStream) error {
 				return err
 			}
 			s.mu.Lock()
-			s.countDeliveredLocked(kind, n) // the daily allocation CometD deliveries count against too
+			s.limits.CountDelivered(allocationOf(kind), n) // the daily allocation CometD deliveries count against too
 			s.mu.Unlock()
 			keepalive.Stop()
 			keepalive = s.clock.NewTimer(PubSubKeepalive)

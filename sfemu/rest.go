@@ -23,7 +23,7 @@ func (s *Server) restOps() rest.Ops {
 			uuid := s.lastEventUUID
 			s.mu.Unlock()
 			if err == nil {
-				s.countPublished(1)
+				s.limits.CountPublished(1)
 			}
 			return last, uuid, err
 		},
@@ -38,9 +38,14 @@ func (s *Server) restOps() rest.Ops {
 			_, _, err := s.publish(publishSpec{channel: channel, payloads: payloads})
 			return err
 		},
-		AdmitAPIRequest: s.admitAPIRequest,
-		Limits:          s.limitsJSON,
-		InstanceName:    s.orgInstance.instanceName,
-		Tooling:         s.serveTooling,
+		AdmitAPIRequest: s.limits.AdmitAPIRequest,
+		Limits: func() []byte {
+			s.mu.Lock()
+			clients := len(s.clients)
+			s.mu.Unlock()
+			return s.limits.JSON(clients)
+		},
+		InstanceName: s.orgInstance.instanceName,
+		Tooling:      s.serveTooling,
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/salesforce-streaming/salesforce_streaming/sfemu/internal/limits"
 	"github.com/salesforce-streaming/salesforce_streaming/sfemu/internal/rest"
 )
 
@@ -140,7 +141,7 @@ func TestLimitsCountDeliveries(t *testing.T) {
 	l := e.limits(auth)
 	assert.EqualValues(t, 10, l["DailyDeliveredPlatformEvents"].Max)
 	assert.EqualValues(t, 10, l["DailyDeliveredPlatformEvents"].Remaining)
-	assert.EqualValues(t, defaultDailyStreamingMax, l["DailyDurableStreamingApiEvents"].Max)
+	assert.EqualValues(t, limits.DefaultDailyStreamingMax, l["DailyDurableStreamingApiEvents"].Max)
 
 	c := e.loggedIn()
 	c.handshake()
@@ -152,7 +153,7 @@ func TestLimitsCountDeliveries(t *testing.T) {
 	require.Len(t, evs, 10)
 	l = e.limits(auth)
 	assert.EqualValues(t, 3, l["DailyDeliveredPlatformEvents"].Remaining)
-	assert.EqualValues(t, defaultDailyStreamingMax-3, l["DailyDurableStreamingApiEvents"].Remaining)
+	assert.EqualValues(t, limits.DefaultDailyStreamingMax-3, l["DailyDurableStreamingApiEvents"].Remaining)
 
 	e.publish("/event/Order__e", 5)
 	evs, _, _ = c.connect()

@@ -16,6 +16,7 @@ import (
 	"github.com/salesforce-streaming/salesforce_streaming/sfemu/internal/control"
 	"github.com/salesforce-streaming/salesforce_streaming/sfemu/internal/dataapi"
 	"github.com/salesforce-streaming/salesforce_streaming/sfemu/internal/faults"
+	"github.com/salesforce-streaming/salesforce_streaming/sfemu/internal/limits"
 	"github.com/salesforce-streaming/salesforce_streaming/sfemu/internal/oauth"
 	"github.com/salesforce-streaming/salesforce_streaming/sfemu/internal/orgstream"
 	"github.com/salesforce-streaming/salesforce_streaming/sfemu/internal/rest"
@@ -191,10 +192,9 @@ type Server struct {
 	cfg   Config
 	clock Clock
 
-	mu        sync.Mutex
-	rng       *rand.Rand
-	orgLimits orgUsage // what counts against the org's allocations (limits.go)
-	counters  counters
+	mu       sync.Mutex
+	rng      *rand.Rand
+	counters counters
 
 	closed    chan struct{}
 	closeOnce sync.Once
@@ -209,6 +209,7 @@ type Server struct {
 
 	// The session store (one owner of the access tokens) and the login surface that fills it.
 	tokens  *tokens.Store
+	limits  *limits.Usage // what counts against the org's allocations
 	faults  *faults.Set
 	control *control.Handler
 	rest    *rest.Handler // the pending injected faults, handed out to CometD, Pub/Sub and the transport
@@ -239,6 +240,8 @@ func New(cfg Config) *Server {
 	s.payloadBuilder = payloadBuilder{Server: s}
 	s.cometdHandler = cometdHandler{Server: s, clients: make(map[string]*client)}
 	s.faults = faults.New()
+	s.limits = limits.New(limits.Config{DailyDelivery: cfg.DailyDeliveryLimit, DailyStreaming: cfg.DailyStreamingLimit,
+		DailyAPIRequests: cfg.DailyAPIRequestLimit, MaxClients: cfg.MaxClients}, cfg.Clock, s.faults)
 	s.tokens = tokens.New(cfg.OrgID, seed)
 	s.login = oauth.New(oauth.Config{
 		ClientID: cfg.ClientID, ClientSecret: cfg.ClientSecret, Username: cfg.Username, Password: cfg.Password,

@@ -26,7 +26,7 @@ var (
 	surfaces = []string{"sfemu/internal/oauth", "sfemu/internal/control", "sfemu/internal/rest"}
 	lower    = []string{"sfemu/org", "sfemu/org/soql", "sfemu/internal/dataapi", "sfemu/internal/orgstream",
 		"sfemu/internal/jsonw", "sfemu/internal/sfhttp", "sfemu/internal/tokens", "sfemu/internal/faults",
-		"sfemu/internal/streamerr"}
+		"sfemu/internal/streamerr", "sfemu/internal/limits"}
 )
 
 func packageImports(t *testing.T, dir string) []string {
