@@ -1,7 +1,9 @@
-// Package sfemu is a Salesforce emulator for tests and demos: the OAuth 2.0 token endpoint, the Streaming API
-// (CometD/Bayeux long polling with the replay extension, Salesforce's message shapes, errors, cookies, timers and
-// limits), the platform-event publish path, and a control API (/emulator/*) that publishes events and injects
-// faults. It is a plain http.Handler, so tests run it with httptest and cmd/sfemu serves it on a port.
+// Package sfemu is a Salesforce emulator for tests and demos: the OAuth 2.0 token endpoint and SOAP login, the
+// Streaming API (CometD/Bayeux long polling with the replay extension, Salesforce's message shapes, errors,
+// cookies, timers and limits), the Pub/Sub API, the REST API (platform-event publish, the data API on an org of
+// records), and a control API (/emulator/*) that publishes events and injects faults. It wires the surfaces that
+// are packages of their own (sfemu/internal/...) to the org and the shared owners. It is a plain http.Handler, so
+// tests run it with httptest and cmd/sfemu serves it on a port.
 package sfemu
 
 import (
@@ -184,10 +186,10 @@ func (c *Config) fill() {
 	c.InstanceURL = strings.TrimRight(c.InstanceURL, "/")
 }
 
-// Server is the emulator. It implements http.Handler. It holds what every
-// surface shares (config, clock, the one lock, randomness, counters, lifetime)
-// and wires the surfaces, each of which owns its own part of the state; all
-// of it is guarded by mu.
+// Server is the emulator. It implements http.Handler. It builds the shared
+// owners (tokens, faults, limits, the org) and the surfaces that are packages of
+// their own (login, REST, control), each given what it uses, and routes to them.
+// The event store, CometD and Pub/Sub still live here, embedded, under mu.
 type Server struct {
 	cfg   Config
 	clock Clock
@@ -200,20 +202,22 @@ type Server struct {
 	closeOnce sync.Once
 	wg        sync.WaitGroup // generators
 
-	// The surfaces: each holds a pointer back to this Server for the state and lock they share.
+	// Not yet packages: each holds a pointer back to this Server for the state and lock they share.
 	eventStore
 	payloadBuilder
 	cometdHandler
 	pubsubServer
 	eventGenerator
 
-	// The session store (one owner of the access tokens) and the login surface that fills it.
-	tokens  *tokens.Store
-	limits  *limits.Usage // what counts against the org's allocations
-	faults  *faults.Set
-	control *control.Handler
-	rest    *rest.Handler // the pending injected faults, handed out to CometD, Pub/Sub and the transport
-	login   *oauth.Handler
+	// The shared owners, each under its own lock, calling nothing above it.
+	tokens *tokens.Store // the issued access tokens
+	faults *faults.Set   // the pending injected faults, handed out to CometD, Pub/Sub and the transport
+	limits *limits.Usage // what counts against the org's allocations
+
+	// The surfaces that are packages of their own.
+	login   *oauth.Handler   // token endpoint, userinfo, SOAP login
+	rest    *rest.Handler    // /services/data
+	control *control.Handler // /emulator/*
 
 	// The org beneath the surfaces, its REST data API, and what the streaming surfaces derive from its records.
 	org    *org.Org
