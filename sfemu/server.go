@@ -18,6 +18,7 @@ import (
 	"github.com/salesforce-streaming/salesforce_streaming/sfemu/internal/control"
 	"github.com/salesforce-streaming/salesforce_streaming/sfemu/internal/dataapi"
 	"github.com/salesforce-streaming/salesforce_streaming/sfemu/internal/faults"
+	"github.com/salesforce-streaming/salesforce_streaming/sfemu/internal/generate"
 	"github.com/salesforce-streaming/salesforce_streaming/sfemu/internal/limits"
 	"github.com/salesforce-streaming/salesforce_streaming/sfemu/internal/oauth"
 	"github.com/salesforce-streaming/salesforce_streaming/sfemu/internal/orgstream"
@@ -207,7 +208,6 @@ type Server struct {
 	payloadBuilder
 	cometdHandler
 	pubsubServer
-	eventGenerator
 
 	// The shared owners, each under its own lock, calling nothing above it.
 	tokens *tokens.Store // the issued access tokens
@@ -254,7 +254,6 @@ func New(cfg Config) *Server {
 		OrgID: cfg.OrgID, UserID: cfg.UserID,
 	}, s.tokens, cfg.Clock, s.logf)
 	s.pubsubServer = pubsubServer{Server: s, pubsub: newPubSubState()}
-	s.eventGenerator = eventGenerator{s}
 	s.lbCookie = s.lbCookieValue()
 	s.control = control.New(s.controlOps())
 	if err := s.openOrg(seed); err != nil {
@@ -276,7 +275,9 @@ func New(cfg Config) *Server {
 		s.defineChannel(g.Channel)
 	}
 	for _, g := range cfg.Generate {
-		s.startGenerator(g)
+		channel := g.Channel
+		generate.Start(generate.Deps{Clock: s.clock, Closed: s.closed, WG: &s.wg, Logf: s.logf}, channel, g.Rate,
+			func(n int) error { _, _, err := s.produce(channel, n); return err })
 	}
 	return s
 }
