@@ -71,7 +71,7 @@ func (s *Server) MigrateOrg() map[string]MigratedChannel {
 		s.destroyLocked(c, "migrated")
 	}
 	s.lbCookie = s.lbCookieValue()
-	s.orgInstance.migrations.Add(1) // the org now lives on another instance
+	s.instance.migrations.Add(1) // the org now lives on another instance
 	s.counters.faults.Add(1)
 	s.faults.Wake() // under mu: a held request either saw the migration or holds the channel this closes
 	return out

@@ -45,7 +45,7 @@ func (s *Server) restOps() rest.Ops {
 			s.mu.Unlock()
 			return s.limits.JSON(clients)
 		},
-		InstanceName: s.orgInstance.instanceName,
+		InstanceName: s.instance.instanceName,
 		Tooling:      s.serveTooling,
 	}
 }

@@ -220,11 +220,11 @@ type Server struct {
 	control *control.Handler // /emulator/*
 
 	// The org beneath the surfaces, its REST data API, and what the streaming surfaces derive from its records.
-	org    *org.Org
-	data   *dataapi.API
-	router *orgstream.Router
-	defs   definitions
-	orgInstance
+	org      *org.Org
+	data     *dataapi.API
+	router   *orgstream.Router
+	defs     definitions
+	instance orgInstance // the instance the org lives on, moved by a migration
 }
 
 // New builds a Server, publishes the preloaded events and starts the generators. Close stops them.
