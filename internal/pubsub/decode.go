@@ -18,8 +18,8 @@ import (
 // the same event, so a pipeline written for one API works on the other:
 //
 //   - fields in schema order; unions unwrapped; bytes and fixed as base64; enums as their symbol;
-//   - a long whose schema doc ends in ":DateTime" (Salesforce's marker for date-time fields, which Pub/Sub
-//     sends as epoch milliseconds) or whose logical type is timestamp-millis becomes the UTC text CometD sends
+//   - a long whose schema doc marks a date-time ("CreatedDate:DateTime" on standard fields, "Data:DateTime:00N..."
+//     on custom fields: Salesforce's marker for date-time fields, which Pub/Sub sends as epoch milliseconds) or whose logical type is timestamp-millis becomes the UTC text CometD sends
 //     ("2024-04-27T00:46:35.000Z"); an int of logical type date becomes "2024-04-27";
 //   - change events (a top-level ChangeEventHeader): the record fields that are null are left out, as CometD
 //     leaves out unchanged and null fields, and the header's changedFields, nulledFields and diffFields are
@@ -411,7 +411,7 @@ func (d *decoder) value(t avro.Schema, doc string, dropNulls bool) error {
 		case avro.TimestampMillis:
 			layout, at = cometdTime, time.UnixMilli(n).UTC()
 		default:
-			if t.Type() == avro.Long && strings.HasSuffix(doc, ":DateTime") {
+			if t.Type() == avro.Long && isDateTimeDoc(doc) {
 				layout, at = cometdTime, time.UnixMilli(n).UTC()
 			}
 		}
@@ -530,4 +530,17 @@ func appendJSONString(b []byte, s string) []byte {
 	}
 	b = append(b, s[start:]...)
 	return append(b, '"')
+}
+
+// isDateTimeDoc reports whether a field's schema doc marks a date-time: its
+// second colon-separated part is "DateTime". Standard fields end there
+// ("CreatedDate:DateTime"); custom fields append their field id
+// ("Data:DateTime:00N5g00000ABCDE").
+func isDateTimeDoc(doc string) bool {
+	_, rest, ok := strings.Cut(doc, ":")
+	if !ok {
+		return false
+	}
+	kind, _, _ := strings.Cut(rest, ":")
+	return kind == "DateTime"
 }
