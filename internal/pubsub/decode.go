@@ -12,6 +12,8 @@ import (
 	"unicode/utf8"
 
 	"github.com/hamba/avro/v2"
+
+	"github.com/salesforce-streaming/salesforce_streaming/internal/jsontext"
 )
 
 // Decoding an event turns its Avro payload into the JSON object a CometD subscriber receives as `payload` for
@@ -98,7 +100,7 @@ type capture struct {
 	ids  bool    // an array whose items are strings (recordIds)
 }
 
-// capText stores s in c's destination as a JSON reader would read it back from appendJSONString's output:
+// capText stores s in c's destination as a JSON reader would read it back from jsontext.AppendString's output:
 // each byte of invalid UTF-8 becomes U+FFFD.
 func (c capture) capText(s string) {
 	if c.text == nil {
@@ -207,7 +209,7 @@ func (d *decoder) key(first *bool, name string) {
 		d.out = append(d.out, ',')
 	}
 	*first = false
-	d.out = appendJSONString(d.out, name)
+	d.out = jsontext.AppendString(d.out, name)
 	d.out = append(d.out, ':')
 }
 
@@ -280,7 +282,7 @@ func (d *decoder) header(rs *avro.RecordSchema) error {
 			if i > 0 {
 				d.out = append(d.out, ',')
 			}
-			d.out = appendJSONString(d.out, n)
+			d.out = jsontext.AppendString(d.out, n)
 		}
 		d.out = append(d.out, ']')
 	}
@@ -337,7 +339,7 @@ func (d *decoder) value(t avro.Schema, doc string, dropNulls bool) error {
 		if i < 0 || i >= int64(len(s.Symbols())) {
 			return fmt.Errorf("enum index %d of %d", i, len(s.Symbols()))
 		}
-		d.out = appendJSONString(d.out, s.Symbols()[i])
+		d.out = jsontext.AppendString(d.out, s.Symbols()[i])
 		c.capText(s.Symbols()[i])
 		return nil
 	case *avro.ArraySchema:
@@ -371,7 +373,7 @@ func (d *decoder) value(t avro.Schema, doc string, dropNulls bool) error {
 				d.out = append(d.out, ',')
 			}
 			n++
-			d.out = appendJSONString(d.out, string(k))
+			d.out = jsontext.AppendString(d.out, string(k))
 			d.out = append(d.out, ':')
 			return d.value(s.Values(), "", dropNulls)
 		})
@@ -447,7 +449,7 @@ func (d *decoder) value(t avro.Schema, doc string, dropNulls bool) error {
 		if err != nil {
 			return err
 		}
-		d.out = appendJSONString(d.out, string(b))
+		d.out = jsontext.AppendString(d.out, string(b))
 		if c.text != nil {
 			c.capText(string(b))
 		}
@@ -486,49 +488,6 @@ func appendBase64(b, data []byte) []byte {
 	b = append(b, '"')
 	b = append(b, make([]byte, n)...)
 	base64.StdEncoding.Encode(b[len(b)-n:], data)
-	return append(b, '"')
-}
-
-// appendJSONString appends s as a JSON string (invalid UTF-8 becomes U+FFFD, as encoding/json does).
-func appendJSONString(b []byte, s string) []byte {
-	const hex = "0123456789abcdef"
-	b = append(b, '"')
-	start := 0
-	for i := 0; i < len(s); {
-		c := s[i]
-		if c < utf8.RuneSelf {
-			if c >= 0x20 && c != '"' && c != '\\' {
-				i++
-				continue
-			}
-			b = append(b, s[start:i]...)
-			switch c {
-			case '"', '\\':
-				b = append(b, '\\', c)
-			case '\n':
-				b = append(b, '\\', 'n')
-			case '\r':
-				b = append(b, '\\', 'r')
-			case '\t':
-				b = append(b, '\\', 't')
-			default:
-				b = append(b, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xf])
-			}
-			i++
-			start = i
-			continue
-		}
-		r, size := utf8.DecodeRuneInString(s[i:])
-		if r == utf8.RuneError && size == 1 {
-			b = append(b, s[start:i]...)
-			b = append(b, `\ufffd`...)
-			i += size
-			start = i
-			continue
-		}
-		i += size
-	}
-	b = append(b, s[start:]...)
 	return append(b, '"')
 }
 
