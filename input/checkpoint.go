@@ -67,6 +67,10 @@ type checkpointer struct {
 	limit int64
 	log   *service.Logger
 	lag   func(channel string, pending int64)
+	// health follows failed writes; fence, when set (the lease), says until
+	// when this instance may write (checkpoint_fence.go).
+	health *storeHealth
+	fence  func() (time.Time, bool)
 
 	mu      sync.Mutex
 	tracks  map[string]*channelTrack
@@ -283,6 +287,7 @@ func (c *checkpointer) advance(channel string, pos position) {
 	c.acked[channel] = pos
 	c.dirty[channel] = true
 	c.mu.Unlock()
+	c.pending(channel)
 	c.signal()
 }
 
@@ -310,7 +315,7 @@ func (c *checkpointer) run() {
 		cancel()
 		pause := storeMinInterval
 		if err != nil {
-			c.log.Errorf("Persisting acknowledged replay ids failed, retrying in %v (until then a restart replays more events): %v", storeRetryDelay, err)
+			// storeHealth logs the first failure and the recovery, not each retry.
 			pause = storeRetryDelay
 		}
 		select {
@@ -342,6 +347,15 @@ func (c *checkpointer) flush(ctx context.Context) error {
 	clear(c.dirty)
 	c.mu.Unlock()
 
+	if len(batch) == 0 {
+		return nil
+	}
+	ctx, cancel, ok := c.fenced(ctx)
+	defer cancel()
+	if !ok {
+		c.disown(batch)
+		return nil
+	}
 	c.storeMu.Lock()
 	defer c.storeMu.Unlock()
 	var errs []error
@@ -351,7 +365,10 @@ func (c *checkpointer) flush(ctx context.Context) error {
 			c.mu.Lock()
 			c.dirty[ch] = true
 			c.mu.Unlock()
+			c.failed(ch, err)
+			continue
 		}
+		c.stored(ch, pos)
 	}
 	return errors.Join(errs...)
 }

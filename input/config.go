@@ -84,6 +84,9 @@ type ssiConfig struct {
 
 	// CDC is the snapshot block and gap_events (cdc_config.go).
 	CDC cdcConfig
+	// CheckpointGrace and Lease: lease_config.go.
+	CheckpointGrace time.Duration
+	Lease           leaseConfig
 }
 
 // The patterns of field values. lint.go builds its rule from these same
@@ -200,6 +203,7 @@ func configFromParsed(pConf *service.ParsedConfig, fsys fs.FS) (conf ssiConfig, 
 	}
 	conf.CheckpointLimit = positiveInt(pConf, ssiFieldCheckpointLimit, defaultCheckpointLimit, &errs)
 	conf.MaxBuffered = positiveInt(pConf, ssiFieldMaxBuffered, defaultMaxBufferedEvents, &errs)
+	errs = append(errs, parseCheckpointHealth(pConf, &conf)...)
 
 	tlsConf, tlsEnabled, terr := pConf.FieldTLSToggled(ssiFieldTLS)
 	if terr != nil {

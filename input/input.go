@@ -61,6 +61,13 @@ type ssiInput struct {
 	recovery  *recovery
 	done      chan struct{} // closed by Close
 
+	// health, lease (nil when lease.enabled is false) and probe: checkpoint
+	// health and the lease (input_gate.go).
+	health    *storeHealth
+	lease     *lease
+	probe     func(context.Context) error
+	lastNamed time.Time // when Connect last returned the not-ready error
+
 	mu     sync.Mutex
 	client transport // nil when not connected
 	closed bool
@@ -112,6 +119,7 @@ func newInput(pConf *service.ParsedConfig, mgr *service.Resources) (*ssiInput, e
 		http:    httpClient,
 		cp:      newCheckpointer(store, conf.CheckpointLimit, cpLog, metrics.checkpointLag),
 		metrics: metrics,
+		probe:   store.Probe,
 		org:     store,
 		instanceName: func(ctx context.Context) (string, error) {
 			return queryInstanceName(ctx, httpClient, src, conf.APIVersion)
@@ -129,6 +137,7 @@ func newInput(pConf *service.ParsedConfig, mgr *service.Resources) (*ssiInput, e
 		done: make(chan struct{}),
 	}
 	in.wireCDC()
+	in.initGate(mgr)
 	return in, nil
 }
 
@@ -155,6 +164,22 @@ func (i *ssiInput) Connect(ctx context.Context) error {
 		i.mu.Unlock()
 		return service.ErrEndOfInput
 	}
+	i.mu.Unlock()
+	if i.lease != nil {
+		i.lease.start()
+		select { // a lone instance consumes at once
+		case <-i.lease.firstTried():
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	if err := i.awaitStore(ctx); err != nil {
+		return err
+	}
+	if i.lease != nil && !i.lease.Held() {
+		return nil // a standby: ReadBatch waits for the lease
+	}
+	i.mu.Lock()
 	if i.client != nil {
 		i.mu.Unlock()
 		return nil
@@ -313,6 +338,9 @@ func (i *ssiInput) startPositions(ctx context.Context, migrated map[string]bool)
 // persist the channel's highest contiguously acknowledged id.
 func (i *ssiInput) ReadBatch(ctx context.Context) (service.MessageBatch, service.AckFunc, error) {
 	for {
+		if err := i.readGate(ctx); err != nil {
+			return nil, nil, err
+		}
 		if msgs, ack, ok, err := i.cdc.next(ctx); ok || err != nil {
 			return msgs, ack, err
 		}
@@ -383,6 +411,13 @@ func (i *ssiInput) readNew(ctx context.Context) (*delivery, error) {
 			i.dropClient(client, err)
 			return nil, service.ErrNotConnected
 		}
+	}
+
+	if !i.storeStart(ctx, wctx, client, batch) {
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		return nil, nil
 	}
 
 	var resolve func()
@@ -509,6 +544,11 @@ func (i *ssiInput) Close(ctx context.Context) error {
 		if err := i.cp.Close(ctx); err != nil {
 			errs = append(errs, err)
 		}
+		// After the final flush, which the lease fences.
+		if i.lease != nil {
+			i.lease.close(ctx)
+		}
+		i.health.close()
 		i.closeErr = errors.Join(errs...)
 	})
 	return i.closeErr

@@ -98,6 +98,7 @@ func lintRule() string {
 		"{{ENDPOINT_RE}}", blobl(pubsubEndpointRE.String()),
 		"{{PUBSUB_SUFFIX_LEN}}", strconv.Itoa(len(checkpointfmt.PubSubKeySuffix)),
 		"{{BASE64_RE}}", blobl(base64RE.String()),
+		"{{LEASE_RULE}}", leaseLintRule,
 		"{{WHOLE_RE}}", blobl(wholeRE.String()),
 		"{{DEFAULT_LIMITS}}", blobl(durationText(defaultLimitsInterval)),
 		"{{LIMITS_FLOOR}}", strconv.FormatInt(int64(floorLimitsInterval), 10),
@@ -324,6 +325,7 @@ let boff_errs = $boff_defaults.keys().sort().filter(f -> $boff_ns.get(f) <= 0).m
 )
 
 {{CDC_RULE}}
+{{LEASE_RULE}}
 # limits_interval: 0 (off) or at least its floor (limits.go).
 let limits_str = this.limits_interval.or({{DEFAULT_LIMITS}}).string()
 let limits_ns = $limits_str.parse_duration().catch(-1)
@@ -333,6 +335,6 @@ let limits_errs = if $limits_ns < 0 {
   ["limits_interval %s is below its floor of {{LIMITS_FLOOR_TEXT}}: {{LIMITS_FLOOR_WHY}}".format($limits_str)]
 } else { [] }
 
-let errs = [$org_errs, $api_errs, $grant_errs, $key_errs, $channel_errs, $api_kind_errs, $pubsub_channel_errs, $dup_errs, $endpoint_errs, $initial_errs, $preset_errs, $on_invalid_errs, $cache_errs, $key_prefix_errs, $key_len_errs, $proxy_errs, $tls_errs, $tls_file_errs, $client_cert_errs, $limit_errs, $buffered_errs, $boff_errs, $limits_errs, $snapshot_errs].flatten()
+let errs = [$org_errs, $api_errs, $grant_errs, $key_errs, $channel_errs, $api_kind_errs, $pubsub_channel_errs, $dup_errs, $endpoint_errs, $initial_errs, $preset_errs, $on_invalid_errs, $cache_errs, $key_prefix_errs, $key_len_errs, $proxy_errs, $tls_errs, $tls_file_errs, $client_cert_errs, $limit_errs, $buffered_errs, $boff_errs, $limits_errs, $grace_errs, $lease_errs, $snapshot_errs].flatten()
 root = if $errs.length() > 0 { $errs }
 `

@@ -126,6 +126,10 @@ func TestLintErrors(t *testing.T) {
 			[]string{"auth.private_key_file and auth.private_key are both set: keep only one"}},
 		{"unknown grant", withAuth(`{ grant_type: oauth, client_id: x }`),
 			[]string{`auth.grant_type "oauth" is not a supported grant: use one of client_credentials, jwt_bearer, refresh_token, password`}},
+		{"lease ttl below 2s", validYAML + "lease: { ttl: 1500ms }\n",
+			[]string{"lease.ttl 1500ms is below its floor of 2s"}},
+		{"grace period zero", validYAML + "checkpoint_grace_period: 0s\n",
+			[]string{"checkpoint_grace_period must be a positive duration, e.g. 30s"}},
 		{"api version below 37", validYAML + `api_version: "36.0"`,
 			[]string{"api_version 36.0 is below 37.0, which has no durable replay"}},
 		{"unquoted api version below 37", validYAML + `api_version: 30.0`,
@@ -201,6 +205,8 @@ func TestLintAgreesWithConfig(t *testing.T) {
 		strings.Replace(validYAML, "client_secret: csecret", "", 1),
 		strings.Replace(validYAML, "/u/Alerts", "/x/Alerts", 1),
 		validYAML + `initial_replay_ids: { /event/B__e: 3 }`,
+		validYAML + "lease: { ttl: 1s }\n",
+		validYAML + "checkpoint_grace_period: 0s\n",
 	} {
 		require.NotEmpty(t, lintInput(t, yamlStr), yamlStr)
 		_, err := newTestInput(t, yamlStr)

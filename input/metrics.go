@@ -16,6 +16,10 @@ const (
 	metricCheckpointLag   = "salesforce_streaming_checkpoint_lag"
 	metricEventsDropped   = "salesforce_streaming_events_dropped"
 	metricOrgMigrations   = "salesforce_streaming_org_migrations"
+	// Checkpoint health and the lease (checkpoint_health.go, lease.go).
+	metricCheckpointErrors = "salesforce_streaming_checkpoint_errors"
+	metricCheckpointAge    = "salesforce_streaming_checkpoint_age_seconds"
+	metricLeaseHeld        = "salesforce_streaming_lease_held"
 )
 
 // ssiMetrics holds the input's metrics. It is the bayeux client's Observer,
@@ -32,6 +36,10 @@ type ssiMetrics struct {
 	// onFallback, when set, is told of each replay-id fallback as it
 	// happens (on_invalid_replay_id: resync; cdc_runtime.go).
 	onFallback func(channel string)
+
+	checkpointErrors *service.MetricCounter
+	checkpointAge    *service.MetricGauge
+	leaseHeld        *service.MetricGauge
 }
 
 func newMetrics(m *service.Metrics) *ssiMetrics {
@@ -43,6 +51,10 @@ func newMetrics(m *service.Metrics) *ssiMetrics {
 		dropped:         m.NewCounter(metricEventsDropped, "channel", "reason"),
 		orgMigrations:   m.NewCounter(metricOrgMigrations),
 		lag:             m.NewGauge(metricCheckpointLag, "channel"),
+
+		checkpointErrors: m.NewCounter(metricCheckpointErrors, "channel"),
+		checkpointAge:    m.NewGauge(metricCheckpointAge, "channel"),
+		leaseHeld:        m.NewGauge(metricLeaseHeld),
 	}
 }
 

@@ -220,7 +220,9 @@ func TestSecretsNeverLeak(t *testing.T) {
 			cacheYAML := fmt.Sprintf("label: replay_ids\nfile:\n  directory: %s\n", dir)
 
 			// A login Salesforce rejects, retried in the background meanwhile.
-			rejected := startStreamWith(t, ts.URL, fields, newCollector(), streamOpts{cacheYAML: cacheYAML, logger: traceLogger(logs),
+			// It shares the cache and key but must not take the lease from
+			// the stream under test.
+			rejected := startStreamWith(t, ts.URL, fields+"  lease: { enabled: false }\n", newCollector(), streamOpts{cacheYAML: cacheYAML, logger: traceLogger(logs),
 				auth: fmt.Sprintf("{ client_id: %s, client_secret: %s }", sfemu.DefaultClientID, wrongSecret), fast: true})
 
 			c := newCollector()

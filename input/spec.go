@@ -192,6 +192,7 @@ func spec() *service.ConfigSpec {
 			).Description("Reconnection back-off. Reconnection never gives up; every failure is logged with its cause.").Advanced(),
 		).
 		Fields(cdcFields()...).
+		Fields(checkpointHealthFields()...).
 		LintRule(lintRule()).
 		Example("Platform events with client credentials",
 			"Consume a platform event and a CDC channel with the client credentials flow, keeping replay ids in a file cache so that restarts resume where they stopped.",

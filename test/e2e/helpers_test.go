@@ -218,6 +218,9 @@ func (e *env) input(o inputOpts) map[string]any {
 		"checkpoint_cache": "replay_ids",
 		// Failed reconnects retry soon: a test has no minutes to wait.
 		"backoff": map[string]any{"initial_interval": "100ms", "max_interval": "1s", "long_interval": "2s"},
+		// A run restarted after a kill -9 waits for its predecessor's lease
+		// to run out: 3 s, not the default 15 s.
+		"lease": map[string]any{"ttl": "3s"},
 	}
 	set := func(k string, v any, ok bool) {
 		if ok {

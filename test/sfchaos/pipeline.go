@@ -167,6 +167,9 @@ func streamingInput(p pipelineParams) map[string]any {
 			"checkpoint_cache_key": checkpointKey,
 			"checkpoint_limit":     p.CheckpointLimit,
 			"max_buffered_events":  p.MaxBuffered,
+			// Two replicas share the key (replicas.go); a short ttl keeps
+			// the standby's takeovers after a kill -9 within seconds.
+			"lease": map[string]any{"ttl": leaseTTL.String()},
 			"backoff": map[string]any{
 				"initial_interval": "100ms",
 				"max_interval":     "1s",

@@ -46,6 +46,9 @@ type soak struct {
 	sink    *sink
 	pub     *publisher
 	benthos *benthosRunner
+	// replica is a second bin/benthos on the same checkpoint key: the lease
+	// lets one of the two consume while the other stands by (replicas.go).
+	replica *benthosRunner
 
 	start       time.Time
 	incidents   []incident
@@ -104,6 +107,14 @@ func (s *soak) run(ctx context.Context) (res result, err error) {
 	for i, ch := range s.pubsub {
 		pubsubConfigured[i] = ch.Configured
 	}
+	config := func(p runPlan) (string, error) {
+		return pipelineConfig(pipelineParams{
+			EmulatorURL: s.emu.URL, SinkURL: sinkURL, Channels: configured,
+			CheckpointLimit: checkpointLimit, MaxBuffered: maxBuffered,
+			Preset: p.Preset, Shape: p.Shape,
+			PubSubAddr: pubsubAddr, PubSubChannels: pubsubConfigured,
+		})
+	}
 	s.benthos = &benthosRunner{
 		dir: s.dir, resources: redisResources(s.redis.URL), planner: newRunPlanner(s.opts.seed),
 		config: func(p runPlan) (string, error) {
@@ -122,6 +133,7 @@ func (s *soak) run(ctx context.Context) (res result, err error) {
 			s.logf("  run %d: replay_preset %s, pipeline %s, output refusing at random %v", p.Run, p.Preset, p.Shape, p.Refusing)
 		},
 	}
+	s.replica = newReplica(s.benthos, config, s.opts.seed)
 
 	s.pub = newPublisher(s.emu.Client, s.channels, s.opts.rate, s.opts.seed)
 	stopPub := make(chan struct{})
@@ -146,6 +158,9 @@ func (s *soak) run(ctx context.Context) (res result, err error) {
 	cancel()
 	if err != nil {
 		return res, fmt.Errorf("waiting for the first run to subscribe: %w\n%s", err, s.benthos.proc.Tail(40))
+	}
+	if err := s.replica.start(); err != nil {
+		return res, err
 	}
 
 	plan := newPlan(s.opts.seed, planConfig{
@@ -174,10 +189,12 @@ func (s *soak) run(ctx context.Context) (res result, err error) {
 	// A last graceful stop: it must be prompt and leave every channel's
 	// checkpoint at its last delivered event.
 	checkpoints := map[string]string{}
-	if _, took, err := s.benthos.stop(stopTimeout); err != nil {
-		s.problem("final %v", err)
-	} else {
-		s.logf("final graceful stop took %v", took.Round(time.Millisecond))
+	for _, b := range s.finalStopOrder(ctx) {
+		if _, took, err := b.stop(stopTimeout); err != nil {
+			s.problem("final %v", err)
+		} else {
+			s.logf("final graceful stop of run %d took %v", b.run, took.Round(time.Millisecond))
+		}
 	}
 	expected, times, filtered, lastPublished := s.ledger()
 	all := s.allChannels()
@@ -243,7 +260,7 @@ func (s *soak) run(ctx context.Context) (res result, err error) {
 		kills:         s.kills,
 		graceful:      s.graceful,
 		unplanned:     s.unplanned,
-		runs:          s.benthos.run,
+		runs:          s.benthos.run + s.replica.run - replicaRunBase,
 		outages:       s.outages,
 		outageTotal:   s.outageTotal,
 		rejected:      rejected,
@@ -336,11 +353,12 @@ func (s *soak) do(ctx context.Context, a action) error {
 	case actStop:
 		// A graceful stop waits for the output; while it cannot write (sink
 		// failing, redis down) the stop would only wait for its timeout.
+		target := s.holder(ctx)
 		if !s.sink.isFailing() && s.redisUp {
-			if ok, took, err := s.benthos.stop(stopTimeout); ok {
+			if ok, took, err := target.stop(stopTimeout); ok {
 				s.graceful++
 				s.incidents = append(s.incidents, incident{Kind: "graceful restart", At: now})
-				s.logf("  run %d stopped in %v", s.benthos.run, took.Round(time.Millisecond))
+				s.logf("  run %d stopped in %v", target.run, took.Round(time.Millisecond))
 				if err != nil {
 					s.problem("%v", err)
 				}
@@ -350,7 +368,9 @@ func (s *soak) do(ctx context.Context, a action) error {
 		s.logf("  output blocked: kill -9 instead")
 		fallthrough
 	case actKill:
-		ok, err := s.benthos.kill()
+		target := s.holder(ctx)
+		s.logf("  killing run %d (the lease holder, or the first replica when none is known)", target.run)
+		ok, err := target.kill()
 		if err != nil {
 			return err
 		}
@@ -359,10 +379,15 @@ func (s *soak) do(ctx context.Context, a action) error {
 			s.incidents = append(s.incidents, incident{Kind: "kill -9", At: now})
 		}
 	case actStart:
-		if err := s.benthos.start(); err != nil {
-			return err
+		for _, b := range []*benthosRunner{s.benthos, s.replica} {
+			if b.running() {
+				continue
+			}
+			if err := b.start(); err != nil {
+				return err
+			}
+			s.logf("  run %d started", b.run)
 		}
-		s.logf("  run %d started", s.benthos.run)
 	case actOutageStart:
 		s.sink.setFailing(true)
 		s.outages++
@@ -407,14 +432,19 @@ func (s *soak) redisBack(ctx context.Context) error {
 
 // watchBenthos restarts a bin/benthos that exited on its own and records it.
 func (s *soak) watchBenthos() error {
-	proc := s.benthos.unplannedExit()
-	if proc == nil {
-		return nil
+	for _, b := range []*benthosRunner{s.benthos, s.replica} {
+		proc := b.unplannedExit()
+		if proc == nil {
+			continue
+		}
+		s.unplanned++
+		s.problem("benthos run %d exited on its own (%v)\n%s", b.run, proc.ExitErr(), proc.Tail(30))
+		s.incidents = append(s.incidents, incident{Kind: "unplanned exit", At: time.Now()})
+		if err := b.start(); err != nil {
+			return err
+		}
 	}
-	s.unplanned++
-	s.problem("benthos run %d exited on its own (%v)\n%s", s.benthos.run, proc.ExitErr(), proc.Tail(30))
-	s.incidents = append(s.incidents, incident{Kind: "unplanned exit", At: time.Now()})
-	return s.benthos.start()
+	return nil
 }
 
 // drain ends every disturbance, lets the pipeline catch up and reports
@@ -432,6 +462,9 @@ func (s *soak) drain(ctx context.Context) (bool, error) {
 	}
 	s.endOutage(time.Now())
 	if err := s.benthos.start(); err != nil {
+		return false, err
+	}
+	if err := s.replica.start(); err != nil {
 		return false, err
 	}
 	expected, _, _, _ := s.ledger()
@@ -524,6 +557,9 @@ func (s *soak) logf(format string, args ...any) {
 func (s *soak) close() {
 	if s.benthos != nil {
 		s.benthos.Close()
+	}
+	if s.replica != nil {
+		s.replica.Close()
 	}
 	var errs []error
 	if s.emu != nil {
