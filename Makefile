@@ -79,11 +79,13 @@ test: build $(DATA_DIR) vet node-deps ## the full suite: vet, unit, emulator sce
 	$(CHAOS_SHORT)
 	$(MAKE) --no-print-directory mutants
 
-bench: build ## the benchmark harness: backlog drain vs Node peers and a floor, live latency, Go benchmarks (docs/performance.md); BENCH_FLAGS='-events 20000 -live-duration 5s -stall 20s' for a quick run
+bench: build ## the benchmark harness: backlog drain vs peers (CometD and Pub/Sub), a floor and the framework ceiling, live latency, Go benchmarks (docs/performance.md); BENCH_FLAGS='-events 20000 -live-duration 5s -stall 20s' for a quick run
 	$(GO) build -trimpath -o $(BIN)/sfbench-floor ./test/sfbench/floor
 	$(GO) build -trimpath -o $(BIN)/sfbench ./test/sfbench
+	cd bench/peers/pubsub-go && $(GO) build -trimpath -o $(abspath $(BIN))/sfbench-pubsub-go .
 	npm ci --prefix bench/peers/jsforce --no-audit --no-fund --loglevel=error
 	npm ci --prefix bench/peers/cometd --no-audit --no-fund --loglevel=error
+	npm ci --prefix bench/peers/pubsub-node --no-audit --no-fund --loglevel=error
 	$(BIN)/sfbench $(BENCH_FLAGS)
 
 # The chaos soak (test/sfchaos) on the built binaries; CHAOS_FLAGS adds flags,

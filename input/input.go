@@ -338,6 +338,8 @@ func (i *ssiInput) startPositions(ctx context.Context, migrated map[string]bool)
 // persist the channel's highest contiguously acknowledged id.
 func (i *ssiInput) ReadBatch(ctx context.Context) (service.MessageBatch, service.AckFunc, error) {
 	for {
+		// A standby (no lease) or a store failing past its grace period
+		// hands out nothing: neither snapshot pages nor events.
 		if err := i.readGate(ctx); err != nil {
 			return nil, nil, err
 		}

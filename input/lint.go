@@ -335,6 +335,6 @@ let limits_errs = if $limits_ns < 0 {
   ["limits_interval %s is below its floor of {{LIMITS_FLOOR_TEXT}}: {{LIMITS_FLOOR_WHY}}".format($limits_str)]
 } else { [] }
 
-let errs = [$org_errs, $api_errs, $grant_errs, $key_errs, $channel_errs, $api_kind_errs, $pubsub_channel_errs, $dup_errs, $endpoint_errs, $initial_errs, $preset_errs, $on_invalid_errs, $cache_errs, $key_prefix_errs, $key_len_errs, $proxy_errs, $tls_errs, $tls_file_errs, $client_cert_errs, $limit_errs, $buffered_errs, $boff_errs, $limits_errs, $grace_errs, $lease_errs, $snapshot_errs].flatten()
+let errs = [$org_errs, $api_errs, $grant_errs, $key_errs, $channel_errs, $api_kind_errs, $pubsub_channel_errs, $dup_errs, $endpoint_errs, $initial_errs, $preset_errs, $on_invalid_errs, $cache_errs, $key_prefix_errs, $key_len_errs, $proxy_errs, $tls_errs, $tls_file_errs, $client_cert_errs, $limit_errs, $buffered_errs, $boff_errs, $limits_errs, $snapshot_errs, $grace_errs, $lease_errs].flatten()
 root = if $errs.length() > 0 { $errs }
 `

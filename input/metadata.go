@@ -75,72 +75,136 @@ var stringFieldKeys = [numStringFields]string{
 	metaCommitTimestamp, metaTransactionKey, metaCommitUser,
 }
 
-// messageBuilder turns the events of a batch into messages. Storing a string in metadata (an `any`) costs an
-// allocation per value, and most values repeat from one event to the next (the channel always; schema, entity,
-// change type and commit user mostly; the transaction key within a transaction; created date and commit time
-// of a CDC event are the same instant), so it keeps the interface form of the previous value of each field and
-// reuses it when the value repeats: strings are immutable, so messages can share them.
+// messageBuilder turns the events of a batch into messages. Storing a value in metadata (an `any`) costs an
+// allocation per value, so it boxes the values that change from event to event (replay ids, record ids, created
+// dates) into slabs allocated once per batch (see boxed). Most string values repeat from one event to the next
+// (the channel always; schema, entity, change type and commit user mostly; the transaction key within a
+// transaction; created date and commit time of a CDC event are the same instant), so it keeps the interface form
+// of the previous value of each field and reuses it when the value repeats: strings are immutable, so messages
+// can share them. A builder serves one batch.
 type messageBuilder struct {
 	last [numStringFields]struct {
 		s string
 		v any
 	}
+	proto     *service.Message // see message
+	protoVals [numKeys]any
+	strs      []string // slab of the string values boxed so far; a full one is replaced, never grown in place
 }
 
 func (mb *messageBuilder) value(field int, s string) any {
 	l := &mb.last[field]
 	if l.v == nil || l.s != s {
-		l.s, l.v = s, s
+		if len(mb.strs) == cap(mb.strs) {
+			mb.strs = make([]string, 0, 256)
+		}
+		mb.strs = append(mb.strs, s)
+		l.s, l.v = s, boxed(&mb.strs[len(mb.strs)-1])
 	}
 	return l.v
 }
 
 func (mb *messageBuilder) build(batch *wire.Batch) service.MessageBatch {
-	msgs := make(service.MessageBatch, len(batch.Events))
+	n := len(batch.Events)
+	msgs := make(service.MessageBatch, n)
 	// Every record id of the batch in one backing array; each message gets its own capacity-limited part, so
 	// a downstream change to one message's list cannot reach another's.
 	recs := 0
 	for k := range batch.Events {
 		recs += len(batch.Events[k].Meta.RecordIDs)
 	}
-	var recSlab []any
+	var (
+		recSlab []any    // the record ids, as metadata holds them
+		idSlab  []string // the record id strings recSlab's values point at
+		lists   [][]any  // each message's part of recSlab
+	)
 	if recs > 0 {
-		recSlab = make([]any, 0, recs)
+		recSlab, idSlab, lists = make([]any, 0, recs), make([]string, 0, recs), make([][]any, n)
 	}
+	replayIDs := make([]int64, n)
 	var channel any
 	for k := range batch.Events {
 		ev := &batch.Events[k]
-		msg := service.NewMessage(ev.Data)
+		var vals [numKeys]any // nil: the message has no such key
 		if channel == nil || ev.Channel != batch.Channel {
 			channel = wire.ChannelKey(ev.Channel)
 		}
-		msg.MetaSetMut(metaChannel, channel)
+		vals[keyChannel] = channel
 		if ev.HasReplayID {
-			msg.MetaSetMut(metaReplayID, ev.ReplayID)
+			replayIDs[k] = ev.ReplayID
+			vals[keyReplayID] = boxed(&replayIDs[k])
 		}
 		m := &ev.Meta
 		for f, v := range [numStringFields]string{
 			m.CreatedDate, m.EventType, m.EventUUID, m.Schema, m.ChangeType, m.EntityName, m.CommitTimestamp,
 			m.TransactionKey, m.CommitUser,
 		} {
-			if v == "" {
-				continue
+			switch {
+			case v == "":
+			case f == fieldCommitTimestamp && v == m.CreatedDate:
+				vals[keyStrings+f] = mb.last[fieldCreatedDate].v
+			default:
+				vals[keyStrings+f] = mb.value(f, v)
 			}
-			if f == fieldCommitTimestamp && v == m.CreatedDate {
-				msg.MetaSetMut(metaCommitTimestamp, mb.last[fieldCreatedDate].v)
-				continue
-			}
-			msg.MetaSetMut(stringFieldKeys[f], mb.value(f, v))
 		}
 		if len(m.RecordIDs) > 0 {
 			// Structured metadata holds JSON-like values: []any, not []string.
 			start := len(recSlab)
 			for _, id := range m.RecordIDs {
-				recSlab = append(recSlab, id)
+				idSlab = append(idSlab, id)
+				recSlab = append(recSlab, boxed(&idSlab[len(idSlab)-1]))
 			}
-			msg.MetaSetMut(metaRecordIDs, recSlab[start:len(recSlab):len(recSlab)])
+			lists[k] = recSlab[start:len(recSlab):len(recSlab)]
+			vals[keyRecordIDs] = boxed(&lists[k])
 		}
-		msgs[k] = msg
+		msgs[k] = mb.message(ev.Data, &vals)
 	}
 	return msgs
+}
+
+// Metadata keys by index: the channel, the replay id, the string fields in their order, the record ids.
+const (
+	keyChannel = iota
+	keyReplayID
+	keyStrings   // first of the string fields
+	keyRecordIDs = keyStrings + numStringFields
+	numKeys      = keyRecordIDs + 1
+)
+
+var allKeys = func() (keys [numKeys]string) {
+	keys[keyChannel], keys[keyReplayID], keys[keyRecordIDs] = metaChannel, metaReplayID, metaRecordIDs
+	copy(keys[keyStrings:], stringFieldKeys[:])
+	return keys
+}()
+
+// message makes the message of one event: its body and its metadata values, by key (nil: absent). Benthos sizes
+// a message's metadata map for 5 keys and grows it past 8 (a CDC event has 10), and each key set costs a hash
+// and a probe. So the messages of a batch are copies of a prototype carrying the first event's metadata: a copy
+// clones the prototype's map at its size when first changed, and only the values that differ from the
+// prototype's (the replay id, the record ids, and whatever changed since the first event) are set, keys the
+// prototype has and the event lacks deleted. The result is the same metadata as setting every key.
+func (mb *messageBuilder) message(data []byte, vals *[numKeys]any) *service.Message {
+	if mb.proto == nil {
+		mb.proto, mb.protoVals = service.NewMessage(nil), *vals
+		for i, v := range vals {
+			if v != nil {
+				mb.proto.MetaSetMut(allKeys[i], v)
+			}
+		}
+	}
+	msg := mb.proto.Copy()
+	msg.SetBytes(data)
+	for i, v := range vals {
+		switch {
+		case v == nil:
+			if mb.protoVals[i] != nil {
+				msg.MetaDelete(allKeys[i])
+			}
+		case i == keyRecordIDs || i == keyReplayID:
+			msg.MetaSetMut(allKeys[i], v) // a slice is not comparable; a replay id never repeats
+		case v != mb.protoVals[i]:
+			msg.MetaSetMut(allKeys[i], v)
+		}
+	}
+	return msg
 }

@@ -131,6 +131,20 @@ func (p *Process) Wait(timeout time.Duration) error {
 	}
 }
 
+// ExitUsage returns the CPU time (user + system) and peak RSS of a process that has exited, from the kernel's
+// account at reaping (/proc holds nothing of it by then); ok is false while it runs.
+func (p *Process) ExitUsage() (ps ProcStat, ok bool) {
+	if !p.Exited() {
+		return ProcStat{}, false
+	}
+	ru, isRusage := p.cmd.ProcessState.SysUsage().(*syscall.Rusage)
+	if !isRusage {
+		return ProcStat{}, false
+	}
+	cpu := time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+	return ProcStat{CPU: cpu, PeakRSS: ru.Maxrss * 1024}, true // Linux counts ru_maxrss in kilobytes
+}
+
 // Kill sends SIGKILL (a crash: nothing is flushed) and waits for the process
 // to be reaped.
 func (p *Process) Kill() error {

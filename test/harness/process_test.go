@@ -62,3 +62,20 @@ func TestBinaryMissingSaysMakeBuild(t *testing.T) {
 	require.ErrorIs(t, err, ErrBinaryMissing)
 	assert.True(t, strings.Contains(err.Error(), "make build"), err.Error())
 }
+
+// A process that burns CPU for a while reports that CPU after it exits, and nothing before.
+func TestProcessExitUsage(t *testing.T) {
+	p, err := StartProcess(ProcessConfig{Name: "busy", Path: "/bin/sh", Dir: t.TempDir(),
+		Args: []string{"-c", `i=0; while [ $i -lt 200000 ]; do i=$((i+1)); done`}})
+	require.NoError(t, err)
+	defer p.Close()
+	if !p.Exited() {
+		_, ok := p.ExitUsage()
+		assert.False(t, ok, "no usage while the process runs")
+	}
+	require.NoError(t, p.Wait(60*time.Second))
+	ps, ok := p.ExitUsage()
+	require.True(t, ok)
+	assert.Greater(t, ps.CPU, 10*time.Millisecond, "the loop's CPU time")
+	assert.Greater(t, ps.PeakRSS, int64(100<<10), "a shell's peak RSS")
+}

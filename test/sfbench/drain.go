@@ -117,6 +117,26 @@ func (b backlogBench) backlog(ctx context.Context, logf func(string, ...any)) er
 		viaPubSub = &r
 	}
 
+	var ceilings []drainResult // with the drain's metadata, then bare
+	if o.ceiling {
+		for _, withMeta := range []bool{true, false} {
+			logf("running the framework ceiling (generate into drop, metadata: %t)", withMeta)
+			r, err := b.drainCeiling(ctx, withMeta)
+			if err != nil {
+				return err
+			}
+			logf("%s: %.0f events/s", r.name, r.rate())
+			ceilings = append(ceilings, r)
+		}
+	}
+
+	var pubsubPeers []drainResult
+	if o.pubsub && o.pubsubPeers {
+		if pubsubPeers, err = b.drainPubSubPeers(ctx, emu, pubsub.endpoint, last, logf); err != nil {
+			return err
+		}
+	}
+
 	var peers []drainResult
 	if o.peers {
 		token, err := fetchToken(ctx, emu.URL)
@@ -174,7 +194,7 @@ func (b backlogBench) backlog(ctx context.Context, logf func(string, ...any)) er
 			return err
 		}
 	}
-	b.backlogRows(emuCmd, preload, emuStat, ours, viaPubSub, peers, floor)
+	b.backlogRows(emuCmd, preload, emuStat, ours, viaPubSub, ceilings, peers, pubsubPeers, floor)
 	if o.stall > 0 {
 		if err := stallBench(b).stallScenario(ctx, emu, []transport{pubsub, streaming}, logf); err != nil {
 			return err

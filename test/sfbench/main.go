@@ -1,14 +1,16 @@
 // Command sfbench is the benchmark harness behind `make bench`. Against bin/sfemu on this machine it measures
 // bin/benthos draining a preloaded backlog (events/s, CPU per event, peak memory) over CometD and over the
-// Pub/Sub API, the same backlog drained by two Node.js peers (jsforce and the CometD JavaScript client) and by a
-// floor program that only reads the emulator's answers, bin/benthos' memory while its output stalls for minutes
+// Pub/Sub API, the framework ceiling (Benthos' generate input making the same messages into drop, with and
+// without their metadata), the same backlog drained by peers (over CometD jsforce and the CometD JavaScript
+// client, over Pub/Sub Salesforce's Go example client and the npm salesforce-pubsub-api-client) and by a floor
+// program that only reads the emulator's answers, bin/benthos' memory while its output stalls for minutes
 // (over both APIs; the run fails when Pub/Sub's is not bounded), the publish-to-output latency of a live stream,
 // and the Go benchmarks of the hot path. It prints one markdown table: every figure with its target and the
 // command that produced it.
 //
 // Usage: go run ./test/sfbench [-events 500000] [-live-duration 60s] ...   (flags: sfbench -h)
-// It expects bin/benthos, bin/sfemu and bin/sfbench-floor (`make bench` builds them) and installs the Node peers
-// with `npm ci` when their node_modules are missing.
+// It expects bin/benthos, bin/sfemu, bin/sfbench-floor and bin/sfbench-pubsub-go (`make bench` builds them) and
+// installs the Node peers with `npm ci` when their node_modules are missing.
 package main
 
 import (
@@ -37,6 +39,8 @@ type options struct {
 	dir          string
 	peers        bool
 	floor        bool
+	ceiling      bool
+	ceilingBytes int
 	live         bool
 	goBench      bool
 	goBenchPkgs  string
@@ -44,6 +48,7 @@ type options struct {
 	pprofOut     string
 	pprofAPI     api
 	pubsub       bool
+	pubsubPeers  bool
 	stall        time.Duration
 	stallBound   float64
 	stallLimit   int
@@ -76,12 +81,15 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.StringVar(&o.dir, "dir", "bench/out", "directory for configs, logs and data of the runs (relative to the repository root)")
 	fs.BoolVar(&o.peers, "peers", true, "drain the backlog with the Node.js peers (jsforce, CometD JS) too")
 	fs.BoolVar(&o.floor, "floor", true, "drain the backlog with the floor program too")
+	fs.BoolVar(&o.ceiling, "ceiling", true, "run the framework ceiling too: Benthos' generate input making as many messages of the drain's size and metadata into drop")
+	fs.IntVar(&o.ceilingBytes, "ceiling-bytes", 800, "body size of the framework ceiling's messages (about a backlog event's data: the emulator's CDC events are about 850 bytes on the wire with their envelope)")
 	fs.BoolVar(&o.live, "live", true, "measure live latency")
 	fs.BoolVar(&o.goBench, "gobench", true, "run the Go benchmarks of the hot path")
 	fs.StringVar(&o.goBenchPkgs, "gobench-pkgs", "./internal/bayeux/wire/ ./input/ ./sfemu/", "packages whose Go benchmarks run (space separated)")
 	fs.StringVar(&o.benchtime, "benchtime", "1s", "go test -benchtime")
 	fs.StringVar(&o.pprofOut, "pprof", "", "after the measured drain, drain again with Benthos' debug endpoints on and save a CPU profile of bin/benthos here")
 	fs.BoolVar(&o.pubsub, "pubsub", true, "drain the backlog with bin/benthos over the Pub/Sub API (api: pubsub) too")
+	fs.BoolVar(&o.pubsubPeers, "pubsub-peers", true, "with -pubsub: drain the backlog over Pub/Sub with the peers too (Salesforce's Go example client, the npm salesforce-pubsub-api-client)")
 	pprofAPI := fs.String("pprof-api", string(apiStreaming), "API of the profiled drain: streaming or pubsub")
 	fs.DurationVar(&o.stall, "stall", 3*time.Minute, "length of the stalled-output scenario (bin/benthos over each API into an output that holds every request); 0 skips it")
 	fs.Float64Var(&o.stallBound, "stall-bound", 1.5, "the stalled-output scenario fails when Pub/Sub's peak RSS during the stall exceeds this multiple of its RSS once checkpoint_limit events are in flight")
@@ -96,6 +104,9 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	}
 	if o.snapshotRecords < 0 {
 		return o, fmt.Errorf("-snapshot-records must not be negative, got %d", o.snapshotRecords)
+	}
+	if o.ceilingBytes < 0 {
+		return o, fmt.Errorf("-ceiling-bytes must not be negative, got %d", o.ceilingBytes)
 	}
 	if o.events < 1 {
 		return o, fmt.Errorf("-events must be positive, got %d", o.events)

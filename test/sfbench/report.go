@@ -13,12 +13,14 @@ const (
 	targetRate       = 100000 // events/s, bin/benthos draining the backlog end to end
 	targetPeerRatio  = 3.0    // bin/benthos over the faster Node peer
 	targetFloorRatio = 0.5    // bin/benthos over the floor
-	targetPeakRSS    = 200e6  // bytes, bin/benthos during the drain
-	targetP99        = 50 * time.Millisecond
+	// bin/benthos over the faster Pub/Sub peer, over Pub/Sub.
+	targetPubSubPeerRatio = 2.0
+	targetPeakRSS         = 200e6 // bytes, bin/benthos during the drain
+	targetP99             = 50 * time.Millisecond
 )
 
 // backlogRows turns the drains into table rows.
-func (b *bench) backlogRows(emuCmd string, preload time.Duration, emu harness.ProcStat, ours drainResult, viaPubSub *drainResult, peers []drainResult, floor *drainResult) {
+func (b *bench) backlogRows(emuCmd string, preload time.Duration, emu harness.ProcStat, ours drainResult, viaPubSub *drainResult, ceilings, peers, pubsubPeers []drainResult, floor *drainResult) {
 	t := &b.table
 	n := b.opts.events
 	backlog := fmt.Sprintf("%s CDC events on %s, preloaded in %.1f s", thousands(int64(n)), b.opts.channel, preload.Seconds())
@@ -43,6 +45,20 @@ func (b *bench) backlogRows(emuCmd string, preload time.Duration, emu harness.Pr
 			ps.command)
 	}
 
+	for _, c := range ceilings {
+		label := "Framework ceiling (generate → drop on bin/benthos: the drain's body size, batches and 10 metadata keys)"
+		if c.name == "ceiling-bare" {
+			label = "Framework ceiling, bare (the same without metadata)"
+		}
+		t.info(label+": events/s, CPU per event, peak RSS",
+			fmt.Sprintf("%s events/s (%.2f s); %.1f µs (%.2f CPU s); %s", thousands(int64(c.rate())), c.wall.Seconds(),
+				perEventMicros(c.cpu, c.events), c.cpu.Seconds(), mb(c.peakRSS)),
+			c.command+"; getrusage of the exited process (utime+stime, ru_maxrss)")
+		t.info("Ratio bin/benthos / "+c.name, ceilingShare(ours, c), "events/s and CPU rows above, same run")
+		if viaPubSub != nil {
+			t.info("Ratio bin/benthos over Pub/Sub / "+c.name, ceilingShare(*viaPubSub, c), "events/s and CPU rows above, same run")
+		}
+	}
 	for _, p := range append(append([]drainResult{}, peers...), derefAll(floor)...) {
 		label := "peer " + p.name
 		if p.name == "floor" {
@@ -72,12 +88,43 @@ func (b *bench) backlogRows(emuCmd string, preload time.Duration, emu harness.Pr
 		t.check("Ratio bin/benthos / "+fastest.name+" (the faster peer)", fmt.Sprintf("%.2f×", ratio),
 			fmt.Sprintf("≥ %.0f×", targetPeerRatio), ratio >= targetPeerRatio, "events/s rows above, same run")
 	}
+	if len(pubsubPeers) > 0 {
+		for _, p := range pubsubPeers {
+			t.info(fmt.Sprintf("Backlog drain over Pub/Sub, peer %s: events/s, CPU per event, peak RSS", p.name),
+				fmt.Sprintf("%s events/s (%.2f s; %.2f s from its subscription); %.1f µs (%.2f CPU s; emulator meanwhile %.2f CPU s); %s",
+					thousands(int64(p.rate())), p.wall.Seconds(), p.self.Seconds(), perEventMicros(p.cpu, n), p.cpu.Seconds(),
+					p.emuCPU.Seconds(), mb(p.peakRSS)),
+				p.command)
+		}
+		if viaPubSub != nil {
+			fastest := pubsubPeers[0]
+			for _, p := range pubsubPeers[1:] {
+				if p.rate() > fastest.rate() {
+					fastest = p
+				}
+			}
+			ratio := viaPubSub.rate() / fastest.rate()
+			t.check("Ratio bin/benthos over Pub/Sub / "+fastest.name+" (the faster Pub/Sub peer)", fmt.Sprintf("%.2f×", ratio),
+				fmt.Sprintf("≥ %.0f×", targetPubSubPeerRatio), ratio >= targetPubSubPeerRatio, "events/s rows above, same run")
+		}
+	}
 	if floor != nil {
 		ratio := ours.rate() / floor.rate()
 		t.check("Ratio bin/benthos / floor", fmt.Sprintf("%.0f%%", 100*ratio), fmt.Sprintf("≥ %.0f%%", 100*targetFloorRatio),
 			ratio >= targetFloorRatio, "events/s rows above, same run")
 	}
 	t.info("Emulator peak RSS (all backlog drains)", mb(emu.PeakRSS), "/proc/<sfemu pid>/status VmHWM")
+}
+
+// ceilingShare says how close a drain comes to a framework ceiling: its rate as a share of the ceiling's, and
+// how much more (or less) CPU per event it spends.
+func ceilingShare(d, c drainResult) string {
+	diff := perEventMicros(d.cpu, d.events) - perEventMicros(c.cpu, c.events)
+	more := "more"
+	if diff < 0 {
+		diff, more = -diff, "less"
+	}
+	return fmt.Sprintf("%.0f%% of its events/s; %.1f µs %s CPU per event", 100*d.rate()/c.rate(), diff, more)
 }
 
 func derefAll(r *drainResult) []drainResult {

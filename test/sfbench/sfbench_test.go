@@ -201,10 +201,13 @@ func TestParseFlags(t *testing.T) {
 	assert.Equal(t, "/data/AccountChangeEvent", o.channel)
 
 	assert.True(t, o.pubsub)
+	assert.True(t, o.pubsubPeers)
+	assert.True(t, o.ceiling)
+	assert.Equal(t, 800, o.ceilingBytes)
 	assert.Equal(t, 3*time.Minute, o.stall)
 	assert.Equal(t, apiStreaming, o.pprofAPI)
 
-	for _, bad := range [][]string{{"-events", "0"}, {"-live-rate", "-1"}, {"extra"}, {"-pprof-api", "soap"}, {"-stall-bound", "1"}, {"-stall", "-1s"}} {
+	for _, bad := range [][]string{{"-events", "0"}, {"-live-rate", "-1"}, {"extra"}, {"-pprof-api", "soap"}, {"-stall-bound", "1"}, {"-stall", "-1s"}, {"-ceiling-bytes", "-1"}} {
 		_, err := parseFlags(bad, io.Discard)
 		assert.Error(t, err, "%v", bad)
 	}

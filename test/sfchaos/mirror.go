@@ -107,7 +107,7 @@ func startMirror(ctx context.Context, dir string, emu *harness.Emulator, resourc
 		config:  func(runPlan) (string, error) { return string(pipeline), nil },
 		started: func(runPlan) {},
 		env:     []string{"SF_ORG_URL=" + emu.URL, "POSTGRES_DSN=" + pg.DSN},
-		args: mirrorArgs(),
+		args:    mirrorArgs(),
 	}
 	if err := m.runner.start(); err != nil {
 		m.Close()

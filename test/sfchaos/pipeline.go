@@ -169,7 +169,7 @@ func streamingInput(p pipelineParams) map[string]any {
 			"max_buffered_events":  p.MaxBuffered,
 			// Two replicas share the key (replicas.go); a short ttl keeps
 			// the standby's takeovers after a kill -9 within seconds.
-			"lease": map[string]any{"ttl": leaseTTL.String()},
+			"lease":   map[string]any{"ttl": leaseTTL.String()},
 			"backoff": soakBackoff,
 		},
 	}
