@@ -47,6 +47,8 @@ type mirrorSoak struct {
 	calls     int
 	kills     int
 	stops     int
+	// purged is set once the mirror's channels lost their retained events while it was down (past retention).
+	purged bool
 }
 
 // mirrorResult is what the mirror's part observed.
@@ -58,6 +60,7 @@ type mirrorResult struct {
 	runs       int
 	kills      int
 	stops      int
+	purged     bool // a restart met its stored replay ids past retention
 	converged  bool
 	convergeIn time.Duration // after the soak's drain
 	diff       string        // the first difference left, "" when the tables equal the org
@@ -178,6 +181,25 @@ func (m *mirrorSoak) stop() error {
 	return err
 }
 
+// pastRetention drops every retained event of the mirror's channels while it is down, after more changes.
+func (m *mirrorSoak) pastRetention(s *soak) error {
+	ctx, cancel := context.WithTimeout(context.Background(), controlTimeout)
+	defer cancel()
+	if _, err := m.emu.Mutate(ctx, "Account", 50, ""); err != nil {
+		return err
+	}
+	m.mutations["change"] += 50
+	for _, tb := range harness.ShippedMirrorTables {
+		ch := "/data/" + tb.Object + "ChangeEvent"
+		if _, err := m.emu.Purge(ctx, ch, nil); err != nil {
+			return err
+		}
+	}
+	m.purged = true
+	s.logf("mirror: 50 Account records changed, then every retained event of its channels dropped while it is down (past retention)")
+	return nil
+}
+
 // diff compares the tables with the emulator's records.
 func (m *mirrorSoak) diff(ctx context.Context) (string, error) {
 	ctx, cancel := context.WithTimeout(ctx, controlTimeout)
@@ -249,7 +271,15 @@ func (s *soak) mirrorDo(a action) error {
 		}
 		return s.mirror.kill()
 	case actKill:
-		return s.mirror.kill()
+		if err := s.mirror.kill(); err != nil {
+			return err
+		}
+		// Once, in the chaos' second half (else before the final convergence): the mirror's stored replay ids
+		// fall out of retention while it is down, as after days of downtime, and records change meanwhile; its
+		// restart must resync.
+		if !s.mirror.purged && time.Since(s.start) > s.opts.duration/2 {
+			return s.mirror.pastRetention(s)
+		}
 	case actStart:
 		if !s.mirror.runner.running() {
 			return s.mirror.runner.start()
@@ -259,12 +289,20 @@ func (s *soak) mirrorDo(a action) error {
 }
 
 // mirrorDrain waits, after the soak's drain, for the mirror's tables to equal the records (no more mutations
-// are made once the chaos ends).
+// are made once the chaos ends). When the chaos never took the mirror past retention, it does so first.
 func (s *soak) mirrorDrain(ctx context.Context) (mirrorResult, error) {
 	if s.mirror == nil {
 		return mirrorResult{}, nil
 	}
 	m := s.mirror
+	if !m.purged { // no kill -9 in the chaos' second half: retention passes now, with the mirror down
+		if err := m.kill(); err != nil {
+			return mirrorResult{}, err
+		}
+		if err := m.pastRetention(s); err != nil {
+			return mirrorResult{}, err
+		}
+	}
 	if err := m.runner.start(); err != nil {
 		return mirrorResult{}, err
 	}
@@ -283,7 +321,7 @@ func (s *soak) mirrorFinal(ctx context.Context, r *mirrorResult) error {
 		return nil
 	}
 	m := s.mirror
-	r.mutations, r.kills, r.stops, r.runs = m.mutations, m.kills, m.stops, m.runner.run-mirrorRunBase
+	r.mutations, r.kills, r.stops, r.runs, r.purged = m.mutations, m.kills, m.stops, m.runner.run-mirrorRunBase, m.purged
 	if err := m.stop(); err != nil {
 		s.problem("mirror: final %v", err)
 	}

@@ -27,7 +27,7 @@ func TestMirrorRecordArgs(t *testing.T) {
 
 func TestJudgeMirror(t *testing.T) {
 	mirrored := mirrorResult{enabled: true, accounts: 2000, contacts: 1000, converged: true, convergeIn: 3 * time.Second,
-		mutations: map[string]int{"change": 900, "gap": 60, "overflow": 120}, runs: 6, kills: 4, stops: 1}
+		mutations: map[string]int{"change": 900, "gap": 60, "overflow": 120}, runs: 6, kills: 4, stops: 1, purged: true}
 	tests := []struct {
 		name        string
 		mirror      mirrorResult
@@ -36,13 +36,19 @@ func TestJudgeMirror(t *testing.T) {
 	}{
 		{name: "off", mirror: mirrorResult{}},
 		{name: "equal", mirror: mirrored,
-			wantLine: "EQUAL to the org's records  (2000 Accounts, 1000 Contacts; changes 900, gap 60, overflow 120; 6 runs, kill -9 4, graceful 1; converged 3.00s after the drain)"},
+			wantLine: "EQUAL to the org's records  (2000 Accounts, 1000 Contacts; changes 900, gap 60, overflow 120; 6 runs, kill -9 4, graceful 1, past retention 1; converged 3.00s after the drain)"},
 		{name: "a stale row", mirror: func() mirrorResult {
 			m := mirrored
 			m.converged, m.diff = false, `sf_account: 001000000000001AAA.Name is "a", the org has "b"`
 			return m
 		}(), wantFailure: `the mirror's tables differ from the org's records 3s after the drain: sf_account: 001000000000001AAA.Name is "a", the org has "b"`,
 			wantLine: "DIFFERENT: sf_account: 001000000000001AAA.Name"},
+		{name: "never past retention", mirror: func() mirrorResult {
+			m := mirrored
+			m.purged = false
+			return m
+		}(), wantFailure: "the mirror's replay ids never fell out of retention: no kill -9 in the chaos' second half",
+			wantLine: "past retention 0"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -124,6 +124,9 @@ func (r result) judge() verdict {
 	if r.unplanned > 0 {
 		fail("bin/benthos exited on its own %d times", r.unplanned)
 	}
+	if r.mirror.enabled && !r.mirror.purged {
+		fail("the mirror's replay ids never fell out of retention: no kill -9 in the chaos' second half")
+	}
 	if r.mirror.enabled && r.mirror.diff != "" {
 		fail("the mirror's tables differ from the org's records %v after the drain: %s", r.mirror.convergeIn.Round(time.Second), r.mirror.diff)
 	}
@@ -183,8 +186,8 @@ func (r result) writeSummary(w io.Writer, v verdict) {
 		if m.diff != "" {
 			state = "DIFFERENT: " + m.diff
 		}
-		fmt.Fprintf(tw, "  mirror\t%s\t(%d Accounts, %d Contacts; changes %d, gap %d, overflow %d; %d runs, kill -9 %d, graceful %d; converged %s after the drain)\n",
-			state, m.accounts, m.contacts, m.mutations["change"], m.mutations["gap"], m.mutations["overflow"], m.runs, m.kills, m.stops, secs(m.convergeIn))
+		fmt.Fprintf(tw, "  mirror\t%s\t(%d Accounts, %d Contacts; changes %d, gap %d, overflow %d; %d runs, kill -9 %d, graceful %d, past retention %d; converged %s after the drain)\n",
+			state, m.accounts, m.contacts, m.mutations["change"], m.mutations["gap"], m.mutations["overflow"], m.runs, m.kills, m.stops, map[bool]int{true: 1}[m.purged], secs(m.convergeIn))
 	}
 	tw.Flush()
 	fmt.Fprintf(w, "  run shapes: %s; replay_preset earliest for run 1, latest after\n", r.shapeCounts())
