@@ -28,8 +28,6 @@ import (
 const (
 	// mirrorRunBase numbers the mirror's runs apart from the replicas'.
 	mirrorRunBase = 2000
-	// mirrorCheckpointKey is the shipped config's checkpoint_cache_key.
-	mirrorCheckpointKey = "cdc_mirror_postgres"
 	// mutateEvery is the mean interval between two mutation calls.
 	mutateEvery = time.Second
 )
