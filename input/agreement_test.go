@@ -96,6 +96,8 @@ var badConfigs = []struct {
 	{"gap fetch without a change data capture channel", "gap_events", add("gap_events: fetch")},
 	{"resync without snapshot objects", "on_invalid_replay_id", add("on_invalid_replay_id: resync\nchannels: [ /data/AccountChangeEvent ]")},
 	{"unknown api", "api", add("api: grpc")},
+	{"unknown body", "body", add("body: sobject")},
+	{"body data under pubsub", "body", add("api: pubsub\nchannels: [ /event/Order__e ]\nbody: data")},
 	{"pubsub with a PushTopic", "channels", add("api: pubsub\nchannels: [ /event/Order__e, /topic/Invoices ]")},
 	{"pubsub with a generic channel", "channels", add("api: pubsub\nchannels: [ /data/AccountChangeEvent, /u/notifications/Alerts ]")},
 	{"pubsub endpoint with a scheme", "pubsub_endpoint", add("pubsub_endpoint: https://api.pubsub.salesforce.com:7443")},

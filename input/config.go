@@ -51,6 +51,7 @@ type ssiConfig struct {
 	// API selects the transport. PubSubEndpoint is host:port; PubSubPlaintext
 	// is set for a loopback endpoint with tls disabled (pubsubPlaintext).
 	API             apiKind
+	Body            bodyShape
 	PubSubEndpoint  string
 	PubSubPlaintext bool
 
@@ -172,6 +173,9 @@ func configFromParsed(pConf *service.ParsedConfig, fsys fs.FS) (conf ssiConfig, 
 		conf.API = api
 	default:
 		errs = append(errs, fmt.Errorf("api %q is not supported: use streaming or pubsub", api))
+	}
+	if conf.Body, err = parseBody(pConf, conf.API); err != nil {
+		errs = append(errs, err)
 	}
 
 	errs = append(errs, parseAuth(pConf, fsys, &conf.Auth)...)

@@ -260,10 +260,10 @@ func (i *ssiInput) connectTransport(ctx context.Context) (transport, error) {
 		return nil, fmt.Errorf("creating the Streaming API client: %w", err)
 	}
 	if err := client.Start(ctx); err != nil {
-		closeClient(cometdTransport{client})
+		closeClient(cometdTransport{Client: client})
 		return nil, i.recovery.connectFailed(fmt.Errorf("connecting to Salesforce: %w", err))
 	}
-	return cometdTransport{client}, nil
+	return cometdTransport{Client: client, payloadBody: i.conf.Body == bodyPayload}, nil
 }
 
 // startPositionsPubSub is startPositions for api: pubsub: the acknowledged

@@ -212,6 +212,12 @@ let api = this.api.or("streaming").string()
 let api_kind_errs = if ["streaming", "pubsub"].contains($api) { [] } else {
   ["api %q is not supported: use streaming or pubsub".format($api)]
 }
+let body = this.body.or(if $api == "pubsub" { "payload" } else { "data" }).string()
+let body_errs = if !["data", "payload"].contains($body) {
+  ["body %q is not supported: use data or payload".format($body)]
+} else if $body == "data" && $api == "pubsub" {
+  ["body: data is the CometD message's data object, which api: pubsub does not have: use body: payload (the default under api: pubsub)"]
+} else { [] }
 let pubsub_channel_errs = if $api != "pubsub" { [] } else {
   $bases.filter(b -> b.has_prefix("/topic/") || b.has_prefix("/u/")).map_each(b -> "channels: %s is a %s channel, which api: pubsub cannot subscribe to (the Pub/Sub API serves /event/ and /data/ channels only): use api: streaming for it".format(b, if b.has_prefix("/topic/") { "PushTopic" } else { "generic streaming" }))
 }
@@ -335,6 +341,6 @@ let limits_errs = if $limits_ns < 0 {
   ["limits_interval %s is below its floor of {{LIMITS_FLOOR_TEXT}}: {{LIMITS_FLOOR_WHY}}".format($limits_str)]
 } else { [] }
 
-let errs = [$org_errs, $api_errs, $grant_errs, $key_errs, $channel_errs, $api_kind_errs, $pubsub_channel_errs, $dup_errs, $endpoint_errs, $initial_errs, $preset_errs, $on_invalid_errs, $cache_errs, $key_prefix_errs, $key_len_errs, $proxy_errs, $tls_errs, $tls_file_errs, $client_cert_errs, $limit_errs, $buffered_errs, $boff_errs, $limits_errs, $snapshot_errs, $grace_errs, $lease_errs].flatten()
+let errs = [$org_errs, $api_errs, $grant_errs, $key_errs, $channel_errs, $api_kind_errs, $body_errs, $pubsub_channel_errs, $dup_errs, $endpoint_errs, $initial_errs, $preset_errs, $on_invalid_errs, $cache_errs, $key_prefix_errs, $key_len_errs, $proxy_errs, $tls_errs, $tls_file_errs, $client_cert_errs, $limit_errs, $buffered_errs, $boff_errs, $limits_errs, $snapshot_errs, $grace_errs, $lease_errs].flatten()
 root = if $errs.length() > 0 { $errs }
 `

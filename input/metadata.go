@@ -75,13 +75,11 @@ var stringFieldKeys = [numStringFields]string{
 	metaCommitTimestamp, metaTransactionKey, metaCommitUser,
 }
 
-// messageBuilder turns the events of a batch into messages. Storing a value in metadata (an `any`) costs an
-// allocation per value, so it boxes the values that change from event to event (replay ids, record ids, created
-// dates) into slabs allocated once per batch (see boxed). Most string values repeat from one event to the next
-// (the channel always; schema, entity, change type and commit user mostly; the transaction key within a
-// transaction; created date and commit time of a CDC event are the same instant), so it keeps the interface form
-// of the previous value of each field and reuses it when the value repeats: strings are immutable, so messages
-// can share them. A builder serves one batch.
+// messageBuilder turns the events of a batch into messages. Storing a string in metadata (an `any`) costs an
+// allocation per value. Most string values repeat from one event to the next (the channel always; schema, entity,
+// change type and commit user mostly; the transaction key within a transaction; created date and commit time of a
+// CDC event are the same instant), so it keeps the interface form of the previous value of each field and reuses
+// it when the value repeats: strings are immutable, so messages can share them. A builder serves one batch.
 type messageBuilder struct {
 	last [numStringFields]struct {
 		s string
@@ -89,17 +87,12 @@ type messageBuilder struct {
 	}
 	proto     *service.Message // see message
 	protoVals [numKeys]any
-	strs      []string // slab of the string values boxed so far; a full one is replaced, never grown in place
 }
 
 func (mb *messageBuilder) value(field int, s string) any {
 	l := &mb.last[field]
 	if l.v == nil || l.s != s {
-		if len(mb.strs) == cap(mb.strs) {
-			mb.strs = make([]string, 0, 256)
-		}
-		mb.strs = append(mb.strs, s)
-		l.s, l.v = s, boxed(&mb.strs[len(mb.strs)-1])
+		l.s, l.v = s, s
 	}
 	return l.v
 }
@@ -113,15 +106,10 @@ func (mb *messageBuilder) build(batch *wire.Batch) service.MessageBatch {
 	for k := range batch.Events {
 		recs += len(batch.Events[k].Meta.RecordIDs)
 	}
-	var (
-		recSlab []any    // the record ids, as metadata holds them
-		idSlab  []string // the record id strings recSlab's values point at
-		lists   [][]any  // each message's part of recSlab
-	)
+	var recSlab []any // the record ids, as metadata holds them
 	if recs > 0 {
-		recSlab, idSlab, lists = make([]any, 0, recs), make([]string, 0, recs), make([][]any, n)
+		recSlab = make([]any, 0, recs)
 	}
-	replayIDs := make([]int64, n)
 	var channel any
 	for k := range batch.Events {
 		ev := &batch.Events[k]
@@ -131,8 +119,7 @@ func (mb *messageBuilder) build(batch *wire.Batch) service.MessageBatch {
 		}
 		vals[keyChannel] = channel
 		if ev.HasReplayID {
-			replayIDs[k] = ev.ReplayID
-			vals[keyReplayID] = boxed(&replayIDs[k])
+			vals[keyReplayID] = ev.ReplayID
 		}
 		m := &ev.Meta
 		for f, v := range [numStringFields]string{
@@ -151,11 +138,9 @@ func (mb *messageBuilder) build(batch *wire.Batch) service.MessageBatch {
 			// Structured metadata holds JSON-like values: []any, not []string.
 			start := len(recSlab)
 			for _, id := range m.RecordIDs {
-				idSlab = append(idSlab, id)
-				recSlab = append(recSlab, boxed(&idSlab[len(idSlab)-1]))
+				recSlab = append(recSlab, id)
 			}
-			lists[k] = recSlab[start:len(recSlab):len(recSlab)]
-			vals[keyRecordIDs] = boxed(&lists[k])
+			vals[keyRecordIDs] = recSlab[start:len(recSlab):len(recSlab)]
 		}
 		msgs[k] = mb.message(ev.Data, &vals)
 	}

@@ -110,6 +110,7 @@ func spec() *service.ConfigSpec {
 			service.NewStringEnumField(ssiFieldAPI, string(apiStreaming), string(apiPubSub)).
 				Description("Which Salesforce API the input subscribes with: `streaming` (CometD long polling, every channel kind) or `pubsub` (the Pub/Sub API over gRPC: platform events `/event/` and change events `/data/` only, with flow control that reaches Salesforce). Everything else means the same under both; checkpoints of one API are never read by the other (see docs/pubsub.md).").
 				Default(string(apiStreaming)),
+			bodyField(),
 			service.NewStringField(ssiFieldPubSubEndpoint).
 				Description("`host:port` of the Pub/Sub API, used with `api: pubsub`. The connection uses TLS (with the `tls` settings when `tls.enabled`, else the system's roots), except for a loopback host (`localhost`, `127.0.0.0/8`, `::1`) with `tls.enabled: false`, which is plaintext gRPC: an emulator on this machine.").
 				Default(defaultPubSubEndpoint).Advanced(),

@@ -56,10 +56,17 @@ func (b *eventBatch) lastOpaque() []byte {
 
 // cometdTransport is the bayeux client as a transport. CometD has no flow
 // control: Release does nothing (max_buffered_events bounds the client).
-type cometdTransport struct{ *bayeux.Client }
+// With payloadBody (body: payload) each event's body is its payload.
+type cometdTransport struct {
+	*bayeux.Client
+	payloadBody bool
+}
 
 func (t cometdTransport) Next(ctx context.Context) (eventBatch, error) {
 	b, err := t.Client.Next(ctx)
+	if err == nil && t.payloadBody {
+		payloadBody(&b)
+	}
 	return eventBatch{Batch: b}, err
 }
 

@@ -113,6 +113,8 @@ type storedEvent struct {
 	// fieldsLen is the size of a PushTopic event's sobject scalars, stored after msg (appendFilterFields).
 	fieldsLen int32
 	dataOff   int32 // msg[dataOff:] is `,"data":{...}}`, for re-labelling the channel of filtered subscriptions
+	// pubsub is the event's Pub/Sub encoding, made when it is first served over Pub/Sub (pubsub_encode.go).
+	pubsub *pubsubEncoding
 }
 
 // field returns a PushTopic event's value of an sobject field for filters ("" when absent).
@@ -257,6 +259,12 @@ func (s *eventStore) nextIDLocked(ch *channel, gap int) int64 {
 
 // appendLocked stores one encoded event and wakes the channel's subscribers' long polls.
 func (s *eventStore) appendLocked(ch *channel, ev storedEvent) {
+	if s.cfg.PubSubEncodeAtPublish && (ch.kind == KindPlatformEvent || ch.kind == KindCDC) {
+		// An event that does not encode is left to the serve, which reports it.
+		if enc, err := s.encodePubSub(ch.name, ch.kind, ev.msg, ev.id); err == nil {
+			ev.pubsub = enc
+		}
+	}
 	ch.events = append(ch.events, ev)
 	ch.published++
 	s.counters.eventsPublished.Add(1)

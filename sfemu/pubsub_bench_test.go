@@ -1,6 +1,18 @@
 package sfemu
 
-import "testing"
+import (
+	"context"
+	"errors"
+	"io"
+	"syscall"
+	"testing"
+	"time"
+
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/protobuf/proto"
+
+	eventbusv1 "github.com/salesforce-streaming/salesforce_streaming/internal/pubsub/proto"
+)
 
 // BenchmarkPubSubEncode measures what a Pub/Sub delivery costs the emulator per event: reading the stored
 // CometD message and encoding it with its schema.
@@ -17,9 +29,68 @@ func BenchmarkPubSubEncode(b *testing.B) {
 	i := 0
 	for b.Loop() {
 		ev := evs[i%len(evs)]
-		if _, err := s.consumerEvent("/data/AccountChangeEvent", KindCDC, ev.msg, ev.id); err != nil {
+		if _, err := s.encodePubSub("/data/AccountChangeEvent", KindCDC, ev.msg, ev.id); err != nil {
 			b.Fatal(err)
 		}
 		i++
 	}
+}
+
+// BenchmarkPubSubServe measures what serving a Pub/Sub backlog costs the emulator per event, in process: the
+// subscription loop taking events from the store, wrapping their kept encodings in responses, and marshalling
+// each response as gRPC does (without the HTTP/2 transport, which the drain in `make bench` includes).
+func BenchmarkPubSubServe(b *testing.B) {
+	const topic, n = "/data/AccountChangeEvent", 20000
+	s := New(Config{Seed: 1, PubSubEncodeAtPublish: true})
+	defer s.Close()
+	if _, _, err := s.PublishN(topic, n); err != nil {
+		b.Fatal(err)
+	}
+	const token = "bench-token"
+	s.mu.Lock()
+	s.tokens[token] = struct{}{}
+	ch := s.channels[topic]
+	s.mu.Unlock()
+	ctx := metadata.NewIncomingContext(context.Background(), metadata.Pairs(pubsubHeaderToken, token))
+	errDone := errors.New("drained")
+	var ru0, ru1 syscall.Rusage
+	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru0)
+	bytes := 0
+	for b.Loop() {
+		reqs := make(chan int32, 1)
+		got := 0
+		st := &eventStream{topic: topic, kind: KindCDC, ch: ch, requested: maxNumRequested,
+			recv: func() (fetch, error) {
+				num, ok := <-reqs
+				if !ok {
+					return fetch{}, io.EOF
+				}
+				return fetch{num: num}, nil
+			},
+			send: func(d delivery) error {
+				out, err := proto.Marshal(&eventbusv1.FetchResponse{Events: d.events, LatestReplayId: d.latest, PendingNumRequested: d.pending})
+				if err != nil {
+					return err
+				}
+				bytes += len(out)
+				if got += len(d.events); got >= n {
+					return errDone
+				}
+				if d.pending == 0 {
+					reqs <- maxNumRequested
+				}
+				return nil
+			},
+			setTrailer: func(metadata.MD) {},
+		}
+		if err := s.serveStream(ctx, st); !errors.Is(err, errDone) {
+			b.Fatal(err)
+		}
+		close(reqs)
+	}
+	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru1)
+	cpu := time.Duration(ru1.Utime.Nano()-ru0.Utime.Nano()) + time.Duration(ru1.Stime.Nano()-ru0.Stime.Nano())
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*n), "ns/event")
+	b.ReportMetric(float64(cpu.Nanoseconds())/float64(b.N*n), "cpu-ns/event")
+	b.ReportMetric(float64(bytes)/float64(b.N*n), "bytes/event")
 }

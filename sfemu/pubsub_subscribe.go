@@ -182,6 +182,7 @@ func (s *pubsubServer) serveStream(ctx context.Context, st *eventStream) error {
 			idle.Stop()
 		}
 	}()
+	var out pubsubResponse
 	var commitTimer Timer
 	var commitC <-chan time.Time
 	if st.commitTimeout > 0 {
@@ -253,19 +254,21 @@ func (s *pubsubServer) serveStream(ctx context.Context, st *eventStream) error {
 			if fault == streamSlow && !s.wait(ctx, delay) {
 				return status.Error(codes.Unavailable, "the emulator is shutting down")
 			}
+			if err := s.encodeBatch(ch, topic, kind, batch); err != nil {
+				s.logf("pubsub: %v", err)
+				return status.Error(codes.Internal, "encoding an event failed")
+			}
 			var resp delivery
+			out.reset()
 			size := 0
-			for _, ev := range batch {
-				ce, err := s.consumerEvent(topic, kind, ev.msg, ev.id)
-				if err != nil {
-					s.logf("pubsub: %v", err)
-					return status.Error(codes.Internal, "encoding an event failed")
-				}
-				if size += len(ce.GetEvent().GetPayload()); size > maxResponsePayloadBytes && len(resp.events) > 0 {
+			for k := range batch {
+				enc := batch[k].pubsub
+				if size += len(enc.payload); size > maxResponsePayloadBytes && len(out.events) > 0 {
 					break // the rest goes in the next response; gRPC clients refuse messages above 4 MB
 				}
-				resp.events = append(resp.events, ce)
+				out.add(batch[k].id, enc)
 			}
+			resp.events = out.events
 			n = len(resp.events)
 			cursor = batch[n-1].id
 			mu.Lock()
@@ -361,4 +364,41 @@ func (s *pubsubServer) wait(ctx context.Context, d time.Duration) bool {
 	case <-s.closed:
 		return false
 	}
+}
+
+// encodeBatch gives every event of batch (a copy of retained events of ch) its Pub/Sub encoding: the one kept with
+// the event, or a new one made outside the lock and then kept with the retained event (if it is still retained)
+// for the next serve.
+func (s *pubsubServer) encodeBatch(ch *channel, topic string, kind Kind, batch []storedEvent) error {
+	fresh := -1 // the first event encoded now
+	for k := range batch {
+		ev := &batch[k]
+		if ev.pubsub != nil {
+			continue
+		}
+		enc, err := s.encodePubSub(topic, kind, ev.msg, ev.id)
+		if err != nil {
+			return err
+		}
+		ev.pubsub = enc
+		if fresh < 0 {
+			fresh = k
+		}
+	}
+	if fresh < 0 {
+		return nil
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	r := ch.retained()
+	i := ch.indexAfter(batch[fresh].id - 1)
+	for _, ev := range batch[fresh:] {
+		for i < len(r) && r[i].id < ev.id {
+			i++
+		}
+		if i < len(r) && r[i].id == ev.id && r[i].pubsub == nil {
+			r[i].pubsub = ev.pubsub
+		}
+	}
+	return nil
 }

@@ -97,6 +97,7 @@ func parseFlags(args []string, stderr io.Writer) (sfemu.Config, options, error) 
 	fs.IntVar(&cfg.MaxReplayGap, "max-replay-gap", cfg.MaxReplayGap, "replay ids step by 1..1+N (negative: contiguous)")
 	fs.BoolVar(&cfg.AllowMissingCookies, "allow-missing-cookies", false, "accept requests without the BAYEUX_BROWSER cookie")
 	fs.BoolVar(&cfg.PreciseCommitTimestamps, "precise-timestamps", false, "keep milliseconds in ChangeEventHeader.commitTimestamp (real events have whole seconds), for latency measurements")
+	fs.BoolVar(&cfg.PubSubEncodeAtPublish, "pubsub-encode-at-publish", false, "encode platform and change events for the Pub/Sub API when they are published, not when first served: serving costs no encoding, for benchmarks of Pub/Sub clients (more memory per event)")
 	fs.Int64Var(&cfg.DailyDeliveryLimit, "daily-delivery-limit", 0, "enforce DailyDeliveredPlatformEvents: platform and change event deliveries per run (0: count only)")
 	fs.Int64Var(&cfg.DailyStreamingLimit, "daily-streaming-limit", 0, "enforce DailyDurableStreamingApiEvents: PushTopic and generic event deliveries per run (0: count only)")
 	var seed uint64

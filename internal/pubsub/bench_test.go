@@ -35,7 +35,7 @@ func BenchmarkDecodePayload(b *testing.B) {
 // event. Each iteration is a new subscription from the earliest event.
 func BenchmarkSubscribeBacklog(b *testing.B) {
 	const topic, events = "/data/AccountChangeEvent", 20000
-	env := startEnv(b, sfemu.Config{Preload: []sfemu.ChannelCount{{Channel: topic, Count: events}}}, false)
+	env := startEnv(b, sfemu.Config{Preload: []sfemu.ChannelCount{{Channel: topic, Count: events}}, PubSubEncodeAtPublish: true}, false)
 	ctx := testCtx(b)
 	b.ResetTimer()
 	for b.Loop() {

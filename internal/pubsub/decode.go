@@ -25,7 +25,8 @@ import (
 //     leaves out unchanged and null fields, and the header's changedFields, nulledFields and diffFields are
 //     decoded from bitmaps to field names (bitmap.go).
 //
-// The payload is read once, straight into JSON, walking the schema: no intermediate map per event.
+// The payload is read once, straight into JSON, walking the schema: no intermediate map per event. The same walk
+// fills the event's Metadata, so nothing reads the JSON again.
 
 const cometdTime = "2006-01-02T15:04:05.000Z"
 
@@ -40,8 +41,26 @@ func isBitmapField(name string) bool {
 	return name == "changedFields" || name == "nulledFields" || name == "diffFields"
 }
 
+// Metadata is what an event's payload says about it, in the form CometD metadata takes (the input's
+// salesforce_* keys), read while the payload is decoded. A field the payload does not carry as text is empty.
+type Metadata struct {
+	// CreatedDate is the payload's top-level CreatedDate (platform events), else the change event header's
+	// commitTimestamp.
+	CreatedDate string
+	// Change events: the ChangeEventHeader's fields. CommitTimestamp is UTC text with milliseconds.
+	ChangeType, EntityName, TransactionKey, CommitUser, CommitTimestamp string
+	RecordIDs                                                           []string
+}
+
 // DecodePayload decodes one event payload written with schema into CometD-shaped JSON.
 func DecodePayload(schema *avro.RecordSchema, payload []byte) ([]byte, error) {
+	out, _, err := DecodeEvent(schema, payload)
+	return out, err
+}
+
+// DecodeEvent decodes one event payload written with schema into CometD-shaped JSON and the event's Metadata,
+// in one walk.
+func DecodeEvent(schema *avro.RecordSchema, payload []byte) ([]byte, Metadata, error) {
 	d := decoder{buf: payload, top: schema, out: make([]byte, 0, 2*len(payload)+64)}
 	isChange := false
 	for _, f := range schema.Fields() {
@@ -50,19 +69,74 @@ func DecodePayload(schema *avro.RecordSchema, payload []byte) ([]byte, error) {
 		}
 	}
 	if err := d.record(schema, isChange, true); err != nil {
-		return nil, fmt.Errorf("decoding Avro payload with schema %s: %w", schema.FullName(), err)
+		return nil, Metadata{}, fmt.Errorf("decoding Avro payload with schema %s: %w", schema.FullName(), err)
 	}
 	if d.pos != len(d.buf) {
-		return nil, fmt.Errorf("decoding Avro payload with schema %s: %d bytes left after the record", schema.FullName(), len(d.buf)-d.pos)
+		return nil, Metadata{}, fmt.Errorf("decoding Avro payload with schema %s: %d bytes left after the record", schema.FullName(), len(d.buf)-d.pos)
 	}
-	return d.out, nil
+	if d.meta.CreatedDate == "" {
+		d.meta.CreatedDate = d.meta.CommitTimestamp
+	}
+	return d.out, d.meta, nil
 }
 
 type decoder struct {
-	buf []byte
-	pos int
-	out []byte
-	top *avro.RecordSchema
+	buf  []byte
+	pos  int
+	out  []byte
+	top  *avro.RecordSchema
+	meta Metadata
+	// c says where the next value read goes besides the JSON, when it is one of the metadata's fields. value
+	// takes it on entry, so only the field's own value (through unions) is captured, never a nested one.
+	c capture
+}
+
+// capture is a metadata destination for the value about to be read.
+type capture struct {
+	text *string // a string or enum value, or a number of a timestamp field as CometD text
+	ts   bool    // a number is epoch milliseconds, written as CometD text
+	ids  bool    // an array whose items are strings (recordIds)
+}
+
+// capText stores s in c's destination as a JSON reader would read it back from appendJSONString's output:
+// each byte of invalid UTF-8 becomes U+FFFD.
+func (c capture) capText(s string) {
+	if c.text == nil {
+		return
+	}
+	if !utf8.ValidString(s) {
+		var b strings.Builder
+		for i := 0; i < len(s); {
+			r, size := utf8.DecodeRuneInString(s[i:])
+			if r == utf8.RuneError && size == 1 {
+				b.WriteRune(utf8.RuneError)
+			} else {
+				b.WriteString(s[i : i+size])
+			}
+			i += size
+		}
+		s = b.String()
+	}
+	*c.text = s
+}
+
+// headerCapture is where a ChangeEventHeader field's value goes in the Metadata.
+func (d *decoder) headerCapture(name string) capture {
+	switch name {
+	case "changeType":
+		return capture{text: &d.meta.ChangeType}
+	case "entityName":
+		return capture{text: &d.meta.EntityName}
+	case "transactionKey":
+		return capture{text: &d.meta.TransactionKey}
+	case "commitUser":
+		return capture{text: &d.meta.CommitUser}
+	case "commitTimestamp":
+		return capture{text: &d.meta.CommitTimestamp, ts: true}
+	case "recordIds":
+		return capture{ids: true}
+	}
+	return capture{}
 }
 
 func deref(t avro.Schema) avro.Schema {
@@ -154,6 +228,9 @@ func (d *decoder) record(rs *avro.RecordSchema, dropNulls, top bool) error {
 			continue
 		}
 		d.key(&first, f.Name())
+		if top && f.Name() == "CreatedDate" {
+			d.c = capture{text: &d.meta.CreatedDate}
+		}
 		if rec, ok := t.(*avro.RecordSchema); ok && top && f.Name() == changeEventHeader {
 			err = d.header(rec)
 		} else {
@@ -179,6 +256,7 @@ func (d *decoder) header(rs *avro.RecordSchema) error {
 		d.key(&first, f.Name())
 		arr, isArray := t.(*avro.ArraySchema)
 		if !isBitmapField(f.Name()) || !isArray || deref(arr.Items()).Type() != avro.String {
+			d.c = d.headerCapture(f.Name())
 			if err := d.value(t, f.Doc(), false); err != nil {
 				return fmt.Errorf("%s: %w", f.Name(), err)
 			}
@@ -239,12 +317,15 @@ func (d *decoder) blocks(item func() error) error {
 
 func (d *decoder) value(t avro.Schema, doc string, dropNulls bool) error {
 	t = deref(t)
+	c := d.c
+	d.c = capture{}
 	switch s := t.(type) {
 	case *avro.UnionSchema:
 		b, err := d.branch(s)
 		if err != nil {
 			return err
 		}
+		d.c = c
 		return d.value(b, doc, dropNulls)
 	case *avro.RecordSchema:
 		return d.record(s, dropNulls, false)
@@ -257,6 +338,7 @@ func (d *decoder) value(t avro.Schema, doc string, dropNulls bool) error {
 			return fmt.Errorf("enum index %d of %d", i, len(s.Symbols()))
 		}
 		d.out = appendJSONString(d.out, s.Symbols()[i])
+		c.capText(s.Symbols()[i])
 		return nil
 	case *avro.ArraySchema:
 		d.out = append(d.out, '[')
@@ -266,7 +348,14 @@ func (d *decoder) value(t avro.Schema, doc string, dropNulls bool) error {
 				d.out = append(d.out, ',')
 			}
 			n++
-			return d.value(s.Items(), "", dropNulls)
+			if !c.ids {
+				return d.value(s.Items(), "", dropNulls)
+			}
+			var id string // a non-text item reads as empty text
+			d.c = capture{text: &id}
+			err := d.value(s.Items(), "", dropNulls)
+			d.meta.RecordIDs = append(d.meta.RecordIDs, id)
+			return err
 		})
 		d.out = append(d.out, ']')
 		return err
@@ -294,6 +383,9 @@ func (d *decoder) value(t avro.Schema, doc string, dropNulls bool) error {
 			return err
 		}
 		d.out = appendBase64(d.out, b)
+		if c.text != nil {
+			*c.text = base64.StdEncoding.EncodeToString(b)
+		}
 		return nil
 	}
 	switch t.Type() {
@@ -310,17 +402,33 @@ func (d *decoder) value(t avro.Schema, doc string, dropNulls bool) error {
 		if err != nil {
 			return err
 		}
+		// A date or date-time is written as CometD text straight into the output (quotes and digits need no
+		// escaping); only a captured one becomes a string of its own.
+		layout, at := "", time.Time{}
 		switch logicalOf(t) {
 		case avro.Date:
-			d.out = appendJSONString(d.out, time.Unix(n*86400, 0).UTC().Format(time.DateOnly))
+			layout, at = time.DateOnly, time.Unix(n*86400, 0).UTC()
 		case avro.TimestampMillis:
-			d.out = appendJSONString(d.out, time.UnixMilli(n).UTC().Format(cometdTime))
+			layout, at = cometdTime, time.UnixMilli(n).UTC()
 		default:
 			if t.Type() == avro.Long && strings.HasSuffix(doc, ":DateTime") {
-				d.out = appendJSONString(d.out, time.UnixMilli(n).UTC().Format(cometdTime))
-			} else {
-				d.out = strconv.AppendInt(d.out, n, 10)
+				layout, at = cometdTime, time.UnixMilli(n).UTC()
 			}
+		}
+		switch {
+		case layout != "":
+			d.out = append(d.out, '"')
+			start := len(d.out)
+			d.out = at.AppendFormat(d.out, layout)
+			if c.text != nil {
+				*c.text = string(d.out[start:])
+			}
+			d.out = append(d.out, '"')
+		case c.ts:
+			d.out = strconv.AppendInt(d.out, n, 10)
+			c.capText(time.UnixMilli(n).UTC().Format(cometdTime))
+		default:
+			d.out = strconv.AppendInt(d.out, n, 10)
 		}
 	case avro.Float:
 		b, err := d.take(4)
@@ -340,12 +448,18 @@ func (d *decoder) value(t avro.Schema, doc string, dropNulls bool) error {
 			return err
 		}
 		d.out = appendJSONString(d.out, string(b))
+		if c.text != nil {
+			c.capText(string(b))
+		}
 	case avro.Bytes:
 		b, err := d.bytes()
 		if err != nil {
 			return err
 		}
 		d.out = appendBase64(d.out, b)
+		if c.text != nil {
+			*c.text = base64.StdEncoding.EncodeToString(b)
+		}
 	default:
 		return fmt.Errorf("unsupported Avro type %s", t.Type())
 	}

@@ -103,6 +103,14 @@ func TestDecodeEnrichedAccountUpdate(t *testing.T) {
 		`"Fax":"4155551212","Industry":"Biotechnology","LastModifiedDate":"2024-04-26T23:06:35.000Z","External_Account_ID__c":"1ABC"}`
 	assert.JSONEq(t, want, string(got))
 	assert.True(t, strings.HasPrefix(string(got), `{"ChangeEventHeader":`), "fields keep schema order")
+
+	// The same walk reads the metadata: the header's fields, the commit time as CometD text, and the created
+	// date falling back to it (a change event has no CreatedDate of its own here: the record's is null).
+	_, meta, err := DecodeEvent(schema, payload)
+	require.NoError(t, err)
+	assert.Equal(t, Metadata{CreatedDate: "2024-04-26T23:06:35.000Z", ChangeType: "UPDATE", EntityName: "Account",
+		TransactionKey: "00097360-44a0-7c2e-a172-97381ae22f82", CommitUser: "005ZM000000M6o1YAC",
+		CommitTimestamp: "2024-04-26T23:06:35.000Z", RecordIDs: []string{"001ZM000001QkdOYAS"}}, meta)
 }
 
 // TestDecodeBitmapFields checks the bitmap forms of the deserialization page
@@ -174,6 +182,9 @@ func TestDecodePlatformEvent(t *testing.T) {
 	got, err := DecodePayload(schema, payload)
 	require.NoError(t, err)
 	assert.Equal(t, `{"CreatedDate":"2024-04-26T23:06:35.123Z","CreatedById":"005xx","Order_Number__c":null,"Amount__c":12.5,"Paid__c":true}`, string(got))
+	_, meta, err := DecodeEvent(schema, payload)
+	require.NoError(t, err)
+	assert.Equal(t, Metadata{CreatedDate: "2024-04-26T23:06:35.123Z"}, meta, "a platform event's metadata: its CreatedDate")
 
 	_, err = DecodePayload(schema, payload[:3])
 	assert.Error(t, err, "a truncated payload is an error")

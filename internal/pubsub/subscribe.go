@@ -40,7 +40,9 @@ type Event struct {
 	SchemaID string
 	Payload  []byte // the Avro payload as received
 	// JSON is the payload decoded to the shape CometD delivers (DecodePayload); nil when DecodeErr is set.
-	JSON      []byte
+	JSON []byte
+	// Meta is read from the payload as it is decoded (DecodeEvent); zero when DecodeErr is set.
+	Meta      Metadata
 	DecodeErr error
 }
 

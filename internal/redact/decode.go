@@ -260,6 +260,14 @@ func findSecrets(s string, secrets []string) []span {
 	if len(secrets) == 0 || s == "" {
 		return nil
 	}
+	if undecodable(s) {
+		return literalSpans(s, secrets)
+	}
+	return decodedSpans(s, secrets)
+}
+
+// decodedSpans is findSecrets through every stack of decodings.
+func decodedSpans(s string, secrets []string) []span {
 	var spans []span
 	seen := map[string]bool{}
 	var visit func(l layer, depth int)

@@ -113,9 +113,10 @@ func dashboardMetrics(t *testing.T, dir string) map[string][]string {
 	return out
 }
 
-// exported reports whether the scrape has the metric: a sample of its name,
-// or of its summary or histogram series.
-func exported(samples map[string][]sample, name string) bool {
+// exported reports whether the scrape (or what stands for it: samples or
+// exporters by name) has the metric: a sample of its name, or of its summary
+// or histogram series.
+func exported[V any](samples map[string][]V, name string) bool {
 	for _, n := range []string{name, name + "_sum", name + "_count", name + "_bucket"} {
 		if len(samples[n]) > 0 {
 			return true

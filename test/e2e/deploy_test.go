@@ -22,6 +22,13 @@ import (
 	"github.com/salesforce-streaming/salesforce_streaming/test/harness"
 )
 
+// The records of the emulator's org in TestDeploy: a snapshot of them is
+// quick, and it is a snapshot's progress that the dashboard shows.
+const (
+	deploySnapshotAccounts = 300
+	deploySnapshotContacts = 100
+)
+
 // TestDeploy checks deploy/ without a container engine: what its files say
 // is compared with the Dockerfile and the shipped configs, and what they rely
 // on (probe paths, the metrics of the dashboard) with a running bin/benthos.
@@ -235,31 +242,18 @@ func TestDeploy(t *testing.T) {
 
 	// The running part: bin/benthos with the deployments' pipeline, against
 	// the emulator and the real servers, on a loopback address in place of
-	// the image's 0.0.0.0.
+	// the image's 0.0.0.0. Next to it runs the shipped mirror pipeline
+	// (config/cdc_mirror_postgres.yaml, the same store): the deployments'
+	// pipeline has no snapshot and no gap fetching, whose metrics the
+	// dashboard shows too.
 	t.Run("probe paths answer and every dashboard metric is exported by a running bin/benthos", func(t *testing.T) {
 		keyFile := filepath.Join(t.TempDir(), "salesforce.key")
-		e := newEnv(t, harness.EmulatorConfig{Args: []string{"-jwt-key-out", keyFile}})
+		e := newEnv(t, harness.EmulatorConfig{Args: []string{"-jwt-key-out", keyFile,
+			"-records", "Account=" + strconv.Itoa(deploySnapshotAccounts), "-records", "Contact=" + strconv.Itoa(deploySnapshotContacts)}})
 		pg := startPostgres(t, e)
 		rd := startRedis(t, e)
-		addr, err := harness.FreeAddr()
-		require.NoError(t, err)
-
-		// The replica's command, with its files from the repository and the
-		// environment pointed at the servers of this test.
-		svc := compose.Services[replicas[0]]
-		args := slices.Clone(img.entrypoint[1:])
-		for i, a := range args {
-			if strings.HasPrefix(a, "http.address=") {
-				args[i] = "http.address=" + addr
-			}
-		}
-		for i, a := range svc.Command {
-			if i > 0 && (svc.Command[i-1] == "-r" || svc.Command[i-1] == "-c") {
-				a = img.repoFile(t, root, a)
-			}
-			args = append(args, a)
-		}
 		env := map[string]string{}
+		svc := compose.Services[replicas[0]]
 		for k, v := range svc.Environment {
 			env[k] = v
 		}
@@ -273,9 +267,37 @@ func TestDeploy(t *testing.T) {
 		}
 		bin, err := harness.Binary(harness.BenthosBinary)
 		require.NoError(t, err)
-		proc, err := harness.StartProcess(harness.ProcessConfig{Name: "deploy", Path: bin, Args: args, Dir: e.dir, Env: envList})
-		require.NoError(t, err)
-		e.cleanupProcess(proc)
+
+		// start runs the image's entrypoint with command appended, its files
+		// from the repository, its HTTP server on a free loopback address.
+		start := func(name string, command []string) (*harness.Process, string) {
+			addr, err := harness.FreeAddr()
+			require.NoError(t, err)
+			args := slices.Clone(img.entrypoint[1:])
+			for i, a := range args {
+				if strings.HasPrefix(a, "http.address=") {
+					args[i] = "http.address=" + addr
+				}
+			}
+			for i, a := range command {
+				if i > 0 && (command[i-1] == "-r" || command[i-1] == "-c") {
+					a = img.repoFile(t, root, a)
+				}
+				args = append(args, a)
+			}
+			proc, err := harness.StartProcess(harness.ProcessConfig{Name: name, Path: bin, Args: args, Dir: e.dir, Env: envList})
+			require.NoError(t, err)
+			e.cleanupProcess(proc)
+			return proc, addr
+		}
+		// The replica's command, and the same with the mirror's config.
+		proc, addr := start("deploy", svc.Command)
+		mirrorCommand := slices.Clone(svc.Command)
+		i := slices.Index(mirrorCommand, "-c")
+		require.GreaterOrEqual(t, i, 0, "the replica's command names its config with -c")
+		require.Less(t, i+1, len(mirrorCommand))
+		mirrorCommand[i+1] = path.Join(path.Dir(mirrorCommand[i+1]), "cdc_mirror_postgres.yaml")
+		mirror, mirrorAddr := start("mirror", mirrorCommand)
 
 		const channel = "/data/AccountChangeEvent"
 		_, err = e.emu.PublishIDs(e.ctx, channel, 20, 1)
@@ -296,20 +318,68 @@ func TestDeploy(t *testing.T) {
 		}
 		assert.Equal(t, http.StatusOK, get(dep.Spec.Template.Metadata.Annotations["prometheus.io/path"]), "the scrape path")
 
+		// exporters returns which of the two processes export each metric.
+		urls := map[string]string{"deploy": "http://" + addr + "/metrics", "mirror": "http://" + mirrorAddr + "/metrics"}
+		exporters := func() map[string][]string {
+			out := map[string][]string{}
+			for _, who := range slices.Sorted(maps.Keys(urls)) {
+				samples := scrapeMetrics(t, e.ctx, urls[who])
+				for name := range samples {
+					out[name] = append(out[name], who)
+				}
+			}
+			return out
+		}
+		waitExported := func(what, name string) {
+			deadline := time.Now().Add(deliverWait)
+			for time.Now().Before(deadline) && e.ctx.Err() == nil {
+				if exported(exporters(), name) {
+					return
+				}
+				time.Sleep(500 * time.Millisecond)
+			}
+			require.Failf(t, "not exported", "%s: %s within %v\ndeploy:\n%s\nmirror:\n%s", what, name, deliverWait,
+				proc.Tail(logTailLines), mirror.Tail(logTailLines))
+		}
+
 		// Counters are exported once they count: a server-side disconnect
-		// makes the client reconnect, revoked tokens make it refresh its
-		// token.
+		// makes the clients reconnect, revoked tokens make them refresh their
+		// token; gap events of records are resolved by the mirror once its
+		// snapshot is acknowledged.
 		for _, f := range []string{"server_disconnect", "revoke_tokens"} {
 			require.NoError(t, e.emu.Fault(e.ctx, harness.FaultRequest{Fault: f}))
 		}
+		_, err = e.emu.Mutate(e.ctx, "Account", 3, "gap")
+		require.NoError(t, err)
+		waitExported("the mirror resolves gap events after its snapshot", "salesforce_streaming_gap_fetches")
+
+		// Then the store refuses writes (Redis over its memory limit answers
+		// OOM to SET) while events arrive: the checkpoint writes fail.
+		_, err = rd.Do(e.ctx, "CONFIG", "SET", "maxmemory", "1")
+		require.NoError(t, err)
+		restored := false
+		restore := func() {
+			if !restored {
+				restored = true
+				_, err := rd.Do(e.ctx, "CONFIG", "SET", "maxmemory", "0")
+				assert.NoError(t, err, "redis accepts writes again")
+			}
+		}
+		defer restore()
+		_, err = e.emu.PublishIDs(e.ctx, channel, 5, 1)
+		require.NoError(t, err)
+		waitExported("checkpoint writes to a store that refuses them", "salesforce_streaming_checkpoint_errors")
+		restore()
+
 		want := dashboardMetrics(t, filepath.Join(deploy, "grafana"))
 		var missing []string
+		var by map[string][]string
 		deadline := time.Now().Add(deliverWait)
 		for {
-			samples := scrapeMetrics(t, e.ctx, "http://"+addr+"/metrics")
+			by = exporters()
 			missing = missing[:0]
 			for name := range want {
-				if !exported(samples, name) {
+				if !exported(by, name) {
 					missing = append(missing, name)
 				}
 			}
@@ -322,7 +392,10 @@ func TestDeploy(t *testing.T) {
 		for _, name := range missing {
 			assert.Fail(t, "a dashboard queries a metric bin/benthos does not export", "%s (%v)", name, want[name])
 		}
-		t.Logf("dashboard metrics %v, not exported %v", slices.Sorted(maps.Keys(want)), missing)
+		for _, name := range slices.Sorted(maps.Keys(want)) {
+			t.Logf("%s: exported by %v", name, by[name])
+		}
 		e.stop(proc)
+		e.stop(mirror)
 	})
 }
