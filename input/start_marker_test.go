@@ -91,3 +91,42 @@ func TestSkipBelowEnds(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, position{ID: 44}, pos, "a position is past the marker")
 }
+
+// TestStartMarkerStartPositions: a start marker subscribes from the earliest
+// event and skips below its id; after an org migration (the marker belongs
+// to the old id sequence) on_invalid_replay_id applies instead, in a new
+// epoch, and nothing is skipped.
+func TestStartMarkerStartPositions(t *testing.T) {
+	ctx := t.Context()
+	const ch = "/event/Order__e"
+	instance := "NA1"
+	in := migrationInput(t, "latest", &instance)
+	store := in.org.(cacheStore)
+	_, err := in.checkOrgMigration(ctx) // records NA1
+	require.NoError(t, err)
+	require.NoError(t, store.Store(ctx, ch, position{ID: 900, Start: true}))
+
+	in2 := migrationInput(t, "latest", &instance)
+	in2.org, in2.cp.store = store, store
+	migrated, err := in2.checkOrgMigration(ctx)
+	require.NoError(t, err)
+	require.Empty(t, migrated)
+	ids, err := in2.startPositions(ctx, migrated)
+	require.NoError(t, err)
+	assert.Equal(t, replayEarliest, ids[ch], "a marker is never sent as a replay id")
+	below, ok := in2.cp.SkipBelow(ch)
+	require.True(t, ok)
+	assert.Equal(t, int64(900), below)
+
+	instance = "NA2" // the org moved while down
+	in3 := migrationInput(t, "latest", &instance)
+	in3.org, in3.cp.store = store, store
+	migrated, err = in3.checkOrgMigration(ctx)
+	require.NoError(t, err)
+	require.Equal(t, map[string]bool{ch: true}, migrated)
+	ids, err = in3.startPositions(ctx, migrated)
+	require.NoError(t, err)
+	assert.Equal(t, replayLatest, ids[ch], "on_invalid_replay_id after an org migration")
+	_, ok = in3.cp.SkipBelow(ch)
+	assert.False(t, ok, "the old sequence's first id skips nothing of the new one")
+}
