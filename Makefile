@@ -93,9 +93,9 @@ bench: build ## the benchmark harness: backlog drain vs peers (CometD and Pub/Su
 # short run, for targets that have built already (make test).
 CHAOS_FLAGS ?=
 CHAOS       := SALESFORCE_STREAMING_BIN=$(abspath $(BIN)) $(GO) run ./test/sfchaos
-CHAOS_SHORT := $(CHAOS) -duration 2m -min-faults 50 -min-restarts 5 $(CHAOS_FLAGS)
+CHAOS_SHORT := $(CHAOS) -duration 2m -min-faults 50 -min-restarts 5 -mirror $(CHAOS_FLAGS)
 
-chaos: build ## a short chaos soak (2 min): faults, kill -9s, a redis restart, output outages; lost must be 0
+chaos: build ## a short chaos soak (2 min): faults, kill -9s, a redis restart, output outages, the record mirror (-mirror); lost must be 0, the mirror equal to the records
 	$(CHAOS_SHORT)
 
 chaos-long: build ## the long chaos soak (35 min) whose figures docs/chaos.md shows

@@ -9,10 +9,10 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/redpanda-data/benthos/v4/public/service"
 
+	"github.com/salesforce-streaming/salesforce_streaming/internal/jsontext"
 	"github.com/salesforce-streaming/salesforce_streaming/internal/orgapi"
 )
 
@@ -199,9 +199,9 @@ func (s *objectSchema) recordMessage(api apiKind, changeType, id string, values 
 	b = append(b, `{"ChangeEventHeader":{"entityName":`...)
 	b = append(b, s.entityJSON...)
 	b = append(b, `,"recordIds":[`...)
-	b = appendJSONString(b, id)
+	b = jsontext.AppendString(b, id)
 	b = append(b, `],"changeType":`...)
-	b = appendJSONString(b, changeType)
+	b = jsontext.AppendString(b, changeType)
 	b = append(b, `,"changeOrigin":"","transactionKey":"","sequenceNumber":0,"commitTimestamp":`...)
 	b = strconv.AppendInt(b, commit, 10)
 	b = append(b, `,"commitNumber":0,"commitUser":"","changedFields":[],"nulledFields":[],"diffFields":[]}`...)
@@ -264,7 +264,7 @@ func appendValue(b []byte, v any, typ string) ([]byte, error) {
 		if typ == "datetime" {
 			x = cdcTime(x)
 		}
-		return appendJSONString(b, x), nil
+		return jsontext.AppendString(b, x), nil
 	case json.Number:
 		return append(b, x...), nil
 	case bool:
@@ -272,56 +272,4 @@ func appendValue(b []byte, v any, typ string) ([]byte, error) {
 	}
 	vb, err := json.Marshal(v)
 	return append(b, vb...), err
-}
-
-// appendJSONString writes s as a JSON string, as encoding/json would
-// (without its HTML escaping).
-func appendJSONString(b []byte, s string) []byte {
-	const hex = "0123456789abcdef"
-	b = append(b, '"')
-	start := 0
-	for i := 0; i < len(s); {
-		c := s[i]
-		if c >= 0x20 && c != '"' && c != '\\' && c < utf8.RuneSelf {
-			i++
-			continue
-		}
-		if c < utf8.RuneSelf {
-			b = append(b, s[start:i]...)
-			switch c {
-			case '"', '\\':
-				b = append(b, '\\', c)
-			case '\n':
-				b = append(b, '\\', 'n')
-			case '\r':
-				b = append(b, '\\', 'r')
-			case '\t':
-				b = append(b, '\\', 't')
-			case '\b':
-				b = append(b, '\\', 'b')
-			case '\f':
-				b = append(b, '\\', 'f')
-			default:
-				b = append(b, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xf])
-			}
-			i++
-			start = i
-			continue
-		}
-		r, size := utf8.DecodeRuneInString(s[i:])
-		if r == utf8.RuneError && size == 1 || r == '\u2028' || r == '\u2029' {
-			b = append(b, s[start:i]...)
-			if r == utf8.RuneError {
-				b = append(b, `\ufffd`...)
-			} else {
-				b = append(b, '\\', 'u', '2', '0', '2', hex[r&0xf])
-			}
-			i += size
-			start = i
-			continue
-		}
-		i += size
-	}
-	b = append(b, s[start:]...)
-	return append(b, '"')
 }

@@ -5,22 +5,17 @@ import (
 	"sort"
 	"sync"
 	"time"
+
+	"github.com/salesforce-streaming/salesforce_streaming/sfemu/internal/clock"
 )
 
-// Clock is the emulator's source of time. Every timer that has a Salesforce meaning (long-poll hold, reconnect
-// window, retention, generators) reads it, so a FakeClock lets tests run 110 s holds and 72 h retention instantly.
-type Clock interface {
-	Now() time.Time
-	// NewTimer returns a timer that fires once, d after Now.
-	NewTimer(d time.Duration) Timer
-}
+// Clock is the emulator's source of time (package clock defines it, so that the surfaces below sfemu read the
+// same one). Every timer that has a Salesforce meaning (long-poll hold, reconnect window, retention, generators)
+// reads it, so a FakeClock lets tests run 110 s holds and 72 h retention instantly.
+type Clock = clock.Clock
 
 // Timer is a one-shot timer of a Clock.
-type Timer interface {
-	C() <-chan time.Time
-	// Stop prevents the timer from firing; it reports whether it stopped it.
-	Stop() bool
-}
+type Timer = clock.Timer
 
 // RealClock is the wall clock.
 type RealClock struct{}

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
 	"sort"
@@ -12,6 +11,10 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/salesforce-streaming/salesforce_streaming/sfemu/internal/faults"
+	"github.com/salesforce-streaming/salesforce_streaming/sfemu/internal/sfhttp"
+	"github.com/salesforce-streaming/salesforce_streaming/sfemu/internal/streamerr"
 )
 
 // cometdHandler answers the CometD (Bayeux) endpoint and owns its sessions and long polls.
@@ -19,7 +22,8 @@ import (
 type cometdHandler struct {
 	*Server
 
-	clients map[string]*client
+	clients  map[string]*client
+	lbCookie string // current sfdc-stream value; rotated by the unknown_client fault and org migration
 }
 
 // Salesforce's Bayeux error strings (docs/emulator.md).
@@ -37,13 +41,6 @@ const (
 	errChannelNotGiven    = "400::Channel name not specified"
 	errLeadingSlash       = "400::Channel subscriptions must start with a leading '/'"
 	errRequestTooLarge    = "413::Maximum Request Size Exceeded"
-	errRestrictedChannel  = "403::Restricted channel"
-	errNotEnabled         = "403::User not enabled for streaming"
-	errNoViewAllData      = "403::User not allowed to subscribe CDC without View All Data permissions"
-	errTopicLimit         = "403::Subscription limit exceeded for this topic"
-	errNoEntityAccess     = "403::Subscriber does not have access to the entity in this topic"
-	errNoAccess           = "403::No access on channel"
-	errUnknownChannel     = "404::Unknown channel"
 
 	adviceHandshake    = `{"interval":0,"reconnect":"handshake"}`
 	adviceNone         = `{"interval":0,"reconnect":"none"}`
@@ -53,10 +50,6 @@ const (
 	cookieBrowser = "BAYEUX_BROWSER"
 	cookieLB      = "sfdc-stream"
 )
-
-func errChannelMissing(ch string) string {
-	return "400::The channel you requested to subscribe to doesn’t exist {" + ch + "}"
-}
 
 // errReplayInvalid has two spaces after "invalid.", as every real capture: clients match the full string.
 func errReplayInvalid(id string) string {
@@ -112,11 +105,11 @@ func (s *cometdHandler) serveCometD(w http.ResponseWriter, r *http.Request) {
 		writeBayeuxError(w, http.StatusMethodNotAllowed, "405::Method Not Allowed: CometD requests are POSTs")
 		return
 	}
-	if s.takeTransportFault(w, r) {
+	if s.faults.ServeTransport(w, r, s.closed) {
 		return
 	}
-	body, err := readLimited(r.Body, s.cfg.MaxRequestBytes)
-	if err == errTooLarge || r.ContentLength > int64(s.cfg.MaxRequestBytes) {
+	body, err := sfhttp.ReadLimited(r.Body, s.cfg.MaxRequestBytes)
+	if err == sfhttp.ErrTooLarge || r.ContentLength > int64(s.cfg.MaxRequestBytes) {
 		writeBayeuxError(w, http.StatusRequestEntityTooLarge, errRequestTooLarge)
 		return
 	}
@@ -130,7 +123,7 @@ func (s *cometdHandler) serveCometD(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	rc := &reqCtx{r: r}
-	rc.token, rc.hasAuth = authToken(r)
+	rc.token, rc.hasAuth = sfhttp.AuthToken(r)
 	if c, err := r.Cookie(cookieBrowser); err == nil && c.Value != "" {
 		rc.hasCookie = true
 	}
@@ -152,7 +145,7 @@ func (s *cometdHandler) serveCometD(w http.ResponseWriter, r *http.Request) {
 		case "/meta/connect":
 			answer = s.connect(rc, &m, i == len(raws)-1, answer)
 			if rc.drop {
-				dropConnection(w)
+				faults.Cut(w)
 				return
 			}
 			if rc.gone {
@@ -202,19 +195,6 @@ func checkCometDPath(p string) (msg string, status int) {
 	return "404::Unknown path " + p, http.StatusNotFound
 }
 
-var errTooLarge = fmt.Errorf("request body above the limit")
-
-func readLimited(r io.Reader, limit int) ([]byte, error) {
-	b, err := io.ReadAll(io.LimitReader(r, int64(limit)+1))
-	if err != nil {
-		return nil, err
-	}
-	if len(b) > limit {
-		return nil, errTooLarge
-	}
-	return b, nil
-}
-
 // splitMessages accepts a JSON array, a single JSON object, or a form body with message=<json>.
 func splitMessages(contentType string, body []byte) ([]json.RawMessage, error) {
 	trimmed := bytes.TrimSpace(body)
@@ -249,33 +229,8 @@ func splitMessages(contentType string, body []byte) ([]json.RawMessage, error) {
 	return nil, fmt.Errorf("invalid JSON in request: expected an array of Bayeux messages")
 }
 
-// authToken reads the Authorization header: "Bearer t", "OAuth t" (any case) or a bare token.
-func authToken(r *http.Request) (token string, present bool) {
-	h := strings.TrimSpace(r.Header.Get("Authorization"))
-	if h == "" {
-		return "", false
-	}
-	scheme, rest, ok := strings.Cut(h, " ")
-	if !ok {
-		if l := strings.ToLower(h); l == "bearer" || l == "oauth" {
-			return "", false // a scheme with an empty token
-		}
-		return h, true
-	}
-	switch strings.ToLower(scheme) {
-	case "bearer", "oauth":
-		rest = strings.TrimSpace(rest)
-		return rest, rest != ""
-	}
-	return "", true // an unknown scheme: present but never valid
-}
-
 func (s *cometdHandler) tokenValidLocked(rc *reqCtx) bool {
-	if rc.token == "" {
-		return false
-	}
-	_, ok := s.tokens[rc.token]
-	return ok
+	return s.tokens.Valid(rc.token)
 }
 
 func (s *cometdHandler) setCookie(rc *reqCtx, name, value string, httpOnly bool) {
@@ -338,8 +293,7 @@ func (s *cometdHandler) handshake(rc *reqCtx, m *inMsg) []byte {
 		return denied(errAuthRequired)
 	case !s.tokenValidLocked(rc):
 		return denied(errAuthInvalid)
-	case s.faults.ServerBusy > 0:
-		s.faults.ServerBusy--
+	case s.faults.TakeServerBusy():
 		return denied(errBusy)
 	}
 	if m.SupportedConnectionTypes != nil && !contains(m.SupportedConnectionTypes, "long-polling") {
@@ -419,10 +373,9 @@ func (s *cometdHandler) subscribe(rc *reqCtx, m *inMsg) []byte {
 		return fail(errAuthRequired, "", adviceNone)
 	case !s.tokenValidLocked(rc):
 		return fail(errAuthInvalid, "", adviceNone)
-	case s.faults.ServerBusy > 0:
-		s.faults.ServerBusy--
+	case s.faults.TakeServerBusy():
 		return fail(errBusy, errBusy, "")
-	case s.dailyLimitLocked():
+	case s.limits.DailyLimitReached():
 		return fail(errDailyLimit, "", "")
 	}
 	var name string
@@ -434,17 +387,17 @@ func (s *cometdHandler) subscribe(rc *reqCtx, m *inMsg) []byte {
 	}
 	key, filters, err := splitChannel(name)
 	if err != nil {
-		return fail(errChannelMissing(name), "", "")
+		return fail(streamerr.ChannelMissing(name), "", "")
 	}
-	if errText := s.takeSubscribeErrorLocked(name, key); errText != "" {
+	if errText := s.faults.TakeSubscribeError(name, key); errText != "" {
 		return fail(errText, "", "")
 	}
 	if channelKind(key) == KindUnknown || !s.channelDefinedLocked(key) {
-		return fail(errChannelMissing(name), "", "")
+		return fail(streamerr.ChannelMissing(name), "", "")
 	}
 	ch, err := s.channelLocked(key)
 	if err != nil || (len(filters) > 0 && ch.kind != KindPushTopic) {
-		return fail(errChannelMissing(name), "", "")
+		return fail(streamerr.ChannelMissing(name), "", "")
 	}
 	s.pruneLocked(ch, now)
 	cursor, errText := s.replayStartLocked(ch, key, m.Ext)
@@ -558,8 +511,7 @@ func (s *cometdHandler) connect(rc *reqCtx, m *inMsg, canHold bool, answer []par
 		return append(answer, part{a: newObj(nil).str("clientId", c.id).str("channel", "/meta/connect").raw("id", m.ID).
 			str("error", "400::Invalid connection type "+m.ConnectionType).bool("successful", false).done()})
 	}
-	if s.faults.ServerBusy > 0 {
-		s.faults.ServerBusy--
+	if s.faults.TakeServerBusy() {
 		return append(answer, part{a: newObj(nil).str("channel", "/meta/connect").raw("id", m.ID).str("error", errAuthInvalid).
 			bool("successful", false).raw("ext", newObj(nil).raw("sfdc", newObj(nil).str("failureReason", errBusyConnect).done()).done()).
 			str("clientId", c.id).raw("advice", []byte(adviceNoneReversed)).done()})
@@ -603,13 +555,12 @@ func (s *cometdHandler) connect(rc *reqCtx, m *inMsg, canHold bool, answer []par
 				part{a: newObj(nil).str("clientId", c.id).raw("advice", []byte(adviceNone)).str("channel", "/meta/connect").
 					raw("id", m.ID).str("error", errText).bool("successful", false).done()})
 		}
-		if s.dailyLimitLocked() {
+		if s.limits.DailyLimitReached() {
 			s.dropSubscriptionsLocked(c)
 			return append(answer, part{a: newObj(nil).str("clientId", c.id).str("channel", "/meta/connect").raw("id", m.ID).
 				str("error", errDailyLimit).bool("successful", false).raw("advice", []byte(adviceNone)).done()})
 		}
-		if s.faults.ServerDisconnect > 0 {
-			s.faults.ServerDisconnect--
+		if s.faults.TakeServerDisconnect() {
 			s.counters.serverDisconnects.Add(1)
 			s.destroyLocked(c, "server_disconnect")
 			return append(answer,
@@ -617,9 +568,7 @@ func (s *cometdHandler) connect(rc *reqCtx, m *inMsg, canHold bool, answer []par
 				part{a: newObj(nil).str("clientId", c.id).raw("advice", []byte(adviceHandshake)).str("channel", "/meta/connect").
 					raw("id", m.ID).bool("successful", true).done()})
 		}
-		if held && s.faults.DropConnection > 0 {
-			s.faults.DropConnection--
-			s.counters.dropped.Add(1)
+		if held && s.faults.TakeDropConnection() {
 			rc.drop = true
 			return answer
 		}
@@ -641,7 +590,7 @@ func (s *cometdHandler) connect(rc *reqCtx, m *inMsg, canHold bool, answer []par
 			c.holding++
 			timer = s.clock.NewTimer(hold)
 		}
-		kick, faultCh := c.kick, s.faultCh
+		kick, faultCh := c.kick, s.faults.Woken()
 		s.mu.Unlock()
 		select {
 		case <-c.wake:

@@ -1,37 +1,72 @@
 package sfemu
 
 import (
-	"bytes"
-	"encoding/json"
 	"fmt"
-	"net/http"
 	"sort"
 	"sync/atomic"
-	"time"
+
+	"github.com/salesforce-streaming/salesforce_streaming/sfemu/internal/control"
 )
 
-// controlAPI is the emulator's control surface: state, purge, retention and org migration.
-// It shares the Server's state and lock through the embedded pointer.
-type controlAPI struct{ *Server }
+// The control API's bodies; package control owns them and answers /emulator/*.
+type (
+	PublishRequest    = control.PublishRequest
+	PublishResponse   = control.PublishResponse
+	SelectRequest     = control.SelectRequest
+	PurgeRequest      = control.PurgeRequest
+	ChannelState      = control.ChannelState
+	ClientState       = control.ClientState
+	State             = control.State
+	RetentionRequest  = control.RetentionRequest
+	RetentionResponse = control.RetentionResponse
+	MigratedChannel   = control.MigratedChannel
+	MigrateResponse   = control.MigrateResponse
+	MutateRequest     = control.MutateRequest
+	MutateResponse    = control.MutateResponse
+)
+
+// controlOps wires the control surface to the operations it drives.
+func (s *Server) controlOps() control.Ops {
+	return control.Ops{
+		State: s.State,
+		Publish: func(req PublishRequest) (PublishResponse, error) {
+			first, last, err := s.publish(publishSpec{channel: req.Channel, count: req.Count, payloads: req.Payloads, gap: req.Gap,
+				changeType: ChangeType(req.ChangeType)})
+			return PublishResponse{Channel: req.Channel, FirstReplayID: first, LastReplayID: last}, err
+		},
+		Mutate:         func(req MutateRequest) (MutateResponse, error) { return s.Mutate(req.Object, req.Count, req.Events) },
+		SelectEntities: s.SelectEntities,
+		InjectFault:    s.InjectFault,
+		Faults:         s.faults.Snapshot,
+		SetRetention:   s.SetRetention,
+		MigrateOrg:     s.MigrateOrg,
+		Purge:          s.Purge,
+	}
+}
 
 // The control API (/emulator/*) drives the emulator from tests and demos (docs/emulator.md).
 
 type counters struct {
-	tokenGrants, tokenFailures                atomic.Int64
 	cometdRequests                            atomic.Int64
 	handshakes, handshakesDenied              atomic.Int64
 	connects, subscribes, subscribesFailed    atomic.Int64
 	unsubscribes, disconnects                 atomic.Int64
 	eventsPublished, eventsDelivered          atomic.Int64
 	unknownClient, expired, serverDisconnects atomic.Int64
-	dropped, faults                           atomic.Int64
+	faults                                    atomic.Int64
 	mutations                                 atomic.Int64
+}
+
+// countersSnapshot merges the surfaces' counters with the session store's.
+func (s *Server) countersSnapshot() map[string]int64 {
+	m := s.counters.snapshot()
+	m["token_grants"], m["token_failures"] = s.tokens.Counts()
+	m["connections_dropped"] = s.faults.Dropped()
+	return m
 }
 
 func (c *counters) snapshot() map[string]int64 {
 	return map[string]int64{
-		"token_grants":           c.tokenGrants.Load(),
-		"token_failures":         c.tokenFailures.Load(),
 		"cometd_requests":        c.cometdRequests.Load(),
 		"handshakes":             c.handshakes.Load(),
 		"handshakes_denied":      c.handshakesDenied.Load(),
@@ -45,82 +80,18 @@ func (c *counters) snapshot() map[string]int64 {
 		"unknown_client_replies": c.unknownClient.Load(),
 		"clients_expired":        c.expired.Load(),
 		"server_disconnects":     c.serverDisconnects.Load(),
-		"connections_dropped":    c.dropped.Load(),
 		"faults_injected":        c.faults.Load(),
 		"records_mutated":        c.mutations.Load(),
 	}
 }
 
-// PublishRequest is the body of POST /emulator/publish.
-type PublishRequest struct {
-	Channel  string            `json:"channel"`
-	Count    int               `json:"count,omitempty"`
-	Payloads []json.RawMessage `json:"payloads,omitempty"`
-	Gap      int               `json:"gap,omitempty"` // fixed replay id step instead of random gaps
-	// ChangeType makes the change events of a /data/ channel of this type (CREATE, UPDATE, DELETE, UNDELETE,
-	// GAP_CREATE, GAP_UPDATE, GAP_DELETE, GAP_UNDELETE, GAP_OVERFLOW); default: a random mix of record changes
-	// for generated events, CREATE for payloads.
-	ChangeType ChangeType `json:"change_type,omitempty"`
-}
-
-// PublishResponse is the answer of POST /emulator/publish.
-type PublishResponse struct {
-	Channel       string `json:"channel"`
-	FirstReplayID int64  `json:"first_replay_id"`
-	LastReplayID  int64  `json:"last_replay_id"`
-}
-
-// SelectRequest is the body of POST /emulator/cdc: objects to select for Change Data Capture.
-type SelectRequest struct {
-	Entities []string `json:"entities"`
-}
-
-// PurgeRequest is the body of POST /emulator/purge.
-type PurgeRequest struct {
-	Channel         string `json:"channel"`
-	ThroughReplayID *int64 `json:"through_replay_id,omitempty"`
-}
-
-// ChannelState is one channel in GET /emulator/state.
-type ChannelState struct {
-	Kind          string `json:"kind"`
-	FirstReplayID int64  `json:"first_replay_id"` // oldest retained; 0 when none
-	LastReplayID  int64  `json:"last_replay_id"`  // newest ever assigned
-	Retained      int    `json:"retained"`
-	Published     int64  `json:"published"`
-	Subscribers   int    `json:"subscribers"`
-	Retention     string `json:"retention"` // a Go duration
-	// StreamingChannelID is the StreamingChannel record id of a generic (/u/) channel, for the push resource.
-	StreamingChannelID string `json:"streaming_channel_id,omitempty"`
-}
-
-// ClientState is one client in GET /emulator/state.
-type ClientState struct {
-	ClientID       string           `json:"client_id"`
-	Subscriptions  []string         `json:"subscriptions"`
-	ReplayCursors  map[string]int64 `json:"replay_cursors"`  // last replay id delivered (or skipped) per subscription
-	Connected      bool             `json:"connected"`       // has had its first /meta/connect
-	ConnectPending bool             `json:"connect_pending"` // a long poll is held now
-	EventsSent     int64            `json:"events_sent"`
-	LastSeen       time.Time        `json:"last_seen"`
-}
-
-// State is the answer of GET /emulator/state.
-type State struct {
-	Now      time.Time               `json:"now"`
-	Clients  []ClientState           `json:"clients"`
-	Channels map[string]ChannelState `json:"channels"`
-	Counters map[string]int64        `json:"counters"`
-	Faults   faultState              `json:"faults"`
-}
-
 // State returns what GET /emulator/state shows.
-func (s *controlAPI) State() State {
+func (s *Server) State() State {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	now := s.clock.Now()
 	s.sweepLocked(now)
-	st := State{Now: now, Clients: []ClientState{}, Channels: map[string]ChannelState{}, Counters: s.counters.snapshot(), Faults: s.faults.snapshot()}
+	st := State{Now: now, Clients: []ClientState{}, Channels: map[string]ChannelState{}, Counters: s.countersSnapshot(), Faults: s.faults.Snapshot()}
 	for _, c := range s.clients {
 		cs := ClientState{ClientID: c.id, Subscriptions: []string{}, ReplayCursors: map[string]int64{}, Connected: c.connected,
 			ConnectPending: c.holding > 0, EventsSent: c.sent, LastSeen: c.lastSeen}
@@ -145,7 +116,7 @@ func (s *controlAPI) State() State {
 }
 
 // Purge drops retained events of a channel through a replay id (all when through is nil) and returns how many.
-func (s *controlAPI) Purge(channel string, through *int64) (int, error) {
+func (s *Server) Purge(channel string, through *int64) (int, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	ch, ok := s.channels[channel]
@@ -163,143 +134,4 @@ func (s *controlAPI) Purge(channel string, through *int64) (int, error) {
 		t = *through
 	}
 	return ch.purgeLocked(t), nil
-}
-
-func (s *controlAPI) serveControl(w http.ResponseWriter, r *http.Request) {
-	route := map[string]string{
-		"/emulator/publish":     http.MethodPost,
-		"/emulator/faults":      http.MethodPost,
-		"/emulator/purge":       http.MethodPost,
-		"/emulator/retention":   http.MethodPost,
-		"/emulator/migrate_org": http.MethodPost,
-		"/emulator/state":       http.MethodGet,
-		"/emulator/mutate":      http.MethodPost,
-		"/emulator/cdc":         http.MethodPost,
-	}
-	method, ok := route[r.URL.Path]
-	if !ok {
-		writeJSONError(w, http.StatusNotFound, "unknown control endpoint "+r.URL.Path+"; use /emulator/publish, /emulator/mutate, /emulator/cdc, /emulator/faults, /emulator/purge, /emulator/retention, /emulator/migrate_org or /emulator/state")
-		return
-	}
-	if r.Method != method {
-		w.Header().Set("Allow", method)
-		writeJSONError(w, http.StatusMethodNotAllowed, r.URL.Path+" takes "+method)
-		return
-	}
-	switch r.URL.Path {
-	case "/emulator/state":
-		writeJSON(w, http.StatusOK, s.State())
-	case "/emulator/publish":
-		var req PublishRequest
-		if !decodeControl(w, r, &req) {
-			return
-		}
-		if req.Count < 0 {
-			writeJSONError(w, http.StatusBadRequest, "count must not be negative")
-			return
-		}
-		first, last, err := s.publish(publishSpec{channel: req.Channel, count: req.Count, payloads: req.Payloads, gap: req.Gap, changeType: req.ChangeType})
-		if err != nil {
-			writeJSONError(w, http.StatusBadRequest, err.Error())
-			return
-		}
-		writeJSON(w, http.StatusOK, PublishResponse{Channel: req.Channel, FirstReplayID: first, LastReplayID: last})
-	case "/emulator/mutate":
-		var req MutateRequest
-		if !decodeControl(w, r, &req) {
-			return
-		}
-		resp, err := s.Mutate(req.Object, req.Count, req.Events)
-		if err != nil {
-			writeJSONError(w, http.StatusBadRequest, err.Error())
-			return
-		}
-		writeJSON(w, http.StatusOK, resp)
-	case "/emulator/cdc":
-		var req SelectRequest
-		if !decodeControl(w, r, &req) {
-			return
-		}
-		if err := s.SelectEntities(req.Entities...); err != nil {
-			writeJSONError(w, http.StatusBadRequest, err.Error())
-			return
-		}
-		writeJSON(w, http.StatusOK, req)
-	case "/emulator/faults":
-		var req FaultRequest
-		if !decodeControl(w, r, &req) {
-			return
-		}
-		if err := s.InjectFault(req); err != nil {
-			writeJSONError(w, http.StatusBadRequest, fmt.Sprintf("injecting fault: %v", err))
-			return
-		}
-		s.mu.Lock()
-		f := s.faults.snapshot()
-		s.mu.Unlock()
-		writeJSON(w, http.StatusOK, map[string]any{"fault": req.Fault, "pending": f})
-	case "/emulator/retention":
-		var req RetentionRequest
-		if !decodeControl(w, r, &req) {
-			return
-		}
-		d, err := parseDelay(req.Retention)
-		if err == nil && len(req.Retention) == 0 {
-			err = fmt.Errorf("retention not given")
-		}
-		if err != nil {
-			writeJSONError(w, http.StatusBadRequest, "setting retention: "+err.Error())
-			return
-		}
-		changed, err := s.SetRetention(req.Channel, d)
-		if err != nil {
-			writeJSONError(w, http.StatusBadRequest, err.Error())
-			return
-		}
-		st := s.State()
-		out := RetentionResponse{Channel: req.Channel, Retention: d.String(), Channels: map[string]ChannelState{}}
-		for _, name := range changed {
-			out.Channels[name] = st.Channels[name]
-		}
-		writeJSON(w, http.StatusOK, out)
-	case "/emulator/migrate_org":
-		var req struct{}
-		if !decodeControl(w, r, &req) {
-			return
-		}
-		writeJSON(w, http.StatusOK, MigrateResponse{Channels: s.MigrateOrg()})
-	case "/emulator/purge":
-		var req PurgeRequest
-		if !decodeControl(w, r, &req) {
-			return
-		}
-		n, err := s.Purge(req.Channel, req.ThroughReplayID)
-		if err != nil {
-			writeJSONError(w, http.StatusBadRequest, err.Error())
-			return
-		}
-		st := s.State().Channels[req.Channel]
-		writeJSON(w, http.StatusOK, map[string]any{"channel": req.Channel, "purged": n, "first_replay_id": st.FirstReplayID,
-			"last_replay_id": st.LastReplayID, "retained": st.Retained})
-	}
-}
-
-// decodeControl reads a strict JSON body (unknown fields are typos, so they are errors) or answers 400.
-func decodeControl(w http.ResponseWriter, r *http.Request, v any) bool {
-	body, err := readLimited(r.Body, 64<<20)
-	if err != nil {
-		writeJSONError(w, http.StatusBadRequest, "reading body: "+err.Error())
-		return false
-	}
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
-		writeJSONError(w, http.StatusBadRequest, "decoding JSON body: "+err.Error())
-		return false
-	}
-	if dec.More() {
-		writeJSONError(w, http.StatusBadRequest, "decoding JSON body: trailing data after the object")
-		return false
-	}
-	return true
 }

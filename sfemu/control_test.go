@@ -8,6 +8,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/salesforce-streaming/salesforce_streaming/sfemu/internal/faults"
 )
 
 func TestControlPublishAndState(t *testing.T) {
@@ -96,15 +98,15 @@ func TestControlBadRequests(t *testing.T) {
 func TestFaultAnswerAndClear(t *testing.T) {
 	e := startEmu(t, Config{}, true)
 	var out struct {
-		Fault   string     `json:"fault"`
-		Pending faultState `json:"pending"`
+		Fault   string       `json:"fault"`
+		Pending faults.State `json:"pending"`
 	}
 	e.control(http.MethodPost, "/emulator/faults", `{"fault":"server_busy","count":3}`, &out)
 	assert.Equal(t, 3, out.Pending.ServerBusy)
 	e.control(http.MethodPost, "/emulator/faults", `{"fault":"daily_limit"}`, &out)
 	assert.True(t, out.Pending.DailyLimit)
 	e.control(http.MethodPost, "/emulator/faults", `{"fault":"clear"}`, &out)
-	assert.Equal(t, faultState{}, out.Pending)
+	assert.Equal(t, faults.State{}, out.Pending)
 }
 
 func TestGenerator(t *testing.T) {

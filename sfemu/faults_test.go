@@ -8,6 +8,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/salesforce-streaming/salesforce_streaming/sfemu/internal/faults"
 )
 
 // subscribeFailure is the exact reply of a refused subscribe (the subscription echoed).
@@ -85,10 +87,10 @@ func TestSubscribeErrorFaultCountAndState(t *testing.T) {
 	c := e.loggedIn()
 	c.handshake()
 	var out struct {
-		Pending faultState `json:"pending"`
+		Pending faults.State `json:"pending"`
 	}
 	e.control(http.MethodPost, "/emulator/faults", `{"fault":"subscribe_error","channel":"/topic/X","error":"403::Restricted channel","count":2}`, &out)
-	assert.Equal(t, []subscribeError{{Channel: "/topic/X", Error: "403::Restricted channel", Count: 2}}, out.Pending.SubscribeErrors)
+	assert.Equal(t, []faults.SubscribeErrorFault{{Channel: "/topic/X", Error: "403::Restricted channel", Count: 2}}, out.Pending.SubscribeErrors)
 	e.fault(`{"fault":"subscribe_error","error":"404::Unknown channel"}`)
 
 	// GET /emulator/state shows the pending ones under faults, with the request's names.
@@ -107,7 +109,7 @@ func TestSubscribeErrorFaultCountAndState(t *testing.T) {
 	}
 	m := c.subscribeMsg("/topic/X", nil)
 	assert.Equal(t, subscribeFailure(c, m["id"], "/topic/X", "404::Unknown channel"), string(c.send(m).body))
-	assert.Equal(t, []subscribeError{{Error: "404::Unknown channel"}}, e.state().Faults.SubscribeErrors)
+	assert.Equal(t, []faults.SubscribeErrorFault{{Error: "404::Unknown channel"}}, e.state().Faults.SubscribeErrors)
 
 	e.fault(`{"fault":"clear"}`)
 	resp = e.control(http.MethodGet, "/emulator/state", "", nil)

@@ -2,8 +2,6 @@ package sfemu
 
 import (
 	"fmt"
-	"net/http"
-	"strings"
 	"sync/atomic"
 )
 
@@ -15,24 +13,3 @@ type orgInstance struct{ migrations atomic.Int64 }
 
 // instanceName is EMU1 until the first migration, then EMU2, and so on.
 func (o *orgInstance) instanceName() string { return fmt.Sprintf("EMU%d", 1+o.migrations.Load()) }
-
-// isInstanceNameQuery reports whether q is the one SOQL query this file
-// answers, compared without case and extra spaces.
-func isInstanceNameQuery(q string) bool {
-	return strings.EqualFold(strings.Join(strings.Fields(q), " "), "SELECT InstanceName FROM Organization")
-}
-
-// serveInstanceName answers GET /services/data/vXX.X/query?q=SELECT InstanceName FROM Organization with
-// Salesforce's query result shape: one Organization record.
-func (s *restHandler) serveInstanceName(w http.ResponseWriter, r *http.Request, version string) {
-	if r.Method != http.MethodGet {
-		methodNotAllowed(w, r, http.MethodGet, http.MethodHead)
-		return
-	}
-	attrs := newObj(nil).str("type", "Organization").
-		str("url", "/services/data/v"+version+"/sobjects/Organization/"+s.cfg.OrgID).done()
-	record := newObj(nil).raw("attributes", attrs).str("InstanceName", s.orgInstance.instanceName()).done()
-	body := newObj(nil).int("totalSize", 1).bool("done", true).
-		raw("records", append(append([]byte{'['}, record...), ']')).done()
-	writeRaw(w, http.StatusOK, body)
-}

@@ -7,6 +7,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/salesforce-streaming/salesforce_streaming/sfemu/internal/limits"
 )
 
 // The Daily* allocations count a rolling 24 hours: deliveries drop out one day after they happened, not at
@@ -37,7 +39,7 @@ func TestLimitsDailyWindowRolls(t *testing.T) {
 	resp := c.send(c.subscribeMsg("/event/Order__e", nil))
 	assert.Contains(t, string(resp.body), errDailyLimit, "the allocation used up refuses subscribes")
 
-	e.clock.Advance(11*time.Hour + usageBucket) // 12:01: the 6 of yesterday 12:00 dropped out
+	e.clock.Advance(11*time.Hour + limits.UsageBucket) // 12:01: the 6 of yesterday 12:00 dropped out
 	assert.EqualValues(t, 6, remaining())
 	deliver(2)
 	assert.EqualValues(t, 4, remaining())
@@ -55,9 +57,9 @@ func TestLimitsCountPublishesRequestsAndMonth(t *testing.T) {
 	auth := "Bearer " + e.token()
 
 	first := e.limits(auth)
-	assert.EqualValues(t, defaultDailyAPIRequestsMax-1, first["DailyApiRequests"].Remaining, "the limits request itself counts")
-	assert.EqualValues(t, defaultHourlyPublishedMax, first["HourlyPublishedPlatformEvents"].Remaining)
-	assert.EqualValues(t, defaultMonthlyEntitlementMax, first["MonthlyPlatformEventsUsageEntitlement"].Remaining)
+	assert.EqualValues(t, limits.DefaultDailyAPIRequestsMax-1, first["DailyApiRequests"].Remaining, "the limits request itself counts")
+	assert.EqualValues(t, limits.DefaultHourlyPublishedMax, first["HourlyPublishedPlatformEvents"].Remaining)
+	assert.EqualValues(t, limits.DefaultMonthlyEntitlementMax, first["MonthlyPlatformEventsUsageEntitlement"].Remaining)
 	for _, name := range []string{"DailyBulkV2QueryJobs", "DailyStreamingApiEvents", "StreamingApiConcurrentClients"} {
 		assert.Positive(t, first[name].Max, name)
 	}
@@ -69,8 +71,8 @@ func TestLimitsCountPublishesRequestsAndMonth(t *testing.T) {
 	}
 	e.publish("/event/Order__e", 5) // the control API stands for the org's own activity: not an API publish
 	l := e.limits(auth)
-	assert.EqualValues(t, defaultDailyAPIRequestsMax-5, l["DailyApiRequests"].Remaining, "the Versions resource does not count")
-	assert.EqualValues(t, defaultHourlyPublishedMax-3, l["HourlyPublishedPlatformEvents"].Remaining)
+	assert.EqualValues(t, limits.DefaultDailyAPIRequestsMax-5, l["DailyApiRequests"].Remaining, "the Versions resource does not count")
+	assert.EqualValues(t, limits.DefaultHourlyPublishedMax-3, l["HourlyPublishedPlatformEvents"].Remaining)
 
 	c := e.loggedIn()
 	c.handshake()
@@ -78,18 +80,18 @@ func TestLimitsCountPublishesRequestsAndMonth(t *testing.T) {
 	evs, _, _ := c.connect()
 	require.Len(t, evs, 8)
 	l = e.limits(auth)
-	assert.EqualValues(t, defaultDailyDeliveryMax-8, l["DailyDeliveredPlatformEvents"].Remaining)
-	assert.EqualValues(t, defaultMonthlyEntitlementMax-8, l["MonthlyPlatformEventsUsageEntitlement"].Remaining)
+	assert.EqualValues(t, limits.DefaultDailyDeliveryMax-8, l["DailyDeliveredPlatformEvents"].Remaining)
+	assert.EqualValues(t, limits.DefaultMonthlyEntitlementMax-8, l["MonthlyPlatformEventsUsageEntitlement"].Remaining)
 	assert.EqualValues(t, 1, l["StreamingApiConcurrentClients"].Max-l["StreamingApiConcurrentClients"].Remaining)
 
 	e.clock.Advance(time.Hour)
 	l = e.limits(auth)
-	assert.EqualValues(t, defaultHourlyPublishedMax, l["HourlyPublishedPlatformEvents"].Remaining, "an hour later")
-	assert.EqualValues(t, defaultDailyDeliveryMax-8, l["DailyDeliveredPlatformEvents"].Remaining)
+	assert.EqualValues(t, limits.DefaultHourlyPublishedMax, l["HourlyPublishedPlatformEvents"].Remaining, "an hour later")
+	assert.EqualValues(t, limits.DefaultDailyDeliveryMax-8, l["DailyDeliveredPlatformEvents"].Remaining)
 
 	// epoch is 1 March 12:00 UTC: 31 days later is April, whose entitlement starts unused.
 	e.clock.Advance(31 * 24 * time.Hour)
 	l = e.limits(auth)
-	assert.EqualValues(t, defaultMonthlyEntitlementMax, l["MonthlyPlatformEventsUsageEntitlement"].Remaining)
-	assert.EqualValues(t, defaultDailyAPIRequestsMax-1, l["DailyApiRequests"].Remaining)
+	assert.EqualValues(t, limits.DefaultMonthlyEntitlementMax, l["MonthlyPlatformEventsUsageEntitlement"].Remaining)
+	assert.EqualValues(t, limits.DefaultDailyAPIRequestsMax-1, l["DailyApiRequests"].Remaining)
 }

@@ -11,24 +11,6 @@ import (
 // Record mutations: the generator, -preload of a change event channel and POST /emulator/mutate change records,
 // and the events follow from the changes.
 
-// MutateRequest is the body of POST /emulator/mutate.
-type MutateRequest struct {
-	Object string `json:"object"`
-	Count  int    `json:"count"`
-	// Events is how the changes are reported: "" (normal change events), "gap" (header-only GAP_* events) or
-	// "overflow" (all changes in one transaction, reported by one GAP_OVERFLOW event per entity).
-	Events string `json:"events,omitempty"`
-}
-
-// MutateResponse is the answer of POST /emulator/mutate.
-type MutateResponse struct {
-	Object  string         `json:"object"`
-	Events  string         `json:"events"`
-	Changes map[string]int `json:"changes"` // by change type
-	// RecordIDs lists the records changed, in order (up to maxListedMutations).
-	RecordIDs []string `json:"record_ids"`
-}
-
 const (
 	maxMutations       = 1_000_000
 	maxListedMutations = 1000

@@ -52,7 +52,7 @@ func TestOAuthGrants(t *testing.T) {
 		return c
 	}
 	jwtForm := func(k *rsa.PrivateKey, mod func(map[string]any)) url.Values {
-		return url.Values{"grant_type": {grantJWTBearer}, "assertion": {signJWT(t, k, claims(mod))}}
+		return url.Values{"grant_type": {jwtBearerGrant}, "assertion": {signJWT(t, k, claims(mod))}}
 	}
 	ok := map[string]string{}
 	cases := []struct {
@@ -84,7 +84,7 @@ func TestOAuthGrants(t *testing.T) {
 		{"jwt wrong subject", e, jwtForm(key, func(c map[string]any) { c["sub"] = "x" }), false, "invalid_grant: user hasn't approved this consumer", false},
 		{"jwt wrong audience", e, jwtForm(key, func(c map[string]any) { c["aud"] = "https://evil.example.com" }), false, "invalid_grant: audience is invalid", false},
 		{"jwt expired", e, jwtForm(key, func(c map[string]any) { c["exp"] = now - 1 }), false, "invalid_grant: expired authorization code", false},
-		{"jwt garbage", e, url.Values{"grant_type": {grantJWTBearer}, "assertion": {"a.b.c"}}, false, "invalid_grant: invalid assertion", false},
+		{"jwt garbage", e, url.Values{"grant_type": {jwtBearerGrant}, "assertion": {"a.b.c"}}, false, "invalid_grant: invalid assertion", false},
 		{"jwt no key configured", generic, jwtForm(key, nil), false, "invalid_grant: invalid assertion", false},
 		{"unknown grant", e, url.Values{"grant_type": {"authorization_code"}}, false, "unsupported_grant_type: grant type not supported", false},
 	}
@@ -168,3 +168,6 @@ func TestParseRSAPublicKeyPEM(t *testing.T) {
 }
 
 func bigOne() *big.Int { return big.NewInt(1) }
+
+// jwtBearerGrant is the grant_type of the JWT bearer flow (RFC 7523).
+const jwtBearerGrant = "urn:ietf:params:oauth:grant-type:jwt-bearer"

@@ -1,7 +1,6 @@
 package sfemu
 
 import (
-	"encoding/json"
 	"fmt"
 	"sort"
 	"time"
@@ -10,26 +9,12 @@ import (
 // Org-level changes of the control API: retention set at run time, and an org migration (Salesforce moving the
 // org to another instance), after which replay ids restart below the old ones.
 
-// RetentionRequest is the body of POST /emulator/retention.
-type RetentionRequest struct {
-	Channel string `json:"channel,omitempty"` // empty: every channel, and the default of channels to come
-	// Retention is a Go duration string ("90m") or a number of milliseconds.
-	Retention json.RawMessage `json:"retention"`
-}
-
-// RetentionResponse is the answer of POST /emulator/retention: the channels changed, after pruning.
-type RetentionResponse struct {
-	Channel   string                  `json:"channel,omitempty"`
-	Retention string                  `json:"retention"`
-	Channels  map[string]ChannelState `json:"channels"`
-}
-
 // maxRetention bounds a retention set at run time; Salesforce's longest is 72 hours.
 const maxRetention = 30 * 24 * time.Hour
 
 // SetRetention changes how long a channel keeps its events (all channels, and the defaults of channels created
 // later, when channel is empty) and drops what falls out at once. It returns the channels changed.
-func (s *controlAPI) SetRetention(channel string, d time.Duration) ([]string, error) {
+func (s *Server) SetRetention(channel string, d time.Duration) ([]string, error) {
 	if d <= 0 || d > maxRetention {
 		return nil, fmt.Errorf("setting retention: %s outside (0, %s]", d, maxRetention)
 	}
@@ -56,23 +41,10 @@ func (s *controlAPI) SetRetention(channel string, d time.Duration) ([]string, er
 	return []string{channel}, nil
 }
 
-// MigratedChannel is one channel in the answer of POST /emulator/migrate_org.
-type MigratedChannel struct {
-	OldFirstReplayID int64 `json:"old_first_replay_id"` // 0 when nothing was retained
-	OldLastReplayID  int64 `json:"old_last_replay_id"`
-	NextReplayIDFrom int64 `json:"next_replay_id_from"` // the next event's id is above this and below the old ones
-	Dropped          int   `json:"dropped"`
-}
-
-// MigrateResponse is the answer of POST /emulator/migrate_org.
-type MigrateResponse struct {
-	Channels map[string]MigratedChannel `json:"channels"`
-}
-
 // MigrateOrg emulates an org migration: every channel's retained events are gone and its replay ids restart
 // below the old ones, so a stored replay id is refused as invalid; every CometD session ends (the next request
 // gets 403::Unknown client and a new load balancer cookie), as when the org moves to another instance.
-func (s *controlAPI) MigrateOrg() map[string]MigratedChannel {
+func (s *Server) MigrateOrg() map[string]MigratedChannel {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	out := make(map[string]MigratedChannel, len(s.channels))
@@ -99,9 +71,8 @@ func (s *controlAPI) MigrateOrg() map[string]MigratedChannel {
 		s.destroyLocked(c, "migrated")
 	}
 	s.lbCookie = s.lbCookieValue()
-	s.orgInstance.migrations.Add(1) // the org now lives on another instance
+	s.instance.migrations.Add(1) // the org now lives on another instance
 	s.counters.faults.Add(1)
-	close(s.faultCh)
-	s.faultCh = make(chan struct{})
+	s.faults.Wake() // under mu: a held request either saw the migration or holds the channel this closes
 	return out
 }

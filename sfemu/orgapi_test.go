@@ -14,6 +14,7 @@ import (
 
 	"github.com/salesforce-streaming/salesforce_streaming/internal/pubsub"
 	eventbusv1 "github.com/salesforce-streaming/salesforce_streaming/internal/pubsub/proto"
+	"github.com/salesforce-streaming/salesforce_streaming/sfemu/internal/streamerr"
 )
 
 const dataPath = "/services/data/v66.0"
@@ -353,7 +354,7 @@ func TestChannelsExistOnlyWhenDefined(t *testing.T) {
 		resp := c.send(c.subscribeMsg(ch, nil))
 		m := resp.messages(t)[0]
 		assert.Equal(t, false, m["successful"], ch)
-		assert.Equal(t, errChannelMissing(ch), m["error"], ch)
+		assert.Equal(t, streamerr.ChannelMissing(ch), m["error"], ch)
 	}
 	for _, ch := range []string{"/event/Order__e", "/topic/Invoices", "/data/ChangeEvents"} {
 		c.subscribe(ch, nil)

@@ -28,7 +28,7 @@ func (s *Server) openOrg(seed uint64) error {
 	s.org = o
 	s.router = orgstream.New(o, s.cfg.UserID, s.cfg.PreciseCommitTimestamps)
 	s.defs = definitions{eventTypes: map[string]bool{}}
-	s.data = dataapi.New(o, dataapi.Hooks{Committed: s.flushChanges, BulkQueryJob: s.countBulkQueryJob})
+	s.data = dataapi.New(o, dataapi.Hooks{Committed: s.flushChanges, BulkQueryJob: s.limits.CountBulkQueryJob})
 	for _, rc := range s.cfg.Records {
 		if err := o.Populate(rc.Object, rc.Count); err != nil {
 			s.logf("-records: %v", err)

@@ -160,9 +160,7 @@ func (s *pubsubServer) authenticate(ctx context.Context, setTrailer func(metadat
 		return ""
 	}
 	token, tenant := first(pubsubHeaderToken), first(pubsubHeaderTenant)
-	s.mu.Lock()
-	_, valid := s.tokens[token]
-	s.mu.Unlock()
+	valid := s.tokens.Valid(token)
 	org := s.cfg.OrgID
 	switch {
 	case token == "" || !valid:
@@ -347,7 +345,7 @@ func (s *pubsubServer) publishBatch(setTrailer func(metadata.MD), topic string, 
 				fail(err.Error())
 				break
 			}
-			s.countPublished(1)
+			s.limits.CountPublished(1)
 			res.ReplayId = replayBytes(id)
 		}
 		resp.Results = append(resp.Results, res)

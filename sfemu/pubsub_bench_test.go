@@ -46,9 +46,8 @@ func BenchmarkPubSubServe(b *testing.B) {
 	if _, _, err := s.PublishN(topic, n); err != nil {
 		b.Fatal(err)
 	}
-	const token = "bench-token"
+	token := s.tokens.Issue()
 	s.mu.Lock()
-	s.tokens[token] = struct{}{}
 	ch := s.channels[topic]
 	s.mu.Unlock()
 	ctx := metadata.NewIncomingContext(context.Background(), metadata.Pairs(pubsubHeaderToken, token))

@@ -2,9 +2,10 @@ package sfemu
 
 import (
 	"strings"
-	"time"
 
 	"google.golang.org/grpc/codes"
+
+	"github.com/salesforce-streaming/salesforce_streaming/sfemu/internal/streamerr"
 )
 
 // The control API's faults applied to Pub/Sub streams (docs/pubsub.md):
@@ -20,8 +21,8 @@ import (
 // Counted faults are shared with CometD: whichever request or stream meets one first consumes it.
 
 // subscribeRefusalLocked consumes a subscribe_error fault matching topic and returns its refusal.
-func (s *faultSet) subscribeRefusalLocked(topic string) (code codes.Code, errorCode, msg string, refused bool) {
-	text := s.takeSubscribeErrorLocked(topic, topic)
+func (s *pubsubServer) subscribeRefusalLocked(topic string) (code codes.Code, errorCode, msg string, refused bool) {
+	text := s.faults.TakeSubscribeError(topic, topic)
 	if text == "" {
 		return codes.OK, "", "", false
 	}
@@ -30,41 +31,13 @@ func (s *faultSet) subscribeRefusalLocked(topic string) (code codes.Code, errorC
 		msg = parts[2]
 	}
 	switch text {
-	case errTopicLimit:
+	case streamerr.TopicLimit:
 		return codes.ResourceExhausted, errCodeLimitExceeded, msg, true
-	case errUnknownChannel:
+	case streamerr.UnknownChannel:
 		return codes.NotFound, "", msg, true
 	}
 	if strings.HasPrefix(text, "400::") { // the channel does not exist
 		return codes.NotFound, "", msg, true
 	}
 	return codes.PermissionDenied, "", msg, true
-}
-
-// streamFault is what a transport fault does to a stream.
-type streamFault int
-
-const (
-	streamOK    streamFault = iota
-	streamDrop              // end with UNAVAILABLE
-	streamClose             // end cleanly
-	streamSlow              // delay the response about to go out
-)
-
-// takeStreamFaultLocked consumes a transport fault for a stream; a delay only when it is about to send.
-func (s *faultSet) takeStreamFaultLocked(sending bool) (streamFault, time.Duration) {
-	f := &s.faults
-	switch {
-	case f.DropConnection > 0:
-		f.DropConnection--
-		s.counters.dropped.Add(1)
-		return streamDrop, 0
-	case f.ServerDisconnect > 0:
-		f.ServerDisconnect--
-		return streamClose, 0
-	case sending && f.SlowResponse > 0:
-		f.SlowResponse--
-		return streamSlow, f.SlowDelay
-	}
-	return streamOK, 0
 }

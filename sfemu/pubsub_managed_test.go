@@ -19,6 +19,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	eventbusv1 "github.com/salesforce-streaming/salesforce_streaming/internal/pubsub/proto"
+	"github.com/salesforce-streaming/salesforce_streaming/sfemu/internal/sfhttp"
 )
 
 const managedTopic = "/event/Order_Event__e"
@@ -116,7 +117,7 @@ func TestToolingManagedEventSubscription(t *testing.T) {
 	for _, tc := range bad {
 		resp := e.tooling(tc.method, tc.path, tc.body)
 		assert.Equal(t, http.StatusBadRequest, resp.status, "%s: %s", tc.name, resp)
-		var errs []restError
+		var errs []sfhttp.RESTError
 		require.NoError(t, json.Unmarshal(resp.body, &errs), tc.name)
 		require.Len(t, errs, 1, tc.name)
 		assert.Equal(t, tc.code, errs[0].ErrorCode, tc.name)

@@ -13,6 +13,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	eventbusv1 "github.com/salesforce-streaming/salesforce_streaming/internal/pubsub/proto"
+	"github.com/salesforce-streaming/salesforce_streaming/sfemu/internal/faults"
 )
 
 // maxEventsPerResponse and maxResponsePayloadBytes bound one FetchResponse (a response always carries at least
@@ -222,8 +223,8 @@ func (s *pubsubServer) serveStream(ctx context.Context, st *eventStream) error {
 		}
 
 		s.mu.Lock()
-		_, tokenValid := s.tokens[tokenOf(ctx)]
-		limited := s.dailyLimitLocked()
+		tokenValid := s.tokens.Valid(tokenOf(ctx))
+		limited := s.limits.DailyLimitReached()
 		s.pruneLocked(ch, s.clock.Now())
 		r := ch.retained()
 		i := ch.indexAfter(cursor)
@@ -235,13 +236,13 @@ func (s *pubsubServer) serveStream(ctx context.Context, st *eventStream) error {
 		copy(batch, r[i:i+n])
 		caughtUp := i+n == len(r)
 		tip := ch.lastID
-		faults, reset := s.faultCh, s.pubsub.reset
-		fault, delay := s.takeStreamFaultLocked(n > 0)
+		woken, reset := s.faults.Woken(), s.pubsub.reset
+		fault, delay := s.faults.TakeStream(n > 0)
 		s.mu.Unlock()
 		switch {
-		case fault == streamDrop:
+		case fault == faults.StreamDrop:
 			return status.Error(codes.Unavailable, "the connection was reset")
-		case fault == streamClose:
+		case fault == faults.StreamClose:
 			return nil
 		case !tokenValid:
 			return s.rpcError(st.setTrailer, codes.Unauthenticated, errCodeAuth, "The session ID or OAuth token used has expired or is invalid.")
@@ -251,7 +252,7 @@ func (s *pubsubServer) serveStream(ctx context.Context, st *eventStream) error {
 		}
 
 		if n > 0 {
-			if fault == streamSlow && !s.wait(ctx, delay) {
+			if fault == faults.StreamSlow && !s.wait(ctx, delay) {
 				return status.Error(codes.Unavailable, "the emulator is shutting down")
 			}
 			if err := s.encodeBatch(ch, topic, kind, batch); err != nil {
@@ -280,7 +281,7 @@ func (s *pubsubServer) serveStream(ctx context.Context, st *eventStream) error {
 				return err
 			}
 			s.mu.Lock()
-			s.countDeliveredLocked(kind, n) // the daily allocation CometD deliveries count against too
+			s.limits.CountDelivered(allocationOf(kind), n) // the daily allocation CometD deliveries count against too
 			s.mu.Unlock()
 			keepalive.Stop()
 			keepalive = s.clock.NewTimer(PubSubKeepalive)
@@ -297,7 +298,7 @@ func (s *pubsubServer) serveStream(ctx context.Context, st *eventStream) error {
 		case <-idleC:
 			s.logf("pubsub: closing the %s subscription: nothing owed and no FetchRequest for %s", topic, PubSubIdleClose)
 			return nil
-		case <-faults:
+		case <-woken:
 		case <-reset:
 			return status.Error(codes.Unavailable, "the connection was reset")
 		case err := <-recvErr:

@@ -22,6 +22,7 @@ import (
 
 	"github.com/salesforce-streaming/salesforce_streaming/internal/pubsub"
 	eventbusv1 "github.com/salesforce-streaming/salesforce_streaming/internal/pubsub/proto"
+	"github.com/salesforce-streaming/salesforce_streaming/sfemu/internal/limits"
 )
 
 // pubsubEmu is an emulator serving both APIs on loopback, with a raw gRPC client (the generated stubs, not the
@@ -427,7 +428,7 @@ func TestPubSubStreamFaults(t *testing.T) {
 	assert.Equal(t, codes.Unavailable, status.Code(err))
 
 	e.srv.mu.Lock()
-	delivered := e.srv.deliveredLocked(allocPlatformEvents)
+	delivered := e.srv.limits.Delivered(limits.PlatformEvents)
 	e.srv.mu.Unlock()
 	assert.Equal(t, int64(2), delivered)
 

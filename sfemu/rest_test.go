@@ -10,6 +10,9 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/salesforce-streaming/salesforce_streaming/sfemu/internal/limits"
+	"github.com/salesforce-streaming/salesforce_streaming/sfemu/internal/rest"
 )
 
 // get sends a GET with an optional Authorization header.
@@ -138,7 +141,7 @@ func TestLimitsCountDeliveries(t *testing.T) {
 	l := e.limits(auth)
 	assert.EqualValues(t, 10, l["DailyDeliveredPlatformEvents"].Max)
 	assert.EqualValues(t, 10, l["DailyDeliveredPlatformEvents"].Remaining)
-	assert.EqualValues(t, defaultDailyStreamingMax, l["DailyDurableStreamingApiEvents"].Max)
+	assert.EqualValues(t, limits.DefaultDailyStreamingMax, l["DailyDurableStreamingApiEvents"].Max)
 
 	c := e.loggedIn()
 	c.handshake()
@@ -150,7 +153,7 @@ func TestLimitsCountDeliveries(t *testing.T) {
 	require.Len(t, evs, 10)
 	l = e.limits(auth)
 	assert.EqualValues(t, 3, l["DailyDeliveredPlatformEvents"].Remaining)
-	assert.EqualValues(t, defaultDailyStreamingMax-3, l["DailyDurableStreamingApiEvents"].Remaining)
+	assert.EqualValues(t, limits.DefaultDailyStreamingMax-3, l["DailyDurableStreamingApiEvents"].Remaining)
 
 	e.publish("/event/Order__e", 5)
 	evs, _, _ = c.connect()
@@ -208,7 +211,7 @@ func TestStreamingChannelPush(t *testing.T) {
 	}{
 		{"unknown channel id", "/services/data/v66.0/sobjects/StreamingChannel/0M6000000000000AAA/push", `{"pushEvents":[{"payload":"x"}]}`, 404},
 		{"no events", push, `{"pushEvents":[]}`, 400},
-		{"payload too long", push, `{"pushEvents":[{"payload":"` + strings.Repeat("x", maxPushPayload+1) + `"}]}`, 400},
+		{"payload too long", push, `{"pushEvents":[{"payload":"` + strings.Repeat("x", rest.MaxPushPayload+1) + `"}]}`, 400},
 		{"not an object", push, `[1]`, 400},
 		{"not a /u/ channel", "/services/data/v66.0/sobjects/StreamingChannel", `{"Name":"/topic/X"}`, 400},
 	}

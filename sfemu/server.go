@@ -1,21 +1,30 @@
-// Package sfemu is a Salesforce emulator for tests and demos: the OAuth 2.0 token endpoint, the Streaming API
-// (CometD/Bayeux long polling with the replay extension, Salesforce's message shapes, errors, cookies, timers and
-// limits), the platform-event publish path, and a control API (/emulator/*) that publishes events and injects
-// faults. It is a plain http.Handler, so tests run it with httptest and cmd/sfemu serves it on a port.
+// Package sfemu is a Salesforce emulator for tests and demos: the OAuth 2.0 token endpoint and SOAP login, the
+// Streaming API (CometD/Bayeux long polling with the replay extension, Salesforce's message shapes, errors,
+// cookies, timers and limits), the Pub/Sub API, the REST API (platform-event publish, the data API on an org of
+// records), and a control API (/emulator/*) that publishes events and injects faults. It wires the surfaces that
+// are packages of their own (sfemu/internal/...) to the org and the shared owners. It is a plain http.Handler, so
+// tests run it with httptest and cmd/sfemu serves it on a port.
 package sfemu
 
 import (
 	"crypto/rsa"
 	"encoding/base64"
-	"encoding/json"
 	"math/rand/v2"
 	"net/http"
 	"strings"
 	"sync"
 	"time"
 
+	"github.com/salesforce-streaming/salesforce_streaming/sfemu/internal/control"
 	"github.com/salesforce-streaming/salesforce_streaming/sfemu/internal/dataapi"
+	"github.com/salesforce-streaming/salesforce_streaming/sfemu/internal/faults"
+	"github.com/salesforce-streaming/salesforce_streaming/sfemu/internal/generate"
+	"github.com/salesforce-streaming/salesforce_streaming/sfemu/internal/limits"
+	"github.com/salesforce-streaming/salesforce_streaming/sfemu/internal/oauth"
 	"github.com/salesforce-streaming/salesforce_streaming/sfemu/internal/orgstream"
+	"github.com/salesforce-streaming/salesforce_streaming/sfemu/internal/rest"
+	"github.com/salesforce-streaming/salesforce_streaming/sfemu/internal/sfhttp"
+	"github.com/salesforce-streaming/salesforce_streaming/sfemu/internal/tokens"
 	"github.com/salesforce-streaming/salesforce_streaming/sfemu/org"
 )
 
@@ -183,40 +192,44 @@ func (c *Config) fill() {
 	c.InstanceURL = strings.TrimRight(c.InstanceURL, "/")
 }
 
-// Server is the emulator. It implements http.Handler. It holds what every
-// surface shares (config, clock, the one lock, randomness, counters, lifetime)
-// and wires the surfaces, each of which owns its own part of the state; all
-// of it is guarded by mu.
+// Server is the emulator. It implements http.Handler. It builds the shared
+// owners (tokens, faults, limits, the org) and the surfaces that are packages of
+// their own (login, REST, control), each given what it uses, and routes to them.
+// The event store, CometD and Pub/Sub still live here, embedded, under mu.
 type Server struct {
 	cfg   Config
 	clock Clock
 
-	mu        sync.Mutex
-	rng       *rand.Rand
-	orgLimits orgUsage // what counts against the org's allocations (limits.go)
-	counters  counters
+	mu       sync.Mutex
+	rng      *rand.Rand
+	counters counters
 
 	closed    chan struct{}
 	closeOnce sync.Once
 	wg        sync.WaitGroup // generators
 
-	// The surfaces: each holds a pointer back to this Server for the state and lock they share.
+	// Not yet packages: each holds a pointer back to this Server for the state and lock they share.
 	eventStore
 	payloadBuilder
 	cometdHandler
-	controlAPI
-	faultSet
-	oauthHandler
-	restHandler
 	pubsubServer
-	eventGenerator
+
+	// The shared owners, each under its own lock, calling nothing above it.
+	tokens *tokens.Store // the issued access tokens
+	faults *faults.Set   // the pending injected faults, handed out to CometD, Pub/Sub and the transport
+	limits *limits.Usage // what counts against the org's allocations
+
+	// The surfaces that are packages of their own.
+	login   *oauth.Handler   // token endpoint, userinfo, SOAP login
+	rest    *rest.Handler    // /services/data
+	control *control.Handler // /emulator/*
 
 	// The org beneath the surfaces, its REST data API, and what the streaming surfaces derive from its records.
-	org    *org.Org
-	data   *dataapi.API
-	router *orgstream.Router
-	defs   definitions
-	orgInstance
+	org      *org.Org
+	data     *dataapi.API
+	router   *orgstream.Router
+	defs     definitions
+	instance orgInstance // the instance the org lives on, moved by a migration
 }
 
 // New builds a Server, publishes the preloaded events and starts the generators. Close stops them.
@@ -235,18 +248,25 @@ func New(cfg Config) *Server {
 	s.eventStore = eventStore{Server: s, channels: make(map[string]*channel), streamingChannels: make(map[string]string)}
 	s.payloadBuilder = payloadBuilder{Server: s}
 	s.cometdHandler = cometdHandler{Server: s, clients: make(map[string]*client)}
-	s.controlAPI = controlAPI{s}
-	s.faultSet = faultSet{Server: s, faultCh: make(chan struct{})}
-	s.oauthHandler = oauthHandler{Server: s, tokens: make(map[string]struct{})}
-	s.restHandler = restHandler{s}
+	s.faults = faults.New()
+	s.limits = limits.New(limits.Config{DailyDelivery: cfg.DailyDeliveryLimit, DailyStreaming: cfg.DailyStreamingLimit,
+		DailyAPIRequests: cfg.DailyAPIRequestLimit, MaxClients: cfg.MaxClients}, cfg.Clock, s.faults)
+	s.tokens = tokens.New(cfg.OrgID, seed)
+	s.login = oauth.New(oauth.Config{
+		ClientID: cfg.ClientID, ClientSecret: cfg.ClientSecret, Username: cfg.Username, Password: cfg.Password,
+		SecurityToken: cfg.SecurityToken, RefreshToken: cfg.RefreshToken, JWTPublicKey: cfg.JWTPublicKey,
+		JWTAudiences: cfg.JWTAudiences, GenericLoginHost: cfg.GenericLoginHost, InstanceURL: cfg.InstanceURL,
+		OrgID: cfg.OrgID, UserID: cfg.UserID,
+	}, s.tokens, cfg.Clock, s.logf)
 	s.pubsubServer = pubsubServer{Server: s, pubsub: newPubSubState()}
-	s.eventGenerator = eventGenerator{s}
 	s.lbCookie = s.lbCookieValue()
+	s.control = control.New(s.controlOps())
 	if err := s.openOrg(seed); err != nil {
 		s.logf("%v; starting without the custom objects", err)
 		s.cfg.CustomObjects = nil
 		_ = s.openOrg(seed) // the standard objects alone always build
 	}
+	s.rest = rest.New(s.tokens, s.data, cfg.OrgID, cfg.UserID, s.restOps())
 	for _, p := range cfg.Preload {
 		s.defineChannel(p.Channel)
 		if p.Count == 0 {
@@ -260,7 +280,9 @@ func New(cfg Config) *Server {
 		s.defineChannel(g.Channel)
 	}
 	for _, g := range cfg.Generate {
-		s.startGenerator(g)
+		channel := g.Channel
+		generate.Start(generate.Deps{Clock: s.clock, Closed: s.closed, WG: &s.wg, Logf: s.logf}, channel, g.Rate,
+			func(n int) error { _, _, err := s.produce(channel, n); return err })
 	}
 	return s
 }
@@ -289,38 +311,26 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 				panic(v)
 			}
 			s.logf("internal error serving %s %s: %v", r.Method, r.URL.Path, v)
-			writeJSONError(w, http.StatusInternalServerError, "internal error")
+			sfhttp.WriteJSONError(w, http.StatusInternalServerError, "internal error")
 		}
 	}()
 	p := r.URL.Path
 	switch {
 	case p == "/services/oauth2/token":
-		s.serveToken(w, r)
+		s.login.ServeToken(w, r)
 	case p == "/services/oauth2/userinfo":
-		s.serveUserInfo(w, r)
+		s.login.ServeUserInfo(w, r)
 	case strings.HasPrefix(p, "/services/Soap/"):
-		s.serveSOAP(w, r)
+		s.login.ServeSOAP(w, r)
 	case p == "/cometd" || strings.HasPrefix(p, "/cometd/"):
 		s.serveCometD(w, r)
 	case strings.HasPrefix(p, "/emulator/"):
-		s.serveControl(w, r)
+		s.control.ServeHTTP(w, r)
 	case p == "/services/data" || strings.HasPrefix(p, "/services/data/"):
-		s.serveREST(w, r)
+		s.rest.ServeHTTP(w, r)
 	default:
-		writeJSONError(w, http.StatusNotFound, "not found: "+p)
+		sfhttp.WriteJSONError(w, http.StatusNotFound, "not found: "+p)
 	}
-}
-
-// baseURL is scheme://host as the client reached us.
-func (s *Server) baseURL(r *http.Request) string {
-	if s.cfg.InstanceURL != "" {
-		return s.cfg.InstanceURL
-	}
-	scheme := "http"
-	if r.TLS != nil {
-		scheme = "https"
-	}
-	return scheme + "://" + r.Host
 }
 
 // lbCookieValue is a load balancer cookie value shaped like a real one: '!' and base64 ending in one '='.
@@ -339,28 +349,4 @@ func (s *Server) randomToken(n int) string {
 		b[i] = alphabet[s.rng.IntN(len(alphabet))]
 	}
 	return string(b)
-}
-
-func writeJSON(w http.ResponseWriter, status int, v any) {
-	b, err := marshalNoEscape(v)
-	if err != nil {
-		status, b = http.StatusInternalServerError, []byte(`{"error":"encoding answer"}`)
-	}
-	w.Header().Set("Content-Type", "application/json;charset=UTF-8")
-	w.WriteHeader(status)
-	_, _ = w.Write(b)
-}
-
-func writeJSONError(w http.ResponseWriter, status int, msg string) {
-	writeJSON(w, status, map[string]string{"error": msg})
-}
-
-func marshalNoEscape(v any) ([]byte, error) {
-	var sb strings.Builder
-	enc := json.NewEncoder(&sb)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(v); err != nil {
-		return nil, err
-	}
-	return []byte(strings.TrimSuffix(sb.String(), "\n")), nil
 }

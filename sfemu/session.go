@@ -179,7 +179,7 @@ func (s *cometdHandler) collectLocked(c *client, now time.Time, pieces []part) (
 			sub.cursor = ev.id
 			size += evSize
 			n++
-			s.countDeliveredLocked(ch.kind, 1)
+			s.limits.CountDelivered(allocationOf(ch.kind), 1)
 		}
 	}
 	return pieces, n

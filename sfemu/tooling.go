@@ -8,6 +8,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/salesforce-streaming/salesforce_streaming/sfemu/internal/sfhttp"
 	"github.com/salesforce-streaming/salesforce_streaming/sfemu/org"
 	"github.com/salesforce-streaming/salesforce_streaming/sfemu/org/soql"
 )
@@ -36,49 +37,49 @@ type managedBody struct {
 }
 
 // serveTooling routes /services/data/vXX.X/tooling/...; parts start after "tooling".
-func (s *restHandler) serveTooling(w http.ResponseWriter, r *http.Request, version string, parts []string) {
+func (s *pubsubServer) serveTooling(w http.ResponseWriter, r *http.Request, version string, parts []string) {
 	switch {
 	case len(parts) == 1 && parts[0] == "query":
 		if r.Method != http.MethodGet {
-			methodNotAllowed(w, r, http.MethodGet)
+			sfhttp.MethodNotAllowed(w, r, http.MethodGet)
 			return
 		}
 		s.toolingQuery(w, r, version)
 	case len(parts) == 2 && parts[0] == "sobjects" && parts[1] == managedObject:
 		if r.Method != http.MethodPost {
-			methodNotAllowed(w, r, http.MethodPost)
+			sfhttp.MethodNotAllowed(w, r, http.MethodPost)
 			return
 		}
 		s.createManaged(w, r)
 	case len(parts) == 3 && parts[0] == "sobjects" && parts[1] == managedObject:
 		s.serveManagedRecord(w, r, version, parts[2])
 	default:
-		notFound(w)
+		sfhttp.NotFound(w)
 	}
 }
 
-func (s *restHandler) createManaged(w http.ResponseWriter, r *http.Request) {
+func (s *pubsubServer) createManaged(w http.ResponseWriter, r *http.Request) {
 	var body managedBody
-	if _, ok := readJSONObject(w, r, 1<<20, &body); !ok {
+	if _, ok := sfhttp.ReadJSONObject(w, r, 1<<20, &body); !ok {
 		return
 	}
 	if !developerNameRE.MatchString(body.FullName) || len(body.FullName) > 80 {
-		writeRESTError(w, http.StatusBadRequest, "INVALID_INPUT", fmt.Sprintf("FullName %q is not a valid developer name: letters, digits and single underscores, starting with a letter.", body.FullName))
+		sfhttp.WriteRESTError(w, http.StatusBadRequest, "INVALID_INPUT", fmt.Sprintf("FullName %q is not a valid developer name: letters, digits and single underscores, starting with a letter.", body.FullName))
 		return
 	}
 	if body.Metadata == nil || body.Metadata.TopicName == nil {
-		writeRESTError(w, http.StatusBadRequest, "REQUIRED_FIELD_MISSING", "Required fields are missing: [topicName]")
+		sfhttp.WriteRESTError(w, http.StatusBadRequest, "REQUIRED_FIELD_MISSING", "Required fields are missing: [topicName]")
 		return
 	}
 	m := &managedSubscription{name: body.FullName, label: body.FullName, defaultReplay: replayLatest, recoveryReplay: replayLatest, state: managedRun}
 	if code, msg := applyManagedMetadata(m, body.Metadata, true); code != "" {
-		writeRESTError(w, http.StatusBadRequest, code, msg)
+		sfhttp.WriteRESTError(w, http.StatusBadRequest, code, msg)
 		return
 	}
 	s.mu.Lock()
 	if s.pubsub.managed.byNameLocked(m.name) != nil {
 		s.mu.Unlock()
-		writeRESTError(w, http.StatusBadRequest, "DUPLICATE_DEVELOPER_NAME", fmt.Sprintf("A ManagedEventSubscription named %s already exists.", m.name))
+		sfhttp.WriteRESTError(w, http.StatusBadRequest, "DUPLICATE_DEVELOPER_NAME", fmt.Sprintf("A ManagedEventSubscription named %s already exists.", m.name))
 		return
 	}
 	s.pubsub.managed.seq++
@@ -87,7 +88,7 @@ func (s *restHandler) createManaged(w http.ResponseWriter, r *http.Request) {
 	s.pubsub.managed.byID[m.id] = m
 	s.mu.Unlock()
 	s.logf("tooling: created %s %s (%s, %s)", managedObject, m.name, m.topic, m.state)
-	writeRaw(w, http.StatusCreated, []byte(`{"id":"`+m.id+`","success":true,"errors":[],"warnings":[],"infos":[]}`))
+	sfhttp.WriteRaw(w, http.StatusCreated, []byte(`{"id":"`+m.id+`","success":true,"errors":[],"warnings":[],"infos":[]}`))
 }
 
 // applyManagedMetadata validates and applies the fields present in md; create requires topicName.
@@ -147,13 +148,13 @@ func applyManagedMetadata(m *managedSubscription, md *managedMetadata, create bo
 	return "", ""
 }
 
-func (s *restHandler) serveManagedRecord(w http.ResponseWriter, r *http.Request, version, id string) {
+func (s *pubsubServer) serveManagedRecord(w http.ResponseWriter, r *http.Request, version, id string) {
 	full, ok := org.NormalizeID(id)
 	s.mu.Lock()
 	m := s.pubsub.managed.byID[full]
 	s.mu.Unlock()
 	if !ok || m == nil {
-		notFound(w)
+		sfhttp.NotFound(w)
 		return
 	}
 	switch r.Method {
@@ -161,21 +162,21 @@ func (s *restHandler) serveManagedRecord(w http.ResponseWriter, r *http.Request,
 		s.mu.Lock()
 		rec := managedRecord(m, version, nil)
 		s.mu.Unlock()
-		writeRaw(w, http.StatusOK, rec)
+		sfhttp.WriteRaw(w, http.StatusOK, rec)
 	case http.MethodPatch:
 		var body managedBody
-		if _, ok := readJSONObject(w, r, 1<<20, &body); !ok {
+		if _, ok := sfhttp.ReadJSONObject(w, r, 1<<20, &body); !ok {
 			return
 		}
 		if body.Metadata == nil {
-			writeRESTError(w, http.StatusBadRequest, "REQUIRED_FIELD_MISSING", "Required fields are missing: [Metadata]")
+			sfhttp.WriteRESTError(w, http.StatusBadRequest, "REQUIRED_FIELD_MISSING", "Required fields are missing: [Metadata]")
 			return
 		}
 		s.mu.Lock()
 		code, msg := applyManagedMetadata(m, body.Metadata, false)
 		s.mu.Unlock()
 		if code != "" {
-			writeRESTError(w, http.StatusBadRequest, code, msg)
+			sfhttp.WriteRESTError(w, http.StatusBadRequest, code, msg)
 			return
 		}
 		w.WriteHeader(http.StatusNoContent)
@@ -186,7 +187,7 @@ func (s *restHandler) serveManagedRecord(w http.ResponseWriter, r *http.Request,
 		s.mu.Unlock()
 		w.WriteHeader(http.StatusNoContent)
 	default:
-		methodNotAllowed(w, r, http.MethodGet, http.MethodPatch, http.MethodDelete)
+		sfhttp.MethodNotAllowed(w, r, http.MethodGet, http.MethodPatch, http.MethodDelete)
 	}
 }
 
@@ -225,20 +226,20 @@ const restTime = "2006-01-02T15:04:05.000-0700"
 var managedFields = map[string]bool{"id": true, "developername": true, "masterlabel": true, "fullname": true, "createddate": true, "metadata": true}
 
 // toolingQuery answers SELECT ... FROM ManagedEventSubscription [WHERE ...] [LIMIT n] with Tooling's query shape.
-func (s *restHandler) toolingQuery(w http.ResponseWriter, r *http.Request, version string) {
+func (s *pubsubServer) toolingQuery(w http.ResponseWriter, r *http.Request, version string) {
 	q, err := soql.Parse(r.URL.Query().Get("q"))
 	if err != nil {
-		writeRESTError(w, http.StatusBadRequest, "MALFORMED_QUERY", err.Error())
+		sfhttp.WriteRESTError(w, http.StatusBadRequest, "MALFORMED_QUERY", err.Error())
 		return
 	}
 	if !strings.EqualFold(q.Object, managedObject) {
-		writeRESTError(w, http.StatusBadRequest, "INVALID_TYPE", fmt.Sprintf("sObject type '%s' is not supported.", q.Object))
+		sfhttp.WriteRESTError(w, http.StatusBadRequest, "INVALID_TYPE", fmt.Sprintf("sObject type '%s' is not supported.", q.Object))
 		return
 	}
 	var fields []string
 	for _, f := range q.Fields {
 		if !managedFields[strings.ToLower(f.Name)] || f.Aggregate != "" {
-			writeRESTError(w, http.StatusBadRequest, "INVALID_FIELD", fmt.Sprintf("No such column '%s' on entity '%s'.", f.Name, managedObject))
+			sfhttp.WriteRESTError(w, http.StatusBadRequest, "INVALID_FIELD", fmt.Sprintf("No such column '%s' on entity '%s'.", f.Name, managedObject))
 			return
 		}
 		fields = append(fields, f.Name)
@@ -249,7 +250,7 @@ func (s *restHandler) toolingQuery(w http.ResponseWriter, r *http.Request, versi
 		ok, err := managedMatches(m, q.Where)
 		if err != nil {
 			s.mu.Unlock()
-			writeRESTError(w, http.StatusBadRequest, "INVALID_FIELD", err.Error())
+			sfhttp.WriteRESTError(w, http.StatusBadRequest, "INVALID_FIELD", err.Error())
 			return
 		}
 		if ok {
@@ -268,7 +269,7 @@ func (s *restHandler) toolingQuery(w http.ResponseWriter, r *http.Request, versi
 	}
 	s.mu.Unlock()
 	recs, _ := json.Marshal(records)
-	writeRaw(w, http.StatusOK, newObj(nil).int("size", int64(len(matched))).int("totalSize", int64(len(matched))).bool("done", true).
+	sfhttp.WriteRaw(w, http.StatusOK, newObj(nil).int("size", int64(len(matched))).int("totalSize", int64(len(matched))).bool("done", true).
 		raw("queryLocator", []byte("null")).str("entityTypeName", managedObject).raw("records", recs).done())
 }
 

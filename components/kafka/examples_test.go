@@ -3,8 +3,7 @@ package kafka
 import (
 	"testing"
 
-	"github.com/stretchr/testify/assert"
-	"github.com/stretchr/testify/require"
+	"github.com/redpanda-data/benthos/v4/public/service"
 
 	"github.com/salesforce-streaming/salesforce_streaming/test/harness"
 )
@@ -13,16 +12,9 @@ import (
 // suite lints with bin/benthos) also build: lint and start-up agree.
 func TestConnectExamplesBuild(t *testing.T) {
 	for _, kind := range []outputKind{kindKafkaFranz, kindRedpanda} {
-		sections, err := harness.ConnectExampleSections(string(kind))
-		require.NoError(t, err)
-		require.NotEmpty(t, sections, "examples of %s", kind)
-		for file, section := range sections {
-			t.Run(file, func(t *testing.T) {
-				parsed, err := outputSpec(kind).ParseYAML(section, nil)
-				require.NoError(t, err)
-				_, err = parseConfig(parsed)
-				assert.NoError(t, err, section)
-			})
-		}
+		harness.CheckConnectExamplesBuild(t, string(kind), outputSpec(kind), func(_ *testing.T, p *service.ParsedConfig) error {
+			_, err := parseConfig(p)
+			return err
+		})
 	}
 }

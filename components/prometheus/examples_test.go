@@ -3,8 +3,7 @@ package prometheus
 import (
 	"testing"
 
-	"github.com/stretchr/testify/assert"
-	"github.com/stretchr/testify/require"
+	"github.com/redpanda-data/benthos/v4/public/service"
 
 	"github.com/salesforce-streaming/salesforce_streaming/test/harness"
 )
@@ -12,15 +11,8 @@ import (
 // The configs written from Connect's documentation (which the end-to-end
 // suite lints with bin/benthos) also build: lint and start-up agree.
 func TestConnectExamplesBuild(t *testing.T) {
-	sections, err := harness.ConnectExampleSections("prometheus")
-	require.NoError(t, err)
-	require.NotEmpty(t, sections)
-	for file, section := range sections {
-		t.Run(file, func(t *testing.T) {
-			parsed, err := spec().ParseYAML(section, nil)
-			require.NoError(t, err)
-			_, err = parseConfig(parsed)
-			assert.NoError(t, err, section)
-		})
-	}
+	harness.CheckConnectExamplesBuild(t, "prometheus", spec(), func(_ *testing.T, p *service.ParsedConfig) error {
+		_, err := parseConfig(p)
+		return err
+	})
 }

@@ -3,8 +3,7 @@ package redis
 import (
 	"testing"
 
-	"github.com/stretchr/testify/assert"
-	"github.com/stretchr/testify/require"
+	"github.com/redpanda-data/benthos/v4/public/service"
 
 	"github.com/salesforce-streaming/salesforce_streaming/test/harness"
 )
@@ -12,17 +11,11 @@ import (
 // The configs written from Connect's documentation (which the end-to-end
 // suite lints with bin/benthos) also build: lint and start-up agree.
 func TestConnectExamplesBuild(t *testing.T) {
-	sections, err := harness.ConnectExampleSections("redis")
-	require.NoError(t, err)
-	require.NotEmpty(t, sections)
-	for file, section := range sections {
-		t.Run(file, func(t *testing.T) {
-			parsed, err := spec().ParseYAML(section, nil)
-			require.NoError(t, err)
-			c, err := newCache(parsed)
-			if assert.NoError(t, err, section) {
-				_ = c.Close(t.Context())
-			}
-		})
-	}
+	harness.CheckConnectExamplesBuild(t, "redis", spec(), func(t *testing.T, p *service.ParsedConfig) error {
+		c, err := newCache(p)
+		if err == nil {
+			_ = c.Close(t.Context())
+		}
+		return err
+	})
 }

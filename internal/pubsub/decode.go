@@ -12,14 +12,16 @@ import (
 	"unicode/utf8"
 
 	"github.com/hamba/avro/v2"
+
+	"github.com/salesforce-streaming/salesforce_streaming/internal/jsontext"
 )
 
 // Decoding an event turns its Avro payload into the JSON object a CometD subscriber receives as `payload` for
 // the same event, so a pipeline written for one API works on the other:
 //
 //   - fields in schema order; unions unwrapped; bytes and fixed as base64; enums as their symbol;
-//   - a long whose schema doc ends in ":DateTime" (Salesforce's marker for date-time fields, which Pub/Sub
-//     sends as epoch milliseconds) or whose logical type is timestamp-millis becomes the UTC text CometD sends
+//   - a long whose schema doc marks a date-time ("CreatedDate:DateTime" on standard fields, "Data:DateTime:00N..."
+//     on custom fields: Salesforce's marker for date-time fields, which Pub/Sub sends as epoch milliseconds) or whose logical type is timestamp-millis becomes the UTC text CometD sends
 //     ("2024-04-27T00:46:35.000Z"); an int of logical type date becomes "2024-04-27";
 //   - change events (a top-level ChangeEventHeader): the record fields that are null are left out, as CometD
 //     leaves out unchanged and null fields, and the header's changedFields, nulledFields and diffFields are
@@ -98,7 +100,7 @@ type capture struct {
 	ids  bool    // an array whose items are strings (recordIds)
 }
 
-// capText stores s in c's destination as a JSON reader would read it back from appendJSONString's output:
+// capText stores s in c's destination as a JSON reader would read it back from jsontext.AppendString's output:
 // each byte of invalid UTF-8 becomes U+FFFD.
 func (c capture) capText(s string) {
 	if c.text == nil {
@@ -207,7 +209,7 @@ func (d *decoder) key(first *bool, name string) {
 		d.out = append(d.out, ',')
 	}
 	*first = false
-	d.out = appendJSONString(d.out, name)
+	d.out = jsontext.AppendString(d.out, name)
 	d.out = append(d.out, ':')
 }
 
@@ -280,7 +282,7 @@ func (d *decoder) header(rs *avro.RecordSchema) error {
 			if i > 0 {
 				d.out = append(d.out, ',')
 			}
-			d.out = appendJSONString(d.out, n)
+			d.out = jsontext.AppendString(d.out, n)
 		}
 		d.out = append(d.out, ']')
 	}
@@ -337,7 +339,7 @@ func (d *decoder) value(t avro.Schema, doc string, dropNulls bool) error {
 		if i < 0 || i >= int64(len(s.Symbols())) {
 			return fmt.Errorf("enum index %d of %d", i, len(s.Symbols()))
 		}
-		d.out = appendJSONString(d.out, s.Symbols()[i])
+		d.out = jsontext.AppendString(d.out, s.Symbols()[i])
 		c.capText(s.Symbols()[i])
 		return nil
 	case *avro.ArraySchema:
@@ -371,7 +373,7 @@ func (d *decoder) value(t avro.Schema, doc string, dropNulls bool) error {
 				d.out = append(d.out, ',')
 			}
 			n++
-			d.out = appendJSONString(d.out, string(k))
+			d.out = jsontext.AppendString(d.out, string(k))
 			d.out = append(d.out, ':')
 			return d.value(s.Values(), "", dropNulls)
 		})
@@ -411,7 +413,7 @@ func (d *decoder) value(t avro.Schema, doc string, dropNulls bool) error {
 		case avro.TimestampMillis:
 			layout, at = cometdTime, time.UnixMilli(n).UTC()
 		default:
-			if t.Type() == avro.Long && strings.HasSuffix(doc, ":DateTime") {
+			if t.Type() == avro.Long && isDateTimeDoc(doc) {
 				layout, at = cometdTime, time.UnixMilli(n).UTC()
 			}
 		}
@@ -447,7 +449,7 @@ func (d *decoder) value(t avro.Schema, doc string, dropNulls bool) error {
 		if err != nil {
 			return err
 		}
-		d.out = appendJSONString(d.out, string(b))
+		d.out = jsontext.AppendString(d.out, string(b))
 		if c.text != nil {
 			c.capText(string(b))
 		}
@@ -489,45 +491,15 @@ func appendBase64(b, data []byte) []byte {
 	return append(b, '"')
 }
 
-// appendJSONString appends s as a JSON string (invalid UTF-8 becomes U+FFFD, as encoding/json does).
-func appendJSONString(b []byte, s string) []byte {
-	const hex = "0123456789abcdef"
-	b = append(b, '"')
-	start := 0
-	for i := 0; i < len(s); {
-		c := s[i]
-		if c < utf8.RuneSelf {
-			if c >= 0x20 && c != '"' && c != '\\' {
-				i++
-				continue
-			}
-			b = append(b, s[start:i]...)
-			switch c {
-			case '"', '\\':
-				b = append(b, '\\', c)
-			case '\n':
-				b = append(b, '\\', 'n')
-			case '\r':
-				b = append(b, '\\', 'r')
-			case '\t':
-				b = append(b, '\\', 't')
-			default:
-				b = append(b, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xf])
-			}
-			i++
-			start = i
-			continue
-		}
-		r, size := utf8.DecodeRuneInString(s[i:])
-		if r == utf8.RuneError && size == 1 {
-			b = append(b, s[start:i]...)
-			b = append(b, `\ufffd`...)
-			i += size
-			start = i
-			continue
-		}
-		i += size
+// isDateTimeDoc reports whether a field's schema doc marks a date-time: its
+// second colon-separated part is "DateTime". Standard fields end there
+// ("CreatedDate:DateTime"); custom fields append their field id
+// ("Data:DateTime:00N5g00000ABCDE").
+func isDateTimeDoc(doc string) bool {
+	_, rest, ok := strings.Cut(doc, ":")
+	if !ok {
+		return false
 	}
-	b = append(b, s[start:]...)
-	return append(b, '"')
+	kind, _, _ := strings.Cut(rest, ":")
+	return kind == "DateTime"
 }

@@ -239,3 +239,33 @@ func TestDecodeTypes(t *testing.T) {
 	_, err = DecodePayload(arr.(*avro.RecordSchema), []byte{0xfe, 0xff, 0xff, 0xff, 0x0f})
 	assert.ErrorContains(t, err, "block of", "a corrupt count cannot make the decoder loop for ever")
 }
+
+func TestIsDateTimeDoc(t *testing.T) {
+	for doc, want := range map[string]bool{
+		"CreatedDate:DateTime":          true,
+		"Data:DateTime:00N5g00000ABCDE": true,
+		"Data:DateTime":                 true,
+		"Data:Date:00N5g00000ABCDE":     false,
+		"CreatedBy:EntityId":            false,
+		"Data:DateTimeX":                false,
+		"DateTime":                      false,
+		"":                              false,
+	} {
+		assert.Equal(t, want, isDateTimeDoc(doc), doc)
+	}
+}
+
+// TestDecodeCustomDateTime: a custom date-time field's doc carries its field id after the marker
+// ("Data:DateTime:00N..."), as in schemas of live orgs; it is still sent as CometD's date-time text.
+func TestDecodeCustomDateTime(t *testing.T) {
+	s, err := avro.Parse(`{"type":"record","name":"Order_Event__e","namespace":"com.sforce.eventbus","fields":[
+	 {"name":"Shipped_At__c","type":["null","long"],"doc":"Data:DateTime:00N5g00000ABCDE","default":null},
+	 {"name":"Count__c","type":["null","long"],"doc":"Data:Double:00N5g00000ABCDF","default":null}]}`)
+	require.NoError(t, err)
+	schema := s.(*avro.RecordSchema)
+	payload, err := avro.Marshal(schema, map[string]any{"Shipped_At__c": int64(1714172795123), "Count__c": int64(7)})
+	require.NoError(t, err)
+	got, err := DecodePayload(schema, payload)
+	require.NoError(t, err)
+	assert.Equal(t, `{"Shipped_At__c":"2024-04-26T23:06:35.123Z","Count__c":7}`, string(got))
+}

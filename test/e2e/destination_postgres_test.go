@@ -116,10 +116,7 @@ func (d *sqlDest) records(t *testing.T) []harness.Record {
 
 // isMissingTable tells the error of a table that does not exist yet
 // (PostgreSQL SQLSTATE 42P01, MySQL error 1146).
-func isMissingTable(err error) bool {
-	text := err.Error()
-	return strings.Contains(text, "42P01") || strings.Contains(text, "Error 1146")
-}
+func isMissingTable(err error) bool { return harness.IsMissingTable(err) }
 
 func (d *sqlDest) stop(t *testing.T)  { require.NoError(t, d.stopServer()) }
 func (d *sqlDest) start(t *testing.T) { require.NoError(t, d.startServer()) }

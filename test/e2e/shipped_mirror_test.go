@@ -3,7 +3,6 @@ package e2e
 import (
 	"context"
 	dbsql "database/sql"
-	"encoding/json"
 	"fmt"
 	"net"
 	"testing"
@@ -14,7 +13,6 @@ import (
 
 	"github.com/salesforce-streaming/salesforce_streaming/input/checkpointfmt"
 	"github.com/salesforce-streaming/salesforce_streaming/internal/orgapi"
-	"github.com/salesforce-streaming/salesforce_streaming/internal/sfauth"
 	"github.com/salesforce-streaming/salesforce_streaming/test/harness"
 )
 
@@ -27,16 +25,6 @@ const (
 	// mirrorConverge bounds each wait for the tables to equal the org.
 	mirrorConverge = 120 * time.Second
 )
-
-// mirrorTables are the mirror's tables: object, table, fields (columns are the
-// fields in lower case).
-var mirrorTables = []struct {
-	object, table string
-	fields        []string
-}{
-	{"Account", "sf_account", []string{"Name", "Industry", "BillingCity"}},
-	{"Contact", "sf_contact", []string{"LastName", "Email", "AccountId"}},
-}
 
 // mirrorEmulator starts the emulator with the scenario's records, and over
 // Pub/Sub on a free loopback port.
@@ -168,84 +156,16 @@ func tableRows(t *testing.T, e *env, db *dbsql.DB, table string) int {
 
 // mirrorOrgClient reads the emulator's records through its REST API.
 func mirrorOrgClient(t *testing.T, e *env) *orgapi.Client {
-	src, err := sfauth.NewSource(sfauth.Config{OrgURL: e.emu.URL, GrantType: sfauth.GrantClientCredentials,
-		ClientID: "sfemu-client-id", ClientSecret: "sfemu-client-secret"})
+	org, err := harness.EmulatorOrgClient(e.emu.URL)
 	require.NoError(t, err)
-	return orgapi.New(src, nil, "64.0", nil)
+	return org
 }
 
 // mirrorDiff answers the first difference between the tables and the org's
 // live records, field for field, "" when they are equal.
 func mirrorDiff(t *testing.T, e *env, db *dbsql.DB, org *orgapi.Client) string {
 	t.Helper()
-	for _, tb := range mirrorTables {
-		want := map[string][]string{}
-		soql := "SELECT Id"
-		for _, f := range tb.fields {
-			soql += ", " + f
-		}
-		_, err := org.QueryEach(e.ctx, soql+" FROM "+tb.object, false, func(rec json.RawMessage) error {
-			var m map[string]any
-			if err := json.Unmarshal(rec, &m); err != nil {
-				return err
-			}
-			vals := make([]string, len(tb.fields))
-			for k, f := range tb.fields {
-				if v, ok := m[f].(string); ok {
-					vals[k] = v
-				}
-			}
-			want[m["Id"].(string)] = vals
-			return nil
-		})
-		require.NoError(t, err)
-		cols := "id"
-		for _, f := range tb.fields {
-			cols += ", coalesce(" + lower(f) + ", '')"
-		}
-		rows, err := db.QueryContext(e.ctx, "SELECT "+cols+" FROM "+tb.table)
-		if err != nil && isMissingTable(err) {
-			return tb.table + " does not exist yet"
-		}
-		require.NoError(t, err)
-		got := map[string][]string{}
-		for rows.Next() {
-			vals := make([]string, len(tb.fields))
-			ptrs := []any{new(string)}
-			for k := range vals {
-				ptrs = append(ptrs, &vals[k])
-			}
-			require.NoError(t, rows.Scan(ptrs...))
-			got[*ptrs[0].(*string)] = vals
-		}
-		require.NoError(t, rows.Err())
-		_ = rows.Close()
-		for id, w := range want {
-			g, ok := got[id]
-			if !ok {
-				return fmt.Sprintf("%s: %s missing (%d rows for %d records)", tb.table, id, len(got), len(want))
-			}
-			for k := range w {
-				if g[k] != w[k] {
-					return fmt.Sprintf("%s: %s.%s is %q, the org has %q", tb.table, id, tb.fields[k], g[k], w[k])
-				}
-			}
-		}
-		for id := range got {
-			if _, ok := want[id]; !ok {
-				return fmt.Sprintf("%s: %s is not a live record of the org", tb.table, id)
-			}
-		}
-	}
-	return ""
-}
-
-func lower(s string) string {
-	b := []byte(s)
-	for i, c := range b {
-		if c >= 'A' && c <= 'Z' {
-			b[i] = c + 'a' - 'A'
-		}
-	}
-	return string(b)
+	diff, err := harness.MirrorDiff(e.ctx, db, org, harness.ShippedMirrorTables)
+	require.NoError(t, err)
+	return diff
 }

@@ -5,7 +5,11 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"testing"
 
+	"github.com/redpanda-data/benthos/v4/public/service"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 	"gopkg.in/yaml.v3"
 )
 
@@ -80,4 +84,22 @@ func ComponentSections(text, name string) ([]string, error) {
 		out = append(out, string(b))
 	}
 	return out, nil
+}
+
+// CheckConnectExamplesBuild builds component name from each config written
+// from Redpanda Connect's documentation, with its spec and its constructor
+// (build, given the subtest), so that what bin/benthos lints also starts:
+// one subtest per file.
+func CheckConnectExamplesBuild(t *testing.T, name string, spec *service.ConfigSpec, build func(*testing.T, *service.ParsedConfig) error) {
+	t.Helper()
+	sections, err := ConnectExampleSections(name)
+	require.NoError(t, err)
+	require.NotEmpty(t, sections, "examples of %s", name)
+	for file, section := range sections {
+		t.Run(file, func(t *testing.T) {
+			parsed, err := spec.ParseYAML(section, nil)
+			require.NoError(t, err)
+			assert.NoError(t, build(t, parsed), section)
+		})
+	}
 }

@@ -53,6 +53,8 @@ type options struct {
 	stallBound   float64
 	stallLimit   int
 	timeout      time.Duration
+	// snapshotRecords sizes the snapshot scenario (snapshot.go); 0 skips it.
+	snapshotRecords int
 }
 
 func main() {
@@ -92,12 +94,16 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.DurationVar(&o.stall, "stall", 3*time.Minute, "length of the stalled-output scenario (bin/benthos over each API into an output that holds every request); 0 skips it")
 	fs.Float64Var(&o.stallBound, "stall-bound", 1.5, "the stalled-output scenario fails when Pub/Sub's peak RSS during the stall exceeds this multiple of its RSS once checkpoint_limit events are in flight")
 	fs.IntVar(&o.stallLimit, "stall-limit", 1024, "checkpoint_limit of the stalled-output pipelines (the input's default)")
+	fs.IntVar(&o.snapshotRecords, "snapshot-records", 1000000, "Accounts in the emulator that bin/benthos snapshots over Bulk API 2.0 into drop; 0 skips the snapshot scenario")
 	fs.DurationVar(&o.timeout, "timeout", 10*time.Minute, "bound of each drain and of the Go benchmarks")
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}
 	if fs.NArg() > 0 {
 		return o, fmt.Errorf("unexpected arguments: %v", fs.Args())
+	}
+	if o.snapshotRecords < 0 {
+		return o, fmt.Errorf("-snapshot-records must not be negative, got %d", o.snapshotRecords)
 	}
 	if o.ceilingBytes < 0 {
 		return o, fmt.Errorf("-ceiling-bytes must not be negative, got %d", o.ceilingBytes)
@@ -152,6 +158,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	logf("machine: %s", m)
 	if err := (backlogBench{b}).backlog(ctx, logf); err != nil {
 		return err
+	}
+	if o.snapshotRecords > 0 {
+		if err := (snapshotBench{b}).snapshot(ctx, logf); err != nil {
+			return err
+		}
 	}
 	if o.live {
 		if err := (liveBench{b}).liveLatency(ctx, logf); err != nil {

@@ -19,6 +19,8 @@ type benthosRunner struct {
 	config func(runPlan) (string, error)
 	// started is told each run's plan before the run starts.
 	started func(runPlan)
+	// env and args are added to every run's environment and command line.
+	env, args []string
 
 	run  int
 	proc *harness.Process
@@ -47,7 +49,8 @@ func (b *benthosRunner) start() error {
 		Name:      fmt.Sprintf("benthos-run%03d", b.run),
 		Pipeline:  pipeline,
 		Resources: []string{b.resources},
-		Env:       []string{fmt.Sprintf("%s=%d", runEnv, b.run)},
+		Env:       append([]string{fmt.Sprintf("%s=%d", runEnv, b.run)}, b.env...),
+		Args:      b.args,
 	})
 	if err != nil {
 		return fmt.Errorf("starting benthos run %d: %w", b.run, err)

@@ -56,6 +56,10 @@ type options struct {
 	keep         bool
 	verbose      bool
 	pubsub       bool // also read the platform-event and CDC channels over Pub/Sub
+	// mirror runs the shipped record mirror beside the soak (mirror.go).
+	mirror         bool
+	mirrorAccounts int
+	mirrorContacts int
 }
 
 func parseFlags(args []string, stderr io.Writer) (options, error) {
@@ -76,6 +80,9 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.BoolVar(&o.keep, "keep", false, "keep the work directory after a passing run (a failing run always keeps it)")
 	fs.BoolVar(&o.verbose, "v", false, "print every action, not just progress")
 	fs.BoolVar(&o.pubsub, "pubsub", true, "also read the platform-event and CDC channels over the emulator's Pub/Sub API (api: pubsub, a second input of the same pipeline); -pubsub=false runs the CometD soak alone")
+	fs.BoolVar(&o.mirror, "mirror", false, "also run the shipped record mirror (config/cdc_mirror_postgres.yaml) into a throwaway PostgreSQL while records change, and compare its tables with the emulator's records at the end; the /data/ channels are then the mirror's")
+	fs.IntVar(&o.mirrorAccounts, "mirror-accounts", 2000, "with -mirror: Accounts the emulator holds")
+	fs.IntVar(&o.mirrorContacts, "mirror-contacts", 1000, "with -mirror: Contacts the emulator holds")
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}
@@ -91,6 +98,8 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 		return o, errors.New("-fault-every, -restart-every and -outage-every must be > 0")
 	case o.drainTimeout <= 0:
 		return o, errors.New("-drain-timeout must be > 0")
+	case o.mirror && (o.mirrorAccounts < 1 || o.mirrorContacts < 1):
+		return o, fmt.Errorf("-mirror-accounts %d, -mirror-contacts %d: want > 0", o.mirrorAccounts, o.mirrorContacts)
 	}
 	if o.seed == 0 {
 		o.seed = rand.Uint64N(1<<53) + 1 // printable without loss everywhere
@@ -112,6 +121,11 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	channels, err := parseChannels(opts.channels)
+	if err == nil && opts.mirror {
+		if channels = withoutCDC(channels); len(channels) == 0 {
+			err = errors.New("-mirror leaves no channel: the /data/ ones are the mirror's")
+		}
+	}
 	if err != nil {
 		fmt.Fprintf(stderr, "sfchaos: %v\n", err)
 		return 2
@@ -142,8 +156,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	defer os.RemoveAll(filepath.Join(dir, "bin")) // a copy of bin/: not worth keeping
-	fmt.Fprintf(stdout, "sfchaos: seed %d, %v of chaos on %d channels at %g events/s each (pubsub %v), work dir %s\n",
-		opts.seed, opts.duration, len(channels), opts.rate, opts.pubsub, dir)
+	fmt.Fprintf(stdout, "sfchaos: seed %d, %v of chaos on %d channels at %g events/s each (pubsub %v, mirror %v), work dir %s\n",
+		opts.seed, opts.duration, len(channels), opts.rate, opts.pubsub, opts.mirror, dir)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	s := &soak{opts: opts, channels: channels, dir: dir, log: log, out: stdout}

@@ -169,14 +169,18 @@ func streamingInput(p pipelineParams) map[string]any {
 			"max_buffered_events":  p.MaxBuffered,
 			// Two replicas share the key (replicas.go); a short ttl keeps
 			// the standby's takeovers after a kill -9 within seconds.
-			"lease": map[string]any{"ttl": leaseTTL.String()},
-			"backoff": map[string]any{
-				"initial_interval": "100ms",
-				"max_interval":     "1s",
-				"long_interval":    "2s",
-			},
+			"lease":   map[string]any{"ttl": leaseTTL.String()},
+			"backoff": soakBackoff,
 		},
 	}
+}
+
+// soakBackoff is the back-off of every input of the soak, the mirror's too:
+// short, so that each recovers in seconds.
+var soakBackoff = map[string]any{
+	"initial_interval": "100ms",
+	"max_interval":     "1s",
+	"long_interval":    "2s",
 }
 
 // redisResources returns the cache resource holding the replay ids.

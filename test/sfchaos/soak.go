@@ -49,6 +49,8 @@ type soak struct {
 	// replica is a second bin/benthos on the same checkpoint key: the lease
 	// lets one of the two consume while the other stands by (replicas.go).
 	replica *benthosRunner
+	// mirror is the record mirror of -mirror (mirror.go), nil without it.
+	mirror *mirrorSoak
 
 	start       time.Time
 	incidents   []incident
@@ -82,6 +84,9 @@ func (s *soak) run(ctx context.Context) (res result, err error) {
 		}
 		emuConf.Args = append(emuConf.Args, "-pubsub-addr", pubsubAddr)
 	}
+	if s.opts.mirror {
+		emuConf.Args = append(emuConf.Args, mirrorRecordArgs(s.opts)...)
+	}
 	s.emu, err = harness.StartEmulator(ctx, emuConf)
 	if err != nil {
 		return res, err
@@ -91,6 +96,11 @@ func (s *soak) run(ctx context.Context) (res result, err error) {
 		return res, err
 	}
 	s.redisUp = true
+	if s.opts.mirror {
+		if s.mirror, err = startMirror(ctx, s.dir, s.emu, redisResources(s.redis.URL), s.opts.seed); err != nil {
+			return res, err
+		}
+	}
 	s.sink, err = newSink(filepath.Join(s.dir, "records.jsonl"))
 	if err != nil {
 		return res, err
@@ -185,6 +195,10 @@ func (s *soak) run(ctx context.Context) (res result, err error) {
 		return res, err
 	}
 	drainTime := time.Since(drainStart)
+	mirrored, err := s.mirrorDrain(ctx)
+	if err != nil {
+		return res, err
+	}
 
 	// A last graceful stop: it must be prompt and leave every channel's
 	// checkpoint at its last delivered event.
@@ -195,6 +209,9 @@ func (s *soak) run(ctx context.Context) (res result, err error) {
 		} else {
 			s.logf("final graceful stop of run %d took %v", b.run, took.Round(time.Millisecond))
 		}
+	}
+	if err := s.mirrorFinal(ctx, &mirrored); err != nil {
+		return res, err
 	}
 	expected, times, filtered, lastPublished := s.ledger()
 	all := s.allChannels()
@@ -274,6 +291,7 @@ func (s *soak) run(ctx context.Context) (res result, err error) {
 		drained:       drained,
 		drainTime:     drainTime,
 		problems:      s.problems,
+		mirror:        mirrored,
 	}, nil
 }
 
@@ -284,6 +302,7 @@ func (s *soak) chaos(ctx context.Context, plan []action, pubErr <-chan error) er
 	defer ticker.Stop()
 	nextProgress := s.start.Add(progressEvery)
 	nextSample := s.start
+	nextMutation := s.start.Add(warmup)
 	next := 0
 	for next < len(plan) || time.Since(s.start) < s.opts.duration {
 		select {
@@ -301,6 +320,14 @@ func (s *soak) chaos(ctx context.Context, plan []action, pubErr <-chan error) er
 				return err
 			}
 			next++
+		}
+		if now := time.Now(); s.mirror != nil && !now.Before(nextMutation) {
+			nextMutation = s.mirror.nextMutation(now)
+			did, err := s.mirror.mutate(ctx)
+			if err != nil {
+				return err
+			}
+			s.logf("%s", did)
 		}
 		if now := time.Now(); !now.Before(nextSample) {
 			nextSample = now.Add(sampleEvery)
@@ -335,6 +362,9 @@ func (s *soak) do(ctx context.Context, a action) error {
 	ctx, cancel := context.WithTimeout(ctx, controlTimeout)
 	defer cancel()
 	s.logf("%s", a)
+	if err := s.mirrorDo(a); err != nil {
+		return err
+	}
 	now := time.Now()
 	switch a.Kind {
 	case actFault:
@@ -432,7 +462,7 @@ func (s *soak) redisBack(ctx context.Context) error {
 
 // watchBenthos restarts a bin/benthos that exited on its own and records it.
 func (s *soak) watchBenthos() error {
-	for _, b := range []*benthosRunner{s.benthos, s.replica} {
+	for _, b := range s.runners() {
 		proc := b.unplannedExit()
 		if proc == nil {
 			continue
@@ -466,6 +496,11 @@ func (s *soak) drain(ctx context.Context) (bool, error) {
 	}
 	if err := s.replica.start(); err != nil {
 		return false, err
+	}
+	if s.mirror != nil {
+		if err := s.mirror.runner.start(); err != nil {
+			return false, err
+		}
 	}
 	expected, _, _, _ := s.ledger()
 	deadline := time.Now().Add(s.opts.drainTimeout)
@@ -560,6 +595,9 @@ func (s *soak) close() {
 	}
 	if s.replica != nil {
 		s.replica.Close()
+	}
+	if s.mirror != nil {
+		s.mirror.Close()
 	}
 	var errs []error
 	if s.emu != nil {

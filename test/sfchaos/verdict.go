@@ -44,6 +44,7 @@ type result struct {
 	drained       bool
 	drainTime     time.Duration
 	problems      []string
+	mirror        mirrorResult // with -mirror
 }
 
 // verdict is the judgement of a result.
@@ -123,6 +124,12 @@ func (r result) judge() verdict {
 	if r.unplanned > 0 {
 		fail("bin/benthos exited on its own %d times", r.unplanned)
 	}
+	if r.mirror.enabled && !r.mirror.purged {
+		fail("the mirror's replay ids never fell out of retention: no kill -9 in the chaos' second half")
+	}
+	if r.mirror.enabled && r.mirror.diff != "" {
+		fail("the mirror's tables differ from the org's records %v after the drain: %s", r.mirror.convergeIn.Round(time.Second), r.mirror.diff)
+	}
 	for _, p := range r.problems {
 		fail("%s", firstLine(p))
 	}
@@ -174,6 +181,14 @@ func (r result) writeSummary(w io.Writer, v verdict) {
 		fmt.Fprintf(tw, "  over Pub/Sub\tp50 %s, max %s\t(%d of %d incidents: to the first Pub/Sub delivery of an event published after)\n", secs(ps.P50), secs(ps.Max), ps.Recovered, ps.Count)
 	}
 	fmt.Fprintf(tw, "  final drain\t%s\t(%s)\n", secs(r.drainTime), map[bool]string{true: "complete", false: "INCOMPLETE"}[r.drained])
+	if m := r.mirror; m.enabled {
+		state := "EQUAL to the org's records"
+		if m.diff != "" {
+			state = "DIFFERENT: " + m.diff
+		}
+		fmt.Fprintf(tw, "  mirror\t%s\t(%d Accounts, %d Contacts; changes %d, gap %d, overflow %d; %d runs, kill -9 %d, graceful %d, past retention %d; converged %s after the drain)\n",
+			state, m.accounts, m.contacts, m.mutations["change"], m.mutations["gap"], m.mutations["overflow"], m.runs, m.kills, m.stops, map[bool]int{true: 1}[m.purged], secs(m.convergeIn))
+	}
 	tw.Flush()
 	fmt.Fprintf(w, "  run shapes: %s; replay_preset earliest for run 1, latest after\n", r.shapeCounts())
 

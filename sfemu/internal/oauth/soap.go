@@ -1,4 +1,4 @@
-package sfemu
+package oauth
 
 import (
 	"bytes"
@@ -7,6 +7,8 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+
+	"github.com/salesforce-streaming/salesforce_streaming/sfemu/internal/sfhttp"
 )
 
 // SOAP login(): POST /services/Soap/u/{version} (partner API) or /services/Soap/c/{version} (enterprise API).
@@ -60,9 +62,9 @@ type soapLoginRequest struct {
 	} `xml:"Body"`
 }
 
-// serveSOAP answers /services/Soap/{u|c}/{version}[/{orgId}]: the login() call; any other operation gets the
+// ServeSOAP answers /services/Soap/{u|c}/{version}[/{orgId}]: the login() call; any other operation gets the
 // fault Salesforce gives for an operation the WSDL lacks.
-func (s *oauthHandler) serveSOAP(w http.ResponseWriter, r *http.Request) {
+func (s *Handler) ServeSOAP(w http.ResponseWriter, r *http.Request) {
 	parts := strings.Split(strings.Trim(strings.TrimPrefix(r.URL.Path, "/services/Soap/"), "/"), "/")
 	var api soapAPI
 	switch {
@@ -71,16 +73,16 @@ func (s *oauthHandler) serveSOAP(w http.ResponseWriter, r *http.Request) {
 	case len(parts) >= 2 && parts[0] == "c":
 		api = soapEnterprise
 	default:
-		writeJSONError(w, http.StatusNotFound, "not found: "+r.URL.Path)
+		sfhttp.WriteJSONError(w, http.StatusNotFound, "not found: "+r.URL.Path)
 		return
 	}
 	if r.Method != http.MethodPost {
-		methodNotAllowed(w, r, http.MethodPost)
+		sfhttp.MethodNotAllowed(w, r, http.MethodPost)
 		return
 	}
 	major, minor, _ := strings.Cut(parts[1], ".")
 	version, err := strconv.Atoi(major)
-	if err != nil || minor != "0" || version < soapLoginOldest || version > latestAPIMajor {
+	if err != nil || minor != "0" || version < soapLoginOldest || version > sfhttp.LatestAPIMajor {
 		writeSOAPFault(w, api, soapFault{"sf:UNSUPPORTED_API_VERSION", "UnexpectedErrorFault", "UNSUPPORTED_API_VERSION",
 			"Invalid Api version specified on URL"})
 		return
@@ -89,7 +91,7 @@ func (s *oauthHandler) serveSOAP(w http.ResponseWriter, r *http.Request) {
 		writeSOAPFault(w, api, faultContentType)
 		return
 	}
-	body, err := readLimited(r.Body, 1<<20)
+	body, err := sfhttp.ReadLimited(r.Body, 1<<20)
 	if err != nil {
 		writeSOAPFault(w, api, soapFault{faultCode: "soapenv:Client", message: "request body above 1 MB"})
 		return
@@ -116,21 +118,17 @@ func (s *oauthHandler) serveSOAP(w http.ResponseWriter, r *http.Request) {
 	}
 	cfg := &s.cfg
 	if !secretEqual(req.Body.Login.Username, cfg.Username) || !secretEqual(req.Body.Login.Password, cfg.Password+cfg.SecurityToken) {
-		s.counters.tokenFailures.Add(1)
+		s.tokens.Refused()
 		s.logf("soap login: INVALID_LOGIN")
 		writeSOAPFault(w, api, faultInvalidLogin)
 		return
 	}
-	s.mu.Lock()
-	token := cfg.OrgID[:15] + "!" + s.randomToken(96)
-	s.tokens[token] = struct{}{}
-	s.mu.Unlock()
-	s.counters.tokenGrants.Add(1)
-	writeSOAP(w, http.StatusOK, s.loginResponse(api, s.baseURL(r), parts[1], token))
+	token := s.tokens.Issue()
+	writeSOAP(w, http.StatusOK, s.loginResponse(api, sfhttp.BaseURL(s.cfg.InstanceURL, r), parts[1], token))
 }
 
 // loginResponse is the LoginResult: children in alphabetical order, userInfo in the order of Salesforce's answers.
-func (s *oauthHandler) loginResponse(api soapAPI, base, version, token string) []byte {
+func (s *Handler) loginResponse(api soapAPI, base, version, token string) []byte {
 	cfg := &s.cfg
 	org15 := cfg.OrgID[:15]
 	var b bytes.Buffer

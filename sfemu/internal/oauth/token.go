@@ -1,4 +1,4 @@
-package sfemu
+package oauth
 
 import (
 	"crypto"
@@ -13,14 +13,46 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/salesforce-streaming/salesforce_streaming/sfemu/internal/jsonw"
+	"github.com/salesforce-streaming/salesforce_streaming/sfemu/internal/sfhttp"
+	"github.com/salesforce-streaming/salesforce_streaming/sfemu/internal/tokens"
 )
 
-// oauthHandler answers the token and userinfo endpoints.
-// It shares the Server's state and lock through the embedded pointer.
-type oauthHandler struct {
-	*Server
+// Config is what the login endpoints check and answer: the org's credentials and identity.
+type Config struct {
+	ClientID      string
+	ClientSecret  string
+	Username      string
+	Password      string // the password grant and SOAP login expect Password+SecurityToken
+	SecurityToken string
+	RefreshToken  string
+	// JWTPublicKey verifies jwt-bearer assertions (RS256); nil rejects that grant.
+	JWTPublicKey *rsa.PublicKey
+	// JWTAudiences are accepted `aud` values besides the login hosts and the emulator's own base URL.
+	JWTAudiences []string
+	// GenericLoginHost refuses client_credentials, as login.salesforce.com does.
+	GenericLoginHost bool
+	InstanceURL      string // "" : scheme://host of the request
+	OrgID            string // 18 characters
+	UserID           string
+}
 
-	tokens map[string]struct{} // issued, unrevoked access tokens
+// Clock is the time the endpoints stamp answers with and check assertions against.
+type Clock interface{ Now() time.Time }
+
+// Handler answers the OAuth 2.0 token endpoint, the userinfo endpoint and SOAP login(). It issues tokens into the
+// store it is given and reads nothing else of the emulator.
+type Handler struct {
+	cfg    Config
+	tokens *tokens.Store
+	clock  Clock
+	logf   func(format string, args ...any)
+}
+
+// New returns a Handler; logf receives one line per refused login, never a secret.
+func New(cfg Config, store *tokens.Store, clock Clock, logf func(format string, args ...any)) *Handler {
+	return &Handler{cfg: cfg, tokens: store, clock: clock, logf: logf}
 }
 
 // OAuth 2.0 token endpoint (docs/emulator.md).
@@ -51,17 +83,18 @@ var (
 
 func writeOAuthError(w http.ResponseWriter, e oauthError) {
 	w.Header().Set("Cache-Control", "no-store")
-	writeJSON(w, http.StatusBadRequest, map[string]string{"error": e.code, "error_description": e.description})
+	sfhttp.WriteJSON(w, http.StatusBadRequest, map[string]string{"error": e.code, "error_description": e.description})
 }
 
 func secretEqual(a, b string) bool { return subtle.ConstantTimeCompare([]byte(a), []byte(b)) == 1 }
 
-func (s *oauthHandler) serveToken(w http.ResponseWriter, r *http.Request) {
+// ServeToken answers POST /services/oauth2/token.
+func (s *Handler) ServeToken(w http.ResponseWriter, r *http.Request) {
 	if r.Method != http.MethodPost {
 		writeOAuthError(w, errOAuthMethod)
 		return
 	}
-	body, err := readLimited(r.Body, 1<<20)
+	body, err := sfhttp.ReadLimited(r.Body, 1<<20)
 	if err != nil {
 		writeOAuthError(w, oauthError{"invalid_request", "reading request body"})
 		return
@@ -115,50 +148,50 @@ func (s *oauthHandler) serveToken(w http.ResponseWriter, r *http.Request) {
 			fail(errOAuthRefresh)
 		}
 	case grantJWTBearer:
-		if e := s.checkAssertion(form.Get("assertion"), s.baseURL(r)); e != nil {
+		if e := s.checkAssertion(form.Get("assertion"), sfhttp.BaseURL(s.cfg.InstanceURL, r)); e != nil {
 			fail(*e)
 		}
 	default:
 		fail(errOAuthGrantType)
 	}
 	if oe != nil {
-		s.counters.tokenFailures.Add(1)
+		s.tokens.Refused()
 		s.logf("oauth %s: %s", grant, oe.code)
 		writeOAuthError(w, *oe)
 		return
 	}
 
-	s.mu.Lock()
-	token := s.cfg.OrgID[:15] + "!" + s.randomToken(96)
-	s.tokens[token] = struct{}{}
-	s.mu.Unlock()
-	s.counters.tokenGrants.Add(1)
+	token := s.tokens.Issue()
 
-	base := s.baseURL(r)
+	base := sfhttp.BaseURL(s.cfg.InstanceURL, r)
 	id := base + "/id/" + cfg.OrgID + "/" + cfg.UserID
 	issuedAt := strconv.FormatInt(s.clock.Now().UnixMilli(), 10)
 	mac := hmac.New(sha256.New, []byte(cfg.ClientSecret))
 	mac.Write([]byte(id + issuedAt))
-	o := newObj(nil).str("access_token", token)
+	o := jsonw.Make(nil)
+	o.Str("access_token", token)
 	if grant == grantJWTBearer || grant == grantClientCredentials || grant == grantRefreshToken {
-		o.str("scope", scope)
+		o.Str("scope", scope)
 	}
-	o.str("instance_url", base).str("id", id).str("token_type", "Bearer").str("issued_at", issuedAt)
+	o.Str("instance_url", base)
+	o.Str("id", id)
+	o.Str("token_type", "Bearer")
+	o.Str("issued_at", issuedAt)
 	if grant != grantJWTBearer { // the JWT flow never involves the client secret
-		o.str("signature", base64.StdEncoding.EncodeToString(mac.Sum(nil)))
+		o.Str("signature", base64.StdEncoding.EncodeToString(mac.Sum(nil)))
 	}
 	if grant == grantClientCredentials {
-		o.str("api_instance_url", base)
+		o.Str("api_instance_url", base)
 	}
 	w.Header().Set("Cache-Control", "no-store")
 	w.Header().Set("Content-Type", "application/json;charset=UTF-8")
 	w.WriteHeader(http.StatusOK)
-	_, _ = w.Write(o.done())
+	_, _ = w.Write(o.Done())
 }
 
 // checkAssertion verifies an RS256 JWT bearer assertion: signature against the configured key, iss = client id,
 // sub (or prn, which wins) = username, aud = a login host or this emulator, exp in the future.
-func (s *oauthHandler) checkAssertion(assertion, base string) *oauthError {
+func (s *Handler) checkAssertion(assertion, base string) *oauthError {
 	if assertion == "" {
 		return &errOAuthMissingAssertio
 	}
@@ -207,7 +240,7 @@ func (s *oauthHandler) checkAssertion(assertion, base string) *oauthError {
 	return nil
 }
 
-func (s *oauthHandler) audienceOK(raw json.RawMessage, base string) bool {
+func (s *Handler) audienceOK(raw json.RawMessage, base string) bool {
 	var auds []string
 	var one string
 	if json.Unmarshal(raw, &one) == nil {

@@ -1,0 +1,124 @@
+package sfemu
+
+import (
+	"go/ast"
+	"go/parser"
+	"go/token"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// The emulator's layering (docs/architecture.md, "sfemu"): the org and the shared owners at the bottom, each
+// protocol surface a package on top of them that receives what it uses, package sfemu wiring them. These tests
+// measure it and fail when it slides back.
+
+const modulePath = "github.com/salesforce-streaming/salesforce_streaming/"
+
+// surfaces are the protocol surfaces that are packages of their own; lower are the packages beneath them.
+var (
+	surfaces = []string{"sfemu/internal/oauth", "sfemu/internal/control", "sfemu/internal/rest"}
+	lower    = []string{"sfemu/org", "sfemu/org/soql", "sfemu/internal/dataapi", "sfemu/internal/orgstream",
+		"sfemu/internal/jsonw", "sfemu/internal/sfhttp", "sfemu/internal/tokens", "sfemu/internal/faults",
+		"sfemu/internal/streamerr", "sfemu/internal/limits", "sfemu/internal/clock",
+		"sfemu/internal/generate"}
+)
+
+func packageImports(t *testing.T, dir string) []string {
+	t.Helper()
+	files, err := filepath.Glob(filepath.Join(dir, "*.go"))
+	require.NoError(t, err)
+	require.NotEmpty(t, files, dir)
+	seen := map[string]bool{}
+	for _, f := range files {
+		if strings.HasSuffix(f, "_test.go") {
+			continue
+		}
+		af, err := parser.ParseFile(token.NewFileSet(), f, nil, parser.ImportsOnly)
+		require.NoError(t, err)
+		for _, imp := range af.Imports {
+			p, _ := strconv.Unquote(imp.Path.Value)
+			if rel, ok := strings.CutPrefix(p, modulePath); ok {
+				seen[rel] = true
+			}
+		}
+	}
+	out := make([]string, 0, len(seen))
+	for p := range seen {
+		out = append(out, p)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// No arrow runs back up: a lower package imports no surface and not sfemu; a surface imports no other surface.
+func TestStructureNoArrowBackUp(t *testing.T) {
+	isSurface := map[string]bool{}
+	for _, s := range surfaces {
+		isSurface[s] = true
+	}
+	arrows, up := 0, []string{}
+	for _, pkg := range append(append([]string{}, lower...), surfaces...) {
+		for _, imp := range packageImports(t, filepath.Join("..", pkg)) {
+			if !strings.HasPrefix(imp, "sfemu") {
+				continue
+			}
+			arrows++
+			if imp == "sfemu" || isSurface[imp] {
+				up = append(up, pkg+" -> "+imp)
+			}
+		}
+	}
+	t.Logf("import arrows among sfemu's sub-packages: %d, running back up or across surfaces: %d", arrows, len(up))
+	assert.Empty(t, up)
+}
+
+// Server embeds no surface type: what remains embedded is counted, and may only fall.
+func TestStructureServerEmbedsFewerSurfaces(t *testing.T) {
+	fset := token.NewFileSet()
+	af, err := parser.ParseFile(fset, "server.go", nil, 0)
+	require.NoError(t, err)
+	var embedded []string
+	ast.Inspect(af, func(n ast.Node) bool {
+		ts, ok := n.(*ast.TypeSpec)
+		if !ok || ts.Name.Name != "Server" {
+			return true
+		}
+		for _, f := range ts.Type.(*ast.StructType).Fields.List {
+			if len(f.Names) == 0 {
+				embedded = append(embedded, types(f.Type))
+			}
+		}
+		return false
+	})
+	entries, err := os.ReadDir(".")
+	require.NoError(t, err)
+	files := 0
+	for _, e := range entries {
+		if strings.HasSuffix(e.Name(), ".go") && !strings.HasSuffix(e.Name(), "_test.go") {
+			files++
+		}
+	}
+	t.Logf("package sfemu: %d non-test files; Server embeds %d types: %v", files, len(embedded), embedded)
+	// Before the surfaces became packages: 31 files and 10 embedded types (9 surfaces and the org instance).
+	assert.LessOrEqual(t, len(embedded), 4, "a surface went back into Server")
+	for _, gone := range []string{"oauthHandler", "controlAPI", "restHandler", "faultSet", "eventGenerator"} {
+		assert.NotContains(t, embedded, gone)
+	}
+}
+
+func types(e ast.Expr) string {
+	if s, ok := e.(*ast.StarExpr); ok {
+		e = s.X
+	}
+	if id, ok := e.(*ast.Ident); ok {
+		return id.Name
+	}
+	return "?"
+}
