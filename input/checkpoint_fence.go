@@ -99,17 +99,18 @@ func (c *checkpointer) Unknown(channel string) bool {
 	return !have
 }
 
-// StoreStart stores pos as channel's checkpoint before the channel's first
-// event is handed out, when the channel has no position yet: a crash after
-// that resumes there, not at `latest` again. It is a no-op once the channel
-// has a position.
-func (c *checkpointer) StoreStart(ctx context.Context, channel string, id int64) error {
+// StoreStart stores a start marker (checkpointfmt) as channel's checkpoint
+// before the channel's first event, of replay id first, is handed out, when
+// the channel has no position yet: a crash after that resumes from the
+// earliest event skipping those below first (SkipBelow), not at `latest`
+// again. It is a no-op once the channel has a position.
+func (c *checkpointer) StoreStart(ctx context.Context, channel string, first int64) error {
 	channel = wire.ChannelKey(channel)
 	if !c.Unknown(channel) {
 		return nil
 	}
 	c.mu.Lock()
-	pos := position{Epoch: c.trackLocked(channel).last.Epoch, ID: id}
+	pos := position{Epoch: c.trackLocked(channel).last.Epoch, ID: first, Start: true}
 	c.mu.Unlock()
 	ctx, cancel, ok := c.fenced(ctx)
 	defer cancel()
@@ -132,6 +133,23 @@ func (c *checkpointer) StoreStart(ctx context.Context, channel string, id int64)
 		c.health.ok(channel)
 	}
 	return nil
+}
+
+// SkipBelow returns F when channel's position is a start marker (first
+// batch at replay id F, nothing acknowledged since) of the epoch the channel
+// is tracked in: its subscription began at the earliest event, and events
+// below F came before the first subscription and are dropped. A fallback
+// (a new epoch, whose ids may restart lower) or the first acknowledgement
+// ends it.
+func (c *checkpointer) SkipBelow(channel string) (int64, bool) {
+	channel = wire.ChannelKey(channel)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	acked, ok := c.acked[channel]
+	if !ok || !acked.Start || c.trackLocked(channel).last.Epoch != acked.Epoch {
+		return 0, false
+	}
+	return acked.ID, true
 }
 
 // Probe writes the probe key: whether the cache takes writes now.

@@ -17,16 +17,23 @@ import (
 // epoch (see package checkpointfmt). Over Pub/Sub, Opaque holds the replay
 // id's bytes and ID numbers positions in the order this process tracked
 // them (a stored position reads back as 0), since opaque ids do not order.
+// Start marks a CometD start marker (checkpointfmt): ID is the replay id the
+// channel's first batch began at, and nothing was acknowledged yet.
 type position struct {
 	Epoch  int64
 	ID     int64
 	Opaque string
+	Start  bool
 }
 
-// After reports whether p is past q: a later epoch, or a higher id in the
-// same one.
+// After reports whether p is past q, by checkpointfmt's order: a later
+// epoch; in the same one, a position past a start marker, else a higher id.
 func (p position) After(q position) bool {
-	return p.Epoch > q.Epoch || p.Epoch == q.Epoch && p.ID > q.ID
+	return p.fmt().After(q.fmt())
+}
+
+func (p position) fmt() checkpointfmt.Position {
+	return checkpointfmt.Position{Epoch: p.Epoch, ID: p.ID, Start: p.Start}
 }
 
 // replayStore persists one replay id per channel. cacheStore is the real one;
@@ -79,7 +86,7 @@ func (s cacheStore) Load(ctx context.Context, channel string) (position, bool, e
 		s.log.With(logFieldChannel, wire.ChannelKey(channel), logFieldCheckpointKey, stored.TornKey, logFieldReason, "torn_write").Warnf("Checkpoint %q in checkpoint_cache %q holds %q (the first write was cut short by a crash); starting %s as if it had no checkpoint",
 			stored.TornKey, s.cache, shorten(stored.TornValue), wire.ChannelKey(channel))
 	}
-	return position{Epoch: stored.Pos.Epoch, ID: stored.Pos.ID}, stored.Found, nil
+	return position{Epoch: stored.Pos.Epoch, ID: stored.Pos.ID, Start: stored.Pos.Start}, stored.Found, nil
 }
 
 // loadOpaque is Load of a Pub/Sub checkpoint.
@@ -148,7 +155,7 @@ func shorten(value string) string {
 
 // Store writes pos under channel's shadow key, then its key.
 func (s cacheStore) Store(ctx context.Context, channel string, pos position) error {
-	value := checkpointfmt.Position{Epoch: pos.Epoch, ID: pos.ID}.Format()
+	value := pos.fmt().Format()
 	if s.pubsub {
 		value = checkpointfmt.OpaquePosition{Epoch: pos.Epoch, ReplayID: []byte(pos.Opaque)}.Format()
 	}

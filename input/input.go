@@ -305,13 +305,15 @@ func (i *ssiInput) startPositionsPubSub(ctx context.Context, migrated map[string
 
 // startPositions resolves where each channel starts: after its acknowledged
 // replay id (stored by an earlier run, or acked by this process, written or
-// not), else after its initial_replay_ids entry, else at replay_preset. The
-// map is keyed by channel without filter, as bayeux expects.
+// not), at the earliest event when that is a start marker (readNew drops the
+// events below it), else after its initial_replay_ids entry, else at
+// replay_preset. The map is keyed by channel without filter, as bayeux
+// expects.
 func (i *ssiInput) startPositions(ctx context.Context, migrated map[string]bool) (map[string]int64, error) {
 	ids := make(map[string]int64, len(i.conf.Channels))
 	for _, ch := range i.conf.Channels {
 		base := wire.ChannelKey(ch)
-		acked, haveAcked, err := i.cp.Resume(ctx, base)
+		acked, haveAcked, err := i.cp.resume(ctx, base)
 		if err != nil {
 			return nil, fmt.Errorf("loading the checkpoint of %s: %w", base, err)
 		}
@@ -320,8 +322,10 @@ func (i *ssiInput) startPositions(ctx context.Context, migrated map[string]bool)
 		switch {
 		case haveAcked && migrated[base]:
 			ids[base], from = i.migratedStart(base), "on_invalid_replay_id after an org migration"
+		case haveAcked && acked.Start:
+			ids[base], from = replayEarliest, fmt.Sprintf("its first subscription began at replay id %d and nothing was acknowledged since: events below it are skipped", acked.ID)
 		case haveAcked:
-			ids[base], from = acked, "its last acknowledged event"
+			ids[base], from = acked.ID, "its last acknowledged event"
 		case haveInitial:
 			ids[base], from = initial, "initial_replay_ids"
 		default:
@@ -403,6 +407,9 @@ func (i *ssiInput) readNew(ctx context.Context) (*delivery, error) {
 				i.held, i.heldClient = &batch, client
 				i.mu.Unlock()
 				return nil, nil
+			}
+			if batch = i.dropBeforeStart(client, batch); len(batch.Events) == 0 {
+				continue
 			}
 			haveHeld = true
 		case ctx.Err() != nil:

@@ -127,21 +127,24 @@ func (i *ssiInput) readGate(ctx context.Context) error {
 	}
 }
 
-// storeStart stores, before a CometD channel's first batch is handed out,
-// the position just before it when the channel has no position yet: a crash
-// then resumes there, not at replay_preset latest again. When the write
-// fails the batch is kept for the next call and false is returned.
+// storeStart stores, before a CometD channel's first batch is handed out, a
+// start marker naming the batch's first replay id when the channel has no
+// position yet: a crash then resumes from the earliest event skipping those
+// below it, not at replay_preset latest again. (The id before it is no
+// position to store: ids have gaps, and Salesforce refuses a replay id that
+// is no retained event.) When the write fails the batch is kept for the next
+// call and false is returned.
 func (i *ssiInput) storeStart(ctx, wctx context.Context, client transport, batch eventBatch) bool {
 	if batch.pubsub != nil || !i.cp.Unknown(batch.Channel) {
 		return true
 	}
 	first, ok := firstReplayID(batch.Events)
-	if !ok || first <= 1 {
-		// No id precedes the channel's very first event: stored ids are at
-		// least 1 (checkpointfmt), and its first ack stores a position.
+	if !ok || first < 1 {
+		// Stored ids are at least 1 (checkpointfmt); the first ack stores a
+		// position.
 		return true
 	}
-	if err := i.cp.StoreStart(wctx, batch.Channel, first-1); err == nil {
+	if err := i.cp.StoreStart(wctx, batch.Channel, first); err == nil {
 		return true
 	}
 	i.mu.Lock()
@@ -153,6 +156,32 @@ func (i *ssiInput) storeStart(ctx, wctx context.Context, client transport, batch
 	case <-ctx.Done():
 	}
 	return false
+}
+
+// dropBeforeStart removes from a CometD batch the events below the start
+// marker's replay id of its channel (checkpointer.SkipBelow): they were
+// published before the channel's first subscription, whose earliest-event
+// resubscription brings them back. The client is released of them.
+func (i *ssiInput) dropBeforeStart(client transport, batch eventBatch) eventBatch {
+	if batch.pubsub != nil {
+		return batch
+	}
+	first, ok := i.cp.SkipBelow(batch.Channel)
+	if !ok {
+		return batch
+	}
+	kept := make([]wire.Event, 0, len(batch.Events))
+	for _, e := range batch.Events {
+		if !e.HasReplayID || e.ReplayID >= first {
+			kept = append(kept, e)
+		}
+	}
+	if dropped := len(batch.Events) - len(kept); dropped > 0 {
+		i.logs.channel(batch.Channel).Debugf("Skipped %d event(s) of %s below replay id %d, which came before its first subscription", dropped, batch.Channel, first)
+		client.Release(batch.Channel, dropped)
+	}
+	batch.Events = kept
+	return batch
 }
 
 // firstReplayID is the replay id of the first event of events that has one.

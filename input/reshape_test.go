@@ -123,9 +123,13 @@ func (o *reshapeOutput) checkCheckpoint() {
 	if err != nil {
 		return
 	}
+	stored := pos.ID
+	if pos.Start {
+		stored-- // a start marker: a restart delivers its first event again
+	}
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	o.checkpointLocked(pos.ID)
+	o.checkpointLocked(stored)
 }
 
 func (o *reshapeOutput) checkpointLocked(stored int64) {

@@ -26,6 +26,20 @@
 // older than the last one fully written. A value cut short is a prefix of the
 // full one and never compares above it, across epochs too.
 //
+// A start marker, `start:<F>` (epoch 0) or `start:<F>@<epoch>`, is stored
+// before a channel's first batch is handed out when the channel has no
+// position yet: that first batch began with the event of replay id F. It is
+// no replay id to resume after (Salesforce refuses a replay id that is no
+// retained event, and ids have gaps, so F-1 is usually none): a channel
+// holding it resumes from the earliest retained event (-2) and skips the
+// events below F until its first acknowledgement stores a position. So a
+// crash before that first acknowledgement neither falls back to the preset
+// (losing what was published meanwhile) nor replays the history before F.
+// Readers that predate the marker fail to parse it as a number and refuse
+// it rather than misread it. A marker sorts below every position of its
+// epoch; a marker cut short is a prefix of the full one, and either fails to
+// parse or names a lower F, which skips less.
+//
 // Checkpoints of `api: pubsub` (pubsub.go) live under their own keys, the
 // CometD key plus PubSubKeySuffix, as `<base64 replay id>@<epoch>`: Pub/Sub
 // replay ids are opaque bytes, so neither API ever reads the other's. The
@@ -57,22 +71,38 @@ func CheckpointKey(prefix, channel string) string {
 // shadow first.
 func WriteOrder(key string) []string { return []string{key + ShadowSuffix, key} }
 
+// StartPrefix begins the value of a start marker: `start:<F>[@<epoch>]`.
+const StartPrefix = "start:"
+
 // Position is an acknowledged place in a channel: a replay id within its
-// epoch.
+// epoch, or, when Start is set, a start marker (the channel's first batch
+// began at replay id ID; nothing was acknowledged yet).
 type Position struct {
 	Epoch int64
 	ID    int64
+	Start bool
 }
 
-// After reports whether p is past q: a later epoch, or a higher id in the
-// same one.
+// After reports whether p is past q: a later epoch; in the same one, a
+// position past a start marker, else a higher id.
 func (p Position) After(q Position) bool {
-	return p.Epoch > q.Epoch || p.Epoch == q.Epoch && p.ID > q.ID
+	if p.Epoch != q.Epoch {
+		return p.Epoch > q.Epoch
+	}
+	if p.Start != q.Start {
+		return q.Start
+	}
+	return p.ID > q.ID
 }
 
-// Format writes p as stored: `<id>` in epoch 0, else `<id>@<epoch>`.
+// Format writes p as stored: `<id>` in epoch 0, else `<id>@<epoch>`; a start
+// marker with StartPrefix before it.
 func (p Position) Format() []byte {
-	value := strconv.AppendInt(nil, p.ID, 10)
+	var value []byte
+	if p.Start {
+		value = append(value, StartPrefix...)
+	}
+	value = strconv.AppendInt(value, p.ID, 10)
 	if p.Epoch > 0 {
 		value = append(value, '@')
 		value = strconv.AppendInt(value, p.Epoch, 10)
@@ -81,17 +111,20 @@ func (p Position) Format() []byte {
 }
 
 // ParsePosition reads a stored value, `<id>` (epoch 0) or `<id>@<epoch>`,
-// ignoring surrounding space. An id below 1 is refused with a
-// *NotPositionError: the input only ever stores the id of a delivered event,
-// and Salesforce reads -1 as "the latest event" and -2 as "the earliest", so
-// resuming after such a value would skip or replay the retained events.
+// or a start marker (StartPrefix before either), ignoring surrounding space.
+// An id below 1 is refused with a *NotPositionError: the input only ever
+// stores the id of a delivered event, and Salesforce reads -1 as "the latest
+// event" and -2 as "the earliest", so resuming after such a value would skip
+// or replay the retained events.
 func ParsePosition(value []byte) (Position, error) {
-	idText, epochText, hasEpoch := strings.Cut(strings.TrimSpace(string(value)), "@")
+	text := strings.TrimSpace(string(value))
+	rest, start := strings.CutPrefix(text, StartPrefix)
+	idText, epochText, hasEpoch := strings.Cut(rest, "@")
 	id, err := strconv.ParseInt(idText, 10, 64)
 	if err != nil {
 		return Position{}, err
 	}
-	pos := Position{ID: id}
+	pos := Position{ID: id, Start: start}
 	if hasEpoch {
 		if pos.Epoch, err = strconv.ParseInt(epochText, 10, 64); err != nil || pos.Epoch < 1 {
 			return Position{}, fmt.Errorf("invalid epoch %q", epochText)

@@ -156,3 +156,75 @@ func TestOrgRecord(t *testing.T) {
 		})
 	}
 }
+
+func TestStartMarker(t *testing.T) {
+	for _, pos := range []Position{{ID: 1, Start: true}, {ID: 7556, Start: true}, {Epoch: 3, ID: 20051, Start: true}} {
+		back, err := ParsePosition(pos.Format())
+		require.NoError(t, err)
+		assert.Equal(t, pos, back)
+	}
+	assert.Equal(t, "start:7556", string(Position{ID: 7556, Start: true}.Format()))
+	assert.Equal(t, "start:7556@2", string(Position{Epoch: 2, ID: 7556, Start: true}.Format()))
+	// Every form written before the marker reads back byte for byte as before.
+	for value, want := range map[string]Position{"981": {ID: 981}, "5@2": {Epoch: 2, ID: 5}, " 12\n": {ID: 12}} {
+		got, err := ParsePosition([]byte(value))
+		require.NoError(t, err)
+		assert.Equal(t, want, got, value)
+		assert.False(t, got.Start)
+	}
+	// A marker cut short by a crash fails to parse (torn) or names a lower F.
+	for _, torn := range []string{"s", "start", "start:", "start:@2", "start:x"} {
+		_, err := ParsePosition([]byte(torn))
+		require.Error(t, err, torn)
+		var np *NotPositionError
+		assert.False(t, errors.As(err, &np), "%q is a write cut short", torn)
+	}
+	_, err := ParsePosition([]byte("start:0"))
+	var np *NotPositionError
+	assert.ErrorAs(t, err, &np, "a whole marker naming no event")
+
+	marker := Position{ID: 7556, Start: true}
+	assert.True(t, Position{ID: 1}.After(marker), "a position of the marker's epoch is past it, whatever its id")
+	assert.False(t, marker.After(Position{ID: 1}))
+	assert.True(t, marker.After(Position{ID: 1, Start: true}), "a longer marker is past one cut short")
+	assert.True(t, Position{Epoch: 1, ID: 1, Start: true}.After(Position{ID: 900}), "epochs first")
+}
+
+func TestReadStartMarker(t *testing.T) {
+	const key = "p:%2Fu%2FA"
+	tests := []struct {
+		name            string
+		primary, shadow *string
+		want            Position
+	}{
+		{"marker written", ptr("start:7556"), ptr("start:7556"), Position{ID: 7556, Start: true}},
+		{"first ack's shadow written over the marker", ptr("start:7556"), ptr("20051"), Position{ID: 20051}},
+		{"first ack's key torn", ptr("2"), ptr("20051"), Position{ID: 20051}},
+		{"marker's key cut short", ptr("start:75"), ptr("start:7556"), Position{ID: 7556, Start: true}},
+		{"marker's key torn", ptr("star"), ptr("start:7556@1"), Position{Epoch: 1, ID: 7556, Start: true}},
+	}
+	for _, test := range tests {
+		t.Run(test.name, func(t *testing.T) {
+			values := map[string]*string{key: test.primary, key + ShadowSuffix: test.shadow}
+			get := func(_ context.Context, k string) ([]byte, bool, error) {
+				if v := values[k]; v != nil {
+					return []byte(*v), true, nil
+				}
+				return nil, false, nil
+			}
+			got, err := Read(t.Context(), get, key)
+			require.NoError(t, err)
+			assert.True(t, got.Found)
+			assert.Equal(t, test.want, got.Pos)
+		})
+	}
+	// Only a torn marker's shadow: the first write was cut short.
+	got, err := Read(t.Context(), func(_ context.Context, k string) ([]byte, bool, error) {
+		if k == key+ShadowSuffix {
+			return []byte("start:"), true, nil
+		}
+		return nil, false, nil
+	}, key)
+	require.NoError(t, err)
+	assert.False(t, got.Found)
+}

@@ -44,12 +44,13 @@ type checkpointStore struct {
 	read      func(cacheKey string) (string, bool) // a raw key of the replay-id cache
 }
 
-// position is a channel's stored replay id as the input reads it back: the
-// later valid position of its key and the key's shadow copy.
+// position is the replay id a channel's restart resumes after, from its
+// stored position as the input reads it back: the later valid position of
+// its key and the key's shadow copy.
 func (s checkpointStore) position(t *testing.T, prefix, channel string) (int64, bool) {
 	t.Helper()
 	pos, ok := readCheckpoint(t, s.read, prefix, channel)
-	return pos.ID, ok
+	return resumesAfter(pos), ok
 }
 
 // TestResumeAfterKill is acceptance criterion (a): every replay id is

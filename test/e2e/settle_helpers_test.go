@@ -79,5 +79,5 @@ func assertNoLoss(t *testing.T, report harness.Report) {
 func (e *env) storedPosition(prefix, channel string) (int64, bool) {
 	e.t.Helper()
 	pos, ok := readCheckpoint(e.t, e.fileCacheValue, prefix, channel)
-	return pos.ID, ok
+	return resumesAfter(pos), ok
 }

@@ -59,5 +59,6 @@ func (t transport) readCheckpoint(dir, channel string) (int64, bool) {
 		return int64(binary.BigEndian.Uint64(pos.ReplayID)), true
 	}
 	pos, ok, err := checkpointfmt.ReadPosition(context.Background(), get, checkpointKey, channel)
-	return pos.ID, ok && err == nil
+	// A start marker is stored before the first acknowledgement: no replay id acknowledged yet.
+	return pos.ID, ok && err == nil && !pos.Start
 }

@@ -547,7 +547,7 @@ func (s *soak) drained(ctx context.Context, expected harness.Published) (bool, s
 			continue
 		}
 		pos, ok, err := s.checkpoint(ctx, ch)
-		if err != nil || !ok || pos.ID != ids[len(ids)-1] {
+		if err != nil || !ok || pos.Start || pos.ID != ids[len(ids)-1] {
 			return false, ""
 		}
 	}
