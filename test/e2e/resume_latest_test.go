@@ -19,12 +19,14 @@ import (
 // checkpoint that a kill destroyed, or one the restart ignored, shows as
 // loss, not as duplicates.
 const (
-	latestKey             = "latest"
-	latestKills           = 3
-	latestKillAfter       = 500 // records of the current run before its kill
-	latestPerRound        = 40  // per channel and round
-	latestRounds          = 50  // 2,000 events per channel
-	latestRoundInterval   = 30 * time.Millisecond
+	latestKey       = "latest"
+	latestKills     = 3
+	latestKillAfter = 500 // records of the current run before its kill
+	latestPerRound  = 40  // per channel and round
+	latestRounds    = 50  // 2,000 events per channel
+	// Publishing lasts about 20 s, so that it spans the three kills: each
+	// restart first waits for the killed run's lease to expire (ttl 3 s).
+	latestRoundInterval   = 400 * time.Millisecond
 	latestMaxBatch        = 10
 	latestCheckpointLimit = 50
 )
