@@ -292,6 +292,24 @@ func toYAML(t *testing.T, v any) string {
 // when a watched process exits or keeps failing to connect: no fault is
 // injected in these scenarios, so waiting out the timeout would only hide
 // the cause.
+// waitDue returns what the growing output holds once every event of want
+// arrived; when want is empty (nothing may arrive), after giving the pipeline
+// the time it takes to deliver a batch (well under a long-poll hold) to
+// misbehave.
+func waitDue(ctx context.Context, t *testing.T, want harness.Published, growing string, proc *harness.Process) []harness.Record {
+	t.Helper()
+	for _, ids := range want {
+		if len(ids) > 0 {
+			recs, _ := waitComplete(ctx, t, want, nil, growing, proc)
+			return recs
+		}
+	}
+	time.Sleep(emulatorHold)
+	recs, err := harness.ReadRecords(growing)
+	require.NoError(t, err)
+	return recs
+}
+
 func waitComplete(ctx context.Context, t *testing.T, published harness.Published, done [][]harness.Record, growing string, watch ...*harness.Process) ([]harness.Record, harness.Report) {
 	t.Helper()
 	wctx, cancel := context.WithTimeout(ctx, deliverWait)

@@ -89,16 +89,7 @@ func TestInvalidReplayIDPolicies(t *testing.T) {
 			require.NoError(t, err)
 
 			want := harness.Published{channel: test.expected(retained, after)}
-			var recs []harness.Record
-			if len(want[channel]) > 0 {
-				recs, _ = waitComplete(e.ctx, t, want, nil, run2Path, run2)
-			} else {
-				// Nothing may arrive: give the pipeline the time it takes to
-				// deliver a batch (well under a long-poll hold) to misbehave.
-				time.Sleep(emulatorHold)
-				recs, err = harness.ReadRecords(run2Path)
-				require.NoError(t, err)
-			}
+			recs := waitDue(e.ctx, t, want, run2Path, run2)
 			report := harness.Check(want, recs)
 			t.Logf("checkpoint %d purged; retained %d, published after restart %d; %s", checkpoint, len(retained), len(after), report)
 			assert.Empty(t, report.Missing, "every event the policy promises is delivered")

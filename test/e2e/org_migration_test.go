@@ -97,14 +97,7 @@ func TestOrgMigrationWhileDown(t *testing.T) {
 				after, err := e.emu.PublishIDs(e.ctx, channel, 10, 2)
 				require.NoError(t, err)
 				want := harness.Published{channel: test.expected(fresh, append(live, after...))}
-				var recs []harness.Record
-				if len(want[channel]) > 0 {
-					recs, _ = waitComplete(e.ctx, t, want, nil, run2Path, run2)
-				} else {
-					time.Sleep(emulatorHold)
-					recs, err = harness.ReadRecords(run2Path)
-					require.NoError(t, err)
-				}
+				recs := waitDue(e.ctx, t, want, run2Path, run2)
 				report := harness.Check(want, recs)
 				t.Logf("checkpoint %d; new sequence %d events (%d at or below it); %s", checkpoint, len(fresh), below, report)
 				assert.Empty(t, report.Missing, "every event the policy promises is delivered")
