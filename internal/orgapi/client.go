@@ -175,6 +175,9 @@ func (c *Client) send(ctx context.Context, rq request) (*http.Response, error) {
 		return nil, err
 	}
 	refreshed := false
+	// refused is the server's last refusal: a caller that gives up while a
+	// retry is in flight learns why it was retrying, not only its deadline.
+	var refused error
 	for streak := 1; ; {
 		resp, err := c.attempt(ctx, tok, rq)
 		if err == nil && resp.StatusCode/100 == 2 {
@@ -184,6 +187,9 @@ func (c *Client) send(ctx context.Context, rq request) (*http.Response, error) {
 		switch {
 		case err != nil:
 			if !rq.retry || ctx.Err() != nil {
+				if refused != nil {
+					return nil, fmt.Errorf("%w (stopped while retrying: %w)", refused, err)
+				}
 				return nil, err
 			}
 			wait = c.backoff.Delay(streak)
@@ -198,7 +204,7 @@ func (c *Client) send(ctx context.Context, rq request) (*http.Response, error) {
 			body, _ := io.ReadAll(io.LimitReader(resp.Body, maxBody))
 			drain(resp)
 			se := &StatusError{Status: resp.StatusCode, Code: errorCode(body), Body: c.red.Quote(body, tok.AccessToken)}
-			err = se
+			err, refused = se, se
 			switch {
 			case !rq.retry:
 				return nil, err
