@@ -334,11 +334,22 @@ func TestStreamNackedEventsAreNotCheckpointed(t *testing.T) {
 	// The rejected batch is redelivered again and again meanwhile: once it was
 	// rejected a few times, the checkpoint (written in the background after
 	// the accepted batches) must still be at the last accepted event.
-	require.Eventually(t, func() bool {
+	nacked := func() int {
 		c1.mu.Lock()
 		defer c1.mu.Unlock()
-		return c1.nacked >= 3
-	}, waitTimeout, 10*time.Millisecond, "a rejected batch is redelivered")
+		return c1.nacked
+	}
+	require.Eventually(t, func() bool { return nacked() >= 3 }, waitTimeout, 10*time.Millisecond, "a rejected batch is redelivered")
+	// The writer runs in the background: the checkpoint reaches the last
+	// accepted event (never an id past it), then stays there while the
+	// batch after it is rejected again and again.
+	key := filepath.Join(dir, "salesforce_streaming:%2Fevent%2FOrder__e")
+	require.Eventually(t, func() bool {
+		raw, err := os.ReadFile(key)
+		return err == nil && string(raw) == strconv.FormatInt(all[9], 10)
+	}, waitTimeout, 10*time.Millisecond, "the checkpoint reaches the last accepted event, %d", all[9])
+	more := nacked() + 3
+	require.Eventually(t, func() bool { return nacked() >= more }, waitTimeout, 10*time.Millisecond, "the rejected batch keeps coming back")
 	assert.Equal(t, all[9], storedID(t, dir, "salesforce_streaming:%2Fevent%2FOrder__e"), "while the batch keeps failing")
 	rs.stop(t)
 	assert.Equal(t, 10, c1.count(), "rejected batches are never counted as delivered")
