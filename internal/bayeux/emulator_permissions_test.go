@@ -1,6 +1,8 @@
 package bayeux
 
 import (
+	"github.com/salesforce-streaming/salesforce_streaming/internal/stream"
+
 	"context"
 	"testing"
 	"time"
@@ -44,7 +46,7 @@ func TestEmulatorSubscribeRestrictedAtStart(t *testing.T) {
 // last queued replay id and everything published meanwhile is delivered once.
 func TestEmulatorSubscribeRefusedOnResubscribe(t *testing.T) {
 	e := startEmu(t, sfemu.Config{})
-	backoff := BackoffConfig{Initial: 20 * time.Millisecond, Max: 200 * time.Millisecond, Long: 250 * time.Millisecond}
+	backoff := stream.BackoffConfig{Initial: 20 * time.Millisecond, Max: 200 * time.Millisecond, Long: 250 * time.Millisecond}
 	h, _ := emuClient(t, e, Config{Channels: []string{"/event/Order__e", "/u/Alerts"}, Backoff: backoff})
 	waits := &waitLog{}
 	h.c.sess.waitHook = waits.hook

@@ -1,6 +1,8 @@
 package bayeux
 
 import (
+	"github.com/salesforce-streaming/salesforce_streaming/internal/stream"
+
 	"context"
 	"fmt"
 	"testing"
@@ -100,12 +102,12 @@ func TestEmulatorUnknownClient(t *testing.T) {
 // Scenario 2: the stored replay id is no longer retained. The policy applies at Start and on resubscribes.
 func TestEmulatorInvalidReplayAtStart(t *testing.T) {
 	tests := []struct {
-		policy InvalidReplayPolicy
+		policy stream.InvalidReplayPolicy
 		want   string // subscribe replay ids
 	}{
-		{ReplayFallbackEarliest, "-2"},
-		{ReplayFallbackLatest, "-1"},
-		{ReplayFallbackFail, ""},
+		{stream.ReplayFallbackEarliest, "-2"},
+		{stream.ReplayFallbackLatest, "-1"},
+		{stream.ReplayFallbackFail, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.policy.String(), func(t *testing.T) {
@@ -120,7 +122,7 @@ func TestEmulatorInvalidReplayAtStart(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 			defer cancel()
 			err := h.c.Start(ctx)
-			if tt.policy == ReplayFallbackFail {
+			if tt.policy == stream.ReplayFallbackFail {
 				var ie *InvalidReplayError
 				require.ErrorAs(t, err, &ie)
 				assert.Equal(t, "/event/Order__e", ie.Channel)
@@ -133,7 +135,7 @@ func TestEmulatorInvalidReplayAtStart(t *testing.T) {
 			assert.Equal(t, []string{itoa(ids[1]), tt.want}, e.rec.subscribeReplays("/event/Order__e"))
 			assert.Equal(t, []string{"/event/Order__e:" + tt.policy.String()}, h.obs.fallbacks)
 			assert.True(t, h.log.has("ERROR", itoa(ids[1]), "you provided was invalid", tt.policy.String()))
-			if tt.policy == ReplayFallbackEarliest {
+			if tt.policy == stream.ReplayFallbackEarliest {
 				assertSequence(t, replayIDs(h.collect(3, 5*time.Second)), ids[2], ids[4], 3)
 			} else {
 				h.quiet(200 * time.Millisecond)
@@ -143,7 +145,7 @@ func TestEmulatorInvalidReplayAtStart(t *testing.T) {
 }
 
 func TestEmulatorInvalidReplayOnResubscribe(t *testing.T) {
-	for _, policy := range []InvalidReplayPolicy{ReplayFallbackEarliest, ReplayFallbackLatest, ReplayFallbackFail} {
+	for _, policy := range []stream.InvalidReplayPolicy{stream.ReplayFallbackEarliest, stream.ReplayFallbackLatest, stream.ReplayFallbackFail} {
 		t.Run(policy.String(), func(t *testing.T) {
 			e := startEmu(t, sfemu.Config{})
 			h, _ := emuClient(t, e, Config{OnInvalidReplayID: policy})
@@ -152,7 +154,7 @@ func TestEmulatorInvalidReplayOnResubscribe(t *testing.T) {
 			h.collect(3, 5*time.Second)
 			e.purge("/event/Order__e", l1)    // the last queued id expires...
 			e.fault(sfemu.FaultUnknownClient) // ...and then the session is lost
-			if policy == ReplayFallbackFail {
+			if policy == stream.ReplayFallbackFail {
 				ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 				defer cancel()
 				_, err := h.c.Next(ctx)
@@ -166,7 +168,7 @@ func TestEmulatorInvalidReplayOnResubscribe(t *testing.T) {
 			}
 			eventually(t, 5*time.Second, func() bool { return len(e.rec.subscribeReplays("/event/Order__e")) == 3 },
 				"no fallback resubscribe")
-			want := map[InvalidReplayPolicy]string{ReplayFallbackEarliest: "-2", ReplayFallbackLatest: "-1"}[policy]
+			want := map[stream.InvalidReplayPolicy]string{stream.ReplayFallbackEarliest: "-2", stream.ReplayFallbackLatest: "-1"}[policy]
 			assert.Equal(t, []string{"-1", itoa(l1), want}, e.rec.subscribeReplays("/event/Order__e"))
 			f2, l2 := e.publish("/event/Order__e", 2)
 			assertSequence(t, replayIDs(h.collect(2, 5*time.Second)), f2, l2, 2)
@@ -178,7 +180,7 @@ func TestEmulatorInvalidReplayOnResubscribe(t *testing.T) {
 // drained; before that Err is nil.
 func TestEmulatorTerminalErrorExposedByErr(t *testing.T) {
 	e := startEmu(t, sfemu.Config{})
-	h, _ := emuClient(t, e, Config{OnInvalidReplayID: ReplayFallbackFail})
+	h, _ := emuClient(t, e, Config{OnInvalidReplayID: stream.ReplayFallbackFail})
 	h.start()
 	_, l1 := e.publish("/event/Order__e", 3)
 	h.collect(3, 5*time.Second)
@@ -189,7 +191,7 @@ func TestEmulatorTerminalErrorExposedByErr(t *testing.T) {
 	var ie *InvalidReplayError
 	require.ErrorAs(t, h.c.Err(), &ie)
 	assert.Equal(t, l1, ie.ReplayID)
-	assert.Equal(t, Permanent, Classify(h.c.Err()))
+	assert.Equal(t, stream.Permanent, stream.Classify(h.c.Err()))
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	_, err := h.c.Next(ctx)
@@ -245,7 +247,7 @@ func TestEmulatorHandshakeDenied401(t *testing.T) {
 		h := newHarness(t, Config{Auth: auth, Channels: []string{"/event/Order__e"}})
 		before := e.state().Counters
 		err := h.c.Start(context.Background())
-		var ae *AuthError
+		var ae *stream.AuthError
 		require.ErrorAs(t, err, &ae)
 		assert.Contains(t, err.Error(), "401::Authentication invalid")
 		assert.NotContains(t, err.Error(), "00Dbogus", "tokens never appear in errors")
@@ -384,7 +386,7 @@ func TestEmulatorLargeBatch(t *testing.T) {
 	h.start()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	var evs []wire.Event
+	var evs []stream.Event
 	biggest := 0
 	for len(evs) < n {
 		b, err := h.c.Next(ctx)
@@ -455,7 +457,7 @@ func TestEmulatorMultipleChannels(t *testing.T) {
 	e.publish("/u/Alerts", 3)
 	evs := h.collect(11, 5*time.Second)
 
-	per := map[string][]wire.Event{}
+	per := map[string][]stream.Event{}
 	for _, ev := range evs {
 		per[ev.Channel] = append(per[ev.Channel], ev)
 	}
@@ -554,7 +556,7 @@ func TestServerDisconnectRecoversAtOnce(t *testing.T) {
 	}
 	e := startEmu(t, sfemu.Config{Hold: 60 * time.Second}) // long polls held as Salesforce holds them
 	var waits waitLog
-	h, _ := emuClient(t, e, Config{Backoff: BackoffConfig{}.WithDefaults()})
+	h, _ := emuClient(t, e, Config{Backoff: stream.BackoffConfig{}.WithDefaults()})
 	h.c.sess.waitHook = waits.hook
 	h.start()
 	for round := range 5 {

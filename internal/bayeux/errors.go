@@ -6,10 +6,11 @@ import (
 	"strings"
 
 	"github.com/salesforce-streaming/salesforce_streaming/internal/bayeux/wire"
+	"github.com/salesforce-streaming/salesforce_streaming/internal/stream"
 )
 
 // ErrClosed is returned by Next and Start after Close.
-var ErrClosed = errors.New("bayeux client closed")
+var ErrClosed = fmt.Errorf("bayeux client %w", stream.ErrClosed)
 
 // ErrUnknownClient is matched (errors.Is) by a ServerError saying the server no longer knows the client
 // ("403::Unknown client" on Salesforce, "402::Unknown client" on standard CometD). The client recovers from it
@@ -57,20 +58,6 @@ func errorCode(s string) int {
 	}
 	return n
 }
-
-// AuthError means Salesforce refused the access token (401) or the token source failed.
-type AuthError struct{ Err error }
-
-// LoginRejectedError is what an Auth implementation returns (wrapping its own error) when the token endpoint
-// refused the credentials themselves: retrying soon cannot help, and with a password each refused login counts
-// toward the user's lockout. The session then waits Backoff.Long between logins, at start and mid-session alike.
-type LoginRejectedError struct{ Err error }
-
-func (e *LoginRejectedError) Error() string { return e.Err.Error() }
-func (e *LoginRejectedError) Unwrap() error { return e.Err }
-
-func (e *AuthError) Error() string { return "authentication failed: " + e.Err.Error() }
-func (e *AuthError) Unwrap() error { return e.Err }
 
 // PermissionError is a permanent refusal to subscribe a channel: restricted channel, user without streaming
 // permission or without View All Data, no access to the entity, channel that does not exist.
@@ -177,7 +164,7 @@ func classify(r wire.Reply, channel, subscription string, replayID int64) error 
 	se := &ServerError{Channel: channel, Subscription: subscription, Text: r.Error, FailureReason: r.FailureReason}
 	switch se.kind() {
 	case kindAuth:
-		return &AuthError{Err: se}
+		return &stream.AuthError{Err: se}
 	case kindBusy:
 		return &LimitError{Busy: true, Err: se}
 	case kindLimit:
@@ -194,36 +181,32 @@ func classify(r wire.Reply, channel, subscription string, replayID int64) error 
 	return se
 }
 
-// Class is what retrying can do about a failure; the client and the input choose their waits by it.
-type Class int
-
-const (
-	// Retryable failures may pass by themselves: dropped connections, HTTP errors, a refused token (a new one is
-	// requested), an unknown client. Wait the ordinary backoff.
-	Retryable Class = iota
-	// Limit failures pass in minutes: an org or server limit, a busy server. Wait Backoff.Long.
-	Limit
-	// Permanent failures do not pass without a change of configuration, credentials, permissions or checkpoint:
-	// a refused login, a refused subscription, an invalid replay id with policy fail. Wait Backoff.Long and say so.
-	Permanent
-)
-
-// Classify tells the class of err.
-func Classify(err error) Class {
-	switch kindOf(err) {
+// classOf is the stream.Class of a kind: the one classification the input shares with the Pub/Sub client.
+func classOf(k errKind) stream.Class {
+	switch k {
 	case kindBusy, kindLimit:
-		return Limit
+		return stream.Limit
 	case kindLoginRejected, kindPermission, kindInvalidReplay:
-		return Permanent
+		return stream.Permanent
 	}
-	return Retryable
+	return stream.Retryable
 }
+
+// Class makes the client's errors stream.Classed: stream.Classify reads them without importing this package.
+func (e *ServerError) Class() stream.Class        { return classOf(e.kind()) }
+func (e *PermissionError) Class() stream.Class    { return stream.Permanent }
+func (e *LimitError) Class() stream.Class         { return stream.Limit }
+func (e *InvalidReplayError) Class() stream.Class { return stream.Permanent }
+func (e *HTTPError) Class() stream.Class          { return classOf(kindOf(e)) }
+
+// InvalidReplayChannel makes InvalidReplayError a stream.InvalidReplay.
+func (e *InvalidReplayError) InvalidReplayChannel() string { return e.Channel }
 
 // kindOf tells how the session must react to err: finer than Class, for the session's own recovery.
 func kindOf(err error) errKind {
 	var (
-		lr *LoginRejectedError
-		ae *AuthError
+		lr *stream.LoginRejectedError
+		ae *stream.AuthError
 		le *LimitError
 		pe *PermissionError
 		ie *InvalidReplayError

@@ -1,6 +1,8 @@
 package bayeux
 
 import (
+	"github.com/salesforce-streaming/salesforce_streaming/internal/stream"
+
 	"bytes"
 	"context"
 	"encoding/json"
@@ -99,7 +101,7 @@ func (o *testObserver) dropped() map[string]int {
 	return out
 }
 
-func (o *testObserver) Reconnect(reason ReconnectReason) {
+func (o *testObserver) Reconnect(reason stream.ReconnectReason) {
 	o.mu.Lock()
 	o.reconnects = append(o.reconnects, string(reason))
 	o.mu.Unlock()
@@ -111,7 +113,7 @@ func (o *testObserver) TokenRefresh() {
 	o.mu.Unlock()
 }
 
-func (o *testObserver) ReplayFallback(channel string, policy InvalidReplayPolicy) {
+func (o *testObserver) ReplayFallback(channel string, policy stream.InvalidReplayPolicy) {
 	o.mu.Lock()
 	o.fallbacks = append(o.fallbacks, channel+":"+policy.String())
 	o.mu.Unlock()
@@ -348,7 +350,7 @@ func (r *recorder) subscribeReplays(channel string) []string {
 			out = append(out, "none")
 			continue
 		}
-		id, ok := m.Replay[wire.ChannelKey(channel)]
+		id, ok := m.Replay[stream.ChannelKey(channel)]
 		if !ok || len(m.Replay) != 1 {
 			out = append(out, fmt.Sprintf("bad map %v", m.Replay))
 			continue
@@ -368,14 +370,14 @@ type harness struct {
 }
 
 // fastBackoff keeps recoveries within test time while still exercising every wait.
-var fastBackoff = BackoffConfig{Initial: 20 * time.Millisecond, Max: 200 * time.Millisecond, Long: 300 * time.Millisecond}
+var fastBackoff = stream.BackoffConfig{Initial: 20 * time.Millisecond, Max: 200 * time.Millisecond, Long: 300 * time.Millisecond}
 
 func newHarness(t *testing.T, cfg Config) *harness {
 	t.Helper()
 	h := &harness{t: t, log: newTestLog(t), obs: &testObserver{}}
 	cfg.Logger = h.log
 	cfg.Observer = h.obs
-	if cfg.Backoff == (BackoffConfig{}) {
+	if cfg.Backoff == (stream.BackoffConfig{}) {
 		cfg.Backoff = fastBackoff
 	}
 	if cfg.RequestTimeout == 0 {
@@ -403,11 +405,11 @@ func (h *harness) start() {
 }
 
 // collect takes batches until n events arrived, failing after timeout.
-func (h *harness) collect(n int, timeout time.Duration) []wire.Event {
+func (h *harness) collect(n int, timeout time.Duration) []stream.Event {
 	h.t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
-	var out []wire.Event
+	var out []stream.Event
 	for len(out) < n {
 		b, err := h.c.Next(ctx)
 		require.NoError(h.t, err, "got %d of %d events", len(out), n)
@@ -430,7 +432,7 @@ func (h *harness) quiet(d time.Duration) {
 }
 
 // replayIDs lists the events' replay ids.
-func replayIDs(evs []wire.Event) []int64 {
+func replayIDs(evs []stream.Event) []int64 {
 	out := make([]int64, len(evs))
 	for i, e := range evs {
 		out[i] = e.ReplayID

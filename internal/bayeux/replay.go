@@ -1,31 +1,29 @@
 package bayeux
 
-// Replay presets of a subscribe request: -1 new events only, -2 every event Salesforce retains.
+import "github.com/salesforce-streaming/salesforce_streaming/internal/stream"
+
+// Replay presets of a subscribe request: -1 new events only, -2 every event Salesforce retains (stream's presets
+// are these very values).
 const (
-	ReplayLatest   int64 = -1
-	ReplayEarliest int64 = -2
+	ReplayLatest   = int64(stream.Latest)
+	ReplayEarliest = int64(stream.Earliest)
 )
 
-// InvalidReplayPolicy says what a subscribe refused with "400::The replayId {x} you provided was invalid" does.
-type InvalidReplayPolicy int
-
+// The defaults a zero Config field takes, exported so that the input's configuration spec documents and applies
+// the very values the client uses (the backoff's are stream.DefaultBackoff*).
 const (
-	// ReplayFallbackEarliest resubscribes with -2 (every retained event): nothing retained is skipped.
-	ReplayFallbackEarliest InvalidReplayPolicy = iota
-	// ReplayFallbackLatest resubscribes with -1 (new events only).
-	ReplayFallbackLatest
-	// ReplayFallbackFail stops: Start returns the InvalidReplayError, or Next does once the buffer is drained.
-	ReplayFallbackFail
+	DefaultAPIVersion        = defaultAPIVersion
+	DefaultMaxBufferedEvents = defaultMaxBufferedEvents
 )
 
-func (p InvalidReplayPolicy) String() string {
-	switch p {
-	case ReplayFallbackEarliest:
-		return "earliest"
-	case ReplayFallbackLatest:
-		return "latest"
-	case ReplayFallbackFail:
-		return "fail"
+// oldClientMayLive reports whether the server may still hold the client the session leaves behind after a
+// recovery for reason r, so that a /meta/disconnect frees its slot of the org's concurrent-client limit before a
+// new handshake. After an unknown client, a server disconnect, handshake advice or a refused token the server
+// has already dropped it.
+func oldClientMayLive(r stream.ReconnectReason) bool {
+	switch r {
+	case stream.ReconnectUnknownClient, stream.ReconnectServerDisconnect, stream.ReconnectAdviceHandshake, stream.ReconnectAuth:
+		return false
 	}
-	return "unknown"
+	return true
 }

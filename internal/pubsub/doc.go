@@ -27,7 +27,7 @@
 // KeepaliveQuiet, refuses a response above MaxResponseBytes unread, and logs each violation, rate-limited. Every
 // server text that reaches an error, a log or an event field goes through Config.Redactor (internal/redact).
 //
-// An optional Observer (bayeux.Observer) is told of each resubscription with its reason, each token refresh and
+// An optional Observer (stream.Observer) is told of each resubscription with its reason, each token refresh and
 // each replay-id fallback, as the CometD client tells its own, so that the input's metrics mean the same over
 // both transports.
 //

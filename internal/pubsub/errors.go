@@ -10,11 +10,11 @@ import (
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 
-	"github.com/salesforce-streaming/salesforce_streaming/internal/bayeux"
+	"github.com/salesforce-streaming/salesforce_streaming/internal/stream"
 )
 
 // ErrClosed is returned by calls on a closed Client or Subscription.
-var ErrClosed = errors.New("pubsub client closed")
+var ErrClosed = fmt.Errorf("pubsub client %w", stream.ErrClosed)
 
 // Salesforce's custom error codes (the error-code trailer), the ones the client acts on
 // (https://developer.salesforce.com/docs/platform/pub-sub-api/guide/handling-errors.html).
@@ -158,6 +158,15 @@ func boundedHex(id []byte) string {
 }
 func (e *InvalidReplayError) Unwrap() error { return e.Err }
 
+// Class makes the client's errors stream.Classed, the classification the input shares with the CometD client:
+// a refused subscription and an invalid replay id are permanent, a limit is a limit.
+func (e *PermissionError) Class() stream.Class    { return stream.Permanent }
+func (e *LimitError) Class() stream.Class         { return stream.Limit }
+func (e *InvalidReplayError) Class() stream.Class { return stream.Permanent }
+
+// InvalidReplayChannel makes InvalidReplayError a stream.InvalidReplay.
+func (e *InvalidReplayError) InvalidReplayChannel() string { return e.Topic }
+
 // errKind is how a subscription reacts to a failure, the same reactions as the CometD client's.
 type errKind int
 
@@ -178,7 +187,7 @@ func (k errKind) String() string {
 // classify wraps a call's failure into the error callers see and tells the reaction.
 func classify(err error, topic string, replayID []byte) (errKind, error) {
 	var (
-		ae *bayeux.AuthError
+		ae *stream.AuthError
 		se *StatusError
 		tl *TooLargeError
 	)
@@ -197,7 +206,7 @@ func classify(err error, topic string, replayID []byte) (errKind, error) {
 	}
 	switch {
 	case se.Code == codes.Unauthenticated || se.ErrorCode == ErrorCodeAuth || se.ErrorCode == ErrorCodeAuthRefresh:
-		return kindAuth, &bayeux.AuthError{Err: se}
+		return kindAuth, &stream.AuthError{Err: se}
 	case se.ErrorCode == ErrorCodeReplayCorrupt ||
 		(se.Code == codes.InvalidArgument && strings.Contains(strings.ToLower(se.Message), "replay")):
 		return kindInvalidReplay, &InvalidReplayError{Topic: topic, ReplayID: replayID, Err: se}

@@ -3,6 +3,7 @@ package pubsub
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"testing"
 
@@ -12,7 +13,7 @@ import (
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 
-	"github.com/salesforce-streaming/salesforce_streaming/internal/bayeux"
+	"github.com/salesforce-streaming/salesforce_streaming/internal/stream"
 )
 
 func TestStatusError(t *testing.T) {
@@ -41,9 +42,9 @@ func TestClassify(t *testing.T) {
 		kind errKind
 		as   any
 	}{
-		{"unauthenticated", st(codes.Unauthenticated, "expired", ErrorCodeAuth), kindAuth, new(*bayeux.AuthError)},
-		{"auth refresh invalid", st(codes.PermissionDenied, "refresh", ErrorCodeAuthRefresh), kindAuth, new(*bayeux.AuthError)},
-		{"token source failure", &bayeux.AuthError{Err: errors.New("invalid_grant")}, kindAuth, new(*bayeux.AuthError)},
+		{"unauthenticated", st(codes.Unauthenticated, "expired", ErrorCodeAuth), kindAuth, new(*stream.AuthError)},
+		{"auth refresh invalid", st(codes.PermissionDenied, "refresh", ErrorCodeAuthRefresh), kindAuth, new(*stream.AuthError)},
+		{"token source failure", &stream.AuthError{Err: errors.New("invalid_grant")}, kindAuth, new(*stream.AuthError)},
 		{"replay corrupted", st(codes.InvalidArgument, "validation failed", ErrorCodeReplayCorrupt), kindInvalidReplay, new(*InvalidReplayError)},
 		{"replay without code", st(codes.InvalidArgument, "The Replay ID is invalid", ""), kindInvalidReplay, new(*InvalidReplayError)},
 		{"limit code", st(codes.Unknown, "too many", ErrorCodeLimitExceeded), kindLimit, new(*LimitError)},
@@ -76,4 +77,29 @@ func TestInvalidReplayErrorBoundsTheID(t *testing.T) {
 	huge := &InvalidReplayError{Topic: "/event/A__e", ReplayID: make([]byte, 768<<10), Err: &StatusError{}}
 	assert.Less(t, len(huge.Error()), 300, "a 768 KB replay id makes a short error")
 	assert.Contains(t, huge.Error(), "... (786432 bytes) of /event/A__e")
+}
+
+// TestStreamClassOfErrors: the input classifies the client's errors through stream.Classify alone, as it
+// classifies the CometD client's: a refused subscription and an invalid replay id are permanent, a limit a limit.
+func TestStreamClassOfErrors(t *testing.T) {
+	se := &StatusError{Code: codes.Unavailable, Message: "x"}
+	tests := []struct {
+		name string
+		err  error
+		want stream.Class
+	}{
+		{"status", se, stream.Retryable},
+		{"permission", fmt.Errorf("subscribing: %w", &PermissionError{Topic: "/e/E", Err: se}), stream.Permanent},
+		{"limit", &LimitError{Err: se}, stream.Limit},
+		{"invalid replay id", &InvalidReplayError{Topic: "/e/E", Err: se}, stream.Permanent},
+		{"too large", &TooLargeError{}, stream.Retryable},
+		{"refused login", &stream.AuthError{Err: &stream.LoginRejectedError{Err: errors.New("invalid_grant")}}, stream.Permanent},
+	}
+	for _, tt := range tests {
+		assert.Equal(t, tt.want, stream.Classify(tt.err), tt.name)
+	}
+	ch, ok := stream.InvalidReplayChannel(fmt.Errorf("x: %w", &InvalidReplayError{Topic: "/e/E", Err: se}))
+	assert.True(t, ok)
+	assert.Equal(t, "/e/E", ch)
+	assert.ErrorIs(t, ErrClosed, stream.ErrClosed)
 }
