@@ -37,15 +37,15 @@ const (
 func messages(b *stream.Batch) service.MessageBatch {
 	msgs := batchMessages(b)
 	for k := range b.Events {
-		ev := &b.Events[k]
-		if len(ev.Opaque) == 0 {
+		o := b.Events[k].Opaque
+		if o == nil {
 			continue
 		}
-		msgs[k].MetaSetMut(metaReplayID, base64.StdEncoding.EncodeToString(ev.Opaque))
-		msgs[k].MetaSetMut(metaEventID, ev.Meta.EventID)
-		msgs[k].MetaSetMut(metaSchemaID, ev.Meta.SchemaID)
-		if ev.DecodeErr != nil {
-			msgs[k].MetaSetMut(metaDecodeError, ev.DecodeErr.Error())
+		msgs[k].MetaSetMut(metaReplayID, base64.StdEncoding.EncodeToString(o.ReplayID))
+		msgs[k].MetaSetMut(metaEventID, o.EventID)
+		msgs[k].MetaSetMut(metaSchemaID, o.SchemaID)
+		if o.DecodeErr != nil {
+			msgs[k].MetaSetMut(metaDecodeError, o.DecodeErr.Error())
 		}
 	}
 	return msgs

@@ -54,7 +54,7 @@ func openCometD(ctx context.Context, i *ssiInput, starts map[string]stream.Start
 		replayIDs[stream.ChannelKey(ch)] = cometdReplayID(s)
 	}
 	client, err := bayeux.New(bayeux.Config{
-		Auth:              authAdapter{i.auth},
+		Auth:              tokenSource{i.auth},
 		APIVersion:        i.conf.APIVersion,
 		HTTPClient:        i.http,
 		Redactor:          i.auth.Redactor(),
@@ -142,7 +142,7 @@ func openPubSub(ctx context.Context, i *ssiInput, starts map[string]stream.Start
 		subs = append(subs, sc)
 	}
 	src, err := pubsub.OpenSource(ctx, pubsub.Config{
-		Auth:      pubsubAuth{i.auth},
+		Auth:      tokenSource{i.auth},
 		Endpoint:  i.conf.PubSubEndpoint,
 		Plaintext: i.conf.PubSubPlaintext,
 		TLS:       i.conf.TLS,
@@ -174,29 +174,18 @@ func pubsubPreset(p stream.Preset) pubsub.ReplayPreset {
 	return pubsub.ReplayLatest
 }
 
-// authAdapter lets bayeux obtain tokens from an sfauth.Source.
-type authAdapter struct{ src *sfauth.Source }
+// tokenSource lets both clients obtain tokens from an sfauth.Source,
+// marking refused logins (stream.LoginRejectedError) so that a client waits
+// backoff.long_interval before the next one mid-session too, as Connect does
+// at start.
+type tokenSource struct{ src *sfauth.Source }
 
-func (a authAdapter) Token(ctx context.Context) (string, string, error) {
-	tok, err := a.src.Token(ctx)
-	return tok.AccessToken, tok.InstanceURL, loginError(err)
-}
-
-func (a authAdapter) Refresh(ctx context.Context, stale string) (string, string, error) {
-	tok, err := a.src.Refresh(ctx, sfauth.Token{AccessToken: stale})
-	return tok.AccessToken, tok.InstanceURL, loginError(err)
-}
-
-// pubsubAuth lets the Pub/Sub client obtain tokens from an sfauth.Source,
-// marking refused logins as the CometD path does.
-type pubsubAuth struct{ src *sfauth.Source }
-
-func (a pubsubAuth) Token(ctx context.Context) (sfauth.Token, error) {
+func (a tokenSource) Token(ctx context.Context) (sfauth.Token, error) {
 	tok, err := a.src.Token(ctx)
 	return tok, loginError(err)
 }
 
-func (a pubsubAuth) Refresh(ctx context.Context, stale sfauth.Token) (sfauth.Token, error) {
+func (a tokenSource) Refresh(ctx context.Context, stale sfauth.Token) (sfauth.Token, error) {
 	tok, err := a.src.Refresh(ctx, stale)
 	return tok, loginError(err)
 }

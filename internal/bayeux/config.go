@@ -3,7 +3,6 @@ package bayeux
 import (
 	"github.com/salesforce-streaming/salesforce_streaming/internal/stream"
 
-	"context"
 	"errors"
 	"fmt"
 	"net/http"
@@ -14,18 +13,11 @@ import (
 	"github.com/salesforce-streaming/salesforce_streaming/internal/redact"
 )
 
-// Authenticator supplies access tokens. Refresh is called with the token Salesforce refused; an implementation
-// that already holds a newer one returns it without a new token request (sfauth.Source does this).
-type Authenticator interface {
-	Token(ctx context.Context) (accessToken, instanceURL string, err error)
-	Refresh(ctx context.Context, staleAccessToken string) (accessToken, instanceURL string, err error)
-}
-
 // Config configures a Client. Zero values take the documented defaults.
 type Config struct {
-	Auth       Authenticator // required
-	APIVersion string        // default "64.0"; endpoint = instanceURL + "/cometd/" + APIVersion
-	HTTPClient *http.Client  // base client (TLS, proxy); the client adds its own cookie jar and timeouts
+	Auth       stream.TokenSource // required: the token and the instance URL of the endpoint
+	APIVersion string             // default "64.0"; endpoint = instanceURL + "/cometd/" + APIVersion
+	HTTPClient *http.Client       // base client (TLS, proxy); the client adds its own cookie jar and timeouts
 
 	Channels []string // required, e.g. "/topic/X?Status__c=Open"; at most one per replay key
 	// ReplayIDs is the start point per channel (keyed by the channel as configured or by its key without

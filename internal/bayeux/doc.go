@@ -17,8 +17,10 @@
 //   - the buffer (buffer.go, admit.go): the batches queued for Next, the replay positions, the terminal error, and
 //     admission, backpressure and drop accounting, behind its own lock. It is the only state the goroutines share.
 //
-// Failures are classified once (stream.Classify: stream.Retryable, Limit, stream.Permanent); the client and the input choose their
-// waits by that class.
+// Failures are classified once (stream.Classify: Retryable, Limit, Permanent; the client's errors say their class);
+// the client and the input choose their waits by that class. The event model, the vocabulary (Logger, Observer,
+// BackoffConfig, reconnect reasons, the invalid-replay policy, TokenSource) and the Source the client implements
+// are internal/stream's.
 //
 // # Session
 //

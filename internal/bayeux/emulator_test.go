@@ -1,6 +1,7 @@
 package bayeux
 
 import (
+	"github.com/salesforce-streaming/salesforce_streaming/internal/sfauth"
 	"github.com/salesforce-streaming/salesforce_streaming/internal/stream"
 
 	"context"
@@ -229,8 +230,9 @@ func TestEmulatorTokenRevoked(t *testing.T) {
 // Scenario 5: handshake denied with failureReason 401: one refresh, then backoff.
 func TestEmulatorHandshakeDenied401(t *testing.T) {
 	e := startEmu(t, sfemu.Config{})
-	good, instance, err := newSfauth(t, e.url).Token(context.Background())
+	tok, err := newSfauth(t, e.url).Token(context.Background())
 	require.NoError(t, err)
+	good, instance := tok.AccessToken, tok.InstanceURL
 
 	t.Run("start refreshes once and succeeds", func(t *testing.T) {
 		auth := &staticAuth{url: instance, first: "00Dbogus!revoked", refreshed: []string{good}}
@@ -283,12 +285,12 @@ type flakyRefresh struct {
 	bad int32
 }
 
-func (f *flakyRefresh) Refresh(ctx context.Context, stale string) (string, string, error) {
-	tok, inst, err := f.sfauthAdapter.Refresh(ctx, stale)
+func (f *flakyRefresh) Refresh(ctx context.Context, stale sfauth.Token) (sfauth.Token, error) {
+	tok, err := f.sfauthAdapter.Refresh(ctx, stale)
 	if f.refreshs.Load() <= f.bad {
-		return "00Dstill!refused", inst, err
+		tok.AccessToken = "00Dstill!refused"
 	}
-	return tok, inst, err
+	return tok, err
 }
 
 func itoa(n int64) string { return fmtInt(n) }

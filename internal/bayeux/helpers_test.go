@@ -133,7 +133,7 @@ func (o *testObserver) reasons() []string {
 
 // ---- authenticators ----
 
-// sfauthAdapter is the adapter the input uses: *sfauth.Source as an Authenticator. It counts calls.
+// sfauthAdapter is the adapter the input uses: *sfauth.Source as a stream.TokenSource. It counts calls.
 type sfauthAdapter struct {
 	src              *sfauth.Source
 	tokens, refreshs atomic.Int32
@@ -151,16 +151,14 @@ func newSfauth(t *testing.T, orgURL string) *sfauthAdapter {
 	return &sfauthAdapter{src: src}
 }
 
-func (a *sfauthAdapter) Token(ctx context.Context) (string, string, error) {
+func (a *sfauthAdapter) Token(ctx context.Context) (sfauth.Token, error) {
 	a.tokens.Add(1)
-	tok, err := a.src.Token(ctx)
-	return tok.AccessToken, tok.InstanceURL, err
+	return a.src.Token(ctx)
 }
 
-func (a *sfauthAdapter) Refresh(ctx context.Context, stale string) (string, string, error) {
+func (a *sfauthAdapter) Refresh(ctx context.Context, stale sfauth.Token) (sfauth.Token, error) {
 	a.refreshs.Add(1)
-	tok, err := a.src.Refresh(ctx, sfauth.Token{AccessToken: stale})
-	return tok.AccessToken, tok.InstanceURL, err
+	return a.src.Refresh(ctx, stale)
 }
 
 // staticAuth hands out fixed tokens: first from Token, then each Refresh returns the next of refreshed.
@@ -172,20 +170,22 @@ type staticAuth struct {
 	refreshes int
 }
 
-func (a *staticAuth) Token(context.Context) (string, string, error) { return a.first, a.url, nil }
+func (a *staticAuth) Token(context.Context) (sfauth.Token, error) {
+	return sfauth.Token{AccessToken: a.first, InstanceURL: a.url}, nil
+}
 
-func (a *staticAuth) Refresh(context.Context, string) (string, string, error) {
+func (a *staticAuth) Refresh(context.Context, sfauth.Token) (sfauth.Token, error) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	a.refreshes++
 	if len(a.refreshed) == 0 {
-		return a.first, a.url, nil
+		return sfauth.Token{AccessToken: a.first, InstanceURL: a.url}, nil
 	}
 	tok := a.refreshed[0]
 	if len(a.refreshed) > 1 {
 		a.refreshed = a.refreshed[1:]
 	}
-	return tok, a.url, nil
+	return sfauth.Token{AccessToken: tok, InstanceURL: a.url}, nil
 }
 
 // ---- the emulator over loopback TCP ----

@@ -1,6 +1,7 @@
 package bayeux
 
 import (
+	"github.com/salesforce-streaming/salesforce_streaming/internal/sfauth"
 	"github.com/salesforce-streaming/salesforce_streaming/internal/stream"
 
 	"context"
@@ -185,11 +186,13 @@ type rejectingAuth struct {
 	refreshes atomic.Int32
 }
 
-func (a *rejectingAuth) Token(context.Context) (string, string, error) { return "t", a.url, nil }
+func (a *rejectingAuth) Token(context.Context) (sfauth.Token, error) {
+	return sfauth.Token{AccessToken: "t", InstanceURL: a.url}, nil
+}
 
-func (a *rejectingAuth) Refresh(context.Context, string) (string, string, error) {
+func (a *rejectingAuth) Refresh(context.Context, sfauth.Token) (sfauth.Token, error) {
 	a.refreshes.Add(1)
-	return "", "", &stream.LoginRejectedError{Err: errors.New("invalid_grant: expired access/refresh token")}
+	return sfauth.Token{}, &stream.LoginRejectedError{Err: errors.New("invalid_grant: expired access/refresh token")}
 }
 
 // TestRejectedLoginMidSessionWaitsLong: a refused login mid-session is

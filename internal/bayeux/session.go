@@ -1,6 +1,7 @@
 package bayeux
 
 import (
+	"github.com/salesforce-streaming/salesforce_streaming/internal/sfauth"
 	"github.com/salesforce-streaming/salesforce_streaming/internal/stream"
 
 	"context"
@@ -54,11 +55,11 @@ type session struct {
 // start is Start's part: token, handshake, subscriptions. A handshake refused for authentication gets one token
 // refresh and one more try.
 func (s *session) start(ctx context.Context) error {
-	token, instanceURL, err := s.cfg.Auth.Token(ctx)
+	tok, err := s.cfg.Auth.Token(ctx)
 	if err != nil {
 		return fmt.Errorf("getting an access token: %w", err)
 	}
-	s.setToken(token, instanceURL)
+	s.setToken(tok.AccessToken, tok.InstanceURL)
 	err = s.establish(ctx)
 	if err != nil && kindOf(err) == kindAuth && ctx.Err() == nil {
 		s.log.Warnf("Salesforce refused the access token (%v); getting a new one", err)
@@ -81,11 +82,11 @@ func (s *session) setToken(token, instanceURL string) {
 
 func (s *session) refresh(ctx context.Context) error {
 	s.obs.TokenRefresh()
-	token, instanceURL, err := s.cfg.Auth.Refresh(ctx, s.token)
+	tok, err := s.cfg.Auth.Refresh(ctx, sfauth.Token{AccessToken: s.token})
 	if err != nil {
 		return &stream.AuthError{Err: fmt.Errorf("refreshing the access token: %w", err)}
 	}
-	s.setToken(token, instanceURL)
+	s.setToken(tok.AccessToken, tok.InstanceURL)
 	return nil
 }
 

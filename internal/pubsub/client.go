@@ -77,8 +77,8 @@ type Config struct {
 	// known too.
 	Redactor *redact.Redactor
 	// Observer, optional, is told of resubscriptions (with the CometD client's reasons), token refreshes and
-	// replay-id fallbacks, as the CometD client tells its own. Events is not called: the caller counts what
-	// Next hands on.
+	// replay-id fallbacks, as the CometD client tells its own. Events is called by a Source for the events of
+	// each batch it hands on (a bare Subscription does not call it).
 	Observer stream.Observer
 	// StreamIdleTimeout: see DefaultStreamIdleTimeout.
 	StreamIdleTimeout time.Duration

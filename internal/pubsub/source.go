@@ -133,7 +133,7 @@ var _ stream.Source = (*Source)(nil)
 
 // streamBatch turns a subscription's batch into the stream model: each event's body is its payload decoded to
 // the JSON a CometD subscriber receives as `payload`, with the metadata the decoder read as it decoded. An event
-// whose payload does not decode keeps its Avro bytes as body and carries DecodeErr.
+// whose payload does not decode keeps its Avro bytes as body and carries its DecodeErr.
 func streamBatch(topic string, b Batch, release func(int)) stream.Batch {
 	out := stream.Batch{Channel: topic, Fallbacks: b.Fallbacks, OnRelease: release}
 	if b.Keepalive() {
@@ -141,10 +141,12 @@ func streamBatch(topic string, b Batch, release func(int)) stream.Batch {
 		return out
 	}
 	out.Events = make([]stream.Event, len(b.Events))
+	opaque := make([]stream.OpaqueEvent, len(b.Events)) // one allocation for the batch
 	platformEvent := strings.HasPrefix(topic, "/event/")
 	for k := range b.Events {
 		ev := &b.Events[k]
-		se := stream.Event{Channel: topic, Data: ev.JSON, Opaque: ev.ReplayID, DecodeErr: ev.DecodeErr}
+		opaque[k] = stream.OpaqueEvent{ReplayID: ev.ReplayID, EventID: ev.EventID, SchemaID: ev.SchemaID, DecodeErr: ev.DecodeErr}
+		se := stream.Event{Channel: topic, Data: ev.JSON, Opaque: &opaque[k]}
 		if ev.DecodeErr != nil {
 			se.Data = ev.Payload
 		} else {
@@ -154,7 +156,7 @@ func streamBatch(topic string, b Batch, release func(int)) stream.Batch {
 				se.Meta.EventUUID = ev.EventID
 			}
 		}
-		se.Meta.Schema, se.Meta.SchemaID, se.Meta.EventID = ev.SchemaID, ev.SchemaID, ev.EventID
+		se.Meta.Schema = ev.SchemaID
 		out.Events[k] = se
 	}
 	return out

@@ -56,7 +56,7 @@ type Batch struct {
 	// event for Config.KeepaliveQuiet.
 	LatestReplayID []byte
 	// Fallbacks is how many times the subscription had replaced a refused replay id per OnInvalidReplayID when
-	// the batch was queued (as bayeux's stream.Batch.Fallbacks): when it grows, the batch is the first of a
+	// the batch was queued (stream.Batch.Fallbacks): when it grows, the batch is the first of a
 	// subscription that started over from the earliest or latest event.
 	Fallbacks int
 }

@@ -19,10 +19,6 @@ type Metadata struct {
 	CommitUser      string
 	RecordIDs       []string
 	CommitTimestamp string // RFC 3339 UTC with milliseconds, from epoch ms
-
-	// Pub/Sub only: the event id and the schema id the payload was written with.
-	EventID  string
-	SchemaID string
 }
 
 // Event is one data message.
@@ -36,14 +32,21 @@ type Event struct {
 	ReplayID int64
 	// HasReplayID tells a real replay id 0 from an absent one.
 	HasReplayID bool
-	// Opaque is a replay id that does not order (the Pub/Sub API's bytes): store it, never compute with it.
-	// Empty over CometD, whose ReplayID orders by itself.
-	Opaque []byte
 	// Data is the event's body byte for byte: CometD's `data` value as received, or the Pub/Sub payload decoded
-	// to the JSON CometD delivers as `payload` (the Avro bytes when DecodeErr is set). The event owns it.
+	// to the JSON CometD delivers as `payload` (the Avro bytes when Opaque.DecodeErr is set). The event owns it.
 	Data []byte
 	Meta Metadata
-	// DecodeErr: the payload did not decode, and Data holds it as received.
+	// Opaque is set by a source whose replay ids do not order (the Pub/Sub API): the id and what else such an
+	// event carries. Nil over CometD: a pointer keeps the events the CometD decoder fills small.
+	Opaque *OpaqueEvent
+}
+
+// OpaqueEvent is what an event of a source with opaque replay ids carries beyond Event's fields.
+type OpaqueEvent struct {
+	ReplayID []byte // store it, never compute with it
+	EventID  string
+	SchemaID string // the schema the payload was written with
+	// DecodeErr: the payload did not decode, and the event's Data holds it as received.
 	DecodeErr error
 }
 
@@ -51,8 +54,8 @@ type Event struct {
 // source whose ids do not order, Opaque holds the id and Seq is left for the tracker to number.
 func (e *Event) Position() (Position, bool) {
 	switch {
-	case len(e.Opaque) > 0:
-		return Position{Opaque: string(e.Opaque)}, true
+	case e.Opaque != nil && len(e.Opaque.ReplayID) > 0:
+		return Position{Opaque: string(e.Opaque.ReplayID)}, true
 	case e.HasReplayID:
 		return Position{Seq: e.ReplayID}, true
 	}

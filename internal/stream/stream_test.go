@@ -51,7 +51,7 @@ func TestBatchPositionsAndRelease(t *testing.T) {
 	assert.Equal(t, 2, released)
 	assert.False(t, b.Keepalive())
 
-	opaque := Batch{Events: []Event{{Opaque: []byte{1, 2}}}}
+	opaque := Batch{Events: []Event{{Opaque: &OpaqueEvent{ReplayID: []byte{1, 2}}}}}
 	last, ok = opaque.Last()
 	assert.True(t, ok)
 	assert.Equal(t, Position{Opaque: "\x01\x02"}, last, "an opaque id is left for the tracker to number")
