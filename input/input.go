@@ -34,9 +34,9 @@ func init() {
 		})
 }
 
-// ssiInput is the salesforce_streaming BatchInput. Connect starts a bayeux
-// client from the acknowledged positions, ReadBatch hands out its batches,
-// Close ends it. A client that dies is dropped and the framework calls
+// ssiInput is the salesforce_streaming BatchInput. Connect starts the
+// configured API's stream.Source from the acknowledged positions, ReadBatch
+// hands out its batches, Close ends it. A client that dies is dropped and the framework calls
 // Connect again, which starts a fresh one from what was acknowledged (or,
 // after a terminal error, returns that error once: see recovery).
 type ssiInput struct {

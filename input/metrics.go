@@ -21,7 +21,7 @@ const (
 	metricLeaseHeld        = "salesforce_streaming_lease_held"
 )
 
-// ssiMetrics holds the input's metrics. It is the bayeux client's Observer,
+// ssiMetrics holds the input's metrics. It is both clients' stream.Observer,
 // so the counters see what happens inside a session (reconnects, token
 // refreshes, replay fallbacks) as it happens.
 type ssiMetrics struct {
