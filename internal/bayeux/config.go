@@ -125,3 +125,10 @@ func (cfg Config) validated() (_ Config, channelOf map[string]string, start map[
 	}
 	return cfg, channelOf, start, nil
 }
+
+// The defaults a zero Config field takes, exported so that the input's configuration spec documents and applies
+// the very values the client uses (the backoff's are stream.DefaultBackoff*).
+const (
+	DefaultAPIVersion        = defaultAPIVersion
+	DefaultMaxBufferedEvents = defaultMaxBufferedEvents
+)

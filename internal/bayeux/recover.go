@@ -184,3 +184,15 @@ func (s *session) logTrouble(tr *trouble) {
 		log.Warnf("Salesforce streaming: %v; reconnecting", tr.err)
 	}
 }
+
+// oldClientMayLive reports whether the server may still hold the client the session leaves behind after a
+// recovery for reason r, so that a /meta/disconnect frees its slot of the org's concurrent-client limit before a
+// new handshake. After an unknown client, a server disconnect, handshake advice or a refused token the server
+// has already dropped it.
+func oldClientMayLive(r stream.ReconnectReason) bool {
+	switch r {
+	case stream.ReconnectUnknownClient, stream.ReconnectServerDisconnect, stream.ReconnectAdviceHandshake, stream.ReconnectAuth:
+		return false
+	}
+	return true
+}
