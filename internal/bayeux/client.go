@@ -67,8 +67,8 @@ func New(cfg Config) (*Client, error) {
 
 // Start obtains a token, handshakes and subscribes every channel in order, then starts the polling goroutine,
 // whose lifetime is not tied to ctx. Errors name the cause in Salesforce's words: bad credentials (the token
-// source's error), a stream.AuthError, a PermissionError or InvalidReplayError (policy fail) naming the channel, a
-// LimitError. After a failed Start, Start may be called again.
+// source's error), a stream.AuthError, a stream.PermissionError or stream.InvalidReplayError (policy fail) naming the channel, a
+// stream.LimitError. After a failed Start, Start may be called again.
 func (c *Client) Start(ctx context.Context) error {
 	c.mu.Lock()
 	switch c.life {

@@ -27,12 +27,13 @@ func TestEmulatorSubscribeRestrictedAtStart(t *testing.T) {
 	defer cancel()
 	err := h.c.Start(ctx)
 
-	var pe *PermissionError
+	var pe *stream.PermissionError
 	require.ErrorAs(t, err, &pe)
 	assert.Equal(t, "/topic/X", pe.Channel)
-	require.NotNil(t, pe.Err)
-	assert.Equal(t, "403::Restricted channel", pe.Err.Text)
-	assert.Equal(t, wire.ChannelSubscribe, pe.Err.Channel)
+	var se *ServerError
+	require.ErrorAs(t, pe.Err, &se)
+	assert.Equal(t, "403::Restricted channel", se.Text)
+	assert.Equal(t, wire.ChannelSubscribe, se.Channel)
 	assert.Contains(t, err.Error(), "/topic/X")
 	assert.Contains(t, err.Error(), "403::Restricted channel")
 	st := e.state()

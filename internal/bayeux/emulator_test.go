@@ -124,10 +124,10 @@ func TestEmulatorInvalidReplayAtStart(t *testing.T) {
 			defer cancel()
 			err := h.c.Start(ctx)
 			if tt.policy == stream.ReplayFallbackFail {
-				var ie *InvalidReplayError
+				var ie *stream.InvalidReplayError
 				require.ErrorAs(t, err, &ie)
 				assert.Equal(t, "/event/Order__e", ie.Channel)
-				assert.Equal(t, ids[1], ie.ReplayID)
+				assert.Equal(t, ids[1], ie.ReplayID.Seq)
 				assert.Contains(t, err.Error(), "you provided was invalid")
 				assert.Empty(t, e.state().Clients, "a failed Start frees its client slot")
 				return
@@ -159,9 +159,9 @@ func TestEmulatorInvalidReplayOnResubscribe(t *testing.T) {
 				ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 				defer cancel()
 				_, err := h.c.Next(ctx)
-				var ie *InvalidReplayError
+				var ie *stream.InvalidReplayError
 				require.ErrorAs(t, err, &ie, "Next reports the fatal error")
-				assert.Equal(t, l1, ie.ReplayID)
+				assert.Equal(t, l1, ie.ReplayID.Seq)
 				_, err = h.c.Next(ctx)
 				require.ErrorAs(t, err, &ie, "and keeps reporting it")
 				assert.True(t, h.log.has("ERROR", "you provided was invalid"))
@@ -189,9 +189,9 @@ func TestEmulatorTerminalErrorExposedByErr(t *testing.T) {
 	e.purge("/event/Order__e", l1)
 	e.fault(sfemu.FaultUnknownClient)
 	eventually(t, 5*time.Second, func() bool { return h.c.Err() != nil }, "the session stopped")
-	var ie *InvalidReplayError
+	var ie *stream.InvalidReplayError
 	require.ErrorAs(t, h.c.Err(), &ie)
-	assert.Equal(t, l1, ie.ReplayID)
+	assert.Equal(t, l1, ie.ReplayID.Seq)
 	assert.Equal(t, stream.Permanent, stream.Classify(h.c.Err()))
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
@@ -303,7 +303,7 @@ func TestEmulatorServerBusy(t *testing.T) {
 		e.fault(sfemu.FaultServerBusy)
 		h, _ := emuClient(t, e, Config{})
 		err := h.c.Start(context.Background())
-		var le *LimitError
+		var le *stream.LimitError
 		require.ErrorAs(t, err, &le)
 		assert.True(t, le.Busy)
 		assert.Contains(t, err.Error(), "503::Server is too busy")
@@ -368,7 +368,7 @@ func TestEmulatorConcurrentClientLimit(t *testing.T) {
 	a.start()
 	b, _ := emuClient(t, e, Config{})
 	err := b.c.Start(context.Background())
-	var le *LimitError
+	var le *stream.LimitError
 	require.ErrorAs(t, err, &le)
 	assert.Contains(t, err.Error(), "403::Organization concurrent user limit exceeded")
 

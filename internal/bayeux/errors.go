@@ -59,45 +59,6 @@ func errorCode(s string) int {
 	return n
 }
 
-// PermissionError is a permanent refusal to subscribe a channel: restricted channel, user without streaming
-// permission or without View All Data, no access to the entity, channel that does not exist.
-type PermissionError struct {
-	Channel string
-	Err     *ServerError
-}
-
-func (e *PermissionError) Error() string {
-	return fmt.Sprintf("Salesforce refused the subscription to %s: %s", e.Channel, e.Err)
-}
-func (e *PermissionError) Unwrap() error { return e.Err }
-
-// LimitError is an org or server limit: concurrent clients, simultaneous connections, daily events, a topic's
-// subscriptions, or a busy server (503). The client waits Backoff.Long before trying again.
-type LimitError struct {
-	Busy bool // 503 Server is too busy
-	Err  *ServerError
-}
-
-func (e *LimitError) Error() string {
-	if e.Busy {
-		return "Salesforce is too busy: " + e.Err.Error()
-	}
-	return "Salesforce limit reached: " + e.Err.Error()
-}
-func (e *LimitError) Unwrap() error { return e.Err }
-
-// InvalidReplayError is a subscribe refused because the replay id is no longer retained (or never existed).
-type InvalidReplayError struct {
-	Channel  string
-	ReplayID int64
-	Err      *ServerError
-}
-
-func (e *InvalidReplayError) Error() string {
-	return fmt.Sprintf("replay id %d of %s is not valid any more: %s", e.ReplayID, e.Channel, e.Err)
-}
-func (e *InvalidReplayError) Unwrap() error { return e.Err }
-
 // HTTPError is a CometD answer with an HTTP status other than 200 (load balancer errors, 413, ...).
 type HTTPError struct {
 	Status int
@@ -166,16 +127,16 @@ func classify(r wire.Reply, channel, subscription string, replayID int64) error 
 	case kindAuth:
 		return &stream.AuthError{Err: se}
 	case kindBusy:
-		return &LimitError{Busy: true, Err: se}
+		return &stream.LimitError{Busy: true, Err: se}
 	case kindLimit:
-		return &LimitError{Err: se}
+		return &stream.LimitError{Err: se}
 	case kindPermission:
 		if channel == wire.ChannelSubscribe {
-			return &PermissionError{Channel: subscription, Err: se}
+			return &stream.PermissionError{Channel: subscription, Err: se}
 		}
 	case kindInvalidReplay:
 		if channel == wire.ChannelSubscribe {
-			return &InvalidReplayError{Channel: subscription, ReplayID: replayID, Err: se}
+			return &stream.InvalidReplayError{Channel: subscription, ReplayID: stream.Position{Seq: replayID}, Err: se}
 		}
 	}
 	return se
@@ -192,24 +153,19 @@ func classOf(k errKind) stream.Class {
 	return stream.Retryable
 }
 
-// Class makes the client's errors stream.Classed: stream.Classify reads them without importing this package.
-func (e *ServerError) Class() stream.Class        { return classOf(e.kind()) }
-func (e *PermissionError) Class() stream.Class    { return stream.Permanent }
-func (e *LimitError) Class() stream.Class         { return stream.Limit }
-func (e *InvalidReplayError) Class() stream.Class { return stream.Permanent }
-func (e *HTTPError) Class() stream.Class          { return classOf(kindOf(e)) }
-
-// InvalidReplayChannel makes InvalidReplayError a stream.InvalidReplay.
-func (e *InvalidReplayError) InvalidReplayChannel() string { return e.Channel }
+// Class makes the client's own errors stream.Classed: stream.Classify reads them without importing this package
+// (a bare ServerError of a busy server is a limit, as its LimitError would be).
+func (e *ServerError) Class() stream.Class { return classOf(e.kind()) }
+func (e *HTTPError) Class() stream.Class   { return classOf(kindOf(e)) }
 
 // kindOf tells how the session must react to err: finer than Class, for the session's own recovery.
 func kindOf(err error) errKind {
 	var (
 		lr *stream.LoginRejectedError
 		ae *stream.AuthError
-		le *LimitError
-		pe *PermissionError
-		ie *InvalidReplayError
+		le *stream.LimitError
+		pe *stream.PermissionError
+		ie *stream.InvalidReplayError
 		se *ServerError
 		he *HTTPError
 	)

@@ -62,7 +62,7 @@ func TestClassifySalesforceErrors(t *testing.T) {
 
 func TestTypedErrors(t *testing.T) {
 	err := classify(wire.Reply{Error: "403::Restricted channel"}, wire.ChannelSubscribe, "/topic/X?A=1", 0)
-	var pe *PermissionError
+	var pe *stream.PermissionError
 	assert.True(t, errors.As(err, &pe))
 	assert.Equal(t, "/topic/X?A=1", pe.Channel)
 	assert.Equal(t, "Salesforce refused the subscription to /topic/X?A=1: 403::Restricted channel", err.Error())
@@ -71,9 +71,9 @@ func TestTypedErrors(t *testing.T) {
 	assert.ErrorIs(t, err, ErrUnknownClient)
 
 	err = classify(wire.Reply{Error: "400::The replayId {9} you provided was invalid."}, wire.ChannelSubscribe, "/event/E__e", 9)
-	var ie *InvalidReplayError
+	var ie *stream.InvalidReplayError
 	assert.True(t, errors.As(err, &ie))
-	assert.Equal(t, int64(9), ie.ReplayID)
+	assert.Equal(t, int64(9), ie.ReplayID.Seq)
 
 	assert.Equal(t, kindAuth, kindOf(&HTTPError{Status: 401}))
 	assert.Equal(t, kindOther, kindOf(&HTTPError{Status: 503}))
@@ -145,11 +145,11 @@ func TestClassify(t *testing.T) {
 		{"load balancer 503", &HTTPError{Status: 503}, stream.Retryable},
 		{"refused token", &stream.AuthError{Err: se("401::Authentication invalid")}, stream.Retryable},
 		{"unknown client", se("403::Unknown client"), stream.Retryable},
-		{"busy", &LimitError{Busy: true, Err: se("503::Server is too busy")}, stream.Limit},
-		{"limit", fmt.Errorf("handshaking: %w", &LimitError{Err: se("403::Organization concurrent user limit exceeded")}), stream.Limit},
+		{"busy", &stream.LimitError{Busy: true, Err: se("503::Server is too busy")}, stream.Limit},
+		{"limit", fmt.Errorf("handshaking: %w", &stream.LimitError{Err: se("403::Organization concurrent user limit exceeded")}), stream.Limit},
 		{"refused login", &stream.AuthError{Err: &stream.LoginRejectedError{Err: errors.New("invalid_grant")}}, stream.Permanent},
-		{"refused subscription", &PermissionError{Channel: "/topic/X", Err: se("403::Restricted channel")}, stream.Permanent},
-		{"invalid replay id", fmt.Errorf("subscribing: %w", &InvalidReplayError{Channel: "/e/E", ReplayID: 5, Err: se("400::The replayId {5} you provided was invalid.")}), stream.Permanent},
+		{"refused subscription", &stream.PermissionError{Channel: "/topic/X", Err: se("403::Restricted channel")}, stream.Permanent},
+		{"invalid replay id", fmt.Errorf("subscribing: %w", &stream.InvalidReplayError{Channel: "/e/E", ReplayID: stream.Position{Seq: 5}, Err: se("400::The replayId {5} you provided was invalid.")}), stream.Permanent},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -201,13 +201,13 @@ func (s *session) subscribe(ctx context.Context, channel string) error {
 			return nil
 		}
 		err = classify(s.redacted(r), wire.ChannelSubscribe, channel, id)
-		var invalid *InvalidReplayError
+		var invalid *stream.InvalidReplayError
 		if !errors.As(err, &invalid) || fellBack {
 			return fmt.Errorf("subscribing to %s: %w", channel, err)
 		}
 		policy := s.cfg.OnInvalidReplayID
 		s.obs.ReplayFallback(channel, policy)
-		log := stream.WithFields(s.log, stream.LogFieldChannel, key, stream.LogFieldReplayID, invalid.ReplayID, stream.LogFieldReason, "invalid_replay_id")
+		log := stream.WithFields(s.log, stream.LogFieldChannel, key, stream.LogFieldReplayID, invalid.ReplayID.Seq, stream.LogFieldReason, "invalid_replay_id")
 		switch policy {
 		case stream.ReplayFallbackEarliest:
 			id = ReplayEarliest

@@ -14,7 +14,7 @@
 //
 //   - UNAUTHENTICATED: one token refresh per refusal, the first of a streak at once, later ones after backoff;
 //   - an invalid or expired replay id (sfdc.platform.eventbus.grpc.subscription.fetch.replayid.corrupted):
-//     OnInvalidReplayID (earliest, latest, or fail: Next returns the InvalidReplayError);
+//     OnInvalidReplayID (earliest, latest, or fail: Next returns the stream.InvalidReplayError);
 //   - a limit (RESOURCE_EXHAUSTED, ...limit.exceeded) or a permission error on a resubscribe: Backoff.Long;
 //   - anything else (dropped connection, UNAVAILABLE, INTERNAL, a failing GetSchema, a flood, a response above
 //     MaxResponseBytes, no response for StreamIdleTimeout): resubscribe at once, then Backoff.Delay from the

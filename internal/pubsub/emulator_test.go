@@ -327,10 +327,12 @@ func TestInvalidReplayPolicies(t *testing.T) {
 		require.NoError(t, err)
 		defer sub.Close()
 		_, err = sub.Next(ctx)
-		var ire *InvalidReplayError
+		var ire *stream.InvalidReplayError
 		require.ErrorAs(t, err, &ire)
-		assert.Equal(t, stale, ire.ReplayID)
-		assert.Equal(t, ErrorCodeReplayCorrupt, ire.Err.ErrorCode)
+		assert.Equal(t, stale, []byte(ire.ReplayID.Opaque))
+		var se *StatusError
+		require.ErrorAs(t, ire.Err, &se)
+		assert.Equal(t, ErrorCodeReplayCorrupt, se.ErrorCode)
 		env.obs.mu.Lock()
 		assert.Contains(t, env.obs.fallbacks, stream.ReplayFallbackFail, "the refusal is reported")
 		env.obs.mu.Unlock()
@@ -367,9 +369,9 @@ func TestKeepaliveHandedOn(t *testing.T) {
 func TestSubscribeUnknownTopic(t *testing.T) {
 	env := startEnv(t, sfemu.Config{}, false)
 	_, err := env.client.Subscribe(testCtx(t), SubscribeConfig{Topic: "/topic/InvoiceUpdates"})
-	var pe *PermissionError
+	var pe *stream.PermissionError
 	require.ErrorAs(t, err, &pe)
-	assert.Equal(t, "/topic/InvoiceUpdates", pe.Topic)
+	assert.Equal(t, "/topic/InvoiceUpdates", pe.Channel)
 }
 
 func TestTenantID(t *testing.T) {
@@ -457,6 +459,6 @@ func TestUnaryRefreshesRefusedToken(t *testing.T) {
 	assert.Equal(t, grants+1, env.emu.State().Counters["token_grants"])
 
 	_, err = env.client.GetTopic(ctx, "/topic/Nope")
-	var pe *PermissionError
+	var pe *stream.PermissionError
 	assert.ErrorAs(t, err, &pe, "an unknown topic is not retried")
 }

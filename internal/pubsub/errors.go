@@ -116,57 +116,6 @@ func (e *FlowError) Error() string {
 		"dropped the excess and resubscribing after the last event handed on", e.Received, e.Topic, e.Expected)
 }
 
-// PermissionError is a permanent refusal: a topic that does not exist or that the user may not subscribe to.
-type PermissionError struct {
-	Topic string
-	Err   *StatusError
-}
-
-func (e *PermissionError) Error() string {
-	return fmt.Sprintf("Salesforce refused the subscription to %s: %s", e.Topic, e.Err)
-}
-func (e *PermissionError) Unwrap() error { return e.Err }
-
-// LimitError is an org limit (a delivery allocation, too many subscriptions). The client waits Backoff.Long.
-type LimitError struct{ Err *StatusError }
-
-func (e *LimitError) Error() string { return "Salesforce limit reached: " + e.Err.Error() }
-func (e *LimitError) Unwrap() error { return e.Err }
-
-// InvalidReplayError is a subscription refused because its replay id is corrupted or no longer retained.
-type InvalidReplayError struct {
-	Topic    string
-	ReplayID []byte
-	Err      *StatusError
-}
-
-func (e *InvalidReplayError) Error() string {
-	return fmt.Sprintf("replay id %s of %s is not valid any more: %s", boundedHex(e.ReplayID), e.Topic, e.Err)
-}
-
-// maxLoggedReplayID bounds the bytes of a replay id an error shows: the id
-// can come from a checkpoint store holding anything (a 768 KB value once
-// made a 1.5 MB log line).
-const maxLoggedReplayID = 32
-
-// boundedHex is id in hex, at most maxLoggedReplayID bytes of it.
-func boundedHex(id []byte) string {
-	if len(id) <= maxLoggedReplayID {
-		return fmt.Sprintf("%x", id)
-	}
-	return fmt.Sprintf("%x... (%d bytes)", id[:maxLoggedReplayID], len(id))
-}
-func (e *InvalidReplayError) Unwrap() error { return e.Err }
-
-// Class makes the client's errors stream.Classed, the classification the input shares with the CometD client:
-// a refused subscription and an invalid replay id are permanent, a limit is a limit.
-func (e *PermissionError) Class() stream.Class    { return stream.Permanent }
-func (e *LimitError) Class() stream.Class         { return stream.Limit }
-func (e *InvalidReplayError) Class() stream.Class { return stream.Permanent }
-
-// InvalidReplayChannel makes InvalidReplayError a stream.InvalidReplay.
-func (e *InvalidReplayError) InvalidReplayChannel() string { return e.Topic }
-
 // errKind is how a subscription reacts to a failure, the same reactions as the CometD client's.
 type errKind int
 
@@ -209,12 +158,12 @@ func classify(err error, topic string, replayID []byte) (errKind, error) {
 		return kindAuth, &stream.AuthError{Err: se}
 	case se.ErrorCode == ErrorCodeReplayCorrupt ||
 		(se.Code == codes.InvalidArgument && strings.Contains(strings.ToLower(se.Message), "replay")):
-		return kindInvalidReplay, &InvalidReplayError{Topic: topic, ReplayID: replayID, Err: se}
+		return kindInvalidReplay, &stream.InvalidReplayError{Channel: topic, ReplayID: stream.Position{Opaque: string(replayID)}, Err: se}
 	case se.Code == codes.ResourceExhausted || strings.Contains(se.ErrorCode, "limit.exceeded"):
-		return kindLimit, &LimitError{Err: se}
+		return kindLimit, &stream.LimitError{Err: se}
 	case se.Code == codes.PermissionDenied || se.Code == codes.NotFound || se.Code == codes.InvalidArgument ||
 		se.Code == codes.Unimplemented || se.Code == codes.FailedPrecondition:
-		return kindPermanent, &PermissionError{Topic: topic, Err: se}
+		return kindPermanent, &stream.PermissionError{Channel: topic, Err: se}
 	}
 	return kindRetryable, se
 }

@@ -94,7 +94,7 @@ func (s *Source) Next(ctx context.Context) (stream.Batch, error) {
 	select {
 	case r := <-s.out:
 		if r.err != nil {
-			var invalid *InvalidReplayError
+			var invalid *stream.InvalidReplayError
 			if errors.As(r.err, &invalid) {
 				s.mu.Lock()
 				s.err = r.err

@@ -8,7 +8,8 @@
 //     resumes from), and Start, where a subscription begins;
 //   - Source, what a client is to the input: batches in order, the terminal error, Close;
 //   - the shared vocabulary: Logger and its field names, Observer, BackoffConfig with its defaults, reconnect
-//     reasons, the invalid-replay policy, one error classification (Class, Classify) and TokenSource.
+//     reasons, the invalid-replay policy, TokenSource, and one error set with its classification (AuthError,
+//     LoginRejectedError, PermissionError, LimitError, InvalidReplayError, ErrClosed; Class, Classify).
 //
 // Data flows one way: auth -> client -> stream -> input. The package imports no client, and neither client
 // imports the other.

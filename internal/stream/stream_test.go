@@ -80,11 +80,6 @@ type classed struct{ c Class }
 func (e classed) Error() string { return "classed" }
 func (e classed) Class() Class  { return e.c }
 
-type invalid struct{ ch string }
-
-func (e invalid) Error() string                { return "invalid" }
-func (e invalid) InvalidReplayChannel() string { return e.ch }
-
 func TestClassify(t *testing.T) {
 	tests := []struct {
 		name string
@@ -100,7 +95,7 @@ func TestClassify(t *testing.T) {
 	for _, tt := range tests {
 		assert.Equal(t, tt.want, Classify(tt.err), tt.name)
 	}
-	ch, ok := InvalidReplayChannel(fmt.Errorf("subscribing: %w", invalid{"/e/E"}))
+	ch, ok := InvalidReplayChannel(fmt.Errorf("subscribing: %w", &InvalidReplayError{Channel: "/e/E", Err: errors.New("x")}))
 	assert.True(t, ok)
 	assert.Equal(t, "/e/E", ch)
 	_, ok = InvalidReplayChannel(errors.New("x"))
@@ -115,3 +110,26 @@ type classedWrap struct {
 }
 
 func (e classedWrap) Unwrap() error { return e.inner }
+
+// TestRefusals: the refusals both clients report, their texts and classes; an opaque replay id is shown in hex
+// and bounded, CometD's in decimal.
+func TestRefusals(t *testing.T) {
+	server := errors.New("403::Restricted channel")
+	pe := &PermissionError{Channel: "/topic/X", Err: server}
+	assert.Equal(t, "Salesforce refused the subscription to /topic/X: 403::Restricted channel", pe.Error())
+	assert.ErrorIs(t, pe, server)
+	assert.Equal(t, Permanent, Classify(fmt.Errorf("subscribing: %w", pe)))
+
+	assert.Equal(t, "Salesforce is too busy: 403::Restricted channel", (&LimitError{Busy: true, Err: server}).Error())
+	assert.Equal(t, "Salesforce limit reached: 403::Restricted channel", (&LimitError{Err: server}).Error())
+	assert.Equal(t, Limit, Classify(&LimitError{Err: server}))
+
+	cometd := &InvalidReplayError{Channel: "/e/E", ReplayID: Position{Seq: 5}, Err: server}
+	assert.Equal(t, "replay id 5 of /e/E is not valid any more: 403::Restricted channel", cometd.Error())
+	assert.Equal(t, Permanent, Classify(cometd))
+	short := &InvalidReplayError{Channel: "/e/E", ReplayID: Position{Opaque: "\x00\x01\xff"}, Err: server}
+	assert.Contains(t, short.Error(), "replay id 0001ff of /e/E")
+	huge := &InvalidReplayError{Channel: "/e/E", ReplayID: Position{Opaque: string(make([]byte, 768<<10))}, Err: server}
+	assert.Less(t, len(huge.Error()), 300, "a 768 KB replay id makes a short error")
+	assert.Contains(t, huge.Error(), "... (786432 bytes) of /e/E")
+}
