@@ -63,16 +63,16 @@ func benchSession(tb testing.TB) (*Server, *client, http.Header) {
 	}
 	do("/cometd/64.0", `[{"channel":"/meta/subscribe","clientId":"`+hs[0].ClientID+`","subscription":"/data/AccountChangeEvent","id":"2","ext":{"replay":{"/data/AccountChangeEvent":-2}}}]`, h)
 	do("/cometd/64.0", `[{"channel":"/meta/connect","clientId":"`+hs[0].ClientID+`","connectionType":"long-polling","id":"3","advice":{"timeout":0}}]`, h)
-	s.mu.Lock()
+	s.store.Lock()
 	c := s.clients[hs[0].ClientID]
-	s.mu.Unlock()
+	s.store.Unlock()
 	return s, c, h
 }
 
 func rewind(s *Server, c *client) {
-	s.mu.Lock()
+	s.store.Lock()
 	c.subs[0].cursor = 0
-	s.mu.Unlock()
+	s.store.Unlock()
 }
 
 func connectBody(c *client) []byte {
@@ -131,13 +131,13 @@ func BenchmarkServeBacklogLoopback(b *testing.B) {
 
 func TestCDCPayloadAboutOneKB(t *testing.T) {
 	s, _, _ := benchSession(t)
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	s.store.Lock()
+	defer s.store.Unlock()
 	total := 0
-	r := s.channels["/data/AccountChangeEvent"].retained()
+	r := s.store.LookupLocked("/data/AccountChangeEvent").Retained()
 	for _, ev := range r {
-		total += len(ev.msg)
-		require.True(t, json.Valid(ev.msg))
+		total += len(ev.Msg)
+		require.True(t, json.Valid(ev.Msg))
 	}
 	avg := total / len(r)
 	assert.InDelta(t, 1024, avg, 200, "average CDC message %d bytes", avg)

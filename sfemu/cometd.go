@@ -12,6 +12,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/salesforce-streaming/salesforce_streaming/sfemu/internal/eventstore"
 	"github.com/salesforce-streaming/salesforce_streaming/sfemu/internal/faults"
 	"github.com/salesforce-streaming/salesforce_streaming/sfemu/internal/sfhttp"
 	"github.com/salesforce-streaming/salesforce_streaming/sfemu/internal/streamerr"
@@ -278,8 +279,8 @@ func (s *cometdHandler) unknownClientLocked(rc *reqCtx, m *inMsg, withSubscripti
 }
 
 func (s *cometdHandler) handshake(rc *reqCtx, m *inMsg) []byte {
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	s.store.Lock()
+	defer s.store.Unlock()
 	now := s.clock.Now()
 	denied := func(reason string) []byte {
 		s.counters.handshakesDenied.Add(1)
@@ -349,8 +350,8 @@ func (s *cometdHandler) sessionLocked(rc *reqCtx, m *inMsg, now time.Time, withS
 }
 
 func (s *cometdHandler) subscribe(rc *reqCtx, m *inMsg) []byte {
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	s.store.Lock()
+	defer s.store.Unlock()
 	now := s.clock.Now()
 	c, errReply := s.sessionLocked(rc, m, now, true)
 	if errReply != nil {
@@ -385,21 +386,21 @@ func (s *cometdHandler) subscribe(rc *reqCtx, m *inMsg) []byte {
 	if !strings.HasPrefix(name, "/") {
 		return fail(errLeadingSlash, "", "")
 	}
-	key, filters, err := splitChannel(name)
+	key, filters, err := eventstore.SplitChannel(name)
 	if err != nil {
 		return fail(streamerr.ChannelMissing(name), "", "")
 	}
 	if errText := s.faults.TakeSubscribeError(name, key); errText != "" {
 		return fail(errText, "", "")
 	}
-	if channelKind(key) == KindUnknown || !s.channelDefinedLocked(key) {
+	if KindOf(key) == KindUnknown || !s.channelDefinedLocked(key) {
 		return fail(streamerr.ChannelMissing(name), "", "")
 	}
-	ch, err := s.channelLocked(key)
-	if err != nil || (len(filters) > 0 && ch.kind != KindPushTopic) {
+	ch, err := s.store.ChannelLocked(key)
+	if err != nil || (len(filters) > 0 && ch.Kind() != KindPushTopic) {
 		return fail(streamerr.ChannelMissing(name), "", "")
 	}
-	s.pruneLocked(ch, now)
+	s.store.PruneLocked(ch, now)
 	cursor, errText := s.replayStartLocked(ch, key, m.Ext)
 	if errText != "" {
 		return fail(errText, "", "")
@@ -415,12 +416,12 @@ func (s *cometdHandler) subscribe(rc *reqCtx, m *inMsg) []byte {
 }
 
 // replayStartLocked applies the replay extension: the cursor after which events are due, or the error text.
-func (s *cometdHandler) replayStartLocked(ch *channel, key string, ext json.RawMessage) (int64, string) {
+func (s *cometdHandler) replayStartLocked(ch *eventstore.Channel, key string, ext json.RawMessage) (int64, string) {
 	var e struct {
 		Replay json.RawMessage `json:"replay"`
 	}
 	if len(ext) == 0 || json.Unmarshal(ext, &e) != nil || len(e.Replay) == 0 || e.Replay[0] != '{' {
-		return ch.lastID, "" // no replay map: new events only
+		return ch.LastID(), "" // no replay map: new events only
 	}
 	var replay map[string]json.RawMessage
 	if err := json.Unmarshal(e.Replay, &replay); err != nil {
@@ -436,10 +437,10 @@ func (s *cometdHandler) replayStartLocked(ch *channel, key string, ext json.RawM
 	case err != nil:
 		return 0, errReplayInvalid(text)
 	case id == -1:
-		return ch.lastID, ""
+		return ch.LastID(), ""
 	case id == -2:
 		return 0, ""
-	case s.replayValid(ch, id):
+	case s.store.ReplayValidLocked(ch, id):
 		return id, ""
 	}
 	return 0, errReplayInvalid(text)
@@ -460,8 +461,8 @@ func renderJavaMap(m map[string]json.RawMessage) string {
 }
 
 func (s *cometdHandler) unsubscribe(rc *reqCtx, m *inMsg) []byte {
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	s.store.Lock()
+	defer s.store.Unlock()
 	c, errReply := s.sessionLocked(rc, m, s.clock.Now(), true)
 	if errReply != nil {
 		return errReply
@@ -478,8 +479,8 @@ func (s *cometdHandler) unsubscribe(rc *reqCtx, m *inMsg) []byte {
 }
 
 func (s *cometdHandler) disconnect(rc *reqCtx, m *inMsg) []byte {
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	s.store.Lock()
+	defer s.store.Unlock()
 	c := s.liveClientLocked(m.ClientID, s.clock.Now())
 	if c == nil {
 		return s.unknownClientLocked(rc, m, false)
@@ -500,8 +501,8 @@ func (s *cometdHandler) connect(rc *reqCtx, m *inMsg, canHold bool, answer []par
 			hold = time.Duration(ms * float64(time.Millisecond))
 		}
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	s.store.Lock()
+	defer s.store.Unlock()
 	now := s.clock.Now()
 	c, errReply := s.sessionLocked(rc, m, now, false)
 	if errReply != nil {
@@ -591,7 +592,7 @@ func (s *cometdHandler) connect(rc *reqCtx, m *inMsg, canHold bool, answer []par
 			timer = s.clock.NewTimer(hold)
 		}
 		kick, faultCh := c.kick, s.faults.Woken()
-		s.mu.Unlock()
+		s.store.Unlock()
 		select {
 		case <-c.wake:
 		case <-kick:
@@ -602,10 +603,10 @@ func (s *cometdHandler) connect(rc *reqCtx, m *inMsg, canHold bool, answer []par
 		case <-s.closed:
 		case <-rc.r.Context().Done():
 			rc.gone = true
-			s.mu.Lock()
+			s.store.Lock()
 			return answer
 		}
-		s.mu.Lock()
+		s.store.Lock()
 	}
 }
 

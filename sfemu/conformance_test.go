@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/salesforce-streaming/salesforce_streaming/sfemu/internal/eventstore"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -353,7 +354,7 @@ var conformanceRuns = map[string]func(t *testing.T) string{
 	"19": func(t *testing.T) string {
 		e := startEmu(t, Config{}, true)
 		e.clock.Advance(517 * time.Millisecond) // the commit timestamp must still have whole seconds
-		date := e.clock.Now().UTC().Truncate(time.Second).Format(msTime)
+		date := e.clock.Now().UTC().Truncate(time.Second).Format(eventstore.TimeLayout)
 		_, data := firstEvent(t, streamOne(t, e, "/data/Distributor__ChangeEvent", func() {
 			e.control(http.MethodPost, "/emulator/publish", fmt.Sprintf(`{"channel":"/data/Distributor__ChangeEvent","change_type":"CREATE","payloads":[{"LastModifiedDate":%q,"OwnerId":%q,"CreatedById":%[2]q,"CreatedDate":%[1]q,"LastModifiedById":%[2]q,"Name":"Mohanc"}]}`, date, DefaultUserID), &PublishResponse{})
 		}))
@@ -362,7 +363,7 @@ var conformanceRuns = map[string]func(t *testing.T) string{
 	"20": func(t *testing.T) string {
 		e := startEmu(t, Config{}, true)
 		e.clock.Advance(517 * time.Millisecond)
-		date := e.clock.Now().UTC().Truncate(time.Second).Format(msTime)
+		date := e.clock.Now().UTC().Truncate(time.Second).Format(eventstore.TimeLayout)
 		_, data := firstEvent(t, streamOne(t, e, "/data/Distributor__ChangeEvent", func() {
 			e.control(http.MethodPost, "/emulator/publish", fmt.Sprintf(`{"channel":"/data/Distributor__ChangeEvent","change_type":"UPDATE","payloads":[{"LastModifiedDate":%q,"Name":"sundar2"}]}`, date), &PublishResponse{})
 		}))

@@ -28,8 +28,8 @@ func (s *Server) InjectFault(req FaultRequest) error {
 	if err := s.faults.Apply(req); err != nil {
 		return err
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	s.store.Lock()
+	defer s.store.Unlock()
 	switch req.Fault {
 	case FaultUnknownClient:
 		for _, c := range s.clients {

@@ -193,11 +193,11 @@ func (e *testEmu) waitHeld(n int) {
 	}
 	for {
 		held := 0
-		e.srv.mu.Lock()
+		e.srv.store.Lock()
 		for _, c := range e.srv.clients {
 			held += c.holding
 		}
-		e.srv.mu.Unlock()
+		e.srv.store.Unlock()
 		if held >= n {
 			return
 		}

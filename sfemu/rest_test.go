@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/salesforce-streaming/salesforce_streaming/sfemu/internal/eventstore"
 	"github.com/salesforce-streaming/salesforce_streaming/sfemu/internal/limits"
 	"github.com/salesforce-streaming/salesforce_streaming/sfemu/internal/rest"
 )
@@ -251,7 +252,7 @@ func TestChangeEventShapes(t *testing.T) {
 		fields := len(payload) - 1
 		switch ct {
 		case ChangeCreate, ChangeUndelete:
-			assert.Equal(t, len(recordFields), fields, ct)
+			assert.Equal(t, len(eventstore.RecordFields), fields, ct)
 			assert.Empty(t, changed)
 			assert.Regexp(t, `^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.000Z$`, payload["CreatedDate"])
 		case ChangeUpdate:

@@ -17,6 +17,7 @@ import (
 
 	"github.com/salesforce-streaming/salesforce_streaming/sfemu/internal/control"
 	"github.com/salesforce-streaming/salesforce_streaming/sfemu/internal/dataapi"
+	"github.com/salesforce-streaming/salesforce_streaming/sfemu/internal/eventstore"
 	"github.com/salesforce-streaming/salesforce_streaming/sfemu/internal/faults"
 	"github.com/salesforce-streaming/salesforce_streaming/sfemu/internal/generate"
 	"github.com/salesforce-streaming/salesforce_streaming/sfemu/internal/limits"
@@ -199,13 +200,12 @@ func (c *Config) fill() {
 // Server is the emulator. It implements http.Handler. It builds the shared
 // owners (tokens, faults, limits, the org) and the surfaces that are packages of
 // their own (login, REST, control), each given what it uses, and routes to them.
-// The event store, CometD and Pub/Sub still live here, embedded, under mu.
+// CometD and Pub/Sub still live here, embedded; they share the event store's lock.
 type Server struct {
 	cfg   Config
 	clock Clock
 
-	mu       sync.Mutex
-	rng      *rand.Rand
+	rng      *rand.Rand // CometD ids and cookies, Pub/Sub rpc ids; under the store's lock
 	counters counters
 
 	closed    chan struct{}
@@ -214,9 +214,10 @@ type Server struct {
 
 	preloadErr error // what New could not preload; see PreloadErr
 
-	// Not yet packages: each holds a pointer back to this Server for the state and lock they share.
-	eventStore
-	payloadBuilder
+	// The retained events of every channel, under the one lock the streaming surfaces share.
+	store *eventstore.Store
+
+	// Not yet packages: each holds a pointer back to this Server for the state they share.
 	cometdHandler
 	pubsubServer
 
@@ -251,8 +252,15 @@ func New(cfg Config) *Server {
 		rng:    rand.New(rand.NewPCG(seed, seed^0x5f3759df)),
 		closed: make(chan struct{}),
 	}
-	s.eventStore = eventStore{Server: s, channels: make(map[string]*channel), streamingChannels: make(map[string]string)}
-	s.payloadBuilder = payloadBuilder{Server: s}
+	s.store = eventstore.New(eventstore.Config{Clock: cfg.Clock, TopicRetention: cfg.TopicRetention,
+		GenericRetention: cfg.GenericRetention, PlatformEventRetention: cfg.PlatformEventRetention,
+		CDCRetention: cfg.CDCRetention, MaxRetainedEvents: cfg.MaxRetainedEvents, AcceptReplayInRange: cfg.AcceptReplayInRange,
+		MaxReplayGap: cfg.MaxReplayGap, UserID: cfg.UserID, APIVersion: LatestAPIVersion,
+		PreciseCommitTimestamps: cfg.PreciseCommitTimestamps, Seed: seed,
+	}, eventstore.Hooks{Defined: s.defineLocked, StreamingChannelID: s.streamingChannelIDLocked})
+	if cfg.PubSubEncodeAtPublish {
+		s.store.SetEncoder(s.encodePubSub)
+	}
 	s.cometdHandler = cometdHandler{Server: s, clients: make(map[string]*client)}
 	s.faults = faults.New()
 	s.limits = limits.New(limits.Config{DailyDelivery: cfg.DailyDeliveryLimit, DailyStreaming: cfg.DailyStreamingLimit,

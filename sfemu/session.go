@@ -3,6 +3,8 @@ package sfemu
 import (
 	"slices"
 	"time"
+
+	"github.com/salesforce-streaming/salesforce_streaming/sfemu/internal/eventstore"
 )
 
 // client is one Bayeux session: created by a handshake, kept alive by requests, expired when it sends nothing
@@ -23,13 +25,14 @@ type client struct {
 
 type subscription struct {
 	name    string // as subscribed, with ?filters
-	ch      *channel
-	filters []filter
+	ch      *eventstore.Channel
+	filters []eventstore.Filter
 	cursor  int64  // the replay id after which events are due
 	label   []byte // `{"channel":"<name>"` when name differs from the channel (filtered PushTopic), else nil
 }
 
-func (c *client) notify() {
+// Notify wakes the client's held long poll; the event store calls it when a subscribed channel has new events.
+func (c *client) Notify() {
 	select {
 	case c.wake <- struct{}{}:
 	default:
@@ -97,7 +100,7 @@ func (s *cometdHandler) destroyLocked(c *client, why string) {
 	c.gone = why
 	delete(s.clients, c.id)
 	for _, sub := range c.subs {
-		delete(sub.ch.subs, c)
+		sub.ch.DropSubscriberLocked(c)
 	}
 	c.subs = nil
 	c.kickLocked()
@@ -110,13 +113,13 @@ func (s *cometdHandler) subscribeLocked(c *client, sub *subscription) {
 	for i, old := range c.subs {
 		if old.name == sub.name {
 			c.subs[i] = sub
-			c.notify()
+			c.Notify()
 			return
 		}
 	}
 	c.subs = append(c.subs, sub)
-	sub.ch.subs[c]++
-	c.notify()
+	sub.ch.AddSubscriberLocked(c)
+	c.Notify()
 }
 
 func (s *cometdHandler) unsubscribeLocked(c *client, name string) {
@@ -125,18 +128,14 @@ func (s *cometdHandler) unsubscribeLocked(c *client, name string) {
 			continue
 		}
 		c.subs = append(c.subs[:i], c.subs[i+1:]...)
-		if sub := old.ch.subs[c] - 1; sub > 0 {
-			old.ch.subs[c] = sub
-		} else {
-			delete(old.ch.subs, c)
-		}
+		old.ch.RemoveSubscriberLocked(c)
 		return
 	}
 }
 
 func (s *cometdHandler) dropSubscriptionsLocked(c *client) {
 	for _, sub := range c.subs {
-		delete(sub.ch.subs, c)
+		sub.ch.DropSubscriberLocked(c)
 	}
 	c.subs = nil
 }
@@ -148,8 +147,8 @@ func (s *cometdHandler) collectLocked(c *client, now time.Time, pieces []part) (
 	n, size := 0, 0
 	due := 0
 	for _, sub := range c.subs {
-		s.pruneLocked(sub.ch, now)
-		due += len(sub.ch.retained()) - sub.ch.indexAfter(sub.cursor)
+		s.store.PruneLocked(sub.ch, now)
+		due += len(sub.ch.Retained()) - sub.ch.IndexAfter(sub.cursor)
 	}
 	pieces = slices.Grow(pieces, min(due, maxN)+2) // one allocation per answer, room for the connect reply
 	for _, sub := range c.subs {
@@ -157,29 +156,29 @@ func (s *cometdHandler) collectLocked(c *client, now time.Time, pieces []part) (
 			break
 		}
 		ch := sub.ch
-		r := ch.retained()
-		for i := ch.indexAfter(sub.cursor); i < len(r) && n < maxN; i++ {
+		r := ch.Retained()
+		for i := ch.IndexAfter(sub.cursor); i < len(r) && n < maxN; i++ {
 			ev := &r[i]
-			if !matches(ev, sub.filters) {
-				sub.cursor = ev.id
+			if !ev.Matches(sub.filters) {
+				sub.cursor = ev.ID
 				continue
 			}
-			evSize := len(ev.msg) + 1
+			evSize := len(ev.Msg) + 1
 			if sub.label != nil {
-				evSize = len(sub.label) + len(ev.msg) - int(ev.dataOff) + 1
+				evSize = len(sub.label) + len(ev.Msg) - int(ev.DataOff) + 1
 			}
 			if maxBytes > 0 && n > 0 && size+evSize > maxBytes {
 				return pieces, n
 			}
 			if sub.label != nil {
-				pieces = append(pieces, part{sub.label, ev.msg[ev.dataOff:]})
+				pieces = append(pieces, part{sub.label, ev.Msg[ev.DataOff:]})
 			} else {
-				pieces = append(pieces, part{a: ev.msg})
+				pieces = append(pieces, part{a: ev.Msg})
 			}
-			sub.cursor = ev.id
+			sub.cursor = ev.ID
 			size += evSize
 			n++
-			s.limits.CountDelivered(allocationOf(ch.kind), 1)
+			s.limits.CountDelivered(allocationOf(ch.Kind()), 1)
 		}
 	}
 	return pieces, n
@@ -188,9 +187,9 @@ func (s *cometdHandler) collectLocked(c *client, now time.Time, pieces []part) (
 // pendingLocked reports whether c has an event due.
 func (s *cometdHandler) pendingLocked(c *client) bool {
 	for _, sub := range c.subs {
-		r := sub.ch.retained()
-		for i := sub.ch.indexAfter(sub.cursor); i < len(r); i++ {
-			if matches(&r[i], sub.filters) {
+		r := sub.ch.Retained()
+		for i := sub.ch.IndexAfter(sub.cursor); i < len(r); i++ {
+			if r[i].Matches(sub.filters) {
 				return true
 			}
 		}
@@ -202,12 +201,3 @@ func (s *cometdHandler) pendingLocked(c *client) bool {
 type part struct{ a, b []byte }
 
 func (p part) size() int { return len(p.a) + len(p.b) }
-
-func matches(ev *storedEvent, filters []filter) bool {
-	for _, f := range filters {
-		if ev.field(f.field) != f.value {
-			return false
-		}
-	}
-	return true
-}

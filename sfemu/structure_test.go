@@ -27,10 +27,23 @@ var (
 	lower    = []string{"sfemu/org", "sfemu/org/soql", "sfemu/internal/dataapi", "sfemu/internal/orgstream",
 		"sfemu/internal/jsonw", "sfemu/internal/sfhttp", "sfemu/internal/tokens", "sfemu/internal/faults",
 		"sfemu/internal/streamerr", "sfemu/internal/limits", "sfemu/internal/clock",
-		"sfemu/internal/generate"}
+		"sfemu/internal/generate", "sfemu/internal/eventstore"}
 )
 
+// packageImports lists the module's packages that the non-test files of dir import, relative to the module.
 func packageImports(t *testing.T, dir string) []string {
+	t.Helper()
+	var out []string
+	for _, p := range allImports(t, dir) {
+		if rel, ok := strings.CutPrefix(p, modulePath); ok {
+			out = append(out, rel)
+		}
+	}
+	return out
+}
+
+// allImports lists every import path of the non-test files of dir.
+func allImports(t *testing.T, dir string) []string {
 	t.Helper()
 	files, err := filepath.Glob(filepath.Join(dir, "*.go"))
 	require.NoError(t, err)
@@ -44,9 +57,7 @@ func packageImports(t *testing.T, dir string) []string {
 		require.NoError(t, err)
 		for _, imp := range af.Imports {
 			p, _ := strconv.Unquote(imp.Path.Value)
-			if rel, ok := strings.CutPrefix(p, modulePath); ok {
-				seen[rel] = true
-			}
+			seen[p] = true
 		}
 	}
 	out := make([]string, 0, len(seen))
@@ -79,6 +90,17 @@ func TestStructureNoArrowBackUp(t *testing.T) {
 	assert.Empty(t, up)
 }
 
+// The event store serves no protocol: no HTTP, no gRPC, and none of the protocol surfaces' packages.
+func TestStructureEventStoreServesNoProtocol(t *testing.T) {
+	for _, imp := range allImports(t, filepath.Join("internal", "eventstore")) {
+		assert.NotContains(t, []string{"net/http", "net/http/httptest"}, imp)
+		assert.False(t, strings.HasPrefix(imp, "google.golang.org/grpc"), imp)
+		assert.False(t, strings.HasPrefix(imp, modulePath+"internal/pubsub"), imp)
+		assert.NotContains(t, []string{"sfemu/internal/sfhttp", "sfemu/internal/faults", "sfemu/internal/tokens"},
+			strings.TrimPrefix(imp, modulePath))
+	}
+}
+
 // Server embeds no surface type: what remains embedded is counted, and may only fall.
 func TestStructureServerEmbedsFewerSurfaces(t *testing.T) {
 	fset := token.NewFileSet()
@@ -105,7 +127,9 @@ func TestStructureServerEmbedsFewerSurfaces(t *testing.T) {
 			files++
 		}
 	}
-	t.Logf("package sfemu: %d non-test files; Server embeds %d types: %v", files, len(embedded), embedded)
+	methods := serverMethods(t, append([]string{"Server"}, embedded...))
+	t.Logf("package sfemu: %d non-test files; Server embeds %d types: %v; %d methods on Server (own and promoted)",
+		files, len(embedded), embedded, methods)
 	// Before the surfaces became packages: 31 files and 10 embedded types (9 surfaces and the org instance).
 	assert.LessOrEqual(t, len(embedded), 4, "a surface went back into Server")
 	for _, gone := range []string{"oauthHandler", "controlAPI", "restHandler", "faultSet", "eventGenerator"} {
@@ -121,4 +145,30 @@ func types(e ast.Expr) string {
 		return id.Name
 	}
 	return "?"
+}
+
+// serverMethods counts the methods declared in package sfemu on the given receiver types: Server's own and those
+// its embedded types promote into its namespace.
+func serverMethods(t *testing.T, receivers []string) int {
+	t.Helper()
+	want := map[string]bool{}
+	for _, r := range receivers {
+		want[r] = true
+	}
+	files, err := filepath.Glob("*.go")
+	require.NoError(t, err)
+	n := 0
+	for _, f := range files {
+		if strings.HasSuffix(f, "_test.go") {
+			continue
+		}
+		af, err := parser.ParseFile(token.NewFileSet(), f, nil, 0)
+		require.NoError(t, err)
+		for _, d := range af.Decls {
+			if fd, ok := d.(*ast.FuncDecl); ok && fd.Recv != nil && want[types(fd.Recv.List[0].Type)] {
+				n++
+			}
+		}
+	}
+	return n
 }

@@ -76,9 +76,9 @@ func (s *pubsubServer) createManaged(w http.ResponseWriter, r *http.Request) {
 		sfhttp.WriteRESTError(w, http.StatusBadRequest, code, msg)
 		return
 	}
-	s.mu.Lock()
+	s.store.Lock()
 	if s.pubsub.managed.byNameLocked(m.name) != nil {
-		s.mu.Unlock()
+		s.store.Unlock()
 		sfhttp.WriteRESTError(w, http.StatusBadRequest, "DUPLICATE_DEVELOPER_NAME", fmt.Sprintf("A ManagedEventSubscription named %s already exists.", m.name))
 		return
 	}
@@ -86,7 +86,7 @@ func (s *pubsubServer) createManaged(w http.ResponseWriter, r *http.Request) {
 	m.id = org.MakeID(managedKeyPrefix, s.pubsub.managed.seq)
 	m.created = s.clock.Now()
 	s.pubsub.managed.byID[m.id] = m
-	s.mu.Unlock()
+	s.store.Unlock()
 	s.logf("tooling: created %s %s (%s, %s)", managedObject, m.name, m.topic, m.state)
 	sfhttp.WriteRaw(w, http.StatusCreated, []byte(`{"id":"`+m.id+`","success":true,"errors":[],"warnings":[],"infos":[]}`))
 }
@@ -150,18 +150,18 @@ func applyManagedMetadata(m *managedSubscription, md *managedMetadata, create bo
 
 func (s *pubsubServer) serveManagedRecord(w http.ResponseWriter, r *http.Request, version, id string) {
 	full, ok := org.NormalizeID(id)
-	s.mu.Lock()
+	s.store.Lock()
 	m := s.pubsub.managed.byID[full]
-	s.mu.Unlock()
+	s.store.Unlock()
 	if !ok || m == nil {
 		sfhttp.NotFound(w)
 		return
 	}
 	switch r.Method {
 	case http.MethodGet:
-		s.mu.Lock()
+		s.store.Lock()
 		rec := managedRecord(m, version, nil)
-		s.mu.Unlock()
+		s.store.Unlock()
 		sfhttp.WriteRaw(w, http.StatusOK, rec)
 	case http.MethodPatch:
 		var body managedBody
@@ -172,19 +172,19 @@ func (s *pubsubServer) serveManagedRecord(w http.ResponseWriter, r *http.Request
 			sfhttp.WriteRESTError(w, http.StatusBadRequest, "REQUIRED_FIELD_MISSING", "Required fields are missing: [Metadata]")
 			return
 		}
-		s.mu.Lock()
+		s.store.Lock()
 		code, msg := applyManagedMetadata(m, body.Metadata, false)
-		s.mu.Unlock()
+		s.store.Unlock()
 		if code != "" {
 			sfhttp.WriteRESTError(w, http.StatusBadRequest, code, msg)
 			return
 		}
 		w.WriteHeader(http.StatusNoContent)
 	case http.MethodDelete:
-		s.mu.Lock()
+		s.store.Lock()
 		m.endLocked()
 		delete(s.pubsub.managed.byID, m.id)
-		s.mu.Unlock()
+		s.store.Unlock()
 		w.WriteHeader(http.StatusNoContent)
 	default:
 		sfhttp.MethodNotAllowed(w, r, http.MethodGet, http.MethodPatch, http.MethodDelete)
@@ -244,12 +244,12 @@ func (s *pubsubServer) toolingQuery(w http.ResponseWriter, r *http.Request, vers
 		}
 		fields = append(fields, f.Name)
 	}
-	s.mu.Lock()
+	s.store.Lock()
 	var matched []*managedSubscription
 	for _, m := range s.pubsub.managed.byID {
 		ok, err := managedMatches(m, q.Where)
 		if err != nil {
-			s.mu.Unlock()
+			s.store.Unlock()
 			sfhttp.WriteRESTError(w, http.StatusBadRequest, "INVALID_FIELD", err.Error())
 			return
 		}
@@ -267,7 +267,7 @@ func (s *pubsubServer) toolingQuery(w http.ResponseWriter, r *http.Request, vers
 			records = append(records, managedRecord(m, version, fields))
 		}
 	}
-	s.mu.Unlock()
+	s.store.Unlock()
 	recs, _ := json.Marshal(records)
 	sfhttp.WriteRaw(w, http.StatusOK, newObj(nil).int("size", int64(len(matched))).int("totalSize", int64(len(matched))).bool("done", true).
 		raw("queryLocator", []byte("null")).str("entityTypeName", managedObject).raw("records", recs).done())
