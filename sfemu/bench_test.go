@@ -30,7 +30,7 @@ func (d *discardWriter) Write(p []byte) (int, error) { d.n += len(p); return len
 
 // benchSession returns a server holding benchEvents CDC events and a client subscribed to them, plus the
 // headers its requests carry.
-func benchSession(tb testing.TB) (*Server, *client, http.Header) {
+func benchSession(tb testing.TB) (*Server, string, http.Header) {
 	tb.Helper()
 	s := New(Config{Clock: NewFakeClock(epoch), Seed: 7})
 	tb.Cleanup(s.Close)
@@ -63,20 +63,17 @@ func benchSession(tb testing.TB) (*Server, *client, http.Header) {
 	}
 	do("/cometd/64.0", `[{"channel":"/meta/subscribe","clientId":"`+hs[0].ClientID+`","subscription":"/data/AccountChangeEvent","id":"2","ext":{"replay":{"/data/AccountChangeEvent":-2}}}]`, h)
 	do("/cometd/64.0", `[{"channel":"/meta/connect","clientId":"`+hs[0].ClientID+`","connectionType":"long-polling","id":"3","advice":{"timeout":0}}]`, h)
-	s.store.Lock()
-	c := s.clients[hs[0].ClientID]
-	s.store.Unlock()
-	return s, c, h
+	return s, hs[0].ClientID, h
 }
 
-func rewind(s *Server, c *client) {
+func rewind(s *Server, c string) {
 	s.store.Lock()
-	c.subs[0].cursor = 0
+	s.cometd.RewindLocked(c)
 	s.store.Unlock()
 }
 
-func connectBody(c *client) []byte {
-	return []byte(`[{"channel":"/meta/connect","clientId":"` + c.id + `","connectionType":"long-polling","id":"4"}]`)
+func connectBody(c string) []byte {
+	return []byte(`[{"channel":"/meta/connect","clientId":"` + c + `","connectionType":"long-polling","id":"4"}]`)
 }
 
 // BenchmarkServeBacklog measures the emulator's CPU per delivered event: a connect answer of 1,000 retained

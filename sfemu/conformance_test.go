@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/salesforce-streaming/salesforce_streaming/sfemu/internal/cometd"
 	"github.com/salesforce-streaming/salesforce_streaming/sfemu/internal/eventstore"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -253,7 +254,7 @@ var conformanceRuns = map[string]func(t *testing.T) string{
 		}
 		require.NoError(t, json.Unmarshal(resp.body, &tok))
 		c.auth = "Bearer " + tok.AccessToken
-		return c.handshake().setCookie(cookieLB)
+		return c.handshake().setCookie(cometd.CookieLB)
 	},
 	"6": func(t *testing.T) string {
 		e := startEmu(t, Config{}, true)

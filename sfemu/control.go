@@ -2,7 +2,6 @@ package sfemu
 
 import (
 	"fmt"
-	"sort"
 	"sync/atomic"
 
 	"github.com/salesforce-streaming/salesforce_streaming/sfemu/internal/control"
@@ -47,43 +46,21 @@ func (s *Server) controlOps() control.Ops {
 
 // The control API (/emulator/*) drives the emulator from tests and demos (docs/emulator.md).
 
+// counters are what the assembly itself counts; the surfaces and the store count the rest.
 type counters struct {
-	cometdRequests                            atomic.Int64
-	handshakes, handshakesDenied              atomic.Int64
-	connects, subscribes, subscribesFailed    atomic.Int64
-	unsubscribes, disconnects                 atomic.Int64
-	eventsDelivered                           atomic.Int64
-	unknownClient, expired, serverDisconnects atomic.Int64
-	faults                                    atomic.Int64
-	mutations                                 atomic.Int64
+	faults    atomic.Int64
+	mutations atomic.Int64
 }
 
 // countersSnapshot merges the surfaces' counters with the session store's.
 func (s *Server) countersSnapshot() map[string]int64 {
-	m := s.counters.snapshot()
+	m := s.cometd.Counts()
 	m["events_published"] = s.store.Published()
+	m["faults_injected"] = s.counters.faults.Load()
+	m["records_mutated"] = s.counters.mutations.Load()
 	m["token_grants"], m["token_failures"] = s.tokens.Counts()
 	m["connections_dropped"] = s.faults.Dropped()
 	return m
-}
-
-func (c *counters) snapshot() map[string]int64 {
-	return map[string]int64{
-		"cometd_requests":        c.cometdRequests.Load(),
-		"handshakes":             c.handshakes.Load(),
-		"handshakes_denied":      c.handshakesDenied.Load(),
-		"connects":               c.connects.Load(),
-		"subscribes":             c.subscribes.Load(),
-		"subscribes_failed":      c.subscribesFailed.Load(),
-		"unsubscribes":           c.unsubscribes.Load(),
-		"disconnects":            c.disconnects.Load(),
-		"events_delivered":       c.eventsDelivered.Load(),
-		"unknown_client_replies": c.unknownClient.Load(),
-		"clients_expired":        c.expired.Load(),
-		"server_disconnects":     c.serverDisconnects.Load(),
-		"faults_injected":        c.faults.Load(),
-		"records_mutated":        c.mutations.Load(),
-	}
 }
 
 // State returns what GET /emulator/state shows.
@@ -91,18 +68,12 @@ func (s *Server) State() State {
 	s.store.Lock()
 	defer s.store.Unlock()
 	now := s.clock.Now()
-	s.sweepLocked(now)
-	st := State{Now: now, Clients: []ClientState{}, Channels: map[string]ChannelState{}, Counters: s.countersSnapshot(), Faults: s.faults.Snapshot()}
-	for _, c := range s.clients {
-		cs := ClientState{ClientID: c.id, Subscriptions: []string{}, ReplayCursors: map[string]int64{}, Connected: c.connected,
-			ConnectPending: c.holding > 0, EventsSent: c.sent, LastSeen: c.lastSeen}
-		for _, sub := range c.subs {
-			cs.Subscriptions = append(cs.Subscriptions, sub.name)
-			cs.ReplayCursors[sub.name] = sub.cursor
-		}
-		st.Clients = append(st.Clients, cs)
+	st := State{Now: now, Clients: []ClientState{}, Channels: map[string]ChannelState{}, Faults: s.faults.Snapshot()}
+	for _, c := range s.cometd.SessionsLocked(now) {
+		st.Clients = append(st.Clients, ClientState{ClientID: c.ClientID, Subscriptions: c.Subscriptions, ReplayCursors: c.ReplayCursors,
+			Connected: c.Connected, ConnectPending: c.ConnectPending, EventsSent: c.EventsSent, LastSeen: c.LastSeen})
 	}
-	sort.Slice(st.Clients, func(i, j int) bool { return st.Clients[i].ClientID < st.Clients[j].ClientID })
+	st.Counters = s.countersSnapshot()
 	for _, ch := range s.store.ChannelsLocked() {
 		name := ch.Name()
 		s.store.PruneLocked(ch, now)

@@ -192,11 +192,8 @@ func (e *testEmu) waitHeld(n int) {
 		return
 	}
 	for {
-		held := 0
 		e.srv.store.Lock()
-		for _, c := range e.srv.clients {
-			held += c.holding
-		}
+		held := e.srv.cometd.HeldLocked()
 		e.srv.store.Unlock()
 		if held >= n {
 			return

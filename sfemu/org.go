@@ -40,10 +40,7 @@ func (s *Server) MigrateOrg() map[string]MigratedChannel {
 		out[name] = MigratedChannel{OldFirstReplayID: m.OldFirstReplayID, OldLastReplayID: m.OldLastReplayID, Dropped: m.Dropped,
 			NextReplayIDFrom: m.NextReplayIDFrom}
 	}
-	for _, c := range s.clients {
-		s.destroyLocked(c, "migrated")
-	}
-	s.lbCookie = s.lbCookieValue()
+	s.cometd.ForgetClientsLocked("migrated")
 	s.instance.migrations.Add(1) // the org now lives on another instance
 	s.counters.faults.Add(1)
 	s.faults.Wake() // under mu: a held request either saw the migration or holds the channel this closes

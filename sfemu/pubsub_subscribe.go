@@ -15,6 +15,7 @@ import (
 	eventbusv1 "github.com/salesforce-streaming/salesforce_streaming/internal/pubsub/proto"
 	"github.com/salesforce-streaming/salesforce_streaming/sfemu/internal/eventstore"
 	"github.com/salesforce-streaming/salesforce_streaming/sfemu/internal/faults"
+	"github.com/salesforce-streaming/salesforce_streaming/sfemu/internal/limits"
 )
 
 // maxEventsPerResponse and maxResponsePayloadBytes bound one FetchResponse (a response always carries at least
@@ -282,7 +283,7 @@ func (s *pubsubServer) serveStream(ctx context.Context, st *eventStream) error {
 				return err
 			}
 			s.store.Lock()
-			s.limits.CountDelivered(allocationOf(kind), n) // the daily allocation CometD deliveries count against too
+			s.limits.CountDelivered(limits.AllocationOf(kind), n) // the daily allocation CometD deliveries count against too
 			s.store.Unlock()
 			keepalive.Stop()
 			keepalive = s.clock.NewTimer(PubSubKeepalive)

@@ -42,7 +42,7 @@ func (s *Server) restOps() rest.Ops {
 		AdmitAPIRequest: s.limits.AdmitAPIRequest,
 		Limits: func() []byte {
 			s.store.Lock()
-			clients := len(s.clients)
+			clients := s.cometd.ClientsLocked()
 			s.store.Unlock()
 			return s.limits.JSON(clients)
 		},

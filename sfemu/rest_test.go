@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/salesforce-streaming/salesforce_streaming/sfemu/internal/cometd"
 	"github.com/salesforce-streaming/salesforce_streaming/sfemu/internal/eventstore"
 	"github.com/salesforce-streaming/salesforce_streaming/sfemu/internal/limits"
 	"github.com/salesforce-streaming/salesforce_streaming/sfemu/internal/rest"
@@ -161,7 +162,7 @@ func TestLimitsCountDeliveries(t *testing.T) {
 	require.Len(t, evs, 5, "the answer that crosses the allocation is delivered whole")
 	assert.EqualValues(t, 0, e.limits(auth)["DailyDeliveredPlatformEvents"].Remaining)
 	_, reply, resp := c.connect()
-	assert.Equal(t, errDailyLimit, reply["error"], resp.String())
+	assert.Equal(t, cometd.ErrDailyLimit, reply["error"], resp.String())
 
 	f := startEmu(t, Config{}, true)
 	fauth := "Bearer " + f.token()

@@ -1,10 +1,11 @@
-package sfemu
+package cometd
 
 import (
 	"slices"
 	"time"
 
 	"github.com/salesforce-streaming/salesforce_streaming/sfemu/internal/eventstore"
+	"github.com/salesforce-streaming/salesforce_streaming/sfemu/internal/limits"
 )
 
 // client is one Bayeux session: created by a handshake, kept alive by requests, expired when it sends nothing
@@ -45,7 +46,7 @@ func (c *client) kickLocked() {
 	c.kick = make(chan struct{})
 }
 
-func (s *cometdHandler) newClientLocked(now time.Time) *client {
+func (s *Handler) newClientLocked(now time.Time) *client {
 	id := ""
 	for id == "" || s.clients[id] != nil {
 		id = s.clientID()
@@ -56,7 +57,7 @@ func (s *cometdHandler) newClientLocked(now time.Time) *client {
 }
 
 // clientID looks like Salesforce's: 27 lowercase alphanumerics.
-func (s *cometdHandler) clientID() string {
+func (s *Handler) clientID() string {
 	const alphabet = "abcdefghijklmnopqrstuvwxyz0123456789"
 	b := make([]byte, 27)
 	for i := range b {
@@ -67,7 +68,7 @@ func (s *cometdHandler) clientID() string {
 
 // liveClientLocked returns the unexpired client with this id, destroying it first when its reconnect window has
 // passed.
-func (s *cometdHandler) liveClientLocked(id string, now time.Time) *client {
+func (s *Handler) liveClientLocked(id string, now time.Time) *client {
 	c := s.clients[id]
 	if c == nil {
 		return nil
@@ -79,12 +80,12 @@ func (s *cometdHandler) liveClientLocked(id string, now time.Time) *client {
 	return c
 }
 
-func (s *cometdHandler) expiredLocked(c *client, now time.Time) bool {
+func (s *Handler) expiredLocked(c *client, now time.Time) bool {
 	return c.holding == 0 && now.Sub(c.lastSeen) > s.cfg.ReconnectWindow
 }
 
 // sweepLocked destroys every expired client; it keeps the concurrent-client count honest.
-func (s *cometdHandler) sweepLocked(now time.Time) {
+func (s *Handler) sweepLocked(now time.Time) {
 	for _, c := range s.clients {
 		if s.expiredLocked(c, now) {
 			s.destroyLocked(c, "expired")
@@ -93,7 +94,7 @@ func (s *cometdHandler) sweepLocked(now time.Time) {
 }
 
 // destroyLocked removes a client and its subscriptions and ends its held long poll.
-func (s *cometdHandler) destroyLocked(c *client, why string) {
+func (s *Handler) destroyLocked(c *client, why string) {
 	if c.gone != "" {
 		return
 	}
@@ -109,7 +110,7 @@ func (s *cometdHandler) destroyLocked(c *client, why string) {
 	}
 }
 
-func (s *cometdHandler) subscribeLocked(c *client, sub *subscription) {
+func (s *Handler) subscribeLocked(c *client, sub *subscription) {
 	for i, old := range c.subs {
 		if old.name == sub.name {
 			c.subs[i] = sub
@@ -122,7 +123,7 @@ func (s *cometdHandler) subscribeLocked(c *client, sub *subscription) {
 	c.Notify()
 }
 
-func (s *cometdHandler) unsubscribeLocked(c *client, name string) {
+func (s *Handler) unsubscribeLocked(c *client, name string) {
 	for i, old := range c.subs {
 		if old.name != name {
 			continue
@@ -133,7 +134,7 @@ func (s *cometdHandler) unsubscribeLocked(c *client, name string) {
 	}
 }
 
-func (s *cometdHandler) dropSubscriptionsLocked(c *client) {
+func (s *Handler) dropSubscriptionsLocked(c *client) {
 	for _, sub := range c.subs {
 		sub.ch.DropSubscriberLocked(c)
 	}
@@ -142,7 +143,7 @@ func (s *cometdHandler) dropSubscriptionsLocked(c *client) {
 
 // collectLocked takes the events due to c, at most MaxBatch (and MaxResponseBytes), advancing the cursors.
 // It returns the stored message bytes to send.
-func (s *cometdHandler) collectLocked(c *client, now time.Time, pieces []part) ([]part, int) {
+func (s *Handler) collectLocked(c *client, now time.Time, pieces []part) ([]part, int) {
 	maxN, maxBytes := s.cfg.MaxBatch, s.cfg.MaxResponseBytes
 	n, size := 0, 0
 	due := 0
@@ -178,14 +179,14 @@ func (s *cometdHandler) collectLocked(c *client, now time.Time, pieces []part) (
 			sub.cursor = ev.ID
 			size += evSize
 			n++
-			s.limits.CountDelivered(allocationOf(ch.Kind()), 1)
+			s.limits.CountDelivered(limits.AllocationOf(ch.Kind()), 1)
 		}
 	}
 	return pieces, n
 }
 
 // pendingLocked reports whether c has an event due.
-func (s *cometdHandler) pendingLocked(c *client) bool {
+func (s *Handler) pendingLocked(c *client) bool {
 	for _, sub := range c.subs {
 		r := sub.ch.Retained()
 		for i := sub.ch.IndexAfter(sub.cursor); i < len(r); i++ {
