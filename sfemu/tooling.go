@@ -8,6 +8,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/salesforce-streaming/salesforce_streaming/sfemu/internal/jsonw"
 	"github.com/salesforce-streaming/salesforce_streaming/sfemu/internal/sfhttp"
 	"github.com/salesforce-streaming/salesforce_streaming/sfemu/org"
 	"github.com/salesforce-streaming/salesforce_streaming/sfemu/org/soql"
@@ -193,10 +194,10 @@ func (s *pubsubServer) serveManagedRecord(w http.ResponseWriter, r *http.Request
 
 // managedRecord is the record as the Tooling API answers it; fields nil: every field.
 func managedRecord(m *managedSubscription, version string, fields []string) []byte {
-	md := newObj(nil).str("defaultReplay", m.defaultReplay).str("errorRecoveryReplay", m.recoveryReplay).
-		str("label", m.label).str("state", m.state).str("topicName", m.topic).done()
-	o := newObj(nil).raw("attributes", newObj(nil).str("type", managedObject).
-		str("url", "/services/data/v"+version+"/tooling/sobjects/"+managedObject+"/"+m.id).done())
+	md := jsonw.NewChain(nil).Str("defaultReplay", m.defaultReplay).Str("errorRecoveryReplay", m.recoveryReplay).
+		Str("label", m.label).Str("state", m.state).Str("topicName", m.topic).Done()
+	o := jsonw.NewChain(nil).Raw("attributes", jsonw.NewChain(nil).Str("type", managedObject).
+		Str("url", "/services/data/v"+version+"/tooling/sobjects/"+managedObject+"/"+m.id).Done())
 	all := fields == nil
 	if all {
 		fields = []string{"Id", "DeveloperName", "MasterLabel", "FullName", "CreatedDate", "Metadata"}
@@ -204,20 +205,20 @@ func managedRecord(m *managedSubscription, version string, fields []string) []by
 	for _, f := range fields {
 		switch strings.ToLower(f) {
 		case "id":
-			o.str("Id", m.id)
+			o.Str("Id", m.id)
 		case "developername":
-			o.str("DeveloperName", m.name)
+			o.Str("DeveloperName", m.name)
 		case "masterlabel":
-			o.str("MasterLabel", m.label)
+			o.Str("MasterLabel", m.label)
 		case "fullname":
-			o.str("FullName", m.name)
+			o.Str("FullName", m.name)
 		case "createddate":
-			o.str("CreatedDate", m.created.UTC().Format(restTime))
+			o.Str("CreatedDate", m.created.UTC().Format(restTime))
 		case "metadata":
-			o.raw("Metadata", md)
+			o.Raw("Metadata", md)
 		}
 	}
-	return o.done()
+	return o.Done()
 }
 
 // restTime is the datetime layout of REST answers: milliseconds and an offset without a colon.
@@ -269,8 +270,8 @@ func (s *pubsubServer) toolingQuery(w http.ResponseWriter, r *http.Request, vers
 	}
 	s.store.Unlock()
 	recs, _ := json.Marshal(records)
-	sfhttp.WriteRaw(w, http.StatusOK, newObj(nil).int("size", int64(len(matched))).int("totalSize", int64(len(matched))).bool("done", true).
-		raw("queryLocator", []byte("null")).str("entityTypeName", managedObject).raw("records", recs).done())
+	sfhttp.WriteRaw(w, http.StatusOK, jsonw.NewChain(nil).Int("size", int64(len(matched))).Int("totalSize", int64(len(matched))).Bool("done", true).
+		Raw("queryLocator", []byte("null")).Str("entityTypeName", managedObject).Raw("records", recs).Done())
 }
 
 // managedMatches evaluates a WHERE clause on the text fields of a record (= != IN, AND OR NOT).
