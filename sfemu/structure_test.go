@@ -6,6 +6,7 @@ import (
 	"go/token"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -128,12 +129,15 @@ func TestStructureServerEmbedsFewerSurfaces(t *testing.T) {
 		}
 	}
 	methods := serverMethods(t, append([]string{"Server"}, embedded...))
-	t.Logf("package sfemu: %d non-test files; Server embeds %d types: %v; %d methods on Server (own and promoted)",
-		files, len(embedded), embedded, methods)
+	arrows, up := typeArrows(t, append([]string{"Server"}, embedded...))
+	t.Logf("package sfemu: %d non-test files; Server embeds %d types: %v; %d methods on Server (own and promoted); "+
+		"%d arrows between Server and its embedded types, %d of them back up to Server", files, len(embedded), embedded,
+		methods, arrows, up)
 	// Before the surfaces became packages: 31 files and 10 embedded types (9 surfaces and the org instance), then
 	// 26 files, 4 embedded types and 97 methods before the event store and CometD became packages.
 	assert.LessOrEqual(t, len(embedded), 1, "a surface went back into Server")
 	assert.LessOrEqual(t, methods, 48, "Server's namespace grew")
+	assert.LessOrEqual(t, up, 1, "an embedded type reaches back up into Server")
 	for _, gone := range []string{"oauthHandler", "controlAPI", "restHandler", "faultSet", "eventGenerator", "eventStore",
 		"payloadBuilder", "cometdHandler"} {
 		assert.NotContains(t, embedded, gone)
@@ -174,4 +178,84 @@ func serverMethods(t *testing.T, receivers []string) int {
 		}
 	}
 	return n
+}
+
+// typeArrows counts the arrows among the given types of package sfemu: a method of one type that uses (through its
+// receiver) a field or method declared on another is an arrow from the first to the second, counted once per pair.
+// up counts those ending at Server.
+func typeArrows(t *testing.T, names []string) (arrows, up int) {
+	t.Helper()
+	inSet := map[string]bool{}
+	for _, n := range names {
+		inSet[n] = true
+	}
+	owners := map[string][]string{} // a field or method name -> the types of the set declaring it
+	type method struct {
+		recv, recvName string
+		body           *ast.BlockStmt
+	}
+	var methods []method
+	files, err := filepath.Glob("*.go")
+	require.NoError(t, err)
+	for _, f := range files {
+		if strings.HasSuffix(f, "_test.go") {
+			continue
+		}
+		af, err := parser.ParseFile(token.NewFileSet(), f, nil, 0)
+		require.NoError(t, err)
+		for _, d := range af.Decls {
+			switch d := d.(type) {
+			case *ast.FuncDecl:
+				if d.Recv == nil || !inSet[types(d.Recv.List[0].Type)] {
+					continue
+				}
+				recv := types(d.Recv.List[0].Type)
+				owners[d.Name.Name] = append(owners[d.Name.Name], recv)
+				if len(d.Recv.List[0].Names) > 0 && d.Body != nil {
+					methods = append(methods, method{recv, d.Recv.List[0].Names[0].Name, d.Body})
+				}
+			case *ast.GenDecl:
+				for _, spec := range d.Specs {
+					ts, ok := spec.(*ast.TypeSpec)
+					if !ok || !inSet[ts.Name.Name] {
+						continue
+					}
+					st, ok := ts.Type.(*ast.StructType)
+					if !ok {
+						continue
+					}
+					for _, fl := range st.Fields.List {
+						for _, n := range fl.Names {
+							owners[n.Name] = append(owners[n.Name], ts.Name.Name)
+						}
+					}
+				}
+			}
+		}
+	}
+	pairs := map[[2]string]bool{}
+	for _, m := range methods {
+		ast.Inspect(m.body, func(n ast.Node) bool {
+			sel, ok := n.(*ast.SelectorExpr)
+			if !ok {
+				return true
+			}
+			if id, ok := sel.X.(*ast.Ident); !ok || id.Name != m.recvName {
+				return true
+			}
+			own := owners[sel.Sel.Name]
+			if len(own) == 0 || slices.Contains(own, m.recv) {
+				return true
+			}
+			pairs[[2]string{m.recv, own[0]}] = true
+			return true
+		})
+	}
+	for p := range pairs {
+		arrows++
+		if p[1] == "Server" {
+			up++
+		}
+	}
+	return arrows, up
 }
