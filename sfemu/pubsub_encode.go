@@ -11,8 +11,6 @@ import (
 	"time"
 
 	"github.com/valyala/fastjson"
-
-	eventbusv1 "github.com/salesforce-streaming/salesforce_streaming/internal/pubsub/proto"
 )
 
 // Encoding a stored event for Pub/Sub: its CometD message is parsed once (fastjson) and written straight to
@@ -21,14 +19,19 @@ import (
 // wrap it in a response: a Pub/Sub drain costs the emulator about what a CometD one does. An event never served
 // over Pub/Sub (a CometD-only run, a preload) costs nothing more than the pointer.
 
-// pubsubEncoding is what a stored event is over Pub/Sub, apart from its replay id (written from its id on each
-// serve): the event id, the id of the schema it was written with (the schema current when it was first served,
-// as Salesforce keeps the schema an event was published with), and the Avro payload. Immutable once made.
+// pubsubEncoding is what a stored event is over Pub/Sub: its ConsumerEvent in protobuf wire form (the event id,
+// the id of the schema it was written with -- the schema current when it was first encoded, as Salesforce keeps
+// the schema an event was published with --, the Avro payload, and the replay id from the event's id), which a
+// FetchResponse carries as it is (pubsub_wire.go). Immutable once made.
 type pubsubEncoding struct {
-	eventID  string
-	schemaID string
-	payload  []byte
+	schemaID  string
+	wire      []byte
+	payloadAt int32 // the payload is wire[payloadAt:payloadEnd]
+	payloadTo int32
 }
+
+// payload is the event's Avro payload.
+func (e *pubsubEncoding) payload() []byte { return e.wire[e.payloadAt:e.payloadTo] }
 
 var jsonParsers fastjson.ParserPool
 
@@ -82,37 +85,22 @@ func (s *payloadBuilder) encodePubSub(channel string, kind Kind, msg []byte, id 
 		h := hex.EncodeToString(sum[:16])
 		uuid = h[:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:]
 	}
-	return &pubsubEncoding{eventID: uuid, schemaID: ts.id, payload: slices.Clip(bin)}, nil
+	wire, at := appendConsumerEvent(make([]byte, 0, len(bin)+len(uuid)+len(ts.id)+32), uuid, ts.id, bin, id)
+	return &pubsubEncoding{schemaID: ts.id, wire: slices.Clip(wire), payloadAt: int32(at), payloadTo: int32(at + len(bin))}, nil
 }
 
-// pubsubResponse builds the events of responses from encoded events, reusing its buffers from one response to
-// the next: gRPC has marshalled a response when Send returns, so nothing refers to them then. One per stream.
-type pubsubResponse struct {
-	consumer []eventbusv1.ConsumerEvent
-	producer []eventbusv1.ProducerEvent
-	events   []*eventbusv1.ConsumerEvent
-	replay   []byte
-}
+// pubsubResponse collects the kept encodings of one response, reusing its slice from one response to the next.
+// One per stream.
+type pubsubResponse struct{ events []*pubsubEncoding }
 
-// add appends the event with replay id id and encoding enc.
-func (r *pubsubResponse) add(id int64, enc *pubsubEncoding) {
-	n := len(r.events)
-	if n == len(r.consumer) {
-		size := max(2*n, 16)
-		r.consumer, r.producer = make([]eventbusv1.ConsumerEvent, size), make([]eventbusv1.ProducerEvent, size)
-		r.replay = make([]byte, 8*size)
-		// The events already added stay valid: they point into the old arrays, which are not written again.
-	}
-	pe, ce := &r.producer[n], &r.consumer[n]
-	pe.Id, pe.SchemaId, pe.Payload = enc.eventID, enc.schemaID, enc.payload
-	rb := r.replay[8*n : 8*n+8 : 8*n+8]
-	binary.BigEndian.PutUint64(rb, uint64(id))
-	ce.Event, ce.ReplayId = pe, rb
-	r.events = append(r.events, ce)
-}
+// add appends an event's kept encoding.
+func (r *pubsubResponse) add(enc *pubsubEncoding) { r.events = append(r.events, enc) }
 
 // reset empties r for the next response.
-func (r *pubsubResponse) reset() { r.events = r.events[:0] }
+func (r *pubsubResponse) reset() {
+	clear(r.events)
+	r.events = r.events[:0]
+}
 
 // covering returns the current schema of ts's record, extended by the payload fields it lacks.
 func (r *schemaRegistry) covering(ts *topicSchema, payload *fastjson.Object) (*topicSchema, error) {

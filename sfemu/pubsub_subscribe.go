@@ -91,7 +91,8 @@ func (p *pubsubService) Subscribe(stream eventbusv1.PubSub_SubscribeServer) erro
 			return fetch{num: req.GetNumRequested()}, nil
 		},
 		send: func(d delivery) error {
-			return stream.Send(&eventbusv1.FetchResponse{Events: d.events, LatestReplayId: d.latest, RpcId: s.rpcID(), PendingNumRequested: d.pending})
+			// The response in wire form, written from the events' kept encodings (pubsub_wire.go).
+			return stream.SendMsg(encodeFetchResponse(d.events, d.latest, s.rpcID(), d.pending))
 		},
 		setTrailer: stream.SetTrailer,
 	})
@@ -106,7 +107,7 @@ type fetch struct {
 // delivery is one response: events (none in a keepalive or a commit answer), the stream's position, what is still
 // owed, and the answer to the commits received since the last one.
 type delivery struct {
-	events  []*eventbusv1.ConsumerEvent
+	events  []*pubsubEncoding // the kept encodings of the events, in order; valid until send returns
 	latest  []byte
 	pending int32
 	commit  *eventbusv1.CommitReplayResponse
@@ -264,10 +265,10 @@ func (s *pubsubServer) serveStream(ctx context.Context, st *eventStream) error {
 			size := 0
 			for k := range batch {
 				enc := batch[k].pubsub
-				if size += len(enc.payload); size > maxResponsePayloadBytes && len(out.events) > 0 {
+				if size += len(enc.wire); size > maxResponsePayloadBytes && len(out.events) > 0 {
 					break // the rest goes in the next response; gRPC clients refuse messages above 4 MB
 				}
-				out.add(batch[k].id, enc)
+				out.add(enc)
 			}
 			resp.events = out.events
 			n = len(resp.events)
