@@ -251,7 +251,7 @@ func (s *Subscription) batch(ctx context.Context, events []*eventbusv1.ConsumerE
 		if err != nil {
 			return Batch{}, err
 		}
-		ev.JSON, ev.Meta, ev.DecodeErr = DecodeEvent(schema, pe.GetPayload())
+		ev.JSON, ev.Meta, ev.DecodeErr = s.decoder.decode(schema, pe.GetPayload())
 		if ev.DecodeErr != nil {
 			ev.DecodeErr = redactedError{text: red.QuoteString(ev.DecodeErr.Error())}
 		}
