@@ -11,34 +11,25 @@ import (
 	"time"
 
 	"github.com/valyala/fastjson"
+
+	"github.com/salesforce-streaming/salesforce_streaming/sfemu/internal/eventstore"
 )
 
 // Encoding a stored event for Pub/Sub: its CometD message is parsed once (fastjson) and written straight to
 // Avro binary following the topic schema's field list. The encoding is made the first time the event is served
-// over Pub/Sub and kept with the event (storedEvent.pubsub), so later serves (other subscribers, replays) only
+// over Pub/Sub and kept with the event (eventstore.Event.pubsub), so later serves (other subscribers, replays) only
 // wrap it in a response: a Pub/Sub drain costs the emulator about what a CometD one does. An event never served
 // over Pub/Sub (a CometD-only run, a preload) costs nothing more than the pointer.
-
-// pubsubEncoding is what a stored event is over Pub/Sub: its ConsumerEvent in protobuf wire form (the event id,
-// the id of the schema it was written with -- the schema current when it was first encoded, as Salesforce keeps
-// the schema an event was published with --, the Avro payload, and the replay id from the event's id), which a
-// FetchResponse carries as it is (pubsub_wire.go). Immutable once made.
-type pubsubEncoding struct {
-	schemaID  string
-	wire      []byte
-	payloadAt int32 // the payload is wire[payloadAt:payloadEnd]
-	payloadTo int32
-}
-
-// payload is the event's Avro payload.
-func (e *pubsubEncoding) payload() []byte { return e.wire[e.payloadAt:e.payloadTo] }
 
 var jsonParsers fastjson.ParserPool
 
 var changeTypeSymbols = []string{"CREATE", "UPDATE", "DELETE", "UNDELETE", "GAP_CREATE", "GAP_UPDATE", "GAP_DELETE", "GAP_UNDELETE", "GAP_OVERFLOW"}
 
 // encodePubSub encodes one stored event of channel for Pub/Sub.
-func (s *payloadBuilder) encodePubSub(channel string, kind Kind, msg []byte, id int64) (*pubsubEncoding, error) {
+// The encoding is the event's eventstore.Encoding: its ConsumerEvent in wire form (pubsub_wire.go), with the
+// event id, the id of the schema it was written with (the schema current when it was first served, as
+// Salesforce keeps the schema an event was published with), the Avro payload and the replay id.
+func (s *pubsubServer) encodePubSub(channel string, kind Kind, msg []byte, id int64) (*eventstore.Encoding, error) {
 	p := jsonParsers.Get()
 	defer jsonParsers.Put(p)
 	v, err := p.ParseBytes(msg)
@@ -86,15 +77,15 @@ func (s *payloadBuilder) encodePubSub(channel string, kind Kind, msg []byte, id 
 		uuid = h[:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:]
 	}
 	wire, at := appendConsumerEvent(make([]byte, 0, len(bin)+len(uuid)+len(ts.id)+32), uuid, ts.id, bin, id)
-	return &pubsubEncoding{schemaID: ts.id, wire: slices.Clip(wire), payloadAt: int32(at), payloadTo: int32(at + len(bin))}, nil
+	return &eventstore.Encoding{SchemaID: ts.id, Wire: slices.Clip(wire), PayloadAt: int32(at), PayloadTo: int32(at + len(bin))}, nil
 }
 
 // pubsubResponse collects the kept encodings of one response, reusing its slice from one response to the next.
 // One per stream.
-type pubsubResponse struct{ events []*pubsubEncoding }
+type pubsubResponse struct{ events []*eventstore.Encoding }
 
 // add appends an event's kept encoding.
-func (r *pubsubResponse) add(enc *pubsubEncoding) { r.events = append(r.events, enc) }
+func (r *pubsubResponse) add(enc *eventstore.Encoding) { r.events = append(r.events, enc) }
 
 // reset empties r for the next response.
 func (r *pubsubResponse) reset() {

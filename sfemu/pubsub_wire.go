@@ -13,6 +13,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	eventbusv1 "github.com/salesforce-streaming/salesforce_streaming/internal/pubsub/proto"
+	"github.com/salesforce-streaming/salesforce_streaming/sfemu/internal/eventstore"
 )
 
 // A Subscribe response is written from the events' kept wire bytes, not marshalled: each kept encoding holds its
@@ -61,9 +62,9 @@ func appendConsumerEvent(b []byte, eventID, schemaID string, payload []byte, id 
 }
 
 // consumerEvent is the message form of a kept encoding, for the responses that are marshalled (ManagedSubscribe).
-func (e *pubsubEncoding) consumerEvent() (*eventbusv1.ConsumerEvent, error) {
+func consumerEvent(e *eventstore.Encoding) (*eventbusv1.ConsumerEvent, error) {
 	ce := &eventbusv1.ConsumerEvent{}
-	if err := proto.Unmarshal(e.wire, ce); err != nil {
+	if err := proto.Unmarshal(e.Wire, ce); err != nil {
 		return nil, fmt.Errorf("reading a kept Pub/Sub encoding: %w", err)
 	}
 	return ce, nil
@@ -74,18 +75,18 @@ func (e *pubsubEncoding) consumerEvent() (*eventbusv1.ConsumerEvent, error) {
 type fetchResponseWire struct{ buf *[]byte }
 
 // encodeFetchResponse writes a FetchResponse of the kept encodings encs.
-func encodeFetchResponse(encs []*pubsubEncoding, latest []byte, rpcID string, pending int32) *fetchResponseWire {
+func encodeFetchResponse(encs []*eventstore.Encoding, latest []byte, rpcID string, pending int32) *fetchResponseWire {
 	size := protowire.SizeTag(fetchLatestField) + protowire.SizeBytes(len(latest)) +
 		protowire.SizeTag(fetchRPCIDField) + protowire.SizeBytes(len(rpcID)) +
 		protowire.SizeTag(fetchPendingField) + protowire.SizeVarint(uint64(pending))
 	for _, e := range encs {
-		size += protowire.SizeTag(fetchEventsField) + protowire.SizeBytes(len(e.wire))
+		size += protowire.SizeTag(fetchEventsField) + protowire.SizeBytes(len(e.Wire))
 	}
 	buf := wireBuffers.Get(size)
 	b := (*buf)[:0]
 	for _, e := range encs {
 		b = protowire.AppendTag(b, fetchEventsField, protowire.BytesType)
-		b = protowire.AppendBytes(b, e.wire)
+		b = protowire.AppendBytes(b, e.Wire)
 	}
 	if len(latest) > 0 {
 		b = protowire.AppendTag(b, fetchLatestField, protowire.BytesType)

@@ -8,6 +8,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	eventbusv1 "github.com/salesforce-streaming/salesforce_streaming/internal/pubsub/proto"
+	"github.com/salesforce-streaming/salesforce_streaming/sfemu/internal/eventstore"
 )
 
 // TestFetchResponseWireMatchesProto: a FetchResponse written from kept encodings reads back as the message
@@ -27,14 +28,14 @@ func TestFetchResponseWireMatchesProto(t *testing.T) {
 		{"0b2d4c1e-0000-4000-8000-000000000002", "schema-1", big, 1 << 40},
 		{"", "", nil, 7},
 	}
-	var encs []*pubsubEncoding
+	var encs []*eventstore.Encoding
 	var want []*eventbusv1.ConsumerEvent
 	for _, ev := range events {
 		wire, at := appendConsumerEvent(nil, ev.id, ev.schema, ev.payload, ev.replay)
-		enc := &pubsubEncoding{schemaID: ev.schema, wire: wire, payloadAt: int32(at), payloadTo: int32(at + len(ev.payload))}
-		assert.Equal(t, string(ev.payload), string(enc.payload()), "the payload is found in the wire bytes")
+		enc := &eventstore.Encoding{SchemaID: ev.schema, Wire: wire, PayloadAt: int32(at), PayloadTo: int32(at + len(ev.payload))}
+		assert.Equal(t, string(ev.payload), string(enc.Payload()), "the payload is found in the wire bytes")
 		encs = append(encs, enc)
-		ce, err := enc.consumerEvent()
+		ce, err := consumerEvent(enc)
 		require.NoError(t, err)
 		want = append(want, &eventbusv1.ConsumerEvent{Event: &eventbusv1.ProducerEvent{Id: ev.id, SchemaId: ev.schema, Payload: ev.payload},
 			ReplayId: replayBytes(ev.replay)})
@@ -43,7 +44,7 @@ func TestFetchResponseWireMatchesProto(t *testing.T) {
 	codec := newPubSubCodec()
 	for _, tc := range []struct {
 		name    string
-		encs    []*pubsubEncoding
+		encs    []*eventstore.Encoding
 		events  []*eventbusv1.ConsumerEvent
 		latest  []byte
 		rpcID   string
