@@ -74,11 +74,11 @@ func DecodeEvent(schema *avro.RecordSchema, payload []byte) ([]byte, Metadata, e
 // the previous event. The JSON of consecutive events is written into one shared chunk, each event's a slice of
 // it capped at its end. Not safe for concurrent use: a Subscription has its own.
 type eventDecoder struct {
-	plans map[*avro.RecordSchema]*recordPlan
-	chunk []byte // the JSON written so far into the current chunk; events get capped slices of it
-	times dateTimes
-	texts [numTextSlots]string // the previous event's metadata texts, shared when they repeat
-	chunkSize int // size of a new chunk (jsonChunk); 0: each event's JSON is its own allocation
+	plans     map[*avro.RecordSchema]*recordPlan
+	chunk     []byte // the JSON written so far into the current chunk; events get capped slices of it
+	times     dateTimes
+	texts     [numTextSlots]string // the previous event's metadata texts, shared when they repeat
+	chunkSize int                  // size of a new chunk (jsonChunk); 0: each event's JSON is its own allocation
 }
 
 func newEventDecoder() *eventDecoder {

@@ -17,10 +17,9 @@ type Event struct {
 	PubSub *Encoding
 }
 
-// Encoding is what a stored event is over Pub/Sub: its ConsumerEvent in protobuf wire form (the event id, the
-// id of the schema it was written with, the Avro payload, and the replay id from the event's id), which a
-// response carries as it is. Immutable once made. The store keeps it as bytes; it knows nothing of the encoding
-// beyond where the payload lies in it.
+// Encoding is what a stored event is over Pub/Sub: its ConsumerEvent in protobuf wire form (the event id, the id
+// of the schema it was written with, the Avro payload and the replay id from the event's id), which a response
+// carries as it is. Immutable once made. The store keeps it as bytes; it knows nothing of the encoding.
 type Encoding struct {
 	SchemaID  string
 	Wire      []byte
