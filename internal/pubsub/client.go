@@ -131,7 +131,8 @@ func New(cfg Config) (*Client, error) {
 		creds = credentials.NewTLS(tc)
 	}
 	opts := append([]grpc.DialOption{grpc.WithTransportCredentials(creds),
-		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(cfg.MaxResponseBytes))}, transportOptions()...)
+		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(cfg.MaxResponseBytes), grpc.ForceCodecV2(newClientCodec()))},
+		transportOptions()...)
 	opts = append(opts, cfg.DialOptions...)
 	conn, err := grpc.NewClient(cfg.Endpoint, opts...)
 	if err != nil {
