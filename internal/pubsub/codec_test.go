@@ -34,7 +34,9 @@ func fetchResponseCases(t testing.TB) [][]byte {
 	}
 	// Hand-written: an unknown field, a repeated singular field, a message field given twice, invalid UTF-8 in a
 	// string, a wrong wire type, a truncated message.
-	withTag := func(b []byte, num protowire.Number, typ protowire.Type) []byte { return protowire.AppendTag(b, num, typ) }
+	withTag := func(b []byte, num protowire.Number, typ protowire.Type) []byte {
+		return protowire.AppendTag(b, num, typ)
+	}
 	unknown := protowire.AppendVarint(withTag(append([]byte(nil), out[2]...), 9, protowire.VarintType), 5)
 	twiceLatest := protowire.AppendBytes(withTag(append([]byte(nil), out[1]...), 2, protowire.BytesType), []byte{7})
 	pe1 := protowire.AppendString(withTag(nil, 1, protowire.BytesType), "a")
