@@ -68,6 +68,8 @@ func parseFetchResponse(b []byte, r *eventbusv1.FetchResponse) error {
 	producers := make([]eventbusv1.ProducerEvent, n)
 	events := make([]*eventbusv1.ConsumerEvent, 0, n)
 	var schemaID string // the events of a response mostly share their schema id: one string for them
+	// The event ids are gathered and made one string, each event's id a part of it.
+	ids := idTexts{text: make([]byte, 0, 40*n), at: make([]int32, 0, n)}
 	for len(b) > 0 {
 		num, typ, l := protowire.ConsumeTag(b)
 		b = b[l:]
@@ -79,7 +81,7 @@ func parseFetchResponse(b []byte, r *eventbusv1.FetchResponse) error {
 			}
 			b = b[l:]
 			k := len(events)
-			if err := parseConsumerEvent(v, &consumers[k], &producers[k], &schemaID); err != nil {
+			if err := parseConsumerEvent(v, &consumers[k], &producers[k], &schemaID, &ids); err != nil {
 				return err
 			}
 			events = append(events, &consumers[k])
@@ -110,12 +112,34 @@ func parseFetchResponse(b []byte, r *eventbusv1.FetchResponse) error {
 	}
 	if len(events) > 0 {
 		r.Events = events
+		ids.set(producers)
 	}
 	return nil
 }
 
+// idTexts gathers the event ids of a response: text holds them one after the other, at[k] where event k's
+// ends, and set gives each event its id as a part of one string.
+type idTexts struct {
+	text []byte
+	at   []int32
+}
+
+func (t *idTexts) add(id []byte) {
+	t.text = append(t.text, id...)
+	t.at = append(t.at, int32(len(t.text)))
+}
+
+func (t *idTexts) set(producers []eventbusv1.ProducerEvent) {
+	all := string(t.text)
+	start := int32(0)
+	for k, end := range t.at {
+		producers[k].Id = all[start:end]
+		start = end
+	}
+}
+
 // parseConsumerEvent reads a ConsumerEvent into ce, its event into pe.
-func parseConsumerEvent(b []byte, ce *eventbusv1.ConsumerEvent, pe *eventbusv1.ProducerEvent, schemaID *string) error {
+func parseConsumerEvent(b []byte, ce *eventbusv1.ConsumerEvent, pe *eventbusv1.ProducerEvent, schemaID *string, ids *idTexts) error {
 	for len(b) > 0 {
 		num, typ, l := protowire.ConsumeTag(b)
 		if l < 0 || typ != protowire.BytesType {
@@ -132,39 +156,44 @@ func parseConsumerEvent(b []byte, ce *eventbusv1.ConsumerEvent, pe *eventbusv1.P
 			if ce.Event != nil { // a message field given twice merges: protobuf's to do
 				return errUnusual
 			}
-			if err := parseProducerEvent(v, pe, schemaID); err != nil {
+			id, err := parseProducerEvent(v, pe, schemaID)
+			if err != nil {
 				return err
 			}
 			ce.Event = pe
+			ids.add(id)
 		case 2:
 			ce.ReplayId = v
 		default:
 			return errUnusual
 		}
 	}
+	if ce.Event == nil { // an event without its message: no id to gather
+		ids.add(nil)
+	}
 	return nil
 }
 
-// parseProducerEvent reads a ProducerEvent without headers into pe.
-func parseProducerEvent(b []byte, pe *eventbusv1.ProducerEvent, schemaID *string) error {
+// parseProducerEvent reads a ProducerEvent without headers into pe, all but its id, which it returns.
+func parseProducerEvent(b []byte, pe *eventbusv1.ProducerEvent, schemaID *string) (id []byte, err error) {
 	for len(b) > 0 {
 		num, typ, l := protowire.ConsumeTag(b)
 		if l < 0 || typ != protowire.BytesType {
-			return errUnusual
+			return nil, errUnusual
 		}
 		b = b[l:]
 		v, l := protowire.ConsumeBytes(b)
 		if l < 0 {
-			return errUnusual
+			return nil, errUnusual
 		}
 		b = b[l:]
 		switch num {
 		case 1, 2:
 			if !utf8.Valid(v) {
-				return errUnusual
+				return nil, errUnusual
 			}
 			if num == 1 {
-				pe.Id = string(v)
+				id = v
 				continue
 			}
 			if string(v) != *schemaID {
@@ -174,8 +203,8 @@ func parseProducerEvent(b []byte, pe *eventbusv1.ProducerEvent, schemaID *string
 		case 3:
 			pe.Payload = v
 		default: // headers (4), or a field this reader does not know
-			return errUnusual
+			return nil, errUnusual
 		}
 	}
-	return nil
+	return id, nil
 }

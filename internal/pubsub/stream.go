@@ -204,7 +204,7 @@ func (s *Subscription) receive(ctx context.Context, resp *eventbusv1.FetchRespon
 	*lastEvent = time.Now()
 	fresh := events[:0:0]
 	for _, ce := range events {
-		if !seen.add(string(ce.GetReplayId())) {
+		if !seen.addBytes(ce.GetReplayId()) {
 			s.violations.report("duplicate", "the server sent replay id %x twice in one stream; the copy was dropped",
 				ce.GetReplayId())
 			continue
