@@ -1,11 +1,19 @@
 package pubsub
 
 import (
+	"context"
+	"net"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/mem"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/encoding/protowire"
 	"google.golang.org/protobuf/proto"
 
@@ -129,5 +137,36 @@ func BenchmarkFetchResponseUnmarshal(b *testing.B) {
 			}
 			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*100), "ns/event")
 		})
+	}
+}
+
+// TestClientKeepsTheDefaultContentType: with its own codec the client still sends gRPC's default content type
+// (application/grpc), as with protobuf's codec, not a "+subtype" a server might not expect.
+func TestClientKeepsTheDefaultContentType(t *testing.T) {
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	seen := make(chan string, 1)
+	srv := grpc.NewServer(grpc.UnknownServiceHandler(func(_ any, stream grpc.ServerStream) error {
+		md, _ := metadata.FromIncomingContext(stream.Context())
+		select {
+		case seen <- strings.Join(md.Get("content-type"), ","):
+		default:
+		}
+		return status.Error(codes.Unimplemented, "recorded")
+	}))
+	go func() { _ = srv.Serve(lis) }()
+	defer srv.Stop()
+	c, err := New(Config{Auth: &countingSource{}, Endpoint: lis.Addr().String(), Plaintext: true})
+	require.NoError(t, err)
+	defer c.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	_, err = c.GetTopic(ctx, "/event/X__e")
+	require.Error(t, err)
+	select {
+	case ct := <-seen:
+		assert.Equal(t, "application/grpc", ct)
+	case <-ctx.Done():
+		t.Fatal("the server saw no call")
 	}
 }
