@@ -151,6 +151,13 @@ func TestSeenIDsIsBounded(t *testing.T) {
 	assert.True(t, s.add("d"), "a new id evicts the oldest")
 	assert.True(t, s.add("a"), "the oldest was forgotten")
 	assert.Len(t, s.set, 3)
+
+	// Ids of up to 8 bytes are kept in place, longer ones as text; lengths and forms never mix.
+	s = newSeenIDs(8)
+	for _, id := range []string{"", "\x00", "\x00\x00", "12345678", "123456789", "1234567"} {
+		assert.True(t, s.add(id), "%q is new", id)
+		assert.False(t, s.addBytes([]byte(id)), "%q as bytes is the same id", id)
+	}
 }
 
 func TestViolationLogIsRateLimited(t *testing.T) {
