@@ -99,18 +99,19 @@ func (c *checkpointer) Unknown(channel string) bool {
 	return !have
 }
 
-// StoreStart stores a start marker (checkpointfmt) as channel's checkpoint
-// before the channel's first event, of replay id first, is handed out, when
-// the channel has no position yet: a crash after that resumes from the
-// earliest event skipping those below first (SkipBelow), not at `latest`
-// again. It is a no-op once the channel has a position.
-func (c *checkpointer) StoreStart(ctx context.Context, channel string, first int64) error {
+// StoreStart stores marker, a start marker (startMarker) naming the
+// channel's first event, as channel's checkpoint before that event is
+// handed out, when the channel has no position yet: a crash after that
+// resumes from the earliest event skipping those before it (StartMarker),
+// not at `latest` again. It is a no-op once the channel has a position.
+func (c *checkpointer) StoreStart(ctx context.Context, channel string, marker stream.Position) error {
 	channel = stream.ChannelKey(channel)
 	if !c.Unknown(channel) {
 		return nil
 	}
 	c.mu.Lock()
-	pos := stream.Position{Epoch: c.trackLocked(channel).last.Epoch, Seq: first, Start: true}
+	pos := marker
+	pos.Epoch, pos.Start = c.trackLocked(channel).last.Epoch, true
 	c.mu.Unlock()
 	ctx, cancel, ok := c.fenced(ctx)
 	defer cancel()
@@ -135,21 +136,21 @@ func (c *checkpointer) StoreStart(ctx context.Context, channel string, first int
 	return nil
 }
 
-// SkipBelow returns F when channel's position is a start marker (first
-// batch at replay id F, nothing acknowledged since) of the epoch the channel
-// is tracked in: its subscription began at the earliest event, and events
-// below F came before the first subscription and are dropped. A fallback
-// (a new epoch, whose ids may restart lower) or the first acknowledgement
-// ends it.
-func (c *checkpointer) SkipBelow(channel string) (int64, bool) {
+// StartMarker returns channel's position when it is a start marker (first
+// batch at its event, nothing acknowledged since) of the epoch the channel
+// is tracked in: its subscription began at the earliest event, and the
+// events before the marker's came before the first subscription and are
+// dropped (beforeStart). A fallback or an org migration (a new epoch, whose
+// ids may restart lower) or the first acknowledgement ends it.
+func (c *checkpointer) StartMarker(channel string) (stream.Position, bool) {
 	channel = stream.ChannelKey(channel)
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	acked, ok := c.acked[channel]
 	if !ok || !acked.Start || c.trackLocked(channel).last.Epoch != acked.Epoch {
-		return 0, false
+		return stream.Position{}, false
 	}
-	return acked.Seq, true
+	return acked, true
 }
 
 // Probe writes the probe key: whether the cache takes writes now.

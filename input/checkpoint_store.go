@@ -71,12 +71,12 @@ func (s cacheStore) Load(ctx context.Context, channel string) (stream.Position, 
 // streamPosition is a stored position as the checkpointer tracks it. An
 // opaque id reads back with Seq 0: its tracking numbers are not stored.
 func streamPosition(p checkpointfmt.Position) stream.Position {
-	return stream.Position{Epoch: p.Epoch, Seq: p.ID, Start: p.Start, Opaque: string(p.ReplayID)}
+	return stream.Position{Epoch: p.Epoch, Seq: p.ID, Start: p.Start, Opaque: string(p.ReplayID), Time: p.Time}
 }
 
 // storedPosition is pos as a codec stores it.
 func storedPosition(pos stream.Position) checkpointfmt.Position {
-	p := checkpointfmt.Position{Epoch: pos.Epoch, ID: pos.Seq, Start: pos.Start}
+	p := checkpointfmt.Position{Epoch: pos.Epoch, ID: pos.Seq, Start: pos.Start, Time: pos.Time}
 	if pos.Opaque != "" {
 		p.ReplayID = []byte(pos.Opaque)
 	}

@@ -80,6 +80,10 @@ type ssiInput struct {
 	// fallbackClient's batches: when it grows, a new checkpoint epoch starts.
 	fallbacks      map[string]int
 	fallbackClient stream.Source
+	// startSeen holds the channels whose start marker's first event
+	// startSeenClient handed on: their skipping is over (start_marker.go).
+	startSeen       map[string]bool
+	startSeenClient stream.Source
 
 	closeOnce sync.Once
 	closeErr  error
@@ -257,7 +261,7 @@ func (i *ssiInput) startPositions(ctx context.Context, migrated map[string]bool)
 		case haveAcked && migrated[base]:
 			start.Preset, from = stream.Preset(i.migratedStart(base)), "on_invalid_replay_id after an org migration"
 		case haveAcked && acked.Start:
-			start.Preset, from = stream.Earliest, fmt.Sprintf("its first subscription began at replay id %d and nothing was acknowledged since: events below it are skipped", acked.Seq)
+			start.Preset, from = stream.Earliest, fmt.Sprintf("its checkpoint is the start marker %s: nothing was acknowledged since its first subscription, and the events before that are skipped", shorten(string(i.api.codec.Format(storedPosition(acked)))))
 		case haveAcked:
 			start, from = stream.Start{After: acked, Resume: true}, "its last acknowledged event"
 		case haveOpaque:
@@ -347,7 +351,7 @@ func (i *ssiInput) readNew(ctx context.Context) (*delivery, error) {
 				i.mu.Unlock()
 				return nil, nil
 			}
-			if batch = i.dropBeforeStart(batch); len(batch.Events) == 0 {
+			if batch = i.dropBeforeStart(client, batch); len(batch.Events) == 0 {
 				continue
 			}
 			haveHeld = true

@@ -62,31 +62,31 @@ func TestStartMarkerResumesFromEarliest(t *testing.T) {
 	}
 }
 
-// TestSkipBelowEnds: the skip of a start marker ends with the first
+// TestStartMarkerEnds: the skip of a start marker ends with the first
 // acknowledgement and with a replay-id fallback, whose ids may restart lower.
-func TestSkipBelowEnds(t *testing.T) {
+func TestStartMarkerEnds(t *testing.T) {
 	c := newCheckpointer(newFakeStore(), 100, service.MockResources().Logger(), nil)
 	t.Cleanup(func() { _ = c.Close(context.Background()) })
-	_, ok := c.SkipBelow("/u/A")
+	_, ok := c.StartMarker("/u/A")
 	assert.False(t, ok, "no position: nothing to skip")
 
-	require.NoError(t, c.StoreStart(t.Context(), "/u/A", 7556))
-	below, ok := c.SkipBelow("/u/A")
+	require.NoError(t, c.StoreStart(t.Context(), "/u/A", stream.Position{Seq: 7556}))
+	marker, ok := c.StartMarker("/u/A")
 	require.True(t, ok)
-	assert.Equal(t, int64(7556), below)
-	require.NoError(t, c.StoreStart(t.Context(), "/u/A", 9000), "a no-op once a marker is stored")
-	below, _ = c.SkipBelow("/u/A")
-	assert.Equal(t, int64(7556), below)
+	assert.Equal(t, stream.Position{Seq: 7556, Start: true}, marker)
+	require.NoError(t, c.StoreStart(t.Context(), "/u/A", stream.Position{Seq: 9000}), "a no-op once a marker is stored")
+	marker, _ = c.StartMarker("/u/A")
+	assert.Equal(t, int64(7556), marker.Seq)
 
 	c.NewEpoch("/u/A")
-	_, ok = c.SkipBelow("/u/A")
+	_, ok = c.StartMarker("/u/A")
 	assert.False(t, ok, "after a fallback")
 
-	require.NoError(t, c.StoreStart(t.Context(), "/u/B", 40))
+	require.NoError(t, c.StoreStart(t.Context(), "/u/B", stream.Position{Seq: 40}))
 	resolve, err := c.Track(t.Context(), "/u/B", stream.Position{Seq: 44}, true, 2)
 	require.NoError(t, err)
 	resolve()
-	_, ok = c.SkipBelow("/u/B")
+	_, ok = c.StartMarker("/u/B")
 	assert.False(t, ok, "after the first acknowledgement")
 	pos, _, err := c.Resume(t.Context(), "/u/B")
 	require.NoError(t, err)
@@ -115,9 +115,9 @@ func TestStartMarkerStartPositions(t *testing.T) {
 	ids, err := in2.startPositions(ctx, migrated)
 	require.NoError(t, err)
 	assert.Equal(t, replayEarliest, cometdReplayID(ids[ch]), "a marker is never sent as a replay id")
-	below, ok := in2.cp.SkipBelow(ch)
+	marker, ok := in2.cp.StartMarker(ch)
 	require.True(t, ok)
-	assert.Equal(t, int64(900), below)
+	assert.Equal(t, int64(900), marker.Seq)
 
 	instance = "NA2" // the org moved while down
 	in3 := migrationInput(t, "latest", &instance)
@@ -128,6 +128,6 @@ func TestStartMarkerStartPositions(t *testing.T) {
 	ids, err = in3.startPositions(ctx, migrated)
 	require.NoError(t, err)
 	assert.Equal(t, replayLatest, cometdReplayID(ids[ch]), "on_invalid_replay_id after an org migration")
-	_, ok = in3.cp.SkipBelow(ch)
+	_, ok = in3.cp.StartMarker(ch)
 	assert.False(t, ok, "the old sequence's first id skips nothing of the new one")
 }

@@ -35,7 +35,8 @@ type Codec interface {
 var (
 	// CometD: decimal replay ids, `<id>`, `<id>@<epoch>` or a start marker.
 	CometD Codec = cometdCodec{}
-	// PubSub: `<base64 replay id>@<epoch>` under the key plus PubSubKeySuffix.
+	// PubSub: `<base64 replay id>@<epoch>` or a start marker, under the key
+	// plus PubSubKeySuffix.
 	PubSub Codec = pubsubCodec{}
 )
 
@@ -105,19 +106,43 @@ func (pubsubCodec) Show(pos Position) string {
 // of a later epoch (see pubsub.go for what a crash can leave).
 func (pubsubCodec) shadowWins(shadow, key Position) bool { return shadow.Epoch >= key.Epoch }
 
-// Format writes p as stored: `<base64>@<epoch>`, the epoch always written.
+// Format writes p as stored: `<base64>@<epoch>`, the epoch always written;
+// a start marker as `start:<base64>;<time>@<epoch>` (`;<time>` left out
+// when Time is 0).
 func (pubsubCodec) Format(p Position) []byte {
-	out := base64.StdEncoding.AppendEncode(nil, p.ReplayID)
+	var out []byte
+	if p.Start {
+		out = append(out, StartPrefix...)
+	}
+	out = base64.StdEncoding.AppendEncode(out, p.ReplayID)
+	if p.Start && p.Time > 0 {
+		out = append(out, startTimeSep)
+		out = strconv.AppendInt(out, p.Time, 10)
+	}
 	out = append(out, '@')
 	return strconv.AppendInt(out, p.Epoch, 10)
 }
 
-// Parse reads a stored Pub/Sub value, ignoring surrounding space. The replay
-// id must be non-empty.
+// startTimeSep parts a Pub/Sub start marker's replay id from its time; it is
+// in neither the base64 alphabet nor a decimal.
+const startTimeSep = ';'
+
+// Parse reads a stored Pub/Sub value or start marker, ignoring surrounding
+// space. The replay id must be non-empty, a marker's time positive.
 func (pubsubCodec) Parse(value []byte) (Position, error) {
-	idText, epochText, ok := strings.Cut(strings.TrimSpace(string(value)), "@")
+	text, start := strings.CutPrefix(strings.TrimSpace(string(value)), StartPrefix)
+	idText, epochText, ok := strings.Cut(text, "@")
 	if !ok {
 		return Position{}, errors.New("no @<epoch>")
+	}
+	pos := Position{Start: start}
+	if sep := strings.IndexByte(idText, startTimeSep); start && sep >= 0 {
+		timeText := idText[sep+1:]
+		t, err := strconv.ParseInt(timeText, 10, 64)
+		if err != nil || t < 1 {
+			return Position{}, fmt.Errorf("invalid start marker time %q", timeText)
+		}
+		idText, pos.Time = idText[:sep], t
 	}
 	id, err := base64.StdEncoding.DecodeString(idText)
 	if err != nil {
@@ -131,5 +156,6 @@ func (pubsubCodec) Parse(value []byte) (Position, error) {
 	if err != nil || epoch < 0 {
 		return Position{}, fmt.Errorf("invalid epoch %q", epochText)
 	}
-	return Position{Epoch: epoch, ReplayID: id}, nil
+	pos.Epoch, pos.ReplayID = epoch, id
+	return pos, nil
 }

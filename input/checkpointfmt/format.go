@@ -43,7 +43,10 @@
 // Checkpoints of `api: pubsub` (pubsub.go) live under their own keys, the
 // CometD key plus PubSubKeySuffix, as `<base64 replay id>@<epoch>`: Pub/Sub
 // replay ids are opaque bytes, so neither API ever reads the other's. The
-// shadow and epoch rules are the same.
+// shadow and epoch rules are the same. Its start marker,
+// `start:<base64 R1>;<T1>@<epoch>`, names the first event's replay id R1 and
+// its creation time T1 (Unix ms; `;<T1>` left out when the event had none),
+// since opaque ids cannot say which events came before R1.
 //
 // The two stored forms are the two implementations of Codec (CometD and
 // PubSub, codec.go): the key, the value's text, and which of key and shadow
@@ -79,13 +82,17 @@ const StartPrefix = "start:"
 
 // Position is an acknowledged place in a channel as stored: a replay id
 // within its epoch (ID over CometD, ReplayID's opaque bytes over Pub/Sub),
-// or, when Start is set, a CometD start marker (the channel's first batch
-// began at replay id ID; nothing was acknowledged yet).
+// or, when Start is set, a start marker (the channel's first batch began
+// with the event of replay id ID, or over Pub/Sub of ReplayID created at
+// Time; nothing was acknowledged yet).
 type Position struct {
 	Epoch    int64
 	ID       int64
 	Start    bool
 	ReplayID []byte
+	// Time is a Pub/Sub start marker's first event's creation time, Unix
+	// milliseconds; 0 when that event had none.
+	Time int64
 }
 
 // After reports whether p is past q: a later epoch; in the same one, a

@@ -7,6 +7,16 @@ package checkpointfmt
 // its value is `<base64 replay id>@<epoch>` (standard base64 with padding;
 // the epoch always written, 0 included).
 //
+// Its start marker is `start:<base64 R1>;<T1>@<epoch>`: the channel's first
+// batch began with the event of replay id R1, created at T1 (Unix
+// milliseconds; `;<T1>` is left out when that event carried no time).
+// Opaque ids do not say which events came before R1, so a channel resuming
+// from the marker subscribes from the earliest event and drops the events
+// created before T1 until R1 comes. A marker cut short lacks its
+// `@<epoch>` and is refused like any value cut short. A reader that
+// predates the marker fails to decode `start:...;...` as base64 and refuses
+// the checkpoint (naming the key) rather than misreading it.
+//
 // The shadow rule is the CometD one: every write goes to the shadow first
 // (WriteOrder), a read takes the newer valid value of the two. Since opaque
 // ids do not order, "newer" is decided by what a crash can leave:

@@ -2,6 +2,8 @@ package checkpointfmt
 
 import (
 	"context"
+	"encoding/base64"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -120,4 +122,47 @@ func TestReadOpaqueEmptyReplayID(t *testing.T) {
 			assert.NotEmpty(t, got.NotPosition)
 		})
 	}
+}
+
+// TestPubSubStartMarker: a Pub/Sub start marker names the first event's
+// replay id and creation time, round-trips, sorts below every position of
+// its epoch, and is refused when cut short. A reader that predates it (which
+// decoded everything before `@` as base64) fails on it rather than
+// misreading it.
+func TestPubSubStartMarker(t *testing.T) {
+	marker := Position{Start: true, ReplayID: []byte{0, 0, 0, 0, 0, 0, 0, 7}, Time: 1765065600123}
+	assert.Equal(t, "start:AAAAAAAAAAc=;1765065600123@0", string(PubSub.Format(marker)))
+	noTime := Position{Start: true, Epoch: 3, ReplayID: []byte("r1")}
+	assert.Equal(t, "start:cjE=@3", string(PubSub.Format(noTime)))
+	for _, p := range []Position{marker, noTime, {Start: true, Epoch: 12, ReplayID: []byte("\xff;@"), Time: 1}} {
+		got, err := PubSub.Parse(PubSub.Format(p))
+		require.NoError(t, err)
+		assert.Equal(t, p, got)
+	}
+	full := string(PubSub.Format(marker))
+	for n := 1; n < len(full); n++ {
+		got, err := PubSub.Parse([]byte(full[:n]))
+		if err == nil {
+			t.Errorf("%q, cut short, read as %+v", full[:n], got)
+		}
+	}
+	for _, bad := range []string{"start:@0", "start:AAAA;@0", "start:AAAA;0@0", "start:AAAA;-5@0", "start:AAAA;x@0", "AAAA;5@0"} {
+		_, err := PubSub.Parse([]byte(bad))
+		assert.Error(t, err, bad)
+	}
+	idText, _, _ := strings.Cut(full, "@")
+	_, err := base64.StdEncoding.DecodeString(idText)
+	assert.Error(t, err, "a reader that predates the marker cannot take it for a replay id")
+
+	position := Position{ReplayID: []byte("first-ack")}
+	assert.True(t, position.After(marker), "a position is past the marker of its epoch")
+	get := func(_ context.Context, key string) ([]byte, bool, error) {
+		if key == "k"+ShadowSuffix {
+			return PubSub.Format(position), true, nil // the first ack's write reached only the shadow
+		}
+		return []byte(full), true, nil
+	}
+	got, err := Read(t.Context(), get, PubSub, "k")
+	require.NoError(t, err)
+	assert.Equal(t, position, got.Pos)
 }

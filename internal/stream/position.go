@@ -11,9 +11,13 @@ type Position struct {
 	Epoch  int64
 	Seq    int64
 	Opaque string
-	// Start marks a start marker: the channel's first batch began at replay id Seq and nothing was acknowledged
-	// since (CometD only: its subscription resumes from the earliest event, skipping those below Seq).
+	// Start marks a start marker: the channel's first batch began with the event at Seq (CometD) or Opaque (a
+	// source whose ids do not order) and nothing was acknowledged since. Its subscription resumes from the
+	// earliest event and skips the events that came before that first one (see the input's start marker).
 	Start bool
+	// Time is a start marker's first event's creation time, Unix milliseconds; 0 when unknown. Over opaque ids
+	// it is what tells the events before the first one apart.
+	Time int64
 }
 
 // After reports whether p is past q: a later epoch; in the same one, a position past a start marker, else a
