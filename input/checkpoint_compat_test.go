@@ -45,6 +45,10 @@ func TestStoredFormatOfEarlierReleases(t *testing.T) {
 			codec: checkpointfmt.PubSub, want: stream.Position{Opaque: "\x00\x00\x00\x00\x00\x00\x00\x07"}},
 		{name: "pubsub epoch", channel: "/data/ChangeEvents", key: "salesforce_streaming:%2Fdata%2FChangeEvents@pubsub", value: "AP8B@4",
 			codec: checkpointfmt.PubSub, want: stream.Position{Epoch: 4, Opaque: "\x00\xff\x01"}},
+		{name: "pubsub start marker", channel: "/event/Order__e", key: "salesforce_streaming:%2Fevent%2FOrder__e@pubsub", value: "start:AAAAAAAAAAc=;1765065600123@0",
+			codec: checkpointfmt.PubSub, want: stream.Position{Opaque: "\x00\x00\x00\x00\x00\x00\x00\x07", Start: true, Time: 1765065600123}},
+		{name: "pubsub start marker without a time", channel: "/event/Order__e", key: "salesforce_streaming:%2Fevent%2FOrder__e@pubsub", value: "start:AP8B@2",
+			codec: checkpointfmt.PubSub, want: stream.Position{Epoch: 2, Opaque: "\x00\xff\x01", Start: true}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
