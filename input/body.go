@@ -4,8 +4,6 @@ import (
 	"fmt"
 
 	"github.com/redpanda-data/benthos/v4/public/service"
-
-	"github.com/salesforce-streaming/salesforce_streaming/internal/bayeux/wire"
 )
 
 // The body field: what a message's body holds. `data` is CometD's whole
@@ -49,17 +47,4 @@ func parseBody(pConf *service.ParsedConfig, api apiKind) (bodyShape, error) {
 		return "", fmt.Errorf("body: data is the CometD message's data object, which api: pubsub does not have: use body: payload (the default under api: pubsub)")
 	}
 	return body, nil
-}
-
-// payloadBody makes each event's body its payload: data.payload, or a
-// PushTopic event's data.sobject. An event with neither keeps its data.
-func payloadBody(b *wire.Batch) {
-	for k := range b.Events {
-		ev := &b.Events[k]
-		if p, ok := wire.Member(ev.Data, "payload"); ok {
-			ev.Data = p
-		} else if p, ok := wire.Member(ev.Data, "sobject"); ok {
-			ev.Data = p
-		}
-	}
 }

@@ -21,15 +21,14 @@ import (
 	"github.com/redpanda-data/benthos/v4/public/service"
 
 	"github.com/salesforce-streaming/salesforce_streaming/input/checkpointfmt"
-	"github.com/salesforce-streaming/salesforce_streaming/internal/bayeux"
-	"github.com/salesforce-streaming/salesforce_streaming/internal/bayeux/wire"
 	"github.com/salesforce-streaming/salesforce_streaming/internal/sfauth"
+	"github.com/salesforce-streaming/salesforce_streaming/internal/stream"
 )
 
 // Replay presets as the Streaming API writes them in a subscribe's replay map.
 const (
-	replayLatest   = bayeux.ReplayLatest
-	replayEarliest = bayeux.ReplayEarliest
+	replayLatest   = int64(stream.Latest)
+	replayEarliest = int64(stream.Earliest)
 )
 
 // invalidReplayPolicy is on_invalid_replay_id; input.go maps it to bayeux's.
@@ -78,7 +77,7 @@ type ssiConfig struct {
 	ProxyURL    *url.URL    // nil: proxy from the environment
 	MaxBuffered int
 
-	Backoff bayeux.BackoffConfig
+	Backoff stream.BackoffConfig
 
 	// LimitsInterval is how often the org's limits are read; 0: never.
 	LimitsInterval time.Duration
@@ -310,11 +309,11 @@ func checkKeyPrefix(prefix string, channels []string, api apiKind) (errs []error
 	for _, ch := range channels {
 		key := checkpointfmt.CheckpointKey(prefix, ch)
 		if api == apiPubSub {
-			key = checkpointfmt.PubSubCheckpointKey(prefix, ch)
+			key = checkpointfmt.PubSub.Key(prefix, ch)
 		}
 		if n := len(key + checkpointfmt.ShadowSuffix); n > maxKeyBytes {
 			errs = append(errs, fmt.Errorf("channels: %s makes a checkpoint key of %d bytes with checkpoint_cache_key %q, above the %d a file name may have: shorten checkpoint_cache_key",
-				wire.ChannelKey(ch), n, prefix, maxKeyBytes))
+				stream.ChannelKey(ch), n, prefix, maxKeyBytes))
 		}
 	}
 	return errs
@@ -458,7 +457,7 @@ func parseChannels(pConf *service.ParsedConfig, conf *ssiConfig) (errs []error) 
 			errs = append(errs, fmt.Errorf("channels: %q has a filter, which only PushTopic channels accept, written /topic/Name?Field=Value", ch))
 			continue
 		}
-		base := wire.ChannelKey(ch)
+		base := stream.ChannelKey(ch)
 		if kind := pubsubRefusedKind(base); kind != "" && apiKind(strings.TrimSpace(mustString(pConf, ssiFieldAPI))) == apiPubSub {
 			errs = append(errs, fmt.Errorf("channels: %s is a %s channel, which api: pubsub cannot subscribe to (the Pub/Sub API serves /event/ and /data/ channels only): use api: streaming for it", base, kind))
 			seen[base] = true
@@ -484,7 +483,7 @@ func parseChannels(pConf *service.ParsedConfig, conf *ssiConfig) (errs []error) 
 	conf.InitialReplayIDs = make(map[string]int64, len(initial))
 	conf.InitialPubSubIDs = make(map[string][]byte, len(initial))
 	for ch, v := range initial {
-		base := wire.ChannelKey(strings.TrimSpace(ch))
+		base := stream.ChannelKey(strings.TrimSpace(ch))
 		if !seen[base] {
 			errs = append(errs, fmt.Errorf("initial_replay_ids: %q is not in channels: list it in channels or remove the entry", ch))
 			continue

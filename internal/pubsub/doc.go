@@ -14,7 +14,7 @@
 //
 //   - UNAUTHENTICATED: one token refresh per refusal, the first of a streak at once, later ones after backoff;
 //   - an invalid or expired replay id (sfdc.platform.eventbus.grpc.subscription.fetch.replayid.corrupted):
-//     OnInvalidReplayID (earliest, latest, or fail: Next returns the InvalidReplayError);
+//     OnInvalidReplayID (earliest, latest, or fail: Next returns the stream.InvalidReplayError);
 //   - a limit (RESOURCE_EXHAUSTED, ...limit.exceeded) or a permission error on a resubscribe: Backoff.Long;
 //   - anything else (dropped connection, UNAVAILABLE, INTERNAL, a failing GetSchema, a flood, a response above
 //     MaxResponseBytes, no response for StreamIdleTimeout): resubscribe at once, then Backoff.Delay from the
@@ -27,7 +27,7 @@
 // KeepaliveQuiet, refuses a response above MaxResponseBytes unread, and logs each violation, rate-limited. Every
 // server text that reaches an error, a log or an event field goes through Config.Redactor (internal/redact).
 //
-// An optional Observer (bayeux.Observer) is told of each resubscription with its reason, each token refresh and
+// An optional Observer (stream.Observer) is told of each resubscription with its reason, each token refresh and
 // each replay-id fallback, as the CometD client tells its own, so that the input's metrics mean the same over
 // both transports.
 //

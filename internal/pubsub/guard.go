@@ -5,7 +5,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/salesforce-streaming/salesforce_streaming/internal/bayeux"
+	"github.com/salesforce-streaming/salesforce_streaming/internal/stream"
 )
 
 // violationEvery is how often one kind of protocol violation is logged per subscription: a server that floods or
@@ -16,7 +16,7 @@ const violationEvery = 30 * time.Second
 // duplicate replay ids) as warnings, at most once per violationEvery for each kind, with the number left
 // unlogged since. Its texts quote no server text but replay ids, which are opaque bytes shown in hex.
 type violationLog struct {
-	log   bayeux.Logger
+	log   stream.Logger
 	topic string
 	now   func() time.Time
 
@@ -29,7 +29,7 @@ type violationKind struct {
 	suppressed int
 }
 
-func newViolationLog(log bayeux.Logger, topic string) *violationLog {
+func newViolationLog(log stream.Logger, topic string) *violationLog {
 	return &violationLog{log: log, topic: topic, now: time.Now, kinds: map[string]*violationKind{}}
 }
 
