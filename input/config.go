@@ -17,6 +17,7 @@ import (
 	"github.com/redpanda-data/benthos/v4/public/service"
 
 	"github.com/salesforce-streaming/salesforce_streaming/internal/bayeux"
+	"github.com/salesforce-streaming/salesforce_streaming/internal/bayeux/wire"
 	"github.com/salesforce-streaming/salesforce_streaming/internal/sfauth"
 )
 
@@ -25,6 +26,10 @@ const (
 	replayLatest   = bayeux.ReplayLatest
 	replayEarliest = bayeux.ReplayEarliest
 )
+
+// channelKey is a channel without its filter, as checkpoints, metadata and
+// initial_replay_ids name it.
+func channelKey(channel string) string { return wire.ChannelKey(channel) }
 
 // invalidReplayPolicy is on_invalid_replay_id; input.go maps it to bayeux's.
 type invalidReplayPolicy string

@@ -11,7 +11,6 @@ import (
 	"github.com/redpanda-data/benthos/v4/public/service"
 
 	"github.com/salesforce-streaming/salesforce_streaming/input/checkpointfmt"
-	"github.com/salesforce-streaming/salesforce_streaming/internal/bayeux/wire"
 	"github.com/salesforce-streaming/salesforce_streaming/internal/sfauth"
 )
 
@@ -228,7 +227,7 @@ func checkChannels(s *parseState) (errs []error) {
 			errs = append(errs, msgChannelFilter.err(ch))
 			continue
 		}
-		base := wire.ChannelKey(ch)
+		base := channelKey(ch)
 		if kind := pubsubRefusedKind(base); kind != "" && pubsubAPI {
 			errs = append(errs, msgChannelPubSub.err(base, kind))
 			s.seen[base] = true
@@ -278,7 +277,7 @@ func checkInitialReplayIDs(s *parseState) (errs []error) {
 	conf.InitialReplayIDs = make(map[string]int64, len(initial))
 	conf.InitialPubSubIDs = make(map[string][]byte, len(initial))
 	for ch, v := range initial {
-		base := wire.ChannelKey(strings.TrimSpace(ch))
+		base := channelKey(strings.TrimSpace(ch))
 		if !s.seen[base] {
 			errs = append(errs, msgInitialUnknown.err(ch))
 			continue
@@ -335,7 +334,7 @@ func keyLengthErrs(prefix string, channels []string, api apiKind) (errs []error)
 			key = checkpointfmt.PubSubCheckpointKey(prefix, ch)
 		}
 		if n := len(key + checkpointfmt.ShadowSuffix); n > maxKeyBytes {
-			errs = append(errs, msgChannelKeyLong.err(wire.ChannelKey(ch), n, prefix, maxKeyBytes))
+			errs = append(errs, msgChannelKeyLong.err(channelKey(ch), n, prefix, maxKeyBytes))
 		}
 	}
 	return errs

@@ -314,45 +314,46 @@ type textCheck struct{ steps []textStep }
 
 // textStep is one test of a text: refused when bad says so.
 type textStep struct {
-	bad  textTest
-	msg  message
-	lint string // bad as a Bloblang condition on $v ($v is replaced)
+	bad   textTest
+	msg   message
+	lint  string // bad as a Bloblang condition on $v ($v is replaced)
+	empty bool   // the step refuses an empty value
 }
 
 type textTest func(v string) bool
 
 // Steps of textCheck, each a Go test and its Bloblang twin.
 func stepEmpty(m message) textStep {
-	return textStep{func(v string) bool { return v == "" }, m, `$v == ""`}
+	return textStep{bad: func(v string) bool { return v == "" }, msg: m, lint: `$v == ""`, empty: true}
 }
 
 func stepNoMatch(re *regexp.Regexp, m message) textStep {
-	return textStep{func(v string) bool { return !re.MatchString(v) }, m, "!$v.re_match(" + blobl(re.String()) + ")"}
+	return textStep{bad: func(v string) bool { return !re.MatchString(v) }, msg: m, lint: "!$v.re_match(" + blobl(re.String()) + ")"}
 }
 
 func stepMatch(re *regexp.Regexp, m message) textStep {
-	return textStep{re.MatchString, m, "$v.re_match(" + blobl(re.String()) + ")"}
+	return textStep{bad: re.MatchString, msg: m, lint: "$v.re_match(" + blobl(re.String()) + ")"}
 }
 
 func stepContains(s string, m message) textStep {
-	return textStep{func(v string) bool { return strings.Contains(v, s) }, m, "$v.contains(" + blobl(s) + ")"}
+	return textStep{bad: func(v string) bool { return strings.Contains(v, s) }, msg: m, lint: "$v.contains(" + blobl(s) + ")"}
 }
 
 // stepBadEscape refuses white space and a % not followed by two hex digits,
 // which url.Parse refuses.
 func stepBadEscape(m message) textStep {
-	return textStep{func(v string) bool {
+	return textStep{bad: func(v string) bool {
 		return whiteSpaceRE.MatchString(v) || strings.Contains(escapeRE.ReplaceAllString(v, ""), "%")
-	}, m, `$v.re_match(` + blobl(whiteSpaceRE.String()) + `) || $v.re_replace_all(` + blobl(escapeRE.String()) + `, "").contains("%")`}
+	}, msg: m, lint: `$v.re_match(` + blobl(whiteSpaceRE.String()) + `) || $v.re_replace_all(` + blobl(escapeRE.String()) + `, "").contains("%")`}
 }
 
 // stepMajorBelow refuses a version text whose major number (before the
 // first dot) is below min; it follows a step that checked the form.
 func stepMajorBelow(min int, m message) textStep {
-	return textStep{func(v string) bool {
+	return textStep{bad: func(v string) bool {
 		major, err := strconv.Atoi(strings.SplitN(v, ".", 2)[0])
 		return err != nil || major < min
-	}, m, "$v.number() < " + strconv.Itoa(min)}
+	}, msg: m, lint: "$v.number() < " + strconv.Itoa(min)}
 }
 
 var (
@@ -382,9 +383,9 @@ func (c textCheck) parse(ns *service.ParsedConfig, f *field, path string) (any, 
 	return v, errs
 }
 
-// lint: an empty value that was set is no environment variable left unset
-// where lint runs only if it says so; a required field's message then adds
-// that lint reads such a variable as empty.
+// lint reads the value as text, "" when absent. An empty value of a field
+// without a default may be an environment variable that is not set where
+// lint runs: stepEmpty's message then says that lint reads it as empty.
 func (c textCheck) lint(f *field, path, id, raw string) string {
 	var b strings.Builder
 	if f.def == nil {
@@ -397,8 +398,8 @@ func (c textCheck) lint(f *field, path, id, raw string) string {
 		if s.msg.arity() > 0 {
 			text += ".format(" + v + ")"
 		}
-		if s.lint == `$v == ""` && f.def == nil {
-			text = fmt.Sprintf(`if %s.exists(%s) { %s + %s } else { %s }`, "this", blobl(path), text, blobl(msgLintEmptyNote.text), text)
+		if s.empty && f.def == nil {
+			text = fmt.Sprintf(`if this.exists(%s) { %s + %s } else { %s }`, blobl(path), text, blobl(msgLintEmptyNote.text), text)
 		}
 		fmt.Fprintf(&b, "if %s {\n  [%s]\n} else ", strings.ReplaceAll(s.lint, "$v", v), text)
 	}
