@@ -6,6 +6,7 @@ import (
 	"io/fs"
 	"net/url"
 	"slices"
+	"sort"
 	"strings"
 
 	"github.com/redpanda-data/benthos/v4/public/service"
@@ -469,6 +470,58 @@ func checkSnapshot(s *parseState) []error {
 		errs = append(errs, msgResyncObjects.err())
 	}
 	return errs
+}
+
+// parseSnapshotObjects reads snapshot.objects, sorted by name.
+func parseSnapshotObjects(snap *service.ParsedConfig) ([]snapshotObject, []error) {
+	if !snap.Contains(ssiFieldSnapshotObjects) {
+		return nil, nil
+	}
+	raw, err := snap.FieldAny(ssiFieldSnapshotObjects)
+	if err != nil {
+		return nil, []error{fmt.Errorf("%s.%s: %w", ssiFieldSnapshot, ssiFieldSnapshotObjects, err)}
+	}
+	m, ok := raw.(map[string]any)
+	if !ok {
+		return nil, []error{msgObjectsNotMap.err()}
+	}
+	names := make([]string, 0, len(m))
+	for name := range m {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	var errs []error
+	var out []snapshotObject
+	for _, name := range names {
+		if !sobjectNameRE.MatchString(name) {
+			errs = append(errs, msgObjectName.err(name))
+			continue
+		}
+		obj := snapshotObject{Name: name}
+		var list []any
+		switch v := m[name].(type) {
+		case nil:
+		case []any:
+			list = v
+		default:
+			errs = append(errs, msgObjectNotList.err(name))
+			continue
+		}
+		for _, f := range list {
+			s, ok := f.(string)
+			if !ok || !sobjectNameRE.MatchString(s) {
+				errs = append(errs, msgObjectFieldName.err(name, f))
+				continue
+			}
+			if slices.ContainsFunc(obj.Fields, func(x string) bool { return strings.EqualFold(x, s) }) {
+				errs = append(errs, msgObjectFieldTwice.err(name, s))
+				continue
+			}
+			obj.Fields = append(obj.Fields, s)
+		}
+		out = append(out, obj)
+	}
+	return out, errs
 }
 
 const snapshotLint = `
