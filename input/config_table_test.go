@@ -6,6 +6,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"testing/fstest"
 
@@ -73,7 +74,7 @@ func TestTableChecksSayTheSame(t *testing.T) {
 			t.Run(path+"="+string(raw), func(t *testing.T) {
 				lints := messagesOf(lintInput(t, conf), path)
 				var goMsgs []string
-				pConf, err := spec().ParseYAML(conf, nil)
+				pConf, err := parseSpec().ParseYAML(conf, nil)
 				if err == nil {
 					_, err = configFromParsed(pConf, fstest.MapFS{})
 				}
@@ -86,6 +87,11 @@ func TestTableChecksSayTheSame(t *testing.T) {
 	})
 	require.Greater(t, checked, 100)
 }
+
+// parseSpec is the spec built once for the tests that parse configs with it
+// (newTestInput too): building it parses the lint rule, which costs more
+// than parsing a config.
+var parseSpec = sync.OnceValue(spec)
 
 // bloblangStrings finds the string literals of Bloblang (JSON-quoted).
 var bloblangStrings = regexp.MustCompile(`"(?:[^"\\]|\\.)*"`)
@@ -171,7 +177,7 @@ func TestMessageErr(t *testing.T) {
 // TestTableIsWellFormed: every checked field stores its value, and every
 // field is in the spec under its name.
 func TestTableIsWellFormed(t *testing.T) {
-	conf, err := spec().ParseYAML(agreementBase, nil)
+	conf, err := parseSpec().ParseYAML(agreementBase, nil)
 	require.NoError(t, err)
 	tableLeaves(ssiFields, "", func(path string, f *field) {
 		assert.Equal(t, f.check != nil, f.set != nil, "%s: a field with a check has a setter, and only it", path)
