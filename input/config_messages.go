@@ -62,8 +62,8 @@ var (
 	msgOrgURLText     = newMessage("org_url_text", "org_url is not a valid URL: it holds white space or a % not followed by two hex digits; write it like https://acme.my.salesforce.com")
 	msgOrgURLScheme   = newMessage("org_url_scheme", "org_url %q must be an http(s) URL, e.g. https://acme.my.salesforce.com")
 	msgOrgURLPath     = newMessage("org_url_path", "org_url %q must be the base URL without a path like /services/oauth2/token, e.g. https://acme.my.salesforce.com")
-	msgOrgURLUser     = newMessage("org_url_user", "org_url must not contain a user name or password")
-	msgOrgURLQuery    = newMessage("org_url_query", "org_url must not contain a query or fragment")
+	msgOrgURLUser     = newMessage("org_url_user", "org_url must not contain a user name or password: write it like https://acme.my.salesforce.com")
+	msgOrgURLQuery    = newMessage("org_url_query", "org_url must not contain a query or fragment: write it like https://acme.my.salesforce.com")
 	msgOrgURLHost     = newMessage("org_url_host", "org_url is not a valid URL: write it like https://acme.my.salesforce.com or http://127.0.0.1:7357")
 
 	msgAPIVersionForm = newMessage("api_version_form", `api_version %q is not a Salesforce API version: write it like "`+defaultAPIVersion+`"`)
