@@ -13,15 +13,15 @@ import (
 // The lint rule takes it through a {{msg:key}} placeholder.
 type message struct{ key, text string }
 
-// messages are the catalog by key, for the lint rule's placeholders.
-var messages = map[string]message{}
+// messageCatalog is the messages by key, for the lint rule's placeholders.
+var messageCatalog = map[string]message{}
 
 func newMessage(key, text string) message {
-	if _, dup := messages[key]; dup {
+	if _, dup := messageCatalog[key]; dup {
 		panic("input: message " + key + " defined twice")
 	}
 	m := message{key, text}
-	messages[key] = m
+	messageCatalog[key] = m
 	return m
 }
 

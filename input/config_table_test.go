@@ -102,7 +102,7 @@ var bloblangStrings = regexp.MustCompile(`"(?:[^"\\]|\\.)*"`)
 // table, and the input's other Go files repeat no message.
 func TestErrorTextsWrittenOnce(t *testing.T) {
 	texts := map[string]bool{}
-	for _, m := range messages {
+	for _, m := range messageCatalog {
 		texts[m.text] = true
 	}
 	// A message's values come from Go too: the options of enums, the grants,
@@ -145,7 +145,7 @@ func TestErrorTextsWrittenOnce(t *testing.T) {
 func TestEveryMessageIsUsed(t *testing.T) {
 	goOnly := map[string]bool{msgRootCAsFilePEM.key: true}
 	rule := lintRule()
-	for key, m := range messages {
+	for key, m := range messageCatalog {
 		if goOnly[key] {
 			continue
 		}

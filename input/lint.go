@@ -86,7 +86,7 @@ func fillLint(rule string) string {
 	return placeholderRE.ReplaceAllStringFunc(rule, func(p string) string {
 		name := p[2 : len(p)-2]
 		if key, ok := strings.CutPrefix(name, "msg:"); ok {
-			m, ok := messages[key]
+			m, ok := messageCatalog[key]
 			if !ok {
 				panic("input: the lint rule names an unknown message " + key)
 			}
