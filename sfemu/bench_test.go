@@ -30,7 +30,7 @@ func (d *discardWriter) Write(p []byte) (int, error) { d.n += len(p); return len
 
 // benchSession returns a server holding benchEvents CDC events and a client subscribed to them, plus the
 // headers its requests carry.
-func benchSession(tb testing.TB) (*Server, *client, http.Header) {
+func benchSession(tb testing.TB) (*Server, string, http.Header) {
 	tb.Helper()
 	s := New(Config{Clock: NewFakeClock(epoch), Seed: 7})
 	tb.Cleanup(s.Close)
@@ -63,20 +63,17 @@ func benchSession(tb testing.TB) (*Server, *client, http.Header) {
 	}
 	do("/cometd/64.0", `[{"channel":"/meta/subscribe","clientId":"`+hs[0].ClientID+`","subscription":"/data/AccountChangeEvent","id":"2","ext":{"replay":{"/data/AccountChangeEvent":-2}}}]`, h)
 	do("/cometd/64.0", `[{"channel":"/meta/connect","clientId":"`+hs[0].ClientID+`","connectionType":"long-polling","id":"3","advice":{"timeout":0}}]`, h)
-	s.mu.Lock()
-	c := s.clients[hs[0].ClientID]
-	s.mu.Unlock()
-	return s, c, h
+	return s, hs[0].ClientID, h
 }
 
-func rewind(s *Server, c *client) {
-	s.mu.Lock()
-	c.subs[0].cursor = 0
-	s.mu.Unlock()
+func rewind(s *Server, c string) {
+	s.store.Lock()
+	s.cometd.RewindLocked(c)
+	s.store.Unlock()
 }
 
-func connectBody(c *client) []byte {
-	return []byte(`[{"channel":"/meta/connect","clientId":"` + c.id + `","connectionType":"long-polling","id":"4"}]`)
+func connectBody(c string) []byte {
+	return []byte(`[{"channel":"/meta/connect","clientId":"` + c + `","connectionType":"long-polling","id":"4"}]`)
 }
 
 // BenchmarkServeBacklog measures the emulator's CPU per delivered event: a connect answer of 1,000 retained
@@ -131,13 +128,13 @@ func BenchmarkServeBacklogLoopback(b *testing.B) {
 
 func TestCDCPayloadAboutOneKB(t *testing.T) {
 	s, _, _ := benchSession(t)
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	s.store.Lock()
+	defer s.store.Unlock()
 	total := 0
-	r := s.channels["/data/AccountChangeEvent"].retained()
+	r := s.store.LookupLocked("/data/AccountChangeEvent").Retained()
 	for _, ev := range r {
-		total += len(ev.msg)
-		require.True(t, json.Valid(ev.msg))
+		total += len(ev.Msg)
+		require.True(t, json.Valid(ev.Msg))
 	}
 	avg := total / len(r)
 	assert.InDelta(t, 1024, avg, 200, "average CDC message %d bytes", avg)

@@ -303,10 +303,10 @@ func TestReplayInRangeKnob(t *testing.T) {
 
 // replayValidExact reports whether an event with exactly this id is retained on /data/ChangeEvents.
 func (s *Server) replayValidExact(id int64) bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	for _, ev := range s.channels["/data/ChangeEvents"].retained() {
-		if ev.id == id {
+	s.store.Lock()
+	defer s.store.Unlock()
+	for _, ev := range s.store.LookupLocked("/data/ChangeEvents").Retained() {
+		if ev.ID == id {
 			return true
 		}
 	}

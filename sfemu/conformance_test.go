@@ -16,6 +16,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/salesforce-streaming/salesforce_streaming/sfemu/internal/cometd"
+	"github.com/salesforce-streaming/salesforce_streaming/sfemu/internal/eventstore"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -252,7 +254,7 @@ var conformanceRuns = map[string]func(t *testing.T) string{
 		}
 		require.NoError(t, json.Unmarshal(resp.body, &tok))
 		c.auth = "Bearer " + tok.AccessToken
-		return c.handshake().setCookie(cookieLB)
+		return c.handshake().setCookie(cometd.CookieLB)
 	},
 	"6": func(t *testing.T) string {
 		e := startEmu(t, Config{}, true)
@@ -353,7 +355,7 @@ var conformanceRuns = map[string]func(t *testing.T) string{
 	"19": func(t *testing.T) string {
 		e := startEmu(t, Config{}, true)
 		e.clock.Advance(517 * time.Millisecond) // the commit timestamp must still have whole seconds
-		date := e.clock.Now().UTC().Truncate(time.Second).Format(msTime)
+		date := e.clock.Now().UTC().Truncate(time.Second).Format(eventstore.TimeLayout)
 		_, data := firstEvent(t, streamOne(t, e, "/data/Distributor__ChangeEvent", func() {
 			e.control(http.MethodPost, "/emulator/publish", fmt.Sprintf(`{"channel":"/data/Distributor__ChangeEvent","change_type":"CREATE","payloads":[{"LastModifiedDate":%q,"OwnerId":%q,"CreatedById":%[2]q,"CreatedDate":%[1]q,"LastModifiedById":%[2]q,"Name":"Mohanc"}]}`, date, DefaultUserID), &PublishResponse{})
 		}))
@@ -362,7 +364,7 @@ var conformanceRuns = map[string]func(t *testing.T) string{
 	"20": func(t *testing.T) string {
 		e := startEmu(t, Config{}, true)
 		e.clock.Advance(517 * time.Millisecond)
-		date := e.clock.Now().UTC().Truncate(time.Second).Format(msTime)
+		date := e.clock.Now().UTC().Truncate(time.Second).Format(eventstore.TimeLayout)
 		_, data := firstEvent(t, streamOne(t, e, "/data/Distributor__ChangeEvent", func() {
 			e.control(http.MethodPost, "/emulator/publish", fmt.Sprintf(`{"channel":"/data/Distributor__ChangeEvent","change_type":"UPDATE","payloads":[{"LastModifiedDate":%q,"Name":"sundar2"}]}`, date), &PublishResponse{})
 		}))

@@ -2,10 +2,10 @@ package sfemu
 
 import (
 	"fmt"
-	"sort"
 	"sync/atomic"
 
 	"github.com/salesforce-streaming/salesforce_streaming/sfemu/internal/control"
+	"github.com/salesforce-streaming/salesforce_streaming/sfemu/internal/eventstore"
 )
 
 // The control API's bodies; package control owns them and answers /emulator/*.
@@ -30,8 +30,8 @@ func (s *Server) controlOps() control.Ops {
 	return control.Ops{
 		State: s.State,
 		Publish: func(req PublishRequest) (PublishResponse, error) {
-			first, last, err := s.publish(publishSpec{channel: req.Channel, count: req.Count, payloads: req.Payloads, gap: req.Gap,
-				changeType: ChangeType(req.ChangeType)})
+			first, last, err := s.store.Publish(eventstore.Spec{Channel: req.Channel, Count: req.Count, Payloads: req.Payloads,
+				Gap: req.Gap, Change: ChangeType(req.ChangeType)})
 			return PublishResponse{Channel: req.Channel, FirstReplayID: first, LastReplayID: last}, err
 		},
 		Mutate:         func(req MutateRequest) (MutateResponse, error) { return s.Mutate(req.Object, req.Count, req.Events) },
@@ -46,69 +46,42 @@ func (s *Server) controlOps() control.Ops {
 
 // The control API (/emulator/*) drives the emulator from tests and demos (docs/emulator.md).
 
+// counters are what the assembly itself counts; the surfaces and the store count the rest.
 type counters struct {
-	cometdRequests                            atomic.Int64
-	handshakes, handshakesDenied              atomic.Int64
-	connects, subscribes, subscribesFailed    atomic.Int64
-	unsubscribes, disconnects                 atomic.Int64
-	eventsPublished, eventsDelivered          atomic.Int64
-	unknownClient, expired, serverDisconnects atomic.Int64
-	faults                                    atomic.Int64
-	mutations                                 atomic.Int64
+	faults    atomic.Int64
+	mutations atomic.Int64
 }
 
 // countersSnapshot merges the surfaces' counters with the session store's.
 func (s *Server) countersSnapshot() map[string]int64 {
-	m := s.counters.snapshot()
+	m := s.cometd.Counts()
+	m["events_published"] = s.store.Published()
+	m["faults_injected"] = s.counters.faults.Load()
+	m["records_mutated"] = s.counters.mutations.Load()
 	m["token_grants"], m["token_failures"] = s.tokens.Counts()
 	m["connections_dropped"] = s.faults.Dropped()
 	return m
 }
 
-func (c *counters) snapshot() map[string]int64 {
-	return map[string]int64{
-		"cometd_requests":        c.cometdRequests.Load(),
-		"handshakes":             c.handshakes.Load(),
-		"handshakes_denied":      c.handshakesDenied.Load(),
-		"connects":               c.connects.Load(),
-		"subscribes":             c.subscribes.Load(),
-		"subscribes_failed":      c.subscribesFailed.Load(),
-		"unsubscribes":           c.unsubscribes.Load(),
-		"disconnects":            c.disconnects.Load(),
-		"events_published":       c.eventsPublished.Load(),
-		"events_delivered":       c.eventsDelivered.Load(),
-		"unknown_client_replies": c.unknownClient.Load(),
-		"clients_expired":        c.expired.Load(),
-		"server_disconnects":     c.serverDisconnects.Load(),
-		"faults_injected":        c.faults.Load(),
-		"records_mutated":        c.mutations.Load(),
-	}
-}
-
 // State returns what GET /emulator/state shows.
 func (s *Server) State() State {
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	s.store.Lock()
+	defer s.store.Unlock()
 	now := s.clock.Now()
-	s.sweepLocked(now)
-	st := State{Now: now, Clients: []ClientState{}, Channels: map[string]ChannelState{}, Counters: s.countersSnapshot(), Faults: s.faults.Snapshot()}
-	for _, c := range s.clients {
-		cs := ClientState{ClientID: c.id, Subscriptions: []string{}, ReplayCursors: map[string]int64{}, Connected: c.connected,
-			ConnectPending: c.holding > 0, EventsSent: c.sent, LastSeen: c.lastSeen}
-		for _, sub := range c.subs {
-			cs.Subscriptions = append(cs.Subscriptions, sub.name)
-			cs.ReplayCursors[sub.name] = sub.cursor
-		}
-		st.Clients = append(st.Clients, cs)
+	st := State{Now: now, Clients: []ClientState{}, Channels: map[string]ChannelState{}, Faults: s.faults.Snapshot()}
+	for _, c := range s.cometd.SessionsLocked(now) {
+		st.Clients = append(st.Clients, ClientState{ClientID: c.ClientID, Subscriptions: c.Subscriptions, ReplayCursors: c.ReplayCursors,
+			Connected: c.Connected, ConnectPending: c.ConnectPending, EventsSent: c.EventsSent, LastSeen: c.LastSeen})
 	}
-	sort.Slice(st.Clients, func(i, j int) bool { return st.Clients[i].ClientID < st.Clients[j].ClientID })
-	for name, ch := range s.channels {
-		s.pruneLocked(ch, now)
-		r := ch.retained()
-		cs := ChannelState{Kind: ch.kind.String(), LastReplayID: ch.lastID, Retained: len(r), Published: ch.published, Subscribers: len(ch.subs),
-			Retention: ch.retention.String(), StreamingChannelID: ch.streamingID}
+	st.Counters = s.countersSnapshot()
+	for _, ch := range s.store.ChannelsLocked() {
+		name := ch.Name()
+		s.store.PruneLocked(ch, now)
+		r := ch.Retained()
+		cs := ChannelState{Kind: ch.Kind().String(), LastReplayID: ch.LastID(), Retained: len(r), Published: ch.Published(),
+			Subscribers: ch.Subscribers(), Retention: ch.Retention().String(), StreamingChannelID: ch.StreamingID()}
 		if len(r) > 0 {
-			cs.FirstReplayID = r[0].id
+			cs.FirstReplayID = r[0].ID
 		}
 		st.Channels[name] = cs
 	}
@@ -117,11 +90,11 @@ func (s *Server) State() State {
 
 // Purge drops retained events of a channel through a replay id (all when through is nil) and returns how many.
 func (s *Server) Purge(channel string, through *int64) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	ch, ok := s.channels[channel]
-	if !ok {
-		if channelKind(channel) == KindUnknown {
+	s.store.Lock()
+	defer s.store.Unlock()
+	ch := s.store.LookupLocked(channel)
+	if ch == nil {
+		if KindOf(channel) == KindUnknown {
 			return 0, fmt.Errorf("purging: unknown channel %q", channel)
 		}
 		return 0, nil
@@ -133,5 +106,5 @@ func (s *Server) Purge(channel string, through *int64) (int, error) {
 		}
 		t = *through
 	}
-	return ch.purgeLocked(t), nil
+	return ch.PurgeLocked(t), nil
 }

@@ -28,14 +28,11 @@ func (s *Server) InjectFault(req FaultRequest) error {
 	if err := s.faults.Apply(req); err != nil {
 		return err
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	s.store.Lock()
+	defer s.store.Unlock()
 	switch req.Fault {
 	case FaultUnknownClient:
-		for _, c := range s.clients {
-			s.destroyLocked(c, "unknown_client")
-		}
-		s.lbCookie = s.lbCookieValue() // the load balancer routes elsewhere: a new sfdc-stream cookie
+		s.cometd.ForgetClientsLocked(FaultUnknownClient) // the load balancer routes elsewhere: a new sfdc-stream cookie
 	case FaultRevokeTokens:
 		s.tokens.RevokeAll()
 	}

@@ -35,7 +35,7 @@ func FuzzCometD(f *testing.F) {
 	}
 	s, c, h := benchSession(f)
 	f.Fuzz(func(t *testing.T, body string) {
-		req := httptest.NewRequest(http.MethodPost, "/cometd/64.0", strings.NewReader(strings.ReplaceAll(body, "CID", c.id)))
+		req := httptest.NewRequest(http.MethodPost, "/cometd/64.0", strings.NewReader(strings.ReplaceAll(body, "CID", c)))
 		req.Header = h.Clone()
 		ctx, cancel := contextWithTimeout(200 * time.Millisecond)
 		defer cancel()

@@ -192,12 +192,9 @@ func (e *testEmu) waitHeld(n int) {
 		return
 	}
 	for {
-		held := 0
-		e.srv.mu.Lock()
-		for _, c := range e.srv.clients {
-			held += c.holding
-		}
-		e.srv.mu.Unlock()
+		e.srv.store.Lock()
+		held := e.srv.cometd.HeldLocked()
+		e.srv.store.Unlock()
 		if held >= n {
 			return
 		}

@@ -8,6 +8,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/salesforce-streaming/salesforce_streaming/sfemu/internal/cometd"
 	"github.com/salesforce-streaming/salesforce_streaming/sfemu/internal/limits"
 )
 
@@ -37,7 +38,7 @@ func TestLimitsDailyWindowRolls(t *testing.T) {
 	c := e.loggedIn()
 	c.handshake()
 	resp := c.send(c.subscribeMsg("/event/Order__e", nil))
-	assert.Contains(t, string(resp.body), errDailyLimit, "the allocation used up refuses subscribes")
+	assert.Contains(t, string(resp.body), cometd.ErrDailyLimit, "the allocation used up refuses subscribes")
 
 	e.clock.Advance(11*time.Hour + limits.UsageBucket) // 12:01: the 6 of yesterday 12:00 dropped out
 	assert.EqualValues(t, 6, remaining())

@@ -131,13 +131,13 @@ func (s *Server) randomOp(obj *org.Object) org.Op {
 // defineChannel makes a channel named by -preload or -generate exist: its platform event type is defined, its
 // object selected for Change Data Capture, its topic or StreamingChannel record in place.
 func (s *Server) defineChannel(name string) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if channelKind(name) == KindUnknown || strings.Contains(name, "?") {
+	s.store.Lock()
+	defer s.store.Unlock()
+	if KindOf(name) == KindUnknown || strings.Contains(name, "?") {
 		return
 	}
 	s.defineLocked(name)
-	if _, err := s.channelLocked(name); err != nil {
+	if _, err := s.store.ChannelLocked(name); err != nil {
 		s.logf("defining %s: %v", name, err)
 	}
 }
@@ -146,8 +146,8 @@ func (s *Server) defineChannel(name string) {
 // /data/<Object>ChangeEvent channel, or every selected object for /data/ChangeEvents (the five standard
 // ones when nothing is selected). Other channels carry generated payloads.
 func (s *Server) recordsBacked(channel string) []*org.Object {
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	s.store.Lock()
+	defer s.store.Unlock()
 	if obj, ok := s.router.ChangeEventObject(channel); ok {
 		return []*org.Object{obj}
 	}
@@ -182,13 +182,13 @@ func (s *Server) produce(channel string, n int) (first, last int64, err error) {
 	if len(objs) == 0 {
 		return s.PublishN(channel, n)
 	}
-	s.mu.Lock()
-	ch, err := s.channelLocked(channel)
+	s.store.Lock()
+	ch, err := s.store.ChannelLocked(channel)
 	var beforeID, beforeCount int64
 	if err == nil {
-		beforeID, beforeCount = ch.lastID, ch.published
+		beforeID, beforeCount = ch.LastID(), ch.Published()
 	}
-	s.mu.Unlock()
+	s.store.Unlock()
 	if err != nil {
 		return 0, 0, fmt.Errorf("producing on %s: %w", channel, err)
 	}
@@ -201,9 +201,9 @@ func (s *Server) produce(channel string, n int) (first, last int64, err error) {
 		return 0, 0, fmt.Errorf("producing on %s: %w", channel, err)
 	}
 	made := func() int {
-		s.mu.Lock()
-		defer s.mu.Unlock()
-		return int(ch.published - beforeCount)
+		s.store.Lock()
+		defer s.store.Unlock()
+		return int(ch.Published() - beforeCount)
 	}
 	for done := 0; done < n; {
 		missing := n - done
@@ -224,14 +224,14 @@ func (s *Server) produce(channel string, n int) (first, last int64, err error) {
 		}
 		done = now // at least n in the end; more only when other changes reach the channel meanwhile
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	r := ch.retained()
-	i := ch.indexAfter(beforeID)
+	s.store.Lock()
+	defer s.store.Unlock()
+	r := ch.Retained()
+	i := ch.IndexAfter(beforeID)
 	if i < len(r) {
-		first = r[i].id
+		first = r[i].ID
 	}
-	return first, ch.lastID, nil
+	return first, ch.LastID(), nil
 }
 
 func objectNames(objs []*org.Object) []string {

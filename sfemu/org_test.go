@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/salesforce-streaming/salesforce_streaming/sfemu/internal/cometd"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -60,7 +61,7 @@ func TestControlMigrateOrg(t *testing.T) {
 	assert.Less(t, m.NextReplayIDFrom, oldFirst)
 
 	_, reply, resp := c.connect()
-	assert.Equal(t, errUnknownClient, reply["error"], resp.String())
+	assert.Equal(t, cometd.ErrUnknownClient, reply["error"], resp.String())
 
 	newFirst, newLast := e.publish("/data/AccountChangeEvent", 3)
 	assert.Greater(t, newFirst, m.NextReplayIDFrom)
@@ -69,7 +70,7 @@ func TestControlMigrateOrg(t *testing.T) {
 	c.handshake()
 	resp = c.send(c.subscribeMsg("/data/AccountChangeEvent", map[string]any{"/data/AccountChangeEvent": oldLast}))
 	assert.Equal(t, fmt.Sprintf(`[{"clientId":"%s","channel":"/meta/subscribe","id":"%d","subscription":"/data/AccountChangeEvent","error":"%s","successful":false}]`,
-		c.clientID, c.n, errReplayInvalid(fmt.Sprint(oldLast))), string(resp.body))
+		c.clientID, c.n, cometd.ErrReplayInvalid(fmt.Sprint(oldLast))), string(resp.body))
 	c.subscribe("/data/AccountChangeEvent", map[string]any{"/data/AccountChangeEvent": -2})
 	evs, _, _ := c.connect()
 	require.Len(t, evs, 3)

@@ -9,7 +9,9 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 
 	"github.com/salesforce-streaming/salesforce_streaming/internal/pubsub"
@@ -540,4 +542,17 @@ func TestPubSubTopicsExistOnlyWhenDefined(t *testing.T) {
 	e.control(http.MethodPost, "/emulator/cdc", `{"entities":["Account"]}`, nil)
 	_, err = e.client.GetTopic(ctx, &eventbusv1.TopicRequest{TopicName: "/data/AccountChangeEvent"})
 	require.NoError(t, err, "selected for Change Data Capture")
+}
+
+// An unknown topic's NOT_FOUND carries the rpc-id trailer and no error-code trailer: Salesforce documents no custom
+// code for it and no capture shows one (docs/emulator.md, "Channels exist only when defined").
+func TestPubSubNotFoundHasNoErrorCode(t *testing.T) {
+	e := servePubSub(t, startStrictEmu(t, Config{}, false))
+	var trailer metadata.MD
+	_, err := e.client.GetTopic(e.ctx(t), &eventbusv1.TopicRequest{TopicName: "/event/NoSuchEvent__e"}, grpc.Trailer(&trailer))
+	require.Equal(t, codes.NotFound, status.Code(err), "%v", err)
+	assert.Regexp(t, `^The topic information for org CORE/prod/`+DefaultOrgID+` and topic /event/NoSuchEvent__e not found\. `+
+		`Ensure the topic name is correct and that the topic exists\. rpcId: [0-9a-f-]{36}$`, status.Convert(err).Message())
+	assert.Len(t, trailer.Get("rpc-id"), 1)
+	assert.Empty(t, trailer.Get("error-code"))
 }

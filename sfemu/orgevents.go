@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/salesforce-streaming/salesforce_streaming/sfemu/internal/dataapi"
+	"github.com/salesforce-streaming/salesforce_streaming/sfemu/internal/eventstore"
 	"github.com/salesforce-streaming/salesforce_streaming/sfemu/internal/orgstream"
 	"github.com/salesforce-streaming/salesforce_streaming/sfemu/org"
 )
@@ -13,9 +14,11 @@ import (
 // channels exist only when something defines them (docs/emulator.md, "The org").
 
 // definitions are what make channels exist besides the org's records and the CDC selection: the platform event
-// types. Guarded by Server.mu, as is the router.
+// types and the StreamingChannel records. Guarded by the event store's lock, as is the router: every publish
+// consults them.
 type definitions struct {
-	eventTypes map[string]bool // platform event channels (/event/Name__e) whose type is defined
+	eventTypes        map[string]bool   // platform event channels (/event/Name__e) whose type is defined
+	streamingChannels map[string]string // StreamingChannel record id -> /u/ channel name
 }
 
 // openOrg builds the org: standard and custom objects, the -records data, and their CDC selection.
@@ -27,7 +30,7 @@ func (s *Server) openOrg(seed uint64) error {
 	}
 	s.org = o
 	s.router = orgstream.New(o, s.cfg.UserID, s.cfg.PreciseCommitTimestamps)
-	s.defs = definitions{eventTypes: map[string]bool{}}
+	s.defs = definitions{eventTypes: map[string]bool{}, streamingChannels: map[string]string{}}
 	s.data = dataapi.New(o, dataapi.Hooks{Committed: s.flushChanges, BulkQueryJob: s.limits.CountBulkQueryJob})
 	for _, rc := range s.cfg.Records {
 		if err := o.Populate(rc.Object, rc.Count); err != nil {
@@ -44,8 +47,8 @@ func (s *Server) Org() *org.Org { return s.org }
 
 // SelectEntities selects objects for Change Data Capture, which defines their /data/<Object>ChangeEvent channels.
 func (s *Server) SelectEntities(names ...string) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	s.store.Lock()
+	defer s.store.Unlock()
 	return s.router.Select(names...)
 }
 
@@ -55,10 +58,10 @@ func (s *Server) channelDefinedLocked(key string) bool {
 	if s.cfg.AnyChannel {
 		return true
 	}
-	if _, ok := s.channels[key]; ok {
+	if s.store.LookupLocked(key) != nil {
 		return true
 	}
-	switch channelKind(key) {
+	switch KindOf(key) {
 	case KindCDC:
 		if key == "/data/ChangeEvents" {
 			return true // the standard channel of every selected entity
@@ -70,7 +73,7 @@ func (s *Server) channelDefinedLocked(key string) bool {
 	case KindPushTopic:
 		return s.router.HasTopic(key[len("/topic/"):])
 	case KindGeneric:
-		for _, name := range s.streamingChannels {
+		for _, name := range s.defs.streamingChannels {
 			if name == key {
 				return true
 			}
@@ -81,15 +84,15 @@ func (s *Server) channelDefinedLocked(key string) bool {
 
 // topicDefined is channelDefinedLocked for the Pub/Sub surface, which does not hold the lock.
 func (s *Server) topicDefined(topic string) bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	s.store.Lock()
+	defer s.store.Unlock()
 	return s.channelDefinedLocked(topic)
 }
 
 // defineLocked records what a publish, preload or generator names: a platform event type, or the CDC selection
 // of an org object.
 func (s *Server) defineLocked(key string) {
-	switch channelKind(key) {
+	switch KindOf(key) {
 	case KindPlatformEvent:
 		s.defs.eventTypes[key] = true
 	case KindCDC:
@@ -101,14 +104,14 @@ func (s *Server) defineLocked(key string) {
 
 // flushChanges turns the org's committed transactions into events, in commit order.
 func (s *Server) flushChanges() {
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	s.store.Lock()
+	defer s.store.Unlock()
 	for _, tx := range s.org.Drain() {
 		s.router.Route(tx, orgSink{s})
 	}
 }
 
-// orgSink stores the events the router derives from record changes. Server.mu is held.
+// orgSink stores the events the router derives from record changes. The store's lock is held.
 type orgSink struct{ s *Server }
 
 // Change appends a change event to the entity's channel, and to /data/ChangeEvents when that channel is in use
@@ -116,12 +119,10 @@ type orgSink struct{ s *Server }
 func (k orgSink) Change(obj *org.Object, payload []byte) {
 	s := k.s
 	for _, name := range []string{"/data/" + obj.ChangeEventName(), "/data/ChangeEvents"} {
-		if _, used := s.channels[name]; name == "/data/ChangeEvents" && !used {
+		if name == "/data/ChangeEvents" && s.store.LookupLocked(name) == nil {
 			continue
 		}
-		s.builtPayload = true
-		_, _, err := s.publishLocked(publishSpec{channel: name, payloads: []json.RawMessage{payload}})
-		s.builtPayload = false
+		_, _, err := s.store.PublishLocked(eventstore.Spec{Channel: name, Payloads: []json.RawMessage{payload}, Built: true})
 		if err != nil {
 			s.logf("publishing a change event of %s on %s: %v", obj.Name, name, err)
 		}
@@ -130,8 +131,8 @@ func (k orgSink) Change(obj *org.Object, payload []byte) {
 
 // Topic appends a PushTopic event.
 func (k orgSink) Topic(name string, sobject []byte, t org.ChangeType) {
-	if _, _, err := k.s.publishLocked(publishSpec{channel: "/topic/" + name, payloads: []json.RawMessage{sobject},
-		changeType: ChangeType(t)}); err != nil {
+	if _, _, err := k.s.store.PublishLocked(eventstore.Spec{Channel: "/topic/" + name, Payloads: []json.RawMessage{sobject},
+		Change: ChangeType(t)}); err != nil {
 		k.s.logf("publishing on PushTopic %s: %v", name, err)
 	}
 }
@@ -140,18 +141,18 @@ func (k orgSink) Topic(name string, sobject []byte, t org.ChangeType) {
 func (k orgSink) StreamingChannel(id, name string, deleted bool) {
 	s := k.s
 	if deleted {
-		if s.streamingChannels[id] == name {
-			delete(s.streamingChannels, id)
+		if s.defs.streamingChannels[id] == name {
+			delete(s.defs.streamingChannels, id)
 		}
 		return
 	}
-	s.streamingChannels[id] = name
-	c, err := s.channelLocked(name)
+	s.defs.streamingChannels[id] = name
+	c, err := s.store.ChannelLocked(name)
 	if err != nil {
 		s.logf("StreamingChannel %s: %v", name, err)
 		return
 	}
-	c.streamingID = id
+	c.SetStreamingIDLocked(id)
 }
 
 // Logf logs what the router could not turn into an event.
@@ -170,4 +171,21 @@ func CheckOrg(cfg Config) error {
 		}
 	}
 	return nil
+}
+
+// streamingChannelIDLocked returns the id of the StreamingChannel record of a generic channel, creating the
+// record when only a publish or subscribe named the channel. The store asks for it when it creates the channel.
+func (s *Server) streamingChannelIDLocked(name string) string {
+	for id, n := range s.defs.streamingChannels {
+		if n == name {
+			return id
+		}
+	}
+	res, _ := s.org.Apply("", false, org.Op{Kind: org.OpCreate, Object: "StreamingChannel", Fields: map[string]any{"Name": name}})
+	id := res[0].ID
+	if !res[0].Success { // a name the record rejects still gets an id, as before records existed
+		id = eventstore.RecordID("0M6", uint64(len(s.defs.streamingChannels)+1))
+	}
+	s.defs.streamingChannels[id] = name
+	return id
 }

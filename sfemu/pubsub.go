@@ -15,6 +15,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	eventbusv1 "github.com/salesforce-streaming/salesforce_streaming/internal/pubsub/proto"
+	"github.com/salesforce-streaming/salesforce_streaming/sfemu/internal/eventstore"
 )
 
 // pubsubServer is the Pub/Sub API surface: authentication, topics, publishing and subscriptions.
@@ -66,49 +67,22 @@ const (
 
 // pubsubState is the Pub/Sub side of a Server: schemas, and the subscriptions to wake on publish.
 type pubsubState struct {
-	schemas  *schemaRegistry
-	watchers map[*channel]map[chan struct{}]struct{} // guarded by Server.mu
-	reset    chan struct{}                           // closed (and replaced) by ResetPubSubStreams; Server.mu
-	reserved map[*channel]int64                      // the position of a topic before its first event; Server.mu
-	managed  managedRegistry                         // ManagedEventSubscription records; Server.mu
+	schemas *schemaRegistry
+	reset   chan struct{}   // closed (and replaced) by ResetPubSubStreams; under the store's lock
+	managed managedRegistry // ManagedEventSubscription records; under the store's lock
 }
 
 func newPubSubState() pubsubState {
-	return pubsubState{schemas: newSchemaRegistry(), watchers: map[*channel]map[chan struct{}]struct{}{}, reset: make(chan struct{}), reserved: map[*channel]int64{},
-		managed: managedRegistry{byID: map[string]*managedSubscription{}}}
+	return pubsubState{schemas: newSchemaRegistry(), reset: make(chan struct{}), managed: managedRegistry{byID: map[string]*managedSubscription{}}}
 }
 
 // ResetPubSubStreams ends every open Subscribe stream with UNAVAILABLE, as a dropped connection or a server
 // restart on Salesforce's side would; clients resubscribe.
 func (s *pubsubServer) ResetPubSubStreams() {
-	s.mu.Lock()
+	s.store.Lock()
 	close(s.pubsub.reset)
 	s.pubsub.reset = make(chan struct{})
-	s.mu.Unlock()
-}
-
-// wakeLocked tells the channel's subscriptions that events arrived; the event store calls it on publish.
-func (p *pubsubState) wakeLocked(ch *channel) {
-	for w := range p.watchers[ch] {
-		select {
-		case w <- struct{}{}:
-		default:
-		}
-	}
-}
-
-func (p *pubsubState) watchLocked(ch *channel, w chan struct{}) {
-	if p.watchers[ch] == nil {
-		p.watchers[ch] = map[chan struct{}]struct{}{}
-	}
-	p.watchers[ch][w] = struct{}{}
-}
-
-func (p *pubsubState) unwatchLocked(ch *channel, w chan struct{}) {
-	delete(p.watchers[ch], w)
-	if len(p.watchers[ch]) == 0 {
-		delete(p.watchers, ch)
-	}
+	s.store.Unlock()
 }
 
 // NewPubSubServer returns a gRPC server serving Salesforce's Pub/Sub API from s's event store; opts may add
@@ -129,9 +103,9 @@ type pubsubService struct {
 }
 
 func (s *pubsubServer) rpcID() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.uuidLocked()
+	s.store.Lock()
+	defer s.store.Unlock()
+	return eventstore.UUID(s.rng)
 }
 
 // rpcError is a Pub/Sub error as Salesforce shapes it: the rpc id appended to the message after "rpcId: ",
@@ -180,7 +154,7 @@ func (s *pubsubServer) topicNotFound(setTrailer func(metadata.MD), topic string)
 
 // pubsubTopic checks that a topic is one Pub/Sub serves: a platform event or change event channel.
 func pubsubTopic(topic string) (Kind, bool) {
-	k := channelKind(topic)
+	k := KindOf(topic)
 	return k, k == KindPlatformEvent || k == KindCDC
 }
 

@@ -12,6 +12,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	eventbusv1 "github.com/salesforce-streaming/salesforce_streaming/internal/pubsub/proto"
+	"github.com/salesforce-streaming/salesforce_streaming/sfemu/internal/eventstore"
 )
 
 // BenchmarkPubSubEncode measures what a Pub/Sub delivery costs the emulator per event: reading the stored
@@ -22,14 +23,14 @@ func BenchmarkPubSubEncode(b *testing.B) {
 	if _, _, err := s.PublishN("/data/AccountChangeEvent", 1000); err != nil {
 		b.Fatal(err)
 	}
-	s.mu.Lock()
-	evs := append([]storedEvent(nil), s.channels["/data/AccountChangeEvent"].retained()...)
-	s.mu.Unlock()
+	s.store.Lock()
+	evs := append([]eventstore.Event(nil), s.store.LookupLocked("/data/AccountChangeEvent").Retained()...)
+	s.store.Unlock()
 	b.ReportAllocs()
 	i := 0
 	for b.Loop() {
 		ev := evs[i%len(evs)]
-		if _, err := s.encodePubSub("/data/AccountChangeEvent", KindCDC, ev.msg, ev.id); err != nil {
+		if _, err := s.encodePubSub("/data/AccountChangeEvent", KindCDC, ev.Msg, ev.ID); err != nil {
 			b.Fatal(err)
 		}
 		i++
@@ -47,9 +48,9 @@ func BenchmarkPubSubServe(b *testing.B) {
 		b.Fatal(err)
 	}
 	token := s.tokens.Issue()
-	s.mu.Lock()
-	ch := s.channels[topic]
-	s.mu.Unlock()
+	s.store.Lock()
+	ch := s.store.LookupLocked(topic)
+	s.store.Unlock()
 	ctx := metadata.NewIncomingContext(context.Background(), metadata.Pairs(pubsubHeaderToken, token))
 	errDone := errors.New("drained")
 	var ru0, ru1 syscall.Rusage

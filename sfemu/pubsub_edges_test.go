@@ -389,7 +389,7 @@ func TestPubSubEdgeSchemaIDsAndDocs(t *testing.T) {
 }
 
 func lockedWatchers(s *Server) int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	s.store.Lock()
+	defer s.store.Unlock()
 	return countWatchers(s)
 }

@@ -13,29 +13,24 @@ import (
 	"github.com/valyala/fastjson"
 
 	eventbusv1 "github.com/salesforce-streaming/salesforce_streaming/internal/pubsub/proto"
+	"github.com/salesforce-streaming/salesforce_streaming/sfemu/internal/eventstore"
 )
 
 // Encoding a stored event for Pub/Sub: its CometD message is parsed once (fastjson) and written straight to
 // Avro binary following the topic schema's field list. The encoding is made the first time the event is served
-// over Pub/Sub and kept with the event (storedEvent.pubsub), so later serves (other subscribers, replays) only
+// over Pub/Sub and kept with the event (eventstore.Event.pubsub), so later serves (other subscribers, replays) only
 // wrap it in a response: a Pub/Sub drain costs the emulator about what a CometD one does. An event never served
 // over Pub/Sub (a CometD-only run, a preload) costs nothing more than the pointer.
-
-// pubsubEncoding is what a stored event is over Pub/Sub, apart from its replay id (written from its id on each
-// serve): the event id, the id of the schema it was written with (the schema current when it was first served,
-// as Salesforce keeps the schema an event was published with), and the Avro payload. Immutable once made.
-type pubsubEncoding struct {
-	eventID  string
-	schemaID string
-	payload  []byte
-}
 
 var jsonParsers fastjson.ParserPool
 
 var changeTypeSymbols = []string{"CREATE", "UPDATE", "DELETE", "UNDELETE", "GAP_CREATE", "GAP_UPDATE", "GAP_DELETE", "GAP_UNDELETE", "GAP_OVERFLOW"}
 
 // encodePubSub encodes one stored event of channel for Pub/Sub.
-func (s *payloadBuilder) encodePubSub(channel string, kind Kind, msg []byte, id int64) (*pubsubEncoding, error) {
+// The encoding is the event's eventstore.Encoding: the event id, the id of the schema it was written with (the
+// schema current when it was first served, as Salesforce keeps the schema an event was published with), and the
+// Avro payload.
+func (s *pubsubServer) encodePubSub(channel string, kind Kind, msg []byte, id int64) (*eventstore.Encoding, error) {
 	p := jsonParsers.Get()
 	defer jsonParsers.Put(p)
 	v, err := p.ParseBytes(msg)
@@ -82,7 +77,7 @@ func (s *payloadBuilder) encodePubSub(channel string, kind Kind, msg []byte, id 
 		h := hex.EncodeToString(sum[:16])
 		uuid = h[:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:]
 	}
-	return &pubsubEncoding{eventID: uuid, schemaID: ts.id, payload: slices.Clip(bin)}, nil
+	return &eventstore.Encoding{EventID: uuid, SchemaID: ts.id, Payload: slices.Clip(bin)}, nil
 }
 
 // pubsubResponse builds the events of responses from encoded events, reusing its buffers from one response to
@@ -95,7 +90,7 @@ type pubsubResponse struct {
 }
 
 // add appends the event with replay id id and encoding enc.
-func (r *pubsubResponse) add(id int64, enc *pubsubEncoding) {
+func (r *pubsubResponse) add(id int64, enc *eventstore.Encoding) {
 	n := len(r.events)
 	if n == len(r.consumer) {
 		size := max(2*n, 16)
@@ -104,7 +99,7 @@ func (r *pubsubResponse) add(id int64, enc *pubsubEncoding) {
 		// The events already added stay valid: they point into the old arrays, which are not written again.
 	}
 	pe, ce := &r.producer[n], &r.consumer[n]
-	pe.Id, pe.SchemaId, pe.Payload = enc.eventID, enc.schemaID, enc.payload
+	pe.Id, pe.SchemaId, pe.Payload = enc.EventID, enc.SchemaID, enc.Payload
 	rb := r.replay[8*n : 8*n+8 : 8*n+8]
 	binary.BigEndian.PutUint64(rb, uint64(id))
 	ce.Event, ce.ReplayId = pe, rb

@@ -8,6 +8,7 @@ import (
 
 	"github.com/salesforce-streaming/salesforce_streaming/internal/pubsub"
 	eventbusv1 "github.com/salesforce-streaming/salesforce_streaming/internal/pubsub/proto"
+	"github.com/salesforce-streaming/salesforce_streaming/sfemu/internal/eventstore"
 )
 
 // TestPubSubKeepsEncodings: an event is encoded for Pub/Sub when first served and the encoding is kept with the
@@ -27,12 +28,12 @@ func testKeptEncodings(t *testing.T, atPublish bool) {
 	e := startPubSubEmu(t, Config{PubSubEncodeAtPublish: atPublish}, false)
 	e.publish(channel, n)
 	ctx := e.ctx(t)
-	kept := func() []*pubsubEncoding {
-		e.srv.mu.Lock()
-		defer e.srv.mu.Unlock()
-		var out []*pubsubEncoding
-		for _, ev := range e.srv.channels[channel].retained() {
-			out = append(out, ev.pubsub)
+	kept := func() []*eventstore.Encoding {
+		e.srv.store.Lock()
+		defer e.srv.store.Unlock()
+		var out []*eventstore.Encoding
+		for _, ev := range e.srv.store.LookupLocked(channel).Retained() {
+			out = append(out, ev.PubSub)
 		}
 		return out
 	}
@@ -81,7 +82,7 @@ func testKeptEncodings(t *testing.T, atPublish bool) {
 		assert.Equal(t, a.GetEvent().GetId(), b.GetEvent().GetId(), "event %d", i)
 		assert.Equal(t, a.GetEvent().GetSchemaId(), b.GetEvent().GetSchemaId(), "event %d", i)
 		assert.Equal(t, a.GetEvent().GetPayload(), b.GetEvent().GetPayload(), "event %d", i)
-		assert.Equal(t, encs[i].payload, a.GetEvent().GetPayload(), "event %d (replay id %d) is its kept encoding", i, id)
+		assert.Equal(t, encs[i].Payload, a.GetEvent().GetPayload(), "event %d (replay id %d) is its kept encoding", i, id)
 		got, err := pubsub.DecodePayload(e.schema(t, ctx, a.GetEvent().GetSchemaId()), a.GetEvent().GetPayload())
 		require.NoError(t, err)
 		assert.Equal(t, normalised(t, comet[i]), normalised(t, got), "event %d decodes to its CometD payload", i)

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/hamba/avro/v2"
+	"github.com/salesforce-streaming/salesforce_streaming/sfemu/internal/eventstore"
 )
 
 // replayBytes is the Pub/Sub form of a replay id: 8 bytes, big-endian, the form Salesforce's Go example shows.
@@ -61,7 +62,7 @@ func publishedPayload(ts *topicSchema, bin []byte) (json.RawMessage, error) {
 		}
 		if f.kind == avroDateTime {
 			if ms, ok := val.(int64); ok {
-				val = time.UnixMilli(ms).UTC().Format(msTime)
+				val = time.UnixMilli(ms).UTC().Format(eventstore.TimeLayout)
 			}
 		}
 		out[f.name] = val

@@ -7,6 +7,7 @@ import (
 	"google.golang.org/grpc/codes"
 
 	eventbusv1 "github.com/salesforce-streaming/salesforce_streaming/internal/pubsub/proto"
+	"github.com/salesforce-streaming/salesforce_streaming/sfemu/internal/eventstore"
 	"github.com/salesforce-streaming/salesforce_streaming/sfemu/org"
 )
 
@@ -89,56 +90,56 @@ func (p *pubsubService) ManagedSubscribe(stream eventbusv1.PubSub_ManagedSubscri
 	if err != nil {
 		return err
 	}
-	s.mu.Lock()
+	s.store.Lock()
 	m := s.pubsub.managed.lookupLocked(first.GetSubscriptionId(), first.GetDeveloperName())
 	if m == nil {
-		s.mu.Unlock()
+		s.store.Unlock()
 		return s.rpcError(stream.SetTrailer, codes.NotFound, "", fmt.Sprintf("The managed subscription %q was not found.", first.GetSubscriptionId()+first.GetDeveloperName()))
 	}
 	if m.state != managedRun {
-		s.mu.Unlock()
+		s.store.Unlock()
 		return s.rpcError(stream.SetTrailer, codes.FailedPrecondition, "", fmt.Sprintf("The managed subscription %s is in the %s state.", m.name, m.state))
 	}
 	if m.active {
-		s.mu.Unlock()
+		s.store.Unlock()
 		return s.rpcError(stream.SetTrailer, codes.AlreadyExists, errCodeManagedActive,
 			fmt.Sprintf("The managed subscription %s is already active.", m.name))
 	}
 	kind, ok := pubsubTopic(m.topic)
 	ok = ok && s.channelDefinedLocked(m.topic)
-	var ch *channel
+	var ch *eventstore.Channel
 	if ok {
-		ch, err = s.channelLocked(m.topic)
+		ch, err = s.store.ChannelLocked(m.topic)
 	}
 	if !ok || err != nil {
-		s.mu.Unlock()
+		s.store.Unlock()
 		return s.topicNotFound(stream.SetTrailer, m.topic)
 	}
-	s.pruneLocked(ch, s.clock.Now())
+	s.store.PruneLocked(ch, s.clock.Now())
 	start := m.defaultReplay
 	cursor := int64(-1)
 	if m.committed != 0 {
-		if s.replayValid(ch, m.committed) || s.positionValidLocked(ch, m.committed) {
+		if s.store.ReplayValidLocked(ch, m.committed) || s.store.PositionValidLocked(ch, m.committed) {
 			cursor = m.committed
 		} else {
 			start = m.recoveryReplay
 		}
 	}
 	if cursor < 0 {
-		cursor = s.positionLocked(ch)
-		if r := ch.retained(); start == replayEarliest && len(r) > 0 {
-			cursor = r[0].id - 1
+		cursor = s.store.PositionLocked(ch)
+		if r := ch.Retained(); start == replayEarliest && len(r) > 0 {
+			cursor = r[0].ID - 1
 		}
 	}
 	m.active = true
 	stop := make(chan struct{})
 	m.stop = stop
-	s.mu.Unlock()
+	s.store.Unlock()
 	defer func() {
-		s.mu.Lock()
+		s.store.Lock()
 		m.active = false
 		m.stop = nil
-		s.mu.Unlock()
+		s.store.Unlock()
 	}()
 	s.logf("pubsub: managed subscribe %s (%s) after %d, %d requested", m.name, m.topic, cursor, first.GetNumRequested())
 
@@ -146,9 +147,9 @@ func (p *pubsubService) ManagedSubscribe(stream eventbusv1.PubSub_ManagedSubscri
 		resp := &eventbusv1.CommitReplayResponse{CommitRequestId: req.GetCommitRequestId(), ReplayId: req.GetReplayId(),
 			ProcessTime: s.clock.Now().UnixMilli()}
 		id, ok := replayFromBytes(req.GetReplayId())
-		s.mu.Lock()
-		defer s.mu.Unlock()
-		if !ok || id > ch.lastID {
+		s.store.Lock()
+		defer s.store.Unlock()
+		if !ok || id > ch.LastID() {
 			resp.Error = &eventbusv1.Error{Code: eventbusv1.ErrorCode_COMMIT, Msg: "The replay ID to commit is not a replay ID of the topic."}
 			return resp
 		}

@@ -158,8 +158,8 @@ func managedEvents(t *testing.T, stream eventbusv1.PubSub_ManagedSubscribeClient
 func (e *pubsubEmu) waitManagedIdle(t *testing.T, id string) {
 	t.Helper()
 	require.Eventually(t, func() bool {
-		e.srv.mu.Lock()
-		defer e.srv.mu.Unlock()
+		e.srv.store.Lock()
+		defer e.srv.store.Unlock()
 		m := e.srv.pubsub.managed.byID[id]
 		return m != nil && !m.active
 	}, 20*time.Second, 5*time.Millisecond, "the managed subscription is released")
@@ -167,11 +167,11 @@ func (e *pubsubEmu) waitManagedIdle(t *testing.T, id string) {
 
 func retainedIDs(t *testing.T, e *pubsubEmu, channel string) []int64 {
 	t.Helper()
-	e.srv.mu.Lock()
-	defer e.srv.mu.Unlock()
+	e.srv.store.Lock()
+	defer e.srv.store.Unlock()
 	var ids []int64
-	for _, ev := range e.srv.channels[channel].retained() {
-		ids = append(ids, ev.id)
+	for _, ev := range e.srv.store.LookupLocked(channel).Retained() {
+		ids = append(ids, ev.ID)
 	}
 	return ids
 }
@@ -248,9 +248,9 @@ func TestManagedSubscribeErrorRecoveryAndCommitTimeout(t *testing.T) {
 	e.publish(managedTopic, 3)
 	ids := retainedIDs(t, e, managedTopic)
 	subID := e.createManaged("Recover", "EARLIEST", "LATEST")
-	e.srv.mu.Lock()
+	e.srv.store.Lock()
 	e.srv.pubsub.managed.byID[subID].committed = ids[0]
-	e.srv.mu.Unlock()
+	e.srv.store.Unlock()
 	var purged map[string]any
 	e.control(http.MethodPost, "/emulator/purge", fmt.Sprintf(`{"channel":%q,"through_replay_id":%d}`, managedTopic, ids[1]), &purged)
 

@@ -13,7 +13,9 @@ import (
 	"google.golang.org/grpc/status"
 
 	eventbusv1 "github.com/salesforce-streaming/salesforce_streaming/internal/pubsub/proto"
+	"github.com/salesforce-streaming/salesforce_streaming/sfemu/internal/eventstore"
 	"github.com/salesforce-streaming/salesforce_streaming/sfemu/internal/faults"
+	"github.com/salesforce-streaming/salesforce_streaming/sfemu/internal/limits"
 )
 
 // maxEventsPerResponse and maxResponsePayloadBytes bound one FetchResponse (a response always carries at least
@@ -44,38 +46,38 @@ func (p *pubsubService) Subscribe(stream eventbusv1.PubSub_SubscribeServer) erro
 		return s.topicNotFound(stream.SetTrailer, topic)
 	}
 
-	s.mu.Lock()
-	ch, err := s.channelLocked(topic)
+	s.store.Lock()
+	ch, err := s.store.ChannelLocked(topic)
 	if err != nil {
-		s.mu.Unlock()
+		s.store.Unlock()
 		return s.topicNotFound(stream.SetTrailer, topic)
 	}
 	if code, errorCode, msg, refused := s.subscribeRefusalLocked(topic); refused {
-		s.mu.Unlock()
+		s.store.Unlock()
 		return s.rpcError(stream.SetTrailer, code, errorCode, msg)
 	}
-	s.pruneLocked(ch, s.clock.Now())
+	s.store.PruneLocked(ch, s.clock.Now())
 	var cursor int64 // the subscription delivers events with ids above it
 	switch first.GetReplayPreset() {
 	case eventbusv1.ReplayPreset_EARLIEST:
-		cursor = s.positionLocked(ch)
-		if r := ch.retained(); len(r) > 0 {
-			cursor = r[0].id - 1
+		cursor = s.store.PositionLocked(ch)
+		if r := ch.Retained(); len(r) > 0 {
+			cursor = r[0].ID - 1
 		}
 	case eventbusv1.ReplayPreset_CUSTOM:
 		id, ok := replayFromBytes(first.GetReplayId())
 		// A retained event's id, or the topic's current position, which keepalives hand out even when no event
 		// with that id is retained (an empty topic, or one whose events expired).
-		if !ok || !s.replayValid(ch, id) && !s.positionValidLocked(ch, id) {
-			s.mu.Unlock()
+		if !ok || !s.store.ReplayValidLocked(ch, id) && !s.store.PositionValidLocked(ch, id) {
+			s.store.Unlock()
 			return s.rpcError(stream.SetTrailer, codes.InvalidArgument, errCodeReplayCorrupt,
 				"The Replay ID validation failed. Ensure that the Replay ID is valid and is within the retention window.")
 		}
 		cursor = id
 	default:
-		cursor = s.positionLocked(ch)
+		cursor = s.store.PositionLocked(ch)
 	}
-	s.mu.Unlock()
+	s.store.Unlock()
 	s.logf("pubsub: subscribe %s preset %s after %d, %d requested", topic, first.GetReplayPreset(), cursor, first.GetNumRequested())
 	return s.serveStream(ctx, &eventStream{
 		topic: topic, kind: kind, ch: ch, cursor: cursor, requested: first.GetNumRequested(),
@@ -116,7 +118,7 @@ type delivery struct {
 type eventStream struct {
 	topic      string
 	kind       Kind
-	ch         *channel
+	ch         *eventstore.Channel
 	cursor     int64 // events with ids above it are due
 	requested  int32 // num_requested of the first request
 	recv       func() (fetch, error)
@@ -139,13 +141,13 @@ type eventStream struct {
 func (s *pubsubServer) serveStream(ctx context.Context, st *eventStream) error {
 	topic, kind, ch, cursor := st.topic, st.kind, st.ch, st.cursor
 	wake := make(chan struct{}, 1)
-	s.mu.Lock()
-	s.pubsub.watchLocked(ch, wake)
-	s.mu.Unlock()
+	s.store.Lock()
+	ch.WatchLocked(wake)
+	s.store.Unlock()
 	defer func() {
-		s.mu.Lock()
-		s.pubsub.unwatchLocked(ch, wake)
-		s.mu.Unlock()
+		s.store.Lock()
+		ch.UnwatchLocked(wake)
+		s.store.Unlock()
 	}()
 
 	var (
@@ -222,23 +224,23 @@ func (s *pubsubServer) serveStream(ctx context.Context, st *eventStream) error {
 			idle = nil
 		}
 
-		s.mu.Lock()
+		s.store.Lock()
 		tokenValid := s.tokens.Valid(tokenOf(ctx))
 		limited := s.limits.DailyLimitReached()
-		s.pruneLocked(ch, s.clock.Now())
-		r := ch.retained()
-		i := ch.indexAfter(cursor)
+		s.store.PruneLocked(ch, s.clock.Now())
+		r := ch.Retained()
+		i := ch.IndexAfter(cursor)
 		n := min(int(owed), len(r)-i, maxEventsPerResponse)
 		if limited {
 			n = 0
 		}
-		batch := make([]storedEvent, n)
+		batch := make([]eventstore.Event, n)
 		copy(batch, r[i:i+n])
 		caughtUp := i+n == len(r)
-		tip := ch.lastID
+		tip := ch.LastID()
 		woken, reset := s.faults.Woken(), s.pubsub.reset
 		fault, delay := s.faults.TakeStream(n > 0)
-		s.mu.Unlock()
+		s.store.Unlock()
 		switch {
 		case fault == faults.StreamDrop:
 			return status.Error(codes.Unavailable, "the connection was reset")
@@ -263,15 +265,15 @@ func (s *pubsubServer) serveStream(ctx context.Context, st *eventStream) error {
 			out.reset()
 			size := 0
 			for k := range batch {
-				enc := batch[k].pubsub
-				if size += len(enc.payload); size > maxResponsePayloadBytes && len(out.events) > 0 {
+				enc := batch[k].PubSub
+				if size += len(enc.Payload); size > maxResponsePayloadBytes && len(out.events) > 0 {
 					break // the rest goes in the next response; gRPC clients refuse messages above 4 MB
 				}
-				out.add(batch[k].id, enc)
+				out.add(batch[k].ID, enc)
 			}
 			resp.events = out.events
 			n = len(resp.events)
-			cursor = batch[n-1].id
+			cursor = batch[n-1].ID
 			mu.Lock()
 			pending -= int32(n)
 			resp.pending = pending
@@ -280,9 +282,9 @@ func (s *pubsubServer) serveStream(ctx context.Context, st *eventStream) error {
 			if err := st.send(resp); err != nil {
 				return err
 			}
-			s.mu.Lock()
-			s.limits.CountDelivered(allocationOf(kind), n) // the daily allocation CometD deliveries count against too
-			s.mu.Unlock()
+			s.store.Lock()
+			s.limits.CountDelivered(limits.AllocationOf(kind), n) // the daily allocation CometD deliveries count against too
+			s.store.Unlock()
 			keepalive.Stop()
 			keepalive = s.clock.NewTimer(PubSubKeepalive)
 			continue
@@ -331,27 +333,6 @@ func (s *pubsubServer) serveStream(ctx context.Context, st *eventStream) error {
 	}
 }
 
-// positionLocked is the topic's current position: the newest replay id, or, for a topic that never had an
-// event, a position reserved just before its first one, so that a keepalive always has a position to carry.
-func (s *pubsubServer) positionLocked(ch *channel) int64 {
-	if ch.lastID == 0 {
-		ch.lastID = s.nextIDLocked(ch, 0) - 1
-		s.pubsub.reserved[ch] = ch.lastID
-	}
-	return ch.lastID
-}
-
-// positionValidLocked accepts a position a keepalive handed out that no retained event has: the newest id (its
-// event expired, and nothing came after it), or the position reserved before a topic's first event while every
-// event published since is still retained. Anything else would skip events silently.
-func (s *pubsubServer) positionValidLocked(ch *channel, id int64) bool {
-	if id == ch.lastID {
-		return true
-	}
-	reserved, ok := s.pubsub.reserved[ch]
-	return ok && id == reserved && int64(len(ch.retained())) == ch.published
-}
-
 // wait sleeps d of wall-clock time (a slow network, as the CometD fault); false when the stream or the server
 // ended first.
 func (s *pubsubServer) wait(ctx context.Context, d time.Duration) bool {
@@ -370,18 +351,18 @@ func (s *pubsubServer) wait(ctx context.Context, d time.Duration) bool {
 // encodeBatch gives every event of batch (a copy of retained events of ch) its Pub/Sub encoding: the one kept with
 // the event, or a new one made outside the lock and then kept with the retained event (if it is still retained)
 // for the next serve.
-func (s *pubsubServer) encodeBatch(ch *channel, topic string, kind Kind, batch []storedEvent) error {
+func (s *pubsubServer) encodeBatch(ch *eventstore.Channel, topic string, kind Kind, batch []eventstore.Event) error {
 	fresh := -1 // the first event encoded now
 	for k := range batch {
 		ev := &batch[k]
-		if ev.pubsub != nil {
+		if ev.PubSub != nil {
 			continue
 		}
-		enc, err := s.encodePubSub(topic, kind, ev.msg, ev.id)
+		enc, err := s.encodePubSub(topic, kind, ev.Msg, ev.ID)
 		if err != nil {
 			return err
 		}
-		ev.pubsub = enc
+		ev.PubSub = enc
 		if fresh < 0 {
 			fresh = k
 		}
@@ -389,17 +370,8 @@ func (s *pubsubServer) encodeBatch(ch *channel, topic string, kind Kind, batch [
 	if fresh < 0 {
 		return nil
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	r := ch.retained()
-	i := ch.indexAfter(batch[fresh].id - 1)
-	for _, ev := range batch[fresh:] {
-		for i < len(r) && r[i].id < ev.id {
-			i++
-		}
-		if i < len(r) && r[i].id == ev.id && r[i].pubsub == nil {
-			r[i].pubsub = ev.pubsub
-		}
-	}
+	s.store.Lock()
+	defer s.store.Unlock()
+	s.store.KeepEncodingsLocked(ch, batch[fresh:])
 	return nil
 }

@@ -286,9 +286,9 @@ func TestPubSubCustomReplayStartsAfter(t *testing.T) {
 	require.NoError(t, latest.Send(&eventbusv1.FetchRequest{TopicName: "/event/Order_Event__e", NumRequested: 10}))
 	// The subscription is set up once the server waits for events; publish after it watches the channel.
 	require.Eventually(t, func() bool {
-		e.srv.mu.Lock()
-		defer e.srv.mu.Unlock()
-		return len(e.srv.pubsub.watchers) > 0 && countWatchers(e.srv) >= 2
+		e.srv.store.Lock()
+		defer e.srv.store.Unlock()
+		return countWatchers(e.srv) > 0 && countWatchers(e.srv) >= 2
 	}, 5*time.Second, 2*time.Millisecond)
 	newFirst, _ := e.publish("/event/Order_Event__e", 1)
 	r := recvN(t, latest, 1)
@@ -297,13 +297,7 @@ func TestPubSubCustomReplayStartsAfter(t *testing.T) {
 	assert.Greater(t, id, last)
 }
 
-func countWatchers(s *Server) int {
-	n := 0
-	for _, w := range s.pubsub.watchers {
-		n += len(w)
-	}
-	return n
-}
+func countWatchers(s *Server) int { return s.store.WatchersLocked() }
 
 // TestPubSubKeepalive: with nothing to deliver, an empty FetchResponse every 270 s (fake clock) carries the
 // newest replay id.
@@ -427,9 +421,9 @@ func TestPubSubStreamFaults(t *testing.T) {
 	_, err := stream.Recv()
 	assert.Equal(t, codes.Unavailable, status.Code(err))
 
-	e.srv.mu.Lock()
+	e.srv.store.Lock()
 	delivered := e.srv.limits.Delivered(limits.PlatformEvents)
-	e.srv.mu.Unlock()
+	e.srv.store.Unlock()
 	assert.Equal(t, int64(2), delivered)
 
 	stream = open()

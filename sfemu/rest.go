@@ -3,6 +3,7 @@ package sfemu
 import (
 	"encoding/json"
 
+	"github.com/salesforce-streaming/salesforce_streaming/sfemu/internal/eventstore"
 	"github.com/salesforce-streaming/salesforce_streaming/sfemu/internal/rest"
 	"github.com/salesforce-streaming/salesforce_streaming/sfemu/internal/sfhttp"
 )
@@ -18,31 +19,31 @@ const (
 func (s *Server) restOps() rest.Ops {
 	return rest.Ops{
 		PublishEvent: func(channel string, payload json.RawMessage) (int64, string, error) {
-			s.mu.Lock()
-			_, last, err := s.publishLocked(publishSpec{channel: channel, payloads: []json.RawMessage{payload}})
-			uuid := s.lastEventUUID
-			s.mu.Unlock()
+			s.store.Lock()
+			_, last, err := s.store.PublishLocked(eventstore.Spec{Channel: channel, Payloads: []json.RawMessage{payload}})
+			uuid := s.store.LastEventUUIDLocked()
+			s.store.Unlock()
 			if err == nil {
 				s.limits.CountPublished(1)
 			}
 			return last, uuid, err
 		},
 		StreamingChannel: func(id string) (string, bool) {
-			s.mu.Lock()
-			defer s.mu.Unlock()
-			name := s.streamingChannels[id]
-			ch := s.channels[name]
-			return name, ch != nil && len(ch.subs) > 0
+			s.store.Lock()
+			defer s.store.Unlock()
+			name := s.defs.streamingChannels[id]
+			ch := s.store.LookupLocked(name)
+			return name, ch != nil && ch.Subscribers() > 0
 		},
 		Push: func(channel string, payloads []json.RawMessage) error {
-			_, _, err := s.publish(publishSpec{channel: channel, payloads: payloads})
+			_, _, err := s.store.Publish(eventstore.Spec{Channel: channel, Payloads: payloads})
 			return err
 		},
 		AdmitAPIRequest: s.limits.AdmitAPIRequest,
 		Limits: func() []byte {
-			s.mu.Lock()
-			clients := len(s.clients)
-			s.mu.Unlock()
+			s.store.Lock()
+			clients := s.cometd.ClientsLocked()
+			s.store.Unlock()
 			return s.limits.JSON(clients)
 		},
 		InstanceName: s.instance.instanceName,

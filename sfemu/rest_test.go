@@ -11,6 +11,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/salesforce-streaming/salesforce_streaming/sfemu/internal/cometd"
+	"github.com/salesforce-streaming/salesforce_streaming/sfemu/internal/eventstore"
 	"github.com/salesforce-streaming/salesforce_streaming/sfemu/internal/limits"
 	"github.com/salesforce-streaming/salesforce_streaming/sfemu/internal/rest"
 )
@@ -160,7 +162,7 @@ func TestLimitsCountDeliveries(t *testing.T) {
 	require.Len(t, evs, 5, "the answer that crosses the allocation is delivered whole")
 	assert.EqualValues(t, 0, e.limits(auth)["DailyDeliveredPlatformEvents"].Remaining)
 	_, reply, resp := c.connect()
-	assert.Equal(t, errDailyLimit, reply["error"], resp.String())
+	assert.Equal(t, cometd.ErrDailyLimit, reply["error"], resp.String())
 
 	f := startEmu(t, Config{}, true)
 	fauth := "Bearer " + f.token()
@@ -251,7 +253,7 @@ func TestChangeEventShapes(t *testing.T) {
 		fields := len(payload) - 1
 		switch ct {
 		case ChangeCreate, ChangeUndelete:
-			assert.Equal(t, len(recordFields), fields, ct)
+			assert.Equal(t, len(eventstore.RecordFields), fields, ct)
 			assert.Empty(t, changed)
 			assert.Regexp(t, `^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.000Z$`, payload["CreatedDate"])
 		case ChangeUpdate:

@@ -401,9 +401,9 @@ func TestRetentionBoundsMemory(t *testing.T) {
 	}
 	st := e.state().Channels["/data/ChangeEvents"]
 	assert.Equal(t, 100, st.Retained)
-	e.srv.mu.Lock()
-	capacity := cap(e.srv.channels["/data/ChangeEvents"].events)
-	e.srv.mu.Unlock()
+	e.srv.store.Lock()
+	capacity := e.srv.store.LookupLocked("/data/ChangeEvents").IndexCap()
+	e.srv.store.Unlock()
 	assert.LessOrEqual(t, capacity, 400, "the dropped prefix is reclaimed")
 
 	e2 := startEmu(t, Config{}, true)

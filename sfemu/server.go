@@ -8,15 +8,16 @@ package sfemu
 
 import (
 	"crypto/rsa"
-	"encoding/base64"
 	"math/rand/v2"
 	"net/http"
 	"strings"
 	"sync"
 	"time"
 
+	"github.com/salesforce-streaming/salesforce_streaming/sfemu/internal/cometd"
 	"github.com/salesforce-streaming/salesforce_streaming/sfemu/internal/control"
 	"github.com/salesforce-streaming/salesforce_streaming/sfemu/internal/dataapi"
+	"github.com/salesforce-streaming/salesforce_streaming/sfemu/internal/eventstore"
 	"github.com/salesforce-streaming/salesforce_streaming/sfemu/internal/faults"
 	"github.com/salesforce-streaming/salesforce_streaming/sfemu/internal/generate"
 	"github.com/salesforce-streaming/salesforce_streaming/sfemu/internal/limits"
@@ -199,13 +200,12 @@ func (c *Config) fill() {
 // Server is the emulator. It implements http.Handler. It builds the shared
 // owners (tokens, faults, limits, the org) and the surfaces that are packages of
 // their own (login, REST, control), each given what it uses, and routes to them.
-// The event store, CometD and Pub/Sub still live here, embedded, under mu.
+// Pub/Sub still lives here, embedded; it shares the event store's lock.
 type Server struct {
 	cfg   Config
 	clock Clock
 
-	mu       sync.Mutex
-	rng      *rand.Rand
+	rng      *rand.Rand // Pub/Sub rpc ids; under the store's lock
 	counters counters
 
 	closed    chan struct{}
@@ -214,10 +214,10 @@ type Server struct {
 
 	preloadErr error // what New could not preload; see PreloadErr
 
-	// Not yet packages: each holds a pointer back to this Server for the state and lock they share.
-	eventStore
-	payloadBuilder
-	cometdHandler
+	// The retained events of every channel, under the one lock the streaming surfaces share.
+	store *eventstore.Store
+
+	// Not yet a package: it holds a pointer back to this Server for the state it shares.
 	pubsubServer
 
 	// The shared owners, each under its own lock, calling nothing above it.
@@ -227,6 +227,7 @@ type Server struct {
 
 	// The surfaces that are packages of their own.
 	login   *oauth.Handler   // token endpoint, userinfo, SOAP login
+	cometd  *cometd.Handler  // /cometd: the Streaming API
 	rest    *rest.Handler    // /services/data
 	control *control.Handler // /emulator/*
 
@@ -251,9 +252,15 @@ func New(cfg Config) *Server {
 		rng:    rand.New(rand.NewPCG(seed, seed^0x5f3759df)),
 		closed: make(chan struct{}),
 	}
-	s.eventStore = eventStore{Server: s, channels: make(map[string]*channel), streamingChannels: make(map[string]string)}
-	s.payloadBuilder = payloadBuilder{Server: s}
-	s.cometdHandler = cometdHandler{Server: s, clients: make(map[string]*client)}
+	s.store = eventstore.New(eventstore.Config{Clock: cfg.Clock, TopicRetention: cfg.TopicRetention,
+		GenericRetention: cfg.GenericRetention, PlatformEventRetention: cfg.PlatformEventRetention,
+		CDCRetention: cfg.CDCRetention, MaxRetainedEvents: cfg.MaxRetainedEvents, AcceptReplayInRange: cfg.AcceptReplayInRange,
+		MaxReplayGap: cfg.MaxReplayGap, UserID: cfg.UserID, APIVersion: LatestAPIVersion,
+		PreciseCommitTimestamps: cfg.PreciseCommitTimestamps, Seed: seed,
+	}, eventstore.Hooks{Defined: s.defineLocked, StreamingChannelID: s.streamingChannelIDLocked})
+	if cfg.PubSubEncodeAtPublish {
+		s.store.SetEncoder(s.encodePubSub)
+	}
 	s.faults = faults.New()
 	s.limits = limits.New(limits.Config{DailyDelivery: cfg.DailyDeliveryLimit, DailyStreaming: cfg.DailyStreamingLimit,
 		DailyAPIRequests: cfg.DailyAPIRequestLimit, MaxClients: cfg.MaxClients}, cfg.Clock, s.faults)
@@ -265,7 +272,11 @@ func New(cfg Config) *Server {
 		OrgID: cfg.OrgID, UserID: cfg.UserID,
 	}, s.tokens, cfg.Clock, s.logf)
 	s.pubsubServer = pubsubServer{Server: s, pubsub: newPubSubState()}
-	s.lbCookie = s.lbCookieValue()
+	s.cometd = cometd.New(cometd.Config{Hold: cfg.Hold, ReconnectWindow: cfg.ReconnectWindow, MaxBatch: cfg.MaxBatch,
+		MaxResponseBytes: cfg.MaxResponseBytes, MaxClients: cfg.MaxClients, MaxRequestBytes: cfg.MaxRequestBytes,
+		AllowMissingCookies: cfg.AllowMissingCookies, Seed: seed,
+	}, cometd.Deps{Store: s.store, Tokens: s.tokens, Faults: s.faults, Limits: s.limits, Clock: cfg.Clock, Closed: s.closed,
+		Logf: s.logf, ChannelDefined: s.channelDefinedLocked})
 	s.control = control.New(s.controlOps())
 	if err := s.openOrg(seed); err != nil {
 		s.logf("%v; starting without the custom objects", err)
@@ -327,7 +338,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case strings.HasPrefix(p, "/services/Soap/"):
 		s.login.ServeSOAP(w, r)
 	case p == "/cometd" || strings.HasPrefix(p, "/cometd/"):
-		s.serveCometD(w, r)
+		s.cometd.ServeHTTP(w, r)
 	case strings.HasPrefix(p, "/emulator/"):
 		s.control.ServeHTTP(w, r)
 	case p == "/services/data" || strings.HasPrefix(p, "/services/data/"):
@@ -335,22 +346,4 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	default:
 		sfhttp.WriteJSONError(w, http.StatusNotFound, "not found: "+p)
 	}
-}
-
-// lbCookieValue is a load balancer cookie value shaped like a real one: '!' and base64 ending in one '='.
-func (s *Server) lbCookieValue() string {
-	raw := make([]byte, 59)
-	for i := range raw {
-		raw[i] = byte(s.rng.Uint32())
-	}
-	return "!" + base64.StdEncoding.EncodeToString(raw)
-}
-
-func (s *Server) randomToken(n int) string {
-	const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
-	b := make([]byte, n)
-	for i := range b {
-		b[i] = alphabet[s.rng.IntN(len(alphabet))]
-	}
-	return string(b)
 }

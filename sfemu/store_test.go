@@ -3,7 +3,6 @@ package sfemu
 import (
 	"runtime"
 	"testing"
-	"unsafe"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -18,15 +17,15 @@ const maxStoreOverhead = 1.3
 // arenaMaxChunk per channel, does not grow with the events and is not counted.
 func storeBytes(t testing.TB, s *Server, channel string) (stored, wire int64, n int) {
 	t.Helper()
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	ch := s.channels[channel]
+	s.store.Lock()
+	defer s.store.Unlock()
+	ch := s.store.LookupLocked(channel)
 	require.NotNil(t, ch)
-	for _, ev := range ch.retained() {
-		wire += int64(len(ev.msg))
+	for _, ev := range ch.Retained() {
+		wire += int64(len(ev.Msg))
 	}
-	stored = ch.arena.used + int64(cap(ch.events))*int64(unsafe.Sizeof(storedEvent{}))
-	return stored, wire, len(ch.retained())
+	stored = ch.Footprint()
+	return stored, wire, len(ch.Retained())
 }
 
 // TestRetainedBytesPerEvent checks the store's accounting: what a backlog of generated change events costs

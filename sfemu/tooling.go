@@ -8,6 +8,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/salesforce-streaming/salesforce_streaming/sfemu/internal/jsonw"
 	"github.com/salesforce-streaming/salesforce_streaming/sfemu/internal/sfhttp"
 	"github.com/salesforce-streaming/salesforce_streaming/sfemu/org"
 	"github.com/salesforce-streaming/salesforce_streaming/sfemu/org/soql"
@@ -76,9 +77,9 @@ func (s *pubsubServer) createManaged(w http.ResponseWriter, r *http.Request) {
 		sfhttp.WriteRESTError(w, http.StatusBadRequest, code, msg)
 		return
 	}
-	s.mu.Lock()
+	s.store.Lock()
 	if s.pubsub.managed.byNameLocked(m.name) != nil {
-		s.mu.Unlock()
+		s.store.Unlock()
 		sfhttp.WriteRESTError(w, http.StatusBadRequest, "DUPLICATE_DEVELOPER_NAME", fmt.Sprintf("A ManagedEventSubscription named %s already exists.", m.name))
 		return
 	}
@@ -86,7 +87,7 @@ func (s *pubsubServer) createManaged(w http.ResponseWriter, r *http.Request) {
 	m.id = org.MakeID(managedKeyPrefix, s.pubsub.managed.seq)
 	m.created = s.clock.Now()
 	s.pubsub.managed.byID[m.id] = m
-	s.mu.Unlock()
+	s.store.Unlock()
 	s.logf("tooling: created %s %s (%s, %s)", managedObject, m.name, m.topic, m.state)
 	sfhttp.WriteRaw(w, http.StatusCreated, []byte(`{"id":"`+m.id+`","success":true,"errors":[],"warnings":[],"infos":[]}`))
 }
@@ -150,18 +151,18 @@ func applyManagedMetadata(m *managedSubscription, md *managedMetadata, create bo
 
 func (s *pubsubServer) serveManagedRecord(w http.ResponseWriter, r *http.Request, version, id string) {
 	full, ok := org.NormalizeID(id)
-	s.mu.Lock()
+	s.store.Lock()
 	m := s.pubsub.managed.byID[full]
-	s.mu.Unlock()
+	s.store.Unlock()
 	if !ok || m == nil {
 		sfhttp.NotFound(w)
 		return
 	}
 	switch r.Method {
 	case http.MethodGet:
-		s.mu.Lock()
+		s.store.Lock()
 		rec := managedRecord(m, version, nil)
-		s.mu.Unlock()
+		s.store.Unlock()
 		sfhttp.WriteRaw(w, http.StatusOK, rec)
 	case http.MethodPatch:
 		var body managedBody
@@ -172,19 +173,19 @@ func (s *pubsubServer) serveManagedRecord(w http.ResponseWriter, r *http.Request
 			sfhttp.WriteRESTError(w, http.StatusBadRequest, "REQUIRED_FIELD_MISSING", "Required fields are missing: [Metadata]")
 			return
 		}
-		s.mu.Lock()
+		s.store.Lock()
 		code, msg := applyManagedMetadata(m, body.Metadata, false)
-		s.mu.Unlock()
+		s.store.Unlock()
 		if code != "" {
 			sfhttp.WriteRESTError(w, http.StatusBadRequest, code, msg)
 			return
 		}
 		w.WriteHeader(http.StatusNoContent)
 	case http.MethodDelete:
-		s.mu.Lock()
+		s.store.Lock()
 		m.endLocked()
 		delete(s.pubsub.managed.byID, m.id)
-		s.mu.Unlock()
+		s.store.Unlock()
 		w.WriteHeader(http.StatusNoContent)
 	default:
 		sfhttp.MethodNotAllowed(w, r, http.MethodGet, http.MethodPatch, http.MethodDelete)
@@ -193,10 +194,10 @@ func (s *pubsubServer) serveManagedRecord(w http.ResponseWriter, r *http.Request
 
 // managedRecord is the record as the Tooling API answers it; fields nil: every field.
 func managedRecord(m *managedSubscription, version string, fields []string) []byte {
-	md := newObj(nil).str("defaultReplay", m.defaultReplay).str("errorRecoveryReplay", m.recoveryReplay).
-		str("label", m.label).str("state", m.state).str("topicName", m.topic).done()
-	o := newObj(nil).raw("attributes", newObj(nil).str("type", managedObject).
-		str("url", "/services/data/v"+version+"/tooling/sobjects/"+managedObject+"/"+m.id).done())
+	md := jsonw.NewChain(nil).Str("defaultReplay", m.defaultReplay).Str("errorRecoveryReplay", m.recoveryReplay).
+		Str("label", m.label).Str("state", m.state).Str("topicName", m.topic).Done()
+	o := jsonw.NewChain(nil).Raw("attributes", jsonw.NewChain(nil).Str("type", managedObject).
+		Str("url", "/services/data/v"+version+"/tooling/sobjects/"+managedObject+"/"+m.id).Done())
 	all := fields == nil
 	if all {
 		fields = []string{"Id", "DeveloperName", "MasterLabel", "FullName", "CreatedDate", "Metadata"}
@@ -204,20 +205,20 @@ func managedRecord(m *managedSubscription, version string, fields []string) []by
 	for _, f := range fields {
 		switch strings.ToLower(f) {
 		case "id":
-			o.str("Id", m.id)
+			o.Str("Id", m.id)
 		case "developername":
-			o.str("DeveloperName", m.name)
+			o.Str("DeveloperName", m.name)
 		case "masterlabel":
-			o.str("MasterLabel", m.label)
+			o.Str("MasterLabel", m.label)
 		case "fullname":
-			o.str("FullName", m.name)
+			o.Str("FullName", m.name)
 		case "createddate":
-			o.str("CreatedDate", m.created.UTC().Format(restTime))
+			o.Str("CreatedDate", m.created.UTC().Format(restTime))
 		case "metadata":
-			o.raw("Metadata", md)
+			o.Raw("Metadata", md)
 		}
 	}
-	return o.done()
+	return o.Done()
 }
 
 // restTime is the datetime layout of REST answers: milliseconds and an offset without a colon.
@@ -244,12 +245,12 @@ func (s *pubsubServer) toolingQuery(w http.ResponseWriter, r *http.Request, vers
 		}
 		fields = append(fields, f.Name)
 	}
-	s.mu.Lock()
+	s.store.Lock()
 	var matched []*managedSubscription
 	for _, m := range s.pubsub.managed.byID {
 		ok, err := managedMatches(m, q.Where)
 		if err != nil {
-			s.mu.Unlock()
+			s.store.Unlock()
 			sfhttp.WriteRESTError(w, http.StatusBadRequest, "INVALID_FIELD", err.Error())
 			return
 		}
@@ -267,10 +268,10 @@ func (s *pubsubServer) toolingQuery(w http.ResponseWriter, r *http.Request, vers
 			records = append(records, managedRecord(m, version, fields))
 		}
 	}
-	s.mu.Unlock()
+	s.store.Unlock()
 	recs, _ := json.Marshal(records)
-	sfhttp.WriteRaw(w, http.StatusOK, newObj(nil).int("size", int64(len(matched))).int("totalSize", int64(len(matched))).bool("done", true).
-		raw("queryLocator", []byte("null")).str("entityTypeName", managedObject).raw("records", recs).done())
+	sfhttp.WriteRaw(w, http.StatusOK, jsonw.NewChain(nil).Int("size", int64(len(matched))).Int("totalSize", int64(len(matched))).Bool("done", true).
+		Raw("queryLocator", []byte("null")).Str("entityTypeName", managedObject).Raw("records", recs).Done())
 }
 
 // managedMatches evaluates a WHERE clause on the text fields of a record (= != IN, AND OR NOT).

@@ -20,3 +20,14 @@ func (c *Chain) Int(k string, v int64) *Chain { c.o.Int(k, v); return c }
 
 // Done closes the object and returns the buffer.
 func (c *Chain) Done() []byte { return c.o.Done() }
+
+// StrIf adds a string member only when v is not empty.
+func (c *Chain) StrIf(k, v string) *Chain {
+	if v != "" {
+		c.o.Str(k, v)
+	}
+	return c
+}
+
+// Open returns the members written so far, after the opening brace, for splicing into another object.
+func (c *Chain) Open() []byte { return c.o.Open() }

@@ -8,6 +8,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/salesforce-streaming/salesforce_streaming/sfemu/internal/eventstore"
 	"github.com/salesforce-streaming/salesforce_streaming/sfemu/internal/faults"
 	"github.com/salesforce-streaming/salesforce_streaming/sfemu/internal/jsonw"
 )
@@ -65,6 +66,14 @@ const (
 	DurableStreaming
 	allocationCount
 )
+
+// AllocationOf is the daily allocation the deliveries of a channel kind count against.
+func AllocationOf(k eventstore.Kind) Allocation {
+	if k == eventstore.KindPlatformEvent || k == eventstore.KindCDC {
+		return PlatformEvents
+	}
+	return DurableStreaming
+}
 
 // Salesforce's default Max of each Allocation (Performance and Unlimited editions unless noted).
 const (

@@ -1,4 +1,4 @@
-package sfemu
+package eventstore
 
 // arena holds the encoded messages of one channel in large chunks, so that a retained event costs its wire bytes
 // plus its index entry, not a separately allocated (and rounded-up) buffer. Chunks are append-only and never

@@ -1,8 +1,11 @@
-package sfemu
+package cometd
 
 import (
 	"slices"
 	"time"
+
+	"github.com/salesforce-streaming/salesforce_streaming/sfemu/internal/eventstore"
+	"github.com/salesforce-streaming/salesforce_streaming/sfemu/internal/limits"
 )
 
 // client is one Bayeux session: created by a handshake, kept alive by requests, expired when it sends nothing
@@ -23,13 +26,14 @@ type client struct {
 
 type subscription struct {
 	name    string // as subscribed, with ?filters
-	ch      *channel
-	filters []filter
+	ch      *eventstore.Channel
+	filters []eventstore.Filter
 	cursor  int64  // the replay id after which events are due
 	label   []byte // `{"channel":"<name>"` when name differs from the channel (filtered PushTopic), else nil
 }
 
-func (c *client) notify() {
+// Notify wakes the client's held long poll; the event store calls it when a subscribed channel has new events.
+func (c *client) Notify() {
 	select {
 	case c.wake <- struct{}{}:
 	default:
@@ -42,7 +46,7 @@ func (c *client) kickLocked() {
 	c.kick = make(chan struct{})
 }
 
-func (s *cometdHandler) newClientLocked(now time.Time) *client {
+func (s *Handler) newClientLocked(now time.Time) *client {
 	id := ""
 	for id == "" || s.clients[id] != nil {
 		id = s.clientID()
@@ -53,7 +57,7 @@ func (s *cometdHandler) newClientLocked(now time.Time) *client {
 }
 
 // clientID looks like Salesforce's: 27 lowercase alphanumerics.
-func (s *cometdHandler) clientID() string {
+func (s *Handler) clientID() string {
 	const alphabet = "abcdefghijklmnopqrstuvwxyz0123456789"
 	b := make([]byte, 27)
 	for i := range b {
@@ -64,7 +68,7 @@ func (s *cometdHandler) clientID() string {
 
 // liveClientLocked returns the unexpired client with this id, destroying it first when its reconnect window has
 // passed.
-func (s *cometdHandler) liveClientLocked(id string, now time.Time) *client {
+func (s *Handler) liveClientLocked(id string, now time.Time) *client {
 	c := s.clients[id]
 	if c == nil {
 		return nil
@@ -76,12 +80,12 @@ func (s *cometdHandler) liveClientLocked(id string, now time.Time) *client {
 	return c
 }
 
-func (s *cometdHandler) expiredLocked(c *client, now time.Time) bool {
+func (s *Handler) expiredLocked(c *client, now time.Time) bool {
 	return c.holding == 0 && now.Sub(c.lastSeen) > s.cfg.ReconnectWindow
 }
 
 // sweepLocked destroys every expired client; it keeps the concurrent-client count honest.
-func (s *cometdHandler) sweepLocked(now time.Time) {
+func (s *Handler) sweepLocked(now time.Time) {
 	for _, c := range s.clients {
 		if s.expiredLocked(c, now) {
 			s.destroyLocked(c, "expired")
@@ -90,14 +94,14 @@ func (s *cometdHandler) sweepLocked(now time.Time) {
 }
 
 // destroyLocked removes a client and its subscriptions and ends its held long poll.
-func (s *cometdHandler) destroyLocked(c *client, why string) {
+func (s *Handler) destroyLocked(c *client, why string) {
 	if c.gone != "" {
 		return
 	}
 	c.gone = why
 	delete(s.clients, c.id)
 	for _, sub := range c.subs {
-		delete(sub.ch.subs, c)
+		sub.ch.DropSubscriberLocked(c)
 	}
 	c.subs = nil
 	c.kickLocked()
@@ -106,50 +110,46 @@ func (s *cometdHandler) destroyLocked(c *client, why string) {
 	}
 }
 
-func (s *cometdHandler) subscribeLocked(c *client, sub *subscription) {
+func (s *Handler) subscribeLocked(c *client, sub *subscription) {
 	for i, old := range c.subs {
 		if old.name == sub.name {
 			c.subs[i] = sub
-			c.notify()
+			c.Notify()
 			return
 		}
 	}
 	c.subs = append(c.subs, sub)
-	sub.ch.subs[c]++
-	c.notify()
+	sub.ch.AddSubscriberLocked(c)
+	c.Notify()
 }
 
-func (s *cometdHandler) unsubscribeLocked(c *client, name string) {
+func (s *Handler) unsubscribeLocked(c *client, name string) {
 	for i, old := range c.subs {
 		if old.name != name {
 			continue
 		}
 		c.subs = append(c.subs[:i], c.subs[i+1:]...)
-		if sub := old.ch.subs[c] - 1; sub > 0 {
-			old.ch.subs[c] = sub
-		} else {
-			delete(old.ch.subs, c)
-		}
+		old.ch.RemoveSubscriberLocked(c)
 		return
 	}
 }
 
-func (s *cometdHandler) dropSubscriptionsLocked(c *client) {
+func (s *Handler) dropSubscriptionsLocked(c *client) {
 	for _, sub := range c.subs {
-		delete(sub.ch.subs, c)
+		sub.ch.DropSubscriberLocked(c)
 	}
 	c.subs = nil
 }
 
 // collectLocked takes the events due to c, at most MaxBatch (and MaxResponseBytes), advancing the cursors.
 // It returns the stored message bytes to send.
-func (s *cometdHandler) collectLocked(c *client, now time.Time, pieces []part) ([]part, int) {
+func (s *Handler) collectLocked(c *client, now time.Time, pieces []part) ([]part, int) {
 	maxN, maxBytes := s.cfg.MaxBatch, s.cfg.MaxResponseBytes
 	n, size := 0, 0
 	due := 0
 	for _, sub := range c.subs {
-		s.pruneLocked(sub.ch, now)
-		due += len(sub.ch.retained()) - sub.ch.indexAfter(sub.cursor)
+		s.store.PruneLocked(sub.ch, now)
+		due += len(sub.ch.Retained()) - sub.ch.IndexAfter(sub.cursor)
 	}
 	pieces = slices.Grow(pieces, min(due, maxN)+2) // one allocation per answer, room for the connect reply
 	for _, sub := range c.subs {
@@ -157,40 +157,40 @@ func (s *cometdHandler) collectLocked(c *client, now time.Time, pieces []part) (
 			break
 		}
 		ch := sub.ch
-		r := ch.retained()
-		for i := ch.indexAfter(sub.cursor); i < len(r) && n < maxN; i++ {
+		r := ch.Retained()
+		for i := ch.IndexAfter(sub.cursor); i < len(r) && n < maxN; i++ {
 			ev := &r[i]
-			if !matches(ev, sub.filters) {
-				sub.cursor = ev.id
+			if !ev.Matches(sub.filters) {
+				sub.cursor = ev.ID
 				continue
 			}
-			evSize := len(ev.msg) + 1
+			evSize := len(ev.Msg) + 1
 			if sub.label != nil {
-				evSize = len(sub.label) + len(ev.msg) - int(ev.dataOff) + 1
+				evSize = len(sub.label) + len(ev.Msg) - int(ev.DataOff) + 1
 			}
 			if maxBytes > 0 && n > 0 && size+evSize > maxBytes {
 				return pieces, n
 			}
 			if sub.label != nil {
-				pieces = append(pieces, part{sub.label, ev.msg[ev.dataOff:]})
+				pieces = append(pieces, part{sub.label, ev.Msg[ev.DataOff:]})
 			} else {
-				pieces = append(pieces, part{a: ev.msg})
+				pieces = append(pieces, part{a: ev.Msg})
 			}
-			sub.cursor = ev.id
+			sub.cursor = ev.ID
 			size += evSize
 			n++
-			s.limits.CountDelivered(allocationOf(ch.kind), 1)
+			s.limits.CountDelivered(limits.AllocationOf(ch.Kind()), 1)
 		}
 	}
 	return pieces, n
 }
 
 // pendingLocked reports whether c has an event due.
-func (s *cometdHandler) pendingLocked(c *client) bool {
+func (s *Handler) pendingLocked(c *client) bool {
 	for _, sub := range c.subs {
-		r := sub.ch.retained()
-		for i := sub.ch.indexAfter(sub.cursor); i < len(r); i++ {
-			if matches(&r[i], sub.filters) {
+		r := sub.ch.Retained()
+		for i := sub.ch.IndexAfter(sub.cursor); i < len(r); i++ {
+			if r[i].Matches(sub.filters) {
 				return true
 			}
 		}
@@ -202,12 +202,3 @@ func (s *cometdHandler) pendingLocked(c *client) bool {
 type part struct{ a, b []byte }
 
 func (p part) size() int { return len(p.a) + len(p.b) }
-
-func matches(ev *storedEvent, filters []filter) bool {
-	for _, f := range filters {
-		if ev.field(f.field) != f.value {
-			return false
-		}
-	}
-	return true
-}

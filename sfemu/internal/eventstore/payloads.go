@@ -1,4 +1,4 @@
-package sfemu
+package eventstore
 
 import (
 	"bytes"
@@ -7,40 +7,31 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"slices"
 	"sort"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/salesforce-streaming/salesforce_streaming/sfemu/internal/jsonw"
 )
-
-// payloadBuilder builds event payloads in the shapes Salesforce sends, for CometD and for Pub/Sub.
-// It shares the Server's state and lock through the embedded pointer.
-type payloadBuilder struct {
-	*Server
-
-	seq           uint64 // record/event id counter
-	scratch       []byte // encoding buffer of buildEventLocked
-	lastEventUUID string // EventUuid of the newest platform event built, for the REST publish answer
-	// builtPayload marks change event payloads the emulator built itself from record changes (compact JSON with a
-	// ChangeEventHeader), which need no validation; set only around publishChangeLocked's publish.
-	builtPayload bool
-}
 
 // Event payloads as Salesforce delivers them over CometD (docs/emulator.md, "Event shapes"). Each event is encoded once, here,
 // into the complete Bayeux message; deliveries only copy the bytes.
 
 const (
-	msTime = "2006-01-02T15:04:05.000Z"
+	// TimeLayout is how events write their date-times: UTC with milliseconds.
+	TimeLayout = "2006-01-02T15:04:05.000Z"
 )
 
 // buildEventLocked encodes one event of ch with replay id id. custom, when not nil, is the caller's payload:
 // the sobject (PushTopic), the payload object (platform event, CDC) or the payload text (generic).
-func (s *payloadBuilder) buildEventLocked(ch *channel, id int64, now time.Time, custom json.RawMessage, t ChangeType) (storedEvent, error) {
+func (s *Store) buildEventLocked(ch *Channel, id int64, now time.Time, custom json.RawMessage, t ChangeType, built bool) (Event, error) {
 	b := s.scratch[:0] // encoded here, then copied into the channel's arena
 	b = append(b, `{"channel":`...)
-	b = appendJSONString(b, ch.name)
-	ev := storedEvent{id: id, at: now.UnixNano(), dataOff: int32(len(b))}
+	b = jsonw.AppendString(b, ch.name)
+	ev := Event{ID: id, At: now.UnixNano(), DataOff: int32(len(b))}
 	b = append(b, `,"data":`...)
 	var err error
 	var fields map[string]string
@@ -52,18 +43,18 @@ func (s *payloadBuilder) buildEventLocked(ch *channel, id int64, now time.Time, 
 	case KindPlatformEvent:
 		b, err = s.platformEventData(b, ch, id, now, custom)
 	case KindCDC:
-		b, err = s.cdcData(b, ch, id, now, custom, t)
+		b, err = s.cdcData(b, ch, id, now, custom, t, built)
 	default:
 		err = fmt.Errorf("channel %s has no event kind", ch.name)
 	}
 	if err != nil {
-		return storedEvent{}, err
+		return Event{}, err
 	}
 	b = append(b, '}')
 	msgLen := len(b)
 	b = appendFilterFields(b, fields)
 	s.scratch = b
-	ev.msg = ch.arena.store(b, msgLen)
+	ev.Msg = ch.arena.store(b, msgLen)
 	ev.fieldsLen = int32(len(b) - msgLen)
 	return ev, nil
 }
@@ -131,7 +122,7 @@ func pushTopicEventType(t ChangeType) string {
 	return ""
 }
 
-func (s *payloadBuilder) pushTopicData(b []byte, id int64, now time.Time, custom json.RawMessage, t ChangeType) ([]byte, map[string]string, error) {
+func (s *Store) pushTopicData(b []byte, id int64, now time.Time, custom json.RawMessage, t ChangeType) ([]byte, map[string]string, error) {
 	var sobject []byte
 	fields := map[string]string{}
 	eventType := "created"
@@ -152,20 +143,20 @@ func (s *payloadBuilder) pushTopicData(b []byte, id int64, now time.Time, custom
 		statuses := [...]string{"Open", "Open", "Negotiating", "Pending", "Closed"}
 		types := [...]string{"created", "created", "updated", "updated", "updated", "deleted", "undeleted"}
 		eventType = types[s.rng.IntN(len(types))]
-		recID := s.recordID("a00", n)
+		recID := RecordID("a00", n)
 		name := fmt.Sprintf("INV-%06d", n)
 		status := statuses[s.rng.IntN(len(statuses))]
 		amount := strconv.FormatFloat(float64(s.rng.IntN(1000000))/100, 'f', 2, 64)
-		o := newObj(nil).str("Id", recID).str("Name", name).str("Status__c", status).raw("Amount__c", []byte(amount))
-		sobject = o.done()
+		o := jsonw.NewChain(nil).Str("Id", recID).Str("Name", name).Str("Status__c", status).Raw("Amount__c", []byte(amount))
+		sobject = o.Done()
 		fields = map[string]string{"Id": recID, "Name": name, "Status__c": status, "Amount__c": amount}
 	}
 	b = append(b, `{"event":{"createdDate":`...)
-	b = appendJSONString(b, now.UTC().Format(msTime))
+	b = jsonw.AppendString(b, now.UTC().Format(TimeLayout))
 	b = append(b, `,"replayId":`...)
 	b = strconv.AppendInt(b, id, 10)
 	b = append(b, `,"type":`...)
-	b = appendJSONString(b, eventType)
+	b = jsonw.AppendString(b, eventType)
 	b = append(b, `},"sobject":`...)
 	b = append(b, sobject...)
 	return append(b, '}'), fields, nil
@@ -180,7 +171,7 @@ func scalarText(v json.RawMessage) string {
 	return strings.TrimSpace(string(v))
 }
 
-func (s *payloadBuilder) genericData(b []byte, id int64, now time.Time, custom json.RawMessage) ([]byte, error) {
+func (s *Store) genericData(b []byte, id int64, now time.Time, custom json.RawMessage) ([]byte, error) {
 	var text string
 	switch {
 	case custom == nil:
@@ -194,15 +185,15 @@ func (s *payloadBuilder) genericData(b []byte, id int64, now time.Time, custom j
 		text = buf.String()
 	}
 	b = append(b, `{"event":{"createdDate":`...)
-	b = appendJSONString(b, now.UTC().Format(msTime))
+	b = jsonw.AppendString(b, now.UTC().Format(TimeLayout))
 	b = append(b, `,"replayId":`...)
 	b = strconv.AppendInt(b, id, 10)
 	b = append(b, `},"payload":`...)
-	b = appendJSONString(b, text)
+	b = jsonw.AppendString(b, text)
 	return append(b, '}'), nil
 }
 
-func (s *payloadBuilder) platformEventData(b []byte, ch *channel, id int64, now time.Time, custom json.RawMessage) ([]byte, error) {
+func (s *Store) platformEventData(b []byte, ch *Channel, id int64, now time.Time, custom json.RawMessage) ([]byte, error) {
 	var payload []byte
 	if custom != nil {
 		obj, m, err := compactObject(custom)
@@ -210,40 +201,40 @@ func (s *payloadBuilder) platformEventData(b []byte, ch *channel, id int64, now 
 			return nil, err
 		}
 		// Every platform event carries CreatedDate and CreatedById; add them when the caller left them out.
-		lead := newObj(nil)
+		lead := jsonw.NewChain(nil)
 		if _, ok := m["CreatedDate"]; !ok {
-			lead.str("CreatedDate", now.UTC().Format(msTime))
+			lead.Str("CreatedDate", now.UTC().Format(TimeLayout))
 		}
 		if _, ok := m["CreatedById"]; !ok {
-			lead.str("CreatedById", s.cfg.UserID)
+			lead.Str("CreatedById", s.cfg.UserID)
 		}
 		payload = withLeadingFields(obj, lead.Open()[1:])
 	} else {
 		n := s.nextSeqLocked()
 		statuses := [...]string{"New", "Submitted", "Shipped", "Cancelled"}
-		payload = newObj(nil).
-			str("CreatedDate", now.UTC().Format(msTime)).
-			str("CreatedById", s.cfg.UserID).
-			str("Order_Number__c", fmt.Sprintf("ORD-%08d", n)).
-			str("Status__c", statuses[s.rng.IntN(len(statuses))]).
-			raw("Amount__c", strconv.AppendFloat(nil, float64(s.rng.IntN(10000000))/100, 'f', 2, 64)).
-			str("Account__c", s.recordID("001", n)).
-			done()
+		payload = jsonw.NewChain(nil).
+			Str("CreatedDate", now.UTC().Format(TimeLayout)).
+			Str("CreatedById", s.cfg.UserID).
+			Str("Order_Number__c", fmt.Sprintf("ORD-%08d", n)).
+			Str("Status__c", statuses[s.rng.IntN(len(statuses))]).
+			Raw("Amount__c", strconv.AppendFloat(nil, float64(s.rng.IntN(10000000))/100, 'f', 2, 64)).
+			Str("Account__c", RecordID("001", n)).
+			Done()
 	}
 	b = append(b, `{"schema":`...)
-	b = appendJSONString(b, ch.schema)
+	b = jsonw.AppendString(b, ch.schema)
 	b = append(b, `,"payload":`...)
 	b = append(b, payload...)
 	b = append(b, `,"event":{"EventUuid":`...)
-	s.lastEventUUID = s.uuidLocked()
-	b = appendJSONString(b, s.lastEventUUID)
+	s.lastEventUUID = UUID(s.rng)
+	b = jsonw.AppendString(b, s.lastEventUUID)
 	b = append(b, `,"replayId":`...)
 	b = strconv.AppendInt(b, id, 10)
 	return append(b, `}}`...), nil
 }
 
 // cdcEntity names the object of a change event channel and its record id prefix.
-func (s *payloadBuilder) cdcEntity(ch *channel) (entity, prefix string) {
+func (s *Store) cdcEntity(ch *Channel) (entity, prefix string) {
 	name := strings.TrimPrefix(ch.name, "/data/")
 	switch {
 	case strings.HasSuffix(name, "__ChangeEvent"):
@@ -282,7 +273,7 @@ const (
 var ChangeTypes = []ChangeType{ChangeCreate, ChangeUpdate, ChangeDelete, ChangeUndelete, ChangeGapCreate, ChangeGapUpdate,
 	ChangeGapDelete, ChangeGapUndelete, ChangeGapOverflow}
 
-func (t ChangeType) valid() bool {
+func (t ChangeType) Valid() bool {
 	for _, v := range ChangeTypes {
 		if t == v {
 			return true
@@ -300,8 +291,8 @@ func (t ChangeType) carriesRecord() bool {
 // cdcHeader is the ChangeEventHeader of a change to record n. Salesforce's system date fields have whole-second
 // precision, and so has commitTimestamp in real captures (1708828037000); PreciseCommitTimestamps keeps the
 // milliseconds for latency measurements.
-func (s *payloadBuilder) cdcHeader(entity, prefix string, t ChangeType, changed []string, now time.Time, n uint64) []byte {
-	recordIDs := append(appendJSONString([]byte{'['}, s.recordID(prefix, n)), ']')
+func (s *Store) cdcHeader(entity, prefix string, t ChangeType, changed []string, now time.Time, n uint64) []byte {
+	recordIDs := append(jsonw.AppendString([]byte{'['}, RecordID(prefix, n)), ']')
 	if t == ChangeGapOverflow {
 		recordIDs = []byte(`["000000000000000AAA"]`) // an overflow event names the entity with the empty id, not the records
 	}
@@ -314,21 +305,21 @@ func (s *payloadBuilder) cdcHeader(entity, prefix string, t ChangeType, changed 
 		if i > 0 {
 			changedJSON = append(changedJSON, ',')
 		}
-		changedJSON = appendJSONString(changedJSON, f)
+		changedJSON = jsonw.AppendString(changedJSON, f)
 	}
 	changedJSON = append(changedJSON, ']')
-	return newObj(nil).
-		str("entityName", entity).
-		raw("recordIds", recordIDs).
-		str("changeType", string(t)).
-		str("changeOrigin", "com/salesforce/api/soap/"+LatestAPIVersion+";client=SfdcInternalAPI/").
-		str("transactionKey", s.transactionKeyLocked()).
-		int("sequenceNumber", 1).
-		int("commitTimestamp", commit).
-		int("commitNumber", commitNumberBase+int64(n)).
-		str("commitUser", s.cfg.UserID).
-		raw("changedFields", changedJSON).
-		done()
+	return jsonw.NewChain(nil).
+		Str("entityName", entity).
+		Raw("recordIds", recordIDs).
+		Str("changeType", string(t)).
+		Str("changeOrigin", "com/salesforce/api/soap/"+s.cfg.APIVersion+";client=SfdcInternalAPI/").
+		Str("transactionKey", s.transactionKeyLocked()).
+		Int("sequenceNumber", 1).
+		Int("commitTimestamp", commit).
+		Int("commitNumber", commitNumberBase+int64(n)).
+		Str("commitUser", s.cfg.UserID).
+		Raw("changedFields", changedJSON).
+		Done()
 }
 
 // commitNumberBase gives commit numbers the 14 digits of real ones (11640258965714).
@@ -336,7 +327,7 @@ const commitNumberBase = 11_640_000_000_000
 
 // transactionKeyLocked is a transaction key shaped like real ones (0001284f-bf79-b4c7-c7d8-de9e3018d47b): 32
 // lowercase hex digits in 8-4-4-4-12 groups, without a UUID's version and variant bits, leading zeros first.
-func (s *payloadBuilder) transactionKeyLocked() string {
+func (s *Store) transactionKeyLocked() string {
 	const hex = "0123456789abcdef"
 	out := make([]byte, 0, 36)
 	for i := range 32 {
@@ -375,11 +366,11 @@ func changedFieldsOf(m map[string]json.RawMessage) []string {
 // updatableFields are the Account fields a generated UPDATE changes (one or two of them, plus LastModifiedDate).
 var updatableFields = [...]string{"Name", "Phone", "Description", "AnnualRevenue", "NumberOfEmployees", "Industry"}
 
-func (s *payloadBuilder) cdcData(b []byte, ch *channel, id int64, now time.Time, custom json.RawMessage, t ChangeType) ([]byte, error) {
+func (s *Store) cdcData(b []byte, ch *Channel, id int64, now time.Time, custom json.RawMessage, t ChangeType, built bool) ([]byte, error) {
 	entity, prefix := s.cdcEntity(ch)
 	var payload []byte
 	switch {
-	case custom != nil && s.builtPayload:
+	case custom != nil && built:
 		payload = custom // built by the emulator from a record change: compact, with its header
 	case custom != nil:
 		obj, m, err := compactObject(custom)
@@ -396,7 +387,7 @@ func (s *payloadBuilder) cdcData(b []byte, ch *channel, id int64, now time.Time,
 			if t == ChangeUpdate {
 				changed = changedFieldsOf(m)
 			}
-			lead := newObj(nil).raw("ChangeEventHeader", s.cdcHeader(entity, prefix, t, changed, now, s.nextSeqLocked()))
+			lead := jsonw.NewChain(nil).Raw("ChangeEventHeader", s.cdcHeader(entity, prefix, t, changed, now, s.nextSeqLocked()))
 			payload = withLeadingFields(obj, lead.Open()[1:])
 		}
 	default:
@@ -407,7 +398,7 @@ func (s *payloadBuilder) cdcData(b []byte, ch *channel, id int64, now time.Time,
 		payload = s.generatedChange(entity, prefix, t, now)
 	}
 	b = append(b, `{"schema":`...)
-	b = appendJSONString(b, ch.schema)
+	b = jsonw.AppendString(b, ch.schema)
 	b = append(b, `,"payload":`...)
 	b = append(b, payload...)
 	b = append(b, `,"event":{"replayId":`...)
@@ -418,9 +409,9 @@ func (s *payloadBuilder) cdcData(b []byte, ch *channel, id int64, now time.Time,
 // generatedChange is the payload of a generated change event of type t: the header, then the record in full
 // (CREATE, UNDELETE), only the changed fields (UPDATE) or nothing (DELETE, gap and overflow events), as real
 // change events carry them.
-func (s *payloadBuilder) generatedChange(entity, prefix string, t ChangeType, now time.Time) []byte {
+func (s *Store) generatedChange(entity, prefix string, t ChangeType, now time.Time) []byte {
 	n := s.nextSeqLocked()
-	date := now.UTC().Truncate(time.Second).Format(msTime)
+	date := now.UTC().Truncate(time.Second).Format(TimeLayout)
 	var changed []string
 	if t == ChangeUpdate {
 		first := s.rng.IntN(len(updatableFields))
@@ -430,68 +421,68 @@ func (s *payloadBuilder) generatedChange(entity, prefix string, t ChangeType, no
 		}
 		changed = append(changed, "LastModifiedDate")
 	}
-	o := newObj(nil).raw("ChangeEventHeader", s.cdcHeader(entity, prefix, t, changed, now, n))
+	o := jsonw.NewChain(nil).Raw("ChangeEventHeader", s.cdcHeader(entity, prefix, t, changed, now, n))
 	if !t.carriesRecord() {
-		return o.done()
+		return o.Done()
 	}
 	fields := changed
 	if t != ChangeUpdate {
-		fields = recordFields[:]
+		fields = RecordFields[:]
 	}
 	for _, f := range fields {
 		s.appendRecordField(o, f, n, date)
 	}
-	return o.done()
+	return o.Done()
 }
 
 // appendRecordField adds one field of generated Account record n.
-func (s *payloadBuilder) appendRecordField(o *obj, field string, n uint64, date string) {
+func (s *Store) appendRecordField(o *jsonw.Chain, field string, n uint64, date string) {
 	switch field {
 	case "Name":
-		o.str(field, fmt.Sprintf("Acme Industrial Supply %d", n))
+		o.Str(field, fmt.Sprintf("Acme Industrial Supply %d", n))
 	case "Type":
-		o.str(field, "Customer - Direct")
+		o.Str(field, "Customer - Direct")
 	case "Industry":
-		o.str(field, "Manufacturing")
+		o.Str(field, "Manufacturing")
 	case "AnnualRevenue":
-		o.raw(field, strconv.AppendInt(nil, int64(s.rng.IntN(90000000)+1000000), 10))
+		o.Raw(field, strconv.AppendInt(nil, int64(s.rng.IntN(90000000)+1000000), 10))
 	case "NumberOfEmployees":
-		o.raw(field, strconv.AppendInt(nil, int64(s.rng.IntN(20000)+10), 10))
+		o.Raw(field, strconv.AppendInt(nil, int64(s.rng.IntN(20000)+10), 10))
 	case "Phone":
-		o.str(field, fmt.Sprintf("(415) 555-%04d", n%10000))
+		o.Str(field, fmt.Sprintf("(415) 555-%04d", n%10000))
 	case "Website":
-		o.str(field, "www.acme.example.com")
+		o.Str(field, "www.acme.example.com")
 	case "BillingStreet":
-		o.str(field, "415 Mission Street, Floor 3")
+		o.Str(field, "415 Mission Street, Floor 3")
 	case "BillingCity":
-		o.str(field, "San Francisco")
+		o.Str(field, "San Francisco")
 	case "BillingState":
-		o.str(field, "CA")
+		o.Str(field, "CA")
 	case "BillingPostalCode":
-		o.str(field, "94105")
+		o.Str(field, "94105")
 	case "BillingCountry":
-		o.str(field, "United States")
+		o.Str(field, "United States")
 	case "Description":
-		o.str(field, "Key account in the western region; renewal due next quarter.")
+		o.Str(field, "Key account in the western region; renewal due next quarter.")
 	case "OwnerId", "CreatedById", "LastModifiedById":
-		o.str(field, s.cfg.UserID)
+		o.Str(field, s.cfg.UserID)
 	case "CreatedDate", "LastModifiedDate":
-		o.str(field, date)
+		o.Str(field, date)
 	}
 }
 
-// recordFields is the order of a generated record's fields.
-var recordFields = [...]string{"Name", "Type", "Industry", "AnnualRevenue", "NumberOfEmployees", "Phone", "Website",
+// RecordFields is the order of a generated record's fields.
+var RecordFields = [...]string{"Name", "Type", "Industry", "AnnualRevenue", "NumberOfEmployees", "Phone", "Website",
 	"BillingStreet", "BillingCity", "BillingState", "BillingPostalCode", "BillingCountry", "Description", "OwnerId",
 	"CreatedDate", "CreatedById", "LastModifiedDate", "LastModifiedById"}
 
-func (s *payloadBuilder) nextSeqLocked() uint64 {
+func (s *Store) nextSeqLocked() uint64 {
 	s.seq++
 	return s.seq
 }
 
-// recordID returns an 18-character Salesforce-style id with the object's key prefix.
-func (s *payloadBuilder) recordID(prefix string, n uint64) string {
+// RecordID returns an 18-character Salesforce-style id with the object's key prefix.
+func RecordID(prefix string, n uint64) string {
 	const base62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 	var tail [6]byte
 	for i := len(tail) - 1; i >= 0; i-- {
@@ -501,9 +492,10 @@ func (s *payloadBuilder) recordID(prefix string, n uint64) string {
 	return prefix + "5e0000" + string(tail[:]) + "AAQ"
 }
 
-func (s *payloadBuilder) uuidLocked() string {
+// UUID is a random version 4 UUID drawn from rng.
+func UUID(rng *rand.Rand) string {
 	var u [16]byte
-	hi, lo := s.rng.Uint64(), s.rng.Uint64()
+	hi, lo := rng.Uint64(), rng.Uint64()
 	for i := range 8 {
 		u[i] = byte(hi >> (8 * i))
 		u[8+i] = byte(lo >> (8 * i))

@@ -1,9 +1,14 @@
-package sfemu
+// Package cometd is the emulator's Streaming API surface: Salesforce's CometD (Bayeux) endpoint with long polling
+// and the replay extension: handshake, connect, subscribe, unsubscribe and disconnect, the sessions they create,
+// Salesforce's error texts, cookies and timers. Its sessions are cursors into the event store's channels; it is
+// given the store, the token check, the fault set, the org's limits and the clock, and nothing else.
+package cometd
 
 import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"math/rand/v2"
 	"net/http"
 	"net/url"
 	"sort"
@@ -12,18 +17,67 @@ import (
 	"sync"
 	"time"
 
+	"github.com/salesforce-streaming/salesforce_streaming/sfemu/internal/clock"
+	"github.com/salesforce-streaming/salesforce_streaming/sfemu/internal/eventstore"
 	"github.com/salesforce-streaming/salesforce_streaming/sfemu/internal/faults"
+	"github.com/salesforce-streaming/salesforce_streaming/sfemu/internal/jsonw"
+	"github.com/salesforce-streaming/salesforce_streaming/sfemu/internal/limits"
 	"github.com/salesforce-streaming/salesforce_streaming/sfemu/internal/sfhttp"
 	"github.com/salesforce-streaming/salesforce_streaming/sfemu/internal/streamerr"
 )
 
-// cometdHandler answers the CometD (Bayeux) endpoint and owns its sessions and long polls.
-// It shares the Server's state and lock through the embedded pointer.
-type cometdHandler struct {
-	*Server
+// Config is the CometD surface's knobs (the emulator's Config documents each).
+type Config struct {
+	Hold             time.Duration // long-poll hold (advice.timeout)
+	ReconnectWindow  time.Duration // a client that sends nothing for this long after an answer expires
+	MaxBatch         int           // events per connect answer
+	MaxResponseBytes int           // 0: unlimited; else a connect answer stops adding events at this size (>= 1 event)
+	MaxClients       int           // concurrent (handshaken, unexpired) clients
+	MaxRequestBytes  int           // request body limit (413 above)
+	// AllowMissingCookies accepts requests after the handshake without the BAYEUX_BROWSER cookie.
+	AllowMissingCookies bool
+	Seed                uint64 // client ids and cookie values
+}
 
+// Deps are what the surface uses and does not own.
+type Deps struct {
+	Store  *eventstore.Store
+	Tokens interface{ Valid(token string) bool } // the access token check
+	Faults *faults.Set
+	Limits *limits.Usage
+	Clock  clock.Clock
+	Closed <-chan struct{} // closed when the emulator shuts down: held long polls answer
+	Logf   func(format string, args ...any)
+	// ChannelDefined reports whether a channel exists for a subscriber; called with the store's lock held.
+	ChannelDefined func(key string) bool
+}
+
+// Handler answers the CometD endpoint and owns its sessions and long polls. Its sessions are guarded by the event
+// store's lock, since each is a set of cursors into the store's channels that a publish wakes.
+type Handler struct {
+	cfg            Config
+	store          *eventstore.Store
+	tokens         interface{ Valid(token string) bool }
+	faults         *faults.Set
+	limits         *limits.Usage
+	clock          clock.Clock
+	closed         <-chan struct{}
+	logf           func(format string, args ...any)
+	channelDefined func(key string) bool
+
+	rng      *rand.Rand // under the store's lock
 	clients  map[string]*client
 	lbCookie string // current sfdc-stream value; rotated by the unknown_client fault and org migration
+	counters counters
+}
+
+// New builds the surface.
+func New(cfg Config, d Deps) *Handler {
+	s := &Handler{cfg: cfg, store: d.Store, tokens: d.Tokens, faults: d.Faults, limits: d.Limits, clock: d.Clock, closed: d.Closed,
+		logf: d.Logf, channelDefined: d.ChannelDefined, rng: rand.New(rand.NewPCG(cfg.Seed, cfg.Seed^0x5f3759df)),
+		clients: make(map[string]*client)}
+	s.lbCookie = s.lbCookieValue()
+	return s
 }
 
 // Salesforce's Bayeux error strings (docs/emulator.md).
@@ -31,11 +85,11 @@ const (
 	errVersionMandatory   = "400::API version in the URI is mandatory. URI format: '/cometd/66.0'"
 	errVersionUnsupported = "400::Unsupported API version. Only API versions '37.0' and later are supported. URI format: '/cometd/66.0'"
 	errHandshakeDenied    = "403::Handshake denied"
-	errUnknownClient      = "403::Unknown client"
+	ErrUnknownClient      = "403::Unknown client"
 	errAuthInvalid        = "401::Authentication invalid"
 	errAuthRequired       = "401::Request requires authentication"
 	errConcurrentLimit    = "403::Organization concurrent user limit exceeded"
-	errDailyLimit         = "403::Organization total events daily limit exceeded"
+	ErrDailyLimit         = "403::Organization total events daily limit exceeded"
 	errBusy               = "503::Server is too busy. Please try your request again later."
 	errBusyConnect        = "503::Server is too busy.  Please try your request again later." // two spaces, as in Salesforce's sample
 	errChannelNotGiven    = "400::Channel name not specified"
@@ -48,11 +102,11 @@ const (
 	replayExt          = `{"replay":true,"payload.format":true}`
 
 	cookieBrowser = "BAYEUX_BROWSER"
-	cookieLB      = "sfdc-stream"
+	CookieLB      = "sfdc-stream"
 )
 
-// errReplayInvalid has two spaces after "invalid.", as every real capture: clients match the full string.
-func errReplayInvalid(id string) string {
+// ErrReplayInvalid has two spaces after "invalid.", as every real capture: clients match the full string.
+func ErrReplayInvalid(id string) string {
 	return "400::The replayId {" + id + "} you provided was invalid.  Please provide a valid ID, -2 to replay all events, or -1 to replay only new events."
 }
 
@@ -94,7 +148,8 @@ type reqCtx struct {
 	gone       bool // the client went away while held
 }
 
-func (s *cometdHandler) serveCometD(w http.ResponseWriter, r *http.Request) {
+// ServeHTTP answers /cometd/{version}.
+func (s *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.counters.cometdRequests.Add(1)
 	if msg, status := checkCometDPath(r.URL.Path); msg != "" {
 		writeBayeuxError(w, status, msg)
@@ -127,7 +182,7 @@ func (s *cometdHandler) serveCometD(w http.ResponseWriter, r *http.Request) {
 	if c, err := r.Cookie(cookieBrowser); err == nil && c.Value != "" {
 		rc.hasCookie = true
 	}
-	if c, err := r.Cookie(cookieLB); err == nil {
+	if c, err := r.Cookie(CookieLB); err == nil {
 		rc.lbCookie = c.Value
 	}
 
@@ -135,7 +190,7 @@ func (s *cometdHandler) serveCometD(w http.ResponseWriter, r *http.Request) {
 	for i, raw := range raws {
 		var m inMsg
 		if err := json.Unmarshal(raw, &m); err != nil {
-			answer = append(answer, part{a: newObj(nil).str("error", "400::Invalid message: "+err.Error()).bool("successful", false).done()})
+			answer = append(answer, part{a: jsonw.NewChain(nil).Str("error", "400::Invalid message: "+err.Error()).Bool("successful", false).Done()})
 			continue
 		}
 		s.logf("cometd %s client=%s", m.Channel, m.ClientID)
@@ -158,14 +213,14 @@ func (s *cometdHandler) serveCometD(w http.ResponseWriter, r *http.Request) {
 		case "/meta/disconnect":
 			answer = append(answer, part{a: s.disconnect(rc, &m)})
 		case "":
-			answer = append(answer, part{a: newObj(nil).raw("id", m.ID).str("error", errChannelNotGiven).bool("successful", false).done()})
+			answer = append(answer, part{a: jsonw.NewChain(nil).Raw("id", m.ID).Str("error", errChannelNotGiven).Bool("successful", false).Done()})
 		default:
 			errText := "403::Publish denied"
 			if strings.HasPrefix(m.Channel, "/meta/") {
 				errText = "400::Unknown channel"
 			}
-			answer = append(answer, part{a: newObj(nil).strIf("clientId", m.ClientID).str("channel", m.Channel).raw("id", m.ID).
-				str("error", errText).bool("successful", false).done()})
+			answer = append(answer, part{a: jsonw.NewChain(nil).StrIf("clientId", m.ClientID).Str("channel", m.Channel).Raw("id", m.ID).
+				Str("error", errText).Bool("successful", false).Done()})
 		}
 	}
 	for _, c := range rc.cookies {
@@ -229,12 +284,12 @@ func splitMessages(contentType string, body []byte) ([]json.RawMessage, error) {
 	return nil, fmt.Errorf("invalid JSON in request: expected an array of Bayeux messages")
 }
 
-func (s *cometdHandler) tokenValidLocked(rc *reqCtx) bool {
+func (s *Handler) tokenValidLocked(rc *reqCtx) bool {
 	return s.tokens.Valid(rc.token)
 }
 
-func (s *cometdHandler) setCookie(rc *reqCtx, name, value string, httpOnly bool) {
-	if name == cookieLB {
+func (s *Handler) setCookie(rc *reqCtx, name, value string, httpOnly bool) {
+	if name == CookieLB {
 		rc.setCookies = append(rc.setCookies, lbCookieLine(value, rc.r.TLS != nil, time.Now()))
 		return
 	}
@@ -255,7 +310,7 @@ const lbCookieTTL = time.Hour
 // refused by browsers. Expires follows the wall clock, not the emulator's clock: cookie jars compare it with
 // theirs.
 func lbCookieLine(value string, tls bool, now time.Time) string {
-	line := cookieLB + "=" + value + "; path=/; Expires=" + now.Add(lbCookieTTL).UTC().Format("Mon, 02-Jan-2006 15:04:05 GMT") + ";"
+	line := CookieLB + "=" + value + "; path=/; Expires=" + now.Add(lbCookieTTL).UTC().Format("Mon, 02-Jan-2006 15:04:05 GMT") + ";"
 	if tls {
 		return line + "  SameSite=None; Secure"
 	}
@@ -264,29 +319,29 @@ func lbCookieLine(value string, tls bool, now time.Time) string {
 
 // unknownClientLocked is the 403::Unknown client reply; it hands out the current load-balancer cookie, which
 // the unknown_client fault rotates.
-func (s *cometdHandler) unknownClientLocked(rc *reqCtx, m *inMsg, withSubscription bool) []byte {
+func (s *Handler) unknownClientLocked(rc *reqCtx, m *inMsg, withSubscription bool) []byte {
 	s.counters.unknownClient.Add(1)
 	if rc.lbCookie != s.lbCookie {
-		s.setCookie(rc, cookieLB, s.lbCookie, false)
+		s.setCookie(rc, CookieLB, s.lbCookie, false)
 		rc.lbCookie = s.lbCookie
 	}
-	o := newObj(nil).raw("advice", []byte(adviceHandshake)).str("channel", m.Channel).raw("id", m.ID)
+	o := jsonw.NewChain(nil).Raw("advice", []byte(adviceHandshake)).Str("channel", m.Channel).Raw("id", m.ID)
 	if withSubscription {
-		o.raw("subscription", m.Subscription)
+		o.Raw("subscription", m.Subscription)
 	}
-	return o.str("error", errUnknownClient).bool("successful", false).done()
+	return o.Str("error", ErrUnknownClient).Bool("successful", false).Done()
 }
 
-func (s *cometdHandler) handshake(rc *reqCtx, m *inMsg) []byte {
-	s.mu.Lock()
-	defer s.mu.Unlock()
+func (s *Handler) handshake(rc *reqCtx, m *inMsg) []byte {
+	s.store.Lock()
+	defer s.store.Unlock()
 	now := s.clock.Now()
 	denied := func(reason string) []byte {
 		s.counters.handshakesDenied.Add(1)
 		// Salesforce's sample of a denied handshake carries only the failure reason in ext.
-		ext := newObj(nil).raw("sfdc", newObj(nil).str("failureReason", reason).done()).done()
-		return newObj(nil).raw("ext", ext).raw("advice", []byte(`{"reconnect":"none"}`)).str("channel", "/meta/handshake").
-			raw("id", m.ID).str("error", errHandshakeDenied).bool("successful", false).done()
+		ext := jsonw.NewChain(nil).Raw("sfdc", jsonw.NewChain(nil).Str("failureReason", reason).Done()).Done()
+		return jsonw.NewChain(nil).Raw("ext", ext).Raw("advice", []byte(`{"reconnect":"none"}`)).Str("channel", "/meta/handshake").
+			Raw("id", m.ID).Str("error", errHandshakeDenied).Bool("successful", false).Done()
 	}
 	switch {
 	case !rc.hasAuth:
@@ -298,9 +353,9 @@ func (s *cometdHandler) handshake(rc *reqCtx, m *inMsg) []byte {
 	}
 	if m.SupportedConnectionTypes != nil && !contains(m.SupportedConnectionTypes, "long-polling") {
 		s.counters.handshakesDenied.Add(1)
-		return newObj(nil).str("channel", "/meta/handshake").raw("id", m.ID).
-			str("error", "400::Invalid connection type "+strings.Join(m.SupportedConnectionTypes, ",")).bool("successful", false).
-			raw("supportedConnectionTypes", []byte(`["long-polling"]`)).done()
+		return jsonw.NewChain(nil).Str("channel", "/meta/handshake").Raw("id", m.ID).
+			Str("error", "400::Invalid connection type "+strings.Join(m.SupportedConnectionTypes, ",")).Bool("successful", false).
+			Raw("supportedConnectionTypes", []byte(`["long-polling"]`)).Done()
 	}
 	s.sweepLocked(now)
 	if len(s.clients) >= s.cfg.MaxClients {
@@ -313,12 +368,12 @@ func (s *cometdHandler) handshake(rc *reqCtx, m *inMsg) []byte {
 		rc.hasCookie = true
 	}
 	if rc.lbCookie != s.lbCookie {
-		s.setCookie(rc, cookieLB, s.lbCookie, false)
+		s.setCookie(rc, CookieLB, s.lbCookie, false)
 		rc.lbCookie = s.lbCookie
 	}
-	return newObj(nil).raw("ext", []byte(replayExt)).str("minimumVersion", "1.0").str("clientId", c.id).
-		raw("supportedConnectionTypes", []byte(`["long-polling"]`)).str("channel", "/meta/handshake").raw("id", m.ID).
-		str("version", "1.0").bool("successful", true).done()
+	return jsonw.NewChain(nil).Raw("ext", []byte(replayExt)).Str("minimumVersion", "1.0").Str("clientId", c.id).
+		Raw("supportedConnectionTypes", []byte(`["long-polling"]`)).Str("channel", "/meta/handshake").Raw("id", m.ID).
+		Str("version", "1.0").Bool("successful", true).Done()
 }
 
 func contains(list []string, v string) bool {
@@ -332,25 +387,25 @@ func contains(list []string, v string) bool {
 
 // sessionLocked resolves the client of a post-handshake message. It returns the error reply when there is none
 // to use: unknown or expired client, missing BAYEUX_BROWSER cookie.
-func (s *cometdHandler) sessionLocked(rc *reqCtx, m *inMsg, now time.Time, withSubscription bool) (*client, []byte) {
+func (s *Handler) sessionLocked(rc *reqCtx, m *inMsg, now time.Time, withSubscription bool) (*client, []byte) {
 	c := s.liveClientLocked(m.ClientID, now)
 	if c == nil {
 		return nil, s.unknownClientLocked(rc, m, withSubscription)
 	}
 	if !rc.hasCookie && !s.cfg.AllowMissingCookies {
-		o := newObj(nil).str("clientId", c.id).str("channel", m.Channel).raw("id", m.ID)
+		o := jsonw.NewChain(nil).Str("clientId", c.id).Str("channel", m.Channel).Raw("id", m.ID)
 		if withSubscription {
-			o.raw("subscription", m.Subscription)
+			o.Raw("subscription", m.Subscription)
 		}
-		return nil, o.str("error", errNoCookie(c.id)).bool("successful", false).done()
+		return nil, o.Str("error", errNoCookie(c.id)).Bool("successful", false).Done()
 	}
 	c.lastSeen = now
 	return c, nil
 }
 
-func (s *cometdHandler) subscribe(rc *reqCtx, m *inMsg) []byte {
-	s.mu.Lock()
-	defer s.mu.Unlock()
+func (s *Handler) subscribe(rc *reqCtx, m *inMsg) []byte {
+	s.store.Lock()
+	defer s.store.Unlock()
 	now := s.clock.Now()
 	c, errReply := s.sessionLocked(rc, m, now, true)
 	if errReply != nil {
@@ -358,15 +413,15 @@ func (s *cometdHandler) subscribe(rc *reqCtx, m *inMsg) []byte {
 	}
 	fail := func(errText, reason string, advice string) []byte {
 		s.counters.subscribesFailed.Add(1)
-		o := newObj(nil).str("clientId", c.id).str("channel", "/meta/subscribe").raw("id", m.ID).raw("subscription", m.Subscription).
-			str("error", errText).bool("successful", false)
+		o := jsonw.NewChain(nil).Str("clientId", c.id).Str("channel", "/meta/subscribe").Raw("id", m.ID).Raw("subscription", m.Subscription).
+			Str("error", errText).Bool("successful", false)
 		if reason != "" {
-			o.raw("ext", newObj(nil).raw("sfdc", newObj(nil).str("failureReason", reason).done()).done())
+			o.Raw("ext", jsonw.NewChain(nil).Raw("sfdc", jsonw.NewChain(nil).Str("failureReason", reason).Done()).Done())
 		}
 		if advice != "" {
-			o.raw("advice", []byte(advice))
+			o.Raw("advice", []byte(advice))
 		}
-		return o.done()
+		return o.Done()
 	}
 	switch {
 	case !rc.hasAuth:
@@ -376,7 +431,7 @@ func (s *cometdHandler) subscribe(rc *reqCtx, m *inMsg) []byte {
 	case s.faults.TakeServerBusy():
 		return fail(errBusy, errBusy, "")
 	case s.limits.DailyLimitReached():
-		return fail(errDailyLimit, "", "")
+		return fail(ErrDailyLimit, "", "")
 	}
 	var name string
 	if len(m.Subscription) == 0 || json.Unmarshal(m.Subscription, &name) != nil || name == "" {
@@ -385,42 +440,42 @@ func (s *cometdHandler) subscribe(rc *reqCtx, m *inMsg) []byte {
 	if !strings.HasPrefix(name, "/") {
 		return fail(errLeadingSlash, "", "")
 	}
-	key, filters, err := splitChannel(name)
+	key, filters, err := eventstore.SplitChannel(name)
 	if err != nil {
 		return fail(streamerr.ChannelMissing(name), "", "")
 	}
 	if errText := s.faults.TakeSubscribeError(name, key); errText != "" {
 		return fail(errText, "", "")
 	}
-	if channelKind(key) == KindUnknown || !s.channelDefinedLocked(key) {
+	if eventstore.KindOf(key) == eventstore.KindUnknown || !s.channelDefined(key) {
 		return fail(streamerr.ChannelMissing(name), "", "")
 	}
-	ch, err := s.channelLocked(key)
-	if err != nil || (len(filters) > 0 && ch.kind != KindPushTopic) {
+	ch, err := s.store.ChannelLocked(key)
+	if err != nil || (len(filters) > 0 && ch.Kind() != eventstore.KindPushTopic) {
 		return fail(streamerr.ChannelMissing(name), "", "")
 	}
-	s.pruneLocked(ch, now)
+	s.store.PruneLocked(ch, now)
 	cursor, errText := s.replayStartLocked(ch, key, m.Ext)
 	if errText != "" {
 		return fail(errText, "", "")
 	}
 	sub := &subscription{name: name, ch: ch, filters: filters, cursor: cursor}
 	if name != key {
-		sub.label = appendJSONString([]byte(`{"channel":`), name)
+		sub.label = jsonw.AppendString([]byte(`{"channel":`), name)
 	}
 	s.subscribeLocked(c, sub)
 	s.counters.subscribes.Add(1)
-	return newObj(nil).str("clientId", c.id).str("channel", "/meta/subscribe").raw("id", m.ID).raw("subscription", m.Subscription).
-		bool("successful", true).done()
+	return jsonw.NewChain(nil).Str("clientId", c.id).Str("channel", "/meta/subscribe").Raw("id", m.ID).Raw("subscription", m.Subscription).
+		Bool("successful", true).Done()
 }
 
 // replayStartLocked applies the replay extension: the cursor after which events are due, or the error text.
-func (s *cometdHandler) replayStartLocked(ch *channel, key string, ext json.RawMessage) (int64, string) {
+func (s *Handler) replayStartLocked(ch *eventstore.Channel, key string, ext json.RawMessage) (int64, string) {
 	var e struct {
 		Replay json.RawMessage `json:"replay"`
 	}
 	if len(ext) == 0 || json.Unmarshal(ext, &e) != nil || len(e.Replay) == 0 || e.Replay[0] != '{' {
-		return ch.lastID, "" // no replay map: new events only
+		return ch.LastID(), "" // no replay map: new events only
 	}
 	var replay map[string]json.RawMessage
 	if err := json.Unmarshal(e.Replay, &replay); err != nil {
@@ -434,15 +489,15 @@ func (s *cometdHandler) replayStartLocked(ch *channel, key string, ext json.RawM
 	id, err := strconv.ParseInt(text, 10, 64)
 	switch {
 	case err != nil:
-		return 0, errReplayInvalid(text)
+		return 0, ErrReplayInvalid(text)
 	case id == -1:
-		return ch.lastID, ""
+		return ch.LastID(), ""
 	case id == -2:
 		return 0, ""
-	case s.replayValid(ch, id):
+	case s.store.ReplayValidLocked(ch, id):
 		return id, ""
 	}
-	return 0, errReplayInvalid(text)
+	return 0, ErrReplayInvalid(text)
 }
 
 // renderJavaMap renders a replay map the way Salesforce's Java server prints it: k=v, k2=v2.
@@ -459,40 +514,40 @@ func renderJavaMap(m map[string]json.RawMessage) string {
 	return "{" + strings.Join(parts, ", ") + "}"
 }
 
-func (s *cometdHandler) unsubscribe(rc *reqCtx, m *inMsg) []byte {
-	s.mu.Lock()
-	defer s.mu.Unlock()
+func (s *Handler) unsubscribe(rc *reqCtx, m *inMsg) []byte {
+	s.store.Lock()
+	defer s.store.Unlock()
 	c, errReply := s.sessionLocked(rc, m, s.clock.Now(), true)
 	if errReply != nil {
 		return errReply
 	}
 	var name string
 	if len(m.Subscription) == 0 || json.Unmarshal(m.Subscription, &name) != nil || name == "" {
-		return newObj(nil).str("clientId", c.id).str("channel", "/meta/unsubscribe").raw("id", m.ID).raw("subscription", m.Subscription).
-			str("error", errChannelNotGiven).bool("successful", false).done()
+		return jsonw.NewChain(nil).Str("clientId", c.id).Str("channel", "/meta/unsubscribe").Raw("id", m.ID).Raw("subscription", m.Subscription).
+			Str("error", errChannelNotGiven).Bool("successful", false).Done()
 	}
 	s.unsubscribeLocked(c, name)
 	s.counters.unsubscribes.Add(1)
-	return newObj(nil).str("clientId", c.id).str("channel", "/meta/unsubscribe").raw("id", m.ID).raw("subscription", m.Subscription).
-		bool("successful", true).done()
+	return jsonw.NewChain(nil).Str("clientId", c.id).Str("channel", "/meta/unsubscribe").Raw("id", m.ID).Raw("subscription", m.Subscription).
+		Bool("successful", true).Done()
 }
 
-func (s *cometdHandler) disconnect(rc *reqCtx, m *inMsg) []byte {
-	s.mu.Lock()
-	defer s.mu.Unlock()
+func (s *Handler) disconnect(rc *reqCtx, m *inMsg) []byte {
+	s.store.Lock()
+	defer s.store.Unlock()
 	c := s.liveClientLocked(m.ClientID, s.clock.Now())
 	if c == nil {
 		return s.unknownClientLocked(rc, m, false)
 	}
 	s.destroyLocked(c, "disconnect")
 	s.counters.disconnects.Add(1)
-	return newObj(nil).str("channel", "/meta/disconnect").str("clientId", c.id).raw("id", m.ID).bool("successful", true).done()
+	return jsonw.NewChain(nil).Str("channel", "/meta/disconnect").Str("clientId", c.id).Raw("id", m.ID).Bool("successful", true).Done()
 }
 
 // connect answers a /meta/connect: at once when events are due, on the first connect after a handshake, or when
 // it is not the last message of its request; otherwise it holds the long poll until events arrive, the hold ends,
 // a fault or a newer connect ends it, or the client goes away. It appends its messages to answer.
-func (s *cometdHandler) connect(rc *reqCtx, m *inMsg, canHold bool, answer []part) []part {
+func (s *Handler) connect(rc *reqCtx, m *inMsg, canHold bool, answer []part) []part {
 	s.counters.connects.Add(1)
 	hold := s.cfg.Hold
 	if m.Advice != nil && m.Advice.Timeout != nil {
@@ -500,25 +555,25 @@ func (s *cometdHandler) connect(rc *reqCtx, m *inMsg, canHold bool, answer []par
 			hold = time.Duration(ms * float64(time.Millisecond))
 		}
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	s.store.Lock()
+	defer s.store.Unlock()
 	now := s.clock.Now()
 	c, errReply := s.sessionLocked(rc, m, now, false)
 	if errReply != nil {
 		return append(answer, part{a: errReply})
 	}
 	if m.ConnectionType != "long-polling" {
-		return append(answer, part{a: newObj(nil).str("clientId", c.id).str("channel", "/meta/connect").raw("id", m.ID).
-			str("error", "400::Invalid connection type "+m.ConnectionType).bool("successful", false).done()})
+		return append(answer, part{a: jsonw.NewChain(nil).Str("clientId", c.id).Str("channel", "/meta/connect").Raw("id", m.ID).
+			Str("error", "400::Invalid connection type "+m.ConnectionType).Bool("successful", false).Done()})
 	}
 	if s.faults.TakeServerBusy() {
-		return append(answer, part{a: newObj(nil).str("channel", "/meta/connect").raw("id", m.ID).str("error", errAuthInvalid).
-			bool("successful", false).raw("ext", newObj(nil).raw("sfdc", newObj(nil).str("failureReason", errBusyConnect).done()).done()).
-			str("clientId", c.id).raw("advice", []byte(adviceNoneReversed)).done()})
+		return append(answer, part{a: jsonw.NewChain(nil).Str("channel", "/meta/connect").Raw("id", m.ID).Str("error", errAuthInvalid).
+			Bool("successful", false).Raw("ext", jsonw.NewChain(nil).Raw("sfdc", jsonw.NewChain(nil).Str("failureReason", errBusyConnect).Done()).Done()).
+			Str("clientId", c.id).Raw("advice", []byte(adviceNoneReversed)).Done()})
 	}
 
 	var (
-		timer   Timer
+		timer   clock.Timer
 		held    bool
 		timedUp bool
 	)
@@ -539,8 +594,8 @@ func (s *cometdHandler) connect(rc *reqCtx, m *inMsg, canHold bool, answer []par
 		switch c.gone {
 		case "":
 		case "disconnect":
-			return append(answer, part{a: newObj(nil).str("clientId", c.id).str("channel", "/meta/connect").raw("id", m.ID).
-				bool("successful", true).raw("advice", []byte(adviceNone)).done()})
+			return append(answer, part{a: jsonw.NewChain(nil).Str("clientId", c.id).Str("channel", "/meta/connect").Raw("id", m.ID).
+				Bool("successful", true).Raw("advice", []byte(adviceNone)).Done()})
 		default: // expired, unknown_client fault, ...
 			return append(answer, part{a: s.unknownClientLocked(rc, m, false)})
 		}
@@ -552,21 +607,21 @@ func (s *cometdHandler) connect(rc *reqCtx, m *inMsg, canHold bool, answer []par
 			s.destroyLocked(c, "revoked")
 			return append(answer,
 				part{a: []byte(`{"channel":"/meta/disconnect"}`)},
-				part{a: newObj(nil).str("clientId", c.id).raw("advice", []byte(adviceNone)).str("channel", "/meta/connect").
-					raw("id", m.ID).str("error", errText).bool("successful", false).done()})
+				part{a: jsonw.NewChain(nil).Str("clientId", c.id).Raw("advice", []byte(adviceNone)).Str("channel", "/meta/connect").
+					Raw("id", m.ID).Str("error", errText).Bool("successful", false).Done()})
 		}
 		if s.limits.DailyLimitReached() {
 			s.dropSubscriptionsLocked(c)
-			return append(answer, part{a: newObj(nil).str("clientId", c.id).str("channel", "/meta/connect").raw("id", m.ID).
-				str("error", errDailyLimit).bool("successful", false).raw("advice", []byte(adviceNone)).done()})
+			return append(answer, part{a: jsonw.NewChain(nil).Str("clientId", c.id).Str("channel", "/meta/connect").Raw("id", m.ID).
+				Str("error", ErrDailyLimit).Bool("successful", false).Raw("advice", []byte(adviceNone)).Done()})
 		}
 		if s.faults.TakeServerDisconnect() {
 			s.counters.serverDisconnects.Add(1)
 			s.destroyLocked(c, "server_disconnect")
 			return append(answer,
-				part{a: newObj(nil).str("channel", "/meta/disconnect").str("clientId", c.id).done()},
-				part{a: newObj(nil).str("clientId", c.id).raw("advice", []byte(adviceHandshake)).str("channel", "/meta/connect").
-					raw("id", m.ID).bool("successful", true).done()})
+				part{a: jsonw.NewChain(nil).Str("channel", "/meta/disconnect").Str("clientId", c.id).Done()},
+				part{a: jsonw.NewChain(nil).Str("clientId", c.id).Raw("advice", []byte(adviceHandshake)).Str("channel", "/meta/connect").
+					Raw("id", m.ID).Bool("successful", true).Done()})
 		}
 		if held && s.faults.TakeDropConnection() {
 			rc.drop = true
@@ -579,11 +634,11 @@ func (s *cometdHandler) connect(rc *reqCtx, m *inMsg, canHold bool, answer []par
 			c.sent += int64(n)
 			s.counters.eventsDelivered.Add(int64(n))
 			c.connected = true
-			o := newObj(nil).str("clientId", c.id)
+			o := jsonw.NewChain(nil).Str("clientId", c.id)
 			if first {
-				o.raw("advice", fmt.Appendf(nil, `{"interval":0,"timeout":%d,"reconnect":"retry"}`, s.cfg.Hold.Milliseconds()))
+				o.Raw("advice", fmt.Appendf(nil, `{"interval":0,"timeout":%d,"reconnect":"retry"}`, s.cfg.Hold.Milliseconds()))
 			}
-			return append(answer, part{a: o.str("channel", "/meta/connect").raw("id", m.ID).bool("successful", true).done()})
+			return append(answer, part{a: o.Str("channel", "/meta/connect").Raw("id", m.ID).Bool("successful", true).Done()})
 		}
 		if !held {
 			held = true
@@ -591,7 +646,7 @@ func (s *cometdHandler) connect(rc *reqCtx, m *inMsg, canHold bool, answer []par
 			timer = s.clock.NewTimer(hold)
 		}
 		kick, faultCh := c.kick, s.faults.Woken()
-		s.mu.Unlock()
+		s.store.Unlock()
 		select {
 		case <-c.wake:
 		case <-kick:
@@ -602,14 +657,14 @@ func (s *cometdHandler) connect(rc *reqCtx, m *inMsg, canHold bool, answer []par
 		case <-s.closed:
 		case <-rc.r.Context().Done():
 			rc.gone = true
-			s.mu.Lock()
+			s.store.Lock()
 			return answer
 		}
-		s.mu.Lock()
+		s.store.Lock()
 	}
 }
 
-func (s *cometdHandler) isClosed() bool {
+func (s *Handler) isClosed() bool {
 	select {
 	case <-s.closed:
 		return true
@@ -653,5 +708,5 @@ func writeAnswer(w http.ResponseWriter, status int, msgs []part) {
 
 // writeBayeuxError answers a request that could not be read as Bayeux messages.
 func writeBayeuxError(w http.ResponseWriter, status int, errText string) {
-	writeAnswer(w, status, []part{{a: newObj(nil).str("error", errText).bool("successful", false).done()}})
+	writeAnswer(w, status, []part{{a: jsonw.NewChain(nil).Str("error", errText).Bool("successful", false).Done()}})
 }
