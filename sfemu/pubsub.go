@@ -89,9 +89,11 @@ func (s *pubsubServer) ResetPubSubStreams() {
 // TLS credentials. Serve it on a listener; Server.Close ends its subscriptions.
 //
 // The server takes at most 100 concurrent streams per HTTP/2 connection, as Salesforce's, and receives messages up to
-// 16 MB so that a PublishRequest above 4 MB gets Salesforce's answer rather than gRPC's own.
+// 16 MB so that a PublishRequest above 4 MB gets Salesforce's answer rather than gRPC's own. Its codec sends
+// Subscribe responses written from the events' kept wire bytes (pubsubServerOptions).
 func (s *pubsubServer) NewPubSubServer(opts ...grpc.ServerOption) *grpc.Server {
-	opts = append([]grpc.ServerOption{grpc.MaxConcurrentStreams(maxStreamsPerConn), grpc.MaxRecvMsgSize(4 * maxPublishRequestBytes)}, opts...)
+	opts = append(append([]grpc.ServerOption{grpc.MaxConcurrentStreams(maxStreamsPerConn), grpc.MaxRecvMsgSize(4 * maxPublishRequestBytes)},
+		pubsubServerOptions()...), opts...)
 	g := grpc.NewServer(opts...)
 	eventbusv1.RegisterPubSubServer(g, &pubsubService{s: s.Server})
 	return g

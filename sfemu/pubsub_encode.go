@@ -12,7 +12,6 @@ import (
 
 	"github.com/valyala/fastjson"
 
-	eventbusv1 "github.com/salesforce-streaming/salesforce_streaming/internal/pubsub/proto"
 	"github.com/salesforce-streaming/salesforce_streaming/sfemu/internal/eventstore"
 )
 
@@ -77,37 +76,22 @@ func (s *pubsubServer) encodePubSub(channel string, kind Kind, msg []byte, id in
 		h := hex.EncodeToString(sum[:16])
 		uuid = h[:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:]
 	}
-	return &eventstore.Encoding{EventID: uuid, SchemaID: ts.id, Payload: slices.Clip(bin)}, nil
+	wire, at := appendConsumerEvent(make([]byte, 0, len(bin)+len(uuid)+len(ts.id)+32), uuid, ts.id, bin, id)
+	return &eventstore.Encoding{SchemaID: ts.id, Wire: slices.Clip(wire), PayloadAt: int32(at), PayloadTo: int32(at + len(bin))}, nil
 }
 
-// pubsubResponse builds the events of responses from encoded events, reusing its buffers from one response to
-// the next: gRPC has marshalled a response when Send returns, so nothing refers to them then. One per stream.
-type pubsubResponse struct {
-	consumer []eventbusv1.ConsumerEvent
-	producer []eventbusv1.ProducerEvent
-	events   []*eventbusv1.ConsumerEvent
-	replay   []byte
-}
+// pubsubResponse collects the kept encodings of one response, reusing its slice from one response to the next.
+// One per stream.
+type pubsubResponse struct{ events []*eventstore.Encoding }
 
-// add appends the event with replay id id and encoding enc.
-func (r *pubsubResponse) add(id int64, enc *eventstore.Encoding) {
-	n := len(r.events)
-	if n == len(r.consumer) {
-		size := max(2*n, 16)
-		r.consumer, r.producer = make([]eventbusv1.ConsumerEvent, size), make([]eventbusv1.ProducerEvent, size)
-		r.replay = make([]byte, 8*size)
-		// The events already added stay valid: they point into the old arrays, which are not written again.
-	}
-	pe, ce := &r.producer[n], &r.consumer[n]
-	pe.Id, pe.SchemaId, pe.Payload = enc.EventID, enc.SchemaID, enc.Payload
-	rb := r.replay[8*n : 8*n+8 : 8*n+8]
-	binary.BigEndian.PutUint64(rb, uint64(id))
-	ce.Event, ce.ReplayId = pe, rb
-	r.events = append(r.events, ce)
-}
+// add appends an event's kept encoding.
+func (r *pubsubResponse) add(enc *eventstore.Encoding) { r.events = append(r.events, enc) }
 
 // reset empties r for the next response.
-func (r *pubsubResponse) reset() { r.events = r.events[:0] }
+func (r *pubsubResponse) reset() {
+	clear(r.events)
+	r.events = r.events[:0]
+}
 
 // covering returns the current schema of ts's record, extended by the payload fields it lacks.
 func (r *schemaRegistry) covering(ts *topicSchema, payload *fastjson.Object) (*topicSchema, error) {

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 
 	eventbusv1 "github.com/salesforce-streaming/salesforce_streaming/internal/pubsub/proto"
 	"github.com/salesforce-streaming/salesforce_streaming/sfemu/internal/eventstore"
@@ -166,7 +167,15 @@ func (p *pubsubService) ManagedSubscribe(stream eventbusv1.PubSub_ManagedSubscri
 			return fetch{num: req.GetNumRequested(), commit: req.GetCommitReplayIdRequest()}, nil
 		},
 		send: func(d delivery) error {
-			return stream.Send(&eventbusv1.ManagedFetchResponse{Events: d.events, LatestReplayId: d.latest, RpcId: s.rpcID(),
+			events := make([]*eventbusv1.ConsumerEvent, len(d.events))
+			for i, enc := range d.events {
+				ce, err := consumerEvent(enc)
+				if err != nil {
+					return status.Error(codes.Internal, err.Error())
+				}
+				events[i] = ce
+			}
+			return stream.Send(&eventbusv1.ManagedFetchResponse{Events: events, LatestReplayId: d.latest, RpcId: s.rpcID(),
 				PendingNumRequested: d.pending, CommitResponse: d.commit})
 		},
 		setTrailer: stream.SetTrailer,

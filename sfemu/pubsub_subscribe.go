@@ -93,7 +93,8 @@ func (p *pubsubService) Subscribe(stream eventbusv1.PubSub_SubscribeServer) erro
 			return fetch{num: req.GetNumRequested()}, nil
 		},
 		send: func(d delivery) error {
-			return stream.Send(&eventbusv1.FetchResponse{Events: d.events, LatestReplayId: d.latest, RpcId: s.rpcID(), PendingNumRequested: d.pending})
+			// The response in wire form, written from the events' kept encodings (pubsub_wire.go).
+			return stream.SendMsg(encodeFetchResponse(d.events, d.latest, s.rpcID(), d.pending))
 		},
 		setTrailer: stream.SetTrailer,
 	})
@@ -108,7 +109,7 @@ type fetch struct {
 // delivery is one response: events (none in a keepalive or a commit answer), the stream's position, what is still
 // owed, and the answer to the commits received since the last one.
 type delivery struct {
-	events  []*eventbusv1.ConsumerEvent
+	events  []*eventstore.Encoding // the kept encodings of the events, in order; valid until send returns
 	latest  []byte
 	pending int32
 	commit  *eventbusv1.CommitReplayResponse
@@ -266,10 +267,10 @@ func (s *pubsubServer) serveStream(ctx context.Context, st *eventStream) error {
 			size := 0
 			for k := range batch {
 				enc := batch[k].PubSub
-				if size += len(enc.Payload); size > maxResponsePayloadBytes && len(out.events) > 0 {
+				if size += len(enc.Wire); size > maxResponsePayloadBytes && len(out.events) > 0 {
 					break // the rest goes in the next response; gRPC clients refuse messages above 4 MB
 				}
-				out.add(batch[k].ID, enc)
+				out.add(enc)
 			}
 			resp.events = out.events
 			n = len(resp.events)

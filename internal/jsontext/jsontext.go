@@ -9,7 +9,13 @@ import "unicode/utf8"
 // AppendString appends s to b as a JSON string, byte for byte as encoding/json
 // writes it with HTML escaping off: invalid UTF-8 becomes U+FFFD, and U+2028
 // and U+2029 are escaped.
-func AppendString(b []byte, s string) []byte {
+func AppendString(b []byte, s string) []byte { return appendText(b, s) }
+
+// AppendBytes is AppendString for text held in a byte slice, without converting it to a string first (which
+// allocates for a text above 32 bytes).
+func AppendBytes(b []byte, s []byte) []byte { return appendText(b, s) }
+
+func appendText[T string | []byte](b []byte, s T) []byte {
 	const hex = "0123456789abcdef"
 	b = append(b, '"')
 	start := 0
@@ -41,7 +47,7 @@ func AppendString(b []byte, s string) []byte {
 			start = i
 			continue
 		}
-		r, size := utf8.DecodeRuneInString(s[i:])
+		r, size := utf8.DecodeRuneInString(string(s[i:min(i+utf8.UTFMax, len(s))])) // at most 4 bytes: no allocation
 		if r == utf8.RuneError && size == 1 || r == '\u2028' || r == '\u2029' {
 			b = append(b, s[start:i]...)
 			if r == utf8.RuneError {

@@ -9,7 +9,7 @@ import (
 	"github.com/stretchr/testify/assert"
 )
 
-// AppendString writes what encoding/json writes (HTML escaping off).
+// AppendString and AppendBytes write what encoding/json writes (HTML escaping off).
 func TestAppendStringMatchesEncodingJSON(t *testing.T) {
 	cases := []string{"", "plain", `quote " and \ backslash`, "tab\tnew\nline\rcr", "\x00\x01\x1f", "<a&b>",
 		"é ü 日本", "\u2028\u2029", "bad \xff utf8", "\x7f"}
@@ -27,5 +27,6 @@ func TestAppendStringMatchesEncodingJSON(t *testing.T) {
 		enc.SetEscapeHTML(false)
 		_ = enc.Encode(s)
 		assert.Equal(t, string(bytes.TrimSuffix(want.Bytes(), []byte("\n"))), string(AppendString(nil, s)), "%q", s)
+		assert.Equal(t, string(bytes.TrimSuffix(want.Bytes(), []byte("\n"))), string(AppendBytes(nil, []byte(s))), "%q as bytes", s)
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -63,14 +64,45 @@ func DecodePayload(schema *avro.RecordSchema, payload []byte) ([]byte, error) {
 // DecodeEvent decodes one event payload written with schema into CometD-shaped JSON and the event's Metadata,
 // in one walk.
 func DecodeEvent(schema *avro.RecordSchema, payload []byte) ([]byte, Metadata, error) {
-	d := decoder{buf: payload, top: schema, out: make([]byte, 0, 2*len(payload)+64)}
-	isChange := false
-	for _, f := range schema.Fields() {
-		if f.Name() == changeEventHeader {
-			isChange = true
-		}
+	e := eventDecoder{plans: map[*avro.RecordSchema]*recordPlan{}} // no shared chunk: the JSON is sized to the payload
+	return e.decode(schema, payload)
+}
+
+// eventDecoder decodes the events of one subscription, keeping what repeats from one event to the next: each
+// record schema's field plan (JSON keys written once, types resolved, date-time docs read), the field names of
+// each change event bitmap seen (cache by bitmap text), the date part of date-times and the metadata texts of
+// the previous event. The JSON of consecutive events is written into one shared chunk, each event's a slice of
+// it capped at its end. Not safe for concurrent use: a Subscription has its own.
+type eventDecoder struct {
+	plans     map[*avro.RecordSchema]*recordPlan
+	chunk     []byte // the JSON written so far into the current chunk; events get capped slices of it
+	times     dateTimes
+	texts     [numTextSlots]string // the previous event's metadata texts, shared when they repeat
+	chunkSize int                  // size of a new chunk (jsonChunk); 0: each event's JSON is its own allocation
+}
+
+func newEventDecoder() *eventDecoder {
+	return &eventDecoder{plans: map[*avro.RecordSchema]*recordPlan{}, chunkSize: jsonChunk}
+}
+
+// jsonChunk is the size of a shared JSON chunk: about forty change events.
+const jsonChunk = 64 << 10
+
+// maxPlans and maxBitmaps bound the caches of a decoder (a cache past its bound starts again empty): far more
+// than the schemas and bitmap combinations of real topics.
+const (
+	maxPlans   = 1024
+	maxBitmaps = 4096
+)
+
+// decode decodes one event.
+func (e *eventDecoder) decode(schema *avro.RecordSchema, payload []byte) ([]byte, Metadata, error) {
+	plan := e.plan(schema)
+	if cap(e.chunk)-len(e.chunk) < 2*len(payload)+64 {
+		e.chunk = make([]byte, 0, max(e.chunkSize, 2*len(payload)+64))
 	}
-	if err := d.record(schema, isChange, true); err != nil {
+	d := decoder{e: e, buf: payload, top: plan, out: e.chunk[len(e.chunk):]}
+	if err := d.record(plan, plan.change, true); err != nil {
 		return nil, Metadata{}, fmt.Errorf("decoding Avro payload with schema %s: %w", schema.FullName(), err)
 	}
 	if d.pos != len(d.buf) {
@@ -79,14 +111,103 @@ func DecodeEvent(schema *avro.RecordSchema, payload []byte) ([]byte, Metadata, e
 	if d.meta.CreatedDate == "" {
 		d.meta.CreatedDate = d.meta.CommitTimestamp
 	}
-	return d.out, d.meta, nil
+	out := d.out[:len(d.out):len(d.out)]
+	if len(d.out) <= cap(e.chunk)-len(e.chunk) { // written in place: the chunk goes on after it
+		e.chunk = e.chunk[:len(e.chunk)+len(d.out)]
+	}
+	return out, d.meta, nil
+}
+
+// recordPlan is what a record schema's walk needs, worked out once per schema.
+type recordPlan struct {
+	schema *avro.RecordSchema
+	fields []fieldPlan
+	change bool // the record has a ChangeEventHeader field: a change event
+	// bitmaps caches the JSON arrays of field names that bitmap arrays decode to against this (top-level) schema,
+	// by the array's text (bitmapKey).
+	bitmaps map[string][]byte
+}
+
+type fieldPlan struct {
+	name  string
+	key   []byte        // the name as a JSON string, then a colon
+	typ   avro.Schema   // the field's type, references resolved
+	union []avro.Schema // the branches, resolved, when typ is a union
+	// dateTime: the schema doc marks a date-time (isDateTimeDoc); createdDate and header: the top-level
+	// CreatedDate and ChangeEventHeader fields; bitmap: a header field that may hold bitmaps.
+	dateTime, createdDate, header, bitmap bool
+	capture                               textSlot // where a header field's value goes in the Metadata
+}
+
+// textSlot names a Metadata text a header field fills.
+type textSlot uint8
+
+const (
+	slotNone textSlot = iota
+	slotChangeType
+	slotEntityName
+	slotTransactionKey
+	slotCommitUser
+	slotCommitTimestamp
+	slotRecordIDs
+	slotCreatedDate
+	numTextSlots
+)
+
+func headerSlot(name string) textSlot {
+	switch name {
+	case "changeType":
+		return slotChangeType
+	case "entityName":
+		return slotEntityName
+	case "transactionKey":
+		return slotTransactionKey
+	case "commitUser":
+		return slotCommitUser
+	case "commitTimestamp":
+		return slotCommitTimestamp
+	case "recordIds":
+		return slotRecordIDs
+	}
+	return slotNone
+}
+
+// plan returns rs's plan, making it the first time.
+func (e *eventDecoder) plan(rs *avro.RecordSchema) *recordPlan {
+	if p := e.plans[rs]; p != nil {
+		return p
+	}
+	if len(e.plans) >= maxPlans {
+		clear(e.plans)
+	}
+	p := &recordPlan{schema: rs, fields: make([]fieldPlan, len(rs.Fields()))}
+	for i, f := range rs.Fields() {
+		fp := &p.fields[i]
+		fp.name = f.Name()
+		fp.key = append(jsontext.AppendString(nil, f.Name()), ':')
+		fp.typ = deref(f.Type())
+		if u, ok := fp.typ.(*avro.UnionSchema); ok {
+			for _, b := range u.Types() {
+				fp.union = append(fp.union, deref(b))
+			}
+		}
+		fp.dateTime = isDateTimeDoc(f.Doc())
+		fp.createdDate = f.Name() == "CreatedDate"
+		fp.header = f.Name() == changeEventHeader
+		fp.bitmap = isBitmapField(f.Name())
+		fp.capture = headerSlot(f.Name())
+		p.change = p.change || fp.header
+	}
+	e.plans[rs] = p
+	return p
 }
 
 type decoder struct {
+	e    *eventDecoder
 	buf  []byte
 	pos  int
 	out  []byte
-	top  *avro.RecordSchema
+	top  *recordPlan
 	meta Metadata
 	// c says where the next value read goes besides the JSON, when it is one of the metadata's fields. value
 	// takes it on entry, so only the field's own value (through unions) is captured, never a nested one.
@@ -95,17 +216,46 @@ type decoder struct {
 
 // capture is a metadata destination for the value about to be read.
 type capture struct {
-	text *string // a string or enum value, or a number of a timestamp field as CometD text
-	ts   bool    // a number is epoch milliseconds, written as CometD text
-	ids  bool    // an array whose items are strings (recordIds)
+	slot textSlot
+	ts   bool // a number is epoch milliseconds, written as CometD text
+	ids  bool // an array whose items are strings (recordIds)
 }
 
-// capText stores s in c's destination as a JSON reader would read it back from jsontext.AppendString's output:
-// each byte of invalid UTF-8 becomes U+FFFD.
-func (c capture) capText(s string) {
-	if c.text == nil {
+// target is where a captured text goes.
+func (d *decoder) target(slot textSlot) *string {
+	switch slot {
+	case slotChangeType:
+		return &d.meta.ChangeType
+	case slotEntityName:
+		return &d.meta.EntityName
+	case slotTransactionKey:
+		return &d.meta.TransactionKey
+	case slotCommitUser:
+		return &d.meta.CommitUser
+	case slotCommitTimestamp:
+		return &d.meta.CommitTimestamp
+	case slotCreatedDate:
+		return &d.meta.CreatedDate
+	case slotRecordIDs: // the item value appended last
+		if n := len(d.meta.RecordIDs); n > 0 {
+			return &d.meta.RecordIDs[n-1]
+		}
+	}
+	return nil
+}
+
+// capText stores text in c's destination as a JSON reader would read it back from jsontext's output (each byte
+// of invalid UTF-8 becomes U+FFFD); the previous event's text of the same slot is shared when they are equal.
+func (d *decoder) capText(c capture, text []byte) {
+	dst := d.target(c.slot)
+	if dst == nil {
 		return
 	}
+	if prev := &d.e.texts[c.slot]; string(text) == *prev { // compares without converting
+		*dst = *prev
+		return
+	}
+	s := string(text)
 	if !utf8.ValidString(s) {
 		var b strings.Builder
 		for i := 0; i < len(s); {
@@ -117,28 +267,18 @@ func (c capture) capText(s string) {
 			}
 			i += size
 		}
-		s = b.String()
+		*dst = b.String()
+		return
 	}
-	*c.text = s
+	d.e.texts[c.slot] = s
+	*dst = s
 }
 
-// headerCapture is where a ChangeEventHeader field's value goes in the Metadata.
-func (d *decoder) headerCapture(name string) capture {
-	switch name {
-	case "changeType":
-		return capture{text: &d.meta.ChangeType}
-	case "entityName":
-		return capture{text: &d.meta.EntityName}
-	case "transactionKey":
-		return capture{text: &d.meta.TransactionKey}
-	case "commitUser":
-		return capture{text: &d.meta.CommitUser}
-	case "commitTimestamp":
-		return capture{text: &d.meta.CommitTimestamp, ts: true}
-	case "recordIds":
-		return capture{ids: true}
+// capString is capText for a text that is already a string (an enum symbol).
+func (d *decoder) capString(c capture, s string) {
+	if dst := d.target(c.slot); dst != nil {
+		*dst = s
 	}
-	return capture{}
 }
 
 func deref(t avro.Schema) avro.Schema {
@@ -194,52 +334,57 @@ func (d *decoder) branch(u *avro.UnionSchema) (avro.Schema, error) {
 	return deref(types[i]), nil
 }
 
-// fieldType is the schema of f's value at the read position: for a union,
-// the branch the data names.
-func (d *decoder) fieldType(f *avro.Field) (avro.Schema, error) {
-	t := deref(f.Type())
-	if u, ok := t.(*avro.UnionSchema); ok {
-		return d.branch(u)
+// fieldType is the schema of f's value at the read position: for a union, the branch the data names.
+func (d *decoder) fieldType(f *fieldPlan) (avro.Schema, error) {
+	if f.union == nil {
+		return f.typ, nil
 	}
-	return t, nil
+	i, err := d.long()
+	if err != nil {
+		return nil, err
+	}
+	if i < 0 || i >= int64(len(f.union)) {
+		return nil, fmt.Errorf("union branch %d of %d", i, len(f.union))
+	}
+	return f.union[i], nil
 }
 
-func (d *decoder) key(first *bool, name string) {
+func (d *decoder) key(first *bool, f *fieldPlan) {
 	if !*first {
 		d.out = append(d.out, ',')
 	}
 	*first = false
-	d.out = jsontext.AppendString(d.out, name)
-	d.out = append(d.out, ':')
+	d.out = append(d.out, f.key...)
 }
 
 // record writes a record; dropNulls leaves out null fields (change events), top marks the event itself.
-func (d *decoder) record(rs *avro.RecordSchema, dropNulls, top bool) error {
+func (d *decoder) record(p *recordPlan, dropNulls, top bool) error {
 	d.out = append(d.out, '{')
 	first := true
-	for _, f := range rs.Fields() {
+	for i := range p.fields {
+		f := &p.fields[i]
 		t, err := d.fieldType(f)
 		if err != nil {
-			return fmt.Errorf("field %s: %w", f.Name(), err)
+			return fmt.Errorf("field %s: %w", f.name, err)
 		}
 		if t.Type() == avro.Null {
 			if !dropNulls {
-				d.key(&first, f.Name())
+				d.key(&first, f)
 				d.out = append(d.out, "null"...)
 			}
 			continue
 		}
-		d.key(&first, f.Name())
-		if top && f.Name() == "CreatedDate" {
-			d.c = capture{text: &d.meta.CreatedDate}
+		d.key(&first, f)
+		if top && f.createdDate {
+			d.c = capture{slot: slotCreatedDate}
 		}
-		if rec, ok := t.(*avro.RecordSchema); ok && top && f.Name() == changeEventHeader {
-			err = d.header(rec)
+		if rec, ok := t.(*avro.RecordSchema); ok && top && f.header {
+			err = d.header(d.e.plan(rec))
 		} else {
-			err = d.value(t, f.Doc(), dropNulls)
+			err = d.value(t, f.dateTime, dropNulls)
 		}
 		if err != nil {
-			return fmt.Errorf("field %s: %w", f.Name(), err)
+			return fmt.Errorf("field %s: %w", f.name, err)
 		}
 	}
 	d.out = append(d.out, '}')
@@ -247,46 +392,73 @@ func (d *decoder) record(rs *avro.RecordSchema, dropNulls, top bool) error {
 }
 
 // header writes the ChangeEventHeader with its bitmap fields decoded against the event's schema.
-func (d *decoder) header(rs *avro.RecordSchema) error {
+func (d *decoder) header(p *recordPlan) error {
 	d.out = append(d.out, '{')
 	first := true
-	for _, f := range rs.Fields() {
+	for i := range p.fields {
+		f := &p.fields[i]
 		t, err := d.fieldType(f)
 		if err != nil {
-			return fmt.Errorf("%s: %w", f.Name(), err)
+			return fmt.Errorf("%s: %w", f.name, err)
 		}
-		d.key(&first, f.Name())
+		d.key(&first, f)
 		arr, isArray := t.(*avro.ArraySchema)
-		if !isBitmapField(f.Name()) || !isArray || deref(arr.Items()).Type() != avro.String {
-			d.c = d.headerCapture(f.Name())
-			if err := d.value(t, f.Doc(), false); err != nil {
-				return fmt.Errorf("%s: %w", f.Name(), err)
+		if !f.bitmap || !isArray || deref(arr.Items()).Type() != avro.String {
+			d.c = capture{slot: f.capture, ts: f.capture == slotCommitTimestamp, ids: f.capture == slotRecordIDs}
+			if err := d.value(t, f.dateTime, false); err != nil {
+				return fmt.Errorf("%s: %w", f.name, err)
 			}
 			continue
 		}
-		var bitmaps []string
-		err = d.blocks(func() error {
-			b, err := d.bytes()
-			bitmaps = append(bitmaps, string(b))
-			return err
-		})
-		if err != nil {
-			return fmt.Errorf("%s: %w", f.Name(), err)
+		if err := d.bitmapField(); err != nil {
+			return fmt.Errorf("%s: %w", f.name, err)
 		}
-		names, err := decodeBitmapFields(d.top, bitmaps)
-		if err != nil {
-			return fmt.Errorf("%s: %w", f.Name(), err)
-		}
-		d.out = append(d.out, '[')
-		for i, n := range names {
-			if i > 0 {
-				d.out = append(d.out, ',')
-			}
-			d.out = jsontext.AppendString(d.out, n)
-		}
-		d.out = append(d.out, ']')
 	}
 	d.out = append(d.out, '}')
+	return nil
+}
+
+// bitmapField writes a bitmap array as the JSON array of the field names it decodes to against the event's
+// schema, from the top-level plan's cache when the same array was seen before.
+func (d *decoder) bitmapField() error {
+	start := d.pos
+	if err := d.blocks(func() error { _, err := d.bytes(); return err }); err != nil {
+		return err
+	}
+	// The array's Avro bytes name it exactly: the cache key.
+	raw := d.buf[start:d.pos]
+	if names, ok := d.top.bitmaps[string(raw)]; ok {
+		d.out = append(d.out, names...)
+		return nil
+	}
+	end := d.pos
+	d.pos = start
+	var texts []string
+	if err := d.blocks(func() error {
+		b, err := d.bytes()
+		texts = append(texts, string(b))
+		return err
+	}); err != nil {
+		return err
+	}
+	d.pos = end
+	names, err := decodeBitmapFields(d.top.schema, texts)
+	if err != nil {
+		return err
+	}
+	at := len(d.out)
+	d.out = append(d.out, '[')
+	for i, n := range names {
+		if i > 0 {
+			d.out = append(d.out, ',')
+		}
+		d.out = jsontext.AppendString(d.out, n)
+	}
+	d.out = append(d.out, ']')
+	if d.top.bitmaps == nil || len(d.top.bitmaps) >= maxBitmaps {
+		d.top.bitmaps = map[string][]byte{}
+	}
+	d.top.bitmaps[string(raw)] = slices.Clone(d.out[at:])
 	return nil
 }
 
@@ -317,7 +489,7 @@ func (d *decoder) blocks(item func() error) error {
 	}
 }
 
-func (d *decoder) value(t avro.Schema, doc string, dropNulls bool) error {
+func (d *decoder) value(t avro.Schema, dateTime, dropNulls bool) error {
 	t = deref(t)
 	c := d.c
 	d.c = capture{}
@@ -328,9 +500,9 @@ func (d *decoder) value(t avro.Schema, doc string, dropNulls bool) error {
 			return err
 		}
 		d.c = c
-		return d.value(b, doc, dropNulls)
+		return d.value(b, dateTime, dropNulls)
 	case *avro.RecordSchema:
-		return d.record(s, dropNulls, false)
+		return d.record(d.e.plan(s), dropNulls, false)
 	case *avro.EnumSchema:
 		i, err := d.long()
 		if err != nil {
@@ -340,7 +512,7 @@ func (d *decoder) value(t avro.Schema, doc string, dropNulls bool) error {
 			return fmt.Errorf("enum index %d of %d", i, len(s.Symbols()))
 		}
 		d.out = jsontext.AppendString(d.out, s.Symbols()[i])
-		c.capText(s.Symbols()[i])
+		d.capString(c, s.Symbols()[i])
 		return nil
 	case *avro.ArraySchema:
 		d.out = append(d.out, '[')
@@ -351,13 +523,11 @@ func (d *decoder) value(t avro.Schema, doc string, dropNulls bool) error {
 			}
 			n++
 			if !c.ids {
-				return d.value(s.Items(), "", dropNulls)
+				return d.value(s.Items(), false, dropNulls)
 			}
-			var id string // a non-text item reads as empty text
-			d.c = capture{text: &id}
-			err := d.value(s.Items(), "", dropNulls)
-			d.meta.RecordIDs = append(d.meta.RecordIDs, id)
-			return err
+			d.c = capture{slot: slotRecordIDs}
+			d.meta.RecordIDs = append(d.meta.RecordIDs, "") // a non-text item reads as empty text
+			return d.value(s.Items(), false, dropNulls)
 		})
 		d.out = append(d.out, ']')
 		return err
@@ -373,9 +543,9 @@ func (d *decoder) value(t avro.Schema, doc string, dropNulls bool) error {
 				d.out = append(d.out, ',')
 			}
 			n++
-			d.out = jsontext.AppendString(d.out, string(k))
+			d.out = jsontext.AppendBytes(d.out, k)
 			d.out = append(d.out, ':')
-			return d.value(s.Values(), "", dropNulls)
+			return d.value(s.Values(), false, dropNulls)
 		})
 		d.out = append(d.out, '}')
 		return err
@@ -385,9 +555,7 @@ func (d *decoder) value(t avro.Schema, doc string, dropNulls bool) error {
 			return err
 		}
 		d.out = appendBase64(d.out, b)
-		if c.text != nil {
-			*c.text = base64.StdEncoding.EncodeToString(b)
-		}
+		d.capString(c, base64.StdEncoding.EncodeToString(b))
 		return nil
 	}
 	switch t.Type() {
@@ -406,29 +574,34 @@ func (d *decoder) value(t avro.Schema, doc string, dropNulls bool) error {
 		}
 		// A date or date-time is written as CometD text straight into the output (quotes and digits need no
 		// escaping); only a captured one becomes a string of its own.
-		layout, at := "", time.Time{}
+		date, dateTimeMillis := false, false
 		switch logicalOf(t) {
 		case avro.Date:
-			layout, at = time.DateOnly, time.Unix(n*86400, 0).UTC()
+			date = true
 		case avro.TimestampMillis:
-			layout, at = cometdTime, time.UnixMilli(n).UTC()
+			dateTimeMillis = true
 		default:
-			if t.Type() == avro.Long && isDateTimeDoc(doc) {
-				layout, at = cometdTime, time.UnixMilli(n).UTC()
-			}
+			dateTimeMillis = t.Type() == avro.Long && dateTime
 		}
 		switch {
-		case layout != "":
+		case date:
 			d.out = append(d.out, '"')
 			start := len(d.out)
-			d.out = at.AppendFormat(d.out, layout)
-			if c.text != nil {
-				*c.text = string(d.out[start:])
-			}
+			d.out = time.Unix(n*86400, 0).UTC().AppendFormat(d.out, time.DateOnly)
+			d.capText(c, d.out[start:])
+			d.out = append(d.out, '"')
+		case dateTimeMillis:
+			d.out = append(d.out, '"')
+			start := len(d.out)
+			d.out = d.e.times.append(d.out, n)
+			d.capText(c, d.out[start:])
 			d.out = append(d.out, '"')
 		case c.ts:
 			d.out = strconv.AppendInt(d.out, n, 10)
-			c.capText(time.UnixMilli(n).UTC().Format(cometdTime))
+			at := len(d.out)
+			d.out = d.e.times.append(d.out, n) // written past the output's end only to be read, then cut off
+			d.capText(c, d.out[at:])
+			d.out = d.out[:at]
 		default:
 			d.out = strconv.AppendInt(d.out, n, 10)
 		}
@@ -449,9 +622,9 @@ func (d *decoder) value(t avro.Schema, doc string, dropNulls bool) error {
 		if err != nil {
 			return err
 		}
-		d.out = jsontext.AppendString(d.out, string(b))
-		if c.text != nil {
-			c.capText(string(b))
+		d.out = jsontext.AppendBytes(d.out, b)
+		if c.slot != slotNone {
+			d.capText(c, b)
 		}
 	case avro.Bytes:
 		b, err := d.bytes()
@@ -459,13 +632,42 @@ func (d *decoder) value(t avro.Schema, doc string, dropNulls bool) error {
 			return err
 		}
 		d.out = appendBase64(d.out, b)
-		if c.text != nil {
-			*c.text = base64.StdEncoding.EncodeToString(b)
+		if c.slot != slotNone {
+			d.capString(c, base64.StdEncoding.EncodeToString(b))
 		}
 	default:
 		return fmt.Errorf("unsupported Avro type %s", t.Type())
 	}
 	return nil
+}
+
+// dateTimes writes epoch milliseconds as CometD's date-time text ("2024-04-27T00:46:35.000Z"), working out the
+// date only when it differs from the previous one's: the date-times of a backlog mostly fall on a few days.
+type dateTimes struct {
+	day  int64  // days since the epoch of date
+	date []byte // "2024-04-27T"; nil until the first
+}
+
+const (
+	msPerDay = 24 * 60 * 60 * 1000
+	// maxFastMillis is the first millisecond of the year 10000: from the epoch up to it, a date-time is four
+	// digits of year and fixed fields; anything else goes through time.Time.AppendFormat.
+	maxFastMillis = 253402300800000
+)
+
+func (t *dateTimes) append(b []byte, ms int64) []byte {
+	if ms < 0 || ms >= maxFastMillis {
+		return time.UnixMilli(ms).UTC().AppendFormat(b, cometdTime)
+	}
+	day, rem := ms/msPerDay, ms%msPerDay
+	if t.date == nil || day != t.day {
+		t.date = time.UnixMilli(day*msPerDay).UTC().AppendFormat(t.date[:0], "2006-01-02T")
+		t.day = day
+	}
+	b = append(b, t.date...)
+	h, m, s, f := rem/3600000, rem/60000%60, rem/1000%60, rem%1000
+	return append(b, byte('0'+h/10), byte('0'+h%10), ':', byte('0'+m/10), byte('0'+m%10), ':',
+		byte('0'+s/10), byte('0'+s%10), '.', byte('0'+f/100), byte('0'+f/10%10), byte('0'+f%10), 'Z')
 }
 
 func logicalOf(t avro.Schema) avro.LogicalType {

@@ -3,6 +3,8 @@ package pubsub
 import (
 	"encoding/json"
 	"fmt"
+	"math"
+	"math/rand/v2"
 	"strings"
 	"testing"
 	"time"
@@ -268,4 +270,59 @@ func TestDecodeCustomDateTime(t *testing.T) {
 	got, err := DecodePayload(schema, payload)
 	require.NoError(t, err)
 	assert.Equal(t, `{"Shipped_At__c":"2024-04-26T23:06:35.123Z","Count__c":7}`, string(got))
+}
+
+// TestDateTimesMatchFormat: the date-time writer gives what time.Time.AppendFormat gives, on day boundaries,
+// across days in either order, and outside the fast range (before the epoch, past the year 9999).
+func TestDateTimesMatchFormat(t *testing.T) {
+	cases := []int64{0, 1, 999, 1000, msPerDay - 1, msPerDay, 1714172795000, 1714172795001, 1714089600000, 1714089599999,
+		951782400000 /* 2000-02-29 */, maxFastMillis - 1, maxFastMillis, -1, -msPerDay, -62135596800000, math.MaxInt64 / 1000}
+	rng := rand.New(rand.NewPCG(3, 4))
+	for range 5000 {
+		cases = append(cases, rng.Int64N(maxFastMillis))
+	}
+	var dt dateTimes
+	for _, ms := range cases {
+		assert.Equal(t, time.UnixMilli(ms).UTC().Format(cometdTime), string(dt.append(nil, ms)), "%d", ms)
+	}
+}
+
+// TestDecoderReuse: one decoder decoding many events in turn (its plans, bitmap cache, shared JSON chunks and
+// repeated metadata texts at work) gives each event what a fresh decoding gives, and an event's JSON is not
+// changed by decoding the next ones nor reaches past its own end.
+func TestDecoderReuse(t *testing.T) {
+	schema := accountSchema(t)
+	type decoded struct {
+		json []byte
+		meta Metadata
+	}
+	var payloads [][]byte
+	var want []decoded
+	for i := range 300 {
+		h := header([]string{"UPDATE", "CREATE", "DELETE"}[i%3], [][]string{{"0x400080"}, {"0x400080", "4-0x3"}, {"0x1"}, nil}[i%4],
+			[][]string{nil, {"0x40"}}[i%2])
+		h["commitTimestamp"] = int64(1714172795000 + int64(i/7)*86400000/3)
+		h["transactionKey"] = fmt.Sprintf("tx-%d", i/5)
+		h["recordIds"] = []any{fmt.Sprintf("001ZM0000%09d", i)}
+		p, err := avro.Marshal(schema, map[string]any{"ChangeEventHeader": h, "Fax": strings.Repeat("f", i%50),
+			"LastModifiedDate": int64(1714172795000 + int64(i)*1000), "Name": fmt.Sprintf("Account \u00e9 %d", i)})
+		require.NoError(t, err)
+		payloads = append(payloads, p)
+		js, meta, err := DecodeEvent(schema, p)
+		require.NoError(t, err)
+		want = append(want, decoded{js, meta})
+	}
+	dec := newEventDecoder()
+	var got []decoded
+	for _, p := range payloads {
+		js, meta, err := dec.decode(schema, p)
+		require.NoError(t, err)
+		require.Equal(t, len(js), cap(js), "an event's JSON ends at its capacity")
+		got = append(got, decoded{js, meta})
+	}
+	for i := range want {
+		assert.JSONEq(t, string(want[i].json), string(got[i].json), "event %d", i)
+		assert.Equal(t, string(want[i].json), string(got[i].json), "event %d", i)
+		assert.Equal(t, want[i].meta, got[i].meta, "event %d", i)
+	}
 }

@@ -100,8 +100,9 @@ func (s *Subscription) stream(ctx context.Context) (res streamResult) {
 	threshold := max(min(s.cfg.MaxInFlight, s.window)/2, 1)
 	s.mu.Unlock()
 	// Ask for more once at least half the window is free (or nothing is outstanding), not per released event.
-	requestMore := func() error {
-		n := s.credit(flow.outstanding)
+	// held counts events received and not yet queued (being decoded): they use the caller's window too.
+	requestMore := func(held int) error {
+		n := s.credit(flow.outstanding + held)
 		if n == 0 || (n < threshold && flow.outstanding > 0) {
 			return nil
 		}
@@ -123,7 +124,7 @@ func (s *Subscription) stream(ctx context.Context) (res streamResult) {
 			res.err = fmt.Errorf("no response on the stream for %s (keepalives come every 270 s)", c.cfg.StreamIdleTimeout)
 			return res
 		case <-s.released:
-			if err := requestMore(); err != nil {
+			if err := requestMore(0); err != nil {
 				res.err = s.streamErr(stream, err)
 				return res
 			}
@@ -133,13 +134,18 @@ func (s *Subscription) stream(ctx context.Context) (res streamResult) {
 				return res
 			}
 			idle.Reset(c.cfg.StreamIdleTimeout)
-			handedOn, err := s.receive(ctx, r.resp, &flow, seen, &lastEvent)
+			handedOn, err := s.receive(ctx, r.resp, &flow, seen, &lastEvent, func(held int) error {
+				if err := requestMore(held); err != nil {
+					return s.streamErr(stream, err)
+				}
+				return nil
+			})
 			res.handedOn = res.handedOn || handedOn
 			if err != nil {
 				res.err = err
 				return res
 			}
-			if err := requestMore(); err != nil {
+			if err := requestMore(0); err != nil {
 				res.err = s.streamErr(stream, err)
 				return res
 			}
@@ -150,7 +156,12 @@ func (s *Subscription) stream(ctx context.Context) (res streamResult) {
 // receive checks one FetchResponse against what the stream requested and hands on what may be handed on: at
 // most the events still outstanding by our own count (a flood ends the stream after them), each replay id once
 // per stream, and a keepalive's position only when keepaliveApplies. It reports whether a batch was handed on.
-func (s *Subscription) receive(ctx context.Context, resp *eventbusv1.FetchResponse, flow *flowWindow, seen *seenIDs, lastEvent *time.Time) (bool, error) {
+//
+// Once the response's events are counted off the window, and before they are decoded, it asks for more
+// (requestMore, with the accepted events counted as held), so that the server prepares the next response while
+// this one is decoded: the window and Salesforce's 100 per stream bound what is asked as before.
+func (s *Subscription) receive(ctx context.Context, resp *eventbusv1.FetchResponse, flow *flowWindow, seen *seenIDs, lastEvent *time.Time,
+	requestMore func(held int) error) (bool, error) {
 	events := resp.GetEvents()
 	received := len(events)
 	expected := flow.outstanding
@@ -160,6 +171,11 @@ func (s *Subscription) receive(ctx context.Context, resp *eventbusv1.FetchRespon
 		flood = &FlowError{Topic: s.cfg.Topic, Received: received, Expected: expected}
 		s.violations.report("flood", "%v", flood)
 		events = events[:accepted]
+	}
+	if accepted > 0 && flood == nil {
+		if err := requestMore(accepted); err != nil {
+			return false, err
+		}
 	}
 	// A server counting fewer pending than we do may just not have read our latest request yet: debug only. One
 	// counting more claims requests we never sent.
@@ -251,7 +267,7 @@ func (s *Subscription) batch(ctx context.Context, events []*eventbusv1.ConsumerE
 		if err != nil {
 			return Batch{}, err
 		}
-		ev.JSON, ev.Meta, ev.DecodeErr = DecodeEvent(schema, pe.GetPayload())
+		ev.JSON, ev.Meta, ev.DecodeErr = s.decoder.decode(schema, pe.GetPayload())
 		if ev.DecodeErr != nil {
 			ev.DecodeErr = redactedError{text: red.QuoteString(ev.DecodeErr.Error())}
 		}

@@ -87,6 +87,7 @@ type Subscription struct {
 	window int
 
 	violations *violationLog // protocol violations by the server, logged rate-limited
+	decoder    *eventDecoder // used by the subscription's goroutine only
 
 	notify   chan struct{} // a batch was queued or err set
 	released chan struct{} // Release freed capacity
@@ -117,8 +118,8 @@ func (c *Client) Subscribe(ctx context.Context, cfg SubscribeConfig) (*Subscript
 	runCtx, cancel := context.WithCancel(context.Background())
 	log := bayeux.WithFields(c.log, bayeux.LogFieldChannel, cfg.Topic)
 	s := &Subscription{c: c, cfg: cfg, log: log, position: cfg.ReplayID, preset: cfg.Preset, window: MaxNumRequested,
-		violations: newViolationLog(log, cfg.Topic),
-		notify:     make(chan struct{}, 1), released: make(chan struct{}, 1), cancel: cancel, done: make(chan struct{})}
+		violations: newViolationLog(log, cfg.Topic), decoder: newEventDecoder(),
+		notify: make(chan struct{}, 1), released: make(chan struct{}, 1), cancel: cancel, done: make(chan struct{})}
 	go func() {
 		defer close(s.done)
 		s.run(runCtx)

@@ -17,14 +17,18 @@ type Event struct {
 	PubSub *Encoding
 }
 
-// Encoding is what a stored event is over Pub/Sub, apart from its replay id (written from its id on each serve):
-// the event id, the id of the schema it was written with, and the Avro payload. Immutable once made. The store
-// keeps it as bytes; it knows nothing of the encoding.
+// Encoding is what a stored event is over Pub/Sub: its ConsumerEvent in protobuf wire form (the event id, the id
+// of the schema it was written with, the Avro payload and the replay id from the event's id), which a response
+// carries as it is. Immutable once made. The store keeps it as bytes; it knows nothing of the encoding.
 type Encoding struct {
-	EventID  string
-	SchemaID string
-	Payload  []byte
+	SchemaID  string
+	Wire      []byte
+	PayloadAt int32 // the payload is Wire[PayloadAt:PayloadTo]
+	PayloadTo int32
 }
+
+// Payload is the event's Avro payload.
+func (e *Encoding) Payload() []byte { return e.Wire[e.PayloadAt:e.PayloadTo] }
 
 // Field returns a PushTopic event's value of an sobject field for filters ("" when absent).
 func (ev *Event) Field(name string) string {
