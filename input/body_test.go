@@ -7,7 +7,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/salesforce-streaming/salesforce_streaming/internal/bayeux/wire"
+	"github.com/salesforce-streaming/salesforce_streaming/internal/stream"
 	"github.com/salesforce-streaming/salesforce_streaming/sfemu"
 )
 
@@ -46,7 +46,7 @@ checkpoint_cache: replay_ids
 // TestPayloadBody: body: payload takes data.payload, or a PushTopic's
 // data.sobject, byte for byte; an event with neither keeps its data.
 func TestPayloadBody(t *testing.T) {
-	b := wire.Batch{Events: []wire.Event{
+	b := stream.Batch{Events: []stream.Event{
 		{Data: []byte(`{"schema":"s1","payload":{"A":"x \"y\"","B":[1,2]},"event":{"replayId":1}}`)},
 		{Data: []byte(`{"event":{"replayId":2,"type":"created"},"sobject":{"Id":"001","Name":"Acme"}}`)},
 		{Data: []byte(`{"event":{"replayId":3},"payload":"plain text"}`)},

@@ -10,7 +10,6 @@ import (
 	"github.com/redpanda-data/benthos/v4/public/service"
 
 	"github.com/salesforce-streaming/salesforce_streaming/input/checkpointfmt"
-	"github.com/salesforce-streaming/salesforce_streaming/internal/bayeux/wire"
 	"github.com/salesforce-streaming/salesforce_streaming/internal/orgapi"
 )
 
@@ -523,13 +522,7 @@ func (r *cdcRuntime) startPreset(preset int64) int64 {
 // anyCheckpoint reports whether a channel has a stored checkpoint.
 func (i *ssiInput) anyCheckpoint(ctx context.Context) (bool, error) {
 	for _, ch := range i.conf.Channels {
-		var found bool
-		var err error
-		if i.conf.API == apiPubSub {
-			_, found, err = i.cp.ResumeOpaque(ctx, ch)
-		} else {
-			_, found, err = i.cp.Resume(ctx, wire.ChannelKey(ch))
-		}
+		_, found, err := i.cp.Resume(ctx, ch)
 		if err != nil {
 			return false, fmt.Errorf("loading the checkpoint of %s: %w", ch, err)
 		}

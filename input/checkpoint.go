@@ -1,8 +1,6 @@
 package input
 
 import (
-	"github.com/salesforce-streaming/salesforce_streaming/internal/bayeux/wire"
-
 	"context"
 	"errors"
 	"fmt"
@@ -11,6 +9,8 @@ import (
 
 	"github.com/Jeffail/checkpoint"
 	"github.com/redpanda-data/benthos/v4/public/service"
+
+	"github.com/salesforce-streaming/salesforce_streaming/internal/stream"
 )
 
 const (
@@ -34,12 +34,12 @@ const (
 
 // channelTrack is the in-flight state of one channel.
 type channelTrack struct {
-	capped *checkpoint.Capped[position]
+	capped *checkpoint.Capped[stream.Position]
 	// last is the position of the last tracked event that had a replay id; a
 	// batch without replay ids is tracked at this position.
-	last position
-	// seq numbers this channel's Pub/Sub positions in the order they were
-	// tracked (position.ID), since opaque replay ids do not order.
+	last stream.Position
+	// seq numbers this channel's opaque positions (Pub/Sub) in the order they
+	// were tracked (Position.Seq), since opaque replay ids do not order.
 	seq int64
 	// lagMu makes reading Pending and reporting it one step, so that
 	// concurrent acks cannot leave a stale value in the gauge.
@@ -74,9 +74,9 @@ type checkpointer struct {
 
 	mu      sync.Mutex
 	tracks  map[string]*channelTrack
-	acked   map[string]position // highest contiguously acked position; only moves forward
-	dirty   map[string]bool     // acked but not yet written
-	loaded  map[string]bool     // the stored id was read (and folded into acked)
+	acked   map[string]stream.Position // highest contiguously acked position; only moves forward
+	dirty   map[string]bool            // acked but not yet written
+	loaded  map[string]bool            // the stored id was read (and folded into acked)
 	stopped bool
 
 	// storeMu serialises the writer's Stores with Resume's Loads: a cache
@@ -102,7 +102,7 @@ func newCheckpointer(store replayStore, limit int, log *service.Logger, lag func
 		log:    log,
 		lag:    lag,
 		tracks: map[string]*channelTrack{},
-		acked:  map[string]position{},
+		acked:  map[string]stream.Position{},
 		dirty:  map[string]bool{},
 		loaded: map[string]bool{},
 		wake:   make(chan struct{}, 1),
@@ -113,26 +113,12 @@ func newCheckpointer(store replayStore, limit int, log *service.Logger, lag func
 	return c
 }
 
-// Resume returns the replay id channel resumes after: the highest
+// Resume returns the position channel resumes after: the highest
 // acknowledged one, whether acknowledged in an earlier run (read from the
 // store the first time) or by this process (written yet or not). ok is false
 // when the channel has never been acknowledged.
-func (c *checkpointer) Resume(ctx context.Context, channel string) (int64, bool, error) {
-	pos, ok, err := c.resume(ctx, channel)
-	return pos.ID, ok, err
-}
-
-// ResumeOpaque is Resume for Pub/Sub: the opaque replay id.
-func (c *checkpointer) ResumeOpaque(ctx context.Context, channel string) ([]byte, bool, error) {
-	pos, ok, err := c.resume(ctx, channel)
-	if !ok || err != nil {
-		return nil, false, err
-	}
-	return []byte(pos.Opaque), true, nil
-}
-
-func (c *checkpointer) resume(ctx context.Context, channel string) (position, bool, error) {
-	channel = wire.ChannelKey(channel)
+func (c *checkpointer) Resume(ctx context.Context, channel string) (stream.Position, bool, error) {
+	channel = stream.ChannelKey(channel)
 	c.mu.Lock()
 	loaded := c.loaded[channel]
 	c.mu.Unlock()
@@ -141,7 +127,7 @@ func (c *checkpointer) resume(ctx context.Context, channel string) (position, bo
 		stored, ok, err := c.store.Load(ctx, channel)
 		c.storeMu.Unlock()
 		if err != nil {
-			return position{}, false, err
+			return stream.Position{}, false, err
 		}
 		c.mu.Lock()
 		if cur, have := c.acked[channel]; ok && (!have || stored.After(cur)) {
@@ -161,8 +147,8 @@ func (c *checkpointer) resume(ctx context.Context, channel string) (position, bo
 func (c *checkpointer) Highest(channel string) (int64, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	pos, ok := c.acked[wire.ChannelKey(channel)]
-	return pos.ID, ok
+	pos, ok := c.acked[stream.ChannelKey(channel)]
+	return pos.Seq, ok
 }
 
 // NewEpoch starts the next epoch of channel: Salesforce refused its start
@@ -171,19 +157,19 @@ func (c *checkpointer) Highest(channel string) (int64, bool) {
 // before keep their epoch; their acks can no longer move the checkpoint once
 // one of the new epoch did.
 func (c *checkpointer) NewEpoch(channel string) int64 {
-	channel = wire.ChannelKey(channel)
+	channel = stream.ChannelKey(channel)
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	t := c.trackLocked(channel)
 	epoch := max(t.last.Epoch, c.acked[channel].Epoch) + 1
-	t.last = position{Epoch: epoch, ID: noID}
+	t.last = stream.Position{Epoch: epoch, Seq: noID}
 	return epoch
 }
 
 // NextEpoch is the epoch a NewEpoch of channel would start now; ok is false
 // when channel has no acknowledged position.
 func (c *checkpointer) NextEpoch(channel string) (epoch int64, ok bool) {
-	channel = wire.ChannelKey(channel)
+	channel = stream.ChannelKey(channel)
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	acked, ok := c.acked[channel]
@@ -200,7 +186,7 @@ func (c *checkpointer) NextEpoch(channel string) (epoch int64, ok bool) {
 func (c *checkpointer) trackLocked(channel string) *channelTrack {
 	t, ok := c.tracks[channel]
 	if !ok {
-		t = &channelTrack{capped: checkpoint.NewCapped[position](c.limit), last: position{ID: noID}}
+		t = &channelTrack{capped: checkpoint.NewCapped[stream.Position](c.limit), last: stream.Position{Seq: noID}}
 		if acked, have := c.acked[channel]; have {
 			t.last.Epoch = acked.Epoch
 		}
@@ -209,25 +195,22 @@ func (c *checkpointer) trackLocked(channel string) *channelTrack {
 	return t
 }
 
-// Track registers a batch of n messages of channel whose last replay id is
-// lastID (hasID false: the batch carries none). It blocks while the channel
+// Track registers a batch of n messages of channel whose last position is
+// last (hasPos false: the batch carries none). It blocks while the channel
 // has checkpoint_limit messages in flight. The returned func is the batch's
-// acknowledgement: call it exactly once, whatever the outcome.
-func (c *checkpointer) Track(ctx context.Context, channel string, lastID int64, hasID bool, n int) (func(), error) {
+// acknowledgement: call it exactly once, whatever the outcome. An opaque
+// position (Pub/Sub) is numbered in tracking order, since its ids do not
+// order, so acknowledgements move the checkpoint exactly as CometD's do.
+func (c *checkpointer) Track(ctx context.Context, channel string, last stream.Position, hasPos bool, n int) (func(), error) {
 	return c.track(ctx, channel, n, func(t *channelTrack) {
-		if hasID {
-			t.last.ID = lastID
+		switch {
+		case !hasPos:
+		case last.Opaque != "":
+			t.seq++
+			t.last.Seq, t.last.Opaque = t.seq, last.Opaque
+		default:
+			t.last.Seq = last.Seq
 		}
-	})
-}
-
-// TrackOpaque is Track for a Pub/Sub batch whose last replay id is lastID.
-// Its position is numbered in tracking order (the ids themselves do not
-// order), so acknowledgements move the checkpoint exactly as over CometD.
-func (c *checkpointer) TrackOpaque(ctx context.Context, channel string, lastID []byte, n int) (func(), error) {
-	return c.track(ctx, channel, n, func(t *channelTrack) {
-		t.seq++
-		t.last.ID, t.last.Opaque = t.seq, string(lastID)
 	})
 }
 
@@ -237,7 +220,7 @@ func (c *checkpointer) TrackOpaque(ctx context.Context, channel string, lastID [
 // that an idle channel's checkpoint never ages past retention. It reports
 // whether it did.
 func (c *checkpointer) Keepalive(channel string, latest []byte) bool {
-	channel = wire.ChannelKey(channel)
+	channel = stream.ChannelKey(channel)
 	c.mu.Lock()
 	t := c.trackLocked(channel)
 	if len(latest) == 0 || t.capped.Pending() > 0 {
@@ -249,7 +232,7 @@ func (c *checkpointer) Keepalive(channel string, latest []byte) bool {
 		return false
 	}
 	t.seq++
-	t.last.ID, t.last.Opaque = t.seq, string(latest)
+	t.last.Seq, t.last.Opaque = t.seq, string(latest)
 	pos := t.last
 	c.mu.Unlock()
 	c.advance(channel, pos)
@@ -257,7 +240,7 @@ func (c *checkpointer) Keepalive(channel string, latest []byte) bool {
 }
 
 func (c *checkpointer) track(ctx context.Context, channel string, n int, update func(*channelTrack)) (func(), error) {
-	channel = wire.ChannelKey(channel)
+	channel = stream.ChannelKey(channel)
 	c.mu.Lock()
 	t := c.trackLocked(channel)
 	update(t)
@@ -270,7 +253,7 @@ func (c *checkpointer) track(ctx context.Context, channel string, n int, update 
 	}
 	t.reportLag(channel, c.lag)
 	return func() {
-		if highest := resolve(); highest != nil && highest.ID != noID {
+		if highest := resolve(); highest != nil && highest.Seq != noID {
 			c.advance(channel, *highest)
 		}
 		t.reportLag(channel, c.lag)
@@ -278,7 +261,7 @@ func (c *checkpointer) track(ctx context.Context, channel string, n int, update 
 }
 
 // advance moves channel's acked mark forward to pos and wakes the writer.
-func (c *checkpointer) advance(channel string, pos position) {
+func (c *checkpointer) advance(channel string, pos stream.Position) {
 	c.mu.Lock()
 	if cur, ok := c.acked[channel]; ok && !pos.After(cur) {
 		c.mu.Unlock()
@@ -340,7 +323,7 @@ func (c *checkpointer) finalFlush(ctx context.Context) {
 // is marked dirty again so that a later flush retries it.
 func (c *checkpointer) flush(ctx context.Context) error {
 	c.mu.Lock()
-	batch := make(map[string]position, len(c.dirty))
+	batch := make(map[string]stream.Position, len(c.dirty))
 	for ch := range c.dirty {
 		batch[ch] = c.acked[ch]
 	}

@@ -8,7 +8,7 @@ import (
 	"github.com/redpanda-data/benthos/v4/public/service"
 
 	"github.com/salesforce-streaming/salesforce_streaming/input/checkpointfmt"
-	"github.com/salesforce-streaming/salesforce_streaming/internal/bayeux/wire"
+	"github.com/salesforce-streaming/salesforce_streaming/internal/stream"
 )
 
 // The checkpointer's side of checkpoint health and of the lease: which
@@ -32,7 +32,7 @@ func (c *checkpointer) fenced(ctx context.Context) (context.Context, context.Can
 // disown drops acknowledged progress this instance may no longer store: the
 // lease is another's, whose instance resumes from the stored checkpoint and
 // delivers these events again.
-func (c *checkpointer) disown(batch map[string]position) {
+func (c *checkpointer) disown(batch map[string]stream.Position) {
 	for ch := range batch {
 		if c.health != nil {
 			c.health.drop(ch)
@@ -54,7 +54,7 @@ func (c *checkpointer) failed(channel string, err error) {
 
 // stored notes a successful write of pos: the channel is caught up unless
 // a newer acknowledgement came meanwhile.
-func (c *checkpointer) stored(channel string, pos position) {
+func (c *checkpointer) stored(channel string, pos stream.Position) {
 	if c.health == nil {
 		return
 	}
@@ -92,7 +92,7 @@ func (c *checkpointer) Reset() {
 // Resume) and none acknowledged by this process. A restart of such a channel
 // begins at its initial position again, not where this run began.
 func (c *checkpointer) Unknown(channel string) bool {
-	channel = wire.ChannelKey(channel)
+	channel = stream.ChannelKey(channel)
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	_, have := c.acked[channel]
@@ -105,12 +105,12 @@ func (c *checkpointer) Unknown(channel string) bool {
 // earliest event skipping those below first (SkipBelow), not at `latest`
 // again. It is a no-op once the channel has a position.
 func (c *checkpointer) StoreStart(ctx context.Context, channel string, first int64) error {
-	channel = wire.ChannelKey(channel)
+	channel = stream.ChannelKey(channel)
 	if !c.Unknown(channel) {
 		return nil
 	}
 	c.mu.Lock()
-	pos := position{Epoch: c.trackLocked(channel).last.Epoch, ID: first, Start: true}
+	pos := stream.Position{Epoch: c.trackLocked(channel).last.Epoch, Seq: first, Start: true}
 	c.mu.Unlock()
 	ctx, cancel, ok := c.fenced(ctx)
 	defer cancel()
@@ -142,14 +142,14 @@ func (c *checkpointer) StoreStart(ctx context.Context, channel string, first int
 // (a new epoch, whose ids may restart lower) or the first acknowledgement
 // ends it.
 func (c *checkpointer) SkipBelow(channel string) (int64, bool) {
-	channel = wire.ChannelKey(channel)
+	channel = stream.ChannelKey(channel)
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	acked, ok := c.acked[channel]
 	if !ok || !acked.Start || c.trackLocked(channel).last.Epoch != acked.Epoch {
 		return 0, false
 	}
-	return acked.ID, true
+	return acked.Seq, true
 }
 
 // Probe writes the probe key: whether the cache takes writes now.

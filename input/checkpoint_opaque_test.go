@@ -6,6 +6,8 @@ import (
 	"github.com/redpanda-data/benthos/v4/public/service"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/salesforce-streaming/salesforce_streaming/internal/stream"
 )
 
 // TestOpaqueCheckpoints: Pub/Sub positions move by tracking order, whatever
@@ -16,30 +18,30 @@ func TestOpaqueCheckpoints(t *testing.T) {
 	const ch = "/event/A__e"
 
 	// Ids that sort backwards: only the order of tracking counts.
-	first, err := c.TrackOpaque(t.Context(), ch, []byte{9, 9}, 2)
+	first, err := c.Track(t.Context(), ch, stream.Position{Opaque: string([]byte{9, 9})}, true, 2)
 	require.NoError(t, err)
-	second, err := c.TrackOpaque(t.Context(), ch, []byte{1}, 3)
+	second, err := c.Track(t.Context(), ch, stream.Position{Opaque: string([]byte{1})}, true, 3)
 	require.NoError(t, err)
 
 	assert.False(t, c.Keepalive(ch, []byte{5}), "events in flight: the keepalive is ignored")
 	second()
-	_, ok, err := c.ResumeOpaque(t.Context(), ch)
+	_, ok, err := c.Resume(t.Context(), ch)
 	require.NoError(t, err)
 	assert.False(t, ok, "the second batch alone does not move the checkpoint past the unacknowledged first")
 	first()
-	got, ok, err := c.ResumeOpaque(t.Context(), ch)
+	got, ok, err := c.Resume(t.Context(), ch)
 	require.NoError(t, err)
 	require.True(t, ok)
-	assert.Equal(t, []byte{1}, got, "both acknowledged: the last one tracked")
+	assert.Equal(t, string([]byte{1}), got.Opaque, "both acknowledged: the last one tracked")
 
 	assert.True(t, c.Keepalive(ch, []byte{7}), "nothing in flight: the keepalive moves the checkpoint")
-	got, _, _ = c.ResumeOpaque(t.Context(), ch)
-	assert.Equal(t, []byte{7}, got)
+	got, _, _ = c.Resume(t.Context(), ch)
+	assert.Equal(t, string([]byte{7}), got.Opaque)
 	assert.False(t, c.Keepalive(ch, []byte{7}), "the same position again: nothing to do")
 
-	late, err := c.TrackOpaque(t.Context(), ch, []byte{8}, 1)
+	late, err := c.Track(t.Context(), ch, stream.Position{Opaque: string([]byte{8})}, true, 1)
 	require.NoError(t, err)
 	late()
-	got, _, _ = c.ResumeOpaque(t.Context(), ch)
-	assert.Equal(t, []byte{8}, got, "an event after the keepalive moves it on")
+	got, _, _ = c.Resume(t.Context(), ch)
+	assert.Equal(t, string([]byte{8}), got.Opaque, "an event after the keepalive moves it on")
 }

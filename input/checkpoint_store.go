@@ -1,8 +1,6 @@
 package input
 
 import (
-	"github.com/salesforce-streaming/salesforce_streaming/internal/bayeux/wire"
-
 	"context"
 	"errors"
 	"fmt"
@@ -11,102 +9,78 @@ import (
 	"github.com/redpanda-data/benthos/v4/public/service"
 
 	"github.com/salesforce-streaming/salesforce_streaming/input/checkpointfmt"
+	"github.com/salesforce-streaming/salesforce_streaming/internal/stream"
 )
 
-// position is an acknowledged place in a channel: a replay id within its
-// epoch (see package checkpointfmt). Over Pub/Sub, Opaque holds the replay
-// id's bytes and ID numbers positions in the order this process tracked
-// them (a stored position reads back as 0), since opaque ids do not order.
-// Start marks a CometD start marker (checkpointfmt): ID is the replay id the
-// channel's first batch began at, and nothing was acknowledged yet.
-type position struct {
-	Epoch  int64
-	ID     int64
-	Opaque string
-	Start  bool
-}
-
-// After reports whether p is past q, by checkpointfmt's order: a later
-// epoch; in the same one, a position past a start marker, else a higher id.
-func (p position) After(q position) bool {
-	return p.fmt().After(q.fmt())
-}
-
-func (p position) fmt() checkpointfmt.Position {
-	return checkpointfmt.Position{Epoch: p.Epoch, ID: p.ID, Start: p.Start}
-}
-
-// replayStore persists one replay id per channel. cacheStore is the real one;
+// replayStore persists one position per channel. cacheStore is the real one;
 // tests use fakes that count or block writes.
 type replayStore interface {
 	// Load returns the stored position of channel; ok is false when none is stored.
-	Load(ctx context.Context, channel string) (pos position, ok bool, err error)
-	Store(ctx context.Context, channel string, pos position) error
+	Load(ctx context.Context, channel string) (pos stream.Position, ok bool, err error)
+	Store(ctx context.Context, channel string, pos stream.Position) error
 }
 
-// cacheStore keeps each channel's position in a cache resource, in
-// checkpointfmt's format: under its own key and that key's shadow copy. The
-// prefix is restricted to a safe alphabet when the config is read.
+// cacheStore keeps each channel's position in a cache resource, in the
+// configured API's checkpointfmt codec: under its own key and that key's
+// shadow copy. The prefix is restricted to a safe alphabet when the config is
+// read.
 type cacheStore struct {
 	res    *service.Resources
 	cache  string
 	prefix string
 	log    *service.Logger
-	// pubsub: keys and values of api: pubsub (checkpointfmt.PubSubCheckpointKey).
-	pubsub bool
+	// codec is the API's stored form (checkpointfmt.CometD or PubSub); nil
+	// means CometD.
+	codec checkpointfmt.Codec
 }
 
-func (s cacheStore) key(channel string) string {
-	if s.pubsub {
-		return checkpointfmt.PubSubCheckpointKey(s.prefix, channel)
+func (s cacheStore) format() checkpointfmt.Codec {
+	if s.codec == nil {
+		return checkpointfmt.CometD
 	}
-	return checkpointfmt.CheckpointKey(s.prefix, channel)
+	return s.codec
 }
 
-func (s cacheStore) Load(ctx context.Context, channel string) (position, bool, error) {
-	if s.pubsub {
-		return s.loadOpaque(ctx, channel)
-	}
-	key := s.key(channel)
-	stored, err := checkpointfmt.Read(ctx, s.get, key)
+func (s cacheStore) key(channel string) string { return s.format().Key(s.prefix, channel) }
+
+// Load reads channel's position, recovering from a write cut short by a
+// crash; a checkpoint that holds nothing to resume from is an error.
+func (s cacheStore) Load(ctx context.Context, channel string) (stream.Position, bool, error) {
+	codec, key := s.format(), s.key(channel)
+	stored, err := checkpointfmt.Read(ctx, s.get, codec, key)
 	var corrupt *checkpointfmt.CorruptError
 	switch {
 	case errors.As(err, &corrupt):
-		return position{}, false, corruptError(s.cache, corrupt, key, channel, "replay id")
+		return stream.Position{}, false, corruptError(s.cache, corrupt, key, channel, codec.What())
 	case err != nil:
-		return position{}, false, err
+		return stream.Position{}, false, err
 	case s.log == nil:
 	case stored.NotPosition != "":
-		s.log.Warnf("Checkpoint %q in checkpoint_cache %q holds %q, which is not a replay id (%s); resuming %s from the other copy, %d",
-			stored.TornKey, s.cache, shorten(stored.TornValue), stored.NotPosition, wire.ChannelKey(channel), stored.Pos.ID)
+		s.log.Warnf("Checkpoint %q in checkpoint_cache %q holds %q, which is not a %s (%s); resuming %s from the other copy, %s",
+			stored.TornKey, s.cache, shorten(stored.TornValue), codec.What(), stored.NotPosition, stream.ChannelKey(channel), shorten(codec.Show(stored.Pos)))
 	case stored.Found && stored.TornKey == key:
-		s.log.With(logFieldChannel, wire.ChannelKey(channel), logFieldCheckpointKey, key, logFieldReason, "torn_write").Warnf("Checkpoint %q in checkpoint_cache %q holds %q (a write cut short by a crash); resuming %s from its shadow copy %d",
-			key, s.cache, shorten(stored.TornValue), wire.ChannelKey(channel), stored.Pos.ID)
+		s.log.With(logFieldChannel, stream.ChannelKey(channel), logFieldCheckpointKey, key, logFieldReason, "torn_write").Warnf("Checkpoint %q in checkpoint_cache %q holds %q (a write cut short by a crash); resuming %s from its shadow copy %s",
+			key, s.cache, shorten(stored.TornValue), stream.ChannelKey(channel), shorten(codec.Show(stored.Pos)))
 	case !stored.Found && stored.TornKey != "":
-		s.log.With(logFieldChannel, wire.ChannelKey(channel), logFieldCheckpointKey, stored.TornKey, logFieldReason, "torn_write").Warnf("Checkpoint %q in checkpoint_cache %q holds %q (the first write was cut short by a crash); starting %s as if it had no checkpoint",
-			stored.TornKey, s.cache, shorten(stored.TornValue), wire.ChannelKey(channel))
+		s.log.With(logFieldChannel, stream.ChannelKey(channel), logFieldCheckpointKey, stored.TornKey, logFieldReason, "torn_write").Warnf("Checkpoint %q in checkpoint_cache %q holds %q (the first write was cut short by a crash); starting %s as if it had no checkpoint",
+			stored.TornKey, s.cache, shorten(stored.TornValue), stream.ChannelKey(channel))
 	}
-	return position{Epoch: stored.Pos.Epoch, ID: stored.Pos.ID, Start: stored.Pos.Start}, stored.Found, nil
+	return streamPosition(stored.Pos), stored.Found, nil
 }
 
-// loadOpaque is Load of a Pub/Sub checkpoint.
-func (s cacheStore) loadOpaque(ctx context.Context, channel string) (position, bool, error) {
-	key := s.key(channel)
-	stored, err := checkpointfmt.ReadOpaque(ctx, s.get, key)
-	var corrupt *checkpointfmt.CorruptError
-	switch {
-	case errors.As(err, &corrupt):
-		return position{}, false, corruptError(s.cache, corrupt, key, channel, "Pub/Sub replay id")
-	case err != nil:
-		return position{}, false, err
-	case s.log != nil && stored.NotPosition != "":
-		s.log.Warnf("Checkpoint %q in checkpoint_cache %q holds %q, which is not a Pub/Sub replay id (%s); read the position from the other copy",
-			stored.TornKey, s.cache, shorten(stored.TornValue), stored.NotPosition)
-	case s.log != nil && stored.TornKey != "":
-		s.log.With(logFieldChannel, wire.ChannelKey(channel), logFieldCheckpointKey, stored.TornKey, logFieldReason, "torn_write").Warnf("Checkpoint %q in checkpoint_cache %q holds %q (a write cut short by a crash); read the position from the other copy",
-			stored.TornKey, s.cache, shorten(stored.TornValue))
+// streamPosition is a stored position as the checkpointer tracks it. An
+// opaque id reads back with Seq 0: its tracking numbers are not stored.
+func streamPosition(p checkpointfmt.Position) stream.Position {
+	return stream.Position{Epoch: p.Epoch, Seq: p.ID, Start: p.Start, Opaque: string(p.ReplayID)}
+}
+
+// storedPosition is pos as a codec stores it.
+func storedPosition(pos stream.Position) checkpointfmt.Position {
+	p := checkpointfmt.Position{Epoch: pos.Epoch, ID: pos.Seq, Start: pos.Start}
+	if pos.Opaque != "" {
+		p.ReplayID = []byte(pos.Opaque)
 	}
-	return position{Epoch: stored.Pos.Epoch, Opaque: string(stored.Pos.ReplayID)}, stored.Found, nil
+	return p
 }
 
 // get reads key from the cache; found is false when the cache has none.
@@ -138,7 +112,7 @@ func corruptError(cache string, corrupt *checkpointfmt.CorruptError, key, channe
 	}
 	return fmt.Errorf("checkpoint %q in checkpoint_cache %q holds %q, which is not a %s%s: "+
 		"fix or delete that key and %q (deleting them restarts %s from initial_replay_ids or replay_preset)",
-		corrupt.Key, cache, shorten(corrupt.Value), what, why, key+checkpointfmt.ShadowSuffix, wire.ChannelKey(channel))
+		corrupt.Key, cache, shorten(corrupt.Value), what, why, key+checkpointfmt.ShadowSuffix, stream.ChannelKey(channel))
 }
 
 // maxLoggedValue bounds what a log line or error shows of a stored value: a
@@ -154,12 +128,8 @@ func shorten(value string) string {
 }
 
 // Store writes pos under channel's shadow key, then its key.
-func (s cacheStore) Store(ctx context.Context, channel string, pos position) error {
-	value := pos.fmt().Format()
-	if s.pubsub {
-		value = checkpointfmt.OpaquePosition{Epoch: pos.Epoch, ReplayID: []byte(pos.Opaque)}.Format()
-	}
-	return s.set(ctx, s.key(channel), value)
+func (s cacheStore) Store(ctx context.Context, channel string, pos stream.Position) error {
+	return s.set(ctx, s.key(channel), s.format().Format(storedPosition(pos)))
 }
 
 // set writes value under key's shadow, then key.

@@ -16,6 +16,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/salesforce-streaming/salesforce_streaming/input/checkpointfmt"
+	"github.com/salesforce-streaming/salesforce_streaming/internal/stream"
 )
 
 // fakeStore records writes. When gate is non-nil every Store waits for a
@@ -35,15 +36,15 @@ func newFakeStore() *fakeStore {
 	return &fakeStore{ids: map[string]int64{}, epochs: map[string]int64{}, perChan: map[string][]int64{}}
 }
 
-func (s *fakeStore) Load(_ context.Context, channel string) (position, bool, error) {
+func (s *fakeStore) Load(_ context.Context, channel string) (stream.Position, bool, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	id, ok := s.ids[channel]
-	return position{Epoch: s.epochs[channel], ID: id}, ok, nil
+	return stream.Position{Epoch: s.epochs[channel], Seq: id}, ok, nil
 }
 
-func (s *fakeStore) Store(ctx context.Context, channel string, pos position) error {
-	id := pos.ID
+func (s *fakeStore) Store(ctx context.Context, channel string, pos stream.Position) error {
+	id := pos.Seq
 	if s.entered != nil {
 		select {
 		case s.entered <- struct{}{}:
@@ -138,7 +139,7 @@ func TestCheckpointOutOfOrderAcks(t *testing.T) {
 			c := newCheckpointer(newFakeStore(), 100, service.MockResources().Logger(), nil)
 			acks := make([]func(), len(test.batches))
 			for k, b := range test.batches {
-				ack, err := c.Track(t.Context(), "/event/A__e", b.last, b.hasID, b.n)
+				ack, err := c.Track(t.Context(), "/event/A__e", stream.Position{Seq: b.last}, b.hasID, b.n)
 				require.NoError(t, err)
 				acks[k] = ack
 			}
@@ -158,9 +159,9 @@ func TestCheckpointOutOfOrderAcks(t *testing.T) {
 
 func TestCheckpointChannelsAreIndependent(t *testing.T) {
 	c := newCheckpointer(newFakeStore(), 100, service.MockResources().Logger(), nil)
-	ackA, err := c.Track(t.Context(), "/event/A__e", 10, true, 1)
+	ackA, err := c.Track(t.Context(), "/event/A__e", stream.Position{Seq: 10}, true, 1)
 	require.NoError(t, err)
-	ackB, err := c.Track(t.Context(), "/topic/B?X=1", 99, true, 1)
+	ackB, err := c.Track(t.Context(), "/topic/B?X=1", stream.Position{Seq: 99}, true, 1)
 	require.NoError(t, err)
 	ackB()
 	_, ok := c.Highest("/event/A__e")
@@ -181,9 +182,9 @@ func TestCheckpointLimitBlocksTrack(t *testing.T) {
 		lag[ch] = n
 		lagMu.Unlock()
 	})
-	ack1, err := c.Track(t.Context(), "/event/A__e", 1, true, 2)
+	ack1, err := c.Track(t.Context(), "/event/A__e", stream.Position{Seq: 1}, true, 2)
 	require.NoError(t, err)
-	_, err = c.Track(t.Context(), "/event/A__e", 2, true, 1)
+	_, err = c.Track(t.Context(), "/event/A__e", stream.Position{Seq: 2}, true, 1)
 	require.NoError(t, err)
 	lagMu.Lock()
 	assert.Equal(t, int64(3), lag["/event/A__e"])
@@ -192,15 +193,15 @@ func TestCheckpointLimitBlocksTrack(t *testing.T) {
 	// Full: the next Track waits until ctx ends...
 	ctx, cancel := context.WithTimeout(t.Context(), 50*time.Millisecond)
 	defer cancel()
-	_, err = c.Track(ctx, "/event/A__e", 3, true, 1)
+	_, err = c.Track(ctx, "/event/A__e", stream.Position{Seq: 3}, true, 1)
 	require.ErrorIs(t, err, context.DeadlineExceeded)
 
 	// ...or until an ack frees room; another channel is not affected.
-	_, err = c.Track(t.Context(), "/event/B__e", 1, true, 3)
+	_, err = c.Track(t.Context(), "/event/B__e", stream.Position{Seq: 1}, true, 3)
 	require.NoError(t, err)
 	tracked := make(chan error, 1)
 	go func() {
-		_, err := c.Track(t.Context(), "/event/A__e", 3, true, 1)
+		_, err := c.Track(t.Context(), "/event/A__e", stream.Position{Seq: 3}, true, 1)
 		tracked <- err
 	}()
 	ack1()
@@ -227,7 +228,7 @@ func TestCheckpointConcurrentAcksMonotonic(t *testing.T) {
 	var acks []func()
 	for k := 1; k <= batches; k++ {
 		for _, ch := range channels {
-			ack, err := c.Track(t.Context(), ch, int64(k*3), true, 1) // replay ids with gaps
+			ack, err := c.Track(t.Context(), ch, stream.Position{Seq: int64(k * 3)}, true, 1) // replay ids with gaps
 			require.NoError(t, err)
 			acks = append(acks, ack)
 		}
@@ -270,7 +271,7 @@ func TestCheckpointWritesCoalesce(t *testing.T) {
 	store.entered = make(chan struct{}, 1)
 	c := newCheckpointer(store, 10000, service.MockResources().Logger(), nil)
 
-	ack, err := c.Track(t.Context(), "/event/A__e", 1, true, 1)
+	ack, err := c.Track(t.Context(), "/event/A__e", stream.Position{Seq: 1}, true, 1)
 	require.NoError(t, err)
 	ack()
 	select {
@@ -281,7 +282,7 @@ func TestCheckpointWritesCoalesce(t *testing.T) {
 
 	start := time.Now()
 	for k := int64(2); k <= 1000; k++ {
-		ack, err := c.Track(t.Context(), "/event/A__e", k, true, 1)
+		ack, err := c.Track(t.Context(), "/event/A__e", stream.Position{Seq: k}, true, 1)
 		require.NoError(t, err)
 		ack()
 	}
@@ -297,7 +298,7 @@ func TestCheckpointRetriesFailedWrites(t *testing.T) {
 	store := newFakeStore()
 	store.failN = 1
 	c := newCheckpointer(store, 10, service.MockResources().Logger(), nil)
-	ack, err := c.Track(t.Context(), "/event/A__e", 42, true, 1)
+	ack, err := c.Track(t.Context(), "/event/A__e", stream.Position{Seq: 42}, true, 1)
 	require.NoError(t, err)
 	ack()
 
@@ -313,7 +314,7 @@ func TestCheckpointCloseFlushesAndIsBounded(t *testing.T) {
 		store := newFakeStore()
 		store.gate = make(chan struct{})
 		c := newCheckpointer(store, 10, service.MockResources().Logger(), nil)
-		ack, err := c.Track(t.Context(), "/event/A__e", 7, true, 1)
+		ack, err := c.Track(t.Context(), "/event/A__e", stream.Position{Seq: 7}, true, 1)
 		require.NoError(t, err)
 		ack()
 		close(store.gate)
@@ -327,7 +328,7 @@ func TestCheckpointCloseFlushesAndIsBounded(t *testing.T) {
 		store := newFakeStore()
 		store.gate = make(chan struct{}) // never opened
 		c := newCheckpointer(store, 10, service.MockResources().Logger(), nil)
-		ack, err := c.Track(t.Context(), "/event/A__e", 7, true, 1)
+		ack, err := c.Track(t.Context(), "/event/A__e", stream.Position{Seq: 7}, true, 1)
 		require.NoError(t, err)
 		ack()
 		ctx, cancel := context.WithTimeout(t.Context(), 100*time.Millisecond)
@@ -414,7 +415,7 @@ memory: {}
 				}))
 			}
 			pos, ok, err := store.Load(t.Context(), test.channel)
-			id := pos.ID
+			id := pos.Seq
 			if test.wantErr != "" {
 				require.Error(t, err)
 				assert.Contains(t, err.Error(), test.wantErr)
@@ -428,11 +429,11 @@ memory: {}
 
 	t.Run("round trip through a flat file per channel", func(t *testing.T) {
 		store := cacheStore{res: res, cache: "replay_ids", prefix: "orders"}
-		require.NoError(t, store.Store(t.Context(), "/topic/Invoices?Status__c=Open", position{ID: 981}))
+		require.NoError(t, store.Store(t.Context(), "/topic/Invoices?Status__c=Open", stream.Position{Seq: 981}))
 		pos, ok, err := store.Load(t.Context(), "/topic/Invoices")
 		require.NoError(t, err)
 		assert.True(t, ok)
-		assert.Equal(t, position{ID: 981}, pos)
+		assert.Equal(t, stream.Position{Seq: 981}, pos)
 
 		raw, err := os.ReadFile(filepath.Join(dir, "orders:%2Ftopic%2FInvoices"))
 		require.NoError(t, err, "the key is one file name: slashes are escaped")
@@ -442,12 +443,12 @@ memory: {}
 		assert.Equal(t, "981", string(raw))
 	})
 	t.Run("Pub/Sub round trip under its own key", func(t *testing.T) {
-		store := cacheStore{res: res, cache: "replay_ids", prefix: "orders", pubsub: true}
-		require.NoError(t, store.Store(t.Context(), "/event/Order__e", position{Epoch: 2, ID: 17, Opaque: "\x00\x01\xff"}))
+		store := cacheStore{res: res, cache: "replay_ids", prefix: "orders", codec: checkpointfmt.PubSub}
+		require.NoError(t, store.Store(t.Context(), "/event/Order__e", stream.Position{Epoch: 2, Seq: 17, Opaque: "\x00\x01\xff"}))
 		pos, ok, err := store.Load(t.Context(), "/event/Order__e")
 		require.NoError(t, err)
 		assert.True(t, ok)
-		assert.Equal(t, position{Epoch: 2, Opaque: "\x00\x01\xff"}, pos, "the tracking number is not stored")
+		assert.Equal(t, stream.Position{Epoch: 2, Opaque: "\x00\x01\xff"}, pos, "the tracking number is not stored")
 		for _, key := range []string{"orders:%2Fevent%2FOrder__e@pubsub", "orders:%2Fevent%2FOrder__e@pubsub.shadow"} {
 			raw, err := os.ReadFile(filepath.Join(dir, key))
 			require.NoError(t, err)
@@ -458,7 +459,7 @@ memory: {}
 		assert.False(t, ok, "a CometD input does not see the Pub/Sub checkpoint")
 	})
 	t.Run("Pub/Sub: an empty stored replay id is refused, naming the key", func(t *testing.T) {
-		store := cacheStore{res: res, cache: "replay_ids", prefix: "empty", pubsub: true}
+		store := cacheStore{res: res, cache: "replay_ids", prefix: "empty", codec: checkpointfmt.PubSub}
 		for _, key := range checkpointfmt.WriteOrder(store.key("/event/Order__e")) {
 			require.NoError(t, res.AccessCache(t.Context(), "replay_ids", func(c service.Cache) {
 				require.NoError(t, c.Set(t.Context(), key, []byte("@0"), nil))

@@ -16,22 +16,21 @@ import (
 
 	"github.com/redpanda-data/benthos/v4/public/service"
 
-	"github.com/salesforce-streaming/salesforce_streaming/internal/bayeux"
-	"github.com/salesforce-streaming/salesforce_streaming/internal/bayeux/wire"
 	"github.com/salesforce-streaming/salesforce_streaming/internal/sfauth"
+	"github.com/salesforce-streaming/salesforce_streaming/internal/stream"
 )
 
 // Replay presets as the Streaming API writes them in a subscribe's replay map.
 const (
-	replayLatest   = bayeux.ReplayLatest
-	replayEarliest = bayeux.ReplayEarliest
+	replayLatest   = int64(stream.Latest)
+	replayEarliest = int64(stream.Earliest)
 )
 
 // channelKey is a channel without its filter, as checkpoints, metadata and
 // initial_replay_ids name it.
-func channelKey(channel string) string { return wire.ChannelKey(channel) }
+func channelKey(channel string) string { return stream.ChannelKey(channel) }
 
-// invalidReplayPolicy is on_invalid_replay_id; input.go maps it to bayeux's.
+// invalidReplayPolicy is on_invalid_replay_id; input.go maps it to stream's.
 type invalidReplayPolicy string
 
 // apiKind is the api field: which Salesforce API, and so which client, the
@@ -39,7 +38,7 @@ type invalidReplayPolicy string
 type apiKind string
 
 // ssiConfig is the input's configuration, parsed and validated once. Auth and
-// Backoff are the very structs sfauth and bayeux take.
+// Backoff are the very structs sfauth and the stream clients take.
 type ssiConfig struct {
 	// Auth holds org_url and the auth object; PrivateKeyPEM holds the key of
 	// private_key_file or private_key, the file read when the input is built.
@@ -77,7 +76,7 @@ type ssiConfig struct {
 	ProxyURL    *url.URL    // nil: proxy from the environment
 	MaxBuffered int
 
-	Backoff bayeux.BackoffConfig
+	Backoff stream.BackoffConfig
 
 	// LimitsInterval is how often the org's limits are read; 0: never.
 	LimitsInterval time.Duration

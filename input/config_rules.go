@@ -332,7 +332,7 @@ func keyLengthErrs(prefix string, channels []string, api apiKind) (errs []error)
 	for _, ch := range channels {
 		key := checkpointfmt.CheckpointKey(prefix, ch)
 		if api == apiPubSub {
-			key = checkpointfmt.PubSubCheckpointKey(prefix, ch)
+			key = checkpointfmt.PubSub.Key(prefix, ch)
 		}
 		if n := len(key + checkpointfmt.ShadowSuffix); n > maxKeyBytes {
 			errs = append(errs, msgChannelKeyLong.err(channelKey(ch), n, prefix, maxKeyBytes))

@@ -7,9 +7,10 @@
 // per-channel checkpointing of acknowledged replay ids into a cache resource
 // (with an epoch per replay-id fallback), the redelivery of whole batches the
 // output rejected, the mapping of events to messages and metadata, and the
-// metrics. Both APIs sit behind one small transport interface (transport.go),
-// so reading, acks, redelivery and checkpoints are the same for both. The
-// wire protocols live in internal/bayeux and internal/pubsub, token handling
-// in internal/sfauth; importing this package registers the input with
-// Benthos' global environment.
+// metrics. Both APIs are a stream.Source of stream.Batches (internal/stream),
+// so reading, acks, redelivery and checkpoints are one path for both; only
+// sources.go knows the clients (internal/bayeux, internal/pubsub) and picks
+// the configured API's Source and checkpoint codec once. Token handling is in
+// internal/sfauth; importing this package registers the input with Benthos'
+// global environment.
 package input

@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/salesforce-streaming/salesforce_streaming/input/checkpointfmt"
+	"github.com/salesforce-streaming/salesforce_streaming/internal/stream"
 	"github.com/salesforce-streaming/salesforce_streaming/sfemu"
 )
 
@@ -25,17 +26,17 @@ func TestCheckpointEpochs(t *testing.T) {
 	c := newCheckpointer(store, 100, service.MockResources().Logger(), nil)
 	ctx := t.Context()
 
-	id, ok, err := c.Resume(ctx, "/event/A__e")
+	pos, ok, err := c.Resume(ctx, "/event/A__e")
 	require.NoError(t, err)
 	require.True(t, ok)
-	require.Equal(t, int64(500), id)
+	require.Equal(t, int64(500), pos.Seq)
 
-	old, err := c.Track(ctx, "/event/A__e", 510, true, 1) // handed out before the fallback
+	old, err := c.Track(ctx, "/event/A__e", stream.Position{Seq: 510}, true, 1) // handed out before the fallback
 	require.NoError(t, err)
 	c.NewEpoch("/event/A__e")
-	first, err := c.Track(ctx, "/event/A__e", 10, true, 1)
+	first, err := c.Track(ctx, "/event/A__e", stream.Position{Seq: 10}, true, 1)
 	require.NoError(t, err)
-	second, err := c.Track(ctx, "/event/A__e", 20, true, 1)
+	second, err := c.Track(ctx, "/event/A__e", stream.Position{Seq: 20}, true, 1)
 	require.NoError(t, err)
 
 	second() // out of order: nothing contiguous yet past old
@@ -51,14 +52,15 @@ func TestCheckpointEpochs(t *testing.T) {
 	// A restart reads the new epoch and resumes after 20; within it the id
 	// never moves back.
 	c = newCheckpointer(store, 100, service.MockResources().Logger(), nil)
-	id, _, err = c.Resume(ctx, "/event/A__e")
+	pos, _, err = c.Resume(ctx, "/event/A__e")
 	require.NoError(t, err)
-	assert.Equal(t, int64(20), id)
-	c.advance("/event/A__e", position{Epoch: 1, ID: 15})
-	c.advance("/event/A__e", position{Epoch: 0, ID: 900})
+	assert.Equal(t, int64(20), pos.Seq)
+	var id int64
+	c.advance("/event/A__e", stream.Position{Epoch: 1, Seq: 15})
+	c.advance("/event/A__e", stream.Position{Epoch: 0, Seq: 900})
 	id, _ = c.Highest("/event/A__e")
 	assert.Equal(t, int64(20), id, "a lower id of the same epoch or any id of an older one is ignored")
-	c.advance("/event/A__e", position{Epoch: 1, ID: 25})
+	c.advance("/event/A__e", stream.Position{Epoch: 1, Seq: 25})
 	id, _ = c.Highest("/event/A__e")
 	assert.Equal(t, int64(25), id)
 	closeCheckpointer(t, c)
@@ -74,7 +76,7 @@ func TestCheckpointNeverMovesBack(t *testing.T) {
 	require.NoError(t, err)
 	// A reconnect redelivers from an older position: these ids are below
 	// what is stored.
-	ack, err := c.Track(t.Context(), "/u/A", 200, true, 1)
+	ack, err := c.Track(t.Context(), "/u/A", stream.Position{Seq: 200}, true, 1)
 	require.NoError(t, err)
 	ack()
 	id, _ := c.Highest("/u/A")
@@ -98,16 +100,16 @@ func TestCacheStoreEpochFormat(t *testing.T) {
 
 	tests := []struct {
 		name, key, shadow string
-		want              position
+		want              stream.Position
 		wantErr           bool
 	}{
-		{name: "old format", key: "500", want: position{ID: 500}},
-		{name: "epoch written to both", key: "10@1", shadow: "10@1", want: position{Epoch: 1, ID: 10}},
-		{name: "killed between the shadow and the key", key: "500", shadow: "10@1", want: position{Epoch: 1, ID: 10}},
-		{name: "key torn inside the epoch", key: "12@", shadow: "12@2", want: position{Epoch: 2, ID: 12}},
-		{name: "key cut to the id", key: "12", shadow: "12@2", want: position{Epoch: 2, ID: 12}},
-		{name: "shadow torn, key holds the last full write", key: "9@2", shadow: "1", want: position{Epoch: 2, ID: 9}},
-		{name: "within an epoch the higher id", key: "30@3", shadow: "31@3", want: position{Epoch: 3, ID: 31}},
+		{name: "old format", key: "500", want: stream.Position{Seq: 500}},
+		{name: "epoch written to both", key: "10@1", shadow: "10@1", want: stream.Position{Epoch: 1, Seq: 10}},
+		{name: "killed between the shadow and the key", key: "500", shadow: "10@1", want: stream.Position{Epoch: 1, Seq: 10}},
+		{name: "key torn inside the epoch", key: "12@", shadow: "12@2", want: stream.Position{Epoch: 2, Seq: 12}},
+		{name: "key cut to the id", key: "12", shadow: "12@2", want: stream.Position{Epoch: 2, Seq: 12}},
+		{name: "shadow torn, key holds the last full write", key: "9@2", shadow: "1", want: stream.Position{Epoch: 2, Seq: 9}},
+		{name: "within an epoch the higher id", key: "30@3", shadow: "31@3", want: stream.Position{Epoch: 3, Seq: 31}},
 		{name: "epoch zero spelled out is refused", key: "5@0", wantErr: true},
 		{name: "garbage epoch", key: "5@x", wantErr: true},
 	}
@@ -129,11 +131,11 @@ func TestCacheStoreEpochFormat(t *testing.T) {
 		})
 	}
 
-	require.NoError(t, store.Store(t.Context(), "/u/W", position{Epoch: 4, ID: 77}))
+	require.NoError(t, store.Store(t.Context(), "/u/W", stream.Position{Epoch: 4, Seq: 77}))
 	raw, err := os.ReadFile(filepath.Join(dir, store.key("/u/W")))
 	require.NoError(t, err)
 	assert.Equal(t, "77@4", string(raw))
-	require.NoError(t, store.Store(t.Context(), "/u/Z", position{ID: 77}))
+	require.NoError(t, store.Store(t.Context(), "/u/Z", stream.Position{Seq: 77}))
 	raw, err = os.ReadFile(filepath.Join(dir, store.key("/u/Z")))
 	require.NoError(t, err)
 	assert.Equal(t, "77", string(raw), "epoch 0 keeps the format earlier releases read")
@@ -179,7 +181,7 @@ func TestStreamFallbackEpochResumes(t *testing.T) {
 				last = downtime[len(downtime)-1]
 				raw, err := os.ReadFile(filepath.Join(dir, key))
 				require.NoError(t, err)
-				pos, err := checkpointfmt.ParsePosition(raw)
+				pos, err := checkpointfmt.CometD.Parse(raw)
 				require.NoError(t, err)
 				assert.Equal(t, checkpointfmt.Position{Epoch: 1, ID: last}, pos)
 			}

@@ -2,7 +2,6 @@ package input
 
 import (
 	"context"
-	"encoding/base64"
 	"errors"
 	"fmt"
 	"net/http"
@@ -11,11 +10,9 @@ import (
 
 	"github.com/redpanda-data/benthos/v4/public/service"
 
-	"github.com/salesforce-streaming/salesforce_streaming/internal/bayeux"
-	"github.com/salesforce-streaming/salesforce_streaming/internal/bayeux/wire"
 	"github.com/salesforce-streaming/salesforce_streaming/internal/orgapi"
-	"github.com/salesforce-streaming/salesforce_streaming/internal/pubsub"
 	"github.com/salesforce-streaming/salesforce_streaming/internal/sfauth"
+	"github.com/salesforce-streaming/salesforce_streaming/internal/stream"
 )
 
 const (
@@ -37,9 +34,9 @@ func init() {
 		})
 }
 
-// ssiInput is the salesforce_streaming BatchInput. Connect starts a bayeux
-// client from the acknowledged positions, ReadBatch hands out its batches,
-// Close ends it. A client that dies is dropped and the framework calls
+// ssiInput is the salesforce_streaming BatchInput. Connect starts the
+// configured API's stream.Source from the acknowledged positions, ReadBatch
+// hands out its batches, Close ends it. A client that dies is dropped and the framework calls
 // Connect again, which starts a fresh one from what was acknowledged (or,
 // after a terminal error, returns that error once: see recovery).
 type ssiInput struct {
@@ -50,6 +47,8 @@ type ssiInput struct {
 	http    *http.Client
 	cp      *checkpointer
 	metrics *ssiMetrics
+	// api is what differs between the APIs (sources.go), chosen once.
+	api apiSource
 	// org and instanceName detect an org migration at each start
 	// (org_migration.go); nil in tests that build the input by hand.
 	org          orgStore
@@ -69,18 +68,18 @@ type ssiInput struct {
 	lastNamed time.Time // when Connect last returned the not-ready error
 
 	mu     sync.Mutex
-	client transport // nil when not connected
+	client stream.Source // nil when not connected
 	closed bool
 	// held is a batch taken from client whose tracking was interrupted (by a
 	// redelivery to send first, or by ReadBatch's context): the next
 	// ReadBatch tracks and returns it, unless client was replaced meanwhile
 	// (the new one starts from what was acknowledged, so it comes again).
-	held       *eventBatch
-	heldClient transport
+	held       *stream.Batch
+	heldClient stream.Source
 	// fallbacks is the Fallbacks count last seen per channel on
 	// fallbackClient's batches: when it grows, a new checkpoint epoch starts.
 	fallbacks      map[string]int
-	fallbackClient transport
+	fallbackClient stream.Source
 
 	closeOnce sync.Once
 	closeErr  error
@@ -105,7 +104,8 @@ func newInput(pConf *service.ParsedConfig, mgr *service.Resources) (*ssiInput, e
 	metrics := newMetrics(mgr.Metrics())
 	logs := newInputLoggers(mgr.Logger(), conf.API, conf.Channels)
 	cpLog := logs.session.With(logFieldCheckpointKey, conf.CheckpointKey)
-	store := cacheStore{res: mgr, cache: conf.CheckpointCache, prefix: conf.CheckpointKey, log: logs.api, pubsub: conf.API == apiPubSub}
+	api := sourceFor(conf.API)
+	store := cacheStore{res: mgr, cache: conf.CheckpointCache, prefix: conf.CheckpointKey, log: logs.api, codec: api.codec}
 	org := orgapi.New(src, httpClient, conf.APIVersion, src.Redactor(), orgClientOptions(mgr, logs.session, conf)...)
 	var limits *limitsPoller
 	if conf.LimitsInterval > 0 {
@@ -119,6 +119,7 @@ func newInput(pConf *service.ParsedConfig, mgr *service.Resources) (*ssiInput, e
 		http:    httpClient,
 		cp:      newCheckpointer(store, conf.CheckpointLimit, cpLog, metrics.checkpointLag),
 		metrics: metrics,
+		api:     api,
 		probe:   store.Probe,
 		org:     store,
 		instanceName: func(ctx context.Context) (string, error) {
@@ -127,12 +128,11 @@ func newInput(pConf *service.ParsedConfig, mgr *service.Resources) (*ssiInput, e
 		limits: limits,
 		cdc:    newCDCRuntime(conf, org, store, mgr, logs.session),
 		recovery: &recovery{
-			log:           logs.session,
-			logs:          logs,
-			backoff:       bayeux.BackoffConfig{Initial: conf.Backoff.Initial, Max: conf.Backoff.Max},
-			long:          conf.Backoff.Long,
-			checkpointKey: conf.CheckpointKey,
-			pubsub:        conf.API == apiPubSub,
+			log:     logs.session,
+			logs:    logs,
+			backoff: stream.BackoffConfig{Initial: conf.Backoff.Initial, Max: conf.Backoff.Max},
+			long:    conf.Backoff.Long,
+			key:     store.key,
 		},
 		done: make(chan struct{}),
 	}
@@ -215,9 +215,9 @@ func (i *ssiInput) Connect(ctx context.Context) error {
 	return nil
 }
 
-// connectTransport starts the client of the configured API from the
+// connectTransport starts the Source of the configured API from the
 // acknowledged positions. Its errors are already wrapped by recovery.
-func (i *ssiInput) connectTransport(ctx context.Context) (transport, error) {
+func (i *ssiInput) connectTransport(ctx context.Context) (stream.Source, error) {
 	migrated, err := i.checkOrgMigration(ctx)
 	var migration *orgMigrationError
 	switch {
@@ -228,112 +228,51 @@ func (i *ssiInput) connectTransport(ctx context.Context) (transport, error) {
 	case err != nil:
 		return nil, i.recovery.connectFailed(err)
 	}
-	if i.conf.API == apiPubSub {
-		starts, err := i.startPositionsPubSub(ctx, migrated)
-		if err != nil {
-			return nil, i.recovery.connectFailed(err)
-		}
-		t, err := startPubSub(ctx, i.conf, i.auth, starts, i.logs.client(), i.metrics)
-		if err != nil {
-			return nil, i.recovery.connectFailed(fmt.Errorf("connecting to the Salesforce Pub/Sub API: %w", err))
-		}
-		return t, nil
-	}
-	replayIDs, err := i.startPositions(ctx, migrated)
+	starts, err := i.startPositions(ctx, migrated)
 	if err != nil {
 		return nil, i.recovery.connectFailed(err)
 	}
-	client, err := bayeux.New(bayeux.Config{
-		Auth:              authAdapter{i.auth},
-		APIVersion:        i.conf.APIVersion,
-		HTTPClient:        i.http,
-		Redactor:          i.auth.Redactor(),
-		Channels:          i.conf.Channels,
-		ReplayIDs:         replayIDs,
-		OnInvalidReplayID: replayPolicy(i.conf.OnInvalidReplayID),
-		MaxBufferedEvents: i.conf.MaxBuffered,
-		Logger:            i.logs.client(),
-		Observer:          i.metrics,
-		Backoff:           i.conf.Backoff,
-	})
-	if err != nil {
-		return nil, fmt.Errorf("creating the Streaming API client: %w", err)
-	}
-	if err := client.Start(ctx); err != nil {
-		closeClient(cometdTransport{Client: client})
-		return nil, i.recovery.connectFailed(fmt.Errorf("connecting to Salesforce: %w", err))
-	}
-	return cometdTransport{Client: client, payloadBody: i.conf.Body == bodyPayload}, nil
+	return i.api.open(ctx, i, starts)
 }
 
-// startPositionsPubSub is startPositions for api: pubsub: the acknowledged
-// opaque replay id, else initial_replay_ids (base64, or a preset), else
-// replay_preset.
-func (i *ssiInput) startPositionsPubSub(ctx context.Context, migrated map[string]bool) (map[string]pubsubStart, error) {
-	starts := make(map[string]pubsubStart, len(i.conf.Channels))
+// startPositions resolves where each channel starts, keyed by channel as
+// configured: after its acknowledged position (stored by an earlier run, or
+// acked by this process, written or not); at the earliest event when that
+// is a start marker (readNew drops the events below it); else after its
+// initial_replay_ids entry (a replay id, base64 over Pub/Sub, or a preset);
+// else at replay_preset.
+func (i *ssiInput) startPositions(ctx context.Context, migrated map[string]bool) (map[string]stream.Start, error) {
+	starts := make(map[string]stream.Start, len(i.conf.Channels))
 	for _, ch := range i.conf.Channels {
-		acked, haveAcked, err := i.cp.ResumeOpaque(ctx, ch)
-		if err != nil {
-			return nil, fmt.Errorf("loading the checkpoint of %s: %w", ch, err)
-		}
-		initial, haveInitial := i.conf.InitialPubSubIDs[ch]
-		preset, havePreset := i.conf.InitialReplayIDs[ch]
-		var start pubsubStart
-		var from string
-		switch {
-		case haveAcked && migrated[wire.ChannelKey(ch)]:
-			start.preset, from = pubsubPreset(i.migratedStart(wire.ChannelKey(ch))), "on_invalid_replay_id after an org migration"
-		case haveAcked:
-			start.replayID, from = acked, "its last acknowledged event"
-		case haveInitial:
-			start.replayID, from = initial, "initial_replay_ids"
-		case havePreset:
-			start.preset, from = pubsubPreset(preset), "initial_replay_ids"
-		default:
-			start.preset, from = pubsubPreset(i.cdc.startPreset(i.conf.ReplayPreset)), "replay_preset"
-		}
-		log := i.logs.channel(ch)
-		if start.replayID != nil {
-			log.With(logFieldReplayID, shorten(base64.StdEncoding.EncodeToString(start.replayID))).Infof("Subscribing to %s over the Pub/Sub API after replay id %s (%s)", ch, shorten(base64.StdEncoding.EncodeToString(start.replayID)), from)
-		} else {
-			log.Infof("Subscribing to %s over the Pub/Sub API from the %s event (%s)", ch, presetName(start.preset), from)
-		}
-		starts[ch] = start
-	}
-	return starts, nil
-}
-
-// startPositions resolves where each channel starts: after its acknowledged
-// replay id (stored by an earlier run, or acked by this process, written or
-// not), at the earliest event when that is a start marker (readNew drops the
-// events below it), else after its initial_replay_ids entry, else at
-// replay_preset. The map is keyed by channel without filter, as bayeux
-// expects.
-func (i *ssiInput) startPositions(ctx context.Context, migrated map[string]bool) (map[string]int64, error) {
-	ids := make(map[string]int64, len(i.conf.Channels))
-	for _, ch := range i.conf.Channels {
-		base := wire.ChannelKey(ch)
-		acked, haveAcked, err := i.cp.resume(ctx, base)
+		base := stream.ChannelKey(ch)
+		acked, haveAcked, err := i.cp.Resume(ctx, base)
 		if err != nil {
 			return nil, fmt.Errorf("loading the checkpoint of %s: %w", base, err)
 		}
+		initialOpaque, haveOpaque := i.conf.InitialPubSubIDs[base]
 		initial, haveInitial := i.conf.InitialReplayIDs[base]
+		var start stream.Start
 		var from string
 		switch {
 		case haveAcked && migrated[base]:
-			ids[base], from = i.migratedStart(base), "on_invalid_replay_id after an org migration"
+			start.Preset, from = stream.Preset(i.migratedStart(base)), "on_invalid_replay_id after an org migration"
 		case haveAcked && acked.Start:
-			ids[base], from = replayEarliest, fmt.Sprintf("its first subscription began at replay id %d and nothing was acknowledged since: events below it are skipped", acked.ID)
+			start.Preset, from = stream.Earliest, fmt.Sprintf("its first subscription began at replay id %d and nothing was acknowledged since: events below it are skipped", acked.Seq)
 		case haveAcked:
-			ids[base], from = acked.ID, "its last acknowledged event"
+			start, from = stream.Start{After: acked, Resume: true}, "its last acknowledged event"
+		case haveOpaque:
+			start, from = stream.Start{After: stream.Position{Opaque: string(initialOpaque)}, Resume: true}, "initial_replay_ids"
+		case haveInitial && (initial == replayLatest || initial == replayEarliest):
+			start.Preset, from = stream.Preset(initial), "initial_replay_ids"
 		case haveInitial:
-			ids[base], from = initial, "initial_replay_ids"
+			start, from = stream.Start{After: stream.Position{Seq: initial}, Resume: true}, "initial_replay_ids"
 		default:
-			ids[base], from = i.cdc.startPreset(i.conf.ReplayPreset), "replay_preset"
+			start.Preset, from = stream.Preset(i.cdc.startPreset(i.conf.ReplayPreset)), "replay_preset"
 		}
-		i.logs.channel(ch).With(logFieldReplayID, ids[base]).Infof("Subscribing to %s from replay id %d (%s)", ch, ids[base], from)
+		i.api.logStart(i.logs.channel(ch), ch, start, from)
+		starts[ch] = start
 	}
-	return ids, nil
+	return starts, nil
 }
 
 // ReadBatch returns the next batch: a nacked batch due for redelivery first,
@@ -360,7 +299,7 @@ func (i *ssiInput) ReadBatch(ctx context.Context) (service.MessageBatch, service
 			}
 		}
 		if d != nil {
-			msgs, ack, ok, err := i.cdc.resolveGaps(ctx, d.batch.messages(), i.ackFunc(d), i.nackBackoff().Delay)
+			msgs, ack, ok, err := i.cdc.resolveGaps(ctx, messages(&d.batch), i.ackFunc(d), i.nackBackoff().Delay)
 			if ok || err != nil {
 				return msgs, ack, err
 			}
@@ -390,13 +329,13 @@ func (i *ssiInput) readNew(ctx context.Context) (*delivery, error) {
 		case err == nil && len(batch.Events) == 0:
 			// Never hand the framework an empty batch. A Pub/Sub keepalive
 			// moves an idle channel's checkpoint.
-			if batch.latest == nil {
+			if batch.Latest == nil {
 				continue
 			}
 			if i.noteFallbacks(ctx, client, batch) && i.cdc.onFallback(ctx) {
 				return nil, nil // a resync snapshot comes first (cdc_runtime.go)
 			}
-			if i.cp.Keepalive(batch.Channel, batch.latest) {
+			if i.cp.Keepalive(batch.Channel, batch.Latest) {
 				i.logs.channel(batch.Channel).Debugf("Checkpoint of %s moved to the keepalive's latest replay id", batch.Channel)
 			}
 			continue
@@ -408,7 +347,7 @@ func (i *ssiInput) readNew(ctx context.Context) (*delivery, error) {
 				i.mu.Unlock()
 				return nil, nil
 			}
-			if batch = i.dropBeforeStart(client, batch); len(batch.Events) == 0 {
+			if batch = i.dropBeforeStart(batch); len(batch.Events) == 0 {
 				continue
 			}
 			haveHeld = true
@@ -429,14 +368,8 @@ func (i *ssiInput) readNew(ctx context.Context) (*delivery, error) {
 		return nil, nil
 	}
 
-	var resolve func()
-	var err error
-	if batch.pubsub != nil {
-		resolve, err = i.cp.TrackOpaque(wctx, batch.Channel, batch.lastOpaque(), len(batch.Events))
-	} else {
-		last, hasID := lastReplayID(batch.Events)
-		resolve, err = i.cp.Track(wctx, batch.Channel, last, hasID, len(batch.Events))
-	}
+	last, hasPos := batch.Last()
+	resolve, err := i.cp.Track(wctx, batch.Channel, last, hasPos, len(batch.Events))
 	if err != nil {
 		// checkpoint_limit is reached and the wait was cut short. The batch
 		// left the client, which must not carry on past it: keep it for the
@@ -449,19 +382,19 @@ func (i *ssiInput) readNew(ctx context.Context) (*delivery, error) {
 		}
 		return nil, nil
 	}
-	channel, n := batch.Channel, len(batch.Events)
+	n := len(batch.Events)
 	return &delivery{batch: batch, resolve: func() {
 		resolve()
-		client.Release(channel, n) // flow control follows acks
+		batch.Release(n) // flow control follows acks
 	}}, nil
 }
 
 // takeHeldLocked returns the held batch when it came from client.
-func (i *ssiInput) takeHeldLocked(client transport) (eventBatch, bool) {
+func (i *ssiInput) takeHeldLocked(client stream.Source) (stream.Batch, bool) {
 	held, from := i.held, i.heldClient
 	i.held, i.heldClient = nil, nil
 	if held == nil || from != client || client == nil {
-		return eventBatch{}, false
+		return stream.Batch{}, false
 	}
 	return *held, true
 }
@@ -470,12 +403,12 @@ func (i *ssiInput) takeHeldLocked(client transport) (eventBatch, bool) {
 // the client fell back from a refused replay id since its previous batch of
 // that channel (see checkpointer.NewEpoch). Every batch the client queued
 // before the fallback comes before it. It reports whether a fallback happened.
-func (i *ssiInput) noteFallbacks(ctx context.Context, client transport, batch eventBatch) bool {
+func (i *ssiInput) noteFallbacks(ctx context.Context, client stream.Source, batch stream.Batch) bool {
 	i.mu.Lock()
 	if i.fallbackClient != client {
 		i.fallbackClient, i.fallbacks = client, map[string]int{}
 	}
-	base := wire.ChannelKey(batch.Channel)
+	base := stream.ChannelKey(batch.Channel)
 	grew := batch.Fallbacks > i.fallbacks[base]
 	i.fallbacks[base] = batch.Fallbacks
 	i.mu.Unlock()
@@ -486,21 +419,11 @@ func (i *ssiInput) noteFallbacks(ctx context.Context, client transport, batch ev
 	return grew
 }
 
-// lastReplayID is the replay id of the last event of events that has one.
-func lastReplayID(events []wire.Event) (int64, bool) {
-	for k := len(events) - 1; k >= 0; k-- {
-		if events[k].HasReplayID {
-			return events[k].ReplayID, true
-		}
-	}
-	return 0, false
-}
-
 // dropClient forgets a client that ended (or is abandoned) and closes it; the
 // next Connect starts a new one from the acknowledged positions. Events the
 // old client handed out but that were not acknowledged yet are delivered
 // again.
-func (i *ssiInput) dropClient(client transport, cause error) {
+func (i *ssiInput) dropClient(client stream.Source, cause error) {
 	i.mu.Lock()
 	if i.client == client {
 		i.client = nil
@@ -515,11 +438,9 @@ func (i *ssiInput) dropClient(client transport, cause error) {
 }
 
 // isClosed reports an error of a client closed by the input.
-func isClosed(err error) bool {
-	return errors.Is(err, bayeux.ErrClosed) || errors.Is(err, pubsub.ErrClosed)
-}
+func isClosed(err error) bool { return errors.Is(err, stream.ErrClosed) }
 
-func closeClient(client transport) {
+func closeClient(client stream.Source) {
 	ctx, cancel := context.WithTimeout(context.Background(), dropTimeout)
 	defer cancel()
 	_ = client.Close(ctx)
@@ -565,33 +486,20 @@ func (i *ssiInput) Close(ctx context.Context) error {
 
 // nackBackoff is the back-off of redeliveries: the reconnect one, without
 // its long wait.
-func (i *ssiInput) nackBackoff() bayeux.BackoffConfig {
-	return bayeux.BackoffConfig{Initial: i.conf.Backoff.Initial, Max: i.conf.Backoff.Max}
+func (i *ssiInput) nackBackoff() stream.BackoffConfig {
+	return stream.BackoffConfig{Initial: i.conf.Backoff.Initial, Max: i.conf.Backoff.Max}
 }
 
-// replayPolicy maps on_invalid_replay_id to bayeux's policy.
-func replayPolicy(p invalidReplayPolicy) bayeux.InvalidReplayPolicy {
+// replayPolicy maps on_invalid_replay_id to the clients' policy.
+func replayPolicy(p invalidReplayPolicy) stream.InvalidReplayPolicy {
 	switch p {
 	case onInvalidLatest:
-		return bayeux.ReplayFallbackLatest
+		return stream.ReplayFallbackLatest
 	case onInvalidFail:
-		return bayeux.ReplayFallbackFail
+		return stream.ReplayFallbackFail
 	default:
-		return bayeux.ReplayFallbackEarliest
+		return stream.ReplayFallbackEarliest
 	}
-}
-
-// authAdapter lets bayeux obtain tokens from an sfauth.Source.
-type authAdapter struct{ src *sfauth.Source }
-
-func (a authAdapter) Token(ctx context.Context) (string, string, error) {
-	tok, err := a.src.Token(ctx)
-	return tok.AccessToken, tok.InstanceURL, loginError(err)
-}
-
-func (a authAdapter) Refresh(ctx context.Context, stale string) (string, string, error) {
-	tok, err := a.src.Refresh(ctx, sfauth.Token{AccessToken: stale})
-	return tok.AccessToken, tok.InstanceURL, loginError(err)
 }
 
 // loginError marks a login Salesforce refused (invalid_grant, invalid_client,
@@ -599,7 +507,7 @@ func (a authAdapter) Refresh(ctx context.Context, stale string) (string, string,
 // mid-session too, as Connect does at start.
 func loginError(err error) error {
 	if sfauth.IsPermanent(err) {
-		return &bayeux.LoginRejectedError{Err: err}
+		return &stream.LoginRejectedError{Err: err}
 	}
 	return err
 }

@@ -6,7 +6,7 @@ import (
 
 	"github.com/redpanda-data/benthos/v4/public/service"
 
-	"github.com/salesforce-streaming/salesforce_streaming/internal/bayeux/wire"
+	"github.com/salesforce-streaming/salesforce_streaming/internal/stream"
 )
 
 const (
@@ -23,7 +23,7 @@ const (
 func (i *ssiInput) initGate(mgr *service.Resources) {
 	channels := make([]string, 0, len(i.conf.Channels))
 	for _, ch := range i.conf.Channels {
-		channels = append(channels, wire.ChannelKey(ch))
+		channels = append(channels, stream.ChannelKey(ch))
 	}
 	// Past the grace period a ReadBatch waiting for events returns to the
 	// gate, which sends the framework to Connect (not ready).
@@ -84,7 +84,7 @@ func (i *ssiInput) awaitStore(ctx context.Context) error {
 func (i *ssiInput) probeUnknown(ctx context.Context) {
 	var unknown []string
 	for _, ch := range i.health.channels {
-		if _, _, err := i.cp.resume(ctx, ch); err != nil {
+		if _, _, err := i.cp.Resume(ctx, ch); err != nil {
 			return // Connect reports a checkpoint that cannot be read
 		}
 		if i.cp.Unknown(ch) {
@@ -134,14 +134,15 @@ func (i *ssiInput) readGate(ctx context.Context) error {
 // position to store: ids have gaps, and Salesforce refuses a replay id that
 // is no retained event.) When the write fails the batch is kept for the next
 // call and false is returned.
-func (i *ssiInput) storeStart(ctx, wctx context.Context, client transport, batch eventBatch) bool {
-	if batch.pubsub != nil || !i.cp.Unknown(batch.Channel) {
+func (i *ssiInput) storeStart(ctx, wctx context.Context, client stream.Source, batch stream.Batch) bool {
+	if !i.cp.Unknown(batch.Channel) {
 		return true
 	}
 	first, ok := firstReplayID(batch.Events)
 	if !ok || first < 1 {
 		// Stored ids are at least 1 (checkpointfmt); the first ack stores a
-		// position.
+		// position. Opaque ids (Pub/Sub) do not order, so no event below a
+		// marker could be told apart: the first ack stores the position.
 		return true
 	}
 	if err := i.cp.StoreStart(wctx, batch.Channel, first); err == nil {
@@ -162,15 +163,13 @@ func (i *ssiInput) storeStart(ctx, wctx context.Context, client transport, batch
 // marker's replay id of its channel (checkpointer.SkipBelow): they were
 // published before the channel's first subscription, whose earliest-event
 // resubscription brings them back. The client is released of them.
-func (i *ssiInput) dropBeforeStart(client transport, batch eventBatch) eventBatch {
-	if batch.pubsub != nil {
-		return batch
-	}
+func (i *ssiInput) dropBeforeStart(batch stream.Batch) stream.Batch {
+	// Only a CometD start marker sets SkipBelow (storeStart).
 	first, ok := i.cp.SkipBelow(batch.Channel)
 	if !ok {
 		return batch
 	}
-	kept := make([]wire.Event, 0, len(batch.Events))
+	kept := make([]stream.Event, 0, len(batch.Events))
 	for _, e := range batch.Events {
 		if !e.HasReplayID || e.ReplayID >= first {
 			kept = append(kept, e)
@@ -178,14 +177,15 @@ func (i *ssiInput) dropBeforeStart(client transport, batch eventBatch) eventBatc
 	}
 	if dropped := len(batch.Events) - len(kept); dropped > 0 {
 		i.logs.channel(batch.Channel).Debugf("Skipped %d event(s) of %s below replay id %d, which came before its first subscription", dropped, batch.Channel, first)
-		client.Release(batch.Channel, dropped)
+		batch.Release(dropped)
 	}
 	batch.Events = kept
 	return batch
 }
 
-// firstReplayID is the replay id of the first event of events that has one.
-func firstReplayID(events []wire.Event) (int64, bool) {
+// firstReplayID is the CometD replay id of the first event of events that
+// has one.
+func firstReplayID(events []stream.Event) (int64, bool) {
 	for _, e := range events {
 		if e.HasReplayID {
 			return e.ReplayID, true

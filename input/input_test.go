@@ -13,6 +13,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/salesforce-streaming/salesforce_streaming/internal/stream"
 	"github.com/salesforce-streaming/salesforce_streaming/sfemu"
 )
 
@@ -135,7 +136,7 @@ func (h *testHarness) readN(t *testing.T, n int, ack bool) []int64 {
 
 func (h *testHarness) setCheckpoint(t *testing.T, channel string, id int64) {
 	t.Helper()
-	require.NoError(t, cacheStore{res: h.res, cache: "replay_ids", prefix: defaultCheckpointKey}.Store(t.Context(), channel, position{ID: id}))
+	require.NoError(t, cacheStore{res: h.res, cache: "replay_ids", prefix: defaultCheckpointKey}.Store(t.Context(), channel, stream.Position{Seq: id}))
 }
 
 func publishIDs(t *testing.T, emu *sfemu.Server, channel string, n int) []int64 {

@@ -5,8 +5,7 @@ import (
 
 	"github.com/redpanda-data/benthos/v4/public/service"
 
-	"github.com/salesforce-streaming/salesforce_streaming/internal/bayeux"
-	"github.com/salesforce-streaming/salesforce_streaming/internal/bayeux/wire"
+	"github.com/salesforce-streaming/salesforce_streaming/internal/stream"
 )
 
 // Structured fields of the input's log lines (with logger.format: json they
@@ -17,9 +16,9 @@ import (
 // text says the same in words.
 const (
 	logFieldAPI           = "api"
-	logFieldChannel       = bayeux.LogFieldChannel
-	logFieldReplayID      = bayeux.LogFieldReplayID
-	logFieldReason        = bayeux.LogFieldReason
+	logFieldChannel       = stream.LogFieldChannel
+	logFieldReplayID      = stream.LogFieldReplayID
+	logFieldReason        = stream.LogFieldReason
 	logFieldCheckpointKey = "checkpoint_key"
 )
 
@@ -32,7 +31,7 @@ type inputLoggers struct {
 func newInputLoggers(l *service.Logger, api apiKind, channels []string) inputLoggers {
 	bases := make([]string, len(channels))
 	for k, ch := range channels {
-		bases[k] = wire.ChannelKey(ch)
+		bases[k] = stream.ChannelKey(ch)
 	}
 	withAPI := l.With(logFieldAPI, string(api))
 	return inputLoggers{api: withAPI, session: withAPI.With(logFieldChannel, strings.Join(bases, ","))}
@@ -40,11 +39,11 @@ func newInputLoggers(l *service.Logger, api apiKind, channels []string) inputLog
 
 // channel is the logger of lines about one channel.
 func (l inputLoggers) channel(ch string) *service.Logger {
-	return l.api.With(logFieldChannel, wire.ChannelKey(ch))
+	return l.api.With(logFieldChannel, stream.ChannelKey(ch))
 }
 
 // client is the logger the bayeux and Pub/Sub clients get: the session's,
-// and a bayeux.FieldLogger, so that their lines about one channel carry it
+// and a stream.FieldLogger, so that their lines about one channel carry it
 // as the channel field instead of the list.
 func (l inputLoggers) client() clientLogger {
 	return clientLogger{Logger: l.session, api: l.api}
@@ -58,7 +57,7 @@ type clientLogger struct {
 	api *service.Logger
 }
 
-func (l clientLogger) With(keyValues ...any) bayeux.Logger {
+func (l clientLogger) With(keyValues ...any) stream.Logger {
 	for k := 0; k+1 < len(keyValues); k += 2 {
 		if keyValues[k] == logFieldChannel {
 			return clientLogger{Logger: l.api.With(keyValues...), api: l.api}
@@ -67,14 +66,14 @@ func (l clientLogger) With(keyValues ...any) bayeux.Logger {
 	return clientLogger{Logger: l.Logger.With(keyValues...), api: l.api}
 }
 
-var _ bayeux.FieldLogger = clientLogger{}
+var _ stream.FieldLogger = clientLogger{}
 
 // classReason is the reason field of a failure: what retrying can do about it.
-func classReason(c bayeux.Class) string {
+func classReason(c stream.Class) string {
 	switch c {
-	case bayeux.Limit:
+	case stream.Limit:
 		return "limit"
-	case bayeux.Permanent:
+	case stream.Permanent:
 		return "permanent"
 	}
 	return "retryable"

@@ -8,7 +8,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/salesforce-streaming/salesforce_streaming/internal/bayeux"
+	"github.com/salesforce-streaming/salesforce_streaming/internal/stream"
 	"github.com/salesforce-streaming/salesforce_streaming/sfemu"
 )
 
@@ -87,8 +87,8 @@ func TestClientLoggerFields(t *testing.T) {
 	logs := newInputLoggers(jsonLogger(&buf), apiPubSub, []string{"/event/A__e", "/topic/B?X__c=1"})
 	c := logs.client()
 	c.Infof("session line")
-	bayeux.WithFields(c, logFieldChannel, "/event/A__e", logFieldReplayID, 7).Warnf("channel line")
-	bayeux.WithFields(c, logFieldReason, "limit").Errorf("reason line")
+	stream.WithFields(c, logFieldChannel, "/event/A__e", logFieldReplayID, 7).Warnf("channel line")
+	stream.WithFields(c, logFieldReason, "limit").Errorf("reason line")
 
 	raw := strings.Split(strings.TrimSpace(buf.String()), "\n")
 	require.Len(t, raw, 3)

@@ -5,7 +5,7 @@ import (
 
 	"github.com/redpanda-data/benthos/v4/public/service"
 
-	"github.com/salesforce-streaming/salesforce_streaming/internal/bayeux/wire"
+	"github.com/salesforce-streaming/salesforce_streaming/internal/stream"
 )
 
 // Metadata keys of every message, documented for users in docs/input.md: a
@@ -30,19 +30,22 @@ const (
 	metaDecodeError = "salesforce_decode_error"
 )
 
-// messages turns a tracked batch into messages: batchMessages, plus over
-// Pub/Sub each event's replay id as base64 text, its event id and schema id,
-// and the decode error of a payload that did not decode (its body is then
-// the Avro payload as received).
-func (b *eventBatch) messages() service.MessageBatch {
-	msgs := batchMessages(&b.Batch)
-	for k := range b.pubsub {
-		pe := &b.pubsub[k]
-		msgs[k].MetaSetMut(metaReplayID, base64.StdEncoding.EncodeToString(pe.replayID))
-		msgs[k].MetaSetMut(metaEventID, pe.eventID)
-		msgs[k].MetaSetMut(metaSchemaID, pe.schemaID)
-		if pe.decodeErr != nil {
-			msgs[k].MetaSetMut(metaDecodeError, pe.decodeErr.Error())
+// messages turns a tracked batch into messages: batchMessages, plus for
+// each event with an opaque replay id (Pub/Sub) that id as base64 text, its
+// event id and schema id, and the decode error of a payload that did not
+// decode (its body is then the Avro payload as received).
+func messages(b *stream.Batch) service.MessageBatch {
+	msgs := batchMessages(b)
+	for k := range b.Events {
+		o := b.Events[k].Opaque
+		if o == nil {
+			continue
+		}
+		msgs[k].MetaSetMut(metaReplayID, base64.StdEncoding.EncodeToString(o.ReplayID))
+		msgs[k].MetaSetMut(metaEventID, o.EventID)
+		msgs[k].MetaSetMut(metaSchemaID, o.SchemaID)
+		if o.DecodeErr != nil {
+			msgs[k].MetaSetMut(metaDecodeError, o.DecodeErr.Error())
 		}
 	}
 	return msgs
@@ -51,7 +54,7 @@ func (b *eventBatch) messages() service.MessageBatch {
 // batchMessages turns the events of one batch into messages. The body of each is the event's data bytes as
 // received (the event owns them, so no copy is needed); metadata the event does not carry is left unset. The
 // channel is the one Salesforce delivers on: without a PushTopic filter.
-func batchMessages(batch *wire.Batch) service.MessageBatch {
+func batchMessages(batch *stream.Batch) service.MessageBatch {
 	var mb messageBuilder
 	return mb.build(batch)
 }
@@ -97,7 +100,7 @@ func (mb *messageBuilder) value(field int, s string) any {
 	return l.v
 }
 
-func (mb *messageBuilder) build(batch *wire.Batch) service.MessageBatch {
+func (mb *messageBuilder) build(batch *stream.Batch) service.MessageBatch {
 	n := len(batch.Events)
 	msgs := make(service.MessageBatch, n)
 	// Every record id of the batch in one backing array; each message gets its own capacity-limited part, so
@@ -115,7 +118,7 @@ func (mb *messageBuilder) build(batch *wire.Batch) service.MessageBatch {
 		ev := &batch.Events[k]
 		var vals [numKeys]any // nil: the message has no such key
 		if channel == nil || ev.Channel != batch.Channel {
-			channel = wire.ChannelKey(ev.Channel)
+			channel = stream.ChannelKey(ev.Channel)
 		}
 		vals[keyChannel] = channel
 		if ev.HasReplayID {

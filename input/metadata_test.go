@@ -7,12 +7,12 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/salesforce-streaming/salesforce_streaming/internal/bayeux/wire"
+	"github.com/salesforce-streaming/salesforce_streaming/internal/stream"
 )
 
 // eventMessage turns one event into a message, as batchMessages does.
-func eventMessage(ev *wire.Event) *service.Message {
-	return batchMessages(&wire.Batch{Channel: ev.Channel, Events: []wire.Event{*ev}})[0]
+func eventMessage(ev *stream.Event) *service.Message {
+	return batchMessages(&stream.Batch{Channel: ev.Channel, Events: []stream.Event{*ev}})[0]
 }
 
 // Payload samples from Salesforce's documentation (PushTopic, platform event, CDC), with the metadata the decoder
@@ -20,15 +20,15 @@ func eventMessage(ev *wire.Event) *service.Message {
 func TestEventMessage(t *testing.T) {
 	tests := []struct {
 		name  string
-		event wire.Event
+		event stream.Event
 		want  map[string]any
 	}{
 		{
 			name: "pushtopic",
-			event: wire.Event{
+			event: stream.Event{
 				Channel: "/topic/InvoiceStatementUpdates?Status__c=Open", ReplayID: 13, HasReplayID: true,
 				Data: []byte(`{"event":{"createdDate":"2016-03-29T16:40:08.208Z","replayId":13,"type":"created"},"sobject":{"Name":"INV-0001","Id":"a00D0000008o6y8IAA","Status__c":"Open"}}`),
-				Meta: wire.Metadata{CreatedDate: "2016-03-29T16:40:08.208Z", EventType: "created"},
+				Meta: stream.Metadata{CreatedDate: "2016-03-29T16:40:08.208Z", EventType: "created"},
 			},
 			want: map[string]any{
 				metaChannel:     "/topic/InvoiceStatementUpdates",
@@ -39,10 +39,10 @@ func TestEventMessage(t *testing.T) {
 		},
 		{
 			name: "generic",
-			event: wire.Event{
+			event: stream.Event{
 				Channel: "/u/TestStreaming", ReplayID: 55, HasReplayID: true,
 				Data: []byte(`{"event":{"createdDate":"2016-03-29T19:05:28.334Z","replayId":55},"payload":"This is a message."}`),
-				Meta: wire.Metadata{CreatedDate: "2016-03-29T19:05:28.334Z"},
+				Meta: stream.Metadata{CreatedDate: "2016-03-29T19:05:28.334Z"},
 			},
 			want: map[string]any{
 				metaChannel:     "/u/TestStreaming",
@@ -52,10 +52,10 @@ func TestEventMessage(t *testing.T) {
 		},
 		{
 			name: "platform event",
-			event: wire.Event{
+			event: stream.Event{
 				Channel: "/event/Low_Ink__e", ReplayID: 2112, HasReplayID: true,
 				Data: []byte(`{"schema":"dffQ2QLzDNHqwB8_sHMxdA","payload":{"CreatedDate":"2023-04-09T18:31:40.517Z","CreatedById":"005D0000001cSZs","Printer_Model__c":"XZO-5","Serial_Number__c":"12345","Ink_Percentage__c":0.2},"event":{"EventUuid":"2ec0e371-1395-457f-9275-be1b527a72f7","replayId":2112}}`),
-				Meta: wire.Metadata{CreatedDate: "2023-04-09T18:31:40.517Z", EventUUID: "2ec0e371-1395-457f-9275-be1b527a72f7", Schema: "dffQ2QLzDNHqwB8_sHMxdA"},
+				Meta: stream.Metadata{CreatedDate: "2023-04-09T18:31:40.517Z", EventUUID: "2ec0e371-1395-457f-9275-be1b527a72f7", Schema: "dffQ2QLzDNHqwB8_sHMxdA"},
 			},
 			want: map[string]any{
 				metaChannel:     "/event/Low_Ink__e",
@@ -67,10 +67,10 @@ func TestEventMessage(t *testing.T) {
 		},
 		{
 			name: "change data capture",
-			event: wire.Event{
+			event: stream.Event{
 				Channel: "/data/ChangeEvents", ReplayID: 6421, HasReplayID: true,
 				Data: []byte(`{"schema":"IeRuaY6cbI_HsV8Rv1Mc5g","payload":{"ChangeEventHeader":{"entityName":"Account","recordIds":["001a","001b"],"changeType":"CREATE","changeOrigin":"com.salesforce.core","transactionKey":"001b7375-0086-250e-e6ca-b99bc3a8b69f","sequenceNumber":1,"isTransactionEnd":true,"commitTimestamp":1501010206653,"commitNumber":92847272780,"commitUser":"005xx"},"Name":"Acme","CreatedDate":"2017-07-25T19:16:44Z"},"event":{"replayId":6421}}`),
-				Meta: wire.Metadata{
+				Meta: stream.Metadata{
 					CreatedDate: "2017-07-25T19:16:46.653Z", Schema: "IeRuaY6cbI_HsV8Rv1Mc5g",
 					ChangeType: "CREATE", EntityName: "Account", TransactionKey: "001b7375-0086-250e-e6ca-b99bc3a8b69f",
 					CommitUser: "005xx", RecordIDs: []string{"001a", "001b"}, CommitTimestamp: "2017-07-25T19:16:46.653Z",
@@ -91,7 +91,7 @@ func TestEventMessage(t *testing.T) {
 		},
 		{
 			name: "event without replay id",
-			event: wire.Event{
+			event: stream.Event{
 				Channel: "/u/Plain",
 				Data:    []byte(`"just a string"`),
 			},
@@ -117,9 +117,9 @@ func TestEventMessage(t *testing.T) {
 }
 
 func TestEventMessageStringMetadata(t *testing.T) {
-	msg := eventMessage(&wire.Event{
+	msg := eventMessage(&stream.Event{
 		Channel: "/data/ChangeEvents", ReplayID: 9, HasReplayID: true, Data: []byte(`{}`),
-		Meta: wire.Metadata{RecordIDs: []string{"001a"}},
+		Meta: stream.Metadata{RecordIDs: []string{"001a"}},
 	})
 	id, ok := msg.MetaGet(metaReplayID)
 	assert.True(t, ok)

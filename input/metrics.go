@@ -3,8 +3,7 @@ package input
 import (
 	"github.com/redpanda-data/benthos/v4/public/service"
 
-	"github.com/salesforce-streaming/salesforce_streaming/internal/bayeux"
-	"github.com/salesforce-streaming/salesforce_streaming/internal/bayeux/wire"
+	"github.com/salesforce-streaming/salesforce_streaming/internal/stream"
 )
 
 // Metric names (docs/metrics.md).
@@ -22,7 +21,7 @@ const (
 	metricLeaseHeld        = "salesforce_streaming_lease_held"
 )
 
-// ssiMetrics holds the input's metrics. It is the bayeux client's Observer,
+// ssiMetrics holds the input's metrics. It is both clients' stream.Observer,
 // so the counters see what happens inside a session (reconnects, token
 // refreshes, replay fallbacks) as it happens.
 type ssiMetrics struct {
@@ -58,30 +57,32 @@ func newMetrics(m *service.Metrics) *ssiMetrics {
 	}
 }
 
-func (m *ssiMetrics) Reconnect(reason bayeux.ReconnectReason) { m.reconnects.Incr(1, string(reason)) }
+func (m *ssiMetrics) Reconnect(reason stream.ReconnectReason) { m.reconnects.Incr(1, string(reason)) }
 
 func (m *ssiMetrics) TokenRefresh() { m.tokenRefreshes.Incr(1) }
 
-func (m *ssiMetrics) ReplayFallback(channel string, _ bayeux.InvalidReplayPolicy) {
-	m.replayFallbacks.Incr(1, wire.ChannelKey(channel))
+func (m *ssiMetrics) ReplayFallback(channel string, _ stream.InvalidReplayPolicy) {
+	m.replayFallbacks.Incr(1, stream.ChannelKey(channel))
 	if m.onFallback != nil {
 		m.onFallback(channel)
 	}
 }
 
-func (m *ssiMetrics) Events(channel string, n int) { m.events.Incr(int64(n), wire.ChannelKey(channel)) }
+func (m *ssiMetrics) Events(channel string, n int) {
+	m.events.Incr(int64(n), stream.ChannelKey(channel))
+}
 
-// Dropped counts events the client refused to hand on (bayeux.DropObserver).
+// Dropped counts events the client refused to hand on (stream.DropObserver).
 // The channel label is empty for events on channels that are not
 // subscribed: their names come from the server and must not mint series.
 func (m *ssiMetrics) Dropped(channel, reason string, n int) {
-	if reason == wire.DropUnknownChannel || reason == wire.DropMissingChannel {
+	if reason == stream.DropUnknownChannel || reason == stream.DropMissingChannel {
 		channel = ""
 	}
-	m.dropped.Incr(int64(n), wire.ChannelKey(channel), reason)
+	m.dropped.Incr(int64(n), stream.ChannelKey(channel), reason)
 }
 
 // checkpointLag records the messages of channel received but not yet acknowledged.
 func (m *ssiMetrics) checkpointLag(channel string, pending int64) { m.lag.Set(pending, channel) }
 
-var _ bayeux.DropObserver = (*ssiMetrics)(nil)
+var _ stream.DropObserver = (*ssiMetrics)(nil)

@@ -5,8 +5,7 @@ import (
 
 	"github.com/stretchr/testify/assert"
 
-	"github.com/salesforce-streaming/salesforce_streaming/internal/bayeux"
-	"github.com/salesforce-streaming/salesforce_streaming/internal/bayeux/wire"
+	"github.com/salesforce-streaming/salesforce_streaming/internal/stream"
 )
 
 // TestDroppedEventsMetric checks the labels of events the client refused:
@@ -15,14 +14,14 @@ import (
 func TestDroppedEventsMetric(t *testing.T) {
 	h := newHarness(t, t.TempDir(), "http://127.0.0.1:1", "channels: [ /event/A__e ]\n")
 	tm := h.metrics
-	var obs bayeux.Observer = h.in.metrics
-	drops, ok := obs.(bayeux.DropObserver)
+	var obs stream.Observer = h.in.metrics
+	drops, ok := obs.(stream.DropObserver)
 	assert.True(t, ok, "the input's metrics see dropped events")
-	drops.Dropped("/topic/Invoices?Status__c=Open", wire.DropReplayIDNotIncreasing, 2)
-	drops.Dropped("/topic/Invoices?Status__c=Open", wire.DropReplayIDNotIncreasing, 1)
-	drops.Dropped("/event/Evil__e", wire.DropUnknownChannel, 4)
-	drops.Dropped("", wire.DropMissingChannel, 1)
-	assert.Equal(t, int64(3), tm.get(metricEventsDropped, "/topic/Invoices", wire.DropReplayIDNotIncreasing))
-	assert.Equal(t, int64(4), tm.get(metricEventsDropped, "", wire.DropUnknownChannel))
-	assert.Equal(t, int64(1), tm.get(metricEventsDropped, "", wire.DropMissingChannel))
+	drops.Dropped("/topic/Invoices?Status__c=Open", stream.DropReplayIDNotIncreasing, 2)
+	drops.Dropped("/topic/Invoices?Status__c=Open", stream.DropReplayIDNotIncreasing, 1)
+	drops.Dropped("/event/Evil__e", stream.DropUnknownChannel, 4)
+	drops.Dropped("", stream.DropMissingChannel, 1)
+	assert.Equal(t, int64(3), tm.get(metricEventsDropped, "/topic/Invoices", stream.DropReplayIDNotIncreasing))
+	assert.Equal(t, int64(4), tm.get(metricEventsDropped, "", stream.DropUnknownChannel))
+	assert.Equal(t, int64(1), tm.get(metricEventsDropped, "", stream.DropMissingChannel))
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/salesforce-streaming/salesforce_streaming/input/checkpointfmt"
+	"github.com/salesforce-streaming/salesforce_streaming/internal/stream"
 	"github.com/salesforce-streaming/salesforce_streaming/sfemu"
 )
 
@@ -67,8 +68,8 @@ func TestStoreWritesTheShadowFirst(t *testing.T) {
 	t.Cleanup(func() { _ = stop(context.Background()) })
 
 	store := cacheStore{res: res, cache: "replay_ids", prefix: "p"}
-	require.NoError(t, store.Store(t.Context(), "/u/A", position{ID: 5}))
-	require.NoError(t, store.Store(t.Context(), "/u/A", position{Epoch: 1, ID: 2}))
+	require.NoError(t, store.Store(t.Context(), "/u/A", stream.Position{Seq: 5}))
+	require.NoError(t, store.Store(t.Context(), "/u/A", stream.Position{Epoch: 1, Seq: 2}))
 	key := store.key("/u/A")
 	assert.Equal(t, []string{key + checkpointfmt.ShadowSuffix, key, key + checkpointfmt.ShadowSuffix, key}, cache.sets)
 }
@@ -114,10 +115,10 @@ func TestNackedBatchWaitsForACleanAck(t *testing.T) {
 	require.NoError(t, ack(t.Context(), assert.AnError))
 	// A start marker naming the first event was stored before the batch
 	// was handed out; the nack must not move it.
-	start, ok, err := h.in.cp.resume(t.Context(), "/event/A__e")
+	start, ok, err := h.in.cp.Resume(t.Context(), "/event/A__e")
 	require.NoError(t, err)
 	require.True(t, ok)
-	assert.Equal(t, position{ID: got[0], Start: true}, start, "a nack does not move the checkpoint")
+	assert.Equal(t, stream.Position{Seq: got[0], Start: true}, start, "a nack does not move the checkpoint")
 	again, ack := h.read(t)
 	assert.Equal(t, got, again, "the whole batch is redelivered")
 	require.NoError(t, ack(t.Context(), assert.AnError))

@@ -8,7 +8,7 @@ import (
 	"strings"
 
 	"github.com/salesforce-streaming/salesforce_streaming/input/checkpointfmt"
-	"github.com/salesforce-streaming/salesforce_streaming/internal/bayeux/wire"
+	"github.com/salesforce-streaming/salesforce_streaming/internal/stream"
 )
 
 // Org-migration detection. When Salesforce moves an org to another instance
@@ -62,10 +62,10 @@ func (i *ssiInput) checkOrgMigration(ctx context.Context) (map[string]bool, erro
 	}
 	// The positions first: a cache outage fails the start as it always did,
 	// naming a channel's checkpoint.
-	positions := map[string]position{}
+	positions := map[string]stream.Position{}
 	for _, ch := range i.conf.Channels {
-		base := wire.ChannelKey(ch)
-		pos, have, err := i.cp.resume(ctx, base)
+		base := stream.ChannelKey(ch)
+		pos, have, err := i.cp.Resume(ctx, base)
 		if err != nil {
 			return nil, fmt.Errorf("loading the checkpoint of %s: %w", base, err)
 		}
@@ -88,7 +88,7 @@ func (i *ssiInput) checkOrgMigration(ctx context.Context) (map[string]bool, erro
 	migrated := map[string]bool{}
 	var keys []string
 	for _, ch := range i.conf.Channels {
-		base := wire.ChannelKey(ch)
+		base := stream.ChannelKey(ch)
 		first, ok := rec.MigratedEpochs[base]
 		pos, have := positions[base]
 		if ok && have && pos.Epoch < first {
@@ -106,14 +106,14 @@ func (i *ssiInput) checkOrgMigration(ctx context.Context) (map[string]bool, erro
 // stored position get the next epoch as their first of the new sequence,
 // and the record is rewritten, unless on_invalid_replay_id is fail (then
 // the old record stays, so every start refuses until an operator acts).
-func (i *ssiInput) recordMigration(ctx context.Context, old checkpointfmt.OrgRecord, name string, positions map[string]position) (checkpointfmt.OrgRecord, error) {
+func (i *ssiInput) recordMigration(ctx context.Context, old checkpointfmt.OrgRecord, name string, positions map[string]stream.Position) (checkpointfmt.OrgRecord, error) {
 	rec := checkpointfmt.OrgRecord{InstanceName: name, MigratedEpochs: maps.Clone(old.MigratedEpochs)}
 	if rec.MigratedEpochs == nil {
 		rec.MigratedEpochs = map[string]int64{}
 	}
 	var keys []string
 	for _, ch := range i.conf.Channels {
-		base := wire.ChannelKey(ch)
+		base := stream.ChannelKey(ch)
 		if pos, have := positions[base]; have {
 			rec.MigratedEpochs[base] = pos.Epoch + 1
 			keys = append(keys, i.recovery.key(base))
@@ -163,7 +163,7 @@ func (i *ssiInput) noteLiveMigration(ctx context.Context, channel string, epoch 
 			rec.MigratedEpochs = map[string]int64{}
 		}
 		for _, ch := range i.conf.Channels {
-			base := wire.ChannelKey(ch)
+			base := stream.ChannelKey(ch)
 			if base == channel {
 				rec.MigratedEpochs[base] = epoch
 			} else if next, ok := i.cp.NextEpoch(base); ok {
@@ -203,10 +203,10 @@ func presetText(preset int64) string {
 
 // LoadOrg reads the org record of this store's checkpoints.
 func (s cacheStore) LoadOrg(ctx context.Context) (checkpointfmt.OrgRecord, bool, error) {
-	return checkpointfmt.ReadOrg(ctx, s.get, checkpointfmt.OrgKey(s.prefix, s.pubsub))
+	return checkpointfmt.ReadOrg(ctx, s.get, s.format().OrgKey(s.prefix))
 }
 
 // StoreOrg writes the org record, the shadow first.
 func (s cacheStore) StoreOrg(ctx context.Context, rec checkpointfmt.OrgRecord) error {
-	return s.set(ctx, checkpointfmt.OrgKey(s.prefix, s.pubsub), rec.Format())
+	return s.set(ctx, s.format().OrgKey(s.prefix), rec.Format())
 }

@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/salesforce-streaming/salesforce_streaming/input/checkpointfmt"
+	"github.com/salesforce-streaming/salesforce_streaming/internal/stream"
 )
 
 // migrationInput is an input on agreementBase's config (three channels) with
@@ -47,7 +48,7 @@ func TestOrgMigrationDetection(t *testing.T) {
 	require.True(t, found)
 	assert.Equal(t, checkpointfmt.OrgRecord{InstanceName: "NA1"}, rec, "the instance is recorded")
 
-	require.NoError(t, store.Store(ctx, "/event/Order__e", position{ID: 900}))
+	require.NoError(t, store.Store(ctx, "/event/Order__e", stream.Position{Seq: 900}))
 	migrated, err = in.checkOrgMigration(ctx)
 	require.NoError(t, err)
 	assert.Empty(t, migrated, "same instance")
@@ -72,7 +73,7 @@ func TestOrgMigrationDetection(t *testing.T) {
 	assert.Equal(t, map[string]bool{"/event/Order__e": true}, migrated, "still the old sequence's checkpoint: treated again, not resumed")
 
 	// The first checkpoint of the new sequence (epoch 1, a lower id).
-	require.NoError(t, store.Store(ctx, "/event/Order__e", position{Epoch: 1, ID: 12}))
+	require.NoError(t, store.Store(ctx, "/event/Order__e", stream.Position{Epoch: 1, Seq: 12}))
 	in4 := migrationInput(t, "earliest", &instance)
 	in4.org, in4.cp.store = store, store
 	migrated, err = in4.checkOrgMigration(ctx)
@@ -98,7 +99,7 @@ func TestOrgMigrationFail(t *testing.T) {
 	store := in.org.(cacheStore)
 	_, err := in.checkOrgMigration(ctx)
 	require.NoError(t, err)
-	require.NoError(t, store.Store(ctx, "/event/Order__e", position{ID: 900}))
+	require.NoError(t, store.Store(ctx, "/event/Order__e", stream.Position{Seq: 900}))
 
 	instance = "NA2"
 	for range 2 {

@@ -11,15 +11,15 @@ import (
 	"github.com/stretchr/testify/require"
 	"github.com/valyala/fastjson"
 
-	"github.com/salesforce-streaming/salesforce_streaming/internal/bayeux/wire"
+	"github.com/salesforce-streaming/salesforce_streaming/internal/stream"
 	"github.com/salesforce-streaming/salesforce_streaming/sfemu"
 )
 
 // reparsedPubSubMeta is how the input read a Pub/Sub event's metadata before
 // the decoder filled it: by parsing the decoded payload again. It is kept
 // here as the reference the decoder's metadata must match.
-func reparsedPubSubMeta(p *fastjson.Parser, channel, eventID string, body []byte) wire.Metadata {
-	var m wire.Metadata
+func reparsedPubSubMeta(p *fastjson.Parser, channel, eventID string, body []byte) stream.Metadata {
+	var m stream.Metadata
 	v, err := p.ParseBytes(body)
 	if err != nil {
 		return m
@@ -96,7 +96,7 @@ func TestPubSubMetadataFromDecoder(t *testing.T) {
 		schemaID, _ := got[metaSchemaID].(string)
 		want := reparsedPubSubMeta(&p, channel, eventID, c.bodies[k])
 		want.Schema = schemaID
-		wantMsg := batchMessages(&wire.Batch{Channel: channel, Events: []wire.Event{{Channel: channel, Data: c.bodies[k], Meta: want}}})[0]
+		wantMsg := batchMessages(&stream.Batch{Channel: channel, Events: []stream.Event{{Channel: channel, Data: c.bodies[k], Meta: want}}})[0]
 		wantMeta := map[string]any{}
 		require.NoError(t, wantMsg.MetaWalkMut(func(key string, v any) error {
 			wantMeta[key] = v

@@ -78,7 +78,7 @@ func pubsubIDs(t *testing.T, c *collector) []int64 {
 }
 
 // storedPubSub reads a channel's Pub/Sub checkpoint from the file cache dir.
-func storedPubSub(t *testing.T, dir, channel string) (checkpointfmt.OpaquePosition, bool) {
+func storedPubSub(t *testing.T, dir, channel string) (checkpointfmt.Position, bool) {
 	t.Helper()
 	get := func(_ context.Context, key string) ([]byte, bool, error) {
 		raw, err := os.ReadFile(filepath.Join(dir, key))
@@ -87,7 +87,7 @@ func storedPubSub(t *testing.T, dir, channel string) (checkpointfmt.OpaquePositi
 		}
 		return raw, err == nil, err
 	}
-	pos, ok, err := checkpointfmt.ReadPubSubPosition(t.Context(), get, "salesforce_streaming", channel)
+	pos, ok, err := checkpointfmt.ReadPosition(t.Context(), get, checkpointfmt.PubSub, "salesforce_streaming", channel)
 	require.NoError(t, err)
 	return pos, ok
 }

@@ -9,7 +9,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/salesforce-streaming/salesforce_streaming/internal/bayeux"
+	"github.com/salesforce-streaming/salesforce_streaming/internal/stream"
 	"github.com/salesforce-streaming/salesforce_streaming/sfemu"
 )
 
@@ -40,9 +40,9 @@ func TestInputTerminalErrorReturnedByConnect(t *testing.T) {
 	var boff *service.ErrBackOff
 	require.ErrorAs(t, err, &boff)
 	assert.Equal(t, 100*time.Millisecond, boff.Wait, "waits long_interval")
-	var invalid *bayeux.InvalidReplayError
+	var invalid *stream.InvalidReplayError
 	require.ErrorAs(t, boff.Err, &invalid)
-	assert.Equal(t, ids[1], invalid.ReplayID)
+	assert.Equal(t, ids[1], invalid.ReplayID.Seq)
 	assert.Contains(t, err.Error(), "connecting to Salesforce")
 	assert.Equal(t, handshakes, emu.State().Counters["handshakes"], "no new client to rediscover the error")
 

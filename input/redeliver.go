@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"github.com/redpanda-data/benthos/v4/public/service"
+
+	"github.com/salesforce-streaming/salesforce_streaming/internal/stream"
 )
 
 // delivery is one batch of the input from the moment it is tracked until an
@@ -15,7 +17,7 @@ import (
 // nack of any message derived from the batch makes the whole batch go out
 // again, rebuilt from the events with their metadata.
 type delivery struct {
-	batch   eventBatch
+	batch   stream.Batch
 	resolve func()    // resolves the checkpoint slot and releases the events to the client
 	nacks   int       // nacks so far: the back-off of the next redelivery grows with it
 	due     time.Time // when a queued redelivery may go out

@@ -119,7 +119,7 @@ func (o *reshapeOutput) checkCheckpoint() {
 	if err != nil {
 		return
 	}
-	pos, err := checkpointfmt.ParsePosition(raw)
+	pos, err := checkpointfmt.CometD.Parse(raw)
 	if err != nil {
 		return
 	}

@@ -14,9 +14,9 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/salesforce-streaming/salesforce_streaming/input/checkpointfmt"
-	"github.com/salesforce-streaming/salesforce_streaming/internal/bayeux"
 	"github.com/salesforce-streaming/salesforce_streaming/internal/orgapi"
 	"github.com/salesforce-streaming/salesforce_streaming/internal/sfauth"
+	"github.com/salesforce-streaming/salesforce_streaming/internal/stream"
 	"github.com/salesforce-streaming/salesforce_streaming/sfemu"
 	"github.com/salesforce-streaming/salesforce_streaming/sfemu/org"
 )
@@ -38,7 +38,7 @@ func startRecordsOrg(t *testing.T, records ...sfemu.ObjectCount) *orgFixture {
 		ClientID: sfemu.DefaultClientID, ClientSecret: sfemu.DefaultClientSecret, HTTPClient: srv.Client()})
 	require.NoError(t, err)
 	return &orgFixture{emu: emu, client: orgapi.New(src, srv.Client(), "64.0", nil,
-		orgapi.WithBackoff(bayeux.BackoffConfig{Initial: time.Millisecond, Max: time.Millisecond, Long: time.Millisecond}))}
+		orgapi.WithBackoff(stream.BackoffConfig{Initial: time.Millisecond, Max: time.Millisecond, Long: time.Millisecond}))}
 }
 
 // live answers the org's live records of object by id, field values as the org keeps them.

@@ -6,9 +6,8 @@ import (
 
 	"github.com/redpanda-data/benthos/v4/public/service"
 
-	"github.com/salesforce-streaming/salesforce_streaming/internal/bayeux"
-	"github.com/salesforce-streaming/salesforce_streaming/internal/pubsub"
 	"github.com/salesforce-streaming/salesforce_streaming/internal/sfauth"
+	"github.com/salesforce-streaming/salesforce_streaming/internal/stream"
 )
 
 // Field names of the input's configuration. They are a contract: users' YAML,
@@ -65,20 +64,16 @@ const (
 	apiStreaming apiKind = "streaming"
 	apiPubSub    apiKind = "pubsub"
 
-	defaultPubSubEndpoint = pubsub.DefaultEndpoint
-
-	defaultAPIVersion        = bayeux.DefaultAPIVersion
-	minAPIVersion            = 37 // first version with durable replay at /cometd/<v>
-	defaultCheckpointKey     = "salesforce_streaming"
-	defaultCheckpointLimit   = 1024
-	defaultMaxBufferedEvents = bayeux.DefaultMaxBufferedEvents
+	minAPIVersion          = 37 // first version with durable replay at /cometd/<v>
+	defaultCheckpointKey   = "salesforce_streaming"
+	defaultCheckpointLimit = 1024
 )
 
 // The backoff defaults as the spec and messages write them.
 var (
-	defaultBackoffInitial = durationText(bayeux.DefaultBackoffInitial)
-	defaultBackoffMax     = durationText(bayeux.DefaultBackoffMax)
-	defaultBackoffLong    = durationText(bayeux.DefaultBackoffLong)
+	defaultBackoffInitial = durationText(stream.DefaultBackoffInitial)
+	defaultBackoffMax     = durationText(stream.DefaultBackoffMax)
+	defaultBackoffLong    = durationText(stream.DefaultBackoffLong)
 )
 
 // durationText writes d the way a user would: whole minutes from two minutes

@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/salesforce-streaming/salesforce_streaming/input/checkpointfmt"
+	"github.com/salesforce-streaming/salesforce_streaming/internal/stream"
 	"github.com/salesforce-streaming/salesforce_streaming/sfemu"
 	"github.com/salesforce-streaming/salesforce_streaming/test/harness"
 )
@@ -82,14 +83,14 @@ func TestSkipBelowEnds(t *testing.T) {
 	assert.False(t, ok, "after a fallback")
 
 	require.NoError(t, c.StoreStart(t.Context(), "/u/B", 40))
-	resolve, err := c.Track(t.Context(), "/u/B", 44, true, 2)
+	resolve, err := c.Track(t.Context(), "/u/B", stream.Position{Seq: 44}, true, 2)
 	require.NoError(t, err)
 	resolve()
 	_, ok = c.SkipBelow("/u/B")
 	assert.False(t, ok, "after the first acknowledgement")
-	pos, _, err := c.resume(t.Context(), "/u/B")
+	pos, _, err := c.Resume(t.Context(), "/u/B")
 	require.NoError(t, err)
-	assert.Equal(t, position{ID: 44}, pos, "a position is past the marker")
+	assert.Equal(t, stream.Position{Seq: 44}, pos, "a position is past the marker")
 }
 
 // TestStartMarkerStartPositions: a start marker subscribes from the earliest
@@ -104,7 +105,7 @@ func TestStartMarkerStartPositions(t *testing.T) {
 	store := in.org.(cacheStore)
 	_, err := in.checkOrgMigration(ctx) // records NA1
 	require.NoError(t, err)
-	require.NoError(t, store.Store(ctx, ch, position{ID: 900, Start: true}))
+	require.NoError(t, store.Store(ctx, ch, stream.Position{Seq: 900, Start: true}))
 
 	in2 := migrationInput(t, "latest", &instance)
 	in2.org, in2.cp.store = store, store
@@ -113,7 +114,7 @@ func TestStartMarkerStartPositions(t *testing.T) {
 	require.Empty(t, migrated)
 	ids, err := in2.startPositions(ctx, migrated)
 	require.NoError(t, err)
-	assert.Equal(t, replayEarliest, ids[ch], "a marker is never sent as a replay id")
+	assert.Equal(t, replayEarliest, cometdReplayID(ids[ch]), "a marker is never sent as a replay id")
 	below, ok := in2.cp.SkipBelow(ch)
 	require.True(t, ok)
 	assert.Equal(t, int64(900), below)
@@ -126,7 +127,7 @@ func TestStartMarkerStartPositions(t *testing.T) {
 	require.Equal(t, map[string]bool{ch: true}, migrated)
 	ids, err = in3.startPositions(ctx, migrated)
 	require.NoError(t, err)
-	assert.Equal(t, replayLatest, ids[ch], "on_invalid_replay_id after an org migration")
+	assert.Equal(t, replayLatest, cometdReplayID(ids[ch]), "on_invalid_replay_id after an org migration")
 	_, ok = in3.cp.SkipBelow(ch)
 	assert.False(t, ok, "the old sequence's first id skips nothing of the new one")
 }

@@ -26,9 +26,9 @@ var jsonParsers fastjson.ParserPool
 var changeTypeSymbols = []string{"CREATE", "UPDATE", "DELETE", "UNDELETE", "GAP_CREATE", "GAP_UPDATE", "GAP_DELETE", "GAP_UNDELETE", "GAP_OVERFLOW"}
 
 // encodePubSub encodes one stored event of channel for Pub/Sub.
-// The encoding is the event's eventstore.Encoding: the event id, the id of the schema it was written with (the
-// schema current when it was first served, as Salesforce keeps the schema an event was published with), and the
-// Avro payload.
+// The encoding is the event's eventstore.Encoding: its ConsumerEvent in wire form (pubsub_wire.go), with the
+// event id, the id of the schema it was written with (the schema current when it was first served, as
+// Salesforce keeps the schema an event was published with), the Avro payload and the replay id.
 func (s *pubsubServer) encodePubSub(channel string, kind Kind, msg []byte, id int64) (*eventstore.Encoding, error) {
 	p := jsonParsers.Get()
 	defer jsonParsers.Put(p)

@@ -44,6 +44,11 @@
 // CometD key plus PubSubKeySuffix, as `<base64 replay id>@<epoch>`: Pub/Sub
 // replay ids are opaque bytes, so neither API ever reads the other's. The
 // shadow and epoch rules are the same.
+//
+// The two stored forms are the two implementations of Codec (CometD and
+// PubSub, codec.go): the key, the value's text, and which of key and shadow
+// a read takes. Read, the shadow rule and the errors are one code path for
+// both.
 package checkpointfmt
 
 import (
@@ -51,10 +56,8 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
-	"strconv"
-	"strings"
 
-	"github.com/salesforce-streaming/salesforce_streaming/internal/bayeux/wire"
+	"github.com/salesforce-streaming/salesforce_streaming/internal/stream"
 )
 
 // ShadowSuffix makes a checkpoint key's shadow key.
@@ -64,7 +67,7 @@ const ShadowSuffix = ".shadow"
 // input's checkpoint_cache_key): `<prefix>:<url.PathEscape(channel)>`, the
 // channel without its PushTopic filter.
 func CheckpointKey(prefix, channel string) string {
-	return prefix + ":" + url.PathEscape(wire.ChannelKey(channel))
+	return prefix + ":" + url.PathEscape(stream.ChannelKey(channel))
 }
 
 // WriteOrder lists the keys a write of key's position goes to, in order: the
@@ -74,13 +77,15 @@ func WriteOrder(key string) []string { return []string{key + ShadowSuffix, key} 
 // StartPrefix begins the value of a start marker: `start:<F>[@<epoch>]`.
 const StartPrefix = "start:"
 
-// Position is an acknowledged place in a channel: a replay id within its
-// epoch, or, when Start is set, a start marker (the channel's first batch
+// Position is an acknowledged place in a channel as stored: a replay id
+// within its epoch (ID over CometD, ReplayID's opaque bytes over Pub/Sub),
+// or, when Start is set, a CometD start marker (the channel's first batch
 // began at replay id ID; nothing was acknowledged yet).
 type Position struct {
-	Epoch int64
-	ID    int64
-	Start bool
+	Epoch    int64
+	ID       int64
+	Start    bool
+	ReplayID []byte
 }
 
 // After reports whether p is past q: a later epoch; in the same one, a
@@ -93,47 +98,6 @@ func (p Position) After(q Position) bool {
 		return q.Start
 	}
 	return p.ID > q.ID
-}
-
-// Format writes p as stored: `<id>` in epoch 0, else `<id>@<epoch>`; a start
-// marker with StartPrefix before it.
-func (p Position) Format() []byte {
-	var value []byte
-	if p.Start {
-		value = append(value, StartPrefix...)
-	}
-	value = strconv.AppendInt(value, p.ID, 10)
-	if p.Epoch > 0 {
-		value = append(value, '@')
-		value = strconv.AppendInt(value, p.Epoch, 10)
-	}
-	return value
-}
-
-// ParsePosition reads a stored value, `<id>` (epoch 0) or `<id>@<epoch>`,
-// or a start marker (StartPrefix before either), ignoring surrounding space.
-// An id below 1 is refused with a *NotPositionError: the input only ever
-// stores the id of a delivered event, and Salesforce reads -1 as "the latest
-// event" and -2 as "the earliest", so resuming after such a value would skip
-// or replay the retained events.
-func ParsePosition(value []byte) (Position, error) {
-	text := strings.TrimSpace(string(value))
-	rest, start := strings.CutPrefix(text, StartPrefix)
-	idText, epochText, hasEpoch := strings.Cut(rest, "@")
-	id, err := strconv.ParseInt(idText, 10, 64)
-	if err != nil {
-		return Position{}, err
-	}
-	pos := Position{ID: id, Start: start}
-	if hasEpoch {
-		if pos.Epoch, err = strconv.ParseInt(epochText, 10, 64); err != nil || pos.Epoch < 1 {
-			return Position{}, fmt.Errorf("invalid epoch %q", epochText)
-		}
-	}
-	if id < 1 {
-		return Position{}, &NotPositionError{Reason: fmt.Sprintf("replay id %d names no event; Salesforce reads -1 as the latest event and -2 as the earliest", id)}
-	}
-	return pos, nil
 }
 
 // NotPositionError is a stored value that is whole, so no crash cut it
@@ -189,16 +153,17 @@ func notPosition(err error) string {
 	return ""
 }
 
-// ReadPosition returns the stored position of channel under prefix, reading
-// the key and its shadow with get; ok is false when none is stored.
-func ReadPosition(ctx context.Context, get GetFunc, prefix, channel string) (pos Position, ok bool, err error) {
-	s, err := Read(ctx, get, CheckpointKey(prefix, channel))
+// ReadPosition returns the stored position of channel under prefix in
+// codec's form, reading the key and its shadow with get; ok is false when
+// none is stored.
+func ReadPosition(ctx context.Context, get GetFunc, codec Codec, prefix, channel string) (pos Position, ok bool, err error) {
+	s, err := Read(ctx, get, codec, codec.Key(prefix, channel))
 	return s.Pos, s.Found, err
 }
 
-// Read returns the position stored under key, recovering from a write cut
-// short by a crash. Its error is get's, or a *CorruptError.
-func Read(ctx context.Context, get GetFunc, key string) (Stored, error) {
+// Read returns the position stored under key in codec's form, recovering
+// from a write cut short by a crash. Its error is get's, or a *CorruptError.
+func Read(ctx context.Context, get GetFunc, codec Codec, key string) (Stored, error) {
 	primary, pFound, err := get(ctx, key)
 	if err != nil {
 		return Stored{}, err
@@ -207,14 +172,14 @@ func Read(ctx context.Context, get GetFunc, key string) (Stored, error) {
 	if err != nil {
 		return Stored{}, err
 	}
-	pPos, pErr := ParsePosition(primary)
-	sPos, sErr := ParsePosition(shadow)
+	pPos, pErr := codec.Parse(primary)
+	sPos, sErr := codec.Parse(shadow)
 	pOK, sOK := pFound && pErr == nil, sFound && sErr == nil
 	switch {
 	case !pFound && !sFound:
 		return Stored{}, nil
 	case pOK && sOK:
-		if sPos.After(pPos) {
+		if codec.shadowWins(sPos, pPos) {
 			return Stored{Pos: sPos, Found: true}, nil
 		}
 		return Stored{Pos: pPos, Found: true}, nil

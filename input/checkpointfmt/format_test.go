@@ -23,20 +23,20 @@ func TestCheckpointKey(t *testing.T) {
 
 func TestPositionFormat(t *testing.T) {
 	for _, pos := range []Position{{ID: 1}, {ID: 981}, {Epoch: 1, ID: 5}, {Epoch: 12, ID: 1 << 40}} {
-		back, err := ParsePosition(pos.Format())
+		back, err := CometD.Parse(CometD.Format(pos))
 		require.NoError(t, err)
 		assert.Equal(t, pos, back)
 	}
-	assert.Equal(t, "981", string(Position{ID: 981}.Format()), "epoch 0 is the bare id")
-	assert.Equal(t, "5@2", string(Position{Epoch: 2, ID: 5}.Format()))
+	assert.Equal(t, "981", string(CometD.Format(Position{ID: 981})), "epoch 0 is the bare id")
+	assert.Equal(t, "5@2", string(CometD.Format(Position{Epoch: 2, ID: 5})))
 	for _, bad := range []string{"", " ", "x", "5@", "5@0", "5@-1", "5@x", "@3"} {
-		_, err := ParsePosition([]byte(bad))
+		_, err := CometD.Parse([]byte(bad))
 		assert.Error(t, err, bad)
 	}
 	// Whole values that name no event: Salesforce reads -1 as latest and -2
 	// as earliest. No crash leaves them, so they are never taken for torn.
 	for _, notEvent := range []string{"0", "-1", "-2", "-1@3", " -1\n", "-9223372036854775808"} {
-		_, err := ParsePosition([]byte(notEvent))
+		_, err := CometD.Parse([]byte(notEvent))
 		var np *NotPositionError
 		assert.ErrorAs(t, err, &np, notEvent)
 	}
@@ -85,7 +85,7 @@ func TestReadPosition(t *testing.T) {
 				}
 				return []byte(*v), true, nil
 			}
-			got, err := Read(t.Context(), get, key)
+			got, err := Read(t.Context(), get, CometD, key)
 			if test.corrupt {
 				var corrupt *CorruptError
 				require.ErrorAs(t, err, &corrupt)
@@ -100,7 +100,7 @@ func TestReadPosition(t *testing.T) {
 			require.NoError(t, err)
 			assert.Equal(t, test.want, got)
 
-			pos, ok, err := ReadPosition(t.Context(), get, "p", "/u/A")
+			pos, ok, err := ReadPosition(t.Context(), get, CometD, "p", "/u/A")
 			require.NoError(t, err)
 			assert.Equal(t, test.want.Found, ok)
 			assert.Equal(t, test.want.Pos, pos)
@@ -109,7 +109,7 @@ func TestReadPosition(t *testing.T) {
 
 	t.Run("a failed get is returned", func(t *testing.T) {
 		boom := errors.New("boom")
-		_, _, err := ReadPosition(t.Context(), func(context.Context, string) ([]byte, bool, error) { return nil, false, boom }, "p", "/u/A")
+		_, _, err := ReadPosition(t.Context(), func(context.Context, string) ([]byte, bool, error) { return nil, false, boom }, CometD, "p", "/u/A")
 		assert.ErrorIs(t, err, boom)
 	})
 }
@@ -117,9 +117,9 @@ func TestReadPosition(t *testing.T) {
 func ptr(s string) *string { return &s }
 
 func TestOrgRecord(t *testing.T) {
-	assert.Equal(t, "p:@org", OrgKey("p", false))
-	assert.Equal(t, "p:@org@pubsub", OrgKey("p", true))
-	assert.NotEqual(t, OrgKey("p", false), CheckpointKey("p", "/event/A__e"))
+	assert.Equal(t, "p:@org", CometD.OrgKey("p"))
+	assert.Equal(t, "p:@org@pubsub", PubSub.OrgKey("p"))
+	assert.NotEqual(t, CometD.OrgKey("p"), CheckpointKey("p", "/event/A__e"))
 
 	rec := OrgRecord{InstanceName: "NA135", MigratedEpochs: map[string]int64{"/event/A__e": 2}}
 	whole := string(rec.Format())
@@ -159,27 +159,27 @@ func TestOrgRecord(t *testing.T) {
 
 func TestStartMarker(t *testing.T) {
 	for _, pos := range []Position{{ID: 1, Start: true}, {ID: 7556, Start: true}, {Epoch: 3, ID: 20051, Start: true}} {
-		back, err := ParsePosition(pos.Format())
+		back, err := CometD.Parse(CometD.Format(pos))
 		require.NoError(t, err)
 		assert.Equal(t, pos, back)
 	}
-	assert.Equal(t, "start:7556", string(Position{ID: 7556, Start: true}.Format()))
-	assert.Equal(t, "start:7556@2", string(Position{Epoch: 2, ID: 7556, Start: true}.Format()))
+	assert.Equal(t, "start:7556", string(CometD.Format(Position{ID: 7556, Start: true})))
+	assert.Equal(t, "start:7556@2", string(CometD.Format(Position{Epoch: 2, ID: 7556, Start: true})))
 	// Every form written before the marker reads back byte for byte as before.
 	for value, want := range map[string]Position{"981": {ID: 981}, "5@2": {Epoch: 2, ID: 5}, " 12\n": {ID: 12}} {
-		got, err := ParsePosition([]byte(value))
+		got, err := CometD.Parse([]byte(value))
 		require.NoError(t, err)
 		assert.Equal(t, want, got, value)
 		assert.False(t, got.Start)
 	}
 	// A marker cut short by a crash fails to parse (torn) or names a lower F.
 	for _, torn := range []string{"s", "start", "start:", "start:@2", "start:x"} {
-		_, err := ParsePosition([]byte(torn))
+		_, err := CometD.Parse([]byte(torn))
 		require.Error(t, err, torn)
 		var np *NotPositionError
 		assert.False(t, errors.As(err, &np), "%q is a write cut short", torn)
 	}
-	_, err := ParsePosition([]byte("start:0"))
+	_, err := CometD.Parse([]byte("start:0"))
 	var np *NotPositionError
 	assert.ErrorAs(t, err, &np, "a whole marker naming no event")
 
@@ -212,7 +212,7 @@ func TestReadStartMarker(t *testing.T) {
 				}
 				return nil, false, nil
 			}
-			got, err := Read(t.Context(), get, key)
+			got, err := Read(t.Context(), get, CometD, key)
 			require.NoError(t, err)
 			assert.True(t, got.Found)
 			assert.Equal(t, test.want, got.Pos)
@@ -224,7 +224,7 @@ func TestReadStartMarker(t *testing.T) {
 			return []byte("start:"), true, nil
 		}
 		return nil, false, nil
-	}, key)
+	}, CometD, key)
 	require.NoError(t, err)
 	assert.False(t, got.Found)
 }

@@ -22,13 +22,7 @@ import (
 const orgKeySuffix = ":@org"
 
 // OrgKey is the cache key of the org record of the checkpoints under prefix,
-// one per API (the two APIs' checkpoints never mix).
-func OrgKey(prefix string, pubsub bool) string {
-	if pubsub {
-		return prefix + orgKeySuffix + PubSubKeySuffix
-	}
-	return prefix + orgKeySuffix
-}
+// one per API (the two APIs' checkpoints never mix): Codec.OrgKey.
 
 // OrgRecord is the org record.
 type OrgRecord struct {

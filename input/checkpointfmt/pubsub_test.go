@@ -11,32 +11,32 @@ import (
 func TestPubSubKeyNeverACometDKey(t *testing.T) {
 	// A CometD prefix may contain ':' but never '@': no prefix makes a CometD
 	// key equal to a Pub/Sub one.
-	assert.Equal(t, "ckpt:%2Fevent%2FA__e@pubsub", PubSubCheckpointKey("ckpt", "/event/A__e"))
-	assert.NotEqual(t, CheckpointKey("ckpt", "/event/A__e"), PubSubCheckpointKey("ckpt", "/event/A__e"))
+	assert.Equal(t, "ckpt:%2Fevent%2FA__e@pubsub", PubSub.Key("ckpt", "/event/A__e"))
+	assert.NotEqual(t, CheckpointKey("ckpt", "/event/A__e"), PubSub.Key("ckpt", "/event/A__e"))
 }
 
 func TestOpaquePositionRoundTrip(t *testing.T) {
-	for _, p := range []OpaquePosition{{ReplayID: []byte{0, 0, 0, 0, 0, 0, 0, 7}}, {Epoch: 12, ReplayID: []byte("\xff\x00x")}} {
-		got, err := ParseOpaquePosition(p.Format())
+	for _, p := range []Position{{ReplayID: []byte{0, 0, 0, 0, 0, 0, 0, 7}}, {Epoch: 12, ReplayID: []byte("\xff\x00x")}} {
+		got, err := PubSub.Parse(PubSub.Format(p))
 		require.NoError(t, err)
 		assert.Equal(t, p, got)
 	}
 	for _, bad := range []string{"", "AAAA", "@0", "!!@0", "AAAA@", "AAAA@-1", "AAAA@x"} {
-		_, err := ParseOpaquePosition([]byte(bad))
+		_, err := PubSub.Parse([]byte(bad))
 		assert.Error(t, err, bad)
 	}
 }
 
 func TestReadOpaqueAfterTornWrites(t *testing.T) {
-	old := OpaquePosition{Epoch: 1, ReplayID: []byte("old-id")}
-	newer := OpaquePosition{Epoch: 1, ReplayID: []byte("newer-id")}
-	nextEpoch := OpaquePosition{Epoch: 12, ReplayID: []byte("e12")}
-	full := func(p OpaquePosition) *string { s := string(p.Format()); return &s }
-	cut := func(p OpaquePosition, n int) *string { s := string(p.Format()); s = s[:len(s)-n]; return &s }
+	old := Position{Epoch: 1, ReplayID: []byte("old-id")}
+	newer := Position{Epoch: 1, ReplayID: []byte("newer-id")}
+	nextEpoch := Position{Epoch: 12, ReplayID: []byte("e12")}
+	full := func(p Position) *string { s := string(PubSub.Format(p)); return &s }
+	cut := func(p Position, n int) *string { s := string(PubSub.Format(p)); s = s[:len(s)-n]; return &s }
 	tests := []struct {
 		name        string
 		key, shadow *string
-		want        OpaquePosition
+		want        Position
 		found, torn bool
 	}{
 		{name: "nothing stored"},
@@ -46,7 +46,7 @@ func TestReadOpaqueAfterTornWrites(t *testing.T) {
 		{name: "shadow cut short in its id", key: full(old), shadow: cut(newer, 5), want: old, found: true, torn: true},
 		// The shadow's id is whole and acknowledged, only its epoch lost a digit:
 		// resuming after it loses nothing.
-		{name: "shadow lost an epoch digit", key: full(OpaquePosition{Epoch: 1, ReplayID: []byte("x")}), shadow: cut(nextEpoch, 1), want: OpaquePosition{Epoch: 1, ReplayID: []byte("e12")}, found: true},
+		{name: "shadow lost an epoch digit", key: full(Position{Epoch: 1, ReplayID: []byte("x")}), shadow: cut(nextEpoch, 1), want: Position{Epoch: 1, ReplayID: []byte("e12")}, found: true},
 		{name: "first shadow write cut", shadow: cut(newer, 6), torn: true},
 	}
 	for _, tt := range tests {
@@ -61,7 +61,7 @@ func TestReadOpaqueAfterTornWrites(t *testing.T) {
 				}
 				return []byte(*v), true, nil
 			}
-			got, err := ReadOpaque(t.Context(), get, "k")
+			got, err := Read(t.Context(), get, PubSub, "k")
 			require.NoError(t, err)
 			assert.Equal(t, tt.found, got.Found)
 			assert.Equal(t, tt.torn, got.TornKey != "")
@@ -71,7 +71,7 @@ func TestReadOpaqueAfterTornWrites(t *testing.T) {
 		})
 	}
 	corrupt := func(_ context.Context, key string) ([]byte, bool, error) { return []byte("junk"), true, nil }
-	_, err := ReadOpaque(t.Context(), corrupt, "k")
+	_, err := Read(t.Context(), corrupt, PubSub, "k")
 	var ce *CorruptError
 	assert.ErrorAs(t, err, &ce)
 }
@@ -80,7 +80,7 @@ func TestReadOpaqueAfterTornWrites(t *testing.T) {
 // it is never taken for torn: with a valid other copy that one is used, else
 // the checkpoint is corrupt and the error names the key.
 func TestReadOpaqueEmptyReplayID(t *testing.T) {
-	valid := string(OpaquePosition{Epoch: 2, ReplayID: []byte("id")}.Format())
+	valid := string(PubSub.Format(Position{Epoch: 2, ReplayID: []byte("id")}))
 	tests := []struct {
 		name, key, shadow string // "-" = absent
 		wantErrKey        string
@@ -104,7 +104,7 @@ func TestReadOpaqueEmptyReplayID(t *testing.T) {
 				}
 				return []byte(v), true, nil
 			}
-			got, err := ReadOpaque(t.Context(), get, "k")
+			got, err := Read(t.Context(), get, PubSub, "k")
 			if tt.wantErrKey != "" {
 				var ce *CorruptError
 				require.ErrorAs(t, err, &ce)

@@ -1,6 +1,8 @@
 package bayeux
 
 import (
+	"github.com/salesforce-streaming/salesforce_streaming/internal/stream"
+
 	"fmt"
 	"strings"
 
@@ -25,7 +27,7 @@ func (b *buffer) admit(ans *wire.Answer) {
 	}
 	kept := ans.Batches[:0]
 	for _, batch := range ans.Batches {
-		last := b.position(wire.ChannelKey(batch.Channel))
+		last := b.position(stream.ChannelKey(batch.Channel))
 		events := batch.Events[:0]
 		var bad *wire.Drop
 		for _, ev := range batch.Events {
@@ -35,7 +37,7 @@ func (b *buffer) admit(ans *wire.Answer) {
 			}
 			if last >= 0 && ev.ReplayID <= last {
 				if bad == nil {
-					bad = &wire.Drop{Channel: batch.Channel, Reason: wire.DropReplayIDNotIncreasing,
+					bad = &wire.Drop{Channel: batch.Channel, Reason: stream.DropReplayIDNotIncreasing,
 						Example: fmt.Sprintf("%d is not above %d", ev.ReplayID, last)}
 				}
 				bad.N++
@@ -54,17 +56,17 @@ func (b *buffer) admit(ans *wire.Answer) {
 		}
 	}
 	for i := len(kept); i < len(ans.Batches); i++ {
-		ans.Batches[i] = wire.Batch{} // let dropped events' memory go with the answer
+		ans.Batches[i] = stream.Batch{} // let dropped events' memory go with the answer
 	}
 	ans.Batches = kept
 }
 
 // enqueue queues the batches of one answer for Next and moves the channels' replay positions to their last
 // event that carries a replay id (events without one, from generic Bayeux servers, do not move them).
-func (b *buffer) enqueue(batches []wire.Batch, events, staged int) {
+func (b *buffer) enqueue(batches []stream.Batch, events, staged int) {
 	b.mu.Lock()
 	for i := range batches {
-		key := wire.ChannelKey(batches[i].Channel)
+		key := stream.ChannelKey(batches[i].Channel)
 		evs := batches[i].Events
 		for k := len(evs) - 1; k >= 0; k-- {
 			if evs[k].HasReplayID {
@@ -98,24 +100,24 @@ func (b *buffer) reportDrop(d wire.Drop) {
 	d.Example = b.red.QuoteString(d.Example)
 	var what string
 	switch d.Reason {
-	case wire.DropUnknownChannel:
+	case stream.DropUnknownChannel:
 		what = fmt.Sprintf("on channels this client did not subscribe to (first: %q)", d.Example)
-	case wire.DropMissingChannel:
+	case stream.DropMissingChannel:
 		what = "without a channel"
-	case wire.DropInvalidReplayID:
+	case stream.DropInvalidReplayID:
 		what = fmt.Sprintf("on %s whose replayId is not a non-negative integer (first: %s)", d.Channel, d.Example)
-	case wire.DropReplayIDNotIncreasing:
+	case stream.DropReplayIDNotIncreasing:
 		what = fmt.Sprintf("on %s whose replay id is not above the last one handed on (first: %s); "+
 			"they repeat or precede events already delivered", d.Channel, d.Example)
 	default:
 		what = strings.TrimSpace(d.Channel + " " + d.Reason)
 	}
-	log := WithFields(b.log, LogFieldReason, d.Reason)
-	if d.Channel != "" && d.Reason != wire.DropUnknownChannel {
-		log = WithFields(log, LogFieldChannel, wire.ChannelKey(d.Channel))
+	log := stream.WithFields(b.log, stream.LogFieldReason, d.Reason)
+	if d.Channel != "" && d.Reason != stream.DropUnknownChannel {
+		log = stream.WithFields(log, stream.LogFieldChannel, stream.ChannelKey(d.Channel))
 	}
 	log.Warnf("Salesforce streaming: dropped %d event(s) %s", d.N, what)
-	if do, ok := b.obs.(DropObserver); ok {
+	if do, ok := b.obs.(stream.DropObserver); ok {
 		do.Dropped(d.Channel, d.Reason, d.N)
 	}
 }

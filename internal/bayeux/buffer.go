@@ -1,10 +1,11 @@
 package bayeux
 
 import (
+	"github.com/salesforce-streaming/salesforce_streaming/internal/stream"
+
 	"context"
 	"sync"
 
-	"github.com/salesforce-streaming/salesforce_streaming/internal/bayeux/wire"
 	"github.com/salesforce-streaming/salesforce_streaming/internal/redact"
 )
 
@@ -15,12 +16,12 @@ import (
 // state.
 type buffer struct {
 	max int // MaxBufferedEvents
-	log Logger
-	obs Observer
+	log stream.Logger
+	obs stream.Observer
 	red *redact.Redactor
 
 	mu     sync.Mutex
-	queue  []wire.Batch
+	queue  []stream.Batch
 	queued int // events in queue
 	// staged counts the answers handed to the decode stage and not yet queued, stagedEvents their data messages
 	// (which count against max).
@@ -39,7 +40,7 @@ type buffer struct {
 	stageIdle chan struct{} // staged fell to zero
 }
 
-func newBuffer(max int, positions map[string]int64, log Logger, obs Observer, red *redact.Redactor) *buffer {
+func newBuffer(max int, positions map[string]int64, log stream.Logger, obs stream.Observer, red *redact.Redactor) *buffer {
 	return &buffer{
 		max: max, log: log, obs: obs, red: red,
 		positions: positions,
@@ -80,16 +81,16 @@ func (b *buffer) snapshot() map[string]int64 {
 }
 
 // next hands out the oldest queued batch, else the terminal error, else waits; see Client.Next.
-func (b *buffer) next(ctx context.Context, closing <-chan struct{}) (wire.Batch, error) {
+func (b *buffer) next(ctx context.Context, closing <-chan struct{}) (stream.Batch, error) {
 	for {
 		b.mu.Lock()
 		if b.closed {
 			b.mu.Unlock()
-			return wire.Batch{}, ErrClosed
+			return stream.Batch{}, ErrClosed
 		}
 		if len(b.queue) > 0 {
 			batch := b.queue[0]
-			b.queue[0] = wire.Batch{}
+			b.queue[0] = stream.Batch{}
 			b.queue = b.queue[1:]
 			if len(b.queue) == 0 {
 				b.queue = nil // let the backing array go
@@ -108,12 +109,12 @@ func (b *buffer) next(ctx context.Context, closing <-chan struct{}) (wire.Batch,
 			err := b.fatal
 			b.mu.Unlock()
 			signal(b.avail)
-			return wire.Batch{}, err
+			return stream.Batch{}, err
 		}
 		b.mu.Unlock()
 		select {
 		case <-ctx.Done():
-			return wire.Batch{}, ctx.Err()
+			return stream.Batch{}, ctx.Err()
 		case <-closing:
 		case <-b.avail:
 		}

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/salesforce-streaming/salesforce_streaming/internal/bayeux/wire"
+	"github.com/salesforce-streaming/salesforce_streaming/internal/stream"
 )
 
 // lifecycle is where a Client stands between New and Close.
@@ -66,8 +67,8 @@ func New(cfg Config) (*Client, error) {
 
 // Start obtains a token, handshakes and subscribes every channel in order, then starts the polling goroutine,
 // whose lifetime is not tied to ctx. Errors name the cause in Salesforce's words: bad credentials (the token
-// source's error), an AuthError, a PermissionError or InvalidReplayError (policy fail) naming the channel, a
-// LimitError. After a failed Start, Start may be called again.
+// source's error), a stream.AuthError, a stream.PermissionError or stream.InvalidReplayError (policy fail) naming the channel, a
+// stream.LimitError. After a failed Start, Start may be called again.
 func (c *Client) Start(ctx context.Context) error {
 	c.mu.Lock()
 	switch c.life {
@@ -124,12 +125,12 @@ func (c *Client) Start(ctx context.Context) error {
 
 // Next returns the next batch: the events of one channel from one answer, in order. It blocks until a batch is
 // ready or ctx ends. After Close it returns ErrClosed; after a terminal error (an invalid replay id with policy
-// ReplayFallbackFail) it returns that error once the queued batches are taken.
-func (c *Client) Next(ctx context.Context) (wire.Batch, error) {
+// stream.ReplayFallbackFail) it returns that error once the queued batches are taken.
+func (c *Client) Next(ctx context.Context) (stream.Batch, error) {
 	return c.buf.next(ctx, c.closeCtx.Done())
 }
 
-// Err returns the terminal error that stopped the session (an invalid replay id with policy ReplayFallbackFail),
+// Err returns the terminal error that stopped the session (an invalid replay id with policy stream.ReplayFallbackFail),
 // or nil while the session runs or recovers. A client with a terminal error stays stopped: close it.
 func (c *Client) Err() error { return c.buf.err() }
 

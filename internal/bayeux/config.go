@@ -1,7 +1,8 @@
 package bayeux
 
 import (
-	"context"
+	"github.com/salesforce-streaming/salesforce_streaming/internal/stream"
+
 	"errors"
 	"fmt"
 	"net/http"
@@ -12,24 +13,17 @@ import (
 	"github.com/salesforce-streaming/salesforce_streaming/internal/redact"
 )
 
-// Authenticator supplies access tokens. Refresh is called with the token Salesforce refused; an implementation
-// that already holds a newer one returns it without a new token request (sfauth.Source does this).
-type Authenticator interface {
-	Token(ctx context.Context) (accessToken, instanceURL string, err error)
-	Refresh(ctx context.Context, staleAccessToken string) (accessToken, instanceURL string, err error)
-}
-
 // Config configures a Client. Zero values take the documented defaults.
 type Config struct {
-	Auth       Authenticator // required
-	APIVersion string        // default "64.0"; endpoint = instanceURL + "/cometd/" + APIVersion
-	HTTPClient *http.Client  // base client (TLS, proxy); the client adds its own cookie jar and timeouts
+	Auth       stream.TokenSource // required: the token and the instance URL of the endpoint
+	APIVersion string             // default "64.0"; endpoint = instanceURL + "/cometd/" + APIVersion
+	HTTPClient *http.Client       // base client (TLS, proxy); the client adds its own cookie jar and timeouts
 
 	Channels []string // required, e.g. "/topic/X?Status__c=Open"; at most one per replay key
 	// ReplayIDs is the start point per channel (keyed by the channel as configured or by its key without
 	// ?query): a stored checkpoint, or ReplayLatest / ReplayEarliest. A channel without one starts at ReplayLatest.
 	ReplayIDs         map[string]int64
-	OnInvalidReplayID InvalidReplayPolicy
+	OnInvalidReplayID stream.InvalidReplayPolicy
 
 	// MaxBufferedEvents bounds the events received but not yet taken by Next (default 10,000). When it is
 	// reached the client stops polling and disconnects (so Salesforce does not count it against the org's
@@ -37,9 +31,9 @@ type Config struct {
 	// queued replay ids. One answer is always queued whole, so the buffer may exceed the bound by one answer.
 	MaxBufferedEvents int
 
-	Logger   Logger   // optional
-	Observer Observer // optional
-	Backoff  BackoffConfig
+	Logger   stream.Logger   // optional
+	Observer stream.Observer // optional
+	Backoff  stream.BackoffConfig
 
 	// RequestTimeout bounds handshake, subscribe and disconnect requests (default 30 s). A long poll is bounded by
 	// the server's advice.timeout plus ConnectTimeoutMargin (default 15 s).
@@ -93,7 +87,7 @@ func (cfg Config) validated() (_ Config, channelOf map[string]string, start map[
 		cfg.MaxAnswerBytes = wire.DefaultMaxAnswerBytes
 	}
 	switch cfg.OnInvalidReplayID {
-	case ReplayFallbackEarliest, ReplayFallbackLatest, ReplayFallbackFail:
+	case stream.ReplayFallbackEarliest, stream.ReplayFallbackLatest, stream.ReplayFallbackFail:
 	default:
 		return cfg, nil, nil, fmt.Errorf("bayeux: unknown invalid replay policy %d", cfg.OnInvalidReplayID)
 	}
@@ -102,10 +96,10 @@ func (cfg Config) validated() (_ Config, channelOf map[string]string, start map[
 		cfg.Redactor = redact.New()
 	}
 	if cfg.Logger == nil {
-		cfg.Logger = nopLogger{}
+		cfg.Logger = stream.NopLogger{}
 	}
 	if cfg.Observer == nil {
-		cfg.Observer = nopObserver{}
+		cfg.Observer = stream.NopObserver{}
 	}
 	cfg.Channels = append([]string(nil), cfg.Channels...)
 
@@ -115,7 +109,7 @@ func (cfg Config) validated() (_ Config, channelOf map[string]string, start map[
 		if !strings.HasPrefix(ch, "/") || strings.HasPrefix(ch, "/meta/") {
 			return cfg, nil, nil, fmt.Errorf("bayeux: invalid channel %q", ch)
 		}
-		key := wire.ChannelKey(ch)
+		key := stream.ChannelKey(ch)
 		if other, dup := channelOf[key]; dup {
 			return cfg, nil, nil, fmt.Errorf("bayeux: channels %q and %q share the replay key %q", other, ch, key)
 		}
@@ -131,3 +125,10 @@ func (cfg Config) validated() (_ Config, channelOf map[string]string, start map[
 	}
 	return cfg, channelOf, start, nil
 }
+
+// The defaults a zero Config field takes, exported so that the input's configuration spec documents and applies
+// the very values the client uses (the backoff's are stream.DefaultBackoff*).
+const (
+	DefaultAPIVersion        = defaultAPIVersion
+	DefaultMaxBufferedEvents = defaultMaxBufferedEvents
+)

@@ -11,14 +11,16 @@
 // A Client is three parts with one owner each:
 //
 //   - the session (session.go, recover.go): token, client id, advice, the connect loop and its recovery, with an
-//     explicit state (sessionState), typed reconnect reasons (ReconnectReason, the input's metric labels) and an
+//     explicit state (sessionState), typed reconnect reasons (stream.ReconnectReason, the input's metric labels) and an
 //     explicit next action for each trouble. One goroutine at a time drives it: Start, then the loop, then Close.
 //   - the decode stage (stage.go): one goroutine that completes split answers into batches.
 //   - the buffer (buffer.go, admit.go): the batches queued for Next, the replay positions, the terminal error, and
 //     admission, backpressure and drop accounting, behind its own lock. It is the only state the goroutines share.
 //
-// Failures are classified once (Classify: Retryable, Limit, Permanent); the client and the input choose their
-// waits by that class.
+// Failures are classified once (stream.Classify: Retryable, Limit, Permanent; the client's errors say their class);
+// the client and the input choose their waits by that class. The event model, the vocabulary (Logger, Observer,
+// BackoffConfig, reconnect reasons, the invalid-replay policy, TokenSource) and the Source the client implements
+// are internal/stream's.
 //
 // # Session
 //
@@ -55,7 +57,7 @@
 //     says so); error log, reason "answer_too_large", reconnect. Reading and decoding an answer allocates about
 //     its size plus up to 1 KB per event.
 //   - per message, the unusable is dropped and the rest of the answer kept, each with a warning and a
-//     DropObserver count: data on a channel not subscribed, data without a channel, a replayId that is not a
+//     stream.DropObserver count: data on a channel not subscribed, data without a channel, a replayId that is not a
 //     non-negative integer (object, array, bool, fraction, text), and a replay id not above the last one handed
 //     on for its channel (a repeat or a step back; presets -1/-2 accept any first id). So the ids a caller sees
 //     on a channel strictly increase across answers and reconnects of one Client (until an invalid replay id

@@ -1,6 +1,8 @@
 package bayeux
 
 import (
+	"github.com/salesforce-streaming/salesforce_streaming/internal/stream"
+
 	"context"
 	"testing"
 	"time"
@@ -25,12 +27,13 @@ func TestEmulatorSubscribeRestrictedAtStart(t *testing.T) {
 	defer cancel()
 	err := h.c.Start(ctx)
 
-	var pe *PermissionError
+	var pe *stream.PermissionError
 	require.ErrorAs(t, err, &pe)
 	assert.Equal(t, "/topic/X", pe.Channel)
-	require.NotNil(t, pe.Err)
-	assert.Equal(t, "403::Restricted channel", pe.Err.Text)
-	assert.Equal(t, wire.ChannelSubscribe, pe.Err.Channel)
+	var se *ServerError
+	require.ErrorAs(t, pe.Err, &se)
+	assert.Equal(t, "403::Restricted channel", se.Text)
+	assert.Equal(t, wire.ChannelSubscribe, se.Channel)
 	assert.Contains(t, err.Error(), "/topic/X")
 	assert.Contains(t, err.Error(), "403::Restricted channel")
 	st := e.state()
@@ -44,7 +47,7 @@ func TestEmulatorSubscribeRestrictedAtStart(t *testing.T) {
 // last queued replay id and everything published meanwhile is delivered once.
 func TestEmulatorSubscribeRefusedOnResubscribe(t *testing.T) {
 	e := startEmu(t, sfemu.Config{})
-	backoff := BackoffConfig{Initial: 20 * time.Millisecond, Max: 200 * time.Millisecond, Long: 250 * time.Millisecond}
+	backoff := stream.BackoffConfig{Initial: 20 * time.Millisecond, Max: 200 * time.Millisecond, Long: 250 * time.Millisecond}
 	h, _ := emuClient(t, e, Config{Channels: []string{"/event/Order__e", "/u/Alerts"}, Backoff: backoff})
 	waits := &waitLog{}
 	h.c.sess.waitHook = waits.hook

@@ -1,6 +1,9 @@
 package bayeux
 
 import (
+	"github.com/salesforce-streaming/salesforce_streaming/internal/sfauth"
+	"github.com/salesforce-streaming/salesforce_streaming/internal/stream"
+
 	"context"
 	"fmt"
 	"testing"
@@ -100,12 +103,12 @@ func TestEmulatorUnknownClient(t *testing.T) {
 // Scenario 2: the stored replay id is no longer retained. The policy applies at Start and on resubscribes.
 func TestEmulatorInvalidReplayAtStart(t *testing.T) {
 	tests := []struct {
-		policy InvalidReplayPolicy
+		policy stream.InvalidReplayPolicy
 		want   string // subscribe replay ids
 	}{
-		{ReplayFallbackEarliest, "-2"},
-		{ReplayFallbackLatest, "-1"},
-		{ReplayFallbackFail, ""},
+		{stream.ReplayFallbackEarliest, "-2"},
+		{stream.ReplayFallbackLatest, "-1"},
+		{stream.ReplayFallbackFail, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.policy.String(), func(t *testing.T) {
@@ -120,11 +123,11 @@ func TestEmulatorInvalidReplayAtStart(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 			defer cancel()
 			err := h.c.Start(ctx)
-			if tt.policy == ReplayFallbackFail {
-				var ie *InvalidReplayError
+			if tt.policy == stream.ReplayFallbackFail {
+				var ie *stream.InvalidReplayError
 				require.ErrorAs(t, err, &ie)
 				assert.Equal(t, "/event/Order__e", ie.Channel)
-				assert.Equal(t, ids[1], ie.ReplayID)
+				assert.Equal(t, ids[1], ie.ReplayID.Seq)
 				assert.Contains(t, err.Error(), "you provided was invalid")
 				assert.Empty(t, e.state().Clients, "a failed Start frees its client slot")
 				return
@@ -133,7 +136,7 @@ func TestEmulatorInvalidReplayAtStart(t *testing.T) {
 			assert.Equal(t, []string{itoa(ids[1]), tt.want}, e.rec.subscribeReplays("/event/Order__e"))
 			assert.Equal(t, []string{"/event/Order__e:" + tt.policy.String()}, h.obs.fallbacks)
 			assert.True(t, h.log.has("ERROR", itoa(ids[1]), "you provided was invalid", tt.policy.String()))
-			if tt.policy == ReplayFallbackEarliest {
+			if tt.policy == stream.ReplayFallbackEarliest {
 				assertSequence(t, replayIDs(h.collect(3, 5*time.Second)), ids[2], ids[4], 3)
 			} else {
 				h.quiet(200 * time.Millisecond)
@@ -143,7 +146,7 @@ func TestEmulatorInvalidReplayAtStart(t *testing.T) {
 }
 
 func TestEmulatorInvalidReplayOnResubscribe(t *testing.T) {
-	for _, policy := range []InvalidReplayPolicy{ReplayFallbackEarliest, ReplayFallbackLatest, ReplayFallbackFail} {
+	for _, policy := range []stream.InvalidReplayPolicy{stream.ReplayFallbackEarliest, stream.ReplayFallbackLatest, stream.ReplayFallbackFail} {
 		t.Run(policy.String(), func(t *testing.T) {
 			e := startEmu(t, sfemu.Config{})
 			h, _ := emuClient(t, e, Config{OnInvalidReplayID: policy})
@@ -152,13 +155,13 @@ func TestEmulatorInvalidReplayOnResubscribe(t *testing.T) {
 			h.collect(3, 5*time.Second)
 			e.purge("/event/Order__e", l1)    // the last queued id expires...
 			e.fault(sfemu.FaultUnknownClient) // ...and then the session is lost
-			if policy == ReplayFallbackFail {
+			if policy == stream.ReplayFallbackFail {
 				ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 				defer cancel()
 				_, err := h.c.Next(ctx)
-				var ie *InvalidReplayError
+				var ie *stream.InvalidReplayError
 				require.ErrorAs(t, err, &ie, "Next reports the fatal error")
-				assert.Equal(t, l1, ie.ReplayID)
+				assert.Equal(t, l1, ie.ReplayID.Seq)
 				_, err = h.c.Next(ctx)
 				require.ErrorAs(t, err, &ie, "and keeps reporting it")
 				assert.True(t, h.log.has("ERROR", "you provided was invalid"))
@@ -166,7 +169,7 @@ func TestEmulatorInvalidReplayOnResubscribe(t *testing.T) {
 			}
 			eventually(t, 5*time.Second, func() bool { return len(e.rec.subscribeReplays("/event/Order__e")) == 3 },
 				"no fallback resubscribe")
-			want := map[InvalidReplayPolicy]string{ReplayFallbackEarliest: "-2", ReplayFallbackLatest: "-1"}[policy]
+			want := map[stream.InvalidReplayPolicy]string{stream.ReplayFallbackEarliest: "-2", stream.ReplayFallbackLatest: "-1"}[policy]
 			assert.Equal(t, []string{"-1", itoa(l1), want}, e.rec.subscribeReplays("/event/Order__e"))
 			f2, l2 := e.publish("/event/Order__e", 2)
 			assertSequence(t, replayIDs(h.collect(2, 5*time.Second)), f2, l2, 2)
@@ -178,7 +181,7 @@ func TestEmulatorInvalidReplayOnResubscribe(t *testing.T) {
 // drained; before that Err is nil.
 func TestEmulatorTerminalErrorExposedByErr(t *testing.T) {
 	e := startEmu(t, sfemu.Config{})
-	h, _ := emuClient(t, e, Config{OnInvalidReplayID: ReplayFallbackFail})
+	h, _ := emuClient(t, e, Config{OnInvalidReplayID: stream.ReplayFallbackFail})
 	h.start()
 	_, l1 := e.publish("/event/Order__e", 3)
 	h.collect(3, 5*time.Second)
@@ -186,10 +189,10 @@ func TestEmulatorTerminalErrorExposedByErr(t *testing.T) {
 	e.purge("/event/Order__e", l1)
 	e.fault(sfemu.FaultUnknownClient)
 	eventually(t, 5*time.Second, func() bool { return h.c.Err() != nil }, "the session stopped")
-	var ie *InvalidReplayError
+	var ie *stream.InvalidReplayError
 	require.ErrorAs(t, h.c.Err(), &ie)
-	assert.Equal(t, l1, ie.ReplayID)
-	assert.Equal(t, Permanent, Classify(h.c.Err()))
+	assert.Equal(t, l1, ie.ReplayID.Seq)
+	assert.Equal(t, stream.Permanent, stream.Classify(h.c.Err()))
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	_, err := h.c.Next(ctx)
@@ -227,8 +230,9 @@ func TestEmulatorTokenRevoked(t *testing.T) {
 // Scenario 5: handshake denied with failureReason 401: one refresh, then backoff.
 func TestEmulatorHandshakeDenied401(t *testing.T) {
 	e := startEmu(t, sfemu.Config{})
-	good, instance, err := newSfauth(t, e.url).Token(context.Background())
+	tok, err := newSfauth(t, e.url).Token(context.Background())
 	require.NoError(t, err)
+	good, instance := tok.AccessToken, tok.InstanceURL
 
 	t.Run("start refreshes once and succeeds", func(t *testing.T) {
 		auth := &staticAuth{url: instance, first: "00Dbogus!revoked", refreshed: []string{good}}
@@ -245,7 +249,7 @@ func TestEmulatorHandshakeDenied401(t *testing.T) {
 		h := newHarness(t, Config{Auth: auth, Channels: []string{"/event/Order__e"}})
 		before := e.state().Counters
 		err := h.c.Start(context.Background())
-		var ae *AuthError
+		var ae *stream.AuthError
 		require.ErrorAs(t, err, &ae)
 		assert.Contains(t, err.Error(), "401::Authentication invalid")
 		assert.NotContains(t, err.Error(), "00Dbogus", "tokens never appear in errors")
@@ -281,12 +285,12 @@ type flakyRefresh struct {
 	bad int32
 }
 
-func (f *flakyRefresh) Refresh(ctx context.Context, stale string) (string, string, error) {
-	tok, inst, err := f.sfauthAdapter.Refresh(ctx, stale)
+func (f *flakyRefresh) Refresh(ctx context.Context, stale sfauth.Token) (sfauth.Token, error) {
+	tok, err := f.sfauthAdapter.Refresh(ctx, stale)
 	if f.refreshs.Load() <= f.bad {
-		return "00Dstill!refused", inst, err
+		tok.AccessToken = "00Dstill!refused"
 	}
-	return tok, inst, err
+	return tok, err
 }
 
 func itoa(n int64) string { return fmtInt(n) }
@@ -299,7 +303,7 @@ func TestEmulatorServerBusy(t *testing.T) {
 		e.fault(sfemu.FaultServerBusy)
 		h, _ := emuClient(t, e, Config{})
 		err := h.c.Start(context.Background())
-		var le *LimitError
+		var le *stream.LimitError
 		require.ErrorAs(t, err, &le)
 		assert.True(t, le.Busy)
 		assert.Contains(t, err.Error(), "503::Server is too busy")
@@ -364,7 +368,7 @@ func TestEmulatorConcurrentClientLimit(t *testing.T) {
 	a.start()
 	b, _ := emuClient(t, e, Config{})
 	err := b.c.Start(context.Background())
-	var le *LimitError
+	var le *stream.LimitError
 	require.ErrorAs(t, err, &le)
 	assert.Contains(t, err.Error(), "403::Organization concurrent user limit exceeded")
 
@@ -384,7 +388,7 @@ func TestEmulatorLargeBatch(t *testing.T) {
 	h.start()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	var evs []wire.Event
+	var evs []stream.Event
 	biggest := 0
 	for len(evs) < n {
 		b, err := h.c.Next(ctx)
@@ -455,7 +459,7 @@ func TestEmulatorMultipleChannels(t *testing.T) {
 	e.publish("/u/Alerts", 3)
 	evs := h.collect(11, 5*time.Second)
 
-	per := map[string][]wire.Event{}
+	per := map[string][]stream.Event{}
 	for _, ev := range evs {
 		per[ev.Channel] = append(per[ev.Channel], ev)
 	}
@@ -554,7 +558,7 @@ func TestServerDisconnectRecoversAtOnce(t *testing.T) {
 	}
 	e := startEmu(t, sfemu.Config{Hold: 60 * time.Second}) // long polls held as Salesforce holds them
 	var waits waitLog
-	h, _ := emuClient(t, e, Config{Backoff: BackoffConfig{}.WithDefaults()})
+	h, _ := emuClient(t, e, Config{Backoff: stream.BackoffConfig{}.WithDefaults()})
 	h.c.sess.waitHook = waits.hook
 	h.start()
 	for round := range 5 {

@@ -6,10 +6,11 @@ import (
 	"strings"
 
 	"github.com/salesforce-streaming/salesforce_streaming/internal/bayeux/wire"
+	"github.com/salesforce-streaming/salesforce_streaming/internal/stream"
 )
 
 // ErrClosed is returned by Next and Start after Close.
-var ErrClosed = errors.New("bayeux client closed")
+var ErrClosed = fmt.Errorf("bayeux client %w", stream.ErrClosed)
 
 // ErrUnknownClient is matched (errors.Is) by a ServerError saying the server no longer knows the client
 // ("403::Unknown client" on Salesforce, "402::Unknown client" on standard CometD). The client recovers from it
@@ -57,59 +58,6 @@ func errorCode(s string) int {
 	}
 	return n
 }
-
-// AuthError means Salesforce refused the access token (401) or the token source failed.
-type AuthError struct{ Err error }
-
-// LoginRejectedError is what an Auth implementation returns (wrapping its own error) when the token endpoint
-// refused the credentials themselves: retrying soon cannot help, and with a password each refused login counts
-// toward the user's lockout. The session then waits Backoff.Long between logins, at start and mid-session alike.
-type LoginRejectedError struct{ Err error }
-
-func (e *LoginRejectedError) Error() string { return e.Err.Error() }
-func (e *LoginRejectedError) Unwrap() error { return e.Err }
-
-func (e *AuthError) Error() string { return "authentication failed: " + e.Err.Error() }
-func (e *AuthError) Unwrap() error { return e.Err }
-
-// PermissionError is a permanent refusal to subscribe a channel: restricted channel, user without streaming
-// permission or without View All Data, no access to the entity, channel that does not exist.
-type PermissionError struct {
-	Channel string
-	Err     *ServerError
-}
-
-func (e *PermissionError) Error() string {
-	return fmt.Sprintf("Salesforce refused the subscription to %s: %s", e.Channel, e.Err)
-}
-func (e *PermissionError) Unwrap() error { return e.Err }
-
-// LimitError is an org or server limit: concurrent clients, simultaneous connections, daily events, a topic's
-// subscriptions, or a busy server (503). The client waits Backoff.Long before trying again.
-type LimitError struct {
-	Busy bool // 503 Server is too busy
-	Err  *ServerError
-}
-
-func (e *LimitError) Error() string {
-	if e.Busy {
-		return "Salesforce is too busy: " + e.Err.Error()
-	}
-	return "Salesforce limit reached: " + e.Err.Error()
-}
-func (e *LimitError) Unwrap() error { return e.Err }
-
-// InvalidReplayError is a subscribe refused because the replay id is no longer retained (or never existed).
-type InvalidReplayError struct {
-	Channel  string
-	ReplayID int64
-	Err      *ServerError
-}
-
-func (e *InvalidReplayError) Error() string {
-	return fmt.Sprintf("replay id %d of %s is not valid any more: %s", e.ReplayID, e.Channel, e.Err)
-}
-func (e *InvalidReplayError) Unwrap() error { return e.Err }
 
 // HTTPError is a CometD answer with an HTTP status other than 200 (load balancer errors, 413, ...).
 type HTTPError struct {
@@ -177,56 +125,47 @@ func classify(r wire.Reply, channel, subscription string, replayID int64) error 
 	se := &ServerError{Channel: channel, Subscription: subscription, Text: r.Error, FailureReason: r.FailureReason}
 	switch se.kind() {
 	case kindAuth:
-		return &AuthError{Err: se}
+		return &stream.AuthError{Err: se}
 	case kindBusy:
-		return &LimitError{Busy: true, Err: se}
+		return &stream.LimitError{Busy: true, Err: se}
 	case kindLimit:
-		return &LimitError{Err: se}
+		return &stream.LimitError{Err: se}
 	case kindPermission:
 		if channel == wire.ChannelSubscribe {
-			return &PermissionError{Channel: subscription, Err: se}
+			return &stream.PermissionError{Channel: subscription, Err: se}
 		}
 	case kindInvalidReplay:
 		if channel == wire.ChannelSubscribe {
-			return &InvalidReplayError{Channel: subscription, ReplayID: replayID, Err: se}
+			return &stream.InvalidReplayError{Channel: subscription, ReplayID: stream.Position{Seq: replayID}, Err: se}
 		}
 	}
 	return se
 }
 
-// Class is what retrying can do about a failure; the client and the input choose their waits by it.
-type Class int
-
-const (
-	// Retryable failures may pass by themselves: dropped connections, HTTP errors, a refused token (a new one is
-	// requested), an unknown client. Wait the ordinary backoff.
-	Retryable Class = iota
-	// Limit failures pass in minutes: an org or server limit, a busy server. Wait Backoff.Long.
-	Limit
-	// Permanent failures do not pass without a change of configuration, credentials, permissions or checkpoint:
-	// a refused login, a refused subscription, an invalid replay id with policy fail. Wait Backoff.Long and say so.
-	Permanent
-)
-
-// Classify tells the class of err.
-func Classify(err error) Class {
-	switch kindOf(err) {
+// classOf is the stream.Class of a kind: the one classification the input shares with the Pub/Sub client.
+func classOf(k errKind) stream.Class {
+	switch k {
 	case kindBusy, kindLimit:
-		return Limit
+		return stream.Limit
 	case kindLoginRejected, kindPermission, kindInvalidReplay:
-		return Permanent
+		return stream.Permanent
 	}
-	return Retryable
+	return stream.Retryable
 }
+
+// Class makes the client's own errors stream.Classed: stream.Classify reads them without importing this package
+// (a bare ServerError of a busy server is a limit, as its LimitError would be).
+func (e *ServerError) Class() stream.Class { return classOf(e.kind()) }
+func (e *HTTPError) Class() stream.Class   { return classOf(kindOf(e)) }
 
 // kindOf tells how the session must react to err: finer than Class, for the session's own recovery.
 func kindOf(err error) errKind {
 	var (
-		lr *LoginRejectedError
-		ae *AuthError
-		le *LimitError
-		pe *PermissionError
-		ie *InvalidReplayError
+		lr *stream.LoginRejectedError
+		ae *stream.AuthError
+		le *stream.LimitError
+		pe *stream.PermissionError
+		ie *stream.InvalidReplayError
 		se *ServerError
 		he *HTTPError
 	)

@@ -1,6 +1,8 @@
 package bayeux
 
 import (
+	"github.com/salesforce-streaming/salesforce_streaming/internal/stream"
+
 	"errors"
 	"fmt"
 	"testing"
@@ -60,7 +62,7 @@ func TestClassifySalesforceErrors(t *testing.T) {
 
 func TestTypedErrors(t *testing.T) {
 	err := classify(wire.Reply{Error: "403::Restricted channel"}, wire.ChannelSubscribe, "/topic/X?A=1", 0)
-	var pe *PermissionError
+	var pe *stream.PermissionError
 	assert.True(t, errors.As(err, &pe))
 	assert.Equal(t, "/topic/X?A=1", pe.Channel)
 	assert.Equal(t, "Salesforce refused the subscription to /topic/X?A=1: 403::Restricted channel", err.Error())
@@ -69,9 +71,9 @@ func TestTypedErrors(t *testing.T) {
 	assert.ErrorIs(t, err, ErrUnknownClient)
 
 	err = classify(wire.Reply{Error: "400::The replayId {9} you provided was invalid."}, wire.ChannelSubscribe, "/event/E__e", 9)
-	var ie *InvalidReplayError
+	var ie *stream.InvalidReplayError
 	assert.True(t, errors.As(err, &ie))
-	assert.Equal(t, int64(9), ie.ReplayID)
+	assert.Equal(t, int64(9), ie.ReplayID.Seq)
 
 	assert.Equal(t, kindAuth, kindOf(&HTTPError{Status: 401}))
 	assert.Equal(t, kindOther, kindOf(&HTTPError{Status: 503}))
@@ -85,7 +87,7 @@ func TestErrorCode(t *testing.T) {
 }
 
 func TestBackoff(t *testing.T) {
-	b := BackoffConfig{Initial: 100 * time.Millisecond, Max: time.Second, Long: 10 * time.Second}.WithDefaults()
+	b := stream.BackoffConfig{Initial: 100 * time.Millisecond, Max: time.Second, Long: 10 * time.Second}.WithDefaults()
 	for attempt, base := range map[int]time.Duration{1: 100 * time.Millisecond, 2: 200 * time.Millisecond,
 		4: 800 * time.Millisecond, 5: time.Second, 50: time.Second} {
 		for range 20 {
@@ -95,10 +97,10 @@ func TestBackoff(t *testing.T) {
 		}
 	}
 	for range 20 {
-		assert.GreaterOrEqual(t, b.long(), 5*time.Second)
+		assert.GreaterOrEqual(t, b.LongDelay(), 5*time.Second)
 	}
-	def := BackoffConfig{}.WithDefaults()
-	assert.Equal(t, BackoffConfig{Initial: time.Second, Max: time.Minute, Long: 2 * time.Minute}, def)
+	def := stream.BackoffConfig{}.WithDefaults()
+	assert.Equal(t, stream.BackoffConfig{Initial: time.Second, Max: time.Minute, Long: 2 * time.Minute}, def)
 }
 
 // Replies from Salesforce's documentation, decoded as the client reads them, are classified by their cause.
@@ -115,7 +117,7 @@ func TestClassifyDocumentedReplies(t *testing.T) {
 		r := decode(t, `[{"ext":{"sfdc":{"failureReason":"401::Authentication invalid"},"replay":true,"payload.format":true},"advice":{"reconnect":"none"},"channel":"/meta/handshake","id":"2x","error":"403::Handshake denied","successful":false}]`,
 			wire.ChannelHandshake, "2x")
 		err := classify(r, wire.ChannelHandshake, "", 0)
-		var ae *AuthError
+		var ae *stream.AuthError
 		require.ErrorAs(t, err, &ae)
 		assert.Contains(t, err.Error(), "403::Handshake denied (401::Authentication invalid)")
 	})
@@ -131,27 +133,27 @@ func TestClassifyDocumentedReplies(t *testing.T) {
 	})
 }
 
-// Classify puts every failure in the class both the client and the input wait by.
+// stream.Classify puts every failure in the class both the client and the input wait by.
 func TestClassify(t *testing.T) {
 	se := func(text string) *ServerError { return &ServerError{Text: text} }
 	tests := []struct {
 		name string
 		err  error
-		want Class
+		want stream.Class
 	}{
-		{"dropped connection", errors.New("EOF"), Retryable},
-		{"load balancer 503", &HTTPError{Status: 503}, Retryable},
-		{"refused token", &AuthError{Err: se("401::Authentication invalid")}, Retryable},
-		{"unknown client", se("403::Unknown client"), Retryable},
-		{"busy", &LimitError{Busy: true, Err: se("503::Server is too busy")}, Limit},
-		{"limit", fmt.Errorf("handshaking: %w", &LimitError{Err: se("403::Organization concurrent user limit exceeded")}), Limit},
-		{"refused login", &AuthError{Err: &LoginRejectedError{Err: errors.New("invalid_grant")}}, Permanent},
-		{"refused subscription", &PermissionError{Channel: "/topic/X", Err: se("403::Restricted channel")}, Permanent},
-		{"invalid replay id", fmt.Errorf("subscribing: %w", &InvalidReplayError{Channel: "/e/E", ReplayID: 5, Err: se("400::The replayId {5} you provided was invalid.")}), Permanent},
+		{"dropped connection", errors.New("EOF"), stream.Retryable},
+		{"load balancer 503", &HTTPError{Status: 503}, stream.Retryable},
+		{"refused token", &stream.AuthError{Err: se("401::Authentication invalid")}, stream.Retryable},
+		{"unknown client", se("403::Unknown client"), stream.Retryable},
+		{"busy", &stream.LimitError{Busy: true, Err: se("503::Server is too busy")}, stream.Limit},
+		{"limit", fmt.Errorf("handshaking: %w", &stream.LimitError{Err: se("403::Organization concurrent user limit exceeded")}), stream.Limit},
+		{"refused login", &stream.AuthError{Err: &stream.LoginRejectedError{Err: errors.New("invalid_grant")}}, stream.Permanent},
+		{"refused subscription", &stream.PermissionError{Channel: "/topic/X", Err: se("403::Restricted channel")}, stream.Permanent},
+		{"invalid replay id", fmt.Errorf("subscribing: %w", &stream.InvalidReplayError{Channel: "/e/E", ReplayID: stream.Position{Seq: 5}, Err: se("400::The replayId {5} you provided was invalid.")}), stream.Permanent},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			assert.Equal(t, tt.want, Classify(tt.err))
+			assert.Equal(t, tt.want, stream.Classify(tt.err))
 		})
 	}
 }

@@ -8,6 +8,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/salesforce-streaming/salesforce_streaming/internal/stream"
 )
 
 // Tests against a standard CometD server (genericserver_test.go): no replay extension, 402::Unknown client.
@@ -106,7 +108,7 @@ func TestPermissionErrorsAtStart(t *testing.T) {
 			g.refuse["/chat/b"] = text
 			h := genericClient(t, g, Config{})
 			err := h.c.Start(context.Background())
-			var pe *PermissionError
+			var pe *stream.PermissionError
 			require.ErrorAs(t, err, &pe)
 			assert.Equal(t, "/chat/b", pe.Channel)
 			assert.Contains(t, err.Error(), "/chat/b")

@@ -80,7 +80,7 @@ func startGeneric(t *testing.T) *genericServer {
 	return g
 }
 
-// auth is an Authenticator for the generic server (which ignores tokens).
+// auth is a token source for the generic server (which ignores tokens).
 func (g *genericServer) auth() *staticAuth {
 	return &staticAuth{url: g.ts.URL, first: "generic-token"}
 }

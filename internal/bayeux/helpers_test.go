@@ -1,6 +1,8 @@
 package bayeux
 
 import (
+	"github.com/salesforce-streaming/salesforce_streaming/internal/stream"
+
 	"bytes"
 	"context"
 	"encoding/json"
@@ -99,7 +101,7 @@ func (o *testObserver) dropped() map[string]int {
 	return out
 }
 
-func (o *testObserver) Reconnect(reason ReconnectReason) {
+func (o *testObserver) Reconnect(reason stream.ReconnectReason) {
 	o.mu.Lock()
 	o.reconnects = append(o.reconnects, string(reason))
 	o.mu.Unlock()
@@ -111,7 +113,7 @@ func (o *testObserver) TokenRefresh() {
 	o.mu.Unlock()
 }
 
-func (o *testObserver) ReplayFallback(channel string, policy InvalidReplayPolicy) {
+func (o *testObserver) ReplayFallback(channel string, policy stream.InvalidReplayPolicy) {
 	o.mu.Lock()
 	o.fallbacks = append(o.fallbacks, channel+":"+policy.String())
 	o.mu.Unlock()
@@ -131,7 +133,7 @@ func (o *testObserver) reasons() []string {
 
 // ---- authenticators ----
 
-// sfauthAdapter is the adapter the input uses: *sfauth.Source as an Authenticator. It counts calls.
+// sfauthAdapter is the adapter the input uses: *sfauth.Source as a stream.TokenSource. It counts calls.
 type sfauthAdapter struct {
 	src              *sfauth.Source
 	tokens, refreshs atomic.Int32
@@ -149,16 +151,14 @@ func newSfauth(t *testing.T, orgURL string) *sfauthAdapter {
 	return &sfauthAdapter{src: src}
 }
 
-func (a *sfauthAdapter) Token(ctx context.Context) (string, string, error) {
+func (a *sfauthAdapter) Token(ctx context.Context) (sfauth.Token, error) {
 	a.tokens.Add(1)
-	tok, err := a.src.Token(ctx)
-	return tok.AccessToken, tok.InstanceURL, err
+	return a.src.Token(ctx)
 }
 
-func (a *sfauthAdapter) Refresh(ctx context.Context, stale string) (string, string, error) {
+func (a *sfauthAdapter) Refresh(ctx context.Context, stale sfauth.Token) (sfauth.Token, error) {
 	a.refreshs.Add(1)
-	tok, err := a.src.Refresh(ctx, sfauth.Token{AccessToken: stale})
-	return tok.AccessToken, tok.InstanceURL, err
+	return a.src.Refresh(ctx, stale)
 }
 
 // staticAuth hands out fixed tokens: first from Token, then each Refresh returns the next of refreshed.
@@ -170,20 +170,22 @@ type staticAuth struct {
 	refreshes int
 }
 
-func (a *staticAuth) Token(context.Context) (string, string, error) { return a.first, a.url, nil }
+func (a *staticAuth) Token(context.Context) (sfauth.Token, error) {
+	return sfauth.Token{AccessToken: a.first, InstanceURL: a.url}, nil
+}
 
-func (a *staticAuth) Refresh(context.Context, string) (string, string, error) {
+func (a *staticAuth) Refresh(context.Context, sfauth.Token) (sfauth.Token, error) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	a.refreshes++
 	if len(a.refreshed) == 0 {
-		return a.first, a.url, nil
+		return sfauth.Token{AccessToken: a.first, InstanceURL: a.url}, nil
 	}
 	tok := a.refreshed[0]
 	if len(a.refreshed) > 1 {
 		a.refreshed = a.refreshed[1:]
 	}
-	return tok, a.url, nil
+	return sfauth.Token{AccessToken: tok, InstanceURL: a.url}, nil
 }
 
 // ---- the emulator over loopback TCP ----
@@ -348,7 +350,7 @@ func (r *recorder) subscribeReplays(channel string) []string {
 			out = append(out, "none")
 			continue
 		}
-		id, ok := m.Replay[wire.ChannelKey(channel)]
+		id, ok := m.Replay[stream.ChannelKey(channel)]
 		if !ok || len(m.Replay) != 1 {
 			out = append(out, fmt.Sprintf("bad map %v", m.Replay))
 			continue
@@ -368,14 +370,14 @@ type harness struct {
 }
 
 // fastBackoff keeps recoveries within test time while still exercising every wait.
-var fastBackoff = BackoffConfig{Initial: 20 * time.Millisecond, Max: 200 * time.Millisecond, Long: 300 * time.Millisecond}
+var fastBackoff = stream.BackoffConfig{Initial: 20 * time.Millisecond, Max: 200 * time.Millisecond, Long: 300 * time.Millisecond}
 
 func newHarness(t *testing.T, cfg Config) *harness {
 	t.Helper()
 	h := &harness{t: t, log: newTestLog(t), obs: &testObserver{}}
 	cfg.Logger = h.log
 	cfg.Observer = h.obs
-	if cfg.Backoff == (BackoffConfig{}) {
+	if cfg.Backoff == (stream.BackoffConfig{}) {
 		cfg.Backoff = fastBackoff
 	}
 	if cfg.RequestTimeout == 0 {
@@ -403,11 +405,11 @@ func (h *harness) start() {
 }
 
 // collect takes batches until n events arrived, failing after timeout.
-func (h *harness) collect(n int, timeout time.Duration) []wire.Event {
+func (h *harness) collect(n int, timeout time.Duration) []stream.Event {
 	h.t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
-	var out []wire.Event
+	var out []stream.Event
 	for len(out) < n {
 		b, err := h.c.Next(ctx)
 		require.NoError(h.t, err, "got %d of %d events", len(out), n)
@@ -430,7 +432,7 @@ func (h *harness) quiet(d time.Duration) {
 }
 
 // replayIDs lists the events' replay ids.
-func replayIDs(evs []wire.Event) []int64 {
+func replayIDs(evs []stream.Event) []int64 {
 	out := make([]int64, len(evs))
 	for i, e := range evs {
 		out[i] = e.ReplayID

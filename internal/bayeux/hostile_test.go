@@ -17,6 +17,7 @@ import (
 
 	"github.com/salesforce-streaming/salesforce_streaming/internal/bayeux/wire"
 	"github.com/salesforce-streaming/salesforce_streaming/internal/redact"
+	"github.com/salesforce-streaming/salesforce_streaming/internal/stream"
 )
 
 // Hostile and broken server answers, from a scripted generic server that speaks the replay extension (so it
@@ -78,33 +79,33 @@ func TestHostileReplayIDsNotIncreasing(t *testing.T) {
 			name:    "repeated and backwards within one answer",
 			answers: [][]string{{event(chA, 10, 100), event(chA, 11, 100), event(chA, 11, 100), event(chA, 9, 100), event(chA, 12, 100)}},
 			want:    map[string][]int64{chA: {10, 11, 12}},
-			drops:   map[string]int{wire.DropReplayIDNotIncreasing + " " + chA: 2},
+			drops:   map[string]int{stream.DropReplayIDNotIncreasing + " " + chA: 2},
 		},
 		{
 			name:    "repeated and backwards across answers",
 			answers: [][]string{{event(chA, 10, 100), event(chA, 11, 100)}, {event(chA, 11, 100), event(chA, 5, 100), event(chA, 12, 100)}},
 			want:    map[string][]int64{chA: {10, 11, 12}},
-			drops:   map[string]int{wire.DropReplayIDNotIncreasing + " " + chA: 2},
+			drops:   map[string]int{stream.DropReplayIDNotIncreasing + " " + chA: 2},
 		},
 		{
 			name:    "at or below the stored start point",
 			start:   map[string]int64{chA: 50},
 			answers: [][]string{{event(chA, 49, 100), event(chA, 50, 100), event(chA, 51, 100)}},
 			want:    map[string][]int64{chA: {51}},
-			drops:   map[string]int{wire.DropReplayIDNotIncreasing + " " + chA: 2},
+			drops:   map[string]int{stream.DropReplayIDNotIncreasing + " " + chA: 2},
 		},
 		{
 			name:    "channels are independent",
 			answers: [][]string{{event(chA, 10, 100), event(chB, 3, 100), event(chA, 10, 100), event(chB, 2, 100), event(chB, "4", 100)}},
 			want:    map[string][]int64{chA: {10}, chB: {3, 4}},
-			drops:   map[string]int{wire.DropReplayIDNotIncreasing + " " + chA: 1, wire.DropReplayIDNotIncreasing + " " + chB: 1},
+			drops:   map[string]int{stream.DropReplayIDNotIncreasing + " " + chA: 1, stream.DropReplayIDNotIncreasing + " " + chB: 1},
 		},
 		{
 			name:    "a preset start accepts any first id",
 			start:   map[string]int64{chA: ReplayEarliest},
 			answers: [][]string{{event(chA, 3, 100), event(chA, 1, 100), event(chA, 4, 100)}},
 			want:    map[string][]int64{chA: {3, 4}},
-			drops:   map[string]int{wire.DropReplayIDNotIncreasing + " " + chA: 1},
+			drops:   map[string]int{stream.DropReplayIDNotIncreasing + " " + chA: 1},
 		},
 	}
 	for _, tt := range tests {
@@ -145,14 +146,14 @@ func TestHostileMessageShapes(t *testing.T) {
 			name:  "data on a channel not subscribed",
 			msgs:  []string{event("/event/Evil__e", 1, 50), `{"channel":"/service/x","data":{"a":1}}`, `{"channel":"/event/A__e","data":{"event":{"replayId":7}}}`},
 			want:  []string{`{"event":{"replayId":7}}`},
-			drops: map[string]int{wire.DropUnknownChannel: 2},
+			drops: map[string]int{stream.DropUnknownChannel: 2},
 			log:   `did not subscribe to (first: "/event/Evil__e")`,
 		},
 		{
 			name:  "data without a channel",
 			msgs:  []string{`{"data":{"event":{"replayId":3}}}`, `{"channel":"/event/A__e","data":{"event":{"replayId":7}}}`},
 			want:  []string{`{"event":{"replayId":7}}`},
-			drops: map[string]int{wire.DropMissingChannel: 1},
+			drops: map[string]int{stream.DropMissingChannel: 1},
 			log:   "without a channel",
 		},
 		{
@@ -165,7 +166,7 @@ func TestHostileMessageShapes(t *testing.T) {
 				`{"channel":"/event/A__e","data":{"event":{"replayId":"8"}}}`,
 			},
 			want:  []string{`{"event":{"replayId":"8"}}`},
-			drops: map[string]int{wire.DropInvalidReplayID + " " + chA: 4},
+			drops: map[string]int{stream.DropInvalidReplayID + " " + chA: 4},
 			log:   `whose replayId is not a non-negative integer (first: {"id":1})`,
 		},
 		{

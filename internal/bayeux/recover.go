@@ -1,6 +1,8 @@
 package bayeux
 
 import (
+	"github.com/salesforce-streaming/salesforce_streaming/internal/stream"
+
 	"context"
 	"fmt"
 	"time"
@@ -27,7 +29,7 @@ const (
 
 // trouble is why the connect loop left stateConnected, and how to come back.
 type trouble struct {
-	reason ReconnectReason
+	reason stream.ReconnectReason
 	err    error         // the cause, logged with Salesforce's text
 	wait   time.Duration // the server's advice interval, for the first attempt of a streak
 	next   nextAction
@@ -39,22 +41,22 @@ func (s *session) connectRefused(r wire.Reply) *trouble {
 	err := fmt.Errorf("polling /meta/connect: %w", classify(s.redacted(r), wire.ChannelConnect, "", 0))
 	switch kindOf(err) {
 	case kindUnknownClient:
-		return &trouble{reason: ReconnectUnknownClient, err: err, wait: s.adv.Interval, next: handshakeAgain}
+		return &trouble{reason: stream.ReconnectUnknownClient, err: err, wait: s.adv.Interval, next: handshakeAgain}
 	case kindAuth:
 		// Salesforce answers a revoked token with a server /meta/disconnect plus 401 and advice none.
-		return &trouble{reason: ReconnectAuth, err: err, next: refreshThenHandshake}
+		return &trouble{reason: stream.ReconnectAuth, err: err, next: refreshThenHandshake}
 	case kindBusy:
-		return &trouble{reason: ReconnectServerBusy, err: err, next: waitLongThenHandshake}
+		return &trouble{reason: stream.ReconnectServerBusy, err: err, next: waitLongThenHandshake}
 	case kindLimit:
-		return &trouble{reason: ReconnectLimit, err: err, next: waitLongThenHandshake}
+		return &trouble{reason: stream.ReconnectLimit, err: err, next: waitLongThenHandshake}
 	}
 	switch s.adv.Reconnect {
 	case wire.ReconnectRetry:
-		return &trouble{reason: ReconnectConnectError, err: err, next: pollAgain}
+		return &trouble{reason: stream.ReconnectConnectError, err: err, next: pollAgain}
 	case wire.ReconnectHandshake:
-		return &trouble{reason: ReconnectAdviceHandshake, err: err, wait: s.adv.Interval, next: handshakeAgain}
+		return &trouble{reason: stream.ReconnectAdviceHandshake, err: err, wait: s.adv.Interval, next: handshakeAgain}
 	}
-	return &trouble{reason: ReconnectConnectError, err: err, next: handshakeAgain}
+	return &trouble{reason: stream.ReconnectConnectError, err: err, next: handshakeAgain}
 }
 
 // recover brings the session back after tr. It counts and logs tr and frees the old client's slot when it may
@@ -71,7 +73,7 @@ func (s *session) recover(ctx context.Context, tr *trouble) bool {
 		s.noteWait(wait)
 		return sleep(ctx, wait)
 	}
-	if tr.reason.oldClientMayLive() {
+	if oldClientMayLive(tr.reason) {
 		s.disconnect(ctx, closeDisconnectTimeout)
 	}
 	s.state = stateDisconnected
@@ -85,7 +87,7 @@ func (s *session) recover(ctx context.Context, tr *trouble) bool {
 	wait := tr.wait
 	switch {
 	case tr.next == waitLongThenHandshake:
-		wait = s.cfg.Backoff.long()
+		wait = s.cfg.Backoff.LongDelay()
 	case s.streak > 0:
 		wait = s.cfg.Backoff.Delay(s.streak)
 	}
@@ -134,7 +136,7 @@ func (s *session) reestablish(ctx context.Context, wait time.Duration, refresh b
 			return false
 		case kindOf(err) == kindLoginRejected:
 			refresh = true
-			wait = s.cfg.Backoff.long()
+			wait = s.cfg.Backoff.LongDelay()
 			s.log.Errorf("Salesforce streaming: Salesforce refused the login (%v): the credentials, the connected app or "+
 				"the user changed (a revoked refresh token or app authorization, a reset password or security token, a "+
 				"deactivated user, a replaced certificate). Each refused login with a password counts toward the user's "+
@@ -145,8 +147,8 @@ func (s *session) reestablish(ctx context.Context, wait time.Duration, refresh b
 				wait = 0 // refused token: one immediate refresh, then backoff
 			}
 			s.log.Warnf("Salesforce streaming: %v; retrying with a new token in %s", err, wait.Round(time.Millisecond))
-		case Classify(err) != Retryable: // a limit, a busy server, a refused subscription
-			wait = s.cfg.Backoff.long()
+		case stream.Classify(err) != stream.Retryable: // a limit, a busy server, a refused subscription
+			wait = s.cfg.Backoff.LongDelay()
 			s.log.Errorf("Salesforce streaming: %v; waiting %s before trying again", err, wait.Round(time.Second))
 		default:
 			s.log.Warnf("Salesforce streaming: reconnecting failed: %v; retrying in %s", err, wait.Round(time.Millisecond))
@@ -162,23 +164,35 @@ func (s *session) noteWait(d time.Duration) {
 }
 
 func (s *session) logTrouble(tr *trouble) {
-	log := WithFields(s.log, LogFieldReason, string(tr.reason))
+	log := stream.WithFields(s.log, stream.LogFieldReason, string(tr.reason))
 	switch tr.reason {
-	case ReconnectBackpressure:
+	case stream.ReconnectBackpressure:
 		log.Infof("Salesforce streaming: %d events wait for the pipeline (max_buffered_events %d); "+
 			"disconnecting until half are taken, then resuming from the last queued replay ids",
 			s.buf.queuedEvents(), s.cfg.MaxBufferedEvents)
-	case ReconnectUnknownClient, ReconnectServerDisconnect, ReconnectAdviceHandshake:
+	case stream.ReconnectUnknownClient, stream.ReconnectServerDisconnect, stream.ReconnectAdviceHandshake:
 		log.Infof("Salesforce streaming session ended (%v); handshaking again and resubscribing %d channel(s)",
 			tr.err, len(s.channels))
-	case ReconnectAnswerTooLarge:
+	case stream.ReconnectAnswerTooLarge:
 		log.Errorf("Salesforce streaming: %v; the answer was discarded and the channels are resubscribed from the "+
 			"last queued replay ids (raise MaxAnswerBytes if the server's batches are legitimately this large)", tr.err)
-	case ReconnectServerBusy, ReconnectLimit:
+	case stream.ReconnectServerBusy, stream.ReconnectLimit:
 		log.Errorf("Salesforce streaming: %v; waiting about %s before handshaking again", tr.err, s.cfg.Backoff.Long)
-	case ReconnectAuth:
+	case stream.ReconnectAuth:
 		log.Warnf("Salesforce streaming: the access token was refused (%v); getting a new token and handshaking again", tr.err)
 	default:
 		log.Warnf("Salesforce streaming: %v; reconnecting", tr.err)
 	}
+}
+
+// oldClientMayLive reports whether the server may still hold the client the session leaves behind after a
+// recovery for reason r, so that a /meta/disconnect frees its slot of the org's concurrent-client limit before a
+// new handshake. After an unknown client, a server disconnect, handshake advice or a refused token the server
+// has already dropped it.
+func oldClientMayLive(r stream.ReconnectReason) bool {
+	switch r {
+	case stream.ReconnectUnknownClient, stream.ReconnectServerDisconnect, stream.ReconnectAdviceHandshake, stream.ReconnectAuth:
+		return false
+	}
+	return true
 }

@@ -1,6 +1,9 @@
 package bayeux
 
 import (
+	"github.com/salesforce-streaming/salesforce_streaming/internal/sfauth"
+	"github.com/salesforce-streaming/salesforce_streaming/internal/stream"
+
 	"context"
 	"errors"
 	"net/http"
@@ -66,7 +69,7 @@ func startFlakyGeneric(t *testing.T, down *atomic.Bool) *genericServer {
 }
 
 // inDelayRange reports whether d is a wait Delay(attempt) can return.
-func inDelayRange(b BackoffConfig, attempt int, d time.Duration) bool {
+func inDelayRange(b stream.BackoffConfig, attempt int, d time.Duration) bool {
 	full := b.Initial
 	for i := 1; i < attempt && full < b.Max; i++ {
 		full *= 2
@@ -80,7 +83,7 @@ func inDelayRange(b BackoffConfig, attempt int, d time.Duration) bool {
 func TestBackoffGrowsInsideTheReconnectLoop(t *testing.T) {
 	var down atomic.Bool
 	g := startFlakyGeneric(t, &down)
-	boff := BackoffConfig{Initial: 4 * time.Millisecond, Max: time.Second, Long: time.Second}
+	boff := stream.BackoffConfig{Initial: 4 * time.Millisecond, Max: time.Second, Long: time.Second}
 	h := genericClient(t, g, Config{Backoff: boff, Channels: []string{"/chat/a"}})
 	const attempts = 5
 	waits := &waitLog{on: func(n int) {
@@ -114,7 +117,7 @@ func TestBackoffResetsAfterAHealthySession(t *testing.T) {
 		g.hold = 20 * time.Millisecond
 		g.connectErrors = []string{"402::Unknown client", "402::Unknown client", "402::Unknown client", "402::Unknown client"}
 	})
-	boff := BackoffConfig{Initial: 4 * time.Millisecond, Max: time.Second, Long: time.Second}
+	boff := stream.BackoffConfig{Initial: 4 * time.Millisecond, Max: time.Second, Long: time.Second}
 	h := genericClient(t, g, Config{Backoff: boff, Channels: []string{"/chat/a"}})
 	waits := &waitLog{}
 	h.c.sess.waitHook = waits.hook
@@ -183,11 +186,13 @@ type rejectingAuth struct {
 	refreshes atomic.Int32
 }
 
-func (a *rejectingAuth) Token(context.Context) (string, string, error) { return "t", a.url, nil }
+func (a *rejectingAuth) Token(context.Context) (sfauth.Token, error) {
+	return sfauth.Token{AccessToken: "t", InstanceURL: a.url}, nil
+}
 
-func (a *rejectingAuth) Refresh(context.Context, string) (string, string, error) {
+func (a *rejectingAuth) Refresh(context.Context, sfauth.Token) (sfauth.Token, error) {
 	a.refreshes.Add(1)
-	return "", "", &LoginRejectedError{Err: errors.New("invalid_grant: expired access/refresh token")}
+	return sfauth.Token{}, &stream.LoginRejectedError{Err: errors.New("invalid_grant: expired access/refresh token")}
 }
 
 // TestRejectedLoginMidSessionWaitsLong: a refused login mid-session is
@@ -197,7 +202,7 @@ func TestRejectedLoginMidSessionWaitsLong(t *testing.T) {
 	g := startGeneric(t)
 	g.set(func(g *genericServer) { g.hold = 20 * time.Millisecond })
 	auth := &rejectingAuth{url: g.ts.URL}
-	boff := BackoffConfig{Initial: 4 * time.Millisecond, Max: 8 * time.Millisecond, Long: 40 * time.Millisecond}
+	boff := stream.BackoffConfig{Initial: 4 * time.Millisecond, Max: 8 * time.Millisecond, Long: 40 * time.Millisecond}
 	h := newHarness(t, Config{Auth: auth, Backoff: boff, Channels: []string{"/chat/a"}})
 	waits := &waitLog{}
 	h.c.sess.waitHook = waits.hook

@@ -1,6 +1,9 @@
 package bayeux
 
 import (
+	"github.com/salesforce-streaming/salesforce_streaming/internal/sfauth"
+	"github.com/salesforce-streaming/salesforce_streaming/internal/stream"
+
 	"context"
 	"errors"
 	"fmt"
@@ -28,8 +31,8 @@ const (
 // lock; what it shares with Next and the decode stage lives in the buffer.
 type session struct {
 	cfg      Config
-	log      Logger
-	obs      Observer
+	log      stream.Logger
+	obs      stream.Observer
 	tr       *transport
 	split    *wire.Splitter
 	stage    *stage
@@ -52,11 +55,11 @@ type session struct {
 // start is Start's part: token, handshake, subscriptions. A handshake refused for authentication gets one token
 // refresh and one more try.
 func (s *session) start(ctx context.Context) error {
-	token, instanceURL, err := s.cfg.Auth.Token(ctx)
+	tok, err := s.cfg.Auth.Token(ctx)
 	if err != nil {
 		return fmt.Errorf("getting an access token: %w", err)
 	}
-	s.setToken(token, instanceURL)
+	s.setToken(tok.AccessToken, tok.InstanceURL)
 	err = s.establish(ctx)
 	if err != nil && kindOf(err) == kindAuth && ctx.Err() == nil {
 		s.log.Warnf("Salesforce refused the access token (%v); getting a new one", err)
@@ -79,11 +82,11 @@ func (s *session) setToken(token, instanceURL string) {
 
 func (s *session) refresh(ctx context.Context) error {
 	s.obs.TokenRefresh()
-	token, instanceURL, err := s.cfg.Auth.Refresh(ctx, s.token)
+	tok, err := s.cfg.Auth.Refresh(ctx, sfauth.Token{AccessToken: s.token})
 	if err != nil {
-		return &AuthError{Err: fmt.Errorf("refreshing the access token: %w", err)}
+		return &stream.AuthError{Err: fmt.Errorf("refreshing the access token: %w", err)}
 	}
-	s.setToken(token, instanceURL)
+	s.setToken(tok.AccessToken, tok.InstanceURL)
 	return nil
 }
 
@@ -175,7 +178,7 @@ func (s *session) handshake(ctx context.Context) error {
 // OnInvalidReplayID (loudly: error log and Observer.ReplayFallback), on the first subscribe and on every
 // resubscribe alike.
 func (s *session) subscribe(ctx context.Context, channel string) error {
-	key := wire.ChannelKey(channel)
+	key := stream.ChannelKey(channel)
 	id := s.buf.position(key)
 	fellBack := false
 	for {
@@ -189,26 +192,26 @@ func (s *session) subscribe(ctx context.Context, channel string) error {
 			return fmt.Errorf("subscribing to %s: no /meta/subscribe reply in the answer", channel)
 		}
 		if r.Successful {
-			log := WithFields(s.log, LogFieldChannel, key)
+			log := stream.WithFields(s.log, stream.LogFieldChannel, key)
 			if s.extReplay {
-				WithFields(log, LogFieldReplayID, id).Debugf("subscribed to %s from replay id %d", channel, id)
+				stream.WithFields(log, stream.LogFieldReplayID, id).Debugf("subscribed to %s from replay id %d", channel, id)
 			} else {
 				log.Debugf("subscribed to %s (the server has no replay extension)", channel)
 			}
 			return nil
 		}
 		err = classify(s.redacted(r), wire.ChannelSubscribe, channel, id)
-		var invalid *InvalidReplayError
+		var invalid *stream.InvalidReplayError
 		if !errors.As(err, &invalid) || fellBack {
 			return fmt.Errorf("subscribing to %s: %w", channel, err)
 		}
 		policy := s.cfg.OnInvalidReplayID
 		s.obs.ReplayFallback(channel, policy)
-		log := WithFields(s.log, LogFieldChannel, key, LogFieldReplayID, invalid.ReplayID, LogFieldReason, "invalid_replay_id")
+		log := stream.WithFields(s.log, stream.LogFieldChannel, key, stream.LogFieldReplayID, invalid.ReplayID.Seq, stream.LogFieldReason, "invalid_replay_id")
 		switch policy {
-		case ReplayFallbackEarliest:
+		case stream.ReplayFallbackEarliest:
 			id = ReplayEarliest
-		case ReplayFallbackLatest:
+		case stream.ReplayFallbackLatest:
 			id = ReplayLatest
 		default:
 			log.Errorf("Salesforce refused replay id %d on %s (%s); on_invalid_replay_id is fail, stopping",
@@ -253,7 +256,7 @@ func (s *session) run(ctx context.Context) {
 			continue
 		}
 		if s.buf.full() {
-			tr = &trouble{reason: ReconnectBackpressure, next: drainThenHandshake}
+			tr = &trouble{reason: stream.ReconnectBackpressure, next: drainThenHandshake}
 			continue
 		}
 		tr = s.poll(ctx)
@@ -272,12 +275,12 @@ func (s *session) poll(ctx context.Context) *trouble {
 	}
 	if err != nil {
 		if kindOf(err) == kindAuth {
-			return &trouble{reason: ReconnectAuth, err: err, next: refreshThenHandshake}
+			return &trouble{reason: stream.ReconnectAuth, err: err, next: refreshThenHandshake}
 		}
 		if errors.Is(err, wire.ErrAnswerTooLarge) {
-			return &trouble{reason: ReconnectAnswerTooLarge, err: err, next: handshakeAgain}
+			return &trouble{reason: stream.ReconnectAnswerTooLarge, err: err, next: handshakeAgain}
 		}
-		return &trouble{reason: ReconnectConnectionError, err: err, next: handshakeAgain}
+		return &trouble{reason: stream.ReconnectConnectionError, err: err, next: handshakeAgain}
 	}
 	r, ok := wire.FindReply(ans.Replies, wire.ChannelConnect, req.ID)
 	if ok && r.HasAdvice {
@@ -288,10 +291,10 @@ func (s *session) poll(ctx context.Context) *trouble {
 		return s.connectRefused(r)
 	case ans.Disconnect:
 		s.serverEndedWorkingSession()
-		return &trouble{reason: ReconnectServerDisconnect, err: errors.New("the server sent /meta/disconnect"),
+		return &trouble{reason: stream.ReconnectServerDisconnect, err: errors.New("the server sent /meta/disconnect"),
 			wait: s.adv.Interval, next: handshakeAgain}
 	case !ok:
-		return &trouble{reason: ReconnectConnectionError, err: errors.New("no /meta/connect reply in the answer"),
+		return &trouble{reason: stream.ReconnectConnectionError, err: errors.New("no /meta/connect reply in the answer"),
 			next: handshakeAgain}
 	}
 	s.connectsInSession++
@@ -300,11 +303,11 @@ func (s *session) poll(ctx context.Context) *trouble {
 	}
 	switch s.adv.Reconnect {
 	case wire.ReconnectHandshake:
-		return &trouble{reason: ReconnectAdviceHandshake, err: errors.New("the server advised a new handshake"),
+		return &trouble{reason: stream.ReconnectAdviceHandshake, err: errors.New("the server advised a new handshake"),
 			wait: s.adv.Interval, next: handshakeAgain}
 	case wire.ReconnectNone:
 		s.adv.Reconnect = wire.ReconnectRetry
-		return &trouble{reason: ReconnectAdviceNone, err: errors.New("the server advised not to reconnect"),
+		return &trouble{reason: stream.ReconnectAdviceNone, err: errors.New("the server advised not to reconnect"),
 			next: handshakeAgain}
 	}
 	sleep(ctx, s.adv.Interval) // Close ends it early; the loop then sees ctx done

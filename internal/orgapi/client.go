@@ -11,9 +11,9 @@ import (
 	"strings"
 	"time"
 
-	"github.com/salesforce-streaming/salesforce_streaming/internal/bayeux"
 	"github.com/salesforce-streaming/salesforce_streaming/internal/redact"
 	"github.com/salesforce-streaming/salesforce_streaming/internal/sfauth"
+	"github.com/salesforce-streaming/salesforce_streaming/internal/stream"
 )
 
 // maxBody bounds an answer read into memory whole (limits, a job's state, an
@@ -66,7 +66,7 @@ type Client struct {
 	http       *http.Client
 	apiVersion string
 	red        *redact.Redactor
-	backoff    bayeux.BackoffConfig
+	backoff    stream.BackoffConfig
 	hooks      Hooks
 }
 
@@ -75,7 +75,7 @@ type Option func(*Client)
 
 // WithBackoff sets the waits before a retry (zero fields: the streaming
 // clients' defaults).
-func WithBackoff(b bayeux.BackoffConfig) Option {
+func WithBackoff(b stream.BackoffConfig) Option {
 	return func(c *Client) { c.backoff = b.WithDefaults() }
 }
 
@@ -92,7 +92,7 @@ func New(auth TokenSource, httpClient *http.Client, apiVersion string, red *reda
 	if httpClient == nil {
 		httpClient = http.DefaultClient
 	}
-	c := &Client{auth: auth, http: httpClient, apiVersion: apiVersion, red: red, backoff: bayeux.BackoffConfig{}.WithDefaults()}
+	c := &Client{auth: auth, http: httpClient, apiVersion: apiVersion, red: red, backoff: stream.BackoffConfig{}.WithDefaults()}
 	for _, o := range opts {
 		o(c)
 	}

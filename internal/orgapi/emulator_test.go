@@ -11,8 +11,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/salesforce-streaming/salesforce_streaming/internal/bayeux"
 	"github.com/salesforce-streaming/salesforce_streaming/internal/sfauth"
+	"github.com/salesforce-streaming/salesforce_streaming/internal/stream"
 	"github.com/salesforce-streaming/salesforce_streaming/sfemu"
 	"github.com/salesforce-streaming/salesforce_streaming/sfemu/org"
 )
@@ -58,7 +58,7 @@ func startOrg(t *testing.T, accounts int, tweak func(*sfemu.Config)) (*Client, *
 	require.NoError(t, err)
 	seen := &calls{n: map[string]int{}}
 	c := New(src, srv.Client(), "64.0", nil, WithHooks(seen.hooks()),
-		WithBackoff(bayeux.BackoffConfig{Initial: time.Millisecond, Max: 5 * time.Millisecond, Long: 5 * time.Millisecond}))
+		WithBackoff(stream.BackoffConfig{Initial: time.Millisecond, Max: 5 * time.Millisecond, Long: 5 * time.Millisecond}))
 	return c, emu, seen
 }
 

@@ -12,8 +12,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/salesforce-streaming/salesforce_streaming/internal/bayeux"
 	"github.com/salesforce-streaming/salesforce_streaming/internal/redact"
+	"github.com/salesforce-streaming/salesforce_streaming/internal/stream"
 )
 
 func contextWithTimeout(ctx context.Context, d time.Duration) (context.Context, context.CancelFunc) {
@@ -50,7 +50,7 @@ func TestRetryPolicy(t *testing.T) {
 			defer srv.Close()
 			seen := &calls{n: map[string]int{}}
 			c := New(&fakeTokens{url: srv.URL}, srv.Client(), "64.0", redact.New(), WithHooks(seen.hooks()),
-				WithBackoff(bayeux.BackoffConfig{Initial: time.Millisecond, Max: 2 * time.Millisecond, Long: 3 * time.Millisecond}))
+				WithBackoff(stream.BackoffConfig{Initial: time.Millisecond, Max: 2 * time.Millisecond, Long: 3 * time.Millisecond}))
 			var got int
 			_, err := c.Query(t.Context(), "SELECT Id FROM Account", false, func(json.RawMessage) error { got++; return nil })
 			assert.Equal(t, tc.calls, seen.of(KindQuery))

@@ -16,10 +16,10 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/metadata"
 
-	"github.com/salesforce-streaming/salesforce_streaming/internal/bayeux"
 	eventbusv1 "github.com/salesforce-streaming/salesforce_streaming/internal/pubsub/proto"
 	"github.com/salesforce-streaming/salesforce_streaming/internal/redact"
 	"github.com/salesforce-streaming/salesforce_streaming/internal/sfauth"
+	"github.com/salesforce-streaming/salesforce_streaming/internal/stream"
 )
 
 // DefaultEndpoint is Salesforce's Pub/Sub API endpoint (port 7443; 443 works too).
@@ -56,17 +56,10 @@ const DefaultKeepaliveQuiet = 5 * time.Second
 // half-open connection.
 const DefaultStreamIdleTimeout = 330 * time.Second
 
-// TokenSource supplies access tokens with the org facts Salesforce returns beside them (sfauth.Source is one).
-// Refresh is called with the token Salesforce refused; a source that already holds a newer one returns it.
-type TokenSource interface {
-	Token(ctx context.Context) (sfauth.Token, error)
-	Refresh(ctx context.Context, stale sfauth.Token) (sfauth.Token, error)
-}
-
 // Config configures a Client. Zero values take the documented defaults.
 type Config struct {
-	Auth     TokenSource // required
-	Endpoint string      // host:port, default DefaultEndpoint
+	Auth     stream.TokenSource // required
+	Endpoint string             // host:port, default DefaultEndpoint
 	// Plaintext dials without TLS, for an emulator on loopback. Otherwise TLS, with TLS as its configuration
 	// when set (for example RootCAs trusting an emulator's certificate).
 	Plaintext bool
@@ -74,19 +67,19 @@ type Config struct {
 	// DialOptions are added to the client's own (credentials).
 	DialOptions []grpc.DialOption
 
-	// Backoff: the CometD client's waits (bayeux.BackoffConfig.WithDefaults fills zero fields with the same
+	// Backoff: the CometD client's waits (stream.BackoffConfig.WithDefaults fills zero fields with the same
 	// defaults). A failure streak ends only after a stream stayed healthy for HealthyAfter.
-	Backoff bayeux.BackoffConfig
-	Logger  bayeux.Logger // optional
+	Backoff stream.BackoffConfig
+	Logger  stream.Logger // optional
 	// Redactor removes secrets and tokens from every server text the client puts in an error, a log or an event
 	// field (status messages, trailers, event and schema ids). Optional: a nil one gets a fresh Redactor; the
 	// client adds every token it uses. Pass the token source's (sfauth.Source.Redactor) so configured secrets are
 	// known too.
 	Redactor *redact.Redactor
 	// Observer, optional, is told of resubscriptions (with the CometD client's reasons), token refreshes and
-	// replay-id fallbacks, as the CometD client tells its own. Events is not called: the caller counts what
-	// Next hands on.
-	Observer bayeux.Observer
+	// replay-id fallbacks, as the CometD client tells its own. Events is called by a Source for the events of
+	// each batch it hands on (a bare Subscription does not call it).
+	Observer stream.Observer
 	// StreamIdleTimeout: see DefaultStreamIdleTimeout.
 	StreamIdleTimeout time.Duration
 	// MaxResponseBytes: see DefaultMaxResponseBytes.
@@ -102,8 +95,8 @@ type Config struct {
 type Client struct {
 	cfg  Config
 	red  *redact.Redactor
-	log  bayeux.Logger
-	obs  bayeux.Observer
+	log  stream.Logger
+	obs  stream.Observer
 	conn *grpc.ClientConn
 	api  eventbusv1.PubSubClient
 
@@ -131,21 +124,33 @@ func New(cfg Config) (*Client, error) {
 		creds = credentials.NewTLS(tc)
 	}
 	opts := append([]grpc.DialOption{grpc.WithTransportCredentials(creds),
-		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(cfg.MaxResponseBytes))}, cfg.DialOptions...)
+		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(cfg.MaxResponseBytes), grpc.ForceCodecV2(newClientCodec()))},
+		transportOptions()...)
+	opts = append(opts, cfg.DialOptions...)
 	conn, err := grpc.NewClient(cfg.Endpoint, opts...)
 	if err != nil {
 		return nil, fmt.Errorf("pubsub: connecting to %s: %w", cfg.Endpoint, err)
 	}
 	log := cfg.Logger
 	if log == nil {
-		log = nopLogger{}
+		log = stream.NopLogger{}
 	}
 	obs := cfg.Observer
 	if obs == nil {
-		obs = nopObserver{}
+		obs = stream.NopObserver{}
 	}
 	return &Client{cfg: cfg, red: cfg.Redactor, log: log, obs: obs, conn: conn, api: eventbusv1.NewPubSubClient(conn),
 		schemas: map[string]*avro.RecordSchema{}, closed: make(chan struct{})}, nil
+}
+
+// transportOptions size the HTTP/2 connection for FetchResponses of up to 100 events (about 45 KB of change
+// events each): flow-control windows of 1 MB for the stream and the connection, so that the client acknowledges
+// received data every 256 KB (a quarter of the window) instead of every 16 KB of the 64 KB default, and without
+// the bandwidth-estimating pings that a default (dynamic) window sends; and a read buffer that takes a whole
+// response in one read. A larger response (up to MaxResponseBytes) still arrives, in window-sized steps.
+func transportOptions() []grpc.DialOption {
+	return []grpc.DialOption{grpc.WithInitialWindowSize(1 << 20), grpc.WithInitialConnWindowSize(1 << 20),
+		grpc.WithReadBufferSize(128 << 10)}
 }
 
 // withDefaults fills zero fields with their defaults; the backoff's are the CometD client's.
@@ -206,7 +211,7 @@ func (c *Client) currentToken(ctx context.Context) (sfauth.Token, error) {
 	}
 	tok, err := c.cfg.Auth.Token(ctx)
 	if err != nil {
-		return sfauth.Token{}, &bayeux.AuthError{Err: err}
+		return sfauth.Token{}, &stream.AuthError{Err: err}
 	}
 	c.setToken(tok)
 	return tok, nil
@@ -224,7 +229,7 @@ func (c *Client) refresh(ctx context.Context, stale sfauth.Token) (sfauth.Token,
 	c.obs.TokenRefresh()
 	tok, err := c.cfg.Auth.Refresh(ctx, stale)
 	if err != nil {
-		return sfauth.Token{}, &bayeux.AuthError{Err: err}
+		return sfauth.Token{}, &stream.AuthError{Err: err}
 	}
 	c.setToken(tok)
 	return tok, nil
@@ -241,7 +246,7 @@ func (c *Client) setToken(tok sfauth.Token) {
 func withAuth(ctx context.Context, tok sfauth.Token) (context.Context, error) {
 	tenant, err := TenantID(tok)
 	if err != nil {
-		return nil, &bayeux.AuthError{Err: err}
+		return nil, &stream.AuthError{Err: err}
 	}
 	return metadata.AppendToOutgoingContext(ctx, "accesstoken", tok.AccessToken, "instanceurl", tok.InstanceURL,
 		"tenantid", tenant), nil
@@ -332,17 +337,3 @@ func (c *Client) schema(ctx context.Context, id string, retryAuth bool) (*avro.R
 	c.mu.Unlock()
 	return rs, nil
 }
-
-type nopLogger struct{}
-
-func (nopLogger) Debugf(string, ...any) {}
-func (nopLogger) Infof(string, ...any)  {}
-func (nopLogger) Warnf(string, ...any)  {}
-func (nopLogger) Errorf(string, ...any) {}
-
-type nopObserver struct{}
-
-func (nopObserver) Reconnect(bayeux.ReconnectReason)                  {}
-func (nopObserver) TokenRefresh()                                     {}
-func (nopObserver) ReplayFallback(string, bayeux.InvalidReplayPolicy) {}
-func (nopObserver) Events(string, int)                                {}

@@ -79,6 +79,7 @@ type eventDecoder struct {
 	times     dateTimes
 	texts     [numTextSlots]string // the previous event's metadata texts, shared when they repeat
 	chunkSize int                  // size of a new chunk (jsonChunk); 0: each event's JSON is its own allocation
+	ids       []string             // the record ids of consecutive events; each event's a capped slice of it
 }
 
 func newEventDecoder() *eventDecoder {
@@ -101,7 +102,10 @@ func (e *eventDecoder) decode(schema *avro.RecordSchema, payload []byte) ([]byte
 	if cap(e.chunk)-len(e.chunk) < 2*len(payload)+64 {
 		e.chunk = make([]byte, 0, max(e.chunkSize, 2*len(payload)+64))
 	}
-	d := decoder{e: e, buf: payload, top: plan, out: e.chunk[len(e.chunk):]}
+	if cap(e.ids)-len(e.ids) < 8 {
+		e.ids = make([]string, 0, max(e.chunkSize/128, 8))
+	}
+	d := decoder{e: e, buf: payload, top: plan, out: e.chunk[len(e.chunk):], idStart: len(e.ids)}
 	if err := d.record(plan, plan.change, true); err != nil {
 		return nil, Metadata{}, fmt.Errorf("decoding Avro payload with schema %s: %w", schema.FullName(), err)
 	}
@@ -110,6 +114,9 @@ func (e *eventDecoder) decode(schema *avro.RecordSchema, payload []byte) ([]byte
 	}
 	if d.meta.CreatedDate == "" {
 		d.meta.CreatedDate = d.meta.CommitTimestamp
+	}
+	if len(e.ids) > d.idStart {
+		d.meta.RecordIDs = e.ids[d.idStart:len(e.ids):len(e.ids)]
 	}
 	out := d.out[:len(d.out):len(d.out)]
 	if len(d.out) <= cap(e.chunk)-len(e.chunk) { // written in place: the chunk goes on after it
@@ -209,6 +216,8 @@ type decoder struct {
 	out  []byte
 	top  *recordPlan
 	meta Metadata
+	// idStart is where this event's record ids start in e.ids (the Metadata takes them at the end).
+	idStart int
 	// c says where the next value read goes besides the JSON, when it is one of the metadata's fields. value
 	// takes it on entry, so only the field's own value (through unions) is captured, never a nested one.
 	c capture
@@ -237,8 +246,8 @@ func (d *decoder) target(slot textSlot) *string {
 	case slotCreatedDate:
 		return &d.meta.CreatedDate
 	case slotRecordIDs: // the item value appended last
-		if n := len(d.meta.RecordIDs); n > 0 {
-			return &d.meta.RecordIDs[n-1]
+		if n := len(d.e.ids); n > d.idStart {
+			return &d.e.ids[n-1]
 		}
 	}
 	return nil
@@ -526,7 +535,7 @@ func (d *decoder) value(t avro.Schema, dateTime, dropNulls bool) error {
 				return d.value(s.Items(), false, dropNulls)
 			}
 			d.c = capture{slot: slotRecordIDs}
-			d.meta.RecordIDs = append(d.meta.RecordIDs, "") // a non-text item reads as empty text
+			d.e.ids = append(d.e.ids, "") // a non-text item reads as empty text
 			return d.value(s.Items(), false, dropNulls)
 		})
 		d.out = append(d.out, ']')

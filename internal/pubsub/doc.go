@@ -14,7 +14,7 @@
 //
 //   - UNAUTHENTICATED: one token refresh per refusal, the first of a streak at once, later ones after backoff;
 //   - an invalid or expired replay id (sfdc.platform.eventbus.grpc.subscription.fetch.replayid.corrupted):
-//     OnInvalidReplayID (earliest, latest, or fail: Next returns the InvalidReplayError);
+//     OnInvalidReplayID (earliest, latest, or fail: Next returns the stream.InvalidReplayError);
 //   - a limit (RESOURCE_EXHAUSTED, ...limit.exceeded) or a permission error on a resubscribe: Backoff.Long;
 //   - anything else (dropped connection, UNAVAILABLE, INTERNAL, a failing GetSchema, a flood, a response above
 //     MaxResponseBytes, no response for StreamIdleTimeout): resubscribe at once, then Backoff.Delay from the
@@ -27,15 +27,19 @@
 // KeepaliveQuiet, refuses a response above MaxResponseBytes unread, and logs each violation, rate-limited. Every
 // server text that reaches an error, a log or an event field goes through Config.Redactor (internal/redact).
 //
-// An optional Observer (bayeux.Observer) is told of each resubscription with its reason, each token refresh and
+// An optional Observer (stream.Observer) is told of each resubscription with its reason, each token refresh and
 // each replay-id fallback, as the CometD client tells its own, so that the input's metrics mean the same over
 // both transports.
 //
 // Events are handed on with their opaque replay ids, the raw Avro payload and the payload decoded to the JSON
 // a CometD subscriber receives for the same event (DecodePayload), change event bitmaps decoded to field names.
-// DecodePayload reads the Avro binary once, straight into JSON, walking the schema (no map per event):
-// BenchmarkDecodePayload, the documented account update of about 300 bytes, Go 1.26.8 on one core of the shared
-// 2-core build machine: 3,150-3,460 ns/event, 9 allocations, 1.9 KB (a first version decoding into
-// map[string]any with hamba/avro and re-encoding took 24,700 ns and 216 allocations). FuzzDecodePayload and
+// Decoding reads the Avro binary once, straight into JSON, walking the schema (no map per event). A Subscription
+// keeps one decoder (eventDecoder) with each schema's field plan, a cache of bitmap field lists and the day of the
+// last date-time, and writes events' JSON into shared chunks: BenchmarkDecodePayload/subscription, the documented
+// account update of about 300 bytes, on the shared 2-core build machine: 1,923-3,428 ns/event, 1 allocation
+// (a first version decoding into map[string]any with hamba/avro and re-encoding took 24,700 ns and 216
+// allocations). DecodePayload and DecodeEvent decode one payload with a fresh decoder. FuzzDecodePayload and
 // FuzzDecodeBitmapFields check that no input panics or yields invalid JSON.
+//
+// The client's gRPC codec (codec.go) reads FetchResponses itself, without protobuf's per-event copies.
 package pubsub

@@ -18,9 +18,9 @@ import (
 	"github.com/stretchr/testify/require"
 	"google.golang.org/grpc"
 
-	"github.com/salesforce-streaming/salesforce_streaming/internal/bayeux"
 	eventbusv1 "github.com/salesforce-streaming/salesforce_streaming/internal/pubsub/proto"
 	"github.com/salesforce-streaming/salesforce_streaming/internal/sfauth"
+	"github.com/salesforce-streaming/salesforce_streaming/internal/stream"
 	"github.com/salesforce-streaming/salesforce_streaming/sfemu"
 )
 
@@ -107,21 +107,21 @@ func (l *testLogger) all() string {
 // observer records what the client reports to its Observer.
 type observer struct {
 	mu         sync.Mutex
-	reconnects map[bayeux.ReconnectReason]int
+	reconnects map[stream.ReconnectReason]int
 	refreshes  int
-	fallbacks  []bayeux.InvalidReplayPolicy
+	fallbacks  []stream.InvalidReplayPolicy
 }
 
-func (o *observer) Reconnect(r bayeux.ReconnectReason) { o.mu.Lock(); o.reconnects[r]++; o.mu.Unlock() }
+func (o *observer) Reconnect(r stream.ReconnectReason) { o.mu.Lock(); o.reconnects[r]++; o.mu.Unlock() }
 func (o *observer) TokenRefresh()                      { o.mu.Lock(); o.refreshes++; o.mu.Unlock() }
-func (o *observer) ReplayFallback(_ string, p bayeux.InvalidReplayPolicy) {
+func (o *observer) ReplayFallback(_ string, p stream.InvalidReplayPolicy) {
 	o.mu.Lock()
 	o.fallbacks = append(o.fallbacks, p)
 	o.mu.Unlock()
 }
 func (o *observer) Events(string, int) {}
 
-func (o *observer) count(r bayeux.ReconnectReason) int {
+func (o *observer) count(r stream.ReconnectReason) int {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	return o.reconnects[r]
@@ -146,9 +146,9 @@ func startEnv(t testing.TB, cfg sfemu.Config, fake bool) *testEnv {
 		ClientID: sfemu.DefaultClientID, ClientSecret: sfemu.DefaultClientSecret})
 	require.NoError(t, err)
 	rec := env.rec
-	env.obs = &observer{reconnects: map[bayeux.ReconnectReason]int{}}
+	env.obs = &observer{reconnects: map[stream.ReconnectReason]int{}}
 	env.client, err = New(Config{Auth: src, Endpoint: lis.Addr().String(), Plaintext: true, Logger: env.log, Observer: env.obs,
-		Backoff: bayeux.BackoffConfig{Initial: 5 * time.Millisecond, Max: 20 * time.Millisecond, Long: 20 * time.Millisecond},
+		Backoff: stream.BackoffConfig{Initial: 5 * time.Millisecond, Max: 20 * time.Millisecond, Long: 20 * time.Millisecond},
 		DialOptions: []grpc.DialOption{
 			grpc.WithStreamInterceptor(func(ctx context.Context, desc *grpc.StreamDesc, cc *grpc.ClientConn, method string, streamer grpc.Streamer, opts ...grpc.CallOption) (grpc.ClientStream, error) {
 				cs, err := streamer(ctx, desc, cc, method, opts...)
@@ -261,7 +261,7 @@ func TestResubscribeAfterRevokedToken(t *testing.T) {
 	distinctInOrder(t, all)
 	assert.Greater(t, env.emu.State().Counters["token_grants"], grantsBefore, "a new token was requested")
 	assert.True(t, env.log.contains("token refused"), "the refusal is logged")
-	assert.GreaterOrEqual(t, env.obs.count(bayeux.ReconnectAuth), 1, "the resubscription is reported")
+	assert.GreaterOrEqual(t, env.obs.count(stream.ReconnectAuth), 1, "the resubscription is reported")
 	env.obs.mu.Lock()
 	assert.GreaterOrEqual(t, env.obs.refreshes, 1, "the refresh is reported")
 	env.obs.mu.Unlock()
@@ -289,7 +289,7 @@ func TestInvalidReplayPolicies(t *testing.T) {
 	stale := evs[0].ReplayID
 
 	t.Run("earliest", func(t *testing.T) {
-		sub, err := env.client.Subscribe(ctx, SubscribeConfig{Topic: "/event/Order_Event__e", ReplayID: stale, OnInvalidReplayID: bayeux.ReplayFallbackEarliest})
+		sub, err := env.client.Subscribe(ctx, SubscribeConfig{Topic: "/event/Order_Event__e", ReplayID: stale, OnInvalidReplayID: stream.ReplayFallbackEarliest})
 		require.NoError(t, err)
 		defer sub.Close()
 		b, err := sub.Next(ctx)
@@ -298,7 +298,7 @@ func TestInvalidReplayPolicies(t *testing.T) {
 		assert.Equal(t, evs[2].ReplayID, b.Events[0].ReplayID, "every retained event")
 	})
 	t.Run("latest", func(t *testing.T) {
-		sub, err := env.client.Subscribe(ctx, SubscribeConfig{Topic: "/event/Order_Event__e", ReplayID: stale, OnInvalidReplayID: bayeux.ReplayFallbackLatest})
+		sub, err := env.client.Subscribe(ctx, SubscribeConfig{Topic: "/event/Order_Event__e", ReplayID: stale, OnInvalidReplayID: stream.ReplayFallbackLatest})
 		require.NoError(t, err)
 		defer sub.Close()
 		// Nothing says when the subscription from latest reached the server:
@@ -325,16 +325,18 @@ func TestInvalidReplayPolicies(t *testing.T) {
 		}
 	})
 	t.Run("fail", func(t *testing.T) {
-		sub, err := env.client.Subscribe(ctx, SubscribeConfig{Topic: "/event/Order_Event__e", ReplayID: stale, OnInvalidReplayID: bayeux.ReplayFallbackFail})
+		sub, err := env.client.Subscribe(ctx, SubscribeConfig{Topic: "/event/Order_Event__e", ReplayID: stale, OnInvalidReplayID: stream.ReplayFallbackFail})
 		require.NoError(t, err)
 		defer sub.Close()
 		_, err = sub.Next(ctx)
-		var ire *InvalidReplayError
+		var ire *stream.InvalidReplayError
 		require.ErrorAs(t, err, &ire)
-		assert.Equal(t, stale, ire.ReplayID)
-		assert.Equal(t, ErrorCodeReplayCorrupt, ire.Err.ErrorCode)
+		assert.Equal(t, stale, []byte(ire.ReplayID.Opaque))
+		var se *StatusError
+		require.ErrorAs(t, ire.Err, &se)
+		assert.Equal(t, ErrorCodeReplayCorrupt, se.ErrorCode)
 		env.obs.mu.Lock()
-		assert.Contains(t, env.obs.fallbacks, bayeux.ReplayFallbackFail, "the refusal is reported")
+		assert.Contains(t, env.obs.fallbacks, stream.ReplayFallbackFail, "the refusal is reported")
 		env.obs.mu.Unlock()
 	})
 }
@@ -369,9 +371,9 @@ func TestKeepaliveHandedOn(t *testing.T) {
 func TestSubscribeUnknownTopic(t *testing.T) {
 	env := startEnv(t, sfemu.Config{}, false)
 	_, err := env.client.Subscribe(testCtx(t), SubscribeConfig{Topic: "/topic/InvoiceUpdates"})
-	var pe *PermissionError
+	var pe *stream.PermissionError
 	require.ErrorAs(t, err, &pe)
-	assert.Equal(t, "/topic/InvoiceUpdates", pe.Topic)
+	assert.Equal(t, "/topic/InvoiceUpdates", pe.Channel)
 }
 
 func TestTenantID(t *testing.T) {
@@ -425,8 +427,8 @@ func TestResubscribeAfterResetAndLimit(t *testing.T) {
 	all = append(all, collect(t, ctx, sub, 6, true)...)
 	require.Len(t, all, 12)
 	distinctInOrder(t, all)
-	assert.GreaterOrEqual(t, env.obs.count(bayeux.ReconnectConnectionError), 2, "the reset and the clean end are reported")
-	assert.GreaterOrEqual(t, env.obs.count(bayeux.ReconnectLimit), 1, "the limit is reported")
+	assert.GreaterOrEqual(t, env.obs.count(stream.ReconnectConnectionError), 2, "the reset and the clean end are reported")
+	assert.GreaterOrEqual(t, env.obs.count(stream.ReconnectLimit), 1, "the limit is reported")
 }
 
 // TestCloseEndsSubscriptions: closing the Client ends its subscriptions (Next returns ErrClosed); Close is
@@ -459,6 +461,6 @@ func TestUnaryRefreshesRefusedToken(t *testing.T) {
 	assert.Equal(t, grants+1, env.emu.State().Counters["token_grants"])
 
 	_, err = env.client.GetTopic(ctx, "/topic/Nope")
-	var pe *PermissionError
+	var pe *stream.PermissionError
 	assert.ErrorAs(t, err, &pe, "an unknown topic is not retried")
 }

@@ -10,11 +10,11 @@ import (
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 
-	"github.com/salesforce-streaming/salesforce_streaming/internal/bayeux"
+	"github.com/salesforce-streaming/salesforce_streaming/internal/stream"
 )
 
 // ErrClosed is returned by calls on a closed Client or Subscription.
-var ErrClosed = errors.New("pubsub client closed")
+var ErrClosed = fmt.Errorf("pubsub client %w", stream.ErrClosed)
 
 // Salesforce's custom error codes (the error-code trailer), the ones the client acts on
 // (https://developer.salesforce.com/docs/platform/pub-sub-api/guide/handling-errors.html).
@@ -116,48 +116,6 @@ func (e *FlowError) Error() string {
 		"dropped the excess and resubscribing after the last event handed on", e.Received, e.Topic, e.Expected)
 }
 
-// PermissionError is a permanent refusal: a topic that does not exist or that the user may not subscribe to.
-type PermissionError struct {
-	Topic string
-	Err   *StatusError
-}
-
-func (e *PermissionError) Error() string {
-	return fmt.Sprintf("Salesforce refused the subscription to %s: %s", e.Topic, e.Err)
-}
-func (e *PermissionError) Unwrap() error { return e.Err }
-
-// LimitError is an org limit (a delivery allocation, too many subscriptions). The client waits Backoff.Long.
-type LimitError struct{ Err *StatusError }
-
-func (e *LimitError) Error() string { return "Salesforce limit reached: " + e.Err.Error() }
-func (e *LimitError) Unwrap() error { return e.Err }
-
-// InvalidReplayError is a subscription refused because its replay id is corrupted or no longer retained.
-type InvalidReplayError struct {
-	Topic    string
-	ReplayID []byte
-	Err      *StatusError
-}
-
-func (e *InvalidReplayError) Error() string {
-	return fmt.Sprintf("replay id %s of %s is not valid any more: %s", boundedHex(e.ReplayID), e.Topic, e.Err)
-}
-
-// maxLoggedReplayID bounds the bytes of a replay id an error shows: the id
-// can come from a checkpoint store holding anything (a 768 KB value once
-// made a 1.5 MB log line).
-const maxLoggedReplayID = 32
-
-// boundedHex is id in hex, at most maxLoggedReplayID bytes of it.
-func boundedHex(id []byte) string {
-	if len(id) <= maxLoggedReplayID {
-		return fmt.Sprintf("%x", id)
-	}
-	return fmt.Sprintf("%x... (%d bytes)", id[:maxLoggedReplayID], len(id))
-}
-func (e *InvalidReplayError) Unwrap() error { return e.Err }
-
 // errKind is how a subscription reacts to a failure, the same reactions as the CometD client's.
 type errKind int
 
@@ -178,7 +136,7 @@ func (k errKind) String() string {
 // classify wraps a call's failure into the error callers see and tells the reaction.
 func classify(err error, topic string, replayID []byte) (errKind, error) {
 	var (
-		ae *bayeux.AuthError
+		ae *stream.AuthError
 		se *StatusError
 		tl *TooLargeError
 	)
@@ -197,15 +155,15 @@ func classify(err error, topic string, replayID []byte) (errKind, error) {
 	}
 	switch {
 	case se.Code == codes.Unauthenticated || se.ErrorCode == ErrorCodeAuth || se.ErrorCode == ErrorCodeAuthRefresh:
-		return kindAuth, &bayeux.AuthError{Err: se}
+		return kindAuth, &stream.AuthError{Err: se}
 	case se.ErrorCode == ErrorCodeReplayCorrupt ||
 		(se.Code == codes.InvalidArgument && strings.Contains(strings.ToLower(se.Message), "replay")):
-		return kindInvalidReplay, &InvalidReplayError{Topic: topic, ReplayID: replayID, Err: se}
+		return kindInvalidReplay, &stream.InvalidReplayError{Channel: topic, ReplayID: stream.Position{Opaque: string(replayID)}, Err: se}
 	case se.Code == codes.ResourceExhausted || strings.Contains(se.ErrorCode, "limit.exceeded"):
-		return kindLimit, &LimitError{Err: se}
+		return kindLimit, &stream.LimitError{Err: se}
 	case se.Code == codes.PermissionDenied || se.Code == codes.NotFound || se.Code == codes.InvalidArgument ||
 		se.Code == codes.Unimplemented || se.Code == codes.FailedPrecondition:
-		return kindPermanent, &PermissionError{Topic: topic, Err: se}
+		return kindPermanent, &stream.PermissionError{Channel: topic, Err: se}
 	}
 	return kindRetryable, se
 }

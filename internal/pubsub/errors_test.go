@@ -3,6 +3,7 @@ package pubsub
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"testing"
 
@@ -12,7 +13,7 @@ import (
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 
-	"github.com/salesforce-streaming/salesforce_streaming/internal/bayeux"
+	"github.com/salesforce-streaming/salesforce_streaming/internal/stream"
 )
 
 func TestStatusError(t *testing.T) {
@@ -41,16 +42,16 @@ func TestClassify(t *testing.T) {
 		kind errKind
 		as   any
 	}{
-		{"unauthenticated", st(codes.Unauthenticated, "expired", ErrorCodeAuth), kindAuth, new(*bayeux.AuthError)},
-		{"auth refresh invalid", st(codes.PermissionDenied, "refresh", ErrorCodeAuthRefresh), kindAuth, new(*bayeux.AuthError)},
-		{"token source failure", &bayeux.AuthError{Err: errors.New("invalid_grant")}, kindAuth, new(*bayeux.AuthError)},
-		{"replay corrupted", st(codes.InvalidArgument, "validation failed", ErrorCodeReplayCorrupt), kindInvalidReplay, new(*InvalidReplayError)},
-		{"replay without code", st(codes.InvalidArgument, "The Replay ID is invalid", ""), kindInvalidReplay, new(*InvalidReplayError)},
-		{"limit code", st(codes.Unknown, "too many", ErrorCodeLimitExceeded), kindLimit, new(*LimitError)},
-		{"resource exhausted", st(codes.ResourceExhausted, "quota", ""), kindLimit, new(*LimitError)},
-		{"unknown topic", st(codes.NotFound, "topic not found", ""), kindPermanent, new(*PermissionError)},
-		{"permission denied", st(codes.PermissionDenied, "no access", ""), kindPermanent, new(*PermissionError)},
-		{"other invalid argument", st(codes.InvalidArgument, "topic differs", ""), kindPermanent, new(*PermissionError)},
+		{"unauthenticated", st(codes.Unauthenticated, "expired", ErrorCodeAuth), kindAuth, new(*stream.AuthError)},
+		{"auth refresh invalid", st(codes.PermissionDenied, "refresh", ErrorCodeAuthRefresh), kindAuth, new(*stream.AuthError)},
+		{"token source failure", &stream.AuthError{Err: errors.New("invalid_grant")}, kindAuth, new(*stream.AuthError)},
+		{"replay corrupted", st(codes.InvalidArgument, "validation failed", ErrorCodeReplayCorrupt), kindInvalidReplay, new(*stream.InvalidReplayError)},
+		{"replay without code", st(codes.InvalidArgument, "The Replay ID is invalid", ""), kindInvalidReplay, new(*stream.InvalidReplayError)},
+		{"limit code", st(codes.Unknown, "too many", ErrorCodeLimitExceeded), kindLimit, new(*stream.LimitError)},
+		{"resource exhausted", st(codes.ResourceExhausted, "quota", ""), kindLimit, new(*stream.LimitError)},
+		{"unknown topic", st(codes.NotFound, "topic not found", ""), kindPermanent, new(*stream.PermissionError)},
+		{"permission denied", st(codes.PermissionDenied, "no access", ""), kindPermanent, new(*stream.PermissionError)},
+		{"other invalid argument", st(codes.InvalidArgument, "topic differs", ""), kindPermanent, new(*stream.PermissionError)},
 		{"unavailable", st(codes.Unavailable, "reset", ""), kindRetryable, new(*StatusError)},
 		{"internal", st(codes.Internal, "oops", ""), kindRetryable, new(*StatusError)},
 		{"dropped connection", io.ErrUnexpectedEOF, kindRetryable, nil},
@@ -71,9 +72,34 @@ func TestClassify(t *testing.T) {
 
 // A replay id read from a checkpoint can be any size: its error stays short.
 func TestInvalidReplayErrorBoundsTheID(t *testing.T) {
-	short := &InvalidReplayError{Topic: "/event/A__e", ReplayID: []byte{0, 1, 0xff}, Err: &StatusError{}}
+	short := &stream.InvalidReplayError{Channel: "/event/A__e", ReplayID: stream.Position{Opaque: string([]byte{0, 1, 0xff})}, Err: &StatusError{}}
 	assert.Contains(t, short.Error(), "replay id 0001ff of /event/A__e")
-	huge := &InvalidReplayError{Topic: "/event/A__e", ReplayID: make([]byte, 768<<10), Err: &StatusError{}}
+	huge := &stream.InvalidReplayError{Channel: "/event/A__e", ReplayID: stream.Position{Opaque: string(make([]byte, 768<<10))}, Err: &StatusError{}}
 	assert.Less(t, len(huge.Error()), 300, "a 768 KB replay id makes a short error")
 	assert.Contains(t, huge.Error(), "... (786432 bytes) of /event/A__e")
+}
+
+// TestStreamClassOfErrors: the input classifies the client's errors through stream.Classify alone, as it
+// classifies the CometD client's: a refused subscription and an invalid replay id are permanent, a limit a limit.
+func TestStreamClassOfErrors(t *testing.T) {
+	se := &StatusError{Code: codes.Unavailable, Message: "x"}
+	tests := []struct {
+		name string
+		err  error
+		want stream.Class
+	}{
+		{"status", se, stream.Retryable},
+		{"permission", fmt.Errorf("subscribing: %w", &stream.PermissionError{Channel: "/e/E", Err: se}), stream.Permanent},
+		{"limit", &stream.LimitError{Err: se}, stream.Limit},
+		{"invalid replay id", &stream.InvalidReplayError{Channel: "/e/E", Err: se}, stream.Permanent},
+		{"too large", &TooLargeError{}, stream.Retryable},
+		{"refused login", &stream.AuthError{Err: &stream.LoginRejectedError{Err: errors.New("invalid_grant")}}, stream.Permanent},
+	}
+	for _, tt := range tests {
+		assert.Equal(t, tt.want, stream.Classify(tt.err), tt.name)
+	}
+	ch, ok := stream.InvalidReplayChannel(fmt.Errorf("x: %w", &stream.InvalidReplayError{Channel: "/e/E", Err: se}))
+	assert.True(t, ok)
+	assert.Equal(t, "/e/E", ch)
+	assert.ErrorIs(t, ErrClosed, stream.ErrClosed)
 }

@@ -15,15 +15,15 @@ import (
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 
-	"github.com/salesforce-streaming/salesforce_streaming/internal/bayeux"
 	"github.com/salesforce-streaming/salesforce_streaming/internal/redact"
 	"github.com/salesforce-streaming/salesforce_streaming/internal/sfauth"
+	"github.com/salesforce-streaming/salesforce_streaming/internal/stream"
 	"github.com/salesforce-streaming/salesforce_streaming/test/hostilepubsub"
 )
 
 // testClient is a Client that is never connected, for the pure parts (statusError).
 func testClient() *Client {
-	return &Client{red: redact.New(), log: nopLogger{}, obs: nopObserver{}, closed: make(chan struct{})}
+	return &Client{red: redact.New(), log: stream.NopLogger{}, obs: stream.NopObserver{}, closed: make(chan struct{})}
 }
 
 // hostileToken is the n-th token the counting source issues, shaped like a Salesforce session id with characters
@@ -46,7 +46,7 @@ func (s *countingSource) Refresh(context.Context, sfauth.Token) (sfauth.Token, e
 }
 
 func TestRetryPolicy(t *testing.T) {
-	b := bayeux.BackoffConfig{}.WithDefaults()
+	b := stream.BackoffConfig{}.WithDefaults()
 	inDelay := func(attempt int, d time.Duration) bool {
 		hi := b.Initial << (attempt - 1)
 		hi = min(hi, b.Max)
@@ -99,9 +99,9 @@ func TestNewAppliesTheCometDDefaults(t *testing.T) {
 	c, err := New(Config{Auth: &countingSource{}, Endpoint: "127.0.0.1:1", Plaintext: true})
 	require.NoError(t, err)
 	defer c.Close()
-	assert.Equal(t, bayeux.DefaultBackoffInitial, c.cfg.Backoff.Initial)
-	assert.Equal(t, bayeux.DefaultBackoffMax, c.cfg.Backoff.Max)
-	assert.Equal(t, bayeux.DefaultBackoffLong, c.cfg.Backoff.Long)
+	assert.Equal(t, stream.DefaultBackoffInitial, c.cfg.Backoff.Initial)
+	assert.Equal(t, stream.DefaultBackoffMax, c.cfg.Backoff.Max)
+	assert.Equal(t, stream.DefaultBackoffLong, c.cfg.Backoff.Long)
 	assert.Equal(t, DefaultMaxResponseBytes, c.cfg.MaxResponseBytes)
 	assert.Equal(t, DefaultHealthyAfter, c.cfg.HealthyAfter)
 	assert.Equal(t, DefaultKeepaliveQuiet, c.cfg.KeepaliveQuiet)
@@ -151,6 +151,13 @@ func TestSeenIDsIsBounded(t *testing.T) {
 	assert.True(t, s.add("d"), "a new id evicts the oldest")
 	assert.True(t, s.add("a"), "the oldest was forgotten")
 	assert.Len(t, s.set, 3)
+
+	// Ids of up to 8 bytes are kept in place, longer ones as text; lengths and forms never mix.
+	s = newSeenIDs(8)
+	for _, id := range []string{"", "\x00", "\x00\x00", "12345678", "123456789", "1234567"} {
+		assert.True(t, s.add(id), "%q is new", id)
+		assert.False(t, s.addBytes([]byte(id)), "%q as bytes is the same id", id)
+	}
 }
 
 func TestViolationLogIsRateLimited(t *testing.T) {

@@ -5,8 +5,8 @@ import (
 	"errors"
 	"time"
 
-	"github.com/salesforce-streaming/salesforce_streaming/internal/bayeux"
 	"github.com/salesforce-streaming/salesforce_streaming/internal/sfauth"
+	"github.com/salesforce-streaming/salesforce_streaming/internal/stream"
 )
 
 // retryPolicy is the CometD client's recovery rule applied to one subscription's streams: the first failure of
@@ -16,7 +16,7 @@ import (
 // batch on and stayed open for HealthyAfter) ends a streak; an answer alone does not, so a server that answers
 // and then fails cannot cause a resubscribe or token storm.
 type retryPolicy struct {
-	backoff   bayeux.BackoffConfig
+	backoff   stream.BackoffConfig
 	streak    int  // failures since the last healthy stream
 	refreshed bool // a refused token was refreshed at once in this streak
 }
@@ -76,42 +76,42 @@ func (s *Subscription) run(ctx context.Context) {
 		wait, refresh := policy.failure(kind)
 		switch kind {
 		case kindAuth:
-			c.obs.Reconnect(bayeux.ReconnectAuth)
+			c.obs.Reconnect(stream.ReconnectAuth)
 			s.log.Warnf("pubsub %s: token refused (%v); refreshing it and resubscribing in %s", s.cfg.Topic, wrapped,
 				wait.Round(time.Millisecond))
 		case kindInvalidReplay:
 			c.obs.ReplayFallback(s.cfg.Topic, s.cfg.OnInvalidReplayID)
 			switch s.cfg.OnInvalidReplayID {
-			case bayeux.ReplayFallbackFail:
-				bayeux.WithFields(s.log, bayeux.LogFieldReason, "invalid_replay_id").Errorf("pubsub %s: %v; on_invalid_replay_id is fail: stopping", s.cfg.Topic, wrapped)
+			case stream.ReplayFallbackFail:
+				stream.WithFields(s.log, stream.LogFieldReason, "invalid_replay_id").Errorf("pubsub %s: %v; on_invalid_replay_id is fail: stopping", s.cfg.Topic, wrapped)
 				s.fail(wrapped)
 				return
-			case bayeux.ReplayFallbackLatest:
+			case stream.ReplayFallbackLatest:
 				s.restartFrom(ReplayLatest)
 			default:
 				s.restartFrom(ReplayEarliest)
 			}
-			bayeux.WithFields(s.log, bayeux.LogFieldReason, "invalid_replay_id").Errorf("pubsub %s: %v; resubscribing from the %s event in %s", s.cfg.Topic, wrapped,
+			stream.WithFields(s.log, stream.LogFieldReason, "invalid_replay_id").Errorf("pubsub %s: %v; resubscribing from the %s event in %s", s.cfg.Topic, wrapped,
 				s.cfg.OnInvalidReplayID, wait.Round(time.Millisecond))
 		case kindLimit, kindPermanent:
 			if kind == kindLimit {
-				c.obs.Reconnect(bayeux.ReconnectLimit)
+				c.obs.Reconnect(stream.ReconnectLimit)
 			} else {
-				c.obs.Reconnect(bayeux.ReconnectConnectionError)
+				c.obs.Reconnect(stream.ReconnectConnectionError)
 			}
 			s.log.Errorf("pubsub %s: %v; retrying in %s", s.cfg.Topic, wrapped, wait.Round(time.Second))
 		case kindClosed:
 			s.fail(ErrClosed)
 			return
 		case kindTooLarge:
-			c.obs.Reconnect(bayeux.ReconnectAnswerTooLarge)
+			c.obs.Reconnect(stream.ReconnectAnswerTooLarge)
 			s.mu.Lock()
 			s.window = smallWindow(c.cfg.MaxResponseBytes)
 			s.mu.Unlock()
 			s.log.Errorf("pubsub %s: %v; resubscribing in %s, requesting at most %d events at a time", s.cfg.Topic,
 				wrapped, wait.Round(time.Millisecond), smallWindow(c.cfg.MaxResponseBytes))
 		default:
-			c.obs.Reconnect(bayeux.ReconnectConnectionError)
+			c.obs.Reconnect(stream.ReconnectConnectionError)
 			s.log.Warnf("pubsub %s: stream ended: %v; resubscribing in %s", s.cfg.Topic, wrapped, wait.Round(time.Millisecond))
 		}
 		if !sleep(ctx, c.closed, wait) {

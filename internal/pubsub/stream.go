@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/hamba/avro/v2"
 	"google.golang.org/grpc"
 
 	"github.com/salesforce-streaming/salesforce_streaming/internal/redact"
@@ -204,7 +205,7 @@ func (s *Subscription) receive(ctx context.Context, resp *eventbusv1.FetchRespon
 	*lastEvent = time.Now()
 	fresh := events[:0:0]
 	for _, ce := range events {
-		if !seen.add(string(ce.GetReplayId())) {
+		if !seen.addBytes(ce.GetReplayId()) {
 			s.violations.report("duplicate", "the server sent replay id %x twice in one stream; the copy was dropped",
 				ce.GetReplayId())
 			continue
@@ -256,17 +257,18 @@ func (s *Subscription) batch(ctx context.Context, events []*eventbusv1.ConsumerE
 	b := Batch{Topic: s.cfg.Topic, Events: make([]Event, 0, len(events))}
 	red := s.c.red
 	var schemaID, schemaIDRedacted string // the events of a response mostly share their schema
+	var schema *avro.RecordSchema         // the schema named schemaID, once fetched from the cache
 	for _, ce := range events {
 		pe := ce.GetEvent()
-		if id := pe.GetSchemaId(); id != schemaID || schemaIDRedacted == "" {
+		if id := pe.GetSchemaId(); id != schemaID || schema == nil {
+			var err error
+			if schema, err = s.c.schema(ctx, id, false); err != nil {
+				return Batch{}, err
+			}
 			schemaID, schemaIDRedacted = id, redactID(red, id)
 		}
 		ev := Event{ReplayID: ce.GetReplayId(), EventID: redactID(red, pe.GetId()), SchemaID: schemaIDRedacted,
 			Payload: pe.GetPayload()}
-		schema, err := s.c.schema(ctx, pe.GetSchemaId(), false)
-		if err != nil {
-			return Batch{}, err
-		}
 		ev.JSON, ev.Meta, ev.DecodeErr = s.decoder.decode(schema, pe.GetPayload())
 		if ev.DecodeErr != nil {
 			ev.DecodeErr = redactedError{text: red.QuoteString(ev.DecodeErr.Error())}

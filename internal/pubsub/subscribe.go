@@ -6,7 +6,7 @@ import (
 	"fmt"
 	"sync"
 
-	"github.com/salesforce-streaming/salesforce_streaming/internal/bayeux"
+	"github.com/salesforce-streaming/salesforce_streaming/internal/stream"
 )
 
 // ReplayPreset is where a subscription without a replay id starts.
@@ -26,7 +26,7 @@ type SubscribeConfig struct {
 	Preset   ReplayPreset
 	// OnInvalidReplayID says what a refused replay id does: resubscribe from the earliest or latest event, or
 	// fail (Next returns the InvalidReplayError once the queue is drained).
-	OnInvalidReplayID bayeux.InvalidReplayPolicy
+	OnInvalidReplayID stream.InvalidReplayPolicy
 	// MaxInFlight bounds the events handed on by Next and not yet Released plus those requested from the server
 	// (default 100). num_requested never exceeds it, nor MaxNumRequested per stream, and more is requested only
 	// as Release frees capacity, so a slow caller slows the stream instead of filling a buffer.
@@ -56,7 +56,7 @@ type Batch struct {
 	// event for Config.KeepaliveQuiet.
 	LatestReplayID []byte
 	// Fallbacks is how many times the subscription had replaced a refused replay id per OnInvalidReplayID when
-	// the batch was queued (as bayeux's wire.Batch.Fallbacks): when it grows, the batch is the first of a
+	// the batch was queued (stream.Batch.Fallbacks): when it grows, the batch is the first of a
 	// subscription that started over from the earliest or latest event.
 	Fallbacks int
 }
@@ -73,7 +73,7 @@ func (b Batch) Keepalive() bool { return len(b.Events) == 0 }
 type Subscription struct {
 	c   *Client
 	cfg SubscribeConfig
-	log bayeux.Logger // the client's, with the topic as the channel field
+	log stream.Logger // the client's, with the topic as the channel field
 
 	mu         sync.Mutex
 	queue      []Batch
@@ -116,7 +116,7 @@ func (c *Client) Subscribe(ctx context.Context, cfg SubscribeConfig) (*Subscript
 		return nil, fmt.Errorf("subscribing to %s: the user may not subscribe to this topic", cfg.Topic)
 	}
 	runCtx, cancel := context.WithCancel(context.Background())
-	log := bayeux.WithFields(c.log, bayeux.LogFieldChannel, cfg.Topic)
+	log := stream.WithFields(c.log, stream.LogFieldChannel, cfg.Topic)
 	s := &Subscription{c: c, cfg: cfg, log: log, position: cfg.ReplayID, preset: cfg.Preset, window: MaxNumRequested,
 		violations: newViolationLog(log, cfg.Topic), decoder: newEventDecoder(),
 		notify: make(chan struct{}, 1), released: make(chan struct{}, 1), cancel: cancel, done: make(chan struct{})}

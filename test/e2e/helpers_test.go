@@ -158,7 +158,7 @@ func (e *env) fileCheckpoint(key, channel string) (string, bool) {
 	if !ok {
 		return "", false
 	}
-	return string(pos.Format()), true
+	return string(checkpointfmt.CometD.Format(pos)), true
 }
 
 // fileCacheValue reads one raw key of the file cache.
@@ -182,7 +182,7 @@ func readCheckpoint(t *testing.T, read func(cacheKey string) (string, bool), pre
 		v, ok := read(key)
 		return []byte(v), ok, nil
 	}
-	pos, ok, err := checkpointfmt.ReadPosition(context.Background(), get, prefix, channel)
+	pos, ok, err := checkpointfmt.ReadPosition(context.Background(), get, checkpointfmt.CometD, prefix, channel)
 	if err != nil {
 		t.Logf("checkpoint of %s under %s: %v", channel, prefix, err)
 		return checkpointfmt.Position{}, false

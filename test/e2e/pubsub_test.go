@@ -69,13 +69,13 @@ func (e *env) pubsubCheckpoint(prefix, channel string) (int64, bool) {
 }
 
 // pubsubPosition reads a channel's stored Pub/Sub position from the file cache.
-func (e *env) pubsubPosition(prefix, channel string) (checkpointfmt.OpaquePosition, bool) {
+func (e *env) pubsubPosition(prefix, channel string) (checkpointfmt.Position, bool) {
 	e.t.Helper()
 	get := func(_ context.Context, key string) ([]byte, bool, error) {
 		v, ok := e.fileCacheValue(key)
 		return []byte(v), ok, nil
 	}
-	pos, ok, err := checkpointfmt.ReadPubSubPosition(context.Background(), get, prefix, channel)
+	pos, ok, err := checkpointfmt.ReadPosition(context.Background(), get, checkpointfmt.PubSub, prefix, channel)
 	return pos, ok && err == nil
 }
 

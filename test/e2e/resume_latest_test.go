@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/salesforce-streaming/salesforce_streaming/input/checkpointfmt"
 	"github.com/salesforce-streaming/salesforce_streaming/test/harness"
 )
 
@@ -157,7 +158,7 @@ func runKillsFromLatest(t *testing.T, e *env, store checkpointStore) {
 		assert.LessOrEqual(t, report.Duplicates[ch], window, "%s: duplicates are at most the killed runs' in-flight windows", ch)
 		last, _ := ledger.Last(ch)
 		pos, ok := readCheckpoint(t, store.read, latestKey, ch)
-		stored := string(pos.Format())
+		stored := string(checkpointfmt.CometD.Format(pos))
 		if assert.True(t, ok, "%s: a checkpoint is stored", ch) {
 			assert.Equal(t, idText(last), stored, "%s: after a graceful stop the checkpoint is the last event", ch)
 		}

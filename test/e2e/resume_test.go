@@ -9,6 +9,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/salesforce-streaming/salesforce_streaming/input/checkpointfmt"
 	"github.com/salesforce-streaming/salesforce_streaming/test/harness"
 )
 
@@ -182,7 +183,7 @@ func runResume(t *testing.T, e *env, store checkpointStore) {
 	for _, ch := range channels {
 		last, _ := ledger.Last(ch)
 		pos, ok := readCheckpoint(t, store.read, resumeKey, ch)
-		stored := string(pos.Format())
+		stored := string(checkpointfmt.CometD.Format(pos))
 		if assert.True(t, ok, "%s: a checkpoint is stored", ch) {
 			assert.Equal(t, idText(last), stored, "%s: after a graceful stop the checkpoint is the last delivered replay id", ch)
 		}

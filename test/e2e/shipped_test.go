@@ -14,6 +14,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/salesforce-streaming/salesforce_streaming/input/checkpointfmt"
 	"github.com/salesforce-streaming/salesforce_streaming/test/harness"
 )
 
@@ -168,7 +169,7 @@ func (s *shippedRun) checkpoint(prefix, channel string) (string, bool) {
 	if !ok {
 		return "", false
 	}
-	return string(pos.Format()), true
+	return string(checkpointfmt.CometD.Format(pos)), true
 }
 
 // clearStore empties the replay-id store: the next run starts afresh.

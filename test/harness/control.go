@@ -10,7 +10,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/salesforce-streaming/salesforce_streaming/internal/bayeux/wire"
+	"github.com/salesforce-streaming/salesforce_streaming/internal/stream"
 )
 
 // The emulator's control API (docs/emulator.md), typed. The
@@ -101,13 +101,13 @@ func (s State) HasSubscription(channel string) bool {
 }
 
 func (s State) subscriber(channel string, polling bool) bool {
-	want := wire.ChannelKey(channel)
+	want := stream.ChannelKey(channel)
 	for _, c := range s.Clients {
 		if polling && !c.ConnectPending {
 			continue
 		}
 		for _, sub := range c.Subscriptions {
-			if wire.ChannelKey(sub) == want {
+			if stream.ChannelKey(sub) == want {
 				return true
 			}
 		}

@@ -113,7 +113,7 @@ func checkpointBehindOutput(t *testing.T, cacheDir, topic, out string) {
 		}
 		return []byte(strings.TrimSpace(string(b))), err == nil, err
 	}
-	pos, ok, err := checkpointfmt.ReadPubSubPosition(context.Background(), get, hostileCheckpoint, topic)
+	pos, ok, err := checkpointfmt.ReadPosition(context.Background(), get, checkpointfmt.PubSub, hostileCheckpoint, topic)
 	if err != nil || !ok { // none yet, or caught mid-write
 		return
 	}

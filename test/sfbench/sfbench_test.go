@@ -122,7 +122,7 @@ func TestReadPubSubCheckpoint(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			channel := "/data/E" + strings.Repeat("x", i+1) + "ChangeEvent"
 			if tc.value != nil {
-				path := filepath.Join(dir, checkpointfmt.PubSubCheckpointKey(checkpointKey, channel))
+				path := filepath.Join(dir, checkpointfmt.PubSub.Key(checkpointKey, channel))
 				require.NoError(t, os.WriteFile(path, []byte(*tc.value), 0o600))
 				require.NoError(t, os.WriteFile(path+checkpointfmt.ShadowSuffix, []byte(*tc.value), 0o600))
 			}

@@ -52,13 +52,13 @@ func (t transport) readCheckpoint(dir, channel string) (int64, bool) {
 		return b, err == nil, nil
 	}
 	if t.api == apiPubSub {
-		pos, ok, err := checkpointfmt.ReadPubSubPosition(context.Background(), get, checkpointKey, channel)
+		pos, ok, err := checkpointfmt.ReadPosition(context.Background(), get, checkpointfmt.PubSub, checkpointKey, channel)
 		if !ok || err != nil || len(pos.ReplayID) != 8 {
 			return 0, false
 		}
 		return int64(binary.BigEndian.Uint64(pos.ReplayID)), true
 	}
-	pos, ok, err := checkpointfmt.ReadPosition(context.Background(), get, checkpointKey, channel)
+	pos, ok, err := checkpointfmt.ReadPosition(context.Background(), get, checkpointfmt.CometD, checkpointKey, channel)
 	// A start marker is stored before the first acknowledgement: no replay id acknowledged yet.
 	return pos.ID, ok && err == nil && !pos.Start
 }

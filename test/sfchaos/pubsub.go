@@ -96,12 +96,12 @@ func mirror[V any](m map[string]V, pubsub []channelSpec, clone func(V) V) map[st
 // replay id in its epoch; a stored id that is not the emulator's 8 bytes is
 // an error.
 func pubsubPosition(ctx context.Context, get checkpointfmt.GetFunc, channel string) (checkpointfmt.Position, bool, error) {
-	pos, ok, err := checkpointfmt.ReadPubSubPosition(ctx, get, pubsubCheckpointKey, channel)
+	pos, ok, err := checkpointfmt.ReadPosition(ctx, get, checkpointfmt.PubSub, pubsubCheckpointKey, channel)
 	if err != nil || !ok {
 		return checkpointfmt.Position{}, ok, err
 	}
 	if len(pos.ReplayID) != 8 {
-		return checkpointfmt.Position{}, false, fmt.Errorf("the Pub/Sub checkpoint of %s is %q: not an emulator replay id", channel, pos.Format())
+		return checkpointfmt.Position{}, false, fmt.Errorf("the Pub/Sub checkpoint of %s is %q: not an emulator replay id", channel, checkpointfmt.PubSub.Format(pos))
 	}
 	return checkpointfmt.Position{ID: int64(binary.BigEndian.Uint64(pos.ReplayID)), Epoch: pos.Epoch}, true, nil
 }

@@ -58,16 +58,16 @@ func TestPubSubPositionReadsTheEmulatorsReplayID(t *testing.T) {
 	require.NoError(t, err)
 	assert.False(t, ok, "nothing stored")
 
-	key := checkpointfmt.PubSubCheckpointKey(pubsubCheckpointKey, "/data/ChangeEvents")
-	id := checkpointfmt.OpaquePosition{Epoch: 2, ReplayID: []byte{0, 0, 0, 0, 0, 0, 1, 2}}
-	stored[key] = string(id.Format())
-	stored[key+checkpointfmt.ShadowSuffix] = string(id.Format())
+	key := checkpointfmt.PubSub.Key(pubsubCheckpointKey, "/data/ChangeEvents")
+	id := checkpointfmt.Position{Epoch: 2, ReplayID: []byte{0, 0, 0, 0, 0, 0, 1, 2}}
+	stored[key] = string(checkpointfmt.PubSub.Format(id))
+	stored[key+checkpointfmt.ShadowSuffix] = string(checkpointfmt.PubSub.Format(id))
 	pos, ok, err := pubsubPosition(context.Background(), get, "/data/ChangeEvents")
 	require.NoError(t, err)
 	require.True(t, ok)
 	assert.Equal(t, checkpointfmt.Position{ID: 258, Epoch: 2}, pos)
 
-	stored[key] = string(checkpointfmt.OpaquePosition{ReplayID: []byte("abc")}.Format())
+	stored[key] = string(checkpointfmt.PubSub.Format(checkpointfmt.Position{ReplayID: []byte("abc")}))
 	delete(stored, key+checkpointfmt.ShadowSuffix)
 	_, _, err = pubsubPosition(context.Background(), get, "/data/ChangeEvents")
 	assert.Error(t, err, "not the emulator's 8 bytes")

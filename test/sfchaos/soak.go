@@ -223,7 +223,7 @@ func (s *soak) run(ctx context.Context) (res result, err error) {
 		case !ok:
 			checkpoints[ch.Base] = "(none)"
 		default:
-			checkpoints[ch.Base] = string(pos.Format())
+			checkpoints[ch.Base] = string(checkpointfmt.CometD.Format(pos))
 		}
 	}
 	stCtx, cancel := context.WithTimeout(ctx, controlTimeout)
@@ -633,7 +633,7 @@ func (s *soak) checkpoint(ctx context.Context, channel string) (checkpointfmt.Po
 	if source, ok := strings.CutPrefix(channel, pubsubPrefix); ok {
 		return pubsubPosition(ctx, get, source)
 	}
-	return checkpointfmt.ReadPosition(ctx, get, checkpointKey, channel)
+	return checkpointfmt.ReadPosition(ctx, get, checkpointfmt.CometD, checkpointKey, channel)
 }
 
 // allChannels returns the CometD channels, then the Pub/Sub ones.

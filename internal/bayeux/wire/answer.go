@@ -1,6 +1,10 @@
 package wire
 
-import "errors"
+import (
+	"errors"
+
+	"github.com/salesforce-streaming/salesforce_streaming/internal/stream"
+)
 
 // DefaultMaxAnswerBytes is the default bound of one server answer: 64 MiB. Salesforce's largest connect answers
 // (thousands of CDC events of up to 1 MB each are possible in principle, a few MB in practice) stay below it.
@@ -10,34 +14,12 @@ const DefaultMaxAnswerBytes = 64 << 20
 // the decoder's own limit). The answer is not read further.
 var ErrAnswerTooLarge = errors.New("answer too large")
 
-// Reasons a data message is dropped instead of handed on (Drop.Reason).
-const (
-	DropUnknownChannel        = "unknown_channel"          // a data message on a channel that is not subscribed
-	DropMissingChannel        = "missing_channel"          // a data message without a channel
-	DropInvalidReplayID       = "invalid_replay_id"        // replayId neither an integer nor null, or negative
-	DropReplayIDNotIncreasing = "replay_id_not_increasing" // replayId not above the last one handed on
-)
-
-// ChannelKey is a channel without its PushTopic ?filter query: the key of the replay map in a subscribe request,
-// of replay positions and of checkpoints, and the name Salesforce puts on delivered events.
-func ChannelKey(channel string) string { return channel[:keyLen(channel)] }
-
-// keyLen is the length of the channel key at the start of a channel name, as text or as the bytes of an answer.
-func keyLen[T ~string | ~[]byte](channel T) int {
-	for i := 0; i < len(channel); i++ {
-		if channel[i] == '?' {
-			return i
-		}
-	}
-	return len(channel)
-}
-
 // Answer is one decoded server answer: the meta replies it holds, the data messages split into per-channel
 // batches, and whether the server sent its own /meta/disconnect. It is built in two steps: Splitter.Split (the
 // grammar, the replies, where each data message is) and Assembler.Complete (the events).
 type Answer struct {
 	Replies    []Reply
-	Batches    []Batch
+	Batches    []stream.Batch
 	Events     int    // after Split: the data messages to be read; after Complete: the events in Batches
 	Disconnect bool   // a server-initiated /meta/disconnect (no `successful` member)
 	Dropped    []Drop // data messages not handed on, per channel and reason
@@ -50,7 +32,7 @@ type Answer struct {
 
 // Drop counts the data messages of one answer that are not handed on for one reason.
 type Drop struct {
-	Channel string // the configured channel; empty for DropUnknownChannel and DropMissingChannel
+	Channel string // the configured channel; empty for stream.DropUnknownChannel and stream.DropMissingChannel
 	Reason  string // a Drop* constant
 	N       int
 	Example string // the first offending value, for the log: a channel name or a replayId (the server's text)

@@ -4,6 +4,8 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/assert"
+
+	"github.com/salesforce-streaming/salesforce_streaming/internal/stream"
 )
 
 func TestChannelKey(t *testing.T) {
@@ -15,7 +17,7 @@ func TestChannelKey(t *testing.T) {
 		"?x":                                         "",
 		"":                                           "",
 	} {
-		assert.Equal(t, want, ChannelKey(in), in)
-		assert.Equal(t, len(want), keyLen([]byte(in)), "the same key from an answer's bytes: %s", in)
+		assert.Equal(t, want, stream.ChannelKey(in), in)
+		assert.Equal(t, len(want), stream.KeyLen([]byte(in)), "the same key from an answer's bytes: %s", in)
 	}
 }

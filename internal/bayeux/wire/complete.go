@@ -2,6 +2,8 @@ package wire
 
 import (
 	"time"
+
+	"github.com/salesforce-streaming/salesforce_streaming/internal/stream"
 )
 
 // Assembler is the second step of decoding: it turns the positions Split noted into events. Its scratch buffers
@@ -53,7 +55,7 @@ func (d *Assembler) Complete(ans *Answer) {
 			if !d.extract(body, &r.fields, &pe) {
 				// An event that cannot be placed in its channel's replay order is dropped rather than handed on
 				// with a made-up position (or stalling every channel behind it).
-				ans.drop(ans.chans[r.ch], DropInvalidReplayID, body[r.fields.replayID.start:r.fields.replayID.end])
+				ans.drop(ans.chans[r.ch], stream.DropInvalidReplayID, body[r.fields.replayID.start:r.fields.replayID.end])
 				continue
 			}
 			d.pending = append(d.pending, pe)
@@ -222,21 +224,21 @@ func (d *Assembler) finish(body []byte, ans *Answer) {
 	}
 	// A channel whose every event was dropped gets no (empty) batch: batch[k] of channel i is at slot[i].
 	slot := make([]int, len(ans.chans))
-	ans.Batches = make([]Batch, 0, len(ans.chans))
+	ans.Batches = make([]stream.Batch, 0, len(ans.chans))
 	for i, name := range ans.chans {
 		slot[i] = len(ans.Batches)
 		if counts[i] > 0 {
-			ans.Batches = append(ans.Batches, Batch{Channel: name, Events: make([]Event, 0, counts[i])})
+			ans.Batches = append(ans.Batches, stream.Batch{Channel: name, Events: make([]stream.Event, 0, counts[i])})
 		}
 	}
 	for i := range d.pending {
 		pe := &d.pending[i]
-		ev := Event{
+		ev := stream.Event{
 			Channel:     ans.chans[pe.ch],
 			ReplayID:    pe.replayID,
 			HasReplayID: pe.hasReplay,
 			Data:        body[pe.data.start:pe.data.end:pe.data.end],
-			Meta: Metadata{
+			Meta: stream.Metadata{
 				CreatedDate:     str(pe.created),
 				EventType:       str(pe.eventType),
 				EventUUID:       str(pe.uuid),

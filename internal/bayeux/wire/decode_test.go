@@ -10,6 +10,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/salesforce-streaming/salesforce_streaming/internal/stream"
 )
 
 // Samples from Salesforce's documentation (Streaming API Developer Guide, error and advice examples).
@@ -51,27 +53,27 @@ func TestDecodeMetadataPerEventKind(t *testing.T) {
 		channel string
 		data    string
 		replay  int64
-		meta    Metadata
+		meta    stream.Metadata
 	}{
-		{"pushtopic", "/topic/Invoices", pushTopicData, 13, Metadata{
+		{"pushtopic", "/topic/Invoices", pushTopicData, 13, stream.Metadata{
 			CreatedDate: "2016-03-29T16:40:08.208Z", EventType: "created"}},
-		{"generic", "/u/Alerts", genericData, 55, Metadata{CreatedDate: "2016-03-29T19:05:28.334Z"}},
-		{"platform event", "/event/Low_Ink__e", platformData, 2112, Metadata{
+		{"generic", "/u/Alerts", genericData, 55, stream.Metadata{CreatedDate: "2016-03-29T19:05:28.334Z"}},
+		{"platform event", "/event/Low_Ink__e", platformData, 2112, stream.Metadata{
 			CreatedDate: "2023-04-09T18:31:40.517Z", EventUUID: "2ec0e371-1395-457f-9275-be1b527a72f7",
 			Schema: "dffQ2QLzDNHqwB8_sHMxdA"}},
-		{"cdc", "/data/ChangeEvents", cdcData, 6421, Metadata{
+		{"cdc", "/data/ChangeEvents", cdcData, 6421, stream.Metadata{
 			CreatedDate: "2017-07-25T19:16:46.653Z", Schema: "IeRuaY6cbI_HsV8Rv1Mc5g", ChangeType: "CREATE",
 			EntityName: "Account", TransactionKey: "001b7375-0086-250e-e6ca-b99bc3a8b69f",
 			CommitUser: "005xx000001SvAVAA0", RecordIDs: []string{"001xx000003DGb2AAG", "001xx000003DGb3AAG"},
 			CommitTimestamp: "2017-07-25T19:16:46.653Z"}},
 		{"legacy +0000 offset rewritten", "/topic/Old",
 			`{"event":{"createdDate":"2014-03-29T16:40:08.208+0000","replayId":1}}`, 1,
-			Metadata{CreatedDate: "2014-03-29T16:40:08.208Z"}},
+			stream.Metadata{CreatedDate: "2014-03-29T16:40:08.208Z"}},
 		{"payload date with offset kept", "/event/E__e",
 			`{"payload":{"CreatedDate":"2023-04-09T20:31:40+02:00"},"event":{"replayId":"77"}}`, 77,
-			Metadata{CreatedDate: "2023-04-09T20:31:40+02:00"}},
+			stream.Metadata{CreatedDate: "2023-04-09T20:31:40+02:00"}},
 		{"unreadable date kept verbatim", "/event/E__e",
-			`{"payload":{"CreatedDate":"yesterday"},"event":{"replayId":3}}`, 3, Metadata{CreatedDate: "yesterday"}},
+			`{"payload":{"CreatedDate":"yesterday"},"event":{"replayId":3}}`, 3, stream.Metadata{CreatedDate: "yesterday"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -114,7 +116,7 @@ func TestDecodeSplitsPerChannelInOrder(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, 4, ans.Events)
 	require.Len(t, ans.Batches, 2)
-	ids := func(b Batch) (out []int64) {
+	ids := func(b stream.Batch) (out []int64) {
 		for _, e := range b.Events {
 			assert.Equal(t, b.Channel, e.Channel)
 			out = append(out, e.ReplayID)
@@ -125,7 +127,7 @@ func TestDecodeSplitsPerChannelInOrder(t *testing.T) {
 	assert.Equal(t, []int64{1, 2}, ids(ans.Batches[0]))
 	assert.Equal(t, "/event/A__e", ans.Batches[1].Channel)
 	assert.Equal(t, []int64{10, 11}, ids(ans.Batches[1]))
-	assert.Equal(t, []Drop{{Reason: DropUnknownChannel, N: 1, Example: "/u/Other"}}, ans.Dropped,
+	assert.Equal(t, []Drop{{Reason: stream.DropUnknownChannel, N: 1, Example: "/u/Other"}}, ans.Dropped,
 		"a channel that is not subscribed is dropped")
 }
 
@@ -253,7 +255,7 @@ func TestDecodeReplayIDShapes(t *testing.T) {
 			require.Len(t, ans.Batches, 1)
 			evs := ans.Batches[0].Events
 			if tt.dropped != "" {
-				assert.Equal(t, []Drop{{Channel: "/u/A", Reason: DropInvalidReplayID, N: 1, Example: tt.dropped}}, ans.Dropped)
+				assert.Equal(t, []Drop{{Channel: "/u/A", Reason: stream.DropInvalidReplayID, N: 1, Example: tt.dropped}}, ans.Dropped)
 				require.Len(t, evs, 1)
 				assert.Equal(t, int64(100), evs[0].ReplayID, "the rest of the Answer is kept")
 				assert.Equal(t, 1, ans.Events)
@@ -281,13 +283,13 @@ func TestDecodeHostileMessages(t *testing.T) {
 		wantErr string
 	}{
 		{"data without channel", `[{"data":{"event":{"replayId":1}}},` + good + `]`, 1,
-			[]Drop{{Reason: DropMissingChannel, N: 1}}, ""},
+			[]Drop{{Reason: stream.DropMissingChannel, N: 1}}, ""},
 		{"data with an empty channel", `[{"channel":"","data":{}},` + good + `]`, 1,
-			[]Drop{{Reason: DropMissingChannel, N: 1}}, ""},
+			[]Drop{{Reason: stream.DropMissingChannel, N: 1}}, ""},
 		{"unknown channels counted together", `[` + msg("/event/B__e", `{}`) + `,` + good + `,` + msg("/service/x", `{}`) + `]`, 1,
-			[]Drop{{Reason: DropUnknownChannel, N: 2, Example: "/event/B__e"}}, ""},
+			[]Drop{{Reason: stream.DropUnknownChannel, N: 2, Example: "/event/B__e"}}, ""},
 		{"long unknown channel name shortened", `[` + msg("/u/"+strings.Repeat("x", 500), `{}`) + `]`, 0,
-			[]Drop{{Reason: DropUnknownChannel, N: 1, Example: "/u/" + strings.Repeat("x", 97)}}, ""},
+			[]Drop{{Reason: stream.DropUnknownChannel, N: 1, Example: "/u/" + strings.Repeat("x", 97)}}, ""},
 		{"channel as a number", `[{"channel":7,"data":{}}]`, 0, nil, "channel is not a string"},
 		{"channel as an object", `[{"channel":{"a":1},"data":{}}]`, 0, nil, "channel is not a string"},
 		{"data truncated", `[{"channel":"/event/A__e","data":{"event":{"replayId":5}`, 0, nil, "unexpected end"},

@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"unicode/utf8"
+
+	"github.com/salesforce-streaming/salesforce_streaming/internal/stream"
 )
 
 // FuzzDecodeAnswer feeds arbitrary server answers to the decoder. Seeds: testdata/fuzz/FuzzDecodeAnswer (real
@@ -63,7 +65,7 @@ func checkDecode(t *testing.T, body []byte, channelOf map[string]string) {
 			t.Fatalf("drop without count: %+v", d)
 		}
 		key := d.Reason
-		if d.Reason == DropInvalidReplayID {
+		if d.Reason == stream.DropInvalidReplayID {
 			key += ":" + d.Channel
 		}
 		drops[key] += d.N
@@ -97,7 +99,7 @@ func checkDecode(t *testing.T, body []byte, channelOf map[string]string) {
 		}
 		name := ch
 		if channelOf != nil {
-			if ChannelKey(ch) != "/topic/T" {
+			if stream.ChannelKey(ch) != "/topic/T" {
 				unknown++
 				continue
 			}
@@ -105,7 +107,7 @@ func checkDecode(t *testing.T, body []byte, channelOf map[string]string) {
 		}
 		want[name] = append(want[name], string(data))
 	}
-	if drops[DropUnknownChannel] != unknown || drops[DropMissingChannel] != missing {
+	if drops[stream.DropUnknownChannel] != unknown || drops[stream.DropMissingChannel] != missing {
 		t.Fatalf("drops %v, encoding/json sees %d on unknown channels and %d without a channel", drops, unknown, missing)
 	}
 	for ch := range got {
@@ -115,9 +117,9 @@ func checkDecode(t *testing.T, body []byte, channelOf map[string]string) {
 	}
 	for ch, w := range want {
 		g := got[ch]
-		if len(g)+drops[DropInvalidReplayID+":"+ch] != len(w) {
+		if len(g)+drops[stream.DropInvalidReplayID+":"+ch] != len(w) {
 			t.Fatalf("channel %q: got %d events and %d dropped, encoding/json sees %d", ch, len(g),
-				drops[DropInvalidReplayID+":"+ch], len(w))
+				drops[stream.DropInvalidReplayID+":"+ch], len(w))
 		}
 		k := 0 // got must be w in order with the dropped ones left out
 		for _, d := range w {

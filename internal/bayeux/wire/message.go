@@ -5,6 +5,8 @@ import (
 	"strconv"
 
 	"github.com/valyala/fastjson"
+
+	"github.com/salesforce-streaming/salesforce_streaming/internal/stream"
 )
 
 // Bayeux meta channels.
@@ -45,7 +47,7 @@ func HandshakeRequest(id string) Request {
 func SubscribeRequest(id, clientID, channel string, replayID int64, withReplay bool) Request {
 	r := Request{Channel: ChannelSubscribe, ID: id, ClientID: clientID, Subscription: channel}
 	if withReplay {
-		r.Ext = map[string]any{"replay": map[string]int64{ChannelKey(channel): replayID}}
+		r.Ext = map[string]any{"replay": map[string]int64{stream.ChannelKey(channel): replayID}}
 	}
 	return r
 }

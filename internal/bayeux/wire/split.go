@@ -7,6 +7,8 @@ import (
 	"strings"
 
 	"github.com/valyala/fastjson"
+
+	"github.com/salesforce-streaming/salesforce_streaming/internal/stream"
 )
 
 // Splitter is the first step of decoding: it walks an answer once, checking its grammar, parses the meta
@@ -115,7 +117,7 @@ func (d *Splitter) handle(body []byte, el element, ans *Answer) error {
 		}
 	}
 	if len(channel) == 0 && el.data.ok() {
-		ans.drop("", DropMissingChannel, nil)
+		ans.drop("", stream.DropMissingChannel, nil)
 		return nil
 	}
 	isMeta := len(channel) == 0 || strings.HasPrefix(string(channel), "/meta/")
@@ -140,7 +142,7 @@ func (d *Splitter) handle(body []byte, el element, ans *Answer) error {
 	}
 	ch, known := d.channelIndex(channel, ans)
 	if !known {
-		ans.drop("", DropUnknownChannel, channel)
+		ans.drop("", stream.DropUnknownChannel, channel)
 		return nil
 	}
 	last := len(ans.raw) - 1
@@ -163,7 +165,7 @@ func (d *Splitter) handle(body []byte, el element, ans *Answer) error {
 // channelIndex interns the channel name events carry for this answer. known is false for a channel that is not
 // configured (when the decoder has configured channels).
 func (d *Splitter) channelIndex(received []byte, ans *Answer) (i int, known bool) {
-	name, ok := d.channelOf[string(received[:keyLen(received)])]
+	name, ok := d.channelOf[string(received[:stream.KeyLen(received)])]
 	if !ok && d.channelOf != nil {
 		return 0, false
 	}

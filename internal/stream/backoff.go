@@ -1,16 +1,15 @@
-package bayeux
+package stream
 
 import (
-	"context"
 	"math/rand/v2"
 	"time"
 )
 
-// BackoffConfig sets the waits between recovery attempts. Zero fields take the defaults.
+// BackoffConfig sets the waits between recovery attempts, one policy for both clients and the input's own
+// reconnects and redeliveries. Zero fields take the defaults (WithDefaults).
 type BackoffConfig struct {
 	// Initial is the first wait of a failure streak after the immediate attempt (default 1 s). Each further
-	// failure doubles it, up to Max (default 60 s), with jitter. A streak ends when a session survives a full
-	// long poll.
+	// failure doubles it, up to Max (default 60 s), with jitter. A streak ends when a session stays healthy.
 	Initial time.Duration
 	Max     time.Duration
 	// Long is the wait after a limit, a busy server or a permission error (default 2 min): Salesforce asks for
@@ -18,33 +17,35 @@ type BackoffConfig struct {
 	Long time.Duration
 }
 
+// The defaults a zero BackoffConfig field takes, exported so that the input's configuration spec documents the
+// very values the clients use.
 const (
-	defaultBackoffInitial = time.Second
-	defaultBackoffMax     = 60 * time.Second
-	defaultBackoffLong    = 2 * time.Minute
+	DefaultBackoffInitial = time.Second
+	DefaultBackoffMax     = 60 * time.Second
+	DefaultBackoffLong    = 2 * time.Minute
 )
 
 // WithDefaults returns b with every zero field set to its default: the one place the defaults are applied, so
 // the Pub/Sub client waits exactly as the CometD client does.
 func (b BackoffConfig) WithDefaults() BackoffConfig {
 	if b.Initial <= 0 {
-		b.Initial = defaultBackoffInitial
+		b.Initial = DefaultBackoffInitial
 	}
 	if b.Max <= 0 {
-		b.Max = defaultBackoffMax
+		b.Max = DefaultBackoffMax
 	}
 	if b.Max < b.Initial {
 		b.Max = b.Initial
 	}
 	if b.Long <= 0 {
-		b.Long = defaultBackoffLong
+		b.Long = DefaultBackoffLong
 	}
 	return b
 }
 
 // Delay is the wait before retry number attempt (1-based) of a streak: Initial*2^(attempt-1) capped at Max, then
 // jittered into [d/2, d) so that many clients of one org do not retry in step. Never zero. Callers that retry
-// around the client (the input's reconnects) use it too, so that every wait follows one policy.
+// around a client (the input's reconnects) use it too, so that every wait follows one policy.
 func (b BackoffConfig) Delay(attempt int) time.Duration {
 	d := b.Initial
 	for i := 1; i < attempt && d < b.Max; i++ {
@@ -56,11 +57,8 @@ func (b BackoffConfig) Delay(attempt int) time.Duration {
 	return jitter(d)
 }
 
-// long is the jittered long wait.
-func (b BackoffConfig) long() time.Duration { return jitter(b.Long) }
-
 // LongDelay is the jittered long wait (Long into [Long/2, Long)), after a limit, a busy server or a refused login.
-func (b BackoffConfig) LongDelay() time.Duration { return b.long() }
+func (b BackoffConfig) LongDelay() time.Duration { return jitter(b.Long) }
 
 func jitter(d time.Duration) time.Duration {
 	half := d / 2
@@ -68,19 +66,4 @@ func jitter(d time.Duration) time.Duration {
 		return d
 	}
 	return half + rand.N(half)
-}
-
-// sleep waits d or until ctx ends; it reports whether the full wait elapsed.
-func sleep(ctx context.Context, d time.Duration) bool {
-	if d <= 0 {
-		return ctx.Err() == nil
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return true
-	case <-ctx.Done():
-		return false
-	}
 }
