@@ -1,4 +1,4 @@
-package sfemu
+package pubsubapi
 
 import (
 	"strings"
@@ -21,7 +21,7 @@ import (
 // Counted faults are shared with CometD: whichever request or stream meets one first consumes it.
 
 // subscribeRefusalLocked consumes a subscribe_error fault matching topic and returns its refusal.
-func (s *pubsubServer) subscribeRefusalLocked(topic string) (code codes.Code, errorCode, msg string, refused bool) {
+func (s *Handler) subscribeRefusalLocked(topic string) (code codes.Code, errorCode, msg string, refused bool) {
 	text := s.faults.TakeSubscribeError(topic, topic)
 	if text == "" {
 		return codes.OK, "", "", false
