@@ -16,7 +16,7 @@ import (
 //   - drop_connection ends one open stream with UNAVAILABLE, as a cut connection does;
 //   - server_disconnect ends one open stream cleanly (status OK): the server closing its side;
 //   - slow_response delays the next response of a stream (wall-clock time, like the CometD fault);
-//   - revoke_tokens and daily_limit end streams at their next step (pubsub_subscribe.go).
+//   - revoke_tokens and daily_limit end streams at their next step (subscribe.go).
 //
 // Counted faults are shared with CometD: whichever request or stream meets one first consumes it.
 

@@ -94,7 +94,7 @@ func (p *pubsubService) Subscribe(stream eventbusv1.PubSub_SubscribeServer) erro
 			return fetch{num: req.GetNumRequested()}, nil
 		},
 		send: func(d delivery) error {
-			// The response in wire form, written from the events' kept encodings (pubsub_wire.go).
+			// The response in wire form, written from the events' kept encodings (wire.go).
 			return stream.SendMsg(encodeFetchResponse(d.events, d.latest, s.rpcID(), d.pending))
 		},
 		setTrailer: stream.SetTrailer,
