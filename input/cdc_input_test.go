@@ -27,10 +27,22 @@ func newMirror(fields ...string) *mirror {
 	return &mirror{fields: fields, rows: map[string]map[string]any{}, gen: map[string]int64{}}
 }
 
+// cdcShapes are the APIs and body shapes the CDC tests run under: a record's
+// message has the shape of the change events around it, so body: payload
+// gives the same bodies over CometD as over Pub/Sub.
+var cdcShapes = []cdcShape{{apiStreaming, bodyData}, {apiStreaming, bodyPayload}, {apiPubSub, bodyPayload}}
+
+type cdcShape struct {
+	api  apiKind
+	body bodyShape
+}
+
+func (c cdcShape) name() string { return string(c.api) + "/" + string(c.body) }
+
 // apply applies one message as docs/cdc.md tells a mirror to.
-func (m *mirror) apply(t *testing.T, msg *service.Message, api apiKind) {
+func (m *mirror) apply(t *testing.T, msg *service.Message, body bodyShape) {
 	t.Helper()
-	p := payloadOf(t, msg, api)
+	p := payloadOf(t, msg, body)
 	header, _ := p["ChangeEventHeader"].(map[string]any)
 	ct, _ := msg.MetaGetMut(metaChangeType)
 	generation := int64(0)
@@ -104,7 +116,7 @@ var consumeTimeout = 60 * time.Second
 
 // consume reads batches until stop says so, applying and acknowledging
 // each; ErrNotConnected makes it Connect, as the framework does.
-func consume(t *testing.T, in *ssiInput, api apiKind, m *mirror, stop func(n int) bool) int {
+func consume(t *testing.T, in *ssiInput, body bodyShape, m *mirror, stop func(n int) bool) int {
 	t.Helper()
 	n := 0
 	deadline := time.Now().Add(consumeTimeout)
@@ -128,7 +140,7 @@ func consume(t *testing.T, in *ssiInput, api apiKind, m *mirror, stop func(n int
 		}
 		require.NoError(t, err)
 		for _, msg := range batch {
-			m.apply(t, msg, api)
+			m.apply(t, msg, body)
 		}
 		n++
 		require.NoError(t, ack(t.Context(), nil))
@@ -140,8 +152,9 @@ func consume(t *testing.T, in *ssiInput, api apiKind, m *mirror, stop func(n int
 // snapshot's start, resolves gap and overflow events, and a restart in the
 // middle of the snapshot resumes it: the mirror ends equal to the org.
 func TestSnapshotThenStreamConverges(t *testing.T) {
-	for _, api := range []apiKind{apiStreaming, apiPubSub} {
-		t.Run(string(api), func(t *testing.T) {
+	for _, tc := range cdcShapes {
+		api, body := tc.api, tc.body
+		t.Run(tc.name(), func(t *testing.T) {
 			cfg := sfemu.Config{MaxBatch: 200}
 			cfg.Records = []sfemu.ObjectCount{{Object: "Account", Count: 5000}}
 			var emu *sfemu.Server
@@ -152,6 +165,7 @@ func TestSnapshotThenStreamConverges(t *testing.T) {
 				extra = fmt.Sprintf("api: pubsub\npubsub_endpoint: %s\n", addr)
 			} else {
 				emu, url = startEmulator(t, cfg)
+				extra = fmt.Sprintf("body: %s\n", body)
 			}
 			f := startRecordsOrgOn(t, emu, url)
 			fields := extra + `channels: [ /data/AccountChangeEvent ]
@@ -164,7 +178,7 @@ gap_events: fetch
 			// First run: one page, then changes while it snapshots, then a crash.
 			h := newHarness(t, dir, url, fields)
 			require.NoError(t, h.in.Connect(t.Context()))
-			consume(t, h.in, api, m, func(n int) bool { return n == 1 })
+			consume(t, h.in, body, m, func(n int) bool { return n == 1 })
 			_, err := emu.Mutate("Account", 300, "")
 			require.NoError(t, err)
 			require.NoError(t, h.in.Close(t.Context()))
@@ -177,14 +191,14 @@ gap_events: fetch
 			// Second run resumes, streams, and resolves gaps and an overflow.
 			h2 := newHarness(t, dir, url, fields)
 			require.NoError(t, h2.in.Connect(t.Context()))
-			consume(t, h2.in, api, m, func(int) bool { return m.diff(t, f) == "" })
+			consume(t, h2.in, body, m, func(int) bool { return m.diff(t, f) == "" })
 			_, err = emu.Mutate("Account", 200, "gap")
 			require.NoError(t, err)
 			_, err = emu.Mutate("Account", 300, "overflow")
 			require.NoError(t, err)
 			_, err = emu.Mutate("Account", 100, "")
 			require.NoError(t, err)
-			consume(t, h2.in, api, m, func(int) bool { return m.diff(t, f) == "" })
+			consume(t, h2.in, body, m, func(int) bool { return m.diff(t, f) == "" })
 			assert.Empty(t, m.diff(t, f))
 			assert.Positive(t, h2.metrics.get(metricGapFetches, gapUpdate)+h2.metrics.get(metricGapFetches, gapCreate))
 			assert.Positive(t, h2.metrics.get(metricAPICalls, "retrieve"))
@@ -203,8 +217,9 @@ func startRecordsOrgOn(_ *testing.T, emu *sfemu.Server, _ string) *orgFixture {
 // deleted while the input was down leave the mirror through the snapshot
 // generation's end marker.
 func TestResyncPastRetentionConverges(t *testing.T) {
-	for _, api := range []apiKind{apiStreaming, apiPubSub} {
-		t.Run(string(api), func(t *testing.T) {
+	for _, tc := range cdcShapes {
+		api, body := tc.api, tc.body
+		t.Run(tc.name(), func(t *testing.T) {
 			cfg := sfemu.Config{MaxBatch: 200}
 			cfg.Records = []sfemu.ObjectCount{{Object: "Account", Count: 3000}}
 			var emu *sfemu.Server
@@ -215,6 +230,7 @@ func TestResyncPastRetentionConverges(t *testing.T) {
 				extra = fmt.Sprintf("api: pubsub\npubsub_endpoint: %s\n", addr)
 			} else {
 				emu, url = startEmulator(t, cfg)
+				extra = fmt.Sprintf("body: %s\n", body)
 			}
 			f := &orgFixture{emu: emu}
 			fields := extra + `channels: [ /data/AccountChangeEvent ]
@@ -226,10 +242,10 @@ on_invalid_replay_id: resync
 			m := newMirror("Name", "Industry", "BillingCity")
 			h := newHarness(t, dir, url, fields)
 			require.NoError(t, h.in.Connect(t.Context()))
-			consume(t, h.in, api, m, func(int) bool { return m.diff(t, f) == "" })
+			consume(t, h.in, body, m, func(int) bool { return m.diff(t, f) == "" })
 			_, err := emu.Mutate("Account", 200, "")
 			require.NoError(t, err)
-			consume(t, h.in, api, m, func(int) bool { return m.diff(t, f) == "" })
+			consume(t, h.in, body, m, func(int) bool { return m.diff(t, f) == "" })
 			require.NoError(t, h.in.Close(t.Context()))
 
 			// Down: records change, then every event falls out of retention.
@@ -242,7 +258,7 @@ on_invalid_replay_id: resync
 
 			h2 := newHarness(t, dir, url, fields)
 			require.NoError(t, h2.in.Connect(t.Context()))
-			consume(t, h2.in, api, m, func(int) bool { return m.diff(t, f) == "" })
+			consume(t, h2.in, body, m, func(int) bool { return m.diff(t, f) == "" })
 			assert.Empty(t, m.diff(t, f))
 			stored, _, err := checkpointfmt.ReadSnapshot(t.Context(), cacheStore{res: h2.res, cache: "replay_ids"}.get, defaultCheckpointKey)
 			require.NoError(t, err)
@@ -253,7 +269,7 @@ on_invalid_replay_id: resync
 			// The stream goes on after the resync.
 			_, err = emu.Mutate("Account", 100, "")
 			require.NoError(t, err)
-			consume(t, h2.in, api, m, func(int) bool { return m.diff(t, f) == "" })
+			consume(t, h2.in, body, m, func(int) bool { return m.diff(t, f) == "" })
 		})
 	}
 }

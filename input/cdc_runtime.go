@@ -29,7 +29,7 @@ const snapshotAckPoll = 20 * time.Millisecond
 // cdcRuntime is nil in an input without snapshot and gap resolution.
 type cdcRuntime struct {
 	conf  cdcConfig
-	api   apiKind
+	body  bodyShape
 	org   orgReader
 	store cacheStore
 	res   *service.Resources
@@ -134,9 +134,9 @@ func newCDCRuntime(conf ssiConfig, org *orgapi.Client, store cacheStore, res *se
 		return nil
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	r := &cdcRuntime{conf: conf.CDC, api: conf.API, org: org, store: store, res: res, log: log, ctx: ctx, stop: cancel, resync: resync}
+	r := &cdcRuntime{conf: conf.CDC, body: conf.Body, org: org, store: store, res: res, log: log, ctx: ctx, stop: cancel, resync: resync}
 	if conf.CDC.Gaps == gapFetch {
-		r.gaps = newGapResolver(org, conf.API, conf.CDC, res)
+		r.gaps = newGapResolver(org, conf.Body, conf.CDC, res)
 	}
 	return r
 }
@@ -340,7 +340,7 @@ func (r *cdcRuntime) newGeneration(prev checkpointfmt.SnapshotState, reason stri
 func (r *cdcRuntime) startRunLocked(state checkpointfmt.SnapshotState, absorb bool) {
 	run := &snapshotRun{pages: make(chan snapshotPage), done: make(chan struct{}), absorb: absorb}
 	r.run = run
-	reader := &snapshotReader{org: r.org, api: r.api, method: r.conf.Method, objects: r.conf.Objects, gen: state.Generation, progress: r.progress}
+	reader := &snapshotReader{org: r.org, body: r.body, method: r.conf.Method, objects: r.conf.Objects, gen: state.Generation, progress: r.progress}
 	logCtx, stopLog := context.WithCancel(r.ctx)
 	go r.progress.logLoop(logCtx)
 	go func() {

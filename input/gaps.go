@@ -44,7 +44,7 @@ const overflowMargin = 5 * time.Minute
 // gapResolver resolves the gap events of batches.
 type gapResolver struct {
 	org     orgReader
-	api     apiKind
+	body    bodyShape // the shape of a resolved event's message
 	cdc     cdcConfig
 	fetches *service.MetricCounter
 
@@ -52,8 +52,8 @@ type gapResolver struct {
 	schemas map[string]*objectSchema // by lower-case entity name
 }
 
-func newGapResolver(org orgReader, api apiKind, cdc cdcConfig, res *service.Resources) *gapResolver {
-	g := &gapResolver{org: org, api: api, cdc: cdc, schemas: map[string]*objectSchema{}}
+func newGapResolver(org orgReader, body bodyShape, cdc cdcConfig, res *service.Resources) *gapResolver {
+	g := &gapResolver{org: org, body: body, cdc: cdc, schemas: map[string]*objectSchema{}}
 	if res != nil {
 		g.fetches = res.Metrics().NewCounter(metricGapFetches, "change_type")
 	}
@@ -227,7 +227,7 @@ func (g *gapResolver) resolve(ctx context.Context, batch service.MessageBatch, e
 // resolved is the message of one resolved record: the event's metadata,
 // changeType, the record's body.
 func (g *gapResolver) resolved(s *objectSchema, event *service.Message, changeType, id string, values map[string]any) (*service.Message, error) {
-	fresh, err := s.recordMessage(g.api, changeType, id, values, 0)
+	fresh, err := s.recordMessage(g.body, changeType, id, values, 0)
 	if err != nil {
 		return nil, err
 	}

@@ -39,25 +39,28 @@ func resolveAll(t *testing.T, g *gapResolver, batch service.MessageBatch) []serv
 	return out
 }
 
-func payloadOf(t *testing.T, m *service.Message, api apiKind) map[string]any {
+// payloadOf is the event payload of a message whose body has shape body.
+func payloadOf(t *testing.T, m *service.Message, body bodyShape) map[string]any {
 	b, err := m.AsBytes()
 	require.NoError(t, err)
-	var body map[string]any
-	require.NoError(t, json.Unmarshal(b, &body))
-	if api == apiStreaming {
-		return body["payload"].(map[string]any)
+	var v map[string]any
+	require.NoError(t, json.Unmarshal(b, &v))
+	if body == bodyData {
+		p, ok := v["payload"].(map[string]any)
+		require.True(t, ok, "a body: data message has a payload object: %s", b)
+		return p
 	}
-	return body
+	return v
 }
 
 func TestGapEventsAreResolvedToCurrentRecords(t *testing.T) {
-	for _, api := range []apiKind{apiStreaming, apiPubSub} {
-		t.Run(string(api), func(t *testing.T) {
+	for _, body := range []bodyShape{bodyData, bodyPayload} {
+		t.Run(string(body), func(t *testing.T) {
 			f := startRecordsOrg(t, sfemu.ObjectCount{Object: "Account", Count: 2500})
 			resp, err := f.emu.Mutate("Account", 400, "gap")
 			require.NoError(t, err)
 			cdc := cdcConfig{Gaps: gapFetch, Objects: []snapshotObject{{Name: "Account", Fields: []string{"Name", "Industry", "BillingCity"}}}}
-			g := newGapResolver(f.client, api, cdc, service.MockResources())
+			g := newGapResolver(f.client, body, cdc, service.MockResources())
 			live := f.live(t, "Account")
 			var batch service.MessageBatch
 			plain := service.NewMessage([]byte(`{"payload":{}}`))
@@ -92,7 +95,7 @@ func TestGapEventsAreResolvedToCurrentRecords(t *testing.T) {
 				assert.Equal(t, true, resolved)
 				replay, _ := m.MetaGetMut(metaReplayID)
 				assert.Equal(t, 42, replay, "the event's metadata is kept")
-				p := payloadOf(t, m, api)
+				p := payloadOf(t, m, body)
 				header := p["ChangeEventHeader"].(map[string]any)
 				assert.Equal(t, ct, header["changeType"])
 				if k == len(msgs)-1 {
@@ -123,7 +126,7 @@ func TestGapOverflowReReadsTheEntity(t *testing.T) {
 	resp, err := f.emu.Mutate("Account", 2500, "overflow")
 	require.NoError(t, err)
 	cdc := cdcConfig{Gaps: gapFetch, Objects: []snapshotObject{{Name: "Account", Fields: []string{"Name"}}}}
-	g := newGapResolver(f.client, apiPubSub, cdc, service.MockResources())
+	g := newGapResolver(f.client, bodyPayload, cdc, service.MockResources())
 	out := resolveAll(t, g, service.MessageBatch{gapMessage(gapOverflow, "Account", before, "000000000000000AAA")})
 	require.Greater(t, len(out), 1, "a batch per query page")
 	upserts, deletes := map[string]string{}, map[string]bool{}
@@ -138,7 +141,7 @@ func TestGapOverflowReReadsTheEntity(t *testing.T) {
 				continue
 			}
 			assert.Equal(t, gapOverflow, ct)
-			upserts[id] = payloadOf(t, m, apiPubSub)["Name"].(string)
+			upserts[id] = payloadOf(t, m, bodyPayload)["Name"].(string)
 		}
 	}
 	live := f.live(t, "Account")
@@ -153,7 +156,7 @@ func TestGapOverflowReReadsTheEntity(t *testing.T) {
 
 // A gap event whose entity is not an API name never reaches SOQL.
 func TestGapEntityMustBeAnAPIName(t *testing.T) {
-	g := newGapResolver(nil, apiStreaming, cdcConfig{Gaps: gapFetch}, nil)
+	g := newGapResolver(nil, bodyData, cdcConfig{Gaps: gapFetch}, nil)
 	for _, entity := range []string{"", "Account WHERE Id != null", "Acc'ount"} {
 		err := g.resolve(t.Context(), service.MessageBatch{gapMessage(gapOverflow, entity, time.Now(), "000000000000000AAA")},
 			func(service.MessageBatch) error { return nil })

@@ -51,7 +51,7 @@ type snapshotPage struct {
 // snapshotReader reads the objects of one snapshot generation.
 type snapshotReader struct {
 	org     orgReader
-	api     apiKind
+	body    bodyShape // the shape of record messages
 	method  snapshotMethod
 	objects []snapshotObject
 	gen     int64
@@ -125,7 +125,7 @@ func (r *snapshotReader) rest(ctx context.Context, s *objectSchema, prog checkpo
 		if err != nil {
 			return err
 		}
-		msg, err := s.recordMessage(r.api, changeSnapshot, id, values, r.gen)
+		msg, err := s.recordMessage(r.body, changeSnapshot, id, values, r.gen)
 		if err != nil {
 			return err
 		}
@@ -141,7 +141,7 @@ func (r *snapshotReader) rest(ctx context.Context, s *objectSchema, prog checkpo
 		prog.Done += int64(len(msgs))
 		if page.NextRecordsURL == "" {
 			prog.Complete = true
-			msgs = append(msgs, s.endMessage(r.api, r.gen))
+			msgs = append(msgs, s.endMessage(r.body, r.gen))
 		}
 		if len(msgs) > 0 {
 			if err := emit(ctx, snapshotPage{msgs: msgs, after: prog}); err != nil {
@@ -196,7 +196,7 @@ func (r *snapshotReader) bulk(ctx context.Context, s *objectSchema, prog checkpo
 			if id == "" {
 				return errors.New("a results row without Id")
 			}
-			msg, err := s.recordMessage(r.api, changeSnapshot, id, values, r.gen)
+			msg, err := s.recordMessage(r.body, changeSnapshot, id, values, r.gen)
 			if err != nil {
 				return err
 			}
@@ -210,7 +210,7 @@ func (r *snapshotReader) bulk(ctx context.Context, s *objectSchema, prog checkpo
 		prog.Locator = next
 		if next == "" {
 			prog.Complete = true
-			msgs = append(msgs, s.endMessage(r.api, r.gen))
+			msgs = append(msgs, s.endMessage(r.body, r.gen))
 		}
 		if err := emit(ctx, snapshotPage{msgs: msgs, after: prog}); err != nil {
 			return err

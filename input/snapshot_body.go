@@ -18,9 +18,10 @@ import (
 
 // Records as messages: a snapshot row and a resolved gap event carry the
 // record in a body shaped like a change event of it (ChangeEventHeader plus
-// the fields), so that one mapping serves records and change events. Under
-// api: streaming the body is {"payload": …}, as CometD's data object; under
-// api: pubsub the payload itself, as the Pub/Sub body.
+// the fields), so that one mapping serves records and change events. With
+// body: data the body is {"payload": …}, as CometD's data object; with
+// body: payload (and always under api: pubsub) the payload itself, so that
+// a pipeline moves between the APIs by changing api alone.
 
 // Change types of messages the input makes itself, besides Salesforce's.
 const (
@@ -185,7 +186,7 @@ func value(m map[string]any, field string) any {
 
 // recordMessage makes the message of one record: values by field name (nil
 // values for a delete), changeType in the header and metadata.
-func (s *objectSchema) recordMessage(api apiKind, changeType, id string, values map[string]any, generation int64) (*service.Message, error) {
+func (s *objectSchema) recordMessage(body bodyShape, changeType, id string, values map[string]any, generation int64) (*service.Message, error) {
 	commit := time.Now().UnixMilli()
 	if ts, ok := value(values, "SystemModstamp").(string); ok {
 		if t, err := time.Parse(cdcTimeLayout, cdcTime(ts)); err == nil {
@@ -193,7 +194,7 @@ func (s *objectSchema) recordMessage(api apiKind, changeType, id string, values 
 		}
 	}
 	b := make([]byte, 0, 256+32*len(s.fields))
-	if api == apiStreaming {
+	if body == bodyData {
 		b = append(b, `{"payload":`...)
 	}
 	b = append(b, `{"ChangeEventHeader":{"entityName":`...)
@@ -216,7 +217,7 @@ func (s *objectSchema) recordMessage(api apiKind, changeType, id string, values 
 		}
 	}
 	b = append(b, '}')
-	if api == apiStreaming {
+	if body == bodyData {
 		b = append(b, '}')
 	}
 	msg := service.NewMessage(b)
@@ -231,12 +232,12 @@ func (s *objectSchema) recordMessage(api apiKind, changeType, id string, values 
 }
 
 // endMessage marks the end of an object's snapshot of generation.
-func (s *objectSchema) endMessage(api apiKind, generation int64) *service.Message {
-	body := `{"ChangeEventHeader":{"entityName":` + strconv.Quote(s.name) + `,"recordIds":[],"changeType":"` + changeSnapshotEnd + `"}}`
-	if api == apiStreaming {
-		body = `{"payload":` + body + `}`
+func (s *objectSchema) endMessage(body bodyShape, generation int64) *service.Message {
+	text := `{"ChangeEventHeader":{"entityName":` + strconv.Quote(s.name) + `,"recordIds":[],"changeType":"` + changeSnapshotEnd + `"}}`
+	if body == bodyData {
+		text = `{"payload":` + text + `}`
 	}
-	msg := service.NewMessage([]byte(body))
+	msg := service.NewMessage([]byte(text))
 	msg.MetaSetMut(metaChannel, changeChannel(s.name))
 	msg.MetaSetMut(metaChangeType, changeSnapshotEnd)
 	msg.MetaSetMut(metaEntityName, s.name)

@@ -80,10 +80,10 @@ var errStopHere = errors.New("stop here")
 // runSnapshot reads a snapshot from start, acknowledging each page unless
 // ackUpTo says to stop acknowledging after that many pages, and stopping
 // after stopAfter pages (0: never). It answers the messages received.
-func runSnapshot(t *testing.T, f *orgFixture, api apiKind, method snapshotMethod, objects []snapshotObject, start checkpointfmt.SnapshotState, st *memStore, stopAfter int) ([]*service.Message, error) {
+func runSnapshot(t *testing.T, f *orgFixture, body bodyShape, method snapshotMethod, objects []snapshotObject, start checkpointfmt.SnapshotState, st *memStore, stopAfter int) ([]*service.Message, error) {
 	t.Helper()
 	prog := newSnapshotProgress(start, st.store, service.MockResources())
-	r := &snapshotReader{org: f.client, api: api, method: method, objects: objects, gen: start.Generation, pageRecords: 1500, progress: prog}
+	r := &snapshotReader{org: f.client, body: body, method: method, objects: objects, gen: start.Generation, pageRecords: 1500, progress: prog}
 	var got []*service.Message
 	pages := 0
 	err := r.run(t.Context(), start, func(ctx context.Context, p snapshotPage) error {
@@ -100,19 +100,12 @@ func runSnapshot(t *testing.T, f *orgFixture, api apiKind, method snapshotMethod
 }
 
 // snapshotRecords reads the record messages: id to payload.
-func snapshotRecords(t *testing.T, msgs []*service.Message, api apiKind) (map[string]map[string]any, int) {
+func snapshotRecords(t *testing.T, msgs []*service.Message, body bodyShape) (map[string]map[string]any, int) {
 	out := map[string]map[string]any{}
 	ends := 0
 	for _, m := range msgs {
 		ct, _ := m.MetaGetMut(metaChangeType)
-		b, err := m.AsBytes()
-		require.NoError(t, err)
-		var body map[string]any
-		require.NoError(t, json.Unmarshal(b, &body))
-		payload := body
-		if api == apiStreaming {
-			payload = body["payload"].(map[string]any)
-		}
+		payload := payloadOf(t, m, body)
 		header := payload["ChangeEventHeader"].(map[string]any)
 		assert.Equal(t, ct, header["changeType"])
 		if ct == changeSnapshotEnd {
@@ -134,15 +127,15 @@ func TestSnapshotReadsEveryRecordWithItsFields(t *testing.T) {
 	f := startRecordsOrg(t, sfemu.ObjectCount{Object: "Account", Count: 3100}, sfemu.ObjectCount{Object: "Contact", Count: 700})
 	objects := []snapshotObject{{Name: "Account", Fields: []string{"Name", "Industry", "BillingCity", "AnnualRevenue", "LastModifiedDate"}}, {Name: "Contact"}}
 	for _, tc := range []struct {
-		api    apiKind
+		body   bodyShape
 		method snapshotMethod
-	}{{apiStreaming, methodREST}, {apiPubSub, methodBulk}, {apiStreaming, methodAuto}} {
-		t.Run(string(tc.api)+"/"+string(tc.method), func(t *testing.T) {
+	}{{bodyData, methodREST}, {bodyPayload, methodBulk}, {bodyData, methodAuto}} {
+		t.Run(string(tc.body)+"/"+string(tc.method), func(t *testing.T) {
 			st := &memStore{}
 			start := checkpointfmt.SnapshotState{Generation: 3}
-			msgs, err := runSnapshot(t, f, tc.api, tc.method, objects, start, st, 0)
+			msgs, err := runSnapshot(t, f, tc.body, tc.method, objects, start, st, 0)
 			require.NoError(t, err)
-			got, ends := snapshotRecords(t, msgs, tc.api)
+			got, ends := snapshotRecords(t, msgs, tc.body)
 			assert.Equal(t, 2, ends, "one end marker per object")
 			accounts, contacts := f.live(t, "Account"), f.live(t, "Contact")
 			require.Len(t, got, len(accounts)+len(contacts))
@@ -203,17 +196,17 @@ func TestSnapshotResumesAfterTheLastAcknowledgedPage(t *testing.T) {
 			f := startRecordsOrg(t, sfemu.ObjectCount{Object: "Account", Count: 7000})
 			objects := []snapshotObject{{Name: "Account", Fields: []string{"Name"}}}
 			st := &memStore{}
-			first, err := runSnapshot(t, f, apiStreaming, method, objects, checkpointfmt.SnapshotState{Generation: 1}, st, 2)
+			first, err := runSnapshot(t, f, bodyData, method, objects, checkpointfmt.SnapshotState{Generation: 1}, st, 2)
 			require.ErrorIs(t, err, errStopHere)
 			stopped := st.get()
 			require.Len(t, stopped.Objects, 1)
 			assert.False(t, stopped.Complete)
 			assert.EqualValues(t, len(first), stopped.Objects[0].Done)
 
-			second, err := runSnapshot(t, f, apiStreaming, method, objects, stopped, st, 0)
+			second, err := runSnapshot(t, f, bodyData, method, objects, stopped, st, 0)
 			require.NoError(t, err)
-			a, _ := snapshotRecords(t, first, apiStreaming)
-			b, ends := snapshotRecords(t, second, apiStreaming)
+			a, _ := snapshotRecords(t, first, bodyData)
+			b, ends := snapshotRecords(t, second, bodyData)
 			assert.Equal(t, 1, ends)
 			for id := range a {
 				assert.NotContains(t, b, id, "a record of an acknowledged page is not read again")
@@ -230,14 +223,14 @@ func TestSnapshotBulkJobGoneStartsOver(t *testing.T) {
 	f := startRecordsOrg(t, sfemu.ObjectCount{Object: "Account", Count: 2000})
 	objects := []snapshotObject{{Name: "Account", Fields: []string{"Name"}}}
 	st := &memStore{}
-	_, err := runSnapshot(t, f, apiPubSub, methodBulk, objects, checkpointfmt.SnapshotState{Generation: 1}, st, 1)
+	_, err := runSnapshot(t, f, bodyPayload, methodBulk, objects, checkpointfmt.SnapshotState{Generation: 1}, st, 1)
 	require.ErrorIs(t, err, errStopHere)
 	stopped := st.get()
 	require.NotEmpty(t, stopped.Objects[0].Job)
 	require.NoError(t, f.client.DeleteQueryJob(t.Context(), stopped.Objects[0].Job))
-	msgs, err := runSnapshot(t, f, apiPubSub, methodBulk, objects, stopped, st, 0)
+	msgs, err := runSnapshot(t, f, bodyPayload, methodBulk, objects, stopped, st, 0)
 	require.NoError(t, err)
-	got, _ := snapshotRecords(t, msgs, apiPubSub)
+	got, _ := snapshotRecords(t, msgs, bodyPayload)
 	assert.Len(t, got, 2000)
 }
 
