@@ -91,7 +91,7 @@ func BenchmarkPubSubMessages(b *testing.B) {
 			var before, after runtime.MemStats
 			runtime.ReadMemStats(&before)
 			for b.Loop() {
-				if msgs := messages(&batch); len(msgs) != n {
+				if msgs := batchMessages(&batch); len(msgs) != n {
 					b.Fatalf("%d messages", len(msgs))
 				}
 			}
