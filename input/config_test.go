@@ -39,7 +39,7 @@ checkpoint_cache: replay_ids
 // holding a cache named replay_ids.
 func newTestInput(t *testing.T, yamlStr string) (*ssiInput, error) {
 	t.Helper()
-	pConf, err := spec().ParseYAML(yamlStr, nil)
+	pConf, err := parseSpec().ParseYAML(yamlStr, nil)
 	if err != nil {
 		return nil, err
 	}

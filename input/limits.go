@@ -2,7 +2,6 @@ package input
 
 import (
 	"context"
-	"fmt"
 	"sync"
 	"time"
 
@@ -55,21 +54,6 @@ var watchedLimits = []string{
 	"MonthlyPlatformEventsUsageEntitlement",
 	"StreamingApiConcurrentClients",
 }
-
-// parseLimitsInterval reads limits_interval: 0 turns the reads off; any
-// other value is at least floorLimitsInterval.
-func parseLimitsInterval(pConf *service.ParsedConfig) (time.Duration, error) {
-	d, err := pConf.FieldDuration(ssiFieldLimitsInterval)
-	switch {
-	case err != nil || d < 0:
-		return 0, fmt.Errorf("limits_interval must be a duration of 0 (off) or at least %s, e.g. %s", durationText(floorLimitsInterval), durationText(defaultLimitsInterval))
-	case d > 0 && d < floorLimitsInterval:
-		return 0, fmt.Errorf("limits_interval %v is below its floor of %s: %s", d, durationText(floorLimitsInterval), floorLimitsWhy)
-	}
-	return d, nil
-}
-
-const floorLimitsWhy = "each read is a REST request that counts against DailyApiRequests; use 0 to turn the reads off, or e.g. 5m"
 
 // limitsReader reads the org's limits (*orgapi.Client).
 type limitsReader interface {

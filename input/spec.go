@@ -42,6 +42,7 @@ const (
 	ssiFieldBackoffMax        = "max_interval"
 	ssiFieldBackoffLong       = "long_interval"
 	ssiFieldLimitsInterval    = "limits_interval"
+	ssiFieldBody              = "body"
 )
 
 // Enum values and defaults. Grants and the defaults of what the client and the
@@ -95,100 +96,7 @@ func spec() *service.ConfigSpec {
 		Categories("Services").
 		Summary("Consumes Salesforce Streaming API channels (PushTopic, generic streaming, platform events and Change Data Capture) over CometD, with at-least-once delivery backed by replay ids stored in a cache resource.").
 		Description(specDescription).
-		Fields(
-			service.NewStringField(ssiFieldOrgURL).
-				Description("Base URL of the OAuth 2.0 token endpoint: the org's My Domain URL (recommended, and required by `client_credentials`), `https://login.salesforce.com` or `https://test.salesforce.com`. Tokens are requested from `{org_url}/services/oauth2/token`; the CometD endpoint is `{instance_url of the token answer}/cometd/{api_version}`.").
-				Example("https://acme.my.salesforce.com"),
-			service.NewStringField(ssiFieldAPIVersion).
-				Description("Salesforce API version of the CometD endpoint, written like `\"64.0\"` (quoted, so YAML keeps it a string). Durable replay needs 37.0 or later. The version changes some payload fields, e.g. `EventUuid` of platform events.").
-				Default(defaultAPIVersion),
-			service.NewStringEnumField(ssiFieldAPI, string(apiStreaming), string(apiPubSub)).
-				Description("Which Salesforce API the input subscribes with: `streaming` (CometD long polling, every channel kind) or `pubsub` (the Pub/Sub API over gRPC: platform events `/event/` and change events `/data/` only, with flow control that reaches Salesforce). Everything else means the same under both; checkpoints of one API are never read by the other (see docs/pubsub.md).").
-				Default(string(apiStreaming)),
-			bodyField(),
-			service.NewStringField(ssiFieldPubSubEndpoint).
-				Description("`host:port` of the Pub/Sub API, used with `api: pubsub`. The connection uses TLS (with the `tls` settings when `tls.enabled`, else the system's roots), except for a loopback host (`localhost`, `127.0.0.0/8`, `::1`) with `tls.enabled: false`, which is plaintext gRPC: an emulator on this machine.").
-				Default(defaultPubSubEndpoint).Advanced(),
-			service.NewObjectField(ssiFieldAuth,
-				service.NewStringEnumField(ssiFieldGrantType, grantNameList()...).
-					Description("The OAuth 2.0 flow used to obtain access tokens; see the Authentication section for the fields each grant needs.").
-					Default(string(grantClientCredentials)),
-				service.NewStringField(ssiFieldClientID).
-					Description("Consumer key of the connected app (every grant).").
-					Optional(),
-				service.NewStringField(ssiFieldClientSecret).
-					Description("Consumer secret of the connected app (`client_credentials`, `password`; optional for `refresh_token`).").
-					Optional().Secret(),
-				service.NewStringField(ssiFieldUsername).
-					Description("Salesforce user name: the subject of `jwt_bearer`, the login of `password`.").
-					Optional(),
-				service.NewStringField(ssiFieldPassword).
-					Description("Password of the `password` grant, followed directly by the user's security token when the org requires one.").
-					Optional().Secret(),
-				service.NewStringField(ssiFieldPrivateKeyFile).
-					Description("Path of the PEM RSA private key (PKCS#1 or PKCS#8, unencrypted) that signs `jwt_bearer` assertions. Set this or `private_key`.").
-					Optional(),
-				service.NewStringField(ssiFieldPrivateKey).
-					Description("The PEM RSA private key of `jwt_bearer` inline, usually from an environment variable. Set this or `private_key_file`.").
-					Optional().Secret(),
-				service.NewStringField(ssiFieldRefreshToken).
-					Description("Refresh token of the `refresh_token` grant.").
-					Optional().Secret(),
-				service.NewStringField(ssiFieldAudience).
-					Description("The `aud` claim of `jwt_bearer` assertions. Empty derives it from `org_url`: `https://login.salesforce.com` for production hosts, `https://test.salesforce.com` for sandboxes, the URL itself for a community.").
-					Optional().Advanced(),
-			).Description("How the input obtains OAuth 2.0 access tokens. Tokens are re-obtained automatically when Salesforce rejects one (`401::Authentication invalid`)."),
-			service.NewStringListField(ssiFieldChannels).
-				Description("Channels to subscribe to, each at most once per input: PushTopic `/topic/Name` (optionally filtered, `/topic/Name?Field__c=Value`), generic streaming `/u/Name`, platform events `/event/Name__e` and Change Data Capture `/data/ChangeEvents` or `/data/NameChangeEvent`.").
-				Example([]string{"/event/Order__e", "/data/AccountChangeEvent", "/topic/Invoices?Status__c=Open", "/u/Alerts"}),
-			service.NewStringEnumField(ssiFieldReplayPreset, presetLatest, presetEarliest).
-				Description("Where a channel without a stored checkpoint (and without an `initial_replay_ids` entry) starts: `latest` (-1) receives only new events, `earliest` (-2) every event Salesforce still retains (24 h for PushTopic and generic, 72 h for platform events and CDC).").
-				Default(presetLatest),
-			service.NewAnyField(ssiFieldInitialReplayIDs).
-				Description("Explicit start of channels without a stored checkpoint, as `{channel: replay id}`: delivery starts after that id. Under `api: streaming` a replay id is a number; under `api: pubsub` it is the base64 text of an event's `salesforce_replay_id`. -1 and -2 mean latest and earliest for that channel under both. A stored checkpoint always wins.").
-				Example(map[string]any{"/event/Order__e": 10230}).
-				Example(map[string]any{"/event/Order__e": "AAAAAAAAJ/Y="}).
-				Default(map[string]any{}),
-			service.NewStringEnumField(ssiFieldOnInvalidReplayID, onInvalidEarliest, onInvalidLatest, onInvalidFail, onInvalidResync).
-				Description("What happens when Salesforce rejects a channel's start replay id as invalid (older than its retention, or deleted): `earliest` resubscribes from every retained event (no further loss, some events may be gone), `latest` from new events only, `fail` stops consuming and keeps reporting the error until the checkpoint is fixed, `resync` snapshots `snapshot.objects` (a new snapshot generation, see docs/cdc.md) and then streams from every retained event, so that a mirror converges again after downtime past retention. Every occurrence is logged as an error and counted in `salesforce_streaming_replay_fallbacks`. The same applies to every stored replay id after an org migration (Salesforce restarts replay ids), which each start detects by the org's instance name (`SELECT InstanceName FROM Organization`) and counts in `salesforce_streaming_org_migrations`.").
-				Default(onInvalidEarliest),
-			service.NewStringField(ssiFieldCheckpointCache).
-				Description("Name of a cache resource that stores the replay id of the last acknowledged event of each channel, so that a restart resumes there. Use a durable cache (`file`, `redis`); a `memory` cache forgets on restart and expires entries after 5 minutes by default."),
-			service.NewStringField(ssiFieldCheckpointKey).
-				Description("Key prefix of this input's replay ids in `checkpoint_cache`: 1 to 100 letters, digits, `_`, `.`, `:` or `-`, starting with a letter or digit (it becomes part of file names in a `file` cache, so nothing that could leave its directory is accepted). Each channel is stored under `{checkpoint_cache_key}:{channel, path-escaped}` as decimal text (`{id}@{epoch}` after a replay-id fallback; `start:{id}`, a start marker, before the channel's first acknowledgement; see Delivery guarantees), and again under that key plus `.shadow`, written first: a cache that does not write atomically (the `file` cache) can then be cut mid-write by a crash without losing the position. Under `api: pubsub` the key ends with `@pubsub` and holds `{base64 replay id}@{epoch}`, so the checkpoints of the two APIs never mix. Give every input that shares a cache its own prefix.").
-				Default(defaultCheckpointKey),
-			// Any, not Int: Benthos skips every lint rule of a config with a
-			// non-number in an int field, so the rule (lint.go) checks the type.
-			service.NewAnyField(ssiFieldCheckpointLimit).
-				Description("Maximum number of messages of one channel that may be in flight (received but not yet acknowledged) at once. Reaching it pauses reading; the client keeps polling Salesforce meanwhile (see `max_buffered_events`).").
-				Default(defaultCheckpointLimit),
-			service.NewAutoRetryNacksToggleField(),
-			service.NewTLSToggledField(ssiFieldTLS),
-			service.NewStringField(ssiFieldProxyURL).
-				Description("HTTP proxy for both the token and the CometD requests, e.g. `http://proxy.internal:3128`. Empty uses the `HTTPS_PROXY`/`HTTP_PROXY`/`NO_PROXY` environment variables. It may hold credentials (`http://user:password@proxy.internal:3128`), so it is scrubbed like a secret in `benthos echo`, the streams API and `/debug/config`.").
-				Default("").Advanced().Secret(),
-			// Any, not Int: Benthos skips every lint rule of a config with a
-			// non-number in an int field, so the rule (lint.go) checks the type.
-			service.NewAnyField(ssiFieldMaxBuffered).
-				Description("Maximum number of events the client holds that the pipeline has not taken yet. The client never stops long-polling because of a slow pipeline (Salesforce expires a client that does not reconnect within 40 s); when this bound is reached it disconnects cleanly and later resubscribes from the last event it queued, so nothing is lost.").
-				Default(defaultMaxBufferedEvents).Advanced(),
-			service.NewDurationField(ssiFieldLimitsInterval).
-				Description("How often the input reads the org's limits (`/services/data/vXX.X/limits`, one REST request counted in `DailyApiRequests`) and exports the allocations that gate streaming and publishing as `salesforce_org_limit_max{limit}` and `salesforce_org_limit_remaining{limit}`; a limit that falls under 10% remaining is logged as a warning once. `0` turns the reads off; otherwise at least `"+durationText(floorLimitsInterval)+"`. A failing read is logged and never affects streaming.").
-				Default(durationText(defaultLimitsInterval)).Advanced(),
-			service.NewObjectField(ssiFieldBackoff,
-				service.NewDurationField(ssiFieldBackoffInitial).
-					Description("First wait after a failed connection, handshake or long poll, and of a rejected batch's redelivery. At least `"+durationText(floorInitial)+"`.").
-					Default(defaultBackoffInitial),
-				service.NewDurationField(ssiFieldBackoffMax).
-					Description("Longest wait between reconnection attempts of a failure streak, and between redeliveries of a batch the output keeps rejecting; waits double with jitter up to it. At least `initial_interval`.").
-					Default(defaultBackoffMax),
-				service.NewDurationField(ssiFieldBackoffLong).
-					Description("Wait after an org limit, a busy server (503), a permission error or a rejected login (at start or when a token is re-obtained mid-session): Salesforce asks for a few minutes, hammering a limit only prolongs it, and every login refused for a password counts toward the user's lockout (10 failed logins by default). At least `"+durationText(floorLong)+"`: jitter halves a wait at most, which keeps refused logins within Salesforce's 3,600 logins per user per hour.").
-					Default(defaultBackoffLong),
-			).Description("Reconnection back-off. Reconnection never gives up; every failure is logged with its cause.").Advanced(),
-		).
-		Fields(cdcFields()...).
-		Fields(checkpointHealthFields()...).
+		Fields(specFields(ssiFields)...).
 		LintRule(lintRule()).
 		Example("Platform events with client credentials",
 			"Consume a platform event and a CDC channel with the client credentials flow, keeping replay ids in a file cache so that restarts resume where they stopped.",

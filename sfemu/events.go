@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 
 	"github.com/salesforce-streaming/salesforce_streaming/sfemu/internal/eventstore"
+	"github.com/salesforce-streaming/salesforce_streaming/sfemu/internal/pubsubapi"
+	"google.golang.org/grpc"
 )
 
 // Channel kinds and change types; package eventstore owns them.
@@ -53,3 +55,23 @@ func (s *Server) PublishN(channel string, n int) (first, last int64, err error) 
 func (s *Server) Publish(channel string, payloads ...json.RawMessage) (first, last int64, err error) {
 	return s.store.Publish(eventstore.Spec{Channel: channel, Payloads: payloads})
 }
+
+// The Pub/Sub API's timers (package pubsubapi owns them): the keepalive of an idle subscription, the close of a
+// subscription that owes nothing and hears nothing, of an idle PublishStream, and of a managed subscription that
+// commits nothing.
+const (
+	PubSubKeepalive      = pubsubapi.PubSubKeepalive
+	PubSubIdleClose      = pubsubapi.PubSubIdleClose
+	PubSubPublishIdle    = pubsubapi.PubSubPublishIdle
+	ManagedCommitTimeout = pubsubapi.ManagedCommitTimeout
+)
+
+// NewPubSubServer returns a gRPC server serving Salesforce's Pub/Sub API from the emulator's event store; opts may
+// add TLS credentials. Serve it on a listener; Close ends its subscriptions.
+func (s *Server) NewPubSubServer(opts ...grpc.ServerOption) *grpc.Server {
+	return s.pubsub.NewPubSubServer(opts...)
+}
+
+// ResetPubSubStreams ends every open Subscribe stream with UNAVAILABLE, as a dropped connection or a server restart
+// on Salesforce's side would; clients resubscribe.
+func (s *Server) ResetPubSubStreams() { s.pubsub.ResetPubSubStreams() }

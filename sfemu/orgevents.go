@@ -82,13 +82,6 @@ func (s *Server) channelDefinedLocked(key string) bool {
 	return false
 }
 
-// topicDefined is channelDefinedLocked for the Pub/Sub surface, which does not hold the lock.
-func (s *Server) topicDefined(topic string) bool {
-	s.store.Lock()
-	defer s.store.Unlock()
-	return s.channelDefinedLocked(topic)
-}
-
 // defineLocked records what a publish, preload or generator names: a platform event type, or the CDC selection
 // of an org object.
 func (s *Server) defineLocked(key string) {

@@ -160,8 +160,8 @@ func (e *pubsubEmu) waitManagedIdle(t *testing.T, id string) {
 	require.Eventually(t, func() bool {
 		e.srv.store.Lock()
 		defer e.srv.store.Unlock()
-		m := e.srv.pubsub.managed.byID[id]
-		return m != nil && !m.active
+		active, exists := e.srv.pubsub.ManagedActiveLocked(id)
+		return exists && !active
 	}, 20*time.Second, 5*time.Millisecond, "the managed subscription is released")
 }
 
@@ -249,7 +249,7 @@ func TestManagedSubscribeErrorRecoveryAndCommitTimeout(t *testing.T) {
 	ids := retainedIDs(t, e, managedTopic)
 	subID := e.createManaged("Recover", "EARLIEST", "LATEST")
 	e.srv.store.Lock()
-	e.srv.pubsub.managed.byID[subID].committed = ids[0]
+	require.True(t, e.srv.pubsub.SetManagedCommitLocked(subID, ids[0]))
 	e.srv.store.Unlock()
 	var purged map[string]any
 	e.control(http.MethodPost, "/emulator/purge", fmt.Sprintf(`{"channel":%q,"through_replay_id":%d}`, managedTopic, ids[1]), &purged)

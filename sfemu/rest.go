@@ -47,6 +47,6 @@ func (s *Server) restOps() rest.Ops {
 			return s.limits.JSON(clients)
 		},
 		InstanceName: s.instance.instanceName,
-		Tooling:      s.serveTooling,
+		Tooling:      s.pubsub.ServeTooling,
 	}
 }

@@ -23,6 +23,7 @@ import (
 	"github.com/salesforce-streaming/salesforce_streaming/sfemu/internal/limits"
 	"github.com/salesforce-streaming/salesforce_streaming/sfemu/internal/oauth"
 	"github.com/salesforce-streaming/salesforce_streaming/sfemu/internal/orgstream"
+	"github.com/salesforce-streaming/salesforce_streaming/sfemu/internal/pubsubapi"
 	"github.com/salesforce-streaming/salesforce_streaming/sfemu/internal/rest"
 	"github.com/salesforce-streaming/salesforce_streaming/sfemu/internal/sfhttp"
 	"github.com/salesforce-streaming/salesforce_streaming/sfemu/internal/tokens"
@@ -197,15 +198,14 @@ func (c *Config) fill() {
 	c.InstanceURL = strings.TrimRight(c.InstanceURL, "/")
 }
 
-// Server is the emulator. It implements http.Handler. It builds the shared
-// owners (tokens, faults, limits, the org) and the surfaces that are packages of
-// their own (login, REST, control), each given what it uses, and routes to them.
-// Pub/Sub still lives here, embedded; it shares the event store's lock.
+// Server is the emulator. It implements http.Handler. It builds the org, the
+// event store and the shared owners (tokens, faults, limits), and the surfaces
+// (login, REST, control, CometD, Pub/Sub), each a package given what it uses, and
+// routes to them. It embeds none of them, and none of them holds it.
 type Server struct {
 	cfg   Config
 	clock Clock
 
-	rng      *rand.Rand // Pub/Sub rpc ids; under the store's lock
 	counters counters
 
 	closed    chan struct{}
@@ -217,19 +217,17 @@ type Server struct {
 	// The retained events of every channel, under the one lock the streaming surfaces share.
 	store *eventstore.Store
 
-	// Not yet a package: it holds a pointer back to this Server for the state it shares.
-	pubsubServer
-
 	// The shared owners, each under its own lock, calling nothing above it.
 	tokens *tokens.Store // the issued access tokens
 	faults *faults.Set   // the pending injected faults, handed out to CometD, Pub/Sub and the transport
 	limits *limits.Usage // what counts against the org's allocations
 
-	// The surfaces that are packages of their own.
-	login   *oauth.Handler   // token endpoint, userinfo, SOAP login
-	cometd  *cometd.Handler  // /cometd: the Streaming API
-	rest    *rest.Handler    // /services/data
-	control *control.Handler // /emulator/*
+	// The surfaces.
+	login   *oauth.Handler     // token endpoint, userinfo, SOAP login
+	cometd  *cometd.Handler    // /cometd: the Streaming API
+	pubsub  *pubsubapi.Handler // the Pub/Sub API (gRPC), and the Tooling API records of managed subscriptions
+	rest    *rest.Handler      // /services/data
+	control *control.Handler   // /emulator/*
 
 	// The org beneath the surfaces, its REST data API, and what the streaming surfaces derive from its records.
 	org      *org.Org
@@ -249,7 +247,6 @@ func New(cfg Config) *Server {
 	s := &Server{
 		cfg:    cfg,
 		clock:  cfg.Clock,
-		rng:    rand.New(rand.NewPCG(seed, seed^0x5f3759df)),
 		closed: make(chan struct{}),
 	}
 	s.store = eventstore.New(eventstore.Config{Clock: cfg.Clock, TopicRetention: cfg.TopicRetention,
@@ -258,9 +255,6 @@ func New(cfg Config) *Server {
 		MaxReplayGap: cfg.MaxReplayGap, UserID: cfg.UserID, APIVersion: LatestAPIVersion,
 		PreciseCommitTimestamps: cfg.PreciseCommitTimestamps, Seed: seed,
 	}, eventstore.Hooks{Defined: s.defineLocked, StreamingChannelID: s.streamingChannelIDLocked})
-	if cfg.PubSubEncodeAtPublish {
-		s.store.SetEncoder(s.encodePubSub)
-	}
 	s.faults = faults.New()
 	s.limits = limits.New(limits.Config{DailyDelivery: cfg.DailyDeliveryLimit, DailyStreaming: cfg.DailyStreamingLimit,
 		DailyAPIRequests: cfg.DailyAPIRequestLimit, MaxClients: cfg.MaxClients}, cfg.Clock, s.faults)
@@ -271,7 +265,11 @@ func New(cfg Config) *Server {
 		JWTAudiences: cfg.JWTAudiences, GenericLoginHost: cfg.GenericLoginHost, InstanceURL: cfg.InstanceURL,
 		OrgID: cfg.OrgID, UserID: cfg.UserID,
 	}, s.tokens, cfg.Clock, s.logf)
-	s.pubsubServer = pubsubServer{Server: s, pubsub: newPubSubState()}
+	s.pubsub = pubsubapi.New(pubsubapi.Config{OrgID: cfg.OrgID, Seed: seed}, pubsubapi.Deps{Store: s.store, Tokens: s.tokens,
+		Faults: s.faults, Limits: s.limits, Clock: cfg.Clock, Closed: s.closed, Logf: s.logf, ChannelDefined: s.channelDefinedLocked})
+	if cfg.PubSubEncodeAtPublish {
+		s.store.SetEncoder(s.pubsub.Encode)
+	}
 	s.cometd = cometd.New(cometd.Config{Hold: cfg.Hold, ReconnectWindow: cfg.ReconnectWindow, MaxBatch: cfg.MaxBatch,
 		MaxResponseBytes: cfg.MaxResponseBytes, MaxClients: cfg.MaxClients, MaxRequestBytes: cfg.MaxRequestBytes,
 		AllowMissingCookies: cfg.AllowMissingCookies, Seed: seed,

@@ -85,7 +85,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.IntVar(&o.ceilingBytes, "ceiling-bytes", 800, "body size of the framework ceiling's messages (about a backlog event's data: the emulator's CDC events are about 850 bytes on the wire with their envelope)")
 	fs.BoolVar(&o.live, "live", true, "measure live latency")
 	fs.BoolVar(&o.goBench, "gobench", true, "run the Go benchmarks of the hot path")
-	fs.StringVar(&o.goBenchPkgs, "gobench-pkgs", "./internal/bayeux/wire/ ./input/ ./sfemu/", "packages whose Go benchmarks run (space separated)")
+	fs.StringVar(&o.goBenchPkgs, "gobench-pkgs", "./internal/bayeux/wire/ ./input/ ./sfemu/ ./sfemu/internal/pubsubapi/", "packages whose Go benchmarks run (space separated)")
 	fs.StringVar(&o.benchtime, "benchtime", "1s", "go test -benchtime")
 	fs.StringVar(&o.pprofOut, "pprof", "", "after the measured drain, drain again with Benthos' debug endpoints on and save a CPU profile of bin/benthos here")
 	fs.BoolVar(&o.pubsub, "pubsub", true, "drain the backlog with bin/benthos over the Pub/Sub API (api: pubsub) too")

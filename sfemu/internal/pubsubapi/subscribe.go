@@ -1,4 +1,4 @@
-package sfemu
+package pubsubapi
 
 import (
 	"context"
@@ -13,6 +13,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	eventbusv1 "github.com/salesforce-streaming/salesforce_streaming/internal/pubsub/proto"
+	"github.com/salesforce-streaming/salesforce_streaming/sfemu/internal/clock"
 	"github.com/salesforce-streaming/salesforce_streaming/sfemu/internal/eventstore"
 	"github.com/salesforce-streaming/salesforce_streaming/sfemu/internal/faults"
 	"github.com/salesforce-streaming/salesforce_streaming/sfemu/internal/limits"
@@ -93,7 +94,7 @@ func (p *pubsubService) Subscribe(stream eventbusv1.PubSub_SubscribeServer) erro
 			return fetch{num: req.GetNumRequested()}, nil
 		},
 		send: func(d delivery) error {
-			// The response in wire form, written from the events' kept encodings (pubsub_wire.go).
+			// The response in wire form, written from the events' kept encodings (wire.go).
 			return stream.SendMsg(encodeFetchResponse(d.events, d.latest, s.rpcID(), d.pending))
 		},
 		setTrailer: stream.SetTrailer,
@@ -118,7 +119,7 @@ type delivery struct {
 // eventStream is what serveStream needs of a subscription stream.
 type eventStream struct {
 	topic      string
-	kind       Kind
+	kind       eventstore.Kind
 	ch         *eventstore.Channel
 	cursor     int64 // events with ids above it are due
 	requested  int32 // num_requested of the first request
@@ -139,7 +140,7 @@ type eventStream struct {
 // num_requested to what is owed, capped at 100), keepalives after PubSubKeepalive of silence carrying the stream's
 // position (the newest replay id when caught up, else the last one delivered), and the close of a stream that owes
 // nothing and hears no request for PubSubIdleClose.
-func (s *pubsubServer) serveStream(ctx context.Context, st *eventStream) error {
+func (s *Handler) serveStream(ctx context.Context, st *eventStream) error {
 	topic, kind, ch, cursor := st.topic, st.kind, st.ch, st.cursor
 	wake := make(chan struct{}, 1)
 	s.store.Lock()
@@ -180,14 +181,14 @@ func (s *pubsubServer) serveStream(ctx context.Context, st *eventStream) error {
 
 	keepalive := s.clock.NewTimer(PubSubKeepalive)
 	defer func() { keepalive.Stop() }()
-	var idle Timer // armed while the stream owes nothing: PubSubIdleClose after the last request
+	var idle clock.Timer // armed while the stream owes nothing: PubSubIdleClose after the last request
 	defer func() {
 		if idle != nil {
 			idle.Stop()
 		}
 	}()
 	var out pubsubResponse
-	var commitTimer Timer
+	var commitTimer clock.Timer
 	var commitC <-chan time.Time
 	if st.commitTimeout > 0 {
 		commitTimer = s.clock.NewTimer(st.commitTimeout)
@@ -336,7 +337,7 @@ func (s *pubsubServer) serveStream(ctx context.Context, st *eventStream) error {
 
 // wait sleeps d of wall-clock time (a slow network, as the CometD fault); false when the stream or the server
 // ended first.
-func (s *pubsubServer) wait(ctx context.Context, d time.Duration) bool {
+func (s *Handler) wait(ctx context.Context, d time.Duration) bool {
 	t := time.NewTimer(d)
 	defer t.Stop()
 	select {
@@ -352,7 +353,7 @@ func (s *pubsubServer) wait(ctx context.Context, d time.Duration) bool {
 // encodeBatch gives every event of batch (a copy of retained events of ch) its Pub/Sub encoding: the one kept with
 // the event, or a new one made outside the lock and then kept with the retained event (if it is still retained)
 // for the next serve.
-func (s *pubsubServer) encodeBatch(ch *eventstore.Channel, topic string, kind Kind, batch []eventstore.Event) error {
+func (s *Handler) encodeBatch(ch *eventstore.Channel, topic string, kind eventstore.Kind, batch []eventstore.Event) error {
 	fresh := -1 // the first event encoded now
 	for k := range batch {
 		ev := &batch[k]

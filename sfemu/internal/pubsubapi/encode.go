@@ -1,4 +1,4 @@
-package sfemu
+package pubsubapi
 
 import (
 	"crypto/sha256"
@@ -26,10 +26,10 @@ var jsonParsers fastjson.ParserPool
 var changeTypeSymbols = []string{"CREATE", "UPDATE", "DELETE", "UNDELETE", "GAP_CREATE", "GAP_UPDATE", "GAP_DELETE", "GAP_UNDELETE", "GAP_OVERFLOW"}
 
 // encodePubSub encodes one stored event of channel for Pub/Sub.
-// The encoding is the event's eventstore.Encoding: its ConsumerEvent in wire form (pubsub_wire.go), with the
-// event id, the id of the schema it was written with (the schema current when it was first served, as
-// Salesforce keeps the schema an event was published with), the Avro payload and the replay id.
-func (s *pubsubServer) encodePubSub(channel string, kind Kind, msg []byte, id int64) (*eventstore.Encoding, error) {
+// The encoding is the event's eventstore.Encoding: its ConsumerEvent in wire form (wire.go), with the event id,
+// the id of the schema it was written with (the schema current when it was first served, as Salesforce keeps the
+// schema an event was published with), the Avro payload and the replay id.
+func (s *Handler) encodePubSub(channel string, kind eventstore.Kind, msg []byte, id int64) (*eventstore.Encoding, error) {
 	p := jsonParsers.Get()
 	defer jsonParsers.Put(p)
 	v, err := p.ParseBytes(msg)
@@ -45,13 +45,13 @@ func (s *pubsubServer) encodePubSub(channel string, kind Kind, msg []byte, id in
 		bin []byte
 	)
 	switch kind {
-	case KindPlatformEvent:
+	case eventstore.KindPlatformEvent:
 		if ts, err = s.pubsub.schemas.schemaFor(recordNameOf(channel), false); err == nil {
 			if ts, err = s.pubsub.schemas.covering(ts, payload); err == nil {
 				bin, err = ts.appendFields(nil, payload, nil)
 			}
 		}
-	case KindCDC:
+	case eventstore.KindCDC:
 		h := payload.Get("ChangeEventHeader")
 		if h == nil {
 			return nil, fmt.Errorf("stored event %d of %s has no ChangeEventHeader", id, channel)

@@ -1,4 +1,4 @@
-package sfemu
+package pubsubapi
 
 import (
 	"encoding/binary"

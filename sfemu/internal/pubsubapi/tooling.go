@@ -1,4 +1,4 @@
-package sfemu
+package pubsubapi
 
 import (
 	"encoding/json"
@@ -37,8 +37,8 @@ type managedBody struct {
 	Metadata *managedMetadata `json:"Metadata"`
 }
 
-// serveTooling routes /services/data/vXX.X/tooling/...; parts start after "tooling".
-func (s *pubsubServer) serveTooling(w http.ResponseWriter, r *http.Request, version string, parts []string) {
+// ServeTooling routes /services/data/vXX.X/tooling/...; parts start after "tooling".
+func (s *Handler) ServeTooling(w http.ResponseWriter, r *http.Request, version string, parts []string) {
 	switch {
 	case len(parts) == 1 && parts[0] == "query":
 		if r.Method != http.MethodGet {
@@ -59,7 +59,7 @@ func (s *pubsubServer) serveTooling(w http.ResponseWriter, r *http.Request, vers
 	}
 }
 
-func (s *pubsubServer) createManaged(w http.ResponseWriter, r *http.Request) {
+func (s *Handler) createManaged(w http.ResponseWriter, r *http.Request) {
 	var body managedBody
 	if _, ok := sfhttp.ReadJSONObject(w, r, 1<<20, &body); !ok {
 		return
@@ -84,7 +84,7 @@ func (s *pubsubServer) createManaged(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.pubsub.managed.seq++
-	m.id = org.MakeID(managedKeyPrefix, s.pubsub.managed.seq)
+	m.id = org.MakeID(ManagedKeyPrefix, s.pubsub.managed.seq)
 	m.created = s.clock.Now()
 	s.pubsub.managed.byID[m.id] = m
 	s.store.Unlock()
@@ -149,7 +149,7 @@ func applyManagedMetadata(m *managedSubscription, md *managedMetadata, create bo
 	return "", ""
 }
 
-func (s *pubsubServer) serveManagedRecord(w http.ResponseWriter, r *http.Request, version, id string) {
+func (s *Handler) serveManagedRecord(w http.ResponseWriter, r *http.Request, version, id string) {
 	full, ok := org.NormalizeID(id)
 	s.store.Lock()
 	m := s.pubsub.managed.byID[full]
@@ -227,7 +227,7 @@ const restTime = "2006-01-02T15:04:05.000-0700"
 var managedFields = map[string]bool{"id": true, "developername": true, "masterlabel": true, "fullname": true, "createddate": true, "metadata": true}
 
 // toolingQuery answers SELECT ... FROM ManagedEventSubscription [WHERE ...] [LIMIT n] with Tooling's query shape.
-func (s *pubsubServer) toolingQuery(w http.ResponseWriter, r *http.Request, version string) {
+func (s *Handler) toolingQuery(w http.ResponseWriter, r *http.Request, version string) {
 	q, err := soql.Parse(r.URL.Query().Get("q"))
 	if err != nil {
 		sfhttp.WriteRESTError(w, http.StatusBadRequest, "MALFORMED_QUERY", err.Error())

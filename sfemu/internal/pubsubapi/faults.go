@@ -1,4 +1,4 @@
-package sfemu
+package pubsubapi
 
 import (
 	"strings"
@@ -16,12 +16,12 @@ import (
 //   - drop_connection ends one open stream with UNAVAILABLE, as a cut connection does;
 //   - server_disconnect ends one open stream cleanly (status OK): the server closing its side;
 //   - slow_response delays the next response of a stream (wall-clock time, like the CometD fault);
-//   - revoke_tokens and daily_limit end streams at their next step (pubsub_subscribe.go).
+//   - revoke_tokens and daily_limit end streams at their next step (subscribe.go).
 //
 // Counted faults are shared with CometD: whichever request or stream meets one first consumes it.
 
 // subscribeRefusalLocked consumes a subscribe_error fault matching topic and returns its refusal.
-func (s *pubsubServer) subscribeRefusalLocked(topic string) (code codes.Code, errorCode, msg string, refused bool) {
+func (s *Handler) subscribeRefusalLocked(topic string) (code codes.Code, errorCode, msg string, refused bool) {
 	text := s.faults.TakeSubscribeError(topic, topic)
 	if text == "" {
 		return codes.OK, "", "", false

@@ -1,4 +1,4 @@
-package sfemu
+package pubsubapi
 
 import (
 	"fmt"
@@ -19,12 +19,12 @@ import (
 // "Managed subscriptions").
 
 const (
-	// managedKeyPrefix is the key prefix of ManagedEventSubscription ids.
-	managedKeyPrefix = "18x"
+	// ManagedKeyPrefix is the key prefix of ManagedEventSubscription ids.
+	ManagedKeyPrefix = "18x"
 	// ManagedCommitTimeout: a managed subscription that commits nothing for this long is closed.
 	ManagedCommitTimeout = 1800 * time.Second
 
-	errCodeManagedActive = "sfdc.platform.eventbus.grpc.managed.subscription.already.active"
+	ErrCodeManagedActive = "sfdc.platform.eventbus.grpc.managed.subscription.already.active"
 
 	replayLatest   = "LATEST"
 	replayEarliest = "EARLIEST"
@@ -103,11 +103,11 @@ func (p *pubsubService) ManagedSubscribe(stream eventbusv1.PubSub_ManagedSubscri
 	}
 	if m.active {
 		s.store.Unlock()
-		return s.rpcError(stream.SetTrailer, codes.AlreadyExists, errCodeManagedActive,
+		return s.rpcError(stream.SetTrailer, codes.AlreadyExists, ErrCodeManagedActive,
 			fmt.Sprintf("The managed subscription %s is already active.", m.name))
 	}
 	kind, ok := pubsubTopic(m.topic)
-	ok = ok && s.channelDefinedLocked(m.topic)
+	ok = ok && s.channelDefined(m.topic)
 	var ch *eventstore.Channel
 	if ok {
 		ch, err = s.store.ChannelLocked(m.topic)

@@ -1,4 +1,4 @@
-package sfemu
+package pubsubapi
 
 import (
 	"encoding/base64"
@@ -76,7 +76,7 @@ var platformEventFields = []avroField{
 }
 
 // changeEventFields are the record fields of every emulated change event, in the order of the generated record
-// (payloads.go recordFields), then SystemModstamp.
+// (eventstore.RecordFields), then SystemModstamp.
 var changeEventFields = []avroField{
 	{name: "Name", doc: "Data:Text"}, {name: "Type", doc: "Data:DynamicEnum"}, {name: "Industry", doc: "Data:DynamicEnum"},
 	{name: "AnnualRevenue", kind: avroDouble, doc: "Data:Currency"}, {name: "NumberOfEmployees", kind: avroInt, doc: "Data:Integer"},

@@ -1,7 +1,13 @@
-package sfemu
+// Package pubsubapi is the emulator's Pub/Sub API surface (gRPC): authentication, GetTopic and GetSchema with
+// Avro schemas, Subscribe and ManagedSubscribe with pull flow control and keepalives, Publish and PublishStream,
+// the Tooling API records that configure managed subscriptions, and Salesforce's documented edges. It serves the
+// event store's channels, encoding each event for Pub/Sub once and keeping the encoding with it. It is given the
+// store, a token check, the fault set, the org's limits, the clock and a channel-exists check, and nothing else.
+package pubsubapi
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -17,14 +23,6 @@ import (
 	eventbusv1 "github.com/salesforce-streaming/salesforce_streaming/internal/pubsub/proto"
 	"github.com/salesforce-streaming/salesforce_streaming/sfemu/internal/eventstore"
 )
-
-// pubsubServer is the Pub/Sub API surface: authentication, topics, publishing and subscriptions.
-// It shares the Server's state and lock through the embedded pointer.
-type pubsubServer struct {
-	*Server
-
-	pubsub pubsubState // the Pub/Sub API's schemas and subscriptions
-}
 
 // Salesforce's Pub/Sub API (gRPC) over the same event store as the Streaming API: GetTopic, GetSchema,
 // Subscribe with pull flow control and keepalives, Publish and PublishStream (docs/pubsub.md).
@@ -78,7 +76,7 @@ func newPubSubState() pubsubState {
 
 // ResetPubSubStreams ends every open Subscribe stream with UNAVAILABLE, as a dropped connection or a server
 // restart on Salesforce's side would; clients resubscribe.
-func (s *pubsubServer) ResetPubSubStreams() {
+func (s *Handler) ResetPubSubStreams() {
 	s.store.Lock()
 	close(s.pubsub.reset)
 	s.pubsub.reset = make(chan struct{})
@@ -91,20 +89,20 @@ func (s *pubsubServer) ResetPubSubStreams() {
 // The server takes at most 100 concurrent streams per HTTP/2 connection, as Salesforce's, and receives messages up to
 // 16 MB so that a PublishRequest above 4 MB gets Salesforce's answer rather than gRPC's own. Its codec sends
 // Subscribe responses written from the events' kept wire bytes (pubsubServerOptions).
-func (s *pubsubServer) NewPubSubServer(opts ...grpc.ServerOption) *grpc.Server {
+func (s *Handler) NewPubSubServer(opts ...grpc.ServerOption) *grpc.Server {
 	opts = append(append([]grpc.ServerOption{grpc.MaxConcurrentStreams(maxStreamsPerConn), grpc.MaxRecvMsgSize(4 * maxPublishRequestBytes)},
 		pubsubServerOptions()...), opts...)
 	g := grpc.NewServer(opts...)
-	eventbusv1.RegisterPubSubServer(g, &pubsubService{s: s.Server})
+	eventbusv1.RegisterPubSubServer(g, &pubsubService{s: s})
 	return g
 }
 
 type pubsubService struct {
 	eventbusv1.UnimplementedPubSubServer // required by the generated code; every method is implemented
-	s                                    *Server
+	s                                    *Handler
 }
 
-func (s *pubsubServer) rpcID() string {
+func (s *Handler) rpcID() string {
 	s.store.Lock()
 	defer s.store.Unlock()
 	return eventstore.UUID(s.rng)
@@ -112,7 +110,7 @@ func (s *pubsubServer) rpcID() string {
 
 // rpcError is a Pub/Sub error as Salesforce shapes it: the rpc id appended to the message after "rpcId: ",
 // the custom code (when one is documented) and the rpc id in the trailers.
-func (s *pubsubServer) rpcError(setTrailer func(metadata.MD), code codes.Code, errorCode, msg string) error {
+func (s *Handler) rpcError(setTrailer func(metadata.MD), code codes.Code, errorCode, msg string) error {
 	id := s.rpcID()
 	md := metadata.Pairs(pubsubTrailerRPCID, id)
 	if errorCode != "" {
@@ -127,7 +125,7 @@ func unaryTrailer(ctx context.Context) func(metadata.MD) {
 }
 
 // authenticate checks the accesstoken and tenantid headers of a call.
-func (s *pubsubServer) authenticate(ctx context.Context, setTrailer func(metadata.MD)) error {
+func (s *Handler) authenticate(ctx context.Context, setTrailer func(metadata.MD)) error {
 	md, _ := metadata.FromIncomingContext(ctx)
 	first := func(k string) string {
 		if v := md.Get(k); len(v) > 0 {
@@ -148,16 +146,16 @@ func (s *pubsubServer) authenticate(ctx context.Context, setTrailer func(metadat
 	return nil
 }
 
-func (s *pubsubServer) topicNotFound(setTrailer func(metadata.MD), topic string) error {
+func (s *Handler) topicNotFound(setTrailer func(metadata.MD), topic string) error {
 	// The text Salesforce answers for a topic that does not exist (observed; no custom code documented).
 	return s.rpcError(setTrailer, codes.NotFound, "", fmt.Sprintf("The topic information for org CORE/prod/%s and topic %s not found. "+
 		"Ensure the topic name is correct and that the topic exists.", s.cfg.OrgID, topic))
 }
 
 // pubsubTopic checks that a topic is one Pub/Sub serves: a platform event or change event channel.
-func pubsubTopic(topic string) (Kind, bool) {
-	k := KindOf(topic)
-	return k, k == KindPlatformEvent || k == KindCDC
+func pubsubTopic(topic string) (eventstore.Kind, bool) {
+	k := eventstore.KindOf(topic)
+	return k, k == eventstore.KindPlatformEvent || k == eventstore.KindCDC
 }
 
 func (p *pubsubService) GetTopic(ctx context.Context, req *eventbusv1.TopicRequest) (*eventbusv1.TopicInfo, error) {
@@ -170,16 +168,16 @@ func (p *pubsubService) GetTopic(ctx context.Context, req *eventbusv1.TopicReque
 		return nil, s.topicNotFound(unaryTrailer(ctx), req.GetTopicName())
 	}
 	info := &eventbusv1.TopicInfo{TopicName: req.GetTopicName(), TenantGuid: s.cfg.OrgID, CanSubscribe: true,
-		CanPublish: kind == KindPlatformEvent, RpcId: s.rpcID()}
+		CanPublish: kind == eventstore.KindPlatformEvent, RpcId: s.rpcID()}
 	var name string
 	switch {
-	case kind == KindPlatformEvent:
+	case kind == eventstore.KindPlatformEvent:
 		name = recordNameOf(req.GetTopicName())
 	case req.GetTopicName() != "/data/ChangeEvents" && !isCustomChannel(req.GetTopicName()):
 		name = strings.TrimPrefix(req.GetTopicName(), "/data/")
 	}
 	if name != "" { // a multi-entity channel has no single schema: each event names its own
-		ts, err := s.pubsub.schemas.schemaFor(name, kind == KindCDC)
+		ts, err := s.pubsub.schemas.schemaFor(name, kind == eventstore.KindCDC)
 		if err != nil {
 			return nil, status.Error(codes.Internal, err.Error())
 		}
@@ -288,12 +286,12 @@ func (p *pubsubService) PublishStream(stream eventbusv1.PubSub_PublishStreamServ
 }
 
 // publishBatch publishes Avro-encoded platform events into the store, one result per event in order.
-func (s *pubsubServer) publishBatch(setTrailer func(metadata.MD), topic string, events []*eventbusv1.ProducerEvent) (*eventbusv1.PublishResponse, error) {
+func (s *Handler) publishBatch(setTrailer func(metadata.MD), topic string, events []*eventbusv1.ProducerEvent) (*eventbusv1.PublishResponse, error) {
 	kind, ok := pubsubTopic(topic)
 	if !ok || !s.topicDefined(topic) {
 		return nil, s.topicNotFound(setTrailer, topic)
 	}
-	if kind != KindPlatformEvent {
+	if kind != eventstore.KindPlatformEvent {
 		return nil, s.rpcError(setTrailer, codes.PermissionDenied, "", fmt.Sprintf("Publishing to %s is not allowed: only platform events can be published.", topic))
 	}
 	current, err := s.pubsub.schemas.schemaFor(recordNameOf(topic), false)
@@ -316,7 +314,7 @@ func (s *pubsubServer) publishBatch(setTrailer func(metadata.MD), topic string, 
 				fail(err.Error())
 				break
 			}
-			id, _, err := s.Publish(topic, payload)
+			id, _, err := s.store.Publish(eventstore.Spec{Channel: topic, Payloads: []json.RawMessage{payload}})
 			if err != nil {
 				fail(err.Error())
 				break
