@@ -303,7 +303,7 @@ func (i *ssiInput) ReadBatch(ctx context.Context) (service.MessageBatch, service
 			}
 		}
 		if d != nil {
-			msgs, ack, ok, err := i.cdc.resolveGaps(ctx, messages(&d.batch), i.ackFunc(d), i.nackBackoff().Delay)
+			msgs, ack, ok, err := i.cdc.resolveGaps(ctx, batchMessages(&d.batch), i.ackFunc(d), i.nackBackoff().Delay)
 			if ok || err != nil {
 				return msgs, ack, err
 			}

@@ -1,6 +1,8 @@
 package input
 
 import (
+	"encoding/base64"
+	"errors"
 	"testing"
 
 	"github.com/redpanda-data/benthos/v4/public/service"
@@ -154,4 +156,56 @@ func TestBatchMessagesAreIndependent(t *testing.T) {
 	msgs[0].MetaSetMut(metaSchema, "changed")
 	schema, _ := msgs[1].MetaGetMut(metaSchema)
 	assert.Equal(t, batch.Events[1].Meta.Schema, schema)
+}
+
+// A Pub/Sub batch's messages carry each event's metadata as a message of the event alone would, plus the replay
+// id as base64 text, the event id, the schema id and, for a payload that did not decode, the decode error: the
+// values the builder shares between messages or cuts from one text for the batch are each message's own.
+func TestPubSubBatchMessages(t *testing.T) {
+	batch := pubsubBatch(12, false)
+	ev := batch.Events
+	ev[3].Opaque.ReplayID = nil     // an empty replay id and event id are still set
+	ev[3].Opaque.EventID = ""       //
+	ev[4].Opaque.SchemaID = "other" // a schema id that is not the schema field's
+	ev[5].Opaque.ReplayID = []byte{0xff, 0xfe, 0x01}
+	for _, k := range []int{6, 7} {
+		ev[k].Opaque.DecodeErr = errors.New("unknown schema " + ev[k].Opaque.SchemaID)
+		ev[k].Meta = stream.Metadata{Schema: ev[k].Opaque.SchemaID}
+	}
+	ev[8].Opaque.SchemaID, ev[8].Meta.Schema = "", "" // an empty schema id is still set
+	ev[10].Channel = "/event/Order_Placed__e"         // a platform event's uuid is its event id
+	ev[10].Meta = stream.Metadata{EventUUID: ev[10].Opaque.EventID, Schema: ev[10].Opaque.SchemaID}
+	ev[11].HasReplayID, ev[11].ReplayID = true, 99 // the opaque id wins
+
+	msgs := batchMessages(&batch)
+	require.Len(t, msgs, len(ev))
+	for k := range ev {
+		alone := ev[k]
+		alone.Opaque = nil
+		want := map[string]any{}
+		require.NoError(t, eventMessage(&alone).MetaWalkMut(func(key string, v any) error { want[key] = v; return nil }))
+		o := ev[k].Opaque
+		want[metaReplayID] = base64.StdEncoding.EncodeToString(o.ReplayID)
+		want[metaEventID] = o.EventID
+		want[metaSchemaID] = o.SchemaID
+		if o.DecodeErr != nil {
+			want[metaDecodeError] = o.DecodeErr.Error()
+		}
+		got := map[string]any{}
+		require.NoError(t, msgs[k].MetaWalkMut(func(key string, v any) error { got[key] = v; return nil }))
+		assert.Equal(t, want, got, "message %d", k)
+		body, err := msgs[k].AsBytes()
+		require.NoError(t, err)
+		assert.Equal(t, ev[k].Data, body, "message %d", k)
+	}
+	// A change to one message's values reaches no other message.
+	for _, key := range []string{metaReplayID, metaEventID, metaSchemaID, metaSchema} {
+		msgs[0].MetaSetMut(key, "changed")
+	}
+	for k := 1; k < len(msgs); k++ {
+		for _, key := range []string{metaReplayID, metaEventID, metaSchemaID} {
+			v, _ := msgs[k].MetaGetMut(key)
+			assert.NotEqual(t, "changed", v, "message %d, %s", k, key)
+		}
+	}
 }
