@@ -21,9 +21,9 @@ import (
 	"github.com/salesforce-streaming/salesforce_streaming/sfemu/internal/eventstore"
 	"github.com/salesforce-streaming/salesforce_streaming/sfemu/internal/faults"
 	"github.com/salesforce-streaming/salesforce_streaming/sfemu/internal/jsonw"
-	"github.com/salesforce-streaming/salesforce_streaming/sfemu/internal/limits"
 	"github.com/salesforce-streaming/salesforce_streaming/sfemu/internal/sfhttp"
 	"github.com/salesforce-streaming/salesforce_streaming/sfemu/internal/streamerr"
+	"github.com/salesforce-streaming/salesforce_streaming/sfemu/internal/surface"
 )
 
 // Config is the CometD surface's knobs (the emulator's Config documents each).
@@ -40,30 +40,13 @@ type Config struct {
 }
 
 // Deps are what the surface uses and does not own.
-type Deps struct {
-	Store  *eventstore.Store
-	Tokens interface{ Valid(token string) bool } // the access token check
-	Faults *faults.Set
-	Limits *limits.Usage
-	Clock  clock.Clock
-	Closed <-chan struct{} // closed when the emulator shuts down: held long polls answer
-	Logf   func(format string, args ...any)
-	// ChannelDefined reports whether a channel exists for a subscriber; called with the store's lock held.
-	ChannelDefined func(key string) bool
-}
+type Deps = surface.Deps
 
 // Handler answers the CometD endpoint and owns its sessions and long polls. Its sessions are guarded by the event
 // store's lock, since each is a set of cursors into the store's channels that a publish wakes.
 type Handler struct {
-	cfg            Config
-	store          *eventstore.Store
-	tokens         interface{ Valid(token string) bool }
-	faults         *faults.Set
-	limits         *limits.Usage
-	clock          clock.Clock
-	closed         <-chan struct{}
-	logf           func(format string, args ...any)
-	channelDefined func(key string) bool
+	cfg  Config
+	deps surface.Deps // what the surface uses and does not own
 
 	rng      *rand.Rand // under the store's lock
 	clients  map[string]*client
@@ -73,8 +56,7 @@ type Handler struct {
 
 // New builds the surface.
 func New(cfg Config, d Deps) *Handler {
-	s := &Handler{cfg: cfg, store: d.Store, tokens: d.Tokens, faults: d.Faults, limits: d.Limits, clock: d.Clock, closed: d.Closed,
-		logf: d.Logf, channelDefined: d.ChannelDefined, rng: rand.New(rand.NewPCG(cfg.Seed, cfg.Seed^0x5f3759df)),
+	s := &Handler{cfg: cfg, deps: d, rng: rand.New(rand.NewPCG(cfg.Seed, cfg.Seed^0x5f3759df)),
 		clients: make(map[string]*client)}
 	s.lbCookie = s.lbCookieValue()
 	return s
@@ -160,7 +142,7 @@ func (s *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeBayeuxError(w, http.StatusMethodNotAllowed, "405::Method Not Allowed: CometD requests are POSTs")
 		return
 	}
-	if s.faults.ServeTransport(w, r, s.closed) {
+	if s.deps.Faults.ServeTransport(w, r, s.deps.Closed) {
 		return
 	}
 	body, err := sfhttp.ReadLimited(r.Body, s.cfg.MaxRequestBytes)
@@ -193,7 +175,7 @@ func (s *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			answer = append(answer, part{a: jsonw.NewChain(nil).Str("error", "400::Invalid message: "+err.Error()).Bool("successful", false).Done()})
 			continue
 		}
-		s.logf("cometd %s client=%s", m.Channel, m.ClientID)
+		s.deps.Logf("cometd %s client=%s", m.Channel, m.ClientID)
 		switch m.Channel {
 		case "/meta/handshake":
 			answer = append(answer, part{a: s.handshake(rc, &m)})
@@ -285,7 +267,7 @@ func splitMessages(contentType string, body []byte) ([]json.RawMessage, error) {
 }
 
 func (s *Handler) tokenValidLocked(rc *reqCtx) bool {
-	return s.tokens.Valid(rc.token)
+	return s.deps.Tokens.Valid(rc.token)
 }
 
 func (s *Handler) setCookie(rc *reqCtx, name, value string, httpOnly bool) {
@@ -333,9 +315,9 @@ func (s *Handler) unknownClientLocked(rc *reqCtx, m *inMsg, withSubscription boo
 }
 
 func (s *Handler) handshake(rc *reqCtx, m *inMsg) []byte {
-	s.store.Lock()
-	defer s.store.Unlock()
-	now := s.clock.Now()
+	s.deps.Store.Lock()
+	defer s.deps.Store.Unlock()
+	now := s.deps.Clock.Now()
 	denied := func(reason string) []byte {
 		s.counters.handshakesDenied.Add(1)
 		// Salesforce's sample of a denied handshake carries only the failure reason in ext.
@@ -348,7 +330,7 @@ func (s *Handler) handshake(rc *reqCtx, m *inMsg) []byte {
 		return denied(errAuthRequired)
 	case !s.tokenValidLocked(rc):
 		return denied(errAuthInvalid)
-	case s.faults.TakeServerBusy():
+	case s.deps.Faults.TakeServerBusy():
 		return denied(errBusy)
 	}
 	if m.SupportedConnectionTypes != nil && !contains(m.SupportedConnectionTypes, "long-polling") {
@@ -404,9 +386,9 @@ func (s *Handler) sessionLocked(rc *reqCtx, m *inMsg, now time.Time, withSubscri
 }
 
 func (s *Handler) subscribe(rc *reqCtx, m *inMsg) []byte {
-	s.store.Lock()
-	defer s.store.Unlock()
-	now := s.clock.Now()
+	s.deps.Store.Lock()
+	defer s.deps.Store.Unlock()
+	now := s.deps.Clock.Now()
 	c, errReply := s.sessionLocked(rc, m, now, true)
 	if errReply != nil {
 		return errReply
@@ -428,9 +410,9 @@ func (s *Handler) subscribe(rc *reqCtx, m *inMsg) []byte {
 		return fail(errAuthRequired, "", adviceNone)
 	case !s.tokenValidLocked(rc):
 		return fail(errAuthInvalid, "", adviceNone)
-	case s.faults.TakeServerBusy():
+	case s.deps.Faults.TakeServerBusy():
 		return fail(errBusy, errBusy, "")
-	case s.limits.DailyLimitReached():
+	case s.deps.Limits.DailyLimitReached():
 		return fail(ErrDailyLimit, "", "")
 	}
 	var name string
@@ -444,17 +426,17 @@ func (s *Handler) subscribe(rc *reqCtx, m *inMsg) []byte {
 	if err != nil {
 		return fail(streamerr.ChannelMissing(name), "", "")
 	}
-	if errText := s.faults.TakeSubscribeError(name, key); errText != "" {
+	if errText := s.deps.Faults.TakeSubscribeError(name, key); errText != "" {
 		return fail(errText, "", "")
 	}
-	if eventstore.KindOf(key) == eventstore.KindUnknown || !s.channelDefined(key) {
+	if eventstore.KindOf(key) == eventstore.KindUnknown || !s.deps.ChannelDefined(key) {
 		return fail(streamerr.ChannelMissing(name), "", "")
 	}
-	ch, err := s.store.ChannelLocked(key)
+	ch, err := s.deps.Store.ChannelLocked(key)
 	if err != nil || (len(filters) > 0 && ch.Kind() != eventstore.KindPushTopic) {
 		return fail(streamerr.ChannelMissing(name), "", "")
 	}
-	s.store.PruneLocked(ch, now)
+	s.deps.Store.PruneLocked(ch, now)
 	cursor, errText := s.replayStartLocked(ch, key, m.Ext)
 	if errText != "" {
 		return fail(errText, "", "")
@@ -494,7 +476,7 @@ func (s *Handler) replayStartLocked(ch *eventstore.Channel, key string, ext json
 		return ch.LastID(), ""
 	case id == -2:
 		return 0, ""
-	case s.store.ReplayValidLocked(ch, id):
+	case s.deps.Store.ReplayValidLocked(ch, id):
 		return id, ""
 	}
 	return 0, ErrReplayInvalid(text)
@@ -515,9 +497,9 @@ func renderJavaMap(m map[string]json.RawMessage) string {
 }
 
 func (s *Handler) unsubscribe(rc *reqCtx, m *inMsg) []byte {
-	s.store.Lock()
-	defer s.store.Unlock()
-	c, errReply := s.sessionLocked(rc, m, s.clock.Now(), true)
+	s.deps.Store.Lock()
+	defer s.deps.Store.Unlock()
+	c, errReply := s.sessionLocked(rc, m, s.deps.Clock.Now(), true)
 	if errReply != nil {
 		return errReply
 	}
@@ -533,9 +515,9 @@ func (s *Handler) unsubscribe(rc *reqCtx, m *inMsg) []byte {
 }
 
 func (s *Handler) disconnect(rc *reqCtx, m *inMsg) []byte {
-	s.store.Lock()
-	defer s.store.Unlock()
-	c := s.liveClientLocked(m.ClientID, s.clock.Now())
+	s.deps.Store.Lock()
+	defer s.deps.Store.Unlock()
+	c := s.liveClientLocked(m.ClientID, s.deps.Clock.Now())
 	if c == nil {
 		return s.unknownClientLocked(rc, m, false)
 	}
@@ -555,9 +537,9 @@ func (s *Handler) connect(rc *reqCtx, m *inMsg, canHold bool, answer []part) []p
 			hold = time.Duration(ms * float64(time.Millisecond))
 		}
 	}
-	s.store.Lock()
-	defer s.store.Unlock()
-	now := s.clock.Now()
+	s.deps.Store.Lock()
+	defer s.deps.Store.Unlock()
+	now := s.deps.Clock.Now()
 	c, errReply := s.sessionLocked(rc, m, now, false)
 	if errReply != nil {
 		return append(answer, part{a: errReply})
@@ -566,7 +548,7 @@ func (s *Handler) connect(rc *reqCtx, m *inMsg, canHold bool, answer []part) []p
 		return append(answer, part{a: jsonw.NewChain(nil).Str("clientId", c.id).Str("channel", "/meta/connect").Raw("id", m.ID).
 			Str("error", "400::Invalid connection type "+m.ConnectionType).Bool("successful", false).Done()})
 	}
-	if s.faults.TakeServerBusy() {
+	if s.deps.Faults.TakeServerBusy() {
 		return append(answer, part{a: jsonw.NewChain(nil).Str("channel", "/meta/connect").Raw("id", m.ID).Str("error", errAuthInvalid).
 			Bool("successful", false).Raw("ext", jsonw.NewChain(nil).Raw("sfdc", jsonw.NewChain(nil).Str("failureReason", errBusyConnect).Done()).Done()).
 			Str("clientId", c.id).Raw("advice", []byte(adviceNoneReversed)).Done()})
@@ -583,14 +565,14 @@ func (s *Handler) connect(rc *reqCtx, m *inMsg, canHold bool, answer []part) []p
 		}
 		if held {
 			c.holding--
-			c.lastSeen = s.clock.Now()
+			c.lastSeen = s.deps.Clock.Now()
 		}
 	}()
 	if canHold && c.connected && hold > 0 {
 		c.kickLocked() // one long poll per client: a newer connect answers the older one now
 	}
 	for {
-		now = s.clock.Now()
+		now = s.deps.Clock.Now()
 		switch c.gone {
 		case "":
 		case "disconnect":
@@ -610,12 +592,12 @@ func (s *Handler) connect(rc *reqCtx, m *inMsg, canHold bool, answer []part) []p
 				part{a: jsonw.NewChain(nil).Str("clientId", c.id).Raw("advice", []byte(adviceNone)).Str("channel", "/meta/connect").
 					Raw("id", m.ID).Str("error", errText).Bool("successful", false).Done()})
 		}
-		if s.limits.DailyLimitReached() {
+		if s.deps.Limits.DailyLimitReached() {
 			s.dropSubscriptionsLocked(c)
 			return append(answer, part{a: jsonw.NewChain(nil).Str("clientId", c.id).Str("channel", "/meta/connect").Raw("id", m.ID).
 				Str("error", ErrDailyLimit).Bool("successful", false).Raw("advice", []byte(adviceNone)).Done()})
 		}
-		if s.faults.TakeServerDisconnect() {
+		if s.deps.Faults.TakeServerDisconnect() {
 			s.counters.serverDisconnects.Add(1)
 			s.destroyLocked(c, "server_disconnect")
 			return append(answer,
@@ -623,7 +605,7 @@ func (s *Handler) connect(rc *reqCtx, m *inMsg, canHold bool, answer []part) []p
 				part{a: jsonw.NewChain(nil).Str("clientId", c.id).Raw("advice", []byte(adviceHandshake)).Str("channel", "/meta/connect").
 					Raw("id", m.ID).Bool("successful", true).Done()})
 		}
-		if held && s.faults.TakeDropConnection() {
+		if held && s.deps.Faults.TakeDropConnection() {
 			rc.drop = true
 			return answer
 		}
@@ -643,10 +625,10 @@ func (s *Handler) connect(rc *reqCtx, m *inMsg, canHold bool, answer []part) []p
 		if !held {
 			held = true
 			c.holding++
-			timer = s.clock.NewTimer(hold)
+			timer = s.deps.Clock.NewTimer(hold)
 		}
-		kick, faultCh := c.kick, s.faults.Woken()
-		s.store.Unlock()
+		kick, faultCh := c.kick, s.deps.Faults.Woken()
+		s.deps.Store.Unlock()
 		select {
 		case <-c.wake:
 		case <-kick:
@@ -654,19 +636,19 @@ func (s *Handler) connect(rc *reqCtx, m *inMsg, canHold bool, answer []part) []p
 		case <-faultCh:
 		case <-timer.C():
 			timedUp = true
-		case <-s.closed:
+		case <-s.deps.Closed:
 		case <-rc.r.Context().Done():
 			rc.gone = true
-			s.store.Lock()
+			s.deps.Store.Lock()
 			return answer
 		}
-		s.store.Lock()
+		s.deps.Store.Lock()
 	}
 }
 
 func (s *Handler) isClosed() bool {
 	select {
-	case <-s.closed:
+	case <-s.deps.Closed:
 		return true
 	default:
 		return false

@@ -148,7 +148,7 @@ func (s *Handler) collectLocked(c *client, now time.Time, pieces []part) ([]part
 	n, size := 0, 0
 	due := 0
 	for _, sub := range c.subs {
-		s.store.PruneLocked(sub.ch, now)
+		s.deps.Store.PruneLocked(sub.ch, now)
 		due += len(sub.ch.Retained()) - sub.ch.IndexAfter(sub.cursor)
 	}
 	pieces = slices.Grow(pieces, min(due, maxN)+2) // one allocation per answer, room for the connect reply
@@ -179,7 +179,7 @@ func (s *Handler) collectLocked(c *client, now time.Time, pieces []part) ([]part
 			sub.cursor = ev.ID
 			size += evSize
 			n++
-			s.limits.CountDelivered(limits.AllocationOf(ch.Kind()), 1)
+			s.deps.Limits.CountDelivered(limits.AllocationOf(ch.Kind()), 1)
 		}
 	}
 	return pieces, n

@@ -21,12 +21,12 @@ import (
 // CometD message and encoding it with its schema.
 func BenchmarkPubSubEncode(b *testing.B) {
 	s, _ := benchHandler(b, false)
-	if _, _, err := s.store.PublishN("/data/AccountChangeEvent", 1000); err != nil {
+	if _, _, err := s.deps.Store.PublishN("/data/AccountChangeEvent", 1000); err != nil {
 		b.Fatal(err)
 	}
-	s.store.Lock()
-	evs := append([]eventstore.Event(nil), s.store.LookupLocked("/data/AccountChangeEvent").Retained()...)
-	s.store.Unlock()
+	s.deps.Store.Lock()
+	evs := append([]eventstore.Event(nil), s.deps.Store.LookupLocked("/data/AccountChangeEvent").Retained()...)
+	s.deps.Store.Unlock()
 	b.ReportAllocs()
 	i := 0
 	for b.Loop() {
@@ -45,12 +45,12 @@ func BenchmarkPubSubEncode(b *testing.B) {
 func BenchmarkPubSubServe(b *testing.B) {
 	const topic, n = "/data/AccountChangeEvent", 20000
 	s, token := benchHandler(b, true)
-	if _, _, err := s.store.PublishN(topic, n); err != nil {
+	if _, _, err := s.deps.Store.PublishN(topic, n); err != nil {
 		b.Fatal(err)
 	}
-	s.store.Lock()
-	ch := s.store.LookupLocked(topic)
-	s.store.Unlock()
+	s.deps.Store.Lock()
+	ch := s.deps.Store.LookupLocked(topic)
+	s.deps.Store.Unlock()
 	ctx := metadata.NewIncomingContext(context.Background(), metadata.Pairs(pubsubHeaderToken, token))
 	errDone := errors.New("drained")
 	var ru0, ru1 syscall.Rusage

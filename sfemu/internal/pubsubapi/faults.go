@@ -22,7 +22,7 @@ import (
 
 // subscribeRefusalLocked consumes a subscribe_error fault matching topic and returns its refusal.
 func (s *Handler) subscribeRefusalLocked(topic string) (code codes.Code, errorCode, msg string, refused bool) {
-	text := s.faults.TakeSubscribeError(topic, topic)
+	text := s.deps.Faults.TakeSubscribeError(topic, topic)
 	if text == "" {
 		return codes.OK, "", "", false
 	}

@@ -3,10 +3,8 @@ package pubsubapi
 import (
 	"math/rand/v2"
 
-	"github.com/salesforce-streaming/salesforce_streaming/sfemu/internal/clock"
 	"github.com/salesforce-streaming/salesforce_streaming/sfemu/internal/eventstore"
-	"github.com/salesforce-streaming/salesforce_streaming/sfemu/internal/faults"
-	"github.com/salesforce-streaming/salesforce_streaming/sfemu/internal/limits"
+	"github.com/salesforce-streaming/salesforce_streaming/sfemu/internal/surface"
 )
 
 // Config is the Pub/Sub surface's settings.
@@ -16,31 +14,14 @@ type Config struct {
 }
 
 // Deps are what the surface uses and does not own.
-type Deps struct {
-	Store  *eventstore.Store
-	Tokens interface{ Valid(token string) bool } // the access token check
-	Faults *faults.Set
-	Limits *limits.Usage
-	Clock  clock.Clock
-	Closed <-chan struct{} // closed when the emulator shuts down: open streams end
-	Logf   func(format string, args ...any)
-	// ChannelDefined reports whether a channel exists; called with the store's lock held.
-	ChannelDefined func(key string) bool
-}
+type Deps = surface.Deps
 
 // Handler is the Pub/Sub API surface. Its streams read the event store's channels under the store's lock, which
 // also guards its own state (the managed subscriptions, the reset signal, the rpc id source); the schema registry
 // has a lock of its own.
 type Handler struct {
-	cfg            Config
-	store          *eventstore.Store
-	tokens         interface{ Valid(token string) bool }
-	faults         *faults.Set
-	limits         *limits.Usage
-	clock          clock.Clock
-	closed         <-chan struct{}
-	logf           func(format string, args ...any)
-	channelDefined func(key string) bool
+	cfg  Config
+	deps surface.Deps // what the surface uses and does not own
 
 	rng    *rand.Rand  // rpc ids; under the store's lock
 	pubsub pubsubState // the Pub/Sub API's schemas, managed subscriptions and reset signal
@@ -48,16 +29,14 @@ type Handler struct {
 
 // New builds the surface.
 func New(cfg Config, d Deps) *Handler {
-	return &Handler{cfg: cfg, store: d.Store, tokens: d.Tokens, faults: d.Faults, limits: d.Limits, clock: d.Clock,
-		closed: d.Closed, logf: d.Logf, channelDefined: d.ChannelDefined,
-		rng: rand.New(rand.NewPCG(cfg.Seed, cfg.Seed^0x2545f4914f6cdd1d)), pubsub: newPubSubState()}
+	return &Handler{cfg: cfg, deps: d, rng: rand.New(rand.NewPCG(cfg.Seed, cfg.Seed^0x2545f4914f6cdd1d)), pubsub: newPubSubState()}
 }
 
 // topicDefined reports whether a topic exists.
 func (s *Handler) topicDefined(topic string) bool {
-	s.store.Lock()
-	defer s.store.Unlock()
-	return s.channelDefined(topic)
+	s.deps.Store.Lock()
+	defer s.deps.Store.Unlock()
+	return s.deps.ChannelDefined(topic)
 }
 
 // Encode is the Pub/Sub form of a stored event, for the store to keep with the event at publish

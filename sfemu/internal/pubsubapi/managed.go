@@ -91,43 +91,43 @@ func (p *pubsubService) ManagedSubscribe(stream eventbusv1.PubSub_ManagedSubscri
 	if err != nil {
 		return err
 	}
-	s.store.Lock()
+	s.deps.Store.Lock()
 	m := s.pubsub.managed.lookupLocked(first.GetSubscriptionId(), first.GetDeveloperName())
 	if m == nil {
-		s.store.Unlock()
+		s.deps.Store.Unlock()
 		return s.rpcError(stream.SetTrailer, codes.NotFound, "", fmt.Sprintf("The managed subscription %q was not found.", first.GetSubscriptionId()+first.GetDeveloperName()))
 	}
 	if m.state != managedRun {
-		s.store.Unlock()
+		s.deps.Store.Unlock()
 		return s.rpcError(stream.SetTrailer, codes.FailedPrecondition, "", fmt.Sprintf("The managed subscription %s is in the %s state.", m.name, m.state))
 	}
 	if m.active {
-		s.store.Unlock()
+		s.deps.Store.Unlock()
 		return s.rpcError(stream.SetTrailer, codes.AlreadyExists, ErrCodeManagedActive,
 			fmt.Sprintf("The managed subscription %s is already active.", m.name))
 	}
 	kind, ok := pubsubTopic(m.topic)
-	ok = ok && s.channelDefined(m.topic)
+	ok = ok && s.deps.ChannelDefined(m.topic)
 	var ch *eventstore.Channel
 	if ok {
-		ch, err = s.store.ChannelLocked(m.topic)
+		ch, err = s.deps.Store.ChannelLocked(m.topic)
 	}
 	if !ok || err != nil {
-		s.store.Unlock()
+		s.deps.Store.Unlock()
 		return s.topicNotFound(stream.SetTrailer, m.topic)
 	}
-	s.store.PruneLocked(ch, s.clock.Now())
+	s.deps.Store.PruneLocked(ch, s.deps.Clock.Now())
 	start := m.defaultReplay
 	cursor := int64(-1)
 	if m.committed != 0 {
-		if s.store.ReplayValidLocked(ch, m.committed) || s.store.PositionValidLocked(ch, m.committed) {
+		if s.deps.Store.ReplayValidLocked(ch, m.committed) || s.deps.Store.PositionValidLocked(ch, m.committed) {
 			cursor = m.committed
 		} else {
 			start = m.recoveryReplay
 		}
 	}
 	if cursor < 0 {
-		cursor = s.store.PositionLocked(ch)
+		cursor = s.deps.Store.PositionLocked(ch)
 		if r := ch.Retained(); start == replayEarliest && len(r) > 0 {
 			cursor = r[0].ID - 1
 		}
@@ -135,21 +135,21 @@ func (p *pubsubService) ManagedSubscribe(stream eventbusv1.PubSub_ManagedSubscri
 	m.active = true
 	stop := make(chan struct{})
 	m.stop = stop
-	s.store.Unlock()
+	s.deps.Store.Unlock()
 	defer func() {
-		s.store.Lock()
+		s.deps.Store.Lock()
 		m.active = false
 		m.stop = nil
-		s.store.Unlock()
+		s.deps.Store.Unlock()
 	}()
-	s.logf("pubsub: managed subscribe %s (%s) after %d, %d requested", m.name, m.topic, cursor, first.GetNumRequested())
+	s.deps.Logf("pubsub: managed subscribe %s (%s) after %d, %d requested", m.name, m.topic, cursor, first.GetNumRequested())
 
 	commit := func(req *eventbusv1.CommitReplayRequest) *eventbusv1.CommitReplayResponse {
 		resp := &eventbusv1.CommitReplayResponse{CommitRequestId: req.GetCommitRequestId(), ReplayId: req.GetReplayId(),
-			ProcessTime: s.clock.Now().UnixMilli()}
+			ProcessTime: s.deps.Clock.Now().UnixMilli()}
 		id, ok := replayFromBytes(req.GetReplayId())
-		s.store.Lock()
-		defer s.store.Unlock()
+		s.deps.Store.Lock()
+		defer s.deps.Store.Unlock()
 		if !ok || id > ch.LastID() {
 			resp.Error = &eventbusv1.Error{Code: eventbusv1.ErrorCode_COMMIT, Msg: "The replay ID to commit is not a replay ID of the topic."}
 			return resp

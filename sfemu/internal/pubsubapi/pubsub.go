@@ -77,10 +77,10 @@ func newPubSubState() pubsubState {
 // ResetPubSubStreams ends every open Subscribe stream with UNAVAILABLE, as a dropped connection or a server
 // restart on Salesforce's side would; clients resubscribe.
 func (s *Handler) ResetPubSubStreams() {
-	s.store.Lock()
+	s.deps.Store.Lock()
 	close(s.pubsub.reset)
 	s.pubsub.reset = make(chan struct{})
-	s.store.Unlock()
+	s.deps.Store.Unlock()
 }
 
 // NewPubSubServer returns a gRPC server serving Salesforce's Pub/Sub API from s's event store; opts may add
@@ -103,8 +103,8 @@ type pubsubService struct {
 }
 
 func (s *Handler) rpcID() string {
-	s.store.Lock()
-	defer s.store.Unlock()
+	s.deps.Store.Lock()
+	defer s.deps.Store.Unlock()
 	return eventstore.UUID(s.rng)
 }
 
@@ -134,11 +134,11 @@ func (s *Handler) authenticate(ctx context.Context, setTrailer func(metadata.MD)
 		return ""
 	}
 	token, tenant := first(pubsubHeaderToken), first(pubsubHeaderTenant)
-	valid := s.tokens.Valid(token)
+	valid := s.deps.Tokens.Valid(token)
 	org := s.cfg.OrgID
 	switch {
 	case token == "" || !valid:
-		s.logf("pubsub: refused a call with a missing or invalid access token")
+		s.deps.Logf("pubsub: refused a call with a missing or invalid access token")
 		return s.rpcError(setTrailer, codes.Unauthenticated, errCodeAuth, "The session ID or OAuth token used has expired or is invalid.")
 	case tenant != org && (len(org) < 15 || tenant != org[:15]):
 		return s.rpcError(setTrailer, codes.Unauthenticated, errCodeAuth, fmt.Sprintf("The tenant ID %q does not match the org of the access token.", tenant))
@@ -239,7 +239,7 @@ func (p *pubsubService) PublishStream(stream eventbusv1.PubSub_PublishStreamServ
 			}
 		}
 	}()
-	idle := s.clock.NewTimer(PubSubPublishIdle)
+	idle := s.deps.Clock.NewTimer(PubSubPublishIdle)
 	defer func() { idle.Stop() }()
 	topic := ""
 	for {
@@ -254,11 +254,11 @@ func (p *pubsubService) PublishStream(stream eventbusv1.PubSub_PublishStreamServ
 			}
 			req = r.req
 		case <-idle.C():
-			s.logf("pubsub: closing a PublishStream: no PublishRequest with events for %s", PubSubPublishIdle)
+			s.deps.Logf("pubsub: closing a PublishStream: no PublishRequest with events for %s", PubSubPublishIdle)
 			return nil
 		case <-ctx.Done():
 			return status.FromContextError(ctx.Err()).Err()
-		case <-s.closed:
+		case <-s.deps.Closed:
 			return status.Error(codes.Unavailable, "the emulator is shutting down")
 		}
 		if proto.Size(req) > maxPublishRequestBytes {
@@ -273,7 +273,7 @@ func (p *pubsubService) PublishStream(stream eventbusv1.PubSub_PublishStreamServ
 		}
 		if len(req.GetEvents()) > 0 { // only a request with events holds on to the stream
 			idle.Stop()
-			idle = s.clock.NewTimer(PubSubPublishIdle)
+			idle = s.deps.Clock.NewTimer(PubSubPublishIdle)
 		}
 		resp, err := s.publishBatch(stream.SetTrailer, topic, req.GetEvents())
 		if err != nil {
@@ -314,12 +314,12 @@ func (s *Handler) publishBatch(setTrailer func(metadata.MD), topic string, event
 				fail(err.Error())
 				break
 			}
-			id, _, err := s.store.Publish(eventstore.Spec{Channel: topic, Payloads: []json.RawMessage{payload}})
+			id, _, err := s.deps.Store.Publish(eventstore.Spec{Channel: topic, Payloads: []json.RawMessage{payload}})
 			if err != nil {
 				fail(err.Error())
 				break
 			}
-			s.limits.CountPublished(1)
+			s.deps.Limits.CountPublished(1)
 			res.ReplayId = replayBytes(id)
 		}
 		resp.Results = append(resp.Results, res)

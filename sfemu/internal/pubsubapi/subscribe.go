@@ -47,21 +47,21 @@ func (p *pubsubService) Subscribe(stream eventbusv1.PubSub_SubscribeServer) erro
 		return s.topicNotFound(stream.SetTrailer, topic)
 	}
 
-	s.store.Lock()
-	ch, err := s.store.ChannelLocked(topic)
+	s.deps.Store.Lock()
+	ch, err := s.deps.Store.ChannelLocked(topic)
 	if err != nil {
-		s.store.Unlock()
+		s.deps.Store.Unlock()
 		return s.topicNotFound(stream.SetTrailer, topic)
 	}
 	if code, errorCode, msg, refused := s.subscribeRefusalLocked(topic); refused {
-		s.store.Unlock()
+		s.deps.Store.Unlock()
 		return s.rpcError(stream.SetTrailer, code, errorCode, msg)
 	}
-	s.store.PruneLocked(ch, s.clock.Now())
+	s.deps.Store.PruneLocked(ch, s.deps.Clock.Now())
 	var cursor int64 // the subscription delivers events with ids above it
 	switch first.GetReplayPreset() {
 	case eventbusv1.ReplayPreset_EARLIEST:
-		cursor = s.store.PositionLocked(ch)
+		cursor = s.deps.Store.PositionLocked(ch)
 		if r := ch.Retained(); len(r) > 0 {
 			cursor = r[0].ID - 1
 		}
@@ -69,17 +69,17 @@ func (p *pubsubService) Subscribe(stream eventbusv1.PubSub_SubscribeServer) erro
 		id, ok := replayFromBytes(first.GetReplayId())
 		// A retained event's id, or the topic's current position, which keepalives hand out even when no event
 		// with that id is retained (an empty topic, or one whose events expired).
-		if !ok || !s.store.ReplayValidLocked(ch, id) && !s.store.PositionValidLocked(ch, id) {
-			s.store.Unlock()
+		if !ok || !s.deps.Store.ReplayValidLocked(ch, id) && !s.deps.Store.PositionValidLocked(ch, id) {
+			s.deps.Store.Unlock()
 			return s.rpcError(stream.SetTrailer, codes.InvalidArgument, errCodeReplayCorrupt,
 				"The Replay ID validation failed. Ensure that the Replay ID is valid and is within the retention window.")
 		}
 		cursor = id
 	default:
-		cursor = s.store.PositionLocked(ch)
+		cursor = s.deps.Store.PositionLocked(ch)
 	}
-	s.store.Unlock()
-	s.logf("pubsub: subscribe %s preset %s after %d, %d requested", topic, first.GetReplayPreset(), cursor, first.GetNumRequested())
+	s.deps.Store.Unlock()
+	s.deps.Logf("pubsub: subscribe %s preset %s after %d, %d requested", topic, first.GetReplayPreset(), cursor, first.GetNumRequested())
 	return s.serveStream(ctx, &eventStream{
 		topic: topic, kind: kind, ch: ch, cursor: cursor, requested: first.GetNumRequested(),
 		recv: func() (fetch, error) {
@@ -143,13 +143,13 @@ type eventStream struct {
 func (s *Handler) serveStream(ctx context.Context, st *eventStream) error {
 	topic, kind, ch, cursor := st.topic, st.kind, st.ch, st.cursor
 	wake := make(chan struct{}, 1)
-	s.store.Lock()
+	s.deps.Store.Lock()
 	ch.WatchLocked(wake)
-	s.store.Unlock()
+	s.deps.Store.Unlock()
 	defer func() {
-		s.store.Lock()
+		s.deps.Store.Lock()
 		ch.UnwatchLocked(wake)
-		s.store.Unlock()
+		s.deps.Store.Unlock()
 	}()
 
 	var (
@@ -179,7 +179,7 @@ func (s *Handler) serveStream(ctx context.Context, st *eventStream) error {
 		}
 	}()
 
-	keepalive := s.clock.NewTimer(PubSubKeepalive)
+	keepalive := s.deps.Clock.NewTimer(PubSubKeepalive)
 	defer func() { keepalive.Stop() }()
 	var idle clock.Timer // armed while the stream owes nothing: PubSubIdleClose after the last request
 	defer func() {
@@ -191,7 +191,7 @@ func (s *Handler) serveStream(ctx context.Context, st *eventStream) error {
 	var commitTimer clock.Timer
 	var commitC <-chan time.Time
 	if st.commitTimeout > 0 {
-		commitTimer = s.clock.NewTimer(st.commitTimeout)
+		commitTimer = s.deps.Clock.NewTimer(st.commitTimeout)
 		commitC = commitTimer.C()
 		defer func() { commitTimer.Stop() }()
 	}
@@ -205,7 +205,7 @@ func (s *Handler) serveStream(ctx context.Context, st *eventStream) error {
 			resp := st.commit(toAnswer)
 			if st.commitTimeout > 0 {
 				commitTimer.Stop()
-				commitTimer = s.clock.NewTimer(st.commitTimeout)
+				commitTimer = s.deps.Clock.NewTimer(st.commitTimeout)
 				commitC = commitTimer.C()
 			}
 			if err := st.send(delivery{latest: replayBytes(cursor), pending: owed, commit: resp}); err != nil {
@@ -217,7 +217,7 @@ func (s *Handler) serveStream(ctx context.Context, st *eventStream) error {
 		var idleC <-chan time.Time
 		switch {
 		case owed == 0 && idle == nil:
-			idle = s.clock.NewTimer(PubSubIdleClose)
+			idle = s.deps.Clock.NewTimer(PubSubIdleClose)
 			idleC = idle.C()
 		case owed == 0:
 			idleC = idle.C()
@@ -226,10 +226,10 @@ func (s *Handler) serveStream(ctx context.Context, st *eventStream) error {
 			idle = nil
 		}
 
-		s.store.Lock()
-		tokenValid := s.tokens.Valid(tokenOf(ctx))
-		limited := s.limits.DailyLimitReached()
-		s.store.PruneLocked(ch, s.clock.Now())
+		s.deps.Store.Lock()
+		tokenValid := s.deps.Tokens.Valid(tokenOf(ctx))
+		limited := s.deps.Limits.DailyLimitReached()
+		s.deps.Store.PruneLocked(ch, s.deps.Clock.Now())
 		r := ch.Retained()
 		i := ch.IndexAfter(cursor)
 		n := min(int(owed), len(r)-i, maxEventsPerResponse)
@@ -240,9 +240,9 @@ func (s *Handler) serveStream(ctx context.Context, st *eventStream) error {
 		copy(batch, r[i:i+n])
 		caughtUp := i+n == len(r)
 		tip := ch.LastID()
-		woken, reset := s.faults.Woken(), s.pubsub.reset
-		fault, delay := s.faults.TakeStream(n > 0)
-		s.store.Unlock()
+		woken, reset := s.deps.Faults.Woken(), s.pubsub.reset
+		fault, delay := s.deps.Faults.TakeStream(n > 0)
+		s.deps.Store.Unlock()
 		switch {
 		case fault == faults.StreamDrop:
 			return status.Error(codes.Unavailable, "the connection was reset")
@@ -260,7 +260,7 @@ func (s *Handler) serveStream(ctx context.Context, st *eventStream) error {
 				return status.Error(codes.Unavailable, "the emulator is shutting down")
 			}
 			if err := s.encodeBatch(ch, topic, kind, batch); err != nil {
-				s.logf("pubsub: %v", err)
+				s.deps.Logf("pubsub: %v", err)
 				return status.Error(codes.Internal, "encoding an event failed")
 			}
 			var resp delivery
@@ -284,11 +284,11 @@ func (s *Handler) serveStream(ctx context.Context, st *eventStream) error {
 			if err := st.send(resp); err != nil {
 				return err
 			}
-			s.store.Lock()
-			s.limits.CountDelivered(limits.AllocationOf(kind), n) // the daily allocation CometD deliveries count against too
-			s.store.Unlock()
+			s.deps.Store.Lock()
+			s.deps.Limits.CountDelivered(limits.AllocationOf(kind), n) // the daily allocation CometD deliveries count against too
+			s.deps.Store.Unlock()
 			keepalive.Stop()
-			keepalive = s.clock.NewTimer(PubSubKeepalive)
+			keepalive = s.deps.Clock.NewTimer(PubSubKeepalive)
 			continue
 		}
 
@@ -300,7 +300,7 @@ func (s *Handler) serveStream(ctx context.Context, st *eventStream) error {
 				idle = nil
 			}
 		case <-idleC:
-			s.logf("pubsub: closing the %s subscription: nothing owed and no FetchRequest for %s", topic, PubSubIdleClose)
+			s.deps.Logf("pubsub: closing the %s subscription: nothing owed and no FetchRequest for %s", topic, PubSubIdleClose)
 			return nil
 		case <-woken:
 		case <-reset:
@@ -322,14 +322,14 @@ func (s *Handler) serveStream(ctx context.Context, st *eventStream) error {
 			if err := st.send(resp); err != nil {
 				return err
 			}
-			keepalive = s.clock.NewTimer(PubSubKeepalive)
+			keepalive = s.deps.Clock.NewTimer(PubSubKeepalive)
 		case <-commitC:
 			return st.commitTimeoutErr()
 		case <-st.stop:
 			return st.stopErr()
 		case <-ctx.Done():
 			return status.FromContextError(ctx.Err()).Err()
-		case <-s.closed:
+		case <-s.deps.Closed:
 			return status.Error(codes.Unavailable, "the emulator is shutting down")
 		}
 	}
@@ -345,7 +345,7 @@ func (s *Handler) wait(ctx context.Context, d time.Duration) bool {
 		return true
 	case <-ctx.Done():
 		return false
-	case <-s.closed:
+	case <-s.deps.Closed:
 		return false
 	}
 }
@@ -372,8 +372,8 @@ func (s *Handler) encodeBatch(ch *eventstore.Channel, topic string, kind eventst
 	if fresh < 0 {
 		return nil
 	}
-	s.store.Lock()
-	defer s.store.Unlock()
-	s.store.KeepEncodingsLocked(ch, batch[fresh:])
+	s.deps.Store.Lock()
+	defer s.deps.Store.Unlock()
+	s.deps.Store.KeepEncodingsLocked(ch, batch[fresh:])
 	return nil
 }

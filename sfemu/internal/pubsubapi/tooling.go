@@ -77,18 +77,18 @@ func (s *Handler) createManaged(w http.ResponseWriter, r *http.Request) {
 		sfhttp.WriteRESTError(w, http.StatusBadRequest, code, msg)
 		return
 	}
-	s.store.Lock()
+	s.deps.Store.Lock()
 	if s.pubsub.managed.byNameLocked(m.name) != nil {
-		s.store.Unlock()
+		s.deps.Store.Unlock()
 		sfhttp.WriteRESTError(w, http.StatusBadRequest, "DUPLICATE_DEVELOPER_NAME", fmt.Sprintf("A ManagedEventSubscription named %s already exists.", m.name))
 		return
 	}
 	s.pubsub.managed.seq++
 	m.id = org.MakeID(ManagedKeyPrefix, s.pubsub.managed.seq)
-	m.created = s.clock.Now()
+	m.created = s.deps.Clock.Now()
 	s.pubsub.managed.byID[m.id] = m
-	s.store.Unlock()
-	s.logf("tooling: created %s %s (%s, %s)", managedObject, m.name, m.topic, m.state)
+	s.deps.Store.Unlock()
+	s.deps.Logf("tooling: created %s %s (%s, %s)", managedObject, m.name, m.topic, m.state)
 	sfhttp.WriteRaw(w, http.StatusCreated, []byte(`{"id":"`+m.id+`","success":true,"errors":[],"warnings":[],"infos":[]}`))
 }
 
@@ -151,18 +151,18 @@ func applyManagedMetadata(m *managedSubscription, md *managedMetadata, create bo
 
 func (s *Handler) serveManagedRecord(w http.ResponseWriter, r *http.Request, version, id string) {
 	full, ok := org.NormalizeID(id)
-	s.store.Lock()
+	s.deps.Store.Lock()
 	m := s.pubsub.managed.byID[full]
-	s.store.Unlock()
+	s.deps.Store.Unlock()
 	if !ok || m == nil {
 		sfhttp.NotFound(w)
 		return
 	}
 	switch r.Method {
 	case http.MethodGet:
-		s.store.Lock()
+		s.deps.Store.Lock()
 		rec := managedRecord(m, version, nil)
-		s.store.Unlock()
+		s.deps.Store.Unlock()
 		sfhttp.WriteRaw(w, http.StatusOK, rec)
 	case http.MethodPatch:
 		var body managedBody
@@ -173,19 +173,19 @@ func (s *Handler) serveManagedRecord(w http.ResponseWriter, r *http.Request, ver
 			sfhttp.WriteRESTError(w, http.StatusBadRequest, "REQUIRED_FIELD_MISSING", "Required fields are missing: [Metadata]")
 			return
 		}
-		s.store.Lock()
+		s.deps.Store.Lock()
 		code, msg := applyManagedMetadata(m, body.Metadata, false)
-		s.store.Unlock()
+		s.deps.Store.Unlock()
 		if code != "" {
 			sfhttp.WriteRESTError(w, http.StatusBadRequest, code, msg)
 			return
 		}
 		w.WriteHeader(http.StatusNoContent)
 	case http.MethodDelete:
-		s.store.Lock()
+		s.deps.Store.Lock()
 		m.endLocked()
 		delete(s.pubsub.managed.byID, m.id)
-		s.store.Unlock()
+		s.deps.Store.Unlock()
 		w.WriteHeader(http.StatusNoContent)
 	default:
 		sfhttp.MethodNotAllowed(w, r, http.MethodGet, http.MethodPatch, http.MethodDelete)
@@ -245,12 +245,12 @@ func (s *Handler) toolingQuery(w http.ResponseWriter, r *http.Request, version s
 		}
 		fields = append(fields, f.Name)
 	}
-	s.store.Lock()
+	s.deps.Store.Lock()
 	var matched []*managedSubscription
 	for _, m := range s.pubsub.managed.byID {
 		ok, err := managedMatches(m, q.Where)
 		if err != nil {
-			s.store.Unlock()
+			s.deps.Store.Unlock()
 			sfhttp.WriteRESTError(w, http.StatusBadRequest, "INVALID_FIELD", err.Error())
 			return
 		}
@@ -268,7 +268,7 @@ func (s *Handler) toolingQuery(w http.ResponseWriter, r *http.Request, version s
 			records = append(records, managedRecord(m, version, fields))
 		}
 	}
-	s.store.Unlock()
+	s.deps.Store.Unlock()
 	recs, _ := json.Marshal(records)
 	sfhttp.WriteRaw(w, http.StatusOK, jsonw.NewChain(nil).Int("size", int64(len(matched))).Int("totalSize", int64(len(matched))).Bool("done", true).
 		Raw("queryLocator", []byte("null")).Str("entityTypeName", managedObject).Raw("records", recs).Done())
