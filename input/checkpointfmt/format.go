@@ -95,16 +95,11 @@ type Position struct {
 	Time int64
 }
 
-// After reports whether p is past q: a later epoch; in the same one, a
-// position past a start marker, else a higher id.
+// After reports whether p is past q, by stream.Position's order (the one
+// rule): a later epoch; in the same one, a position past a start marker, else
+// a higher id.
 func (p Position) After(q Position) bool {
-	if p.Epoch != q.Epoch {
-		return p.Epoch > q.Epoch
-	}
-	if p.Start != q.Start {
-		return q.Start
-	}
-	return p.ID > q.ID
+	return stream.Position{Epoch: p.Epoch, Seq: p.ID, Start: p.Start}.After(stream.Position{Epoch: q.Epoch, Seq: q.ID, Start: q.Start})
 }
 
 // NotPositionError is a stored value that is whole, so no crash cut it
