@@ -288,7 +288,7 @@ func (o *Org) checkLocked(obj *Object, vals []string, self *record) *Error {
 	}
 	if obj.Name == "StreamingChannel" {
 		_, ni, _ := obj.Field("Name")
-		if name := vals[ni]; !validGenericChannel(name) {
+		if name := vals[ni]; !ValidGenericChannel(name) {
 			return &Error{StatusCode: "FIELD_CUSTOM_VALIDATION_EXCEPTION", Message: "Streaming channel name must start with /u/: " + name, Fields: []string{"Name"}}
 		}
 	}
@@ -435,8 +435,9 @@ func parseAnyDateTime(s string) (time.Time, bool) {
 	return time.Time{}, false
 }
 
-// validGenericChannel accepts /u/Name and path-like names such as /u/notifications/ExampleUserChannel.
-func validGenericChannel(name string) bool {
+// ValidGenericChannel accepts /u/Name and path-like names such as Salesforce's own example
+// /u/notifications/ExampleUserChannel: the one rule for generic channel names, which the event store uses too.
+func ValidGenericChannel(name string) bool {
 	rest, ok := strings.CutPrefix(name, "/u/")
 	if !ok || rest == "" || strings.ContainsAny(rest, "?*") {
 		return false

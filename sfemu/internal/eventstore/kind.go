@@ -5,6 +5,8 @@ import (
 	"net/url"
 	"sort"
 	"strings"
+
+	"github.com/salesforce-streaming/salesforce_streaming/sfemu/org"
 )
 
 // Kind is a channel's event type; it decides payload shape and retention.
@@ -42,7 +44,7 @@ func KindOf(name string) Kind {
 	switch {
 	case hasName("/topic/"):
 		return KindPushTopic
-	case hasName("/u/") || isGenericPath(name):
+	case hasName("/u/") || org.ValidGenericChannel(name):
 		return KindGeneric
 	case hasName("/event/"):
 		return KindPlatformEvent
@@ -72,19 +74,4 @@ func SplitChannel(full string) (key string, filters []Filter, err error) {
 	}
 	sort.Slice(filters, func(i, j int) bool { return filters[i].Field < filters[j].Field })
 	return key, filters, nil
-}
-
-// isGenericPath accepts generic channel names with path segments, such as Salesforce's own example
-// /u/notifications/ExampleUserChannel.
-func isGenericPath(name string) bool {
-	rest, ok := strings.CutPrefix(name, "/u/")
-	if !ok || rest == "" || strings.ContainsAny(rest, "?*") {
-		return false
-	}
-	for _, seg := range strings.Split(rest, "/") {
-		if seg == "" {
-			return false
-		}
-	}
-	return true
 }
