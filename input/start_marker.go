@@ -95,6 +95,18 @@ func (i *ssiInput) storeStart(ctx, wctx context.Context, client stream.Source, b
 		return true
 	}
 	if err := i.cp.StoreStart(wctx, batch.Channel, marker); err == nil {
+		// The marker's first event is in this batch, handed out now: for
+		// this client the skipping is over before it began. Without this,
+		// the client's later batches would be skipped against the marker
+		// too, dropping (over Pub/Sub) any later event whose time reads
+		// earlier than the first one's.
+		base := stream.ChannelKey(batch.Channel)
+		i.mu.Lock()
+		if i.startSeenClient != client {
+			i.startSeenClient, i.startSeen = client, map[string]bool{}
+		}
+		i.startSeen[base] = true
+		i.mu.Unlock()
 		return true
 	}
 	i.mu.Lock()

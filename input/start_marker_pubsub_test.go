@@ -154,6 +154,17 @@ func TestStartMarkerSkipEnds(t *testing.T) {
 		require.NoError(t, err)
 		assert.False(t, pos.Start, "a position replaced the marker")
 	})
+	t.Run("the session that wrote the marker skips nothing", func(t *testing.T) {
+		h := newHarness(t, t.TempDir(), "http://127.0.0.1:1", "channels: [ "+ch+" ]\napi: pubsub\nlease: { enabled: false }\n")
+		first := stream.Batch{Channel: ch, Events: []stream.Event{opaqueEvent("r1", "2026-12-06T10:00:00Z")}}
+		require.True(t, h.in.storeStart(t.Context(), t.Context(), client, first))
+		stored, ok := h.in.cp.StartMarker(ch)
+		require.True(t, ok, "the marker is stored")
+		require.Equal(t, "r1", stored.Opaque)
+		// A later event of the same subscription whose time reads earlier than
+		// R1's (commit times need not follow replay order) is no history.
+		assert.Len(t, h.in.dropBeforeStart(client, history()).Events, 1, "nothing of the writing session is dropped")
+	})
 	t.Run("a new subscription skips again", func(t *testing.T) {
 		h := start(t)
 		r1 := stream.Batch{Channel: ch, Events: []stream.Event{opaqueEvent("r1", "2026-12-06T10:00:00Z")}}
