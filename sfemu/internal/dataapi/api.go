@@ -15,6 +15,7 @@ import (
 	"sync"
 
 	"github.com/salesforce-streaming/salesforce_streaming/sfemu/internal/jsonw"
+	"github.com/salesforce-streaming/salesforce_streaming/sfemu/internal/sfhttp"
 	"github.com/salesforce-streaming/salesforce_streaming/sfemu/org"
 	"github.com/salesforce-streaming/salesforce_streaming/sfemu/org/soql"
 )
@@ -136,27 +137,11 @@ func writeQueryError(w http.ResponseWriter, err error) {
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
-	b, err := marshal(v)
+	b, err := sfhttp.MarshalNoEscape(v)
 	if err != nil {
 		status, b = http.StatusInternalServerError, []byte(`[{"message":"encoding answer","errorCode":"UNKNOWN_EXCEPTION"}]`)
 	}
-	writeRaw(w, status, b)
-}
-
-func writeRaw(w http.ResponseWriter, status int, b []byte) {
-	w.Header().Set("Content-Type", "application/json;charset=UTF-8")
-	w.WriteHeader(status)
-	_, _ = w.Write(b)
-}
-
-func marshal(v any) ([]byte, error) {
-	var sb strings.Builder
-	enc := json.NewEncoder(&sb)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(v); err != nil {
-		return nil, err
-	}
-	return []byte(strings.TrimSuffix(sb.String(), "\n")), nil
+	sfhttp.WriteRaw(w, status, b)
 }
 
 func allow(w http.ResponseWriter, r *http.Request, methods ...string) bool {

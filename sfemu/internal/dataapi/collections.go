@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/salesforce-streaming/salesforce_streaming/sfemu/internal/sfhttp"
 	"github.com/salesforce-streaming/salesforce_streaming/sfemu/org"
 )
 
@@ -160,5 +161,5 @@ func (a *API) retrieveMany(w http.ResponseWriter, r *http.Request, version strin
 		}
 		b = appendRecord(b, version, obj, rec.Values, cols)
 	}
-	writeRaw(w, http.StatusOK, append(b, ']'))
+	sfhttp.WriteRaw(w, http.StatusOK, append(b, ']'))
 }

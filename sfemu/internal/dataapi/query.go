@@ -5,6 +5,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/salesforce-streaming/salesforce_streaming/sfemu/internal/sfhttp"
 	"github.com/salesforce-streaming/salesforce_streaming/sfemu/org"
 )
 
@@ -92,7 +93,7 @@ func (a *API) writePage(w http.ResponseWriter, version string, c *cursor, locato
 			b = appendRecord(b, version, res.Object, row, res.Columns)
 		}
 	}
-	writeRaw(w, http.StatusOK, append(b, "]}"...))
+	sfhttp.WriteRaw(w, http.StatusOK, append(b, "]}"...))
 }
 
 // keep stores a cursor under a new locator, an 18-character id with the query locator prefix 01g.

@@ -3,6 +3,7 @@ package dataapi
 import (
 	"net/http"
 
+	"github.com/salesforce-streaming/salesforce_streaming/sfemu/internal/sfhttp"
 	"github.com/salesforce-streaming/salesforce_streaming/sfemu/org"
 )
 
@@ -37,7 +38,7 @@ func (a *API) objectRoot(w http.ResponseWriter, r *http.Request, version string,
 		return
 	}
 	w.Header().Set("Location", recordURL(version, obj.Name, res[0].ID))
-	writeRaw(w, http.StatusCreated, []byte(`{"id":"`+res[0].ID+`","success":true,"errors":[]}`))
+	sfhttp.WriteRaw(w, http.StatusCreated, []byte(`{"id":"`+res[0].ID+`","success":true,"errors":[]}`))
 }
 
 // record is /sobjects/{Object}/{id}: GET (optionally ?fields=), PATCH, DELETE.
@@ -86,7 +87,7 @@ func (a *API) record(w http.ResponseWriter, r *http.Request, version string, obj
 			return
 		}
 	}
-	writeRaw(w, http.StatusOK, appendRecord(nil, version, obj, rec.Values, cols))
+	sfhttp.WriteRaw(w, http.StatusOK, appendRecord(nil, version, obj, rec.Values, cols))
 }
 
 // globalDescribe is GET /sobjects.
