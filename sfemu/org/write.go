@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
+	"math/rand/v2"
 	"strconv"
 	"strings"
 	"time"
@@ -156,24 +157,26 @@ func (o *Org) commitLocked(origin, tag string, now time.Time, changes []Change) 
 		r.vals = ch.After
 	}
 	o.commits++
-	tx := &Transaction{Key: o.transactionKeyLocked(), Origin: origin, Tag: tag, Commit: now, Number: commitNumberBase + o.commits, Changes: changes}
+	tx := &Transaction{Key: TransactionKey(o.rng), Origin: origin, Tag: tag, Commit: now, Number: CommitNumberBase + o.commits, Changes: changes}
 	o.committed = append(o.committed, tx)
 	return tx
 }
 
-// commitNumberBase gives commit numbers the 14 digits of real ones (11640258965714).
-const commitNumberBase = 11_640_000_000_000
+// CommitNumberBase gives commit numbers the 14 digits of real ones (11640258965714): the org's transactions and
+// the event store's generated change events number from it.
+const CommitNumberBase = 11_640_000_000_000
 
-// transactionKeyLocked is a key shaped like real ones (0001284f-bf79-b4c7-c7d8-de9e3018d47b): 32 lowercase hex
-// digits in 8-4-4-4-12 groups, leading zeros first.
-func (o *Org) transactionKeyLocked() string {
+// TransactionKey draws a transaction key shaped like real ones (0001284f-bf79-b4c7-c7d8-de9e3018d47b): 32
+// lowercase hex digits in 8-4-4-4-12 groups, without a UUID's version and variant bits, leading zeros first. The
+// caller owns rng (and its lock).
+func TransactionKey(rng *rand.Rand) string {
 	const hex = "0123456789abcdef"
 	out := make([]byte, 0, 36)
 	for i := range 32 {
 		if i == 8 || i == 12 || i == 16 || i == 20 {
 			out = append(out, '-')
 		}
-		d := hex[o.rng.IntN(16)]
+		d := hex[rng.IntN(16)]
 		if i < 3 {
 			d = '0'
 		}

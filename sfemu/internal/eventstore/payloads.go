@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/salesforce-streaming/salesforce_streaming/sfemu/internal/jsonw"
+	"github.com/salesforce-streaming/salesforce_streaming/sfemu/org"
 )
 
 // Event payloads as Salesforce delivers them over CometD (docs/emulator.md, "Event shapes"). Each event is encoded once, here,
@@ -313,34 +314,13 @@ func (s *Store) cdcHeader(entity, prefix string, t ChangeType, changed []string,
 		Raw("recordIds", recordIDs).
 		Str("changeType", string(t)).
 		Str("changeOrigin", "com/salesforce/api/soap/"+s.cfg.APIVersion+";client=SfdcInternalAPI/").
-		Str("transactionKey", s.transactionKeyLocked()).
+		Str("transactionKey", org.TransactionKey(s.rng)).
 		Int("sequenceNumber", 1).
 		Int("commitTimestamp", commit).
-		Int("commitNumber", commitNumberBase+int64(n)).
+		Int("commitNumber", org.CommitNumberBase+int64(n)).
 		Str("commitUser", s.cfg.UserID).
 		Raw("changedFields", changedJSON).
 		Done()
-}
-
-// commitNumberBase gives commit numbers the 14 digits of real ones (11640258965714).
-const commitNumberBase = 11_640_000_000_000
-
-// transactionKeyLocked is a transaction key shaped like real ones (0001284f-bf79-b4c7-c7d8-de9e3018d47b): 32
-// lowercase hex digits in 8-4-4-4-12 groups, without a UUID's version and variant bits, leading zeros first.
-func (s *Store) transactionKeyLocked() string {
-	const hex = "0123456789abcdef"
-	out := make([]byte, 0, 36)
-	for i := range 32 {
-		if i == 8 || i == 12 || i == 16 || i == 20 {
-			out = append(out, '-')
-		}
-		d := hex[s.rng.IntN(16)]
-		if i < 3 {
-			d = '0'
-		}
-		out = append(out, d)
-	}
-	return string(out)
 }
 
 // changedFieldsOf lists the fields of an update payload as real UPDATEs do (["Name","LastModifiedDate"]): the
