@@ -16,17 +16,17 @@ import (
 // credit is how many more events this stream may request, given outstanding already requested from it.
 func (s *Subscription) credit(outstanding int) int {
 	s.mu.Lock()
-	free := s.cfg.MaxInFlight - s.unreleased - outstanding
+	free := s.cfg.MaxInFlight - s.unreleased - s.decoding - outstanding
 	window := s.window
 	s.mu.Unlock()
 	return max(min(free, window-outstanding), 0)
 }
 
-// inFlight reports whether any event handed on (queued or taken by Next) is not yet Released.
+// inFlight reports whether any event received is not yet Released: being decoded, queued or taken by Next.
 func (s *Subscription) inFlight() bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.unreleased > 0
+	return s.unreleased > 0 || s.decoding > 0
 }
 
 type recvResult struct {
@@ -93,6 +93,15 @@ func (s *Subscription) stream(ctx context.Context) (res streamResult) {
 		}
 	}()
 
+	// The stage decodes and queues what this goroutine receives, so that it takes each response and asks for more
+	// as soon as the response arrives. A stream that ends for any other reason than the subscription closing
+	// lets the stage queue what it holds first: the next stream resumes after the last batch queued.
+	stage := newDecodeStage(ctx, s, decodeWorkers())
+	defer func() {
+		handedOn := stage.close(ctx.Err() != nil || isClosed(s.c.closed))
+		res.handedOn = res.handedOn || handedOn
+	}()
+
 	idle := time.NewTimer(c.cfg.StreamIdleTimeout)
 	defer idle.Stop()
 	seen := newSeenIDs(seenIDsKept)
@@ -101,7 +110,8 @@ func (s *Subscription) stream(ctx context.Context) (res streamResult) {
 	threshold := max(min(s.cfg.MaxInFlight, s.window)/2, 1)
 	s.mu.Unlock()
 	// Ask for more once at least half the window is free (or nothing is outstanding), not per released event.
-	// held counts events received and not yet queued (being decoded): they use the caller's window too.
+	// held counts events received and not yet submitted to the stage (credit counts those in it): they use the
+	// caller's window too.
 	requestMore := func(held int) error {
 		n := s.credit(flow.outstanding + held)
 		if n == 0 || (n < threshold && flow.outstanding > 0) {
@@ -135,14 +145,12 @@ func (s *Subscription) stream(ctx context.Context) (res streamResult) {
 				return res
 			}
 			idle.Reset(c.cfg.StreamIdleTimeout)
-			handedOn, err := s.receive(ctx, r.resp, &flow, seen, &lastEvent, func(held int) error {
+			if err := s.receive(ctx, r.resp, &flow, seen, &lastEvent, stage, func(held int) error {
 				if err := requestMore(held); err != nil {
 					return s.streamErr(stream, err)
 				}
 				return nil
-			})
-			res.handedOn = res.handedOn || handedOn
-			if err != nil {
+			}); err != nil {
 				res.err = err
 				return res
 			}
@@ -154,15 +162,15 @@ func (s *Subscription) stream(ctx context.Context) (res streamResult) {
 	}
 }
 
-// receive checks one FetchResponse against what the stream requested and hands on what may be handed on: at
-// most the events still outstanding by our own count (a flood ends the stream after them), each replay id once
-// per stream, and a keepalive's position only when keepaliveApplies. It reports whether a batch was handed on.
+// receive checks one FetchResponse against what the stream requested and hands on to the stage what may be
+// handed on: at most the events still outstanding by our own count (a flood ends the stream after them), each
+// replay id once per stream, and a keepalive's position (which the stage takes only when keepaliveApplies).
 //
-// Once the response's events are counted off the window, and before they are decoded, it asks for more
-// (requestMore, with the accepted events counted as held), so that the server prepares the next response while
-// this one is decoded: the window and Salesforce's 100 per stream bound what is asked as before.
-func (s *Subscription) receive(ctx context.Context, resp *eventbusv1.FetchResponse, flow *flowWindow, seen *seenIDs, lastEvent *time.Time,
-	requestMore func(held int) error) (bool, error) {
+// Once the response's events are counted off the window it asks for more (requestMore, with the accepted events
+// counted as held), so that the server prepares the next response while this one is decoded: the window and
+// Salesforce's 100 per stream bound what is asked as before.
+func (s *Subscription) receive(ctx context.Context, resp *eventbusv1.FetchResponse, flow *flowWindow, seen *seenIDs,
+	lastEvent *time.Time, stage *decodeStage, requestMore func(held int) error) error {
 	events := resp.GetEvents()
 	received := len(events)
 	expected := flow.outstanding
@@ -175,7 +183,7 @@ func (s *Subscription) receive(ctx context.Context, resp *eventbusv1.FetchRespon
 	}
 	if accepted > 0 && flood == nil {
 		if err := requestMore(accepted); err != nil {
-			return false, err
+			return err
 		}
 	}
 	// A server counting fewer pending than we do may just not have read our latest request yet: debug only. One
@@ -190,17 +198,10 @@ func (s *Subscription) receive(ctx context.Context, resp *eventbusv1.FetchRespon
 			"the client keeps its own count", s.cfg.Topic, pending, flow.outstanding)
 	}
 	if received == 0 {
-		quiet := time.Since(*lastEvent)
 		if len(resp.GetLatestReplayId()) == 0 {
-			return false, nil
+			return nil
 		}
-		if !keepaliveApplies(s.inFlight(), quiet, s.c.cfg.KeepaliveQuiet) {
-			s.log.Debugf("pubsub %s: keepalive position not taken: events in flight or the stream was quiet only %s",
-				s.cfg.Topic, quiet.Round(time.Millisecond))
-			return false, nil
-		}
-		s.enqueue(Batch{Topic: s.cfg.Topic, LatestReplayID: resp.GetLatestReplayId()})
-		return true, nil
+		return stage.submit(ctx, &decodeJob{latest: resp.GetLatestReplayId(), quiet: time.Since(*lastEvent)})
 	}
 	*lastEvent = time.Now()
 	fresh := events[:0:0]
@@ -212,15 +213,16 @@ func (s *Subscription) receive(ctx context.Context, resp *eventbusv1.FetchRespon
 		}
 		fresh = append(fresh, ce)
 	}
-	if len(fresh) == 0 {
-		return false, flood
+	if len(fresh) > 0 {
+		schemas, err := s.schemas(ctx, fresh)
+		if err != nil {
+			return err
+		}
+		if err := stage.submit(ctx, &decodeJob{events: fresh, schemas: schemas}); err != nil {
+			return err
+		}
 	}
-	b, err := s.batch(ctx, fresh)
-	if err != nil {
-		return false, err
-	}
-	s.enqueue(b)
-	return true, flood
+	return flood
 }
 
 // keepaliveApplies is the rule for taking a keepalive's latest_replay_id as the subscription's position: nothing
@@ -250,33 +252,62 @@ func (s *Subscription) streamErr(stream grpc.ClientStream, err error) error {
 	return s.c.statusError(err, stream.Trailer())
 }
 
-// batch decodes the events of a FetchResponse. A schema that cannot be fetched fails the stream (it is retried
-// by the policy, the token refreshed there if it was refused); a payload that does not decode is handed on with
-// DecodeErr. Event and schema ids are server text that becomes metadata: they are redacted.
-func (s *Subscription) batch(ctx context.Context, events []*eventbusv1.ConsumerEvent) (Batch, error) {
+// eventSchema is a schema a response's events name: its id redacted (server text that becomes metadata) and the
+// schema itself.
+type eventSchema struct {
+	id, redacted string
+	schema       *avro.RecordSchema
+}
+
+// schemas resolves the schemas the events name (the events of a response mostly share one), from the cache or
+// GetSchema. A schema that cannot be fetched fails the stream (it is retried by the policy, the token refreshed
+// there if it was refused), before any of the response's events is handed on.
+func (s *Subscription) schemas(ctx context.Context, events []*eventbusv1.ConsumerEvent) ([]eventSchema, error) {
+	var out []eventSchema
+	for _, ce := range events {
+		id := ce.GetEvent().GetSchemaId()
+		if n := len(out); n > 0 && out[n-1].id == id || findSchema(out, id) != nil {
+			continue
+		}
+		schema, err := s.c.schema(ctx, id, false)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, eventSchema{id: id, redacted: redactID(s.c.red, id), schema: schema})
+	}
+	return out, nil
+}
+
+func findSchema(schemas []eventSchema, id string) *eventSchema {
+	for i := range schemas {
+		if schemas[i].id == id {
+			return &schemas[i]
+		}
+	}
+	return nil
+}
+
+// batch decodes the events of a FetchResponse with dec, their schemas resolved by schemas. A payload that does
+// not decode is handed on with DecodeErr. Event ids are server text that becomes metadata: they are redacted.
+func (s *Subscription) batch(dec *eventDecoder, events []*eventbusv1.ConsumerEvent, schemas []eventSchema) Batch {
 	b := Batch{Topic: s.cfg.Topic, Events: make([]Event, 0, len(events))}
 	red := s.c.red
-	var schemaID, schemaIDRedacted string // the events of a response mostly share their schema
-	var schema *avro.RecordSchema         // the schema named schemaID, once fetched from the cache
+	sc := &schemas[0]
 	for _, ce := range events {
 		pe := ce.GetEvent()
-		if id := pe.GetSchemaId(); id != schemaID || schema == nil {
-			var err error
-			if schema, err = s.c.schema(ctx, id, false); err != nil {
-				return Batch{}, err
-			}
-			schemaID, schemaIDRedacted = id, redactID(red, id)
+		if id := pe.GetSchemaId(); id != sc.id {
+			sc = findSchema(schemas, id)
 		}
-		ev := Event{ReplayID: ce.GetReplayId(), EventID: redactID(red, pe.GetId()), SchemaID: schemaIDRedacted,
+		ev := Event{ReplayID: ce.GetReplayId(), EventID: redactID(red, pe.GetId()), SchemaID: sc.redacted,
 			Payload: pe.GetPayload()}
-		ev.JSON, ev.Meta, ev.DecodeErr = s.decoder.decode(schema, pe.GetPayload())
+		ev.JSON, ev.Meta, ev.DecodeErr = dec.decode(sc.schema, pe.GetPayload())
 		if ev.DecodeErr != nil {
 			ev.DecodeErr = redactedError{text: red.QuoteString(ev.DecodeErr.Error())}
 		}
 		b.Events = append(b.Events, ev)
 	}
 	b.LatestReplayID = b.Events[len(b.Events)-1].ReplayID
-	return b, nil
+	return b
 }
 
 // redactID redacts an event or schema id, on every event, cheaply when it can. Salesforce's ids are plain

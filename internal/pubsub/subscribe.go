@@ -78,6 +78,7 @@ type Subscription struct {
 	mu         sync.Mutex
 	queue      []Batch
 	unreleased int    // events handed on (queued or taken by Next) and not yet Released
+	decoding   int    // events received and accepted, in the stream's decodeStage: not yet queued
 	position   []byte // replay id to resubscribe after; nil: use the preset
 	preset     ReplayPreset
 	fallbacks  int   // refused replay ids replaced so far (Batch.Fallbacks)
@@ -87,7 +88,6 @@ type Subscription struct {
 	window int
 
 	violations *violationLog // protocol violations by the server, logged rate-limited
-	decoder    *eventDecoder // used by the subscription's goroutine only
 
 	notify   chan struct{} // a batch was queued or err set
 	released chan struct{} // Release freed capacity
@@ -118,8 +118,8 @@ func (c *Client) Subscribe(ctx context.Context, cfg SubscribeConfig) (*Subscript
 	runCtx, cancel := context.WithCancel(context.Background())
 	log := stream.WithFields(c.log, stream.LogFieldChannel, cfg.Topic)
 	s := &Subscription{c: c, cfg: cfg, log: log, position: cfg.ReplayID, preset: cfg.Preset, window: MaxNumRequested,
-		violations: newViolationLog(log, cfg.Topic), decoder: newEventDecoder(),
-		notify: make(chan struct{}, 1), released: make(chan struct{}, 1), cancel: cancel, done: make(chan struct{})}
+		violations: newViolationLog(log, cfg.Topic),
+		notify:     make(chan struct{}, 1), released: make(chan struct{}, 1), cancel: cancel, done: make(chan struct{})}
 	go func() {
 		defer close(s.done)
 		s.run(runCtx)
@@ -192,9 +192,11 @@ func (s *Subscription) wake() {
 	}
 }
 
-// enqueue hands a batch on and moves the resubscribe position to it. Consecutive keepalives coalesce.
+// enqueue hands a batch on and moves the resubscribe position to it. Consecutive keepalives coalesce. Its
+// events move from decoding to unreleased at once, so credit never counts them free in between.
 func (s *Subscription) enqueue(b Batch) {
 	s.mu.Lock()
+	s.decoding -= len(b.Events)
 	b.Fallbacks = s.fallbacks
 	if n := len(s.queue); n > 0 && b.Keepalive() && s.queue[n-1].Keepalive() {
 		s.queue[n-1] = b
