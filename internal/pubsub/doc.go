@@ -33,9 +33,11 @@
 //
 // Events are handed on with their opaque replay ids, the raw Avro payload and the payload decoded to the JSON
 // a CometD subscriber receives for the same event (DecodePayload), change event bitmaps decoded to field names.
-// Decoding reads the Avro binary once, straight into JSON, walking the schema (no map per event). A Subscription
-// keeps one decoder (eventDecoder) with each schema's field plan, a cache of bitmap field lists and the day of the
-// last date-time, and writes events' JSON into shared chunks: BenchmarkDecodePayload/subscription, the documented
+// Decoding reads the Avro binary once, straight into JSON, walking the schema (no map per event). Each stream's
+// decode stage (decodestage.go) decodes responses on up to one goroutine per CPU and queues them in arrival
+// order, so that the goroutine reading the stream asks for more as soon as a response arrives. Each of its
+// workers keeps one decoder (eventDecoder) with each schema's field plan, a cache of bitmap field lists and the
+// day of the last date-time, and writes events' JSON into shared chunks: BenchmarkDecodePayload/subscription, the documented
 // account update of about 300 bytes, on the shared 2-core build machine: 1,923-3,428 ns/event, 1 allocation
 // (a first version decoding into map[string]any with hamba/avro and re-encoding took 24,700 ns and 216
 // allocations). DecodePayload and DecodeEvent decode one payload with a fresh decoder. FuzzDecodePayload and
