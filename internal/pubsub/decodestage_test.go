@@ -84,14 +84,14 @@ func TestDecodeStageCountsEventsInFlight(t *testing.T) {
 	d.cancel() // the workers decode nothing from here on: the job stays in the stage until close
 	require.NoError(t, d.submit(context.Background(), &decodeJob{events: stageEvents(t, schema, 1, 60),
 		schemas: []eventSchema{{id: "schema-1", redacted: "schema-1", schema: schema}}}))
-	assert.Equal(t, 40, s.credit(0), "60 of 100 are in the stage")
+	assert.Equal(t, 40, s.credit(0, 0), "60 of 100 are in the stage")
 	assert.True(t, s.inFlight())
 	assert.False(t, d.close(true), "an aborted stage hands nothing on")
 	assert.Zero(t, s.decoding)
 	assert.Zero(t, s.unreleased)
 	assert.Empty(t, s.queue)
 	assert.Nil(t, s.position, "the position stays where it was")
-	assert.Equal(t, 100, s.credit(0))
+	assert.Equal(t, 100, s.credit(0, 0))
 }
 
 // TestDecodeStageKeepalive: a keepalive is taken only after the events before it are queued and released.
@@ -107,4 +107,26 @@ func TestDecodeStageKeepalive(t *testing.T) {
 	defer s.mu.Unlock()
 	require.Len(t, s.queue, 1, "the keepalive behind unreleased events is not taken")
 	assert.Len(t, s.queue[0].Events, 5)
+}
+
+// TestCreditCountsHeldAgainstMaxInFlightOnly: the events of a response just received count against the caller's
+// MaxInFlight, not against the stream's 100 (the server owes them no more), so a full response is answered with
+// a new FetchRequest at once, before it is decoded.
+func TestCreditCountsHeldAgainstMaxInFlightOnly(t *testing.T) {
+	for _, c := range []struct {
+		name                      string
+		maxInFlight, unreleased   int
+		outstanding, held, credit int
+	}{
+		{"a full response just received", 1024, 0, 0, 100, 100},
+		{"the caller's window bounds it", 150, 0, 0, 100, 50},
+		{"what is still owed bounds it", 1024, 0, 60, 40, 40},
+		{"a full window", 1024, 900, 0, 124, 0},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			s := stageSubscription()
+			s.cfg.MaxInFlight, s.window, s.unreleased = c.maxInFlight, MaxNumRequested, c.unreleased
+			assert.Equal(t, c.credit, s.credit(c.outstanding, c.held))
+		})
+	}
 }

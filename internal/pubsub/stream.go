@@ -13,10 +13,12 @@ import (
 	eventbusv1 "github.com/salesforce-streaming/salesforce_streaming/internal/pubsub/proto"
 )
 
-// credit is how many more events this stream may request, given outstanding already requested from it.
-func (s *Subscription) credit(outstanding int) int {
+// credit is how many more events this stream may request, given outstanding already requested from it and held
+// received but not yet handed to the stage. Both count against MaxInFlight; only outstanding counts against the
+// stream's window (Salesforce's 100): received events are no longer owed by the server.
+func (s *Subscription) credit(outstanding, held int) int {
 	s.mu.Lock()
-	free := s.cfg.MaxInFlight - s.unreleased - s.decoding - outstanding
+	free := s.cfg.MaxInFlight - s.unreleased - s.decoding - outstanding - held
 	window := s.window
 	s.mu.Unlock()
 	return max(min(free, window-outstanding), 0)
@@ -70,7 +72,7 @@ func (s *Subscription) stream(ctx context.Context) (res streamResult) {
 	}
 	s.mu.Unlock()
 	flow := flowWindow{}
-	first.NumRequested = int32(s.credit(flow.outstanding))
+	first.NumRequested = int32(s.credit(flow.outstanding, 0))
 	flow.requested(int(first.NumRequested))
 	if err := stream.Send(first); err != nil {
 		res.err = s.streamErr(stream, err)
@@ -113,7 +115,7 @@ func (s *Subscription) stream(ctx context.Context) (res streamResult) {
 	// held counts events received and not yet submitted to the stage (credit counts those in it): they use the
 	// caller's window too.
 	requestMore := func(held int) error {
-		n := s.credit(flow.outstanding + held)
+		n := s.credit(flow.outstanding, held)
 		if n == 0 || (n < threshold && flow.outstanding > 0) {
 			return nil
 		}
