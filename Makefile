@@ -81,6 +81,7 @@ test: build $(DATA_DIR) vet node-deps ## the full suite: vet, unit, emulator sce
 
 bench: build ## the benchmark harness: backlog drain vs peers (CometD and Pub/Sub), a floor and the framework ceiling, live latency, Go benchmarks (docs/performance.md); BENCH_FLAGS='-events 20000 -live-duration 5s -stall 20s' for a quick run
 	$(GO) build -trimpath -o $(BIN)/sfbench-floor ./test/sfbench/floor
+	$(GO) build -trimpath -o $(BIN)/sfbench-floor-pubsub ./test/sfbench/floor-pubsub
 	$(GO) build -trimpath -o $(BIN)/sfbench ./test/sfbench
 	cd bench/peers/pubsub-go && $(GO) build -trimpath -o $(abspath $(BIN))/sfbench-pubsub-go .
 	npm ci --prefix bench/peers/jsforce --no-audit --no-fund --loglevel=error

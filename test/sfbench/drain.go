@@ -179,6 +179,25 @@ func (b backlogBench) backlog(ctx context.Context, logf func(string, ...any)) er
 		logf("floor: %.0f events/s", r.rate())
 		floor = &r
 	}
+	var pubsubFloor *drainResult
+	if o.floor && o.pubsub {
+		token, err := fetchToken(ctx, emu.URL)
+		if err != nil {
+			return err
+		}
+		bin, err := benchBinary("sfbench-floor-pubsub", "./test/sfbench/floor-pubsub")
+		if err != nil {
+			return err
+		}
+		logf("draining over Pub/Sub with the floor")
+		r, err := b.drainExternal(ctx, emu, token, "floor-pubsub", bin, []string{emu.URL, pubsub.endpoint, o.channel, strconv.Itoa(o.events)}, last)
+		if err != nil {
+			return err
+		}
+		r.command = fmt.Sprintf("bin/sfbench-floor-pubsub $SFEMU_URL $PUBSUB_ADDR %s %d", o.channel, o.events)
+		logf("floor over Pub/Sub: %.0f events/s", r.rate())
+		pubsubFloor = &r
+	}
 	emuStat, err := harness.ReadProcStat(emu.Proc.PID())
 	if err != nil {
 		return err
@@ -195,7 +214,7 @@ func (b backlogBench) backlog(ctx context.Context, logf func(string, ...any)) er
 			return err
 		}
 	}
-	b.backlogRows(emuCmd, preload, emuStat, ours, viaPubSub, ceilings, peers, pubsubPeers, floor)
+	b.backlogRows(emuCmd, preload, emuStat, ours, viaPubSub, ceilings, peers, pubsubPeers, floor, pubsubFloor)
 	if o.stall > 0 {
 		if err := stallBench(b).stallScenario(ctx, emu, []transport{pubsub, streaming}, logf); err != nil {
 			return err
@@ -205,14 +224,17 @@ func (b backlogBench) backlog(ctx context.Context, logf func(string, ...any)) er
 }
 
 // floorBinary locates bin/sfbench-floor next to bin/benthos.
-func floorBinary() (string, error) {
+func floorBinary() (string, error) { return benchBinary("sfbench-floor", "./test/sfbench/floor") }
+
+// benchBinary locates the benchmark program name next to bin/benthos; pkg is where it is built from.
+func benchBinary(name, pkg string) (string, error) {
 	dir, err := harness.BinDir()
 	if err != nil {
 		return "", err
 	}
-	path := filepath.Join(dir, "sfbench-floor")
+	path := filepath.Join(dir, name)
 	if _, err := os.Stat(path); err != nil {
-		return "", fmt.Errorf("the floor program is not built (go build -o bin/sfbench-floor ./test/sfbench/floor, or make bench): %w", err)
+		return "", fmt.Errorf("%s is not built (go build -o bin/%s %s, or make bench): %w", name, name, pkg, err)
 	}
 	return path, nil
 }

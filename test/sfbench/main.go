@@ -2,15 +2,15 @@
 // bin/benthos draining a preloaded backlog (events/s, CPU per event, peak memory) over CometD and over the
 // Pub/Sub API, the framework ceiling (Benthos' generate input making the same messages into drop, with and
 // without their metadata), the same backlog drained by peers (over CometD jsforce and the CometD JavaScript
-// client, over Pub/Sub Salesforce's Go example client and the npm salesforce-pubsub-api-client) and by a floor
-// program that only reads the emulator's answers, bin/benthos' memory while its output stalls for minutes
+// client, over Pub/Sub Salesforce's Go example client and the npm salesforce-pubsub-api-client) and by floor
+// programs that only read the emulator's answers (one per API), bin/benthos' memory while its output stalls for minutes
 // (over both APIs; the run fails when Pub/Sub's is not bounded), the publish-to-output latency of a live stream,
 // and the Go benchmarks of the hot path. It prints one markdown table: every figure with its target and the
 // command that produced it.
 //
 // Usage: go run ./test/sfbench [-events 500000] [-live-duration 60s] ...   (flags: sfbench -h)
-// It expects bin/benthos, bin/sfemu, bin/sfbench-floor and bin/sfbench-pubsub-go (`make bench` builds them) and
-// installs the Node peers with `npm ci` when their node_modules are missing.
+// It expects bin/benthos, bin/sfemu, bin/sfbench-floor, bin/sfbench-floor-pubsub and bin/sfbench-pubsub-go
+// (`make bench` builds them) and installs the Node peers with `npm ci` when their node_modules are missing.
 package main
 
 import (
@@ -80,7 +80,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.DurationVar(&o.liveDuration, "live-duration", 60*time.Second, "length of the live latency measure")
 	fs.StringVar(&o.dir, "dir", "bench/out", "directory for configs, logs and data of the runs (relative to the repository root)")
 	fs.BoolVar(&o.peers, "peers", true, "drain the backlog with the Node.js peers (jsforce, CometD JS) too")
-	fs.BoolVar(&o.floor, "floor", true, "drain the backlog with the floor program too")
+	fs.BoolVar(&o.floor, "floor", true, "drain the backlog with the floor programs too (CometD; Pub/Sub with -pubsub)")
 	fs.BoolVar(&o.ceiling, "ceiling", true, "run the framework ceiling too: Benthos' generate input making as many messages of the drain's size and metadata into drop")
 	fs.IntVar(&o.ceilingBytes, "ceiling-bytes", 800, "body size of the framework ceiling's messages (about a backlog event's data: the emulator's CDC events are about 850 bytes on the wire with their envelope)")
 	fs.BoolVar(&o.live, "live", true, "measure live latency")

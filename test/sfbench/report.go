@@ -20,7 +20,7 @@ const (
 )
 
 // backlogRows turns the drains into table rows.
-func (b *bench) backlogRows(emuCmd string, preload time.Duration, emu harness.ProcStat, ours drainResult, viaPubSub *drainResult, ceilings, peers, pubsubPeers []drainResult, floor *drainResult) {
+func (b *bench) backlogRows(emuCmd string, preload time.Duration, emu harness.ProcStat, ours drainResult, viaPubSub *drainResult, ceilings, peers, pubsubPeers []drainResult, floor, pubsubFloor *drainResult) {
 	t := &b.table
 	n := b.opts.events
 	backlog := fmt.Sprintf("%s CDC events on %s, preloaded in %.1f s", thousands(int64(n)), b.opts.channel, preload.Seconds())
@@ -112,6 +112,20 @@ func (b *bench) backlogRows(emuCmd string, preload time.Duration, emu harness.Pr
 		ratio := ours.rate() / floor.rate()
 		t.check("Ratio bin/benthos / floor", fmt.Sprintf("%.0f%%", 100*ratio), fmt.Sprintf("≥ %.0f%%", 100*targetFloorRatio),
 			ratio >= targetFloorRatio, "events/s rows above, same run")
+	}
+	if f := pubsubFloor; f != nil {
+		t.info("Backlog drain over Pub/Sub, floor (Go, asks for 100 and discards responses): events/s, CPU per event, peak RSS",
+			fmt.Sprintf("%s events/s (%.2f s; %.2f s from its subscription); %.1f µs (%.2f CPU s; emulator meanwhile %.2f CPU s, %.2f µs per event); %s",
+				thousands(int64(f.rate())), f.wall.Seconds(), f.self.Seconds(), perEventMicros(f.cpu, n), f.cpu.Seconds(),
+				f.emuCPU.Seconds(), perEventMicros(f.emuCPU, n), mb(f.peakRSS)),
+			f.command)
+		if viaPubSub != nil {
+			t.info("Ratio bin/benthos over Pub/Sub / Pub/Sub floor", fmt.Sprintf("%.0f%%", 100*viaPubSub.rate()/f.rate()),
+				"events/s rows above, same run")
+		}
+		if floor != nil {
+			t.info("Ratio Pub/Sub floor / CometD floor", fmt.Sprintf("%.2f×", f.rate()/floor.rate()), "events/s rows above, same run")
+		}
 	}
 	t.info("Emulator peak RSS (all backlog drains)", mb(emu.PeakRSS), "/proc/<sfemu pid>/status VmHWM")
 }
