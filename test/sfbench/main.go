@@ -3,9 +3,9 @@
 // Pub/Sub API, the framework ceiling (Benthos' generate input making the same messages into drop, with and
 // without their metadata), the same backlog drained by peers (over CometD jsforce and the CometD JavaScript
 // client, over Pub/Sub Salesforce's Go example client and the npm salesforce-pubsub-api-client) and by floor
-// programs that only read the emulator's answers (one per API), bin/benthos' memory while its output stalls for minutes
-// (over both APIs; the run fails when Pub/Sub's is not bounded), the publish-to-output latency of a live stream,
-// and the Go benchmarks of the hot path. It prints one markdown table: every figure with its target and the
+// programs that only read the emulator's answers (one per API), bin/benthos' memory while its output stalls for
+// minutes (over both APIs; the run fails when Pub/Sub's is not bounded), the publish-to-output latency of a live
+// stream, and the Go benchmarks of the hot path. It prints one markdown table: every figure with its target and the
 // command that produced it.
 //
 // Usage: go run ./test/sfbench [-events 500000] [-live-duration 60s] ...   (flags: sfbench -h)
