@@ -58,11 +58,12 @@ func (e *env) pubsubPipeline(addr string, o inputOpts, output map[string]any, pr
 }
 
 // pubsubCheckpoint reads a channel's stored Pub/Sub position from the file
-// cache as the emulator's replay id; ok is false when none reads.
+// cache as the emulator's replay id; ok is false when none reads, and for a
+// start marker, which names the first event handed out, not one acknowledged.
 func (e *env) pubsubCheckpoint(prefix, channel string) (int64, bool) {
 	e.t.Helper()
 	pos, ok := e.pubsubPosition(prefix, channel)
-	if !ok || len(pos.ReplayID) != 8 {
+	if !ok || pos.Start || len(pos.ReplayID) != 8 {
 		return 0, false
 	}
 	return int64(binary.BigEndian.Uint64(pos.ReplayID)), true

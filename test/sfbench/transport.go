@@ -53,7 +53,7 @@ func (t transport) readCheckpoint(dir, channel string) (int64, bool) {
 	}
 	if t.api == apiPubSub {
 		pos, ok, err := checkpointfmt.ReadPosition(context.Background(), get, checkpointfmt.PubSub, checkpointKey, channel)
-		if !ok || err != nil || len(pos.ReplayID) != 8 {
+		if !ok || err != nil || pos.Start || len(pos.ReplayID) != 8 {
 			return 0, false
 		}
 		return int64(binary.BigEndian.Uint64(pos.ReplayID)), true

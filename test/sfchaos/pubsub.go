@@ -93,8 +93,8 @@ func mirror[V any](m map[string]V, pubsub []channelSpec, clone func(V) V) map[st
 
 // pubsubPosition reads a Pub/Sub channel's stored position the way the input
 // does (key and shadow, see checkpointfmt) and returns it as the emulator's
-// replay id in its epoch; a stored id that is not the emulator's 8 bytes is
-// an error.
+// replay id in its epoch, a start marker still marked Start; a stored id that
+// is not the emulator's 8 bytes is an error.
 func pubsubPosition(ctx context.Context, get checkpointfmt.GetFunc, channel string) (checkpointfmt.Position, bool, error) {
 	pos, ok, err := checkpointfmt.ReadPosition(ctx, get, checkpointfmt.PubSub, pubsubCheckpointKey, channel)
 	if err != nil || !ok {
@@ -103,7 +103,7 @@ func pubsubPosition(ctx context.Context, get checkpointfmt.GetFunc, channel stri
 	if len(pos.ReplayID) != 8 {
 		return checkpointfmt.Position{}, false, fmt.Errorf("the Pub/Sub checkpoint of %s is %q: not an emulator replay id", channel, checkpointfmt.PubSub.Format(pos))
 	}
-	return checkpointfmt.Position{ID: int64(binary.BigEndian.Uint64(pos.ReplayID)), Epoch: pos.Epoch}, true, nil
+	return checkpointfmt.Position{ID: int64(binary.BigEndian.Uint64(pos.ReplayID)), Epoch: pos.Epoch, Start: pos.Start}, true, nil
 }
 
 // freeLoopbackAddr returns a loopback address with a port free right now,

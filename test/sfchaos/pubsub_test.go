@@ -67,6 +67,14 @@ func TestPubSubPositionReadsTheEmulatorsReplayID(t *testing.T) {
 	require.True(t, ok)
 	assert.Equal(t, checkpointfmt.Position{ID: 258, Epoch: 2}, pos)
 
+	marker := checkpointfmt.Position{Epoch: 2, ReplayID: []byte{0, 0, 0, 0, 0, 0, 1, 3}, Start: true, Time: 1700000000000}
+	stored[key] = string(checkpointfmt.PubSub.Format(marker))
+	stored[key+checkpointfmt.ShadowSuffix] = string(checkpointfmt.PubSub.Format(marker))
+	pos, ok, err = pubsubPosition(context.Background(), get, "/data/ChangeEvents")
+	require.NoError(t, err)
+	require.True(t, ok)
+	assert.Equal(t, checkpointfmt.Position{ID: 259, Epoch: 2, Start: true}, pos, "a start marker stays one: it acknowledges nothing")
+
 	stored[key] = string(checkpointfmt.PubSub.Format(checkpointfmt.Position{ReplayID: []byte("abc")}))
 	delete(stored, key+checkpointfmt.ShadowSuffix)
 	_, _, err = pubsubPosition(context.Background(), get, "/data/ChangeEvents")
