@@ -71,7 +71,7 @@ func (s *session) recover(ctx context.Context, tr *trouble) bool {
 		s.streak++
 		wait := s.cfg.Backoff.Delay(s.streak)
 		s.noteWait(wait)
-		return sleep(ctx, wait)
+		return stream.Sleep(ctx, wait, nil)
 	}
 	if oldClientMayLive(tr.reason) {
 		s.disconnect(ctx, closeDisconnectTimeout)
@@ -107,7 +107,7 @@ func (s *session) reestablish(ctx context.Context, wait time.Duration, refresh b
 		s.noteWait(wait)
 		if wait > 0 {
 			s.log.Debugf("Salesforce streaming: next handshake in %s", wait.Round(time.Millisecond))
-			if !sleep(ctx, wait) {
+			if !stream.Sleep(ctx, wait, nil) {
 				return false
 			}
 		}

@@ -310,7 +310,7 @@ func (s *session) poll(ctx context.Context) *trouble {
 		return &trouble{reason: stream.ReconnectAdviceNone, err: errors.New("the server advised not to reconnect"),
 			next: handshakeAgain}
 	}
-	sleep(ctx, s.adv.Interval) // Close ends it early; the loop then sees ctx done
+	stream.Sleep(ctx, s.adv.Interval, nil) // Close ends it early; the loop then sees ctx done
 	return nil
 }
 

@@ -114,7 +114,7 @@ func (s *Subscription) run(ctx context.Context) {
 			c.obs.Reconnect(stream.ReconnectConnectionError)
 			s.log.Warnf("pubsub %s: stream ended: %v; resubscribing in %s", s.cfg.Topic, wrapped, wait.Round(time.Millisecond))
 		}
-		if !sleep(ctx, c.closed, wait) {
+		if !stream.Sleep(ctx, wait, c.closed) {
 			if ctx.Err() == nil {
 				s.fail(ErrClosed) // the Client was closed during the wait
 			}
@@ -153,18 +153,4 @@ type streamResult struct {
 	handedOn bool          // the stream handed at least one batch on
 	lasted   time.Duration // from the Subscribe call to the failure
 	token    sfauth.Token  // the token the stream used, the one to refresh if it was refused
-}
-
-// sleep waits d or until ctx ends or closed is closed; it reports whether the full wait elapsed.
-func sleep(ctx context.Context, closed <-chan struct{}, d time.Duration) bool {
-	t := time.NewTimer(max(d, 0))
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return ctx.Err() == nil
-	case <-ctx.Done():
-		return false
-	case <-closed:
-		return false
-	}
 }

@@ -1,6 +1,7 @@
 package stream
 
 import (
+	"context"
 	"math/rand/v2"
 	"time"
 )
@@ -66,4 +67,27 @@ func jitter(d time.Duration) time.Duration {
 		return d
 	}
 	return half + rand.N(half)
+}
+
+// Sleep waits d, or until ctx ends or stop is closed (a nil stop never is); it reports whether the full wait
+// elapsed with ctx still live. Both clients wait their backoff with it.
+func Sleep(ctx context.Context, d time.Duration, stop <-chan struct{}) bool {
+	if d <= 0 {
+		select {
+		case <-stop:
+			return false
+		default:
+			return ctx.Err() == nil
+		}
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return ctx.Err() == nil
+	case <-ctx.Done():
+		return false
+	case <-stop:
+		return false
+	}
 }

@@ -1,6 +1,7 @@
 package stream
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"testing"
@@ -132,4 +133,29 @@ func TestRefusals(t *testing.T) {
 	huge := &InvalidReplayError{Channel: "/e/E", ReplayID: Position{Opaque: string(make([]byte, 768<<10))}, Err: server}
 	assert.Less(t, len(huge.Error()), 300, "a 768 KB replay id makes a short error")
 	assert.Contains(t, huge.Error(), "... (786432 bytes) of /e/E")
+}
+
+func TestSleep(t *testing.T) {
+	closed := make(chan struct{})
+	close(closed)
+	done, cancel := context.WithCancel(context.Background())
+	cancel()
+	for _, c := range []struct {
+		name string
+		ctx  context.Context
+		d    time.Duration
+		stop <-chan struct{}
+		want bool
+	}{
+		{"the full wait", context.Background(), time.Millisecond, nil, true},
+		{"no wait", context.Background(), 0, nil, true},
+		{"ctx ended", done, time.Hour, nil, false},
+		{"stop closed", context.Background(), time.Hour, closed, false},
+		{"no wait, ctx ended", done, 0, nil, false},
+		{"no wait, stop closed", context.Background(), -time.Second, closed, false},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			assert.Equal(t, c.want, Sleep(c.ctx, c.d, c.stop))
+		})
+	}
 }
