@@ -7,9 +7,9 @@
 //   - Position, one ordered place in a channel (an epoch, a sequence within it, the opaque bytes a source
 //     resumes from), and Start, where a subscription begins;
 //   - Source, what a client is to the input: batches in order, the terminal error, Close;
-//   - the shared vocabulary: Logger and its field names, Observer, BackoffConfig with its defaults and Sleep, reconnect
-//     reasons, the invalid-replay policy, TokenSource, and one error set with its classification (AuthError,
-//     LoginRejectedError, PermissionError, LimitError, InvalidReplayError, ErrClosed; Class, Classify).
+//   - the shared vocabulary: Logger and its field names, Observer, BackoffConfig with its defaults and Sleep,
+//     reconnect reasons, the invalid-replay policy, TokenSource, and one error set with its classification
+//     (AuthError, LoginRejectedError, PermissionError, LimitError, InvalidReplayError, ErrClosed; Class, Classify).
 //
 // Data flows one way: auth -> client -> stream -> input. The package imports no client, and neither client
 // imports the other.
