@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/salesforce-streaming/salesforce_streaming/test/harness"
+	"github.com/salesforce-streaming/salesforce_streaming/test/sfbench/peerline"
 )
 
 // pollEvery is how often a drain's end is looked for (checkpoint file, a client's result line): the resolution
@@ -50,14 +51,6 @@ func (r *drainResult) measureEnd(start time.Time, client *harness.Process, emu *
 	return nil
 }
 
-// clientLine is the result line the Node peers and the floor print once they received every event.
-type clientLine struct {
-	Events       int     `json:"events"`
-	LastReplayID int64   `json:"last_replay_id"`
-	ElapsedMS    float64 `json:"elapsed_ms"`
-	Bytes        int64   `json:"bytes"`
-}
-
 // drainExternal runs a peer or the floor (the `{"events":...}` line protocol) on the backlog and measures it.
 func (b backlogBench) drainExternal(ctx context.Context, emu *harness.Emulator, token, name, path string, args []string, last int64) (drainResult, error) {
 	dir := filepath.Join(b.dir, "backlog")
@@ -75,7 +68,7 @@ func (b backlogBench) drainExternal(ctx context.Context, emu *harness.Emulator, 
 	defer p.Close()
 	ctx, cancel := context.WithTimeout(ctx, b.opts.timeout)
 	defer cancel()
-	var line clientLine
+	var line peerline.Result
 	tick := time.NewTicker(pollEvery)
 	defer tick.Stop()
 	for line.Events == 0 {
@@ -105,10 +98,10 @@ func (b backlogBench) drainExternal(ctx context.Context, emu *harness.Emulator, 
 	if err := p.Stop(harness.DefaultStopTimeout); err != nil {
 		return res, fmt.Errorf("stopping %s: %w", name, err)
 	}
-	if line.Events != b.opts.events || line.LastReplayID != last {
+	if line.Events != int64(b.opts.events) || line.LastReplayID != last {
 		return res, fmt.Errorf("%s received %d events up to replay id %d, want %d up to %d", name, line.Events, line.LastReplayID, b.opts.events, last)
 	}
-	res.events = line.Events
+	res.events = int(line.Events)
 	res.self = time.Duration(line.ElapsedMS * float64(time.Millisecond))
 	res.bytes = line.Bytes
 	return res, nil

@@ -22,10 +22,7 @@ import (
 	"fmt"
 	"net/http"
 	"os"
-	"os/signal"
-	"strconv"
 	"strings"
-	"syscall"
 	"time"
 
 	"google.golang.org/grpc"
@@ -33,6 +30,7 @@ import (
 	"google.golang.org/grpc/metadata"
 
 	eventbusv1 "github.com/salesforce-streaming/salesforce_streaming/internal/pubsub/proto"
+	"github.com/salesforce-streaming/salesforce_streaming/test/sfbench/peerline"
 )
 
 // fetchSize is the most one Subscribe stream may owe.
@@ -45,28 +43,16 @@ func main() {
 	}
 }
 
-type result struct {
-	Events       int64   `json:"events"`
-	LastReplayID int64   `json:"last_replay_id"`
-	ElapsedMS    float64 `json:"elapsed_ms"`
-	Bytes        int64   `json:"bytes"`
-}
-
 func run(args []string) error {
 	if len(args) != 4 {
 		return errors.New("usage: SFBENCH_TOKEN=... floor-pubsub INSTANCE_URL GRPC_ADDR TOPIC COUNT")
 	}
 	instance, addr, topic := strings.TrimRight(args[0], "/"), args[1], args[2]
-	want, err := strconv.ParseInt(args[3], 10, 64)
-	if err != nil || want < 1 {
-		return fmt.Errorf("COUNT must be a positive integer, got %q", args[3])
+	token, want, err := peerline.Inputs(args[3])
+	if err != nil {
+		return err
 	}
-	token := os.Getenv("SFBENCH_TOKEN")
-	if token == "" {
-		return errors.New("SFBENCH_TOKEN (the access token) is not set")
-	}
-	stop := make(chan os.Signal, 1)
-	signal.Notify(stop, os.Interrupt, syscall.SIGTERM)
+	stop := peerline.NotifyStop()
 
 	ctx := context.Background()
 	org, err := orgID(ctx, instance, token)
@@ -84,28 +70,25 @@ func run(args []string) error {
 	if err != nil {
 		return err
 	}
-	res.ElapsedMS = float64(time.Since(started)) / float64(time.Millisecond)
-	line, _ := json.Marshal(res)
-	fmt.Printf("%s\n", line)
-	<-stop
+	peerline.Finish(res, started, stop)
 	return nil
 }
 
 // drain reads want events from the earliest one, keeping the stream owing fetchSize events.
-func drain(ctx context.Context, api eventbusv1.PubSubClient, topic string, want int64) (result, error) {
+func drain(ctx context.Context, api eventbusv1.PubSubClient, topic string, want int64) (peerline.Result, error) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel() // ends the stream
 	stream, err := api.Subscribe(ctx)
 	if err != nil {
-		return result{}, fmt.Errorf("subscribing to %s: %w", topic, err)
+		return peerline.Result{}, fmt.Errorf("subscribing to %s: %w", topic, err)
 	}
 	first := &eventbusv1.FetchRequest{TopicName: topic, ReplayPreset: eventbusv1.ReplayPreset_EARLIEST, NumRequested: fetchSize}
 	if err := stream.Send(first); err != nil {
-		return result{}, fmt.Errorf("subscribing to %s: %w", topic, err)
+		return peerline.Result{}, fmt.Errorf("subscribing to %s: %w", topic, err)
 	}
 	topicJSON, _ := json.Marshal(topic)
 	fmt.Printf("{\"subscribed\":%s}\n", topicJSON)
-	var res result
+	var res peerline.Result
 	for res.Events < want {
 		resp, err := stream.Recv()
 		if err != nil {

@@ -21,11 +21,11 @@ import (
 	"net/http"
 	"net/http/cookiejar"
 	"os"
-	"os/signal"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
+
+	"github.com/salesforce-streaming/salesforce_streaming/test/sfbench/peerline"
 )
 
 func main() {
@@ -39,21 +39,15 @@ func run(args []string) error {
 	if len(args) != 3 {
 		return errors.New("usage: SFBENCH_TOKEN=... floor INSTANCE_URL CHANNEL COUNT")
 	}
-	want, err := strconv.ParseInt(args[2], 10, 64)
-	if err != nil || want < 1 {
-		return fmt.Errorf("COUNT must be a positive integer, got %q", args[2])
-	}
-	token := os.Getenv("SFBENCH_TOKEN")
-	if token == "" {
-		return errors.New("SFBENCH_TOKEN (the access token) is not set")
+	token, want, err := peerline.Inputs(args[2])
+	if err != nil {
+		return err
 	}
 	version := os.Getenv("SFBENCH_API_VERSION")
 	if version == "" {
 		version = "64.0"
 	}
-	// Installed before the work starts: a SIGINT while draining ends the program instead of killing it mid-write.
-	stop := make(chan os.Signal, 1)
-	signal.Notify(stop, os.Interrupt, syscall.SIGTERM)
+	stop := peerline.NotifyStop()
 
 	jar, _ := cookiejar.New(nil) // never fails without options
 	c := &client{
@@ -67,10 +61,7 @@ func run(args []string) error {
 	if err != nil {
 		return err
 	}
-	res.ElapsedMS = float64(time.Since(started)) / float64(time.Millisecond)
-	line, _ := json.Marshal(res)
-	fmt.Printf("%s\n", line)
-	<-stop
+	peerline.Finish(res, started, stop)
 	return nil
 }
 
@@ -82,25 +73,18 @@ type client struct {
 	buf      bytes.Buffer // one answer at a time, reused
 }
 
-type result struct {
-	Events       int64   `json:"events"`
-	LastReplayID int64   `json:"last_replay_id"`
-	ElapsedMS    float64 `json:"elapsed_ms"`
-	Bytes        int64   `json:"bytes"`
-}
-
 var replayKey = []byte(`"replayId":`)
 
-func (c *client) drain(channel string, want int64) (result, error) {
+func (c *client) drain(channel string, want int64) (peerline.Result, error) {
 	var hs []struct {
 		ClientID   string `json:"clientId"`
 		Successful bool   `json:"successful"`
 	}
 	if err := c.post(`[{"channel":"/meta/handshake","version":"1.0","supportedConnectionTypes":["long-polling"],"ext":{"replay":true}}]`, &hs); err != nil {
-		return result{}, fmt.Errorf("handshaking: %w", err)
+		return peerline.Result{}, fmt.Errorf("handshaking: %w", err)
 	}
 	if len(hs) == 0 || !hs[0].Successful {
-		return result{}, fmt.Errorf("handshake denied: %s", c.buf.String())
+		return peerline.Result{}, fmt.Errorf("handshake denied: %s", c.buf.String())
 	}
 	c.clientID = hs[0].ClientID
 	ch, _ := json.Marshal(channel)
@@ -110,15 +94,15 @@ func (c *client) drain(channel string, want int64) (result, error) {
 		Successful bool `json:"successful"`
 	}
 	if err := c.post(sub, &subAnswer); err != nil {
-		return result{}, fmt.Errorf("subscribing to %s: %w", channel, err)
+		return peerline.Result{}, fmt.Errorf("subscribing to %s: %w", channel, err)
 	}
 	if len(subAnswer) == 0 || !subAnswer[0].Successful {
-		return result{}, fmt.Errorf("subscribe to %s denied: %s", channel, c.buf.String())
+		return peerline.Result{}, fmt.Errorf("subscribe to %s denied: %s", channel, c.buf.String())
 	}
 	fmt.Printf("{\"subscribed\":%s}\n", ch)
 
 	connect := fmt.Sprintf(`[{"channel":"/meta/connect","clientId":%s,"connectionType":"long-polling"}]`, id)
-	var res result
+	var res peerline.Result
 	for res.Events < want {
 		if err := c.post(connect, nil); err != nil {
 			return res, fmt.Errorf("connecting after %d events: %w", res.Events, err)
