@@ -33,7 +33,7 @@ type decodeStage struct {
 	cancel   context.CancelFunc
 	jobs     chan *decodeJob // to the workers
 	order    chan *decodeJob // to the queuer, in arrival order
-	handedOn chan struct{}   // closed once a batch is queued
+	handedOn bool            // a batch was queued; the queuer's, read by close after the wait
 	wg       sync.WaitGroup  // the workers and the queuer
 }
 
@@ -44,8 +44,7 @@ type decodeJob struct {
 	latest  []byte        // a keepalive's latest_replay_id
 	quiet   time.Duration // a keepalive's: how long the stream had delivered no event when it arrived
 	batch   Batch
-	done    chan struct{} // closed once batch is set, or the job is abandoned
-	aborted bool
+	done    chan struct{} // closed once batch is set, or once the stage is cancelled
 }
 
 // decodeWorkers is how many goroutines decode a stream's responses: one per CPU the runtime may use, at most
@@ -56,7 +55,7 @@ func decodeWorkers() int { return min(max(runtime.GOMAXPROCS(0), 1), maxDecodeWo
 func newDecodeStage(ctx context.Context, s *Subscription, workers int) *decodeStage {
 	ctx, cancel := context.WithCancel(ctx)
 	d := &decodeStage{s: s, ctx: ctx, cancel: cancel, jobs: make(chan *decodeJob, stageResponses),
-		order: make(chan *decodeJob, stageResponses), handedOn: make(chan struct{})}
+		order: make(chan *decodeJob, stageResponses)}
 	d.wg.Add(workers + 1)
 	for range workers {
 		go d.work(newEventDecoder())
@@ -78,9 +77,7 @@ func (d *decodeStage) submit(ctx context.Context, j *decodeJob) error {
 	select {
 	case d.order <- j:
 	case <-ctx.Done():
-		d.s.mu.Lock()
-		d.s.decoding -= len(j.events)
-		d.s.mu.Unlock()
+		d.s.dropDecoding(len(j.events))
 		return ctx.Err()
 	}
 	if len(j.events) > 0 {
@@ -93,9 +90,7 @@ func (d *decodeStage) submit(ctx context.Context, j *decodeJob) error {
 func (d *decodeStage) work(dec *eventDecoder) {
 	defer d.wg.Done()
 	for j := range d.jobs {
-		if d.ctx.Err() != nil {
-			j.aborted = true
-		} else {
+		if d.ctx.Err() == nil { // once cancelled, the queuer drops the job
 			j.batch = d.s.batch(dec, j.events, j.schemas)
 		}
 		close(j.done)
@@ -110,28 +105,18 @@ func (d *decodeStage) queue() {
 	for j := range d.order {
 		<-j.done
 		switch {
-		case j.aborted || d.ctx.Err() != nil:
-			d.s.mu.Lock()
-			d.s.decoding -= len(j.events)
-			d.s.mu.Unlock()
+		case d.ctx.Err() != nil:
+			d.s.dropDecoding(len(j.events))
 		case len(j.events) > 0:
 			d.s.enqueue(j.batch)
-			d.markHandedOn()
+			d.handedOn = true
 		case keepaliveApplies(d.s.inFlight(), j.quiet, d.s.c.cfg.KeepaliveQuiet):
 			d.s.enqueue(Batch{Topic: d.s.cfg.Topic, LatestReplayID: j.latest})
-			d.markHandedOn()
+			d.handedOn = true
 		default:
 			d.s.log.Debugf("pubsub %s: keepalive position not taken: events in flight or the stream was quiet only %s",
 				d.s.cfg.Topic, j.quiet.Round(time.Millisecond))
 		}
-	}
-}
-
-func (d *decodeStage) markHandedOn() {
-	select {
-	case <-d.handedOn:
-	default:
-		close(d.handedOn)
 	}
 }
 
@@ -145,12 +130,7 @@ func (d *decodeStage) close(abort bool) (handedOn bool) {
 	close(d.jobs)
 	d.wg.Wait()
 	d.cancel()
-	select {
-	case <-d.handedOn:
-		return true
-	default:
-		return false
-	}
+	return d.handedOn
 }
 
 // isClosed reports whether c is closed.

@@ -192,6 +192,13 @@ func (s *Subscription) wake() {
 	}
 }
 
+// dropDecoding takes n events of a dropped decode job off decoding.
+func (s *Subscription) dropDecoding(n int) {
+	s.mu.Lock()
+	s.decoding -= n
+	s.mu.Unlock()
+}
+
 // enqueue hands a batch on and moves the resubscribe position to it. Consecutive keepalives coalesce. Its
 // events move from decoding to unreleased at once, so credit never counts them free in between.
 func (s *Subscription) enqueue(b Batch) {

@@ -200,7 +200,7 @@ var mutants = []mutant{
 		Kind: kindCheckpoint,
 		File: "internal/pubsub/decodestage.go",
 		From: "			j.batch = d.s.batch(dec, j.events, j.schemas)\n",
-		To:   "			j.batch = d.s.batch(dec, j.events, j.schemas)\n			d.s.mu.Lock()\n			d.s.decoding += len(j.events)\n			d.s.mu.Unlock()\n			d.s.enqueue(j.batch)\n			j.aborted = true\n",
+		To:   "			j.batch = d.s.batch(dec, j.events, j.schemas)\n			d.s.enqueue(j.batch)\n			j.events = nil // the queuer has nothing left to queue\n",
 		Pkg:  "./internal/pubsub/",
 		Run:  "TestDecodeStage",
 	},
