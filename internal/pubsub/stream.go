@@ -268,7 +268,7 @@ func (s *Subscription) schemas(ctx context.Context, events []*eventbusv1.Consume
 	var out []eventSchema
 	for _, ce := range events {
 		id := ce.GetEvent().GetSchemaId()
-		if n := len(out); n > 0 && out[n-1].id == id || findSchema(out, id) != nil {
+		if findSchema(out, id) != nil {
 			continue
 		}
 		schema, err := s.c.schema(ctx, id, false)

@@ -166,7 +166,7 @@ func (b backlogBench) backlog(ctx context.Context, logf func(string, ...any)) er
 		if err != nil {
 			return err
 		}
-		bin, err := floorBinary()
+		bin, err := benchBinary("sfbench-floor", "go build -o bin/sfbench-floor ./test/sfbench/floor")
 		if err != nil {
 			return err
 		}
@@ -185,7 +185,7 @@ func (b backlogBench) backlog(ctx context.Context, logf func(string, ...any)) er
 		if err != nil {
 			return err
 		}
-		bin, err := benchBinary("sfbench-floor-pubsub", "./test/sfbench/floor-pubsub")
+		bin, err := benchBinary("sfbench-floor-pubsub", "go build -o bin/sfbench-floor-pubsub ./test/sfbench/floor-pubsub")
 		if err != nil {
 			return err
 		}
@@ -223,18 +223,15 @@ func (b backlogBench) backlog(ctx context.Context, logf func(string, ...any)) er
 	return nil
 }
 
-// floorBinary locates bin/sfbench-floor next to bin/benthos.
-func floorBinary() (string, error) { return benchBinary("sfbench-floor", "./test/sfbench/floor") }
-
-// benchBinary locates the benchmark program name next to bin/benthos; pkg is where it is built from.
-func benchBinary(name, pkg string) (string, error) {
+// benchBinary locates the benchmark program name next to bin/benthos; build is the command that builds it.
+func benchBinary(name, build string) (string, error) {
 	dir, err := harness.BinDir()
 	if err != nil {
 		return "", err
 	}
 	path := filepath.Join(dir, name)
 	if _, err := os.Stat(path); err != nil {
-		return "", fmt.Errorf("%s is not built (go build -o bin/%s %s, or make bench): %w", name, name, pkg, err)
+		return "", fmt.Errorf("%s is not built (%s, or make bench): %w", name, build, err)
 	}
 	return path, nil
 }

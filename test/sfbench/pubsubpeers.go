@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"os"
 	"path/filepath"
 	"strconv"
 
@@ -16,19 +15,6 @@ const (
 	peerPubSubNode = "pubsub-node" // the npm salesforce-pubsub-api-client, bench/peers/pubsub-node
 )
 
-// pubsubGoBinary locates bin/sfbench-pubsub-go next to bin/benthos.
-func pubsubGoBinary() (string, error) {
-	dir, err := harness.BinDir()
-	if err != nil {
-		return "", err
-	}
-	path := filepath.Join(dir, "sfbench-pubsub-go")
-	if _, err := os.Stat(path); err != nil {
-		return "", fmt.Errorf("the Go Pub/Sub peer is not built (cd bench/peers/pubsub-go && go build -o ../../../bin/sfbench-pubsub-go ., or make bench): %w", err)
-	}
-	return path, nil
-}
-
 // drainPubSubPeers drains the backlog over the emulator's Pub/Sub API (plaintext at endpoint) with the Go example
 // client, then with the npm client through a TLS-terminating proxy (it speaks only TLS).
 func (b backlogBench) drainPubSubPeers(ctx context.Context, emu *harness.Emulator, endpoint string, last int64, logf func(string, ...any)) ([]drainResult, error) {
@@ -40,7 +26,7 @@ func (b backlogBench) drainPubSubPeers(ctx context.Context, emu *harness.Emulato
 	events := strconv.Itoa(o.events)
 	var out []drainResult
 
-	bin, err := pubsubGoBinary()
+	bin, err := benchBinary("sfbench-pubsub-go", "cd bench/peers/pubsub-go && go build -o ../../../bin/sfbench-pubsub-go .")
 	if err != nil {
 		return nil, err
 	}
