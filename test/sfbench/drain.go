@@ -160,42 +160,21 @@ func (b backlogBench) backlog(ctx context.Context, logf func(string, ...any)) er
 			peers = append(peers, r)
 		}
 	}
-	var floor *drainResult
+	var floor, pubsubFloor *drainResult
 	if o.floor {
-		token, err := fetchToken(ctx, emu.URL)
+		r, err := b.drainGoProgram(ctx, emu, last, "floor", "sfbench-floor",
+			"go build -o bin/sfbench-floor ./test/sfbench/floor", "", logf)
 		if err != nil {
 			return err
 		}
-		bin, err := benchBinary("sfbench-floor", "go build -o bin/sfbench-floor ./test/sfbench/floor")
-		if err != nil {
-			return err
-		}
-		logf("draining with the floor")
-		r, err := b.drainExternal(ctx, emu, token, "floor", bin, []string{emu.URL, o.channel, strconv.Itoa(o.events)}, last)
-		if err != nil {
-			return err
-		}
-		r.command = fmt.Sprintf("bin/sfbench-floor $SFEMU_URL %s %d", o.channel, o.events)
-		logf("floor: %.0f events/s", r.rate())
 		floor = &r
 	}
-	var pubsubFloor *drainResult
 	if o.floor && o.pubsub {
-		token, err := fetchToken(ctx, emu.URL)
+		r, err := b.drainGoProgram(ctx, emu, last, "floor-pubsub", "sfbench-floor-pubsub",
+			"go build -o bin/sfbench-floor-pubsub ./test/sfbench/floor-pubsub", pubsub.endpoint, logf)
 		if err != nil {
 			return err
 		}
-		bin, err := benchBinary("sfbench-floor-pubsub", "go build -o bin/sfbench-floor-pubsub ./test/sfbench/floor-pubsub")
-		if err != nil {
-			return err
-		}
-		logf("draining over Pub/Sub with the floor")
-		r, err := b.drainExternal(ctx, emu, token, "floor-pubsub", bin, []string{emu.URL, pubsub.endpoint, o.channel, strconv.Itoa(o.events)}, last)
-		if err != nil {
-			return err
-		}
-		r.command = fmt.Sprintf("bin/sfbench-floor-pubsub $SFEMU_URL $PUBSUB_ADDR %s %d", o.channel, o.events)
-		logf("floor over Pub/Sub: %.0f events/s", r.rate())
 		pubsubFloor = &r
 	}
 	emuStat, err := harness.ReadProcStat(emu.Proc.PID())
@@ -221,6 +200,34 @@ func (b backlogBench) backlog(ctx context.Context, logf func(string, ...any)) er
 		}
 	}
 	return nil
+}
+
+// drainGoProgram drains the backlog with a Go program of bin/ (binary, built by build) that speaks the peerline
+// protocol, with a token of its own: a floor, or the Go Pub/Sub peer when endpoint (the emulator's Pub/Sub
+// address) is set. name names its rows.
+func (b backlogBench) drainGoProgram(ctx context.Context, emu *harness.Emulator, last int64, name, binary, build, endpoint string,
+	logf func(string, ...any)) (drainResult, error) {
+	o := b.opts
+	token, err := fetchToken(ctx, emu.URL)
+	if err != nil {
+		return drainResult{}, err
+	}
+	bin, err := benchBinary(binary, build)
+	if err != nil {
+		return drainResult{}, err
+	}
+	args, shown := []string{emu.URL}, "$SFEMU_URL"
+	if endpoint != "" {
+		args, shown = append(args, endpoint), shown+" $PUBSUB_ADDR"
+	}
+	logf("draining with %s", name)
+	r, err := b.drainExternal(ctx, emu, token, name, bin, append(args, o.channel, strconv.Itoa(o.events)), last)
+	if err != nil {
+		return drainResult{}, err
+	}
+	r.command = fmt.Sprintf("bin/%s %s %s %d", binary, shown, o.channel, o.events)
+	logf("%s: %.0f events/s", name, r.rate())
+	return r, nil
 }
 
 // benchBinary locates the benchmark program name next to bin/benthos; build is the command that builds it.

@@ -26,17 +26,11 @@ func (b backlogBench) drainPubSubPeers(ctx context.Context, emu *harness.Emulato
 	events := strconv.Itoa(o.events)
 	var out []drainResult
 
-	bin, err := benchBinary("sfbench-pubsub-go", "cd bench/peers/pubsub-go && go build -o ../../../bin/sfbench-pubsub-go .")
+	r, err := b.drainGoProgram(ctx, emu, last, peerPubSubGo, "sfbench-pubsub-go",
+		"cd bench/peers/pubsub-go && go build -o ../../../bin/sfbench-pubsub-go .", endpoint, logf)
 	if err != nil {
 		return nil, err
 	}
-	logf("draining over Pub/Sub with the %s peer", peerPubSubGo)
-	r, err := b.drainExternal(ctx, emu, token, peerPubSubGo, bin, []string{emu.URL, endpoint, o.channel, events}, last)
-	if err != nil {
-		return nil, err
-	}
-	r.command = fmt.Sprintf("bin/sfbench-pubsub-go $SFEMU_URL $PUBSUB_ADDR %s %d", o.channel, o.events)
-	logf("%s: %.0f events/s", r.name, r.rate())
 	out = append(out, r)
 
 	peerDir := filepath.Join(b.root, "bench", "peers", peerPubSubNode)
